@@ -1,0 +1,349 @@
+//! Frames a client sends, parsed without copying.
+//!
+//! `<text>` fields stay in their escaped form ([`Text`]): the server checks
+//! them and relays the same bytes, so a broadcast costs no unescape and no
+//! re-escape. Names are checked here, once, so the hub never sees a bad one.
+
+use super::escape::{self, EscapeError};
+use std::borrow::Cow;
+
+/// Longest name, in bytes (names are ASCII).
+pub const MAX_NAME: usize = 32;
+
+/// Escaped text that has been validated: non-empty, only known escapes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Text<'a>(&'a str);
+
+impl<'a> Text<'a> {
+    /// Validates an escaped `<text>` field.
+    pub fn parse(raw: &'a str) -> Result<Text<'a>, ParseError> {
+        if raw.is_empty() {
+            return Err(ParseError::EmptyText);
+        }
+        escape::validate(raw).map_err(ParseError::Escape)?;
+        Ok(Text(raw))
+    }
+
+    /// The text as it travels on the wire.
+    pub fn escaped(&self) -> &'a str {
+        self.0
+    }
+
+    /// The text as the user wrote it.
+    pub fn unescaped(&self) -> Cow<'a, str> {
+        // Validated at construction, so this cannot fail; fall back to raw.
+        escape::unescape(self.0).unwrap_or(Cow::Borrowed(self.0))
+    }
+}
+
+/// One client frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command<'a> {
+    Login {
+        name: &'a str,
+        password: Option<&'a str>,
+    },
+    Say {
+        text: Text<'a>,
+    },
+    /// `to` is the recipient list as written (comma separated, all valid).
+    Msg {
+        to: &'a str,
+        text: Text<'a>,
+    },
+    Who,
+    Stats,
+    Ping {
+        token: Option<&'a str>,
+    },
+    Pong {
+        token: Option<&'a str>,
+    },
+    Quit {
+        text: Option<Text<'a>>,
+    },
+}
+
+impl<'a> Command<'a> {
+    /// The recipients of a `Msg`, in the order written (may repeat).
+    pub fn recipients(to: &'a str) -> impl Iterator<Item = &'a str> {
+        to.split(',')
+    }
+
+    /// Appends this command as a frame, LF included.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        let mut put = |parts: &[&str]| {
+            for (i, part) in parts.iter().enumerate() {
+                if i > 0 {
+                    out.push(b' ');
+                }
+                out.extend_from_slice(part.as_bytes());
+            }
+            out.push(b'\n');
+        };
+        match self {
+            Command::Login { name, password } => match password {
+                Some(password) => put(&["LOGIN", name, password]),
+                None => put(&["LOGIN", name]),
+            },
+            Command::Say { text } => put(&["SAY", text.escaped()]),
+            Command::Msg { to, text } => put(&["MSG", to, text.escaped()]),
+            Command::Who => put(&["WHO"]),
+            Command::Stats => put(&["STATS"]),
+            Command::Ping { token: Some(t) } => put(&["PING", t]),
+            Command::Ping { token: None } => put(&["PING"]),
+            Command::Pong { token: Some(t) } => put(&["PONG", t]),
+            Command::Pong { token: None } => put(&["PONG"]),
+            Command::Quit { text: Some(t) } => put(&["QUIT", t.escaped()]),
+            Command::Quit { text: None } => put(&["QUIT"]),
+        }
+    }
+}
+
+/// Why a frame was refused; every variant maps to `ERR 400`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParseError {
+    NotUtf8,
+    UnknownCommand,
+    MissingField(&'static str),
+    ExtraField(&'static str),
+    BadName,
+    EmptyText,
+    Escape(EscapeError),
+    BadToken,
+}
+
+impl ParseError {
+    /// The `<text>` of the `ERR 400` reply.
+    pub fn describe(&self) -> Cow<'static, str> {
+        match self {
+            ParseError::NotUtf8 => "frame is not valid UTF-8".into(),
+            ParseError::UnknownCommand => {
+                "unknown command; try LOGIN, SAY, MSG, WHO, STATS, PING, QUIT".into()
+            }
+            ParseError::MissingField(usage) => format!("missing field; usage: {usage}").into(),
+            ParseError::ExtraField(usage) => format!("too many fields; usage: {usage}").into(),
+            ParseError::BadName => {
+                format!("bad name: 1-{MAX_NAME} characters of A-Z a-z 0-9 _ -").into()
+            }
+            ParseError::EmptyText => "text must not be empty".into(),
+            ParseError::Escape(e) => e.describe().into(),
+            ParseError::BadToken => "bad token: no NUL or backslash escapes allowed".into(),
+        }
+    }
+}
+
+/// Is `name` 1–32 characters of `[A-Za-z0-9_-]`?
+pub fn is_valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_NAME
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+fn name(field: &str) -> Result<&str, ParseError> {
+    if is_valid_name(field) {
+        Ok(field)
+    } else {
+        Err(ParseError::BadName)
+    }
+}
+
+/// A PING/PONG token is opaque and echoed verbatim; NUL is still refused.
+fn token(rest: Option<&str>) -> Result<Option<&str>, ParseError> {
+    match rest {
+        Some(t) if t.contains('\0') => Err(ParseError::BadToken),
+        Some("") | None => Ok(None),
+        Some(t) => Ok(Some(t)),
+    }
+}
+
+/// Parses one frame (without its line ending). `Ok(None)` is an empty line.
+pub fn parse(frame: &[u8]) -> Result<Option<Command<'_>>, ParseError> {
+    if frame.is_empty() {
+        return Ok(None);
+    }
+    let line = std::str::from_utf8(frame).map_err(|_| ParseError::NotUtf8)?;
+    let (verb, rest) = match line.split_once(' ') {
+        Some((verb, rest)) => (verb, Some(rest)),
+        None => (line, None),
+    };
+    let is = |word: &str| verb.eq_ignore_ascii_case(word);
+    let command = if is("SAY") {
+        let text = rest.ok_or(ParseError::MissingField("SAY <text>"))?;
+        Command::Say {
+            text: Text::parse(text)?,
+        }
+    } else if is("MSG") {
+        const USAGE: &str = "MSG <name>[,<name>...] <text>";
+        let (to, text) = rest
+            .and_then(|r| r.split_once(' '))
+            .ok_or(ParseError::MissingField(USAGE))?;
+        for recipient in Command::recipients(to) {
+            name(recipient)?;
+        }
+        Command::Msg {
+            to,
+            text: Text::parse(text)?,
+        }
+    } else if is("LOGIN") {
+        const USAGE: &str = "LOGIN <name> [<password>]";
+        let rest = rest.ok_or(ParseError::MissingField(USAGE))?;
+        let (login, password) = match rest.split_once(' ') {
+            Some((_, p)) if p.contains(' ') => return Err(ParseError::ExtraField(USAGE)),
+            Some((n, p)) => (n, Some(p)),
+            None => (rest, None),
+        };
+        Command::Login {
+            name: name(login)?,
+            password,
+        }
+    } else if is("PING") {
+        Command::Ping {
+            token: token(rest)?,
+        }
+    } else if is("PONG") {
+        Command::Pong {
+            token: token(rest)?,
+        }
+    } else if is("WHO") || is("STATS") {
+        if rest.is_some() {
+            return Err(ParseError::ExtraField(if is("WHO") {
+                "WHO"
+            } else {
+                "STATS"
+            }));
+        }
+        if is("WHO") {
+            Command::Who
+        } else {
+            Command::Stats
+        }
+    } else if is("QUIT") {
+        Command::Quit {
+            text: rest
+                .filter(|t| !t.is_empty())
+                .map(Text::parse)
+                .transpose()?,
+        }
+    } else {
+        return Err(ParseError::UnknownCommand);
+    };
+    Ok(Some(command))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn text(raw: &str) -> Text<'_> {
+        Text::parse(raw).unwrap()
+    }
+
+    #[test]
+    fn parses_each_command() {
+        assert_eq!(
+            parse(b"login Bob").unwrap(),
+            Some(Command::Login {
+                name: "Bob",
+                password: None
+            })
+        );
+        assert_eq!(
+            parse(b"LOGIN Bob s3cret").unwrap(),
+            Some(Command::Login {
+                name: "Bob",
+                password: Some("s3cret")
+            })
+        );
+        assert_eq!(
+            parse(b"say  hi there ").unwrap(),
+            Some(Command::Say {
+                text: text(" hi there ")
+            })
+        );
+        assert_eq!(
+            parse(b"MSG a,b-c,a x\\ny").unwrap(),
+            Some(Command::Msg {
+                to: "a,b-c,a",
+                text: text("x\\ny")
+            })
+        );
+        assert_eq!(parse(b"WHO").unwrap(), Some(Command::Who));
+        assert_eq!(parse(b"Stats").unwrap(), Some(Command::Stats));
+        assert_eq!(
+            parse(b"PING 42 x").unwrap(),
+            Some(Command::Ping {
+                token: Some("42 x")
+            })
+        );
+        assert_eq!(parse(b"PONG").unwrap(), Some(Command::Pong { token: None }));
+        assert_eq!(parse(b"QUIT").unwrap(), Some(Command::Quit { text: None }));
+        assert_eq!(parse(b"").unwrap(), None);
+    }
+
+    #[test]
+    fn refuses_malformed_frames() {
+        assert_eq!(parse(b"SAY"), Err(ParseError::MissingField("SAY <text>")));
+        assert_eq!(parse(b"SAY "), Err(ParseError::EmptyText));
+        assert_eq!(
+            parse(b"MSG bob"),
+            Err(ParseError::MissingField("MSG <name>[,<name>...] <text>"))
+        );
+        assert_eq!(parse(b"MSG bob,,eve hi"), Err(ParseError::BadName));
+        assert_eq!(parse(b"LOGIN b@d"), Err(ParseError::BadName));
+        assert_eq!(parse(&[b'L'; 1][..]), Err(ParseError::UnknownCommand));
+        assert_eq!(
+            parse(b"LOGIN aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
+            Err(ParseError::BadName)
+        );
+        assert_eq!(parse(b"SAY \xff"), Err(ParseError::NotUtf8));
+        assert_eq!(
+            parse(b"SAY a\\q"),
+            Err(ParseError::Escape(EscapeError::UnknownSequence))
+        );
+        assert_eq!(parse(b"SAY a\0"), Err(ParseError::Escape(EscapeError::Nul)));
+        assert_eq!(parse(b"WHO x"), Err(ParseError::ExtraField("WHO")));
+        assert_eq!(parse(b"PING \0"), Err(ParseError::BadToken));
+    }
+
+    #[test]
+    fn names() {
+        assert!(is_valid_name("Bob_the-2nd"));
+        assert!(is_valid_name(&"x".repeat(32)));
+        assert!(!is_valid_name(&"x".repeat(33)));
+        assert!(!is_valid_name("bøb"));
+        assert!(!is_valid_name(""));
+    }
+
+    proptest! {
+        #[test]
+        fn parse_never_panics(frame in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = parse(&frame);
+        }
+
+        #[test]
+        fn encode_then_parse_is_identity(
+            name in "[A-Za-z0-9_-]{1,32}",
+            body in "\\PC{1,40}",
+        ) {
+            let escaped = escape::escape(&body).replace('\0', "");
+            prop_assume!(!escaped.is_empty());
+            let commands = [
+                Command::Login { name: &name, password: None },
+                Command::Say { text: text(&escaped) },
+                Command::Msg { to: &name, text: text(&escaped) },
+                Command::Quit { text: Some(text(&escaped)) },
+                Command::Who,
+            ];
+            for command in commands {
+                let mut wire = Vec::new();
+                command.encode(&mut wire);
+                prop_assert_eq!(wire.pop(), Some(b'\n'));
+                prop_assert_eq!(parse(&wire).unwrap(), Some(command));
+            }
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! The evchat wire protocol: pure code, no I/O.
+//!
+//! A frame is one UTF-8 line ending in LF (a CR before the LF is dropped).
+//! Fields are separated by single spaces and the last field, `<text>`, runs
+//! to the end of the line with `\\`, `\n` and `\r` escaped. See
+//! `docs/PROTOCOL.md` for the full contract.
+
+pub mod command;
+pub mod escape;
+pub mod frame;
+pub mod reply;
+
+pub use command::{is_valid_name, parse, Command, ParseError, Text, MAX_NAME};
+pub use escape::{escape, unescape, EscapeError};
+pub use frame::{Frame, FrameDecoder};
+pub use reply::{BadFrame, ErrorCode, ServerFrame};

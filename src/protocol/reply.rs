@@ -1,0 +1,288 @@
+//! Frames the server sends: encoded by the server, parsed by the client.
+//!
+//! Encoders append to a caller's buffer so the hub can pack several frames
+//! into one shared chunk. Text arrives already escaped (see [`super::Text`]);
+//! server-made text (error messages, QUIT reasons) is escaped here.
+
+use super::escape::{escape_into, unescape};
+use chrono::{DateTime, Utc};
+
+/// `ERR` codes, in the style of HTTP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    BadRequest = 400,
+    NotLoggedIn = 401,
+    NoSuchUser = 404,
+    IdleTimeout = 408,
+    NameTaken = 409,
+    TooLong = 413,
+    TooSlow = 429,
+    Unavailable = 503,
+    MailboxFull = 507,
+}
+
+/// Appends `ERR <code> <text>`.
+pub fn encode_err(out: &mut Vec<u8>, code: ErrorCode, text: &str) {
+    out.extend_from_slice(b"ERR ");
+    out.extend_from_slice(itoa3(code as u16).as_bytes());
+    out.push(b' ');
+    escape_into(text, out);
+    out.push(b'\n');
+}
+
+fn itoa3(n: u16) -> String {
+    format!("{n:03}")
+}
+
+/// Appends a frame made of literal fields, the last of which is raw text that
+/// is already escaped (or needs none: names, times, tokens).
+pub fn encode_fields(out: &mut Vec<u8>, fields: &[&str]) {
+    for (i, field) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(b' ');
+        }
+        out.extend_from_slice(field.as_bytes());
+    }
+    out.push(b'\n');
+}
+
+/// Appends `USERS <name> ...`.
+pub fn encode_users<'a>(out: &mut Vec<u8>, names: impl Iterator<Item = &'a str>) {
+    out.extend_from_slice(b"USERS");
+    for name in names {
+        out.push(b' ');
+        out.extend_from_slice(name.as_bytes());
+    }
+    out.push(b'\n');
+}
+
+/// A parsed server frame, as the client library hands it to programs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerFrame {
+    /// `OK LOGIN <name>`: the login was accepted.
+    LoggedIn {
+        name: String,
+    },
+    /// A broadcast.
+    Say {
+        from: String,
+        time: DateTime<Utc>,
+        text: String,
+    },
+    /// A private message; `to` lists the recipients as the sender wrote them.
+    Msg {
+        from: String,
+        to: Vec<String>,
+        time: DateTime<Utc>,
+        text: String,
+    },
+    Joined {
+        name: String,
+        time: DateTime<Utc>,
+    },
+    /// `text` is the departing user's QUIT text, if any.
+    Left {
+        name: String,
+        time: DateTime<Utc>,
+        text: Option<String>,
+    },
+    /// Online users, sorted.
+    Users(Vec<String>),
+    /// `STATS key=value ...`, in the server's order.
+    Stats(Vec<(String, String)>),
+    Ping {
+        token: Option<String>,
+    },
+    Pong {
+        token: Option<String>,
+    },
+    /// The server is closing this connection after a QUIT.
+    Bye,
+    Error {
+        code: u16,
+        text: String,
+    },
+}
+
+/// Why a server frame could not be understood.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadFrame(pub String);
+
+impl std::fmt::Display for BadFrame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "bad frame from server: {}", self.0)
+    }
+}
+
+impl std::error::Error for BadFrame {}
+
+impl ServerFrame {
+    /// Parses one line (without LF) from the server.
+    pub fn parse(line: &str) -> Result<ServerFrame, BadFrame> {
+        let bad = || BadFrame(line.chars().take(200).collect());
+        let mut fields = Fields(line);
+        let verb = fields.next().ok_or_else(bad)?;
+        let time = |f: &mut Fields| -> Result<DateTime<Utc>, BadFrame> {
+            let t = f.next().ok_or_else(bad)?;
+            DateTime::parse_from_rfc3339(t)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|_| bad())
+        };
+        let text = |raw: &str| unescape(raw).map(|t| t.into_owned()).map_err(|_| bad());
+        let owned = |s: Option<&str>| s.map(str::to_owned);
+        let frame = match verb {
+            "OK" => match (fields.next(), fields.rest()) {
+                (Some("LOGIN"), Some(name)) => ServerFrame::LoggedIn { name: name.into() },
+                _ => return Err(bad()),
+            },
+            "SAY" => {
+                let from = fields.next().ok_or_else(bad)?.to_owned();
+                let time = time(&mut fields)?;
+                let text = text(fields.rest().ok_or_else(bad)?)?;
+                ServerFrame::Say { from, time, text }
+            }
+            "MSG" => {
+                let from = fields.next().ok_or_else(bad)?.to_owned();
+                let to = fields.next().ok_or_else(bad)?;
+                let to = to.split(',').map(str::to_owned).collect();
+                let time = time(&mut fields)?;
+                let text = text(fields.rest().ok_or_else(bad)?)?;
+                ServerFrame::Msg {
+                    from,
+                    to,
+                    time,
+                    text,
+                }
+            }
+            "JOINED" => ServerFrame::Joined {
+                name: fields.next().ok_or_else(bad)?.to_owned(),
+                time: time(&mut fields)?,
+            },
+            "LEFT" => ServerFrame::Left {
+                name: fields.next().ok_or_else(bad)?.to_owned(),
+                time: time(&mut fields)?,
+                text: fields.rest().map(text).transpose()?,
+            },
+            "USERS" => ServerFrame::Users(
+                fields
+                    .rest()
+                    .map(|r| r.split(' ').map(str::to_owned).collect())
+                    .unwrap_or_default(),
+            ),
+            "STATS" => ServerFrame::Stats(
+                fields
+                    .rest()
+                    .unwrap_or("")
+                    .split(' ')
+                    .filter_map(|kv| kv.split_once('='))
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .collect(),
+            ),
+            "PING" => ServerFrame::Ping {
+                token: owned(fields.rest()),
+            },
+            "PONG" => ServerFrame::Pong {
+                token: owned(fields.rest()),
+            },
+            "BYE" => ServerFrame::Bye,
+            "ERR" => {
+                let code = fields.next().and_then(|c| c.parse().ok()).ok_or_else(bad)?;
+                let text = text(fields.rest().unwrap_or(""))?;
+                ServerFrame::Error { code, text }
+            }
+            _ => return Err(bad()),
+        };
+        Ok(frame)
+    }
+}
+
+/// Space-separated fields, with the remainder available as one field.
+struct Fields<'a>(&'a str);
+
+impl<'a> Fields<'a> {
+    fn next(&mut self) -> Option<&'a str> {
+        if self.0.is_empty() {
+            return None;
+        }
+        let (field, rest) = self.0.split_once(' ').unwrap_or((self.0, ""));
+        self.0 = rest;
+        Some(field)
+    }
+
+    fn rest(&mut self) -> Option<&'a str> {
+        let rest = std::mem::take(&mut self.0);
+        (!rest.is_empty()).then_some(rest)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn parses_server_frames() {
+        let at = "2026-11-23T10:15:30.123Z";
+        let cases = [
+            ("OK LOGIN bob", ServerFrame::LoggedIn { name: "bob".into() }),
+            (
+                &format!("SAY al {at}  two\\nlines"),
+                ServerFrame::Say {
+                    from: "al".into(),
+                    time: t(at),
+                    text: " two\nlines".into(),
+                },
+            ),
+            (
+                &format!("MSG al bo,cy {at} hi"),
+                ServerFrame::Msg {
+                    from: "al".into(),
+                    to: vec!["bo".into(), "cy".into()],
+                    time: t(at),
+                    text: "hi".into(),
+                },
+            ),
+            (
+                &format!("LEFT al {at} bye now"),
+                ServerFrame::Left {
+                    name: "al".into(),
+                    time: t(at),
+                    text: Some("bye now".into()),
+                },
+            ),
+            (
+                "USERS a b",
+                ServerFrame::Users(vec!["a".into(), "b".into()]),
+            ),
+            (
+                "PONG x y",
+                ServerFrame::Pong {
+                    token: Some("x y".into()),
+                },
+            ),
+            (
+                "ERR 404 no such user: zed",
+                ServerFrame::Error {
+                    code: 404,
+                    text: "no such user: zed".into(),
+                },
+            ),
+            ("BYE", ServerFrame::Bye),
+        ];
+        for (line, frame) in cases {
+            assert_eq!(ServerFrame::parse(line), Ok(frame), "{line}");
+        }
+        assert!(ServerFrame::parse("SAY al notatime hi").is_err());
+        assert!(ServerFrame::parse("NOPE").is_err());
+    }
+
+    #[test]
+    fn error_text_is_escaped() {
+        let mut out = Vec::new();
+        encode_err(&mut out, ErrorCode::BadRequest, "a\nb");
+        assert_eq!(out, b"ERR 400 a\\nb\n");
+    }
+}

@@ -1,0 +1,67 @@
+//! Message timestamps: RFC 3339 UTC with milliseconds, formatted at most once
+//! per millisecond however many messages share it.
+
+use chrono::{SecondsFormat, Utc};
+
+/// `2026-11-23T10:15:30.123Z` is 24 bytes for every year 0000-9999.
+const STAMP_LEN: usize = 24;
+
+/// A formatted time, `Copy` so callers can hold it while mutating the hub.
+#[derive(Debug, Clone, Copy)]
+pub struct Stamp {
+    bytes: [u8; STAMP_LEN],
+    len: usize,
+}
+
+impl Stamp {
+    pub fn as_str(&self) -> &str {
+        // Built from a `str` in `Clock::stamp`; cannot fail.
+        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or("")
+    }
+}
+
+#[derive(Debug)]
+pub struct Clock {
+    millis: i64,
+    stamp: Stamp,
+}
+
+impl Default for Clock {
+    fn default() -> Clock {
+        Clock {
+            millis: i64::MIN,
+            stamp: Stamp {
+                bytes: [0; STAMP_LEN],
+                len: 0,
+            },
+        }
+    }
+}
+
+impl Clock {
+    /// The current time as `2026-11-23T10:15:30.123Z`.
+    pub fn stamp(&mut self) -> Stamp {
+        let now = Utc::now();
+        let millis = now.timestamp_millis();
+        if millis != self.millis {
+            self.millis = millis;
+            let text = now.to_rfc3339_opts(SecondsFormat::Millis, true);
+            let len = text.len().min(STAMP_LEN);
+            self.stamp.bytes[..len].copy_from_slice(&text.as_bytes()[..len]);
+            self.stamp.len = len;
+        }
+        self.stamp
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn stamps_look_like_rfc3339_millis() {
+        let mut clock = super::Clock::default();
+        let s = clock.stamp().as_str().to_owned();
+        assert_eq!(s.len(), "2026-11-23T10:15:30.123Z".len());
+        assert!(s.ends_with('Z') && s.as_bytes()[10] == b'T' && s.as_bytes()[19] == b'.');
+        assert!(chrono::DateTime::parse_from_rfc3339(&s).is_ok());
+    }
+}

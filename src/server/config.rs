@@ -1,0 +1,174 @@
+//! The server's settings: flags (clap), the same keys in a TOML file, and
+//! the defaults, merged in that order of precedence.
+
+use crate::config::{load_toml, Size};
+use clap::Parser;
+use log::LevelFilter;
+use serde::Deserialize;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Command-line flags of `evchat-server`. Every flag left out falls back to
+/// the config file, then to the default shown.
+#[derive(Debug, Default, Parser)]
+#[command(
+    name = "evchat-server",
+    version,
+    about = "A small single-threaded chat server"
+)]
+pub struct ServerArgs {
+    /// TOML file with the same keys as these flags (e.g. `max-queue = "8M"`).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1; 0.0.0.0 for all interfaces].
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Port to listen on; 0 picks a free one (the log says which) [default: 5555].
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Longest frame in bytes, without its line ending; longer ones get ERR 413 [default: 64K].
+    #[arg(long, value_name = "SIZE")]
+    pub max_line: Option<Size>,
+    /// Most connections at once; one more gets ERR 503. Also capped by the open-files limit [default: 10000].
+    #[arg(long, value_name = "N")]
+    pub max_clients: Option<usize>,
+    /// Outgoing bytes held per connection; a client that falls further behind gets ERR 429 and is closed [default: 8M].
+    #[arg(long, value_name = "SIZE")]
+    pub max_queue: Option<Size>,
+    /// Outgoing bytes held for all connections together; past it the recipient being queued to is cut as too slow [default: 1G].
+    #[arg(long, value_name = "SIZE")]
+    pub max_total_queue: Option<Size>,
+    /// Seconds of silence before a connection is closed with ERR 408; a PING goes out at half of it; 0 turns it off [default: 60].
+    #[arg(long, value_name = "SECONDS")]
+    pub idle_timeout: Option<u64>,
+    /// Messages held per offline user; past it the sender gets ERR 507 [default: 10000].
+    #[arg(long, value_name = "N")]
+    pub mailbox_max: Option<usize>,
+    /// Log level: error, warn, info, debug, trace or off [default: info].
+    #[arg(long, value_name = "LEVEL")]
+    pub log_level: Option<LevelFilter>,
+}
+
+/// The config file: the flags' long names as keys.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct ServerFile {
+    host: Option<String>,
+    port: Option<u16>,
+    max_line: Option<Size>,
+    max_clients: Option<usize>,
+    max_queue: Option<Size>,
+    max_total_queue: Option<Size>,
+    idle_timeout: Option<u64>,
+    mailbox_max: Option<usize>,
+    log_level: Option<String>,
+}
+
+/// Settings in force.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub host: String,
+    pub port: u16,
+    pub max_line: usize,
+    pub max_clients: usize,
+    pub max_queue: usize,
+    pub max_total_queue: usize,
+    /// `None` when idle connections are never closed.
+    pub idle_timeout: Option<Duration>,
+    pub mailbox_max: usize,
+    pub log_level: LevelFilter,
+}
+
+impl Default for ServerConfig {
+    fn default() -> ServerConfig {
+        ServerConfig {
+            host: "127.0.0.1".into(),
+            port: 5555,
+            max_line: 64 << 10,
+            max_clients: 10_000,
+            max_queue: 8 << 20,
+            max_total_queue: 1 << 30,
+            idle_timeout: Some(Duration::from_secs(60)),
+            mailbox_max: 10_000,
+            log_level: LevelFilter::Info,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// Merges flags over the config file (if any) over the defaults.
+    pub fn from_args(args: &ServerArgs) -> Result<ServerConfig, String> {
+        let file: ServerFile = match &args.config {
+            Some(path) => load_toml(path)?,
+            None => ServerFile::default(),
+        };
+        let d = ServerConfig::default();
+        let file_level = match &file.log_level {
+            Some(l) => Some(l.parse().map_err(|_| format!("bad log-level {l:?}"))?),
+            None => None,
+        };
+        let size =
+            |flag: Option<Size>, key: Option<Size>, default| flag.or(key).map_or(default, |s| s.0);
+        let idle = args.idle_timeout.or(file.idle_timeout).unwrap_or(60);
+        let config = ServerConfig {
+            host: args.host.clone().or(file.host).unwrap_or(d.host),
+            port: args.port.or(file.port).unwrap_or(d.port),
+            max_line: size(args.max_line, file.max_line, d.max_line),
+            max_clients: args
+                .max_clients
+                .or(file.max_clients)
+                .unwrap_or(d.max_clients),
+            max_queue: size(args.max_queue, file.max_queue, d.max_queue),
+            max_total_queue: size(
+                args.max_total_queue,
+                file.max_total_queue,
+                d.max_total_queue,
+            ),
+            idle_timeout: (idle > 0).then(|| Duration::from_secs(idle)),
+            mailbox_max: args
+                .mailbox_max
+                .or(file.mailbox_max)
+                .unwrap_or(d.mailbox_max),
+            log_level: args.log_level.or(file_level).unwrap_or(d.log_level),
+        };
+        if config.max_line < 64 {
+            return Err("max-line must be at least 64 bytes".into());
+        }
+        if config.max_queue < config.max_line + 256 {
+            return Err("max-queue must exceed max-line, or no frame could ever be queued".into());
+        }
+        if config.max_clients == 0 {
+            return Err("max-clients must be at least 1".into());
+        }
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_file_override_defaults() {
+        let dir = std::env::temp_dir().join(format!("evchat-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("server.toml");
+        std::fs::write(&path, "port = 7000\nmax-queue = \"1M\"\nidle-timeout = 0\n").unwrap();
+        let args = ServerArgs {
+            config: Some(path),
+            port: Some(7001),
+            ..ServerArgs::default()
+        };
+        let c = ServerConfig::from_args(&args).unwrap();
+        assert_eq!((c.port, c.max_queue, c.idle_timeout), (7001, 1 << 20, None));
+        assert_eq!(c.max_line, 64 << 10);
+        std::fs::write(dir.join("bad.toml"), "prot = 1\n").unwrap();
+        let args = ServerArgs {
+            config: Some(dir.join("bad.toml")),
+            ..ServerArgs::default()
+        };
+        assert!(ServerConfig::from_args(&args)
+            .unwrap_err()
+            .contains("unknown field"));
+    }
+}

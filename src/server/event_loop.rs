@@ -1,0 +1,287 @@
+//! The readiness loop: the only code in the server that makes system calls.
+//!
+//! One thread, one `mio::Poll`, sockets registered edge-triggered for both
+//! read and write once, so interest never has to be changed. Each turn:
+//!
+//! 1. wait for events (no longer than the next timer tick);
+//! 2. accept new connections; read each readable socket into one shared
+//!    64 KiB scratch buffer and hand the bytes to the hub — at most
+//!    [`READ_BUDGET`] bytes per socket per turn, so one flooding client cannot
+//!    starve the others (a socket left unread is revisited next turn without
+//!    waiting);
+//! 3. run timers (keep-alive PINGs, idle timeouts, closing deadlines);
+//! 4. write every connection that has pending output, one `writev` each, as
+//!    Redis does before it sleeps — never once per message;
+//! 5. drop connections that are finished.
+
+use super::config::ServerConfig;
+use super::hub::{Flushed, Hub, Limits};
+use log::{debug, info, warn};
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token};
+use std::io::{self, IoSlice, Read, Write};
+use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
+use std::time::{Duration, Instant};
+
+const LISTENER: Token = Token(usize::MAX - 1);
+/// Bytes read per `read` call.
+const SCRATCH: usize = 64 << 10;
+/// Bytes read from one socket per turn before others get their turn.
+const READ_BUDGET: usize = 4 * SCRATCH;
+/// File descriptors kept back for the listener, poll, logging and the like.
+const RESERVED_FDS: u64 = 32;
+/// After running out of file descriptors, accepting resumes after this.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// A connection's transport: the socket and who is at the other end.
+#[derive(Debug)]
+pub struct Conn {
+    stream: TcpStream,
+    peer: SocketAddr,
+}
+
+impl Write for Conn {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.stream.write(buf)
+    }
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.stream.write_vectored(bufs)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A bound server, ready to run.
+pub struct Server {
+    poll: Poll,
+    listener: TcpListener,
+    hub: Hub<Conn>,
+    max_clients: usize,
+    tick_every: Duration,
+    accept_paused_until: Option<Instant>,
+}
+
+impl Server {
+    /// Binds the listening socket (with SO_REUSEADDR, which mio sets, so a
+    /// restart never waits for old connections in TIME_WAIT).
+    pub fn bind(config: &ServerConfig) -> io::Result<Server> {
+        let addr = (config.host.as_str(), config.port)
+            .to_socket_addrs()?
+            .next()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "host has no address"))?;
+        let mut listener = TcpListener::bind(addr)?;
+        let poll = Poll::new()?;
+        poll.registry()
+            .register(&mut listener, LISTENER, Interest::READABLE)?;
+        let capacity = super::limits::raise_open_files_limit().saturating_sub(RESERVED_FDS);
+        let capacity = usize::try_from(capacity).unwrap_or(usize::MAX);
+        let max_clients = config.max_clients.min(capacity);
+        if max_clients < config.max_clients {
+            warn!(
+                "open-files limit allows {max_clients} clients, not the {} asked for",
+                config.max_clients
+            );
+        }
+        info!("client capacity {max_clients}");
+        let tick_every = config
+            .idle_timeout
+            .map_or(Duration::from_secs(1), |t| {
+                (t / 4).min(Duration::from_secs(1))
+            })
+            .max(Duration::from_millis(10));
+        let limits = Limits {
+            max_line: config.max_line,
+            max_queue: config.max_queue,
+            max_total_queue: config.max_total_queue,
+            mailbox_max: config.mailbox_max,
+            idle_timeout: config.idle_timeout,
+        };
+        Ok(Server {
+            poll,
+            listener,
+            hub: Hub::new(limits),
+            max_clients,
+            tick_every,
+            accept_paused_until: None,
+        })
+    }
+
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Runs the loop until an unrecoverable error.
+    pub fn run(mut self) -> io::Result<()> {
+        info!("listening on {}", self.local_addr()?);
+        let mut events = Events::with_capacity(1024);
+        let mut scratch = vec![0u8; SCRATCH];
+        let (mut unread, mut unread_next) = (Vec::new(), Vec::new());
+        let mut next_tick = Instant::now() + self.tick_every;
+        loop {
+            let now = Instant::now();
+            let timeout = if unread.is_empty() {
+                let mut wake = next_tick;
+                if let Some(resume) = self.accept_paused_until {
+                    wake = wake.min(resume);
+                }
+                wake.saturating_duration_since(now)
+            } else {
+                Duration::ZERO
+            };
+            match self.poll.poll(&mut events, Some(timeout)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+            let now = Instant::now();
+            self.hub.set_now(now);
+            for event in events.iter() {
+                match event.token() {
+                    LISTENER => self.accept(now),
+                    Token(key) => {
+                        if event.is_readable() || event.is_read_closed() || event.is_error() {
+                            self.read(key, &mut scratch, &mut unread_next);
+                        }
+                        if event.is_writable() {
+                            self.hub.queues.mark_dirty(key);
+                        }
+                    }
+                }
+            }
+            for key in unread.drain(..) {
+                self.read(key, &mut scratch, &mut unread_next);
+            }
+            std::mem::swap(&mut unread, &mut unread_next);
+            if self.accept_paused_until.is_some_and(|t| now >= t) {
+                self.accept_paused_until = None;
+                self.accept(now);
+            }
+            if now >= next_tick {
+                self.hub.tick();
+                next_tick = now + self.tick_every;
+            }
+            self.flush_and_reap();
+        }
+    }
+
+    fn accept(&mut self, now: Instant) {
+        if self.accept_paused_until.is_some() {
+            return;
+        }
+        loop {
+            let (stream, peer) = match self.listener.accept() {
+                Ok(pair) => pair,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if is_out_of_fds(&e) => {
+                    warn!("cannot accept: {e}; pausing new connections briefly");
+                    self.accept_paused_until = Some(now + ACCEPT_BACKOFF);
+                    return;
+                }
+                Err(e) => {
+                    debug!("accept failed: {e}");
+                    continue;
+                }
+            };
+            if self.hub.len() >= self.max_clients {
+                refuse_full(stream, peer);
+                continue;
+            }
+            // Chat frames are small and latency matters more than packing.
+            let _ = stream.set_nodelay(true);
+            let key = self.hub.open(Conn { stream, peer });
+            let registered = match self.hub.session_mut(key) {
+                Some(session) => self.poll.registry().register(
+                    &mut session.io.stream,
+                    Token(key),
+                    Interest::READABLE | Interest::WRITABLE,
+                ),
+                None => Ok(()),
+            };
+            match registered {
+                Ok(()) => debug!("connection {key} from {peer}"),
+                Err(e) => {
+                    warn!("cannot watch connection from {peer}: {e}");
+                    self.hub.remove(key);
+                }
+            }
+        }
+    }
+
+    /// Reads what a socket has, up to the per-turn budget.
+    fn read(&mut self, key: usize, scratch: &mut [u8], unread: &mut Vec<usize>) {
+        let mut budget = READ_BUDGET;
+        loop {
+            let Some(session) = self.hub.session_mut(key) else {
+                return;
+            };
+            match session.io.stream.read(scratch) {
+                Ok(0) => return self.hub.peer_closed(key),
+                Ok(n) => {
+                    self.hub.receive(key, &scratch[..n]);
+                    // A short read drained the socket; epoll reports the
+                    // next arrival as a new edge.
+                    if n < scratch.len() {
+                        return;
+                    }
+                    budget = budget.saturating_sub(n);
+                    if budget == 0 {
+                        unread.push(key);
+                        return;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    debug!("read from connection {key} failed: {e}");
+                    return self.hub.fail(key);
+                }
+            }
+        }
+    }
+
+    /// Writes all pending output, then drops finished connections; repeats
+    /// while dropping one queued something for others (a LEFT).
+    fn flush_and_reap(&mut self) {
+        let (mut dirty, mut dead) = (Vec::new(), Vec::new());
+        loop {
+            self.hub.take_dirty(&mut dirty);
+            for &key in &dirty {
+                if self.hub.flush(key) == Flushed::ShutWrite {
+                    if let Some(session) = self.hub.session(key) {
+                        let _ = session.io.stream.shutdown(Shutdown::Write);
+                    }
+                    self.hub.start_draining(key);
+                }
+            }
+            self.hub.take_dead(&mut dead);
+            for &key in &dead {
+                if let Some(mut conn) = self.hub.remove(key) {
+                    let _ = self.poll.registry().deregister(&mut conn.stream);
+                    debug!("closed connection {key} from {}", conn.peer);
+                }
+            }
+            if dirty.is_empty() && dead.is_empty() {
+                return;
+            }
+        }
+    }
+}
+
+fn is_out_of_fds(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+    )
+}
+
+/// Tells a connection over the limit why it is refused, without blocking.
+fn refuse_full(stream: TcpStream, peer: SocketAddr) {
+    debug!("refusing {peer}: server full");
+    let _ = (&stream).write(b"ERR 503 server full; try again later\n");
+    let _ = stream.shutdown(Shutdown::Write);
+    // Whatever the client already sent would turn our close into a reset
+    // that can destroy the ERR in flight; read it off first.
+    let mut sink = [0u8; 4096];
+    while matches!((&stream).read(&mut sink), Ok(n) if n > 0) {}
+}

@@ -1,0 +1,680 @@
+//! The hub: who is online, what each frame means, and who receives what.
+//!
+//! The hub does no system calls of its own. The event loop hands it bytes
+//! read from a connection ([`Hub::receive`]) and asks it to write queued
+//! bytes ([`Hub::flush`]); everything between — parsing, the directory of
+//! names, held mail, fan-out, limits — happens here, so it can be tested and
+//! benchmarked without sockets.
+//!
+//! Fan-out: broadcast frames are appended to a pending *batch* whose
+//! audience is "everyone online except the sender". Consecutive broadcasts
+//! for the same audience (a run of SAYs from one sender in one read) share
+//! one batch; when the audience changes, or at the end of each entry point,
+//! the batch is *sealed*: turned into one reference-counted chunk and pushed
+//! onto each recipient's queue. So a message is encoded once, never copied
+//! per recipient, and the kernel gets few large iovecs instead of many small
+//! ones. Any frame sent to a single recipient seals the batch first, so every
+//! recipient still sees frames in the order the server accepted them.
+
+use super::clock::Clock;
+use super::outqueue::OutQueue;
+use super::session::{Phase, Session};
+use super::store::Store;
+use crate::protocol::reply::{encode_err, encode_fields, encode_users};
+use crate::protocol::{parse, Command, ErrorCode, Frame, Text};
+use log::{debug, info, warn};
+use slab::Slab;
+use std::collections::{BTreeMap, HashSet};
+use std::io::Write;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+/// A batch is sealed once it holds this many bytes, bounding how much one
+/// sender's burst adds to each recipient's queue in one piece.
+const BATCH_MAX: usize = 32 << 10;
+/// How long a closing connection may take to flush its last frames.
+const CLOSE_LINGER: Duration = Duration::from_secs(5);
+/// How long to wait for the peer's EOF after our write side is shut.
+const DRAIN_LINGER: Duration = Duration::from_secs(2);
+
+/// The limits the hub enforces.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub max_line: usize,
+    pub max_queue: usize,
+    pub max_total_queue: usize,
+    pub mailbox_max: usize,
+    pub idle_timeout: Option<Duration>,
+}
+
+/// Who receives a broadcast.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Audience {
+    /// Everyone online but this session (its own SAY, JOINED).
+    AllExcept(usize),
+    /// Everyone online (LEFT, sent after the leaver is gone).
+    All,
+}
+
+#[derive(Debug)]
+struct Batch {
+    audience: Audience,
+    buf: Vec<u8>,
+    frames: u64,
+}
+
+/// What a flush left behind.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Flushed {
+    /// Bytes may remain; a writable event will bring us back.
+    Open,
+    /// A closing session has written its last byte: shut its write side.
+    ShutWrite,
+    /// The session is gone or failed.
+    Gone,
+}
+
+/// Counters behind `STATS`.
+#[derive(Debug, Default)]
+struct Counters {
+    frames_in: u64,
+    deliveries: u64,
+    bytes_in: u64,
+    bytes_out: u64,
+    slow_cut: u64,
+}
+
+/// Sessions and their queues, kept apart from the directory so fan-out can
+/// walk the directory while pushing into queues.
+#[derive(Debug)]
+pub struct Queues<T> {
+    pub sessions: Slab<Session<T>>,
+    /// Bytes queued on all sessions, not counting held mail.
+    total: usize,
+    peak: usize,
+    max_queue: usize,
+    max_total: usize,
+    dirty: Vec<usize>,
+    cuts: Vec<usize>,
+}
+
+impl<T> Queues<T> {
+    /// Runs `f` on a session and keeps the byte totals right afterwards.
+    fn with_session<R>(&mut self, key: usize, f: impl FnOnce(&mut Session<T>) -> R) -> Option<R> {
+        let session = self.sessions.get_mut(key)?;
+        let before = session.live_queued();
+        let result = f(session);
+        session.out_exempt = session.out_exempt.min(session.out.len());
+        let after = session.live_queued();
+        self.total = self.total + after - before;
+        self.peak = self.peak.max(self.total);
+        Some(result)
+    }
+
+    /// Lists a session for this turn's flush (once).
+    pub fn mark_dirty(&mut self, key: usize) {
+        if let Some(session) = self.sessions.get_mut(key) {
+            if !session.dirty {
+                session.dirty = true;
+                self.dirty.push(key);
+            }
+        }
+    }
+
+    /// Would `extra` more bytes overflow this session's or everyone's limit?
+    fn over_limit(&self, session: &Session<T>, extra: usize) -> bool {
+        let queued = session.live_queued();
+        queued + extra > self.max_queue || (queued > 0 && self.total + extra > self.max_total)
+    }
+
+    /// Queues a shared chunk; a session past its limit is listed for a cut.
+    fn push_shared(&mut self, key: usize, chunk: &Rc<[u8]>) -> bool {
+        let Some(session) = self.sessions.get(key) else {
+            return false;
+        };
+        if !session.is_open() || session.cut {
+            return false;
+        }
+        if self.over_limit(session, chunk.len()) {
+            self.mark_cut(key);
+            return false;
+        }
+        self.with_session(key, |s| s.out.push_shared(chunk));
+        self.mark_dirty(key);
+        true
+    }
+
+    /// Queues a reply to this session alone, within its limit.
+    fn push_reply(&mut self, key: usize, encode: impl FnOnce(&mut Vec<u8>)) {
+        let Some(session) = self.sessions.get(key) else {
+            return;
+        };
+        if !session.is_open() || session.cut {
+            return;
+        }
+        // Replies are small; a client past its limit is not reading at all.
+        if self.over_limit(session, 512) {
+            self.mark_cut(key);
+            return;
+        }
+        self.with_session(key, |s| s.out.push_with(encode));
+        self.mark_dirty(key);
+    }
+
+    /// Queues a last frame before closing, past any limit.
+    fn push_final(&mut self, key: usize, encode: impl FnOnce(&mut Vec<u8>)) {
+        self.with_session(key, |s| s.out.push_with(encode));
+        self.mark_dirty(key);
+    }
+
+    fn mark_cut(&mut self, key: usize) {
+        if let Some(session) = self.sessions.get_mut(key) {
+            if !session.cut {
+                session.cut = true;
+                self.cuts.push(key);
+            }
+        }
+    }
+}
+
+/// The server's state apart from sockets.
+#[derive(Debug)]
+pub struct Hub<T> {
+    pub queues: Queues<T>,
+    /// Online users by name, in byte order (WHO lists them sorted).
+    online: BTreeMap<Rc<str>, usize>,
+    store: Store,
+    batch: Batch,
+    clock: Clock,
+    limits: Limits,
+    now: Instant,
+    started: Instant,
+    dead: Vec<usize>,
+    next_ping: u64,
+    counters: Counters,
+}
+
+impl<T> Hub<T> {
+    pub fn new(limits: Limits) -> Hub<T> {
+        let now = Instant::now();
+        Hub {
+            queues: Queues {
+                sessions: Slab::new(),
+                total: 0,
+                peak: 0,
+                max_queue: limits.max_queue,
+                max_total: limits.max_total_queue,
+                dirty: Vec::new(),
+                cuts: Vec::new(),
+            },
+            online: BTreeMap::new(),
+            store: Store::new(limits.mailbox_max),
+            batch: Batch {
+                audience: Audience::All,
+                buf: Vec::with_capacity(BATCH_MAX + 1024),
+                frames: 0,
+            },
+            clock: Clock::default(),
+            limits,
+            now,
+            started: now,
+            dead: Vec::new(),
+            next_ping: 0,
+            counters: Counters::default(),
+        }
+    }
+
+    /// Sets the time used for activity and deadlines during this loop turn.
+    pub fn set_now(&mut self, now: Instant) {
+        self.now = now;
+    }
+
+    /// Open connections.
+    pub fn len(&self) -> usize {
+        self.queues.sessions.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.queues.sessions.is_empty()
+    }
+
+    /// Logged-in users.
+    pub fn online(&self) -> usize {
+        self.online.len()
+    }
+
+    /// Bytes queued on all connections (held mail not counted).
+    pub fn queued(&self) -> usize {
+        self.queues.total
+    }
+
+    pub fn session(&self, key: usize) -> Option<&Session<T>> {
+        self.queues.sessions.get(key)
+    }
+
+    pub fn session_mut(&mut self, key: usize) -> Option<&mut Session<T>> {
+        self.queues.sessions.get_mut(key)
+    }
+
+    /// Adds a new connection and returns its key.
+    pub fn open(&mut self, io: T) -> usize {
+        let session = Session::new(io, self.limits.max_line, self.now);
+        self.queues.sessions.insert(session)
+    }
+
+    /// Handles bytes read from a connection.
+    pub fn receive(&mut self, key: usize, data: &[u8]) {
+        let Some(session) = self.queues.sessions.get_mut(key) else {
+            return;
+        };
+        if !session.is_open() {
+            return; // closing: input is read only to see the peer's EOF
+        }
+        self.counters.bytes_in += data.len() as u64;
+        let mut decoder = std::mem::take(&mut session.decoder);
+        decoder.feed(data, |frame| {
+            self.on_frame(key, frame);
+            self.queues.sessions.get(key).is_some_and(Session::is_open)
+        });
+        if let Some(session) = self.queues.sessions.get_mut(key) {
+            session.decoder = decoder;
+        }
+        self.seal();
+    }
+
+    /// The peer closed its write side: like a QUIT without text, except
+    /// that no BYE is owed. Queued frames are still delivered.
+    pub fn peer_closed(&mut self, key: usize) {
+        let Some(session) = self.queues.sessions.get_mut(key) else {
+            return;
+        };
+        session.peer_closed = true;
+        match session.phase {
+            Phase::Open => self.close(key, None),
+            Phase::Draining { .. } => self.kill(key),
+            Phase::Closing { .. } | Phase::Dead => {}
+        }
+        self.seal();
+    }
+
+    /// A read or write failed: the connection is gone at once.
+    pub fn fail(&mut self, key: usize) {
+        self.leave(key, None);
+        self.kill(key);
+        self.seal();
+    }
+
+    /// The write side is shut: wait for the peer's EOF, briefly.
+    pub fn start_draining(&mut self, key: usize) {
+        let deadline = self.now + DRAIN_LINGER;
+        match self.queues.sessions.get_mut(key) {
+            Some(s) if s.peer_closed => self.kill(key),
+            Some(s) => s.phase = Phase::Draining { deadline },
+            None => {}
+        }
+    }
+
+    /// Periodic work: keep-alive PINGs, idle timeouts, closing deadlines.
+    pub fn tick(&mut self) {
+        let now = self.now;
+        let idle = self.limits.idle_timeout;
+        let (mut pings, mut timeouts, mut expired) = (Vec::new(), Vec::new(), Vec::new());
+        for (key, s) in self.queues.sessions.iter() {
+            match (s.phase, idle) {
+                (Phase::Open, Some(timeout)) => {
+                    let silent = now.saturating_duration_since(s.last_heard);
+                    if silent >= timeout {
+                        timeouts.push(key);
+                    } else if silent >= timeout / 2 && !s.ping_sent {
+                        pings.push(key);
+                    }
+                }
+                (Phase::Closing { deadline } | Phase::Draining { deadline }, _)
+                    if now >= deadline =>
+                {
+                    expired.push(key)
+                }
+                _ => {}
+            }
+        }
+        for key in pings {
+            self.next_ping += 1;
+            let token = self.next_ping.to_string();
+            self.queues
+                .push_reply(key, |b| encode_fields(b, &["PING", &token]));
+            if let Some(s) = self.queues.sessions.get_mut(key) {
+                s.ping_sent = true;
+            }
+        }
+        for key in timeouts {
+            let secs = idle.map_or(0, |t| t.as_secs());
+            let text = format!("idle for {secs} s; disconnected");
+            self.queues
+                .push_final(key, |b| encode_err(b, ErrorCode::IdleTimeout, &text));
+            self.close(key, None);
+        }
+        for key in expired {
+            self.leave(key, None);
+            self.kill(key);
+        }
+        self.seal();
+    }
+
+    /// Moves the keys of sessions with queued output into `into`.
+    pub fn take_dirty(&mut self, into: &mut Vec<usize>) {
+        into.clear();
+        std::mem::swap(into, &mut self.queues.dirty);
+    }
+
+    /// Moves the keys of sessions to drop into `into`.
+    pub fn take_dead(&mut self, into: &mut Vec<usize>) {
+        into.clear();
+        std::mem::swap(into, &mut self.dead);
+    }
+
+    /// Removes a session for good, returning its transport.
+    pub fn remove(&mut self, key: usize) -> Option<T> {
+        self.queues.sessions.get(key)?;
+        self.leave(key, None);
+        self.queues
+            .with_session(key, |s| s.out = OutQueue::default());
+        let session = self.queues.sessions.try_remove(key)?;
+        self.seal();
+        Some(session.io)
+    }
+
+    /// One `STATS` line's worth of figures.
+    pub fn stats_line(&self) -> String {
+        let c = &self.counters;
+        format!(
+            "connections={} users={} frames_in={} deliveries={} bytes_in={} bytes_out={} \
+             queued={} peak_queued={} held={} slow_cut={} uptime={}",
+            self.queues.sessions.len(),
+            self.online.len(),
+            c.frames_in,
+            c.deliveries,
+            c.bytes_in,
+            c.bytes_out,
+            self.queues.total,
+            self.queues.peak,
+            self.store.held(),
+            c.slow_cut,
+            self.now.saturating_duration_since(self.started).as_secs(),
+        )
+    }
+
+    fn on_frame(&mut self, key: usize, frame: Frame<'_>) {
+        self.counters.frames_in += 1;
+        if let Some(session) = self.queues.sessions.get_mut(key) {
+            session.last_heard = self.now;
+            session.ping_sent = false;
+        }
+        let line = match frame {
+            Frame::Line(line) => line,
+            Frame::TooLong => {
+                let text = format!("frame longer than {} bytes; skipped", self.limits.max_line);
+                return self.reply_err(key, ErrorCode::TooLong, &text);
+            }
+        };
+        match parse(line) {
+            Ok(Some(command)) => self.dispatch(key, command),
+            Ok(None) => {}
+            Err(e) => self.reply_err(key, ErrorCode::BadRequest, &e.describe()),
+        }
+    }
+
+    fn dispatch(&mut self, key: usize, command: Command<'_>) {
+        let me = self.queues.sessions.get(key).and_then(|s| s.name.clone());
+        match (command, me) {
+            (Command::Ping { token }, _) => {
+                // A barrier: everything before this frame is queued first.
+                self.seal();
+                self.queues.push_reply(key, |b| match token {
+                    Some(token) => encode_fields(b, &["PONG", token]),
+                    None => encode_fields(b, &["PONG"]),
+                });
+            }
+            (Command::Pong { .. }, _) => {}
+            (Command::Quit { text }, _) => {
+                self.seal();
+                self.queues
+                    .push_final(key, |b| b.extend_from_slice(b"BYE\n"));
+                self.close(key, text.map(|t| t.escaped()));
+            }
+            (Command::Login { name, .. }, None) => self.login(key, name),
+            (Command::Login { .. }, Some(me)) => {
+                let text = format!("already logged in as {me}");
+                self.reply_err(key, ErrorCode::BadRequest, &text);
+            }
+            (_, None) => {
+                self.reply_err(key, ErrorCode::NotLoggedIn, "log in first: LOGIN <name>");
+            }
+            (Command::Say { text }, Some(me)) => {
+                let time = self.clock.stamp();
+                self.broadcast(
+                    Audience::AllExcept(key),
+                    &["SAY", &me, time.as_str(), text.escaped()],
+                );
+            }
+            (Command::Msg { to, text }, Some(me)) => self.private(key, &me, to, text),
+            (Command::Who, Some(_)) => {
+                let online = &self.online;
+                self.queues
+                    .push_reply(key, |b| encode_users(b, online.keys().map(|n| &**n)));
+            }
+            (Command::Stats, Some(_)) => {
+                let line = self.stats_line();
+                self.queues
+                    .push_reply(key, |b| encode_fields(b, &["STATS", &line]));
+            }
+        }
+    }
+
+    fn login(&mut self, key: usize, name: &str) {
+        if self.online.contains_key(name) {
+            let text = format!("{name} is already online");
+            return self.reply_err(key, ErrorCode::NameTaken, &text);
+        }
+        let name = self.store.register(name);
+        self.online.insert(Rc::clone(&name), key);
+        if let Some(session) = self.queues.sessions.get_mut(key) {
+            session.name = Some(Rc::clone(&name));
+        }
+        self.queues
+            .push_reply(key, |b| encode_fields(b, &["OK LOGIN", &name]));
+        let held = self.store.take_held(&name);
+        if !held.is_empty() {
+            info!("{name} logged in; delivering {} held messages", held.len());
+            self.queues.with_session(key, |s| {
+                for frame in &held {
+                    s.out.push_shared(frame);
+                    s.out_exempt += frame.len();
+                }
+            });
+            self.queues.mark_dirty(key);
+        } else {
+            info!("{name} logged in");
+        }
+        let time = self.clock.stamp();
+        self.broadcast(Audience::AllExcept(key), &["JOINED", &name, time.as_str()]);
+    }
+
+    fn private(&mut self, key: usize, me: &str, to: &str, text: Text<'_>) {
+        let mut names: Vec<&str> = Vec::new();
+        let mut seen = HashSet::new();
+        for name in Command::recipients(to) {
+            if seen.insert(name) {
+                names.push(name);
+            }
+        }
+        if let Some(unknown) = names
+            .iter()
+            .find(|n| !self.online.contains_key(**n) && !self.store.is_known(n))
+        {
+            let text = format!("no such user: {unknown}; nothing was sent");
+            return self.reply_err(key, ErrorCode::NoSuchUser, &text);
+        }
+        // Recipients must see this after any broadcast queued before it.
+        self.seal();
+        let time = self.clock.stamp();
+        let mut frame = Vec::with_capacity(to.len() + text.escaped().len() + 64);
+        encode_fields(&mut frame, &["MSG", me, to, time.as_str(), text.escaped()]);
+        let frame: Rc<[u8]> = Rc::from(frame);
+        for name in names {
+            match self.online.get(name) {
+                Some(&recipient) => {
+                    if self.queues.push_shared(recipient, &frame) {
+                        self.counters.deliveries += 1;
+                    }
+                }
+                None => {
+                    if self.store.hold(name, &frame).is_err() {
+                        let text = format!("mailbox of {name} is full; not delivered to {name}");
+                        self.reply_err(key, ErrorCode::MailboxFull, &text);
+                    }
+                }
+            }
+        }
+    }
+
+    fn reply_err(&mut self, key: usize, code: ErrorCode, text: &str) {
+        self.queues.push_reply(key, |b| encode_err(b, code, text));
+    }
+
+    /// Adds a broadcast frame to the pending batch.
+    fn broadcast(&mut self, audience: Audience, fields: &[&str]) {
+        if self.batch.audience != audience || self.batch.buf.len() >= BATCH_MAX {
+            self.seal();
+            self.batch.audience = audience;
+        }
+        encode_fields(&mut self.batch.buf, fields);
+        self.batch.frames += 1;
+    }
+
+    /// Pushes the pending batch to its audience, then cuts slow consumers
+    /// found on the way (whose LEFT frames form a new batch, and so on).
+    fn seal(&mut self) {
+        loop {
+            if !self.batch.buf.is_empty() {
+                let chunk: Rc<[u8]> = Rc::from(self.batch.buf.as_slice());
+                self.batch.buf.clear();
+                let frames = std::mem::take(&mut self.batch.frames);
+                let except = match self.batch.audience {
+                    Audience::AllExcept(sender) => Some(sender),
+                    Audience::All => None,
+                };
+                for &key in self.online.values() {
+                    if Some(key) != except && self.queues.push_shared(key, &chunk) {
+                        self.counters.deliveries += frames;
+                    }
+                }
+            }
+            if self.queues.cuts.is_empty() {
+                return;
+            }
+            for key in std::mem::take(&mut self.queues.cuts) {
+                self.cut_slow(key);
+            }
+        }
+    }
+
+    /// Disconnects a session that cannot keep up with what it is sent.
+    fn cut_slow(&mut self, key: usize) {
+        let Some(session) = self.queues.sessions.get(key) else {
+            return;
+        };
+        if !session.is_open() {
+            return;
+        }
+        let behind = session.out.len();
+        warn!(
+            "cutting slow consumer {}: {behind} bytes queued",
+            session.name.as_deref().unwrap_or("(not logged in)")
+        );
+        self.counters.slow_cut += 1;
+        self.queues.with_session(key, |s| s.out.drop_unstarted());
+        let text = format!(
+            "too slow: {behind} bytes waiting, limit {}; disconnected",
+            self.limits.max_queue
+        );
+        self.queues
+            .push_final(key, |b| encode_err(b, ErrorCode::TooSlow, &text));
+        self.close(key, None);
+    }
+
+    /// Stops reading from a session, tells the others it left, and lets its
+    /// queue drain before the socket is shut.
+    fn close(&mut self, key: usize, left_text: Option<&str>) {
+        self.leave(key, left_text);
+        let deadline = self.now + CLOSE_LINGER;
+        if let Some(s) = self.queues.sessions.get_mut(key) {
+            if s.is_open() {
+                s.phase = Phase::Closing { deadline };
+            }
+        }
+        // Listed even with an empty queue, so the flush step closes it.
+        self.queues.mark_dirty(key);
+    }
+
+    /// Takes a session off the directory and announces LEFT.
+    fn leave(&mut self, key: usize, text: Option<&str>) {
+        let Some(name) = self
+            .queues
+            .sessions
+            .get_mut(key)
+            .and_then(|s| s.name.take())
+        else {
+            return;
+        };
+        self.online.remove(&name);
+        info!("{name} left");
+        let time = self.clock.stamp();
+        match text {
+            Some(text) => self.broadcast(Audience::All, &["LEFT", &name, time.as_str(), text]),
+            None => self.broadcast(Audience::All, &["LEFT", &name, time.as_str()]),
+        }
+    }
+
+    fn kill(&mut self, key: usize) {
+        if let Some(s) = self.queues.sessions.get_mut(key) {
+            if !matches!(s.phase, Phase::Dead) {
+                s.phase = Phase::Dead;
+                self.dead.push(key);
+                debug!("connection {key} done");
+            }
+        }
+    }
+}
+
+impl<T: Write> Hub<T> {
+    /// Writes what a session has queued.
+    pub fn flush(&mut self, key: usize) -> Flushed {
+        let outcome = self.queues.with_session(key, |s| {
+            s.dirty = false;
+            if s.phase == Phase::Dead {
+                return None;
+            }
+            let result = s.out.write_to(&mut s.io);
+            if let Ok(n) = result {
+                s.out_exempt = s.out_exempt.saturating_sub(n);
+            }
+            Some((result, s.out.is_empty(), s.phase))
+        });
+        match outcome.flatten() {
+            None => Flushed::Gone,
+            Some((Err(e), ..)) => {
+                debug!("write to connection {key} failed: {e}");
+                self.fail(key);
+                Flushed::Gone
+            }
+            Some((Ok(n), empty, phase)) => {
+                self.counters.bytes_out += n as u64;
+                if empty && matches!(phase, Phase::Closing { .. }) {
+                    Flushed::ShutWrite
+                } else {
+                    Flushed::Open
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,35 @@
+//! Process limits. Each client costs one file descriptor, and the usual soft
+//! limit (1024) is far below what the machine can serve, so the server raises
+//! it to the hard limit at start, as Redis does.
+
+use log::warn;
+
+/// Ceiling when the hard limit is "unlimited".
+const MAX_FDS: u64 = 1 << 20;
+
+/// Raises the soft open-files limit to the hard one; returns the limit now
+/// in force.
+pub fn raise_open_files_limit() -> u64 {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit only writes into the struct we pass.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        warn!("cannot read the open-files limit; assuming 1024");
+        return 1024;
+    }
+    let want = limit.rlim_max.min(MAX_FDS as libc::rlim_t);
+    if limit.rlim_cur < want {
+        let raised = libc::rlimit {
+            rlim_cur: want,
+            rlim_max: limit.rlim_max,
+        };
+        // SAFETY: setrlimit only reads the struct we pass.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            return want as u64;
+        }
+        warn!("cannot raise the open-files limit above {}", limit.rlim_cur);
+    }
+    limit.rlim_cur as u64
+}

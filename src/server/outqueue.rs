@@ -1,0 +1,228 @@
+//! A connection's outgoing bytes: a queue of chunks written with `writev`.
+//!
+//! Broadcast chunks are shared (`Rc<[u8]>`): a message to 1000 users is one
+//! allocation and 1000 pointer pushes, never 1000 copies. Replies meant for
+//! this connection alone (PONG, ERR, USERS) are appended to an owned chunk at
+//! the tail, as Redis does with its reply buffer, so a burst of replies is
+//! one allocation and one iovec.
+
+use std::collections::VecDeque;
+use std::io::{self, IoSlice, Write};
+use std::rc::Rc;
+
+/// Most iovecs handed to one `writev` (Linux allows 1024).
+const MAX_IOV: usize = 256;
+/// An owned tail chunk grows up to this size before a new one is started.
+const OWNED_CHUNK: usize = 16 << 10;
+
+#[derive(Debug)]
+enum Chunk {
+    Shared(Rc<[u8]>),
+    Owned(Vec<u8>),
+}
+
+impl Chunk {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Chunk::Shared(b) => b,
+            Chunk::Owned(b) => b,
+        }
+    }
+}
+
+/// Bytes waiting to be written to one connection.
+#[derive(Debug, Default)]
+pub struct OutQueue {
+    chunks: VecDeque<Chunk>,
+    /// Bytes of the front chunk already written.
+    head_sent: usize,
+    /// Bytes queued and not yet written.
+    len: usize,
+}
+
+impl OutQueue {
+    /// Unwritten bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Queues a chunk shared with other connections.
+    pub fn push_shared(&mut self, chunk: &Rc<[u8]>) {
+        if chunk.is_empty() {
+            return;
+        }
+        self.len += chunk.len();
+        self.chunks.push_back(Chunk::Shared(Rc::clone(chunk)));
+    }
+
+    /// Appends frames written by `encode` to this connection alone; returns
+    /// how many bytes were added.
+    pub fn push_with(&mut self, encode: impl FnOnce(&mut Vec<u8>)) -> usize {
+        let reuse = matches!(self.chunks.back(), Some(Chunk::Owned(b)) if b.len() < OWNED_CHUNK);
+        if !reuse {
+            self.chunks.push_back(Chunk::Owned(Vec::with_capacity(256)));
+        }
+        let Some(Chunk::Owned(tail)) = self.chunks.back_mut() else {
+            return 0;
+        };
+        let before = tail.len();
+        encode(tail);
+        let added = tail.len() - before;
+        self.len += added;
+        added
+    }
+
+    /// Drops everything not yet begun, keeping a partly written chunk so the
+    /// peer never sees half a frame followed by another frame. Returns the
+    /// number of bytes dropped.
+    pub fn drop_unstarted(&mut self) -> usize {
+        let keep = usize::from(self.head_sent > 0).min(self.chunks.len());
+        let before = self.len;
+        self.chunks.truncate(keep);
+        self.len = self
+            .chunks
+            .front()
+            .map_or(0, |c| c.bytes().len() - self.head_sent);
+        if self.chunks.is_empty() {
+            self.head_sent = 0;
+        }
+        before - self.len
+    }
+
+    /// Writes as much as the writer takes, one `writev` per call unless the
+    /// writer took everything offered. Returns bytes written; `WouldBlock`
+    /// is not an error here, it just ends the attempt.
+    pub fn write_to(&mut self, writer: &mut impl Write) -> io::Result<usize> {
+        let mut written = 0;
+        while !self.is_empty() {
+            let mut iov = [IoSlice::new(&[]); MAX_IOV];
+            let mut count = 0;
+            let mut offered = 0;
+            for (i, chunk) in self.chunks.iter().take(MAX_IOV).enumerate() {
+                let bytes = chunk.bytes();
+                let bytes = if i == 0 {
+                    &bytes[self.head_sent..]
+                } else {
+                    bytes
+                };
+                iov[count] = IoSlice::new(bytes);
+                offered += bytes.len();
+                count += 1;
+            }
+            match writer.write_vectored(&iov[..count]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    self.consume(n);
+                    written += n;
+                    // A short write means the socket buffer is full: asking
+                    // again would only earn a WouldBlock.
+                    if n < offered {
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(written)
+    }
+
+    fn consume(&mut self, mut n: usize) {
+        self.len -= n;
+        while n > 0 {
+            let Some(front) = self.chunks.front() else {
+                break;
+            };
+            let left = front.bytes().len() - self.head_sent;
+            if n < left {
+                self.head_sent += n;
+                return;
+            }
+            n -= left;
+            self.head_sent = 0;
+            self.chunks.pop_front();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A writer that takes at most `limit` bytes per call, then blocks.
+    struct Trickle {
+        got: Vec<u8>,
+        limit: usize,
+        calls: usize,
+    }
+
+    impl Write for Trickle {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.write_vectored(&[IoSlice::new(buf)])
+        }
+        fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+            self.calls += 1;
+            if self.limit == 0 {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            let mut n = 0;
+            for b in bufs {
+                let take = b.len().min(self.limit - n);
+                self.got.extend_from_slice(&b[..take]);
+                n += take;
+            }
+            self.limit -= n;
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn writes_shared_and_owned_chunks_in_order() {
+        let shared: Rc<[u8]> = Rc::from(&b"SAY a t hi\n"[..]);
+        let mut q = OutQueue::default();
+        q.push_with(|b| b.extend_from_slice(b"OK LOGIN x\n"));
+        q.push_shared(&shared);
+        q.push_with(|b| b.extend_from_slice(b"PONG\n"));
+        q.push_with(|b| b.extend_from_slice(b"PONG 2\n"));
+        assert_eq!(q.len(), 11 + 11 + 5 + 7);
+        let mut w = Trickle {
+            got: vec![],
+            limit: 15,
+            calls: 0,
+        };
+        assert_eq!(q.write_to(&mut w).unwrap(), 15);
+        assert_eq!(w.calls, 1, "a short write ends the attempt");
+        w.limit = 1000;
+        q.write_to(&mut w).unwrap();
+        assert_eq!(w.got, b"OK LOGIN x\nSAY a t hi\nPONG\nPONG 2\n");
+        assert!(q.is_empty());
+        assert_eq!(Rc::strong_count(&shared), 1);
+    }
+
+    #[test]
+    fn drop_unstarted_keeps_a_partly_written_frame() {
+        let mut q = OutQueue::default();
+        q.push_with(|b| b.extend_from_slice(&[b'a'; OWNED_CHUNK + 1]));
+        q.push_with(|b| b.extend_from_slice(b"later\n"));
+        let mut w = Trickle {
+            got: vec![],
+            limit: 10,
+            calls: 0,
+        };
+        q.write_to(&mut w).unwrap();
+        assert_eq!(q.drop_unstarted(), 6);
+        assert_eq!(q.len(), OWNED_CHUNK + 1 - 10);
+        let mut fresh = OutQueue::default();
+        fresh.push_with(|b| b.extend_from_slice(b"x\n"));
+        assert_eq!(fresh.drop_unstarted(), 2);
+        assert!(fresh.is_empty());
+    }
+}
