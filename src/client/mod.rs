@@ -1,0 +1,319 @@
+//! The client library: what a program needs to chat through evchat without
+//! touching sockets or escaping.
+//!
+//! ```no_run
+//! use evchat::client::{Client, Event};
+//! let mut client = Client::connect("127.0.0.1:5555")?;
+//! client.login("logbot")?;
+//! client.say("hello, everyone")?;
+//! client.msg(&["alice"], "and hello to you")?;
+//! loop {
+//!     match client.recv()? {
+//!         Event::Say { from, text, .. } => println!("{from}: {text}"),
+//!         Event::Bye => break,
+//!         _ => {}
+//!     }
+//! }
+//! # Ok::<(), evchat::client::Error>(())
+//! ```
+//!
+//! [`Client::split`] gives a [`Sender`] (cloneable, usable from any thread)
+//! and a [`Receiver`] for a reader thread; the CLI client works that way.
+//! Keep-alive PINGs from the server are answered inside [`Receiver::recv`],
+//! so a program that keeps receiving is never timed out.
+
+pub mod cli;
+pub mod display;
+pub mod input;
+
+use crate::protocol::{escape, is_valid_name, BadFrame, Command, Text};
+use std::io::{self, BufRead, BufReader, Write};
+use std::net::{Shutdown, TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub use crate::protocol::ServerFrame as Event;
+
+/// Longest frame accepted from the server; a longer one is a protocol error.
+const MAX_FRAME: usize = 16 << 20;
+
+/// What can go wrong talking to the server.
+#[derive(Debug)]
+pub enum Error {
+    Io(io::Error),
+    /// The server closed the connection.
+    Closed,
+    /// The server sent something this library does not understand.
+    Protocol(BadFrame),
+    /// The server answered with `ERR` where an answer was awaited.
+    Refused {
+        code: u16,
+        text: String,
+    },
+    /// The caller's input cannot be sent (empty text, bad name).
+    Invalid(String),
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::Io(e) => write!(f, "{e}"),
+            Error::Closed => write!(f, "the server closed the connection"),
+            Error::Protocol(e) => write!(f, "{e}"),
+            Error::Refused { code, text } => write!(f, "refused ({code}): {text}"),
+            Error::Invalid(why) => write!(f, "{why}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Error {
+        Error::Io(e)
+    }
+}
+
+/// The sending half: cheap to clone, safe to share between threads. Each
+/// frame is written whole under a lock, so frames never interleave.
+#[derive(Debug, Clone)]
+pub struct Sender {
+    stream: Arc<Mutex<TcpStream>>,
+}
+
+impl Sender {
+    fn send(&self, command: &Command<'_>) -> Result<(), Error> {
+        let mut frame = Vec::with_capacity(64);
+        command.encode(&mut frame);
+        let mut stream = self.stream.lock().unwrap_or_else(|p| p.into_inner());
+        stream.write_all(&frame)?;
+        Ok(())
+    }
+
+    /// Broadcasts `text` (any text, line breaks included) to everyone else.
+    pub fn say(&self, text: &str) -> Result<(), Error> {
+        let escaped = escape(text);
+        self.send(&Command::Say {
+            text: checked_text(&escaped)?,
+        })
+    }
+
+    /// Sends `text` privately to each of `to` (offline users get it later).
+    pub fn msg(&self, to: &[&str], text: &str) -> Result<(), Error> {
+        if to.is_empty() {
+            return Err(Error::Invalid("a private message needs a recipient".into()));
+        }
+        if let Some(bad) = to.iter().find(|n| !is_valid_name(n)) {
+            return Err(Error::Invalid(format!("bad name {bad:?}")));
+        }
+        let to = to.join(",");
+        let escaped = escape(text);
+        self.send(&Command::Msg {
+            to: &to,
+            text: checked_text(&escaped)?,
+        })
+    }
+
+    /// Asks who is online; the answer arrives as [`Event::Users`].
+    pub fn who(&self) -> Result<(), Error> {
+        self.send(&Command::Who)
+    }
+
+    /// Asks for server counters; the answer arrives as [`Event::Stats`].
+    pub fn stats(&self) -> Result<(), Error> {
+        self.send(&Command::Stats)
+    }
+
+    /// Sends `PING <token>`; the server's `PONG <token>` proves every earlier
+    /// frame of this connection was fully processed.
+    pub fn ping(&self, token: &str) -> Result<(), Error> {
+        let token = (!token.is_empty()).then_some(token);
+        self.send(&Command::Ping { token })
+    }
+
+    fn pong(&self, token: Option<&str>) -> Result<(), Error> {
+        self.send(&Command::Pong { token })
+    }
+
+    /// Says goodbye; `text` is shown to others in the LEFT notice. The
+    /// server answers [`Event::Bye`] and closes.
+    pub fn quit(&self, text: Option<&str>) -> Result<(), Error> {
+        let escaped = text.map(escape);
+        let text = match &escaped {
+            Some(t) if !t.is_empty() => Some(checked_text(t)?),
+            _ => None,
+        };
+        self.send(&Command::Quit { text })
+    }
+
+    /// Closes the connection without a QUIT.
+    pub fn shutdown(&self) {
+        let stream = self.stream.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = stream.shutdown(Shutdown::Both);
+    }
+}
+
+fn checked_text(escaped: &str) -> Result<Text<'_>, Error> {
+    Text::parse(escaped).map_err(|e| Error::Invalid(e.describe().into_owned()))
+}
+
+/// The receiving half, for one reader (thread).
+#[derive(Debug)]
+pub struct Receiver {
+    reader: BufReader<TcpStream>,
+    sender: Sender,
+    line: Vec<u8>,
+}
+
+impl Receiver {
+    /// Waits for the next event. Server PINGs are answered here and not
+    /// returned. After [`Event::Bye`], the next call returns
+    /// [`Error::Closed`].
+    pub fn recv(&mut self) -> Result<Event, Error> {
+        loop {
+            self.read_line()?;
+            let line = std::str::from_utf8(&self.line)
+                .map_err(|_| Error::Protocol(BadFrame("frame is not UTF-8".into())))?;
+            let line = line.strip_suffix('\r').unwrap_or(line);
+            if line.is_empty() {
+                continue;
+            }
+            match Event::parse(line).map_err(Error::Protocol)? {
+                Event::Ping { token } => self.sender.pong(token.as_deref())?,
+                event => return Ok(event),
+            }
+        }
+    }
+
+    /// Limits how long [`Receiver::recv`] waits (`None`: forever).
+    pub fn set_timeout(&self, timeout: Option<Duration>) -> Result<(), Error> {
+        self.reader.get_ref().set_read_timeout(timeout)?;
+        Ok(())
+    }
+
+    /// Reads one line into `self.line`, without its LF, bounded in size.
+    fn read_line(&mut self) -> Result<(), Error> {
+        self.line.clear();
+        loop {
+            let available = match self.reader.fill_buf() {
+                Ok(b) => b,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e.into()),
+            };
+            if available.is_empty() {
+                return Err(Error::Closed);
+            }
+            let (chunk, done) = match memchr::memchr(b'\n', available) {
+                Some(i) => (&available[..i], i + 1),
+                None => (available, available.len()),
+            };
+            if self.line.len() + chunk.len() > MAX_FRAME {
+                return Err(Error::Protocol(BadFrame("frame too long".into())));
+            }
+            self.line.extend_from_slice(chunk);
+            let complete = done > chunk.len();
+            self.reader.consume(done);
+            if complete {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// A connection to an evchat server.
+#[derive(Debug)]
+pub struct Client {
+    sender: Sender,
+    receiver: Receiver,
+}
+
+impl std::ops::Deref for Client {
+    type Target = Sender;
+
+    fn deref(&self) -> &Sender {
+        &self.sender
+    }
+}
+
+impl Client {
+    /// Connects; nothing is sent until [`Client::login`].
+    pub fn connect(addr: impl ToSocketAddrs) -> Result<Client, Error> {
+        let stream = TcpStream::connect(addr)?;
+        let _ = stream.set_nodelay(true);
+        let sender = Sender {
+            stream: Arc::new(Mutex::new(stream.try_clone()?)),
+        };
+        let receiver = Receiver {
+            reader: BufReader::with_capacity(64 << 10, stream),
+            sender: sender.clone(),
+            line: Vec::new(),
+        };
+        Ok(Client { sender, receiver })
+    }
+
+    /// Connects and logs in as `name`.
+    pub fn connect_as(addr: impl ToSocketAddrs, name: &str) -> Result<Client, Error> {
+        let mut client = Client::connect(addr)?;
+        client.login(name)?;
+        Ok(client)
+    }
+
+    /// Logs in and waits for the answer. A refusal (`ERR 409` for a name
+    /// already online, say) leaves the connection open for another try.
+    pub fn login(&mut self, name: &str) -> Result<(), Error> {
+        self.login_with(name, None)
+    }
+
+    /// Logs in with a password, for servers that have accounts.
+    pub fn login_with(&mut self, name: &str, password: Option<&str>) -> Result<(), Error> {
+        if !is_valid_name(name) {
+            return Err(Error::Invalid(format!(
+                "bad name {name:?}: 1-32 characters of A-Z a-z 0-9 _ -"
+            )));
+        }
+        self.sender.send(&Command::Login { name, password })?;
+        loop {
+            match self.receiver.recv()? {
+                Event::LoggedIn { .. } => return Ok(()),
+                Event::Error { code, text } => return Err(Error::Refused { code, text }),
+                _ => {}
+            }
+        }
+    }
+
+    /// Waits for the next event.
+    pub fn recv(&mut self) -> Result<Event, Error> {
+        self.receiver.recv()
+    }
+
+    /// A barrier: returns once the server has processed everything this
+    /// client sent before, with the events that arrived meanwhile.
+    pub fn sync(&mut self) -> Result<Vec<Event>, Error> {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        let token = format!("sync-{}", NEXT.fetch_add(1, Ordering::Relaxed));
+        self.sender.ping(&token)?;
+        let mut events = Vec::new();
+        loop {
+            match self.receiver.recv()? {
+                Event::Pong { token: Some(t) } if t == token => return Ok(events),
+                event => events.push(event),
+            }
+        }
+    }
+
+    /// A clone of the sending half.
+    pub fn sender(&self) -> Sender {
+        self.sender.clone()
+    }
+
+    /// Splits into halves for a writer and a reader thread.
+    pub fn split(self) -> (Sender, Receiver) {
+        (self.sender, self.receiver)
+    }
+
+    /// Limits how long receiving waits (`None`: forever).
+    pub fn set_timeout(&self, timeout: Option<Duration>) -> Result<(), Error> {
+        self.receiver.set_timeout(timeout)
+    }
+}
