@@ -25,7 +25,7 @@ use crate::protocol::{parse, Command, ErrorCode, Frame, Text};
 use log::{debug, info, warn};
 use slab::Slab;
 use std::collections::{BTreeMap, HashSet};
-use std::io::Write;
+use std::io::{self, Write};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -80,7 +80,6 @@ struct Counters {
     frames_in: u64,
     deliveries: u64,
     bytes_in: u64,
-    bytes_out: u64,
     slow_cut: u64,
 }
 
@@ -96,9 +95,12 @@ pub struct Queues<T> {
     max_total: usize,
     dirty: Vec<usize>,
     cuts: Vec<usize>,
+    /// Sessions whose socket failed during a write.
+    failed: Vec<usize>,
+    bytes_out: u64,
 }
 
-impl<T> Queues<T> {
+impl<T: Write> Queues<T> {
     /// Runs `f` on a session and keeps the byte totals right afterwards.
     fn with_session<R>(&mut self, key: usize, f: impl FnOnce(&mut Session<T>) -> R) -> Option<R> {
         let session = self.sessions.get_mut(key)?;
@@ -127,16 +129,57 @@ impl<T> Queues<T> {
         queued + extra > self.max_queue || (queued > 0 && self.total + extra > self.max_total)
     }
 
-    /// Queues a shared chunk; a session past its limit is listed for a cut.
-    fn push_shared(&mut self, key: usize, chunk: &Rc<[u8]>) -> bool {
+    /// Writes what the session has queued; a failed socket is listed in
+    /// `failed` for the hub to close.
+    fn write(&mut self, key: usize) -> io::Result<usize> {
+        let result = self
+            .with_session(key, |s| {
+                let result = s.out.write_to(&mut s.io);
+                if let Ok(n) = result {
+                    s.out_exempt = s.out_exempt.saturating_sub(n);
+                }
+                result
+            })
+            .unwrap_or(Ok(0));
+        match &result {
+            Ok(n) => self.bytes_out += *n as u64,
+            Err(e) => {
+                debug!("write to connection {key} failed: {e}");
+                self.failed.push(key);
+            }
+        }
+        result
+    }
+
+    /// Is there room for `extra` bytes? A queue at its limit is first
+    /// written out (the limit is on what the *client* has not taken, not on
+    /// what one loop turn produced); if it is still full, the session is
+    /// listed for a cut.
+    fn make_room(&mut self, key: usize, extra: usize) -> bool {
         let Some(session) = self.sessions.get(key) else {
             return false;
         };
         if !session.is_open() || session.cut {
             return false;
         }
-        if self.over_limit(session, chunk.len()) {
-            self.mark_cut(key);
+        if !self.over_limit(session, extra) {
+            return true;
+        }
+        if self.write(key).is_err() {
+            return false;
+        }
+        match self.sessions.get(key) {
+            Some(s) if !self.over_limit(s, extra) => true,
+            _ => {
+                self.mark_cut(key);
+                false
+            }
+        }
+    }
+
+    /// Queues a shared chunk; a session past its limit is listed for a cut.
+    fn push_shared(&mut self, key: usize, chunk: &Rc<[u8]>) -> bool {
+        if !self.make_room(key, chunk.len()) {
             return false;
         }
         self.with_session(key, |s| s.out.push_shared(chunk));
@@ -146,15 +189,8 @@ impl<T> Queues<T> {
 
     /// Queues a reply to this session alone, within its limit.
     fn push_reply(&mut self, key: usize, encode: impl FnOnce(&mut Vec<u8>)) {
-        let Some(session) = self.sessions.get(key) else {
-            return;
-        };
-        if !session.is_open() || session.cut {
-            return;
-        }
         // Replies are small; a client past its limit is not reading at all.
-        if self.over_limit(session, 512) {
-            self.mark_cut(key);
+        if !self.make_room(key, 512) {
             return;
         }
         self.with_session(key, |s| s.out.push_with(encode));
@@ -194,7 +230,7 @@ pub struct Hub<T> {
     counters: Counters,
 }
 
-impl<T> Hub<T> {
+impl<T: Write> Hub<T> {
     pub fn new(limits: Limits) -> Hub<T> {
         let now = Instant::now();
         Hub {
@@ -206,6 +242,8 @@ impl<T> Hub<T> {
                 max_total: limits.max_total_queue,
                 dirty: Vec::new(),
                 cuts: Vec::new(),
+                failed: Vec::new(),
+                bytes_out: 0,
             },
             online: BTreeMap::new(),
             store: Store::new(limits.mailbox_max),
@@ -394,7 +432,7 @@ impl<T> Hub<T> {
             c.frames_in,
             c.deliveries,
             c.bytes_in,
-            c.bytes_out,
+            self.queues.bytes_out,
             self.queues.total,
             self.queues.peak,
             self.store.held(),
@@ -569,8 +607,12 @@ impl<T> Hub<T> {
                     }
                 }
             }
-            if self.queues.cuts.is_empty() {
+            if self.queues.cuts.is_empty() && self.queues.failed.is_empty() {
                 return;
+            }
+            for key in std::mem::take(&mut self.queues.failed) {
+                self.leave(key, None);
+                self.kill(key);
             }
             for key in std::mem::take(&mut self.queues.cuts) {
                 self.cut_slow(key);
@@ -644,37 +686,26 @@ impl<T> Hub<T> {
             }
         }
     }
-}
 
-impl<T: Write> Hub<T> {
     /// Writes what a session has queued.
     pub fn flush(&mut self, key: usize) -> Flushed {
-        let outcome = self.queues.with_session(key, |s| {
-            s.dirty = false;
-            if s.phase == Phase::Dead {
-                return None;
+        let Some(session) = self.queues.sessions.get_mut(key) else {
+            return Flushed::Gone;
+        };
+        session.dirty = false;
+        if session.phase == Phase::Dead {
+            return Flushed::Gone;
+        }
+        if self.queues.write(key).is_err() {
+            self.seal(); // closes it, and tells the others
+            return Flushed::Gone;
+        }
+        match self.queues.sessions.get(key) {
+            Some(s) if s.out.is_empty() && matches!(s.phase, Phase::Closing { .. }) => {
+                Flushed::ShutWrite
             }
-            let result = s.out.write_to(&mut s.io);
-            if let Ok(n) = result {
-                s.out_exempt = s.out_exempt.saturating_sub(n);
-            }
-            Some((result, s.out.is_empty(), s.phase))
-        });
-        match outcome.flatten() {
+            Some(_) => Flushed::Open,
             None => Flushed::Gone,
-            Some((Err(e), ..)) => {
-                debug!("write to connection {key} failed: {e}");
-                self.fail(key);
-                Flushed::Gone
-            }
-            Some((Ok(n), empty, phase)) => {
-                self.counters.bytes_out += n as u64;
-                if empty && matches!(phase, Phase::Closing { .. }) {
-                    Flushed::ShutWrite
-                } else {
-                    Flushed::Open
-                }
-            }
         }
     }
 }

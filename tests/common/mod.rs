@@ -1,0 +1,238 @@
+//! Test harness: runs the real `evchat-server` binary on a free port and
+//! talks to it over TCP, as users do.
+#![allow(dead_code)] // each test file uses a different part of the harness
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long any single expected event may take before the test fails. This
+/// is a hang guard, not a speed assertion.
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+pub struct TestServer {
+    child: Child,
+    pub addr: SocketAddr,
+    log: Arc<Mutex<String>>,
+}
+
+impl TestServer {
+    pub fn start(args: &[&str]) -> TestServer {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_evchat-server"))
+            .args(["--port", "0"])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start evchat-server");
+        let stderr = child.stderr.take().expect("stderr");
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sink = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(addr) = line.split("listening on ").nth(1) {
+                    let _ = tx.send(addr.trim().to_owned());
+                }
+                let mut log = sink.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        let addr = rx
+            .recv_timeout(PATIENCE)
+            .unwrap_or_else(|_| panic!("server did not start: {}", log.lock().unwrap()));
+        TestServer {
+            child,
+            addr: addr.parse().expect("address in log"),
+            log,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// What the server has logged so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// A field of /proc/<pid>/status, in KiB (VmRSS, VmHWM).
+    pub fn status_kib(&self, field: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+            .and_then(|v| v.trim().trim_end_matches(" kB").parse().ok())
+            .unwrap_or_else(|| panic!("no {field} in status"))
+    }
+
+    /// Open file descriptors of the server process.
+    pub fn open_fds(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    }
+
+    pub fn is_alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn connect(&self) -> Line {
+        Line::connect(self.addr)
+    }
+
+    /// Connects and logs in, checking the server's `OK LOGIN`.
+    pub fn login(&self, name: &str) -> Line {
+        let mut line = self.connect();
+        line.send(&format!("LOGIN {name}"));
+        line.expect(&format!("OK LOGIN {name}"));
+        line
+    }
+
+    /// A STATS figure, asked through a fresh connection.
+    pub fn stat(&self, key: &str) -> u64 {
+        let mut probe = self.login(&format!("probe{}", std::process::id() % 10000));
+        probe.send("STATS");
+        let line = probe.expect("STATS ");
+        probe.send("QUIT");
+        line.split(' ')
+            .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {key} in {line}"))
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A raw line-protocol connection.
+pub struct Line {
+    pub stream: TcpStream,
+    reader: BufReader<TcpStream>,
+    next_token: u64,
+}
+
+impl Line {
+    pub fn connect(addr: SocketAddr) -> Line {
+        let stream = TcpStream::connect(addr).expect("connect");
+        stream.set_read_timeout(Some(PATIENCE)).unwrap();
+        let reader = BufReader::new(stream.try_clone().unwrap());
+        Line {
+            stream,
+            reader,
+            next_token: 0,
+        }
+    }
+
+    /// Sends `text` plus LF.
+    pub fn send(&mut self, text: &str) {
+        self.send_raw(format!("{text}\n").as_bytes());
+    }
+
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("send");
+    }
+
+    /// The next line, without LF; panics on EOF or after PATIENCE.
+    pub fn recv(&mut self) -> String {
+        self.try_recv()
+            .unwrap_or_else(|| panic!("connection closed while a line was expected"))
+    }
+
+    /// The next line, or None at EOF / reset.
+    pub fn try_recv(&mut self) -> Option<String> {
+        let mut buf = Vec::new();
+        match self.reader.read_until(b'\n', &mut buf) {
+            Ok(0) => None,
+            Ok(_) => {
+                assert_eq!(buf.pop(), Some(b'\n'), "line without LF: {buf:?}");
+                Some(String::from_utf8(buf).expect("server sent invalid UTF-8"))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                panic!("no line within {PATIENCE:?}")
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+                panic!("no line within {PATIENCE:?}")
+            }
+            Err(_) => None,
+        }
+    }
+
+    /// Receives a line and checks that it starts with `prefix`.
+    pub fn expect(&mut self, prefix: &str) -> String {
+        let line = self.recv();
+        assert!(
+            line.starts_with(prefix),
+            "expected {prefix:?}, got {line:?}"
+        );
+        line
+    }
+
+    /// PING barrier: every line that arrives before our PONG.
+    pub fn sync(&mut self) -> Vec<String> {
+        self.next_token += 1;
+        let token = format!("t{}", self.next_token);
+        self.send(&format!("PING {token}"));
+        let pong = format!("PONG {token}");
+        let mut lines = Vec::new();
+        loop {
+            let line = self.recv();
+            if line == pong {
+                return lines;
+            }
+            lines.push(line);
+        }
+    }
+
+    /// Reads until the server closes; returns what came before.
+    pub fn until_closed(&mut self) -> Vec<String> {
+        let deadline = Instant::now() + PATIENCE;
+        let mut lines = Vec::new();
+        while let Some(line) = self.try_recv() {
+            lines.push(line);
+            assert!(Instant::now() < deadline, "server did not close");
+        }
+        lines
+    }
+
+    /// Drains raw bytes until EOF (for floods); returns the byte count.
+    pub fn drain(&mut self) -> usize {
+        let mut total = 0;
+        let mut buf = [0u8; 65536];
+        while let Ok(n) = self.reader.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            total += n;
+        }
+        total
+    }
+}
+
+/// Splits `SAY <from> <time> <text>` / `MSG <from> <to> <time> <text>` into
+/// (from, time, text), dropping `<to>`.
+pub fn fields(line: &str) -> (String, String, String) {
+    let mut parts = line.splitn(5, ' ');
+    let verb = parts.next().unwrap();
+    let from = parts.next().unwrap().to_owned();
+    if verb == "MSG" {
+        parts.next();
+    }
+    let rest: Vec<&str> = parts.collect();
+    let rest = rest.join(" ");
+    let (time, text) = rest.split_once(' ').unwrap();
+    (from, time.to_owned(), text.to_owned())
+}
