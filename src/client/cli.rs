@@ -200,9 +200,15 @@ fn act(sender: &Sender, action: Action, show: &mut dyn FnMut(String)) -> bool {
             let _ = sender.quit(text.as_deref());
             return true;
         }
-        Action::Help => Ok(show(HELP.to_owned())),
+        Action::Help => {
+            show(HELP.to_owned());
+            Ok(())
+        }
         Action::Nothing => Ok(()),
-        Action::Problem(why) => Ok(show(format!("! {why}"))),
+        Action::Problem(why) => {
+            show(format!("! {why}"));
+            Ok(())
+        }
     };
     if let Err(e) = sent {
         show(format!("! not sent: {e}"));

@@ -19,7 +19,7 @@ pub fn raise_open_files_limit() -> u64 {
         warn!("cannot read the open-files limit; assuming 1024");
         return 1024;
     }
-    let want = limit.rlim_max.min(MAX_FDS as libc::rlim_t);
+    let want = limit.rlim_max.min(MAX_FDS);
     if limit.rlim_cur < want {
         let raised = libc::rlimit {
             rlim_cur: want,
@@ -27,9 +27,9 @@ pub fn raise_open_files_limit() -> u64 {
         };
         // SAFETY: setrlimit only reads the struct we pass.
         if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
-            return want as u64;
+            return want;
         }
         warn!("cannot raise the open-files limit above {}", limit.rlim_cur);
     }
-    limit.rlim_cur as u64
+    limit.rlim_cur
 }

@@ -20,8 +20,11 @@ pub struct TestServer {
 
 impl TestServer {
     pub fn start(args: &[&str]) -> TestServer {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_evchat-server"))
-            .args(["--port", "0"])
+        let mut command = Command::new(env!("CARGO_BIN_EXE_evchat-server"));
+        if !args.contains(&"--port") {
+            command.args(["--port", "0"]);
+        }
+        let mut child = command
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
