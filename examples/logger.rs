@@ -72,7 +72,9 @@ fn main() -> ExitCode {
                 return ExitCode::from(1);
             }
         };
-        if let Err(e) = writeln!(file, "{record}") {
+        // One write per record, so a reader tailing the file never sees
+        // half a line.
+        if let Err(e) = file.write_all(format!("{record}\n").as_bytes()) {
             eprintln!("logger: cannot write {}: {e}", args.file.display());
             return ExitCode::from(1);
         }

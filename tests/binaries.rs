@@ -245,7 +245,7 @@ fn logger_example_writes_one_json_line_per_message() {
     let deadline = Instant::now() + PATIENCE;
     let lines: Vec<serde_json::Value> = loop {
         let text = std::fs::read_to_string(&file).unwrap_or_default();
-        if text.lines().count() >= 2 {
+        if text.ends_with('\n') && text.lines().count() >= 2 {
             break text
                 .lines()
                 .map(|l| serde_json::from_str(l).unwrap())

@@ -9,7 +9,7 @@
 //! answered BYE (so everything piped in was processed).
 
 use super::display::render;
-use super::input::{continued, interpret, Action, HELP};
+use super::input::{interpret, Action, Composer, HELP};
 use super::{Client, Error, Event, Receiver, Sender};
 use crate::config::load_toml;
 use crate::protocol::is_valid_name;
@@ -232,26 +232,18 @@ fn run_pipe(sender: Sender, receiver: Receiver, me: &str, to: &[String]) -> Exit
         let _ = out.flush();
     });
     let mut show = |line: String| println!("{line}");
-    let mut pending = String::new();
+    let mut composer = Composer::default();
     for line in std::io::stdin().lock().lines() {
         let Ok(line) = line else { break };
-        if let Some(head) = continued(&line) {
-            pending.push_str(head);
-            pending.push('\n');
+        let Some(message) = composer.push(&line) else {
             continue;
-        }
-        pending.push_str(&line);
-        let message = std::mem::take(&mut pending);
+        };
         if act(&sender, interpret(&message, to), &mut show) {
             return finish(&sender, &finished, true);
         }
     }
-    if !pending.is_empty() {
-        act(
-            &sender,
-            interpret(pending.trim_end_matches('\n'), to),
-            &mut show,
-        );
+    if let Some(message) = composer.finish() {
+        act(&sender, interpret(&message, to), &mut show);
     }
     finish(&sender, &finished, false)
 }
@@ -283,28 +275,24 @@ fn run_terminal(
     }
     let prompt = format!("{me}> ");
     let mut show = |line: String| println!("{line}");
-    let mut pending = String::new();
+    let mut composer = Composer::default();
     loop {
-        let prompt = if pending.is_empty() {
-            prompt.as_str()
-        } else {
+        let prompt = if composer.is_continuing() {
             "... "
+        } else {
+            prompt.as_str()
         };
         match editor.readline(prompt) {
             Ok(line) => {
-                if let Some(head) = continued(&line) {
-                    pending.push_str(head);
-                    pending.push('\n');
+                let Some(message) = composer.push(&line) else {
                     continue;
-                }
-                pending.push_str(&line);
-                let message = std::mem::take(&mut pending);
+                };
                 let _ = editor.add_history_entry(message.as_str());
                 if act(&sender, interpret(&message, to), &mut show) {
                     return finish(&sender, &finished, true);
                 }
             }
-            Err(ReadlineError::Interrupted) if !pending.is_empty() => pending.clear(),
+            Err(ReadlineError::Interrupted) if composer.is_continuing() => composer.clear(),
             Err(_) => return finish(&sender, &finished, false),
         }
     }

@@ -39,9 +39,41 @@ pub const HELP: &str = "\
   /quit [text]       leave, with an optional goodbye
   /help              this help";
 
-/// If `line` ends in a continuation backslash, the line without it.
-pub fn continued(line: &str) -> Option<&str> {
-    line.strip_suffix('\\')
+/// Joins typed lines into messages: a line ending in `\\` continues on the
+/// next one.
+#[derive(Debug, Default)]
+pub struct Composer {
+    pending: String,
+}
+
+impl Composer {
+    /// Adds a typed line; returns the message once it is complete.
+    pub fn push(&mut self, line: &str) -> Option<String> {
+        if let Some(head) = line.strip_suffix('\\') {
+            self.pending.push_str(head);
+            self.pending.push('\n');
+            return None;
+        }
+        self.pending.push_str(line);
+        Some(std::mem::take(&mut self.pending))
+    }
+
+    /// Is a message waiting for its next line?
+    pub fn is_continuing(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// Drops an unfinished message (Ctrl-C while continuing).
+    pub fn clear(&mut self) {
+        self.pending.clear();
+    }
+
+    /// The unfinished message at end of input, if any.
+    pub fn finish(&mut self) -> Option<String> {
+        let rest = std::mem::take(&mut self.pending);
+        let rest = rest.strip_suffix('\n').unwrap_or(&rest);
+        (!rest.is_empty()).then(|| rest.to_owned())
+    }
 }
 
 /// Interprets one (possibly multi-line) message typed by the user.
@@ -164,7 +196,17 @@ mod tests {
         );
         assert_eq!(interpret("/quit", &[]), Action::Quit(None));
         assert!(matches!(interpret("/frob", &[]), Action::Problem(_)));
-        assert_eq!(continued("two\\"), Some("two"));
-        assert_eq!(continued("one"), None);
+    }
+
+    #[test]
+    fn composer_joins_continued_lines() {
+        let mut c = Composer::default();
+        assert_eq!(c.push("one"), Some("one".into()));
+        assert_eq!(c.push("two\\"), None);
+        assert!(c.is_continuing());
+        assert_eq!(c.push("three"), Some("two\nthree".into()));
+        assert_eq!(c.push("unfinished\\"), None);
+        assert_eq!(c.finish(), Some("unfinished".into()));
+        assert_eq!(c.finish(), None);
     }
 }
