@@ -14,6 +14,7 @@
 //! off past it. The [`client`] module is the library programs embed; the
 //! binaries in `src/bin` are thin command-line shells over these modules.
 
+pub mod bench;
 pub mod client;
 pub mod config;
 pub mod protocol;

@@ -1,0 +1,250 @@
+//! `evchat-bench`: fan-out throughput and latency, measured the same way
+//! against evchat, Redis pub/sub and NATS, side by side in one run.
+//!
+//! - [`wire`]: each server's framing (the only per-target code);
+//! - [`fleet`]: connections and the mio reader threads that count them;
+//! - [`phase`]: the windowed throughput phase and the open-loop latency phase;
+//! - [`scenario`]: fanout, mesh, private, connect, idle;
+//! - [`peers`]: starting the servers for `--compare`;
+//! - [`report`]: medians over rounds, the table and the JSON.
+
+pub mod fleet;
+pub mod peers;
+pub mod phase;
+pub mod procstat;
+pub mod report;
+pub mod scenario;
+pub mod wire;
+
+use clap::Parser;
+use indicatif::{ProgressBar, ProgressStyle};
+use report::{Report, Row};
+use scenario::{Kind, Settings};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use wire::Target;
+
+/// Scenario names on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Which {
+    Fanout,
+    Mesh,
+    Private,
+    Connect,
+    Idle,
+    All,
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "evchat-bench",
+    version,
+    about = "Measure fan-out throughput and latency of evchat, Redis pub/sub and NATS",
+    after_help = "Example: evchat-bench fanout --compare --sizes 100,1000"
+)]
+pub struct BenchArgs {
+    /// Scenarios to run [default: fanout].
+    #[arg(value_enum)]
+    pub scenarios: Vec<Which>,
+    /// Start evchat-server, redis-server and nats-server on free ports and
+    /// measure each in turn (a peer not installed is skipped).
+    #[arg(long, conflicts_with = "addr")]
+    pub compare: bool,
+    /// Protocol of the server at --addr.
+    #[arg(long, value_enum, default_value = "evchat")]
+    pub target: Target,
+    /// Address of a running server to measure.
+    #[arg(long, default_value = "127.0.0.1:5555")]
+    pub addr: SocketAddr,
+    /// Pid of the server at --addr, to report its CPU and memory.
+    #[arg(long)]
+    pub server_pid: Option<u32>,
+    /// Sizes N to run (subscribers, clients or connections); each scenario
+    /// has its own defaults.
+    #[arg(long, value_delimiter = ',')]
+    pub sizes: Vec<usize>,
+    /// Publishers in fanout.
+    #[arg(long, default_value_t = 1)]
+    pub publishers: usize,
+    /// Payload bytes per message.
+    #[arg(long, default_value_t = 64)]
+    pub payload: usize,
+    /// Messages per publisher [default: about 5 million deliveries a run].
+    #[arg(long)]
+    pub messages: Option<u64>,
+    /// Most messages publishers may run ahead of the slowest receiver
+    /// [default: 8 MiB of frames spread over the receivers, 64..4096].
+    #[arg(long)]
+    pub window: Option<u64>,
+    /// Rounds per target; targets alternate within a round.
+    #[arg(long, default_value_t = 3)]
+    pub rounds: usize,
+    /// Reader threads of the probe.
+    #[arg(long, default_value_t = 2)]
+    pub readers: usize,
+    /// Latency is measured at this fraction of the measured maximum rate
+    /// (with --compare, of Redis's maximum, for every target alike).
+    #[arg(long, default_value_t = 0.5)]
+    pub latency_fraction: f64,
+    /// Length of each latency phase, in seconds.
+    #[arg(long, default_value_t = 2.0)]
+    pub latency_seconds: f64,
+    /// Also write the results as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+}
+
+fn default_sizes(kind: Kind) -> Vec<usize> {
+    match kind {
+        Kind::Fanout => vec![10, 100, 1000, 10000],
+        Kind::Mesh => vec![10, 100],
+        Kind::Private => vec![100, 1000],
+        Kind::Connect => vec![2000],
+        Kind::Idle => vec![10000],
+    }
+}
+
+fn kinds(which: &[Which]) -> Vec<Kind> {
+    let all = [
+        Kind::Fanout,
+        Kind::Mesh,
+        Kind::Private,
+        Kind::Connect,
+        Kind::Idle,
+    ];
+    if which.is_empty() {
+        return vec![Kind::Fanout];
+    }
+    if which.contains(&Which::All) {
+        return all.to_vec();
+    }
+    let pick = |w: &Which| match w {
+        Which::Fanout => Kind::Fanout,
+        Which::Mesh => Kind::Mesh,
+        Which::Private => Kind::Private,
+        Which::Connect => Kind::Connect,
+        Which::Idle | Which::All => Kind::Idle,
+    };
+    which.iter().map(pick).collect()
+}
+
+/// Runs what the arguments ask for and returns the report.
+pub fn run(args: &BenchArgs) -> Report {
+    crate::server::limits::raise_open_files_limit();
+    let settings = Settings {
+        publishers: args.publishers.max(1),
+        payload: args.payload.max(24),
+        messages: args.messages,
+        window: args.window,
+        readers: args.readers.max(1),
+        latency_fraction: args.latency_fraction.clamp(0.01, 1.0),
+        latency_seconds: args.latency_seconds.max(0.1),
+    };
+    let kinds = kinds(&args.scenarios);
+    let targets: Vec<Target> = if args.compare {
+        vec![Target::Evchat, Target::Redis, Target::Nats]
+    } else {
+        vec![args.target]
+    };
+    let plan: Vec<(Kind, usize)> = kinds
+        .iter()
+        .flat_map(|&k| {
+            let sizes = if args.sizes.is_empty() {
+                default_sizes(k)
+            } else {
+                args.sizes.clone()
+            };
+            sizes.into_iter().map(move |n| (k, n))
+        })
+        .collect();
+    let steps = (plan.len() * args.rounds * targets.len()) as u64;
+    let bar = ProgressBar::new(steps);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let mut report = Report::default();
+    for (kind, n) in plan {
+        let mut rows: Vec<Row> = Vec::new();
+        let mut peers = Vec::new();
+        for &target in &targets {
+            let mut row = Row::new(kind, n, target);
+            if args.compare {
+                match peers::start(target) {
+                    Ok(Some(peer)) => peers.push(peer),
+                    Ok(None) => {
+                        report.notice(format!("{} is not installed: skipped", target.name()));
+                        bar.inc(args.rounds as u64);
+                        continue;
+                    }
+                    Err(e) => row.error = Some(e),
+                }
+            }
+            rows.push(row);
+        }
+        // Redis goes first in each round: when comparing, everyone's latency
+        // is measured at the same offered rate, a fraction of Redis's
+        // maximum in this round.
+        let order: Vec<usize> = {
+            let mut order: Vec<usize> = (0..rows.len()).collect();
+            order.sort_by_key(|&i| rows[i].target != Target::Redis);
+            order
+        };
+        for round in 1..=args.rounds {
+            let mut common_rate = None;
+            for &i in &order {
+                let row = &mut rows[i];
+                if row.error.is_some() {
+                    continue;
+                }
+                let (addr, pid) = match peers.iter().find(|p| p.target == row.target) {
+                    Some(p) => (p.addr, Some(p.pid())),
+                    None => (args.addr, args.server_pid),
+                };
+                bar.set_message(format!(
+                    "{} N={n} {} round {round}",
+                    kind.name(),
+                    row.target.name()
+                ));
+                let run = scenario::Run {
+                    kind,
+                    n,
+                    target: row.target,
+                    addr,
+                    pid,
+                    latency_rate: common_rate,
+                };
+                match scenario::run(run, &settings) {
+                    Ok(sample) => {
+                        if args.compare && row.target == Target::Redis {
+                            common_rate = sample
+                                .get("publishes_per_s")
+                                .map(|r| r * settings.latency_fraction);
+                        }
+                        row.samples.push(sample);
+                    }
+                    Err(e) => {
+                        bar.println(format!(
+                            "FAILED: {} N={n} on {}: {e}",
+                            kind.name(),
+                            row.target.name()
+                        ));
+                        row.error = Some(e);
+                    }
+                }
+                bar.inc(1);
+            }
+        }
+        for row in &mut rows {
+            let pid = peers
+                .iter()
+                .find(|p| p.target == row.target)
+                .map(|p| p.pid())
+                .or(args.server_pid);
+            row.peak_rss_kib = pid.and_then(|p| procstat::status_kib(p, "VmHWM"));
+        }
+        report.rows.extend(rows);
+    }
+    bar.finish_and_clear();
+    report
+}

@@ -1,0 +1,126 @@
+//! Starting the servers a `--compare` run measures: evchat-server (the
+//! build next to the bench binary), redis-server and nats-server, each on a
+//! free loopback port. A peer not installed is skipped with a notice.
+
+use super::wire::Target;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A server process started for the benchmark; killed on drop.
+pub struct Peer {
+    pub target: Target,
+    pub addr: SocketAddr,
+    child: Child,
+}
+
+impl Peer {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Where a program is: on PATH, or in the sbin folders Debian uses.
+pub fn find_program(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/usr/local/sbin", "/sbin"].map(PathBuf::from))
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+}
+
+/// The evchat-server built alongside this binary.
+pub fn evchat_server() -> Option<PathBuf> {
+    let here = std::env::current_exe().ok()?;
+    let candidate = here.parent()?.join("evchat-server");
+    candidate.is_file().then_some(candidate)
+}
+
+fn free_port() -> std::io::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// The command line that starts `target` on `port`, if it is installed.
+fn command(target: Target, port: u16) -> Option<Command> {
+    let port = port.to_string();
+    let mut cmd;
+    match target {
+        Target::Evchat => {
+            cmd = Command::new(evchat_server()?);
+            cmd.args([
+                "--port",
+                &port,
+                "--idle-timeout",
+                "0",
+                "--log-level",
+                "warn",
+            ]);
+            cmd.args(["--max-clients", "19000"]);
+        }
+        Target::Redis => {
+            cmd = Command::new(find_program("redis-server")?);
+            cmd.args([
+                "--port",
+                &port,
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ]);
+            cmd.args([
+                "--maxclients",
+                "19000",
+                "--logfile",
+                "",
+                "--loglevel",
+                "warning",
+            ]);
+        }
+        Target::Nats => {
+            cmd = Command::new(find_program("nats-server")?);
+            cmd.args(["-a", "127.0.0.1", "-p", &port]);
+        }
+    }
+    Some(cmd)
+}
+
+/// Starts `target`; `Ok(None)` when it is not installed.
+pub fn start(target: Target) -> Result<Option<Peer>, String> {
+    let port = free_port().map_err(|e| e.to_string())?;
+    let Some(mut cmd) = command(target, port) else {
+        return Ok(None);
+    };
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", target.name()))?;
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let peer = Peer {
+        target,
+        addr,
+        child,
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(addr).is_err() {
+        if Instant::now() > deadline {
+            return Err(format!(
+                "{} did not start listening on {addr}",
+                target.name()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(Some(peer))
+}

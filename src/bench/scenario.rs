@@ -1,0 +1,258 @@
+//! The scenarios: how many connections, who sends what to whom.
+
+use super::fleet::{receiver_name, Fleet, FleetSpec};
+use super::phase::{self, Plan};
+use super::procstat;
+use super::wire::{Decoder, Item, Target};
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+/// Time allowed for connection set-up and barriers.
+const PATIENCE: Duration = Duration::from_secs(120);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Fanout,
+    Mesh,
+    Private,
+    Connect,
+    Idle,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Fanout => "fanout",
+            Kind::Mesh => "mesh",
+            Kind::Private => "private",
+            Kind::Connect => "connect",
+            Kind::Idle => "idle",
+        }
+    }
+}
+
+/// Settings shared by all runs of one invocation.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub publishers: usize,
+    pub payload: usize,
+    pub messages: Option<u64>,
+    pub window: Option<u64>,
+    pub readers: usize,
+    pub latency_fraction: f64,
+    pub latency_seconds: f64,
+}
+
+/// One run's figures, by name (`deliveries_per_s`, `p99_us`, ...).
+pub type Sample = BTreeMap<&'static str, f64>;
+
+/// Where and how one run happens.
+#[derive(Debug, Clone, Copy)]
+pub struct Run {
+    pub kind: Kind,
+    pub n: usize,
+    pub target: Target,
+    pub addr: SocketAddr,
+    pub pid: Option<u32>,
+    /// Publishes per second for the latency phase; `None`: the fraction of
+    /// this run's own measured maximum.
+    pub latency_rate: Option<f64>,
+}
+
+/// Runs one scenario once against a server.
+pub fn run(r: Run, s: &Settings) -> Result<Sample, String> {
+    match r.kind {
+        Kind::Fanout | Kind::Mesh | Kind::Private => messages(r, s),
+        Kind::Connect => connect(r.n, r.target, r.addr, r.pid),
+        Kind::Idle => idle(r.n, r.target, r.addr, r.pid, s),
+    }
+}
+
+fn messages(r: Run, s: &Settings) -> Result<Sample, String> {
+    let Run {
+        kind,
+        n,
+        target,
+        addr,
+        pid,
+        ..
+    } = r;
+    let receivers_publish = kind != Kind::Fanout && target.can_publish_while_subscribed();
+    let publishers = match kind {
+        Kind::Fanout => s.publishers,
+        _ if receivers_publish => 0,
+        _ => n, // Redis: a subscribed connection cannot publish
+    };
+    if kind == Kind::Private && !n.is_multiple_of(2) {
+        return Err("private needs an even number of clients".into());
+    }
+    let spec = FleetSpec {
+        target,
+        addr,
+        receivers: n,
+        publishers,
+        receivers_publish,
+        readers: s.readers,
+    };
+    let fleet = Fleet::open(&spec, PATIENCE).map_err(|e| format!("set-up failed: {e}"))?;
+    let clone = |t: &TcpStream| t.try_clone().map_err(|e| e.to_string());
+    let sockets: Vec<TcpStream> = if receivers_publish {
+        fleet
+            .receivers
+            .iter()
+            .map(clone)
+            .collect::<Result<_, _>>()?
+    } else {
+        fleet
+            .publishers
+            .iter()
+            .map(clone)
+            .collect::<Result<_, _>>()?
+    };
+    let senders: Vec<(TcpStream, Option<String>)> = sockets
+        .into_iter()
+        .enumerate()
+        .map(|(i, sock)| (sock, (kind == Kind::Private).then(|| receiver_name(i ^ 1))))
+        .collect();
+    let per_round = match kind {
+        Kind::Fanout => s.publishers as u64,
+        Kind::Mesh if target.echoes_own_broadcasts() => n as u64,
+        Kind::Mesh => n.saturating_sub(1) as u64,
+        _ => 1,
+    };
+    let frame = s.payload as u64 + 40;
+    let per_sender = s.messages.unwrap_or_else(|| {
+        // About five million deliveries per throughput phase.
+        (5_000_000 / (n as u64 * per_round).max(1)).max(200)
+    });
+    let window = s
+        .window
+        .unwrap_or_else(|| ((8 << 20) / (n as u64 * frame).max(1)).clamp(64, 4096));
+    let plan = Plan {
+        senders,
+        per_sender,
+        per_receiver_per_round: per_round,
+        receivers: n as u64,
+        payload: s.payload,
+        window,
+    };
+    let t = phase::throughput(&fleet, &plan, pid)?;
+    let max_rate = t.publishes as f64 / t.seconds;
+    let rate = r.latency_rate.unwrap_or(max_rate * s.latency_fraction);
+    let l = phase::latency(
+        &fleet,
+        &plan,
+        rate,
+        Duration::from_secs_f64(s.latency_seconds),
+    )?;
+    fleet.close();
+    let mut sample = Sample::new();
+    let million = t.deliveries as f64 / 1e6;
+    sample.insert("deliveries_per_s", t.deliveries as f64 / t.seconds);
+    sample.insert("mb_per_s", t.wire_bytes as f64 / t.seconds / 1e6);
+    sample.insert("p50_us", l.p50 as f64);
+    sample.insert("p99_us", l.p99 as f64);
+    sample.insert("p999_us", l.p999 as f64);
+    sample.insert("publishes_per_s", max_rate);
+    sample.insert("latency_rate", l.rate);
+    if let Some(cpu) = t.server_cpu {
+        sample.insert("server_cpu_s_per_m", cpu / million);
+        sample.insert("server_busy", cpu / t.seconds);
+    }
+    if let Some(cpu) = t.probe_cpu {
+        sample.insert("probe_cpu_s_per_m", cpu / million);
+        sample.insert("probe_busy", cpu / t.seconds);
+    }
+    Ok(sample)
+}
+
+/// Connections per second through log-in (or subscribe) and log-out, from
+/// two threads.
+fn connect(n: usize, target: Target, addr: SocketAddr, pid: Option<u32>) -> Result<Sample, String> {
+    const THREADS: usize = 2;
+    let cpu0 = pid.and_then(procstat::cpu_seconds);
+    let start = Instant::now();
+    let workers: Vec<_> = (0..THREADS)
+        .map(|t| {
+            std::thread::spawn(move || -> Result<(), String> {
+                for i in (t..n).step_by(THREADS) {
+                    one_connection(target, addr, i).map_err(|e| format!("connection {i}: {e}"))?;
+                }
+                Ok(())
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join()
+            .map_err(|_| "connect worker panicked".to_owned())??;
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    let mut sample = Sample::new();
+    sample.insert("connections_per_s", n as f64 / seconds);
+    if let (Some(before), Some(after)) = (cpu0, pid.and_then(procstat::cpu_seconds)) {
+        sample.insert(
+            "server_cpu_ms_per_conn",
+            (after - before) * 1000.0 / n as f64,
+        );
+    }
+    Ok(sample)
+}
+
+fn one_connection(target: Target, addr: SocketAddr, i: usize) -> std::io::Result<()> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_nodelay(true)?;
+    stream.set_read_timeout(Some(PATIENCE))?;
+    let mut hello = Vec::new();
+    target.subscribe(&format!("c{i:06}"), &mut hello);
+    stream.write_all(&hello)?;
+    let mut decoder = Decoder::new(target);
+    let mut buf = [0u8; 4096];
+    let mut ponged = false;
+    while !ponged {
+        let n = stream.read(&mut buf)?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        decoder.feed(&buf[..n], |item| ponged |= item == Item::Pong);
+    }
+    let mut bye = Vec::new();
+    target.quit(&mut bye);
+    stream.write_all(&bye)?;
+    stream.shutdown(std::net::Shutdown::Write)?;
+    while stream.read(&mut buf)? > 0 {}
+    Ok(())
+}
+
+/// Server memory per idle, logged-in connection.
+fn idle(
+    n: usize,
+    target: Target,
+    addr: SocketAddr,
+    pid: Option<u32>,
+    s: &Settings,
+) -> Result<Sample, String> {
+    let pid = pid.ok_or("idle needs the server's pid (--server-pid, or --compare)")?;
+    let before = procstat::status_kib(pid, "VmRSS").ok_or("cannot read server memory")?;
+    let spec = FleetSpec {
+        target,
+        addr,
+        receivers: n,
+        publishers: 0,
+        receivers_publish: false,
+        readers: s.readers,
+    };
+    let fleet = Fleet::open(&spec, PATIENCE).map_err(|e| format!("set-up failed: {e}"))?;
+    std::thread::sleep(Duration::from_millis(200));
+    let after = procstat::status_kib(pid, "VmRSS").ok_or("cannot read server memory")?;
+    fleet.close();
+    let mut sample = Sample::new();
+    sample.insert(
+        "rss_kib_per_conn",
+        after.saturating_sub(before) as f64 / n as f64,
+    );
+    sample.insert("rss_mib", after as f64 / 1024.0);
+    Ok(sample)
+}

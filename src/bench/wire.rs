@@ -1,0 +1,291 @@
+//! The three servers' wire formats, as far as the benchmark needs them:
+//! how to subscribe, publish, ask for a barrier, and find each delivered
+//! payload in a received byte stream.
+//!
+//! Every target gets the same payloads, the same batching of publishes and
+//! the same flow control; only the framing differs.
+
+/// Which server speaks on the other end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Target {
+    Evchat,
+    Redis,
+    Nats,
+}
+
+/// The channel (Redis) or subject (NATS) all broadcasts use.
+const CHANNEL: &str = "bench";
+
+impl Target {
+    pub fn name(self) -> &'static str {
+        match self {
+            Target::Evchat => "evchat",
+            Target::Redis => "redis",
+            Target::Nats => "nats",
+        }
+    }
+
+    /// Whether a subscribed connection can also publish. Redis forbids
+    /// commands other than (UN)SUBSCRIBE/PING on a subscribed connection.
+    pub fn can_publish_while_subscribed(self) -> bool {
+        !matches!(self, Target::Redis)
+    }
+
+    /// Whether a publisher receives its own broadcasts (Redis does when it
+    /// is also subscribed; evchat never; NATS not with `echo:false`).
+    pub fn echoes_own_broadcasts(self) -> bool {
+        matches!(self, Target::Redis)
+    }
+
+    /// Frames that make a connection a receiver of broadcasts and of
+    /// private messages for `name`, followed by a barrier request.
+    pub fn subscribe(self, name: &str, out: &mut Vec<u8>) {
+        match self {
+            Target::Evchat => out.extend_from_slice(format!("LOGIN {name}\n").as_bytes()),
+            Target::Redis => {
+                out.extend_from_slice(format!("SUBSCRIBE {CHANNEL} {name}\r\n").as_bytes())
+            }
+            Target::Nats => {
+                self.hello(out);
+                out.extend_from_slice(format!("SUB {CHANNEL} 1\r\nSUB {name} 2\r\n").as_bytes());
+            }
+        }
+        self.ping(out);
+    }
+
+    /// Frames that make a connection able to publish (no subscription).
+    pub fn publisher(self, name: &str, out: &mut Vec<u8>) {
+        match self {
+            Target::Evchat => out.extend_from_slice(format!("LOGIN {name}\n").as_bytes()),
+            Target::Redis => {}
+            Target::Nats => self.hello(out),
+        }
+        self.ping(out);
+    }
+
+    fn hello(self, out: &mut Vec<u8>) {
+        out.extend_from_slice(
+            b"CONNECT {\"verbose\":false,\"pedantic\":false,\"echo\":false,\"name\":\"evchat-bench\"}\r\n",
+        );
+    }
+
+    /// A barrier request; its answer comes after everything sent before.
+    pub fn ping(self, out: &mut Vec<u8>) {
+        out.extend_from_slice(match self {
+            Target::Evchat => b"PING bench\n",
+            Target::Redis | Target::Nats => b"PING\r\n",
+        });
+    }
+
+    /// Appends one publish of `payload`, to everyone or to one receiver.
+    pub fn publish(self, to: Option<&str>, payload: &[u8], out: &mut Vec<u8>) {
+        match (self, to) {
+            (Target::Evchat, None) => out.extend_from_slice(b"SAY "),
+            (Target::Evchat, Some(to)) => {
+                out.extend_from_slice(b"MSG ");
+                out.extend_from_slice(to.as_bytes());
+                out.push(b' ');
+            }
+            (Target::Redis, to) => {
+                let channel = to.unwrap_or(CHANNEL);
+                out.extend_from_slice(
+                    format!(
+                        "*3\r\n$7\r\nPUBLISH\r\n${}\r\n{channel}\r\n${}\r\n",
+                        channel.len(),
+                        payload.len()
+                    )
+                    .as_bytes(),
+                );
+            }
+            (Target::Nats, to) => {
+                let subject = to.unwrap_or(CHANNEL);
+                out.extend_from_slice(format!("PUB {subject} {}\r\n", payload.len()).as_bytes());
+            }
+        }
+        out.extend_from_slice(payload);
+        out.extend_from_slice(match self {
+            Target::Evchat => b"\n",
+            _ => b"\r\n",
+        });
+    }
+
+    /// A logout that the server answers and then closes (where it has one).
+    pub fn quit(self, out: &mut Vec<u8>) {
+        match self {
+            Target::Evchat => out.extend_from_slice(b"QUIT\n"),
+            Target::Redis => out.extend_from_slice(b"QUIT\r\n"),
+            Target::Nats => {}
+        }
+    }
+}
+
+/// What a received line turned out to be.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Item<'a> {
+    /// A delivered message with its payload.
+    Message(&'a [u8]),
+    /// The answer to a barrier request.
+    Pong,
+    /// Anything else (presence notices, subscribe confirmations, replies).
+    Other,
+}
+
+/// Finds deliveries in one connection's byte stream.
+#[derive(Debug)]
+pub struct Decoder {
+    target: Target,
+    carry: Vec<u8>,
+    /// Redis / NATS: where we are inside a multi-line delivery.
+    state: u8,
+}
+
+impl Decoder {
+    pub fn new(target: Target) -> Decoder {
+        Decoder {
+            target,
+            carry: Vec::new(),
+            state: 0,
+        }
+    }
+
+    /// Feeds received bytes; calls `on_item` for every complete item.
+    pub fn feed(&mut self, data: &[u8], mut on_item: impl FnMut(Item<'_>)) {
+        let mut rest = data;
+        if !self.carry.is_empty() {
+            match memchr::memchr(b'\n', rest) {
+                None => {
+                    self.carry.extend_from_slice(rest);
+                    return;
+                }
+                Some(lf) => {
+                    let mut line = std::mem::take(&mut self.carry);
+                    line.extend_from_slice(&rest[..lf]);
+                    self.line(&line, &mut on_item);
+                    rest = &rest[lf + 1..];
+                }
+            }
+        }
+        while let Some(lf) = memchr::memchr(b'\n', rest) {
+            self.line(&rest[..lf], &mut on_item);
+            rest = &rest[lf + 1..];
+        }
+        self.carry.extend_from_slice(rest);
+    }
+
+    fn line(&mut self, line: &[u8], on_item: &mut impl FnMut(Item<'_>)) {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let item = match self.target {
+            Target::Evchat => evchat_line(line),
+            Target::Nats => {
+                // MSG <subject> <sid> <len>, then the payload line.
+                if self.state == 1 {
+                    self.state = 0;
+                    Item::Message(line)
+                } else if line.starts_with(b"MSG ") {
+                    self.state = 1;
+                    return;
+                } else if line == b"PONG" {
+                    Item::Pong
+                } else {
+                    Item::Other
+                }
+            }
+            Target::Redis => {
+                // A pub/sub message is *3 $7 message $n <channel> $n <payload>:
+                // seven lines; the payload is the last.
+                if self.state > 0 {
+                    self.state += 1;
+                    if self.state == 3 && line != b"message" {
+                        // *3 $9 subscribe ... or *2 $4 pong: not a delivery.
+                        self.state = 0;
+                        return on_item(if line == b"pong" {
+                            Item::Pong
+                        } else {
+                            Item::Other
+                        });
+                    }
+                    if self.state == 7 {
+                        self.state = 0;
+                        return on_item(Item::Message(line));
+                    }
+                    return;
+                }
+                if line.starts_with(b"*") {
+                    self.state = 1;
+                    return;
+                }
+                if line == b"+PONG" {
+                    Item::Pong
+                } else {
+                    Item::Other
+                }
+            }
+        };
+        on_item(item);
+    }
+}
+
+/// `SAY <from> <time> <payload>` or `MSG <from> <to> <time> <payload>`.
+fn evchat_line(line: &[u8]) -> Item<'_> {
+    let fields_before_text = if line.starts_with(b"SAY ") {
+        3
+    } else if line.starts_with(b"MSG ") {
+        4
+    } else if line.starts_with(b"PONG") {
+        return Item::Pong;
+    } else {
+        return Item::Other;
+    };
+    let mut rest = line;
+    for _ in 0..fields_before_text {
+        match memchr::memchr(b' ', rest) {
+            Some(sp) => rest = &rest[sp + 1..],
+            None => return Item::Other,
+        }
+    }
+    Item::Message(rest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The messages and pongs found, fed byte by byte (the decoder must not
+    /// care how reads are split); other lines are left out.
+    fn items(target: Target, data: &[u8]) -> Vec<String> {
+        let mut got = Vec::new();
+        let mut d = Decoder::new(target);
+        // Byte by byte: the decoder must not care how reads are split.
+        for b in data {
+            d.feed(std::slice::from_ref(b), |item| match item {
+                Item::Message(p) => got.push(String::from_utf8_lossy(p).into_owned()),
+                Item::Pong => got.push("PONG".into()),
+                Item::Other => {}
+            });
+        }
+        got
+    }
+
+    #[test]
+    fn finds_payloads_in_each_format() {
+        let ev = b"OK LOGIN s1\nJOINED x 2026-11-23T10:15:30.123Z\nSAY p 2026-11-23T10:15:30.123Z a b\nMSG p s1 2026-11-23T10:15:30.123Z c\nPONG bench\n";
+        assert_eq!(items(Target::Evchat, ev), ["a b", "c", "PONG"]);
+        let redis = b"*3\r\n$9\r\nsubscribe\r\n$5\r\nbench\r\n:1\r\n*2\r\n$4\r\npong\r\n$0\r\n\r\n*3\r\n$7\r\nmessage\r\n$5\r\nbench\r\n$3\r\nabc\r\n:1\r\n+PONG\r\n";
+        assert_eq!(items(Target::Redis, redis), ["PONG", "abc", "PONG"]);
+        let nats = b"INFO {}\r\nMSG bench 1 3\r\nabc\r\nPING\r\nPONG\r\n";
+        assert_eq!(items(Target::Nats, nats), ["abc", "PONG"]);
+    }
+
+    #[test]
+    fn publishes_in_each_format() {
+        let mut out = Vec::new();
+        Target::Redis.publish(None, b"xy", &mut out);
+        Target::Nats.publish(Some("s1"), b"xy", &mut out);
+        Target::Evchat.publish(Some("s1"), b"xy", &mut out);
+        assert_eq!(
+            out,
+            b"*3\r\n$7\r\nPUBLISH\r\n$5\r\nbench\r\n$2\r\nxy\r\nPUB s1 2\r\nxy\r\nMSG s1 xy\n"
+        );
+    }
+}
