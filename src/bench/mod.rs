@@ -73,7 +73,8 @@ pub struct BenchArgs {
     #[arg(long)]
     pub messages: Option<u64>,
     /// Most messages publishers may run ahead of the slowest receiver
-    /// [default: 8 MiB of frames spread over the receivers, 64..4096].
+    /// [default: 128 MiB of frames in flight over all receivers, 64..4096;
+    /// small windows measure per-write overhead, not fan-out].
     #[arg(long)]
     pub window: Option<u64>,
     /// Rounds per target; targets alternate within a round.

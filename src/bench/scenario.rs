@@ -130,7 +130,7 @@ fn messages(r: Run, s: &Settings) -> Result<Sample, String> {
     });
     let window = s
         .window
-        .unwrap_or_else(|| ((8 << 20) / (n as u64 * frame).max(1)).clamp(64, 4096));
+        .unwrap_or_else(|| ((128 << 20) / (n as u64 * frame).max(1)).clamp(64, 4096));
     let plan = Plan {
         senders,
         per_sender,

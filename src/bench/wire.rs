@@ -228,23 +228,27 @@ impl Decoder {
 
 /// `SAY <from> <time> <payload>` or `MSG <from> <to> <time> <payload>`.
 fn evchat_line(line: &[u8]) -> Item<'_> {
-    let fields_before_text = if line.starts_with(b"SAY ") {
-        3
+    let names = if line.starts_with(b"SAY ") {
+        1
     } else if line.starts_with(b"MSG ") {
-        4
+        2
     } else if line.starts_with(b"PONG") {
         return Item::Pong;
     } else {
         return Item::Other;
     };
-    let mut rest = line;
-    for _ in 0..fields_before_text {
+    let mut rest = &line[4..];
+    for _ in 0..names {
         match memchr::memchr(b' ', rest) {
             Some(sp) => rest = &rest[sp + 1..],
             None => return Item::Other,
         }
     }
-    Item::Message(rest)
+    // The time is fixed-width: `2026-11-23T10:15:30.123Z `.
+    match rest.get(24) {
+        Some(b' ') => Item::Message(&rest[25..]),
+        _ => Item::Other,
+    }
 }
 
 #[cfg(test)]
