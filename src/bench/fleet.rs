@@ -8,9 +8,11 @@
 
 use super::wire::{Decoder, Item, Target};
 use hdrhistogram::Histogram;
+use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -101,9 +103,11 @@ pub fn new_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 100_000_000, 3).unwrap_or_else(|_| Histogram::new(3).unwrap())
 }
 
-/// One connection in the fleet, as the reader thread holds it.
+/// One connection in the fleet, as the reader thread holds it. The socket
+/// is shared with the writers (one fd per connection, not two: a 10000
+/// connection run must fit the open-files limit).
 struct Watched {
-    stream: mio::net::TcpStream,
+    stream: Arc<TcpStream>,
     decoder: Decoder,
     /// Receivers are counted; publisher connections are only drained.
     counted: bool,
@@ -113,10 +117,10 @@ struct Watched {
 /// The connections of one benchmark run.
 pub struct Fleet {
     pub shared: Arc<Shared>,
-    /// Write halves of receivers, in index order.
-    pub receivers: Vec<TcpStream>,
-    /// Write halves of publishers, in index order.
-    pub publishers: Vec<TcpStream>,
+    /// Receivers' sockets, in index order (for writing).
+    pub receivers: Vec<Arc<TcpStream>>,
+    /// Publishers' sockets, in index order.
+    pub publishers: Vec<Arc<TcpStream>>,
     pub target: Target,
     handles: Vec<JoinHandle<()>>,
 }
@@ -163,17 +167,18 @@ impl Fleet {
         let mut receivers = Vec::with_capacity(spec.receivers);
         let mut publishers = Vec::with_capacity(spec.publishers);
         let mut hello = Vec::new();
-        let mut add = |stream: TcpStream, counted: bool, slot: usize| -> io::Result<TcpStream> {
-            let writer = stream.try_clone()?;
-            stream.set_nonblocking(true)?;
-            per_thread[slot % readers].push(Watched {
-                stream: mio::net::TcpStream::from_std(stream),
-                decoder: Decoder::new(spec.target),
-                counted,
-                count: 0,
-            });
-            Ok(writer)
-        };
+        let mut add =
+            |stream: TcpStream, counted: bool, slot: usize| -> io::Result<Arc<TcpStream>> {
+                stream.set_nonblocking(true)?;
+                let stream = Arc::new(stream);
+                per_thread[slot % readers].push(Watched {
+                    stream: Arc::clone(&stream),
+                    decoder: Decoder::new(spec.target),
+                    counted,
+                    count: 0,
+                });
+                Ok(stream)
+            };
         for i in 0..spec.receivers {
             let stream = connect(spec.addr)?;
             hello.clear();
@@ -296,9 +301,10 @@ fn read_loop(slot: usize, mut conns: Vec<Watched>, shared: &Shared) {
     let counts = &shared.threads[slot];
     let Ok(mut poll) = Poll::new() else { return };
     for (i, c) in conns.iter_mut().enumerate() {
+        let fd = c.stream.as_raw_fd();
         let _ = poll
             .registry()
-            .register(&mut c.stream, Token(i), Interest::READABLE);
+            .register(&mut SourceFd(&fd), Token(i), Interest::READABLE);
     }
     let receivers = conns.iter().filter(|c| c.counted).count();
     if receivers == 0 {
@@ -326,7 +332,7 @@ fn read_loop(slot: usize, mut conns: Vec<Watched>, shared: &Shared) {
                 continue;
             };
             loop {
-                let n = match c.stream.read(&mut buf) {
+                let n = match (&*c.stream).read(&mut buf) {
                     Ok(0) => break,
                     Ok(n) => n,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,

@@ -14,6 +14,7 @@
 use super::fleet::{write_retrying, Fleet};
 use super::procstat;
 use std::net::TcpStream;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Messages per write: publishers batch as any real client would.
@@ -25,7 +26,7 @@ const STALL: Duration = Duration::from_secs(15);
 pub struct Plan {
     /// For each sender: its socket, and the private recipient (or `None`
     /// for a broadcast).
-    pub senders: Vec<(TcpStream, Option<String>)>,
+    pub senders: Vec<(Arc<TcpStream>, Option<String>)>,
     /// Messages each sender sends.
     pub per_sender: u64,
     /// Messages each receiver gets per message each sender sends

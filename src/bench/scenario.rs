@@ -98,22 +98,14 @@ fn messages(r: Run, s: &Settings) -> Result<Sample, String> {
         readers: s.readers,
     };
     let fleet = Fleet::open(&spec, PATIENCE).map_err(|e| format!("set-up failed: {e}"))?;
-    let clone = |t: &TcpStream| t.try_clone().map_err(|e| e.to_string());
-    let sockets: Vec<TcpStream> = if receivers_publish {
-        fleet
-            .receivers
-            .iter()
-            .map(clone)
-            .collect::<Result<_, _>>()?
+    let sockets = if receivers_publish {
+        &fleet.receivers
     } else {
-        fleet
-            .publishers
-            .iter()
-            .map(clone)
-            .collect::<Result<_, _>>()?
+        &fleet.publishers
     };
-    let senders: Vec<(TcpStream, Option<String>)> = sockets
-        .into_iter()
+    let senders: Vec<_> = sockets
+        .iter()
+        .cloned()
         .enumerate()
         .map(|(i, sock)| (sock, (kind == Kind::Private).then(|| receiver_name(i ^ 1))))
         .collect();

@@ -10,7 +10,8 @@
 //!    starve the others (a socket left unread is revisited next turn without
 //!    waiting);
 //! 3. run timers (keep-alive PINGs, idle timeouts, closing deadlines);
-//! 4. write every connection that has pending output, one `writev` each, as
+//! 4. queue the turn's broadcasts (one shared chunk for all of them), then
+//!    write every connection that has pending output, one `writev` each, as
 //!    Redis does before it sleeps — never once per message;
 //! 5. drop connections that are finished.
 
@@ -161,6 +162,7 @@ impl Server {
                 self.hub.tick();
                 next_tick = now + self.tick_every;
             }
+            self.hub.end_turn();
             self.flush_and_reap();
         }
     }

@@ -6,15 +6,17 @@
 //! names, held mail, fan-out, limits — happens here, so it can be tested and
 //! benchmarked without sockets.
 //!
-//! Fan-out: broadcast frames are appended to a pending *batch* whose
-//! audience is "everyone online except the sender". Consecutive broadcasts
-//! for the same audience (a run of SAYs from one sender in one read) share
-//! one batch; when the audience changes, or at the end of each entry point,
-//! the batch is *sealed*: turned into one reference-counted chunk and pushed
-//! onto each recipient's queue. So a message is encoded once, never copied
-//! per recipient, and the kernel gets few large iovecs instead of many small
-//! ones. Any frame sent to a single recipient seals the batch first, so every
-//! recipient still sees frames in the order the server accepted them.
+//! Fan-out: every broadcast frame (SAY, JOINED, LEFT) accepted during a loop
+//! turn is appended to one pending *batch*, tagged with its author. Before
+//! the loop writes, the batch is *sealed*: turned into one reference-counted
+//! chunk that every online user's queue points at — except that an author
+//! gets the chunk minus its own frames, and a user who logged in during the
+//! batch gets only what came after, both as zero-copy byte ranges of the
+//! same chunk. So a message is encoded once and never copied per recipient,
+//! a burst of messages or logins costs each recipient one queue entry, and
+//! the kernel gets few large iovecs instead of many small ones. A private
+//! message or a PING seals the batch first, so every recipient still sees
+//! frames in the order the server accepted them.
 
 use super::clock::Clock;
 use super::outqueue::OutQueue;
@@ -34,6 +36,8 @@ use std::time::{Duration, Instant};
 const BATCH_MAX: usize = 32 << 10;
 /// How long a closing connection may take to flush its last frames.
 const CLOSE_LINGER: Duration = Duration::from_secs(5);
+/// Queued bytes that, once drained, make the hub return memory to the OS.
+const TRIM_AFTER: usize = 64 << 20;
 /// How long to wait for the peer's EOF after our write side is shut.
 const DRAIN_LINGER: Duration = Duration::from_secs(2);
 
@@ -47,20 +51,32 @@ pub struct Limits {
     pub idle_timeout: Option<Duration>,
 }
 
-/// Who receives a broadcast.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Audience {
-    /// Everyone online but this session (its own SAY, JOINED).
-    AllExcept(usize),
-    /// Everyone online (LEFT, sent after the leaver is gone).
-    All,
+/// A run of consecutive batch frames by one author, between two logins.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    /// The session not to send these frames to (`None`: LEFT, whose author
+    /// is already gone).
+    author: Option<usize>,
+    start: usize,
+    end: usize,
+    frames: u64,
+    /// Batch sequence number of the first frame.
+    seq: u64,
 }
 
-#[derive(Debug)]
+/// Broadcast frames accepted this turn, not yet queued.
+#[derive(Debug, Default)]
 struct Batch {
-    audience: Audience,
     buf: Vec<u8>,
+    spans: Vec<Span>,
     frames: u64,
+    /// Sequence number of the next frame (never reset, so logins can be
+    /// placed between frames).
+    seq: u64,
+    /// A login happened since the last frame: the next frame starts a span.
+    split: bool,
+    /// Sessions that need their own cut of the chunk at sealing.
+    special: Vec<usize>,
 }
 
 /// What a flush left behind.
@@ -91,6 +107,8 @@ pub struct Queues<T> {
     /// Bytes queued on all sessions, not counting held mail.
     total: usize,
     peak: usize,
+    /// Highest `total` since memory was last handed back to the OS.
+    high_water: usize,
     max_queue: usize,
     max_total: usize,
     dirty: Vec<usize>,
@@ -110,6 +128,7 @@ impl<T: Write> Queues<T> {
         let after = session.live_queued();
         self.total = self.total + after - before;
         self.peak = self.peak.max(self.total);
+        self.high_water = self.high_water.max(self.total);
         Some(result)
     }
 
@@ -187,6 +206,21 @@ impl<T: Write> Queues<T> {
         true
     }
 
+    /// Queues byte ranges of a shared chunk, within the session's limit.
+    fn push_ranges(&mut self, key: usize, chunk: &Rc<[u8]>, ranges: &[(usize, usize)]) -> bool {
+        let bytes = ranges.iter().map(|(a, b)| b - a).sum();
+        if bytes == 0 || !self.make_room(key, bytes) {
+            return false;
+        }
+        self.with_session(key, |s| {
+            for &(start, end) in ranges {
+                s.out.push_range(chunk, start..end);
+            }
+        });
+        self.mark_dirty(key);
+        true
+    }
+
     /// Queues a reply to this session alone, within its limit.
     fn push_reply(&mut self, key: usize, encode: impl FnOnce(&mut Vec<u8>)) {
         // Replies are small; a client past its limit is not reading at all.
@@ -238,6 +272,7 @@ impl<T: Write> Hub<T> {
                 sessions: Slab::new(),
                 total: 0,
                 peak: 0,
+                high_water: 0,
                 max_queue: limits.max_queue,
                 max_total: limits.max_total_queue,
                 dirty: Vec::new(),
@@ -248,9 +283,8 @@ impl<T: Write> Hub<T> {
             online: BTreeMap::new(),
             store: Store::new(limits.mailbox_max),
             batch: Batch {
-                audience: Audience::All,
                 buf: Vec::with_capacity(BATCH_MAX + 1024),
-                frames: 0,
+                ..Batch::default()
             },
             clock: Clock::default(),
             limits,
@@ -317,6 +351,10 @@ impl<T: Write> Hub<T> {
         if let Some(session) = self.queues.sessions.get_mut(key) {
             session.decoder = decoder;
         }
+    }
+
+    /// Queues this turn's broadcasts; the loop calls it before writing.
+    pub fn end_turn(&mut self) {
         self.seal();
     }
 
@@ -396,6 +434,12 @@ impl<T: Write> Hub<T> {
             self.kill(key);
         }
         self.seal();
+        // After a burst (a login storm, a flood) has drained, give the
+        // freed heap back instead of holding the peak for good.
+        if self.queues.high_water > TRIM_AFTER && self.queues.total < TRIM_AFTER / 64 {
+            self.queues.high_water = self.queues.total;
+            super::limits::release_free_memory();
+        }
     }
 
     /// Moves the keys of sessions with queued output into `into`.
@@ -489,10 +533,7 @@ impl<T: Write> Hub<T> {
             }
             (Command::Say { text }, Some(me)) => {
                 let time = self.clock.stamp();
-                self.broadcast(
-                    Audience::AllExcept(key),
-                    &["SAY", &me, time.as_str(), text.escaped()],
-                );
+                self.broadcast(Some(key), &["SAY", &me, time.as_str(), text.escaped()]);
             }
             (Command::Msg { to, text }, Some(me)) => self.private(key, &me, to, text),
             (Command::Who, Some(_)) => {
@@ -515,8 +556,15 @@ impl<T: Write> Hub<T> {
         }
         let name = self.store.register(name);
         self.online.insert(Rc::clone(&name), key);
+        // Broadcasts already in the batch were sent before this login.
+        self.batch.split = true;
         if let Some(session) = self.queues.sessions.get_mut(key) {
             session.name = Some(Rc::clone(&name));
+            session.joined_at = self.batch.seq;
+            if !self.batch.spans.is_empty() && !session.batch_special {
+                session.batch_special = true;
+                self.batch.special.push(key);
+            }
         }
         self.queues
             .push_reply(key, |b| encode_fields(b, &["OK LOGIN", &name]));
@@ -534,7 +582,7 @@ impl<T: Write> Hub<T> {
             info!("{name} logged in");
         }
         let time = self.clock.stamp();
-        self.broadcast(Audience::AllExcept(key), &["JOINED", &name, time.as_str()]);
+        self.broadcast(Some(key), &["JOINED", &name, time.as_str()]);
     }
 
     fn private(&mut self, key: usize, me: &str, to: &str, text: Text<'_>) {
@@ -580,32 +628,47 @@ impl<T: Write> Hub<T> {
     }
 
     /// Adds a broadcast frame to the pending batch.
-    fn broadcast(&mut self, audience: Audience, fields: &[&str]) {
-        if self.batch.audience != audience || self.batch.buf.len() >= BATCH_MAX {
+    fn broadcast(&mut self, author: Option<usize>, fields: &[&str]) {
+        if self.batch.buf.len() >= BATCH_MAX {
             self.seal();
-            self.batch.audience = audience;
         }
-        encode_fields(&mut self.batch.buf, fields);
-        self.batch.frames += 1;
+        let batch = &mut self.batch;
+        let start = batch.buf.len();
+        encode_fields(&mut batch.buf, fields);
+        let end = batch.buf.len();
+        match batch.spans.last_mut() {
+            Some(last) if last.author == author && last.end == start && !batch.split => {
+                last.end = end;
+                last.frames += 1;
+            }
+            _ => batch.spans.push(Span {
+                author,
+                start,
+                end,
+                frames: 1,
+                seq: batch.seq,
+            }),
+        }
+        batch.split = false;
+        batch.seq += 1;
+        batch.frames += 1;
+        if let Some(key) = author {
+            if let Some(session) = self.queues.sessions.get_mut(key) {
+                if !session.batch_special {
+                    session.batch_special = true;
+                    self.batch.special.push(key);
+                }
+            }
+        }
     }
 
-    /// Pushes the pending batch to its audience, then cuts slow consumers
-    /// found on the way (whose LEFT frames form a new batch, and so on).
+    /// Queues the pending batch for everyone online, then cuts slow
+    /// consumers found on the way (whose LEFT frames form a new batch, and
+    /// so on).
     fn seal(&mut self) {
         loop {
             if !self.batch.buf.is_empty() {
-                let chunk: Rc<[u8]> = Rc::from(self.batch.buf.as_slice());
-                self.batch.buf.clear();
-                let frames = std::mem::take(&mut self.batch.frames);
-                let except = match self.batch.audience {
-                    Audience::AllExcept(sender) => Some(sender),
-                    Audience::All => None,
-                };
-                for &key in self.online.values() {
-                    if Some(key) != except && self.queues.push_shared(key, &chunk) {
-                        self.counters.deliveries += frames;
-                    }
-                }
+                self.queue_batch();
             }
             if self.queues.cuts.is_empty() && self.queues.failed.is_empty() {
                 return;
@@ -616,6 +679,47 @@ impl<T: Write> Hub<T> {
             }
             for key in std::mem::take(&mut self.queues.cuts) {
                 self.cut_slow(key);
+            }
+        }
+    }
+
+    fn queue_batch(&mut self) {
+        let chunk: Rc<[u8]> = Rc::from(self.batch.buf.as_slice());
+        self.batch.buf.clear();
+        let spans = std::mem::take(&mut self.batch.spans);
+        let frames = std::mem::take(&mut self.batch.frames);
+        let mut ranges: Vec<(usize, usize)> = Vec::new();
+        for &key in self.online.values() {
+            let Some(session) = self.queues.sessions.get(key) else {
+                continue;
+            };
+            if !session.batch_special {
+                if self.queues.push_shared(key, &chunk) {
+                    self.counters.deliveries += frames;
+                }
+                continue;
+            }
+            // Everything except its own frames and what predates its login.
+            let joined_at = session.joined_at;
+            ranges.clear();
+            let mut wanted = 0;
+            for span in &spans {
+                if span.author == Some(key) || span.seq < joined_at {
+                    continue;
+                }
+                wanted += span.frames;
+                match ranges.last_mut() {
+                    Some(r) if r.1 == span.start => r.1 = span.end,
+                    _ => ranges.push((span.start, span.end)),
+                }
+            }
+            if self.queues.push_ranges(key, &chunk, &ranges) {
+                self.counters.deliveries += wanted;
+            }
+        }
+        for key in std::mem::take(&mut self.batch.special) {
+            if let Some(session) = self.queues.sessions.get_mut(key) {
+                session.batch_special = false;
             }
         }
     }
@@ -672,8 +776,8 @@ impl<T: Write> Hub<T> {
         info!("{name} left");
         let time = self.clock.stamp();
         match text {
-            Some(text) => self.broadcast(Audience::All, &["LEFT", &name, time.as_str(), text]),
-            None => self.broadcast(Audience::All, &["LEFT", &name, time.as_str()]),
+            Some(text) => self.broadcast(None, &["LEFT", &name, time.as_str(), text]),
+            None => self.broadcast(None, &["LEFT", &name, time.as_str()]),
         }
     }
 
@@ -707,5 +811,162 @@ impl<T: Write> Hub<T> {
             Some(_) => Flushed::Open,
             None => Flushed::Gone,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+
+    /// A transport that records what the hub writes.
+    #[derive(Debug, Clone, Default)]
+    struct Wire(Rc<RefCell<Vec<u8>>>);
+
+    impl Write for Wire {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.borrow_mut().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        /// Takes everything, like a socket with room to spare.
+        fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+            bufs.iter().map(|b| self.write(b)).sum()
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    struct Harness {
+        hub: Hub<Wire>,
+        wires: Vec<Wire>,
+    }
+
+    impl Harness {
+        fn new() -> Harness {
+            let limits = Limits {
+                max_line: 1024,
+                max_queue: 1 << 20,
+                max_total_queue: 1 << 30,
+                mailbox_max: 10,
+                idle_timeout: None,
+            };
+            Harness {
+                hub: Hub::new(limits),
+                wires: Vec::new(),
+            }
+        }
+
+        fn connect(&mut self) -> usize {
+            let wire = Wire::default();
+            self.wires.push(wire.clone());
+            self.hub.open(wire)
+        }
+
+        fn send(&mut self, key: usize, frames: &str) {
+            self.hub.receive(key, frames.as_bytes());
+        }
+
+        /// Ends the turn, writes everything, and returns each connection's
+        /// new lines with timestamps blanked.
+        fn turn(&mut self) -> Vec<Vec<String>> {
+            self.hub.end_turn();
+            let mut dirty = Vec::new();
+            self.hub.take_dirty(&mut dirty);
+            for key in dirty {
+                self.hub.flush(key);
+            }
+            self.wires
+                .iter()
+                .map(|w| {
+                    let bytes = std::mem::take(&mut *w.0.borrow_mut());
+                    String::from_utf8(bytes)
+                        .unwrap()
+                        .lines()
+                        .map(|l| {
+                            l.split(' ')
+                                .map(|f| {
+                                    if f.ends_with('Z') && f.len() == 24 {
+                                        "T"
+                                    } else {
+                                        f
+                                    }
+                                })
+                                .collect::<Vec<_>>()
+                                .join(" ")
+                        })
+                        .collect()
+                })
+                .collect()
+        }
+    }
+
+    #[test]
+    fn one_turn_of_many_senders_reaches_each_without_its_own_frames() {
+        let mut h = Harness::new();
+        let (a, b, c) = (h.connect(), h.connect(), h.connect());
+        h.send(a, "LOGIN a\n");
+        h.send(b, "LOGIN b\n");
+        h.send(c, "LOGIN c\n");
+        let joined = h.turn();
+        assert_eq!(joined[a], ["OK LOGIN a", "JOINED b T", "JOINED c T"]);
+        assert_eq!(joined[b], ["OK LOGIN b", "JOINED c T"]);
+        assert_eq!(joined[c], ["OK LOGIN c"]);
+        let before = h.hub.counters.deliveries;
+        h.send(a, "SAY a1\nSAY a2\n");
+        h.send(b, "SAY b1\n");
+        h.send(a, "SAY a3\n");
+        let out = h.turn();
+        assert_eq!(out[a], ["SAY b T b1"]);
+        assert_eq!(out[b], ["SAY a T a1", "SAY a T a2", "SAY a T a3"]);
+        assert_eq!(
+            out[c],
+            ["SAY a T a1", "SAY a T a2", "SAY b T b1", "SAY a T a3"]
+        );
+        assert_eq!(h.hub.counters.deliveries - before, 4 + 3 + 1);
+    }
+
+    #[test]
+    fn a_login_mid_turn_gets_only_what_came_after_it() {
+        let mut h = Harness::new();
+        let (a, c) = (h.connect(), h.connect());
+        h.send(a, "LOGIN a\n");
+        h.turn();
+        h.send(a, "SAY before\n");
+        h.send(c, "LOGIN c\n");
+        h.send(a, "SAY after\n");
+        let out = h.turn();
+        assert_eq!(out[c], ["OK LOGIN c", "SAY a T after"]);
+        assert_eq!(out[a], ["JOINED c T"]);
+    }
+
+    #[test]
+    fn private_messages_and_pongs_keep_acceptance_order() {
+        let mut h = Harness::new();
+        let (a, b) = (h.connect(), h.connect());
+        h.send(a, "LOGIN a\n");
+        h.send(b, "LOGIN b\n");
+        h.turn();
+        h.send(b, "SAY first\n");
+        h.send(a, "SAY x\nMSG b y\nPING p\n");
+        let out = h.turn();
+        assert_eq!(out[b], ["SAY a T x", "MSG a b T y"]);
+        assert_eq!(out[a], ["SAY b T first", "PONG p"]);
+    }
+
+    #[test]
+    fn leaving_mid_turn_is_announced_to_everyone_left() {
+        let mut h = Harness::new();
+        let (a, b, c) = (h.connect(), h.connect(), h.connect());
+        for (k, n) in [(a, "a"), (b, "b"), (c, "c")] {
+            h.send(k, &format!("LOGIN {n}\n"));
+        }
+        h.turn();
+        h.send(b, "SAY bye all\nQUIT later\n");
+        h.send(c, "SAY c1\n");
+        let out = h.turn();
+        assert_eq!(out[a], ["SAY b T bye all", "LEFT b T later", "SAY c T c1"]);
+        assert_eq!(out[b], ["BYE"]);
+        assert_eq!(out[c], ["SAY b T bye all", "LEFT b T later"]);
     }
 }

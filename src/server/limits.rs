@@ -33,3 +33,14 @@ pub fn raise_open_files_limit() -> u64 {
     }
     limit.rlim_cur
 }
+
+/// Hands freed heap pages back to the OS. glibc keeps memory freed after a
+/// burst in its arenas for reuse; without this, the server's RSS would stay
+/// at the peak of its worst burst forever.
+pub fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks the allocator's own free lists.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}

@@ -17,18 +17,23 @@ const OWNED_CHUNK: usize = 16 << 10;
 
 #[derive(Debug)]
 enum Chunk {
-    Shared(Rc<[u8]>),
+    /// A byte range of a buffer shared with other queues.
+    Shared(Rc<[u8]>, u32, u32),
     Owned(Vec<u8>),
 }
 
 impl Chunk {
     fn bytes(&self) -> &[u8] {
         match self {
-            Chunk::Shared(b) => b,
+            Chunk::Shared(b, start, end) => b.get(*start as usize..*end as usize).unwrap_or(&[]),
             Chunk::Owned(b) => b,
         }
     }
 }
+
+/// Past this many slots, an emptied queue gives its memory back: a burst
+/// should not leave every idle connection holding a large ring.
+const KEEP_SLOTS: usize = 64;
 
 /// Bytes waiting to be written to one connection.
 #[derive(Debug, Default)]
@@ -52,11 +57,21 @@ impl OutQueue {
 
     /// Queues a chunk shared with other connections.
     pub fn push_shared(&mut self, chunk: &Rc<[u8]>) {
-        if chunk.is_empty() {
+        self.push_range(chunk, 0..chunk.len());
+    }
+
+    /// Queues part of a shared chunk (a batch minus this connection's own
+    /// frames). Chunks are at most a few hundred KiB, so offsets fit u32.
+    pub fn push_range(&mut self, chunk: &Rc<[u8]>, range: std::ops::Range<usize>) {
+        let (Ok(start), Ok(end)) = (u32::try_from(range.start), u32::try_from(range.end)) else {
+            return;
+        };
+        if start >= end || range.end > chunk.len() {
             return;
         }
-        self.len += chunk.len();
-        self.chunks.push_back(Chunk::Shared(Rc::clone(chunk)));
+        self.len += range.len();
+        self.chunks
+            .push_back(Chunk::Shared(Rc::clone(chunk), start, end));
     }
 
     /// Appends frames written by `encode` to this connection alone; returns
@@ -147,6 +162,9 @@ impl OutQueue {
             self.head_sent = 0;
             self.chunks.pop_front();
         }
+        if self.chunks.is_empty() && self.chunks.capacity() > KEEP_SLOTS {
+            self.chunks = VecDeque::new();
+        }
     }
 }
 
@@ -205,6 +223,24 @@ mod tests {
         assert_eq!(w.got, b"OK LOGIN x\nSAY a t hi\nPONG\nPONG 2\n");
         assert!(q.is_empty());
         assert_eq!(Rc::strong_count(&shared), 1);
+    }
+
+    #[test]
+    fn ranges_of_a_shared_chunk() {
+        let shared: Rc<[u8]> = Rc::from(&b"AAA\nBBB\nCCC\n"[..]);
+        let mut q = OutQueue::default();
+        q.push_range(&shared, 0..4);
+        q.push_range(&shared, 8..12);
+        q.push_range(&shared, 12..99); // out of bounds: ignored
+        q.push_range(&shared, 4..4); // empty: ignored
+        assert_eq!(q.len(), 8);
+        let mut w = Trickle {
+            got: vec![],
+            limit: 100,
+            calls: 0,
+        };
+        q.write_to(&mut w).unwrap();
+        assert_eq!(w.got, b"AAA\nCCC\n");
     }
 
     #[test]

@@ -45,6 +45,10 @@ pub struct Session<T> {
     pub dirty: bool,
     /// Already listed for a slow-consumer cut.
     pub cut: bool,
+    /// Batch sequence number at login: earlier broadcasts are not for it.
+    pub joined_at: u64,
+    /// Authored frames in, or logged in during, the pending batch.
+    pub batch_special: bool,
 }
 
 impl<T> Session<T> {
@@ -61,6 +65,8 @@ impl<T> Session<T> {
             peer_closed: false,
             dirty: false,
             cut: false,
+            joined_at: 0,
+            batch_special: false,
         }
     }
 
