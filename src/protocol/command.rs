@@ -150,6 +150,13 @@ fn name(field: &str) -> Result<&str, ParseError> {
     }
 }
 
+/// Splits at the first space (a byte search: faster than a char pattern).
+fn split_space(s: &str) -> Option<(&str, &str)> {
+    let at = memchr::memchr(b' ', s.as_bytes())?;
+    // A space is ASCII, so both sides are on character boundaries.
+    Some((s.get(..at)?, s.get(at + 1..)?))
+}
+
 /// A PING/PONG token is opaque and echoed verbatim; NUL is still refused.
 fn token(rest: Option<&str>) -> Result<Option<&str>, ParseError> {
     match rest {
@@ -165,7 +172,7 @@ pub fn parse(frame: &[u8]) -> Result<Option<Command<'_>>, ParseError> {
         return Ok(None);
     }
     let line = std::str::from_utf8(frame).map_err(|_| ParseError::NotUtf8)?;
-    let (verb, rest) = match line.split_once(' ') {
+    let (verb, rest) = match split_space(line) {
         Some((verb, rest)) => (verb, Some(rest)),
         None => (line, None),
     };
@@ -178,7 +185,7 @@ pub fn parse(frame: &[u8]) -> Result<Option<Command<'_>>, ParseError> {
     } else if is("MSG") {
         const USAGE: &str = "MSG <name>[,<name>...] <text>";
         let (to, text) = rest
-            .and_then(|r| r.split_once(' '))
+            .and_then(split_space)
             .ok_or(ParseError::MissingField(USAGE))?;
         for recipient in Command::recipients(to) {
             name(recipient)?;
@@ -190,7 +197,7 @@ pub fn parse(frame: &[u8]) -> Result<Option<Command<'_>>, ParseError> {
     } else if is("LOGIN") {
         const USAGE: &str = "LOGIN <name> [<password>]";
         let rest = rest.ok_or(ParseError::MissingField(USAGE))?;
-        let (login, password) = match rest.split_once(' ') {
+        let (login, password) = match split_space(rest) {
             Some((_, p)) if p.contains(' ') => return Err(ParseError::ExtraField(USAGE)),
             Some((n, p)) => (n, Some(p)),
             None => (rest, None),

@@ -1,7 +1,11 @@
-//! Message timestamps: RFC 3339 UTC with milliseconds, formatted at most once
-//! per millisecond however many messages share it.
+//! Message timestamps: RFC 3339 UTC with milliseconds.
+//!
+//! The event loop reads the wall clock once per turn ([`Clock::set`]), as
+//! Redis caches its time per event-loop iteration: a message is stamped with
+//! the turn in which the server accepted it. The text is formatted at most
+//! once per millisecond, however many messages share it.
 
-use chrono::{SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 
 /// `2026-11-23T10:15:30.123Z` is 24 bytes for every year 0000-9999.
 const STAMP_LEN: usize = 24;
@@ -22,14 +26,17 @@ impl Stamp {
 
 #[derive(Debug)]
 pub struct Clock {
-    millis: i64,
+    now: DateTime<Utc>,
+    /// The millisecond `stamp` was formatted for.
+    formatted: i64,
     stamp: Stamp,
 }
 
 impl Default for Clock {
     fn default() -> Clock {
         Clock {
-            millis: i64::MIN,
+            now: Utc::now(),
+            formatted: i64::MIN,
             stamp: Stamp {
                 bytes: [0; STAMP_LEN],
                 len: 0,
@@ -39,13 +46,17 @@ impl Default for Clock {
 }
 
 impl Clock {
-    /// The current time as `2026-11-23T10:15:30.123Z`.
+    /// Reads the wall clock; called once per loop turn.
+    pub fn set(&mut self) {
+        self.now = Utc::now();
+    }
+
+    /// The time of this turn as `2026-11-23T10:15:30.123Z`.
     pub fn stamp(&mut self) -> Stamp {
-        let now = Utc::now();
-        let millis = now.timestamp_millis();
-        if millis != self.millis {
-            self.millis = millis;
-            let text = now.to_rfc3339_opts(SecondsFormat::Millis, true);
+        let millis = self.now.timestamp_millis();
+        if millis != self.formatted {
+            self.formatted = millis;
+            let text = self.now.to_rfc3339_opts(SecondsFormat::Millis, true);
             let len = text.len().min(STAMP_LEN);
             self.stamp.bytes[..len].copy_from_slice(&text.as_bytes()[..len]);
             self.stamp.len = len;
@@ -59,6 +70,7 @@ mod tests {
     #[test]
     fn stamps_look_like_rfc3339_millis() {
         let mut clock = super::Clock::default();
+        clock.set();
         let s = clock.stamp().as_str().to_owned();
         assert_eq!(s.len(), "2026-11-23T10:15:30.123Z".len());
         assert!(s.ends_with('Z') && s.as_bytes()[10] == b'T' && s.as_bytes()[19] == b'.');

@@ -26,7 +26,7 @@ use crate::protocol::reply::{encode_err, encode_fields, encode_users};
 use crate::protocol::{parse, Command, ErrorCode, Frame, Text};
 use log::{debug, info, warn};
 use slab::Slab;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::io::{self, Write};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -221,14 +221,21 @@ impl<T: Write> Queues<T> {
         true
     }
 
-    /// Queues a reply to this session alone, within its limit.
-    fn push_reply(&mut self, key: usize, encode: impl FnOnce(&mut Vec<u8>)) {
-        // Replies are small; a client past its limit is not reading at all.
-        if !self.make_room(key, 512) {
-            return;
+    /// Queues about `size` bytes written by `encode` for this session
+    /// alone, within its limit.
+    fn push_owned(&mut self, key: usize, size: usize, encode: impl FnOnce(&mut Vec<u8>)) -> bool {
+        if !self.make_room(key, size) {
+            return false;
         }
         self.with_session(key, |s| s.out.push_with(encode));
         self.mark_dirty(key);
+        true
+    }
+
+    /// Queues a reply to this session alone, within its limit.
+    fn push_reply(&mut self, key: usize, encode: impl FnOnce(&mut Vec<u8>)) {
+        // Replies are small; a client past its limit is not reading at all.
+        self.push_owned(key, 512, encode);
     }
 
     /// Queues a last frame before closing, past any limit.
@@ -251,8 +258,8 @@ impl<T: Write> Queues<T> {
 #[derive(Debug)]
 pub struct Hub<T> {
     pub queues: Queues<T>,
-    /// Online users by name, in byte order (WHO lists them sorted).
-    online: BTreeMap<Rc<str>, usize>,
+    /// Online users by name.
+    online: HashMap<Rc<str>, usize>,
     store: Store,
     batch: Batch,
     clock: Clock,
@@ -280,7 +287,7 @@ impl<T: Write> Hub<T> {
                 failed: Vec::new(),
                 bytes_out: 0,
             },
-            online: BTreeMap::new(),
+            online: HashMap::new(),
             store: Store::new(limits.mailbox_max),
             batch: Batch {
                 buf: Vec::with_capacity(BATCH_MAX + 1024),
@@ -296,9 +303,11 @@ impl<T: Write> Hub<T> {
         }
     }
 
-    /// Sets the time used for activity and deadlines during this loop turn.
+    /// Sets the time of this loop turn: for activity and deadlines, and
+    /// for the stamps of the messages accepted in it.
     pub fn set_now(&mut self, now: Instant) {
         self.now = now;
+        self.clock.set();
     }
 
     /// Open connections.
@@ -537,9 +546,10 @@ impl<T: Write> Hub<T> {
             }
             (Command::Msg { to, text }, Some(me)) => self.private(key, &me, to, text),
             (Command::Who, Some(_)) => {
-                let online = &self.online;
+                let mut names: Vec<&str> = self.online.keys().map(|n| &**n).collect();
+                names.sort_unstable();
                 self.queues
-                    .push_reply(key, |b| encode_users(b, online.keys().map(|n| &**n)));
+                    .push_reply(key, |b| encode_users(b, names.into_iter()));
             }
             (Command::Stats, Some(_)) => {
                 let line = self.stats_line();
@@ -586,13 +596,19 @@ impl<T: Write> Hub<T> {
     }
 
     fn private(&mut self, key: usize, me: &str, to: &str, text: Text<'_>) {
-        let mut names: Vec<&str> = Vec::new();
-        let mut seen = HashSet::new();
-        for name in Command::recipients(to) {
-            if seen.insert(name) {
-                names.push(name);
-            }
-        }
+        // One recipient is the common case: no set, no allocation.
+        let single;
+        let many: Vec<&str>;
+        let names: &[&str] = if memchr::memchr(b',', to.as_bytes()).is_some() {
+            let mut seen = HashSet::new();
+            many = Command::recipients(to)
+                .filter(|n| seen.insert(*n))
+                .collect();
+            &many
+        } else {
+            single = [to];
+            &single
+        };
         if let Some(unknown) = names
             .iter()
             .find(|n| !self.online.contains_key(**n) && !self.store.is_known(n))
@@ -600,13 +616,28 @@ impl<T: Write> Hub<T> {
             let text = format!("no such user: {unknown}; nothing was sent");
             return self.reply_err(key, ErrorCode::NoSuchUser, &text);
         }
-        // Recipients must see this after any broadcast queued before it.
+        // Recipients must see this after any broadcast accepted before it.
         self.seal();
         let time = self.clock.stamp();
-        let mut frame = Vec::with_capacity(to.len() + text.escaped().len() + 64);
-        encode_fields(&mut frame, &["MSG", me, to, time.as_str(), text.escaped()]);
+        let fields = ["MSG", me, to, time.as_str(), text.escaped()];
+        let size = fields.iter().map(|f| f.len() + 1).sum();
+        if let [name] = names {
+            if let Some(&recipient) = self.online.get(*name) {
+                // Nothing to share: encode straight into its queue, where
+                // consecutive messages form one contiguous buffer.
+                if self
+                    .queues
+                    .push_owned(recipient, size, |b| encode_fields(b, &fields))
+                {
+                    self.counters.deliveries += 1;
+                }
+                return;
+            }
+        }
+        let mut frame = Vec::with_capacity(size);
+        encode_fields(&mut frame, &fields);
         let frame: Rc<[u8]> = Rc::from(frame);
-        for name in names {
+        for &name in names {
             match self.online.get(name) {
                 Some(&recipient) => {
                     if self.queues.push_shared(recipient, &frame) {
