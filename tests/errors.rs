@@ -60,12 +60,25 @@ fn pause() {
 }
 
 #[test]
-fn commands_before_login_get_401_but_ping_and_quit_work() {
+fn commands_before_login_get_401_but_ping_stats_and_quit_work() {
     let server = TestServer::start(&[]);
     let mut anon = server.connect();
-    for frame in ["SAY hi", "MSG bob hi", "WHO", "STATS"] {
+    for frame in ["SAY hi", "MSG bob hi", "WHO"] {
         anon.send(frame);
         anon.expect("ERR 401 ");
+    }
+    anon.send("STATS");
+    let stats = anon.expect("STATS connections=1 users=0 ");
+    for key in [
+        "frames_in=",
+        "deliveries=",
+        "bytes_out=",
+        "peak_queued=",
+        "held=",
+        "slow_cut=",
+        "uptime=",
+    ] {
+        assert!(stats.contains(key), "{key} missing from {stats}");
     }
     anon.send("PING x");
     anon.expect("PONG x");

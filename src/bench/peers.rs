@@ -98,6 +98,12 @@ fn command(target: Target, port: u16) -> Option<Command> {
 pub fn start(target: Target) -> Result<Option<Peer>, String> {
     let port = free_port().map_err(|e| e.to_string())?;
     let Some(mut cmd) = command(target, port) else {
+        if target == Target::Evchat {
+            return Err(
+                "evchat-server is not next to evchat-bench: run `cargo build --release` first"
+                    .into(),
+            );
+        }
         return Ok(None);
     };
     let child = cmd

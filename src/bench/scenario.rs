@@ -131,7 +131,26 @@ fn messages(r: Run, s: &Settings) -> Result<Sample, String> {
         payload: s.payload,
         window,
     };
+    // evchat counts its own deliveries: they must match what was received,
+    // plus, in fanout, what publishers (logged-in users too) got from each
+    // other.
+    let server_before = server_deliveries(target, addr)?;
     let t = phase::throughput(&fleet, &plan, pid)?;
+    if let (Some(before), Some(after)) = (server_before, server_deliveries(target, addr)?) {
+        let among_publishers = (publishers * publishers.saturating_sub(1)) as u64 * per_sender;
+        let expected = t.deliveries
+            + if kind == Kind::Fanout {
+                among_publishers
+            } else {
+                0
+            };
+        if after - before != expected {
+            return Err(format!(
+                "server counted {} deliveries, the probe expected {expected}",
+                after - before
+            ));
+        }
+    }
     let max_rate = t.publishes as f64 / t.seconds;
     let rate = r.latency_rate.unwrap_or(max_rate * s.latency_fraction);
     let l = phase::latency(
@@ -159,6 +178,31 @@ fn messages(r: Run, s: &Settings) -> Result<Sample, String> {
         sample.insert("probe_busy", cpu / t.seconds);
     }
     Ok(sample)
+}
+
+/// The `deliveries` counter of an evchat server, read with an anonymous
+/// STATS (no login, so no presence traffic); `None` for other targets.
+fn server_deliveries(target: Target, addr: SocketAddr) -> Result<Option<u64>, String> {
+    if target != Target::Evchat {
+        return Ok(None);
+    }
+    let read = || -> std::io::Result<Option<u64>> {
+        let mut stream = TcpStream::connect(addr)?;
+        stream.set_read_timeout(Some(PATIENCE))?;
+        stream.write_all(b"STATS\nQUIT\n")?;
+        let mut text = String::new();
+        stream.read_to_string(&mut text)?;
+        Ok(text
+            .lines()
+            .find_map(|l| l.strip_prefix("STATS "))
+            .and_then(|l| l.split(' ').find_map(|kv| kv.strip_prefix("deliveries=")))
+            .and_then(|v| v.parse().ok()))
+    };
+    match read() {
+        Ok(Some(n)) => Ok(Some(n)),
+        Ok(None) => Err("server answered STATS without deliveries=".into()),
+        Err(e) => Err(format!("cannot read server STATS: {e}")),
+    }
 }
 
 /// Connections per second through log-in (or subscribe) and log-out, from

@@ -526,6 +526,12 @@ impl<T: Write> Hub<T> {
                 });
             }
             (Command::Pong { .. }, _) => {}
+            // Monitors may ask without joining the chat.
+            (Command::Stats, _) => {
+                let line = self.stats_line();
+                self.queues
+                    .push_reply(key, |b| encode_fields(b, &["STATS", &line]));
+            }
             (Command::Quit { text }, _) => {
                 self.seal();
                 self.queues
@@ -550,11 +556,6 @@ impl<T: Write> Hub<T> {
                 names.sort_unstable();
                 self.queues
                     .push_reply(key, |b| encode_users(b, names.into_iter()));
-            }
-            (Command::Stats, Some(_)) => {
-                let line = self.stats_line();
-                self.queues
-                    .push_reply(key, |b| encode_fields(b, &["STATS", &line]));
             }
         }
     }
