@@ -131,8 +131,9 @@ fn client_reports_connection_refused_in_one_line() {
 fn server_on_a_busy_port_fails_with_one_line_and_exit_1() {
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port().to_string();
+    let data = tempfile::tempdir().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_evchat-server"))
-        .args(["--port", &port])
+        .args(["--port", &port, "--data-dir", data.path().to_str().unwrap()])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -195,6 +196,9 @@ fn help_explains_every_flag() {
         "--idle-timeout",
         "--log-level",
         "--mailbox-max",
+        "--data-dir",
+        "--fsync",
+        "--users",
     ] {
         assert!(help.contains(flag), "{flag} missing from --help");
     }

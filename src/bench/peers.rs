@@ -13,6 +13,8 @@ pub struct Peer {
     pub target: Target,
     pub addr: SocketAddr,
     child: Child,
+    /// evchat's data directory, removed on drop.
+    data_dir: Option<PathBuf>,
 }
 
 impl Peer {
@@ -25,6 +27,9 @@ impl Drop for Peer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some(dir) = &self.data_dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 
@@ -49,7 +54,7 @@ fn free_port() -> std::io::Result<u16> {
 }
 
 /// The command line that starts `target` on `port`, if it is installed.
-fn command(target: Target, port: u16) -> Option<Command> {
+fn command(target: Target, port: u16, data_dir: &std::path::Path) -> Option<Command> {
     let port = port.to_string();
     let mut cmd;
     match target {
@@ -64,6 +69,7 @@ fn command(target: Target, port: u16) -> Option<Command> {
                 "warn",
             ]);
             cmd.args(["--max-clients", "19000"]);
+            cmd.arg("--data-dir").arg(data_dir);
         }
         Target::Redis => {
             cmd = Command::new(find_program("redis-server")?);
@@ -97,7 +103,8 @@ fn command(target: Target, port: u16) -> Option<Command> {
 /// Starts `target`; `Ok(None)` when it is not installed.
 pub fn start(target: Target) -> Result<Option<Peer>, String> {
     let port = free_port().map_err(|e| e.to_string())?;
-    let Some(mut cmd) = command(target, port) else {
+    let data_dir = std::env::temp_dir().join(format!("evchat-bench-{}-{port}", std::process::id()));
+    let Some(mut cmd) = command(target, port, &data_dir) else {
         if target == Target::Evchat {
             return Err(
                 "evchat-server is not next to evchat-bench: run `cargo build --release` first"
@@ -117,6 +124,7 @@ pub fn start(target: Target) -> Result<Option<Peer>, String> {
         target,
         addr,
         child,
+        data_dir: (target == Target::Evchat).then_some(data_dir),
     };
     let deadline = Instant::now() + Duration::from_secs(10);
     while TcpStream::connect(addr).is_err() {

@@ -1,13 +1,31 @@
-//! `evchat-server`: parses settings, sets up logging, runs the loop.
+//! `evchat-server`: parses settings, sets up logging, runs the loop — or
+//! manages the users file (`evchat-server user ...`).
 
 use clap::Parser;
-use evchat::server::{Server, ServerArgs, ServerConfig};
+use evchat::protocol::is_valid_name;
+use evchat::server::accounts::{hash_password, Users};
+use evchat::server::{Server, ServerArgs, ServerCommand, ServerConfig, UserAction};
 use log::{error, LevelFilter};
+use std::io::{BufRead, IsTerminal};
+use std::path::Path;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let args = ServerArgs::parse();
     let config = ServerConfig::from_args(&args);
+    if let Some(ServerCommand::User { action }) = &args.command {
+        let done = config.and_then(|c| {
+            let path = c.users.ok_or("which users file? pass --users FILE")?;
+            manage_users(&path, action)
+        });
+        return match done {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("evchat-server: {e}");
+                ExitCode::from(1)
+            }
+        };
+    }
     let level = config.as_ref().map_or(LevelFilter::Info, |c| c.log_level);
     // Logging to stderr with UTC timestamps; failure here means a logger
     // was already set, which cannot happen in this binary.
@@ -25,7 +43,7 @@ fn main() -> ExitCode {
     let server = match Server::bind(&config) {
         Ok(server) => server,
         Err(e) => {
-            error!("cannot listen on {}:{}: {e}", config.host, config.port);
+            error!("{e}");
             return ExitCode::from(1);
         }
     };
@@ -36,4 +54,58 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// `user add|del|list`: edits the users file, which a running server
+/// rereads at the next login.
+fn manage_users(path: &Path, action: &UserAction) -> Result<(), String> {
+    let mut users = Users::load_or_empty(path)?;
+    match action {
+        UserAction::List => {
+            for name in users.names() {
+                println!("{name}");
+            }
+            return Ok(());
+        }
+        UserAction::Add { name } => {
+            if !is_valid_name(name) {
+                return Err(format!(
+                    "bad name {name:?}: 1-32 characters of A-Z a-z 0-9 _ -"
+                ));
+            }
+            let password = read_new_password(name)?;
+            users.set(name, hash_password(&password)?);
+        }
+        UserAction::Del { name } => {
+            if !users.remove(name) {
+                return Err(format!("no user {name} in {}", path.display()));
+            }
+        }
+    }
+    users.save(path)
+}
+
+/// Asks twice without echo on a terminal; otherwise reads one line.
+fn read_new_password(name: &str) -> Result<String, String> {
+    let password = if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password(format!("password for {name}: "))
+            .map_err(|e| format!("cannot read the password: {e}"))?;
+        let again = rpassword::prompt_password("again: ")
+            .map_err(|e| format!("cannot read the password: {e}"))?;
+        if first != again {
+            return Err("the passwords differ; nothing was changed".into());
+        }
+        first
+    } else {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| format!("cannot read the password from stdin: {e}"))?;
+        line.trim_end_matches(['\n', '\r']).to_owned()
+    };
+    if password.is_empty() {
+        return Err("the password must not be empty".into());
+    }
+    Ok(password)
 }

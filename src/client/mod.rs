@@ -272,6 +272,14 @@ impl Client {
                 "bad name {name:?}: 1-32 characters of A-Z a-z 0-9 _ -"
             )));
         }
+        let escaped = password.map(escape);
+        let password = match &escaped {
+            Some(p) => Some(
+                Text::parse(p)
+                    .map_err(|_| Error::Invalid("the password must not be empty".into()))?,
+            ),
+            None => None,
+        };
         self.sender.send(&Command::Login { name, password })?;
         loop {
             match self.receiver.recv()? {

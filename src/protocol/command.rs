@@ -41,7 +41,8 @@ impl<'a> Text<'a> {
 pub enum Command<'a> {
     Login {
         name: &'a str,
-        password: Option<&'a str>,
+        /// Escaped text: the rest of the line, so it may hold spaces.
+        password: Option<Text<'a>>,
     },
     Say {
         text: Text<'a>,
@@ -83,7 +84,7 @@ impl<'a> Command<'a> {
         };
         match self {
             Command::Login { name, password } => match password {
-                Some(password) => put(&["LOGIN", name, password]),
+                Some(password) => put(&["LOGIN", name, password.escaped()]),
                 None => put(&["LOGIN", name]),
             },
             Command::Say { text } => put(&["SAY", text.escaped()]),
@@ -198,8 +199,7 @@ pub fn parse(frame: &[u8]) -> Result<Option<Command<'_>>, ParseError> {
         const USAGE: &str = "LOGIN <name> [<password>]";
         let rest = rest.ok_or(ParseError::MissingField(USAGE))?;
         let (login, password) = match split_space(rest) {
-            Some((_, p)) if p.contains(' ') => return Err(ParseError::ExtraField(USAGE)),
-            Some((n, p)) => (n, Some(p)),
+            Some((n, p)) => (n, Some(Text::parse(p)?)),
             None => (rest, None),
         };
         Command::Login {
@@ -262,7 +262,7 @@ mod tests {
             parse(b"LOGIN Bob s3cret").unwrap(),
             Some(Command::Login {
                 name: "Bob",
-                password: Some("s3cret")
+                password: Some(Text("s3cret"))
             })
         );
         assert_eq!(

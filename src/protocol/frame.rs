@@ -46,14 +46,18 @@ impl FrameDecoder {
 
     /// Feeds `data` and calls `on_frame` for every frame it completes.
     ///
-    /// `on_frame` returns `false` to stop early (the connection is closing);
-    /// the rest of `data` is then dropped.
-    pub fn feed(&mut self, data: &[u8], mut on_frame: impl FnMut(Frame<'_>) -> bool) {
+    /// `on_frame` returns `false` to stop early (the connection is closing,
+    /// or waits for a password check). Returns how many bytes of `data` were
+    /// consumed: after an early stop, the bytes past the last frame are not,
+    /// and the caller may feed them again later.
+    pub fn feed(&mut self, data: &[u8], mut on_frame: impl FnMut(Frame<'_>) -> bool) -> usize {
         let mut rest = data;
+        // Bytes of `data` consumed so far, once `rest` has moved on.
+        let used = |rest: &[u8]| data.len() - rest.len();
         if self.discarding || !self.partial.is_empty() {
             let Some(lf) = memchr::memchr(b'\n', rest) else {
                 self.hold(rest, &mut on_frame);
-                return;
+                return data.len();
             };
             let (head, tail) = (&rest[..lf], &rest[lf + 1..]);
             rest = tail;
@@ -62,14 +66,14 @@ impl FrameDecoder {
             } else if self.partial.len() + head.len() > self.max_line + 1 {
                 self.release();
                 if !on_frame(Frame::TooLong) {
-                    return;
+                    return used(rest);
                 }
             } else {
                 self.partial.extend_from_slice(head);
                 let keep_going = on_frame(self.line(&self.partial));
                 self.release();
                 if !keep_going {
-                    return;
+                    return used(rest);
                 }
             }
         }
@@ -77,10 +81,11 @@ impl FrameDecoder {
             let keep_going = on_frame(self.line(&rest[..lf]));
             rest = &rest[lf + 1..];
             if !keep_going {
-                return;
+                return used(rest);
             }
         }
         self.hold(rest, &mut on_frame);
+        data.len()
     }
 
     /// Classifies a complete line, dropping a CR right before the LF.
@@ -157,6 +162,24 @@ mod tests {
     fn splits_lines_and_drops_cr() {
         let frames = decode_in_chunks(16, b"a\nbb\r\n\nc\r\rx\n", &[]);
         assert_eq!(frames, lines(&["a", "bb", "", "c\r\rx"]));
+    }
+
+    #[test]
+    fn an_early_stop_reports_what_was_consumed() {
+        let mut decoder = FrameDecoder::new(64);
+        let data = b"one\ntwo\nthr";
+        let used = decoder.feed(data, |f| f != Frame::Line(b"one"));
+        assert_eq!(&data[used..], b"two\nthr");
+        let mut seen = Vec::new();
+        decoder.feed(&data[used..], |f| {
+            seen.push(format!("{f:?}"));
+            true
+        });
+        assert_eq!(seen.len(), 1, "{seen:?}");
+        decoder.feed(b"ee", |_| true);
+        let used = decoder.feed(b"x\nfour\n", |f| f != Frame::Line(b"threex"));
+        assert_eq!(used, 2);
+        assert_eq!(decoder.feed(b"five\n", |_| true), 5);
     }
 
     #[test]

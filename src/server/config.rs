@@ -1,8 +1,9 @@
 //! The server's settings: flags (clap), the same keys in a TOML file, and
 //! the defaults, merged in that order of precedence.
 
+use super::journal::Fsync;
 use crate::config::{load_toml, Size};
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use log::LevelFilter;
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -18,8 +19,17 @@ use std::time::Duration;
 )]
 pub struct ServerArgs {
     /// TOML file with the same keys as these flags (e.g. `max-queue = "8M"`).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", global = true)]
     pub config: Option<PathBuf>,
+    /// Users file: when given, every login needs a password (manage it with `evchat-server user`). Without it the server is open: anyone may log in as any name not online.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub users: Option<PathBuf>,
+    /// Directory of the durable store: known users and messages held for offline ones; created if missing [default: ./evchat-data].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// When held messages are forced to the disk: always (once per loop turn), everysec (a helper thread, once a second) or never (left to the OS). They reach the OS before the sender's next PONG in every mode [default: everysec].
+    #[arg(long, value_name = "WHEN")]
+    pub fsync: Option<Fsync>,
     /// Address to listen on [default: 127.0.0.1; 0.0.0.0 for all interfaces].
     #[arg(long)]
     pub host: Option<String>,
@@ -47,6 +57,28 @@ pub struct ServerArgs {
     /// Log level: error, warn, info, debug, trace or off [default: info].
     #[arg(long, value_name = "LEVEL")]
     pub log_level: Option<LevelFilter>,
+    #[command(subcommand)]
+    pub command: Option<ServerCommand>,
+}
+
+/// What `evchat-server` does instead of serving.
+#[derive(Debug, Subcommand)]
+pub enum ServerCommand {
+    /// Manage the accounts in the users file (`--users FILE`).
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserAction {
+    /// Add a user, or change a user's password. The password is asked for twice without echo, or read as one line from stdin when it is not a terminal.
+    Add { name: String },
+    /// Remove a user.
+    Del { name: String },
+    /// List the users.
+    List,
 }
 
 /// The config file: the flags' long names as keys.
@@ -62,6 +94,9 @@ struct ServerFile {
     idle_timeout: Option<u64>,
     mailbox_max: Option<usize>,
     log_level: Option<String>,
+    users: Option<PathBuf>,
+    data_dir: Option<PathBuf>,
+    fsync: Option<Fsync>,
 }
 
 /// Settings in force.
@@ -77,6 +112,10 @@ pub struct ServerConfig {
     pub idle_timeout: Option<Duration>,
     pub mailbox_max: usize,
     pub log_level: LevelFilter,
+    /// `None`: no accounts, anyone may log in.
+    pub users: Option<PathBuf>,
+    pub data_dir: PathBuf,
+    pub fsync: Fsync,
 }
 
 impl Default for ServerConfig {
@@ -91,6 +130,9 @@ impl Default for ServerConfig {
             idle_timeout: Some(Duration::from_secs(60)),
             mailbox_max: 10_000,
             log_level: LevelFilter::Info,
+            users: None,
+            data_dir: PathBuf::from("evchat-data"),
+            fsync: Fsync::Everysec,
         }
     }
 }
@@ -130,6 +172,13 @@ impl ServerConfig {
                 .or(file.mailbox_max)
                 .unwrap_or(d.mailbox_max),
             log_level: args.log_level.or(file_level).unwrap_or(d.log_level),
+            users: args.users.clone().or(file.users),
+            data_dir: args
+                .data_dir
+                .clone()
+                .or(file.data_dir)
+                .unwrap_or(d.data_dir),
+            fsync: args.fsync.or(file.fsync).unwrap_or(d.fsync),
         };
         if config.max_line < 64 {
             return Err("max-line must be at least 64 bytes".into());

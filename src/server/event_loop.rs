@@ -14,17 +14,27 @@
 //!    write every connection that has pending output, one `writev` each, as
 //!    Redis does before it sleeps — never once per message;
 //! 5. drop connections that are finished.
+//!
+//! Password checks run on a helper thread (see [`accounts`](super::accounts));
+//! its answers arrive through a channel, and a `mio::Waker` ends the wait.
 
+use super::accounts::{AuthAnswer, Authenticator};
 use super::config::ServerConfig;
 use super::hub::{Flushed, Hub, Limits};
+use super::journal::Journal;
+use super::store::Store;
 use log::{debug, info, warn};
 use mio::net::{TcpListener, TcpStream};
-use mio::{Events, Interest, Poll, Token};
+use mio::{Events, Interest, Poll, Token, Waker};
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
+use std::sync::mpsc::Receiver;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const LISTENER: Token = Token(usize::MAX - 1);
+/// A helper thread has answers for the loop.
+const WAKER: Token = Token(usize::MAX - 2);
 /// Bytes read per `read` call.
 const SCRATCH: usize = 64 << 10;
 /// Bytes read from one socket per turn before others get their turn.
@@ -61,20 +71,47 @@ pub struct Server {
     max_clients: usize,
     tick_every: Duration,
     accept_paused_until: Option<Instant>,
+    /// Verdicts on passwords, when there are accounts.
+    auth_answers: Option<Receiver<AuthAnswer>>,
+    _waker: Arc<Waker>,
 }
 
 impl Server {
     /// Binds the listening socket (with SO_REUSEADDR, which mio sets, so a
     /// restart never waits for old connections in TIME_WAIT).
-    pub fn bind(config: &ServerConfig) -> io::Result<Server> {
-        let addr = (config.host.as_str(), config.port)
-            .to_socket_addrs()?
-            .next()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "host has no address"))?;
-        let mut listener = TcpListener::bind(addr)?;
-        let poll = Poll::new()?;
-        poll.registry()
-            .register(&mut listener, LISTENER, Interest::READABLE)?;
+    /// Opens the store and the users file first; errors say what to fix.
+    pub fn bind(config: &ServerConfig) -> Result<Server, String> {
+        let (journal, image) = Journal::open(&config.data_dir, config.fsync)?;
+        let store = Store::from_image(image, config.mailbox_max);
+        let listen = || -> io::Result<(TcpListener, Poll)> {
+            let addr = (config.host.as_str(), config.port)
+                .to_socket_addrs()?
+                .next()
+                .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "host has no address"))?;
+            let mut listener = TcpListener::bind(addr)?;
+            let poll = Poll::new()?;
+            poll.registry()
+                .register(&mut listener, LISTENER, Interest::READABLE)?;
+            Ok((listener, poll))
+        };
+        let (listener, poll) = listen()
+            .map_err(|e| format!("cannot listen on {}:{}: {e}", config.host, config.port))?;
+        let waker = Waker::new(poll.registry(), WAKER)
+            .map(Arc::new)
+            .map_err(|e| format!("cannot set up the loop's waker: {e}"))?;
+        let (auth, auth_answers) = match &config.users {
+            Some(path) => {
+                let waker = Arc::clone(&waker);
+                let (requests, answers) = Authenticator::start(path.clone(), move || {
+                    let _ = waker.wake();
+                })?;
+                (Some(requests), Some(answers))
+            }
+            None => {
+                warn!("no --users file: the server is open, anyone may log in as any name");
+                (None, None)
+            }
+        };
         let capacity = super::limits::raise_open_files_limit().saturating_sub(RESERVED_FDS);
         let capacity = usize::try_from(capacity).unwrap_or(usize::MAX);
         let max_clients = config.max_clients.min(capacity);
@@ -101,10 +138,12 @@ impl Server {
         Ok(Server {
             poll,
             listener,
-            hub: Hub::new(limits),
+            hub: Hub::with_store(limits, store, journal, auth),
             max_clients,
             tick_every,
             accept_paused_until: None,
+            auth_answers,
+            _waker: waker,
         })
     }
 
@@ -140,6 +179,7 @@ impl Server {
             for event in events.iter() {
                 match event.token() {
                     LISTENER => self.accept(now),
+                    WAKER => self.take_auth_answers(),
                     Token(key) => {
                         if event.is_readable() || event.is_read_closed() || event.is_error() {
                             self.read(key, &mut scratch, &mut unread_next);
@@ -150,6 +190,7 @@ impl Server {
                     }
                 }
             }
+            self.hub.take_resumed(&mut unread);
             for key in unread.drain(..) {
                 self.read(key, &mut scratch, &mut unread_next);
             }
@@ -164,6 +205,14 @@ impl Server {
             }
             self.hub.end_turn();
             self.flush_and_reap();
+        }
+    }
+
+    fn take_auth_answers(&mut self) {
+        if let Some(answers) = &self.auth_answers {
+            for answer in answers.try_iter() {
+                self.hub.auth_done(answer);
+            }
         }
     }
 
@@ -191,7 +240,7 @@ impl Server {
             }
             // Chat frames are small and latency matters more than packing.
             let _ = stream.set_nodelay(true);
-            let key = self.hub.open(Conn { stream, peer });
+            let key = self.hub.open_from(Conn { stream, peer }, Some(peer));
             let registered = match self.hub.session_mut(key) {
                 Some(session) => self.poll.registry().register(
                     &mut session.io.stream,
@@ -214,6 +263,9 @@ impl Server {
     fn read(&mut self, key: usize, scratch: &mut [u8], unread: &mut Vec<usize>) {
         let mut budget = READ_BUDGET;
         loop {
+            if self.hub.is_paused(key) {
+                return; // read again once resumed
+            }
             let Some(session) = self.hub.session_mut(key) else {
                 return;
             };

@@ -18,9 +18,11 @@
 //! message or a PING seals the batch first, so every recipient still sees
 //! frames in the order the server accepted them.
 
+use super::accounts::{AuthAnswer, AuthRequest};
 use super::clock::Clock;
+use super::journal::{encode_image, Journal};
 use super::outqueue::OutQueue;
-use super::session::{Phase, Session};
+use super::session::{MailInFlight, PendingAuth, Phase, Session};
 use super::store::Store;
 use crate::protocol::reply::{encode_err, encode_fields, encode_users};
 use crate::protocol::{parse, Command, ErrorCode, Frame, Text};
@@ -28,7 +30,9 @@ use log::{debug, info, warn};
 use slab::Slab;
 use std::collections::{HashMap, HashSet};
 use std::io::{self, Write};
+use std::net::SocketAddr;
 use std::rc::Rc;
+use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 
 /// A batch is sealed once it holds this many bytes, bounding how much one
@@ -40,6 +44,8 @@ const CLOSE_LINGER: Duration = Duration::from_secs(5);
 const TRIM_AFTER: usize = 64 << 20;
 /// How long to wait for the peer's EOF after our write side is shut.
 const DRAIN_LINGER: Duration = Duration::from_secs(2);
+/// Failed logins after which a connection is closed.
+const MAX_FAILED_LOGINS: u32 = 5;
 
 /// The limits the hub enforces.
 #[derive(Debug, Clone)]
@@ -116,6 +122,11 @@ pub struct Queues<T> {
     /// Sessions whose socket failed during a write.
     failed: Vec<usize>,
     bytes_out: u64,
+    /// Lives here, beside the sockets, because no socket write may overtake
+    /// it: [`write`](Self::write) commits the journal first, so whatever a
+    /// client is told — a PONG above all — comes after the records of the
+    /// messages it acknowledges.
+    pub journal: Journal,
 }
 
 impl<T: Write> Queues<T> {
@@ -151,17 +162,22 @@ impl<T: Write> Queues<T> {
     /// Writes what the session has queued; a failed socket is listed in
     /// `failed` for the hub to close.
     fn write(&mut self, key: usize) -> io::Result<usize> {
+        self.journal.commit();
         let result = self
             .with_session(key, |s| {
                 let result = s.out.write_to(&mut s.io);
                 if let Ok(n) = result {
                     s.out_exempt = s.out_exempt.saturating_sub(n);
+                    s.written += n as u64;
                 }
                 result
             })
             .unwrap_or(Ok(0));
         match &result {
-            Ok(n) => self.bytes_out += *n as u64,
+            Ok(n) => {
+                self.bytes_out += *n as u64;
+                self.settle_mail(key);
+            }
             Err(e) => {
                 debug!("write to connection {key} failed: {e}");
                 self.failed.push(key);
@@ -244,6 +260,23 @@ impl<T: Write> Queues<T> {
         self.mark_dirty(key);
     }
 
+    /// Once held mail is written out in full, the journal forgets it.
+    fn settle_mail(&mut self, key: usize) {
+        let Some(session) = self.sessions.get_mut(key) else {
+            return;
+        };
+        if session
+            .mail
+            .as_ref()
+            .is_some_and(|m| session.written >= m.until)
+        {
+            if let Some(mail) = session.mail.take() {
+                let frames = mail.frames.iter().map(|f| &f[..]);
+                self.journal.delivered(&mail.owner, frames);
+            }
+        }
+    }
+
     fn mark_cut(&mut self, key: usize) {
         if let Some(session) = self.sessions.get_mut(key) {
             if !session.cut {
@@ -269,10 +302,28 @@ pub struct Hub<T> {
     dead: Vec<usize>,
     next_ping: u64,
     counters: Counters,
+    /// Where logins go for a password check; `None`: no accounts.
+    auth: Option<Sender<AuthRequest>>,
+    next_auth: u64,
+    /// Sessions whose input was paused and may be read again.
+    resumed: Vec<usize>,
 }
 
 impl<T: Write> Hub<T> {
+    /// A hub that keeps nothing on disk and has no accounts.
     pub fn new(limits: Limits) -> Hub<T> {
+        let store = Store::new(limits.mailbox_max);
+        Hub::with_store(limits, store, Journal::disabled(), None)
+    }
+
+    /// A hub over a store recovered from `journal`, checking passwords
+    /// through `auth` when given.
+    pub fn with_store(
+        limits: Limits,
+        store: Store,
+        journal: Journal,
+        auth: Option<Sender<AuthRequest>>,
+    ) -> Hub<T> {
         let now = Instant::now();
         Hub {
             queues: Queues {
@@ -286,9 +337,10 @@ impl<T: Write> Hub<T> {
                 cuts: Vec::new(),
                 failed: Vec::new(),
                 bytes_out: 0,
+                journal,
             },
             online: HashMap::new(),
-            store: Store::new(limits.mailbox_max),
+            store,
             batch: Batch {
                 buf: Vec::with_capacity(BATCH_MAX + 1024),
                 ..Batch::default()
@@ -300,6 +352,9 @@ impl<T: Write> Hub<T> {
             dead: Vec::new(),
             next_ping: 0,
             counters: Counters::default(),
+            auth,
+            next_auth: 0,
+            resumed: Vec::new(),
         }
     }
 
@@ -339,27 +394,101 @@ impl<T: Write> Hub<T> {
 
     /// Adds a new connection and returns its key.
     pub fn open(&mut self, io: T) -> usize {
-        let session = Session::new(io, self.limits.max_line, self.now);
+        self.open_from(io, None)
+    }
+
+    /// Adds a new connection from `peer`, which failed logins are logged
+    /// with.
+    pub fn open_from(&mut self, io: T, peer: Option<SocketAddr>) -> usize {
+        let session = Session::new(io, peer, self.limits.max_line, self.now);
         self.queues.sessions.insert(session)
     }
 
     /// Handles bytes read from a connection.
     pub fn receive(&mut self, key: usize, data: &[u8]) {
+        self.counters.bytes_in += data.len() as u64;
+        self.feed(key, data);
+    }
+
+    /// Is this connection's input paused (a password is being checked)?
+    /// The loop does not read it until it is listed by
+    /// [`take_resumed`](Self::take_resumed).
+    pub fn is_paused(&self, key: usize) -> bool {
+        self.queues
+            .sessions
+            .get(key)
+            .is_some_and(Session::is_paused)
+    }
+
+    fn feed(&mut self, key: usize, data: &[u8]) {
         let Some(session) = self.queues.sessions.get_mut(key) else {
             return;
         };
         if !session.is_open() {
             return; // closing: input is read only to see the peer's EOF
         }
-        self.counters.bytes_in += data.len() as u64;
+        if let Some(pending) = &mut session.auth {
+            pending.stash.extend_from_slice(data);
+            return;
+        }
         let mut decoder = std::mem::take(&mut session.decoder);
-        decoder.feed(data, |frame| {
+        let used = decoder.feed(data, |frame| {
             self.on_frame(key, frame);
-            self.queues.sessions.get(key).is_some_and(Session::is_open)
+            self.queues
+                .sessions
+                .get(key)
+                .is_some_and(|s| s.is_open() && !s.is_paused())
         });
         if let Some(session) = self.queues.sessions.get_mut(key) {
             session.decoder = decoder;
+            if let (Some(pending), Some(rest)) = (&mut session.auth, data.get(used..)) {
+                pending.stash.extend_from_slice(rest);
+            }
         }
+    }
+
+    /// Takes the verdict on a password; the connection's input goes on.
+    pub fn auth_done(&mut self, answer: AuthAnswer) {
+        let key = answer.key;
+        let Some(session) = self.queues.sessions.get_mut(key) else {
+            return;
+        };
+        if session
+            .auth
+            .as_ref()
+            .is_none_or(|p| p.serial != answer.serial)
+        {
+            return; // for a connection that has gone since
+        }
+        let stash = session.auth.take().map(|p| p.stash).unwrap_or_default();
+        if !session.is_open() {
+            return;
+        }
+        if answer.ok {
+            self.admit(key, &answer.name);
+        } else {
+            session.failed_logins += 1;
+            let (failures, peer) = (session.failed_logins, session.peer_name());
+            warn!(
+                "failed login as {} from {peer} ({failures} of {MAX_FAILED_LOGINS})",
+                answer.name
+            );
+            if failures >= MAX_FAILED_LOGINS {
+                let text = format!("{failures} failed logins; disconnected");
+                self.queues
+                    .push_final(key, |b| encode_err(b, ErrorCode::NotLoggedIn, &text));
+                return self.close(key, None);
+            }
+            self.reply_err(key, ErrorCode::NotLoggedIn, "wrong name or password");
+        }
+        self.resumed.push(key);
+        self.feed(key, &stash);
+    }
+
+    /// Moves the keys of connections whose input may be read again into
+    /// `into`.
+    pub fn take_resumed(&mut self, into: &mut Vec<usize>) {
+        into.append(&mut self.resumed);
     }
 
     /// Queues this turn's broadcasts; the loop calls it before writing.
@@ -443,12 +572,41 @@ impl<T: Write> Hub<T> {
             self.kill(key);
         }
         self.seal();
+        self.compact_store();
         // After a burst (a login storm, a flood) has drained, give the
         // freed heap back instead of holding the peak for good.
         if self.queues.high_water > TRIM_AFTER && self.queues.total < TRIM_AFTER / 64 {
             self.queues.high_water = self.queues.total;
             super::limits::release_free_memory();
         }
+    }
+
+    /// Finishes a journal compaction that is done, or starts one that pays.
+    fn compact_store(&mut self) {
+        let journal = &mut self.queues.journal;
+        journal.poll_compaction();
+        if !journal.wants_compaction() {
+            return;
+        }
+        // Held mail being written to its recipient is still live.
+        let in_flight = self
+            .queues
+            .sessions
+            .iter()
+            .filter_map(|(_, s)| s.mail.as_ref());
+        let in_flight = in_flight.flat_map(|m| m.frames.iter().map(|f| (&*m.owner, &f[..])));
+        let mut image = Vec::new();
+        encode_image(
+            &mut image,
+            self.store.users(),
+            in_flight.chain(self.store.all_held()),
+        );
+        self.queues.journal.start_compaction(image);
+    }
+
+    /// Writes the journal out and forces it to the disk.
+    pub fn sync_store(&mut self) {
+        self.queues.journal.sync();
     }
 
     /// Moves the keys of sessions with queued output into `into`.
@@ -467,6 +625,7 @@ impl<T: Write> Hub<T> {
     pub fn remove(&mut self, key: usize) -> Option<T> {
         self.queues.sessions.get(key)?;
         self.leave(key, None);
+        self.return_mail(key);
         self.queues
             .with_session(key, |s| s.out = OutQueue::default());
         let session = self.queues.sessions.try_remove(key)?;
@@ -538,7 +697,9 @@ impl<T: Write> Hub<T> {
                     .push_final(key, |b| b.extend_from_slice(b"BYE\n"));
                 self.close(key, text.map(|t| t.escaped()));
             }
-            (Command::Login { name, .. }, None) => self.login(key, name),
+            (Command::Login { name, password }, None) => {
+                self.login(key, name, password.map(|p| p.unescaped().into_owned()))
+            }
             (Command::Login { .. }, Some(me)) => {
                 let text = format!("already logged in as {me}");
                 self.reply_err(key, ErrorCode::BadRequest, &text);
@@ -560,12 +721,50 @@ impl<T: Write> Hub<T> {
         }
     }
 
-    fn login(&mut self, key: usize, name: &str) {
-        if self.online.contains_key(name) {
-            let text = format!("{name} is already online");
-            return self.reply_err(key, ErrorCode::NameTaken, &text);
+    fn login(&mut self, key: usize, name: &str, password: Option<String>) {
+        let Some(auth) = &self.auth else {
+            if self.online.contains_key(name) {
+                let text = format!("{name} is already online");
+                return self.reply_err(key, ErrorCode::NameTaken, &text);
+            }
+            return self.admit(key, name);
+        };
+        let Some(password) = password else {
+            let text = "this server needs a password: LOGIN <name> <password>";
+            return self.reply_err(key, ErrorCode::NotLoggedIn, text);
+        };
+        self.next_auth += 1;
+        let serial = self.next_auth;
+        let request = AuthRequest {
+            key,
+            serial,
+            name: name.to_owned(),
+            password,
+        };
+        if auth.send(request).is_err() {
+            let text = "passwords cannot be checked now; try again later";
+            return self.reply_err(key, ErrorCode::Unavailable, text);
         }
-        let name = self.store.register(name);
+        // Input waits (kept in order in the stash) until the verdict.
+        if let Some(session) = self.queues.sessions.get_mut(key) {
+            session.auth = Some(PendingAuth {
+                serial,
+                stash: Vec::new(),
+            });
+        }
+    }
+
+    /// Logs a session in as `name`: a correct password for a name already
+    /// online replaces the old session, without a LEFT/JOINED flicker.
+    fn admit(&mut self, key: usize, name: &str) {
+        let replaced = self.online.get(name).copied().filter(|&k| k != key);
+        if let Some(old) = replaced {
+            self.replace(old);
+        }
+        let (name, new) = self.store.register(name);
+        if new {
+            self.queues.journal.user(&name);
+        }
         self.online.insert(Rc::clone(&name), key);
         // Broadcasts already in the batch were sent before this login.
         self.batch.split = true;
@@ -579,21 +778,83 @@ impl<T: Write> Hub<T> {
         }
         self.queues
             .push_reply(key, |b| encode_fields(b, &["OK LOGIN", &name]));
-        let held = self.store.take_held(&name);
-        if !held.is_empty() {
-            info!("{name} logged in; delivering {} held messages", held.len());
-            self.queues.with_session(key, |s| {
-                for frame in &held {
-                    s.out.push_shared(frame);
-                    s.out_exempt += frame.len();
-                }
-            });
-            self.queues.mark_dirty(key);
-        } else {
-            info!("{name} logged in");
+        let held = self.deliver_held(key, &name);
+        match (held, replaced) {
+            (0, None) => info!("{name} logged in"),
+            (n, None) => info!("{name} logged in; delivering {n} held messages"),
+            (n, Some(_)) => info!("{name} logged in again, replacing the old session; {n} held"),
         }
-        let time = self.clock.stamp();
-        self.broadcast(Some(key), &["JOINED", &name, time.as_str()]);
+        if replaced.is_none() {
+            let time = self.clock.stamp();
+            self.broadcast(Some(key), &["JOINED", &name, time.as_str()]);
+        }
+    }
+
+    /// Queues the mail held for `name` to its session; the journal keeps
+    /// it until it is written out. Returns how many messages.
+    fn deliver_held(&mut self, key: usize, name: &Rc<str>) -> usize {
+        let held = self.store.take_held(name);
+        let count = held.len();
+        if count == 0 {
+            return 0;
+        }
+        self.queues.with_session(key, |s| {
+            for frame in &held {
+                s.out.push_shared(frame);
+                s.out_exempt += frame.len();
+            }
+            let until = s.written + s.out.len() as u64;
+            match &mut s.mail {
+                Some(mail) => {
+                    mail.frames.extend(held);
+                    mail.until = until;
+                }
+                None => {
+                    s.mail = Some(MailInFlight {
+                        owner: Rc::clone(name),
+                        frames: held,
+                        until,
+                    })
+                }
+            }
+        });
+        self.queues.mark_dirty(key);
+        count
+    }
+
+    /// Closes a session whose name a new login took over.
+    fn replace(&mut self, old: usize) {
+        let Some(name) = self
+            .queues
+            .sessions
+            .get_mut(old)
+            .and_then(|s| s.name.take())
+        else {
+            return;
+        };
+        self.online.remove(&name);
+        self.return_mail(old);
+        let text = format!("replaced by a new login as {name}");
+        self.queues
+            .push_final(old, |b| encode_err(b, ErrorCode::NameTaken, &text));
+        self.close(old, None); // no LEFT: the name never went offline
+    }
+
+    /// Puts held mail a session did not finish writing back in the
+    /// mailbox — or on to its owner's new session, if there is one.
+    fn return_mail(&mut self, key: usize) {
+        let Some(mail) = self
+            .queues
+            .sessions
+            .get_mut(key)
+            .and_then(|s| s.mail.take())
+        else {
+            return;
+        };
+        self.store.restore(&mail.owner, mail.frames);
+        if let Some(&now_at) = self.online.get(&mail.owner) {
+            self.deliver_held(now_at, &mail.owner);
+        }
     }
 
     fn private(&mut self, key: usize, me: &str, to: &str, text: Text<'_>) {
@@ -645,12 +906,17 @@ impl<T: Write> Hub<T> {
                         self.counters.deliveries += 1;
                     }
                 }
-                None => {
-                    if self.store.hold(name, &frame).is_err() {
+                None if self.queues.journal.is_failing() => {
+                    let text = format!("the server cannot store messages now; not held for {name}");
+                    self.reply_err(key, ErrorCode::Unavailable, &text);
+                }
+                None => match self.store.hold(name, &frame) {
+                    Ok(()) => self.queues.journal.held(name, &frame),
+                    Err(_) => {
                         let text = format!("mailbox of {name} is full; not delivered to {name}");
                         self.reply_err(key, ErrorCode::MailboxFull, &text);
                     }
-                }
+                },
             }
         }
     }

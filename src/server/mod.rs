@@ -6,14 +6,16 @@
 //! - [`store`]: known users and mail held for offline ones;
 //! - [`clock`], [`limits`], [`config`]: timestamps, process limits, settings.
 
+pub mod accounts;
 pub mod clock;
 pub mod config;
 pub mod event_loop;
 pub mod hub;
+pub mod journal;
 pub mod limits;
 pub mod outqueue;
 pub mod session;
 pub mod store;
 
-pub use config::{ServerArgs, ServerConfig};
+pub use config::{ServerArgs, ServerCommand, ServerConfig, UserAction};
 pub use event_loop::Server;

@@ -6,8 +6,30 @@
 
 use super::outqueue::OutQueue;
 use crate::protocol::FrameDecoder;
+use std::collections::VecDeque;
+use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Instant;
+
+/// Held mail queued at login and not yet written to the socket in full.
+/// Until it is, the journal still holds it; if the connection dies first,
+/// it goes back to the mailbox.
+#[derive(Debug)]
+pub struct MailInFlight {
+    pub owner: Rc<str>,
+    pub frames: VecDeque<Rc<[u8]>>,
+    /// Delivered once `Session::written` reaches this.
+    pub until: u64,
+}
+
+/// A login waiting for its password to be checked off the loop.
+#[derive(Debug)]
+pub struct PendingAuth {
+    /// Matches the answer to this login (a slab key is reused).
+    pub serial: u64,
+    /// Input that arrived after the LOGIN, replayed once it is decided.
+    pub stash: Vec<u8>,
+}
 
 /// Where a connection is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,10 +71,18 @@ pub struct Session<T> {
     pub joined_at: u64,
     /// Authored frames in, or logged in during, the pending batch.
     pub batch_special: bool,
+    /// Who is at the other end, for the log.
+    pub peer: Option<SocketAddr>,
+    /// Bytes written to the transport so far.
+    pub written: u64,
+    pub mail: Option<MailInFlight>,
+    /// Input is paused while a password is checked.
+    pub auth: Option<PendingAuth>,
+    pub failed_logins: u32,
 }
 
 impl<T> Session<T> {
-    pub fn new(io: T, max_line: usize, now: Instant) -> Session<T> {
+    pub fn new(io: T, peer: Option<SocketAddr>, max_line: usize, now: Instant) -> Session<T> {
         Session {
             io,
             phase: Phase::Open,
@@ -67,11 +97,27 @@ impl<T> Session<T> {
             cut: false,
             joined_at: 0,
             batch_special: false,
+            peer,
+            written: 0,
+            mail: None,
+            auth: None,
+            failed_logins: 0,
         }
     }
 
     pub fn is_open(&self) -> bool {
         self.phase == Phase::Open
+    }
+
+    /// Is input paused for a password check?
+    pub fn is_paused(&self) -> bool {
+        self.auth.is_some()
+    }
+
+    /// The peer's address for log lines.
+    pub fn peer_name(&self) -> String {
+        self.peer
+            .map_or_else(|| "(unknown peer)".into(), |p| p.to_string())
     }
 
     /// Queued bytes that count against `max-queue`.

@@ -16,10 +16,24 @@ pub struct TestServer {
     child: Child,
     pub addr: SocketAddr,
     log: Arc<Mutex<String>>,
+    /// The data directory the harness made (none when the test chose one).
+    _data: Option<tempfile::TempDir>,
 }
 
 impl TestServer {
+    /// Starts a server on a free port with a fresh data directory, unless
+    /// `args` name them.
     pub fn start(args: &[&str]) -> TestServer {
+        if args.contains(&"--data-dir") {
+            return TestServer::spawn(args, None);
+        }
+        let data = tempfile::tempdir().expect("temporary data directory");
+        let dir = data.path().to_str().expect("UTF-8 temp path").to_owned();
+        let args: Vec<&str> = args.iter().copied().chain(["--data-dir", &dir]).collect();
+        TestServer::spawn(&args, Some(data))
+    }
+
+    fn spawn(args: &[&str], data: Option<tempfile::TempDir>) -> TestServer {
         let mut command = Command::new(env!("CARGO_BIN_EXE_evchat-server"));
         if !args.contains(&"--port") {
             command.args(["--port", "0"]);
@@ -52,6 +66,7 @@ impl TestServer {
             child,
             addr: addr.parse().expect("address in log"),
             log,
+            _data: data,
         }
     }
 
@@ -85,6 +100,7 @@ impl TestServer {
         matches!(self.child.try_wait(), Ok(None))
     }
 
+    /// Sends SIGKILL: the server gets no chance to write anything more.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

@@ -1,0 +1,311 @@
+//! Accounts: the users file, argon2id hashes, and the helper thread that
+//! checks passwords so the loop never does.
+//!
+//! The file is plain text, one `name:PHC-string` per line (`#` starts a
+//! comment), so an operator can read it, diff it and back it up; it holds
+//! only argon2id hashes, never a password. It is rewritten atomically —
+//! written to a temporary file, synced, renamed over the old one.
+//!
+//! Checking a password costs tens of milliseconds of CPU by design, which
+//! would stall every other client if the loop did it. The loop hands each
+//! login to [`Authenticator`]'s thread and goes on; the answer comes back
+//! through a channel, and a `mio::Waker` wakes the loop to read it. The
+//! thread rereads the file when it changes, so `evchat-server user add`
+//! takes effect without a restart. An unknown name is checked against a
+//! dummy hash, so that it takes as long as a wrong password and the answer
+//! (the same `ERR 401`) tells nothing about which names exist.
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use log::{info, warn};
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::Arc;
+use std::thread;
+use std::time::SystemTime;
+
+/// Names and their password hashes, as in the users file.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Users {
+    hashes: BTreeMap<String, String>,
+}
+
+impl Users {
+    /// Reads a users file; a missing file is an error that says how to
+    /// make one.
+    pub fn load(path: &Path) -> Result<Users, String> {
+        let text = fs::read_to_string(path).map_err(|e| {
+            format!(
+                "cannot read users file {}: {e} (create it with `evchat-server user add <name> --users {}`)",
+                path.display(),
+                path.display()
+            )
+        })?;
+        let mut users = Users::default();
+        for (i, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let (name, hash) = line
+                .split_once(':')
+                .filter(|(n, h)| crate::protocol::is_valid_name(n) && PasswordHash::new(h).is_ok())
+                .ok_or_else(|| {
+                    format!(
+                        "{} line {}: expected name:argon2-hash (lines are written by `evchat-server user add`)",
+                        path.display(),
+                        i + 1
+                    )
+                })?;
+            users.hashes.insert(name.to_owned(), hash.to_owned());
+        }
+        Ok(users)
+    }
+
+    /// Like [`load`](Self::load), but a missing file is an empty one.
+    pub fn load_or_empty(path: &Path) -> Result<Users, String> {
+        if path.exists() {
+            Users::load(path)
+        } else {
+            Ok(Users::default())
+        }
+    }
+
+    /// Writes the file atomically, readable by its owner only.
+    pub fn save(&self, path: &Path) -> Result<(), String> {
+        let mut text =
+            String::from("# evchat users: name:argon2id hash. Edit with `evchat-server user`.\n");
+        for (name, hash) in &self.hashes {
+            text.push_str(name);
+            text.push(':');
+            text.push_str(hash);
+            text.push('\n');
+        }
+        let tmp = path.with_extension("tmp");
+        let fail = |e: std::io::Error| format!("cannot write {}: {e}", path.display());
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(fail)?;
+        file.write_all(text.as_bytes()).map_err(fail)?;
+        file.sync_all().map_err(fail)?;
+        fs::rename(&tmp, path).map_err(fail)?;
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    }
+
+    pub fn set(&mut self, name: &str, hash: String) {
+        self.hashes.insert(name.to_owned(), hash);
+    }
+
+    /// Removes a name; false if it was not there.
+    pub fn remove(&mut self, name: &str) -> bool {
+        self.hashes.remove(name).is_some()
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.hashes.keys().map(String::as_str)
+    }
+
+    pub fn hash_of(&self, name: &str) -> Option<&str> {
+        self.hashes.get(name).map(String::as_str)
+    }
+}
+
+/// Hashes a password with argon2id and a random salt, as a PHC string.
+pub fn hash_password(password: &str) -> Result<String, String> {
+    let mut salt = [0u8; 16];
+    getrandom(&mut salt)?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| e.to_string())?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| format!("cannot hash the password: {e}"))
+}
+
+/// Does `password` match the PHC string `hash`?
+pub fn verify_password(hash: &str, password: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|h| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
+}
+
+fn getrandom(buf: &mut [u8]) -> Result<(), String> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        let rest = &mut buf[filled..];
+        // SAFETY: the kernel writes at most `rest.len()` bytes into `rest`.
+        let n = unsafe { libc::getrandom(rest.as_mut_ptr().cast(), rest.len(), 0) };
+        if n < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                return Err(format!("no randomness for a salt: {e}"));
+            }
+        } else {
+            filled += n as usize;
+        }
+    }
+    Ok(())
+}
+
+/// A login to check.
+#[derive(Debug)]
+pub struct AuthRequest {
+    pub key: usize,
+    pub serial: u64,
+    pub name: String,
+    pub password: String,
+}
+
+/// The verdict on an [`AuthRequest`].
+#[derive(Debug)]
+pub struct AuthAnswer {
+    pub key: usize,
+    pub serial: u64,
+    pub name: String,
+    pub ok: bool,
+}
+
+/// The password-checking helper thread.
+pub struct Authenticator;
+
+impl Authenticator {
+    /// Loads the users file (failing now, not at the first login, if it is
+    /// unreadable) and starts the thread; `wake` is called after each
+    /// answer.
+    pub fn start(
+        path: PathBuf,
+        wake: impl Fn() + Send + 'static,
+    ) -> Result<(Sender<AuthRequest>, Receiver<AuthAnswer>), String> {
+        let users = Users::load(&path)?;
+        info!(
+            "accounts from {}: {} users",
+            path.display(),
+            users.hashes.len()
+        );
+        let (requests, inbox) = mpsc::channel::<AuthRequest>();
+        let (outbox, answers) = mpsc::channel();
+        let dummy = hash_password("no such user")?;
+        let mut state = FileWatch::new(path, users);
+        thread::Builder::new()
+            .name("evchat-auth".into())
+            .spawn(move || {
+                for request in inbox {
+                    let users = state.current();
+                    let hash = users.hash_of(&request.name);
+                    let ok = verify_password(hash.unwrap_or(&dummy), &request.password)
+                        && hash.is_some();
+                    let answer = AuthAnswer {
+                        key: request.key,
+                        serial: request.serial,
+                        name: request.name,
+                        ok,
+                    };
+                    if outbox.send(answer).is_err() {
+                        return;
+                    }
+                    wake();
+                }
+            })
+            .map_err(|e| format!("cannot start the password thread: {e}"))?;
+        Ok((requests, answers))
+    }
+}
+
+/// The users file, reread when its modification time changes.
+struct FileWatch {
+    path: PathBuf,
+    users: Arc<Users>,
+    modified: Option<SystemTime>,
+}
+
+impl FileWatch {
+    fn new(path: PathBuf, users: Users) -> FileWatch {
+        let modified = fs::metadata(&path).and_then(|m| m.modified()).ok();
+        FileWatch {
+            path,
+            users: Arc::new(users),
+            modified,
+        }
+    }
+
+    fn current(&mut self) -> Arc<Users> {
+        let modified = fs::metadata(&self.path).and_then(|m| m.modified()).ok();
+        if modified != self.modified {
+            self.modified = modified;
+            match Users::load(&self.path) {
+                Ok(users) => {
+                    info!(
+                        "users file {} changed: {} users",
+                        self.path.display(),
+                        users.hashes.len()
+                    );
+                    self.users = Arc::new(users);
+                }
+                Err(e) => warn!("{e}; keeping the accounts read before"),
+            }
+        }
+        Arc::clone(&self.users)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_verify_and_the_file_round_trips() {
+        let hash = hash_password("correct horse").unwrap();
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(verify_password(&hash, "correct horse"));
+        assert!(!verify_password(&hash, "correct horsE"));
+        assert!(!verify_password("not a hash", "x"));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("users");
+        let mut users = Users::load_or_empty(&path).unwrap();
+        users.set("bob", hash.clone());
+        users.set("amy", hash);
+        users.save(&path).unwrap();
+        let back = Users::load(&path).unwrap();
+        assert_eq!(back, users);
+        assert_eq!(back.names().collect::<Vec<_>>(), ["amy", "bob"]);
+        fs::write(&path, "bob:plaintext\n").unwrap();
+        assert!(Users::load(&path).unwrap_err().contains("line 1"));
+    }
+
+    #[test]
+    fn the_thread_answers_right_wrong_and_unknown_alike() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("users");
+        let mut users = Users::default();
+        users.set("bob", hash_password("pw").unwrap());
+        users.save(&path).unwrap();
+        let (requests, answers) = Authenticator::start(path, || {}).unwrap();
+        for (serial, name, password) in [(1, "bob", "pw"), (2, "bob", "nope"), (3, "eve", "pw")] {
+            let request = AuthRequest {
+                key: 7,
+                serial,
+                name: name.into(),
+                password: password.into(),
+            };
+            requests.send(request).unwrap();
+        }
+        let verdicts: Vec<_> = (0..3).map(|_| answers.recv().unwrap().ok).collect();
+        assert_eq!(verdicts, [true, false, false]);
+    }
+}
