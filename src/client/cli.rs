@@ -49,6 +49,9 @@ pub struct ClientArgs {
     /// Send plain lines privately to these users (comma separated) instead of to everyone.
     #[arg(long, value_name = "NAME[,NAME...]", value_delimiter = ',')]
     pub to: Vec<String>,
+    /// Read the password from the first line of stdin (for servers with accounts; the rest of stdin is chat). Without it, the client asks without echo when the server wants a password.
+    #[arg(long)]
+    pub password_stdin: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -65,6 +68,7 @@ struct Settings {
     host: String,
     port: u16,
     to: Vec<String>,
+    password_stdin: bool,
 }
 
 fn settings(args: ClientArgs) -> Result<Settings, String> {
@@ -96,6 +100,7 @@ fn settings(args: ClientArgs) -> Result<Settings, String> {
             .unwrap_or_else(|| "127.0.0.1".into()),
         port: args.port.or(file.port).unwrap_or(5555),
         to,
+        password_stdin: args.password_stdin,
     })
 }
 
@@ -118,7 +123,14 @@ pub fn run(args: ClientArgs) -> ExitCode {
         }
     };
     let interactive = std::io::stdin().is_terminal();
-    let name = match log_in(&mut client, settings.name, interactive) {
+    let password = match settings.password_stdin.then(read_password_line).transpose() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("evchat-client: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let name = match log_in(&mut client, settings.name, password, interactive) {
         Ok(name) => name,
         Err(e) => {
             eprintln!("evchat-client: {e}");
@@ -133,11 +145,44 @@ pub fn run(args: ClientArgs) -> ExitCode {
     }
 }
 
-/// Logs in; on a terminal, a refused name may be replaced by another.
-fn log_in(client: &mut Client, mut name: String, interactive: bool) -> Result<String, String> {
+/// The first line of stdin (without echo on a terminal).
+fn read_password_line() -> Result<String, String> {
+    let password = if std::io::stdin().is_terminal() {
+        rpassword::prompt_password("password: ").map_err(|e| e.to_string())?
+    } else {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .map_err(|e| e.to_string())?;
+        line.trim_end_matches(['\n', '\r']).to_owned()
+    };
+    if password.is_empty() {
+        return Err("--password-stdin: the first line of stdin is empty".into());
+    }
+    Ok(password)
+}
+
+/// Logs in; on a terminal, a refused name may be replaced by another, and
+/// a server that wants a password is asked for one without echo.
+fn log_in(
+    client: &mut Client,
+    mut name: String,
+    mut password: Option<String>,
+    interactive: bool,
+) -> Result<String, String> {
     loop {
-        match client.login(&name) {
+        match client.login_with(&name, password.as_deref()) {
             Ok(()) => return Ok(name),
+            Err(Error::Refused { code: 401, text }) if interactive => {
+                if password.is_some() {
+                    eprintln!("! {text}");
+                }
+                let prompt = format!("password for {name}: ");
+                password = Some(rpassword::prompt_password(prompt).map_err(|e| e.to_string())?);
+            }
+            Err(Error::Refused { code: 401, text }) if password.is_none() => {
+                return Err(format!("{text} (give it with --password-stdin)"));
+            }
             Err(Error::Refused { code, text }) if interactive && (code == 409 || code == 400) => {
                 eprintln!("! {text}");
                 let mut editor = DefaultEditor::new().map_err(|e| e.to_string())?;

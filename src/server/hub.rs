@@ -1117,12 +1117,16 @@ mod tests {
     use super::*;
     use std::cell::RefCell;
 
-    /// A transport that records what the hub writes.
+    /// A transport that records what the hub writes, or takes nothing
+    /// while stalled (a client that does not read).
     #[derive(Debug, Clone, Default)]
-    struct Wire(Rc<RefCell<Vec<u8>>>);
+    struct Wire(Rc<RefCell<Vec<u8>>>, Rc<std::cell::Cell<bool>>);
 
     impl Write for Wire {
         fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.1.get() {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
             self.0.borrow_mut().extend_from_slice(buf);
             Ok(buf.len())
         }
@@ -1222,6 +1226,35 @@ mod tests {
             ["SAY a T a1", "SAY a T a2", "SAY b T b1", "SAY a T a3"]
         );
         assert_eq!(h.hub.counters.deliveries - before, 4 + 3 + 1);
+    }
+
+    #[test]
+    fn held_mail_not_written_when_the_connection_dies_goes_back_to_the_mailbox() {
+        let mut h = Harness::new();
+        let (a, b) = (h.connect(), h.connect());
+        h.send(b, "LOGIN bob\nQUIT\n");
+        h.send(a, "LOGIN amy\n");
+        h.turn();
+        h.send(a, "MSG bob kept\n");
+        h.turn();
+        assert_eq!(h.hub.store.held(), 1);
+        let stalled = h.connect();
+        h.wires[stalled].1.set(true);
+        h.send(stalled, "LOGIN bob\n");
+        h.turn();
+        assert_eq!(h.hub.store.held(), 0, "taken for delivery");
+        h.hub.fail(stalled);
+        let mut dead = Vec::new();
+        h.hub.take_dead(&mut dead);
+        for key in dead {
+            h.hub.remove(key);
+        }
+        assert_eq!(h.hub.store.held(), 1, "back in the mailbox");
+        let again = h.connect();
+        h.send(again, "LOGIN bob\n");
+        let out = h.turn();
+        // Its slab key was reused; its wire is the newest.
+        assert_eq!(out.last().unwrap(), &["OK LOGIN bob", "MSG amy bob T kept"]);
     }
 
     #[test]

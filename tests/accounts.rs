@@ -1,0 +1,223 @@
+//! Accounts: the users file and its subcommands, logins with passwords,
+//! session takeover, and password checks that never pause the chat.
+
+mod common;
+use common::{Line, TestServer};
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+/// Runs `evchat-server user ...` with `stdin` piped in.
+fn user_cmd(users: &Path, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_evchat-server"))
+        .arg("user")
+        .args(args)
+        .args(["--users", users.to_str().unwrap()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn listed(users: &Path) -> Vec<String> {
+    let out = user_cmd(users, &["list"], "");
+    assert!(out.status.success());
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A server whose users file has `name:password` for each pair.
+fn server_with(accounts: &[(&str, &str)]) -> (TestServer, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let users = dir.path().join("users");
+    for (name, password) in accounts {
+        let out = user_cmd(&users, &["add", name], &format!("{password}\n"));
+        assert!(out.status.success(), "{out:?}");
+    }
+    let server = TestServer::start(&["--users", users.to_str().unwrap()]);
+    (server, dir)
+}
+
+fn login(server: &TestServer, name: &str, password: &str) -> Line {
+    let mut c = server.connect();
+    c.send(&format!("LOGIN {name} {password}"));
+    c.expect(&format!("OK LOGIN {name}"));
+    c
+}
+
+#[test]
+fn user_add_del_list_round_trip_and_the_file_holds_only_hashes() {
+    let dir = tempfile::tempdir().unwrap();
+    let users = dir.path().join("users");
+    assert!(user_cmd(&users, &["add", "bob"], "s3cret pass\n")
+        .status
+        .success());
+    assert!(user_cmd(&users, &["add", "amy"], "other\n")
+        .status
+        .success());
+    assert_eq!(listed(&users), ["amy", "bob"]);
+    let text = std::fs::read_to_string(&users).unwrap();
+    assert!(
+        !text.contains("s3cret") && text.contains("bob:$argon2id$"),
+        "{text}"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&users).unwrap().permissions().mode();
+    assert_eq!(mode & 0o077, 0, "readable by others: {mode:o}");
+    assert!(user_cmd(&users, &["del", "bob"], "").status.success());
+    assert_eq!(listed(&users), ["amy"]);
+    let out = user_cmd(&users, &["del", "bob"], "");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no user bob"));
+    let out = user_cmd(&users, &["add", "bad name!"], "x\n");
+    assert_eq!(out.status.code(), Some(1));
+    let out = user_cmd(&users, &["add", "carl"], "\n");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("must not be empty"));
+}
+
+#[test]
+fn right_password_logs_in_and_wrong_or_unknown_get_the_same_401() {
+    let (server, _dir) = server_with(&[("bob", "hunter two"), ("amy", "x")]);
+    let mut c = server.connect();
+    c.send("LOGIN bob");
+    let asked = c.expect("ERR 401 ");
+    assert!(asked.contains("password"), "{asked}");
+    c.send("LOGIN bob hunter");
+    let wrong = c.expect("ERR 401 ");
+    c.send("LOGIN nobody hunter two");
+    let unknown = c.expect("ERR 401 ");
+    assert_eq!(wrong, unknown, "the answer must not tell which names exist");
+    c.send("SAY not yet");
+    c.expect("ERR 401 ");
+    // Frames right behind a LOGIN wait for its verdict, in order.
+    c.send_raw(b"LOGIN bob hunter two\nSAY first\nWHO\n");
+    c.expect("OK LOGIN bob");
+    let mut amy = login(&server, "amy", "x");
+    assert_eq!(c.expect("USERS"), "USERS bob");
+    assert!(amy.sync().is_empty());
+    let log = server.log();
+    assert!(log.contains("failed login as bob from 127.0.0.1:"), "{log}");
+    assert!(
+        log.contains("failed login as nobody from 127.0.0.1:"),
+        "{log}"
+    );
+}
+
+#[test]
+fn a_new_login_replaces_the_old_session_without_left_or_joined() {
+    let (server, _dir) = server_with(&[("bob", "pw"), ("amy", "pw2")]);
+    let mut amy = login(&server, "amy", "pw2");
+    let mut old = login(&server, "bob", "pw");
+    let joined = amy.sync();
+    assert!(
+        joined.len() == 1 && joined[0].starts_with("JOINED bob "),
+        "{joined:?}"
+    );
+    let mut new = login(&server, "bob", "pw");
+    let closing = old.until_closed();
+    assert_eq!(closing.len(), 1, "{closing:?}");
+    assert!(closing[0].starts_with("ERR 409 replaced"), "{closing:?}");
+    assert!(amy.sync().is_empty(), "others see no LEFT/JOINED flicker");
+    amy.send("MSG bob still there?");
+    assert!(new.expect("MSG amy bob ").ends_with("still there?"));
+    amy.send("WHO");
+    assert_eq!(amy.expect("USERS"), "USERS amy bob");
+}
+
+#[test]
+fn five_failed_logins_close_the_connection() {
+    let (server, _dir) = server_with(&[("bob", "pw")]);
+    let mut c = server.connect();
+    for _ in 0..4 {
+        c.send("LOGIN bob guess");
+        c.expect("ERR 401 wrong name or password");
+    }
+    c.send("LOGIN bob guess");
+    let last = c.until_closed();
+    assert_eq!(last.len(), 1, "{last:?}");
+    assert!(last[0].starts_with("ERR 401 5 failed logins"), "{last:?}");
+    // Others are not affected, and the right password still works.
+    login(&server, "bob", "pw");
+}
+
+#[test]
+fn many_logins_at_once_do_not_stall_a_conversation() {
+    const CROWD: usize = 24;
+    let accounts: Vec<(String, String)> = (0..CROWD)
+        .map(|i| (format!("u{i}"), format!("pw{i}")))
+        .chain([("amy".into(), "a".into()), ("bob".into(), "b".into())])
+        .collect();
+    let pairs: Vec<(&str, &str)> = accounts
+        .iter()
+        .map(|(n, p)| (n.as_str(), p.as_str()))
+        .collect();
+    let (server, _dir) = server_with(&pairs);
+    let mut amy = login(&server, "amy", "a");
+    let mut bob = login(&server, "bob", "b");
+    amy.sync();
+    // Every hash check takes tens of milliseconds on the helper thread.
+    let mut crowd: Vec<Line> = (0..CROWD)
+        .map(|i| {
+            let mut c = server.connect();
+            c.send(&format!("LOGIN u{i} pw{i}"));
+            c
+        })
+        .collect();
+    amy.send("SAY while they log in");
+    bob.expect("SAY amy ");
+    bob.sync();
+    amy.sync();
+    // The conversation went round while logins were still being checked:
+    // the loop did not wait for them.
+    let users = server.stat("users");
+    assert!(
+        users < CROWD as u64 + 2,
+        "all {CROWD} logins finished before one message went round"
+    );
+    for (i, c) in crowd.iter_mut().enumerate() {
+        c.expect(&format!("OK LOGIN u{i}"));
+    }
+    assert_eq!(server.stat("users"), CROWD as u64 + 2);
+}
+
+#[test]
+fn the_client_reads_its_password_from_stdin() {
+    let (server, _dir) = server_with(&[("bob", "pw with spaces"), ("amy", "a")]);
+    let mut amy = login(&server, "amy", "a");
+    let port = server.addr.port().to_string();
+    let mut client = Command::new(env!("CARGO_BIN_EXE_evchat-client"))
+        .args(["bob", "--port", &port, "--password-stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = client.stdin.take().unwrap();
+    stdin
+        .write_all(b"pw with spaces\nhello from bob\n")
+        .unwrap();
+    amy.expect("JOINED bob ");
+    assert!(amy.expect("SAY bob ").ends_with("hello from bob"));
+    drop(stdin);
+    let out = client.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    // Without a password, a piped client says what is missing.
+    let out = Command::new(env!("CARGO_BIN_EXE_evchat-client"))
+        .args(["bob", "--port", &port])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--password-stdin"));
+}
