@@ -136,6 +136,25 @@ fn a_new_login_replaces_the_old_session_without_left_or_joined() {
 }
 
 #[test]
+fn an_account_added_while_running_can_log_in_and_be_sent_held_messages() {
+    let (server, dir) = server_with(&[("amy", "a")]);
+    let mut amy = login(&server, "amy", "a");
+    let users = dir.path().join("users");
+    assert!(user_cmd(&users, &["add", "carl"], "c\n").status.success());
+    // Any login makes the server look at the file again (it also does so
+    // once a second).
+    login(&server, "amy", "a");
+    amy.until_closed(); // replaced by that login
+    let mut amy = login(&server, "amy", "a");
+    amy.send("MSG carl welcome aboard");
+    assert!(amy.sync().is_empty(), "held for an account not yet seen");
+    let mut carl = login(&server, "carl", "c");
+    let mail = carl.sync();
+    assert_eq!(mail.len(), 1, "{mail:?}");
+    assert!(mail[0].starts_with("MSG amy carl ") && mail[0].ends_with("welcome aboard"));
+}
+
+#[test]
 fn five_failed_logins_close_the_connection() {
     let (server, _dir) = server_with(&[("bob", "pw")]);
     let mut c = server.connect();

@@ -23,10 +23,10 @@ use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, RwLock};
 use std::thread;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 /// Names and their password hashes, as in the users file.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -181,6 +181,23 @@ pub struct AuthAnswer {
     pub ok: bool,
 }
 
+/// The accounts as last read, shared with the loop so that a private
+/// message to an account that has never logged in can be held for it. The
+/// helper thread holds the lock only to swap in a reread file.
+pub type SharedUsers = Arc<RwLock<Arc<Users>>>;
+
+/// Is `name` an account? (False if the lock was poisoned by a panic.)
+pub fn has_account(users: &SharedUsers, name: &str) -> bool {
+    users.read().is_ok_and(|u| u.hashes.contains_key(name))
+}
+
+/// The loop's side of the password-checking thread.
+#[derive(Debug)]
+pub struct AuthPort {
+    pub requests: Sender<AuthRequest>,
+    pub users: SharedUsers,
+}
+
 /// The password-checking helper thread.
 pub struct Authenticator;
 
@@ -191,7 +208,7 @@ impl Authenticator {
     pub fn start(
         path: PathBuf,
         wake: impl Fn() + Send + 'static,
-    ) -> Result<(Sender<AuthRequest>, Receiver<AuthAnswer>), String> {
+    ) -> Result<(AuthPort, Receiver<AuthAnswer>), String> {
         let users = Users::load(&path)?;
         info!(
             "accounts from {}: {} users",
@@ -201,29 +218,42 @@ impl Authenticator {
         let (requests, inbox) = mpsc::channel::<AuthRequest>();
         let (outbox, answers) = mpsc::channel();
         let dummy = hash_password("no such user")?;
-        let mut state = FileWatch::new(path, users);
+        let shared: SharedUsers = Arc::new(RwLock::new(Arc::new(users)));
+        let mut state = FileWatch::new(path, Arc::clone(&shared));
         thread::Builder::new()
             .name("evchat-auth".into())
-            .spawn(move || {
-                for request in inbox {
-                    let users = state.current();
-                    let hash = users.hash_of(&request.name);
-                    let ok = verify_password(hash.unwrap_or(&dummy), &request.password)
-                        && hash.is_some();
-                    let answer = AuthAnswer {
-                        key: request.key,
-                        serial: request.serial,
-                        name: request.name,
-                        ok,
-                    };
-                    if outbox.send(answer).is_err() {
-                        return;
+            .spawn(move || loop {
+                // Also look at the file once a second between logins, so
+                // a user just added can be sent held messages.
+                let request = match inbox.recv_timeout(Duration::from_secs(1)) {
+                    Ok(request) => request,
+                    Err(RecvTimeoutError::Timeout) => {
+                        state.current();
+                        continue;
                     }
-                    wake();
+                    Err(RecvTimeoutError::Disconnected) => return,
+                };
+                let users = state.current();
+                let hash = users.hash_of(&request.name);
+                let ok =
+                    verify_password(hash.unwrap_or(&dummy), &request.password) && hash.is_some();
+                let answer = AuthAnswer {
+                    key: request.key,
+                    serial: request.serial,
+                    name: request.name,
+                    ok,
+                };
+                if outbox.send(answer).is_err() {
+                    return;
                 }
+                wake();
             })
             .map_err(|e| format!("cannot start the password thread: {e}"))?;
-        Ok((requests, answers))
+        let port = AuthPort {
+            requests,
+            users: shared,
+        };
+        Ok((port, answers))
     }
 }
 
@@ -231,15 +261,18 @@ impl Authenticator {
 struct FileWatch {
     path: PathBuf,
     users: Arc<Users>,
+    shared: SharedUsers,
     modified: Option<SystemTime>,
 }
 
 impl FileWatch {
-    fn new(path: PathBuf, users: Users) -> FileWatch {
+    fn new(path: PathBuf, shared: SharedUsers) -> FileWatch {
         let modified = fs::metadata(&path).and_then(|m| m.modified()).ok();
+        let users = shared.read().map(|u| Arc::clone(&u)).unwrap_or_default();
         FileWatch {
             path,
-            users: Arc::new(users),
+            users,
+            shared,
             modified,
         }
     }
@@ -256,6 +289,9 @@ impl FileWatch {
                         users.hashes.len()
                     );
                     self.users = Arc::new(users);
+                    if let Ok(mut shared) = self.shared.write() {
+                        *shared = Arc::clone(&self.users);
+                    }
                 }
                 Err(e) => warn!("{e}; keeping the accounts read before"),
             }
@@ -295,7 +331,9 @@ mod tests {
         let mut users = Users::default();
         users.set("bob", hash_password("pw").unwrap());
         users.save(&path).unwrap();
-        let (requests, answers) = Authenticator::start(path, || {}).unwrap();
+        let (port, answers) = Authenticator::start(path, || {}).unwrap();
+        assert!(has_account(&port.users, "bob") && !has_account(&port.users, "eve"));
+        let requests = port.requests;
         for (serial, name, password) in [(1, "bob", "pw"), (2, "bob", "nope"), (3, "eve", "pw")] {
             let request = AuthRequest {
                 key: 7,

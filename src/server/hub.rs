@@ -18,7 +18,7 @@
 //! message or a PING seals the batch first, so every recipient still sees
 //! frames in the order the server accepted them.
 
-use super::accounts::{AuthAnswer, AuthRequest};
+use super::accounts::{has_account, AuthAnswer, AuthPort, AuthRequest};
 use super::clock::Clock;
 use super::journal::{encode_image, Journal};
 use super::outqueue::OutQueue;
@@ -32,7 +32,6 @@ use std::collections::{HashMap, HashSet};
 use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 
 /// A batch is sealed once it holds this many bytes, bounding how much one
@@ -303,7 +302,7 @@ pub struct Hub<T> {
     next_ping: u64,
     counters: Counters,
     /// Where logins go for a password check; `None`: no accounts.
-    auth: Option<Sender<AuthRequest>>,
+    auth: Option<AuthPort>,
     next_auth: u64,
     /// Sessions whose input was paused and may be read again.
     resumed: Vec<usize>,
@@ -322,7 +321,7 @@ impl<T: Write> Hub<T> {
         limits: Limits,
         store: Store,
         journal: Journal,
-        auth: Option<Sender<AuthRequest>>,
+        auth: Option<AuthPort>,
     ) -> Hub<T> {
         let now = Instant::now();
         Hub {
@@ -741,7 +740,7 @@ impl<T: Write> Hub<T> {
             name: name.to_owned(),
             password,
         };
-        if auth.send(request).is_err() {
+        if auth.requests.send(request).is_err() {
             let text = "passwords cannot be checked now; try again later";
             return self.reply_err(key, ErrorCode::Unavailable, text);
         }
@@ -873,7 +872,7 @@ impl<T: Write> Hub<T> {
         };
         if let Some(unknown) = names
             .iter()
-            .find(|n| !self.online.contains_key(**n) && !self.store.is_known(n))
+            .find(|n| !self.online.contains_key(**n) && !self.is_known(n))
         {
             let text = format!("no such user: {unknown}; nothing was sent");
             return self.reply_err(key, ErrorCode::NoSuchUser, &text);
@@ -919,6 +918,16 @@ impl<T: Write> Hub<T> {
                 },
             }
         }
+    }
+
+    /// Can mail be held for `name`: has it logged in before, or is it an
+    /// account?
+    fn is_known(&self, name: &str) -> bool {
+        self.store.is_known(name)
+            || self
+                .auth
+                .as_ref()
+                .is_some_and(|a| has_account(&a.users, name))
     }
 
     fn reply_err(&mut self, key: usize, code: ErrorCode, text: &str) {
