@@ -11,7 +11,10 @@
 //! events of a turn are handled, every connection with pending output is
 //! flushed with one vectored write. Queues and read buffers are bounded, so a
 //! slow or hostile peer costs the server a fixed amount of memory and is cut
-//! off past it. The [`client`] module is the library programs embed; the
+//! off past it. Mail held for offline users is appended to a checksummed
+//! journal before any reply of that turn goes out, so a `PONG` means it is
+//! safe; fsync and compaction run on helper threads, as do password checks,
+//! which wake the loop through a `mio::Waker`. The [`client`] module is the library programs embed; the
 //! binaries in `src/bin` are thin command-line shells over these modules.
 
 pub mod bench;

@@ -1,10 +1,11 @@
 //! The hub: who is online, what each frame means, and who receives what.
 //!
-//! The hub does no system calls of its own. The event loop hands it bytes
+//! The hub opens no sockets and does not poll. The event loop hands it bytes
 //! read from a connection ([`Hub::receive`]) and asks it to write queued
 //! bytes ([`Hub::flush`]); everything between — parsing, the directory of
 //! names, held mail, fan-out, limits — happens here, so it can be tested and
-//! benchmarked without sockets.
+//! benchmarked without sockets. Its only other output is the journal of
+//! held mail, which it writes before any socket write of the same turn.
 //!
 //! Fan-out: every broadcast frame (SAY, JOINED, LEFT) accepted during a loop
 //! turn is appended to one pending *batch*, tagged with its author. Before
@@ -122,7 +123,7 @@ pub struct Queues<T> {
     failed: Vec<usize>,
     bytes_out: u64,
     /// Lives here, beside the sockets, because no socket write may overtake
-    /// it: [`write`](Self::write) commits the journal first, so whatever a
+    /// it: `write` commits the journal first, so whatever a
     /// client is told — a PONG above all — comes after the records of the
     /// messages it acknowledges.
     pub journal: Journal,

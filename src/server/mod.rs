@@ -1,9 +1,12 @@
 //! The evchat server: one thread, one readiness loop, bounded everything.
 //!
-//! - [`event_loop`]: mio, sockets, timers — all the system calls;
-//! - [`hub`]: names, commands, fan-out, limits — no system calls;
+//! - [`event_loop`]: mio, sockets, timers, the waker of helper threads;
+//! - [`hub`]: names, commands, fan-out, limits — it writes only through its
+//!   transports and the journal;
 //! - [`session`] and [`outqueue`]: one connection's state and its write queue;
-//! - [`store`]: known users and mail held for offline ones;
+//! - [`store`]: known users and mail held for offline ones, in memory;
+//! - [`journal`]: the same, durable — an append-only checksummed log;
+//! - [`accounts`]: the users file and the password-checking helper thread;
 //! - [`clock`], [`limits`], [`config`]: timestamps, process limits, settings.
 
 pub mod accounts;
