@@ -491,9 +491,12 @@ impl<T: Write> Hub<T> {
         into.append(&mut self.resumed);
     }
 
-    /// Queues this turn's broadcasts; the loop calls it before writing.
+    /// Queues this turn's broadcasts and writes the turn's journal records
+    /// (a turn may hold mail without answering anyone); the loop calls it
+    /// before writing to sockets.
     pub fn end_turn(&mut self) {
         self.seal();
+        self.queues.journal.commit();
     }
 
     /// The peer closed its write side: like a QUIT without text, except
