@@ -172,6 +172,14 @@ pub struct AuthRequest {
     pub password: String,
 }
 
+/// Work for the password thread.
+#[derive(Debug)]
+pub enum AuthJob {
+    Check(AuthRequest),
+    /// Reread the users file now (SIGHUP).
+    Reload,
+}
+
 /// The verdict on an [`AuthRequest`].
 #[derive(Debug)]
 pub struct AuthAnswer {
@@ -194,7 +202,7 @@ pub fn has_account(users: &SharedUsers, name: &str) -> bool {
 /// The loop's side of the password-checking thread.
 #[derive(Debug)]
 pub struct AuthPort {
-    pub requests: Sender<AuthRequest>,
+    pub requests: Sender<AuthJob>,
     pub users: SharedUsers,
 }
 
@@ -215,7 +223,7 @@ impl Authenticator {
             path.display(),
             users.hashes.len()
         );
-        let (requests, inbox) = mpsc::channel::<AuthRequest>();
+        let (requests, inbox) = mpsc::channel::<AuthJob>();
         let (outbox, answers) = mpsc::channel();
         let dummy = hash_password("no such user")?;
         let shared: SharedUsers = Arc::new(RwLock::new(Arc::new(users)));
@@ -226,7 +234,11 @@ impl Authenticator {
                 // Also look at the file once a second between logins, so
                 // a user just added can be sent held messages.
                 let request = match inbox.recv_timeout(Duration::from_secs(1)) {
-                    Ok(request) => request,
+                    Ok(AuthJob::Check(request)) => request,
+                    Ok(AuthJob::Reload) => {
+                        state.reload();
+                        continue;
+                    }
                     Err(RecvTimeoutError::Timeout) => {
                         state.current();
                         continue;
@@ -277,26 +289,31 @@ impl FileWatch {
         }
     }
 
+    /// The accounts, reread first if the file changed.
     fn current(&mut self) -> Arc<Users> {
         let modified = fs::metadata(&self.path).and_then(|m| m.modified()).ok();
         if modified != self.modified {
-            self.modified = modified;
-            match Users::load(&self.path) {
-                Ok(users) => {
-                    info!(
-                        "users file {} changed: {} users",
-                        self.path.display(),
-                        users.hashes.len()
-                    );
-                    self.users = Arc::new(users);
-                    if let Ok(mut shared) = self.shared.write() {
-                        *shared = Arc::clone(&self.users);
-                    }
-                }
-                Err(e) => warn!("{e}; keeping the accounts read before"),
-            }
+            self.reload();
         }
         Arc::clone(&self.users)
+    }
+
+    fn reload(&mut self) {
+        self.modified = fs::metadata(&self.path).and_then(|m| m.modified()).ok();
+        match Users::load(&self.path) {
+            Ok(users) => {
+                info!(
+                    "users file {} read: {} users",
+                    self.path.display(),
+                    users.hashes.len()
+                );
+                self.users = Arc::new(users);
+                if let Ok(mut shared) = self.shared.write() {
+                    *shared = Arc::clone(&self.users);
+                }
+            }
+            Err(e) => warn!("{e}; keeping the accounts read before"),
+        }
     }
 }
 
@@ -341,7 +358,7 @@ mod tests {
                 name: name.into(),
                 password: password.into(),
             };
-            requests.send(request).unwrap();
+            requests.send(AuthJob::Check(request)).unwrap();
         }
         let verdicts: Vec<_> = (0..3).map(|_| answers.recv().unwrap().ok).collect();
         assert_eq!(verdicts, [true, false, false]);

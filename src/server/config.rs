@@ -30,6 +30,9 @@ pub struct ServerArgs {
     /// When held messages are forced to the disk: always (once per loop turn), everysec (a helper thread, once a second) or never (left to the OS). They reach the OS before the sender's next PONG in every mode [default: everysec].
     #[arg(long, value_name = "WHEN")]
     pub fsync: Option<Fsync>,
+    /// Seconds a graceful shutdown (SIGTERM, SIGINT) may spend flushing queues before it closes what is left [default: 5].
+    #[arg(long, value_name = "SECONDS")]
+    pub shutdown_timeout: Option<u64>,
     /// Address to listen on [default: 127.0.0.1; 0.0.0.0 for all interfaces].
     #[arg(long)]
     pub host: Option<String>,
@@ -97,6 +100,7 @@ struct ServerFile {
     users: Option<PathBuf>,
     data_dir: Option<PathBuf>,
     fsync: Option<Fsync>,
+    shutdown_timeout: Option<u64>,
 }
 
 /// Settings in force.
@@ -116,6 +120,7 @@ pub struct ServerConfig {
     pub users: Option<PathBuf>,
     pub data_dir: PathBuf,
     pub fsync: Fsync,
+    pub shutdown_timeout: Duration,
 }
 
 impl Default for ServerConfig {
@@ -133,6 +138,7 @@ impl Default for ServerConfig {
             users: None,
             data_dir: PathBuf::from("evchat-data"),
             fsync: Fsync::Everysec,
+            shutdown_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -179,6 +185,10 @@ impl ServerConfig {
                 .or(file.data_dir)
                 .unwrap_or(d.data_dir),
             fsync: args.fsync.or(file.fsync).unwrap_or(d.fsync),
+            shutdown_timeout: args
+                .shutdown_timeout
+                .or(file.shutdown_timeout)
+                .map_or(d.shutdown_timeout, Duration::from_secs),
         };
         if config.max_line < 64 {
             return Err("max-line must be at least 64 bytes".into());

@@ -15,6 +15,11 @@
 //!    Redis does before it sleeps — never once per message;
 //! 5. drop connections that are finished.
 //!
+//! Signals arrive as readiness too (signal-hook's self-pipe): SIGTERM or
+//! SIGINT starts a graceful shutdown — stop accepting, tell every client
+//! `ERR 503 shutting down`, flush queues until `--shutdown-timeout`, sync the
+//! store, exit 0; a second one exits at once. SIGHUP rereads the users file.
+//!
 //! Password checks run on a helper thread (see [`accounts`](super::accounts));
 //! its answers arrive through a channel, and a `mio::Waker` ends the wait.
 
@@ -26,6 +31,7 @@ use super::store::Store;
 use log::{debug, info, warn};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
+use signal_hook_mio::v1_0::Signals;
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
 use std::sync::mpsc::Receiver;
@@ -35,6 +41,7 @@ use std::time::{Duration, Instant};
 const LISTENER: Token = Token(usize::MAX - 1);
 /// A helper thread has answers for the loop.
 const WAKER: Token = Token(usize::MAX - 2);
+const SIGNALS: Token = Token(usize::MAX - 3);
 /// Bytes read per `read` call.
 const SCRATCH: usize = 64 << 10;
 /// Bytes read from one socket per turn before others get their turn.
@@ -74,6 +81,12 @@ pub struct Server {
     /// Verdicts on passwords, when there are accounts.
     auth_answers: Option<Receiver<AuthAnswer>>,
     _waker: Arc<Waker>,
+    signals: Signals,
+    shutdown_timeout: Duration,
+    /// Set once a graceful shutdown has begun: when it must end.
+    stopping_by: Option<Instant>,
+    /// A second stop signal: leave now.
+    stop_now: bool,
 }
 
 impl Server {
@@ -99,6 +112,11 @@ impl Server {
         let waker = Waker::new(poll.registry(), WAKER)
             .map(Arc::new)
             .map_err(|e| format!("cannot set up the loop's waker: {e}"))?;
+        let mut signals = Signals::new([libc::SIGTERM, libc::SIGINT, libc::SIGHUP])
+            .map_err(|e| format!("cannot catch signals: {e}"))?;
+        poll.registry()
+            .register(&mut signals, SIGNALS, Interest::READABLE)
+            .map_err(|e| format!("cannot watch signals: {e}"))?;
         let (auth, auth_answers) = match &config.users {
             Some(path) => {
                 let waker = Arc::clone(&waker);
@@ -144,6 +162,10 @@ impl Server {
             accept_paused_until: None,
             auth_answers,
             _waker: waker,
+            signals,
+            shutdown_timeout: config.shutdown_timeout,
+            stopping_by: None,
+            stop_now: false,
         })
     }
 
@@ -165,6 +187,9 @@ impl Server {
                 if let Some(resume) = self.accept_paused_until {
                     wake = wake.min(resume);
                 }
+                if let Some(by) = self.stopping_by {
+                    wake = wake.min(by);
+                }
                 wake.saturating_duration_since(now)
             } else {
                 Duration::ZERO
@@ -180,6 +205,7 @@ impl Server {
                 match event.token() {
                     LISTENER => self.accept(now),
                     WAKER => self.take_auth_answers(),
+                    SIGNALS => self.take_signals(now),
                     Token(key) => {
                         if event.is_readable() || event.is_read_closed() || event.is_error() {
                             self.read(key, &mut scratch, &mut unread_next);
@@ -205,7 +231,50 @@ impl Server {
             }
             self.hub.end_turn();
             self.flush_and_reap();
+            if let Some(by) = self.stopping_by {
+                if self.stop_now || self.hub.is_empty() || now >= by {
+                    return Ok(self.finish());
+                }
+            }
         }
+    }
+
+    fn take_signals(&mut self, now: Instant) {
+        let signals: Vec<i32> = self.signals.pending().collect();
+        for signal in signals {
+            match signal {
+                libc::SIGHUP => {
+                    info!("SIGHUP: rereading the users file");
+                    self.hub.reload_accounts();
+                }
+                _ if self.stopping_by.is_some() => {
+                    warn!("second stop signal: exiting now");
+                    self.stop_now = true;
+                }
+                _ => {
+                    info!(
+                        "stop signal: closing {} connections (at most {:?})",
+                        self.hub.len(),
+                        self.shutdown_timeout
+                    );
+                    self.stopping_by = Some(now + self.shutdown_timeout);
+                    // New connections are refused by the kernel from now on.
+                    let _ = self.poll.registry().deregister(&mut self.listener);
+                    self.hub.shut_down();
+                }
+            }
+        }
+    }
+
+    /// The last step of a shutdown: what is left unsent is given up, the
+    /// store is synced.
+    fn finish(mut self) {
+        let left = self.hub.len();
+        if left > 0 {
+            warn!("{left} connection(s) had not finished; closing them");
+        }
+        self.hub.sync_store();
+        info!("stopped");
     }
 
     fn take_auth_answers(&mut self) {
@@ -217,7 +286,7 @@ impl Server {
     }
 
     fn accept(&mut self, now: Instant) {
-        if self.accept_paused_until.is_some() {
+        if self.accept_paused_until.is_some() || self.stopping_by.is_some() {
             return;
         }
         loop {

@@ -19,7 +19,7 @@
 //! message or a PING seals the batch first, so every recipient still sees
 //! frames in the order the server accepted them.
 
-use super::accounts::{has_account, AuthAnswer, AuthPort, AuthRequest};
+use super::accounts::{has_account, AuthAnswer, AuthJob, AuthPort, AuthRequest};
 use super::clock::Clock;
 use super::journal::{encode_image, Journal};
 use super::outqueue::OutQueue;
@@ -307,6 +307,8 @@ pub struct Hub<T> {
     next_auth: u64,
     /// Sessions whose input was paused and may be read again.
     resumed: Vec<usize>,
+    /// Shutting down: departures are not announced.
+    stopping: bool,
 }
 
 impl<T: Write> Hub<T> {
@@ -355,6 +357,7 @@ impl<T: Write> Hub<T> {
             auth,
             next_auth: 0,
             resumed: Vec::new(),
+            stopping: false,
         }
     }
 
@@ -607,6 +610,33 @@ impl<T: Write> Hub<T> {
         self.queues.journal.start_compaction(image);
     }
 
+    /// Graceful shutdown: every connection is told and closed once its
+    /// queue is flushed; nobody is told that the others left.
+    pub fn shut_down(&mut self) {
+        self.seal();
+        self.stopping = true;
+        let keys: Vec<usize> = self.queues.sessions.iter().map(|(k, _)| k).collect();
+        for key in keys {
+            let Some(session) = self.queues.sessions.get_mut(key) else {
+                continue;
+            };
+            session.auth = None; // a pending login is dropped with it
+            if session.is_open() {
+                self.queues.push_final(key, |b| {
+                    encode_err(b, ErrorCode::Unavailable, "server shutting down")
+                });
+                self.close(key, None);
+            }
+        }
+    }
+
+    /// Asks the password thread to reread the users file.
+    pub fn reload_accounts(&mut self) {
+        if let Some(auth) = &self.auth {
+            let _ = auth.requests.send(AuthJob::Reload);
+        }
+    }
+
     /// Writes the journal out and forces it to the disk.
     pub fn sync_store(&mut self) {
         self.queues.journal.sync();
@@ -744,7 +774,7 @@ impl<T: Write> Hub<T> {
             name: name.to_owned(),
             password,
         };
-        if auth.requests.send(request).is_err() {
+        if auth.requests.send(AuthJob::Check(request)).is_err() {
             let text = "passwords cannot be checked now; try again later";
             return self.reply_err(key, ErrorCode::Unavailable, text);
         }
@@ -1085,6 +1115,9 @@ impl<T: Write> Hub<T> {
         };
         self.online.remove(&name);
         info!("{name} left");
+        if self.stopping {
+            return;
+        }
         let time = self.clock.stamp();
         match text {
             Some(text) => self.broadcast(None, &["LEFT", &name, time.as_str(), text]),

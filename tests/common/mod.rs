@@ -100,6 +100,25 @@ impl TestServer {
         matches!(self.child.try_wait(), Ok(None))
     }
 
+    /// Sends a signal (SIGTERM, SIGHUP, ...) to the server.
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: kill(2) on our own child's pid; no memory is involved.
+        let sent = unsafe { libc::kill(self.pid() as i32, signal) };
+        assert_eq!(sent, 0, "kill failed");
+    }
+
+    /// Waits for the server to exit (hang guard: PATIENCE).
+    pub fn wait_exit(&mut self) -> std::process::ExitStatus {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "server did not exit");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// Sends SIGKILL: the server gets no chance to write anything more.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
