@@ -233,7 +233,8 @@ impl Server {
             self.flush_and_reap();
             if let Some(by) = self.stopping_by {
                 if self.stop_now || self.hub.is_empty() || now >= by {
-                    return Ok(self.finish());
+                    self.finish();
+                    return Ok(());
                 }
             }
         }
