@@ -1,0 +1,22 @@
+# evchat-server in a container: built with the Rust image, run on a slim
+# Debian as an unprivileged user, with the data directory as a volume.
+#
+#   docker build -t evchat .
+#   docker run -p 5555:5555 -v evchat-data:/data evchat
+FROM rust:1-bookworm AS build
+WORKDIR /src
+COPY Cargo.toml Cargo.lock ./
+COPY src ./src
+COPY benches ./benches
+COPY examples ./examples
+RUN cargo build --release --locked --bin evchat-server --bin evchat-client
+
+FROM debian:bookworm-slim
+RUN useradd --system --uid 10001 --home-dir /data evchat \
+    && mkdir -p /data && chown evchat /data
+COPY --from=build /src/target/release/evchat-server /src/target/release/evchat-client /usr/local/bin/
+USER evchat
+VOLUME /data
+EXPOSE 5555
+# Listen on every interface inside the container; keep state in the volume.
+ENTRYPOINT ["evchat-server", "--host", "0.0.0.0", "--port", "5555", "--data-dir", "/data"]
