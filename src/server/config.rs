@@ -33,6 +33,15 @@ pub struct ServerArgs {
     /// Seconds a graceful shutdown (SIGTERM, SIGINT) may spend flushing queues before it closes what is left [default: 5].
     #[arg(long, value_name = "SECONDS")]
     pub shutdown_timeout: Option<u64>,
+    /// Certificate chain (PEM) for TLS; with --tls-key, the server speaks TLS (on --tls-port if given, else on --port).
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// Private key (PEM) of --tls-cert.
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve TLS on this port and plain text on --port, both at once.
+    #[arg(long, value_name = "PORT")]
+    pub tls_port: Option<u16>,
     /// Address to listen on [default: 127.0.0.1; 0.0.0.0 for all interfaces].
     #[arg(long)]
     pub host: Option<String>,
@@ -101,6 +110,9 @@ struct ServerFile {
     data_dir: Option<PathBuf>,
     fsync: Option<Fsync>,
     shutdown_timeout: Option<u64>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    tls_port: Option<u16>,
 }
 
 /// Settings in force.
@@ -121,6 +133,9 @@ pub struct ServerConfig {
     pub data_dir: PathBuf,
     pub fsync: Fsync,
     pub shutdown_timeout: Duration,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub tls_port: Option<u16>,
 }
 
 impl Default for ServerConfig {
@@ -139,6 +154,9 @@ impl Default for ServerConfig {
             data_dir: PathBuf::from("evchat-data"),
             fsync: Fsync::Everysec,
             shutdown_timeout: Duration::from_secs(5),
+            tls_cert: None,
+            tls_key: None,
+            tls_port: None,
         }
     }
 }
@@ -189,6 +207,9 @@ impl ServerConfig {
                 .shutdown_timeout
                 .or(file.shutdown_timeout)
                 .map_or(d.shutdown_timeout, Duration::from_secs),
+            tls_cert: args.tls_cert.clone().or(file.tls_cert),
+            tls_key: args.tls_key.clone().or(file.tls_key),
+            tls_port: args.tls_port.or(file.tls_port),
         };
         if config.max_line < 64 {
             return Err("max-line must be at least 64 bytes".into());

@@ -28,17 +28,19 @@ use super::config::ServerConfig;
 use super::hub::{Flushed, Hub, Limits};
 use super::journal::Journal;
 use super::store::Store;
+use super::tls::{self, Conn};
 use log::{debug, info, warn};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 use signal_hook_mio::v1_0::Signals;
-use std::io::{self, IoSlice, Read, Write};
+use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
 use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const LISTENER: Token = Token(usize::MAX - 1);
+/// Listener `i` has token `LISTENERS - i`.
+const LISTENERS: usize = usize::MAX - 10;
 /// A helper thread has answers for the loop.
 const WAKER: Token = Token(usize::MAX - 2);
 const SIGNALS: Token = Token(usize::MAX - 3);
@@ -51,30 +53,27 @@ const RESERVED_FDS: u64 = 32;
 /// After running out of file descriptors, accepting resumes after this.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
-/// A connection's transport: the socket and who is at the other end.
-#[derive(Debug)]
-pub struct Conn {
-    stream: TcpStream,
-    peer: SocketAddr,
+struct Listener {
+    socket: TcpListener,
+    tls: bool,
 }
 
-impl Write for Conn {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.stream.write(buf)
-    }
-    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        self.stream.write_vectored(bufs)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
+/// Where the certificate came from, to reread it on SIGHUP.
+struct TlsFiles {
+    cert: std::path::PathBuf,
+    key: std::path::PathBuf,
+    config: Arc<rustls::ServerConfig>,
 }
 
 /// A bound server, ready to run.
 pub struct Server {
     poll: Poll,
-    listener: TcpListener,
+    /// The main port, and the TLS port if there is one.
+    listeners: Vec<Listener>,
     hub: Hub<Conn>,
+    tls: Option<TlsFiles>,
+    /// TLS connections whose close_notify waits for room in the socket.
+    tls_closing: Vec<usize>,
     max_clients: usize,
     tick_every: Duration,
     accept_paused_until: Option<Instant>,
@@ -96,19 +95,34 @@ impl Server {
     pub fn bind(config: &ServerConfig) -> Result<Server, String> {
         let (journal, image) = Journal::open(&config.data_dir, config.fsync)?;
         let store = Store::from_image(image, config.mailbox_max);
-        let listen = || -> io::Result<(TcpListener, Poll)> {
-            let addr = (config.host.as_str(), config.port)
-                .to_socket_addrs()?
-                .next()
-                .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "host has no address"))?;
-            let mut listener = TcpListener::bind(addr)?;
-            let poll = Poll::new()?;
-            poll.registry()
-                .register(&mut listener, LISTENER, Interest::READABLE)?;
-            Ok((listener, poll))
+        let tls = match (&config.tls_cert, &config.tls_key) {
+            (Some(cert), Some(key)) => Some(TlsFiles {
+                config: tls::load_config(cert, key)?,
+                cert: cert.clone(),
+                key: key.clone(),
+            }),
+            (None, None) => None,
+            _ => return Err("--tls-cert and --tls-key go together".into()),
         };
-        let (listener, poll) = listen()
-            .map_err(|e| format!("cannot listen on {}:{}: {e}", config.host, config.port))?;
+        if config.tls_port.is_some() && tls.is_none() {
+            return Err("--tls-port needs --tls-cert and --tls-key".into());
+        }
+        let poll = Poll::new().map_err(|e| format!("cannot create the poller: {e}"))?;
+        // The main port speaks TLS when there is a certificate and no
+        // separate TLS port.
+        let mut ports = vec![(config.port, tls.is_some() && config.tls_port.is_none())];
+        if let Some(port) = config.tls_port {
+            ports.push((port, true));
+        }
+        let mut listeners = Vec::new();
+        for (i, (port, tls)) in ports.into_iter().enumerate() {
+            let mut socket = listen(&config.host, port)
+                .map_err(|e| format!("cannot listen on {}:{port}: {e}", config.host))?;
+            poll.registry()
+                .register(&mut socket, Token(LISTENERS - i), Interest::READABLE)
+                .map_err(|e| format!("cannot watch port {port}: {e}"))?;
+            listeners.push(Listener { socket, tls });
+        }
         let waker = Waker::new(poll.registry(), WAKER)
             .map(Arc::new)
             .map_err(|e| format!("cannot set up the loop's waker: {e}"))?;
@@ -155,7 +169,9 @@ impl Server {
         };
         Ok(Server {
             poll,
-            listener,
+            listeners,
+            tls,
+            tls_closing: Vec::new(),
             hub: Hub::with_store(limits, store, journal, auth),
             max_clients,
             tick_every,
@@ -169,13 +185,23 @@ impl Server {
         })
     }
 
+    /// The main port's address.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.listener.local_addr()
+        match self.listeners.first() {
+            Some(l) => l.socket.local_addr(),
+            None => Err(io::ErrorKind::NotConnected.into()),
+        }
     }
 
     /// Runs the loop until an unrecoverable error.
     pub fn run(mut self) -> io::Result<()> {
-        info!("listening on {}", self.local_addr()?);
+        for l in &self.listeners {
+            match (l.tls, self.listeners.len()) {
+                (false, _) => info!("listening on {}", l.socket.local_addr()?),
+                (true, 1) => info!("listening on {} (TLS)", l.socket.local_addr()?),
+                (true, _) => info!("listening for TLS on {}", l.socket.local_addr()?),
+            }
+        }
         let mut events = Events::with_capacity(1024);
         let mut scratch = vec![0u8; SCRATCH];
         let (mut unread, mut unread_next) = (Vec::new(), Vec::new());
@@ -203,15 +229,18 @@ impl Server {
             self.hub.set_now(now);
             for event in events.iter() {
                 match event.token() {
-                    LISTENER => self.accept(now),
                     WAKER => self.take_auth_answers(),
                     SIGNALS => self.take_signals(now),
+                    Token(t) if t > LISTENERS - self.listeners.len() && t <= LISTENERS => {
+                        self.accept(LISTENERS - t, now)
+                    }
                     Token(key) => {
                         if event.is_readable() || event.is_read_closed() || event.is_error() {
                             self.read(key, &mut scratch, &mut unread_next);
                         }
                         if event.is_writable() {
                             self.hub.queues.mark_dirty(key);
+                            self.flush_tls(key);
                         }
                     }
                 }
@@ -223,7 +252,9 @@ impl Server {
             std::mem::swap(&mut unread, &mut unread_next);
             if self.accept_paused_until.is_some_and(|t| now >= t) {
                 self.accept_paused_until = None;
-                self.accept(now);
+                for i in 0..self.listeners.len() {
+                    self.accept(i, now);
+                }
             }
             if now >= next_tick {
                 self.hub.tick();
@@ -245,8 +276,9 @@ impl Server {
         for signal in signals {
             match signal {
                 libc::SIGHUP => {
-                    info!("SIGHUP: rereading the users file");
+                    info!("SIGHUP: rereading the users file and certificates");
                     self.hub.reload_accounts();
+                    self.reload_tls();
                 }
                 _ if self.stopping_by.is_some() => {
                     warn!("second stop signal: exiting now");
@@ -260,7 +292,9 @@ impl Server {
                     );
                     self.stopping_by = Some(now + self.shutdown_timeout);
                     // New connections are refused by the kernel from now on.
-                    let _ = self.poll.registry().deregister(&mut self.listener);
+                    for l in &mut self.listeners {
+                        let _ = self.poll.registry().deregister(&mut l.socket);
+                    }
                     self.hub.shut_down();
                 }
             }
@@ -286,12 +320,72 @@ impl Server {
         }
     }
 
-    fn accept(&mut self, now: Instant) {
+    /// A new certificate for new connections; on failure the old one stays.
+    fn reload_tls(&mut self) {
+        let Some(files) = &mut self.tls else {
+            return;
+        };
+        match tls::load_config(&files.cert, &files.key) {
+            Ok(config) => {
+                files.config = config;
+                info!("certificate reloaded from {}", files.cert.display());
+            }
+            Err(e) => warn!("{e}; keeping the certificate loaded before"),
+        }
+    }
+
+    /// Writes a TLS connection's pending ciphertext; finishes a close
+    /// that was waiting for it.
+    fn flush_tls(&mut self, key: usize) {
+        let Some(session) = self.hub.session_mut(key) else {
+            return;
+        };
+        if !session.io.is_tls() {
+            return;
+        }
+        if session.io.flush_tls().is_err() {
+            self.hub.fail(key);
+        }
+    }
+
+    /// Shuts the write side once a TLS close_notify is out.
+    fn finish_tls_closes(&mut self) {
+        let mut waiting = std::mem::take(&mut self.tls_closing);
+        waiting.retain(|&key| {
+            let Some(session) = self.hub.session_mut(key) else {
+                return false;
+            };
+            if session.io.flush_tls().is_err() {
+                self.hub.fail(key);
+                return false;
+            }
+            if session.io.tls_pending() {
+                return true;
+            }
+            let _ = session.io.stream.shutdown(Shutdown::Write);
+            self.hub.start_draining(key);
+            false
+        });
+        self.tls_closing = waiting;
+    }
+
+    fn accept(&mut self, which: usize, now: Instant) {
         if self.accept_paused_until.is_some() || self.stopping_by.is_some() {
             return;
         }
+        let Some(listener) = self.listeners.get(which) else {
+            return;
+        };
+        let tls = if listener.tls {
+            self.tls.as_ref().map(|t| Arc::clone(&t.config))
+        } else {
+            None
+        };
         loop {
-            let (stream, peer) = match self.listener.accept() {
+            let Some(listener) = self.listeners.get(which) else {
+                return;
+            };
+            let (stream, peer) = match listener.socket.accept() {
                 Ok(pair) => pair,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if is_out_of_fds(&e) => {
@@ -305,12 +399,25 @@ impl Server {
                 }
             };
             if self.hub.len() >= self.max_clients {
-                refuse_full(stream, peer);
+                // A TLS client could not read a plain ERR; it is just closed.
+                if tls.is_none() {
+                    refuse_full(stream, peer);
+                }
                 continue;
             }
             // Chat frames are small and latency matters more than packing.
             let _ = stream.set_nodelay(true);
-            let key = self.hub.open_from(Conn { stream, peer }, Some(peer));
+            let conn = match &tls {
+                None => Conn::plain(stream, peer),
+                Some(config) => match Conn::tls(stream, peer, config) {
+                    Ok(conn) => conn,
+                    Err(e) => {
+                        warn!("cannot start TLS for {peer}: {e}");
+                        continue;
+                    }
+                },
+            };
+            let key = self.hub.open_from(conn, Some(peer));
             let registered = match self.hub.session_mut(key) {
                 Some(session) => self.poll.registry().register(
                     &mut session.io.stream,
@@ -339,13 +446,14 @@ impl Server {
             let Some(session) = self.hub.session_mut(key) else {
                 return;
             };
-            match session.io.stream.read(scratch) {
+            // A short read of a plain socket drained it (epoll reports the
+            // next arrival as a new edge); TLS is read until WouldBlock.
+            let plain = !session.io.is_tls();
+            match session.io.read(scratch) {
                 Ok(0) => return self.hub.peer_closed(key),
                 Ok(n) => {
                     self.hub.receive(key, &scratch[..n]);
-                    // A short read drained the socket; epoll reports the
-                    // next arrival as a new edge.
-                    if n < scratch.len() {
+                    if n < scratch.len() && plain {
                         return;
                     }
                     budget = budget.saturating_sub(n);
@@ -368,13 +476,24 @@ impl Server {
     /// while dropping one queued something for others (a LEFT).
     fn flush_and_reap(&mut self) {
         let (mut dirty, mut dead) = (Vec::new(), Vec::new());
+        if !self.tls_closing.is_empty() {
+            self.finish_tls_closes();
+        }
         loop {
             self.hub.take_dirty(&mut dirty);
             for &key in &dirty {
                 if self.hub.flush(key) == Flushed::ShutWrite {
-                    if let Some(session) = self.hub.session(key) {
-                        let _ = session.io.stream.shutdown(Shutdown::Write);
+                    let Some(session) = self.hub.session_mut(key) else {
+                        continue;
+                    };
+                    session.io.close_notify();
+                    if session.io.tls_pending() {
+                        if !self.tls_closing.contains(&key) {
+                            self.tls_closing.push(key);
+                        }
+                        continue;
                     }
+                    let _ = session.io.stream.shutdown(Shutdown::Write);
                     self.hub.start_draining(key);
                 }
             }
@@ -390,6 +509,14 @@ impl Server {
             }
         }
     }
+}
+
+fn listen(host: &str, port: u16) -> io::Result<TcpListener> {
+    let addr = (host, port)
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "host has no address"))?;
+    TcpListener::bind(addr)
 }
 
 fn is_out_of_fds(e: &io::Error) -> bool {

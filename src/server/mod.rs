@@ -19,6 +19,7 @@ pub mod limits;
 pub mod outqueue;
 pub mod session;
 pub mod store;
+pub mod tls;
 
 pub use config::{ServerArgs, ServerCommand, ServerConfig, UserAction};
 pub use event_loop::Server;
