@@ -10,6 +10,14 @@ use std::net::{Shutdown, TcpStream};
 use std::os::unix::io::AsRawFd;
 use std::time::{Duration, Instant};
 
+/// The cases load the machine heavily; run them one at a time so that
+/// timeouts and memory bounds measure the server, not the neighbours.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// Two well-behaved users who keep talking.
 struct Pair {
     a: Line,
@@ -104,7 +112,8 @@ fn raise_fd_limit() {
 
 #[test]
 fn slowloris_half_frames_are_closed_by_the_idle_timeout() {
-    let mut server = TestServer::start(&["--idle-timeout", "2"]);
+    let _serial = serial();
+    let mut server = TestServer::start(&["--idle-timeout", "3"]);
     let mut pair = Pair::new(&server);
     let mut loris: Vec<TcpStream> = (0..500)
         .map(|i| {
@@ -127,6 +136,7 @@ fn slowloris_half_frames_are_closed_by_the_idle_timeout() {
 
 #[test]
 fn five_thousand_idle_connections_dropped_by_reset_leak_nothing() {
+    let _serial = serial();
     raise_fd_limit();
     let mut server = TestServer::start(&[]);
     let mut pair = Pair::new(&server);
@@ -166,6 +176,7 @@ fn five_thousand_idle_connections_dropped_by_reset_leak_nothing() {
 
 #[test]
 fn a_flood_of_100k_frames_does_not_starve_the_others() {
+    let _serial = serial();
     let mut server = TestServer::start(&[]);
     let mut pair = Pair::new(&server);
     let mut flooder = server.login("flooder");
@@ -206,6 +217,7 @@ fn a_flood_of_100k_frames_does_not_starve_the_others() {
 
 #[test]
 fn fifty_clients_that_never_read_are_cut_at_max_queue() {
+    let _serial = serial();
     let mut server = TestServer::start(&["--max-queue", "1M"]);
     let mut pair = Pair::new(&server);
     let sleepers: Vec<Line> = (0..50)
@@ -235,6 +247,7 @@ fn fifty_clients_that_never_read_are_cut_at_max_queue() {
 
 #[test]
 fn frames_at_and_around_max_line_and_a_100_mb_line() {
+    let _serial = serial();
     let mut server = TestServer::start(&["--max-line", "100"]);
     let mut pair = Pair::new(&server);
     let mut c = server.login("edgy");
@@ -277,6 +290,7 @@ fn frames_at_and_around_max_line_and_a_100_mb_line() {
 
 #[test]
 fn nul_bad_utf8_and_escape_edges_never_reach_anyone() {
+    let _serial = serial();
     let mut server = TestServer::start(&[]);
     let mut pair = Pair::new(&server);
     let mut c = server.login("mallory");
@@ -308,6 +322,7 @@ fn nul_bad_utf8_and_escape_edges_never_reach_anyone() {
 
 #[test]
 fn resets_half_closes_and_closing_with_a_full_queue() {
+    let _serial = serial();
     let mut server = TestServer::start(&["--max-queue", "64M"]);
     let mut pair = Pair::new(&server);
     // Reset in the middle of a frame: the half frame is never delivered.
@@ -352,6 +367,7 @@ fn resets_half_closes_and_closing_with_a_full_queue() {
 
 #[test]
 fn at_max_clients_the_next_gets_503_and_a_slot_frees() {
+    let _serial = serial();
     let mut server = TestServer::start(&["--max-clients", "4"]);
     let mut pair = Pair::new(&server);
     let mut third = server.login("third");

@@ -52,6 +52,12 @@ pub struct ClientArgs {
     /// Read the password from the first line of stdin (for servers with accounts; the rest of stdin is chat). Without it, the client asks without echo when the server wants a password.
     #[arg(long)]
     pub password_stdin: bool,
+    /// Connect with TLS, checking the server's certificate against the system's roots (or --ca).
+    #[arg(long)]
+    pub tls: bool,
+    /// Trust this CA certificate (PEM) for --tls instead of the system's roots, e.g. for a private CA.
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -69,6 +75,8 @@ struct Settings {
     port: u16,
     to: Vec<String>,
     password_stdin: bool,
+    tls: bool,
+    ca: Option<PathBuf>,
 }
 
 fn settings(args: ClientArgs) -> Result<Settings, String> {
@@ -101,6 +109,8 @@ fn settings(args: ClientArgs) -> Result<Settings, String> {
         port: args.port.or(file.port).unwrap_or(5555),
         to,
         password_stdin: args.password_stdin,
+        tls: args.tls || args.ca.is_some(),
+        ca: args.ca,
     })
 }
 
@@ -115,7 +125,14 @@ pub fn run(args: ClientArgs) -> ExitCode {
         }
     };
     let addr = format!("{}:{}", settings.host, settings.port);
-    let mut client = match Client::connect(addr.as_str()) {
+    let connected = if settings.tls {
+        crate::client::tls::client_config(settings.ca.as_deref())
+            .map_err(crate::client::Error::Invalid)
+            .and_then(|config| Client::connect_tls(addr.as_str(), &settings.host, config))
+    } else {
+        Client::connect(addr.as_str())
+    };
+    let mut client = match connected {
         Ok(c) => c,
         Err(e) => {
             eprintln!("evchat-client: cannot connect to {addr}: {e}");

@@ -25,10 +25,11 @@
 pub mod cli;
 pub mod display;
 pub mod input;
+pub mod tls;
 
 use crate::protocol::{escape, is_valid_name, BadFrame, Command, Text};
 use std::io::{self, BufRead, BufReader, Write};
-use std::net::{Shutdown, TcpStream, ToSocketAddrs};
+use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -79,7 +80,7 @@ impl From<io::Error> for Error {
 /// frame is written whole under a lock, so frames never interleave.
 #[derive(Debug, Clone)]
 pub struct Sender {
-    stream: Arc<Mutex<TcpStream>>,
+    stream: Arc<Mutex<tls::WriteHalf>>,
 }
 
 impl Sender {
@@ -150,7 +151,7 @@ impl Sender {
     /// Closes the connection without a QUIT.
     pub fn shutdown(&self) {
         let stream = self.stream.lock().unwrap_or_else(|p| p.into_inner());
-        let _ = stream.shutdown(Shutdown::Both);
+        stream.shutdown();
     }
 }
 
@@ -161,7 +162,7 @@ fn checked_text(escaped: &str) -> Result<Text<'_>, Error> {
 /// The receiving half, for one reader (thread).
 #[derive(Debug)]
 pub struct Receiver {
-    reader: BufReader<TcpStream>,
+    reader: BufReader<tls::ReadHalf>,
     sender: Sender,
     line: Vec<u8>,
 }
@@ -240,12 +241,32 @@ impl Client {
     /// Connects; nothing is sent until [`Client::login`].
     pub fn connect(addr: impl ToSocketAddrs) -> Result<Client, Error> {
         let stream = TcpStream::connect(addr)?;
+        Client::over(stream, None)
+    }
+
+    /// Connects with TLS, checking the server's certificate for `host`
+    /// against `config`'s roots (see [`tls::client_config`]).
+    pub fn connect_tls(
+        addr: impl ToSocketAddrs,
+        host: &str,
+        config: Arc<rustls::ClientConfig>,
+    ) -> Result<Client, Error> {
+        let stream = TcpStream::connect(addr)?;
+        let session = tls::handshake(&stream, host, config)?;
+        Client::over(stream, Some(session))
+    }
+
+    fn over(
+        stream: TcpStream,
+        session: Option<Arc<Mutex<rustls::ClientConnection>>>,
+    ) -> Result<Client, Error> {
         let _ = stream.set_nodelay(true);
+        let (read, write) = tls::split(stream, session)?;
         let sender = Sender {
-            stream: Arc::new(Mutex::new(stream.try_clone()?)),
+            stream: Arc::new(Mutex::new(write)),
         };
         let receiver = Receiver {
-            reader: BufReader::with_capacity(64 << 10, stream),
+            reader: BufReader::with_capacity(64 << 10, read),
             sender: sender.clone(),
             line: Vec::new(),
         };

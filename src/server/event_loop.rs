@@ -449,6 +449,14 @@ impl Server {
             // A short read of a plain socket drained it (epoll reports the
             // next arrival as a new edge); TLS is read until WouldBlock.
             let plain = !session.io.is_tls();
+            if !plain {
+                // A handshake that just finished may free plaintext that
+                // was queued before it: retry the queue this turn.
+                self.hub.queues.mark_dirty(key);
+            }
+            let Some(session) = self.hub.session_mut(key) else {
+                return;
+            };
             match session.io.read(scratch) {
                 Ok(0) => return self.hub.peer_closed(key),
                 Ok(n) => {

@@ -35,6 +35,20 @@ pub fn load_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, String>
     Ok(Arc::new(config))
 }
 
+/// Writes the ciphertext `tls` holds, until done or the socket is full.
+fn flush(tls: &mut ServerConnection, stream: &mut TcpStream) -> io::Result<()> {
+    while tls.wants_write() {
+        match tls.write_tls(stream) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 /// A connection's transport: the socket, who is at the other end, and TLS
 /// state when the connection is encrypted.
 #[derive(Debug)]
@@ -53,7 +67,11 @@ impl Conn {
         }
     }
 
-    pub fn tls(stream: TcpStream, peer: SocketAddr, config: &Arc<ServerConfig>) -> io::Result<Conn> {
+    pub fn tls(
+        stream: TcpStream,
+        peer: SocketAddr,
+        config: &Arc<ServerConfig>,
+    ) -> io::Result<Conn> {
         let tls = ServerConnection::new(Arc::clone(config)).map_err(io::Error::other)?;
         Ok(Conn {
             stream,
@@ -68,19 +86,10 @@ impl Conn {
 
     /// Writes the ciphertext rustls holds, as far as the socket takes it.
     pub fn flush_tls(&mut self) -> io::Result<()> {
-        let Some(tls) = &mut self.tls else {
-            return Ok(());
-        };
-        while tls.wants_write() {
-            match tls.write_tls(&mut self.stream) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
+        match &mut self.tls {
+            Some(tls) => flush(tls, &mut self.stream),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// Is ciphertext still waiting for room in the socket?
@@ -104,6 +113,16 @@ impl Read for Conn {
         loop {
             let Some(tls) = self.tls.as_mut() else {
                 return self.stream.read(buf);
+            };
+            // Records rustls already holds come before the socket's: it
+            // stops decrypting while its plaintext buffer is full, and
+            // the socket may have nothing more to wake us with.
+            if let Err(e) = tls.process_new_packets() {
+                let _ = self.flush_tls();
+                return Err(io::Error::new(io::ErrorKind::InvalidData, e));
+            }
+            let Some(tls) = self.tls.as_mut() else {
+                return Ok(0);
             };
             match tls.reader().read(buf) {
                 Ok(n) => return Ok(n),
@@ -133,24 +152,34 @@ impl Write for Conn {
     }
 
     /// Plain: one `writev`. TLS: ciphertext already made goes first; new
-    /// plaintext is taken only when none is waiting, so rustls's buffer is
-    /// the only one between the queue and the socket.
+    /// plaintext is taken only while the socket takes all the ciphertext
+    /// it turns into. So a short return means the socket is full (and a
+    /// writable event will follow), and rustls's buffer is the only one
+    /// between the queue and the socket.
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        if self.tls.is_none() {
-            return self.stream.write_vectored(bufs);
-        }
-        self.flush_tls()?;
         let Some(tls) = &mut self.tls else {
-            return Ok(0);
+            return self.stream.write_vectored(bufs);
         };
-        if tls.wants_write() {
-            return Err(io::ErrorKind::WouldBlock.into());
+        flush(tls, &mut self.stream)?;
+        let mut taken = 0;
+        'bufs: for buf in bufs {
+            let mut rest: &[u8] = buf;
+            while !tls.wants_write() && !rest.is_empty() {
+                let n = tls.writer().write(rest)?;
+                if n == 0 {
+                    break 'bufs;
+                }
+                taken += n;
+                rest = rest.get(n..).unwrap_or_default();
+                flush(tls, &mut self.stream)?;
+            }
+            if tls.wants_write() {
+                break;
+            }
         }
-        let taken = tls.writer().write_vectored(bufs)?;
         if taken == 0 && bufs.iter().any(|b| !b.is_empty()) {
             return Err(io::ErrorKind::WouldBlock.into());
         }
-        self.flush_tls()?;
         Ok(taken)
     }
 

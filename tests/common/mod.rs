@@ -51,8 +51,9 @@ impl TestServer {
         let sink = Arc::clone(&log);
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(addr) = line.split("listening on ").nth(1) {
-                    let _ = tx.send(addr.trim().to_owned());
+                let addr = line.split("listening on ").nth(1);
+                if let Some(addr) = addr.and_then(|a| a.split_whitespace().next()) {
+                    let _ = tx.send(addr.to_owned());
                 }
                 let mut log = sink.lock().unwrap();
                 log.push_str(&line);
@@ -72,6 +73,24 @@ impl TestServer {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// The address logged after `marker` (e.g. "listening for TLS on ").
+    pub fn logged_addr(&self, marker: &str) -> SocketAddr {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let log = self.log();
+            let found = log
+                .split(marker)
+                .nth(1)
+                .and_then(|rest| rest.split_whitespace().next())
+                .and_then(|a| a.parse().ok());
+            if let Some(addr) = found {
+                return addr;
+            }
+            assert!(Instant::now() < deadline, "no {marker:?} in log: {log}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// What the server has logged so far.

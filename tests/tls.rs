@@ -1,0 +1,189 @@
+//! TLS: chat over TLS beside plain text, a plain client on the TLS port, a
+//! client that does not trust the certificate — none of which disturbs a
+//! pair chatting meanwhile.
+
+mod common;
+use common::{TestServer, PATIENCE};
+use evchat::client::{tls::client_config, Client, Event};
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// A private CA and a certificate it signed for localhost / 127.0.0.1,
+/// written as PEM files: (ca, cert, key).
+fn certificates(dir: &Path, ca_name: &str) -> (PathBuf, PathBuf, PathBuf) {
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, ca_name);
+    let ca_key = KeyPair::generate().unwrap();
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let leaf_params =
+        CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf = leaf_params.signed_by(&leaf_key, &ca, &ca_key).unwrap();
+    let paths = (
+        dir.join(format!("{ca_name}-ca.pem")),
+        dir.join(format!("{ca_name}-cert.pem")),
+        dir.join(format!("{ca_name}-key.pem")),
+    );
+    std::fs::write(&paths.0, ca.pem()).unwrap();
+    std::fs::write(&paths.1, leaf.pem()).unwrap();
+    std::fs::write(&paths.2, leaf_key.serialize_pem()).unwrap();
+    paths
+}
+
+/// A server with plain text on --port and TLS on --tls-port.
+fn tls_server(dir: &Path) -> (TestServer, std::net::SocketAddr, PathBuf) {
+    let (ca, cert, key) = certificates(dir, "test");
+    let server = TestServer::start(&[
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+        "--tls-port",
+        "0",
+    ]);
+    let tls_addr = server.logged_addr("listening for TLS on ");
+    (server, tls_addr, ca)
+}
+
+fn tls_client(addr: std::net::SocketAddr, ca: &Path) -> Client {
+    let config = client_config(Some(ca)).unwrap();
+    Client::connect_tls(addr, "localhost", config).unwrap()
+}
+
+/// Waits for the first event that is not a JOINED/LEFT notice.
+fn next_message(client: &mut Client) -> Event {
+    loop {
+        match client.recv().unwrap() {
+            Event::Joined { .. } | Event::Left { .. } => {}
+            event => return event,
+        }
+    }
+}
+
+#[test]
+fn chat_over_tls_beside_plain_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, tls_addr, ca) = tls_server(dir.path());
+    let mut alice = server.login("alice");
+    let mut bob = tls_client(tls_addr, &ca);
+    bob.login("bob").unwrap();
+    alice.expect("JOINED bob ");
+    // Both directions, with text that needs escaping, and a large message.
+    alice.send("SAY over\\nthe wire");
+    match next_message(&mut bob) {
+        Event::Say { from, text, .. } => {
+            assert_eq!((from.as_str(), text.as_str()), ("alice", "over\nthe wire"))
+        }
+        other => panic!("{other:?}"),
+    }
+    let big = "t".repeat(60_000);
+    bob.msg(&["alice"], &big).unwrap();
+    bob.ping("done").unwrap();
+    let line = alice.expect("MSG bob alice ");
+    assert!(line.ends_with(&big));
+    match next_message(&mut bob) {
+        Event::Pong { token } => assert_eq!(token.as_deref(), Some("done")),
+        other => panic!("{other:?}"),
+    }
+    // Many messages to the TLS client in one burst arrive whole and in order.
+    for i in 0..2000 {
+        alice.send(&format!("SAY burst {i}"));
+    }
+    for i in 0..2000 {
+        match next_message(&mut bob) {
+            Event::Say { text, .. } => assert_eq!(text, format!("burst {i}")),
+            other => panic!("{other:?}"),
+        }
+    }
+    bob.quit(None).unwrap();
+    loop {
+        if let Event::Bye = bob.recv().unwrap() {
+            break;
+        }
+    }
+}
+
+#[test]
+fn a_plain_client_on_the_tls_port_is_dropped_and_others_go_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut server, tls_addr, ca) = tls_server(dir.path());
+    let mut carol = tls_client(tls_addr, &ca);
+    carol.login("carol").unwrap();
+    let mut alice = server.login("alice");
+    let mut plain = std::net::TcpStream::connect(tls_addr).unwrap();
+    plain.set_read_timeout(Some(PATIENCE)).unwrap();
+    plain.write_all(b"LOGIN mallory\n").unwrap();
+    let mut answer = Vec::new();
+    // Closed (after a TLS alert), not left hanging.
+    let _ = plain.read_to_end(&mut answer);
+    assert!(!String::from_utf8_lossy(&answer).contains("OK LOGIN"));
+    alice.send("MSG carol still here?");
+    match next_message(&mut carol) {
+        Event::Msg { from, text, .. } => {
+            assert_eq!((from.as_str(), text.as_str()), ("alice", "still here?"))
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(server.is_alive());
+    alice.send("WHO");
+    assert_eq!(alice.expect("USERS"), "USERS alice carol");
+}
+
+#[test]
+fn an_untrusted_certificate_fails_the_handshake_without_disturbing_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut server, tls_addr, ca) = tls_server(dir.path());
+    let mut carol = tls_client(tls_addr, &ca);
+    carol.login("carol").unwrap();
+    let (other_ca, _, _) = certificates(dir.path(), "other");
+    let config = client_config(Some(&other_ca)).unwrap();
+    let refused = Client::connect_tls(tls_addr, "localhost", Arc::clone(&config));
+    let err = refused.expect_err("a certificate from an unknown CA must be refused");
+    assert!(
+        err.to_string().to_lowercase().contains("certificate"),
+        "{err}"
+    );
+    // The wrong name is refused too.
+    let good = client_config(Some(&ca)).unwrap();
+    assert!(Client::connect_tls(tls_addr, "example.com", good).is_err());
+    let mut alice = server.login("alice");
+    alice.send("MSG carol fine");
+    match next_message(&mut carol) {
+        Event::Msg { text, .. } => assert_eq!(text, "fine"),
+        other => panic!("{other:?}"),
+    }
+    assert!(server.is_alive());
+}
+
+#[test]
+fn the_client_binary_speaks_tls_with_a_private_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, tls_addr, ca) = tls_server(dir.path());
+    let mut alice = server.login("alice");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_evchat-client"))
+        .args([
+            "bob",
+            "--host",
+            "localhost",
+            "--port",
+            &tls_addr.port().to_string(),
+        ])
+        .args(["--tls", "--ca", ca.to_str().unwrap()])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            child.stdin.take().unwrap().write_all(b"hello over tls\n")?;
+            child.wait_with_output()
+        })
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    alice.expect("JOINED bob ");
+    assert!(alice.expect("SAY bob ").ends_with("hello over tls"));
+}
