@@ -309,6 +309,19 @@ fn nul_bad_utf8_and_escape_edges_never_reach_anyone() {
         c.send_raw(b"\n");
         assert!(c.recv().starts_with("ERR 400 "), "{frame:?}");
     }
+    // UTF-8 split across reads: a valid character is fine, a broken one is
+    // refused.
+    for (tail, ok) in [(&b"\xa9 split\n"[..], true), (&b"( split\n"[..], false)] {
+        c.send_raw(b"SAY caf\xc3");
+        std::thread::sleep(Duration::from_millis(30));
+        c.send_raw(tail);
+        let reply = c.sync();
+        assert_eq!(reply.is_empty(), ok, "{reply:?}");
+    }
+    for seen in [pair.a.sync(), pair.b.sync()] {
+        assert_eq!(seen.len(), 1, "{seen:?}");
+        assert!(seen[0].ends_with(" caf\u{e9} split"), "{seen:?}");
+    }
     // An escaped backslash before n is text, not a newline.
     c.send("SAY two\\\\nchars");
     assert!(c.sync().is_empty());

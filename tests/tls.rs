@@ -187,3 +187,38 @@ fn the_client_binary_speaks_tls_with_a_private_ca() {
     alice.expect("JOINED bob ");
     assert!(alice.expect("SAY bob ").ends_with("hello over tls"));
 }
+
+#[test]
+fn sighup_loads_a_renewed_certificate_for_new_connections() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = certificates(dir.path(), "first");
+    let mut server = TestServer::start(&[
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ]);
+    let mut old = tls_client(server.addr, &ca);
+    old.login("old").unwrap();
+    // Renewal under a new CA, written over the same files.
+    let (new_ca, new_cert, new_key) = certificates(dir.path(), "second");
+    std::fs::copy(&new_cert, &cert).unwrap();
+    std::fs::copy(&new_key, &key).unwrap();
+    server.signal(libc::SIGHUP);
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while !server.log().contains("certificate reloaded") {
+        assert!(std::time::Instant::now() < deadline, "{}", server.log());
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let mut renewed = tls_client(server.addr, &new_ca);
+    renewed.login("renewed").unwrap();
+    let stale = client_config(Some(&ca)).unwrap();
+    assert!(Client::connect_tls(server.addr, "localhost", stale).is_err());
+    // The connection made before the reload goes on.
+    renewed.msg(&["old"], "still connected?").unwrap();
+    match next_message(&mut old) {
+        Event::Msg { text, .. } => assert_eq!(text, "still connected?"),
+        other => panic!("{other:?}"),
+    }
+    assert!(server.is_alive());
+}
