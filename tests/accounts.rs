@@ -2,29 +2,19 @@
 //! session takeover, and password checks that never pause the chat.
 
 mod common;
-use common::{Line, TestServer};
+use common::{run_with_stdin, Line, TestServer};
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 /// Runs `evchat-server user ...` with `stdin` piped in.
 fn user_cmd(users: &Path, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_evchat-server"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_evchat-server"));
+    command
         .arg("user")
         .args(args)
-        .args(["--users", users.to_str().unwrap()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+        .args(["--users", users.to_str().unwrap()]);
+    run_with_stdin(&mut command, stdin.as_bytes())
 }
 
 fn listed(users: &Path) -> Vec<String> {

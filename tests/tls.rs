@@ -165,24 +165,12 @@ fn the_client_binary_speaks_tls_with_a_private_ca() {
     let dir = tempfile::tempdir().unwrap();
     let (server, tls_addr, ca) = tls_server(dir.path());
     let mut alice = server.login("alice");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_evchat-client"))
-        .args([
-            "bob",
-            "--host",
-            "localhost",
-            "--port",
-            &tls_addr.port().to_string(),
-        ])
-        .args(["--tls", "--ca", ca.to_str().unwrap()])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut child| {
-            child.stdin.take().unwrap().write_all(b"hello over tls\n")?;
-            child.wait_with_output()
-        })
-        .unwrap();
+    let port = tls_addr.port().to_string();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_evchat-client"));
+    command
+        .args(["bob", "--host", "localhost", "--port", &port])
+        .args(["--tls", "--ca", ca.to_str().unwrap()]);
+    let out = common::run_with_stdin(&mut command, b"hello over tls\n");
     assert!(out.status.success(), "{out:?}");
     alice.expect("JOINED bob ");
     assert!(alice.expect("SAY bob ").ends_with("hello over tls"));

@@ -857,15 +857,9 @@ impl<T: Write> Hub<T> {
 
     /// Closes a session whose name a new login took over.
     fn replace(&mut self, old: usize) {
-        let Some(name) = self
-            .queues
-            .sessions
-            .get_mut(old)
-            .and_then(|s| s.name.take())
-        else {
+        let Some(name) = self.take_name(old) else {
             return;
         };
-        self.online.remove(&name);
         self.return_mail(old);
         let text = format!("replaced by a new login as {name}");
         self.queues
@@ -1103,17 +1097,18 @@ impl<T: Write> Hub<T> {
         self.queues.mark_dirty(key);
     }
 
+    /// Takes a session's name off it and out of the directory.
+    fn take_name(&mut self, key: usize) -> Option<Rc<str>> {
+        let name = self.queues.sessions.get_mut(key)?.name.take()?;
+        self.online.remove(&name);
+        Some(name)
+    }
+
     /// Takes a session off the directory and announces LEFT.
     fn leave(&mut self, key: usize, text: Option<&str>) {
-        let Some(name) = self
-            .queues
-            .sessions
-            .get_mut(key)
-            .and_then(|s| s.name.take())
-        else {
+        let Some(name) = self.take_name(key) else {
             return;
         };
-        self.online.remove(&name);
         info!("{name} left");
         if self.stopping {
             return;

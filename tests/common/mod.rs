@@ -279,6 +279,24 @@ impl Line {
     }
 }
 
+/// Runs `command` with `input` on its stdin (then closed) and collects
+/// its output.
+pub fn run_with_stdin(command: &mut Command, input: &[u8]) -> std::process::Output {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input)
+        .expect("write stdin");
+    child.wait_with_output().expect("wait")
+}
+
 /// Splits `SAY <from> <time> <text>` / `MSG <from> <to> <time> <text>` into
 /// (from, time, text), dropping `<to>`.
 pub fn fields(line: &str) -> (String, String, String) {
