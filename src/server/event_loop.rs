@@ -93,6 +93,10 @@ impl Server {
     /// restart never waits for old connections in TIME_WAIT).
     /// Opens the store and the users file first; errors say what to fix.
     pub fn bind(config: &ServerConfig) -> Result<Server, String> {
+        // Before any helper thread starts (see reserve_descriptors).
+        let capacity = super::limits::raise_open_files_limit().saturating_sub(RESERVED_FDS);
+        let wanted = (config.max_clients as u64).min(capacity);
+        super::limits::reserve_descriptors(wanted + RESERVED_FDS);
         let (journal, image) = Journal::open(&config.data_dir, config.fsync)?;
         let store = Store::from_image(image, config.mailbox_max);
         let tls = match (&config.tls_cert, &config.tls_key) {
@@ -144,7 +148,6 @@ impl Server {
                 (None, None)
             }
         };
-        let capacity = super::limits::raise_open_files_limit().saturating_sub(RESERVED_FDS);
         let capacity = usize::try_from(capacity).unwrap_or(usize::MAX);
         let max_clients = config.max_clients.min(capacity);
         if max_clients < config.max_clients {
@@ -438,25 +441,22 @@ impl Server {
 
     /// Reads what a socket has, up to the per-turn budget.
     fn read(&mut self, key: usize, scratch: &mut [u8], unread: &mut Vec<usize>) {
+        if self.hub.session(key).is_some_and(|s| s.io.is_tls()) {
+            // A handshake that finishes here may free plaintext queued
+            // before it: retry the queue this turn.
+            self.hub.queues.mark_dirty(key);
+        }
         let mut budget = READ_BUDGET;
         loop {
-            if self.hub.is_paused(key) {
-                return; // read again once resumed
-            }
             let Some(session) = self.hub.session_mut(key) else {
                 return;
             };
+            if session.is_paused() {
+                return; // read again once resumed
+            }
             // A short read of a plain socket drained it (epoll reports the
             // next arrival as a new edge); TLS is read until WouldBlock.
             let plain = !session.io.is_tls();
-            if !plain {
-                // A handshake that just finished may free plaintext that
-                // was queued before it: retry the queue this turn.
-                self.hub.queues.mark_dirty(key);
-            }
-            let Some(session) = self.hub.session_mut(key) else {
-                return;
-            };
             match session.io.read(scratch) {
                 Ok(0) => return self.hub.peer_closed(key),
                 Ok(n) => {

@@ -413,16 +413,6 @@ impl<T: Write> Hub<T> {
         self.feed(key, data);
     }
 
-    /// Is this connection's input paused (a password is being checked)?
-    /// The loop does not read it until it is listed by
-    /// [`take_resumed`](Self::take_resumed).
-    pub fn is_paused(&self, key: usize) -> bool {
-        self.queues
-            .sessions
-            .get(key)
-            .is_some_and(Session::is_paused)
-    }
-
     fn feed(&mut self, key: usize, data: &[u8]) {
         let Some(session) = self.queues.sessions.get_mut(key) else {
             return;
@@ -489,7 +479,8 @@ impl<T: Write> Hub<T> {
     }
 
     /// Moves the keys of connections whose input may be read again into
-    /// `into`.
+    /// `into`. While a password is checked, a session is paused
+    /// ([`Session::is_paused`]) and the loop does not read it.
     pub fn take_resumed(&mut self, into: &mut Vec<usize>) {
         into.append(&mut self.resumed);
     }

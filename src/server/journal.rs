@@ -42,7 +42,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// First bytes of every journal: what it is and its format version.
 pub const MAGIC: &[u8; 8] = b"EVCHATJ1";
@@ -246,35 +246,65 @@ impl std::fmt::Debug for Journal {
     }
 }
 
-/// State of the everysec helper thread.
+/// State of the everysec helper thread. It sleeps (parked) while nothing
+/// is written, so an idle server has no periodic wake-ups; the loop wakes
+/// it only when the journal goes from clean to dirty, at most once per
+/// fsync, and it syncs at most once a second.
 struct Syncer {
     file: Mutex<File>,
     dirty: AtomicBool,
+    thread: Option<thread::Thread>,
 }
 
 impl Syncer {
     fn start(file: File) -> Arc<Syncer> {
-        let syncer = Arc::new(Syncer {
-            file: Mutex::new(file),
-            dirty: AtomicBool::new(false),
-        });
-        let shared = Arc::clone(&syncer);
+        let (tx, rx) = mpsc::channel::<Arc<Syncer>>();
         let spawned = thread::Builder::new()
             .name("evchat-fsync".into())
-            .spawn(move || loop {
-                thread::sleep(Duration::from_secs(1));
-                if shared.dirty.swap(false, Ordering::AcqRel) {
-                    if let Ok(file) = shared.file.lock() {
-                        if let Err(e) = file.sync_data() {
-                            error!("journal: fsync failed: {e}");
+            .spawn(move || {
+                let Ok(shared) = rx.recv() else {
+                    return;
+                };
+                let mut last = Instant::now();
+                loop {
+                    thread::park();
+                    let since = last.elapsed();
+                    if since < Duration::from_secs(1) {
+                        thread::sleep(Duration::from_secs(1) - since);
+                    }
+                    if shared.dirty.swap(false, Ordering::AcqRel) {
+                        if let Ok(file) = shared.file.lock() {
+                            if let Err(e) = file.sync_data() {
+                                error!("journal: fsync failed: {e}");
+                            }
                         }
+                        last = Instant::now();
                     }
                 }
             });
-        if let Err(e) = spawned {
-            error!("journal: cannot start the fsync thread ({e}); syncing is left to the OS");
-        }
+        let thread = match spawned {
+            Ok(handle) => Some(handle.thread().clone()),
+            Err(e) => {
+                error!("journal: cannot start the fsync thread ({e}); syncing is left to the OS");
+                None
+            }
+        };
+        let syncer = Arc::new(Syncer {
+            file: Mutex::new(file),
+            dirty: AtomicBool::new(false),
+            thread,
+        });
+        let _ = tx.send(Arc::clone(&syncer));
         syncer
+    }
+
+    /// Something was written: sync it within a second.
+    fn mark_dirty(&self) {
+        if !self.dirty.swap(true, Ordering::AcqRel) {
+            if let Some(t) = &self.thread {
+                t.unpark();
+            }
+        }
     }
 }
 
@@ -402,7 +432,7 @@ impl Journal {
                     self.failing = false;
                 }
                 if let Some(s) = &self.syncer {
-                    s.dirty.store(true, Ordering::Release);
+                    s.mark_dirty();
                 }
             }
             Err(e) => {
