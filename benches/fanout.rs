@@ -3,6 +3,7 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use evchat::server::hub::{Hub, Limits};
+use evchat::server::store::MailLimits;
 use std::io::Sink;
 
 fn hub_with(n: usize) -> (Hub<Sink>, usize) {
@@ -10,8 +11,14 @@ fn hub_with(n: usize) -> (Hub<Sink>, usize) {
         max_line: 64 << 10,
         max_queue: 64 << 20,
         max_total_queue: 1 << 40,
-        mailbox_max: 10,
+        mail: MailLimits {
+            mailbox_max: 10,
+            mailbox_bytes: 1 << 20,
+            held_bytes: 1 << 24,
+            max_known: 1 << 20,
+        },
         idle_timeout: None,
+        max_lingering: 16,
     });
     let publisher = hub.open(std::io::sink());
     hub.receive(publisher, b"LOGIN publisher\n");

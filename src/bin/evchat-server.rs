@@ -2,7 +2,7 @@
 //! manages the users file (`evchat-server user ...`).
 
 use clap::Parser;
-use evchat::protocol::is_valid_name;
+use evchat::protocol::{bad_name, is_valid_name};
 use evchat::server::accounts::{hash_password, Users};
 use evchat::server::{Server, ServerArgs, ServerCommand, ServerConfig, UserAction};
 use log::{error, LevelFilter};
@@ -14,12 +14,17 @@ fn main() -> ExitCode {
     let args = ServerArgs::parse();
     let config = ServerConfig::from_args(&args);
     if let Some(ServerCommand::User { action }) = &args.command {
-        let done = config.and_then(|c| {
-            let path = c.users.ok_or("which users file? pass --users FILE")?;
-            manage_users(&path, action)
-        });
-        return match done {
-            Ok(()) => ExitCode::SUCCESS,
+        // Usage errors exit 2, failures to do what was asked 1.
+        let path = match config.map(|c| c.users) {
+            Ok(Some(path)) => path,
+            Ok(None) => return usage_error("which users file? pass --users FILE"),
+            Err(e) => return usage_error(&e),
+        };
+        return match manage_users(&path, action) {
+            Ok(done) => {
+                println!("{done}");
+                ExitCode::SUCCESS
+            }
             Err(e) => {
                 eprintln!("evchat-server: {e}");
                 ExitCode::from(1)
@@ -56,33 +61,51 @@ fn main() -> ExitCode {
     }
 }
 
+fn usage_error(e: &str) -> ExitCode {
+    eprintln!("evchat-server: {e}");
+    ExitCode::from(2)
+}
+
 /// `user add|del|list`: edits the users file, which a running server
-/// rereads at the next login.
-fn manage_users(path: &Path, action: &UserAction) -> Result<(), String> {
-    let mut users = Users::load_or_empty(path)?;
-    match action {
+/// rereads at the next login. Returns what to tell the user.
+fn manage_users(path: &Path, action: &UserAction) -> Result<String, String> {
+    let shown = path.display();
+    let mut users = match action {
+        // Listing a file that is not there is a mistake worth saying.
+        UserAction::List => Users::load(path)?,
+        _ => Users::load_or_empty(path)?,
+    };
+    let done = match action {
         UserAction::List => {
-            for name in users.names() {
-                println!("{name}");
-            }
-            return Ok(());
+            let names: Vec<&str> = users.names().collect();
+            return Ok(if names.is_empty() {
+                format!("no users in {shown}")
+            } else {
+                names.join("\n")
+            });
         }
         UserAction::Add { name } => {
             if !is_valid_name(name) {
-                return Err(format!(
-                    "bad name {name:?}: 1-32 characters of A-Z a-z 0-9 _ -"
-                ));
+                return Err(bad_name(name));
             }
+            let existed = users.hash_of(name).is_some();
             let password = read_new_password(name)?;
             users.set(name, hash_password(&password)?);
+            if existed {
+                format!("changed the password of {name} in {shown}")
+            } else {
+                format!("added {name} to {shown}")
+            }
         }
         UserAction::Del { name } => {
             if !users.remove(name) {
-                return Err(format!("no user {name} in {}", path.display()));
+                return Err(format!("no user {name} in {shown}"));
             }
+            format!("removed {name} from {shown}")
         }
-    }
-    users.save(path)
+    };
+    users.save(path)?;
+    Ok(done)
 }
 
 /// Asks twice without echo on a terminal; otherwise reads one line.

@@ -156,7 +156,7 @@ impl Sender {
 }
 
 fn checked_text(escaped: &str) -> Result<Text<'_>, Error> {
-    Text::parse(escaped).map_err(|e| Error::Invalid(e.describe().into_owned()))
+    Text::parse(escaped).map_err(|e| Error::Invalid(e.to_string()))
 }
 
 /// The receiving half, for one reader (thread).

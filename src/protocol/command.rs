@@ -114,24 +114,32 @@ pub enum ParseError {
     BadToken,
 }
 
-impl ParseError {
+impl std::fmt::Display for ParseError {
     /// The `<text>` of the `ERR 400` reply.
-    pub fn describe(&self) -> Cow<'static, str> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ParseError::NotUtf8 => "frame is not valid UTF-8".into(),
+            ParseError::NotUtf8 => f.write_str("frame is not valid UTF-8"),
             ParseError::UnknownCommand => {
-                "unknown command; try LOGIN, SAY, MSG, WHO, STATS, PING, QUIT".into()
+                f.write_str("unknown command; try LOGIN, SAY, MSG, WHO, STATS, PING, QUIT")
             }
-            ParseError::MissingField(usage) => format!("missing field; usage: {usage}").into(),
-            ParseError::ExtraField(usage) => format!("too many fields; usage: {usage}").into(),
-            ParseError::BadName => {
-                format!("bad name: 1-{MAX_NAME} characters of A-Z a-z 0-9 _ -").into()
-            }
-            ParseError::EmptyText => "text must not be empty".into(),
-            ParseError::Escape(e) => e.describe().into(),
-            ParseError::BadToken => "bad token: no NUL or backslash escapes allowed".into(),
+            ParseError::MissingField(usage) => write!(f, "missing field; usage: {usage}"),
+            ParseError::ExtraField(usage) => write!(f, "too many fields; usage: {usage}"),
+            ParseError::BadName => write!(f, "bad name: {NAME_RULE}"),
+            ParseError::EmptyText => f.write_str("text must not be empty"),
+            ParseError::Escape(e) => write!(f, "{e}"),
+            ParseError::BadToken => f.write_str("bad token: no NUL or backslash escapes allowed"),
         }
     }
+}
+
+impl std::error::Error for ParseError {}
+
+/// What a valid name is, for every message that refuses one.
+pub const NAME_RULE: &str = "names are 1-32 characters of A-Z a-z 0-9 _ -";
+
+/// Why `name` is refused, in the words every part of evchat uses.
+pub fn bad_name(name: &str) -> String {
+    format!("bad name {name:?}: {NAME_RULE}")
 }
 
 /// Is `name` 1–32 characters of `[A-Za-z0-9_-]`?

@@ -25,16 +25,18 @@ pub enum EscapeError {
     BareLineBreak,
 }
 
-impl EscapeError {
-    pub fn describe(self) -> &'static str {
-        match self {
+impl std::fmt::Display for EscapeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
             EscapeError::UnknownSequence => "bad escape: only \\\\, \\n and \\r are allowed",
             EscapeError::TrailingBackslash => "bad escape: text ends with a lone backslash",
             EscapeError::Nul => "NUL bytes are not allowed",
             EscapeError::BareLineBreak => "a raw CR inside text must be escaped as \\r",
-        }
+        })
     }
 }
+
+impl std::error::Error for EscapeError {}
 
 /// Appends `text` to `out` with `\`, LF and CR escaped.
 pub fn escape_into(text: &str, out: &mut Vec<u8>) {

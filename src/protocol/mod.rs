@@ -10,7 +10,7 @@ pub mod escape;
 pub mod frame;
 pub mod reply;
 
-pub use command::{is_valid_name, parse, Command, ParseError, Text, MAX_NAME};
+pub use command::{bad_name, is_valid_name, parse, Command, ParseError, Text, MAX_NAME, NAME_RULE};
 pub use escape::{escape, unescape, EscapeError};
 pub use frame::{Frame, FrameDecoder};
 pub use reply::{BadFrame, ErrorCode, ServerFrame};

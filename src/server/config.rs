@@ -1,7 +1,7 @@
 //! The server's settings: flags (clap), the same keys in a TOML file, and
 //! the defaults, merged in that order of precedence.
 
-use super::journal::Fsync;
+use super::journal::{Fsync, MAX_LINE_LIMIT};
 use crate::config::{load_toml, Size};
 use clap::{Parser, Subcommand};
 use log::LevelFilter;
@@ -66,11 +66,29 @@ pub struct ServerArgs {
     /// Messages held per offline user; past it the sender gets ERR 507 [default: 10000].
     #[arg(long, value_name = "N")]
     pub mailbox_max: Option<usize>,
-    /// Log level: error, warn, info, debug, trace or off [default: info].
-    #[arg(long, value_name = "LEVEL")]
+    /// Bytes held per offline user (each message charged in full to each mailbox it is in); past it the sender gets ERR 507 [default: 16M].
+    #[arg(long, value_name = "SIZE")]
+    pub mailbox_bytes: Option<Size>,
+    /// Bytes held for all offline users together (each message counted once, plus a small entry per recipient); past it the sender gets ERR 507 [default: 512M].
+    #[arg(long, value_name = "SIZE")]
+    pub held_bytes: Option<Size>,
+    /// Names remembered as recipients for held mail; past it the least recently seen names that hold no mail are forgotten (MSG to them gets ERR 404) [default: 100000].
+    #[arg(long, value_name = "N")]
+    pub max_known: Option<usize>,
+    /// Log level [default: info].
+    #[arg(long, value_name = "LEVEL", value_parser = level_parser())]
     pub log_level: Option<LevelFilter>,
     #[command(subcommand)]
     pub command: Option<ServerCommand>,
+}
+
+/// The accepted log levels, listed in the error for any other.
+const LEVELS: [&str; 6] = ["error", "warn", "info", "debug", "trace", "off"];
+
+fn level_parser() -> impl clap::builder::TypedValueParser<Value = LevelFilter> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(LEVELS)
+        .map(|level| level.parse().unwrap_or(LevelFilter::Info))
 }
 
 /// What `evchat-server` does instead of serving.
@@ -105,6 +123,9 @@ struct ServerFile {
     max_total_queue: Option<Size>,
     idle_timeout: Option<u64>,
     mailbox_max: Option<usize>,
+    mailbox_bytes: Option<Size>,
+    held_bytes: Option<Size>,
+    max_known: Option<usize>,
     log_level: Option<String>,
     users: Option<PathBuf>,
     data_dir: Option<PathBuf>,
@@ -127,6 +148,9 @@ pub struct ServerConfig {
     /// `None` when idle connections are never closed.
     pub idle_timeout: Option<Duration>,
     pub mailbox_max: usize,
+    pub mailbox_bytes: usize,
+    pub held_bytes: usize,
+    pub max_known: usize,
     pub log_level: LevelFilter,
     /// `None`: no accounts, anyone may log in.
     pub users: Option<PathBuf>,
@@ -149,6 +173,9 @@ impl Default for ServerConfig {
             max_total_queue: 1 << 30,
             idle_timeout: Some(Duration::from_secs(60)),
             mailbox_max: 10_000,
+            mailbox_bytes: 16 << 20,
+            held_bytes: 512 << 20,
+            max_known: 100_000,
             log_level: LevelFilter::Info,
             users: None,
             data_dir: PathBuf::from("evchat-data"),
@@ -169,10 +196,13 @@ impl ServerConfig {
             None => ServerFile::default(),
         };
         let d = ServerConfig::default();
-        let file_level = match &file.log_level {
-            Some(l) => Some(l.parse().map_err(|_| format!("bad log-level {l:?}"))?),
-            None => None,
-        };
+        let file_level =
+            match &file.log_level {
+                Some(l) => Some(l.parse().map_err(|_| {
+                    format!("bad log-level {l:?}: use one of {}", LEVELS.join(", "))
+                })?),
+                None => None,
+            };
         let size =
             |flag: Option<Size>, key: Option<Size>, default| flag.or(key).map_or(default, |s| s.0);
         let idle = args.idle_timeout.or(file.idle_timeout).unwrap_or(60);
@@ -195,6 +225,9 @@ impl ServerConfig {
                 .mailbox_max
                 .or(file.mailbox_max)
                 .unwrap_or(d.mailbox_max),
+            mailbox_bytes: size(args.mailbox_bytes, file.mailbox_bytes, d.mailbox_bytes),
+            held_bytes: size(args.held_bytes, file.held_bytes, d.held_bytes),
+            max_known: args.max_known.or(file.max_known).unwrap_or(d.max_known),
             log_level: args.log_level.or(file_level).unwrap_or(d.log_level),
             users: args.users.clone().or(file.users),
             data_dir: args
@@ -211,8 +244,44 @@ impl ServerConfig {
             tls_key: args.tls_key.clone().or(file.tls_key),
             tls_port: args.tls_port.or(file.tls_port),
         };
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Settings that cannot work together are refused before anything is
+    /// touched (no data directory made, no port bound).
+    fn check(&self) -> Result<(), String> {
+        let config = self;
         if config.max_line < 64 {
             return Err("max-line must be at least 64 bytes".into());
+        }
+        if config.max_line > MAX_LINE_LIMIT {
+            return Err(format!(
+                "max-line {} is more than the {} a held message may take in the journal; \
+                 use --max-line {}M or less",
+                config.max_line,
+                MAX_LINE_LIMIT,
+                MAX_LINE_LIMIT >> 20
+            ));
+        }
+        match (&config.tls_cert, &config.tls_key) {
+            (Some(_), None) => {
+                return Err("--tls-cert needs --tls-key (the certificate's private key)".into())
+            }
+            (None, Some(_)) => {
+                return Err("--tls-key needs --tls-cert (the certificate chain)".into())
+            }
+            _ => {}
+        }
+        if config.tls_port.is_some() && config.tls_cert.is_none() {
+            return Err("--tls-port needs --tls-cert and --tls-key".into());
+        }
+        if config.mailbox_bytes < config.max_line + 256 || config.held_bytes < config.mailbox_bytes
+        {
+            return Err(
+                "mailbox-bytes must exceed max-line, and held-bytes must be at least mailbox-bytes"
+                    .into(),
+            );
         }
         if config.max_queue < config.max_line + 256 {
             return Err("max-queue must exceed max-line, or no frame could ever be queued".into());
@@ -220,7 +289,7 @@ impl ServerConfig {
         if config.max_clients == 0 {
             return Err("max-clients must be at least 1".into());
         }
-        Ok(config)
+        Ok(())
     }
 }
 

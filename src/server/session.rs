@@ -5,6 +5,7 @@
 //! mio `TcpStream` there.
 
 use super::outqueue::OutQueue;
+use super::store::Letter;
 use crate::protocol::FrameDecoder;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -17,7 +18,7 @@ use std::time::Instant;
 #[derive(Debug)]
 pub struct MailInFlight {
     pub owner: Rc<str>,
-    pub frames: VecDeque<Rc<[u8]>>,
+    pub letters: VecDeque<Rc<Letter>>,
     /// Delivered once `Session::written` reaches this.
     pub until: u64,
 }
@@ -79,6 +80,20 @@ pub struct Session<T> {
     /// Input is paused while a password is checked.
     pub auth: Option<PendingAuth>,
     pub failed_logins: u32,
+    /// Told apart from a later session with the same slab key.
+    pub serial: u64,
+    /// Output waits until the journal has acknowledged this sequence
+    /// number: records this connection caused come before its replies.
+    pub gate: u64,
+    /// Listed in the queues' list of sessions waiting for the journal.
+    pub gated: bool,
+    /// The loop turn this connection was last read in (read once a turn).
+    pub read_turn: u64,
+    /// Listed for reading again next turn (its read budget ran out).
+    pub reread: bool,
+    /// The peer's end of stream has been signalled (read-closed or error)
+    /// and not read yet: read until it is, even past a short read.
+    pub eof_pending: bool,
 }
 
 impl<T> Session<T> {
@@ -102,11 +117,22 @@ impl<T> Session<T> {
             mail: None,
             auth: None,
             failed_logins: 0,
+            serial: 0,
+            gate: 0,
+            gated: false,
+            read_turn: 0,
+            reread: false,
+            eof_pending: false,
         }
     }
 
     pub fn is_open(&self) -> bool {
         self.phase == Phase::Open
+    }
+
+    /// Closing or draining: finishing up, not counted as a client.
+    pub fn is_lingering(&self) -> bool {
+        matches!(self.phase, Phase::Closing { .. } | Phase::Draining { .. })
     }
 
     /// Is input paused for a password check?

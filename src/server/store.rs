@@ -1,114 +1,315 @@
-//! Who has ever logged in, and the messages held for them while offline.
+//! Who is known, and the mail held for them while offline: the store's
+//! in-memory form, the one the hub reads. The [`journal`](super::journal)
+//! is its durable form, written alongside by the hub and read back into
+//! this at start.
 //!
-//! This is the store's in-memory form, the one the hub reads; the
-//! [`journal`](super::journal) is its durable form, written alongside by
-//! the hub and read back into this at start. Held messages are kept as the
-//! exact frames the recipients will receive (shared with online recipients
-//! of the same message), so delivering mail at login is a queue push, not a
-//! re-encoding. Each mailbox is bounded by `mailbox_max`.
+//! A held message is one [`Letter`]: the exact frame its recipients will
+//! get, shared by every mailbox it is held in (and by the queues of its
+//! online recipients), so holding a message for 2000 people costs its size
+//! once plus a small entry per mailbox. Limits are in bytes as well as in
+//! messages: each mailbox is charged the full size of what it holds
+//! (`--mailbox-bytes`, `--mailbox-max`), and all held mail together is
+//! charged each message once plus [`ENTRY_BYTES`] per recipient
+//! (`--held-bytes`).
+//!
+//! Known names — who may be sent mail — are bounded too (`--max-known`):
+//! past the limit the least recently seen names that hold no mail and are
+//! not online are forgotten, so an open server that anyone may log in to
+//! under any name cannot be grown without end.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use super::journal::{record, Image, Record};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::fmt;
 use std::rc::Rc;
 
-use super::journal::Image;
+/// What one recipient's entry is charged against `--held-bytes`, besides
+/// the message it points at.
+pub const ENTRY_BYTES: usize = 32;
 
-/// A mailbox has reached its limit; the message was not stored.
-#[derive(Debug, PartialEq, Eq)]
-pub struct MailboxFull;
+/// A held message, shared by the mailboxes of all its recipients.
+#[derive(Debug)]
+pub struct Letter {
+    pub frame: Rc<[u8]>,
+}
+
+/// The store's limits.
+#[derive(Debug, Clone, Copy)]
+pub struct MailLimits {
+    /// Messages held per mailbox.
+    pub mailbox_max: usize,
+    /// Bytes held per mailbox.
+    pub mailbox_bytes: usize,
+    /// Bytes held for everyone together.
+    pub held_bytes: usize,
+    /// Known names kept, besides those holding mail.
+    pub max_known: usize,
+}
+
+/// Why a message was not held for one recipient (`ERR 507`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    Messages(usize),
+    MailboxBytes(usize),
+    TotalBytes(usize),
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refusal::Messages(n) => write!(f, "the mailbox is full ({n} messages, --mailbox-max)"),
+            Refusal::MailboxBytes(n) => {
+                write!(f, "the mailbox is full ({n} bytes, --mailbox-bytes)")
+            }
+            Refusal::TotalBytes(n) => {
+                write!(
+                    f,
+                    "the server holds all the mail it may ({n} bytes, --held-bytes)"
+                )
+            }
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Mailbox {
+    letters: VecDeque<Rc<Letter>>,
+    bytes: usize,
+}
 
 #[derive(Debug)]
 pub struct Store {
-    known: HashSet<Rc<str>>,
-    mail: HashMap<Rc<str>, VecDeque<Rc<[u8]>>>,
-    mailbox_max: usize,
-    held: usize,
+    /// Known names and their place in `recency`.
+    known: HashMap<Rc<str>, u64>,
+    /// Known names, least recently seen first.
+    recency: BTreeMap<u64, Rc<str>>,
+    next_recency: u64,
+    mailboxes: HashMap<Rc<str>, Mailbox>,
+    limits: MailLimits,
+    /// Entries in mailboxes (one per message and recipient).
+    entries: usize,
+    /// Bytes charged against `--held-bytes`, mail being delivered included.
+    bytes: usize,
+    /// Bytes a rewrite of the journal would take.
+    live: u64,
 }
 
 impl Store {
-    pub fn new(mailbox_max: usize) -> Store {
+    pub fn new(limits: MailLimits) -> Store {
         Store {
-            known: HashSet::new(),
-            mail: HashMap::new(),
-            mailbox_max,
-            held: 0,
+            known: HashMap::new(),
+            recency: BTreeMap::new(),
+            next_recency: 0,
+            mailboxes: HashMap::new(),
+            limits,
+            entries: 0,
+            bytes: 0,
+            live: 0,
         }
     }
 
-    /// The store as the journal left it.
-    pub fn from_image(image: Image, mailbox_max: usize) -> Store {
-        let mut store = Store::new(mailbox_max);
-        for name in &image.users {
-            store.register(name);
+    /// The store as the journal left it. Limits are not applied to what
+    /// was already accepted.
+    pub fn from_image(image: Image, limits: MailLimits) -> Store {
+        let mut store = Store::new(limits);
+        for (name, _) in &image.known {
+            store.see(name);
         }
-        for (name, frames) in image.mail {
-            let key = store.register(&name).0;
-            store.held += frames.len();
-            let mailbox = frames.into_iter().map(Rc::from).collect();
-            store.mail.insert(key, mailbox);
+        for (frame, to) in image.held {
+            let letter = Rc::new(Letter {
+                frame: Rc::from(frame),
+            });
+            for name in &to {
+                let name = store.see_if_new(name);
+                store.put(&name, &letter);
+            }
+            store.bytes += letter.frame.len();
+            store.charge_journal(&letter, &to);
         }
         store
     }
 
-    /// Has `name` ever logged in? Messages to unknown names are refused.
+    /// May mail be held for `name`?
     pub fn is_known(&self, name: &str) -> bool {
-        self.known.contains(name)
+        self.known.contains_key(name)
     }
 
-    /// Records a login; returns the shared copy of the name, and whether
-    /// it is new.
-    pub fn register(&mut self, name: &str) -> (Rc<str>, bool) {
-        if let Some(known) = self.known.get(name) {
-            return (Rc::clone(known), false);
+    /// Marks `name` as seen now (a login or a logout); returns the shared
+    /// copy of the name, and whether it is new.
+    pub fn see(&mut self, name: &str) -> (Rc<str>, bool) {
+        self.next_recency += 1;
+        let order = self.next_recency;
+        if let Some((name, at)) = self.known.get_key_value(name) {
+            let name = Rc::clone(name);
+            self.recency.remove(at);
+            self.recency.insert(order, Rc::clone(&name));
+            self.known.insert(Rc::clone(&name), order);
+            return (name, false);
         }
         let name: Rc<str> = Rc::from(name);
-        self.known.insert(Rc::clone(&name));
+        self.known.insert(Rc::clone(&name), order);
+        self.recency.insert(order, Rc::clone(&name));
+        self.live += record::size_of(&Record::Seen { name: &name, at: 0 });
         (name, true)
     }
 
-    /// Holds a frame for an offline user, in arrival order.
-    pub fn hold(&mut self, name: &str, frame: &Rc<[u8]>) -> Result<(), MailboxFull> {
-        let key = self.register(name).0;
-        let mailbox = self.mail.entry(key).or_default();
-        if mailbox.len() >= self.mailbox_max {
-            return Err(MailboxFull);
+    /// Forgets the least recently seen names past `--max-known` that hold
+    /// no mail and are not online; returns them (to journal).
+    pub fn forget_past_limit(&mut self, is_online: impl Fn(&str) -> bool) -> Vec<Rc<str>> {
+        let mut forgotten = Vec::new();
+        // Each name is looked at once: one that must stay is moved to the
+        // most recent end, where it is not looked at again this time.
+        let mut budget = self.known.len();
+        while self.known.len() > self.limits.max_known && budget > 0 {
+            budget -= 1;
+            let Some((_, name)) = self.recency.pop_first() else {
+                break;
+            };
+            if self.mailboxes.contains_key(&name) || is_online(&name) {
+                self.next_recency += 1;
+                self.recency.insert(self.next_recency, Rc::clone(&name));
+                self.known.insert(name, self.next_recency);
+                continue;
+            }
+            self.known.remove(&name);
+            self.live = self
+                .live
+                .saturating_sub(record::size_of(&Record::Seen { name: &name, at: 0 }));
+            forgotten.push(name);
         }
-        mailbox.push_back(Rc::clone(frame));
-        self.held += 1;
+        forgotten
+    }
+
+    /// Holds `frame` for each of `names` that has room: stored once,
+    /// however many. Returns the names it is held for, and each refusal.
+    pub fn hold<'a>(
+        &mut self,
+        names: &[&'a str],
+        frame: &Rc<[u8]>,
+    ) -> (Vec<Rc<str>>, Vec<(&'a str, Refusal)>) {
+        let letter = Rc::new(Letter {
+            frame: Rc::clone(frame),
+        });
+        let (mut held, mut refused) = (Vec::new(), Vec::new());
+        for &name in names {
+            match self.room_for(name, frame.len(), held.is_empty()) {
+                Ok(()) => {
+                    if held.is_empty() {
+                        self.bytes += frame.len();
+                    }
+                    let name = self.see_if_new(name);
+                    self.put(&name, &letter);
+                    held.push(name);
+                }
+                Err(why) => refused.push((name, why)),
+            }
+        }
+        if !held.is_empty() {
+            self.charge_journal(&letter, &held);
+        }
+        (held, refused)
+    }
+
+    /// A name known already keeps its recency; a new one (an account that
+    /// never logged in) becomes known.
+    fn see_if_new(&mut self, name: &str) -> Rc<str> {
+        match self.known.get_key_value(name) {
+            Some((name, _)) => Rc::clone(name),
+            None => self.see(name).0,
+        }
+    }
+
+    fn room_for(&self, name: &str, size: usize, first: bool) -> Result<(), Refusal> {
+        let l = &self.limits;
+        let (count, bytes) = self
+            .mailboxes
+            .get(name)
+            .map_or((0, 0), |m| (m.letters.len(), m.bytes));
+        if count >= l.mailbox_max {
+            return Err(Refusal::Messages(l.mailbox_max));
+        }
+        if bytes + size > l.mailbox_bytes {
+            return Err(Refusal::MailboxBytes(l.mailbox_bytes));
+        }
+        let extra = ENTRY_BYTES + if first { size } else { 0 };
+        if self.bytes + extra > l.held_bytes {
+            return Err(Refusal::TotalBytes(l.held_bytes));
+        }
         Ok(())
     }
 
-    /// Takes every frame held for `name`, oldest first.
-    pub fn take_held(&mut self, name: &str) -> VecDeque<Rc<[u8]>> {
-        let mail = self.mail.remove(name).unwrap_or_default();
-        self.held -= mail.len();
-        mail
+    /// Adds one entry to a mailbox.
+    fn put(&mut self, name: &Rc<str>, letter: &Rc<Letter>) {
+        let mailbox = self.mailboxes.entry(Rc::clone(name)).or_default();
+        mailbox.letters.push_back(Rc::clone(letter));
+        mailbox.bytes += letter.frame.len();
+        self.entries += 1;
+        self.bytes += ENTRY_BYTES;
     }
 
-    /// Puts back frames taken by [`take_held`](Self::take_held) that never
-    /// reached their recipient, ahead of anything held since.
-    pub fn restore(&mut self, name: &str, mut frames: VecDeque<Rc<[u8]>>) {
-        let key = self.register(name).0;
-        self.held += frames.len();
-        let mailbox = self.mail.entry(key).or_default();
-        frames.append(mailbox);
-        *mailbox = frames;
+    /// Counts a message's record in what a rewrite of the journal keeps.
+    fn charge_journal<S: AsRef<str>>(&mut self, letter: &Letter, to: &[S]) {
+        let to: Vec<&str> = to.iter().map(AsRef::as_ref).collect();
+        self.live += record::size_of(&Record::Held {
+            to,
+            frame: &letter.frame,
+        });
     }
 
-    /// Known names, and every held frame with its recipient: the live state
-    /// a compacted journal must keep.
-    pub fn users(&self) -> impl Iterator<Item = &str> {
-        self.known.iter().map(|n| &**n)
+    /// Takes every letter held for `name`, oldest first, for delivery. They
+    /// stay charged until [`delivered`](Self::delivered) or
+    /// [`restore`](Self::restore).
+    pub fn take_held(&mut self, name: &str) -> VecDeque<Rc<Letter>> {
+        let Some(mailbox) = self.mailboxes.remove(name) else {
+            return VecDeque::new();
+        };
+        self.entries -= mailbox.letters.len();
+        mailbox.letters
     }
 
-    pub fn all_held(&self) -> impl Iterator<Item = (&str, &[u8])> {
-        self.mail
-            .iter()
-            .flat_map(|(n, m)| m.iter().map(move |f| (&**n, &f[..])))
+    /// Letters taken for `name` reached it: their charges are released,
+    /// and a message delivered to its last recipient is freed.
+    pub fn delivered(&mut self, name: &str, letters: VecDeque<Rc<Letter>>) {
+        for letter in letters {
+            self.bytes = self.bytes.saturating_sub(ENTRY_BYTES);
+            self.live = self.live.saturating_sub(1 + name.len() as u64);
+            if Rc::strong_count(&letter) == 1 {
+                self.bytes = self.bytes.saturating_sub(letter.frame.len());
+                let whole = record::size_of(&Record::Held {
+                    to: Vec::new(),
+                    frame: &letter.frame,
+                });
+                self.live = self.live.saturating_sub(whole);
+            }
+        }
     }
 
-    /// Messages held for all users together.
+    /// Puts back letters taken by [`take_held`](Self::take_held) that
+    /// never reached their recipient, ahead of anything held since.
+    pub fn restore(&mut self, name: &Rc<str>, mut letters: VecDeque<Rc<Letter>>) {
+        let mailbox = self.mailboxes.entry(Rc::clone(name)).or_default();
+        self.entries += letters.len();
+        mailbox.bytes += letters.iter().map(|l| l.frame.len()).sum::<usize>();
+        letters.append(&mut mailbox.letters);
+        mailbox.letters = letters;
+    }
+
+    /// Messages held, counted once per recipient.
     pub fn held(&self) -> usize {
-        self.held
+        self.entries
+    }
+
+    /// Bytes charged against `--held-bytes`.
+    pub fn held_bytes(&self) -> usize {
+        self.bytes
+    }
+
+    pub fn known_names(&self) -> usize {
+        self.known.len()
+    }
+
+    /// Bytes a rewrite of the journal would take (for compaction).
+    pub fn live_bytes(&self) -> u64 {
+        self.live
     }
 }
 
@@ -116,18 +317,96 @@ impl Store {
 mod tests {
     use super::*;
 
+    fn limits() -> MailLimits {
+        MailLimits {
+            mailbox_max: 3,
+            mailbox_bytes: 100,
+            held_bytes: 400,
+            max_known: 3,
+        }
+    }
+
+    fn frame(size: usize) -> Rc<[u8]> {
+        Rc::from(vec![b'x'; size])
+    }
+
     #[test]
-    fn holds_in_order_up_to_the_limit() {
-        let mut store = Store::new(2);
-        assert!(!store.is_known("bob"));
-        store.register("bob");
-        let frames: Vec<Rc<[u8]>> = (0..3).map(|i| Rc::from(vec![i])).collect();
-        assert_eq!(store.hold("bob", &frames[0]), Ok(()));
-        assert_eq!(store.hold("bob", &frames[1]), Ok(()));
-        assert_eq!(store.hold("bob", &frames[2]), Err(MailboxFull));
-        assert_eq!(store.held(), 2);
-        let got: Vec<_> = store.take_held("bob").into_iter().collect();
-        assert_eq!(got, frames[..2].to_vec());
-        assert_eq!((store.held(), store.take_held("bob").len()), (0, 0));
+    fn a_message_for_many_is_stored_and_charged_once() {
+        let mut store = Store::new(MailLimits {
+            held_bytes: 1 << 20,
+            ..limits()
+        });
+        let f = frame(60);
+        let names = ["a", "b", "c", "d"];
+        let (held, refused) = store.hold(&names, &f);
+        assert_eq!((held.len(), refused.len()), (4, 0));
+        assert_eq!(store.held(), 4);
+        assert_eq!(store.held_bytes(), 60 + 4 * ENTRY_BYTES);
+        assert_eq!(Rc::strong_count(&f), 2, "one letter, shared");
+        for name in names {
+            let letters = store.take_held(name);
+            assert_eq!(letters.len(), 1);
+            store.delivered(name, letters);
+        }
+        assert_eq!((store.held(), store.held_bytes()), (0, 0));
+        assert_eq!(Rc::strong_count(&f), 1, "freed with its last delivery");
+    }
+
+    #[test]
+    fn each_limit_refuses_with_its_own_reason() {
+        let mut store = Store::new(limits());
+        let (_, refused) = store.hold(&["a"], &frame(60));
+        assert!(refused.is_empty());
+        let (_, refused) = store.hold(&["a"], &frame(60));
+        assert_eq!(refused, [("a", Refusal::MailboxBytes(100))]);
+        for _ in 0..2 {
+            store.hold(&["b"], &frame(10));
+        }
+        store.hold(&["b"], &frame(10));
+        let (_, refused) = store.hold(&["b"], &frame(10));
+        assert_eq!(refused, [("b", Refusal::Messages(3))]);
+        // 60 + 30 bytes and 4 entries (218) are charged; 90 more bytes
+        // and an entry each for three new names is over 400 at the third.
+        let (held, refused) = store.hold(&["c", "d", "e"], &frame(90));
+        assert_eq!(held.len(), 2);
+        assert_eq!(refused, [("e", Refusal::TotalBytes(400))]);
+        assert!(Refusal::TotalBytes(400)
+            .to_string()
+            .contains("--held-bytes"));
+    }
+
+    #[test]
+    fn names_past_the_limit_are_forgotten_least_recently_seen_first() {
+        let mut store = Store::new(limits());
+        for name in ["a", "b", "c", "d", "e"] {
+            store.see(name);
+        }
+        store.see("a"); // a was seen again: b and c are older
+        store.hold(&["b"], &frame(1)); // b holds mail: it stays
+        let forgotten = store.forget_past_limit(|n| n == "c"); // c is online
+        let forgotten: Vec<&str> = forgotten.iter().map(|n| &**n).collect();
+        assert_eq!(forgotten, ["d", "e"]);
+        assert!(["a", "b", "c"].iter().all(|n| store.is_known(n)));
+        assert_eq!(store.known_names(), 3);
+    }
+
+    #[test]
+    fn undelivered_letters_go_back_in_front_of_newer_ones() {
+        let mut store = Store::new(MailLimits {
+            held_bytes: 1 << 20,
+            ..limits()
+        });
+        let (old, new) = (frame(1), frame(2));
+        store.hold(&["bob"], &old);
+        let taken = store.take_held("bob");
+        store.hold(&["bob"], &new);
+        let bob = store.see("bob").0;
+        store.restore(&bob, taken);
+        let sizes: Vec<usize> = store
+            .take_held("bob")
+            .iter()
+            .map(|l| l.frame.len())
+            .collect();
+        assert_eq!(sizes, [1, 2]);
     }
 }

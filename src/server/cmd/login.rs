@@ -1,0 +1,86 @@
+//! `LOGIN <name> [<password>]` → `OK LOGIN <name>`, then held mail, then
+//! live traffic.
+//!
+//! Without accounts a name is free when nobody online has it. With
+//! accounts the password is checked on the password thread, never on the
+//! loop: the connection's input is paused (and kept, in order) until the
+//! verdict comes back through [`Hub::auth_done`]. A correct password for a
+//! name already online takes the name over without a `LEFT`/`JOINED`
+//! flicker.
+
+use crate::protocol::reply::encode_fields;
+use crate::protocol::{ErrorCode, Text};
+use crate::server::accounts::{AuthJob, AuthRequest};
+use crate::server::hub::Hub;
+use crate::server::session::PendingAuth;
+use log::info;
+use std::io::Write;
+use std::rc::Rc;
+
+impl<T: Write> Hub<T> {
+    pub(super) fn login(&mut self, key: usize, name: &str, password: Option<Text<'_>>) {
+        let Some(auth) = &self.auth else {
+            if self.online.contains_key(name) {
+                let text = format!("{name} is already online");
+                return self.reply_err(key, ErrorCode::NameTaken, &text);
+            }
+            return self.admit(key, name);
+        };
+        let Some(password) = password else {
+            let text = "this server needs a password: LOGIN <name> <password>";
+            return self.reply_err(key, ErrorCode::NotLoggedIn, text);
+        };
+        self.next_auth += 1;
+        let serial = self.next_auth;
+        let request = AuthRequest {
+            key,
+            serial,
+            name: name.to_owned(),
+            password: password.unescaped().into_owned(),
+        };
+        if auth.requests.send(AuthJob::Check(request)).is_err() {
+            let text = "passwords cannot be checked now; try again later";
+            return self.reply_err(key, ErrorCode::Unavailable, text);
+        }
+        // Input waits (kept in order in the stash) until the verdict.
+        if let Some(session) = self.queues.sessions.get_mut(key) {
+            session.auth = Some(PendingAuth {
+                serial,
+                stash: Vec::new(),
+            });
+        }
+    }
+
+    /// Logs a session in as `name`: a correct password for a name already
+    /// online replaces the old session, without a LEFT/JOINED flicker.
+    pub(in crate::server) fn admit(&mut self, key: usize, name: &str) {
+        let replaced = self.online.get(name).copied().filter(|&k| k != key);
+        if let Some(old) = replaced {
+            self.replace(old);
+        }
+        let name: Rc<str> = self.seen(name);
+        self.online.insert(Rc::clone(&name), key);
+        // Broadcasts already in the batch were sent before this login.
+        self.batch.split = true;
+        let had_frames = self.batch.has_frames();
+        if let Some(session) = self.queues.sessions.get_mut(key) {
+            session.name = Some(Rc::clone(&name));
+            session.joined_at = self.batch.seq;
+        }
+        if had_frames {
+            self.mark_special(key);
+        }
+        self.queues
+            .push_reply(key, |b| encode_fields(b, &["OK LOGIN", &name]));
+        let held = self.deliver_held(key, &name);
+        match (held, replaced) {
+            (0, None) => info!("{name} logged in"),
+            (n, None) => info!("{name} logged in; delivering {n} held messages"),
+            (n, Some(_)) => info!("{name} logged in again, replacing the old session; {n} held"),
+        }
+        if replaced.is_none() {
+            let time = self.clock.stamp();
+            self.broadcast(Some(key), &["JOINED", &name, time.as_str()]);
+        }
+    }
+}

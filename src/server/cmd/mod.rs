@@ -1,0 +1,49 @@
+//! What each client frame does, one command per file, as in
+//! tokio-rs/mini-redis: the hub parses a line into a
+//! [`Command`](crate::protocol::Command) and [`Hub::dispatch`] sends it
+//! here. Commands act only through the hub's queues, fan-out and store, so
+//! each file reads as the protocol document describes the command.
+//!
+//! - [`login`] — `LOGIN`, open or with a password checked off the loop;
+//! - [`say`] — `SAY`, a broadcast;
+//! - [`msg`] — `MSG`, private messages, held for offline users;
+//! - [`who`] — `WHO`;
+//! - [`stats`] — `STATS`, allowed before `LOGIN` for monitors;
+//! - [`ping`] — `PING`, the barrier, and `PONG`;
+//! - [`quit`] — `QUIT`.
+
+mod login;
+mod msg;
+mod ping;
+mod quit;
+mod say;
+mod stats;
+mod who;
+
+use super::hub::Hub;
+use crate::protocol::{Command, ErrorCode};
+use std::io::Write;
+
+impl<T: Write> Hub<T> {
+    /// Carries out one parsed frame of connection `key`.
+    pub(super) fn dispatch(&mut self, key: usize, command: Command<'_>) {
+        let me = self.queues.sessions.get(key).and_then(|s| s.name.clone());
+        match (command, me) {
+            (Command::Ping { token }, _) => self.ping(key, token),
+            (Command::Pong { .. }, _) => {}
+            (Command::Stats, _) => self.stats(key),
+            (Command::Quit { text }, _) => self.quit(key, text),
+            (Command::Login { name, password }, None) => self.login(key, name, password),
+            (Command::Login { .. }, Some(me)) => {
+                let text = format!("already logged in as {me}");
+                self.reply_err(key, ErrorCode::BadRequest, &text);
+            }
+            (_, None) => {
+                self.reply_err(key, ErrorCode::NotLoggedIn, "log in first: LOGIN <name>");
+            }
+            (Command::Say { text }, Some(me)) => self.say(key, &me, text),
+            (Command::Msg { to, text }, Some(me)) => self.msg(key, &me, to, text),
+            (Command::Who, Some(_)) => self.who(key),
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! `PING [<token>]` → `PONG [<token>]`: the barrier. Everything the
+//! connection sent before it is processed first — broadcasts sealed into
+//! the recipients' queues, mail held and its record acknowledged by the
+//! journal (the connection's output waits for that) — so the `PONG` tells
+//! the client all of it is done.
+
+use crate::protocol::reply::encode_fields;
+use crate::server::hub::Hub;
+use std::io::Write;
+
+impl<T: Write> Hub<T> {
+    pub(super) fn ping(&mut self, key: usize, token: Option<&str>) {
+        // A barrier: everything before this frame is queued first.
+        self.seal();
+        self.queues.push_reply(key, |b| match token {
+            Some(token) => encode_fields(b, &["PONG", token]),
+            None => encode_fields(b, &["PONG"]),
+        });
+    }
+}

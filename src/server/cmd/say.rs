@@ -1,0 +1,16 @@
+//! `SAY <text>`: a broadcast to everyone else online. The text is relayed
+//! as the sender escaped it (it was validated when parsed), stamped with
+//! the turn's time, and joins the turn's batch (see
+//! [`fanout`](crate::server::hub)), so a run of messages costs each
+//! recipient one queue entry.
+
+use crate::protocol::Text;
+use crate::server::hub::Hub;
+use std::io::Write;
+
+impl<T: Write> Hub<T> {
+    pub(super) fn say(&mut self, key: usize, me: &str, text: Text<'_>) {
+        let time = self.clock.stamp();
+        self.broadcast(Some(key), &["SAY", me, time.as_str(), text.escaped()]);
+    }
+}

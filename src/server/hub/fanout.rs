@@ -1,0 +1,168 @@
+//! Fan-out: one encoding of each broadcast, shared by every recipient.
+//!
+//! Every broadcast frame (SAY, JOINED, LEFT) accepted during a loop turn is
+//! appended to one pending *batch*, tagged with its author. Before the loop
+//! writes, the batch is *sealed*: turned into one reference-counted chunk
+//! that every online user's queue points at — except that an author gets
+//! the chunk minus its own frames, and a user who logged in during the
+//! batch gets only what came after, both as zero-copy byte ranges of the
+//! same chunk. So a message is encoded once and never copied per recipient,
+//! a burst of messages or logins costs each recipient one queue entry, and
+//! the kernel gets few large iovecs instead of many small ones. A private
+//! message or a PING seals the batch first, so every recipient still sees
+//! frames in the order the server accepted them.
+
+use super::Hub;
+use crate::protocol::reply::encode_fields;
+use std::io::Write;
+use std::rc::Rc;
+
+/// A batch is sealed once it holds this many bytes, bounding how much one
+/// sender's burst adds to each recipient's queue in one piece.
+pub(super) const BATCH_MAX: usize = 32 << 10;
+
+/// A run of consecutive batch frames by one author, between two logins.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    /// The session not to send these frames to (`None`: LEFT, whose author
+    /// is already gone).
+    author: Option<usize>,
+    start: usize,
+    end: usize,
+    frames: u64,
+    /// Batch sequence number of the first frame.
+    seq: u64,
+}
+
+/// Broadcast frames accepted this turn, not yet queued.
+#[derive(Debug, Default)]
+pub(in crate::server) struct Batch {
+    buf: Vec<u8>,
+    spans: Vec<Span>,
+    frames: u64,
+    /// Sequence number of the next frame (never reset, so logins can be
+    /// placed between frames).
+    pub(in crate::server) seq: u64,
+    /// A login happened since the last frame: the next frame starts a span.
+    pub(in crate::server) split: bool,
+    /// Sessions that need their own cut of the chunk at sealing.
+    pub(super) special: Vec<usize>,
+}
+
+impl Batch {
+    pub(super) fn new() -> Batch {
+        Batch {
+            buf: Vec::with_capacity(BATCH_MAX + 1024),
+            ..Batch::default()
+        }
+    }
+
+    /// Does the pending batch hold frames already?
+    pub(in crate::server) fn has_frames(&self) -> bool {
+        !self.spans.is_empty()
+    }
+}
+
+impl<T: Write> Hub<T> {
+    /// Adds a broadcast frame to the pending batch.
+    pub(in crate::server) fn broadcast(&mut self, author: Option<usize>, fields: &[&str]) {
+        if self.batch.buf.len() >= BATCH_MAX {
+            self.seal();
+        }
+        let batch = &mut self.batch;
+        let start = batch.buf.len();
+        encode_fields(&mut batch.buf, fields);
+        let end = batch.buf.len();
+        match batch.spans.last_mut() {
+            Some(last) if last.author == author && last.end == start && !batch.split => {
+                last.end = end;
+                last.frames += 1;
+            }
+            _ => batch.spans.push(Span {
+                author,
+                start,
+                end,
+                frames: 1,
+                seq: batch.seq,
+            }),
+        }
+        batch.split = false;
+        batch.seq += 1;
+        batch.frames += 1;
+        if let Some(key) = author {
+            self.mark_special(key);
+        }
+    }
+
+    /// Gives a session its own cut of the pending batch.
+    pub(in crate::server) fn mark_special(&mut self, key: usize) {
+        if let Some(session) = self.queues.sessions.get_mut(key) {
+            if !session.batch_special {
+                session.batch_special = true;
+                self.batch.special.push(key);
+            }
+        }
+    }
+
+    /// Queues the pending batch for everyone online, then cuts slow
+    /// consumers found on the way (whose LEFT frames form a new batch, and
+    /// so on).
+    pub(in crate::server) fn seal(&mut self) {
+        loop {
+            if !self.batch.buf.is_empty() {
+                self.queue_batch();
+            }
+            if self.queues.cuts.is_empty() && self.queues.failed.is_empty() {
+                return;
+            }
+            for key in std::mem::take(&mut self.queues.failed) {
+                self.leave(key, None);
+                self.kill(key);
+            }
+            for key in std::mem::take(&mut self.queues.cuts) {
+                self.cut_slow(key);
+            }
+        }
+    }
+
+    fn queue_batch(&mut self) {
+        let chunk: Rc<[u8]> = Rc::from(self.batch.buf.as_slice());
+        self.batch.buf.clear();
+        let spans = std::mem::take(&mut self.batch.spans);
+        let frames = std::mem::take(&mut self.batch.frames);
+        let mut ranges: Vec<(usize, usize)> = Vec::new();
+        for &key in self.online.values() {
+            let Some(session) = self.queues.sessions.get(key) else {
+                continue;
+            };
+            if !session.batch_special {
+                if self.queues.push_shared(key, &chunk) {
+                    self.counters.deliveries += frames;
+                }
+                continue;
+            }
+            // Everything except its own frames and what predates its login.
+            let joined_at = session.joined_at;
+            ranges.clear();
+            let mut wanted = 0;
+            for span in &spans {
+                if span.author == Some(key) || span.seq < joined_at {
+                    continue;
+                }
+                wanted += span.frames;
+                match ranges.last_mut() {
+                    Some(r) if r.1 == span.start => r.1 = span.end,
+                    _ => ranges.push((span.start, span.end)),
+                }
+            }
+            if self.queues.push_ranges(key, &chunk, &ranges) {
+                self.counters.deliveries += wanted;
+            }
+        }
+        for key in std::mem::take(&mut self.batch.special) {
+            if let Some(session) = self.queues.sessions.get_mut(key) {
+                session.batch_special = false;
+            }
+        }
+    }
+}

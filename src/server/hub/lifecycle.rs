@@ -1,0 +1,285 @@
+//! A connection's life: opened, logged in, closing, draining, dead.
+//!
+//! Closing is bookkeeping, not a client: once a connection has been told
+//! `BYE` (or an error that ends it) it lingers — its queue drains, its write
+//! side is shut, the peer's FIN is awaited, so the last frames are not
+//! destroyed by a reset — but it no longer counts against `--max-clients`.
+//! Lingering connections still hold descriptors, so they have a small cap
+//! of their own (`Limits::max_lingering`); past it the oldest is dropped.
+//! A connection refused because the server is full lingers the same way,
+//! so its `ERR 503` arrives whole and reading its input stays within the
+//! loop's per-turn budget.
+
+use super::Hub;
+use crate::protocol::reply::encode_err;
+use crate::protocol::ErrorCode;
+use crate::server::outqueue::OutQueue;
+use crate::server::session::{Phase, Session};
+use log::{debug, info, warn};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::Duration;
+
+/// How long a closing connection may take to flush its last frames.
+const CLOSE_LINGER: Duration = Duration::from_secs(5);
+/// How long to wait for the peer's EOF after our write side is shut.
+const DRAIN_LINGER: Duration = Duration::from_secs(2);
+
+/// What a flush left behind.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Flushed {
+    /// Bytes may remain; a writable event will bring us back.
+    Open,
+    /// A closing session has written its last byte: shut its write side.
+    ShutWrite,
+    /// The session is gone or failed.
+    Gone,
+}
+
+impl<T: Write> Hub<T> {
+    /// Adds a new connection and returns its key.
+    pub fn open(&mut self, io: T) -> usize {
+        self.open_from(io, None)
+    }
+
+    /// Adds a new connection from `peer`, which failed logins are logged
+    /// with.
+    pub fn open_from(&mut self, io: T, peer: Option<SocketAddr>) -> usize {
+        let mut session = Session::new(io, peer, self.limits.max_line, self.now);
+        self.next_serial += 1;
+        session.serial = self.next_serial;
+        self.open_count += 1;
+        self.queues.sessions.insert(session)
+    }
+
+    /// Takes a connection only to refuse it with `ERR 503 <text>`; it
+    /// lingers until the error is out. `None` (the connection is the
+    /// caller's to drop) when too many connections linger already.
+    pub fn open_refused(&mut self, io: T, peer: SocketAddr, text: &str) -> Option<usize> {
+        if self.linger_count >= self.limits.max_lingering {
+            return None;
+        }
+        let key = self.open_from(io, Some(peer));
+        self.queues
+            .push_final(key, |b| encode_err(b, ErrorCode::Unavailable, text));
+        self.close(key, None);
+        Some(key)
+    }
+
+    /// Connections that count against `--max-clients`: not lingering.
+    pub fn open_connections(&self) -> usize {
+        self.open_count
+    }
+
+    /// Moves a session to `phase`, keeping the counts of open and
+    /// lingering connections, and the lingering cap.
+    fn set_phase(&mut self, key: usize, phase: Phase) {
+        let Some(s) = self.queues.sessions.get_mut(key) else {
+            return;
+        };
+        let (was_open, was_lingering) = (s.is_open(), s.is_lingering());
+        s.phase = phase;
+        let (is_open, is_lingering) = (s.is_open(), s.is_lingering());
+        let serial = s.serial;
+        if was_open && !is_open {
+            self.open_count -= 1;
+        }
+        if was_lingering && !is_lingering {
+            self.linger_count -= 1;
+        }
+        if !was_lingering && is_lingering {
+            self.linger_count += 1;
+            self.lingering.push_back((key, serial));
+            self.cap_lingering();
+        }
+    }
+
+    /// Drops the oldest lingering connections past the cap.
+    fn cap_lingering(&mut self) {
+        // At shutdown every connection lingers, and each gets its time.
+        while self.linger_count > self.limits.max_lingering && !self.stopping {
+            let Some((key, serial)) = self.lingering.pop_front() else {
+                return;
+            };
+            let current = self.queues.sessions.get(key);
+            if current.is_some_and(|s| s.serial == serial && s.is_lingering()) {
+                debug!("too many closing connections: dropping connection {key}");
+                self.kill(key);
+            }
+        }
+        // Entries of connections that finished on their own pile up
+        // otherwise.
+        if self.lingering.len() > 2 * self.linger_count + 64 {
+            let sessions = &self.queues.sessions;
+            self.lingering.retain(|&(key, serial)| {
+                sessions
+                    .get(key)
+                    .is_some_and(|s| s.serial == serial && s.is_lingering())
+            });
+        }
+    }
+
+    /// Stops reading from a session, tells the others it left, and lets its
+    /// queue drain before the socket is shut.
+    pub(in crate::server) fn close(&mut self, key: usize, left_text: Option<&str>) {
+        self.leave(key, left_text);
+        let deadline = self.now + CLOSE_LINGER;
+        if self.queues.sessions.get(key).is_some_and(Session::is_open) {
+            self.set_phase(key, Phase::Closing { deadline });
+        }
+        // Listed even with an empty queue, so the flush step closes it.
+        self.queues.mark_dirty(key);
+    }
+
+    /// Takes a session's name off it and out of the directory.
+    pub(super) fn take_name(&mut self, key: usize) -> Option<Rc<str>> {
+        let name = self.queues.sessions.get_mut(key)?.name.take()?;
+        self.online.remove(&name);
+        Some(name)
+    }
+
+    /// Takes a session off the directory and announces LEFT.
+    pub(super) fn leave(&mut self, key: usize, text: Option<&str>) {
+        let Some(name) = self.take_name(key) else {
+            return;
+        };
+        info!("{name} left");
+        self.seen(&name);
+        if self.stopping {
+            return;
+        }
+        let time = self.clock.stamp();
+        match text {
+            Some(text) => self.broadcast(None, &["LEFT", &name, time.as_str(), text]),
+            None => self.broadcast(None, &["LEFT", &name, time.as_str()]),
+        }
+    }
+
+    pub(super) fn kill(&mut self, key: usize) {
+        if let Some(s) = self.queues.sessions.get(key) {
+            if !matches!(s.phase, Phase::Dead) {
+                self.set_phase(key, Phase::Dead);
+                self.dead.push(key);
+                debug!("connection {key} done");
+            }
+        }
+    }
+
+    /// Disconnects a session that cannot keep up with what it is sent.
+    pub(super) fn cut_slow(&mut self, key: usize) {
+        let Some(session) = self.queues.sessions.get(key) else {
+            return;
+        };
+        if !session.is_open() {
+            return;
+        }
+        let behind = session.out.len();
+        warn!(
+            "cutting slow consumer {}: {behind} bytes queued",
+            session.name.as_deref().unwrap_or("(not logged in)")
+        );
+        self.counters.slow_cut += 1;
+        self.queues.with_session(key, |s| s.out.drop_unstarted());
+        let text = format!(
+            "too slow: {behind} bytes waiting, limit {}; disconnected",
+            self.limits.max_queue
+        );
+        self.queues
+            .push_final(key, |b| encode_err(b, ErrorCode::TooSlow, &text));
+        self.close(key, None);
+    }
+
+    /// Closes a session whose name a new login took over.
+    pub(in crate::server) fn replace(&mut self, old: usize) {
+        let Some(name) = self.take_name(old) else {
+            return;
+        };
+        self.return_mail(old);
+        let text = format!("replaced by a new login as {name}");
+        self.queues
+            .push_final(old, |b| encode_err(b, ErrorCode::NameTaken, &text));
+        self.close(old, None); // no LEFT: the name never went offline
+    }
+
+    /// The peer closed its write side: like a QUIT without text, except
+    /// that no BYE is owed. Queued frames are still delivered.
+    pub fn peer_closed(&mut self, key: usize) {
+        let Some(session) = self.queues.sessions.get_mut(key) else {
+            return;
+        };
+        session.peer_closed = true;
+        match session.phase {
+            Phase::Open => self.close(key, None),
+            Phase::Draining { .. } => self.kill(key),
+            Phase::Closing { .. } | Phase::Dead => {}
+        }
+        self.seal();
+    }
+
+    /// A read or write failed: the connection is gone at once.
+    pub fn fail(&mut self, key: usize) {
+        self.leave(key, None);
+        self.kill(key);
+        self.seal();
+    }
+
+    /// The write side is shut: wait for the peer's EOF, briefly.
+    pub fn start_draining(&mut self, key: usize) {
+        let deadline = self.now + DRAIN_LINGER;
+        match self.queues.sessions.get(key) {
+            Some(s) if s.peer_closed => self.kill(key),
+            Some(_) => self.set_phase(key, Phase::Draining { deadline }),
+            None => {}
+        }
+    }
+
+    /// Writes what a session has queued.
+    pub fn flush(&mut self, key: usize) -> Flushed {
+        let Some(session) = self.queues.sessions.get_mut(key) else {
+            return Flushed::Gone;
+        };
+        session.dirty = false;
+        if session.phase == Phase::Dead {
+            return Flushed::Gone;
+        }
+        let written = self.queues.write(key);
+        self.settle_mail();
+        if written.is_err() {
+            self.seal(); // closes it, and tells the others
+            return Flushed::Gone;
+        }
+        match self.queues.sessions.get(key) {
+            Some(s) if s.out.is_empty() && matches!(s.phase, Phase::Closing { .. }) => {
+                Flushed::ShutWrite
+            }
+            Some(_) => Flushed::Open,
+            None => Flushed::Gone,
+        }
+    }
+
+    /// Moves the keys of sessions with queued output into `into`.
+    pub fn take_dirty(&mut self, into: &mut Vec<usize>) {
+        into.clear();
+        std::mem::swap(into, &mut self.queues.dirty);
+    }
+
+    /// Moves the keys of sessions to drop into `into`.
+    pub fn take_dead(&mut self, into: &mut Vec<usize>) {
+        into.clear();
+        std::mem::swap(into, &mut self.dead);
+    }
+
+    /// Removes a session for good, returning its transport.
+    pub fn remove(&mut self, key: usize) -> Option<T> {
+        self.queues.sessions.get(key)?;
+        self.leave(key, None);
+        self.return_mail(key);
+        self.set_phase(key, Phase::Dead);
+        self.queues
+            .with_session(key, |s| s.out = OutQueue::default());
+        let session = self.queues.sessions.try_remove(key)?;
+        self.seal();
+        Some(session.io)
+    }
+}

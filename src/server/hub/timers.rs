@@ -1,0 +1,69 @@
+//! Periodic work, driven by the loop's tick: keep-alive PINGs, idle
+//! timeouts, closing deadlines, and giving memory back after a burst.
+//!
+//! Time comes from [`Hub::set_now`], never from the clock directly, so
+//! tests move it by hand instead of waiting.
+
+use super::Hub;
+use crate::protocol::reply::{encode_err, encode_fields};
+use crate::protocol::ErrorCode;
+use crate::server::session::Phase;
+use std::io::Write;
+
+/// Queued bytes that, once drained, make the hub return memory to the OS.
+const TRIM_AFTER: usize = 64 << 20;
+
+impl<T: Write> Hub<T> {
+    /// Sends keep-alive PINGs, closes idle connections, ends lingering
+    /// ones whose time is up.
+    pub fn tick(&mut self) {
+        let now = self.now;
+        let idle = self.limits.idle_timeout;
+        let (mut pings, mut timeouts, mut expired) = (Vec::new(), Vec::new(), Vec::new());
+        for (key, s) in self.queues.sessions.iter() {
+            match (s.phase, idle) {
+                (Phase::Open, Some(timeout)) => {
+                    let silent = now.saturating_duration_since(s.last_heard);
+                    if silent >= timeout {
+                        timeouts.push(key);
+                    } else if silent >= timeout / 2 && !s.ping_sent {
+                        pings.push(key);
+                    }
+                }
+                (Phase::Closing { deadline } | Phase::Draining { deadline }, _)
+                    if now >= deadline =>
+                {
+                    expired.push(key)
+                }
+                _ => {}
+            }
+        }
+        for key in pings {
+            self.next_ping += 1;
+            let token = self.next_ping.to_string();
+            self.queues
+                .push_reply(key, |b| encode_fields(b, &["PING", &token]));
+            if let Some(s) = self.queues.sessions.get_mut(key) {
+                s.ping_sent = true;
+            }
+        }
+        for key in timeouts {
+            let secs = idle.map_or(0, |t| t.as_secs());
+            let text = format!("idle for {secs} s; disconnected");
+            self.queues
+                .push_final(key, |b| encode_err(b, ErrorCode::IdleTimeout, &text));
+            self.close(key, None);
+        }
+        for key in expired {
+            self.leave(key, None);
+            self.kill(key);
+        }
+        self.seal();
+        // After a burst (a login storm, a flood) has drained, give the
+        // freed heap back instead of holding the peak for good.
+        if self.queues.high_water > TRIM_AFTER && self.queues.total < TRIM_AFTER / 64 {
+            self.queues.high_water = self.queues.total;
+            crate::server::limits::release_free_memory();
+        }
+    }
+}

@@ -1,0 +1,242 @@
+//! The journal's writer thread: the only code that writes the journal
+//! file, so that no disk I/O — write, fsync, compaction — ever runs on the
+//! event loop.
+//!
+//! The loop sends each turn's records as one batch with a sequence number;
+//! the writer coalesces what has arrived, writes it with one `write`
+//! (`--fsync always`: then one `fdatasync`, a group commit), publishes the
+//! highest sequence written in [`Shared::acked`] and wakes the loop. The
+//! loop holds back the replies of a connection until the records that
+//! connection caused are acknowledged, so a `PONG` still means "on disk"
+//! (handed to the OS; synced with `always`). With `everysec` the writer
+//! syncs at most once a second, and only after a write.
+//!
+//! A failed write is cut back to the last whole record and retried every
+//! [`RETRY`]; meanwhile [`Shared::failing`] tells the loop to refuse new held
+//! mail. Compaction runs here too (see [`compact`](super::compact)).
+
+use super::compact::{self, Compacted};
+use super::Fsync;
+use log::{error, info};
+use std::fs::File;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How often a failed write is tried again.
+const RETRY: Duration = Duration::from_secs(1);
+/// How often `everysec` syncs, at most.
+const SYNC_EVERY: Duration = Duration::from_secs(1);
+
+/// What the loop and the writer both see.
+#[derive(Debug, Default)]
+pub struct Shared {
+    /// The highest batch sequence number written (and synced, with
+    /// `always`).
+    pub acked: AtomicU64,
+    /// Writes fail now: new held mail is refused until they work again.
+    pub failing: AtomicBool,
+    /// Bytes sent to the writer and not yet written.
+    pub backlog: AtomicUsize,
+}
+
+/// Work for the writer.
+pub enum Job {
+    /// A turn's records. `live` is what a rewrite of the live state would
+    /// take, for deciding when to compact.
+    Append { seq: u64, bytes: Vec<u8>, live: u64 },
+    /// A compaction's helper has finished its part.
+    Compacted(Compacted),
+    /// Write what is left, sync, and end the thread.
+    Stop,
+}
+
+pub struct Writer {
+    pub dir: PathBuf,
+    pub file: File,
+    pub size: u64,
+    pub fsync: Fsync,
+    pub live: u64,
+    /// The file is in the first format: compact it soon.
+    pub legacy: bool,
+    pub shared: Arc<Shared>,
+    pub wake: Box<dyn Fn() + Send>,
+    /// For the compaction helper to report back on.
+    pub jobs: Sender<Job>,
+    pub compaction: compact::State,
+    /// Written but not yet synced (`everysec`).
+    unsynced: bool,
+    last_sync: Instant,
+    /// A batch whose write failed, and its sequence number.
+    retry: Vec<u8>,
+    retry_seq: u64,
+    /// A rename was made and its directory not yet synced.
+    pub dir_unsynced: bool,
+}
+
+/// What a writer starts from: the file as recovery left it.
+pub struct Setup {
+    pub dir: PathBuf,
+    pub file: File,
+    pub size: u64,
+    pub fsync: Fsync,
+    pub legacy: bool,
+    pub shared: Arc<Shared>,
+    pub wake: Box<dyn Fn() + Send>,
+    pub jobs: Sender<Job>,
+}
+
+impl Writer {
+    pub fn new(s: Setup) -> Writer {
+        Writer {
+            dir: s.dir,
+            file: s.file,
+            size: s.size,
+            fsync: s.fsync,
+            live: 0,
+            legacy: s.legacy,
+            shared: s.shared,
+            wake: s.wake,
+            jobs: s.jobs,
+            compaction: compact::State::default(),
+            unsynced: false,
+            last_sync: Instant::now(),
+            retry: Vec::new(),
+            retry_seq: 0,
+            dir_unsynced: false,
+        }
+    }
+
+    /// Runs until [`Job::Stop`] or until the loop's side is gone.
+    pub fn run(mut self, jobs: Receiver<Job>) {
+        self.maybe_compact(); // a journal in the first format, at once
+        loop {
+            let mut stop = false;
+            let mut batch = std::mem::take(&mut self.retry);
+            let mut seq = self.retry_seq;
+            let first = match self.wait() {
+                Some(t) => match jobs.recv_timeout(t) {
+                    Ok(job) => Some(job),
+                    Err(RecvTimeoutError::Timeout) => None,
+                    Err(RecvTimeoutError::Disconnected) => Some(Job::Stop),
+                },
+                None => Some(jobs.recv().unwrap_or(Job::Stop)),
+            };
+            // Everything that has arrived goes out in one write.
+            for job in first
+                .into_iter()
+                .chain(std::iter::from_fn(|| jobs.try_recv().ok()))
+            {
+                match job {
+                    Job::Append {
+                        seq: s,
+                        bytes,
+                        live,
+                    } => {
+                        if batch.is_empty() {
+                            batch = bytes;
+                        } else {
+                            batch.extend_from_slice(&bytes);
+                        }
+                        seq = seq.max(s);
+                        self.live = live;
+                    }
+                    Job::Compacted(done) => {
+                        // What came before is in the file and goes along.
+                        self.write(&mut batch, seq);
+                        self.finish_compaction(done);
+                    }
+                    Job::Stop => stop = true,
+                }
+            }
+            self.write(&mut batch, seq);
+            if self.fsync == Fsync::Everysec
+                && self.unsynced
+                && self.last_sync.elapsed() >= SYNC_EVERY
+            {
+                self.sync();
+            }
+            if stop {
+                self.sync();
+                info!("journal: closed ({} bytes)", self.size);
+                return;
+            }
+            if self.retry.is_empty() {
+                self.maybe_compact();
+            }
+        }
+    }
+
+    /// How long to wait for work before doing something on its own.
+    fn wait(&self) -> Option<Duration> {
+        if !self.retry.is_empty() {
+            return Some(RETRY);
+        }
+        if self.fsync == Fsync::Everysec && self.unsynced {
+            return Some(SYNC_EVERY.saturating_sub(self.last_sync.elapsed()));
+        }
+        None
+    }
+
+    /// Writes a batch and acknowledges `seq`; on failure keeps the batch
+    /// for a retry and cuts the file back to its last whole record.
+    fn write(&mut self, batch: &mut Vec<u8>, seq: u64) {
+        if batch.is_empty() {
+            return;
+        }
+        let written = self.sync_dir_if_needed().and_then(|()| {
+            self.file.write_all(batch)?;
+            if self.fsync == Fsync::Always {
+                self.file.sync_data()?;
+            }
+            Ok(())
+        });
+        match written {
+            Ok(()) => {
+                self.size += batch.len() as u64;
+                self.unsynced = self.fsync == Fsync::Everysec;
+                self.shared.backlog.fetch_sub(batch.len(), Ordering::AcqRel);
+                self.shared.acked.fetch_max(seq, Ordering::AcqRel);
+                if self.shared.failing.swap(false, Ordering::AcqRel) {
+                    info!("journal: writing again");
+                }
+                batch.clear();
+                (self.wake)();
+            }
+            Err(e) => {
+                if !self.shared.failing.swap(true, Ordering::AcqRel) {
+                    error!(
+                        "journal: cannot write {} ({e}); held messages are refused until it \
+                         works again",
+                        self.dir.join("journal").display()
+                    );
+                    (self.wake)();
+                }
+                let _ = self.file.set_len(self.size);
+                self.retry = std::mem::take(batch);
+                self.retry_seq = seq;
+            }
+        }
+    }
+
+    /// After a compaction's rename the directory must be synced before
+    /// anything written to the new file can be called safe.
+    fn sync_dir_if_needed(&mut self) -> std::io::Result<()> {
+        if self.dir_unsynced {
+            super::sync_dir(&self.dir)?;
+            self.dir_unsynced = false;
+        }
+        Ok(())
+    }
+
+    fn sync(&mut self) {
+        self.last_sync = Instant::now();
+        self.unsynced = false;
+        if let Err(e) = self.file.sync_data() {
+            error!("journal: fsync failed: {e}");
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! Building a server from its settings: process limits, the store, the
+//! listeners, the helper threads and the loop's waker — everything that may
+//! block or fail happens here, before the loop runs, and fails with a
+//! [`SetupError`] that says what to fix.
+
+use super::accounts::Authenticator;
+use super::config::ServerConfig;
+use super::error::SetupError;
+use super::event_loop::{Server, TlsFiles, LISTENERS, SIGNALS, WAKER};
+use super::hub::{Hub, Limits};
+use super::journal::Journal;
+use super::limits;
+use super::listener::Listeners;
+use super::store::{MailLimits, Store};
+use super::tls;
+use log::{info, warn};
+use mio::{Interest, Poll, Token, Waker};
+use signal_hook_mio::v1_0::Signals;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// File descriptors kept back for the listeners, poll, the journal, logging
+/// and the like.
+const RESERVED_FDS: u64 = 32;
+
+/// Lingering (closing) connections allowed beside `max_clients` ones.
+pub fn lingering_for(max_clients: usize) -> usize {
+    (max_clients / 8).clamp(16, 1024)
+}
+
+/// How many clients `fds` descriptors allow, each lingering one included.
+fn clients_within(fds: u64, wanted: usize) -> usize {
+    let usable = usize::try_from(fds.saturating_sub(RESERVED_FDS)).unwrap_or(usize::MAX);
+    // lingering_for grows with its argument, so this many always fit.
+    let fitting = usable.saturating_sub(lingering_for(usable));
+    wanted.min(fitting).max(1)
+}
+
+impl Server {
+    /// Opens the store and the users file, binds the listening sockets and
+    /// starts the helper threads. Errors say what to fix.
+    pub fn bind(config: &ServerConfig) -> Result<Server, SetupError> {
+        // Before any helper thread starts (see reserve_descriptors).
+        let fds = limits::raise_open_files_limit();
+        let max_clients = clients_within(fds, config.max_clients);
+        if max_clients < config.max_clients {
+            warn!(
+                "open-files limit ({fds}) allows {max_clients} clients, not the {} asked for",
+                config.max_clients
+            );
+        }
+        let max_lingering = lingering_for(max_clients);
+        limits::reserve_descriptors((max_clients + max_lingering) as u64 + RESERVED_FDS);
+        let tls = match (&config.tls_cert, &config.tls_key) {
+            (Some(cert), Some(key)) => Some(TlsFiles {
+                config: tls::load_config(cert, key)?,
+                cert: cert.clone(),
+                key: key.clone(),
+            }),
+            _ => None,
+        };
+        let poll = Poll::new().map_err(|e| SetupError::caused("cannot create the poller", e))?;
+        let waker = Waker::new(poll.registry(), WAKER)
+            .map(Arc::new)
+            .map_err(|e| SetupError::caused("cannot set up the loop's waker", e))?;
+        let journal_waker = Arc::clone(&waker);
+        let (journal, image) = Journal::open(&config.data_dir, config.fsync, move || {
+            let _ = journal_waker.wake();
+        })?;
+        let mail = MailLimits {
+            mailbox_max: config.mailbox_max,
+            mailbox_bytes: config.mailbox_bytes,
+            held_bytes: config.held_bytes,
+            max_known: config.max_known,
+        };
+        let store = Store::from_image(image, mail);
+        // The main port speaks TLS when there is a certificate and no
+        // separate TLS port.
+        let mut ports = vec![(config.port, tls.is_some() && config.tls_port.is_none())];
+        if let Some(port) = config.tls_port {
+            ports.push((port, true));
+        }
+        let listeners = Listeners::bind(&config.host, &ports, poll.registry(), |i| {
+            Token(LISTENERS - i)
+        })?;
+        let mut signals = Signals::new([libc::SIGTERM, libc::SIGINT, libc::SIGHUP])
+            .map_err(|e| SetupError::caused("cannot catch signals", e))?;
+        poll.registry()
+            .register(&mut signals, SIGNALS, Interest::READABLE)
+            .map_err(|e| SetupError::caused("cannot watch signals", e))?;
+        let (auth, auth_answers) = match &config.users {
+            Some(path) => {
+                let waker = Arc::clone(&waker);
+                let (requests, answers) = Authenticator::start(path.clone(), move || {
+                    let _ = waker.wake();
+                })?;
+                (Some(requests), Some(answers))
+            }
+            None => {
+                warn!("no --users file: the server is open, anyone may log in as any name");
+                (None, None)
+            }
+        };
+        info!("client capacity {max_clients}, and {max_lingering} closing connections beside");
+        let tick_every = config
+            .idle_timeout
+            .map_or(Duration::from_secs(1), |t| {
+                (t / 4).min(Duration::from_secs(1))
+            })
+            .max(Duration::from_millis(10));
+        let limits = Limits {
+            max_line: config.max_line,
+            max_queue: config.max_queue,
+            max_total_queue: config.max_total_queue,
+            mail,
+            idle_timeout: config.idle_timeout,
+            max_lingering,
+        };
+        Ok(Server::new(super::event_loop::Parts {
+            poll,
+            listeners,
+            hub: Hub::with_store(limits, store, journal, auth),
+            tls,
+            max_clients,
+            tick_every,
+            auth_answers,
+            waker,
+            signals,
+            shutdown_timeout: config.shutdown_timeout,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clients_and_lingering_connections_fit_the_descriptors() {
+        assert_eq!(clients_within(1 << 20, 10_000), 10_000);
+        let clients = clients_within(1024, 10_000);
+        assert!(clients + lingering_for(clients) + RESERVED_FDS as usize <= 1024);
+        assert!(clients > 800, "{clients}");
+        assert_eq!(clients_within(10, 5), 1);
+    }
+}
