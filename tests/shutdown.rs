@@ -96,3 +96,35 @@ fn sighup_rereads_the_users_file_even_when_its_time_did_not_change() {
     bob.expect("OK LOGIN bob");
     assert!(server.is_alive(), "SIGHUP must not stop the server");
 }
+
+#[test]
+fn during_a_shutdown_waiting_clients_are_told_and_newcomers_refused() {
+    let mut server = TestServer::start(&["--shutdown-timeout", "600", "--max-queue", "64M"]);
+    let mut sink = server.login("sink");
+    let mut talker = server.login("talker");
+    sink.sync();
+    // sink never reads this: the shutdown waits for it.
+    let text = "x".repeat(1000);
+    for _ in 0..16_000 {
+        talker.send(&format!("SAY {text}"));
+    }
+    talker.sync();
+    // A client the kernel has taken but the server has not yet accepted
+    // when the signal comes.
+    server.pause();
+    let mut late = server.connect();
+    server.signal(libc::SIGTERM);
+    server.resume();
+    assert_eq!(late.until_closed(), ["ERR 503 server shutting down"]);
+    assert_eq!(talker.until_closed(), ["ERR 503 server shutting down"]);
+    // The listener is closed while sink drains: refused, not reset later.
+    let refused = std::net::TcpStream::connect(server.addr).map(|_| ());
+    assert_eq!(
+        refused.map_err(|e| e.kind()),
+        Err(std::io::ErrorKind::ConnectionRefused)
+    );
+    assert!(server.is_alive());
+    server.signal(libc::SIGTERM);
+    assert_eq!(server.wait_exit().code(), Some(0));
+    drop(sink);
+}

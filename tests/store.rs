@@ -162,3 +162,166 @@ fn two_servers_cannot_share_a_data_directory() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("in use by another evchat-server"));
 }
+
+/// Logs in as each of `names` and out again, on one connection each.
+fn visit_all(server: &TestServer, names: &[String]) {
+    for name in names {
+        visit(server, name);
+    }
+}
+
+/// Bytes in the data directory's files.
+fn dir_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok()?.metadata().ok())
+        .map(|m| m.len())
+        .sum()
+}
+
+#[test]
+fn a_message_for_many_offline_users_is_stored_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = server_on(dir.path(), &[]);
+    let names: Vec<String> = (0..500).map(|i| format!("u{i}")).collect();
+    visit_all(&server, &names);
+    let mut alice = server.login("alice");
+    alice.sync();
+    let before = dir_bytes(dir.path());
+    // 20 KB for 500 people who are away: it was 10 MB on disk, one copy
+    // per recipient (recipient list included).
+    let text = "t".repeat(20_000);
+    alice.send(&format!("MSG {} {text}", names.join(",")));
+    assert!(alice.sync().is_empty());
+    let grown = dir_bytes(dir.path()) - before;
+    assert!(
+        grown < 20_000 + 3_000 + 500 * 16,
+        "{grown} bytes on disk for one message"
+    );
+    assert_eq!(server.stat("held"), 500);
+    let charged = server.stat("held_bytes");
+    assert!(charged < 30_000 + 500 * 64, "{charged} bytes charged");
+    // After a restart, each of them still gets it, once.
+    server.kill();
+    let again = server_on(dir.path(), &[]);
+    for name in ["u0", "u250", "u499"] {
+        let (_c, mail) = collect_mail(&again, name);
+        assert_eq!(mail.len(), 1, "{name}: {mail:?}");
+        assert_eq!(fields(&mail[0]).2, text);
+    }
+    assert_eq!(again.stat("held"), 497);
+}
+
+#[test]
+fn held_bytes_are_capped_per_mailbox_and_in_total_naming_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = server_on(
+        dir.path(),
+        &[
+            "--max-line",
+            "1K",
+            "--mailbox-bytes",
+            "2K",
+            "--held-bytes",
+            "3K",
+        ],
+    );
+    visit_all(&server, &["bob".into(), "carol".into(), "dave".into()]);
+    let mut alice = server.login("alice");
+    let text = "m".repeat(900);
+    alice.send(&format!("MSG bob {text}"));
+    alice.send(&format!("MSG bob {text}"));
+    assert!(alice.sync().is_empty(), "two fit bob's 2K");
+    alice.send(&format!("MSG bob,carol {text}"));
+    let lines = alice.sync();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].starts_with("ERR 507 ") && lines[0].contains("--mailbox-bytes"),
+        "{lines:?}"
+    );
+    assert!(lines[0].ends_with("not held for bob"), "{lines:?}");
+    // carol got that one; the total is now near 3K: dave's is refused.
+    alice.send(&format!("MSG dave {text}"));
+    let lines = alice.sync();
+    assert!(
+        lines.len() == 1 && lines[0].contains("--held-bytes") && lines[0].ends_with("dave"),
+        "{lines:?}"
+    );
+    let (_carol, mail) = collect_mail(&server, "carol");
+    assert_eq!(mail.len(), 1);
+    // Delivered mail frees its room.
+    alice.send(&format!("MSG dave {text}"));
+    let errors: Vec<String> = alice
+        .sync()
+        .into_iter()
+        .filter(|l| l.starts_with("ERR"))
+        .collect();
+    assert!(errors.is_empty(), "{errors:?} {}", server.stats());
+}
+
+#[test]
+fn past_max_known_the_least_recently_seen_names_are_forgotten_even_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let flags = ["--max-known", "3"];
+    let mut server = server_on(dir.path(), &flags);
+    let names = |n: &[&str]| -> Vec<String> { n.iter().map(|s| s.to_string()).collect() };
+    visit_all(&server, &names(&["ann", "ben", "cat"]));
+    let mut zed = server.login("zed"); // the fourth: ann, seen first, goes
+    zed.send("MSG ann hi");
+    assert!(zed.expect("ERR 404 ").contains("ann"));
+    // ben holds mail, so he stays when zed's friends come and go.
+    zed.send("MSG ben you there?");
+    assert!(zed.sync().is_empty());
+    zed.send("QUIT");
+    zed.until_closed();
+    server.kill();
+    // Recency survived the restart: cat is now the least recently seen
+    // of those without mail, and goes when dan comes.
+    let server = server_on(dir.path(), &flags);
+    visit(&server, "dan");
+    let mut zed = server.login("zed");
+    zed.send("MSG cat hi");
+    assert!(zed.expect("ERR 404 ").contains("cat"));
+    zed.send("MSG ben,dan again");
+    let lines = zed.sync();
+    assert!(lines.is_empty(), "the others are still known: {lines:?}");
+    assert_eq!(server.stat("known"), 3, "{}", server.stats());
+}
+
+#[test]
+fn a_data_directory_of_the_first_format_starts_and_is_rewritten() {
+    let dir = tempfile::tempdir().unwrap();
+    // A journal as servers of the first format wrote it: known names, and
+    // a message held for bob and carol as two full copies.
+    let frame = b"MSG amy bob,carol 2026-11-20T10:00:00.000Z from the old days\n";
+    let mut bytes = b"EVCHATJ1".to_vec();
+    let mut record = |payload: Vec<u8>| {
+        bytes.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+        bytes.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+        bytes.extend_from_slice(&payload);
+    };
+    for name in ["amy", "bob", "carol"] {
+        record([b"U", name.as_bytes()].concat());
+    }
+    for name in ["bob", "carol"] {
+        record([&b"H"[..], &[name.len() as u8], name.as_bytes(), frame].concat());
+    }
+    std::fs::write(dir.path().join("journal"), &bytes).unwrap();
+    let server = server_on(dir.path(), &[]);
+    let (_bob, mail) = collect_mail(&server, "bob");
+    assert_eq!(
+        mail,
+        ["MSG amy bob,carol 2026-11-20T10:00:00.000Z from the old days"]
+    );
+    // Rewritten in the current format, the message once for both.
+    let journal = dir.path().join("journal");
+    let deadline = std::time::Instant::now() + common::PATIENCE;
+    while std::fs::read(&journal).unwrap().get(..8) != Some(&b"EVCHATJ2"[..]) {
+        assert!(std::time::Instant::now() < deadline, "not rewritten");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(server.log().contains("first format"), "{}", server.log());
+    let (_carol, mail) = collect_mail(&server, "carol");
+    assert_eq!(mail.len(), 1, "{mail:?}");
+    assert_eq!(server.stat("held"), 0);
+}

@@ -15,12 +15,17 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Registry, Token};
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::os::unix::io::AsRawFd;
 use std::time::{Duration, Instant};
 
 /// Connections accepted per listener per turn, at most.
 pub const ACCEPT_BATCH: usize = 128;
 /// After an accept error that would repeat, accepting resumes after this.
 pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+/// Connections the kernel may complete before we accept them (capped by
+/// `net.core.somaxconn`). mio asks for 1024; a login storm bigger than
+/// that would have its SYNs dropped and retried a second later.
+const BACKLOG: libc::c_int = 4096;
 
 /// Why an accept batch ended.
 #[derive(Debug)]
@@ -95,7 +100,13 @@ impl Listeners {
                 let addr = (host, port).to_socket_addrs()?.next().ok_or_else(|| {
                     io::Error::new(io::ErrorKind::NotFound, "host has no address")
                 })?;
-                TcpListener::bind(addr)
+                let socket = TcpListener::bind(addr)?;
+                // SAFETY: listen(2) again on our own listening socket only
+                // changes its backlog.
+                if unsafe { libc::listen(socket.as_raw_fd(), BACKLOG) } != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(socket)
             };
             let mut socket = listen()
                 .map_err(|e| SetupError::caused(format!("cannot listen on {host}:{port}"), e))?;

@@ -78,10 +78,11 @@ struct Mailbox {
 
 #[derive(Debug)]
 pub struct Store {
-    /// Known names and their place in `recency`.
-    known: HashMap<Rc<str>, u64>,
-    /// Known names, least recently seen first.
-    recency: BTreeMap<u64, Rc<str>>,
+    /// Known names, and their place in `forgettable` if they are in it.
+    known: HashMap<Rc<str>, Option<u64>>,
+    /// Known names that may be forgotten — not online, holding no mail —
+    /// least recently seen first.
+    forgettable: BTreeMap<u64, Rc<str>>,
     next_recency: u64,
     mailboxes: HashMap<Rc<str>, Mailbox>,
     limits: MailLimits,
@@ -97,7 +98,7 @@ impl Store {
     pub fn new(limits: MailLimits) -> Store {
         Store {
             known: HashMap::new(),
-            recency: BTreeMap::new(),
+            forgettable: BTreeMap::new(),
             next_recency: 0,
             mailboxes: HashMap::new(),
             limits,
@@ -112,7 +113,7 @@ impl Store {
     pub fn from_image(image: Image, limits: MailLimits) -> Store {
         let mut store = Store::new(limits);
         for (name, _) in &image.known {
-            store.see(name);
+            store.see(name, false);
         }
         for (frame, to) in image.held {
             let letter = Rc::new(Letter {
@@ -133,43 +134,52 @@ impl Store {
         self.known.contains_key(name)
     }
 
-    /// Marks `name` as seen now (a login or a logout); returns the shared
-    /// copy of the name, and whether it is new.
-    pub fn see(&mut self, name: &str) -> (Rc<str>, bool) {
-        self.next_recency += 1;
-        let order = self.next_recency;
-        if let Some((name, at)) = self.known.get_key_value(name) {
-            let name = Rc::clone(name);
-            self.recency.remove(at);
-            self.recency.insert(order, Rc::clone(&name));
-            self.known.insert(Rc::clone(&name), order);
-            return (name, false);
+    /// Marks `name` as seen now: at a login (`online`: it cannot be
+    /// forgotten while online) or a logout. Returns the shared copy of the
+    /// name, and whether it is new.
+    pub fn see(&mut self, name: &str, online: bool) -> (Rc<str>, bool) {
+        let (name, new) = match self.known.get_key_value(name) {
+            Some((name, _)) => (Rc::clone(name), false),
+            None => {
+                let name: Rc<str> = Rc::from(name);
+                self.live += record::size_of(&Record::Seen { name: &name, at: 0 });
+                (name, true)
+            }
+        };
+        self.unpin(&name, !online && !self.mailboxes.contains_key(&name));
+        (name, new)
+    }
+
+    /// Takes a known name out of the forgettable ones, and puts it back as
+    /// the most recently seen when `forgettable`.
+    fn unpin(&mut self, name: &Rc<str>, forgettable: bool) {
+        if let Some(Some(at)) = self.known.get(name) {
+            self.forgettable.remove(at);
         }
-        let name: Rc<str> = Rc::from(name);
-        self.known.insert(Rc::clone(&name), order);
-        self.recency.insert(order, Rc::clone(&name));
-        self.live += record::size_of(&Record::Seen { name: &name, at: 0 });
-        (name, true)
+        let place = forgettable.then(|| {
+            self.next_recency += 1;
+            self.forgettable.insert(self.next_recency, Rc::clone(name));
+            self.next_recency
+        });
+        self.known.insert(Rc::clone(name), place);
+    }
+
+    /// Keeps a name that now holds mail from being forgotten.
+    fn pin(&mut self, name: &Rc<str>) {
+        if let Some(Some(at)) = self.known.get(name).copied() {
+            self.forgettable.remove(&at);
+            self.known.insert(Rc::clone(name), None);
+        }
     }
 
     /// Forgets the least recently seen names past `--max-known` that hold
     /// no mail and are not online; returns them (to journal).
-    pub fn forget_past_limit(&mut self, is_online: impl Fn(&str) -> bool) -> Vec<Rc<str>> {
+    pub fn forget_past_limit(&mut self) -> Vec<Rc<str>> {
         let mut forgotten = Vec::new();
-        // Each name is looked at once: one that must stay is moved to the
-        // most recent end, where it is not looked at again this time.
-        let mut budget = self.known.len();
-        while self.known.len() > self.limits.max_known && budget > 0 {
-            budget -= 1;
-            let Some((_, name)) = self.recency.pop_first() else {
-                break;
+        while self.known.len() > self.limits.max_known {
+            let Some((_, name)) = self.forgettable.pop_first() else {
+                break; // everyone left is online or has mail waiting
             };
-            if self.mailboxes.contains_key(&name) || is_online(&name) {
-                self.next_recency += 1;
-                self.recency.insert(self.next_recency, Rc::clone(&name));
-                self.known.insert(name, self.next_recency);
-                continue;
-            }
             self.known.remove(&name);
             self.live = self
                 .live
@@ -214,7 +224,7 @@ impl Store {
     fn see_if_new(&mut self, name: &str) -> Rc<str> {
         match self.known.get_key_value(name) {
             Some((name, _)) => Rc::clone(name),
-            None => self.see(name).0,
+            None => self.see(name, false).0,
         }
     }
 
@@ -239,6 +249,7 @@ impl Store {
 
     /// Adds one entry to a mailbox.
     fn put(&mut self, name: &Rc<str>, letter: &Rc<Letter>) {
+        self.pin(name);
         let mailbox = self.mailboxes.entry(Rc::clone(name)).or_default();
         mailbox.letters.push_back(Rc::clone(letter));
         mailbox.bytes += letter.frame.len();
@@ -286,6 +297,7 @@ impl Store {
     /// Puts back letters taken by [`take_held`](Self::take_held) that
     /// never reached their recipient, ahead of anything held since.
     pub fn restore(&mut self, name: &Rc<str>, mut letters: VecDeque<Rc<Letter>>) {
+        self.pin(name);
         let mailbox = self.mailboxes.entry(Rc::clone(name)).or_default();
         self.entries += letters.len();
         mailbox.bytes += letters.iter().map(|l| l.frame.len()).sum::<usize>();
@@ -378,16 +390,22 @@ mod tests {
     #[test]
     fn names_past_the_limit_are_forgotten_least_recently_seen_first() {
         let mut store = Store::new(limits());
-        for name in ["a", "b", "c", "d", "e"] {
-            store.see(name);
+        for name in ["a", "b", "c", "d", "e", "f"] {
+            store.see(name, false);
         }
-        store.see("a"); // a was seen again: b and c are older
+        store.see("a", false); // a was seen again: b, c and d are older
         store.hold(&["b"], &frame(1)); // b holds mail: it stays
-        let forgotten = store.forget_past_limit(|n| n == "c"); // c is online
+        store.see("c", true); // c is online: it stays
+        let forgotten = store.forget_past_limit();
         let forgotten: Vec<&str> = forgotten.iter().map(|n| &**n).collect();
-        assert_eq!(forgotten, ["d", "e"]);
+        assert_eq!(forgotten, ["d", "e", "f"]);
         assert!(["a", "b", "c"].iter().all(|n| store.is_known(n)));
         assert_eq!(store.known_names(), 3);
+        // c logs out: seen now, and forgettable again, after a.
+        store.see("c", false);
+        store.see("g", false);
+        assert_eq!(store.forget_past_limit().len(), 1);
+        assert!(!store.is_known("a") && store.is_known("c"));
     }
 
     #[test]
@@ -400,7 +418,7 @@ mod tests {
         store.hold(&["bob"], &old);
         let taken = store.take_held("bob");
         store.hold(&["bob"], &new);
-        let bob = store.see("bob").0;
+        let bob = store.see("bob", false).0;
         store.restore(&bob, taken);
         let sizes: Vec<usize> = store
             .take_held("bob")

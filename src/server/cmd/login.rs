@@ -58,7 +58,7 @@ impl<T: Write> Hub<T> {
         if let Some(old) = replaced {
             self.replace(old);
         }
-        let name: Rc<str> = self.seen(name);
+        let name: Rc<str> = self.seen(name, true);
         self.online.insert(Rc::clone(&name), key);
         // Broadcasts already in the batch were sent before this login.
         self.batch.split = true;

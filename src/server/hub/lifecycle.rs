@@ -145,7 +145,7 @@ impl<T: Write> Hub<T> {
             return;
         };
         info!("{name} left");
-        self.seen(&name);
+        self.seen(&name, false);
         if self.stopping {
             return;
         }

@@ -32,17 +32,16 @@ impl<T: Write> Hub<T> {
                 .is_some_and(|a| crate::server::accounts::has_account(&a.users, name))
     }
 
-    /// Records that `name` was seen now (a login or a logout), and forgets
-    /// names past `--max-known`.
-    pub(in crate::server) fn seen(&mut self, name: &str) -> Rc<str> {
-        let (name, new) = self.store.see(name);
+    /// Records that `name` was seen now — a login (`online`) or a logout
+    /// — and forgets names past `--max-known`.
+    pub(in crate::server) fn seen(&mut self, name: &str, online: bool) -> Rc<str> {
+        let (name, new) = self.store.see(name, online);
         let at = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
         self.journal.append(&Record::Seen { name: &name, at });
         if new {
-            let online = &self.online;
-            let forgotten = self.store.forget_past_limit(|n| online.contains_key(n));
+            let forgotten = self.store.forget_past_limit();
             for gone in forgotten {
                 info!("forgot {gone}: least recently seen of more than --max-known names");
                 self.journal.append(&Record::Forgotten(&gone));

@@ -1,0 +1,122 @@
+//! Starting the server and managing its users from the command line: what
+//! a person typing the commands sees when something is wrong, and that
+//! nothing is touched before the flags are known to be right.
+
+mod common;
+use common::run_with_stdin;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn server(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_evchat-server"))
+        .args(args)
+        .output()
+        .expect("run evchat-server")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn flags_that_cannot_work_are_usage_errors_before_anything_is_touched() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    for (args, says) in [
+        (
+            &["--tls-cert", "cert.pem"][..],
+            "--tls-cert needs --tls-key",
+        ),
+        (&["--tls-key", "key.pem"][..], "--tls-key needs --tls-cert"),
+        (&["--tls-port", "5556"][..], "--tls-port needs --tls-cert"),
+        (&["--max-line", "100M"][..], "use --max-line 16M or less"),
+        (
+            &["--mailbox-bytes", "1K"][..],
+            "mailbox-bytes must exceed max-line",
+        ),
+    ] {
+        let out = server(&[args, &["--port", "0", "--data-dir", data]].concat());
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(says), "{args:?}: {}", stderr(&out));
+        assert!(
+            !Path::new(data).exists(),
+            "{args:?} created the data directory"
+        );
+    }
+}
+
+#[test]
+fn a_bad_log_level_lists_the_good_ones() {
+    let out = server(&["--log-level", "loud"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    for level in ["error", "warn", "info", "debug", "trace", "off"] {
+        assert!(err.contains(level), "{level} not listed: {err}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("c.toml");
+    std::fs::write(&config, "log-level = \"loud\"\n").unwrap();
+    let out = server(&["--config", config.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("error, warn, info, debug, trace, off"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn user_commands_say_what_they_did() {
+    let dir = tempfile::tempdir().unwrap();
+    let users = dir.path().join("users.txt");
+    let file = users.to_str().unwrap();
+    let run = |args: &[&str], stdin: &str| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_evchat-server"));
+        cmd.args(["user"]).args(args).args(["--users", file]);
+        run_with_stdin(&mut cmd, stdin.as_bytes())
+    };
+    let listed = run(&["list"], "");
+    assert_eq!(listed.status.code(), Some(1), "a missing file is an error");
+    assert!(
+        stderr(&listed).contains("cannot read users file"),
+        "{}",
+        stderr(&listed)
+    );
+    let added = run(&["add", "amy"], "secret\n");
+    assert!(added.status.success(), "{}", stderr(&added));
+    let said = String::from_utf8_lossy(&added.stdout).into_owned();
+    assert_eq!(said.trim(), format!("added amy to {file}"));
+    let changed = run(&["add", "amy"], "other\n");
+    let said = String::from_utf8_lossy(&changed.stdout).into_owned();
+    assert_eq!(
+        said.trim(),
+        format!("changed the password of amy in {file}")
+    );
+    let listed = run(&["list"], "");
+    assert_eq!(String::from_utf8_lossy(&listed.stdout).trim(), "amy");
+    let bad = run(&["add", "b@d"], "x\n");
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        stderr(&bad).contains("names are 1-32 characters"),
+        "{}",
+        stderr(&bad)
+    );
+    let removed = run(&["del", "amy"], "");
+    let said = String::from_utf8_lossy(&removed.stdout).into_owned();
+    assert_eq!(said.trim(), format!("removed amy from {file}"));
+    let listed = run(&["list"], "");
+    assert_eq!(
+        String::from_utf8_lossy(&listed.stdout).trim(),
+        format!("no users in {file}")
+    );
+    let no_file = Command::new(env!("CARGO_BIN_EXE_evchat-server"))
+        .args(["user", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        no_file.status.code(),
+        Some(2),
+        "which file is a usage error"
+    );
+}
