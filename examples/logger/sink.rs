@@ -4,6 +4,9 @@
 //! complete on its own — one `write` of a whole line, one SQLite
 //! transaction per row — so killing the logger at any moment loses at most
 //! the message it was writing, and never leaves half a record behind.
+//! (What the server had sent but the logger had not yet read, still in
+//! socket buffers, goes with the process: the protocol has no
+//! acknowledgements, so no client can keep that.)
 //!
 //! Why a transaction per row rather than one per burst: the client library
 //! cannot tell whether another message is already waiting, so batching
