@@ -12,7 +12,13 @@ COPY examples ./examples
 RUN cargo build --release --locked --bin evchat-server --bin evchat-client
 
 FROM debian:bookworm-slim
-RUN useradd --system --uid 10001 --home-dir /data evchat \
+# ca-certificates: the bundled evchat-client's --tls trusts the system's
+# roots, and the slim image has none. One layer, without recommends or the
+# package lists, to keep the image small.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ca-certificates \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --uid 10001 --home-dir /data evchat \
     && mkdir -p /data && chown evchat /data
 COPY --from=build /src/target/release/evchat-server /src/target/release/evchat-client /usr/local/bin/
 USER evchat

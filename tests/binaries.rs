@@ -1,10 +1,14 @@
 //! The binaries as people and scripts use them: the client over a pipe, the
-//! client when the server dies, start-up errors, config files, the logger.
+//! client when the server dies, start-up errors, config files; the logger
+//! example is in `binaries/logger.rs`.
 
 mod common;
+#[path = "binaries/logger.rs"]
+mod logger;
 use common::{TestServer, PATIENCE};
 use std::io::Write;
-use std::net::TcpListener;
+use std::net::{Ipv4Addr, TcpListener};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Instant;
 
@@ -27,12 +31,26 @@ fn finish(mut child: Child) -> Output {
     child.wait_with_output().unwrap()
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// A port that refuses connections and that nobody can take while the
+/// returned socket lives: bound, but never listening. (Closing a listener
+/// to free its port would leave it for any other process to grab.)
+fn refusing_port() -> (OwnedFd, u16) {
+    // SAFETY: socket(2), bind(2) and getsockname(2) on a descriptor this
+    // function owns, with a sockaddr_in it owns and its true size; zeroed
+    // is a valid bit pattern for that plain C struct.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+        let fd = OwnedFd::from_raw_fd(fd);
+        let mut addr: libc::sockaddr_in = std::mem::zeroed();
+        addr.sin_family = libc::AF_INET as libc::sa_family_t;
+        addr.sin_addr.s_addr = u32::from(Ipv4Addr::LOCALHOST).to_be();
+        let mut len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        let at = &mut addr as *mut libc::sockaddr_in as *mut libc::sockaddr;
+        assert_eq!(libc::bind(fd.as_raw_fd(), at, len), 0, "bind");
+        assert_eq!(libc::getsockname(fd.as_raw_fd(), at, &mut len), 0);
+        (fd, u16::from_be(addr.sin_port))
+    }
 }
 
 #[test]
@@ -114,7 +132,8 @@ fn client_exits_nonzero_with_one_line_when_the_server_dies() {
 
 #[test]
 fn client_reports_connection_refused_in_one_line() {
-    let out = client(free_port(), &["bob"])
+    let (_held, port) = refusing_port();
+    let out = client(port, &["bob"])
         .stdin(Stdio::null())
         .output()
         .unwrap();
@@ -129,6 +148,7 @@ fn client_reports_connection_refused_in_one_line() {
 
 #[test]
 fn server_on_a_busy_port_fails_with_one_line_and_exit_1() {
+    // Held (listening) until the end, so the port stays busy throughout.
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port().to_string();
     let data = tempfile::tempdir().unwrap();
@@ -140,6 +160,7 @@ fn server_on_a_busy_port_fails_with_one_line_and_exit_1() {
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.contains("cannot listen on 127.0.0.1:"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
+    drop(taken);
 }
 
 #[test]
@@ -210,61 +231,4 @@ fn help_explains_every_flag() {
     for flag in ["--host", "--port", "--config", "--to"] {
         assert!(help.contains(flag), "{flag} missing from client --help");
     }
-}
-
-#[test]
-fn logger_example_writes_one_json_line_per_message() {
-    let server = TestServer::start(&[]);
-    let examples = std::env::current_exe().unwrap();
-    let logger = examples
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples/logger");
-    assert!(
-        logger.exists(),
-        "cargo test builds examples: {}",
-        logger.display()
-    );
-    let file = std::env::temp_dir().join(format!("evchat-log-{}.jsonl", std::process::id()));
-    let _ = std::fs::remove_file(&file);
-    let mut alice = server.login("alice");
-    let mut bot = Command::new(logger)
-        .args([
-            "--name",
-            "logbot",
-            "--port",
-            &server.addr.port().to_string(),
-        ])
-        .arg("--file")
-        .arg(&file)
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    alice.expect("JOINED logbot ");
-    alice.send("SAY reading 1: 21.5 C");
-    alice.send("MSG logbot two\\nlines");
-    alice.sync();
-    let deadline = Instant::now() + PATIENCE;
-    let lines: Vec<serde_json::Value> = loop {
-        let text = std::fs::read_to_string(&file).unwrap_or_default();
-        if text.ends_with('\n') && text.lines().count() >= 2 {
-            break text
-                .lines()
-                .map(|l| serde_json::from_str(l).unwrap())
-                .collect();
-        }
-        assert!(Instant::now() < deadline, "logger wrote: {text:?}");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    };
-    let _ = bot.kill();
-    let _ = bot.wait();
-    assert_eq!(lines[0]["kind"], "say");
-    assert_eq!(lines[0]["from"], "alice");
-    assert_eq!(lines[0]["text"], "reading 1: 21.5 C");
-    assert_eq!(lines[1]["kind"], "msg");
-    assert_eq!(lines[1]["to"][0], "logbot");
-    assert_eq!(lines[1]["text"], "two\nlines", "escapes are decoded");
-    let _ = std::fs::remove_file(&file);
 }
