@@ -10,6 +10,7 @@
 
 use super::display::render;
 use super::input::{interpret, Action, Composer, HELP};
+use super::visible::visible_line;
 use super::{Client, Error, Event, Receiver, Sender};
 use crate::config::load_toml;
 use crate::protocol::is_valid_name;
@@ -150,7 +151,7 @@ pub fn run(args: ClientArgs) -> ExitCode {
     let name = match log_in(&mut client, settings.name, password, interactive) {
         Ok(name) => name,
         Err(e) => {
-            eprintln!("evchat-client: {e}");
+            eprintln!("evchat-client: {}", visible_line(&e));
             return ExitCode::from(1);
         }
     };
@@ -192,7 +193,7 @@ fn log_in(
             Ok(()) => return Ok(name),
             Err(Error::Refused { code: 401, text }) if interactive => {
                 if password.is_some() {
-                    eprintln!("! {text}");
+                    eprintln!("! {}", visible_line(&text));
                 }
                 let prompt = format!("password for {name}: ");
                 password = Some(rpassword::prompt_password(prompt).map_err(|e| e.to_string())?);
@@ -201,7 +202,7 @@ fn log_in(
                 return Err(format!("{text} (give it with --password-stdin)"));
             }
             Err(Error::Refused { code, text }) if interactive && (code == 409 || code == 400) => {
-                eprintln!("! {text}");
+                eprintln!("! {}", visible_line(&text));
                 let mut editor = DefaultEditor::new().map_err(|e| e.to_string())?;
                 name = editor
                     .readline("another name: ")
@@ -238,7 +239,7 @@ fn spawn_reader(
                 terminal::restore();
                 let why = match e {
                     Error::Closed => "the server closed the connection".to_owned(),
-                    e => e.to_string(),
+                    e => visible_line(&e.to_string()).into_owned(),
                 };
                 eprintln!("\nevchat-client: connection to server lost: {why}");
                 std::process::exit(1);

@@ -26,6 +26,7 @@ pub mod cli;
 pub mod display;
 pub mod input;
 pub mod tls;
+pub mod visible;
 
 use crate::protocol::{escape, is_valid_name, BadFrame, Command, Text};
 use std::io::{self, BufRead, BufReader, Write};
