@@ -10,14 +10,12 @@
 
 use super::display::render;
 use super::input::{interpret, Action, Composer, HELP};
+use super::settings::settings;
 use super::visible::visible_line;
 use super::{Client, Error, Event, Receiver, Sender};
-use crate::config::load_toml;
-use crate::protocol::is_valid_name;
 use clap::Parser;
 use rustyline::error::ReadlineError;
 use rustyline::{DefaultEditor, ExternalPrinter};
-use serde::Deserialize;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -44,7 +42,7 @@ pub struct ClientArgs {
     /// Server port [default: 5555].
     #[arg(long)]
     pub port: Option<u16>,
-    /// TOML file with keys name, host, port, to.
+    /// TOML file with keys name, host, port, to, tls, ca (flags win).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Send plain lines privately to these users (comma separated) instead of to everyone.
@@ -59,60 +57,6 @@ pub struct ClientArgs {
     /// Trust this CA certificate (PEM) for --tls instead of the system's roots, e.g. for a private CA.
     #[arg(long, value_name = "FILE")]
     pub ca: Option<PathBuf>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-struct ClientFile {
-    name: Option<String>,
-    host: Option<String>,
-    port: Option<u16>,
-    to: Option<Vec<String>>,
-}
-
-struct Settings {
-    name: String,
-    host: String,
-    port: u16,
-    to: Vec<String>,
-    password_stdin: bool,
-    tls: bool,
-    ca: Option<PathBuf>,
-}
-
-fn settings(args: ClientArgs) -> Result<Settings, String> {
-    let file: ClientFile = match &args.config {
-        Some(path) => load_toml(path)?,
-        None => ClientFile::default(),
-    };
-    let name = args
-        .name
-        .or(file.name)
-        .ok_or("a name is needed: evchat-client <name>")?;
-    let to = if args.to.is_empty() {
-        file.to.unwrap_or_default()
-    } else {
-        args.to
-    };
-    for n in std::iter::once(&name).chain(&to) {
-        if !is_valid_name(n) {
-            return Err(format!(
-                "bad name {n:?}: 1-32 characters of A-Z a-z 0-9 _ -"
-            ));
-        }
-    }
-    Ok(Settings {
-        name,
-        host: args
-            .host
-            .or(file.host)
-            .unwrap_or_else(|| "127.0.0.1".into()),
-        port: args.port.or(file.port).unwrap_or(5555),
-        to,
-        password_stdin: args.password_stdin,
-        tls: args.tls || args.ca.is_some(),
-        ca: args.ca,
-    })
 }
 
 /// Runs the client; the exit code is 0 after a normal goodbye, 1 when the

@@ -25,6 +25,7 @@
 pub mod cli;
 pub mod display;
 pub mod input;
+mod settings;
 pub mod tls;
 pub mod visible;
 
