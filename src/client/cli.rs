@@ -23,7 +23,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 /// How long to wait for BYE after QUIT before leaving anyway.
-const BYE_WAIT: Duration = Duration::from_secs(5);
+pub(crate) const BYE_WAIT: Duration = Duration::from_secs(5);
 
 /// Command-line flags of `evchat-client`.
 #[derive(Debug, Default, Parser)]

@@ -9,7 +9,7 @@
 //! active it wrote them without a line break, and the next prompt erased
 //! them.)
 
-use super::cli::act;
+use super::cli::{act, BYE_WAIT};
 use super::input::{interpret, Composer};
 use super::keys::KeyDecoder;
 use super::line_editor::{LineEditor, Outcome};
@@ -22,10 +22,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::process::ExitCode;
 use std::sync::mpsc::{self, TryRecvError};
-use std::time::{Duration, Instant};
-
-/// How long to wait for BYE after QUIT before leaving anyway.
-const BYE_WAIT: Duration = Duration::from_secs(5);
+use std::time::Instant;
 
 /// What the screen shows below everything printed: the typed line.
 struct Screen {
