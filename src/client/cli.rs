@@ -1,22 +1,21 @@
 //! `evchat-client`: the terminal front end over the client library.
 //!
-//! Two threads: a reader that prints events as they arrive, and the input
-//! side. On a terminal the input side is rustyline, and the reader prints
-//! through rustyline's external printer, so incoming messages appear above
-//! the line being typed without breaking it. With stdin a pipe, lines are
-//! read plainly, so `printf 'hi\n' | evchat-client Bob` works in scripts:
-//! at the end of input the client sends QUIT and exits once the server has
-//! answered BYE (so everything piped in was processed).
+//! Two threads: a reader that receives and renders events (see
+//! [`super::reader`]), and the input side. In a terminal the input side is
+//! the [`super::console`], which alone writes to the terminal and prints
+//! the reader's lines above the line being typed. With stdin a pipe, lines
+//! are read plainly and the reader prints, so `printf 'hi\n' |
+//! evchat-client Bob` works in scripts: at the end of input the client
+//! sends QUIT and exits once the server has answered BYE (so everything
+//! piped in was processed).
 
-use super::display::render;
 use super::input::{interpret, Action, Composer, HELP};
-use super::{Client, Error, Event, Receiver, Sender};
-use crate::config::load_toml;
-use crate::protocol::is_valid_name;
+use super::reader::{goodbye, spawn_reader, Note};
+use super::settings::settings;
+use super::visible::visible_line;
+use super::{Client, Error, Receiver, Sender};
 use clap::Parser;
-use rustyline::error::ReadlineError;
-use rustyline::{DefaultEditor, ExternalPrinter};
-use serde::Deserialize;
+use rustyline::DefaultEditor;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -24,7 +23,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 /// How long to wait for BYE after QUIT before leaving anyway.
-const BYE_WAIT: Duration = Duration::from_secs(5);
+pub(crate) const BYE_WAIT: Duration = Duration::from_secs(5);
 
 /// Command-line flags of `evchat-client`.
 #[derive(Debug, Default, Parser)]
@@ -43,7 +42,7 @@ pub struct ClientArgs {
     /// Server port [default: 5555].
     #[arg(long)]
     pub port: Option<u16>,
-    /// TOML file with keys name, host, port, to.
+    /// TOML file with keys name, host, port, to, tls, ca (flags win).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Send plain lines privately to these users (comma separated) instead of to everyone.
@@ -60,62 +59,9 @@ pub struct ClientArgs {
     pub ca: Option<PathBuf>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-struct ClientFile {
-    name: Option<String>,
-    host: Option<String>,
-    port: Option<u16>,
-    to: Option<Vec<String>>,
-}
-
-struct Settings {
-    name: String,
-    host: String,
-    port: u16,
-    to: Vec<String>,
-    password_stdin: bool,
-    tls: bool,
-    ca: Option<PathBuf>,
-}
-
-fn settings(args: ClientArgs) -> Result<Settings, String> {
-    let file: ClientFile = match &args.config {
-        Some(path) => load_toml(path)?,
-        None => ClientFile::default(),
-    };
-    let name = args
-        .name
-        .or(file.name)
-        .ok_or("a name is needed: evchat-client <name>")?;
-    let to = if args.to.is_empty() {
-        file.to.unwrap_or_default()
-    } else {
-        args.to
-    };
-    for n in std::iter::once(&name).chain(&to) {
-        if !is_valid_name(n) {
-            return Err(format!(
-                "bad name {n:?}: 1-32 characters of A-Z a-z 0-9 _ -"
-            ));
-        }
-    }
-    Ok(Settings {
-        name,
-        host: args
-            .host
-            .or(file.host)
-            .unwrap_or_else(|| "127.0.0.1".into()),
-        port: args.port.or(file.port).unwrap_or(5555),
-        to,
-        password_stdin: args.password_stdin,
-        tls: args.tls || args.ca.is_some(),
-        ca: args.ca,
-    })
-}
-
 /// Runs the client; the exit code is 0 after a normal goodbye, 1 when the
-/// server could not be reached or went away, 2 for bad arguments.
+/// server could not be reached, refused the login or went away, 2 for bad
+/// arguments.
 pub fn run(args: ClientArgs) -> ExitCode {
     let settings = match settings(args) {
         Ok(s) => s,
@@ -150,13 +96,22 @@ pub fn run(args: ClientArgs) -> ExitCode {
     let name = match log_in(&mut client, settings.name, password, interactive) {
         Ok(name) => name,
         Err(e) => {
-            eprintln!("evchat-client: {e}");
+            eprintln!("evchat-client: {}", visible_line(&e));
             return ExitCode::from(1);
         }
     };
     let (sender, receiver) = client.split();
-    if interactive {
-        run_terminal(sender, receiver, &name, &settings.to, &addr)
+    if interactive && std::io::stdout().is_terminal() {
+        let mut greeting = vec![format!(
+            "* connected to {addr} as {name}; /help lists commands"
+        )];
+        if !settings.to.is_empty() {
+            greeting.push(format!(
+                "* plain lines go privately to {}",
+                settings.to.join(", ")
+            ));
+        }
+        super::console::run(sender, receiver, &name, &settings.to, &greeting)
     } else {
         run_pipe(sender, receiver, &name, &settings.to)
     }
@@ -180,7 +135,9 @@ fn read_password_line() -> Result<String, String> {
 }
 
 /// Logs in; on a terminal, a refused name may be replaced by another, and
-/// a server that wants a password is asked for one without echo.
+/// a server that wants a password is asked for one without echo — unless
+/// it has closed the connection (after too many failures), which ends the
+/// client with the server's reason.
 fn log_in(
     client: &mut Client,
     mut name: String,
@@ -191,8 +148,12 @@ fn log_in(
         match client.login_with(&name, password.as_deref()) {
             Ok(()) => return Ok(name),
             Err(Error::Refused { code: 401, text }) if interactive => {
+                // PING is a barrier: no PONG means the server hung up.
+                if client.sync().is_err() {
+                    return Err(format!("login refused: {text}"));
+                }
                 if password.is_some() {
-                    eprintln!("! {text}");
+                    eprintln!("! {}", visible_line(&text));
                 }
                 let prompt = format!("password for {name}: ");
                 password = Some(rpassword::prompt_password(prompt).map_err(|e| e.to_string())?);
@@ -201,7 +162,7 @@ fn log_in(
                 return Err(format!("{text} (give it with --password-stdin)"));
             }
             Err(Error::Refused { code, text }) if interactive && (code == 409 || code == 400) => {
-                eprintln!("! {text}");
+                eprintln!("! {}", visible_line(&text));
                 let mut editor = DefaultEditor::new().map_err(|e| e.to_string())?;
                 name = editor
                     .readline("another name: ")
@@ -214,42 +175,8 @@ fn log_in(
     }
 }
 
-/// Prints events until BYE (returns 0) or until the server goes away, in
-/// which case the whole process exits with 1 (the input side may be stuck
-/// in a blocking read of the terminal).
-fn spawn_reader(
-    mut receiver: Receiver,
-    me: String,
-    mut show: impl FnMut(String) + Send + 'static,
-) -> mpsc::Receiver<()> {
-    let (done, finished) = mpsc::channel();
-    std::thread::spawn(move || loop {
-        match receiver.recv() {
-            Ok(Event::Bye) => {
-                let _ = done.send(());
-                return;
-            }
-            Ok(event) => {
-                if let Some(line) = render(&event, &me) {
-                    show(line);
-                }
-            }
-            Err(e) => {
-                terminal::restore();
-                let why = match e {
-                    Error::Closed => "the server closed the connection".to_owned(),
-                    e => e.to_string(),
-                };
-                eprintln!("\nevchat-client: connection to server lost: {why}");
-                std::process::exit(1);
-            }
-        }
-    });
-    finished
-}
-
 /// Sends what the user typed; returns true when it was a /quit.
-fn act(sender: &Sender, action: Action, show: &mut dyn FnMut(String)) -> bool {
+pub(crate) fn act(sender: &Sender, action: Action, show: &mut dyn FnMut(String)) -> bool {
     let sent = match action {
         Action::Say(text) => sender.say(&text),
         Action::Msg { to, text } => {
@@ -278,108 +205,54 @@ fn act(sender: &Sender, action: Action, show: &mut dyn FnMut(String)) -> bool {
     false
 }
 
-fn finish(sender: &Sender, finished: &mpsc::Receiver<()>, quit_sent: bool) -> ExitCode {
-    if !quit_sent {
-        let _ = sender.quit(None);
+/// Over a pipe the reader prints (whole lines, flushed), so its lines and
+/// its goodbye come out in order; when the server goes away it ends the
+/// process, since this thread may be blocked reading stdin.
+fn print_note(note: Note, done: &mpsc::Sender<()>) {
+    let mut out = std::io::stdout().lock();
+    match note {
+        Note::Show(text) => {
+            let _ = writeln!(out, "{text}");
+            let _ = out.flush();
+        }
+        Note::Bye => {
+            let _ = done.send(());
+        }
+        Note::Lost(why) => {
+            let _ = out.flush();
+            eprintln!("{}", goodbye(&why));
+            std::process::exit(1);
+        }
     }
-    // The reader exits the process itself if the server vanishes instead.
-    let _ = finished.recv_timeout(BYE_WAIT);
-    ExitCode::SUCCESS
 }
 
 fn run_pipe(sender: Sender, receiver: Receiver, me: &str, to: &[String]) -> ExitCode {
-    let finished = spawn_reader(receiver, me.to_owned(), |line| {
+    let (done, finished) = mpsc::channel();
+    spawn_reader(receiver, me.to_owned(), move |note| print_note(note, &done));
+    let mut show = |line: String| {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "{line}");
         let _ = out.flush();
-    });
-    let mut show = |line: String| println!("{line}");
+    };
     let mut composer = Composer::default();
+    let mut quit_sent = false;
     for line in std::io::stdin().lock().lines() {
         let Ok(line) = line else { break };
         let Some(message) = composer.push(&line) else {
             continue;
         };
         if act(&sender, interpret(&message, to), &mut show) {
-            return finish(&sender, &finished, true);
+            quit_sent = true;
+            break;
         }
     }
-    if let Some(message) = composer.finish() {
-        act(&sender, interpret(&message, to), &mut show);
-    }
-    finish(&sender, &finished, false)
-}
-
-fn run_terminal(
-    sender: Sender,
-    receiver: Receiver,
-    me: &str,
-    to: &[String],
-    addr: &str,
-) -> ExitCode {
-    terminal::save();
-    let mut editor = match DefaultEditor::new() {
-        Ok(e) => e,
-        Err(e) => {
-            eprintln!("evchat-client: cannot use the terminal: {e}");
-            return ExitCode::from(1);
+    if !quit_sent {
+        if let Some(message) = composer.finish() {
+            act(&sender, interpret(&message, to), &mut show);
         }
-    };
-    let finished = match editor.create_external_printer() {
-        Ok(mut printer) => spawn_reader(receiver, me.to_owned(), move |line| {
-            let _ = printer.print(line);
-        }),
-        Err(_) => spawn_reader(receiver, me.to_owned(), |line| println!("{line}")),
-    };
-    println!("* connected to {addr} as {me}; /help lists commands");
-    if !to.is_empty() {
-        println!("* plain lines go privately to {}", to.join(", "));
+        let _ = sender.quit(None);
     }
-    let prompt = format!("{me}> ");
-    let mut show = |line: String| println!("{line}");
-    let mut composer = Composer::default();
-    loop {
-        let prompt = if composer.is_continuing() {
-            "... "
-        } else {
-            prompt.as_str()
-        };
-        match editor.readline(prompt) {
-            Ok(line) => {
-                let Some(message) = composer.push(&line) else {
-                    continue;
-                };
-                let _ = editor.add_history_entry(message.as_str());
-                if act(&sender, interpret(&message, to), &mut show) {
-                    return finish(&sender, &finished, true);
-                }
-            }
-            Err(ReadlineError::Interrupted) if composer.is_continuing() => composer.clear(),
-            Err(_) => return finish(&sender, &finished, false),
-        }
-    }
-}
-
-/// Saving and restoring the terminal's mode: the reader thread may have to
-/// exit while rustyline holds the terminal in raw mode.
-mod terminal {
-    use std::sync::Mutex;
-
-    static SAVED: Mutex<Option<libc::termios>> = Mutex::new(None);
-
-    pub fn save() {
-        // SAFETY: tcgetattr writes into a termios we own; zeroed is a valid
-        // bit pattern for this plain C struct.
-        let mut mode: libc::termios = unsafe { std::mem::zeroed() };
-        if unsafe { libc::tcgetattr(libc::STDIN_FILENO, &mut mode) } == 0 {
-            *SAVED.lock().unwrap_or_else(|p| p.into_inner()) = Some(mode);
-        }
-    }
-
-    pub fn restore() {
-        if let Some(mode) = *SAVED.lock().unwrap_or_else(|p| p.into_inner()) {
-            // SAFETY: tcsetattr reads the termios saved by `save`.
-            unsafe { libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &mode) };
-        }
-    }
+    // The reader ends the process itself if the server vanishes instead.
+    let _ = finished.recv_timeout(BYE_WAIT);
+    ExitCode::SUCCESS
 }

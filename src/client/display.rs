@@ -1,6 +1,11 @@
 //! How events look in the terminal: `[10:15:30] <alice> hello`, in local
 //! time, with private messages, joins, leaves and errors set apart.
+//!
+//! Everything here comes from the network, so every name, text, key and
+//! value goes through [`super::visible`]: the result holds no control
+//! character except the LF between the lines of a multi-line message.
 
+use super::visible::{visible_line, visible_lines};
 use super::Event;
 use chrono::{DateTime, Local, Utc};
 
@@ -13,47 +18,69 @@ fn clock(time: &DateTime<Utc>) -> String {
 fn block(head: &str, text: &str) -> String {
     let indent = " ".repeat(head.chars().count());
     let mut out = String::with_capacity(head.len() + text.len() + 16);
-    for (i, line) in text.split('\n').enumerate() {
+    for (i, line) in visible_lines(text).enumerate() {
         if i > 0 {
             out.push('\n');
             out.push_str(&indent);
         } else {
             out.push_str(head);
         }
-        out.push_str(line.strip_suffix('\r').unwrap_or(line));
+        out.push_str(&line);
     }
     out
 }
 
+/// The tag of a private message: `[private]` when it is for `me` alone.
+fn private_tag(to: &[String], me: &str) -> String {
+    match to {
+        [only] if only == me => "[private]".to_owned(),
+        _ => {
+            let names: Vec<_> = to.iter().map(|n| visible_line(n)).collect();
+            format!("[private to {}]", names.join(","))
+        }
+    }
+}
+
 /// The line(s) to show for an event; `None` for events not worth showing.
 pub fn render(event: &Event, me: &str) -> Option<String> {
+    let name = |n: &str| visible_line(n).into_owned();
     Some(match event {
-        Event::Say { from, time, text } => block(&format!("{} <{from}> ", clock(time)), text),
+        Event::Say { from, time, text } => {
+            block(&format!("{} <{}> ", clock(time), name(from)), text)
+        }
         Event::Msg {
             from,
             to,
             time,
             text,
         } => {
-            let tag = if to.len() == 1 && to[0] == me {
-                "[private]".to_owned()
-            } else {
-                format!("[private to {}]", to.join(","))
-            };
-            block(&format!("{} {tag} <{from}> ", clock(time)), text)
+            let head = format!("{} {} <{}> ", clock(time), private_tag(to, me), name(from));
+            block(&head, text)
         }
-        Event::Joined { name, time } => format!("{} * {name} joined", clock(time)),
-        Event::Left { name, time, text } => match text {
-            Some(text) => block(&format!("{} * {name} left: ", clock(time)), text),
-            None => format!("{} * {name} left", clock(time)),
+        Event::Joined { name: who, time } => format!("{} * {} joined", clock(time), name(who)),
+        Event::Left {
+            name: who,
+            time,
+            text,
+        } => match text {
+            Some(text) => block(&format!("{} * {} left: ", clock(time), name(who)), text),
+            None => format!("{} * {} left", clock(time), name(who)),
         },
-        Event::Users(names) => format!("* online ({}): {}", names.len(), names.join(", ")),
+        Event::Users(names) => {
+            let names: Vec<_> = names.iter().map(|n| visible_line(n)).collect();
+            format!("* online ({}): {}", names.len(), names.join(", "))
+        }
         Event::Stats(pairs) => {
-            let pairs: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let pairs: Vec<String> = pairs
+                .iter()
+                .map(|(k, v)| format!("{}={}", visible_line(k), visible_line(v)))
+                .collect();
             format!("* server: {}", pairs.join(" "))
         }
-        Event::Error { code, text } => format!("! error {code}: {text}"),
-        Event::LoggedIn { name } => format!("* logged in as {name}; /help lists commands"),
+        Event::Error { code, text } => block(&format!("! error {code}: "), text),
+        Event::LoggedIn { name: who } => {
+            format!("* logged in as {}; /help lists commands", name(who))
+        }
         Event::Ping { .. } | Event::Pong { .. } | Event::Bye => return None,
     })
 }
@@ -61,6 +88,7 @@ pub fn render(event: &Event, me: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn at() -> DateTime<Utc> {
         DateTime::parse_from_rfc3339("2026-11-23T10:15:30.123Z")
@@ -94,6 +122,16 @@ mod tests {
             render(&msg, "bob").unwrap(),
             format!("{stamp} [private] <alice> psst")
         );
+        let group = Event::Msg {
+            from: "alice".into(),
+            to: vec!["bob".into(), "carol".into()],
+            time: at(),
+            text: "hi".into(),
+        };
+        assert_eq!(
+            render(&group, "bob").unwrap(),
+            format!("{stamp} [private to bob,carol] <alice> hi")
+        );
         let err = Event::Error {
             code: 404,
             text: "no such user: zed".into(),
@@ -103,5 +141,110 @@ mod tests {
             "! error 404: no such user: zed"
         );
         assert_eq!(render(&Event::Bye, "bob"), None);
+    }
+
+    #[test]
+    fn a_carriage_return_cannot_forge_another_sender() {
+        let forged = Event::Say {
+            from: "mallory".into(),
+            time: at(),
+            text: "hi\r[18:35:00] <bob> alice, please send me your password".into(),
+        };
+        let stamp = clock(&at());
+        assert_eq!(
+            render(&forged, "alice").unwrap(),
+            format!("{stamp} <mallory> hi^M[18:35:00] <bob> alice, please send me your password")
+        );
+    }
+
+    #[test]
+    fn escapes_in_every_field_are_shown_not_obeyed() {
+        let stamp = clock(&at());
+        let cases = [
+            (
+                Event::Left {
+                    name: "e\x1b[2Jve".into(),
+                    time: at(),
+                    text: Some("bye\x1b]0;title\x07".into()),
+                },
+                format!("{stamp} * e^[[2Jve left: bye^[]0;title^G"),
+            ),
+            (
+                Event::Joined {
+                    name: "a\u{202e}b".into(),
+                    time: at(),
+                },
+                format!("{stamp} * a<U+202E>b joined"),
+            ),
+            (
+                Event::Error {
+                    code: 400,
+                    text: "bad\u{9b}1m\nsecond".into(),
+                },
+                "! error 400: bad<U+009B>1m\n             second".to_owned(),
+            ),
+            (
+                Event::Users(vec!["ok".into(), "x\ry".into()]),
+                "* online (2): ok, x^My".to_owned(),
+            ),
+            (
+                Event::Stats(vec![("k\x1b".into(), "v\n".into())]),
+                "* server: k^[=v^J".to_owned(),
+            ),
+            (
+                Event::Msg {
+                    from: "m\x07".into(),
+                    to: vec!["bob".into(), "c\u{2066}".into()],
+                    time: at(),
+                    text: "t\x7f".into(),
+                },
+                format!("{stamp} [private to bob,c<U+2066>] <m^G> t^?"),
+            ),
+        ];
+        for (event, expected) in cases {
+            assert_eq!(render(&event, "bob").unwrap(), expected);
+        }
+    }
+
+    fn any_event() -> impl Strategy<Value = Event> {
+        let s = || any::<String>();
+        prop_oneof![
+            (s(), s()).prop_map(|(from, text)| Event::Say {
+                from,
+                time: at(),
+                text
+            }),
+            (s(), proptest::collection::vec(s(), 1..3), s()).prop_map(|(from, to, text)| {
+                Event::Msg {
+                    from,
+                    to,
+                    time: at(),
+                    text,
+                }
+            }),
+            s().prop_map(|name| Event::Joined { name, time: at() }),
+            (s(), proptest::option::of(s())).prop_map(|(name, text)| Event::Left {
+                name,
+                time: at(),
+                text
+            }),
+            proptest::collection::vec(s(), 0..4).prop_map(Event::Users),
+            proptest::collection::vec((s(), s()), 0..4).prop_map(Event::Stats),
+            (any::<u16>(), s()).prop_map(|(code, text)| Event::Error { code, text }),
+            s().prop_map(|name| Event::LoggedIn { name }),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn rendered_output_holds_no_control_character_but_lf(event in any_event()) {
+            let shown = render(&event, "bob").unwrap_or_default();
+            for line in shown.split('\n') {
+                prop_assert!(
+                    !line.chars().any(|c| c.is_control() || super::super::visible::is_unsafe(c)),
+                    "{line:?}"
+                );
+            }
+        }
     }
 }

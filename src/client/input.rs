@@ -3,6 +3,12 @@
 //!
 //! - `hello` broadcasts (or goes privately to the `--to` users);
 //! - `@bob hello` goes to bob; `@bob @carol hi` (or `@bob,carol hi`) to both;
+//! - recipients may also trail the text, as in `how are you? @sis @mom`: a
+//!   run of `@name` words at the end makes the message private to them.
+//!   An `@` word there that is not a name is an error rather than a
+//!   broadcast, so a typo never sends a private message to everyone;
+//!   `\@` is a literal `@` (`see you \@noon` is a broadcast of
+//!   `see you @noon`). With leading recipients, later `@` words are text;
 //! - `/who`, `/stats`, `/quit [text]`, `/help`;
 //! - `//text` sends text that starts with a slash;
 //! - a line ending in `\` continues on the next line, so a message can span
@@ -28,16 +34,20 @@ pub enum Action {
     Problem(String),
 }
 
-pub const HELP: &str = "\
-  hello              broadcast to everyone (or to --to users)
-  @bob hello         private message to bob (offline users get it later)
-  @bob @carol hi     private message to several users
-  //text             send text that starts with a slash
-  line ending in \\   continue the message on the next line
-  /who               list online users
-  /stats             show server counters
-  /quit [text]       leave, with an optional goodbye
-  /help              this help";
+pub const HELP: &str = concat!(
+    "  hello              broadcast to everyone (or to --to users)\n",
+    "  @bob hello         private message to bob (offline users get it later)\n",
+    "  hello @bob         the same: recipients may come last\n",
+    "  @bob @carol hi     private message to several users (or hi @bob @carol)\n",
+    "  \\@                 a literal @: see you \\@noon is a broadcast\n",
+    "  //text             send text that starts with a slash\n",
+    "  line ending in \\   continue the message on the next line\n",
+    "  /who               list online users\n",
+    "  /stats             show server counters\n",
+    "  /quit [text]       leave, with an optional goodbye (or Ctrl-D)\n",
+    "  /help              this help\n",
+    "  Ctrl-C             clear the line being typed",
+);
 
 /// Joins typed lines into messages: a line ending in `\\` continues on the
 /// next one.
@@ -82,7 +92,7 @@ pub fn interpret(line: &str, default_to: &[String]) -> Action {
         return Action::Nothing;
     }
     if let Some(text) = line.strip_prefix("//") {
-        return plain(&format!("/{text}"), default_to);
+        return message(&format!("/{text}"), default_to);
     }
     if let Some(command) = line.strip_prefix('/') {
         let (word, rest) = command.split_once(' ').unwrap_or((command, ""));
@@ -98,7 +108,42 @@ pub fn interpret(line: &str, default_to: &[String]) -> Action {
     if line.starts_with('@') {
         return addressed(line);
     }
-    plain(line, default_to)
+    message(line, default_to)
+}
+
+/// A message without leading recipients: a trailing run of `@name` words,
+/// if any, names who gets it; otherwise it is plain.
+fn message(line: &str, default_to: &[String]) -> Action {
+    let mut words = Vec::new();
+    let mut rest = line.trim_end();
+    loop {
+        let (head, word) = rest.rsplit_once(char::is_whitespace).unwrap_or(("", rest));
+        if !word.starts_with('@') {
+            break;
+        }
+        words.push(word);
+        rest = head.trim_end();
+        if rest.is_empty() {
+            break;
+        }
+    }
+    if words.is_empty() {
+        return plain(&literal_at(line), default_to);
+    }
+    words.reverse();
+    let mut to = Vec::new();
+    for word in words {
+        let names = word.strip_prefix('@').unwrap_or(word);
+        if let Err(problem) = add_recipients(&mut to, names) {
+            return problem;
+        }
+    }
+    private(to, rest)
+}
+
+/// `\@` stands for a literal `@`.
+fn literal_at(text: &str) -> String {
+    text.replace("\\@", "@")
 }
 
 fn plain(text: &str, default_to: &[String]) -> Action {
@@ -112,34 +157,52 @@ fn plain(text: &str, default_to: &[String]) -> Action {
     }
 }
 
+/// Adds the names of one `@` word (`bob` or `bob,carol`) to `to`.
+fn add_recipients(to: &mut Vec<String>, word: &str) -> Result<(), Action> {
+    if word.is_empty() {
+        return Err(Action::Problem(
+            "who to? write @name (or \\@ for a literal @)".into(),
+        ));
+    }
+    for name in word.split(',').filter(|n| !n.is_empty()) {
+        if !is_valid_name(name) {
+            return Err(Action::Problem(format!(
+                "bad name {name:?}: names are 1-32 characters of A-Z a-z 0-9 _ - \
+                 (write \\@ for a literal @)"
+            )));
+        }
+        if !to.iter().any(|t| t == name) {
+            to.push(name.to_owned());
+        }
+    }
+    Ok(())
+}
+
+fn private(to: Vec<String>, text: &str) -> Action {
+    if to.is_empty() {
+        return Action::Problem("who to? write @name message".into());
+    }
+    if text.trim().is_empty() {
+        return Action::Problem(format!("nothing to send to {}", to.join(", ")));
+    }
+    Action::Msg {
+        to,
+        text: literal_at(text),
+    }
+}
+
 /// `@a @b,c text`: leading @-words name the recipients.
 fn addressed(line: &str) -> Action {
     let mut to = Vec::new();
     let mut rest = line;
     while let Some(after_at) = rest.strip_prefix('@') {
         let (word, tail) = after_at.split_once([' ', '\t']).unwrap_or((after_at, ""));
-        for name in word.split(',').filter(|n| !n.is_empty()) {
-            if !is_valid_name(name) {
-                return Action::Problem(format!(
-                    "bad name {name:?}: names are 1-32 characters of A-Z a-z 0-9 _ -"
-                ));
-            }
-            if !to.iter().any(|t| t == name) {
-                to.push(name.to_owned());
-            }
+        if let Err(problem) = add_recipients(&mut to, word) {
+            return problem;
         }
         rest = tail.trim_start();
     }
-    if to.is_empty() {
-        return Action::Problem("who to? write @name message".into());
-    }
-    if rest.is_empty() {
-        return Action::Problem(format!("nothing to send to {}", to.join(", ")));
-    }
-    Action::Msg {
-        to,
-        text: rest.to_owned(),
-    }
+    private(to, rest)
 }
 
 #[cfg(test)]
@@ -185,6 +248,72 @@ mod tests {
         assert!(matches!(interpret("@bob", &[]), Action::Problem(_)));
         assert!(matches!(interpret("@b!b hi", &[]), Action::Problem(_)));
         assert!(matches!(interpret("@ hi", &[]), Action::Problem(_)));
+    }
+
+    #[test]
+    fn trailing_at_names_address_private_messages_too() {
+        let expect = |to: &[&str], text: &str| Action::Msg {
+            to: names(to),
+            text: text.into(),
+        };
+        assert_eq!(
+            interpret("how are you? @sis @mom @dad", &[]),
+            expect(&["sis", "mom", "dad"], "how are you?")
+        );
+        assert_eq!(
+            interpret("hi @bob,carol @bob", &names(&["Eric"])),
+            expect(&["bob", "carol"], "hi")
+        );
+        assert_eq!(
+            interpret("two\nlines @bob ", &[]),
+            expect(&["bob"], "two\nlines")
+        );
+        assert_eq!(interpret("//x @bob", &[]), expect(&["bob"], "/x"));
+        // A mail address or an @ inside the text is not a recipient.
+        assert_eq!(
+            interpret("write to a@b.org or @home now", &[]),
+            Action::Say("write to a@b.org or @home now".into())
+        );
+    }
+
+    #[test]
+    fn a_trailing_at_word_that_is_no_name_is_refused_not_broadcast() {
+        for line in ["see you @noon!", "cc @", "hi @bob @b!b", "   @bob"] {
+            assert!(
+                matches!(interpret(line, &[]), Action::Problem(_)),
+                "{line:?} must not be sent"
+            );
+        }
+    }
+
+    #[test]
+    fn backslash_at_is_a_literal_at() {
+        assert_eq!(
+            interpret("see you \\@noon", &[]),
+            Action::Say("see you @noon".into())
+        );
+        assert_eq!(
+            interpret("\\@bob is not a recipient", &[]),
+            Action::Say("@bob is not a recipient".into())
+        );
+        assert_eq!(
+            interpret("@bob meet \\@5 @carol", &[]),
+            Action::Msg {
+                to: names(&["bob"]),
+                text: "meet @5 @carol".into()
+            }
+        );
+    }
+
+    #[test]
+    fn every_help_line_is_indented_alike() {
+        for line in HELP.lines() {
+            assert!(
+                line.starts_with("  ") && !line.starts_with("   "),
+                "{line:?}"
+            );
+        }
+        assert!(HELP.lines().count() > 5);
     }
 
     #[test]

@@ -23,9 +23,16 @@
 //! so a program that keeps receiving is never timed out.
 
 pub mod cli;
+mod console;
 pub mod display;
 pub mod input;
+mod keys;
+mod line_editor;
+mod reader;
+mod settings;
 pub mod tls;
+mod tty;
+pub mod visible;
 
 use crate::protocol::{escape, is_valid_name, BadFrame, Command, Text};
 use std::io::{self, BufRead, BufReader, Write};

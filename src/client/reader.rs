@@ -1,0 +1,54 @@
+//! The reader thread: receives events, renders them, and hands each one,
+//! in order, to whoever prints (the console, or stdout over a pipe). It
+//! never prints or exits by itself, so nothing received can be lost
+//! behind a goodbye: the end of the connection is one more [`Note`], after
+//! everything that came before it.
+
+use super::display::render;
+use super::visible::visible_line;
+use super::{Error, Event, Receiver};
+
+/// What the reader tells the printer.
+#[derive(Debug)]
+pub enum Note {
+    /// A rendered event (lines separated by LF), safe to print.
+    Show(String),
+    /// The server answered QUIT: everything has been received.
+    Bye,
+    /// The connection ended without BYE; why, safe to print on one line.
+    Lost(String),
+}
+
+/// Starts the reader thread; `deliver` gets every note, `Bye` or `Lost`
+/// last.
+pub fn spawn_reader(
+    mut receiver: Receiver,
+    me: String,
+    mut deliver: impl FnMut(Note) + Send + 'static,
+) {
+    std::thread::spawn(move || loop {
+        match receiver.recv() {
+            Ok(Event::Bye) => return deliver(Note::Bye),
+            Ok(event) => {
+                if let Some(text) = render(&event, &me) {
+                    deliver(Note::Show(text));
+                }
+            }
+            Err(e) => return deliver(Note::Lost(why_lost(&e))),
+        }
+    });
+}
+
+/// One line saying why the connection ended (the error may quote what
+/// the server sent, so it is made visible).
+fn why_lost(e: &Error) -> String {
+    match e {
+        Error::Closed => "the server closed the connection".to_owned(),
+        e => visible_line(&e.to_string()).into_owned(),
+    }
+}
+
+/// The goodbye printed when the server goes away.
+pub fn goodbye(why: &str) -> String {
+    format!("evchat-client: connection to server lost: {why}")
+}

@@ -1,0 +1,326 @@
+//! The client as a person sees it: `evchat-client` runs in a pseudo-
+//! terminal, what it writes is rendered by a terminal emulator, and keys
+//! are typed in bursts, faster than any person. Checked on the rendered
+//! screen: every received line stays there, in order, while a line is
+//! being typed; hostile text is shown, not obeyed; the last words before
+//! the server goes away are printed before the goodbye (also over a pipe).
+
+mod common;
+#[path = "common/pty.rs"]
+mod pty;
+
+use common::{TestServer, PATIENCE};
+use pty::{shown, Pty};
+use std::io::Read;
+use std::process::{Command, ExitStatus, Stdio};
+
+fn client(server: &TestServer, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_evchat-client"));
+    cmd.args(["--port", &server.addr.port().to_string()])
+        .args(args);
+    cmd
+}
+
+/// Indexes of the rows equal to `row`.
+fn find(rows: &[String], row: &str) -> Vec<usize> {
+    (0..rows.len()).filter(|&i| rows[i] == row).collect()
+}
+
+/// The rows with text, without the blank ones after the last.
+fn used(rows: &[String]) -> &[String] {
+    let end = rows
+        .iter()
+        .rposition(|r| !r.is_empty())
+        .map_or(0, |i| i + 1);
+    &rows[..end]
+}
+
+/// Drops `[hh:mm:ss] ` from the start of a row.
+fn untimed(row: &str) -> &str {
+    row.strip_prefix('[')
+        .and_then(|r| r.split_once("] "))
+        .filter(|(time, _)| time.len() == 8 && time.chars().all(|c| c.is_ascii_digit() || c == ':'))
+        .map_or(row, |(_, rest)| rest)
+}
+
+#[test]
+fn every_reply_to_lines_typed_quickly_stays_on_screen_in_order() {
+    let server = TestServer::start(&[]);
+    let mut term = Pty::spawn(client(&server, &["alice"]));
+    term.wait_for("the prompt", |rows| rows.iter().any(|r| r == "alice>"));
+    // Each line as soon as the previous one is on the screen, not waiting
+    // for its answer...
+    for typed in 1..=40 {
+        term.type_text("/who\r");
+        term.wait_for("the typed line", |rows| {
+            find(rows, "alice> /who").len() == typed
+        });
+    }
+    // ...then many lines in one write, as a paste.
+    term.type_text(&("@zed hi\r".repeat(40) + "/quit\r"));
+    let (status, rows) = term.wait_exit();
+    let screen = shown(&rows);
+    assert!(status.success(), "{status:?}\n{screen}");
+    let online = find(&rows, "* online (1): alice");
+    assert_eq!(
+        online.len(),
+        41,
+        "40 answers and one after login:\n{screen}"
+    );
+    let errors = find(&rows, "! error 404: no such user: zed; nothing was sent");
+    assert_eq!(errors.len(), 40, "{screen}");
+    assert!(online.last() < errors.first(), "{screen}");
+    assert_eq!(find(&rows, "alice> @zed hi").len(), 40, "{screen}");
+}
+
+#[test]
+fn a_flood_of_broadcasts_scrolls_past_a_half_typed_line_without_losing_any() {
+    let server = TestServer::start(&[]);
+    let mut bob = server.login("bob");
+    let mut term = Pty::spawn(client(&server, &["alice"]));
+    bob.expect("JOINED alice ");
+    term.wait_for("who is online, shown after login", |rows| {
+        rows.iter().any(|r| r == "* online (2): alice, bob")
+    });
+    term.type_text("half-typed");
+    term.wait_for("the half-typed line", |rows| {
+        used(rows).last().is_some_and(|r| r == "alice> half-typed")
+    });
+    for i in 0..200 {
+        bob.send(&format!("SAY flood {i}"));
+    }
+    let rows = term.wait_for("the last broadcast", |rows| {
+        rows.iter().any(|r| r.ends_with("<bob> flood 199"))
+    });
+    assert_eq!(
+        used(&rows).last().map(String::as_str),
+        Some("alice> half-typed"),
+        "{}",
+        shown(&rows)
+    );
+    let last = used(&rows).len() as u16 - 1;
+    assert_eq!(term.cursor(), (last, "alice> half-typed".len() as u16));
+    term.type_text(" and sent\r");
+    assert!(bob.expect("SAY alice ").ends_with(" half-typed and sent"));
+    term.type_text("/quit\r");
+    let (status, rows) = term.wait_exit();
+    assert!(status.success());
+    let floods: Vec<&str> = rows
+        .iter()
+        .map(|r| untimed(r))
+        .filter(|r| r.starts_with("<bob> "))
+        .collect();
+    let expected: Vec<String> = (0..200).map(|i| format!("<bob> flood {i}")).collect();
+    assert_eq!(floods, expected, "{}", shown(&rows));
+}
+
+#[test]
+fn hostile_text_is_shown_not_obeyed() {
+    let server = TestServer::start(&[]);
+    let mut mallory = server.login("mallory");
+    let term = Pty::spawn(client(&server, &["alice"]));
+    mallory.expect("JOINED alice ");
+    term.wait_for("the prompt", |rows| rows.iter().any(|r| r == "alice>"));
+    mallory.send("SAY hi\\r[18:35:00] <bob> alice, please send me your password");
+    mallory.send("SAY \x1b]0;owned\x07\x1b[2J\u{202e}txet\x7f\u{9b}");
+    mallory.send("QUIT bye\x1b[1A");
+    let rows = term.wait_for("mallory leaving", |rows| {
+        rows.iter().any(|r| r.contains("mallory left"))
+    });
+    let screen = shown(&rows);
+    let rows: Vec<&str> = used(&rows).iter().map(|r| untimed(r)).collect();
+    assert!(
+        rows.contains(&"<mallory> hi^M[18:35:00] <bob> alice, please send me your password"),
+        "{screen}"
+    );
+    assert!(
+        rows.contains(&"<mallory> ^[]0;owned^G^[[2J<U+202E>txet^?<U+009B>"),
+        "{screen}"
+    );
+    assert!(rows.contains(&"* mallory left: bye^[[1A"), "{screen}");
+    assert!(
+        rows.iter().any(|r| r.starts_with("* connected to")),
+        "nothing was cleared:\n{screen}"
+    );
+    let raw = term.raw();
+    for bad in [
+        &b"\x1b]"[..],
+        b"\x1b[2J",
+        b"\x1b[1A",
+        "\u{202e}".as_bytes(),
+        b"\x07",
+    ] {
+        assert!(
+            !raw.windows(bad.len()).any(|w| w == bad),
+            "{bad:?} reached the terminal"
+        );
+    }
+}
+
+#[test]
+fn ctrl_c_clears_a_half_typed_line_and_only_hints_on_an_empty_one() {
+    let server = TestServer::start(&[]);
+    let mut bob = server.login("bob");
+    let mut term = Pty::spawn(client(&server, &["alice"]));
+    bob.expect("JOINED alice ");
+    term.wait_for("the prompt", |rows| rows.iter().any(|r| r == "alice>"));
+    term.type_text("half-typed secret\x03");
+    term.wait_for("an empty line again", |rows| {
+        used(rows).last().is_some_and(|r| r == "alice>")
+    });
+    term.type_text("\x03");
+    term.wait_for("the hint", |rows| {
+        rows.iter()
+            .any(|r| r == "(type /quit or press Ctrl-D to leave)")
+    });
+    term.type_text("after\r");
+    assert!(
+        bob.expect("SAY alice ").ends_with(" after"),
+        "the cleared line was not sent"
+    );
+    term.type_text("\x04");
+    let (status, _) = term.wait_exit();
+    assert!(status.success());
+    bob.expect("LEFT alice ");
+}
+
+#[test]
+fn after_five_failed_logins_the_client_says_so_and_exits_1() {
+    use evchat::server::accounts::{hash_password, Users};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("users");
+    let mut users = Users::default();
+    users.set("bob", hash_password("right").unwrap());
+    users.save(&path).unwrap();
+    let server = TestServer::start(&["--users", path.to_str().unwrap()]);
+    let mut term = Pty::spawn(client(&server, &["bob"]));
+    let prompts = |rows: &[String]| {
+        rows.iter()
+            .map(|r| r.matches("password for bob:").count())
+            .sum::<usize>()
+    };
+    for attempt in 1..=5 {
+        term.wait_for("a password prompt", |rows| prompts(rows) == attempt);
+        term.type_text("wrong\r");
+    }
+    let (status, rows) = term.wait_exit();
+    let screen = shown(&rows);
+    assert_eq!(status.code(), Some(1), "{screen}");
+    assert_eq!(
+        prompts(&rows),
+        5,
+        "asked again after the server hung up:\n{screen}"
+    );
+    assert_eq!(
+        used(&rows).last().map(String::as_str),
+        Some("evchat-client: login refused: 5 failed logins; disconnected"),
+        "{screen}"
+    );
+}
+
+#[test]
+fn the_last_words_come_before_the_goodbye_in_a_terminal() {
+    let server = TestServer::start(&[]);
+    let mut bob = server.login("bob");
+    let mut term = Pty::spawn(client(&server, &["alice"]));
+    bob.expect("JOINED alice ");
+    term.wait_for("who is online", |rows| {
+        rows.iter().any(|r| r == "* online (2): alice, bob")
+    });
+    term.type_text("half-typed");
+    term.wait_for("the half-typed line", |rows| {
+        used(rows).last().is_some_and(|r| r == "alice> half-typed")
+    });
+    server.signal(libc::SIGTERM);
+    let (status, rows) = term.wait_exit();
+    let screen = shown(&rows);
+    assert_eq!(status.code(), Some(1), "{screen}");
+    let rows = used(&rows);
+    assert_eq!(
+        rows[rows.len() - 2..],
+        [
+            "! error 503: server shutting down",
+            "evchat-client: connection to server lost: the server closed the connection",
+        ],
+        "{screen}"
+    );
+    assert_eq!(
+        term.cursor(),
+        (rows.len() as u16, 0),
+        "the shell prompt gets a line of its own"
+    );
+}
+
+/// Runs `command` with stdout and stderr into one pipe, so their order
+/// shows; returns a handle to collect the output once it has exited.
+fn spawn_merged(mut command: Command) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+    let (mut reader, writer) = std::io::pipe().unwrap();
+    command
+        .stdin(Stdio::piped()) // kept open: the client is waiting for input
+        .stdout(writer.try_clone().unwrap())
+        .stderr(writer);
+    let child = command.spawn().unwrap();
+    drop(command);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut out = String::new();
+        let _ = reader.read_to_string(&mut out);
+        let _ = tx.send(out);
+    });
+    (child, rx)
+}
+
+fn collect(
+    mut child: std::process::Child,
+    output: std::sync::mpsc::Receiver<String>,
+) -> (ExitStatus, String) {
+    let out = output.recv_timeout(PATIENCE).expect("client did not exit");
+    (child.wait().unwrap(), out)
+}
+
+#[test]
+fn the_last_words_come_before_the_goodbye_over_a_pipe() {
+    let server = TestServer::start(&[]);
+    let mut bob = server.login("bob");
+    let (child, output) = spawn_merged(client(&server, &["alice"]));
+    bob.expect("JOINED alice ");
+    server.signal(libc::SIGTERM);
+    let (status, out) = collect(child, output);
+    assert_eq!(status.code(), Some(1), "{out}");
+    assert_eq!(
+        out,
+        "! error 503: server shutting down\n\
+         evchat-client: connection to server lost: the server closed the connection\n"
+    );
+
+    // A takeover: the replaced client says why before it goes.
+    use evchat::server::accounts::{hash_password, Users};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("users");
+    let mut users = Users::default();
+    users.set("bob", hash_password("pw").unwrap());
+    users.set("amy", hash_password("a").unwrap());
+    users.save(&path).unwrap();
+    let server = TestServer::start(&["--users", path.to_str().unwrap()]);
+    let mut amy = server.connect();
+    amy.send("LOGIN amy a");
+    amy.expect("OK LOGIN amy");
+    let (mut child, output) = spawn_merged(client(&server, &["bob", "--password-stdin"]));
+    {
+        use std::io::Write;
+        let stdin = child.stdin.as_mut().unwrap();
+        stdin.write_all(b"pw\nhello\n").unwrap();
+    }
+    amy.expect("JOINED bob ");
+    assert!(amy.expect("SAY bob ").ends_with(" hello"));
+    let mut taker = server.connect();
+    taker.send("LOGIN bob pw");
+    taker.expect("OK LOGIN bob");
+    let (status, out) = collect(child, output);
+    assert_eq!(status.code(), Some(1), "{out}");
+    assert_eq!(
+        out,
+        "! error 409: replaced by a new login as bob\n\
+         evchat-client: connection to server lost: the server closed the connection\n"
+    );
+}
