@@ -324,3 +324,25 @@ fn the_last_words_come_before_the_goodbye_over_a_pipe() {
          evchat-client: connection to server lost: the server closed the connection\n"
     );
 }
+
+#[test]
+fn a_name_in_use_is_refused_and_another_can_be_typed() {
+    let server = TestServer::start(&[]);
+    let mut bob = server.login("bob");
+    bob.sync();
+    let mut term = Pty::spawn(client(&server, &["bob"]));
+    let rows = term.wait_for("the question", |rows| {
+        rows.iter().any(|r| r.starts_with("another name:"))
+    });
+    assert!(
+        rows.iter().any(|r| r == "! bob is already online"),
+        "{}",
+        shown(&rows)
+    );
+    term.type_text("robert\r");
+    term.wait_for("the prompt", |rows| rows.iter().any(|r| r == "robert>"));
+    bob.expect("JOINED robert ");
+    term.type_text("/quit\r");
+    let (status, _) = term.wait_exit();
+    assert!(status.success());
+}

@@ -15,7 +15,6 @@ use super::settings::settings;
 use super::visible::visible_line;
 use super::{Client, Error, Receiver, Sender};
 use clap::Parser;
-use rustyline::DefaultEditor;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -163,12 +162,12 @@ fn log_in(
             }
             Err(Error::Refused { code, text }) if interactive && (code == 409 || code == 400) => {
                 eprintln!("! {}", visible_line(&text));
-                let mut editor = DefaultEditor::new().map_err(|e| e.to_string())?;
-                name = editor
-                    .readline("another name: ")
-                    .map_err(|_| "no name given".to_owned())?
-                    .trim()
-                    .to_owned();
+                eprint!("another name: ");
+                let mut line = String::new();
+                match std::io::stdin().lock().read_line(&mut line) {
+                    Ok(n) if n > 0 => name = line.trim().to_owned(),
+                    _ => return Err("no name given".to_owned()),
+                }
             }
             Err(e) => return Err(format!("login as {name} failed: {e}")),
         }

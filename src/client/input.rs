@@ -167,8 +167,8 @@ fn add_recipients(to: &mut Vec<String>, word: &str) -> Result<(), Action> {
     for name in word.split(',').filter(|n| !n.is_empty()) {
         if !is_valid_name(name) {
             return Err(Action::Problem(format!(
-                "bad name {name:?}: names are 1-32 characters of A-Z a-z 0-9 _ - \
-                 (write \\@ for a literal @)"
+                "{} (write \\@ for a literal @)",
+                crate::protocol::bad_name(name)
             )));
         }
         if !to.iter().any(|t| t == name) {

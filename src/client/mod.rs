@@ -296,9 +296,7 @@ impl Client {
     /// Logs in with a password, for servers that have accounts.
     pub fn login_with(&mut self, name: &str, password: Option<&str>) -> Result<(), Error> {
         if !is_valid_name(name) {
-            return Err(Error::Invalid(format!(
-                "bad name {name:?}: 1-32 characters of A-Z a-z 0-9 _ -"
-            )));
+            return Err(Error::Invalid(crate::protocol::bad_name(name)));
         }
         let escaped = password.map(escape);
         let password = match &escaped {

@@ -84,9 +84,7 @@ fn merge(args: ClientArgs, file: ClientFile) -> Result<Settings, String> {
     };
     for n in std::iter::once(&name).chain(&to) {
         if !is_valid_name(n) {
-            return Err(format!(
-                "bad name {n:?}: 1-32 characters of A-Z a-z 0-9 _ -"
-            ));
+            return Err(crate::protocol::bad_name(n));
         }
     }
     let ca = args.ca.or(file.ca);
