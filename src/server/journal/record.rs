@@ -365,8 +365,14 @@ mod tests {
         }
 
         #[test]
-        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
-            let _ = decode(&bytes);
+        fn arbitrary_bytes_never_panic_and_what_is_accepted_has_one_spelling(
+            bytes in proptest::collection::vec(any::<u8>(), 0..300)
+        ) {
+            if let Ok((record, used)) = decode(&bytes) {
+                let mut again = Vec::new();
+                encode(&mut again, &record);
+                prop_assert_eq!(&again[..], &bytes[..used]);
+            }
         }
 
         #[test]
