@@ -1,6 +1,6 @@
 //! The scenarios: how many connections, who sends what to whom.
 
-use super::fleet::{receiver_name, Fleet, FleetSpec};
+use super::fleet::{bench_name, Fleet, FleetSpec};
 use super::phase::{self, Plan};
 use super::procstat;
 use super::wire::{Decoder, Item, Target};
@@ -97,6 +97,7 @@ fn messages(r: Run, s: &Settings) -> Result<Sample, String> {
         receivers_publish,
         readers: s.readers,
     };
+    let users = server_stat(target, addr, "users")?;
     let fleet = Fleet::open(&spec, PATIENCE).map_err(|e| format!("set-up failed: {e}"))?;
     let sockets = if receivers_publish {
         &fleet.receivers
@@ -107,7 +108,7 @@ fn messages(r: Run, s: &Settings) -> Result<Sample, String> {
         .iter()
         .cloned()
         .enumerate()
-        .map(|(i, sock)| (sock, (kind == Kind::Private).then(|| receiver_name(i ^ 1))))
+        .map(|(i, sock)| (sock, (kind == Kind::Private).then(|| bench_name(i ^ 1))))
         .collect();
     let per_round = match kind {
         Kind::Fanout => s.publishers as u64,
@@ -134,9 +135,9 @@ fn messages(r: Run, s: &Settings) -> Result<Sample, String> {
     // evchat counts its own deliveries: they must match what was received,
     // plus, in fanout, what publishers (logged-in users too) got from each
     // other.
-    let server_before = server_deliveries(target, addr)?;
+    let server_before = server_stat(target, addr, "deliveries")?;
     let t = phase::throughput(&fleet, &plan, pid)?;
-    if let (Some(before), Some(after)) = (server_before, server_deliveries(target, addr)?) {
+    if let (Some(before), Some(after)) = (server_before, server_stat(target, addr, "deliveries")?) {
         let among_publishers = (publishers * publishers.saturating_sub(1)) as u64 * per_sender;
         let expected = t.deliveries
             + if kind == Kind::Fanout {
@@ -160,6 +161,7 @@ fn messages(r: Run, s: &Settings) -> Result<Sample, String> {
         Duration::from_secs_f64(s.latency_seconds),
     )?;
     fleet.close();
+    settle(target, addr, users);
     let mut sample = Sample::new();
     let million = t.deliveries as f64 / 1e6;
     sample.insert("deliveries_per_s", t.deliveries as f64 / t.seconds);
@@ -180,9 +182,10 @@ fn messages(r: Run, s: &Settings) -> Result<Sample, String> {
     Ok(sample)
 }
 
-/// The `deliveries` counter of an evchat server, read with an anonymous
-/// STATS (no login, so no presence traffic); `None` for other targets.
-fn server_deliveries(target: Target, addr: SocketAddr) -> Result<Option<u64>, String> {
+/// A counter of an evchat server (`deliveries`, `users`, ...), read with an
+/// anonymous STATS (no login, so no presence traffic); `None` for other
+/// targets.
+pub fn server_stat(target: Target, addr: SocketAddr, key: &str) -> Result<Option<u64>, String> {
     if target != Target::Evchat {
         return Ok(None);
     }
@@ -195,13 +198,30 @@ fn server_deliveries(target: Target, addr: SocketAddr) -> Result<Option<u64>, St
         Ok(text
             .lines()
             .find_map(|l| l.strip_prefix("STATS "))
-            .and_then(|l| l.split(' ').find_map(|kv| kv.strip_prefix("deliveries=")))
+            .and_then(|l| {
+                l.split(' ')
+                    .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+            })
             .and_then(|v| v.parse().ok()))
     };
     match read() {
         Ok(Some(n)) => Ok(Some(n)),
-        Ok(None) => Err("server answered STATS without deliveries=".into()),
+        Ok(None) => Err(format!("server answered STATS without {key}=")),
         Err(e) => Err(format!("cannot read server STATS: {e}")),
+    }
+}
+
+/// Waits (a few seconds at most) until an evchat server has no more
+/// logged-in users than `before`: the fleet's QUITs have been processed, so
+/// the next run can log the same names in again without `ERR 409`.
+pub fn settle(target: Target, addr: SocketAddr, before: Option<u64>) {
+    let Some(before) = before else { return };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        match server_stat(target, addr, "users") {
+            Ok(Some(users)) if users > before => std::thread::sleep(Duration::from_millis(5)),
+            _ => return,
+        }
     }
 }
 
@@ -242,7 +262,7 @@ fn one_connection(target: Target, addr: SocketAddr, i: usize) -> std::io::Result
     stream.set_nodelay(true)?;
     stream.set_read_timeout(Some(PATIENCE))?;
     let mut hello = Vec::new();
-    target.subscribe(&format!("c{i:06}"), &mut hello);
+    target.subscribe(&bench_name(i), &mut hello);
     stream.write_all(&hello)?;
     let mut decoder = Decoder::new(target);
     let mut buf = [0u8; 4096];
@@ -272,6 +292,7 @@ fn idle(
 ) -> Result<Sample, String> {
     let pid = pid.ok_or("idle needs the server's pid (--server-pid, or --compare)")?;
     let before = procstat::status_kib(pid, "VmRSS").ok_or("cannot read server memory")?;
+    let users = server_stat(target, addr, "users")?;
     let spec = FleetSpec {
         target,
         addr,
@@ -284,6 +305,7 @@ fn idle(
     std::thread::sleep(Duration::from_millis(200));
     let after = procstat::status_kib(pid, "VmRSS").ok_or("cannot read server memory")?;
     fleet.close();
+    settle(target, addr, users);
     let mut sample = Sample::new();
     sample.insert(
         "rss_kib_per_conn",
