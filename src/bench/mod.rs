@@ -12,12 +12,13 @@ pub mod fleet;
 pub mod peers;
 pub mod phase;
 pub mod procstat;
+pub mod progress;
 pub mod report;
 pub mod scenario;
 pub mod wire;
 
 use clap::Parser;
-use indicatif::{ProgressBar, ProgressStyle};
+use progress::Progress;
 use report::{Report, Row};
 use scenario::{Kind, Settings};
 use std::net::SocketAddr;
@@ -169,14 +170,15 @@ pub fn run(args: &BenchArgs) -> Report {
             sizes.into_iter().map(move |n| (k, n))
         })
         .collect();
-    let steps = (plan.len() * args.rounds * targets.len()) as u64;
-    let bar = ProgressBar::new(steps);
-    bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
+    let rounds = args.rounds as f64;
+    let total: f64 = plan
+        .iter()
+        .map(|&(k, n)| progress::estimate(k, n, &settings) * rounds * targets.len() as f64)
+        .sum();
+    let bar = Progress::new(total);
     let mut report = Report::default();
     for (kind, n) in plan {
+        let estimate = progress::estimate(kind, n, &settings);
         let mut rows: Vec<Row> = Vec::new();
         let mut peers = Vec::new();
         for &target in &targets {
@@ -186,10 +188,13 @@ pub fn run(args: &BenchArgs) -> Report {
                     Ok(Some(peer)) => peers.push(peer),
                     Ok(None) => {
                         report.notice(format!("{} is not installed: skipped", target.name()));
-                        bar.inc(args.rounds as u64);
+                        bar.skip(estimate * rounds);
                         continue;
                     }
-                    Err(e) => row.error = Some(e),
+                    Err(e) => {
+                        bar.skip(estimate * rounds);
+                        row.error = Some(e);
+                    }
                 }
             }
             rows.push(row);
@@ -213,11 +218,10 @@ pub fn run(args: &BenchArgs) -> Report {
                     Some(p) => (p.addr, Some(p.pid())),
                     None => (args.addr, args.server_pid),
                 };
-                bar.set_message(format!(
-                    "{} N={n} {} round {round}",
-                    kind.name(),
-                    row.target.name()
-                ));
+                bar.start(
+                    estimate,
+                    format!("{} N={n} {} round {round}", kind.name(), row.target.name()),
+                );
                 let run = scenario::Run {
                     kind,
                     n,
@@ -236,15 +240,17 @@ pub fn run(args: &BenchArgs) -> Report {
                         row.samples.push(sample);
                     }
                     Err(e) => {
-                        bar.println(format!(
+                        bar.println(&format!(
                             "FAILED: {} N={n} on {}: {e}",
                             kind.name(),
                             row.target.name()
                         ));
                         row.error = Some(e);
+                        // Its later rounds will not run.
+                        bar.skip(estimate * (args.rounds - round) as f64);
                     }
                 }
-                bar.inc(1);
+                bar.finish_run();
             }
         }
         for row in &mut rows {
@@ -257,6 +263,6 @@ pub fn run(args: &BenchArgs) -> Report {
         }
         report.rows.extend(rows);
     }
-    bar.finish_and_clear();
+    bar.finish();
     report
 }
