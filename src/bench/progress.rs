@@ -29,6 +29,10 @@ pub fn estimate(kind: Kind, n: usize, s: &Settings) -> f64 {
         }
         Kind::Connect => 0.2 + n / 5000.0,
         Kind::Idle => set_up,
+        // A round trip takes a millisecond or so on a fair server.
+        Kind::FloodSay | Kind::FloodMsg | Kind::FloodPong => {
+            set_up + (s.round_trips as f64 * 1e-3).min(s.flood_seconds) + 0.5
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 //! ranged columns (throughput; latency; cost), so the output fits 100
 //! columns; the JSON keeps every figure of every round.
 
+use super::columns::{compared, tables, Col, Show, Table};
 use super::scenario::{Kind, Sample};
 use super::wire::Target;
 use std::fmt::Write as _;
@@ -78,93 +79,10 @@ fn si(v: f64) -> String {
         format!("{:.2}M", v / 1e6)
     } else if v >= 1e4 {
         format!("{:.0}k", v / 1e3)
-    } else if v >= 100.0 {
-        format!("{v:.0}")
+    } else if v >= 100.0 || v.fract() == 0.0 {
+        format!("{v:.0}") // counts and microseconds are whole
     } else {
         format!("{v:.3}")
-    }
-}
-
-/// How a column shows its figure.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Show {
-    /// Median, with min–max when there was more than one round.
-    Ranged,
-    /// Median only, as a percentage (a share of the time).
-    Percent,
-    /// The row's peak RSS (not a per-round figure).
-    PeakRss,
-}
-
-/// (key, heading, how).
-type Col = (&'static str, &'static str, Show);
-
-/// One small table: its label (heading of the target column) and columns.
-/// No table has more than three `Ranged` columns, so none is wider than
-/// 100 columns (see the test below).
-type Table = (&'static str, &'static [Col]);
-
-const PEAK_RSS: Col = ("peak_rss", "peak RSS", Show::PeakRss);
-
-/// The tables shown for each kind of scenario.
-fn tables(kind: Kind) -> &'static [Table] {
-    use Show::{Percent, Ranged};
-    match kind {
-        Kind::Fanout | Kind::Mesh | Kind::Private => &[
-            (
-                "throughput",
-                &[
-                    ("deliveries_per_s", "deliveries/s", Ranged),
-                    ("mb_per_s", "MB/s", Ranged),
-                ],
-            ),
-            (
-                "latency",
-                &[
-                    ("p50_us", "p50 µs", Ranged),
-                    ("p99_us", "p99 µs", Ranged),
-                    ("p999_us", "p99.9 µs", Ranged),
-                ],
-            ),
-            (
-                "cost",
-                &[
-                    ("server_cpu_s_per_m", "srv CPU s/M", Ranged),
-                    ("server_busy", "srv busy", Percent),
-                    ("probe_busy", "probe busy", Percent),
-                    PEAK_RSS,
-                ],
-            ),
-        ],
-        Kind::Connect => &[(
-            "connect",
-            &[
-                ("connections_per_s", "conns/s", Ranged),
-                ("server_cpu_ms_per_conn", "srv CPU ms/conn", Ranged),
-                PEAK_RSS,
-            ],
-        )],
-        Kind::Idle => &[(
-            "memory",
-            &[
-                ("rss_kib_per_conn", "KiB/conn", Ranged),
-                ("rss_mib", "RSS MiB", Ranged),
-                PEAK_RSS,
-            ],
-        )],
-    }
-}
-
-/// The figures compared between evchat and each peer: (key, wording).
-fn compared(kind: Kind) -> &'static [(&'static str, &'static str)] {
-    match kind {
-        Kind::Fanout | Kind::Mesh | Kind::Private => &[
-            ("deliveries_per_s", "deliveries/s"),
-            ("server_cpu_s_per_m", "server CPU per delivery"),
-            ("p99_us", "p99 latency"),
-        ],
-        Kind::Connect => &[("connections_per_s", "conns/s")],
-        Kind::Idle => &[("rss_kib_per_conn", "KiB/conn")],
     }
 }
 
