@@ -69,12 +69,13 @@ pub struct BenchArgs {
     ///
     /// What a run leaves behind on an evchat server: the bench logs in as
     /// bench-0, bench-1, ... bench-<K-1>, where K is the most connections one
-    /// scenario opens at once (N, plus its publishers; N + 4 for flood). An
+    /// scenario opens at once (N, plus its publishers; N + 3 for flood). An
     /// open server (no --users) remembers every name that has logged in, in
     /// its data directory, until its --max-known bound forgets the least
     /// recently seen; since every run uses the same names, repeated runs add
-    /// no more than the largest K once. Every message is delivered before
-    /// the run ends, so nothing is held for offline users. The server's
+    /// no more than the largest K once. A run that completes has every
+    /// message it sent delivered, so nothing is held for offline users
+    /// (one that fails midway may leave a few held). The server's
     /// counters (STATS) grow. A server with --users refuses the bench's
     /// password-less logins.
     #[arg(long, default_value = "127.0.0.1:5555")]
