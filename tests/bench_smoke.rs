@@ -81,6 +81,68 @@ fn other_scenarios_run_against_evchat() {
 }
 
 #[test]
+fn flood_counts_every_frame_of_each_variant() {
+    let server = TestServer::start(&["--idle-timeout", "0"]);
+    let json = std::env::temp_dir().join(format!("evchat-flood-{}.json", std::process::id()));
+    // A capped flood and a fixed number of round trips: exact counts,
+    // whatever the speed (--flood-seconds is only an upper bound here).
+    let (ok, text) = bench(
+        &server,
+        &[
+            "flood",
+            "--sizes",
+            "3",
+            "--messages",
+            "20000",
+            "--round-trips",
+            "20",
+            "--flood-seconds",
+            "60",
+            "--json",
+            json.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{text}");
+    // stderr is a pipe here: no progress bar in the output.
+    assert!(!text.contains("elapsed"), "{text}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let rows = report["rows"].as_array().unwrap();
+    let names: Vec<&str> = rows
+        .iter()
+        .map(|r| r["scenario"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["flood-say", "flood-msg", "flood-pong"]);
+    for row in rows {
+        assert_eq!(row["error"], serde_json::Value::Null, "{row}");
+        let figure = |key: &str| row["figures"][key]["median"].as_f64().unwrap();
+        assert_eq!(figure("flood_frames"), 20000.0, "{row}");
+        assert_eq!(figure("round_trips"), 20.0, "{row}");
+        assert!(
+            figure("msg_p99_us") > 0.0 && figure("ping_max_us") > 0.0,
+            "{row}"
+        );
+    }
+    for variant in ["flood-say N=3 (1 round)", "flood-msg N=3", "flood-pong N=3"] {
+        assert!(text.contains(variant), "{text}");
+    }
+    // The server read every flood frame (the bench checks the exact count).
+    assert!(server.stat("frames_in") >= 3 * 20000);
+    let _ = std::fs::remove_file(json);
+}
+
+#[test]
+fn help_says_what_a_run_leaves_on_a_server() {
+    let out = Command::new(env!("CARGO_BIN_EXE_evchat-bench"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("bench-0, bench-1"), "{help}");
+    assert!(help.contains("--max-known"), "{help}");
+}
+
+#[test]
 fn a_dead_server_is_a_loud_failure_not_a_figure() {
     let mut server = TestServer::start(&[]);
     let addr = server.addr.to_string();

@@ -142,14 +142,13 @@ fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
     Ok(stream)
 }
 
-/// The name of receiver `i` (also its private channel / subject).
-pub fn receiver_name(i: usize) -> String {
-    format!("r{i:05}")
-}
-
-/// The name of publisher `i`.
-pub fn publisher_name(i: usize) -> String {
-    format!("p{i:05}")
+/// The name of the bench's connection `i` (also its private channel /
+/// subject). Every scenario draws from the same names, `bench-0`,
+/// `bench-1`, ..., in order: an open evchat server remembers every name that
+/// ever logged in, so repeated runs must reuse a small fixed set instead of
+/// leaving fresh names behind each time.
+pub fn bench_name(i: usize) -> String {
+    format!("bench-{i}")
 }
 
 impl Fleet {
@@ -182,14 +181,15 @@ impl Fleet {
         for i in 0..spec.receivers {
             let stream = connect(spec.addr)?;
             hello.clear();
-            spec.target.subscribe(&receiver_name(i), &mut hello);
+            spec.target.subscribe(&bench_name(i), &mut hello);
             (&stream).write_all(&hello)?;
             receivers.push(add(stream, true, i)?);
         }
         for i in 0..spec.publishers {
             let stream = connect(spec.addr)?;
             hello.clear();
-            spec.target.publisher(&publisher_name(i), &mut hello);
+            spec.target
+                .publisher(&bench_name(spec.receivers + i), &mut hello);
             (&stream).write_all(&hello)?;
             publishers.push(add(stream, false, i)?);
         }

@@ -5,19 +5,29 @@
 //! - [`fleet`]: connections and the mio reader threads that count them;
 //! - [`phase`]: the windowed throughput phase and the open-loop latency phase;
 //! - [`scenario`]: fanout, mesh, private, connect, idle;
+//! - [`flood`]: one client floods while a pair of users does round trips
+//!   ([`flooder`] and [`pair`] are its two sides);
 //! - [`peers`]: starting the servers for `--compare`;
-//! - [`report`]: medians over rounds, the table and the JSON.
+//! - [`report`]: medians over rounds, the tables and the JSON ([`columns`]
+//!   says which figures each table shows);
+//! - [`progress`]: the progress bar and its estimate of the time left.
 
+pub mod columns;
 pub mod fleet;
+pub mod flood;
+pub mod flooder;
+pub mod pair;
 pub mod peers;
 pub mod phase;
 pub mod procstat;
+pub mod progress;
 pub mod report;
 pub mod scenario;
 pub mod wire;
 
 use clap::Parser;
-use indicatif::{ProgressBar, ProgressStyle};
+use flooder::Flood;
+use progress::Progress;
 use report::{Report, Row};
 use scenario::{Kind, Settings};
 use std::net::SocketAddr;
@@ -32,6 +42,7 @@ pub enum Which {
     Private,
     Connect,
     Idle,
+    Flood,
     All,
 }
 
@@ -40,7 +51,8 @@ pub enum Which {
     name = "evchat-bench",
     version,
     about = "Measure fan-out throughput and latency of evchat, Redis pub/sub and NATS",
-    after_help = "Example: evchat-bench fanout --compare --sizes 100,1000"
+    after_help = "Examples:\n  evchat-bench fanout --compare --sizes 100,1000\n  \
+                  evchat-bench flood --flood say,pong --flood-seconds 20"
 )]
 pub struct BenchArgs {
     /// Scenarios to run [default: fanout].
@@ -54,13 +66,26 @@ pub struct BenchArgs {
     #[arg(long, value_enum, default_value = "evchat")]
     pub target: Target,
     /// Address of a running server to measure.
+    ///
+    /// What a run leaves behind on an evchat server: the bench logs in as
+    /// bench-0, bench-1, ... bench-<K-1>, where K is the most connections one
+    /// scenario opens at once (N, plus its publishers; N + 3 for flood). An
+    /// open server (no --users) remembers every name that has logged in, in
+    /// its data directory, until its --max-known bound forgets the least
+    /// recently seen; since every run uses the same names, repeated runs add
+    /// no more than the largest K once. A run that completes has every
+    /// message it sent delivered, so nothing is held for offline users
+    /// (one that fails midway may leave a few held). The server's
+    /// counters (STATS) grow. A server with --users refuses the bench's
+    /// password-less logins.
     #[arg(long, default_value = "127.0.0.1:5555")]
     pub addr: SocketAddr,
     /// Pid of the server at --addr, to report its CPU and memory.
     #[arg(long)]
     pub server_pid: Option<u32>,
-    /// Sizes N to run (subscribers, clients or connections); each scenario
-    /// has its own defaults.
+    /// Sizes N to run (subscribers, clients or connections; in flood, idle
+    /// bystanders besides the flooder and the pair); each scenario has its
+    /// own defaults.
     #[arg(long, value_delimiter = ',')]
     pub sizes: Vec<usize>,
     /// Publishers in fanout.
@@ -69,12 +94,16 @@ pub struct BenchArgs {
     /// Payload bytes per message.
     #[arg(long, default_value_t = 64)]
     pub payload: usize,
-    /// Messages per publisher [default: about 5 million deliveries a run].
+    /// Messages per publisher [default: about 5 million deliveries a run];
+    /// in flood, frames the flooder sends [default: it floods until the
+    /// pair is done].
     #[arg(long)]
     pub messages: Option<u64>,
     /// Most messages publishers may run ahead of the slowest receiver
     /// [default: 128 MiB of frames in flight over all receivers, 64..4096;
-    /// small windows measure per-write overhead, not fan-out].
+    /// small windows measure per-write overhead, not fan-out]; in flood,
+    /// frames the flooder may be ahead of the slowest receiver of its say
+    /// or msg flood [default: 6 MiB of frames].
     #[arg(long)]
     pub window: Option<u64>,
     /// Rounds per target; targets alternate within a round.
@@ -90,6 +119,22 @@ pub struct BenchArgs {
     /// Length of each latency phase, in seconds.
     #[arg(long, default_value_t = 2.0)]
     pub latency_seconds: f64,
+    /// Flood variants for the flood scenario [default: all three]: say
+    /// (broadcasts to everyone), msg (private messages to itself), pong
+    /// (PONG frames, which the server only parses).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub flood: Vec<Flood>,
+    /// Seconds the flood scenario's pair does round trips, back to back,
+    /// while the flood goes on (a flood's harm may grow with its length, so
+    /// servers are compared over the same time). Against a server at --addr,
+    /// keep it under that server's --idle-timeout: B and the bystanders only
+    /// listen and do not answer keep-alive PINGs.
+    #[arg(long, default_value_t = 10.0)]
+    pub flood_seconds: f64,
+    /// Most round trips of the flood scenario's pair [default: as many as
+    /// fit in --flood-seconds].
+    #[arg(long)]
+    pub round_trips: Option<u64>,
     /// Also write the results as JSON to this file.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
@@ -102,31 +147,36 @@ fn default_sizes(kind: Kind) -> Vec<usize> {
         Kind::Private => vec![100, 1000],
         Kind::Connect => vec![2000],
         Kind::Idle => vec![10000],
+        Kind::FloodSay | Kind::FloodMsg | Kind::FloodPong => vec![10],
     }
 }
 
-fn kinds(which: &[Which]) -> Vec<Kind> {
-    let all = [
-        Kind::Fanout,
-        Kind::Mesh,
-        Kind::Private,
-        Kind::Connect,
-        Kind::Idle,
-    ];
+fn kinds(which: &[Which], floods: &[Flood]) -> Vec<Kind> {
+    let floods: Vec<Kind> = if floods.is_empty() {
+        vec![Kind::FloodSay, Kind::FloodMsg, Kind::FloodPong]
+    } else {
+        floods.iter().map(|&f| Kind::flood(f)).collect()
+    };
+    let pick = |w: Which| match w {
+        Which::Fanout => vec![Kind::Fanout],
+        Which::Mesh => vec![Kind::Mesh],
+        Which::Private => vec![Kind::Private],
+        Which::Connect => vec![Kind::Connect],
+        Which::Idle => vec![Kind::Idle],
+        Which::Flood => floods.clone(),
+        Which::All => Vec::new(),
+    };
     if which.is_empty() {
         return vec![Kind::Fanout];
     }
     if which.contains(&Which::All) {
-        return all.to_vec();
+        use Which::*;
+        return [Fanout, Mesh, Private, Connect, Idle, Flood]
+            .into_iter()
+            .flat_map(pick)
+            .collect();
     }
-    let pick = |w: &Which| match w {
-        Which::Fanout => Kind::Fanout,
-        Which::Mesh => Kind::Mesh,
-        Which::Private => Kind::Private,
-        Which::Connect => Kind::Connect,
-        Which::Idle | Which::All => Kind::Idle,
-    };
-    which.iter().map(pick).collect()
+    which.iter().flat_map(|&w| pick(w)).collect()
 }
 
 /// Runs what the arguments ask for and returns the report.
@@ -140,8 +190,10 @@ pub fn run(args: &BenchArgs) -> Report {
         readers: args.readers.max(1),
         latency_fraction: args.latency_fraction.clamp(0.01, 1.0),
         latency_seconds: args.latency_seconds.max(0.1),
+        round_trips: args.round_trips.unwrap_or(u64::MAX).max(1),
+        flood_seconds: args.flood_seconds.max(0.1),
     };
-    let kinds = kinds(&args.scenarios);
+    let kinds = kinds(&args.scenarios, &args.flood);
     let targets: Vec<Target> = if args.compare {
         vec![Target::Evchat, Target::Redis, Target::Nats]
     } else {
@@ -158,14 +210,15 @@ pub fn run(args: &BenchArgs) -> Report {
             sizes.into_iter().map(move |n| (k, n))
         })
         .collect();
-    let steps = (plan.len() * args.rounds * targets.len()) as u64;
-    let bar = ProgressBar::new(steps);
-    bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
+    let rounds = args.rounds as f64;
+    let total: f64 = plan
+        .iter()
+        .map(|&(k, n)| progress::estimate(k, n, &settings) * rounds * targets.len() as f64)
+        .sum();
+    let bar = Progress::new(total);
     let mut report = Report::default();
     for (kind, n) in plan {
+        let estimate = progress::estimate(kind, n, &settings);
         let mut rows: Vec<Row> = Vec::new();
         let mut peers = Vec::new();
         for &target in &targets {
@@ -175,10 +228,13 @@ pub fn run(args: &BenchArgs) -> Report {
                     Ok(Some(peer)) => peers.push(peer),
                     Ok(None) => {
                         report.notice(format!("{} is not installed: skipped", target.name()));
-                        bar.inc(args.rounds as u64);
+                        bar.skip(estimate * rounds);
                         continue;
                     }
-                    Err(e) => row.error = Some(e),
+                    Err(e) => {
+                        bar.skip(estimate * rounds);
+                        row.error = Some(e);
+                    }
                 }
             }
             rows.push(row);
@@ -202,11 +258,10 @@ pub fn run(args: &BenchArgs) -> Report {
                     Some(p) => (p.addr, Some(p.pid())),
                     None => (args.addr, args.server_pid),
                 };
-                bar.set_message(format!(
-                    "{} N={n} {} round {round}",
-                    kind.name(),
-                    row.target.name()
-                ));
+                bar.start(
+                    estimate,
+                    format!("{} N={n} {} round {round}", kind.name(), row.target.name()),
+                );
                 let run = scenario::Run {
                     kind,
                     n,
@@ -225,15 +280,17 @@ pub fn run(args: &BenchArgs) -> Report {
                         row.samples.push(sample);
                     }
                     Err(e) => {
-                        bar.println(format!(
+                        bar.println(&format!(
                             "FAILED: {} N={n} on {}: {e}",
                             kind.name(),
                             row.target.name()
                         ));
                         row.error = Some(e);
+                        // Its later rounds will not run.
+                        bar.skip(estimate * (args.rounds - round) as f64);
                     }
                 }
-                bar.inc(1);
+                bar.finish_run();
             }
         }
         for row in &mut rows {
@@ -246,6 +303,6 @@ pub fn run(args: &BenchArgs) -> Report {
         }
         report.rows.extend(rows);
     }
-    bar.finish_and_clear();
+    bar.finish();
     report
 }

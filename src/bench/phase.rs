@@ -18,9 +18,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Messages per write: publishers batch as any real client would.
-const BATCH: u64 = 256;
+pub const BATCH: u64 = 256;
 /// A run with no delivery progress for this long has failed.
-const STALL: Duration = Duration::from_secs(15);
+pub const STALL: Duration = Duration::from_secs(15);
 
 /// Who sends what in a run.
 pub struct Plan {
@@ -68,7 +68,7 @@ pub struct Latency {
 }
 
 /// Fills `payload` as `<kind>:<seq>:<ns>:` padded with `x`.
-fn fill(payload: &mut [u8], kind: u8, seq: u64, ns: u64) {
+pub fn fill(payload: &mut [u8], kind: u8, seq: u64, ns: u64) {
     use std::io::Write;
     payload.fill(b'x');
     let mut cursor = std::io::Cursor::new(&mut payload[..]);

@@ -1,5 +1,10 @@
-//! Medians over rounds, printed as one table and optionally as JSON.
+//! Medians over rounds, printed as narrow tables and optionally as JSON.
+//!
+//! Each scenario's figures are split into small tables of at most three
+//! ranged columns (throughput; latency; cost), so the output fits 100
+//! columns; the JSON keeps every figure of every round.
 
+use super::columns::{compared, tables, Col, Show, Table};
 use super::scenario::{Kind, Sample};
 use super::wire::Target;
 use std::fmt::Write as _;
@@ -66,7 +71,7 @@ pub struct Report {
     pub notices: Vec<String>,
 }
 
-/// `21.3M`, `950k`, `12.0`.
+/// `21.3M`, `950k`, `12.0`: at most 7 characters.
 fn si(v: f64) -> String {
     if v >= 1e9 {
         format!("{:.2}G", v / 1e9)
@@ -74,31 +79,60 @@ fn si(v: f64) -> String {
         format!("{:.2}M", v / 1e6)
     } else if v >= 1e4 {
         format!("{:.0}k", v / 1e3)
-    } else if v >= 100.0 {
-        format!("{v:.0}")
+    } else if v >= 100.0 || v.fract() == 0.0 {
+        format!("{v:.0}") // counts and microseconds are whole
     } else {
         format!("{v:.3}")
     }
 }
 
-/// The columns shown for each kind of scenario: (key, heading).
-fn columns(kind: Kind) -> &'static [(&'static str, &'static str)] {
-    match kind {
-        Kind::Fanout | Kind::Mesh | Kind::Private => &[
-            ("deliveries_per_s", "deliveries/s"),
-            ("mb_per_s", "MB/s"),
-            ("p50_us", "p50 µs"),
-            ("p99_us", "p99 µs"),
-            ("p999_us", "p99.9 µs"),
-            ("server_cpu_s_per_m", "srv CPU s/M"),
-            ("server_busy", "srv busy"),
-            ("probe_busy", "probe busy"),
-        ],
-        Kind::Connect => &[
-            ("connections_per_s", "conns/s"),
-            ("server_cpu_ms_per_conn", "srv CPU ms/conn"),
-        ],
-        Kind::Idle => &[("rss_kib_per_conn", "KiB/conn"), ("rss_mib", "RSS MiB")],
+fn cell(row: &Row, col: &Col, ranges: bool) -> String {
+    let (key, _, show) = *col;
+    if show == Show::PeakRss {
+        return row
+            .peak_rss_kib
+            .map_or("-".into(), |k| format!("{:.0} MiB", k as f64 / 1024.0));
+    }
+    match (row.spread(key), show) {
+        (None, _) => "-".into(),
+        (Some(s), Show::Percent) => format!("{:.0}%", s.median * 100.0),
+        (Some(s), _) if ranges => format!("{} ({}–{})", si(s.median), si(s.min), si(s.max)),
+        (Some(s), _) => si(s.median),
+    }
+}
+
+/// One table: label and target names left in a column `first` wide, cells
+/// right-aligned, each column as wide as its widest entry.
+fn render(out: &mut String, table: &Table, rows: &[&Row], ranges: bool, first: usize) {
+    let (label, cols) = *table;
+    let ok: Vec<&&Row> = rows.iter().filter(|r| r.error.is_none()).collect();
+    let cells: Vec<Vec<String>> = ok
+        .iter()
+        .map(|r| cols.iter().map(|c| cell(r, c, ranges)).collect())
+        .collect();
+    let widths: Vec<usize> = cols
+        .iter()
+        .enumerate()
+        .map(|(i, (_, head, _))| {
+            cells
+                .iter()
+                .map(|c| c[i].chars().count())
+                .chain([head.chars().count()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut line = format!("  {label:<first$}");
+    for ((_, head, _), w) in cols.iter().zip(&widths) {
+        let _ = write!(line, "  {head:>w$}");
+    }
+    let _ = writeln!(out, "{line}");
+    for (row, cells) in ok.iter().zip(&cells) {
+        let mut line = format!("  {:<first$}", row.target.name());
+        for (c, w) in cells.iter().zip(&widths) {
+            let _ = write!(line, "  {c:>w$}");
+        }
+        let _ = writeln!(out, "{line}");
     }
 }
 
@@ -113,7 +147,8 @@ impl Report {
         self.rows.iter().any(|r| r.error.is_some())
     }
 
-    /// The table: medians with min–max, and evchat's ratios to each peer.
+    /// The tables: medians (with min–max over several rounds), and evchat's
+    /// ratios to each peer.
     pub fn table(&self) -> String {
         let mut out = String::new();
         for notice in &self.notices {
@@ -131,35 +166,27 @@ impl Report {
                 .iter()
                 .filter(|r| r.kind == kind && r.size == size)
                 .collect();
-            let _ = writeln!(
-                out,
-                "\n{} N={size} (median of {} rounds, min–max)",
-                kind.name(),
-                rows.first().map_or(0, |r| r.samples.len())
-            );
-            let mut head = format!("  {:<7}", "target");
-            for (_, title) in columns(kind) {
-                let _ = write!(head, " {title:>22}");
+            let rounds = rows.iter().map(|r| r.samples.len()).max().unwrap_or(0);
+            let how = match rounds {
+                1 => "1 round".to_owned(),
+                n => format!("median of {n} rounds, min–max"),
+            };
+            let _ = writeln!(out, "\n{} N={size} ({how})", kind.name());
+            for row in rows.iter().filter(|r| r.error.is_some()) {
+                let e = row.error.as_deref().unwrap_or_default();
+                let _ = writeln!(out, "  {:<7} FAILED: {e}", row.target.name());
             }
-            let _ = writeln!(out, "{head} {:>9}", "peak RSS");
-            for row in &rows {
-                let _ = write!(out, "  {:<7}", row.target.name());
-                if let Some(e) = &row.error {
-                    let _ = writeln!(out, " FAILED: {e}");
-                    continue;
+            if rows.iter().any(|r| r.error.is_none()) {
+                // One width for the first column of all of a group's tables.
+                let first = tables(kind)
+                    .iter()
+                    .map(|(label, _)| label.chars().count())
+                    .chain(rows.iter().map(|r| r.target.name().len()))
+                    .max()
+                    .unwrap_or(0);
+                for table in tables(kind) {
+                    render(&mut out, table, &rows, rounds > 1, first);
                 }
-                for (key, _) in columns(kind) {
-                    let cell = match row.spread(key) {
-                        Some(s) if key.ends_with("busy") => format!("{:.0}%", s.median * 100.0),
-                        Some(s) => format!("{} ({}–{})", si(s.median), si(s.min), si(s.max)),
-                        None => "-".into(),
-                    };
-                    let _ = write!(out, " {cell:>22}");
-                }
-                let rss = row
-                    .peak_rss_kib
-                    .map_or("-".into(), |k| format!("{:.0} MiB", k as f64 / 1024.0));
-                let _ = writeln!(out, " {rss:>9}");
             }
             let _ = write!(out, "{}", ratios(kind, &rows));
         }
@@ -188,25 +215,18 @@ impl Report {
     }
 }
 
-/// `evchat vs redis: 5.1× deliveries/s, 0.12× server CPU per delivery`.
+/// `evchat vs redis: 5.10× deliveries/s, 0.12× server CPU per delivery`.
 fn ratios(kind: Kind, rows: &[&Row]) -> String {
     let mut out = String::new();
     let Some(ev) = rows.iter().find(|r| r.target == Target::Evchat) else {
         return out;
     };
-    let (main, main_name) = columns(kind)[0];
     for peer in rows.iter().filter(|r| r.target != Target::Evchat) {
         let ratio = |key: &str| Some(ev.spread(key)?.median / peer.spread(key)?.median);
-        let mut parts = Vec::new();
-        if let Some(r) = ratio(main) {
-            parts.push(format!("{r:.2}× {main_name}"));
-        }
-        if let Some(r) = ratio("server_cpu_s_per_m") {
-            parts.push(format!("{r:.2}× server CPU per delivery"));
-        }
-        if let Some(r) = ratio("p99_us") {
-            parts.push(format!("{r:.2}× p99 latency"));
-        }
+        let parts: Vec<String> = compared(kind)
+            .iter()
+            .filter_map(|(key, words)| Some(format!("{:.2}× {words}", ratio(key)?)))
+            .collect();
         if !parts.is_empty() {
             let _ = writeln!(
                 out,
@@ -216,14 +236,74 @@ fn ratios(kind: Kind, rows: &[&Row]) -> String {
             );
         }
     }
-    if let Some(busy) = ev.spread("server_busy") {
+    let throughput = matches!(kind, Kind::Fanout | Kind::Mesh | Kind::Private);
+    if let Some(busy) = ev.spread("server_busy").filter(|_| throughput) {
         if busy.median < 0.85 {
             let _ = writeln!(
                 out,
-                "  (evchat's server was busy {:.0}% of the time: the probe or the kernel, not the server, set this figure)",
+                "  (evchat's server was busy {:.0}% of the time: the probe or the kernel,\n   \
+                 not the server, set this figure)",
                 busy.median * 100.0
             );
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A report whose every figure has the widest spelling `si` makes.
+    fn widest(rounds: usize) -> Report {
+        let kinds = [Kind::Fanout, Kind::Connect, Kind::Idle];
+        let mut report = Report::default();
+        for kind in kinds {
+            for target in [Target::Evchat, Target::Redis, Target::Nats] {
+                let mut row = Row::new(kind, 10000, target);
+                for _ in 0..rounds {
+                    let mut s = Sample::new();
+                    for (_, cols) in tables(kind) {
+                        for (key, _, _) in *cols {
+                            s.insert(key, 999.99e6);
+                        }
+                    }
+                    row.samples.push(s);
+                }
+                row.peak_rss_kib = Some(99_999_999);
+                report.rows.push(row);
+            }
+        }
+        report
+    }
+
+    #[test]
+    fn tables_fit_100_columns() {
+        for rounds in [1, 3] {
+            let text = widest(rounds).table();
+            for line in text.lines() {
+                assert!(line.chars().count() <= 100, "{}: {line}", line.len());
+            }
+            assert!(text.contains("throughput"), "{text}");
+        }
+    }
+
+    #[test]
+    fn one_round_shows_no_ranges() {
+        let one = widest(1).table();
+        assert!(one.contains("(1 round)"), "{one}");
+        assert!(!one.contains('–'), "{one}");
+        let three = widest(3).table();
+        assert!(three.contains("median of 3 rounds, min–max"), "{three}");
+        assert!(three.contains("(999.99M–999.99M)"), "{three}");
+    }
+
+    #[test]
+    fn failed_rows_say_why_and_show_no_figures() {
+        let mut report = widest(1);
+        report.rows[0].error = Some("stalled".into());
+        let text = report.table();
+        assert!(text.contains("evchat  FAILED: stalled"), "{text}");
+        assert!(report.failed());
+    }
 }

@@ -1,6 +1,9 @@
-//! The scenarios: how many connections, who sends what to whom.
+//! The scenarios: how many connections, who sends what to whom (flood has
+//! its own module, [`flood`](super::flood)).
 
-use super::fleet::{receiver_name, Fleet, FleetSpec};
+use super::fleet::{bench_name, Fleet, FleetSpec};
+use super::flood;
+use super::flooder::Flood;
 use super::phase::{self, Plan};
 use super::procstat;
 use super::wire::{Decoder, Item, Target};
@@ -10,7 +13,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 /// Time allowed for connection set-up and barriers.
-const PATIENCE: Duration = Duration::from_secs(120);
+pub const PATIENCE: Duration = Duration::from_secs(120);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -20,6 +23,12 @@ pub enum Kind {
     Private,
     Connect,
     Idle,
+    #[serde(rename = "flood-say")]
+    FloodSay,
+    #[serde(rename = "flood-msg")]
+    FloodMsg,
+    #[serde(rename = "flood-pong")]
+    FloodPong,
 }
 
 impl Kind {
@@ -30,6 +39,18 @@ impl Kind {
             Kind::Private => "private",
             Kind::Connect => "connect",
             Kind::Idle => "idle",
+            Kind::FloodSay => "flood-say",
+            Kind::FloodMsg => "flood-msg",
+            Kind::FloodPong => "flood-pong",
+        }
+    }
+
+    /// The flood scenario of each variant.
+    pub fn flood(flood: Flood) -> Kind {
+        match flood {
+            Flood::Say => Kind::FloodSay,
+            Flood::Msg => Kind::FloodMsg,
+            Flood::Pong => Kind::FloodPong,
         }
     }
 }
@@ -44,6 +65,10 @@ pub struct Settings {
     pub readers: usize,
     pub latency_fraction: f64,
     pub latency_seconds: f64,
+    /// Most round trips of the flood scenario's pair.
+    pub round_trips: u64,
+    /// How long the flood scenario's pair keeps starting round trips.
+    pub flood_seconds: f64,
 }
 
 /// One run's figures, by name (`deliveries_per_s`, `p99_us`, ...).
@@ -68,6 +93,9 @@ pub fn run(r: Run, s: &Settings) -> Result<Sample, String> {
         Kind::Fanout | Kind::Mesh | Kind::Private => messages(r, s),
         Kind::Connect => connect(r.n, r.target, r.addr, r.pid),
         Kind::Idle => idle(r.n, r.target, r.addr, r.pid, s),
+        Kind::FloodSay => flood::run(r, Flood::Say, s),
+        Kind::FloodMsg => flood::run(r, Flood::Msg, s),
+        Kind::FloodPong => flood::run(r, Flood::Pong, s),
     }
 }
 
@@ -97,6 +125,7 @@ fn messages(r: Run, s: &Settings) -> Result<Sample, String> {
         receivers_publish,
         readers: s.readers,
     };
+    let users = server_stats(target, addr)?.map(|st| st.users);
     let fleet = Fleet::open(&spec, PATIENCE).map_err(|e| format!("set-up failed: {e}"))?;
     let sockets = if receivers_publish {
         &fleet.receivers
@@ -107,7 +136,7 @@ fn messages(r: Run, s: &Settings) -> Result<Sample, String> {
         .iter()
         .cloned()
         .enumerate()
-        .map(|(i, sock)| (sock, (kind == Kind::Private).then(|| receiver_name(i ^ 1))))
+        .map(|(i, sock)| (sock, (kind == Kind::Private).then(|| bench_name(i ^ 1))))
         .collect();
     let per_round = match kind {
         Kind::Fanout => s.publishers as u64,
@@ -134,9 +163,12 @@ fn messages(r: Run, s: &Settings) -> Result<Sample, String> {
     // evchat counts its own deliveries: they must match what was received,
     // plus, in fanout, what publishers (logged-in users too) got from each
     // other.
-    let server_before = server_deliveries(target, addr)?;
+    let server_before = server_stats(target, addr)?.map(|st| st.deliveries);
     let t = phase::throughput(&fleet, &plan, pid)?;
-    if let (Some(before), Some(after)) = (server_before, server_deliveries(target, addr)?) {
+    if let (Some(before), Some(after)) = (
+        server_before,
+        server_stats(target, addr)?.map(|st| st.deliveries),
+    ) {
         let among_publishers = (publishers * publishers.saturating_sub(1)) as u64 * per_sender;
         let expected = t.deliveries
             + if kind == Kind::Fanout {
@@ -160,6 +192,7 @@ fn messages(r: Run, s: &Settings) -> Result<Sample, String> {
         Duration::from_secs_f64(s.latency_seconds),
     )?;
     fleet.close();
+    settle(target, addr, users);
     let mut sample = Sample::new();
     let million = t.deliveries as f64 / 1e6;
     sample.insert("deliveries_per_s", t.deliveries as f64 / t.seconds);
@@ -180,28 +213,57 @@ fn messages(r: Run, s: &Settings) -> Result<Sample, String> {
     Ok(sample)
 }
 
-/// The `deliveries` counter of an evchat server, read with an anonymous
-/// STATS (no login, so no presence traffic); `None` for other targets.
-fn server_deliveries(target: Target, addr: SocketAddr) -> Result<Option<u64>, String> {
+/// The counters of an evchat server that the bench checks.
+#[derive(Debug, Clone, Copy)]
+pub struct Stats {
+    pub users: u64,
+    pub deliveries: u64,
+    pub frames_in: u64,
+}
+
+/// An evchat server's counters, read with an anonymous STATS (no login, so
+/// no presence traffic; its STATS frame counts in `frames_in`, its QUIT
+/// after); `None` for other targets.
+pub fn server_stats(target: Target, addr: SocketAddr) -> Result<Option<Stats>, String> {
     if target != Target::Evchat {
         return Ok(None);
     }
-    let read = || -> std::io::Result<Option<u64>> {
+    let read = || -> std::io::Result<String> {
         let mut stream = TcpStream::connect(addr)?;
         stream.set_read_timeout(Some(PATIENCE))?;
         stream.write_all(b"STATS\nQUIT\n")?;
         let mut text = String::new();
         stream.read_to_string(&mut text)?;
-        Ok(text
-            .lines()
-            .find_map(|l| l.strip_prefix("STATS "))
-            .and_then(|l| l.split(' ').find_map(|kv| kv.strip_prefix("deliveries=")))
-            .and_then(|v| v.parse().ok()))
+        Ok(text)
     };
-    match read() {
-        Ok(Some(n)) => Ok(Some(n)),
-        Ok(None) => Err("server answered STATS without deliveries=".into()),
-        Err(e) => Err(format!("cannot read server STATS: {e}")),
+    let text = read().map_err(|e| format!("cannot read server STATS: {e}"))?;
+    let line = text.lines().find_map(|l| l.strip_prefix("STATS "));
+    let get = |key: &str| -> Result<u64, String> {
+        line.and_then(|l| {
+            l.split(' ')
+                .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+        })
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| format!("server answered STATS without {key}="))
+    };
+    Ok(Some(Stats {
+        users: get("users")?,
+        deliveries: get("deliveries")?,
+        frames_in: get("frames_in")?,
+    }))
+}
+
+/// Waits (a few seconds at most) until an evchat server has no more
+/// logged-in users than `before`: the fleet's QUITs have been processed, so
+/// the next run can log the same names in again without `ERR 409`.
+pub fn settle(target: Target, addr: SocketAddr, before: Option<u64>) {
+    let Some(before) = before else { return };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        match server_stats(target, addr) {
+            Ok(Some(st)) if st.users > before => std::thread::sleep(Duration::from_millis(5)),
+            _ => return,
+        }
     }
 }
 
@@ -242,7 +304,7 @@ fn one_connection(target: Target, addr: SocketAddr, i: usize) -> std::io::Result
     stream.set_nodelay(true)?;
     stream.set_read_timeout(Some(PATIENCE))?;
     let mut hello = Vec::new();
-    target.subscribe(&format!("c{i:06}"), &mut hello);
+    target.subscribe(&bench_name(i), &mut hello);
     stream.write_all(&hello)?;
     let mut decoder = Decoder::new(target);
     let mut buf = [0u8; 4096];
@@ -272,6 +334,7 @@ fn idle(
 ) -> Result<Sample, String> {
     let pid = pid.ok_or("idle needs the server's pid (--server-pid, or --compare)")?;
     let before = procstat::status_kib(pid, "VmRSS").ok_or("cannot read server memory")?;
+    let users = server_stats(target, addr)?.map(|st| st.users);
     let spec = FleetSpec {
         target,
         addr,
@@ -284,6 +347,7 @@ fn idle(
     std::thread::sleep(Duration::from_millis(200));
     let after = procstat::status_kib(pid, "VmRSS").ok_or("cannot read server memory")?;
     fleet.close();
+    settle(target, addr, users);
     let mut sample = Sample::new();
     sample.insert(
         "rss_kib_per_conn",

@@ -1,0 +1,120 @@
+//! What each scenario's tables show: which figures, under which headings,
+//! grouped into tables narrow enough for 100 columns (the layout is in
+//! [`report`](super::report)).
+
+use super::scenario::Kind;
+
+/// How a column shows its figure.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Show {
+    /// Median, with min–max when there was more than one round.
+    Ranged,
+    /// Median only, as a percentage (a share of the time).
+    Percent,
+    /// The row's peak RSS (not a per-round figure).
+    PeakRss,
+}
+
+/// (key, heading, how).
+pub type Col = (&'static str, &'static str, Show);
+
+/// One small table: its label (heading of the target column) and columns.
+/// No table has more than three `Ranged` columns, so none is wider than
+/// 100 columns (`report`'s tests check it).
+pub type Table = (&'static str, &'static [Col]);
+
+const PEAK_RSS: Col = ("peak_rss", "peak RSS", Show::PeakRss);
+
+/// The tables shown for each kind of scenario.
+pub fn tables(kind: Kind) -> &'static [Table] {
+    use Show::{Percent, Ranged};
+    match kind {
+        Kind::Fanout | Kind::Mesh | Kind::Private => &[
+            (
+                "throughput",
+                &[
+                    ("deliveries_per_s", "deliveries/s", Ranged),
+                    ("mb_per_s", "MB/s", Ranged),
+                ],
+            ),
+            (
+                "latency",
+                &[
+                    ("p50_us", "p50 µs", Ranged),
+                    ("p99_us", "p99 µs", Ranged),
+                    ("p999_us", "p99.9 µs", Ranged),
+                ],
+            ),
+            (
+                "cost",
+                &[
+                    ("server_cpu_s_per_m", "srv CPU s/M", Ranged),
+                    ("server_busy", "srv busy", Percent),
+                    ("probe_busy", "probe busy", Percent),
+                    PEAK_RSS,
+                ],
+            ),
+        ],
+        Kind::Connect => &[(
+            "connect",
+            &[
+                ("connections_per_s", "conns/s", Ranged),
+                ("server_cpu_ms_per_conn", "srv CPU ms/conn", Ranged),
+                PEAK_RSS,
+            ],
+        )],
+        Kind::Idle => &[(
+            "memory",
+            &[
+                ("rss_kib_per_conn", "KiB/conn", Ranged),
+                ("rss_mib", "RSS MiB", Ranged),
+                PEAK_RSS,
+            ],
+        )],
+        Kind::FloodSay | Kind::FloodMsg | Kind::FloodPong => &[
+            (
+                "A→B msg",
+                &[
+                    ("msg_p50_us", "p50 µs", Ranged),
+                    ("msg_p99_us", "p99 µs", Ranged),
+                    ("msg_max_us", "max µs", Ranged),
+                ],
+            ),
+            (
+                "A PING",
+                &[
+                    ("ping_p50_us", "p50 µs", Ranged),
+                    ("ping_p99_us", "p99 µs", Ranged),
+                    ("ping_max_us", "max µs", Ranged),
+                ],
+            ),
+            (
+                "flood",
+                &[
+                    ("flood_frames_per_s", "frames/s", Ranged),
+                    ("round_trips", "round trips", Ranged),
+                    ("server_busy", "srv busy", Percent),
+                    PEAK_RSS,
+                ],
+            ),
+        ],
+    }
+}
+
+/// The figures compared between evchat and each peer: (key, wording).
+pub fn compared(kind: Kind) -> &'static [(&'static str, &'static str)] {
+    match kind {
+        Kind::Fanout | Kind::Mesh | Kind::Private => &[
+            ("deliveries_per_s", "deliveries/s"),
+            ("server_cpu_s_per_m", "server CPU per delivery"),
+            ("p99_us", "p99 latency"),
+        ],
+        Kind::Connect => &[("connections_per_s", "conns/s")],
+        Kind::Idle => &[("rss_kib_per_conn", "KiB/conn")],
+        Kind::FloodSay | Kind::FloodMsg | Kind::FloodPong => &[
+            ("msg_p99_us", "p99 A→B"),
+            ("ping_p99_us", "p99 PING"),
+            ("flood_frames_per_s", "flood frames/s"),
+        ],
+    }
+}
