@@ -3,7 +3,7 @@
 //! the users file.
 
 mod common;
-use common::{fields, TestServer};
+use common::{fields, Line, TestServer};
 
 #[test]
 fn sigterm_flushes_what_was_queued_tells_everyone_and_exits_0() {
@@ -41,18 +41,25 @@ fn sigterm_flushes_what_was_queued_tells_everyone_and_exits_0() {
     assert_eq!(fields(&mail[0]).2, "while you were out");
 }
 
-#[test]
-fn a_second_signal_exits_at_once_even_with_unflushed_queues() {
-    let mut server = TestServer::start(&["--shutdown-timeout", "600", "--max-queue", "64M"]);
+/// A server a shutdown must wait for: `sink` has far more queued than the
+/// socket buffers hold, and never reads it. Returns it, sink and the
+/// talker who sent it all.
+fn server_with_a_full_queue() -> (TestServer, Line, Line) {
+    let server = TestServer::start(&["--shutdown-timeout", "600", "--max-queue", "64M"]);
     let mut sink = server.login("sink");
     let mut talker = server.login("talker");
     sink.sync();
-    // Far more than the socket buffers hold: sink never reads it.
     let text = "x".repeat(1000);
     for _ in 0..16_000 {
         talker.send(&format!("SAY {text}"));
     }
     talker.sync();
+    (server, sink, talker)
+}
+
+#[test]
+fn a_second_signal_exits_at_once_even_with_unflushed_queues() {
+    let (mut server, sink, mut talker) = server_with_a_full_queue();
     server.signal(libc::SIGINT);
     assert_eq!(talker.until_closed(), ["ERR 503 server shutting down"]);
     assert!(
@@ -99,16 +106,7 @@ fn sighup_rereads_the_users_file_even_when_its_time_did_not_change() {
 
 #[test]
 fn during_a_shutdown_waiting_clients_are_told_and_newcomers_refused() {
-    let mut server = TestServer::start(&["--shutdown-timeout", "600", "--max-queue", "64M"]);
-    let mut sink = server.login("sink");
-    let mut talker = server.login("talker");
-    sink.sync();
-    // sink never reads this: the shutdown waits for it.
-    let text = "x".repeat(1000);
-    for _ in 0..16_000 {
-        talker.send(&format!("SAY {text}"));
-    }
-    talker.sync();
+    let (mut server, sink, mut talker) = server_with_a_full_queue();
     // A client the kernel has taken but the server has not yet accepted
     // when the signal comes.
     server.pause();

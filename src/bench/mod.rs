@@ -116,6 +116,11 @@ pub struct BenchArgs {
     /// (with --compare, of Redis's maximum, for every target alike).
     #[arg(long, default_value_t = 0.5)]
     pub latency_fraction: f64,
+    /// Measure latency at this many publishes per second instead (per
+    /// size, for every target): compares separate runs, say of two builds
+    /// of a server at --addr, at the same load.
+    #[arg(long, value_name = "PUBLISHES_PER_S")]
+    pub latency_rate: Option<f64>,
     /// Length of each latency phase, in seconds.
     #[arg(long, default_value_t = 2.0)]
     pub latency_seconds: f64,
@@ -248,7 +253,7 @@ pub fn run(args: &BenchArgs) -> Report {
             order
         };
         for round in 1..=args.rounds {
-            let mut common_rate = None;
+            let mut common_rate = args.latency_rate;
             for &i in &order {
                 let row = &mut rows[i];
                 if row.error.is_some() {
@@ -272,7 +277,10 @@ pub fn run(args: &BenchArgs) -> Report {
                 };
                 match scenario::run(run, &settings) {
                     Ok(sample) => {
-                        if args.compare && row.target == Target::Redis {
+                        if args.compare
+                            && row.target == Target::Redis
+                            && args.latency_rate.is_none()
+                        {
                             common_rate = sample
                                 .get("publishes_per_s")
                                 .map(|r| r * settings.latency_fraction);

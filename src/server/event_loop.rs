@@ -31,9 +31,8 @@ use super::accounts::AuthAnswer;
 use super::hub::{Flushed, Hub};
 use super::listener::Listeners;
 use super::tls::Conn;
-use log::{debug, info, warn};
-use mio::net::TcpStream;
-use mio::{Events, Interest, Poll, Token, Waker};
+use log::{debug, info};
+use mio::{Events, Poll, Token, Waker};
 use signal_hook_mio::v1_0::Signals;
 use std::io::{self, Read};
 use std::net::{Shutdown, SocketAddr};
@@ -80,7 +79,7 @@ pub struct Server {
     pub(super) tls: Option<TlsFiles>,
     /// TLS connections whose close_notify waits for room in the socket.
     tls_closing: Vec<usize>,
-    max_clients: usize,
+    pub(super) max_clients: usize,
     tick_every: Duration,
     /// Verdicts on passwords, when there are accounts.
     auth_answers: Option<Receiver<AuthAnswer>>,
@@ -229,70 +228,6 @@ impl Server {
             }
         }
         self.hub.sync_journal();
-    }
-
-    fn accept(&mut self, which: usize, now: Instant) {
-        if self.stopping_by.is_some() {
-            return;
-        }
-        let mut accepted = Vec::new();
-        self.listeners
-            .accept(which, now, |s, peer, tls| accepted.push((s, peer, tls)));
-        for (stream, peer, tls) in accepted {
-            self.admit_connection(stream, peer, tls, None);
-        }
-    }
-
-    /// Takes an accepted connection: as a client, or — when the server is
-    /// full or stopping — only to tell it why with `ERR 503 <refusal>`.
-    pub(super) fn admit_connection(
-        &mut self,
-        stream: TcpStream,
-        peer: SocketAddr,
-        tls: bool,
-        refusal: Option<&str>,
-    ) {
-        let refusal = match refusal {
-            Some(text) => Some(text),
-            None if self.hub.open_connections() >= self.max_clients => {
-                Some("server full; try again later")
-            }
-            None => None,
-        };
-        // Chat frames are small and latency matters more than packing.
-        let _ = stream.set_nodelay(true);
-        let conn = match self.tls.as_ref().filter(|_| tls) {
-            None => Conn::plain(stream, peer),
-            Some(files) => match Conn::tls(stream, peer, &files.config) {
-                Ok(conn) => conn,
-                Err(e) => return warn!("cannot start TLS for {peer}: {e}"),
-            },
-        };
-        let key = match refusal {
-            None => self.hub.open_from(conn, Some(peer)),
-            Some(text) => {
-                debug!("refusing {peer}: {text}");
-                match self.hub.open_refused(conn, peer, text) {
-                    Some(key) => key,
-                    None => return, // too many closing already: just close it
-                }
-            }
-        };
-        let registered = match self.hub.session_mut(key) {
-            Some(session) => self.poll.registry().register(
-                &mut session.io.stream,
-                Token(key),
-                Interest::READABLE | Interest::WRITABLE,
-            ),
-            None => Ok(()),
-        };
-        match registered {
-            Ok(()) => debug!("connection {key} from {peer}"),
-            Err(e) => {
-                warn!("cannot watch connection from {peer}: {e}");
-                self.hub.remove(key);
-            }
-        }
     }
 
     /// Reads what a socket has, once per turn, up to the budget.

@@ -17,7 +17,7 @@
 //! - **Signals** arrive as readiness on the loop ([`shutdown`]).
 //!
 //! The modules: [`setup`] builds a server from its [`config`]; [`listener`]
-//! accepts; [`hub`] holds the state and [`cmd`] what each command does;
+//! accepts and [`connections`] takes each connection in; [`hub`] holds the state and [`cmd`] what each command does;
 //! [`session`] and [`outqueue`] are one connection's state and write queue;
 //! [`store`] is who is known and what mail is held, in memory; [`clock`],
 //! [`limits`] and [`error`] are timestamps, process limits and setup
@@ -27,6 +27,7 @@ pub mod accounts;
 pub mod clock;
 mod cmd;
 pub mod config;
+mod connections;
 pub mod error;
 pub mod event_loop;
 pub mod hub;

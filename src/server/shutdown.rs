@@ -43,10 +43,11 @@ impl Server {
         let registry = self.poll.registry();
         self.listeners
             .close(registry, |s, peer, tls| waiting.push((s, peer, tls)));
-        self.hub.shut_down();
+        // Told first, while closing connections still have room.
         for (stream, peer, tls) in waiting {
             self.admit_connection(stream, peer, tls, Some("server shutting down"));
         }
+        self.hub.shut_down();
         self.stopping_by = Some(now + self.shutdown_timeout);
     }
 

@@ -3,9 +3,9 @@
 //! Where a test must know the logger has written everything, it waits for
 //! the logger to exit (the server ends its session), not for time to pass.
 
+use super::common::certs::certificates;
 use super::common::{fields, run_with_stdin, TestServer, PATIENCE};
 use super::finish;
-use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -186,29 +186,6 @@ fn logger_stores_every_message_as_a_json_line_and_a_sqlite_row() {
     );
 }
 
-/// A private CA and a certificate it signed for localhost, as PEM files:
-/// (ca, cert, key).
-fn certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca_key = KeyPair::generate().unwrap();
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let leaf_key = KeyPair::generate().unwrap();
-    let leaf = CertificateParams::new(vec!["localhost".to_owned()])
-        .unwrap()
-        .signed_by(&leaf_key, &ca, &ca_key)
-        .unwrap();
-    let paths = (
-        dir.join("ca.pem"),
-        dir.join("cert.pem"),
-        dir.join("key.pem"),
-    );
-    std::fs::write(&paths.0, ca.pem()).unwrap();
-    std::fs::write(&paths.1, leaf.pem()).unwrap();
-    std::fs::write(&paths.2, leaf_key.serialize_pem()).unwrap();
-    paths
-}
-
 /// `evchat-server user add NAME --users FILE`, the password on stdin.
 fn add_user(users: &Path, name: &str, password: &str) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_evchat-server"));
@@ -226,7 +203,7 @@ fn refused(port: u16, args: &[&str], stdin: &str) -> (Option<i32>, String) {
 #[test]
 fn logger_logs_in_with_a_password_from_stdin_over_tls() {
     let dir = tempfile::tempdir().unwrap();
-    let (ca, cert, key) = certificates(dir.path());
+    let (ca, cert, key) = certificates(dir.path(), "logger");
     let users = dir.path().join("users.txt");
     add_user(&users, "logbot", "bot pass");
     add_user(&users, "alice", "alice pass");

@@ -119,12 +119,7 @@ impl<T: Write> Hub<T> {
     /// full; the owner's next replies wait for that record.
     pub(super) fn settle_mail(&mut self) {
         for key in std::mem::take(&mut self.queues.settled) {
-            let Some(mail) = self
-                .queues
-                .sessions
-                .get_mut(key)
-                .and_then(|s| s.mail.take())
-            else {
+            let Some(mail) = self.take_mail(key) else {
                 continue;
             };
             let count = u32::try_from(mail.letters.len()).unwrap_or(u32::MAX);
@@ -138,15 +133,15 @@ impl<T: Write> Hub<T> {
         }
     }
 
+    /// The held mail a session is delivering, taken off it.
+    fn take_mail(&mut self, key: usize) -> Option<MailInFlight> {
+        self.queues.sessions.get_mut(key)?.mail.take()
+    }
+
     /// Puts held mail a session did not finish writing back in the
     /// mailbox — or on to its owner's new session, if there is one.
     pub(super) fn return_mail(&mut self, key: usize) {
-        let Some(mail) = self
-            .queues
-            .sessions
-            .get_mut(key)
-            .and_then(|s| s.mail.take())
-        else {
+        let Some(mail) = self.take_mail(key) else {
             return;
         };
         self.store.restore(&mail.owner, mail.letters);

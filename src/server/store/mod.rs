@@ -17,8 +17,11 @@
 //! not online are forgotten, so an open server that anyone may log in to
 //! under any name cannot be grown without end.
 
+mod known;
+
 use super::journal::{record, Image, Record};
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use known::KnownNames;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::rc::Rc;
 
@@ -78,12 +81,7 @@ struct Mailbox {
 
 #[derive(Debug)]
 pub struct Store {
-    /// Known names, and their place in `forgettable` if they are in it.
-    known: HashMap<Rc<str>, Option<u64>>,
-    /// Known names that may be forgotten — not online, holding no mail —
-    /// least recently seen first.
-    forgettable: BTreeMap<u64, Rc<str>>,
-    next_recency: u64,
+    known: KnownNames,
     mailboxes: HashMap<Rc<str>, Mailbox>,
     limits: MailLimits,
     /// Entries in mailboxes (one per message and recipient).
@@ -97,9 +95,7 @@ pub struct Store {
 impl Store {
     pub fn new(limits: MailLimits) -> Store {
         Store {
-            known: HashMap::new(),
-            forgettable: BTreeMap::new(),
-            next_recency: 0,
+            known: KnownNames::default(),
             mailboxes: HashMap::new(),
             limits,
             entries: 0,
@@ -131,60 +127,27 @@ impl Store {
 
     /// May mail be held for `name`?
     pub fn is_known(&self, name: &str) -> bool {
-        self.known.contains_key(name)
+        self.known.contains(name)
     }
 
     /// Marks `name` as seen now: at a login (`online`: it cannot be
     /// forgotten while online) or a logout. Returns the shared copy of the
     /// name, and whether it is new.
     pub fn see(&mut self, name: &str, online: bool) -> (Rc<str>, bool) {
-        let (name, new) = match self.known.get_key_value(name) {
-            Some((name, _)) => (Rc::clone(name), false),
-            None => {
-                let name: Rc<str> = Rc::from(name);
-                self.live += record::size_of(&Record::Seen { name: &name, at: 0 });
-                (name, true)
-            }
-        };
-        self.unpin(&name, !online && !self.mailboxes.contains_key(&name));
+        let forgettable = !online && !self.mailboxes.contains_key(name);
+        let (name, new) = self.known.see(name, forgettable);
+        if new {
+            self.live += seen_record_size(&name);
+        }
         (name, new)
-    }
-
-    /// Takes a known name out of the forgettable ones, and puts it back as
-    /// the most recently seen when `forgettable`.
-    fn unpin(&mut self, name: &Rc<str>, forgettable: bool) {
-        if let Some(Some(at)) = self.known.get(name) {
-            self.forgettable.remove(at);
-        }
-        let place = forgettable.then(|| {
-            self.next_recency += 1;
-            self.forgettable.insert(self.next_recency, Rc::clone(name));
-            self.next_recency
-        });
-        self.known.insert(Rc::clone(name), place);
-    }
-
-    /// Keeps a name that now holds mail from being forgotten.
-    fn pin(&mut self, name: &Rc<str>) {
-        if let Some(Some(at)) = self.known.get(name).copied() {
-            self.forgettable.remove(&at);
-            self.known.insert(Rc::clone(name), None);
-        }
     }
 
     /// Forgets the least recently seen names past `--max-known` that hold
     /// no mail and are not online; returns them (to journal).
     pub fn forget_past_limit(&mut self) -> Vec<Rc<str>> {
-        let mut forgotten = Vec::new();
-        while self.known.len() > self.limits.max_known {
-            let Some((_, name)) = self.forgettable.pop_first() else {
-                break; // everyone left is online or has mail waiting
-            };
-            self.known.remove(&name);
-            self.live = self
-                .live
-                .saturating_sub(record::size_of(&Record::Seen { name: &name, at: 0 }));
-            forgotten.push(name);
+        let forgotten = self.known.forget_past(self.limits.max_known);
+        for name in &forgotten {
+            self.live = self.live.saturating_sub(seen_record_size(name));
         }
         forgotten
     }
@@ -222,8 +185,8 @@ impl Store {
     /// A name known already keeps its recency; a new one (an account that
     /// never logged in) becomes known.
     fn see_if_new(&mut self, name: &str) -> Rc<str> {
-        match self.known.get_key_value(name) {
-            Some((name, _)) => Rc::clone(name),
+        match self.known.get(name) {
+            Some(name) => name,
             None => self.see(name, false).0,
         }
     }
@@ -249,7 +212,7 @@ impl Store {
 
     /// Adds one entry to a mailbox.
     fn put(&mut self, name: &Rc<str>, letter: &Rc<Letter>) {
-        self.pin(name);
+        self.known.pin(name);
         let mailbox = self.mailboxes.entry(Rc::clone(name)).or_default();
         mailbox.letters.push_back(Rc::clone(letter));
         mailbox.bytes += letter.frame.len();
@@ -297,7 +260,7 @@ impl Store {
     /// Puts back letters taken by [`take_held`](Self::take_held) that
     /// never reached their recipient, ahead of anything held since.
     pub fn restore(&mut self, name: &Rc<str>, mut letters: VecDeque<Rc<Letter>>) {
-        self.pin(name);
+        self.known.pin(name);
         let mailbox = self.mailboxes.entry(Rc::clone(name)).or_default();
         self.entries += letters.len();
         mailbox.bytes += letters.iter().map(|l| l.frame.len()).sum::<usize>();
@@ -325,106 +288,10 @@ impl Store {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn limits() -> MailLimits {
-        MailLimits {
-            mailbox_max: 3,
-            mailbox_bytes: 100,
-            held_bytes: 400,
-            max_known: 3,
-        }
-    }
-
-    fn frame(size: usize) -> Rc<[u8]> {
-        Rc::from(vec![b'x'; size])
-    }
-
-    #[test]
-    fn a_message_for_many_is_stored_and_charged_once() {
-        let mut store = Store::new(MailLimits {
-            held_bytes: 1 << 20,
-            ..limits()
-        });
-        let f = frame(60);
-        let names = ["a", "b", "c", "d"];
-        let (held, refused) = store.hold(&names, &f);
-        assert_eq!((held.len(), refused.len()), (4, 0));
-        assert_eq!(store.held(), 4);
-        assert_eq!(store.held_bytes(), 60 + 4 * ENTRY_BYTES);
-        assert_eq!(Rc::strong_count(&f), 2, "one letter, shared");
-        for name in names {
-            let letters = store.take_held(name);
-            assert_eq!(letters.len(), 1);
-            store.delivered(name, letters);
-        }
-        assert_eq!((store.held(), store.held_bytes()), (0, 0));
-        assert_eq!(Rc::strong_count(&f), 1, "freed with its last delivery");
-    }
-
-    #[test]
-    fn each_limit_refuses_with_its_own_reason() {
-        let mut store = Store::new(limits());
-        let (_, refused) = store.hold(&["a"], &frame(60));
-        assert!(refused.is_empty());
-        let (_, refused) = store.hold(&["a"], &frame(60));
-        assert_eq!(refused, [("a", Refusal::MailboxBytes(100))]);
-        for _ in 0..2 {
-            store.hold(&["b"], &frame(10));
-        }
-        store.hold(&["b"], &frame(10));
-        let (_, refused) = store.hold(&["b"], &frame(10));
-        assert_eq!(refused, [("b", Refusal::Messages(3))]);
-        // 60 + 30 bytes and 4 entries (218) are charged; 90 more bytes
-        // and an entry each for three new names is over 400 at the third.
-        let (held, refused) = store.hold(&["c", "d", "e"], &frame(90));
-        assert_eq!(held.len(), 2);
-        assert_eq!(refused, [("e", Refusal::TotalBytes(400))]);
-        assert!(Refusal::TotalBytes(400)
-            .to_string()
-            .contains("--held-bytes"));
-    }
-
-    #[test]
-    fn names_past_the_limit_are_forgotten_least_recently_seen_first() {
-        let mut store = Store::new(limits());
-        for name in ["a", "b", "c", "d", "e", "f"] {
-            store.see(name, false);
-        }
-        store.see("a", false); // a was seen again: b, c and d are older
-        store.hold(&["b"], &frame(1)); // b holds mail: it stays
-        store.see("c", true); // c is online: it stays
-        let forgotten = store.forget_past_limit();
-        let forgotten: Vec<&str> = forgotten.iter().map(|n| &**n).collect();
-        assert_eq!(forgotten, ["d", "e", "f"]);
-        assert!(["a", "b", "c"].iter().all(|n| store.is_known(n)));
-        assert_eq!(store.known_names(), 3);
-        // c logs out: seen now, and forgettable again, after a.
-        store.see("c", false);
-        store.see("g", false);
-        assert_eq!(store.forget_past_limit().len(), 1);
-        assert!(!store.is_known("a") && store.is_known("c"));
-    }
-
-    #[test]
-    fn undelivered_letters_go_back_in_front_of_newer_ones() {
-        let mut store = Store::new(MailLimits {
-            held_bytes: 1 << 20,
-            ..limits()
-        });
-        let (old, new) = (frame(1), frame(2));
-        store.hold(&["bob"], &old);
-        let taken = store.take_held("bob");
-        store.hold(&["bob"], &new);
-        let bob = store.see("bob", false).0;
-        store.restore(&bob, taken);
-        let sizes: Vec<usize> = store
-            .take_held("bob")
-            .iter()
-            .map(|l| l.frame.len())
-            .collect();
-        assert_eq!(sizes, [1, 2]);
-    }
+/// What a name's `Seen` record takes in the journal.
+fn seen_record_size(name: &str) -> u64 {
+    record::size_of(&Record::Seen { name, at: 0 })
 }
+
+#[cfg(test)]
+mod tests;
