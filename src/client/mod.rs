@@ -21,6 +21,15 @@
 //! and a [`Receiver`] for a reader thread; the CLI client works that way.
 //! Keep-alive PINGs from the server are answered inside [`Receiver::recv`],
 //! so a program that keeps receiving is never timed out.
+//!
+//! The terminal client (`evchat-client`) is built on it: [`cli`] and
+//! `settings` read the flags and config, `reader` is its reader thread,
+//! which only hands rendered events on; in a terminal one thread — the
+//! `console`, with its own `line_editor`, `keys` decoder and `tty` mode —
+//! owns the screen and is the only one that writes to it, so no received
+//! line is drawn over or lost. [`display`] renders events and [`visible`]
+//! makes every control character of untrusted text visible; [`input`]
+//! interprets what is typed; [`tls`] is the client side of TLS.
 
 pub mod cli;
 mod console;
