@@ -205,9 +205,8 @@ impl Server {
 
     /// How long the next poll may wait: not at all with work left over.
     fn wait_for(&self, next_tick: Instant) -> Duration {
-        if !self.reread.is_empty()
-            || self.listeners.has_more() && self.listeners.paused_until().is_none()
-        {
+        let accept_now = self.listeners.has_more() && self.listeners.paused_until().is_none();
+        if !self.reread.is_empty() || accept_now {
             return Duration::ZERO;
         }
         let mut wake = next_tick;

@@ -150,6 +150,8 @@ impl Listeners {
         mut take: impl FnMut(TcpStream, SocketAddr, bool),
     ) {
         if self.paused_until.is_some_and(|t| now < t) {
+            // Its event is not lost: it is accepted from once the pause ends.
+            self.again(which);
             return;
         }
         self.paused_until = None;
@@ -167,18 +169,19 @@ impl Listeners {
         );
         match stopped {
             Stopped::Drained => {}
-            Stopped::Budget => {
-                if !self.more.contains(&which) {
-                    self.more.push(which);
-                }
-            }
+            Stopped::Budget => self.again(which),
             Stopped::Pause(e) => {
                 warn!("cannot accept: {e}; pausing new connections for {ACCEPT_BACKOFF:?}");
                 self.paused_until = Some(now + ACCEPT_BACKOFF);
-                if !self.more.contains(&which) {
-                    self.more.push(which);
-                }
+                self.again(which);
             }
+        }
+    }
+
+    /// Lists a listener to accept from again without waiting for an event.
+    fn again(&mut self, which: usize) {
+        if !self.more.contains(&which) {
+            self.more.push(which);
         }
     }
 
