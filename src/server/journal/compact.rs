@@ -12,13 +12,13 @@
 //! A journal in the first format is compacted at once, which rewrites it in
 //! the current one.
 
-use super::record::{HEADER, MAGIC};
-use super::recover::replay_prefix;
+use super::record::MAGIC;
+use super::recover::replay_file;
 use super::writer::{Job, Writer};
 use super::Fsync;
 use log::{error, info, warn};
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 /// Compaction starts only past this size...
@@ -138,16 +138,9 @@ impl Writer {
 /// The helper's part: replays the file's first `from` bytes and writes the
 /// image, synced, to `journal.compact`.
 fn write_image(dir: &Path, from: u64) -> io::Result<()> {
-    let mut bytes = Vec::new();
-    File::open(dir.join("journal"))?
-        .take(from)
-        .read_to_end(&mut bytes)?;
-    let image = replay_prefix(&bytes).map_err(io::Error::other)?;
-    drop(bytes);
-    let mut out = Vec::with_capacity(HEADER);
-    out.extend_from_slice(MAGIC);
-    image.encode(&mut out);
-    let mut file = File::create(compact_path(dir))?;
-    file.write_all(&out)?;
-    file.sync_all()
+    let image = replay_file(&dir.join("journal"), from)?;
+    let mut out = BufWriter::new(File::create(compact_path(dir))?);
+    out.write_all(MAGIC)?;
+    image.write_to(&mut out)?;
+    out.into_inner().map_err(|e| e.into_error())?.sync_all()
 }

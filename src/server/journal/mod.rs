@@ -179,6 +179,7 @@ impl Journal {
             shared: Arc::clone(&shared),
             wake: Box::new(wake),
             jobs: jobs.clone(),
+            retry_every: writer::RETRY,
         });
         writer.compaction.compact_min = compact_min;
         let thread = std::thread::Builder::new()
@@ -214,10 +215,23 @@ impl Journal {
         })
     }
 
+    /// Has the writer fallen [`MAX_BACKLOG`] behind (a failing or slow
+    /// disk)?
+    fn over_backlog(&self) -> bool {
+        self.writer
+            .as_ref()
+            .is_some_and(|w| w.shared.backlog.load(Ordering::Acquire) > MAX_BACKLOG)
+    }
+
     /// Adds a record to this turn's batch; returns the sequence number that
     /// acknowledges it.
     pub fn append(&mut self, record: &Record<'_>) -> u64 {
-        if self.writer.is_some() {
+        // Past the backlog, only held mail is worth memory (and it is
+        // refused by then): losing a name's recency, a forgetting or a
+        // delivery costs at most a redelivery after a crash, while keeping
+        // them would let a failing disk grow the server without end.
+        let droppable = !matches!(record, Record::Held { .. }) && self.over_backlog();
+        if self.writer.is_some() && !droppable {
             record::encode(&mut self.pending, record);
         }
         self.appended = true;

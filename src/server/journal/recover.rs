@@ -8,11 +8,11 @@
 //! does not start with a journal header is not touched at all: the start
 //! stops with advice, since it may be someone else's data.
 
-use super::record::{decode, HEADER, MAGIC, MAGIC_V1};
+use super::record::{decode, Record, HEADER, MAGIC, MAGIC_V1, MAX_PAYLOAD, RECORD_HEAD};
 use super::replay::{Image, Replay};
 use log::warn;
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -27,25 +27,26 @@ pub struct Recovered {
 }
 
 /// Reads the journal at `path` (creating it if missing) and cuts off a
-/// damaged tail.
+/// damaged tail. The file is read a record at a time, so reading it takes
+/// about as much memory as it holds live, not its size.
 pub fn recover(path: &Path) -> Result<Recovered, String> {
-    let bytes = match fs::read(path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+    let fail = |e: io::Error| format!("cannot read {}: {e}", path.display());
+    let file = match File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return start_afresh(path),
+        Err(e) => return Err(fail(e)),
     };
-    if bytes.len() < HEADER && MAGIC.starts_with(&bytes) {
-        // New, or torn while its header was written: start afresh.
-        create(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-        return Ok(Recovered {
-            image: Image::default(),
-            size: HEADER as u64,
-            legacy: false,
-        });
+    let mut records = Records::new(file);
+    let mut header = [0u8; HEADER];
+    let got = read_full(&mut records.input, &mut header).map_err(fail)?;
+    let header = header.get(..got).unwrap_or_default();
+    if got < HEADER && MAGIC.starts_with(header) {
+        // New, or torn while its header was written.
+        return start_afresh(path);
     }
-    let legacy = match bytes.get(..HEADER) {
-        Some(h) if h == MAGIC => false,
-        Some(h) if h == MAGIC_V1 => true,
+    let legacy = match header {
+        h if h == MAGIC => false,
+        h if h == MAGIC_V1 => true,
         _ => {
             return Err(format!(
                 "{} is not an evchat journal (it does not start with {:?}): another program's \
@@ -57,42 +58,126 @@ pub fn recover(path: &Path) -> Result<Recovered, String> {
             ))
         }
     };
+    records.at = HEADER as u64;
     let mut replay = Replay::default();
-    let (mut at, mut records) = (HEADER, 0u64);
-    while let Some(rest) = bytes.get(at..).filter(|r| !r.is_empty()) {
-        match decode(rest) {
-            Ok((record, used)) => {
+    let mut count = 0u64;
+    loop {
+        match records.next().map_err(fail)? {
+            Next::Record(record) => {
                 replay.apply(record);
-                at += used;
-                records += 1;
+                count += 1;
             }
-            Err(why) => {
-                cut_tail(path, rest, at, records, why)?;
+            Next::End => break,
+            Next::Damaged(why) => {
+                cut_tail(path, records.at, count, why)?;
                 break;
             }
         }
     }
     Ok(Recovered {
         image: replay.finish(),
-        size: at as u64,
+        size: records.at,
         legacy,
     })
 }
 
-/// Replays the whole, undamaged records of `bytes` (a journal's first
-/// bytes, header included): the state a compaction rewrites.
-pub fn replay_prefix(bytes: &[u8]) -> Result<Image, String> {
-    if bytes.get(..HEADER) != Some(&MAGIC[..]) && bytes.get(..HEADER) != Some(&MAGIC_V1[..]) {
-        return Err("no journal header".into());
+fn start_afresh(path: &Path) -> Result<Recovered, String> {
+    create(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    Ok(Recovered {
+        image: Image::default(),
+        size: HEADER as u64,
+        legacy: false,
+    })
+}
+
+/// Replays the whole, undamaged records of a journal's first `limit`
+/// bytes, header included: the state a compaction rewrites.
+pub fn replay_file(path: &Path, limit: u64) -> io::Result<Image> {
+    let mut records = Records::new(File::open(path)?.take(limit));
+    let mut header = [0u8; HEADER];
+    read_full(&mut records.input, &mut header)?;
+    if header != *MAGIC && header != *MAGIC_V1 {
+        return Err(io::Error::other("no journal header"));
     }
+    records.at = HEADER as u64;
     let mut replay = Replay::default();
-    let mut at = HEADER;
-    while let Some(rest) = bytes.get(at..).filter(|r| !r.is_empty()) {
-        let (record, used) = decode(rest).map_err(|why| format!("{why} at byte {at}"))?;
-        replay.apply(record);
-        at += used;
+    loop {
+        match records.next()? {
+            Next::Record(record) => replay.apply(record),
+            Next::End => return Ok(replay.finish()),
+            Next::Damaged(why) => {
+                let at = records.at;
+                return Err(io::Error::other(format!("{why} at byte {at}")));
+            }
+        }
     }
-    Ok(replay.finish())
+}
+
+/// What comes next in a journal.
+enum Next<'a> {
+    Record(Record<'a>),
+    End,
+    /// Not a whole, valid record: why. `Records::at` is where it starts.
+    Damaged(&'static str),
+}
+
+/// Reads records one by one into a buffer of its own.
+struct Records<R> {
+    input: BufReader<R>,
+    buf: Vec<u8>,
+    /// Offset of the next record in the file.
+    at: u64,
+}
+
+impl<R: Read> Records<R> {
+    fn new(input: R) -> Records<R> {
+        Records {
+            input: BufReader::with_capacity(256 << 10, input),
+            buf: Vec::new(),
+            at: 0,
+        }
+    }
+
+    fn next(&mut self) -> io::Result<Next<'_>> {
+        let mut head = [0u8; RECORD_HEAD];
+        match read_full(&mut self.input, &mut head)? {
+            0 => return Ok(Next::End),
+            n if n < RECORD_HEAD => return Ok(Next::Damaged("record header cut short")),
+            _ => {}
+        }
+        let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
+        if len == 0 || len > MAX_PAYLOAD {
+            return Ok(Next::Damaged("impossible record length"));
+        }
+        self.buf.clear();
+        self.buf.extend_from_slice(&head);
+        self.buf.resize(RECORD_HEAD + len, 0);
+        let body = self.buf.get_mut(RECORD_HEAD..).unwrap_or_default();
+        if read_full(&mut self.input, body)? < len {
+            return Ok(Next::Damaged("record cut short"));
+        }
+        match decode(&self.buf) {
+            Ok((record, used)) => {
+                self.at += used as u64;
+                Ok(Next::Record(record))
+            }
+            Err(why) => Ok(Next::Damaged(why)),
+        }
+    }
+}
+
+/// Reads until `buf` is full or the input ends; returns the bytes read.
+fn read_full(input: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut got = 0;
+    while let Some(rest) = buf.get_mut(got..).filter(|r| !r.is_empty()) {
+        match input.read(rest) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
 }
 
 /// Writes a new, empty journal: the header, synced, and its directory
@@ -109,18 +194,24 @@ fn create(path: &Path) -> io::Result<()> {
 
 /// Saves the damaged bytes beside the journal and truncates it to the last
 /// whole record.
-fn cut_tail(path: &Path, tail: &[u8], at: usize, records: u64, why: &str) -> Result<(), String> {
+fn cut_tail(path: &Path, at: u64, records: u64, why: &str) -> Result<(), String> {
     let stamp = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let saved = path.with_extension(format!("damaged-{stamp}"));
-    let kept = fs::write(&saved, tail).is_ok();
+    let tail = File::open(path).and_then(|mut f| {
+        f.seek(SeekFrom::Start(at))?;
+        io::copy(&mut f, &mut File::create(&saved)?)
+    });
+    let cut = match &tail {
+        Ok(n) => n.to_string(),
+        Err(_) => "damaged".into(),
+    };
     warn!(
-        "journal {}: {why} at byte {at}; cutting off the last {} bytes (a crash mid-write leaves \
+        "journal {}: {why} at byte {at}; cutting off the last {cut} bytes (a crash mid-write leaves \
          such a tail) and keeping the {records} records before it{}",
         path.display(),
-        tail.len(),
-        if kept {
+        if tail.is_ok() {
             format!("; the cut bytes are saved in {}", saved.display())
         } else {
             String::new()
@@ -129,7 +220,7 @@ fn cut_tail(path: &Path, tail: &[u8], at: usize, records: u64, why: &str) -> Res
     let file = OpenOptions::new()
         .write(true)
         .open(path)
-        .and_then(|f| f.set_len(at as u64).and_then(|()| f.sync_all()));
+        .and_then(|f| f.set_len(at).and_then(|()| f.sync_all()));
     file.map_err(|e| {
         format!(
             "cannot cut the damaged tail off {} ({e}); make the file writable or move it away",

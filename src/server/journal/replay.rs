@@ -24,13 +24,25 @@ pub struct Image {
 impl Image {
     /// The image as records: the body of a compacted journal.
     pub fn encode(&self, out: &mut Vec<u8>) {
+        let _ = self.write_to(out);
+    }
+
+    /// Writes the image as records, one at a time (a compaction does not
+    /// hold the image twice).
+    pub fn write_to(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+        let mut record = Vec::new();
         for (name, at) in &self.known {
-            encode(out, &Record::Seen { name, at: *at });
+            record.clear();
+            encode(&mut record, &Record::Seen { name, at: *at });
+            out.write_all(&record)?;
         }
         for (frame, to) in &self.held {
+            record.clear();
             let to = to.iter().map(String::as_str).collect();
-            encode(out, &Record::Held { to, frame });
+            encode(&mut record, &Record::Held { to, frame });
+            out.write_all(&record)?;
         }
+        Ok(())
     }
 
     /// Messages held, counted once per recipient.
@@ -39,12 +51,16 @@ impl Image {
     }
 }
 
-/// Records applied so far.
+/// Records applied so far. What it keeps is the live state only: a frame
+/// is dropped when its last recipient's delivery is replayed, so replaying
+/// a journal takes about as much memory as what it holds now, however much
+/// it once held.
 #[derive(Debug, Default)]
 pub struct Replay {
     /// Name → (last seen, order of that record), for a stable recency order.
     seen: HashMap<String, (u64, u64)>,
-    frames: HashMap<u64, Vec<u8>>,
+    /// Held frames and how many mailboxes still hold each.
+    frames: HashMap<u64, (Vec<u8>, usize)>,
     mailboxes: HashMap<String, VecDeque<u64>>,
     next_id: u64,
     next_order: u64,
@@ -72,20 +88,25 @@ impl Replay {
                 let id = self.message(frame);
                 for name in to {
                     self.know(name);
-                    self.mailboxes
-                        .entry(name.to_owned())
-                        .or_default()
-                        .push_back(id);
+                    self.hold(name, id);
                 }
             }
             Record::LegacyHeld { name, frame } => self.legacy_held(name, frame),
             Record::Delivered { name, count } => {
-                if let Some(mailbox) = self.mailboxes.get_mut(name) {
-                    let count = (count as usize).min(mailbox.len());
-                    mailbox.drain(..count);
-                    if mailbox.is_empty() {
-                        self.mailboxes.remove(name);
+                let Some(mailbox) = self.mailboxes.get_mut(name) else {
+                    return;
+                };
+                let count = (count as usize).min(mailbox.len());
+                for id in mailbox.drain(..count) {
+                    if let Some((_, holders)) = self.frames.get_mut(&id) {
+                        *holders -= 1;
+                        if *holders == 0 {
+                            self.frames.remove(&id);
+                        }
                     }
+                }
+                if mailbox.is_empty() {
+                    self.mailboxes.remove(name);
                 }
             }
         }
@@ -106,15 +127,27 @@ impl Replay {
     fn message(&mut self, frame: &[u8]) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
-        self.frames.insert(id, frame.to_vec());
+        self.frames.insert(id, (frame.to_vec(), 0));
         id
+    }
+
+    /// Puts message `id` in `name`'s mailbox.
+    fn hold(&mut self, name: &str, id: u64) {
+        if let Some((_, holders)) = self.frames.get_mut(&id) {
+            *holders += 1;
+        }
+        self.mailboxes
+            .entry(name.to_owned())
+            .or_default()
+            .push_back(id);
     }
 
     fn legacy_held(&mut self, name: &str, frame: &[u8]) {
         self.know(name);
         let same = match &self.legacy {
             Some((id, to)) => {
-                self.frames.get(id).is_some_and(|f| f == frame) && !to.iter().any(|n| n == name)
+                self.frames.get(id).is_some_and(|(f, _)| f == frame)
+                    && !to.iter().any(|n| n == name)
             }
             None => false,
         };
@@ -129,10 +162,7 @@ impl Replay {
                 id
             }
         };
-        self.mailboxes
-            .entry(name.to_owned())
-            .or_default()
-            .push_back(id);
+        self.hold(name, id);
     }
 
     /// The state after every record applied.
@@ -150,7 +180,7 @@ impl Replay {
             .filter_map(|id| {
                 let mut names = to.remove(&id)?;
                 names.sort_unstable();
-                Some((self.frames.remove(&id)?, names))
+                Some((self.frames.remove(&id)?.0, names))
             })
             .collect();
         let mut known: Vec<(String, (u64, u64))> = self.seen.into_iter().collect();
@@ -234,6 +264,25 @@ mod tests {
                 (b"x\n".to_vec(), vec!["bob".to_owned()])
             ]
         );
+    }
+
+    #[test]
+    fn a_delivered_message_is_dropped_as_soon_as_its_last_recipient_has_it() {
+        let mut r = Replay::default();
+        r.apply(Record::Held {
+            to: vec!["bob", "carol"],
+            frame: b"one\n",
+        });
+        r.apply(Record::Delivered {
+            name: "bob",
+            count: 1,
+        });
+        assert_eq!(r.frames.len(), 1, "carol still has it");
+        r.apply(Record::Delivered {
+            name: "carol",
+            count: 1,
+        });
+        assert!(r.frames.is_empty(), "nobody has it: its bytes are gone");
     }
 
     #[test]

@@ -5,6 +5,7 @@ use super::*;
 use std::io::Write;
 use std::sync::atomic::AtomicUsize;
 use std::time::{Duration, Instant};
+use writer::{Job, Writer};
 
 fn frame(i: usize) -> Vec<u8> {
     format!("MSG a bob 2026-01-01T00:00:00.000Z m{i}\n").into_bytes()
@@ -216,4 +217,43 @@ fn the_writer_thread_ends_with_its_journal() {
     );
     drop(j);
     assert_eq!(Arc::strong_count(&shared), 1, "the writer thread has ended");
+}
+
+#[test]
+fn a_failed_write_is_retried_on_its_own_and_never_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    // Every write to /dev/full fails with ENOSPC, as on a full disk.
+    let full = OpenOptions::new().write(true).open("/dev/full").unwrap();
+    let (jobs, inbox) = std::sync::mpsc::channel();
+    let shared = Arc::new(writer::Shared::default());
+    let writer = Writer::new(writer::Setup {
+        dir: dir.path().to_owned(),
+        file: full,
+        size: HEADER as u64,
+        fsync: Fsync::Never,
+        legacy: false,
+        shared: Arc::clone(&shared),
+        wake: Box::new(|| {}),
+        jobs: jobs.clone(),
+        retry_every: Duration::from_millis(2),
+    });
+    let thread = std::thread::spawn(move || writer.run(inbox));
+    let mut bytes = Vec::new();
+    encode(&mut bytes, &Record::Forgotten("bob"));
+    jobs.send(Job::Append {
+        seq: 1,
+        bytes,
+        live: 0,
+    })
+    .unwrap();
+    // Nothing else is sent: the writer tries again by itself.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while shared.failed_writes.load(Ordering::Acquire) < 3 {
+        assert!(Instant::now() < deadline, "not retried");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert!(shared.failing.load(Ordering::Acquire));
+    assert_eq!(shared.acked.load(Ordering::Acquire), 0);
+    jobs.send(Job::Stop).unwrap();
+    thread.join().unwrap();
 }

@@ -27,7 +27,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How often a failed write is tried again.
-const RETRY: Duration = Duration::from_secs(1);
+pub const RETRY: Duration = Duration::from_secs(1);
 /// How often `everysec` syncs, at most.
 const SYNC_EVERY: Duration = Duration::from_secs(1);
 
@@ -41,6 +41,8 @@ pub struct Shared {
     pub failing: AtomicBool,
     /// Bytes sent to the writer and not yet written.
     pub backlog: AtomicUsize,
+    /// Writes that failed, since start.
+    pub failed_writes: AtomicU64,
 }
 
 /// Work for the writer.
@@ -72,6 +74,7 @@ pub struct Writer {
     last_sync: Instant,
     /// A batch whose write failed, and its sequence number.
     retry: Vec<u8>,
+    retry_every: Duration,
     retry_seq: u64,
     /// A rename was made and its directory not yet synced.
     pub dir_unsynced: bool,
@@ -87,6 +90,8 @@ pub struct Setup {
     pub shared: Arc<Shared>,
     pub wake: Box<dyn Fn() + Send>,
     pub jobs: Sender<Job>,
+    /// How often a failed write is tried again ([`RETRY`]).
+    pub retry_every: Duration,
 }
 
 impl Writer {
@@ -101,6 +106,7 @@ impl Writer {
             shared: s.shared,
             wake: s.wake,
             jobs: s.jobs,
+            retry_every: s.retry_every,
             compaction: compact::State::default(),
             unsynced: false,
             last_sync: Instant::now(),
@@ -115,9 +121,12 @@ impl Writer {
         self.maybe_compact(); // a journal in the first format, at once
         loop {
             let mut stop = false;
+            // Decided before the failed batch is taken up again, so a
+            // retry is due on its own, not only when new records come.
+            let wait = self.wait();
             let mut batch = std::mem::take(&mut self.retry);
             let mut seq = self.retry_seq;
-            let first = match self.wait() {
+            let first = match wait {
                 Some(t) => match jobs.recv_timeout(t) {
                     Ok(job) => Some(job),
                     Err(RecvTimeoutError::Timeout) => None,
@@ -173,7 +182,7 @@ impl Writer {
     /// How long to wait for work before doing something on its own.
     fn wait(&self) -> Option<Duration> {
         if !self.retry.is_empty() {
-            return Some(RETRY);
+            return Some(self.retry_every);
         }
         if self.fsync == Fsync::Everysec && self.unsynced {
             return Some(SYNC_EVERY.saturating_sub(self.last_sync.elapsed()));
@@ -207,6 +216,7 @@ impl Writer {
                 (self.wake)();
             }
             Err(e) => {
+                self.shared.failed_writes.fetch_add(1, Ordering::AcqRel);
                 if !self.shared.failing.swap(true, Ordering::AcqRel) {
                     error!(
                         "journal: cannot write {} ({e}); held messages are refused until it \
