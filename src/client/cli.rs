@@ -252,6 +252,15 @@ fn run_pipe(sender: Sender, receiver: Receiver, me: &str, to: &[String]) -> Exit
         let _ = sender.quit(None);
     }
     // The reader ends the process itself if the server vanishes instead.
-    let _ = finished.recv_timeout(BYE_WAIT);
-    ExitCode::SUCCESS
+    match finished.recv_timeout(BYE_WAIT) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(_) => {
+            eprintln!(
+                "evchat-client: the server did not confirm the end within {} s; \
+                 what was sent may not all have been processed",
+                BYE_WAIT.as_secs()
+            );
+            ExitCode::from(1)
+        }
+    }
 }

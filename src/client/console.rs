@@ -24,6 +24,9 @@ use std::process::ExitCode;
 use std::sync::mpsc::{self, TryRecvError};
 use std::time::Instant;
 
+/// Received events waiting to be printed, at most.
+const NOTES_WAITING: usize = 1024;
+
 /// What the screen shows below everything printed: the typed line.
 struct Screen {
     /// Output not yet written.
@@ -103,7 +106,10 @@ pub fn run(
         Ok(raw) => raw,
         Err(e) => return fail(e),
     };
-    let (notes_in, notes) = mpsc::channel();
+    // Bounded: a terminal slower than the chat stops the reader, the
+    // socket fills, and the server — not this process — decides (a client
+    // too far behind is cut with 429).
+    let (notes_in, notes) = mpsc::sync_channel(NOTES_WAITING);
     spawn_reader(receiver, me.to_owned(), move |note| {
         let _ = notes_in.send(note);
         // A full socket means the console has wake-ups waiting already.

@@ -168,6 +168,8 @@ fn getrandom(buf: &mut [u8]) -> Result<(), String> {
 pub struct AuthRequest {
     pub key: usize,
     pub serial: u64,
+    /// Whose check it is, to bound the checks under way per address.
+    pub peer: Option<std::net::IpAddr>,
     pub name: String,
     pub password: String,
 }
@@ -185,6 +187,7 @@ pub enum AuthJob {
 pub struct AuthAnswer {
     pub key: usize,
     pub serial: u64,
+    pub peer: Option<std::net::IpAddr>,
     pub name: String,
     pub ok: bool,
 }
@@ -252,6 +255,7 @@ impl Authenticator {
                 let answer = AuthAnswer {
                     key: request.key,
                     serial: request.serial,
+                    peer: request.peer,
                     name: request.name,
                     ok,
                 };
@@ -355,6 +359,7 @@ mod tests {
             let request = AuthRequest {
                 key: 7,
                 serial,
+                peer: None,
                 name: name.into(),
                 password: password.into(),
             };

@@ -244,6 +244,10 @@ impl Server {
             // before it: retry the queue this turn.
             self.hub.queues.mark_dirty(key);
         }
+        // Input left over from a turn whose work budget ran out comes first.
+        if self.hub.has_unprocessed(key) && self.hub.resume_input(key) {
+            return self.read_again(key);
+        }
         let mut budget = READ_BUDGET;
         loop {
             let Some(session) = self.hub.session_mut(key) else {
@@ -261,7 +265,7 @@ impl Server {
                 Ok(n) => {
                     self.hub.receive(key, scratch.get(..n).unwrap_or_default());
                     budget = budget.saturating_sub(n);
-                    if budget == 0 {
+                    if budget == 0 || self.hub.has_unprocessed(key) {
                         return self.read_again(key);
                     }
                     if n < scratch.len() && drained_if_short {

@@ -24,6 +24,7 @@
 //! errors.
 
 pub mod accounts;
+pub mod auth_queue;
 pub mod clock;
 mod cmd;
 pub mod config;

@@ -12,15 +12,26 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Instant;
 
-/// Held mail queued at login and not yet written to the socket in full.
-/// Until it is, the journal still holds it; if the connection dies first,
-/// it goes back to the mailbox.
+/// Held mail queued at login and not yet known to have arrived. It counts
+/// as arrived once written to the socket in full *and* followed by a frame
+/// from its recipient (proof the connection still works); until then the
+/// journal still holds it, and if the connection ends first it goes back to
+/// the mailbox.
 #[derive(Debug)]
 pub struct MailInFlight {
     pub owner: Rc<str>,
     pub letters: VecDeque<Rc<Letter>>,
-    /// Delivered once `Session::written` reaches this.
+    /// Where in the connection's output (`Session::written` counts) it
+    /// starts and ends.
+    pub from: u64,
     pub until: u64,
+}
+
+impl MailInFlight {
+    /// Bytes of it not yet written, when `written` bytes are.
+    fn unwritten(&self, written: u64) -> u64 {
+        self.until.saturating_sub(written.max(self.from))
+    }
 }
 
 /// A login waiting for its password to be checked off the loop.
@@ -55,9 +66,6 @@ pub struct Session<T> {
     pub name: Option<Rc<str>>,
     pub decoder: FrameDecoder,
     pub out: OutQueue,
-    /// Queued bytes of held mail, which do not count against `max-queue`
-    /// (they were already counted against the mailbox limit).
-    pub out_exempt: usize,
     /// When the last complete frame arrived.
     pub last_heard: Instant,
     /// A keep-alive PING is out and unanswered.
@@ -94,6 +102,11 @@ pub struct Session<T> {
     /// The peer's end of stream has been signalled (read-closed or error)
     /// and not read yet: read until it is, even past a short read.
     pub eof_pending: bool,
+    /// Input read but left for a later turn: the work budget ran out.
+    pub unprocessed: Vec<u8>,
+    /// Work caused in turn `work_turn` (see `hub::input`).
+    pub work: u64,
+    pub work_turn: u64,
 }
 
 impl<T> Session<T> {
@@ -104,7 +117,6 @@ impl<T> Session<T> {
             name: None,
             decoder: FrameDecoder::new(max_line),
             out: OutQueue::default(),
-            out_exempt: 0,
             last_heard: now,
             ping_sent: false,
             peer_closed: false,
@@ -123,6 +135,9 @@ impl<T> Session<T> {
             read_turn: 0,
             reread: false,
             eof_pending: false,
+            unprocessed: Vec::new(),
+            work: 0,
+            work_turn: 0,
         }
     }
 
@@ -146,8 +161,17 @@ impl<T> Session<T> {
             .map_or_else(|| "(unknown peer)".into(), |p| p.to_string())
     }
 
-    /// Queued bytes that count against `max-queue`.
+    /// Queued bytes that count against `max-queue`: not held mail, which
+    /// was counted against the mailbox limits.
     pub fn live_queued(&self) -> usize {
-        self.out.len() - self.out_exempt.min(self.out.len())
+        let mail = self.mail.as_ref().map_or(0, |m| m.unwritten(self.written));
+        let mail = usize::try_from(mail).unwrap_or(usize::MAX);
+        self.out.len() - mail.min(self.out.len())
+    }
+
+    /// Has held mail been written out in full (and waits for a frame from
+    /// its recipient to count as arrived)?
+    pub fn mail_written(&self) -> bool {
+        self.mail.as_ref().is_some_and(|m| self.written >= m.until)
     }
 }

@@ -7,6 +7,10 @@
 //! verdict comes back through [`Hub::auth_done`]. A correct password for a
 //! name already online takes the name over without a `LEFT`/`JOINED`
 //! flicker.
+//!
+//! Checking costs tens of milliseconds of one thread, so checks wait in a
+//! fair queue ([`AuthQueue`](crate::server::auth_queue::AuthQueue)) with a
+//! bound; passwords are at most [`MAX_PASSWORD`] bytes.
 
 use crate::protocol::reply::encode_fields;
 use crate::protocol::{ErrorCode, Text};
@@ -17,9 +21,12 @@ use log::info;
 use std::io::Write;
 use std::rc::Rc;
 
+/// Longest password, in bytes as sent.
+pub const MAX_PASSWORD: usize = 1024;
+
 impl<T: Write> Hub<T> {
     pub(super) fn login(&mut self, key: usize, name: &str, password: Option<Text<'_>>) {
-        let Some(auth) = &self.auth else {
+        if self.auth.is_none() {
             if self.online.contains_key(name) {
                 let text = format!("{name} is already online");
                 return self.reply_err(key, ErrorCode::NameTaken, &text);
@@ -30,16 +37,28 @@ impl<T: Write> Hub<T> {
             let text = "this server needs a password: LOGIN <name> <password>";
             return self.reply_err(key, ErrorCode::NotLoggedIn, text);
         };
+        if password.escaped().len() > MAX_PASSWORD {
+            let text = format!("password longer than {MAX_PASSWORD} bytes");
+            return self.reply_err(key, ErrorCode::BadRequest, &text);
+        }
+        let peer = self
+            .queues
+            .sessions
+            .get(key)
+            .and_then(|s| s.peer)
+            .map(|p| p.ip());
         self.next_auth += 1;
         let serial = self.next_auth;
         let request = AuthRequest {
             key,
             serial,
+            peer,
             name: name.to_owned(),
             password: password.unescaped().into_owned(),
         };
-        if auth.requests.send(AuthJob::Check(request)).is_err() {
-            let text = "passwords cannot be checked now; try again later";
+        if self.auth_queue.push(request).is_err() {
+            let text =
+                "too many logins are waiting for their password check; try again in a moment";
             return self.reply_err(key, ErrorCode::Unavailable, text);
         }
         // Input waits (kept in order in the stash) until the verdict.
@@ -48,6 +67,32 @@ impl<T: Write> Hub<T> {
                 serial,
                 stash: Vec::new(),
             });
+        }
+        self.send_checks();
+    }
+
+    /// Hands the password thread the next waiting logins, as many as may
+    /// be checked at once.
+    pub(in crate::server) fn send_checks(&mut self) {
+        let Some(auth) = &self.auth else {
+            return;
+        };
+        while let Some(request) = self.auth_queue.next_to_check() {
+            if let Err(sent) = auth.requests.send(AuthJob::Check(request)) {
+                // The thread is gone: answer as it would have, refused.
+                let AuthJob::Check(request) = sent.0 else {
+                    continue;
+                };
+                self.auth_queue.done(request.peer);
+                let key = request.key;
+                if let Some(session) = self.queues.sessions.get_mut(key) {
+                    session.auth = None;
+                }
+                let text = "passwords cannot be checked now; try again later";
+                self.reply_err(key, ErrorCode::Unavailable, text);
+                self.resumed.push(key);
+                return;
+            }
         }
     }
 
@@ -60,6 +105,7 @@ impl<T: Write> Hub<T> {
         }
         let name: Rc<str> = self.seen(name, true);
         self.online.insert(Rc::clone(&name), key);
+        self.users_reply = None;
         // Broadcasts already in the batch were sent before this login.
         self.batch.split = true;
         let had_frames = self.batch.has_frames();

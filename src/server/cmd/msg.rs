@@ -40,7 +40,10 @@ impl<T: Write> Hub<T> {
             return self.reply_err(key, ErrorCode::NoSuchUser, &text);
         }
         // Recipients must see this after any broadcast accepted before it.
-        self.seal();
+        if self.batch.has_frames() {
+            self.charge(key, self.online.len() as u64);
+            self.seal();
+        }
         let to_list: Cow<'_, str> = if names.len() == Command::recipients(to).count() {
             Cow::Borrowed(to)
         } else {

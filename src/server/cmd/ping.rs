@@ -11,7 +11,7 @@ use std::io::Write;
 impl<T: Write> Hub<T> {
     pub(super) fn ping(&mut self, key: usize, token: Option<&str>) {
         // A barrier: everything before this frame is queued first.
-        self.seal();
+        self.seal_for(key);
         self.queues.push_reply(key, |b| match token {
             Some(token) => encode_fields(b, &["PONG", token]),
             None => encode_fields(b, &["PONG"]),

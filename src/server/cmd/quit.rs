@@ -7,7 +7,7 @@ use std::io::Write;
 
 impl<T: Write> Hub<T> {
     pub(super) fn quit(&mut self, key: usize, text: Option<Text<'_>>) {
-        self.seal();
+        self.seal_for(key);
         self.queues
             .push_final(key, |b| b.extend_from_slice(b"BYE\n"));
         self.close(key, text.map(|t| t.escaped()));

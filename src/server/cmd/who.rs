@@ -1,15 +1,29 @@
 //! `WHO` → `USERS <name> ...`: who is online, in byte order so the answer
-//! is the same whatever order people came in.
+//! is the same whatever order people came in. The answer is encoded once
+//! and shared until someone comes or goes, so asking costs a queue entry,
+//! not a sort of everyone online.
 
 use crate::protocol::reply::encode_users;
 use crate::server::hub::Hub;
 use std::io::Write;
+use std::rc::Rc;
 
 impl<T: Write> Hub<T> {
     pub(super) fn who(&mut self, key: usize) {
-        let mut names: Vec<&str> = self.online.keys().map(|n| &**n).collect();
-        names.sort_unstable();
-        self.queues
-            .push_reply(key, |b| encode_users(b, names.into_iter()));
+        // After the comings and goings accepted before it.
+        self.seal_for(key);
+        let reply = match &self.users_reply {
+            Some(reply) => Rc::clone(reply),
+            None => {
+                let mut names: Vec<&str> = self.online.keys().map(|n| &**n).collect();
+                names.sort_unstable();
+                let mut line = Vec::new();
+                encode_users(&mut line, names.into_iter());
+                let reply: Rc<[u8]> = Rc::from(line);
+                self.users_reply = Some(Rc::clone(&reply));
+                reply
+            }
+        };
+        self.queues.push_shared(key, &reply);
     }
 }

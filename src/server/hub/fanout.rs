@@ -47,6 +47,18 @@ pub(in crate::server) struct Batch {
     pub(in crate::server) split: bool,
     /// Sessions that need their own cut of the chunk at sealing.
     pub(super) special: Vec<usize>,
+    /// Who wrote the frames in the batch.
+    authors: Authors,
+}
+
+/// Who wrote the frames of a batch, as far as a barrier cares.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Authors {
+    #[default]
+    Nobody,
+    /// All of them by this session (`None`: by nobody online, a LEFT).
+    One(Option<usize>),
+    Several,
 }
 
 impl Batch {
@@ -61,12 +73,21 @@ impl Batch {
     pub(in crate::server) fn has_frames(&self) -> bool {
         !self.spans.is_empty()
     }
+
+    /// Does the pending batch hold nothing for session `key` — no frames,
+    /// or only its own — so a barrier of its needs no seal?
+    pub(in crate::server) fn nothing_for(&self, key: usize) -> bool {
+        matches!(self.authors, Authors::Nobody) || self.authors == Authors::One(Some(key))
+    }
 }
 
 impl<T: Write> Hub<T> {
     /// Adds a broadcast frame to the pending batch.
     pub(in crate::server) fn broadcast(&mut self, author: Option<usize>, fields: &[&str]) {
         if self.batch.buf.len() >= BATCH_MAX {
+            if let Some(key) = author {
+                self.charge(key, self.online.len() as u64);
+            }
             self.seal();
         }
         let batch = &mut self.batch;
@@ -89,6 +110,11 @@ impl<T: Write> Hub<T> {
         batch.split = false;
         batch.seq += 1;
         batch.frames += 1;
+        batch.authors = match batch.authors {
+            Authors::Nobody => Authors::One(author),
+            Authors::One(one) if one == author => Authors::One(author),
+            _ => Authors::Several,
+        };
         if let Some(key) = author {
             self.mark_special(key);
         }
@@ -130,6 +156,7 @@ impl<T: Write> Hub<T> {
         self.batch.buf.clear();
         let spans = std::mem::take(&mut self.batch.spans);
         let frames = std::mem::take(&mut self.batch.frames);
+        self.batch.authors = Authors::Nobody;
         let mut ranges: Vec<(usize, usize)> = Vec::new();
         for &key in self.online.values() {
             let Some(session) = self.queues.sessions.get(key) else {

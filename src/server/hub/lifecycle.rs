@@ -136,6 +136,7 @@ impl<T: Write> Hub<T> {
     pub(super) fn take_name(&mut self, key: usize) -> Option<Rc<str>> {
         let name = self.queues.sessions.get_mut(key)?.name.take()?;
         self.online.remove(&name);
+        self.users_reply = None;
         Some(name)
     }
 
@@ -145,7 +146,14 @@ impl<T: Write> Hub<T> {
             return;
         };
         info!("{name} left");
-        self.seen(&name, false);
+        // Mail on its way keeps the name from being forgotten until it is
+        // delivered or back in the mailbox.
+        let mail_on_the_way = self
+            .queues
+            .sessions
+            .get(key)
+            .is_some_and(|s| s.mail.is_some());
+        self.seen(&name, mail_on_the_way);
         if self.stopping {
             return;
         }
@@ -244,7 +252,6 @@ impl<T: Write> Hub<T> {
             return Flushed::Gone;
         }
         let written = self.queues.write(key);
-        self.settle_mail();
         if written.is_err() {
             self.seal(); // closes it, and tells the others
             return Flushed::Gone;

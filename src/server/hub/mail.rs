@@ -92,9 +92,9 @@ impl<T: Write> Hub<T> {
             return 0;
         }
         self.queues.with_session(key, |s| {
+            let from = s.written + s.out.len() as u64;
             for letter in &held {
                 s.out.push_shared(&letter.frame);
-                s.out_exempt += letter.frame.len();
             }
             let until = s.written + s.out.len() as u64;
             match &mut s.mail {
@@ -106,6 +106,7 @@ impl<T: Write> Hub<T> {
                     s.mail = Some(MailInFlight {
                         owner: Rc::clone(name),
                         letters: held,
+                        from,
                         until,
                     })
                 }
@@ -115,27 +116,39 @@ impl<T: Write> Hub<T> {
         count
     }
 
-    /// Records the delivery of held mail that has been written out in
-    /// full; the owner's next replies wait for that record.
-    pub(super) fn settle_mail(&mut self) {
-        for key in std::mem::take(&mut self.queues.settled) {
-            let Some(mail) = self.take_mail(key) else {
-                continue;
-            };
-            let count = u32::try_from(mail.letters.len()).unwrap_or(u32::MAX);
-            let seq = self.journal.append(&Record::Delivered {
-                name: &mail.owner,
-                count,
-            });
-            self.store.delivered(&mail.owner, mail.letters);
-            self.gate(key, seq);
-            self.queues.mark_dirty(key);
+    /// Records the delivery of held mail that was written out in full
+    /// before this frame of its recipient came; the recipient's next
+    /// replies (a PONG) wait for that record.
+    pub(super) fn settle_mail(&mut self, key: usize) {
+        if !self
+            .queues
+            .sessions
+            .get(key)
+            .is_some_and(|s| s.mail_written())
+        {
+            return;
         }
+        let Some(mail) = self.take_mail(key) else {
+            return;
+        };
+        let count = u32::try_from(mail.letters.len()).unwrap_or(u32::MAX);
+        let seq = self.journal.append(&Record::Delivered {
+            name: &mail.owner,
+            count,
+        });
+        self.store.delivered(&mail.owner, mail.letters);
+        if !self.online.contains_key(&mail.owner) {
+            // Kept from being forgotten while its mail was on the way.
+            self.store.see(&mail.owner, false);
+        }
+        self.gate(key, seq);
     }
 
     /// The held mail a session is delivering, taken off it.
     fn take_mail(&mut self, key: usize) -> Option<MailInFlight> {
-        self.queues.sessions.get_mut(key)?.mail.take()
+        // Through `with_session`: what counts against the queue limits
+        // changes with it.
+        self.queues.with_session(key, |s| s.mail.take()).flatten()
     }
 
     /// Puts held mail a session did not finish writing back in the

@@ -7,6 +7,8 @@
 //! benchmarked without sockets. Its only other output is the journal's
 //! record buffer, which the loop hands to the journal's writer thread.
 //!
+//! - [`input`]: frames out of the bytes read, within a per-turn budget of
+//!   work, paused while a password is checked;
 //! - [`queues`]: write queues and back-pressure;
 //! - [`fanout`]: one shared encoding per batch of broadcasts;
 //! - [`lifecycle`]: open, closing, lingering, dead;
@@ -17,6 +19,7 @@
 //!   each.
 
 mod fanout;
+pub(super) mod input;
 mod lifecycle;
 mod mail;
 mod queues;
@@ -29,14 +32,13 @@ mod tests;
 pub use lifecycle::Flushed;
 pub use queues::Queues;
 
-use crate::protocol::{parse, ErrorCode, Frame};
-use crate::server::accounts::{AuthAnswer, AuthJob, AuthPort};
+use crate::protocol::ErrorCode;
+use crate::server::accounts::{AuthJob, AuthPort};
 use crate::server::clock::Clock;
 use crate::server::journal::Journal;
 use crate::server::session::Session;
 use crate::server::store::{MailLimits, Store};
 use fanout::Batch;
-use log::warn;
 use stats::Counters;
 use std::collections::{HashMap, VecDeque};
 use std::io::Write;
@@ -79,7 +81,7 @@ pub struct Hub<T> {
     pub(in crate::server) auth: Option<AuthPort>,
     pub(in crate::server) next_auth: u64,
     /// Sessions whose input was paused and may be read again.
-    resumed: Vec<usize>,
+    pub(in crate::server) resumed: Vec<usize>,
     /// Shutting down: departures are not announced.
     stopping: bool,
     next_serial: u64,
@@ -90,6 +92,13 @@ pub struct Hub<T> {
     lingering: VecDeque<(usize, u64)>,
     /// Connections with input left for the next turn (from the loop).
     throttled: usize,
+    /// Loop turns so far (work budgets are per turn).
+    turn: u64,
+    /// Logins waiting for their password check.
+    pub(in crate::server) auth_queue: crate::server::auth_queue::AuthQueue,
+    /// The answer to `WHO` while nobody comes or goes: shared by every
+    /// connection that asks.
+    pub(in crate::server) users_reply: Option<Rc<[u8]>>,
 }
 
 impl<T: Write> Hub<T> {
@@ -130,6 +139,9 @@ impl<T: Write> Hub<T> {
             linger_count: 0,
             lingering: VecDeque::new(),
             throttled: 0,
+            turn: 0,
+            auth_queue: Default::default(),
+            users_reply: None,
         }
     }
 
@@ -137,6 +149,7 @@ impl<T: Write> Hub<T> {
     /// for the stamps of the messages accepted in it.
     pub fn set_now(&mut self, now: Instant) {
         self.now = now;
+        self.turn += 1;
         self.clock.set();
     }
 
@@ -165,105 +178,6 @@ impl<T: Write> Hub<T> {
 
     pub fn session_mut(&mut self, key: usize) -> Option<&mut Session<T>> {
         self.queues.sessions.get_mut(key)
-    }
-
-    /// Handles bytes read from a connection, in whatever pieces they came.
-    pub fn receive(&mut self, key: usize, data: &[u8]) {
-        self.counters.bytes_in += data.len() as u64;
-        self.feed(key, data);
-    }
-
-    fn feed(&mut self, key: usize, data: &[u8]) {
-        let Some(session) = self.queues.sessions.get_mut(key) else {
-            return;
-        };
-        if !session.is_open() {
-            return; // closing: input is read only to see the peer's EOF
-        }
-        if let Some(pending) = &mut session.auth {
-            pending.stash.extend_from_slice(data);
-            return;
-        }
-        let mut decoder = std::mem::take(&mut session.decoder);
-        let used = decoder.feed(data, |frame| {
-            self.on_frame(key, frame);
-            self.queues
-                .sessions
-                .get(key)
-                .is_some_and(|s| s.is_open() && !s.is_paused())
-        });
-        if let Some(session) = self.queues.sessions.get_mut(key) {
-            session.decoder = decoder;
-            if let (Some(pending), Some(rest)) = (&mut session.auth, data.get(used..)) {
-                pending.stash.extend_from_slice(rest);
-            }
-        }
-    }
-
-    fn on_frame(&mut self, key: usize, frame: Frame<'_>) {
-        self.counters.frames_in += 1;
-        if let Some(session) = self.queues.sessions.get_mut(key) {
-            session.last_heard = self.now;
-            session.ping_sent = false;
-        }
-        let line = match frame {
-            Frame::Line(line) => line,
-            Frame::TooLong => {
-                let text = format!("frame longer than {} bytes; skipped", self.limits.max_line);
-                return self.reply_err(key, ErrorCode::TooLong, &text);
-            }
-        };
-        match parse(line) {
-            Ok(Some(command)) => self.dispatch(key, command),
-            Ok(None) => {}
-            Err(e) => self.reply_err(key, ErrorCode::BadRequest, &e.to_string()),
-        }
-    }
-
-    /// Takes the verdict on a password; the connection's input goes on.
-    pub fn auth_done(&mut self, answer: AuthAnswer) {
-        let key = answer.key;
-        let Some(session) = self.queues.sessions.get_mut(key) else {
-            return;
-        };
-        if session
-            .auth
-            .as_ref()
-            .is_none_or(|p| p.serial != answer.serial)
-        {
-            return; // for a connection that has gone since
-        }
-        let stash = session.auth.take().map(|p| p.stash).unwrap_or_default();
-        if !session.is_open() {
-            return;
-        }
-        if answer.ok {
-            self.admit(key, &answer.name);
-        } else {
-            session.failed_logins += 1;
-            let (failures, peer) = (session.failed_logins, session.peer_name());
-            warn!(
-                "failed login as {} from {peer} ({failures} of {MAX_FAILED_LOGINS})",
-                answer.name
-            );
-            if failures >= MAX_FAILED_LOGINS {
-                let text = format!("{failures} failed logins; disconnected");
-                self.queues.push_final(key, |b| {
-                    crate::protocol::reply::encode_err(b, ErrorCode::NotLoggedIn, &text)
-                });
-                return self.close(key, None);
-            }
-            self.reply_err(key, ErrorCode::NotLoggedIn, "wrong name or password");
-        }
-        self.resumed.push(key);
-        self.feed(key, &stash);
-    }
-
-    /// Moves the keys of connections whose input may be read again into
-    /// `into`. While a password is checked, a session is paused
-    /// ([`Session::is_paused`]) and the loop does not read it.
-    pub fn take_resumed(&mut self, into: &mut Vec<usize>) {
-        into.append(&mut self.resumed);
     }
 
     /// Queues this turn's broadcasts and hands the turn's journal records

@@ -6,8 +6,7 @@
 //! limit is on what the *client* has not taken, not on what one loop turn
 //! produced), and a session still over it is listed for a cut. Writes are
 //! held back while the journal has not yet acknowledged the records a
-//! session caused ([`Session::gate`]), and stop at the end of held mail
-//! being delivered until its delivery is recorded.
+//! session caused ([`Session::gate`]).
 
 use crate::server::session::Session;
 use log::debug;
@@ -29,8 +28,6 @@ pub struct Queues<T> {
     pub(super) cuts: Vec<usize>,
     /// Sessions whose socket failed during a write.
     pub(super) failed: Vec<usize>,
-    /// Sessions that wrote the last byte of held mail being delivered.
-    pub(super) settled: Vec<usize>,
     /// Sessions whose output waits for the journal.
     pub(super) gated: Vec<usize>,
     /// The journal's acknowledged sequence number, as last seen.
@@ -50,7 +47,6 @@ impl<T: Write> Queues<T> {
             dirty: Vec::new(),
             cuts: Vec::new(),
             failed: Vec::new(),
-            settled: Vec::new(),
             gated: Vec::new(),
             acked: 0,
             bytes_out: 0,
@@ -66,7 +62,6 @@ impl<T: Write> Queues<T> {
         let session = self.sessions.get_mut(key)?;
         let before = session.live_queued();
         let result = f(session);
-        session.out_exempt = session.out_exempt.min(session.out.len());
         let after = session.live_queued();
         self.total = self.total + after - before;
         self.peak = self.peak.max(self.total);
@@ -104,33 +99,17 @@ impl<T: Write> Queues<T> {
             }
             return Ok(0);
         }
-        // Held mail in flight is written up to its end, then waits for its
-        // delivery to be recorded: a reply after it (a PONG) must not
-        // overtake that record.
-        let limit = session.mail.as_ref().map_or(usize::MAX, |m| {
-            usize::try_from(m.until.saturating_sub(session.written)).unwrap_or(usize::MAX)
-        });
         let result = self
             .with_session(key, |s| {
-                let result = s.out.write_to(&mut s.io, limit);
+                let result = s.out.write_to(&mut s.io, usize::MAX);
                 if let Ok(n) = result {
-                    s.out_exempt = s.out_exempt.saturating_sub(n);
                     s.written += n as u64;
                 }
                 result
             })
             .unwrap_or(Ok(0));
         match &result {
-            Ok(n) => {
-                self.bytes_out += *n as u64;
-                let done = self
-                    .sessions
-                    .get(key)
-                    .is_some_and(|s| s.mail.as_ref().is_some_and(|m| s.written >= m.until));
-                if done {
-                    self.settled.push(key);
-                }
-            }
+            Ok(n) => self.bytes_out += *n as u64,
             Err(e) => {
                 debug!("write to connection {key} failed: {e}");
                 self.failed.push(key);

@@ -22,6 +22,8 @@ impl<T: Write> Hub<T> {
         let (mut pings, mut timeouts, mut expired) = (Vec::new(), Vec::new(), Vec::new());
         for (key, s) in self.queues.sessions.iter() {
             match (s.phase, idle) {
+                // Waiting for its password check is not silence.
+                (Phase::Open, Some(_)) if s.is_paused() => {}
                 (Phase::Open, Some(timeout)) => {
                     let silent = now.saturating_duration_since(s.last_heard);
                     if silent >= timeout {

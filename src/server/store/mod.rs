@@ -9,13 +9,15 @@
 //! once plus a small entry per mailbox. Limits are in bytes as well as in
 //! messages: each mailbox is charged the full size of what it holds
 //! (`--mailbox-bytes`, `--mailbox-max`), and all held mail together is
-//! charged each message once plus [`ENTRY_BYTES`] per recipient
-//! (`--held-bytes`).
+//! charged what it takes in memory (`--held-bytes`): each message once —
+//! its frame and [`LETTER_BYTES`] — plus [`ENTRY_BYTES`] per recipient and
+//! [`MAILBOX_BYTES`] per name holding mail.
 //!
 //! Known names — who may be sent mail — are bounded too (`--max-known`):
 //! past the limit the least recently seen names that hold no mail and are
 //! not online are forgotten, so an open server that anyone may log in to
-//! under any name cannot be grown without end.
+//! under any name cannot be grown without end. Names holding mail cannot be
+//! forgotten, so mail is held for at most `--max-known` names.
 
 mod known;
 
@@ -25,9 +27,15 @@ use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::rc::Rc;
 
-/// What one recipient's entry is charged against `--held-bytes`, besides
-/// the message it points at.
-pub const ENTRY_BYTES: usize = 32;
+/// What a held message takes in memory besides its frame (its letter, the
+/// allocations' headers), charged against `--held-bytes`.
+pub const LETTER_BYTES: usize = 96;
+/// What one recipient's entry takes (a pointer in its mailbox, with room
+/// to grow).
+pub const ENTRY_BYTES: usize = 16;
+/// What a name holding mail takes: its mailbox, its place in two maps,
+/// the name itself.
+pub const MAILBOX_BYTES: usize = 256;
 
 /// A held message, shared by the mailboxes of all its recipients.
 #[derive(Debug)]
@@ -54,6 +62,7 @@ pub enum Refusal {
     Messages(usize),
     MailboxBytes(usize),
     TotalBytes(usize),
+    Mailboxes(usize),
 }
 
 impl fmt::Display for Refusal {
@@ -67,6 +76,12 @@ impl fmt::Display for Refusal {
                 write!(
                     f,
                     "the server holds all the mail it may ({n} bytes, --held-bytes)"
+                )
+            }
+            Refusal::Mailboxes(n) => {
+                write!(
+                    f,
+                    "the server holds mail for as many names as it may ({n}, --max-known)"
                 )
             }
         }
@@ -119,7 +134,7 @@ impl Store {
                 let name = store.see_if_new(name);
                 store.put(&name, &letter);
             }
-            store.bytes += letter.frame.len();
+            store.bytes += letter.frame.len() + LETTER_BYTES;
             store.charge_journal(&letter, &to);
         }
         store
@@ -167,7 +182,7 @@ impl Store {
             match self.room_for(name, frame.len(), held.is_empty()) {
                 Ok(()) => {
                     if held.is_empty() {
-                        self.bytes += frame.len();
+                        self.bytes += frame.len() + LETTER_BYTES;
                     }
                     let name = self.see_if_new(name);
                     self.put(&name, &letter);
@@ -193,17 +208,20 @@ impl Store {
 
     fn room_for(&self, name: &str, size: usize, first: bool) -> Result<(), Refusal> {
         let l = &self.limits;
-        let (count, bytes) = self
-            .mailboxes
-            .get(name)
-            .map_or((0, 0), |m| (m.letters.len(), m.bytes));
+        let mailbox = self.mailboxes.get(name);
+        let (count, bytes) = mailbox.map_or((0, 0), |m| (m.letters.len(), m.bytes));
         if count >= l.mailbox_max {
             return Err(Refusal::Messages(l.mailbox_max));
         }
         if bytes + size > l.mailbox_bytes {
             return Err(Refusal::MailboxBytes(l.mailbox_bytes));
         }
-        let extra = ENTRY_BYTES + if first { size } else { 0 };
+        if mailbox.is_none() && self.mailboxes.len() >= l.max_known {
+            return Err(Refusal::Mailboxes(l.max_known));
+        }
+        let extra = ENTRY_BYTES
+            + if first { size + LETTER_BYTES } else { 0 }
+            + if mailbox.is_none() { MAILBOX_BYTES } else { 0 };
         if self.bytes + extra > l.held_bytes {
             return Err(Refusal::TotalBytes(l.held_bytes));
         }
@@ -212,8 +230,7 @@ impl Store {
 
     /// Adds one entry to a mailbox.
     fn put(&mut self, name: &Rc<str>, letter: &Rc<Letter>) {
-        self.known.pin(name);
-        let mailbox = self.mailboxes.entry(Rc::clone(name)).or_default();
+        let mailbox = self.mailbox(name);
         mailbox.letters.push_back(Rc::clone(letter));
         mailbox.bytes += letter.frame.len();
         self.entries += 1;
@@ -237,6 +254,7 @@ impl Store {
             return VecDeque::new();
         };
         self.entries -= mailbox.letters.len();
+        self.bytes = self.bytes.saturating_sub(MAILBOX_BYTES);
         mailbox.letters
     }
 
@@ -247,7 +265,7 @@ impl Store {
             self.bytes = self.bytes.saturating_sub(ENTRY_BYTES);
             self.live = self.live.saturating_sub(1 + name.len() as u64);
             if Rc::strong_count(&letter) == 1 {
-                self.bytes = self.bytes.saturating_sub(letter.frame.len());
+                self.bytes = self.bytes.saturating_sub(letter.frame.len() + LETTER_BYTES);
                 let whole = record::size_of(&Record::Held {
                     to: Vec::new(),
                     frame: &letter.frame,
@@ -260,12 +278,27 @@ impl Store {
     /// Puts back letters taken by [`take_held`](Self::take_held) that
     /// never reached their recipient, ahead of anything held since.
     pub fn restore(&mut self, name: &Rc<str>, mut letters: VecDeque<Rc<Letter>>) {
-        self.known.pin(name);
-        let mailbox = self.mailboxes.entry(Rc::clone(name)).or_default();
+        if letters.is_empty() {
+            return;
+        }
         self.entries += letters.len();
+        let mailbox = self.mailbox(name);
         mailbox.bytes += letters.iter().map(|l| l.frame.len()).sum::<usize>();
         letters.append(&mut mailbox.letters);
         mailbox.letters = letters;
+    }
+
+    /// The mailbox of `name`, made (and charged) if it has none; the name
+    /// is known, and kept from being forgotten, while it holds mail.
+    fn mailbox(&mut self, name: &Rc<str>) -> &mut Mailbox {
+        if !self.known.contains(name) {
+            self.see(name, false);
+        }
+        self.known.pin(name);
+        if !self.mailboxes.contains_key(name) {
+            self.bytes += MAILBOX_BYTES;
+        }
+        self.mailboxes.entry(Rc::clone(name)).or_default()
     }
 
     /// Messages held, counted once per recipient.

@@ -18,6 +18,7 @@ fn frame(size: usize) -> Rc<[u8]> {
 fn a_message_for_many_is_stored_and_charged_once() {
     let mut store = Store::new(MailLimits {
         held_bytes: 1 << 20,
+        max_known: 10,
         ..limits()
     });
     let f = frame(60);
@@ -25,7 +26,10 @@ fn a_message_for_many_is_stored_and_charged_once() {
     let (held, refused) = store.hold(&names, &f);
     assert_eq!((held.len(), refused.len()), (4, 0));
     assert_eq!(store.held(), 4);
-    assert_eq!(store.held_bytes(), 60 + 4 * ENTRY_BYTES);
+    assert_eq!(
+        store.held_bytes(),
+        60 + LETTER_BYTES + 4 * (ENTRY_BYTES + MAILBOX_BYTES)
+    );
     assert_eq!(Rc::strong_count(&f), 2, "one letter, shared");
     for name in names {
         let letters = store.take_held(name);
@@ -38,25 +42,53 @@ fn a_message_for_many_is_stored_and_charged_once() {
 
 #[test]
 fn each_limit_refuses_with_its_own_reason() {
-    let mut store = Store::new(limits());
+    let mut store = Store::new(MailLimits {
+        held_bytes: 1300,
+        ..limits()
+    });
     let (_, refused) = store.hold(&["a"], &frame(60));
     assert!(refused.is_empty());
+    assert_eq!(
+        store.held_bytes(),
+        60 + LETTER_BYTES + ENTRY_BYTES + MAILBOX_BYTES
+    );
     let (_, refused) = store.hold(&["a"], &frame(60));
     assert_eq!(refused, [("a", Refusal::MailboxBytes(100))]);
-    for _ in 0..2 {
-        store.hold(&["b"], &frame(10));
+    for _ in 0..3 {
+        let (_, refused) = store.hold(&["b"], &frame(10));
+        assert!(refused.is_empty());
     }
-    store.hold(&["b"], &frame(10));
     let (_, refused) = store.hold(&["b"], &frame(10));
     assert_eq!(refused, [("b", Refusal::Messages(3))]);
-    // 60 + 30 bytes and 4 entries (218) are charged; 90 more bytes
-    // and an entry each for three new names is over 400 at the third.
-    let (held, refused) = store.hold(&["c", "d", "e"], &frame(90));
-    assert_eq!(held.len(), 2);
-    assert_eq!(refused, [("e", Refusal::TotalBytes(400))]);
-    assert!(Refusal::TotalBytes(400)
+    // 428 for a, 378 + 2 × 122 for b: 1050 charged; a new mailbox with 90
+    // bytes takes 458 more, over 1300.
+    assert_eq!(store.held_bytes(), 1050);
+    let (held, refused) = store.hold(&["c"], &frame(90));
+    assert!(held.is_empty());
+    assert_eq!(refused, [("c", Refusal::TotalBytes(1300))]);
+    assert!(Refusal::TotalBytes(1300)
         .to_string()
         .contains("--held-bytes"));
+}
+
+#[test]
+fn mail_is_held_for_at_most_max_known_names() {
+    let mut store = Store::new(MailLimits {
+        held_bytes: 1 << 20,
+        max_known: 2,
+        ..limits()
+    });
+    let (held, refused) = store.hold(&["a", "b", "c"], &frame(10));
+    assert_eq!(held.len(), 2);
+    assert_eq!(refused, [("c", Refusal::Mailboxes(2))]);
+    // A name with mail already may get more.
+    assert!(store.hold(&["a"], &frame(10)).1.is_empty());
+    // Names holding mail cannot be forgotten, so the bound holds.
+    for name in ["d", "e", "f"] {
+        store.see(name, false);
+    }
+    store.forget_past_limit();
+    assert_eq!(store.known_names(), 2);
 }
 
 #[test]

@@ -1,160 +1,11 @@
-//! The hub without sockets: transports that record what is written, time
-//! moved by hand, the journal acknowledged by hand.
+//! What each connection sees: fan-out order, logins mid-turn, private
+//! messages, held mail, limits, timers — and that the bytes may come in
+//! any pieces.
 
-use super::*;
+use super::harness::*;
+use crate::server::journal::Journal;
 use crate::server::session::Phase;
 use proptest::prelude::*;
-use std::cell::{Cell, RefCell};
-use std::io;
-
-/// A transport that records what the hub writes, or takes nothing while
-/// stalled (a client that does not read).
-#[derive(Debug, Clone, Default)]
-struct Wire(Rc<RefCell<Vec<u8>>>, Rc<Cell<bool>>);
-
-impl Write for Wire {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if self.1.get() {
-            return Err(io::ErrorKind::WouldBlock.into());
-        }
-        self.0.borrow_mut().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    /// Takes everything, like a socket with room to spare.
-    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
-        bufs.iter().map(|b| self.write(b)).sum()
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-fn limits() -> Limits {
-    Limits {
-        max_line: 1024,
-        max_queue: 1 << 20,
-        max_total_queue: 1 << 30,
-        mail: MailLimits {
-            mailbox_max: 10,
-            mailbox_bytes: 1 << 20,
-            held_bytes: 1 << 24,
-            max_known: 1000,
-        },
-        idle_timeout: Some(Duration::from_secs(60)),
-        max_lingering: 4,
-    }
-}
-
-struct Harness {
-    hub: Hub<Wire>,
-    /// By slab key: a key reused after a removal gets the newest wire.
-    wires: HashMap<usize, Wire>,
-    t0: Instant,
-}
-
-impl Harness {
-    fn new() -> Harness {
-        Harness::with(limits(), Journal::disabled())
-    }
-
-    fn with(limits: Limits, journal: Journal) -> Harness {
-        let store = Store::new(limits.mail);
-        let hub = Hub::with_store(limits, store, journal, None);
-        Harness {
-            hub,
-            wires: HashMap::new(),
-            t0: Instant::now(),
-        }
-    }
-
-    fn connect(&mut self) -> usize {
-        let wire = Wire::default();
-        let key = self.hub.open(wire.clone());
-        self.wires.insert(key, wire);
-        key
-    }
-
-    fn send(&mut self, key: usize, frames: &str) {
-        self.hub.receive(key, frames.as_bytes());
-    }
-
-    /// Moves the hub's clock to `secs` after the start and runs timers.
-    fn at(&mut self, secs: u64) {
-        self.hub.set_now(self.t0 + Duration::from_secs(secs));
-        self.hub.tick();
-    }
-
-    /// Ends the turn and writes everything, as the loop does, then drops
-    /// finished connections.
-    fn flush(&mut self) {
-        self.hub.end_turn();
-        let mut dirty = Vec::new();
-        loop {
-            self.hub.take_dirty(&mut dirty);
-            if dirty.is_empty() {
-                break;
-            }
-            for &key in &dirty {
-                if self.hub.flush(key) == Flushed::ShutWrite {
-                    self.hub.start_draining(key);
-                }
-            }
-        }
-        self.hub.sync_journal();
-    }
-
-    /// What `key` received since last asked, timestamps blanked.
-    fn lines(&mut self, key: usize) -> Vec<String> {
-        let bytes = std::mem::take(&mut *self.wires[&key].0.borrow_mut());
-        String::from_utf8(bytes)
-            .unwrap()
-            .lines()
-            .map(|l| {
-                l.split(' ')
-                    .map(|f| {
-                        if f.ends_with('Z') && f.len() == 24 {
-                            "T"
-                        } else {
-                            f
-                        }
-                    })
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            })
-            .collect()
-    }
-
-    /// Flushes, then returns what `key` received.
-    fn turn_for(&mut self, key: usize) -> Vec<String> {
-        self.flush();
-        self.lines(key)
-    }
-
-    fn login(&mut self, name: &str) -> usize {
-        let key = self.connect();
-        self.send(key, &format!("LOGIN {name}\n"));
-        self.flush();
-        self.lines(key);
-        key
-    }
-
-    /// Logs `name` in and out, so it is known.
-    fn visit(&mut self, name: &str) {
-        let key = self.login(name);
-        self.send(key, "QUIT\n");
-        self.flush();
-        self.hub.peer_closed(key);
-        self.reap();
-    }
-
-    fn reap(&mut self) {
-        let mut dead = Vec::new();
-        self.hub.take_dead(&mut dead);
-        for key in dead {
-            self.hub.remove(key);
-        }
-    }
-}
 
 #[test]
 fn one_turn_of_many_senders_reaches_each_without_its_own_frames() {
@@ -271,7 +122,9 @@ fn mail_for_many_offline_names_is_held_once() {
     h.send(amy, &format!("MSG {} {text}\n", names.join(",")));
     h.flush();
     assert_eq!(h.hub.store.held(), 50);
-    let frame_len = h.hub.store.held_bytes() - 50 * crate::server::store::ENTRY_BYTES;
+    use crate::server::store::{ENTRY_BYTES, LETTER_BYTES, MAILBOX_BYTES};
+    let per_recipient = 50 * (ENTRY_BYTES + MAILBOX_BYTES);
+    let frame_len = h.hub.store.held_bytes() - per_recipient - LETTER_BYTES;
     assert!(
         (500..1000).contains(&frame_len),
         "charged once: {frame_len}"
@@ -314,12 +167,22 @@ fn replies_wait_for_the_records_they_follow() {
     assert_eq!(h.turn_for(amy), Vec::<String>::new());
     h.hub.journal.ack_all();
     assert_eq!(h.turn_for(amy), ["PONG 1"]);
-    // Delivered mail, then a PONG: the PONG waits for the delivery record.
+    // A PING sent with the login, before the mail was written, proves
+    // nothing: the mail is still on its way.
     let bob = h.connect();
     h.send(bob, "LOGIN bob\nPING 2\n");
-    assert_eq!(h.turn_for(bob), ["OK LOGIN bob", "MSG amy bob T held"]);
+    assert_eq!(
+        h.turn_for(bob),
+        ["OK LOGIN bob", "MSG amy bob T held", "PONG 2"]
+    );
+    assert!(h.hub.store.held_bytes() > 0, "not yet delivered");
+    // A frame after it was written: it arrived. The PONG waits for the
+    // record of its delivery.
+    h.send(bob, "PING 3\n");
+    assert_eq!(h.turn_for(bob), Vec::<String>::new());
     h.hub.journal.ack_all();
-    assert_eq!(h.turn_for(bob), ["PONG 2"]);
+    assert_eq!(h.turn_for(bob), ["PONG 3"]);
+    assert_eq!(h.hub.store.held_bytes(), 0, "delivered");
 }
 
 #[test]

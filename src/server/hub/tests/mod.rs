@@ -1,0 +1,6 @@
+//! The hub's unit tests, split by concern; `harness` drives a hub as the
+//! loop does, without sockets.
+
+mod chat;
+mod harness;
+mod turns;
