@@ -12,15 +12,21 @@ use std::sync::Arc;
 
 /// A server with plain text on --port and TLS on --tls-port.
 fn tls_server(dir: &Path) -> (TestServer, std::net::SocketAddr, PathBuf) {
+    tls_server_with(dir, &[])
+}
+
+fn tls_server_with(dir: &Path, extra: &[&str]) -> (TestServer, std::net::SocketAddr, PathBuf) {
     let (ca, cert, key) = certificates(dir, "test");
-    let server = TestServer::start(&[
+    let mut args = vec![
         "--tls-cert",
         cert.to_str().unwrap(),
         "--tls-key",
         key.to_str().unwrap(),
         "--tls-port",
         "0",
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    let server = TestServer::start(&args);
     let tls_addr = server.logged_addr("listening for TLS on ");
     (server, tls_addr, ca)
 }
@@ -184,4 +190,18 @@ fn sighup_loads_a_renewed_certificate_for_new_connections() {
         other => panic!("{other:?}"),
     }
     assert!(server.is_alive());
+}
+
+#[test]
+fn a_tls_client_refused_because_the_server_is_full_is_told_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, tls_addr, ca) = tls_server_with(dir.path(), &["--max-clients", "1"]);
+    let _only = server.login("only");
+    let mut refused = tls_client(tls_addr, &ca);
+    match refused.login("late") {
+        Err(evchat::client::Error::Refused { code: 503, text }) => {
+            assert!(text.contains("server full"), "{text}")
+        }
+        other => panic!("expected ERR 503 server full, got {other:?}"),
+    }
 }

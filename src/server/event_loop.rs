@@ -260,11 +260,17 @@ impl Server {
             // next arrival as a new edge) — unless the peer's FIN is known
             // to be waiting. TLS is read until WouldBlock.
             let drained_if_short = !session.io.is_tls() && !session.eof_pending;
-            match session.io.read(scratch) {
+            let wire_before = session.io.wire_read();
+            let read = session.io.read(scratch);
+            // TLS counts what came off the wire: tiny records cost their
+            // decryption whatever plaintext they carry.
+            let wire = session.io.wire_read().saturating_sub(wire_before);
+            match read {
                 Ok(0) => return self.hub.peer_closed(key),
                 Ok(n) => {
                     self.hub.receive(key, scratch.get(..n).unwrap_or_default());
-                    budget = budget.saturating_sub(n);
+                    let cost = usize::try_from(wire).unwrap_or(usize::MAX).max(n);
+                    budget = budget.saturating_sub(cost);
                     if budget == 0 || self.hub.has_unprocessed(key) {
                         return self.read_again(key);
                     }
@@ -313,6 +319,10 @@ impl Server {
                 self.hub.fail(key);
                 return false;
             }
+            if session.io.is_handshaking() {
+                return true; // its last words wait in rustls until then
+            }
+            session.io.close_notify();
             if session.io.tls_pending() {
                 return true;
             }
@@ -327,9 +337,6 @@ impl Server {
     /// while dropping one queued something for others (a LEFT).
     fn flush_and_reap(&mut self) {
         let (mut dirty, mut dead) = (Vec::new(), Vec::new());
-        if !self.tls_closing.is_empty() {
-            self.finish_tls_closes();
-        }
         loop {
             self.hub.take_dirty(&mut dirty);
             for &key in &dirty {
@@ -337,8 +344,9 @@ impl Server {
                     let Some(session) = self.hub.session_mut(key) else {
                         continue;
                     };
-                    session.io.close_notify();
-                    if session.io.tls_pending() {
+                    if session.io.is_tls() {
+                        // Closed once the handshake (if any) and the
+                        // close_notify are through.
                         if !self.tls_closing.contains(&key) {
                             self.tls_closing.push(key);
                         }
@@ -347,6 +355,9 @@ impl Server {
                     let _ = session.io.stream.shutdown(Shutdown::Write);
                     self.hub.start_draining(key);
                 }
+            }
+            if !self.tls_closing.is_empty() {
+                self.finish_tls_closes();
             }
             self.hub.take_dead(&mut dead);
             for &key in &dead {

@@ -56,6 +56,11 @@ pub struct Conn {
     pub stream: TcpStream,
     pub peer: SocketAddr,
     tls: Option<Box<ServerConnection>>,
+    /// Ciphertext read from the socket so far: what the loop's read budget
+    /// counts for TLS (a flood of tiny records decrypts to few bytes).
+    wire_read: u64,
+    /// A close_notify has been queued.
+    closing: bool,
 }
 
 impl Conn {
@@ -64,6 +69,8 @@ impl Conn {
             stream,
             peer,
             tls: None,
+            wire_read: 0,
+            closing: false,
         }
     }
 
@@ -77,6 +84,8 @@ impl Conn {
             stream,
             peer,
             tls: Some(Box::new(tls)),
+            wire_read: 0,
+            closing: false,
         })
     }
 
@@ -97,10 +106,25 @@ impl Conn {
         self.tls.as_ref().is_some_and(|t| t.wants_write())
     }
 
-    /// Starts closing: a TLS close_notify, as far as it can be written.
+    /// Is a TLS handshake still under way? Plaintext written meanwhile
+    /// waits in rustls until it is done, so closing now would lose it.
+    pub fn is_handshaking(&self) -> bool {
+        self.tls.as_ref().is_some_and(|t| t.is_handshaking())
+    }
+
+    /// Bytes read from the socket so far (ciphertext, for TLS).
+    pub fn wire_read(&self) -> u64 {
+        self.wire_read
+    }
+
+    /// Starts closing: a TLS close_notify (once), as far as it can be
+    /// written.
     pub fn close_notify(&mut self) {
         if let Some(tls) = &mut self.tls {
-            tls.send_close_notify();
+            if !self.closing {
+                self.closing = true;
+                tls.send_close_notify();
+            }
         }
         let _ = self.flush_tls();
     }
@@ -112,7 +136,9 @@ impl Read for Conn {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
             let Some(tls) = self.tls.as_mut() else {
-                return self.stream.read(buf);
+                let n = self.stream.read(buf)?;
+                self.wire_read += n as u64;
+                return Ok(n);
             };
             // Records rustls already holds come before the socket's: it
             // stops decrypting while its plaintext buffer is full, and
@@ -131,7 +157,9 @@ impl Read for Conn {
                 Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(0),
                 Err(e) => return Err(e),
             }
-            if tls.read_tls(&mut self.stream)? == 0 {
+            let wire = tls.read_tls(&mut self.stream)?;
+            self.wire_read += wire as u64;
+            if wire == 0 {
                 return Ok(0);
             }
             let processed = tls.process_new_packets().map(|_| ());
@@ -185,5 +213,85 @@ impl Write for Conn {
 
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    use std::time::{Duration, Instant};
+
+    /// Writes a CA and a certificate for localhost it signed; returns the
+    /// server's config and the client's.
+    fn configs(dir: &Path) -> (Arc<ServerConfig>, Arc<rustls::ClientConfig>) {
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca_key = KeyPair::generate().unwrap();
+        let ca = ca_params.self_signed(&ca_key).unwrap();
+        let key = KeyPair::generate().unwrap();
+        let cert = CertificateParams::new(vec!["localhost".to_owned()])
+            .unwrap()
+            .signed_by(&key, &ca, &ca_key)
+            .unwrap();
+        let (ca_pem, cert_pem, key_pem) = (
+            dir.join("ca.pem"),
+            dir.join("cert.pem"),
+            dir.join("key.pem"),
+        );
+        std::fs::write(&ca_pem, ca.pem()).unwrap();
+        std::fs::write(&cert_pem, cert.pem()).unwrap();
+        std::fs::write(&key_pem, key.serialize_pem()).unwrap();
+        let server = load_config(&cert_pem, &key_pem).unwrap();
+        let client = crate::client::tls::client_config(Some(&ca_pem)).unwrap();
+        (server, client)
+    }
+
+    #[test]
+    fn what_the_read_budget_counts_is_the_ciphertext() {
+        let dir = tempfile::tempdir().unwrap();
+        let (server_config, client_config) = configs(dir.path());
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        // The client sends 1000 bytes, each in a TLS record of its own, and
+        // keeps its end open until they are read.
+        let (read_all, done) = std::sync::mpsc::channel::<()>();
+        let client = std::thread::spawn(move || {
+            let stream = std::net::TcpStream::connect(addr).unwrap();
+            let session = crate::client::tls::handshake(&stream, "localhost", client_config);
+            let session = session.unwrap();
+            let mut tls = session.lock().unwrap();
+            let mut socket = &stream;
+            for _ in 0..1000 {
+                tls.writer().write_all(b"x").unwrap();
+                while tls.wants_write() {
+                    tls.write_tls(&mut socket).unwrap();
+                }
+            }
+            let _ = done.recv();
+        });
+        let (accepted, peer) = listener.accept().unwrap();
+        accepted.set_nonblocking(true).unwrap();
+        let mut conn = Conn::tls(TcpStream::from_std(accepted), peer, &server_config).unwrap();
+        let (mut plaintext, mut buf) = (0, [0u8; 4096]);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while plaintext < 1000 {
+            assert!(Instant::now() < deadline, "only {plaintext} bytes came");
+            match conn.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => plaintext += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::yield_now(),
+                Err(e) => panic!("{e}"),
+            }
+        }
+        drop(read_all);
+        client.join().unwrap();
+        assert_eq!(plaintext, 1000);
+        // Each record carries a header and a tag: far more than its byte.
+        assert!(
+            conn.wire_read() > 20 * 1000,
+            "{} on the wire",
+            conn.wire_read()
+        );
     }
 }
