@@ -120,3 +120,40 @@ fn user_commands_say_what_they_did() {
         "which file is a usage error"
     );
 }
+
+#[test]
+fn the_server_outlives_whoever_read_its_log() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_evchat-server"))
+        .args(["--port", "0", "--data-dir", dir.path().to_str().unwrap()])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut log = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    let addr = loop {
+        line.clear();
+        assert!(log.read_line(&mut line).unwrap() > 0, "no address logged");
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            break rest.trim().parse::<std::net::SocketAddr>().unwrap();
+        }
+    };
+    // The terminal that started it is closed: nobody reads its log now.
+    drop(log);
+    let mut users = Vec::new();
+    for i in 0..50 {
+        let mut c = common::Line::connect(addr);
+        c.send(&format!("LOGIN u{i}")); // each logged at info level
+        c.expect("OK LOGIN");
+        users.push(c);
+    }
+    let mut last = users.pop().unwrap();
+    last.sync();
+    assert!(child.try_wait().unwrap().is_none(), "the server died");
+    drop(users);
+    drop(last);
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}

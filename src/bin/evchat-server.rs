@@ -32,12 +32,8 @@ fn main() -> ExitCode {
         };
     }
     let level = config.as_ref().map_or(LevelFilter::Info, |c| c.log_level);
-    // Logging to stderr with UTC timestamps; failure here means a logger
-    // was already set, which cannot happen in this binary.
-    let _ = simple_logger::SimpleLogger::new()
-        .with_level(level)
-        .with_utc_timestamps()
-        .init();
+    // Until the end of main: the last lines are written out when it drops.
+    let _log = evchat::server::logging::init(level);
     let config = match config {
         Ok(config) => config,
         Err(e) => {

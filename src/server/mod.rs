@@ -35,6 +35,7 @@ pub mod hub;
 pub mod journal;
 pub mod limits;
 pub mod listener;
+pub mod logging;
 pub mod outqueue;
 pub mod session;
 pub mod setup;
