@@ -164,3 +164,18 @@ fn a_dead_server_is_a_loud_failure_not_a_figure() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("FAILED"));
 }
+
+#[test]
+fn a_server_that_refuses_the_bench_is_named_not_timed_out() {
+    use evchat::server::accounts::{hash_password, Users};
+    let dir = tempfile::tempdir().unwrap();
+    let users = dir.path().join("users");
+    let mut accounts = Users::default();
+    accounts.set("amy", hash_password("pw").unwrap());
+    accounts.save(&users).unwrap();
+    let server = TestServer::start(&["--users", users.to_str().unwrap()]);
+    let (ok, text) = bench(&server, &["fanout", "--sizes", "2", "--messages", "10"]);
+    assert!(!ok, "{text}");
+    // The refusal itself, not a stall it led to.
+    assert!(text.contains("ERR 401"), "{text}");
+}

@@ -69,12 +69,14 @@ fn client_over_a_pipe_sends_every_line_then_quits() {
         .unwrap();
     drop(stdin);
     let out = finish(child);
-    assert!(out.status.success(), "{out:?}");
+    // One line was refused: a script must be able to tell.
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(stdout.contains("* online (2): alice, bob"), "{stdout}");
-    assert!(
-        stdout.contains("! error 404: no such user: nobody"),
-        "{stdout}"
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(
+        stderr,
+        "! error 404: no such user: nobody; nothing was sent\n"
     );
     alice.expect("JOINED bob ");
     assert!(alice.expect("SAY bob ").ends_with(" hello all"));
@@ -83,6 +85,14 @@ fn client_over_a_pipe_sends_every_line_then_quits() {
         .ends_with(" psst\\nsecond line"));
     assert!(alice.expect("SAY bob ").ends_with(" /slash"));
     alice.expect("LEFT bob ");
+}
+
+#[test]
+fn a_piped_client_whose_lines_all_went_through_exits_0() {
+    let server = TestServer::start(&[]);
+    let out = common::run_with_stdin(&mut client(server.addr.port(), &["bob"]), b"hi\n/who\n");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(out.stderr.is_empty(), "{out:?}");
 }
 
 #[test]

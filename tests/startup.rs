@@ -31,9 +31,10 @@ fn flags_that_cannot_work_are_usage_errors_before_anything_is_touched() {
         (&["--tls-key", "key.pem"][..], "--tls-key needs --tls-cert"),
         (&["--tls-port", "5556"][..], "--tls-port needs --tls-cert"),
         (&["--max-line", "100M"][..], "use --max-line 16M or less"),
+        (&["--mailbox-bytes", "1K"][..], "raise --mailbox-bytes"),
         (
-            &["--mailbox-bytes", "1K"][..],
-            "mailbox-bytes must exceed max-line",
+            &["--max-line", "9M"][..],
+            "max-queue (8388608) must exceed max-line (9437184)",
         ),
     ] {
         let out = server(&[args, &["--port", "0", "--data-dir", data]].concat());

@@ -39,6 +39,8 @@ pub struct Shared {
     pub stop: AtomicBool,
     pub threads: Vec<ThreadCounts>,
     pub latency: Vec<Mutex<Histogram<u64>>>,
+    /// The first refusal any connection got from the server.
+    pub refused: Mutex<Option<String>>,
 }
 
 impl Shared {
@@ -161,6 +163,7 @@ impl Fleet {
             stop: AtomicBool::new(false),
             threads: (0..readers).map(|_| ThreadCounts::default()).collect(),
             latency: (0..readers).map(|_| Mutex::new(new_histogram())).collect(),
+            refused: Mutex::new(None),
         });
         let mut per_thread: Vec<Vec<Watched>> = (0..readers).map(|_| Vec::new()).collect();
         let mut receivers = Vec::with_capacity(spec.receivers);
@@ -214,7 +217,17 @@ impl Fleet {
         // A second barrier: JOINED notices caused by later logins reach
         // earlier users before this round's answers.
         fleet.barrier(patience)?;
+        // A refused login (a server with accounts, say) still answers the
+        // barrier: measuring it would only stall.
+        if let Some(why) = fleet.refused() {
+            return Err(io::Error::other(format!("the server refused: {why}")));
+        }
         Ok(fleet)
+    }
+
+    /// The first refusal a connection of the fleet got, if any.
+    pub fn refused(&self) -> Option<String> {
+        self.shared.refused.lock().ok().and_then(|r| r.clone())
     }
 
     /// Sends a barrier request on every connection and waits for all answers.
@@ -348,6 +361,11 @@ fn read_loop(slot: usize, mut conns: Vec<Watched>, shared: &Shared) {
                         }
                     }
                     Item::Pong => pongs += 1,
+                    Item::Error(line) => {
+                        if let Ok(mut first) = shared.refused.lock() {
+                            first.get_or_insert_with(|| String::from_utf8_lossy(line).into_owned());
+                        }
+                    }
                     Item::Other => {}
                 });
                 if c.counted {

@@ -202,8 +202,9 @@ pub fn latency(
     let _ = shared.take_latency();
     let (base, base_total) = (shared.min_received(), shared.total_received());
     let senders = plan.senders.len() as u64;
-    // Whole rounds, so every sender sends the same number of messages.
-    let per_sender = ((rate * duration.as_secs_f64()) as u64 / senders).clamp(1, plan.per_sender);
+    // Whole rounds, so every sender sends the same number of messages; as
+    // many as the rate asks for over the whole duration.
+    let per_sender = ((rate * duration.as_secs_f64()) as u64 / senders).max(1);
     let total = per_sender * senders;
     let interval_ns = 1e9 / rate;
     let start_ns = u64::try_from(shared.epoch.elapsed().as_nanos()).unwrap_or(0) + 1_000_000;

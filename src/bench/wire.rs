@@ -127,6 +127,9 @@ pub enum Item<'a> {
     Message(&'a [u8]),
     /// The answer to a barrier request.
     Pong,
+    /// A refusal (`ERR ...`, `-ERR ...`): the server will not do what the
+    /// bench asks, so no figure can come.
+    Error(&'a [u8]),
     /// Anything else (presence notices, subscribe confirmations, replies).
     Other,
 }
@@ -187,6 +190,8 @@ impl Decoder {
                     return;
                 } else if line == b"PONG" {
                     Item::Pong
+                } else if line.starts_with(b"-ERR") {
+                    Item::Error(line)
                 } else {
                     Item::Other
                 }
@@ -217,6 +222,8 @@ impl Decoder {
                 }
                 if line == b"+PONG" {
                     Item::Pong
+                } else if line.starts_with(b"-") {
+                    Item::Error(line)
                 } else {
                     Item::Other
                 }
@@ -234,6 +241,8 @@ fn evchat_line(line: &[u8]) -> Item<'_> {
         2
     } else if line.starts_with(b"PONG") {
         return Item::Pong;
+    } else if line.starts_with(b"ERR ") {
+        return Item::Error(line);
     } else {
         return Item::Other;
     };
@@ -265,7 +274,7 @@ mod tests {
             d.feed(std::slice::from_ref(b), |item| match item {
                 Item::Message(p) => got.push(String::from_utf8_lossy(p).into_owned()),
                 Item::Pong => got.push("PONG".into()),
-                Item::Other => {}
+                Item::Error(_) | Item::Other => {}
             });
         }
         got

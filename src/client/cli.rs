@@ -18,7 +18,8 @@ use clap::Parser;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 /// How long to wait for BYE after QUIT before leaving anyway.
@@ -80,7 +81,10 @@ pub fn run(args: ClientArgs) -> ExitCode {
     let mut client = match connected {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("evchat-client: cannot connect to {addr}: {e}");
+            eprintln!(
+                "evchat-client: cannot connect to {addr}: {e}{}",
+                tls_hint(&e.to_string(), settings.tls)
+            );
             return ExitCode::from(1);
         }
     };
@@ -95,7 +99,11 @@ pub fn run(args: ClientArgs) -> ExitCode {
     let name = match log_in(&mut client, settings.name, password, interactive) {
         Ok(name) => name,
         Err(e) => {
-            eprintln!("evchat-client: {}", visible_line(&e));
+            eprintln!(
+                "evchat-client: {}{}",
+                visible_line(&e),
+                tls_hint(&e, settings.tls)
+            );
             return ExitCode::from(1);
         }
     };
@@ -174,6 +182,19 @@ fn log_in(
     }
 }
 
+/// What a TLS mix-up looks like, and what to do about it.
+fn tls_hint(error: &str, tls: bool) -> &'static str {
+    if tls && error.contains("InvalidContentType") {
+        " (this port does not seem to speak TLS: try without --tls)"
+    } else if tls && error.contains("UnknownIssuer") {
+        " (the server's certificate is not signed by a CA this client trusts: give it with --ca FILE)"
+    } else if !tls && error.contains("closed the connection") {
+        " (if this port speaks TLS, add --tls)"
+    } else {
+        ""
+    }
+}
+
 /// Sends what the user typed; returns true when it was a /quit.
 pub(crate) fn act(sender: &Sender, action: Action, show: &mut dyn FnMut(String)) -> bool {
     let sent = match action {
@@ -205,33 +226,51 @@ pub(crate) fn act(sender: &Sender, action: Action, show: &mut dyn FnMut(String))
 }
 
 /// Over a pipe the reader prints (whole lines, flushed), so its lines and
-/// its goodbye come out in order; when the server goes away it ends the
-/// process, since this thread may be blocked reading stdin.
-fn print_note(note: Note, done: &mpsc::Sender<()>) {
-    let mut out = std::io::stdout().lock();
+/// its goodbye come out in order — refusals on stderr, so a script sees
+/// them apart; when the server goes away it ends the process, since this
+/// thread may be blocked reading stdin.
+fn print_note(note: Note, done: &mpsc::Sender<()>, failed: &AtomicBool) {
     match note {
         Note::Show(text) => {
+            let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "{text}");
             let _ = out.flush();
+        }
+        Note::Refused(text) => {
+            failed.store(true, Ordering::Relaxed);
+            let _ = std::io::stdout().lock().flush();
+            eprintln!("{text}");
         }
         Note::Bye => {
             let _ = done.send(());
         }
         Note::Lost(why) => {
-            let _ = out.flush();
+            let _ = std::io::stdout().lock().flush();
             eprintln!("{}", goodbye(&why));
             std::process::exit(1);
         }
     }
 }
 
+/// Piped: exits 0 once the server has confirmed the end and refused
+/// nothing, 1 otherwise (each refusal on stderr).
 fn run_pipe(sender: Sender, receiver: Receiver, me: &str, to: &[String]) -> ExitCode {
     let (done, finished) = mpsc::channel();
-    spawn_reader(receiver, me.to_owned(), move |note| print_note(note, &done));
+    let failed = Arc::new(AtomicBool::new(false));
+    let seen = Arc::clone(&failed);
+    spawn_reader(receiver, me.to_owned(), move |note| {
+        print_note(note, &done, &seen)
+    });
+    // What this side finds wrong (a bad name, say) goes to stderr too.
     let mut show = |line: String| {
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{line}");
-        let _ = out.flush();
+        if line.starts_with('!') {
+            failed.store(true, Ordering::Relaxed);
+            eprintln!("{line}");
+        } else {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{line}");
+            let _ = out.flush();
+        }
     };
     let mut composer = Composer::default();
     let mut quit_sent = false;
@@ -253,6 +292,7 @@ fn run_pipe(sender: Sender, receiver: Receiver, me: &str, to: &[String]) -> Exit
     }
     // The reader ends the process itself if the server vanishes instead.
     match finished.recv_timeout(BYE_WAIT) {
+        Ok(()) if failed.load(Ordering::Relaxed) => ExitCode::from(1),
         Ok(()) => ExitCode::SUCCESS,
         Err(_) => {
             eprintln!(

@@ -193,7 +193,7 @@ impl Session {
             }
             loop {
                 match notes.try_recv() {
-                    Ok(Note::Show(text)) => self.screen.print(&text),
+                    Ok(Note::Show(text) | Note::Refused(text)) => self.screen.print(&text),
                     Ok(Note::Bye) => return self.leave(ExitCode::SUCCESS, None),
                     Ok(Note::Lost(why)) => return self.leave(ExitCode::from(1), Some(why)),
                     Err(TryRecvError::Empty) => break,
@@ -235,7 +235,10 @@ impl Session {
                 self.set_prompt();
             }
             Outcome::Interrupt { cleared } => {
-                if !cleared && !self.composer.is_continuing() {
+                if self.composer.is_continuing() {
+                    self.screen
+                        .print("(the message being continued was dropped)");
+                } else if !cleared {
                     self.screen.print("(type /quit or press Ctrl-D to leave)");
                 }
                 self.composer.clear();

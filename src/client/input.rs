@@ -35,10 +35,10 @@ pub enum Action {
 }
 
 pub const HELP: &str = concat!(
-    "  hello              broadcast to everyone (or to --to users)\n",
+    "  hello              broadcast to everyone else (or to --to users)\n",
     "  @bob hello         private message to bob (offline users get it later)\n",
     "  hello @bob         the same: recipients may come last\n",
-    "  @bob @carol hi     private message to several users (or hi @bob @carol)\n",
+    "  @bob @carol hi     private message to several users (or @bob,carol hi)\n",
     "  \\@                 a literal @: see you \\@noon is a broadcast\n",
     "  //text             send text that starts with a slash\n",
     "  line ending in \\   continue the message on the next line\n",

@@ -13,6 +13,8 @@ use super::{Error, Event, Receiver};
 pub enum Note {
     /// A rendered event (lines separated by LF), safe to print.
     Show(String),
+    /// A rendered `ERR` from the server: something was refused.
+    Refused(String),
     /// The server answered QUIT: everything has been received.
     Bye,
     /// The connection ended without BYE; why, safe to print on one line.
@@ -30,8 +32,11 @@ pub fn spawn_reader(
         match receiver.recv() {
             Ok(Event::Bye) => return deliver(Note::Bye),
             Ok(event) => {
-                if let Some(text) = render(&event, &me) {
-                    deliver(Note::Show(text));
+                let refused = matches!(event, Event::Error { .. });
+                match render(&event, &me) {
+                    Some(text) if refused => deliver(Note::Refused(text)),
+                    Some(text) => deliver(Note::Show(text)),
+                    None => {}
                 }
             }
             Err(e) => return deliver(Note::Lost(why_lost(&e))),

@@ -28,7 +28,9 @@ pub enum EscapeError {
 impl std::fmt::Display for EscapeError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
-            EscapeError::UnknownSequence => "bad escape: only \\\\, \\n and \\r are allowed",
+            EscapeError::UnknownSequence => {
+                "bad escape: a backslash may only be followed by another backslash, n or r"
+            }
             EscapeError::TrailingBackslash => "bad escape: text ends with a lone backslash",
             EscapeError::Nul => "NUL bytes are not allowed",
             EscapeError::BareLineBreak => "a raw CR inside text must be escaped as \\r",

@@ -27,7 +27,7 @@ pub struct ServerArgs {
     /// Directory of the durable store: known users and messages held for offline ones; created if missing [default: ./evchat-data].
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// When held messages are forced to the disk: always (once per loop turn), everysec (a helper thread, once a second) or never (left to the OS). They reach the OS before the sender's next PONG in every mode [default: everysec].
+    /// When held messages are forced to the disk: always (before the sender is answered), everysec (at most once a second) or never (left to the OS), all on the journal's own thread. They reach the OS before the sender's next PONG in every mode [default: everysec].
     #[arg(long, value_name = "WHEN")]
     pub fsync: Option<Fsync>,
     /// Seconds a graceful shutdown (SIGTERM, SIGINT) may spend flushing queues before it closes what is left [default: 5].
@@ -276,15 +276,25 @@ impl ServerConfig {
         if config.tls_port.is_some() && config.tls_cert.is_none() {
             return Err("--tls-port needs --tls-cert and --tls-key".into());
         }
-        if config.mailbox_bytes < config.max_line + 256 || config.held_bytes < config.mailbox_bytes
-        {
-            return Err(
-                "mailbox-bytes must exceed max-line, and held-bytes must be at least mailbox-bytes"
-                    .into(),
-            );
-        }
         if config.max_queue < config.max_line + 256 {
-            return Err("max-queue must exceed max-line, or no frame could ever be queued".into());
+            return Err(format!(
+                "max-queue ({}) must exceed max-line ({}), or a long frame could never be \
+                 queued: raise --max-queue",
+                config.max_queue, config.max_line
+            ));
+        }
+        if config.mailbox_bytes < config.max_line + 256 {
+            return Err(format!(
+                "mailbox-bytes ({}) must exceed max-line ({}), or a long private message \
+                 could never be held: raise --mailbox-bytes",
+                config.mailbox_bytes, config.max_line
+            ));
+        }
+        if config.held_bytes < config.mailbox_bytes {
+            return Err(format!(
+                "held-bytes ({}) must be at least mailbox-bytes ({})",
+                config.held_bytes, config.mailbox_bytes
+            ));
         }
         if config.max_clients == 0 {
             return Err("max-clients must be at least 1".into());

@@ -37,8 +37,9 @@ fn clients_within(fds: u64, wanted: usize) -> usize {
 }
 
 impl Server {
-    /// Opens the store and the users file, binds the listening sockets and
-    /// starts the helper threads. Errors say what to fix.
+    /// Binds the listening sockets (first: a port in use is the commonest
+    /// mistake, and then nothing else is touched), opens the store and the
+    /// users file and starts the helper threads. Errors say what to fix.
     pub fn bind(config: &ServerConfig) -> Result<Server, SetupError> {
         // Before any helper thread starts (see reserve_descriptors).
         let fds = limits::raise_open_files_limit();
@@ -63,6 +64,15 @@ impl Server {
         let waker = Waker::new(poll.registry(), WAKER)
             .map(Arc::new)
             .map_err(|e| SetupError::caused("cannot set up the loop's waker", e))?;
+        // The main port speaks TLS when there is a certificate and no
+        // separate TLS port.
+        let mut ports = vec![(config.port, tls.is_some() && config.tls_port.is_none())];
+        if let Some(port) = config.tls_port {
+            ports.push((port, true));
+        }
+        let listeners = Listeners::bind(&config.host, &ports, poll.registry(), |i| {
+            Token(LISTENERS - i)
+        })?;
         let journal_waker = Arc::clone(&waker);
         let (journal, image) = Journal::open(&config.data_dir, config.fsync, move || {
             let _ = journal_waker.wake();
@@ -74,15 +84,6 @@ impl Server {
             max_known: config.max_known,
         };
         let store = Store::from_image(image, mail);
-        // The main port speaks TLS when there is a certificate and no
-        // separate TLS port.
-        let mut ports = vec![(config.port, tls.is_some() && config.tls_port.is_none())];
-        if let Some(port) = config.tls_port {
-            ports.push((port, true));
-        }
-        let listeners = Listeners::bind(&config.host, &ports, poll.registry(), |i| {
-            Token(LISTENERS - i)
-        })?;
         let mut signals = Signals::new([libc::SIGTERM, libc::SIGINT, libc::SIGHUP])
             .map_err(|e| SetupError::caused("cannot catch signals", e))?;
         poll.registry()

@@ -195,8 +195,9 @@ fn add_user(users: &Path, name: &str, password: &str) {
 }
 
 /// Runs the logger to its end with `stdin`; (exit code, stderr).
-fn refused(port: u16, args: &[&str], stdin: &str) -> (Option<i32>, String) {
-    let out: Output = run_with_stdin(&mut logger(port, args), stdin.as_bytes());
+/// (It runs in `cwd`: its default file must not land in the checkout.)
+fn refused(port: u16, cwd: &Path, args: &[&str], stdin: &str) -> (Option<i32>, String) {
+    let out: Output = run_with_stdin(logger(port, args).current_dir(cwd), stdin.as_bytes());
     (out.status.code(), String::from_utf8(out.stderr).unwrap())
 }
 
@@ -221,19 +222,19 @@ fn logger_logs_in_with_a_password_from_stdin_over_tls() {
     let port = server.addr.port();
 
     // No password, or a wrong one: refused in one line, exit 1.
-    let (code, stderr) = refused(port, &[], "");
+    let (code, stderr) = refused(port, dir.path(), &[], "");
     assert_eq!(code, Some(1), "{stderr}");
     assert!(
         stderr.contains("--password-stdin") && stderr.lines().count() == 1,
         "{stderr}"
     );
-    let (code, stderr) = refused(port, &["--password-stdin"], "wrong\n");
+    let (code, stderr) = refused(port, dir.path(), &["--password-stdin"], "wrong\n");
     assert_eq!(code, Some(1), "{stderr}");
     assert!(
         stderr.contains("(401)") && stderr.lines().count() == 1,
         "{stderr}"
     );
-    let (code, stderr) = refused(port, &["--password-stdin"], "\n");
+    let (code, stderr) = refused(port, dir.path(), &["--password-stdin"], "\n");
     assert_eq!(code, Some(2), "{stderr}");
 
     // The right password over TLS; no sink named, so JSON lines go to

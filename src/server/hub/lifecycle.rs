@@ -190,7 +190,7 @@ impl<T: Write> Hub<T> {
         self.counters.slow_cut += 1;
         self.queues.with_session(key, |s| s.out.drop_unstarted());
         let text = format!(
-            "too slow: {behind} bytes waiting, limit {}; disconnected",
+            "too slow: {behind} bytes waiting and more to come, over the limit of {}; disconnected",
             self.limits.max_queue
         );
         self.queues

@@ -156,7 +156,7 @@ impl Journal {
             .map_err(|e| format!("cannot open {} for writing: {e}", path.display()))?;
         let image = recovered.image;
         info!(
-            "journal {}: {} known names, {} held messages for {} recipients, {} bytes{}; fsync {fsync:?}",
+            "journal {}: {} known names, {} held messages for {} recipients, {} bytes{}; fsync {}",
             path.display(),
             image.known.len(),
             image.held.len(),
@@ -166,7 +166,8 @@ impl Journal {
                 " in the first format (it will be rewritten in the current one)"
             } else {
                 ""
-            }
+            },
+            format!("{fsync:?}").to_lowercase()
         );
         let (jobs, inbox) = mpsc::channel();
         let shared = Arc::new(Shared::default());
