@@ -167,3 +167,28 @@ fn mail_counts_as_delivered_only_after_its_recipient_speaks_again() {
     h.reap();
     assert_eq!(h.hub.store.held(), 0);
 }
+
+#[test]
+fn a_name_whose_mail_is_on_its_way_is_not_forgotten() {
+    let mut l = limits();
+    l.mail.max_known = 3;
+    let mut h = Harness::with(l, crate::server::journal::Journal::disabled());
+    h.visit("bob");
+    let amy = h.login("amy");
+    h.send(amy, "MSG bob kept\n");
+    h.flush();
+    // bob logs in, gets it, and his connection ends before he says a word:
+    // while it is on its way back to his mailbox, crowds come and go.
+    let bob = h.login("bob");
+    h.hub.peer_closed(bob);
+    h.flush();
+    for i in 0..5 {
+        h.login(&format!("crowd{i}"));
+    }
+    h.flush();
+    h.lines(amy);
+    h.send(amy, "MSG bob still there?\n");
+    assert_eq!(h.turn_for(amy), Vec::<String>::new(), "bob is still known");
+    h.reap();
+    assert_eq!(h.hub.store.held(), 2, "both held for bob");
+}
