@@ -235,8 +235,16 @@ impl Server {
         let Some(session) = self.hub.session_mut(key) else {
             return;
         };
-        if session.read_turn == turn || session.is_paused() {
-            return; // read already, or read again once resumed
+        if session.is_paused() {
+            return; // read again once resumed
+        }
+        if session.read_turn == turn {
+            // Read already this turn; input replayed since (after a
+            // password check) may have been left for the next one.
+            if self.hub.has_unprocessed(key) {
+                self.read_again(key);
+            }
+            return;
         }
         session.read_turn = turn;
         if session.io.is_tls() {

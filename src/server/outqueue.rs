@@ -12,6 +12,8 @@ use std::rc::Rc;
 
 /// Most iovecs handed to one `writev` (Linux allows 1024).
 const MAX_IOV: usize = 256;
+/// Iovecs for a queue of a few chunks, the usual case.
+const SMALL_IOV: usize = 8;
 /// An owned tail chunk grows up to this size before a new one is started.
 const OWNED_CHUNK: usize = 16 << 10;
 
@@ -108,31 +110,35 @@ impl OutQueue {
         before - self.len
     }
 
-    /// Writes as much as the writer takes, but no more than `limit` bytes,
-    /// one `writev` per call unless the writer took everything offered.
-    /// Returns bytes written; `WouldBlock` is not an error here, it just
-    /// ends the attempt.
-    pub fn write_to(&mut self, writer: &mut impl Write, limit: usize) -> io::Result<usize> {
+    /// Writes as much as the writer takes, one `writev` per call unless the
+    /// writer took everything offered. Returns bytes written; `WouldBlock`
+    /// is not an error here, it just ends the attempt.
+    pub fn write_to(&mut self, writer: &mut impl Write) -> io::Result<usize> {
+        // A queue is usually a chunk or two: an iovec array sized for that
+        // is cheaper to set up than the largest, once per write.
+        if self.chunks.len() <= SMALL_IOV {
+            self.write_with::<SMALL_IOV>(writer)
+        } else {
+            self.write_with::<MAX_IOV>(writer)
+        }
+    }
+
+    fn write_with<const N: usize>(&mut self, writer: &mut impl Write) -> io::Result<usize> {
         let mut written = 0;
-        while !self.is_empty() && written < limit {
-            let mut iov = [IoSlice::new(&[]); MAX_IOV];
+        while !self.is_empty() {
+            let mut iov = [IoSlice::new(&[]); N];
             let mut count = 0;
             let mut offered = 0;
-            for (i, chunk) in self.chunks.iter().take(MAX_IOV).enumerate() {
+            for (i, chunk) in self.chunks.iter().take(N).enumerate() {
                 let bytes = chunk.bytes();
                 let bytes = if i == 0 {
                     bytes.get(self.head_sent..).unwrap_or_default()
                 } else {
                     bytes
                 };
-                let room = limit - written - offered;
-                let bytes = bytes.get(..room).unwrap_or(bytes);
                 iov[count] = IoSlice::new(bytes);
                 offered += bytes.len();
                 count += 1;
-                if offered == limit - written {
-                    break;
-                }
             }
             match writer.write_vectored(&iov[..count]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
@@ -222,32 +228,31 @@ mod tests {
             limit: 15,
             calls: 0,
         };
-        assert_eq!(q.write_to(&mut w, usize::MAX).unwrap(), 15);
+        assert_eq!(q.write_to(&mut w).unwrap(), 15);
         assert_eq!(w.calls, 1, "a short write ends the attempt");
         w.limit = 1000;
-        q.write_to(&mut w, usize::MAX).unwrap();
+        q.write_to(&mut w).unwrap();
         assert_eq!(w.got, b"OK LOGIN x\nSAY a t hi\nPONG\nPONG 2\n");
         assert!(q.is_empty());
         assert_eq!(Rc::strong_count(&shared), 1);
     }
 
     #[test]
-    fn a_limit_stops_the_write_mid_chunk_and_the_rest_follows() {
-        let shared: Rc<[u8]> = Rc::from(&b"AAA\nBBB\n"[..]);
+    fn a_long_queue_is_written_in_as_many_writes_as_it_takes() {
+        let shared: Rc<[u8]> = Rc::from(&b"x\n"[..]);
         let mut q = OutQueue::default();
-        q.push_shared(&shared);
-        q.push_with(|b| b.extend_from_slice(b"PONG\n"));
+        for _ in 0..(MAX_IOV + SMALL_IOV + 3) {
+            q.push_shared(&shared);
+        }
         let mut w = Trickle {
             got: vec![],
-            limit: 100,
+            limit: usize::MAX,
             calls: 0,
         };
-        assert_eq!(q.write_to(&mut w, 6).unwrap(), 6);
-        assert_eq!(w.got, b"AAA\nBB");
-        assert_eq!(q.write_to(&mut w, 2).unwrap(), 2);
-        assert_eq!(q.write_to(&mut w, 0).unwrap(), 0);
-        q.write_to(&mut w, usize::MAX).unwrap();
-        assert_eq!(w.got, b"AAA\nBBB\nPONG\n");
+        q.write_to(&mut w).unwrap();
+        assert_eq!(w.got.len(), 2 * (MAX_IOV + SMALL_IOV + 3));
+        assert_eq!(w.calls, 2, "MAX_IOV chunks a writev");
+        assert!(q.is_empty());
     }
 
     #[test]
@@ -264,7 +269,7 @@ mod tests {
             limit: 100,
             calls: 0,
         };
-        q.write_to(&mut w, usize::MAX).unwrap();
+        q.write_to(&mut w).unwrap();
         assert_eq!(w.got, b"AAA\nCCC\n");
     }
 
@@ -278,7 +283,7 @@ mod tests {
             limit: 10,
             calls: 0,
         };
-        q.write_to(&mut w, usize::MAX).unwrap();
+        q.write_to(&mut w).unwrap();
         assert_eq!(q.drop_unstarted(), 6);
         assert_eq!(q.len(), OWNED_CHUNK + 1 - 10);
         let mut fresh = OutQueue::default();

@@ -101,7 +101,7 @@ impl<T: Write> Queues<T> {
         }
         let result = self
             .with_session(key, |s| {
-                let result = s.out.write_to(&mut s.io, usize::MAX);
+                let result = s.out.write_to(&mut s.io);
                 if let Ok(n) = result {
                     s.written += n as u64;
                 }
