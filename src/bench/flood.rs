@@ -15,7 +15,7 @@
 //! PONG, and evchat's own `deliveries` and `frames_in` counters must agree
 //! with the probe's. Nothing here is timed except the figures reported.
 
-use super::fleet::{bench_name, Fleet, FleetSpec};
+use super::fleet::{bench_name, Fleet};
 use super::flooder::{Flood, FloodCounts, Flooder};
 use super::pair::{Pair, PairCounts};
 use super::phase::STALL;
@@ -112,16 +112,7 @@ pub fn run(r: Run, flood: Flood, s: &Settings) -> Result<Sample, String> {
         ..
     } = r;
     let evchat = target == Target::Evchat;
-    let users = server_stats(target, addr)?.map(|st| st.users);
-    let spec = FleetSpec {
-        target,
-        addr,
-        receivers: n,
-        publishers: 0,
-        receivers_publish: false,
-        readers: s.readers,
-    };
-    let fleet = Fleet::open(&spec, PATIENCE).map_err(|e| format!("set-up failed: {e}"))?;
+    let (fleet, users) = super::scenario::bystanders(target, addr, n, s)?;
     // Names after the bystanders': A, B, the flooder, the sink.
     let names: Vec<String> = (n..n + 4).map(bench_name).collect();
     // Only evchat delivers a private flood to the flooder itself: a

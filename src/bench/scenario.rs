@@ -256,6 +256,27 @@ pub fn server_stats(target: Target, addr: SocketAddr) -> Result<Option<Stats>, S
 /// Waits (a few seconds at most) until an evchat server has no more
 /// logged-in users than `before`: the fleet's QUITs have been processed, so
 /// the next run can log the same names in again without `ERR 409`.
+/// `n` logged-in connections that only listen, and how many users the
+/// server had before them (for [`settle`]).
+pub fn bystanders(
+    target: Target,
+    addr: SocketAddr,
+    n: usize,
+    s: &Settings,
+) -> Result<(Fleet, Option<u64>), String> {
+    let users = server_stats(target, addr)?.map(|st| st.users);
+    let spec = FleetSpec {
+        target,
+        addr,
+        receivers: n,
+        publishers: 0,
+        receivers_publish: false,
+        readers: s.readers,
+    };
+    let fleet = Fleet::open(&spec, PATIENCE).map_err(|e| format!("set-up failed: {e}"))?;
+    Ok((fleet, users))
+}
+
 pub fn settle(target: Target, addr: SocketAddr, before: Option<u64>) {
     let Some(before) = before else { return };
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -334,16 +355,7 @@ fn idle(
 ) -> Result<Sample, String> {
     let pid = pid.ok_or("idle needs the server's pid (--server-pid, or --compare)")?;
     let before = procstat::status_kib(pid, "VmRSS").ok_or("cannot read server memory")?;
-    let users = server_stats(target, addr)?.map(|st| st.users);
-    let spec = FleetSpec {
-        target,
-        addr,
-        receivers: n,
-        publishers: 0,
-        receivers_publish: false,
-        readers: s.readers,
-    };
-    let fleet = Fleet::open(&spec, PATIENCE).map_err(|e| format!("set-up failed: {e}"))?;
+    let (fleet, users) = bystanders(target, addr, n, s)?;
     std::thread::sleep(Duration::from_millis(200));
     let after = procstat::status_kib(pid, "VmRSS").ok_or("cannot read server memory")?;
     fleet.close();
