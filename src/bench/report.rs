@@ -168,6 +168,7 @@ impl Report {
                 .collect();
             let rounds = rows.iter().map(|r| r.samples.len()).max().unwrap_or(0);
             let how = match rounds {
+                0 => "no round completed".to_owned(),
                 1 => "1 round".to_owned(),
                 n => format!("median of {n} rounds, min–max"),
             };
