@@ -158,3 +158,40 @@ fn the_server_outlives_whoever_read_its_log() {
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     assert_eq!(child.wait().unwrap().code(), Some(0));
 }
+
+#[test]
+fn a_log_nobody_reads_does_not_stall_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_evchat-server"))
+        .args(["--port", "0", "--data-dir", dir.path().to_str().unwrap()])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::{BufRead, BufReader};
+    let mut log = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    let addr = loop {
+        line.clear();
+        assert!(log.read_line(&mut line).unwrap() > 0, "no address logged");
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            break rest.trim().parse::<std::net::SocketAddr>().unwrap();
+        }
+    };
+    // From now on nobody reads the log (a paused terminal), but its pipe
+    // stays open. Each visit logs two lines of about 100 bytes: 12000 of
+    // them are more than the 1 MiB the pipe holds.
+    let name = "a-rather-long-name-for-logging-0";
+    for _ in 0..12_000 {
+        let mut c = common::Line::connect(addr);
+        c.send(&format!("LOGIN {name}\nQUIT"));
+        c.expect("OK LOGIN");
+        c.expect("BYE");
+    }
+    let mut probe = common::Line::connect(addr);
+    probe.send("STATS");
+    probe.expect("STATS ");
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    drop(log);
+}

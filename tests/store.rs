@@ -20,10 +20,14 @@ fn visit(server: &TestServer, name: &str) {
 }
 
 /// Logs in and returns the held messages that follow `OK LOGIN` (up to the
-/// PONG of a barrier, which also proves nothing else came first).
+/// PONG of a barrier, which also proves nothing else came first), with
+/// their delivery recorded.
 fn collect_mail(server: &TestServer, name: &str) -> (Line, Vec<String>) {
     let mut c = server.login(name);
+    // The first barrier reads the mail and answers the PING after it; the
+    // second comes back only once that answer's delivery record is written.
     let lines = c.sync();
+    c.sync();
     (c, lines)
 }
 

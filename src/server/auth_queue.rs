@@ -5,9 +5,12 @@
 //! logins from one address must not make everyone else wait behind them.
 //! The loop keeps the waiting logins here, a queue per address, and hands
 //! the thread only [`IN_FLIGHT`] at a time, taking addresses in turn. At
-//! most [`MAX_WAITING`] logins wait in all and [`MAX_WAITING_PER_ADDRESS`]
-//! from one address; past that a login gets `ERR 503` and may try again. A
-//! login whose connection is gone is dropped before it is checked.
+//! most [`MAX_WAITING_PER_ADDRESS`] wait from one address; when
+//! [`MAX_WAITING`] wait in all, a login from an address with fewer waiting
+//! pushes out the newest of the address with the most, so a few busy
+//! addresses cannot shut everyone else out. A refused or pushed-out login
+//! gets `ERR 503` and may try again. A login whose connection is gone is
+//! dropped before it is checked.
 
 use crate::server::accounts::AuthRequest;
 use std::collections::{HashMap, VecDeque};
@@ -32,12 +35,21 @@ pub struct AuthQueue {
 }
 
 impl AuthQueue {
-    /// Queues a login; gives it back when too many are waiting.
-    pub fn push(&mut self, request: AuthRequest) -> Result<(), AuthRequest> {
+    /// Queues a login. Gives it back when its address has too many
+    /// waiting; when everyone has, may push out another address's newest
+    /// waiting login instead, which it returns (to be told `ERR 503`).
+    pub fn push(&mut self, request: AuthRequest) -> Result<Option<AuthRequest>, AuthRequest> {
         let total: usize = self.per_address.values().sum();
         let mine = self.per_address.get(&request.peer).copied().unwrap_or(0);
-        if total >= MAX_WAITING || mine >= MAX_WAITING_PER_ADDRESS {
+        if mine >= MAX_WAITING_PER_ADDRESS {
             return Err(request);
+        }
+        let mut pushed_out = None;
+        if total >= MAX_WAITING {
+            match self.push_out_for(mine) {
+                Some(other) => pushed_out = Some(other),
+                None => return Err(request),
+            }
         }
         *self.per_address.entry(request.peer).or_default() += 1;
         let queue = self.waiting.entry(request.peer).or_default();
@@ -45,7 +57,24 @@ impl AuthQueue {
             self.turns.push_back(request.peer);
         }
         queue.push_back(request);
-        Ok(())
+        Ok(pushed_out)
+    }
+
+    /// Takes the newest waiting login of the address with the most
+    /// waiting, if it has more than `mine` + 1.
+    fn push_out_for(&mut self, mine: usize) -> Option<AuthRequest> {
+        let (&peer, _) = self
+            .waiting
+            .iter()
+            .filter(|(_, q)| !q.is_empty())
+            .max_by_key(|(_, q)| q.len())?;
+        let waiting = self.waiting.get(&peer).map_or(0, VecDeque::len);
+        if waiting <= mine + 1 {
+            return None;
+        }
+        let request = self.waiting.get_mut(&peer)?.pop_back()?;
+        self.release(peer);
+        Some(request)
     }
 
     /// The next login to hand to the password thread, if one may go now:
@@ -132,6 +161,34 @@ mod tests {
         assert_eq!(first, [0, 100], "{IN_FLIGHT} at once, addresses in turn");
         q.done(Some(IpAddr::from([10, 0, 0, 1])));
         assert_eq!(q.next_to_check().map(|r| r.key), Some(1));
+    }
+
+    #[test]
+    fn a_few_busy_addresses_cannot_shut_a_newcomer_out() {
+        let mut q = AuthQueue::default();
+        let busy = MAX_WAITING / MAX_WAITING_PER_ADDRESS;
+        for peer in 0..busy {
+            for key in 0..MAX_WAITING_PER_ADDRESS {
+                q.push(request(1000 * (peer + 1) + key, peer as u8))
+                    .unwrap();
+            }
+        }
+        // Everything is full; a login from a new address pushes out the
+        // newest of a busy one.
+        let out = q
+            .push(request(7, 200))
+            .unwrap()
+            .expect("someone pushed out");
+        assert_eq!(out.key % 1000, MAX_WAITING_PER_ADDRESS - 1);
+        // And it is checked among the first, in its turn.
+        let first: Vec<usize> = (0..=busy)
+            .filter_map(|_| {
+                let r = q.next_to_check()?;
+                q.done(r.peer);
+                Some(r.key)
+            })
+            .collect();
+        assert!(first.contains(&7), "{first:?}");
     }
 
     #[test]

@@ -168,6 +168,14 @@ impl Server {
                                 s.eof_pending = true;
                             }
                         }
+                        // A reset connection waiting for its password
+                        // check is not read until the verdict: let it go
+                        // now, and its check with it.
+                        if event.is_error() && self.hub.session(key).is_some_and(|s| s.is_paused())
+                        {
+                            self.hub.fail(key);
+                            continue;
+                        }
                         if event.is_readable() || event.is_read_closed() || event.is_error() {
                             self.read(key, &mut scratch);
                         }

@@ -57,6 +57,18 @@ impl OutQueue {
         self.len == 0
     }
 
+    /// Bytes this queue keeps alive: whole shared chunks, even when only
+    /// part of one is queued, and the owned ones' capacity.
+    pub fn retained(&self) -> usize {
+        self.chunks
+            .iter()
+            .map(|c| match c {
+                Chunk::Shared(b, _, _) => b.len(),
+                Chunk::Owned(b) => b.capacity(),
+            })
+            .sum()
+    }
+
     /// Queues a chunk shared with other connections.
     pub fn push_shared(&mut self, chunk: &Rc<[u8]>) {
         self.push_range(chunk, 0..chunk.len());

@@ -13,10 +13,9 @@ use std::rc::Rc;
 use std::time::Instant;
 
 /// Held mail queued at login and not yet known to have arrived. It counts
-/// as arrived once written to the socket in full *and* followed by a frame
-/// from its recipient (proof the connection still works); until then the
-/// journal still holds it, and if the connection ends first it goes back to
-/// the mailbox.
+/// as arrived once its recipient answers the `PING` sent after it; until
+/// then the journal still holds it, and if the connection ends first it
+/// goes back to the mailbox.
 #[derive(Debug)]
 pub struct MailInFlight {
     pub owner: Rc<str>,
@@ -25,6 +24,8 @@ pub struct MailInFlight {
     /// starts and ends.
     pub from: u64,
     pub until: u64,
+    /// The `PING` token whose `PONG` acknowledges it.
+    pub token: String,
 }
 
 impl MailInFlight {
@@ -167,11 +168,5 @@ impl<T> Session<T> {
         let mail = self.mail.as_ref().map_or(0, |m| m.unwritten(self.written));
         let mail = usize::try_from(mail).unwrap_or(usize::MAX);
         self.out.len() - mail.min(self.out.len())
-    }
-
-    /// Has held mail been written out in full (and waits for a frame from
-    /// its recipient to count as arrived)?
-    pub fn mail_written(&self) -> bool {
-        self.mail.as_ref().is_some_and(|m| self.written >= m.until)
     }
 }

@@ -262,7 +262,10 @@ impl Line {
         line
     }
 
-    /// PING barrier: every line that arrives before our PONG.
+    /// PING barrier: every line that arrives before our PONG. The
+    /// server's own PINGs are answered on the way, as clients do (one
+    /// follows held mail, and its answer acknowledges the mail), and left
+    /// out.
     pub fn sync(&mut self) -> Vec<String> {
         self.next_token += 1;
         let token = format!("t{}", self.next_token);
@@ -274,7 +277,10 @@ impl Line {
             if line == pong {
                 return lines;
             }
-            lines.push(line);
+            match line.strip_prefix("PING ") {
+                Some(theirs) => self.send(&format!("PONG {theirs}")),
+                None => lines.push(line),
+            }
         }
     }
 

@@ -56,10 +56,26 @@ impl<T: Write> Hub<T> {
             name: name.to_owned(),
             password: password.unescaped().into_owned(),
         };
-        if self.auth_queue.push(request).is_err() {
-            let text =
-                "too many logins are waiting for their password check; try again in a moment";
-            return self.reply_err(key, ErrorCode::Unavailable, text);
+        let busy = "too many logins are waiting for their password check; try again in a moment";
+        match self.auth_queue.push(request) {
+            Err(_) => return self.reply_err(key, ErrorCode::Unavailable, busy),
+            Ok(Some(pushed_out)) => {
+                // That login will not be checked: its connection goes on.
+                let other = pushed_out.key;
+                let stash = self.queues.sessions.get_mut(other).and_then(|s| {
+                    let mine = s
+                        .auth
+                        .as_ref()
+                        .is_some_and(|p| p.serial == pushed_out.serial);
+                    mine.then(|| s.auth.take().map(|p| p.stash).unwrap_or_default())
+                });
+                if let Some(stash) = stash {
+                    self.reply_err(other, ErrorCode::Unavailable, busy);
+                    self.resumed.push(other);
+                    self.feed(other, &stash);
+                }
+            }
+            Ok(None) => {}
         }
         // Input waits (kept in order in the stash) until the verdict.
         if let Some(session) = self.queues.sessions.get_mut(key) {

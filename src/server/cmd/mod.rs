@@ -30,7 +30,7 @@ impl<T: Write> Hub<T> {
         let me = self.queues.sessions.get(key).and_then(|s| s.name.clone());
         match (command, me) {
             (Command::Ping { token }, _) => self.ping(key, token),
-            (Command::Pong { .. }, _) => {}
+            (Command::Pong { token }, _) => self.pong(key, token),
             (Command::Stats, _) => self.stats(key),
             (Command::Quit { text }, _) => self.quit(key, text),
             (Command::Login { name, password }, None) => self.login(key, name, password),

@@ -3,6 +3,10 @@
 //! the recipients' queues, mail held and its record acknowledged by the
 //! journal (the connection's output waits for that) — so the `PONG` tells
 //! the client all of it is done.
+//!
+//! `PONG [<token>]` answers the server's own `PING`: a keep-alive (any
+//! frame would do), or the one sent after held mail, whose answer counts
+//! that mail as delivered.
 
 use crate::protocol::reply::encode_fields;
 use crate::server::hub::Hub;
@@ -16,5 +20,11 @@ impl<T: Write> Hub<T> {
             Some(token) => encode_fields(b, &["PONG", token]),
             None => encode_fields(b, &["PONG"]),
         });
+    }
+
+    pub(super) fn pong(&mut self, key: usize, token: Option<&str>) {
+        if let Some(token) = token {
+            self.mail_acknowledged(key, token);
+        }
     }
 }

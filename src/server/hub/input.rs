@@ -19,7 +19,7 @@ use log::warn;
 use std::io::Write;
 
 /// Units of work one connection may cause per loop turn.
-pub const WORK_BUDGET: u64 = 256 << 10;
+pub const WORK_BUDGET: u64 = 64 << 10;
 
 impl<T: Write> Hub<T> {
     /// Handles bytes read from a connection, in whatever pieces they came.
@@ -48,7 +48,7 @@ impl<T: Write> Hub<T> {
         self.has_unprocessed(key)
     }
 
-    fn feed(&mut self, key: usize, data: &[u8]) {
+    pub(in crate::server) fn feed(&mut self, key: usize, data: &[u8]) {
         let Some(session) = self.queues.sessions.get_mut(key) else {
             return;
         };
@@ -123,9 +123,6 @@ impl<T: Write> Hub<T> {
             session.last_heard = self.now;
             session.ping_sent = false;
         }
-        // Mail written out in full, and now a frame from its recipient: it
-        // arrived.
-        self.settle_mail(key);
         let line = match frame {
             Frame::Line(line) => line,
             Frame::TooLong => {

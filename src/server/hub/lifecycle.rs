@@ -146,14 +146,12 @@ impl<T: Write> Hub<T> {
             return;
         };
         info!("{name} left");
-        // Mail on its way keeps the name from being forgotten until it is
-        // delivered or back in the mailbox.
-        let mail_on_the_way = self
-            .queues
-            .sessions
-            .get(key)
-            .is_some_and(|s| s.mail.is_some());
-        self.seen(&name, mail_on_the_way);
+        // A connection that is ending can no longer acknowledge held mail:
+        // it goes back to the mailbox now (what was already written may
+        // come twice; none is lost), ahead of anything held since, and the
+        // journal's count of deliveries stays that of the mailbox.
+        self.return_mail(key);
+        self.seen(&name, false);
         if self.stopping {
             return;
         }
@@ -279,7 +277,12 @@ impl<T: Write> Hub<T> {
 
     /// Removes a session for good, returning its transport.
     pub fn remove(&mut self, key: usize) -> Option<T> {
-        self.queues.sessions.get(key)?;
+        let session = self.queues.sessions.get(key)?;
+        if let Some(pending) = &session.auth {
+            // Its login need not be checked any more.
+            let peer = session.peer.map(|p| p.ip());
+            self.auth_queue.cancel(key, pending.serial, peer);
+        }
         self.leave(key, None);
         self.return_mail(key);
         self.set_phase(key, Phase::Dead);

@@ -5,15 +5,15 @@
 //! Mail for someone offline is held once for all its offline recipients
 //! and journaled as one record; its sender's replies wait for that record
 //! (see [`Session::gate`](crate::server::session::Session::gate)). At a
-//! login the held mail is queued ahead of anything newer; it counts as
-//! delivered — recorded, released — only once written to the socket in
-//! full, and the owner's next replies wait for that record too, so a
-//! `PONG` after it means it will not come again. If the connection dies
-//! first, the mail goes back to the mailbox (or on to the owner's new
-//! session).
+//! login the held mail is queued ahead of anything newer, followed by a
+//! `PING <token>`: only the matching `PONG` — which a client can send only
+//! after reading the mail — counts it as delivered (recorded, released),
+//! and the owner's next replies wait for that record, so a `PONG` after it
+//! means it will not come again. If the connection ends first, the mail
+//! goes back to the mailbox (or on to the owner's new session).
 
 use super::Hub;
-use crate::protocol::reply::encode_err;
+use crate::protocol::reply::{encode_err, encode_fields};
 use crate::protocol::ErrorCode;
 use crate::server::journal::Record;
 use crate::server::session::MailInFlight;
@@ -83,24 +83,29 @@ impl<T: Write> Hub<T> {
         }
     }
 
-    /// Queues the mail held for `name` to its session. Returns how many
-    /// messages.
+    /// Queues the mail held for `name` to its session, followed by a
+    /// `PING` whose `PONG` will acknowledge it. Returns how many messages.
     pub(in crate::server) fn deliver_held(&mut self, key: usize, name: &Rc<str>) -> usize {
         let held = self.store.take_held(name);
         let count = held.len();
         if count == 0 {
             return 0;
         }
+        self.next_ping += 1;
+        let token = self.next_ping.to_string();
         self.queues.with_session(key, |s| {
             let from = s.written + s.out.len() as u64;
             for letter in &held {
                 s.out.push_shared(&letter.frame);
             }
             let until = s.written + s.out.len() as u64;
+            s.out.push_with(|b| encode_fields(b, &["PING", &token]));
             match &mut s.mail {
+                // Its PONG now answers for all of it.
                 Some(mail) => {
                     mail.letters.extend(held);
                     mail.until = until;
+                    mail.token = token;
                 }
                 None => {
                     s.mail = Some(MailInFlight {
@@ -108,6 +113,7 @@ impl<T: Write> Hub<T> {
                         letters: held,
                         from,
                         until,
+                        token,
                     })
                 }
             }
@@ -116,16 +122,17 @@ impl<T: Write> Hub<T> {
         count
     }
 
-    /// Records the delivery of held mail that was written out in full
-    /// before this frame of its recipient came; the recipient's next
-    /// replies (a PONG) wait for that record.
-    pub(super) fn settle_mail(&mut self, key: usize) {
-        if !self
+    /// A `PONG <token>` came: if it answers the `PING` sent after held mail,
+    /// the recipient has read that mail, and its delivery is recorded. The
+    /// recipient's next replies wait for that record.
+    pub(in crate::server) fn mail_acknowledged(&mut self, key: usize, token: &str) {
+        let answers = self
             .queues
             .sessions
             .get(key)
-            .is_some_and(|s| s.mail_written())
-        {
+            .and_then(|s| s.mail.as_ref())
+            .is_some_and(|m| m.token == token);
+        if !answers {
             return;
         }
         let Some(mail) = self.take_mail(key) else {
@@ -137,10 +144,6 @@ impl<T: Write> Hub<T> {
             count,
         });
         self.store.delivered(&mail.owner, mail.letters);
-        if !self.online.contains_key(&mail.owner) {
-            // Kept from being forgotten while its mail was on the way.
-            self.store.see(&mail.owner, false);
-        }
         self.gate(key, seq);
     }
 

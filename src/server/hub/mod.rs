@@ -75,7 +75,7 @@ pub struct Hub<T> {
     now: Instant,
     started: Instant,
     dead: Vec<usize>,
-    next_ping: u64,
+    pub(in crate::server) next_ping: u64,
     pub(in crate::server) counters: Counters,
     /// Where logins go for a password check; `None`: no accounts.
     pub(in crate::server) auth: Option<AuthPort>,

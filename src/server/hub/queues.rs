@@ -158,13 +158,23 @@ impl<T: Write> Queues<T> {
         chunk: &Rc<[u8]>,
         ranges: &[(usize, usize)],
     ) -> bool {
-        let bytes = ranges.iter().map(|(a, b)| b - a).sum();
+        let bytes: usize = ranges.iter().map(|(a, b)| b - a).sum();
         if bytes == 0 || !self.make_room(key, bytes) {
             return false;
         }
         self.with_session(key, |s| {
-            for &(start, end) in ranges {
-                s.out.push_range(chunk, start..end);
+            if bytes * 8 < chunk.len() {
+                // A small part of a large chunk would keep all of it alive
+                // while only the part is counted: copy the part instead.
+                s.out.push_with(|b| {
+                    for &(start, end) in ranges {
+                        b.extend_from_slice(chunk.get(start..end).unwrap_or_default());
+                    }
+                });
+            } else {
+                for &(start, end) in ranges {
+                    s.out.push_range(chunk, start..end);
+                }
             }
         });
         self.mark_dirty(key);

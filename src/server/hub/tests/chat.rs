@@ -50,7 +50,10 @@ fn held_mail_not_written_when_the_connection_dies_goes_back_to_the_mailbox() {
     assert_eq!(h.hub.store.held(), 1, "back in the mailbox");
     let again = h.connect();
     h.send(again, "LOGIN bob\n");
-    assert_eq!(h.turn_for(again), ["OK LOGIN bob", "MSG amy bob T kept"]);
+    assert_eq!(
+        h.turn_for(again),
+        ["OK LOGIN bob", "MSG amy bob T kept", "PING 2"]
+    );
 }
 
 #[test]
@@ -167,18 +170,19 @@ fn replies_wait_for_the_records_they_follow() {
     assert_eq!(h.turn_for(amy), Vec::<String>::new());
     h.hub.journal.ack_all();
     assert_eq!(h.turn_for(amy), ["PONG 1"]);
-    // A PING sent with the login, before the mail was written, proves
-    // nothing: the mail is still on its way.
+    // Frames sent with the login, before the mail was read, prove
+    // nothing: the mail is still on its way until the PING after it is
+    // answered.
     let bob = h.connect();
-    h.send(bob, "LOGIN bob\nPING 2\n");
+    h.send(bob, "LOGIN bob\nPING 2\nPONG 2\n");
     assert_eq!(
         h.turn_for(bob),
-        ["OK LOGIN bob", "MSG amy bob T held", "PONG 2"]
+        ["OK LOGIN bob", "MSG amy bob T held", "PING 1", "PONG 2"]
     );
     assert!(h.hub.store.held_bytes() > 0, "not yet delivered");
-    // A frame after it was written: it arrived. The PONG waits for the
-    // record of its delivery.
-    h.send(bob, "PING 3\n");
+    // The answer: it arrived. The PONG after it waits for the record of
+    // its delivery.
+    h.send(bob, "PONG 1\nPING 3\n");
     assert_eq!(h.turn_for(bob), Vec::<String>::new());
     h.hub.journal.ack_all();
     assert_eq!(h.turn_for(bob), ["PONG 3"]);

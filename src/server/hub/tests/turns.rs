@@ -139,13 +139,13 @@ fn waiting_for_a_password_check_is_not_silence() {
 }
 
 #[test]
-fn mail_counts_as_delivered_only_after_its_recipient_speaks_again() {
+fn mail_counts_as_delivered_only_once_its_recipient_answers_the_ping_after_it() {
     let mut h = Harness::new();
     h.visit("bob");
     let amy = h.login("amy");
     h.send(amy, "MSG bob one\n");
     h.flush();
-    // bob gets it, and his connection ends before he says anything.
+    // bob gets it, and his connection ends before he answers.
     let bob = h.login("bob");
     assert_eq!(h.hub.store.held(), 0, "on its way");
     h.hub.peer_closed(bob);
@@ -156,12 +156,19 @@ fn mail_counts_as_delivered_only_after_its_recipient_speaks_again() {
         1,
         "not known to have arrived: held again"
     );
-    // This time he answers: it arrived.
+    // Other frames are no answer; the PONG to the PING after it is.
     let again = h.connect();
     h.send(again, "LOGIN bob\n");
-    assert_eq!(h.turn_for(again), ["OK LOGIN bob", "MSG amy bob T one"]);
-    h.send(again, "PING\n");
+    assert_eq!(
+        h.turn_for(again),
+        ["OK LOGIN bob", "MSG amy bob T one", "PING 2"]
+    );
+    // (PONG 1 answered the PING of the connection that ended.)
+    h.send(again, "PING\nPONG 1\nSAY hi\n");
     assert_eq!(h.turn_for(again), ["PONG"]);
+    assert!(h.hub.store.held_bytes() > 0, "not answered yet");
+    h.send(again, "PONG 2\n");
+    h.flush();
     h.hub.peer_closed(again);
     h.flush();
     h.reap();
@@ -191,4 +198,61 @@ fn a_name_whose_mail_is_on_its_way_is_not_forgotten() {
     assert_eq!(h.turn_for(amy), Vec::<String>::new(), "bob is still known");
     h.reap();
     assert_eq!(h.hub.store.held(), 2, "both held for bob");
+}
+
+#[test]
+fn mail_of_a_connection_that_is_closing_goes_back_at_once_and_keeps_its_order() {
+    let mut h = Harness::new();
+    h.visit("bob");
+    let amy = h.login("amy");
+    h.send(amy, "MSG bob first\n");
+    h.flush();
+    // bob's first connection gets it, quits, and reads nothing more: it
+    // lingers, but its mail is back in the mailbox at once.
+    let lazy = h.connect();
+    h.wires[&lazy].1.set(true);
+    h.send(lazy, "LOGIN bob\nQUIT\n");
+    h.flush();
+    assert_eq!(h.hub.store.held(), 1, "back while its connection lingers");
+    h.send(amy, "MSG bob second\n");
+    h.flush();
+    // His next connection gets both, oldest first, and acknowledges both.
+    let again = h.connect();
+    h.send(again, "LOGIN bob\n");
+    assert_eq!(
+        h.turn_for(again),
+        [
+            "OK LOGIN bob",
+            "MSG amy bob T first",
+            "MSG amy bob T second",
+            "PING 2"
+        ]
+    );
+    h.send(again, "PONG 2\n");
+    h.flush();
+    assert_eq!(h.hub.store.held(), 0);
+    assert_eq!(h.hub.store.held_bytes(), 0);
+}
+
+#[test]
+fn a_small_part_of_a_large_batch_is_copied_not_kept_alive_whole() {
+    let mut l = limits();
+    l.max_line = 64 << 10;
+    let mut h = Harness::with(l, crate::server::journal::Journal::disabled());
+    let big = h.login("big");
+    let small = h.login("small");
+    h.login("listener");
+    h.flush();
+    h.wires[&big].1.set(true); // big reads nothing: its queue stays
+    h.send(big, &format!("SAY {}\n", "b".repeat(30_000)));
+    h.send(small, "SAY s\n");
+    h.flush();
+    let queue = &h.hub.session(big).unwrap().out;
+    assert!(queue.len() < 100, "only small's frame: {}", queue.len());
+    assert!(
+        queue.retained() < 1000,
+        "{} bytes kept alive for {} queued",
+        queue.retained(),
+        queue.len()
+    );
 }
