@@ -122,24 +122,37 @@ fn user_commands_say_what_they_did() {
     );
 }
 
-#[test]
-fn the_server_outlives_whoever_read_its_log() {
-    use std::io::{BufRead, BufReader};
-    let dir = tempfile::tempdir().unwrap();
+/// Starts a server whose log the test holds (a pipe), read up to the
+/// address it listens on.
+fn server_with_its_log(
+    dir: &Path,
+) -> (
+    std::process::Child,
+    std::io::BufReader<std::process::ChildStderr>,
+    std::net::SocketAddr,
+) {
+    use std::io::BufRead;
     let mut child = Command::new(env!("CARGO_BIN_EXE_evchat-server"))
-        .args(["--port", "0", "--data-dir", dir.path().to_str().unwrap()])
+        .args(["--port", "0", "--data-dir", dir.to_str().unwrap()])
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let mut log = BufReader::new(child.stderr.take().unwrap());
+    let mut log = std::io::BufReader::new(child.stderr.take().unwrap());
     let mut line = String::new();
     let addr = loop {
         line.clear();
         assert!(log.read_line(&mut line).unwrap() > 0, "no address logged");
         if let Some(rest) = line.split("listening on ").nth(1) {
-            break rest.trim().parse::<std::net::SocketAddr>().unwrap();
+            break rest.trim().parse().unwrap();
         }
     };
+    (child, log, addr)
+}
+
+#[test]
+fn the_server_outlives_whoever_read_its_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, log, addr) = server_with_its_log(dir.path());
     // The terminal that started it is closed: nobody reads its log now.
     drop(log);
     let mut users = Vec::new();
@@ -162,21 +175,7 @@ fn the_server_outlives_whoever_read_its_log() {
 #[test]
 fn a_log_nobody_reads_does_not_stall_the_server() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_evchat-server"))
-        .args(["--port", "0", "--data-dir", dir.path().to_str().unwrap()])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::{BufRead, BufReader};
-    let mut log = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    let addr = loop {
-        line.clear();
-        assert!(log.read_line(&mut line).unwrap() > 0, "no address logged");
-        if let Some(rest) = line.split("listening on ").nth(1) {
-            break rest.trim().parse::<std::net::SocketAddr>().unwrap();
-        }
-    };
+    let (mut child, log, addr) = server_with_its_log(dir.path());
     // From now on nobody reads the log (a paused terminal), but its pipe
     // stays open. Each visit logs two lines of about 100 bytes: 12000 of
     // them are more than the 1 MiB the pipe holds.
