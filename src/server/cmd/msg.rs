@@ -41,8 +41,7 @@ impl<T: Write> Hub<T> {
         }
         // Recipients must see this after any broadcast accepted before it.
         if self.batch.has_frames() {
-            self.charge(key, self.online.len() as u64);
-            self.seal();
+            self.seal_charged(key);
         }
         let to_list: Cow<'_, str> = if names.len() == Command::recipients(to).count() {
             Cow::Borrowed(to)

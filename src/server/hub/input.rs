@@ -109,9 +109,13 @@ impl<T: Write> Hub<T> {
     /// charging its cost — one unit per user online — to `key`. Not needed
     /// when the batch holds nothing `key` would receive.
     pub(in crate::server) fn seal_for(&mut self, key: usize) {
-        if self.batch.nothing_for(key) {
-            return;
+        if !self.batch.nothing_for(key) {
+            self.seal_charged(key);
         }
+    }
+
+    /// Seals the batch, charging its cost to `key`.
+    pub(in crate::server) fn seal_charged(&mut self, key: usize) {
         self.charge(key, self.online.len() as u64);
         self.seal();
     }

@@ -202,11 +202,6 @@ impl Journal {
         Ok((journal, image))
     }
 
-    /// Is there a file behind this journal?
-    pub fn is_enabled(&self) -> bool {
-        self.writer.is_some()
-    }
-
     /// Must new held mail be refused: writes fail, or the disk has fallen
     /// far behind?
     pub fn is_failing(&self) -> bool {

@@ -22,13 +22,8 @@ pub struct Image {
 }
 
 impl Image {
-    /// The image as records: the body of a compacted journal.
-    pub fn encode(&self, out: &mut Vec<u8>) {
-        let _ = self.write_to(out);
-    }
-
     /// Writes the image as records, one at a time (a compaction does not
-    /// hold the image twice).
+    /// hold the image twice): the body of a compacted journal.
     pub fn write_to(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
         let mut record = Vec::new();
         for (name, at) in &self.known {
@@ -299,7 +294,7 @@ mod tests {
             },
         ]);
         let mut bytes = Vec::new();
-        image.encode(&mut bytes);
+        image.write_to(&mut bytes).unwrap();
         let mut again = Replay::default();
         let mut at = 0;
         while at < bytes.len() {
