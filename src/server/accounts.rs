@@ -128,7 +128,7 @@ impl Users {
 /// Hashes a password with argon2id and a random salt, as a PHC string.
 pub fn hash_password(password: &str) -> Result<String, String> {
     let mut salt = [0u8; 16];
-    getrandom(&mut salt)?;
+    random_bytes(&mut salt)?;
     let salt = SaltString::encode_b64(&salt).map_err(|e| e.to_string())?;
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
@@ -145,7 +145,8 @@ pub fn verify_password(hash: &str, password: &str) -> bool {
     })
 }
 
-fn getrandom(buf: &mut [u8]) -> Result<(), String> {
+/// Fills `buf` from the kernel's random source.
+pub fn random_bytes(buf: &mut [u8]) -> Result<(), String> {
     let mut filled = 0;
     while filled < buf.len() {
         let rest = &mut buf[filled..];
@@ -226,11 +227,29 @@ impl Authenticator {
             path.display(),
             users.hashes.len()
         );
+        let shared: SharedUsers = Arc::new(RwLock::new(Arc::new(users)));
+        let state = FileWatch::new(Some(path), Arc::clone(&shared));
+        Authenticator::run(state, shared, wake)
+    }
+
+    /// Starts the thread over accounts someone else keeps current in
+    /// `shared` (a cluster's bucket).
+    pub fn start_shared(
+        shared: SharedUsers,
+        wake: impl Fn() + Send + 'static,
+    ) -> Result<(AuthPort, Receiver<AuthAnswer>), String> {
+        let state = FileWatch::new(None, Arc::clone(&shared));
+        Authenticator::run(state, shared, wake)
+    }
+
+    fn run(
+        mut state: FileWatch,
+        shared: SharedUsers,
+        wake: impl Fn() + Send + 'static,
+    ) -> Result<(AuthPort, Receiver<AuthAnswer>), String> {
         let (requests, inbox) = mpsc::channel::<AuthJob>();
         let (outbox, answers) = mpsc::channel();
         let dummy = hash_password("no such user")?;
-        let shared: SharedUsers = Arc::new(RwLock::new(Arc::new(users)));
-        let mut state = FileWatch::new(path, Arc::clone(&shared));
         thread::Builder::new()
             .name("evchat-auth".into())
             .spawn(move || loop {
@@ -273,17 +292,20 @@ impl Authenticator {
     }
 }
 
-/// The users file, reread when its modification time changes.
+/// The users file, reread when its modification time changes (without
+/// a file: the accounts as `shared` has them).
 struct FileWatch {
-    path: PathBuf,
+    path: Option<PathBuf>,
     users: Arc<Users>,
     shared: SharedUsers,
     modified: Option<SystemTime>,
 }
 
 impl FileWatch {
-    fn new(path: PathBuf, shared: SharedUsers) -> FileWatch {
-        let modified = fs::metadata(&path).and_then(|m| m.modified()).ok();
+    fn new(path: Option<PathBuf>, shared: SharedUsers) -> FileWatch {
+        let modified = path
+            .as_ref()
+            .and_then(|p| fs::metadata(p).and_then(|m| m.modified()).ok());
         let users = shared.read().map(|u| Arc::clone(&u)).unwrap_or_default();
         FileWatch {
             path,
@@ -295,7 +317,14 @@ impl FileWatch {
 
     /// The accounts, reread first if the file changed.
     fn current(&mut self) -> Arc<Users> {
-        let modified = fs::metadata(&self.path).and_then(|m| m.modified()).ok();
+        let Some(path) = &self.path else {
+            return self
+                .shared
+                .read()
+                .map(|u| Arc::clone(&u))
+                .unwrap_or_default();
+        };
+        let modified = fs::metadata(path).and_then(|m| m.modified()).ok();
         if modified != self.modified {
             self.reload();
         }
@@ -303,12 +332,15 @@ impl FileWatch {
     }
 
     fn reload(&mut self) {
-        self.modified = fs::metadata(&self.path).and_then(|m| m.modified()).ok();
-        match Users::load(&self.path) {
+        let Some(path) = &self.path else {
+            return;
+        };
+        self.modified = fs::metadata(path).and_then(|m| m.modified()).ok();
+        match Users::load(path) {
             Ok(users) => {
                 info!(
                     "users file {} read: {} users",
-                    self.path.display(),
+                    path.display(),
                     users.hashes.len()
                 );
                 self.users = Arc::new(users);

@@ -1,6 +1,8 @@
 //! The server's settings: flags (clap), the same keys in a TOML file, and
 //! the defaults, merged in that order of precedence.
 
+use super::cluster::wire::is_valid_node;
+use super::cluster::ClusterSettings;
 use super::journal::{Fsync, MAX_LINE_LIMIT};
 use crate::config::{load_toml, Size};
 use clap::{Parser, Subcommand};
@@ -76,6 +78,27 @@ pub struct ServerArgs {
     #[arg(long, value_name = "N")]
     pub max_known: Option<usize>,
     /// Log level [default: info].
+    /// Join a cluster through these NATS servers (comma-separated `nats://[user:pass@]host:port` or `tls://...` URLs); see docs/CLUSTER.md.
+    #[arg(long, value_name = "URLS", value_delimiter = ',')]
+    pub cluster: Option<Vec<String>>,
+    /// This node's name in the cluster, unique per process [default: <host>-<pid>].
+    #[arg(long, value_name = "NAME")]
+    pub node_name: Option<String>,
+    /// Seconds of silence after which another node counts as dead [default: 10].
+    #[arg(long, value_name = "SECONDS")]
+    pub node_timeout: Option<u64>,
+    /// NATS credentials file (JWT and nkey) for the cluster.
+    #[arg(long, value_name = "FILE")]
+    pub cluster_creds: Option<PathBuf>,
+    /// CA certificate for `tls://` NATS servers signed by a private CA.
+    #[arg(long, value_name = "FILE")]
+    pub cluster_ca: Option<PathBuf>,
+    /// JetStream replicas of the cluster's buckets and streams [default: 3 with three or more URLs, else 1].
+    #[arg(long, value_name = "N")]
+    pub cluster_replicas: Option<usize>,
+    /// Bind the port with SO_REUSEPORT, so several nodes of one cluster on this machine share it (needs --cluster).
+    #[arg(long)]
+    pub reuse_port: bool,
     #[arg(long, value_name = "LEVEL", value_parser = level_parser())]
     pub log_level: Option<LevelFilter>,
     #[command(subcommand)]
@@ -134,6 +157,13 @@ struct ServerFile {
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     tls_port: Option<u16>,
+    cluster: Option<Vec<String>>,
+    node_name: Option<String>,
+    node_timeout: Option<u64>,
+    cluster_creds: Option<PathBuf>,
+    cluster_ca: Option<PathBuf>,
+    cluster_replicas: Option<usize>,
+    reuse_port: Option<bool>,
 }
 
 /// Settings in force.
@@ -160,6 +190,9 @@ pub struct ServerConfig {
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub tls_port: Option<u16>,
+    /// Set when this process is a node of a cluster.
+    pub cluster: Option<ClusterSettings>,
+    pub reuse_port: bool,
 }
 
 impl Default for ServerConfig {
@@ -184,6 +217,8 @@ impl Default for ServerConfig {
             tls_cert: None,
             tls_key: None,
             tls_port: None,
+            cluster: None,
+            reuse_port: false,
         }
     }
 }
@@ -206,6 +241,7 @@ impl ServerConfig {
         let size =
             |flag: Option<Size>, key: Option<Size>, default| flag.or(key).map_or(default, |s| s.0);
         let idle = args.idle_timeout.or(file.idle_timeout).unwrap_or(60);
+        let cluster = cluster_settings(args, &file)?;
         let config = ServerConfig {
             host: args.host.clone().or(file.host).unwrap_or(d.host),
             port: args.port.or(file.port).unwrap_or(d.port),
@@ -243,6 +279,16 @@ impl ServerConfig {
             tls_cert: args.tls_cert.clone().or(file.tls_cert),
             tls_key: args.tls_key.clone().or(file.tls_key),
             tls_port: args.tls_port.or(file.tls_port),
+            reuse_port: args.reuse_port || file.reuse_port.unwrap_or(false),
+            cluster: None,
+        };
+        let config = ServerConfig {
+            cluster: cluster.map(|c| ClusterSettings {
+                mailbox_max: config.mailbox_max,
+                held_bytes: config.held_bytes,
+                ..c
+            }),
+            ..config
         };
         config.check()?;
         Ok(config)
@@ -296,11 +342,99 @@ impl ServerConfig {
                 config.held_bytes, config.mailbox_bytes
             ));
         }
+        if config.reuse_port && config.cluster.is_none() {
+            return Err(
+                "--reuse-port needs --cluster: processes sharing a port must be nodes of \
+                        one cluster, or each would be a separate chat"
+                    .into(),
+            );
+        }
+        if config.cluster.is_some() && config.users.is_some() {
+            return Err(
+                "--users does not go with --cluster: a cluster keeps its accounts in \
+                        NATS. Move them there once with `evchat-server user import --users FILE \
+                        --cluster URLS`, then start without --users"
+                    .into(),
+            );
+        }
         if config.max_clients == 0 {
             return Err("max-clients must be at least 1".into());
         }
         Ok(())
     }
+}
+
+/// The cluster settings, if `--cluster` (or `cluster = [...]`) is given.
+fn cluster_settings(
+    args: &ServerArgs,
+    file: &ServerFile,
+) -> Result<Option<ClusterSettings>, String> {
+    let Some(urls) = args.cluster.clone().or(file.cluster.clone()) else {
+        return Ok(None);
+    };
+    let urls: Vec<String> = urls
+        .iter()
+        .map(|u| u.trim().to_owned())
+        .filter(|u| !u.is_empty())
+        .collect();
+    if urls.is_empty() {
+        return Err("--cluster needs at least one NATS URL".into());
+    }
+    let node = match args.node_name.clone().or(file.node_name.clone()) {
+        Some(node) => node,
+        None => default_node_name(),
+    };
+    if !is_valid_node(&node) {
+        return Err(format!(
+            "bad node name {node:?}: 1-64 characters of A-Z a-z 0-9 _ -"
+        ));
+    }
+    let timeout = args.node_timeout.or(file.node_timeout).unwrap_or(10);
+    if timeout < 2 {
+        return Err("node-timeout must be at least 2 seconds (heartbeats are 1 s apart)".into());
+    }
+    let replicas = args
+        .cluster_replicas
+        .or(file.cluster_replicas)
+        .unwrap_or(if urls.len() >= 3 { 3 } else { 1 });
+    if !(1..=5).contains(&replicas) {
+        return Err("cluster-replicas must be 1 to 5".into());
+    }
+    Ok(Some(ClusterSettings {
+        urls,
+        node,
+        creds: args.cluster_creds.clone().or(file.cluster_creds.clone()),
+        ca: args.cluster_ca.clone().or(file.cluster_ca.clone()),
+        node_timeout: Duration::from_secs(timeout),
+        replicas,
+        mailbox_max: 0,
+        held_bytes: 0,
+    }))
+}
+
+/// `<host>-<pid>`: unique per process on a machine, and readable in logs.
+fn default_node_name() -> String {
+    let mut host = [0u8; 64];
+    // SAFETY: gethostname writes at most `host.len()` bytes into `host`.
+    let ok = unsafe { libc::gethostname(host.as_mut_ptr().cast(), host.len()) } == 0;
+    let end = host.iter().position(|&b| b == 0).unwrap_or(host.len());
+    let host: String = String::from_utf8_lossy(&host[..end])
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(40)
+        .collect();
+    let host = if ok && !host.is_empty() {
+        host
+    } else {
+        "node".into()
+    };
+    format!("{host}-{}", std::process::id())
 }
 
 #[cfg(test)]

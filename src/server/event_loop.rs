@@ -234,6 +234,7 @@ impl Server {
                 self.hub.auth_done(answer);
             }
         }
+        self.hub.take_cluster_news();
         self.hub.sync_journal();
     }
 

@@ -15,7 +15,6 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Registry, Token};
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::os::unix::io::AsRawFd;
 use std::time::{Duration, Instant};
 
 /// Connections accepted per listener per turn, at most.
@@ -91,6 +90,7 @@ impl Listeners {
     pub fn bind(
         host: &str,
         ports: &[(u16, bool)],
+        reuse_port: bool,
         registry: &Registry,
         token: impl Fn(usize) -> Token,
     ) -> Result<Listeners, SetupError> {
@@ -100,13 +100,19 @@ impl Listeners {
                 let addr = (host, port).to_socket_addrs()?.next().ok_or_else(|| {
                     io::Error::new(io::ErrorKind::NotFound, "host has no address")
                 })?;
-                let socket = TcpListener::bind(addr)?;
-                // SAFETY: listen(2) again on our own listening socket only
-                // changes its backlog.
-                if unsafe { libc::listen(socket.as_raw_fd(), BACKLOG) } != 0 {
-                    return Err(io::Error::last_os_error());
+                // socket2 for the options that must be set before bind:
+                // SO_REUSEPORT lets the kernel spread connections over the
+                // cluster nodes on this machine that share the port.
+                let domain = socket2::Domain::for_address(addr);
+                let socket = socket2::Socket::new(domain, socket2::Type::STREAM, None)?;
+                socket.set_reuse_address(true)?;
+                if reuse_port {
+                    socket.set_reuse_port(true)?;
                 }
-                Ok(socket)
+                socket.set_nonblocking(true)?;
+                socket.bind(&addr.into())?;
+                socket.listen(BACKLOG)?;
+                Ok(TcpListener::from_std(socket.into()))
             };
             let mut socket = listen()
                 .map_err(|e| SetupError::caused(format!("cannot listen on {host}:{port}"), e))?;

@@ -26,6 +26,7 @@
 pub mod accounts;
 pub mod auth_queue;
 pub mod clock;
+pub mod cluster;
 mod cmd;
 pub mod config;
 mod connections;

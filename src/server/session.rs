@@ -108,6 +108,14 @@ pub struct Session<T> {
     /// Work caused in turn `work_turn` (see `hub::input`).
     pub work: u64,
     pub work_turn: u64,
+    /// In a cluster: the names bucket's revision of this session's claim.
+    pub claim_rev: u64,
+    /// In a cluster: sent something to other nodes since its last `PING`,
+    /// so the next one waits for NATS to confirm it.
+    pub published: bool,
+    /// In a cluster: held mail written to it, with the token of the `PING`
+    /// whose answer acknowledges it.
+    pub cluster_mail: Option<(u64, String)>,
 }
 
 impl<T> Session<T> {
@@ -139,6 +147,9 @@ impl<T> Session<T> {
             unprocessed: Vec::new(),
             work: 0,
             work_turn: 0,
+            claim_rev: 0,
+            published: false,
+            cluster_mail: None,
         }
     }
 

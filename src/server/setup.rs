@@ -3,7 +3,8 @@
 //! block or fail happens here, before the loop runs, and fails with a
 //! [`SetupError`] that says what to fix.
 
-use super::accounts::Authenticator;
+use super::accounts::{Authenticator, SharedUsers};
+use super::cluster::bridge;
 use super::config::ServerConfig;
 use super::error::SetupError;
 use super::event_loop::{Server, TlsFiles, LISTENERS, SIGNALS, WAKER};
@@ -70,13 +71,21 @@ impl Server {
         if let Some(port) = config.tls_port {
             ports.push((port, true));
         }
-        let listeners = Listeners::bind(&config.host, &ports, poll.registry(), |i| {
-            Token(LISTENERS - i)
-        })?;
+        let listeners = Listeners::bind(
+            &config.host,
+            &ports,
+            config.reuse_port,
+            poll.registry(),
+            |i| Token(LISTENERS - i),
+        )?;
         let journal_waker = Arc::clone(&waker);
-        let (journal, image) = Journal::open(&config.data_dir, config.fsync, move || {
-            let _ = journal_waker.wake();
-        })?;
+        // A cluster node keeps its held mail and known names in JetStream.
+        let (journal, image) = match &config.cluster {
+            None => Journal::open(&config.data_dir, config.fsync, move || {
+                let _ = journal_waker.wake();
+            })?,
+            Some(_) => (Journal::disabled(), Default::default()),
+        };
         let mail = MailLimits {
             mailbox_max: config.mailbox_max,
             mailbox_bytes: config.mailbox_bytes,
@@ -89,15 +98,29 @@ impl Server {
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)
             .map_err(|e| SetupError::caused("cannot watch signals", e))?;
-        let (auth, auth_answers) = match &config.users {
-            Some(path) => {
+        let mut backplane = None;
+        let (auth, auth_answers) = match (&config.users, &config.cluster) {
+            (_, Some(cluster)) => {
+                // Accounts come from the cluster's bucket, kept current by
+                // the cluster thread.
+                let users = SharedUsers::default();
+                let wake = Arc::clone(&waker);
+                let (port, answers) = Authenticator::start_shared(Arc::clone(&users), move || {
+                    let _ = wake.wake();
+                })?;
+                super::cluster::import::import_journal(&config.data_dir, cluster)?;
+                let link = bridge::start(cluster.clone(), Arc::clone(&waker), users)?;
+                backplane = Some(link);
+                (Some(port), Some(answers))
+            }
+            (Some(path), None) => {
                 let waker = Arc::clone(&waker);
                 let (requests, answers) = Authenticator::start(path.clone(), move || {
                     let _ = waker.wake();
                 })?;
                 (Some(requests), Some(answers))
             }
-            None => {
+            (None, None) => {
                 warn!("no --users file: the server is open, anyone may log in as any name");
                 (None, None)
             }
@@ -117,10 +140,14 @@ impl Server {
             idle_timeout: config.idle_timeout,
             max_lingering,
         };
+        let mut hub = Hub::with_store(limits, store, journal, auth);
+        if let Some(link) = backplane {
+            hub.join_cluster(link);
+        }
         Ok(Server::new(super::event_loop::Parts {
             poll,
             listeners,
-            hub: Hub::with_store(limits, store, journal, auth),
+            hub,
             tls,
             max_clients,
             tick_every,

@@ -59,6 +59,7 @@ impl Server {
             warn!("{left} connection(s) had not finished; closing them");
         }
         self.hub.close_journal();
+        self.hub.leave_cluster();
         info!("stopped");
     }
 

@@ -26,8 +26,9 @@ pub const MAX_PASSWORD: usize = 1024;
 
 impl<T: Write> Hub<T> {
     pub(super) fn login(&mut self, key: usize, name: &str, password: Option<Text<'_>>) {
-        if self.auth.is_none() {
-            if self.online.contains_key(name) {
+        if !self.has_accounts() {
+            let elsewhere = self.cluster.as_ref().and_then(|c| c.live_holder(name));
+            if self.online.contains_key(name) || elsewhere.is_some() {
                 let text = format!("{name} is already online");
                 return self.reply_err(key, ErrorCode::NameTaken, &text);
             }
@@ -115,6 +116,25 @@ impl<T: Write> Hub<T> {
     /// Logs a session in as `name`: a correct password for a name already
     /// online replaces the old session, without a LEFT/JOINED flicker.
     pub(in crate::server) fn admit(&mut self, key: usize, name: &str) {
+        if self.cluster.is_some() {
+            return self.claim(key, name);
+        }
+        self.admit_now(key, name, true);
+    }
+
+    /// Are passwords checked? In a cluster, exactly when the accounts
+    /// bucket holds any.
+    fn has_accounts(&self) -> bool {
+        match (&self.auth, &self.cluster) {
+            (None, _) => false,
+            (Some(_), None) => true,
+            (Some(auth), Some(_)) => auth.users.read().is_ok_and(|u| u.names().next().is_some()),
+        }
+    }
+
+    /// Logs a session in once its name is its own; `announce`: say
+    /// `JOINED` (not when the name was taken over from a live session).
+    pub(in crate::server) fn admit_now(&mut self, key: usize, name: &str, announce: bool) {
         let replaced = self.online.get(name).copied().filter(|&k| k != key);
         if let Some(old) = replaced {
             self.replace(old);
@@ -140,7 +160,7 @@ impl<T: Write> Hub<T> {
             (n, None) => info!("{name} logged in; delivering {n} held messages"),
             (n, Some(_)) => info!("{name} logged in again, replacing the old session; {n} held"),
         }
-        if replaced.is_none() {
+        if replaced.is_none() && announce {
             let time = self.clock.stamp();
             self.broadcast(Some(key), &["JOINED", &name, time.as_str()]);
         }

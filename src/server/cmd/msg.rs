@@ -32,6 +32,17 @@ impl<T: Write> Hub<T> {
             single = [to];
             &single
         };
+        if self.cluster.is_some() {
+            if self.batch.has_frames() {
+                self.seal_charged(key);
+            }
+            let to_list = names.join(",");
+            let time = self.clock.stamp();
+            let fields = ["MSG", me, &to_list, time.as_str(), text.escaped()];
+            let mut frame = Vec::new();
+            encode_fields(&mut frame, &fields);
+            return self.msg_in_cluster(key, names, Rc::from(frame));
+        }
         if let Some(unknown) = names
             .iter()
             .find(|n| !self.online.contains_key(**n) && !self.is_known(n))

@@ -16,6 +16,10 @@ impl<T: Write> Hub<T> {
     pub(super) fn ping(&mut self, key: usize, token: Option<&str>) {
         // A barrier: everything before this frame is queued first.
         self.seal_for(key);
+        // In a cluster, also until NATS has what went to other nodes.
+        if self.ping_in_cluster(key, token) {
+            return;
+        }
         self.queues.push_reply(key, |b| match token {
             Some(token) => encode_fields(b, &["PONG", token]),
             None => encode_fields(b, &["PONG"]),
@@ -25,6 +29,7 @@ impl<T: Write> Hub<T> {
     pub(super) fn pong(&mut self, key: usize, token: Option<&str>) {
         if let Some(token) = token {
             self.mail_acknowledged(key, token);
+            self.cluster_mail_acknowledged(key, token);
         }
     }
 }

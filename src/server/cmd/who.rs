@@ -16,6 +16,10 @@ impl<T: Write> Hub<T> {
             Some(reply) => Rc::clone(reply),
             None => {
                 let mut names: Vec<&str> = self.online.keys().map(|n| &**n).collect();
+                if let Some(c) = &self.cluster {
+                    let elsewhere = c.remote.iter().filter(|(_, h)| c.is_alive(&h.node));
+                    names.extend(elsewhere.map(|(n, _)| &**n));
+                }
                 names.sort_unstable();
                 let mut line = Vec::new();
                 encode_users(&mut line, names.into_iter());

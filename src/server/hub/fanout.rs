@@ -82,34 +82,68 @@ impl Batch {
 }
 
 impl<T: Write> Hub<T> {
-    /// Adds a broadcast frame to the pending batch.
+    /// Adds a broadcast frame to the pending batch (and, in a cluster, to
+    /// what the other nodes are sent).
     pub(in crate::server) fn broadcast(&mut self, author: Option<usize>, fields: &[&str]) {
+        self.make_room(author);
+        let start = self.batch.buf.len();
+        encode_fields(&mut self.batch.buf, fields);
+        if let Some(c) = &mut self.cluster {
+            c.bus_out.extend_from_slice(&self.batch.buf[start..]);
+            if let Some(s) = author.and_then(|k| self.queues.sessions.get_mut(k)) {
+                s.published = true;
+            }
+        }
+        self.note_frames(author, start, 1);
+    }
+
+    /// Adds a broadcast frame for this node's users only (a remote node's
+    /// users announced as gone: every node tells its own).
+    pub(in crate::server) fn broadcast_local(&mut self, fields: &[&str]) {
+        self.make_room(None);
+        let start = self.batch.buf.len();
+        encode_fields(&mut self.batch.buf, fields);
+        self.note_frames(None, start, 1);
+    }
+
+    /// Adds `count` frames another node encoded (checked by the caller).
+    pub(in crate::server) fn broadcast_remote(&mut self, frames: &[u8], count: u64) {
+        self.make_room(None);
+        let start = self.batch.buf.len();
+        self.batch.buf.extend_from_slice(frames);
+        self.note_frames(None, start, count);
+    }
+
+    /// Seals a full batch first, charging the author.
+    fn make_room(&mut self, author: Option<usize>) {
         if self.batch.buf.len() >= BATCH_MAX {
             if let Some(key) = author {
                 self.charge(key, self.online.len() as u64);
             }
             self.seal();
         }
+    }
+
+    /// Records frames just appended to the batch from `start` on.
+    fn note_frames(&mut self, author: Option<usize>, start: usize, count: u64) {
         let batch = &mut self.batch;
-        let start = batch.buf.len();
-        encode_fields(&mut batch.buf, fields);
         let end = batch.buf.len();
         match batch.spans.last_mut() {
             Some(last) if last.author == author && last.end == start && !batch.split => {
                 last.end = end;
-                last.frames += 1;
+                last.frames += count;
             }
             _ => batch.spans.push(Span {
                 author,
                 start,
                 end,
-                frames: 1,
+                frames: count,
                 seq: batch.seq,
             }),
         }
         batch.split = false;
         batch.seq += 1;
-        batch.frames += 1;
+        batch.frames += count;
         batch.authors = match batch.authors {
             Authors::Nobody => Authors::One(author),
             Authors::One(one) if one == author => Authors::One(author),
@@ -134,6 +168,11 @@ impl<T: Write> Hub<T> {
     /// consumers found on the way (whose LEFT frames form a new batch, and
     /// so on).
     pub(in crate::server) fn seal(&mut self) {
+        // Other nodes get this node's part of the batch first, so a
+        // private message published after it comes after it there too.
+        if self.cluster.is_some() {
+            self.publish_bus_out();
+        }
         loop {
             if !self.batch.buf.is_empty() {
                 self.queue_batch();

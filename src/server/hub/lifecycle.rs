@@ -11,7 +11,7 @@
 //! loop's per-turn budget.
 
 use super::Hub;
-use crate::protocol::reply::encode_err;
+use crate::protocol::reply::{encode_err, encode_fields};
 use crate::protocol::ErrorCode;
 use crate::server::outqueue::OutQueue;
 use crate::server::session::{Phase, Session};
@@ -134,9 +134,18 @@ impl<T: Write> Hub<T> {
 
     /// Takes a session's name off it and out of the directory.
     pub(super) fn take_name(&mut self, key: usize) -> Option<Rc<str>> {
-        let name = self.queues.sessions.get_mut(key)?.name.take()?;
+        let session = self.queues.sessions.get_mut(key)?;
+        let name = session.name.take()?;
+        let rev = std::mem::take(&mut session.claim_rev);
         self.online.remove(&name);
         self.users_reply = None;
+        if let (Some(c), true) = (&self.cluster, rev != 0) {
+            // Fails harmlessly if the name has been taken over since.
+            c.port.send(crate::server::cluster::ToCluster::Release {
+                name: name.to_string(),
+                rev,
+            });
+        }
         Some(name)
     }
 
@@ -151,8 +160,14 @@ impl<T: Write> Hub<T> {
         // come twice; none is lost), ahead of anything held since, and the
         // journal's count of deliveries stays that of the mailbox.
         self.return_mail(key);
+        self.return_cluster_mail(key);
         self.seen(&name, false);
         if self.stopping {
+            // The other nodes' users are told even so.
+            if let Some(c) = &mut self.cluster {
+                let time = self.clock.stamp();
+                encode_fields(&mut c.bus_out, &["LEFT", &name, time.as_str()]);
+            }
             return;
         }
         let time = self.clock.stamp();

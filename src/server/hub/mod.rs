@@ -18,17 +18,20 @@
 //! - the commands themselves are in [`cmd`](crate::server::cmd), one file
 //!   each.
 
+mod cluster;
 mod fanout;
 pub(super) mod input;
 mod lifecycle;
 mod mail;
 mod queues;
+mod remote;
 mod stats;
 mod timers;
 
 #[cfg(test)]
 mod tests;
 
+pub use cluster::ClusterState;
 pub use lifecycle::Flushed;
 pub use queues::Queues;
 
@@ -99,6 +102,8 @@ pub struct Hub<T> {
     /// The answer to `WHO` while nobody comes or goes: shared by every
     /// connection that asks.
     pub(in crate::server) users_reply: Option<Rc<[u8]>>,
+    /// The other nodes, when this one is part of a cluster.
+    pub(in crate::server) cluster: Option<Box<ClusterState>>,
 }
 
 impl<T: Write> Hub<T> {
@@ -142,6 +147,7 @@ impl<T: Write> Hub<T> {
             turn: 0,
             auth_queue: Default::default(),
             users_reply: None,
+            cluster: None,
         }
     }
 
@@ -208,6 +214,21 @@ impl<T: Write> Hub<T> {
                 });
                 self.close(key, None);
             }
+        }
+    }
+
+    /// Makes this hub a node of a cluster.
+    pub fn join_cluster(&mut self, port: crate::server::cluster::Backplane) {
+        self.cluster = Some(Box::new(ClusterState::new(port)));
+    }
+
+    /// At exit: this turn's last messages go to the other nodes, and the
+    /// helper thread is given a moment to hand them (and the released
+    /// names) to NATS.
+    pub fn leave_cluster(&mut self) {
+        self.publish_bus_out();
+        if let Some(c) = self.cluster.take() {
+            c.port.close();
         }
     }
 

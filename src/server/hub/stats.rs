@@ -17,7 +17,7 @@ impl<T: Write> Hub<T> {
     /// One `STATS` line's worth of figures.
     pub fn stats_line(&self) -> String {
         let c = &self.counters;
-        format!(
+        let mut line = format!(
             "connections={} users={} frames_in={} deliveries={} bytes_in={} bytes_out={} \
              queued={} peak_queued={} held={} held_bytes={} known={} slow_cut={} closing={} \
              throttled={} uptime={}",
@@ -36,7 +36,9 @@ impl<T: Write> Hub<T> {
             self.linger_count,
             self.throttled,
             self.now.saturating_duration_since(self.started).as_secs(),
-        )
+        );
+        line.push_str(&self.cluster_stats());
+        line
     }
 
     /// How many connections the loop left input unread for until the next

@@ -60,6 +60,7 @@ impl<T: Write> Hub<T> {
             self.leave(key, None);
             self.kill(key);
         }
+        self.cluster_tick();
         self.seal();
         // After a burst (a login storm, a flood) has drained, give the
         // freed heap back instead of holding the peak for good.

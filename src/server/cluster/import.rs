@@ -1,0 +1,73 @@
+//! The first clustered start of a node that ran alone before: its
+//! journal's known names and held mail move into JetStream, once, and the
+//! journal is renamed so that it is not imported again.
+
+use super::bridge::{bucket, connect, KNOWN};
+use super::mailbox::Mailbox;
+use super::{ClusterSettings, HoldOutcome};
+use crate::server::journal::recover;
+use async_nats::jetstream;
+use bytes::Bytes;
+use log::{info, warn};
+use std::path::Path;
+
+/// Imports `dir`'s journal into the cluster if there is one with
+/// something in it. Runs before the loop starts.
+pub fn import_journal(dir: &Path, settings: &ClusterSettings) -> Result<(), String> {
+    let path = dir.join("journal");
+    if !path.is_file() {
+        return Ok(());
+    }
+    let image = recover::recover(&path)?.image;
+    let imported = dir.join("journal.imported");
+    if image.known.is_empty() && image.held.is_empty() {
+        return Ok(());
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start a runtime: {e}"))?;
+    let (names, letters) = runtime.block_on(async {
+        let client = connect(settings, None).await?;
+        let js = jetstream::new(client.clone());
+        let known = bucket(&js, KNOWN, settings.replicas).await?;
+        let mailbox = Mailbox::open(&js, settings).await?;
+        for (name, _) in &image.known {
+            known
+                .put(name, Bytes::from_static(b"1"))
+                .await
+                .map_err(|e| format!("cannot import {name}: {e}"))?;
+        }
+        let mut letters = 0;
+        for (frame, names) in &image.held {
+            let frame = Bytes::copy_from_slice(frame);
+            match mailbox.hold(&known, &|_| true, names, frame).await {
+                HoldOutcome::Held { refused } => {
+                    for (name, why) in refused {
+                        warn!("held message for {name} not imported: {why}");
+                    }
+                    letters += 1;
+                }
+                HoldOutcome::NoSuchUser(name) => warn!("{name} unknown; message not imported"),
+                HoldOutcome::Refused(_, why) => return Err(format!("import failed: {why}")),
+            }
+        }
+        let _ = client.flush().await;
+        Ok::<_, String>((image.known.len(), letters))
+    })?;
+    std::fs::rename(&path, &imported).map_err(|e| {
+        format!(
+            "imported the journal but cannot rename {} to {}: {e}; rename it by hand, or it \
+             will be imported again",
+            path.display(),
+            imported.display()
+        )
+    })?;
+    info!(
+        "imported the single-node journal {} into the cluster: {names} known names and {letters} \
+         held messages; it is kept as {}",
+        path.display(),
+        imported.display()
+    );
+    Ok(())
+}

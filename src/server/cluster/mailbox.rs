@@ -1,0 +1,287 @@
+//! Held mail in JetStream, each message stored once.
+//!
+//! A private message for offline users is published once to the stream
+//! `EVCHAT_BODIES` (its size counts against `--held-bytes`, the stream's
+//! byte limit), and each recipient gets a small entry — the body's sequence
+//! number — on `evchat.mailbox.<name>` in the work-queue stream
+//! `EVCHAT_MAILBOX` (at most `--mailbox-max` per name, the stream's
+//! per-subject limit). A count in the bucket `evchat_mailrefs` says how
+//! many entries still point at a body; the last acknowledgement deletes it.
+//!
+//! At login the node drains the name's durable consumer. The entries are
+//! acknowledged only when the client answers the `PING` sent after the
+//! mail; if the session ends first they are given back (nak), and if the
+//! node dies JetStream redelivers them after the ack wait. So mail fetched
+//! on one node while its owner logs in on another is neither lost nor
+//! delivered twice.
+
+use super::bridge::{bucket, unavailable};
+use super::{ClusterSettings, HeldMail, HoldOutcome};
+use crate::protocol::ErrorCode;
+use async_nats::jetstream::consumer::{pull, AckPolicy};
+use async_nats::jetstream::stream::{self, DiscardPolicy, RetentionPolicy};
+use async_nats::jetstream::{self, kv, AckKind, Context};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use log::warn;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+pub const BODIES: &str = "EVCHAT_BODIES";
+pub const MAILBOX: &str = "EVCHAT_MAILBOX";
+pub const REFS: &str = "evchat_mailrefs";
+const BODY_SUBJECT: &str = "evchat.body";
+/// How long fetched mail may wait for its acknowledgement before JetStream
+/// offers it again (to a later login).
+const ACK_WAIT: Duration = Duration::from_secs(120);
+
+fn mailbox_subject(name: &str) -> String {
+    format!("evchat.mailbox.{name}")
+}
+
+/// The helper's handle on held mail.
+pub(super) struct Mailbox {
+    js: Context,
+    bodies: stream::Stream,
+    entries: stream::Stream,
+    refs: kv::Store,
+    mailbox_max: usize,
+    /// Fetched entries waiting for their acknowledgement, by ticket.
+    fetched: Mutex<HashMap<u64, Vec<jetstream::Message>>>,
+    next_ticket: AtomicU64,
+}
+
+impl Mailbox {
+    pub(super) async fn open(js: &Context, s: &ClusterSettings) -> Result<Mailbox, String> {
+        let bodies = js
+            .get_or_create_stream(stream::Config {
+                name: BODIES.into(),
+                subjects: vec![BODY_SUBJECT.into()],
+                max_bytes: i64::try_from(s.held_bytes).unwrap_or(i64::MAX),
+                discard: DiscardPolicy::New,
+                num_replicas: s.replicas,
+                duplicate_window: Duration::from_secs(120),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| format!("cannot open the stream {BODIES}: {e}"))?;
+        let entries = js
+            .get_or_create_stream(stream::Config {
+                name: MAILBOX.into(),
+                subjects: vec!["evchat.mailbox.*".into()],
+                retention: RetentionPolicy::WorkQueue,
+                max_bytes: -1,
+                max_messages_per_subject: i64::try_from(s.mailbox_max).unwrap_or(i64::MAX),
+                discard: DiscardPolicy::New,
+                discard_new_per_subject: true,
+                num_replicas: s.replicas,
+                duplicate_window: Duration::from_secs(120),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| format!("cannot open the stream {MAILBOX}: {e}"))?;
+        let refs = bucket(js, REFS, s.replicas).await?;
+        Ok(Mailbox {
+            js: js.clone(),
+            bodies,
+            entries,
+            refs,
+            mailbox_max: s.mailbox_max,
+            fetched: Mutex::new(HashMap::new()),
+            next_ticket: AtomicU64::new(1),
+        })
+    }
+
+    /// Holds `frame` for `names`, who are offline: all of them must be
+    /// known (logged in once, or accounts).
+    pub(super) async fn hold(
+        &self,
+        known: &kv::Store,
+        is_account: &(dyn Fn(&str) -> bool + Send + Sync),
+        names: &[String],
+        frame: Bytes,
+    ) -> HoldOutcome {
+        for name in names {
+            if is_account(name) {
+                continue;
+            }
+            match known.get(name.as_str()).await {
+                Ok(Some(_)) => {}
+                Ok(None) => return HoldOutcome::NoSuchUser(name.clone()),
+                Err(e) => {
+                    return HoldOutcome::Refused(
+                        ErrorCode::Unavailable,
+                        unavailable(&e.to_string()),
+                    )
+                }
+            }
+        }
+        let seq = match publish(&self.js, BODY_SUBJECT.to_owned(), frame, None).await {
+            Ok(seq) => seq,
+            Err(e) if e.contains("maximum bytes") => {
+                let text = "the cluster holds all the mail it may (held-bytes); nothing was sent";
+                return HoldOutcome::Refused(ErrorCode::MailboxFull, text.into());
+            }
+            Err(e) => return HoldOutcome::Refused(ErrorCode::Unavailable, unavailable(&e)),
+        };
+        let key = seq.to_string();
+        let count = names.len();
+        if let Err(e) = self.refs.put(&key, count.to_string().into()).await {
+            let _ = self.bodies.delete_message(seq).await;
+            return HoldOutcome::Refused(ErrorCode::Unavailable, unavailable(&e.to_string()));
+        }
+        let mut refused = Vec::new();
+        for name in names {
+            let id = format!("{seq}-{name}");
+            let entry = Bytes::from(key.clone());
+            if let Err(e) = publish(&self.js, mailbox_subject(name), entry, Some(&id)).await {
+                let why = if e.contains("maximum messages per subject") {
+                    format!("{name}'s mailbox is full ({} messages)", self.mailbox_max)
+                } else {
+                    unavailable(&e)
+                };
+                refused.push((name.clone(), why));
+                self.unref(seq).await;
+            }
+        }
+        HoldOutcome::Held { refused }
+    }
+
+    /// Takes the mail held for `name`, in order, to be acknowledged later.
+    pub(super) async fn fetch(&self, name: &str) -> Result<Option<HeldMail>, String> {
+        let consumer: async_nats::jetstream::consumer::Consumer<pull::Config> = self
+            .entries
+            .get_or_create_consumer(
+                &format!("mbox-{name}"),
+                pull::Config {
+                    durable_name: Some(format!("mbox-{name}")),
+                    filter_subject: mailbox_subject(name),
+                    ack_policy: AckPolicy::Explicit,
+                    ack_wait: ACK_WAIT,
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut batch = consumer
+            .fetch()
+            .max_messages(self.mailbox_max.max(1))
+            .messages()
+            .await
+            .map_err(|e| e.to_string())?;
+        let (mut messages, mut frames) = (Vec::new(), Vec::new());
+        while let Some(message) = batch.next().await {
+            let message = message.map_err(|e| e.to_string())?;
+            let seq = std::str::from_utf8(&message.payload)
+                .ok()
+                .and_then(|s| s.parse::<u64>().ok());
+            let body = match seq {
+                Some(seq) => self.bodies.get_raw_message(seq).await.ok(),
+                None => None,
+            };
+            match body {
+                Some(body) => {
+                    frames.push(body.payload);
+                    messages.push(message);
+                }
+                None => {
+                    warn!("held mail for {name} points at a missing message; dropping it");
+                    let _ = message.ack().await;
+                }
+            }
+        }
+        if messages.is_empty() {
+            return Ok(None);
+        }
+        let ticket = self.next_ticket.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut fetched) = self.fetched.lock() {
+            fetched.insert(ticket, messages);
+        }
+        Ok(Some(HeldMail { ticket, frames }))
+    }
+
+    fn take(&self, ticket: u64) -> Vec<jetstream::Message> {
+        self.fetched
+            .lock()
+            .ok()
+            .and_then(|mut f| f.remove(&ticket))
+            .unwrap_or_default()
+    }
+
+    /// The client has read the mail: delete its entries, and bodies no
+    /// entry points at any more.
+    pub(super) async fn acknowledge(&self, ticket: u64) {
+        for message in self.take(ticket) {
+            if let Err(e) = message.double_ack().await {
+                warn!("cannot acknowledge held mail: {e}; it may come again");
+                continue;
+            }
+            if let Some(seq) = std::str::from_utf8(&message.payload)
+                .ok()
+                .and_then(|s| s.parse::<u64>().ok())
+            {
+                self.unref(seq).await;
+            }
+        }
+    }
+
+    /// The session ended before the client acknowledged: offer it again.
+    pub(super) async fn give_back(&self, ticket: u64) {
+        for message in self.take(ticket) {
+            let _ = message.ack_with(AckKind::Nak(None)).await;
+        }
+    }
+
+    /// One entry fewer points at body `seq`; the last one deletes it.
+    async fn unref(&self, seq: u64) {
+        let key = seq.to_string();
+        for _ in 0..16 {
+            let Ok(Some(entry)) = self.refs.entry(&key).await else {
+                return;
+            };
+            let left: u64 = std::str::from_utf8(&entry.value)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(1);
+            let done = if left <= 1 {
+                let gone = self.refs.delete_expect_revision(&key, Some(entry.revision));
+                if gone.await.is_ok() {
+                    let _ = self.bodies.delete_message(seq).await;
+                    let _ = self.refs.purge(&key).await;
+                    true
+                } else {
+                    false
+                }
+            } else {
+                let fewer = Bytes::from((left - 1).to_string());
+                self.refs.update(&key, fewer, entry.revision).await.is_ok()
+            };
+            if done {
+                return;
+            }
+        }
+        warn!("cannot update the count of held message {seq}; it stays stored");
+    }
+}
+
+/// Publishes to JetStream and waits for the acknowledgement: the sequence
+/// number, or the error's text.
+async fn publish(
+    js: &Context,
+    subject: String,
+    payload: Bytes,
+    id: Option<&str>,
+) -> Result<u64, String> {
+    let mut message = jetstream::context::Publish::build().payload(payload);
+    if let Some(id) = id {
+        message = message.message_id(id);
+    }
+    let ack = js
+        .send_publish(subject, message)
+        .await
+        .map_err(|e| e.to_string())?;
+    let ack = ack.await.map_err(|e| e.to_string())?;
+    Ok(ack.sequence)
+}

@@ -1,0 +1,214 @@
+//! What nodes say to each other on the bus, and how it is checked.
+//!
+//! Every node publishes on its own subject, `evchat.bus.<node>`, and every
+//! node reads them all through one wildcard subscription: NATS keeps the
+//! order of one publisher's messages on one subscription, so whatever one
+//! node sends — broadcasts, private messages, heartbeats — reaches every
+//! other node in the order it was sent. (Two subscriptions would each get
+//! their own channel in the client, and could interleave.)
+//!
+//! A message is one of:
+//!
+//! - `B\n` + protocol frames (`SAY`, `JOINED`, `LEFT`), already encoded as
+//!   clients receive them: a turn's broadcasts, published once per batch;
+//! - `P <name>[,<name>...]\n` + one `MSG` frame, for those recipients
+//!   online on whichever node reads it;
+//! - `H <incarnation>`: a heartbeat.
+//!
+//! Frames from the bus are pasted into local queues, so they are checked
+//! first: anyone who can publish on NATS can forge senders (docs/CLUSTER.md
+//! says so), but not break the framing of the clients that receive them.
+
+use crate::protocol::is_valid_name;
+
+/// The subject node `node` publishes on.
+pub fn subject_of(node: &str) -> String {
+    format!("evchat.bus.{node}")
+}
+
+/// The subject every node subscribes to.
+pub const BUS_ALL: &str = "evchat.bus.*";
+
+/// One bus message, borrowed from its payload.
+#[derive(Debug, PartialEq, Eq)]
+pub enum BusMessage<'a> {
+    /// Broadcast frames, and how many.
+    Broadcast {
+        frames: &'a [u8],
+        count: u64,
+    },
+    /// A private message for whichever of `to` are online here.
+    Private {
+        to: &'a str,
+        frame: &'a [u8],
+    },
+    Heartbeat {
+        incarnation: &'a str,
+    },
+}
+
+/// Why a bus message was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Malformed(pub &'static str);
+
+/// The node name in a bus subject, if it is one.
+pub fn origin_of(subject: &str) -> Option<&str> {
+    subject
+        .strip_prefix("evchat.bus.")
+        .filter(|n| is_valid_node(n))
+}
+
+/// Node names are subject tokens: 1-64 of `[A-Za-z0-9_-]`.
+pub fn is_valid_node(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+pub fn encode_broadcast(out: &mut Vec<u8>, frames: &[u8]) {
+    out.extend_from_slice(b"B\n");
+    out.extend_from_slice(frames);
+}
+
+pub fn encode_private(out: &mut Vec<u8>, to: &str, frame: &[u8]) {
+    out.extend_from_slice(b"P ");
+    out.extend_from_slice(to.as_bytes());
+    out.push(b'\n');
+    out.extend_from_slice(frame);
+}
+
+pub fn encode_heartbeat(incarnation: &str) -> Vec<u8> {
+    format!("H {incarnation}").into_bytes()
+}
+
+/// Reads and checks one bus message.
+pub fn decode(payload: &[u8]) -> Result<BusMessage<'_>, Malformed> {
+    let (head, body) = match memchr::memchr(b'\n', payload) {
+        Some(at) => (&payload[..at], &payload[at + 1..]),
+        None => (payload, &payload[payload.len()..]),
+    };
+    let head = std::str::from_utf8(head).map_err(|_| Malformed("head is not UTF-8"))?;
+    match head.split_once(' ') {
+        None if head == "B" => {
+            let count = check_frames(body, &["SAY ", "JOINED ", "LEFT "])?;
+            Ok(BusMessage::Broadcast {
+                frames: body,
+                count,
+            })
+        }
+        Some(("P", to)) => {
+            if !to.split(',').all(is_valid_name) {
+                return Err(Malformed("bad recipient"));
+            }
+            if check_frames(body, &["MSG "])? != 1 {
+                return Err(Malformed("a private message is one frame"));
+            }
+            Ok(BusMessage::Private { to, frame: body })
+        }
+        Some(("H", incarnation)) if is_valid_node(incarnation) => {
+            Ok(BusMessage::Heartbeat { incarnation })
+        }
+        _ => Err(Malformed("unknown kind")),
+    }
+}
+
+/// Checks that `frames` is whole lines of UTF-8 text without CR, each
+/// starting with one of `kinds`; returns how many.
+fn check_frames(frames: &[u8], kinds: &[&str]) -> Result<u64, Malformed> {
+    if frames.last() != Some(&b'\n') {
+        return Err(Malformed("frames must end with a line feed"));
+    }
+    let text = std::str::from_utf8(frames).map_err(|_| Malformed("frames are not UTF-8"))?;
+    if memchr::memchr(b'\r', frames).is_some() {
+        return Err(Malformed("carriage return in a frame"));
+    }
+    let mut count = 0;
+    for line in text.split_terminator('\n') {
+        if !kinds.iter().any(|k| line.starts_with(k)) {
+            return Err(Malformed("not a frame that kind carries"));
+        }
+        count += 1;
+    }
+    Ok(count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn each_kind_round_trips() {
+        let mut out = Vec::new();
+        encode_broadcast(&mut out, b"SAY a 12:00:00 hi\nJOINED b 12:00:01\n");
+        assert_eq!(
+            decode(&out),
+            Ok(BusMessage::Broadcast {
+                frames: b"SAY a 12:00:00 hi\nJOINED b 12:00:01\n",
+                count: 2
+            })
+        );
+        out.clear();
+        encode_private(&mut out, "bob,carol", b"MSG a bob,carol 12:00:00 psst\n");
+        assert_eq!(
+            decode(&out),
+            Ok(BusMessage::Private {
+                to: "bob,carol",
+                frame: b"MSG a bob,carol 12:00:00 psst\n"
+            })
+        );
+        assert_eq!(
+            decode(&encode_heartbeat("x1")),
+            Ok(BusMessage::Heartbeat { incarnation: "x1" })
+        );
+    }
+
+    #[test]
+    fn forged_framing_is_refused() {
+        for bad in [
+            &b"B\nSAY a 1 no end"[..],
+            b"B\nSAY a 1 x\rLEFT b\n",
+            b"B\nOK LOGIN a\n",
+            b"B\nSAY a 1 x\n\n",
+            b"P bob\nSAY a 1 x\n",
+            b"P bob\nMSG a bob 1 x\nMSG a bob 1 y\n",
+            b"P b b\nMSG a bob 1 x\n",
+            b"P \nMSG a bob 1 x\n",
+            b"H ",
+            b"Q\n",
+            b"B\n\xff\n",
+        ] {
+            assert!(decode(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn subjects_name_their_node() {
+        assert_eq!(origin_of(&subject_of("n-1")), Some("n-1"));
+        assert_eq!(origin_of("evchat.bus.a.b"), None);
+        assert_eq!(origin_of("evchat.bus."), None);
+        assert_eq!(origin_of("other.bus.a"), None);
+    }
+
+    proptest! {
+        #[test]
+        fn decoding_never_panics(payload in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = decode(&payload);
+        }
+
+        #[test]
+        fn what_is_accepted_is_whole_lines(text in "[ -~]{0,40}") {
+            let mut out = Vec::new();
+            encode_broadcast(&mut out, format!("SAY a 1 {text}\n").as_bytes());
+            match decode(&out) {
+                Ok(BusMessage::Broadcast { frames, count }) => {
+                    prop_assert_eq!(count, 1);
+                    prop_assert_eq!(frames.last(), Some(&b'\n'));
+                }
+                other => prop_assert!(false, "{:?}", other),
+            }
+        }
+    }
+}

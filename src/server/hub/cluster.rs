@@ -1,0 +1,368 @@
+//! The loop's side of the cluster: the directory of names held on other
+//! nodes, which nodes are alive, and what arrives from the bus.
+//!
+//! The names bucket is the truth about who holds a name; the loop follows
+//! it through the helper's watch. Heartbeats on the bus say which nodes
+//! are alive: a node silent for the node timeout is dead, its users are
+//! announced as gone here (each node announces to its own users) and its
+//! names may be taken over; a minute later its entries are deleted.
+//! Frames from the bus join the turn's batch like local ones, so remote
+//! messages cost each local recipient one shared queue entry.
+
+use super::Hub;
+use crate::protocol::reply::{encode_err, encode_fields};
+use crate::protocol::ErrorCode;
+use crate::server::cluster::wire::{self, BusMessage};
+use crate::server::cluster::{Backplane, FromCluster, Holder, ToCluster};
+use bytes::Bytes;
+use log::{debug, info, warn};
+use std::collections::{HashMap, HashSet};
+use std::io::Write;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+/// A dead node's names are deleted from the bucket this long after.
+const FORGET_AFTER: Duration = Duration::from_secs(60);
+
+/// What the loop knows about another node.
+#[derive(Debug)]
+struct Node {
+    last_heard: Instant,
+    /// When it was declared dead.
+    dead_since: Option<Instant>,
+}
+
+/// A private message waiting for its offline recipients' mail to be held.
+#[derive(Debug)]
+pub(super) struct PendingMsg {
+    pub names: Vec<String>,
+    pub frame: Rc<[u8]>,
+}
+
+/// A login waiting for its name claim.
+#[derive(Debug)]
+pub(super) struct PendingClaim {
+    pub key: usize,
+    /// Announce `JOINED` once won (not when taking over a live session).
+    pub announce: bool,
+}
+
+/// The loop's cluster state.
+#[derive(Debug)]
+pub struct ClusterState {
+    pub port: Backplane,
+    /// Names held on other nodes.
+    pub(in crate::server) remote: HashMap<Rc<str>, Holder>,
+    nodes: HashMap<String, Node>,
+    /// While the names watch is rebuilt: remote names not seen again yet.
+    rebuilding: Option<HashSet<Rc<str>>>,
+    /// This turn's local broadcast frames, for the other nodes.
+    pub(super) bus_out: Vec<u8>,
+    /// Names being claimed, by serial of the wait.
+    pub(super) claiming: HashMap<String, (u64, PendingClaim)>,
+    pub(super) pending_msgs: HashMap<u64, PendingMsg>,
+    /// `PING` tokens waiting for NATS to confirm a flush.
+    pub(super) pending_pongs: HashMap<u64, Option<String>>,
+}
+
+impl ClusterState {
+    pub fn new(port: Backplane) -> ClusterState {
+        ClusterState {
+            port,
+            remote: HashMap::new(),
+            nodes: HashMap::new(),
+            rebuilding: None,
+            bus_out: Vec::new(),
+            claiming: HashMap::new(),
+            pending_msgs: HashMap::new(),
+            pending_pongs: HashMap::new(),
+        }
+    }
+
+    /// Is `node` alive as far as this node knows? Nodes never heard from
+    /// are given the node timeout from when they were first seen.
+    pub(in crate::server) fn is_alive(&self, node: &str) -> bool {
+        self.nodes.get(node).is_none_or(|n| n.dead_since.is_none())
+    }
+
+    /// Who holds `name` on another live node.
+    pub(in crate::server) fn live_holder(&self, name: &str) -> Option<&Holder> {
+        self.remote.get(name).filter(|h| self.is_alive(&h.node))
+    }
+
+    pub(super) fn live_nodes(&self) -> usize {
+        1 + self
+            .nodes
+            .values()
+            .filter(|n| n.dead_since.is_none())
+            .count()
+    }
+}
+
+impl<T: Write> Hub<T> {
+    /// Takes what the cluster's helper thread has sent.
+    pub fn take_cluster_news(&mut self) {
+        let Some(cluster) = &self.cluster else {
+            return;
+        };
+        let news: Vec<FromCluster> = cluster.port.take_news().collect();
+        for item in news {
+            self.on_cluster_news(item);
+        }
+    }
+
+    fn on_cluster_news(&mut self, news: FromCluster) {
+        match news {
+            FromCluster::Bus { origin, payload } => self.on_bus(&origin, &payload),
+            FromCluster::Claimed {
+                key,
+                serial,
+                name,
+                outcome,
+            } => self.claimed(key, serial, &name, outcome),
+            FromCluster::Held {
+                key,
+                serial,
+                outcome,
+            } => self.held(key, serial, outcome),
+            FromCluster::Flushed { key, serial, ok } => self.flushed(key, serial, ok),
+            FromCluster::Name { name, holder } => self.on_name(name, holder),
+            FromCluster::NamesReset => {
+                if let Some(c) = &mut self.cluster {
+                    c.rebuilding = Some(c.remote.keys().cloned().collect());
+                }
+            }
+            FromCluster::NamesSynced => self.names_synced(),
+            FromCluster::Link(up) => debug!("cluster link {}", if up { "up" } else { "down" }),
+        }
+    }
+
+    fn heard_from(&mut self, origin: &str) {
+        let now = self.now;
+        let Some(c) = &mut self.cluster else { return };
+        let node = c.nodes.entry(origin.to_owned()).or_insert(Node {
+            last_heard: now,
+            dead_since: None,
+        });
+        node.last_heard = now;
+        if node.dead_since.take().is_some() {
+            info!("node {origin} is back");
+            self.users_reply = None;
+        }
+    }
+
+    fn on_bus(&mut self, origin: &str, payload: &Bytes) {
+        self.heard_from(origin);
+        match wire::decode(payload) {
+            Ok(BusMessage::Broadcast { frames, count }) => self.broadcast_remote(frames, count),
+            Ok(BusMessage::Private { to, frame }) => {
+                // After the broadcasts that came before it.
+                if self.batch.has_frames() {
+                    self.seal();
+                }
+                let frame: Rc<[u8]> = Rc::from(frame);
+                for name in to.split(',') {
+                    if let Some(&key) = self.online.get(name) {
+                        if self.queues.push_shared(key, &frame) {
+                            self.counters.deliveries += 1;
+                        }
+                    }
+                }
+            }
+            Ok(BusMessage::Heartbeat { .. }) => {}
+            Err(e) => warn!("malformed message from node {origin} dropped: {}", e.0),
+        }
+    }
+
+    /// A names-bucket change.
+    fn on_name(&mut self, name: String, holder: Option<Holder>) {
+        let Some(c) = &mut self.cluster else { return };
+        let name: Rc<str> = Rc::from(name);
+        if let Some(set) = &mut c.rebuilding {
+            set.remove(&name);
+        }
+        self.users_reply = None;
+        let claiming = c.claiming.contains_key(&*name);
+        let local = self.online.get(&name).copied();
+        match holder {
+            Some(h) if h.node == c.port.node => {
+                c.remote.remove(&name);
+                let ours = h.incarnation == c.port.incarnation
+                    && (claiming
+                        || local.is_some_and(|k| {
+                            self.queues
+                                .sessions
+                                .get(k)
+                                .is_some_and(|s| s.claim_rev == h.rev)
+                        }));
+                if !ours {
+                    // A claim of an earlier run of this node, or of a
+                    // session gone meanwhile.
+                    c.port.send(ToCluster::Release {
+                        name: name.to_string(),
+                        rev: h.rev,
+                    });
+                }
+            }
+            Some(h) => {
+                if !c.nodes.contains_key(&h.node) {
+                    c.nodes.insert(
+                        h.node.clone(),
+                        Node {
+                            last_heard: self.now,
+                            dead_since: None,
+                        },
+                    );
+                }
+                let node = h.node.clone();
+                c.remote.insert(Rc::clone(&name), h);
+                if let (Some(key), false) = (local, claiming) {
+                    // Logged in elsewhere with the password: this session
+                    // lost the name (no LEFT: the name never went offline).
+                    let text = format!("replaced by a new login as {name} on node {node}");
+                    self.take_name(key);
+                    self.return_mail(key);
+                    self.queues
+                        .push_final(key, |b| encode_err(b, ErrorCode::NameTaken, &text));
+                    self.close(key, None);
+                }
+            }
+            None => {
+                c.remote.remove(&name);
+                if let (Some(key), false) = (local, claiming) {
+                    // Our claim was deleted (we were taken for dead): claim
+                    // it again, or hand over the name if someone was faster.
+                    self.reclaim(key, &name);
+                }
+            }
+        }
+    }
+
+    /// The names watch has delivered the whole bucket again: names that
+    /// went away while it was down are announced as gone.
+    fn names_synced(&mut self) {
+        let Some(c) = &mut self.cluster else { return };
+        let Some(gone) = c.rebuilding.take() else {
+            return;
+        };
+        let gone: Vec<Rc<str>> = gone
+            .into_iter()
+            .filter(|name| c.remote.remove(name).is_some())
+            .collect();
+        let time = self.clock.stamp();
+        for name in gone {
+            self.broadcast_local(&["LEFT", &name, time.as_str()]);
+        }
+        self.users_reply = None;
+    }
+
+    /// Cluster work on the loop's tick: a heartbeat, and nodes that fell
+    /// silent declared dead.
+    pub(super) fn cluster_tick(&mut self) {
+        let now = self.now;
+        let Some(c) = &mut self.cluster else { return };
+        let beat = wire::encode_heartbeat(&c.port.incarnation);
+        c.port.send(ToCluster::Publish(Bytes::from(beat)));
+        let timeout = c.port.node_timeout;
+        let mut died = Vec::new();
+        let mut forget = Vec::new();
+        for (name, node) in &mut c.nodes {
+            match node.dead_since {
+                None if now.saturating_duration_since(node.last_heard) >= timeout => {
+                    node.dead_since = Some(now);
+                    died.push(name.clone());
+                }
+                Some(since) if now.saturating_duration_since(since) >= FORGET_AFTER => {
+                    forget.push(name.clone());
+                }
+                _ => {}
+            }
+        }
+        for name in forget {
+            c.nodes.remove(&name);
+            let stale: Vec<(Rc<str>, u64)> = c
+                .remote
+                .iter()
+                .filter(|(_, h)| h.node == name)
+                .map(|(n, h)| (Rc::clone(n), h.rev))
+                .collect();
+            for (user, rev) in stale {
+                c.remote.remove(&user);
+                c.port.send(ToCluster::Release {
+                    name: user.to_string(),
+                    rev,
+                });
+            }
+        }
+        for node in died {
+            let Some(c) = &self.cluster else { return };
+            let mut users: Vec<Rc<str>> = c
+                .remote
+                .iter()
+                .filter(|(_, h)| h.node == node)
+                .map(|(n, _)| Rc::clone(n))
+                .collect();
+            users.sort_unstable();
+            warn!(
+                "node {node} has been silent for {} s: counting it dead, and its {} users gone",
+                timeout.as_secs(),
+                users.len()
+            );
+            self.users_reply = None;
+            let time = self.clock.stamp();
+            for user in users {
+                self.broadcast_local(&["LEFT", &user, time.as_str(), "node lost"]);
+            }
+        }
+    }
+
+    /// Publishes this turn's local broadcasts to the other nodes, once.
+    pub(super) fn publish_bus_out(&mut self) {
+        let Some(c) = &mut self.cluster else { return };
+        if c.bus_out.is_empty() {
+            return;
+        }
+        let mut payload = Vec::with_capacity(c.bus_out.len() + 2);
+        wire::encode_broadcast(&mut payload, &c.bus_out);
+        c.bus_out.clear();
+        c.port.send(ToCluster::Publish(Bytes::from(payload)));
+    }
+
+    /// The `STATS` fields of a cluster node.
+    pub(super) fn cluster_stats(&self) -> String {
+        let Some(c) = &self.cluster else {
+            return String::new();
+        };
+        let g = &c.port.gauges;
+        let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+        format!(
+            " cluster_up={} nodes={} bus_in={} bus_out={} bus_lagged={} bus_dropped={}",
+            u8::from(c.port.is_up()),
+            c.live_nodes(),
+            load(&g.bus_in),
+            load(&g.bus_out),
+            load(&g.lagged),
+            load(&g.dropped),
+        )
+    }
+
+    /// Sends the `PONG` a flush was waited for.
+    fn flushed(&mut self, key: usize, serial: u64, ok: bool) {
+        let Some(c) = &mut self.cluster else { return };
+        let Some(token) = c.pending_pongs.remove(&serial) else {
+            return;
+        };
+        let Some(stash) = self.end_wait(key, serial) else {
+            return;
+        };
+        if !ok {
+            let text = "the cluster is unavailable: what you sent may not have reached other nodes";
+            self.reply_err(key, ErrorCode::Unavailable, text);
+        }
+        self.queues.push_reply(key, |b| match &token {
+            Some(token) => encode_fields(b, &["PONG", token]),
+            None => encode_fields(b, &["PONG"]),
+        });
+        self.go_on(key, &stash);
+    }
+}
