@@ -4,6 +4,8 @@
 use clap::Parser;
 use evchat::protocol::{bad_name, is_valid_name};
 use evchat::server::accounts::{hash_password, Users};
+use evchat::server::cluster::users::{admin, Edit};
+use evchat::server::cluster::ClusterSettings;
 use evchat::server::{Server, ServerArgs, ServerCommand, ServerConfig, UserAction};
 use log::{error, LevelFilter};
 use std::io::{BufRead, IsTerminal};
@@ -15,12 +17,31 @@ fn main() -> ExitCode {
     let config = ServerConfig::from_args(&args);
     if let Some(ServerCommand::User { action }) = &args.command {
         // Usage errors exit 2, failures to do what was asked 1.
-        let path = match config.map(|c| c.users) {
-            Ok(Some(path)) => path,
-            Ok(None) => return usage_error("which users file? pass --users FILE"),
+        let done = match config {
+            Ok(ServerConfig {
+                cluster: Some(cluster),
+                users,
+                ..
+            }) => match (action, users) {
+                (UserAction::Import, None) => {
+                    return usage_error("import which users file? pass --users FILE")
+                }
+                (action, users) => manage_cluster_users(&cluster, action, users.as_deref()),
+            },
+            Ok(ServerConfig { users: None, .. }) => {
+                return usage_error("which users file? pass --users FILE (or --cluster URLS)")
+            }
+            Ok(ServerConfig {
+                users: Some(path), ..
+            }) => match action {
+                UserAction::Import => {
+                    return usage_error("import into which cluster? pass --cluster URLS")
+                }
+                action => manage_users(&path, action),
+            },
             Err(e) => return usage_error(&e),
         };
-        return match manage_users(&path, action) {
+        return match done {
             Ok(done) => {
                 println!("{done}");
                 ExitCode::SUCCESS
@@ -93,6 +114,7 @@ fn manage_users(path: &Path, action: &UserAction) -> Result<String, String> {
                 format!("added {name} to {shown}")
             }
         }
+        UserAction::Import => return Err("import needs --cluster URLS".into()),
         UserAction::Del { name } => {
             if !users.remove(name) {
                 return Err(format!("no user {name} in {shown}"));
@@ -102,6 +124,42 @@ fn manage_users(path: &Path, action: &UserAction) -> Result<String, String> {
     };
     users.save(path)?;
     Ok(done)
+}
+
+/// `user add|del|list|import` with `--cluster`: edits the accounts bucket,
+/// which every node follows at once.
+fn manage_cluster_users(
+    cluster: &ClusterSettings,
+    action: &UserAction,
+    file: Option<&Path>,
+) -> Result<String, String> {
+    let urls = cluster.urls.join(",");
+    let edit = match action {
+        UserAction::List => Edit::List,
+        UserAction::Add { name } => {
+            if !is_valid_name(name) {
+                return Err(bad_name(name));
+            }
+            let password = read_new_password(name)?;
+            Edit::Set {
+                name: name.clone(),
+                hash: hash_password(&password)?,
+            }
+        }
+        UserAction::Del { name } => Edit::Remove { name: name.clone() },
+        UserAction::Import => Edit::Import(Users::load(file.unwrap_or(Path::new("")))?),
+    };
+    let (names, changed) = admin(cluster, edit)?;
+    Ok(match action {
+        UserAction::List if names.is_empty() => {
+            format!("no users in the cluster at {urls} (it is open: anyone may log in)")
+        }
+        UserAction::List => names.join("\n"),
+        UserAction::Add { name } => format!("set the password of {name} in the cluster at {urls}"),
+        UserAction::Del { name } if changed => format!("removed {name} from the cluster at {urls}"),
+        UserAction::Del { name } => return Err(format!("no user {name} in the cluster at {urls}")),
+        UserAction::Import => format!("the cluster at {urls} now has {} accounts", names.len()),
+    })
 }
 
 /// Asks twice without echo on a terminal; otherwise reads one line.

@@ -79,7 +79,7 @@ pub struct ServerArgs {
     pub max_known: Option<usize>,
     /// Log level [default: info].
     /// Join a cluster through these NATS servers (comma-separated `nats://[user:pass@]host:port` or `tls://...` URLs); see docs/CLUSTER.md.
-    #[arg(long, value_name = "URLS", value_delimiter = ',')]
+    #[arg(long, value_name = "URLS", value_delimiter = ',', global = true)]
     pub cluster: Option<Vec<String>>,
     /// This node's name in the cluster, unique per process [default: <host>-<pid>].
     #[arg(long, value_name = "NAME")]
@@ -88,13 +88,13 @@ pub struct ServerArgs {
     #[arg(long, value_name = "SECONDS")]
     pub node_timeout: Option<u64>,
     /// NATS credentials file (JWT and nkey) for the cluster.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", global = true)]
     pub cluster_creds: Option<PathBuf>,
     /// CA certificate for `tls://` NATS servers signed by a private CA.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", global = true)]
     pub cluster_ca: Option<PathBuf>,
     /// JetStream replicas of the cluster's buckets and streams [default: 3 with three or more URLs, else 1].
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", global = true)]
     pub cluster_replicas: Option<usize>,
     /// Bind the port with SO_REUSEPORT, so several nodes of one cluster on this machine share it (needs --cluster).
     #[arg(long)]
@@ -132,6 +132,8 @@ pub enum UserAction {
     Del { name: String },
     /// List the users.
     List,
+    /// Copy every account of a users file (`--users FILE`) into the cluster's accounts (`--cluster URLS`).
+    Import,
 }
 
 /// The config file: the flags' long names as keys.
@@ -193,6 +195,8 @@ pub struct ServerConfig {
     /// Set when this process is a node of a cluster.
     pub cluster: Option<ClusterSettings>,
     pub reuse_port: bool,
+    /// Managing accounts (`user ...`), not serving.
+    pub managing: bool,
 }
 
 impl Default for ServerConfig {
@@ -219,6 +223,7 @@ impl Default for ServerConfig {
             tls_port: None,
             cluster: None,
             reuse_port: false,
+            managing: false,
         }
     }
 }
@@ -281,6 +286,7 @@ impl ServerConfig {
             tls_port: args.tls_port.or(file.tls_port),
             reuse_port: args.reuse_port || file.reuse_port.unwrap_or(false),
             cluster: None,
+            managing: args.command.is_some(),
         };
         let config = ServerConfig {
             cluster: cluster.map(|c| ClusterSettings {
@@ -349,7 +355,7 @@ impl ServerConfig {
                     .into(),
             );
         }
-        if config.cluster.is_some() && config.users.is_some() {
+        if config.cluster.is_some() && config.users.is_some() && !config.managing {
             return Err(
                 "--users does not go with --cluster: a cluster keeps its accounts in \
                         NATS. Move them there once with `evchat-server user import --users FILE \
