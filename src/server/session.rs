@@ -115,7 +115,7 @@ pub struct Session<T> {
     pub published: bool,
     /// In a cluster: held mail written to it, with the token of the `PING`
     /// whose answer acknowledges it.
-    pub cluster_mail: Option<(u64, String)>,
+    pub cluster_mail: Vec<(u64, String)>,
 }
 
 impl<T> Session<T> {
@@ -149,7 +149,7 @@ impl<T> Session<T> {
             work_turn: 0,
             claim_rev: 0,
             published: false,
-            cluster_mail: None,
+            cluster_mail: Vec::new(),
         }
     }
 

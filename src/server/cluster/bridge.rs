@@ -12,7 +12,8 @@ use super::mailbox::Mailbox;
 use super::users::UsersBucket;
 use super::wire::{self, BUS_ALL};
 use super::{
-    Backplane, ClaimOutcome, ClusterSettings, FromCluster, Gauges, Holder, ToCluster, QUEUE,
+    Backplane, ClaimOutcome, ClusterSettings, FromCluster, Gauges, HoldOutcome, Holder, ToCluster,
+    QUEUE,
 };
 use crate::server::accounts::{has_account, SharedUsers};
 use async_nats::jetstream::{self, kv};
@@ -179,7 +180,15 @@ pub async fn connect(
         });
     }
     let urls = settings.urls.join(",");
-    let connecting = options.connect(urls.as_str());
+    // async-nats takes a list, not a comma-separated string.
+    let mut addrs = Vec::new();
+    for url in &settings.urls {
+        let addr: async_nats::ServerAddr = url
+            .parse()
+            .map_err(|e| format!("bad cluster URL {url:?}: {e}"))?;
+        addrs.push(addr);
+    }
+    let connecting = options.connect(addrs);
     match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
         Ok(Ok(client)) => Ok(client),
         Ok(Err(e)) => Err(format!("cannot reach the cluster at {urls}: {e}")),
@@ -331,6 +340,14 @@ impl Link {
                             .mailbox
                             .hold(&link.known, &is_account, &names, frame)
                             .await;
+                        if let HoldOutcome::Held { refused } = &outcome {
+                            // Whoever logged in meanwhile gets it now.
+                            for name in names.iter().filter(|n| refused.iter().all(|r| &r.0 != *n))
+                            {
+                                let notice = Bytes::from(wire::encode_mail_for(name));
+                                let _ = link.client.publish(link.subject.clone(), notice).await;
+                            }
+                        }
                         link.to_loop.send(FromCluster::Held {
                             key,
                             serial,
@@ -346,10 +363,16 @@ impl Link {
                     let link = Arc::clone(&link);
                     tasks.spawn(async move { link.mailbox.give_back(ticket).await });
                 }
-                ToCluster::Seen { name } => {
+                ToCluster::Fetch { key, name } => {
                     let link = Arc::clone(&link);
                     tasks.spawn(async move {
-                        let _ = link.known.put(&name, Bytes::from_static(b"1")).await;
+                        match link.mailbox.fetch(&name).await {
+                            Ok(Some(mail)) => {
+                                link.to_loop.send(FromCluster::Mail { key, name, mail })
+                            }
+                            Ok(None) => {}
+                            Err(e) => warn!("cannot fetch the mail held for {name}: {e}"),
+                        }
                     });
                 }
             }

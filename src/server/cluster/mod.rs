@@ -138,8 +138,9 @@ pub enum ToCluster {
         key: usize,
         serial: u64,
     },
-    /// Notes that `name` logged in (for "known names").
-    Seen {
+    /// Fetches mail held for `name`, online here as session `key`.
+    Fetch {
+        key: usize,
         name: String,
     },
 }
@@ -167,6 +168,12 @@ pub enum FromCluster {
         key: usize,
         serial: u64,
         ok: bool,
+    },
+    /// Mail held for a user already online.
+    Mail {
+        key: usize,
+        name: String,
+        mail: HeldMail,
     },
     /// The names bucket changed: `name` is held by `holder`, or by nobody.
     Name {

@@ -13,7 +13,9 @@
 //!   clients receive them: a turn's broadcasts, published once per batch;
 //! - `P <name>[,<name>...]\n` + one `MSG` frame, for those recipients
 //!   online on whichever node reads it;
-//! - `H <incarnation>`: a heartbeat.
+//! - `H <incarnation>`: a heartbeat;
+//! - `N <name>`: mail was just held for `name`, who may have logged in
+//!   somewhere meanwhile: the node where `name` is online fetches it.
 //!
 //! Frames from the bus are pasted into local queues, so they are checked
 //! first: anyone who can publish on NATS can forge senders (docs/CLUSTER.md
@@ -44,6 +46,9 @@ pub enum BusMessage<'a> {
     },
     Heartbeat {
         incarnation: &'a str,
+    },
+    MailFor {
+        name: &'a str,
     },
 }
 
@@ -79,6 +84,10 @@ pub fn encode_private(out: &mut Vec<u8>, to: &str, frame: &[u8]) {
     out.extend_from_slice(frame);
 }
 
+pub fn encode_mail_for(name: &str) -> Vec<u8> {
+    format!("N {name}").into_bytes()
+}
+
 pub fn encode_heartbeat(incarnation: &str) -> Vec<u8> {
     format!("H {incarnation}").into_bytes()
 }
@@ -106,6 +115,9 @@ pub fn decode(payload: &[u8]) -> Result<BusMessage<'_>, Malformed> {
                 return Err(Malformed("a private message is one frame"));
             }
             Ok(BusMessage::Private { to, frame: body })
+        }
+        Some(("N", name)) if is_valid_name(name) && body.is_empty() => {
+            Ok(BusMessage::MailFor { name })
         }
         Some(("H", incarnation)) if is_valid_node(incarnation) => {
             Ok(BusMessage::Heartbeat { incarnation })
@@ -158,6 +170,10 @@ mod tests {
                 to: "bob,carol",
                 frame: b"MSG a bob,carol 12:00:00 psst\n"
             })
+        );
+        assert_eq!(
+            decode(&encode_mail_for("bob")),
+            Ok(BusMessage::MailFor { name: "bob" })
         );
         assert_eq!(
             decode(&encode_heartbeat("x1")),

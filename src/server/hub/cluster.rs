@@ -126,6 +126,15 @@ impl<T: Write> Hub<T> {
                 outcome,
             } => self.held(key, serial, outcome),
             FromCluster::Flushed { key, serial, ok } => self.flushed(key, serial, ok),
+            FromCluster::Mail { key, name, mail } => {
+                if self.online.get(name.as_str()) == Some(&key) {
+                    self.deliver_cluster_mail(key, &name, mail);
+                } else if let Some(c) = &self.cluster {
+                    c.port.send(ToCluster::ReturnMail {
+                        ticket: mail.ticket,
+                    });
+                }
+            }
             FromCluster::Name { name, holder } => self.on_name(name, holder),
             FromCluster::NamesReset => {
                 if let Some(c) = &mut self.cluster {
@@ -167,6 +176,14 @@ impl<T: Write> Hub<T> {
                             self.counters.deliveries += 1;
                         }
                     }
+                }
+            }
+            Ok(BusMessage::MailFor { name }) => {
+                if let (Some(&key), Some(c)) = (self.online.get(name), &self.cluster) {
+                    c.port.send(ToCluster::Fetch {
+                        key,
+                        name: name.to_owned(),
+                    });
                 }
             }
             Ok(BusMessage::Heartbeat { .. }) => {}

@@ -186,7 +186,7 @@ impl<T: Write> Hub<T> {
 
     /// Writes held mail fetched from JetStream, then a `PING` whose answer
     /// acknowledges it there.
-    fn deliver_cluster_mail(&mut self, key: usize, name: &str, mail: HeldMail) {
+    pub(super) fn deliver_cluster_mail(&mut self, key: usize, name: &str, mail: HeldMail) {
         self.next_ping += 1;
         let token = self.next_ping.to_string();
         let count = mail.frames.len();
@@ -197,7 +197,7 @@ impl<T: Write> Hub<T> {
             s.out.push_with(|b| {
                 crate::protocol::reply::encode_fields(b, &["PING", &token]);
             });
-            s.cluster_mail = Some((mail.ticket, token));
+            s.cluster_mail.push((mail.ticket, token));
         });
         self.queues.mark_dirty(key);
         info!("{name}: delivering {count} held messages");
@@ -208,14 +208,12 @@ impl<T: Write> Hub<T> {
         let Some(session) = self.queues.sessions.get_mut(key) else {
             return;
         };
-        if session
-            .cluster_mail
-            .as_ref()
-            .is_some_and(|(_, t)| t == token)
-        {
-            if let (Some((ticket, _)), Some(c)) = (session.cluster_mail.take(), &self.cluster) {
-                c.port.send(ToCluster::AckMail { ticket });
-            }
+        let Some(at) = session.cluster_mail.iter().position(|(_, t)| t == token) else {
+            return;
+        };
+        let (ticket, _) = session.cluster_mail.remove(at);
+        if let Some(c) = &self.cluster {
+            c.port.send(ToCluster::AckMail { ticket });
         }
     }
 
@@ -224,8 +222,11 @@ impl<T: Write> Hub<T> {
         let Some(session) = self.queues.sessions.get_mut(key) else {
             return;
         };
-        if let (Some((ticket, _)), Some(c)) = (session.cluster_mail.take(), &self.cluster) {
-            c.port.send(ToCluster::ReturnMail { ticket });
+        let tickets = std::mem::take(&mut session.cluster_mail);
+        if let Some(c) = &self.cluster {
+            for (ticket, _) in tickets {
+                c.port.send(ToCluster::ReturnMail { ticket });
+            }
         }
     }
 
