@@ -179,14 +179,20 @@ pub async fn connect(
             }
         });
     }
-    let urls = settings.urls.join(",");
+    let urls = shown_urls(&settings.urls);
     // async-nats takes a list, not a comma-separated string.
     let mut addrs = Vec::new();
     for url in &settings.urls {
         let addr: async_nats::ServerAddr = url
             .parse()
-            .map_err(|e| format!("bad cluster URL {url:?}: {e}"))?;
+            .map_err(|e| format!("bad cluster URL {}: {e}", shown_url(url)))?;
         addrs.push(addr);
+    }
+    // Credentials in a URL are not sent on their own: pass them on.
+    if let Some(addr) = addrs.iter().find(|a| a.has_user_pass()) {
+        let user = addr.username().unwrap_or_default().to_owned();
+        let pass = addr.password().unwrap_or_default().to_owned();
+        options = options.user_and_password(user, pass);
     }
     let connecting = options.connect(addrs);
     match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
@@ -194,6 +200,29 @@ pub async fn connect(
         Ok(Err(e)) => Err(format!("cannot reach the cluster at {urls}: {e}")),
         Err(_) => Err(format!("cannot reach the cluster at {urls}: timed out")),
     }
+}
+
+/// A URL as it may be logged: without its password.
+pub fn shown_url(url: &str) -> String {
+    match (url.split_once("://"), url.rfind('@')) {
+        (Some((scheme, rest)), Some(at)) => {
+            let userinfo = &rest[..at.saturating_sub(scheme.len() + 3)];
+            let host = &url[at + 1..];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+                None => format!("{scheme}://***@{host}"),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// The URLs as they may be logged.
+pub fn shown_urls(urls: &[String]) -> String {
+    urls.iter()
+        .map(|u| shown_url(u))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// Opens a key-value bucket, creating it when missing.
@@ -260,7 +289,7 @@ impl Link {
         info!(
             "cluster: node {} (run {incarnation}) joined through {}",
             settings.node,
-            settings.urls.join(",")
+            shown_urls(&settings.urls)
         );
         Ok(Link {
             subject: wire::subject_of(&settings.node).into(),
@@ -485,4 +514,17 @@ fn holder_of(entry: &kv::Entry) -> Option<Holder> {
         incarnation: incarnation.to_owned(),
         rev: entry.revision,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown_url;
+
+    #[test]
+    fn passwords_never_reach_the_log() {
+        assert_eq!(shown_url("nats://u:p@h:4222"), "nats://u:***@h:4222");
+        assert_eq!(shown_url("tls://tok@h:4222"), "tls://***@h:4222");
+        assert_eq!(shown_url("nats://h:4222"), "nats://h:4222");
+        assert_eq!(shown_url("nats://u:p@ss@h:1"), "nats://u:***@h:1");
+    }
 }

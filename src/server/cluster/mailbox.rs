@@ -48,8 +48,9 @@ pub(super) struct Mailbox {
     entries: stream::Stream,
     refs: kv::Store,
     mailbox_max: usize,
-    /// Fetched entries waiting for their acknowledgement, by ticket.
-    fetched: Mutex<HashMap<u64, Vec<jetstream::Message>>>,
+    /// Fetched entries waiting for their acknowledgement, by ticket, with
+    /// whose they are.
+    fetched: Mutex<HashMap<u64, (String, Vec<jetstream::Message>)>>,
     next_ticket: AtomicU64,
 }
 
@@ -151,6 +152,10 @@ impl Mailbox {
 
     /// Takes the mail held for `name`, in order, to be acknowledged later.
     pub(super) async fn fetch(&self, name: &str) -> Result<Option<HeldMail>, String> {
+        // Most logins have no mail: one lookup, and no consumer made.
+        if !self.has_mail(name).await? {
+            return Ok(None);
+        }
         let consumer: async_nats::jetstream::consumer::Consumer<pull::Config> = self
             .entries
             .get_or_create_consumer(
@@ -197,12 +202,25 @@ impl Mailbox {
         }
         let ticket = self.next_ticket.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut fetched) = self.fetched.lock() {
-            fetched.insert(ticket, messages);
+            fetched.insert(ticket, (name.to_owned(), messages));
         }
         Ok(Some(HeldMail { ticket, frames }))
     }
 
-    fn take(&self, ticket: u64) -> Vec<jetstream::Message> {
+    /// Is anything held for `name`?
+    async fn has_mail(&self, name: &str) -> Result<bool, String> {
+        match self
+            .entries
+            .get_last_raw_message_by_subject(&mailbox_subject(name))
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == stream::LastRawMessageErrorKind::NoMessageFound => Ok(false),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    fn take(&self, ticket: u64) -> (String, Vec<jetstream::Message>) {
         self.fetched
             .lock()
             .ok()
@@ -213,7 +231,8 @@ impl Mailbox {
     /// The client has read the mail: delete its entries, and bodies no
     /// entry points at any more.
     pub(super) async fn acknowledge(&self, ticket: u64) {
-        for message in self.take(ticket) {
+        let (name, messages) = self.take(ticket);
+        for message in messages {
             if let Err(e) = message.double_ack().await {
                 warn!("cannot acknowledge held mail: {e}; it may come again");
                 continue;
@@ -225,11 +244,16 @@ impl Mailbox {
                 self.unref(seq).await;
             }
         }
+        // A mailbox's consumer lives while it has mail: consumers stay as
+        // many as the users with mail waiting, not as all users ever.
+        if !name.is_empty() && matches!(self.has_mail(&name).await, Ok(false)) {
+            let _ = self.entries.delete_consumer(&format!("mbox-{name}")).await;
+        }
     }
 
     /// The session ended before the client acknowledged: offer it again.
     pub(super) async fn give_back(&self, ticket: u64) {
-        for message in self.take(ticket) {
+        for message in self.take(ticket).1 {
             let _ = message.ack_with(AckKind::Nak(None)).await;
         }
     }

@@ -1,0 +1,229 @@
+//! The cluster's edges: moving in from a single node, accounts moved into
+//! the bucket, full mailboxes, a node stopped politely, and NATS guarded by
+//! a password. Real nats-server and evchat-server processes, as users run
+//! them; skipped without nats-server, except under CI.
+
+mod common;
+
+use common::nats::{nats_server_available, nats_server_path, NatsCluster};
+use common::{run_with_stdin, Line, TestServer, PATIENCE};
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+fn node(urls: &str, name: &str, extra: &[&str]) -> TestServer {
+    let mut args = vec![
+        "--cluster",
+        urls,
+        "--node-name",
+        name,
+        "--held-bytes",
+        "16M",
+    ];
+    args.extend_from_slice(extra);
+    TestServer::start(&args)
+}
+
+/// Logs in, retrying while the name or the accounts are a moment behind.
+fn login_eventually(server: &TestServer, login: &str) -> Line {
+    let mut line = Line::connect(server.addr);
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        line.send(login);
+        let answer = line.recv();
+        if answer.starts_with("OK LOGIN") {
+            return line;
+        }
+        assert!(Instant::now() < deadline, "{login}: {answer}");
+    }
+}
+
+fn server_cmd() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_evchat-server"))
+}
+
+#[test]
+fn a_single_nodes_journal_moves_into_the_cluster_once() {
+    if !nats_server_available() {
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().to_str().unwrap();
+    {
+        let mut alone = TestServer::start(&["--data-dir", dir]);
+        let mut carol = alone.login("carol");
+        carol.send("QUIT");
+        carol.until_closed();
+        let mut alice = alone.login("alice");
+        alice.send("MSG carol from the old days");
+        assert!(alice.sync().is_empty());
+        alone.signal(libc::SIGTERM);
+        assert!(alone.wait_exit().success());
+    }
+    let nats = NatsCluster::start(1);
+    let first = node(&nats.urls(), "a", &["--data-dir", dir]);
+    assert!(
+        first.log().contains("imported the single-node journal"),
+        "{}",
+        first.log()
+    );
+    assert!(data.path().join("journal.imported").exists());
+    let mut carol = login_eventually(&first, "LOGIN carol");
+    let mail = carol.recv();
+    assert!(mail.ends_with(" from the old days"), "{mail}");
+    // Not imported twice.
+    let second = node(&nats.urls(), "b", &["--data-dir", dir]);
+    assert!(!second.log().contains("imported"), "{}", second.log());
+}
+
+#[test]
+fn user_import_moves_a_users_file_into_the_cluster() {
+    if !nats_server_available() {
+        return;
+    }
+    let nats = NatsCluster::start(1);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("users");
+    let file = file.to_str().unwrap();
+    let mut add = server_cmd();
+    add.args(["user", "add", "bob", "--users", file]);
+    assert!(run_with_stdin(&mut add, b"hunter2\n").status.success());
+    let out = server_cmd()
+        .args(["user", "import", "--users", file, "--cluster", &nats.urls()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 accounts"));
+    let out = server_cmd()
+        .args(["user", "list", "--cluster", &nats.urls()])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "bob");
+    let server = node(&nats.urls(), "a", &[]);
+    login_eventually(&server, "LOGIN bob hunter2");
+    let mut wrong = Line::connect(server.addr);
+    wrong.send("LOGIN bob nope");
+    wrong.expect("ERR 401");
+}
+
+#[test]
+fn a_full_mailbox_refuses_with_507_and_says_whose() {
+    if !nats_server_available() {
+        return;
+    }
+    let nats = NatsCluster::start(1);
+    let server = node(&nats.urls(), "a", &["--mailbox-max", "2"]);
+    let mut carol = server.login("carol");
+    carol.send("QUIT");
+    carol.until_closed();
+    let mut alice = server.login("alice");
+    alice.send("MSG carol one");
+    alice.send("MSG carol two");
+    assert!(alice.sync().is_empty());
+    alice.send("MSG carol three");
+    let refused = alice.sync();
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert!(
+        refused[0].starts_with("ERR 507") && refused[0].contains("carol's mailbox is full"),
+        "{refused:?}"
+    );
+    let mut carol = login_eventually(&server, "LOGIN carol");
+    assert!(carol.recv().ends_with(" one"));
+    assert!(carol.recv().ends_with(" two"));
+    carol.expect("PING ");
+}
+
+#[test]
+fn a_node_stopped_with_sigterm_says_its_users_left_and_frees_their_names() {
+    if !nats_server_available() {
+        return;
+    }
+    let nats = NatsCluster::start(1);
+    let a = node(&nats.urls(), "a", &[]);
+    let mut b = node(&nats.urls(), "b", &[]);
+    let mut alice = a.login("alice");
+    let _erin = b.login("erin");
+    loop {
+        if alice.recv().starts_with("JOINED erin") {
+            break;
+        }
+    }
+    b.signal(libc::SIGTERM);
+    b.wait_exit();
+    let left = alice.expect("LEFT erin");
+    assert!(!left.contains("node lost"), "{left}");
+    login_eventually(&a, "LOGIN erin");
+}
+
+/// A single nats-server with JetStream that wants a user and password.
+struct GuardedNats {
+    child: std::process::Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl GuardedNats {
+    fn start() -> GuardedNats {
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join("nats.conf");
+        let store = dir.path().join("js");
+        std::fs::write(
+            &conf,
+            format!(
+                "listen: 127.0.0.1:-1\njetstream {{ store_dir: {:?}, max_memory_store: 64MB, \
+                 max_file_store: 256MB }}\nauthorization {{ user: evchat, password: s3cret }}\n",
+                store.to_str().unwrap()
+            ),
+        )
+        .unwrap();
+        let mut child = Command::new(nats_server_path().unwrap())
+            .arg("-c")
+            .arg(&conf)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let port = loop {
+            let line = lines.next().expect("nats-server started").unwrap();
+            if let Some(at) = line.split("Listening for client connections on ").nth(1) {
+                break at.rsplit(':').next().unwrap().trim().parse().unwrap();
+            }
+        };
+        std::thread::spawn(move || lines.for_each(drop));
+        GuardedNats {
+            child,
+            port,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for GuardedNats {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn nats_guarded_by_a_password_takes_it_in_the_url() {
+    if !nats_server_available() {
+        return;
+    }
+    let nats = GuardedNats::start();
+    let wrong = format!("nats://evchat:wrong@127.0.0.1:{}", nats.port);
+    let out = server_cmd()
+        .args(["--port", "0", "--cluster", &wrong, "--node-name", "x"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("cannot reach the cluster"), "{said}");
+    assert!(!said.contains("wrong"), "a password in the log: {said}");
+    let right = format!("nats://evchat:s3cret@127.0.0.1:{}", nats.port);
+    let server = node(&right, "a", &[]);
+    let mut alice = server.login("alice");
+    alice.send("SAY guarded");
+    assert!(alice.sync().is_empty());
+    assert!(server.stats().contains("cluster_up=1"));
+}
