@@ -213,6 +213,24 @@ fn one_senders_messages_keep_their_order_on_every_node() {
 }
 
 #[test]
+fn a_pong_means_other_nodes_will_get_it_even_if_the_node_dies_at_once() {
+    let Some(mut t) = three() else { return };
+    let mut bob = login(&t.nodes[1], "bob");
+    let mut alice = login(&t.nodes[0], "alice");
+    wait_line(&mut bob, |l| l.starts_with("JOINED alice"));
+    let burst: String = (0..3000).map(|i| format!("SAY {i}\n")).collect();
+    alice.send_raw(burst.as_bytes());
+    assert!(alice.sync().is_empty());
+    // The PONG came only once NATS had all of it: killing the node now
+    // loses nothing.
+    t.nodes[0].kill();
+    for i in 0..3000 {
+        let got = wait_line(&mut bob, |l| l.starts_with("SAY "));
+        assert!(got.ends_with(&format!(" {i}")), "message {i}: {got}");
+    }
+}
+
+#[test]
 fn held_mail_acknowledged_then_its_node_killed_is_delivered_on_another() {
     let Some(mut t) = three() else { return };
     // carol is known (she logged in once), then offline.

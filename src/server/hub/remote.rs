@@ -95,6 +95,9 @@ impl<T: Write> Hub<T> {
     /// deleted while this node was cut off).
     pub(super) fn reclaim(&mut self, key: usize, name: &str) {
         let Some(c) = &mut self.cluster else { return };
+        if c.claiming.contains_key(name) {
+            return; // a claim is under way already; its answer decides
+        }
         let job = ToCluster::Claim {
             key,
             serial: 0,
