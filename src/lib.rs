@@ -18,7 +18,13 @@
 //! compacts, and a connection's replies wait until the records it caused
 //! are written, so a `PONG` means they are safe. Passwords are checked on
 //! another helper thread ([`server::accounts`]); both helpers wake the loop
-//! through a `mio::Waker`. The [`client`] module is the library programs
+//! through a `mio::Waker`. With `--cluster`, many such processes are one
+//! chat ([`server::cluster`]): a third helper thread owns a NATS client, the
+//! hub publishes each turn's broadcasts once and private messages for
+//! users elsewhere, takes in other nodes' messages as if they were its
+//! own batch, claims names in a JetStream bucket and keeps held mail in
+//! JetStream instead of the journal — the path from socket to write queue
+//! stays the same. The [`client`] module is the library programs
 //! embed and the terminal client; [`bench`] is `evchat-bench`; the binaries
 //! in `src/bin` are thin command-line shells over these modules.
 

@@ -14,6 +14,10 @@
 //! - **The password thread** ([`accounts`]) checks argon2id hashes and
 //!   rereads the users file. Both helpers wake the loop with a
 //!   `mio::Waker`.
+//! - **The cluster thread** ([`cluster`], with `--cluster` only) owns the
+//!   NATS client on a current-thread tokio runtime: it publishes what the
+//!   loop hands it, claims names, holds and fetches mail in JetStream, and
+//!   passes other nodes' messages and the names bucket's changes back.
 //! - **Signals** arrive as readiness on the loop ([`shutdown`]).
 //!
 //! The modules: [`setup`] builds a server from its [`config`]; [`listener`]

@@ -15,6 +15,9 @@
 //! - [`mail`]: known names and held mail, in the store and the journal;
 //! - [`timers`]: keep-alives, idle timeouts, deadlines;
 //! - [`stats`]: the `STATS` counters;
+//! - [`cluster`] and [`remote`]: in a cluster, the directory of names on
+//!   other nodes, their liveness and messages, and the commands that wait
+//!   for NATS;
 //! - the commands themselves are in [`cmd`](crate::server::cmd), one file
 //!   each.
 
