@@ -133,7 +133,7 @@ fn manage_cluster_users(
     action: &UserAction,
     file: Option<&Path>,
 ) -> Result<String, String> {
-    let urls = evchat::server::cluster::bridge::shown_urls(&cluster.urls);
+    let urls = evchat::server::cluster::connect::shown_urls(&cluster.urls);
     let edit = match action {
         UserAction::List => Edit::List,
         UserAction::Add { name } => {

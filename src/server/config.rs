@@ -1,7 +1,7 @@
 //! The server's settings: flags (clap), the same keys in a TOML file, and
 //! the defaults, merged in that order of precedence.
 
-use super::cluster::wire::is_valid_node;
+use super::cluster::settings::{cluster_settings, ClusterFlags};
 use super::cluster::ClusterSettings;
 use super::journal::{Fsync, MAX_LINE_LIMIT};
 use crate::config::{load_toml, Size};
@@ -246,7 +246,14 @@ impl ServerConfig {
         let size =
             |flag: Option<Size>, key: Option<Size>, default| flag.or(key).map_or(default, |s| s.0);
         let idle = args.idle_timeout.or(file.idle_timeout).unwrap_or(60);
-        let cluster = cluster_settings(args, &file)?;
+        let cluster = cluster_settings(ClusterFlags {
+            urls: args.cluster.clone().or(file.cluster.clone()),
+            node: args.node_name.clone().or(file.node_name.clone()),
+            timeout: args.node_timeout.or(file.node_timeout),
+            creds: args.cluster_creds.clone().or(file.cluster_creds.clone()),
+            ca: args.cluster_ca.clone().or(file.cluster_ca.clone()),
+            replicas: args.cluster_replicas.or(file.cluster_replicas),
+        })?;
         let config = ServerConfig {
             host: args.host.clone().or(file.host).unwrap_or(d.host),
             port: args.port.or(file.port).unwrap_or(d.port),
@@ -368,79 +375,6 @@ impl ServerConfig {
         }
         Ok(())
     }
-}
-
-/// The cluster settings, if `--cluster` (or `cluster = [...]`) is given.
-fn cluster_settings(
-    args: &ServerArgs,
-    file: &ServerFile,
-) -> Result<Option<ClusterSettings>, String> {
-    let Some(urls) = args.cluster.clone().or(file.cluster.clone()) else {
-        return Ok(None);
-    };
-    let urls: Vec<String> = urls
-        .iter()
-        .map(|u| u.trim().to_owned())
-        .filter(|u| !u.is_empty())
-        .collect();
-    if urls.is_empty() {
-        return Err("--cluster needs at least one NATS URL".into());
-    }
-    let node = match args.node_name.clone().or(file.node_name.clone()) {
-        Some(node) => node,
-        None => default_node_name(),
-    };
-    if !is_valid_node(&node) {
-        return Err(format!(
-            "bad node name {node:?}: 1-64 characters of A-Z a-z 0-9 _ -"
-        ));
-    }
-    let timeout = args.node_timeout.or(file.node_timeout).unwrap_or(10);
-    if timeout < 2 {
-        return Err("node-timeout must be at least 2 seconds (heartbeats are 1 s apart)".into());
-    }
-    let replicas = args
-        .cluster_replicas
-        .or(file.cluster_replicas)
-        .unwrap_or(if urls.len() >= 3 { 3 } else { 1 });
-    if !(1..=5).contains(&replicas) {
-        return Err("cluster-replicas must be 1 to 5".into());
-    }
-    Ok(Some(ClusterSettings {
-        urls,
-        node,
-        creds: args.cluster_creds.clone().or(file.cluster_creds.clone()),
-        ca: args.cluster_ca.clone().or(file.cluster_ca.clone()),
-        node_timeout: Duration::from_secs(timeout),
-        replicas,
-        mailbox_max: 0,
-        held_bytes: 0,
-    }))
-}
-
-/// `<host>-<pid>`: unique per process on a machine, and readable in logs.
-fn default_node_name() -> String {
-    let mut host = [0u8; 64];
-    // SAFETY: gethostname writes at most `host.len()` bytes into `host`.
-    let ok = unsafe { libc::gethostname(host.as_mut_ptr().cast(), host.len()) } == 0;
-    let end = host.iter().position(|&b| b == 0).unwrap_or(host.len());
-    let host: String = String::from_utf8_lossy(&host[..end])
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(40)
-        .collect();
-    let host = if ok && !host.is_empty() {
-        host
-    } else {
-        "node".into()
-    };
-    format!("{host}-{}", std::process::id())
 }
 
 #[cfg(test)]

@@ -2,7 +2,8 @@
 //! journal's known names and held mail move into JetStream, once, and the
 //! journal is renamed so that it is not imported again.
 
-use super::bridge::{bucket, connect, KNOWN};
+use super::bridge::KNOWN;
+use super::connect::{bucket, connect};
 use super::mailbox::Mailbox;
 use super::{ClusterSettings, HoldOutcome};
 use crate::server::journal::recover;

@@ -15,7 +15,8 @@
 //! on one node while its owner logs in on another is neither lost nor
 //! delivered twice.
 
-use super::bridge::{bucket, unavailable};
+use super::bridge::unavailable;
+use super::connect::bucket;
 use super::{ClusterSettings, HeldMail, HoldOutcome};
 use crate::protocol::ErrorCode;
 use async_nats::jetstream::consumer::{pull, AckPolicy};

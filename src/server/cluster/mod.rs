@@ -28,8 +28,11 @@
 //! - **Accounts** are in the bucket `evchat_users` ([`users`]).
 
 pub mod bridge;
+pub mod connect;
 pub mod import;
 pub mod mailbox;
+mod names;
+pub mod settings;
 pub mod users;
 pub mod wire;
 

@@ -7,7 +7,7 @@
 //! `evchat-server user add|del|list|import --cluster URL` edits the bucket
 //! through [`admin`], a short-lived connection of its own.
 
-use super::bridge::{bucket, connect};
+use super::connect::{bucket, connect};
 use super::ClusterSettings;
 use crate::server::accounts::{SharedUsers, Users};
 use async_nats::jetstream::{self, kv};
