@@ -115,6 +115,7 @@ impl<T: Write> Hub<T> {
     }
 
     /// Seals a full batch first, charging the author.
+    #[inline]
     fn make_room(&mut self, author: Option<usize>) {
         if self.batch.buf.len() >= BATCH_MAX {
             if let Some(key) = author {
@@ -125,6 +126,7 @@ impl<T: Write> Hub<T> {
     }
 
     /// Records frames just appended to the batch from `start` on.
+    #[inline]
     fn note_frames(&mut self, author: Option<usize>, start: usize, count: u64) {
         let batch = &mut self.batch;
         let end = batch.buf.len();
