@@ -15,7 +15,7 @@ use crate::protocol::ErrorCode;
 use crate::server::cluster::wire::{self, BusMessage};
 use crate::server::cluster::{Backplane, FromCluster, Holder, ToCluster};
 use bytes::Bytes;
-use log::{debug, info, warn};
+use log::{debug, error, info, warn};
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::rc::Rc;
@@ -69,6 +69,8 @@ pub struct ClusterState {
     /// When the loop last ran the cluster's tick: a loop that was stalled
     /// (stopped, swapped out, busy) has not heard the others meanwhile.
     last_tick: Option<Instant>,
+    /// Messages received under this node's own name.
+    impostor_messages: u64,
 }
 
 impl ClusterState {
@@ -83,6 +85,7 @@ impl ClusterState {
             pending_msgs: HashMap::new(),
             pending_pongs: HashMap::new(),
             last_tick: None,
+            impostor_messages: 0,
         }
     }
 
@@ -221,6 +224,22 @@ impl<T: Write> Hub<T> {
     }
 
     fn on_bus(&mut self, origin: &str, payload: &Bytes) {
+        if let Some(c) = &mut self.cluster {
+            if origin == c.port.node {
+                // NATS does not echo this node's own messages: another
+                // process publishes under its name (the same --node-name
+                // twice, or a forger). Counting it would make this node a
+                // peer of itself, and its heartbeats a restart every second.
+                c.impostor_messages += 1;
+                if c.impostor_messages.is_power_of_two() {
+                    error!(
+                        "another process publishes as node {origin} ({} messages so far): node names must be unique in a cluster; its messages are dropped",
+                        c.impostor_messages
+                    );
+                }
+                return;
+            }
+        }
         let decoded = wire::decode(payload);
         let incarnation = match &decoded {
             Ok(BusMessage::Heartbeat { incarnation }) => Some(*incarnation),

@@ -213,3 +213,19 @@ fn the_death_of_many_nodes_is_one_pass_over_the_directory() {
         started.elapsed()
     );
 }
+
+#[test]
+fn messages_under_this_nodes_own_name_are_dropped() {
+    let mut n = Node::new();
+    let alice = n.login("alice");
+    n.bus("a", "B\nSAY mallory 2026-11-24T00:00:00.000Z as you\n");
+    n.bus("a", "H a2");
+    assert_eq!(n.h.turn_for(alice), Vec::<String>::new());
+    n.h.send(alice, "STATS\n");
+    let stats = n.h.turn_for(alice).join("");
+    assert!(stats.contains(" nodes=1 "), "{stats}");
+    for t in 1..=5 {
+        n.h.at(t);
+    }
+    assert_eq!(n.h.turn_for(alice), Vec::<String>::new());
+}
