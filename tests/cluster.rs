@@ -252,7 +252,8 @@ fn mail_not_acknowledged_comes_again_at_the_next_login() {
     dave.until_closed();
     let mut alice = login(&t.nodes[0], "alice");
     alice.send("MSG dave first");
-    assert!(alice.sync().is_empty());
+    let answer = alice.sync();
+    assert!(answer.is_empty(), "{answer:?}");
     let mut dave = login_when_free(&t.nodes[2], "dave");
     assert!(dave.recv().ends_with(" first"));
     dave.expect("PING ");

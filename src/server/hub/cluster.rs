@@ -33,6 +33,9 @@ struct Node {
     /// Its run, from its heartbeats (unknown until the first one): names
     /// held by another run of it are stale.
     incarnation: Option<String>,
+    /// Its last few earlier runs, and how often one of them spoke again.
+    earlier: Vec<String>,
+    clashes: u64,
 }
 
 /// A private message waiting for its offline recipients' mail to be held.
@@ -173,13 +176,30 @@ impl<T: Write> Hub<T> {
             last_heard: now,
             dead_since: None,
             incarnation: None,
+            earlier: Vec::new(),
+            clashes: 0,
         });
         node.last_heard = now;
         let was_dead = node.dead_since.take().is_some();
         let restarted = match incarnation {
             Some(run) if node.incarnation.as_deref() != Some(run) => {
-                node.incarnation = Some(run.to_owned());
-                true
+                if node.earlier.iter().any(|r| r == run) {
+                    // An earlier run is alive: two processes share the
+                    // name. Not a restart every other second.
+                    node.clashes += 1;
+                    if node.clashes.is_power_of_two() {
+                        error!("two processes run as node {origin} (runs {run} and {}): node names must be unique in a cluster", node.incarnation.as_deref().unwrap_or("?"));
+                    }
+                    false
+                } else {
+                    if let Some(old) = node.incarnation.replace(run.to_owned()) {
+                        if node.earlier.len() >= 4 {
+                            node.earlier.remove(0);
+                        }
+                        node.earlier.push(old);
+                    }
+                    true
+                }
             }
             _ => false,
         };
@@ -315,6 +335,8 @@ impl<T: Write> Hub<T> {
                             last_heard: self.now,
                             dead_since: None,
                             incarnation: None,
+                            earlier: Vec::new(),
+                            clashes: 0,
                         },
                     );
                 }

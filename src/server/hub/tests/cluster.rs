@@ -229,3 +229,20 @@ fn messages_under_this_nodes_own_name_are_dropped() {
     }
     assert_eq!(n.h.turn_for(alice), Vec::<String>::new());
 }
+
+#[test]
+fn two_processes_under_one_node_name_are_not_a_restart_every_second() {
+    let mut n = Node::new();
+    let alice = n.login("alice");
+    n.bus("b", "H b1");
+    n.remote("bob", "b", "b1");
+    n.bus("b", "H b2");
+    n.remote("carol", "b", "b2");
+    assert_eq!(n.h.turn_for(alice), ["LEFT bob T node lost"]);
+    for _ in 0..3 {
+        n.bus("b", "H b1");
+        n.bus("b", "H b2");
+    }
+    assert_eq!(n.h.turn_for(alice), Vec::<String>::new());
+    assert_eq!(n.who(alice), ["USERS alice carol"]);
+}
