@@ -353,10 +353,14 @@ fn without_jetstream_quorum_logins_and_held_mail_get_503_and_come_back() {
     let deadline = Instant::now() + PATIENCE * 2;
     loop {
         henry.send("LOGIN henry");
-        if henry.recv().starts_with("OK LOGIN") {
+        let answer = henry.recv();
+        if answer.starts_with("OK LOGIN") {
             break;
         }
-        assert!(Instant::now() < deadline, "logins did not come back");
+        assert!(
+            Instant::now() < deadline,
+            "logins did not come back: {answer}"
+        );
     }
 }
 
