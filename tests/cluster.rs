@@ -270,7 +270,8 @@ fn mail_not_acknowledged_comes_again_at_the_next_login() {
     dave.until_closed();
     let mut alice = login(&t.nodes[0], "alice");
     alice.send("MSG dave first");
-    assert!(alice.sync().is_empty());
+    let answer = alice.sync();
+    assert!(answer.is_empty(), "{answer:?}");
     let mut dave = login_when_free(&t.nodes[2], "dave");
     assert!(dave.recv().ends_with(" first"));
     dave.expect("PING ");
@@ -370,10 +371,14 @@ fn without_jetstream_quorum_logins_and_held_mail_get_503_and_come_back() {
     let deadline = Instant::now() + PATIENCE * 2;
     loop {
         henry.send("LOGIN henry");
-        if henry.recv().starts_with("OK LOGIN") {
+        let answer = henry.recv();
+        if answer.starts_with("OK LOGIN") {
             break;
         }
-        assert!(Instant::now() < deadline, "logins did not come back");
+        assert!(
+            Instant::now() < deadline,
+            "logins did not come back: {answer}"
+        );
     }
 }
 

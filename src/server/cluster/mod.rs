@@ -269,3 +269,37 @@ impl Backplane {
         self.gauges.up.load(Ordering::Relaxed)
     }
 }
+
+/// A backplane without NATS, for the hub's tests: what the loop asks for
+/// comes out of `jobs`, news for the loop goes into `news`.
+#[cfg(test)]
+pub struct FakeHelper {
+    pub jobs: tokio::sync::mpsc::Receiver<ToCluster>,
+    pub news: std::sync::mpsc::Sender<FromCluster>,
+    _done: std::sync::mpsc::SyncSender<()>,
+}
+
+#[cfg(test)]
+impl Backplane {
+    pub fn fake(node: &str, incarnation: &str, node_timeout: Duration) -> (Backplane, FakeHelper) {
+        let (requests, jobs) = tokio::sync::mpsc::channel(QUEUE);
+        let (news_tx, news) = std::sync::mpsc::channel();
+        let (done_tx, done) = std::sync::mpsc::sync_channel(1);
+        let port = Backplane {
+            node: node.to_owned(),
+            incarnation: incarnation.to_owned(),
+            node_timeout,
+            requests,
+            news,
+            woken: Arc::new(AtomicBool::new(false)),
+            gauges: Arc::new(Gauges::default()),
+            done,
+        };
+        let helper = FakeHelper {
+            jobs,
+            news: news_tx,
+            _done: done_tx,
+        };
+        (port, helper)
+    }
+}

@@ -141,9 +141,59 @@ fn check_frames(frames: &[u8], kinds: &[&str]) -> Result<u64, Malformed> {
         if !kinds.iter().any(|k| line.starts_with(k)) {
             return Err(Malformed("not a frame that kind carries"));
         }
+        if !is_valid_frame(line) {
+            return Err(Malformed(
+                "a frame's fields are not as a server writes them",
+            ));
+        }
         count += 1;
     }
     Ok(count)
+}
+
+/// Is `line` a `SAY`, `MSG`, `JOINED` or `LEFT` frame as a node encodes
+/// it: valid names, a time stamp, and text that is valid `<text>` (no NUL,
+/// no unknown escape, not empty)? Clients parse what they are relayed.
+fn is_valid_frame(line: &str) -> bool {
+    let mut fields = line.splitn(2, ' ');
+    let verb = fields.next().unwrap_or_default();
+    let rest = fields.next().unwrap_or_default();
+    let text_ok = |t: &str| crate::protocol::Text::parse(t).is_ok();
+    match verb {
+        "SAY" => match rest.splitn(3, ' ').collect::<Vec<_>>()[..] {
+            [from, time, text] => is_valid_name(from) && is_stamp(time) && text_ok(text),
+            _ => false,
+        },
+        "MSG" => match rest.splitn(4, ' ').collect::<Vec<_>>()[..] {
+            [from, to, time, text] => {
+                is_valid_name(from)
+                    && to.split(',').all(is_valid_name)
+                    && is_stamp(time)
+                    && text_ok(text)
+            }
+            _ => false,
+        },
+        "JOINED" => match rest.split(' ').collect::<Vec<_>>()[..] {
+            [name, time] => is_valid_name(name) && is_stamp(time),
+            _ => false,
+        },
+        "LEFT" => match rest.splitn(3, ' ').collect::<Vec<_>>()[..] {
+            [name, time] => is_valid_name(name) && is_stamp(time),
+            [name, time, text] => is_valid_name(name) && is_stamp(time) && text_ok(text),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// A time as the server stamps it: `2026-11-23T10:15:30.123Z`.
+fn is_stamp(time: &str) -> bool {
+    const SHAPE: &[u8; 24] = b"dddd-dd-ddTdd:dd:dd.dddZ";
+    time.len() == SHAPE.len()
+        && time.bytes().zip(SHAPE).all(|(b, &s)| match s {
+            b'd' => b.is_ascii_digit(),
+            _ => b == s,
+        })
 }
 
 #[cfg(test)]
@@ -154,21 +204,28 @@ mod tests {
     #[test]
     fn each_kind_round_trips() {
         let mut out = Vec::new();
-        encode_broadcast(&mut out, b"SAY a 12:00:00 hi\nJOINED b 12:00:01\n");
+        encode_broadcast(
+            &mut out,
+            b"SAY a 2026-11-23T12:00:00.000Z hi\nJOINED b 2026-11-23T12:00:01.000Z\n",
+        );
         assert_eq!(
             decode(&out),
             Ok(BusMessage::Broadcast {
-                frames: b"SAY a 12:00:00 hi\nJOINED b 12:00:01\n",
+                frames: b"SAY a 2026-11-23T12:00:00.000Z hi\nJOINED b 2026-11-23T12:00:01.000Z\n",
                 count: 2
             })
         );
         out.clear();
-        encode_private(&mut out, "bob,carol", b"MSG a bob,carol 12:00:00 psst\n");
+        encode_private(
+            &mut out,
+            "bob,carol",
+            b"MSG a bob,carol 2026-11-23T12:00:00.000Z psst\n",
+        );
         assert_eq!(
             decode(&out),
             Ok(BusMessage::Private {
                 to: "bob,carol",
-                frame: b"MSG a bob,carol 12:00:00 psst\n"
+                frame: b"MSG a bob,carol 2026-11-23T12:00:00.000Z psst\n"
             })
         );
         assert_eq!(
@@ -195,6 +252,16 @@ mod tests {
             b"H ",
             b"Q\n",
             b"B\n\xff\n",
+            // Whole lines, but not frames a client can parse.
+            b"B\nSAY mallory 2026-11-23T12:00:00.000Z a\x00b\n",
+            b"B\nSAY mallory 2026-11-23T12:00:00.000Z bad\\q escape\n",
+            b"B\nSAY \n",
+            b"B\nLEFT \n",
+            b"B\nSAY mallory 1 hi\n",
+            b"B\nSAY mal lory 2026-11-23T12:00:00.000Z\n",
+            b"B\nJOINED bob 2026-11-23T12:00:00.000Z extra\n",
+            b"P alice\nMSG \n",
+            b"P alice\nMSG m alice,b@d 2026-11-23T12:00:00.000Z hi\n",
         ] {
             assert!(decode(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
         }
@@ -217,7 +284,9 @@ mod tests {
         #[test]
         fn what_is_accepted_is_whole_lines(text in "[ -~]{0,40}") {
             let mut out = Vec::new();
-            encode_broadcast(&mut out, format!("SAY a 1 {text}\n").as_bytes());
+            let text = format!("x{}", text.replace('\\', "\\\\"));
+            let frame = format!("SAY a 2026-11-23T12:00:00.000Z {text}\n");
+            encode_broadcast(&mut out, frame.as_bytes());
             match decode(&out) {
                 Ok(BusMessage::Broadcast { frames, count }) => {
                     prop_assert_eq!(count, 1);

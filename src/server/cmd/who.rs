@@ -17,7 +17,7 @@ impl<T: Write> Hub<T> {
             None => {
                 let mut names: Vec<&str> = self.online.keys().map(|n| &**n).collect();
                 if let Some(c) = &self.cluster {
-                    let elsewhere = c.remote.iter().filter(|(_, h)| c.is_alive(&h.node));
+                    let elsewhere = c.remote.iter().filter(|(_, h)| c.is_current(h));
                     names.extend(elsewhere.map(|(n, _)| &**n));
                 }
                 names.sort_unstable();

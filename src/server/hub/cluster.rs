@@ -15,7 +15,7 @@ use crate::protocol::ErrorCode;
 use crate::server::cluster::wire::{self, BusMessage};
 use crate::server::cluster::{Backplane, FromCluster, Holder, ToCluster};
 use bytes::Bytes;
-use log::{debug, info, warn};
+use log::{debug, error, info, warn};
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::rc::Rc;
@@ -30,6 +30,12 @@ struct Node {
     last_heard: Instant,
     /// When it was declared dead.
     dead_since: Option<Instant>,
+    /// Its run, from its heartbeats (unknown until the first one): names
+    /// held by another run of it are stale.
+    incarnation: Option<String>,
+    /// Its last few earlier runs, and how often one of them spoke again.
+    earlier: Vec<String>,
+    clashes: u64,
 }
 
 /// A private message waiting for its offline recipients' mail to be held.
@@ -63,6 +69,11 @@ pub struct ClusterState {
     pub(super) pending_msgs: HashMap<u64, PendingMsg>,
     /// `PING` tokens waiting for NATS to confirm a flush.
     pub(super) pending_pongs: HashMap<u64, Option<String>>,
+    /// When the loop last ran the cluster's tick: a loop that was stalled
+    /// (stopped, swapped out, busy) has not heard the others meanwhile.
+    last_tick: Option<Instant>,
+    /// Messages received under this node's own name.
+    impostor_messages: u64,
 }
 
 impl ClusterState {
@@ -76,18 +87,26 @@ impl ClusterState {
             claiming: HashMap::new(),
             pending_msgs: HashMap::new(),
             pending_pongs: HashMap::new(),
+            last_tick: None,
+            impostor_messages: 0,
         }
     }
 
-    /// Is `node` alive as far as this node knows? Nodes never heard from
-    /// are given the node timeout from when they were first seen.
-    pub(in crate::server) fn is_alive(&self, node: &str) -> bool {
-        self.nodes.get(node).is_none_or(|n| n.dead_since.is_none())
+    /// Is `holder`'s claim one of a live node's current run? Nodes never
+    /// heard from are given the node timeout from when they were first
+    /// seen.
+    pub(in crate::server) fn is_current(&self, holder: &Holder) -> bool {
+        self.nodes.get(&holder.node).is_none_or(|n| {
+            n.dead_since.is_none()
+                && n.incarnation
+                    .as_deref()
+                    .is_none_or(|i| i == holder.incarnation)
+        })
     }
 
     /// Who holds `name` on another live node.
     pub(in crate::server) fn live_holder(&self, name: &str) -> Option<&Holder> {
-        self.remote.get(name).filter(|h| self.is_alive(&h.node))
+        self.remote.get(name).filter(|h| self.is_current(h))
     }
 
     pub(super) fn live_nodes(&self) -> usize {
@@ -146,23 +165,110 @@ impl<T: Write> Hub<T> {
         }
     }
 
-    fn heard_from(&mut self, origin: &str) {
+    /// A message from `origin` (a heartbeat of run `incarnation`): it is
+    /// alive. Names of an earlier run of it are gone (announced, unless
+    /// they were when it was counted dead); a node back from the dead has
+    /// its users announced again, as they are in `WHO` again.
+    fn heard_from(&mut self, origin: &str, incarnation: Option<&str>) {
         let now = self.now;
         let Some(c) = &mut self.cluster else { return };
         let node = c.nodes.entry(origin.to_owned()).or_insert(Node {
             last_heard: now,
             dead_since: None,
+            incarnation: None,
+            earlier: Vec::new(),
+            clashes: 0,
         });
         node.last_heard = now;
-        if node.dead_since.take().is_some() {
+        let was_dead = node.dead_since.take().is_some();
+        let restarted = match incarnation {
+            Some(run) if node.incarnation.as_deref() != Some(run) => {
+                if node.earlier.iter().any(|r| r == run) {
+                    // An earlier run is alive: two processes share the
+                    // name. Not a restart every other second.
+                    node.clashes += 1;
+                    if node.clashes.is_power_of_two() {
+                        error!("two processes run as node {origin} (runs {run} and {}): node names must be unique in a cluster", node.incarnation.as_deref().unwrap_or("?"));
+                    }
+                    false
+                } else {
+                    if let Some(old) = node.incarnation.replace(run.to_owned()) {
+                        if node.earlier.len() >= 4 {
+                            node.earlier.remove(0);
+                        }
+                        node.earlier.push(old);
+                    }
+                    true
+                }
+            }
+            _ => false,
+        };
+        if !was_dead && !restarted {
+            return;
+        }
+        self.users_reply = None;
+        let mut stale = Vec::new();
+        let mut back = Vec::new();
+        for (name, h) in &c.remote {
+            if h.node != origin {
+                continue;
+            }
+            match incarnation {
+                Some(run) if restarted && h.incarnation != run => stale.push(Rc::clone(name)),
+                _ if was_dead => back.push(Rc::clone(name)),
+                _ => {}
+            }
+        }
+        stale.sort_unstable();
+        back.sort_unstable();
+        for name in &stale {
+            c.remote.remove(name);
+        }
+        if was_dead {
             info!("node {origin} is back");
-            self.users_reply = None;
+        } else if !stale.is_empty() {
+            info!(
+                "node {origin} restarted: its {} users of the earlier run are gone",
+                stale.len()
+            );
+        }
+        let time = self.clock.stamp();
+        if !was_dead {
+            for name in stale {
+                self.broadcast_local(&["LEFT", &name, time.as_str(), "node lost"]);
+            }
+        }
+        for name in back {
+            self.broadcast_local(&["JOINED", &name, time.as_str()]);
         }
     }
 
     fn on_bus(&mut self, origin: &str, payload: &Bytes) {
-        self.heard_from(origin);
-        match wire::decode(payload) {
+        if let Some(c) = &mut self.cluster {
+            if origin == c.port.node {
+                // NATS does not echo this node's own messages: another
+                // process publishes under its name (the same --node-name
+                // twice, or a forger). Counting it would make this node a
+                // peer of itself, and its heartbeats a restart every second.
+                c.impostor_messages += 1;
+                if c.impostor_messages.is_power_of_two() {
+                    error!(
+                        "another process publishes as node {origin} ({} messages so far): node names must be unique in a cluster; its messages are dropped",
+                        c.impostor_messages
+                    );
+                }
+                return;
+            }
+        }
+        let decoded = wire::decode(payload);
+        let incarnation = match &decoded {
+            Ok(BusMessage::Heartbeat { incarnation }) => Some(*incarnation),
+            _ => None,
+        };
+        if decoded.is_ok() {
+            self.heard_from(origin, incarnation);
+        }
+        match decoded {
             Ok(BusMessage::Broadcast { frames, count }) => self.broadcast_remote(frames, count),
             Ok(BusMessage::Private { to, frame }) => {
                 // After the broadcasts that came before it.
@@ -228,6 +334,9 @@ impl<T: Write> Hub<T> {
                         Node {
                             last_heard: self.now,
                             dead_since: None,
+                            incarnation: None,
+                            earlier: Vec::new(),
+                            clashes: 0,
                         },
                     );
                 }
@@ -281,6 +390,21 @@ impl<T: Write> Hub<T> {
         let beat = wire::encode_heartbeat(&c.port.incarnation);
         c.port.send(ToCluster::Publish(Bytes::from(beat)));
         let timeout = c.port.node_timeout;
+        // A loop that did not run for the node timeout could not hear the
+        // others: their silence is its own, and they get their time again.
+        if c.last_tick
+            .is_some_and(|t| now.saturating_duration_since(t) >= timeout)
+        {
+            warn!(
+                "this node's loop was stalled for {} ms: giving the other nodes their time again",
+                c.last_tick
+                    .map_or(0, |t| now.saturating_duration_since(t).as_millis())
+            );
+            for node in c.nodes.values_mut() {
+                node.last_heard = now;
+            }
+        }
+        c.last_tick = Some(now);
         let mut died = Vec::new();
         let mut forget = Vec::new();
         for (name, node) in &mut c.nodes {
@@ -295,15 +419,22 @@ impl<T: Write> Hub<T> {
                 _ => {}
             }
         }
+        if forget.is_empty() && died.is_empty() {
+            return;
+        }
+        // One pass over the directory, whatever the number of nodes.
+        let mut users_of: HashMap<String, Vec<(Rc<str>, u64)>> = HashMap::new();
+        for name in forget.iter().chain(&died) {
+            users_of.insert(name.clone(), Vec::new());
+        }
+        for (user, h) in &c.remote {
+            if let Some(users) = users_of.get_mut(&h.node) {
+                users.push((Rc::clone(user), h.rev));
+            }
+        }
         for name in forget {
             c.nodes.remove(&name);
-            let stale: Vec<(Rc<str>, u64)> = c
-                .remote
-                .iter()
-                .filter(|(_, h)| h.node == name)
-                .map(|(n, h)| (Rc::clone(n), h.rev))
-                .collect();
-            for (user, rev) in stale {
+            for (user, rev) in users_of.remove(&name).unwrap_or_default() {
                 c.remote.remove(&user);
                 c.port.send(ToCluster::Release {
                     name: user.to_string(),
@@ -312,12 +443,11 @@ impl<T: Write> Hub<T> {
             }
         }
         for node in died {
-            let Some(c) = &self.cluster else { return };
-            let mut users: Vec<Rc<str>> = c
-                .remote
-                .iter()
-                .filter(|(_, h)| h.node == node)
-                .map(|(n, _)| Rc::clone(n))
+            let mut users: Vec<Rc<str>> = users_of
+                .remove(&node)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(n, _)| n)
                 .collect();
             users.sort_unstable();
             warn!(

@@ -68,7 +68,7 @@ impl<T: Write> Hub<T> {
         let local = self.online.get(name).copied().filter(|&k| k != key);
         let (over, announce) = match (local, c.remote.get(name)) {
             (Some(old), _) => (self.queues.sessions.get(old).map(|s| s.claim_rev), false),
-            (None, Some(h)) => (Some(h.rev), !c.is_alive(&h.node)),
+            (None, Some(h)) => (Some(h.rev), !c.is_current(h)),
             (None, None) => (None, true),
         };
         let serial = self.wait(key);
@@ -275,6 +275,11 @@ impl<T: Write> Hub<T> {
             return;
         };
         let Some(stash) = self.end_wait(key, serial) else {
+            // The sender is gone, but the message is held for the offline
+            // recipients: the online ones get it too, not half of them.
+            if let HoldOutcome::Held { .. } = outcome {
+                self.deliver_msg(key, &pending.names, &pending.frame);
+            }
             return;
         };
         match outcome {

@@ -2,5 +2,6 @@
 //! loop does, without sockets.
 
 mod chat;
+mod cluster;
 mod harness;
 mod turns;

@@ -1,0 +1,248 @@
+//! The loop's side of a cluster, with a fake helper: what other nodes say
+//! (heartbeats, names, bus frames) is handed in by hand, and what the loop
+//! asks of NATS is read back.
+
+use super::harness::*;
+use crate::server::cluster::{
+    Backplane, ClaimOutcome, FakeHelper, FromCluster, HoldOutcome, Holder, ToCluster,
+};
+use bytes::Bytes;
+use std::time::Duration;
+
+struct Node {
+    h: Harness,
+    helper: FakeHelper,
+    next_rev: u64,
+}
+
+impl Node {
+    fn new() -> Node {
+        let mut h = Harness::new();
+        let (port, helper) = Backplane::fake("a", "a1", Duration::from_secs(3));
+        h.hub.join_cluster(port);
+        h.at(0);
+        Node {
+            h,
+            helper,
+            next_rev: 100,
+        }
+    }
+
+    fn news(&mut self, news: FromCluster) {
+        self.helper.news.send(news).unwrap();
+        self.h.hub.take_cluster_news();
+    }
+
+    fn jobs(&mut self) -> Vec<ToCluster> {
+        let mut jobs = Vec::new();
+        while let Ok(job) = self.helper.jobs.try_recv() {
+            jobs.push(job);
+        }
+        jobs
+    }
+
+    fn bus(&mut self, origin: &str, payload: &str) {
+        self.news(FromCluster::Bus {
+            origin: origin.into(),
+            payload: Bytes::copy_from_slice(payload.as_bytes()),
+        });
+    }
+
+    /// `name` is held by run `run` of `node`.
+    fn remote(&mut self, name: &str, node: &str, run: &str) {
+        self.next_rev += 1;
+        self.news(FromCluster::Name {
+            name: name.into(),
+            holder: Some(Holder {
+                node: node.into(),
+                incarnation: run.into(),
+                rev: self.next_rev,
+            }),
+        });
+    }
+
+    /// Logs `name` in here, its claim won.
+    fn login(&mut self, name: &str) -> usize {
+        let key = self.h.connect();
+        self.h.send(key, &format!("LOGIN {name}\n"));
+        for job in self.jobs() {
+            if let ToCluster::Claim {
+                key, serial, name, ..
+            } = job
+            {
+                self.next_rev += 1;
+                let outcome = ClaimOutcome::Won {
+                    rev: self.next_rev,
+                    mail: None,
+                };
+                self.news(FromCluster::Claimed {
+                    key,
+                    serial,
+                    name,
+                    outcome,
+                });
+            }
+        }
+        self.h.flush();
+        self.h.lines(key);
+        key
+    }
+
+    fn who(&mut self, key: usize) -> Vec<String> {
+        self.h.send(key, "WHO\n");
+        self.h.turn_for(key)
+    }
+}
+
+#[test]
+fn a_node_restarted_before_its_timeout_has_its_old_users_announced_gone() {
+    let mut n = Node::new();
+    let alice = n.login("alice");
+    n.bus("b", "H b1");
+    n.remote("bob", "b", "b1");
+    assert_eq!(n.who(alice), ["USERS alice bob"]);
+    // b is killed and restarted at once, under its name: a new run.
+    n.h.at(1);
+    n.bus("b", "H b2");
+    assert_eq!(n.h.turn_for(alice), ["LEFT bob T node lost"]);
+    assert_eq!(n.who(alice), ["USERS alice"]);
+    // The new run releases the old claim: nothing more is said.
+    n.news(FromCluster::Name {
+        name: "bob".into(),
+        holder: None,
+    });
+    assert_eq!(n.h.turn_for(alice), Vec::<String>::new());
+    // bob logs in again on b: a claim of the new run.
+    n.remote("bob", "b", "b2");
+    n.bus("b", "B\nJOINED bob 2026-11-24T00:00:00.000Z\n");
+    assert_eq!(n.h.turn_for(alice), ["JOINED bob T"]);
+    assert_eq!(n.who(alice), ["USERS alice bob"]);
+}
+
+#[test]
+fn a_node_back_from_the_dead_has_its_users_announced_again() {
+    let mut n = Node::new();
+    let alice = n.login("alice");
+    n.bus("b", "H b1");
+    n.remote("bob", "b", "b1");
+    n.h.flush();
+    for t in 1..=4 {
+        n.h.at(t);
+    }
+    assert_eq!(n.h.turn_for(alice), ["LEFT bob T node lost"]);
+    assert_eq!(n.who(alice), ["USERS alice"]);
+    // b was only paused: it talks again, and bob with it.
+    n.bus("b", "H b1");
+    assert_eq!(n.h.turn_for(alice), ["JOINED bob T"]);
+    assert_eq!(n.who(alice), ["USERS alice bob"]);
+}
+
+#[test]
+fn a_stalled_loop_does_not_count_the_other_nodes_dead() {
+    let mut n = Node::new();
+    let alice = n.login("alice");
+    n.bus("b", "H b1");
+    n.remote("bob", "b", "b1");
+    n.h.at(1);
+    n.h.flush();
+    n.h.lines(alice);
+    // This node's loop stops for 10 s (SIGSTOP, swap, a long turn): the
+    // heartbeats b sent meanwhile are still on their way.
+    n.h.at(11);
+    assert_eq!(n.h.turn_for(alice), Vec::<String>::new());
+    assert_eq!(n.who(alice), ["USERS alice bob"]);
+    // But a node that stays silent afterwards is dead.
+    for t in 12..=14 {
+        n.h.at(t);
+    }
+    assert_eq!(n.h.turn_for(alice), ["LEFT bob T node lost"]);
+}
+
+#[test]
+fn a_private_message_held_for_some_reaches_the_online_ones_even_if_the_sender_is_gone() {
+    let mut n = Node::new();
+    let bob = n.login("bob");
+    let amy = n.login("amy");
+    n.h.flush();
+    n.h.lines(bob);
+    n.h.send(amy, "MSG bob,carol hello both\n");
+    let (key, serial) = n
+        .jobs()
+        .into_iter()
+        .find_map(|j| match j {
+            ToCluster::Hold { key, serial, .. } => Some((key, serial)),
+            _ => None,
+        })
+        .expect("carol's mail is held");
+    // amy's connection is reset while JetStream stores carol's copy.
+    n.h.hub.fail(amy);
+    n.h.reap();
+    n.news(FromCluster::Held {
+        key,
+        serial,
+        outcome: HoldOutcome::Held { refused: vec![] },
+    });
+    assert_eq!(
+        n.h.turn_for(bob),
+        ["LEFT amy T", "MSG amy bob,carol T hello both"]
+    );
+}
+
+#[test]
+fn the_death_of_many_nodes_is_one_pass_over_the_directory() {
+    let mut n = Node::new();
+    let alice = n.login("alice");
+    for i in 0..20_000 {
+        n.bus(&format!("n{i}"), "H x");
+    }
+    for i in 0..3000 {
+        n.remote(&format!("u{i}"), "n0", "x");
+    }
+    n.h.flush();
+    n.h.lines(alice);
+    let started = std::time::Instant::now();
+    for t in 1..=4 {
+        n.h.at(t);
+    }
+    let lines = n.h.turn_for(alice);
+    assert_eq!(lines.len(), 3000);
+    // 20,000 dead nodes times 3,000 names took seconds.
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn messages_under_this_nodes_own_name_are_dropped() {
+    let mut n = Node::new();
+    let alice = n.login("alice");
+    n.bus("a", "B\nSAY mallory 2026-11-24T00:00:00.000Z as you\n");
+    n.bus("a", "H a2");
+    assert_eq!(n.h.turn_for(alice), Vec::<String>::new());
+    n.h.send(alice, "STATS\n");
+    let stats = n.h.turn_for(alice).join("");
+    assert!(stats.contains(" nodes=1 "), "{stats}");
+    for t in 1..=5 {
+        n.h.at(t);
+    }
+    assert_eq!(n.h.turn_for(alice), Vec::<String>::new());
+}
+
+#[test]
+fn two_processes_under_one_node_name_are_not_a_restart_every_second() {
+    let mut n = Node::new();
+    let alice = n.login("alice");
+    n.bus("b", "H b1");
+    n.remote("bob", "b", "b1");
+    n.bus("b", "H b2");
+    n.remote("carol", "b", "b2");
+    assert_eq!(n.h.turn_for(alice), ["LEFT bob T node lost"]);
+    for _ in 0..3 {
+        n.bus("b", "H b1");
+        n.bus("b", "H b2");
+    }
+    assert_eq!(n.h.turn_for(alice), Vec::<String>::new());
+    assert_eq!(n.who(alice), ["USERS alice carol"]);
+}
