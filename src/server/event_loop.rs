@@ -94,6 +94,8 @@ pub struct Server {
     turn: u64,
     /// Sockets whose read budget ran out, to read again next turn.
     reread: Vec<usize>,
+    /// News from the cluster left for the next turn (its budget ran out).
+    cluster_backlog: bool,
 }
 
 impl Server {
@@ -114,6 +116,7 @@ impl Server {
             stop_now: false,
             turn: 0,
             reread: Vec::new(),
+            cluster_backlog: false,
         }
     }
 
@@ -186,6 +189,9 @@ impl Server {
                     }
                 }
             }
+            if self.cluster_backlog {
+                self.take_helper_news();
+            }
             self.hub.take_resumed(&mut resumed);
             for key in resumed.drain(..).chain(leftovers) {
                 self.read(key, &mut scratch);
@@ -214,7 +220,7 @@ impl Server {
     /// How long the next poll may wait: not at all with work left over.
     fn wait_for(&self, next_tick: Instant) -> Duration {
         let accept_now = self.listeners.has_more() && self.listeners.paused_until().is_none();
-        if !self.reread.is_empty() || accept_now {
+        if !self.reread.is_empty() || accept_now || self.cluster_backlog {
             return Duration::ZERO;
         }
         let mut wake = next_tick;
@@ -234,7 +240,7 @@ impl Server {
                 self.hub.auth_done(answer);
             }
         }
-        self.hub.take_cluster_news();
+        self.cluster_backlog = self.hub.take_cluster_news();
         self.hub.sync_journal();
     }
 

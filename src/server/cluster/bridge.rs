@@ -14,7 +14,8 @@ use super::names::watch_names;
 use super::users::UsersBucket;
 use super::wire::{self, BUS_ALL};
 use super::{
-    Backplane, ClaimOutcome, ClusterSettings, FromCluster, Gauges, HoldOutcome, ToCluster, QUEUE,
+    Backplane, ClaimOutcome, ClusterSettings, FromCluster, Gauges, HoldOutcome, ToCluster,
+    BUS_BACKLOG, QUEUE,
 };
 use crate::server::accounts::{has_account, SharedUsers};
 use async_nats::jetstream::{self, kv};
@@ -230,10 +231,7 @@ impl Link {
                 }
                 ToCluster::Release { name, rev } => {
                     let link = Arc::clone(&link);
-                    tasks.spawn(async move {
-                        // Fails harmlessly when the claim has changed.
-                        let _ = link.names.delete_expect_revision(&name, Some(rev)).await;
-                    });
+                    tasks.spawn(async move { link.release(&name, rev).await });
                 }
                 ToCluster::Hold {
                     key,
@@ -293,6 +291,27 @@ impl Link {
         let _ = link.client.flush().await;
     }
 
+    /// Gives a name up if it is still claim `rev`, retrying while JetStream
+    /// is unavailable (a name left claimed would be locked everywhere).
+    async fn release(&self, name: &str, rev: u64) {
+        for attempt in 1..=30u64 {
+            match self.names.delete_expect_revision(name, Some(rev)).await {
+                Ok(()) => return,
+                // The claim has changed: not ours to release any more.
+                Err(e) if e.to_string().contains("wrong last sequence") => return,
+                Err(e) => {
+                    if attempt == 1 {
+                        warn!("cannot release the name {name} yet ({e}); retrying");
+                    }
+                    tokio::time::sleep(Duration::from_millis(200 * attempt.min(10))).await;
+                }
+            }
+        }
+        error!(
+            "gave up releasing the name {name}; it frees when this node's run is taken for dead"
+        );
+    }
+
     /// Claims a name (create, or compare-and-swap over `over`), then
     /// fetches its held mail.
     async fn claim(&self, name: &str, over: Option<u64>, with_mail: bool) -> ClaimOutcome {
@@ -343,6 +362,12 @@ async fn read_bus(mut bus: async_nats::Subscriber, to_loop: ToLoop, gauges: Arc<
         let Some(origin) = wire::origin_of(&message.subject) else {
             continue;
         };
+        // Let the loop catch up; meanwhile NATS buffers (and reports a
+        // slow consumer past the subscription's capacity).
+        while gauges.backlog.load(Ordering::Acquire) >= BUS_BACKLOG {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        gauges.backlog.fetch_add(1, Ordering::AcqRel);
         gauges.bus_in.fetch_add(1, Ordering::Relaxed);
         to_loop.send(FromCluster::Bus {
             origin: origin.to_owned(),

@@ -202,7 +202,18 @@ pub struct Gauges {
     pub bus_out: AtomicU64,
     /// Work the loop could not hand over (the channel was full).
     pub dropped: AtomicU64,
+    /// Bus messages handed to the loop and not yet taken: the helper stops
+    /// reading the subscription past [`BUS_BACKLOG`], so a flood backs up
+    /// into NATS (and shows as `bus_lagged`) instead of into the loop.
+    pub backlog: AtomicU64,
 }
+
+/// Bus messages that may wait for the loop at once.
+pub const BUS_BACKLOG: u64 = 1 << 14;
+
+/// News items the loop takes per turn, so a burst from the bus cannot
+/// keep its clients waiting: the rest waits for the next turn.
+pub const NEWS_PER_TURN: usize = 1024;
 
 /// Messages the loop may have outstanding for the helper thread.
 pub const QUEUE: usize = 1 << 16;
@@ -249,10 +260,22 @@ impl Backplane {
         }
     }
 
-    /// Takes what the helper has sent since the last call.
-    pub fn take_news(&self) -> std::sync::mpsc::TryIter<'_, FromCluster> {
+    /// Takes up to [`NEWS_PER_TURN`] items of what the helper has sent;
+    /// says whether more is waiting.
+    pub fn take_news(&self, into: &mut Vec<FromCluster>) -> bool {
         self.woken.store(false, Ordering::Release);
-        self.news.try_iter()
+        while into.len() < NEWS_PER_TURN {
+            match self.news.try_recv() {
+                Ok(news) => {
+                    if matches!(news, FromCluster::Bus { .. }) {
+                        self.gauges.backlog.fetch_sub(1, Ordering::AcqRel);
+                    }
+                    into.push(news);
+                }
+                Err(_) => return false,
+            }
+        }
+        true
     }
 
     /// Ends the helper once it has carried out what it was given (names

@@ -1,5 +1,6 @@
 //! The loop's side of the cluster: the directory of names held on other
-//! nodes, which nodes are alive, and what arrives from the bus.
+//! nodes, what arrives from the bus, and the commands waiting for NATS
+//! (liveness is in [`liveness`](super::liveness)).
 //!
 //! The names bucket is the truth about who holds a name; the loop follows
 //! it through the helper's watch. Heartbeats on the bus say which nodes
@@ -15,27 +16,30 @@ use crate::protocol::ErrorCode;
 use crate::server::cluster::wire::{self, BusMessage};
 use crate::server::cluster::{Backplane, FromCluster, Holder, ToCluster};
 use bytes::Bytes;
-use log::{debug, error, info, warn};
+use log::{debug, error, warn};
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+/// Nodes this node keeps track of, at most.
+pub(super) const MAX_NODES: usize = 1024;
+
 /// A dead node's names are deleted from the bucket this long after.
-const FORGET_AFTER: Duration = Duration::from_secs(60);
+pub(super) const FORGET_AFTER: Duration = Duration::from_secs(60);
 
 /// What the loop knows about another node.
 #[derive(Debug)]
-struct Node {
-    last_heard: Instant,
+pub(super) struct Node {
+    pub(super) last_heard: Instant,
     /// When it was declared dead.
-    dead_since: Option<Instant>,
+    pub(super) dead_since: Option<Instant>,
     /// Its run, from its heartbeats (unknown until the first one): names
     /// held by another run of it are stale.
-    incarnation: Option<String>,
+    pub(super) incarnation: Option<String>,
     /// Its last few earlier runs, and how often one of them spoke again.
-    earlier: Vec<String>,
-    clashes: u64,
+    pub(super) earlier: Vec<String>,
+    pub(super) clashes: u64,
 }
 
 /// A private message waiting for its offline recipients' mail to be held.
@@ -59,9 +63,9 @@ pub struct ClusterState {
     pub port: Backplane,
     /// Names held on other nodes.
     pub(in crate::server) remote: HashMap<Rc<str>, Holder>,
-    nodes: HashMap<String, Node>,
+    pub(super) nodes: HashMap<String, Node>,
     /// While the names watch is rebuilt: remote names not seen again yet.
-    rebuilding: Option<HashSet<Rc<str>>>,
+    pub(super) rebuilding: Option<HashSet<Rc<str>>>,
     /// This turn's local broadcast frames, for the other nodes.
     pub(super) bus_out: Vec<u8>,
     /// Names being claimed, by serial of the wait.
@@ -71,9 +75,13 @@ pub struct ClusterState {
     pub(super) pending_pongs: HashMap<u64, Option<String>>,
     /// When the loop last ran the cluster's tick: a loop that was stalled
     /// (stopped, swapped out, busy) has not heard the others meanwhile.
-    last_tick: Option<Instant>,
+    pub(super) last_tick: Option<Instant>,
     /// Messages received under this node's own name.
-    impostor_messages: u64,
+    pub(super) impostor_messages: u64,
+    /// Bus messages dropped as malformed, and nodes past `MAX_NODES`
+    /// ignored (both logged at powers of two, not each time).
+    pub(super) malformed: u64,
+    pub(super) ignored_nodes: u64,
 }
 
 impl ClusterState {
@@ -89,6 +97,8 @@ impl ClusterState {
             pending_pongs: HashMap::new(),
             last_tick: None,
             impostor_messages: 0,
+            malformed: 0,
+            ignored_nodes: 0,
         }
     }
 
@@ -120,14 +130,19 @@ impl ClusterState {
 
 impl<T: Write> Hub<T> {
     /// Takes what the cluster's helper thread has sent.
-    pub fn take_cluster_news(&mut self) {
+    /// Takes what the cluster's helper thread has sent, within a budget
+    /// per turn; returns whether more is waiting (the loop then does not
+    /// sleep before its next turn).
+    pub fn take_cluster_news(&mut self) -> bool {
         let Some(cluster) = &self.cluster else {
-            return;
+            return false;
         };
-        let news: Vec<FromCluster> = cluster.port.take_news().collect();
+        let mut news = Vec::new();
+        let more = cluster.port.take_news(&mut news);
         for item in news {
             self.on_cluster_news(item);
         }
+        more
     }
 
     fn on_cluster_news(&mut self, news: FromCluster) {
@@ -162,84 +177,6 @@ impl<T: Write> Hub<T> {
             }
             FromCluster::NamesSynced => self.names_synced(),
             FromCluster::Link(up) => debug!("cluster link {}", if up { "up" } else { "down" }),
-        }
-    }
-
-    /// A message from `origin` (a heartbeat of run `incarnation`): it is
-    /// alive. Names of an earlier run of it are gone (announced, unless
-    /// they were when it was counted dead); a node back from the dead has
-    /// its users announced again, as they are in `WHO` again.
-    fn heard_from(&mut self, origin: &str, incarnation: Option<&str>) {
-        let now = self.now;
-        let Some(c) = &mut self.cluster else { return };
-        let node = c.nodes.entry(origin.to_owned()).or_insert(Node {
-            last_heard: now,
-            dead_since: None,
-            incarnation: None,
-            earlier: Vec::new(),
-            clashes: 0,
-        });
-        node.last_heard = now;
-        let was_dead = node.dead_since.take().is_some();
-        let restarted = match incarnation {
-            Some(run) if node.incarnation.as_deref() != Some(run) => {
-                if node.earlier.iter().any(|r| r == run) {
-                    // An earlier run is alive: two processes share the
-                    // name. Not a restart every other second.
-                    node.clashes += 1;
-                    if node.clashes.is_power_of_two() {
-                        error!("two processes run as node {origin} (runs {run} and {}): node names must be unique in a cluster", node.incarnation.as_deref().unwrap_or("?"));
-                    }
-                    false
-                } else {
-                    if let Some(old) = node.incarnation.replace(run.to_owned()) {
-                        if node.earlier.len() >= 4 {
-                            node.earlier.remove(0);
-                        }
-                        node.earlier.push(old);
-                    }
-                    true
-                }
-            }
-            _ => false,
-        };
-        if !was_dead && !restarted {
-            return;
-        }
-        self.users_reply = None;
-        let mut stale = Vec::new();
-        let mut back = Vec::new();
-        for (name, h) in &c.remote {
-            if h.node != origin {
-                continue;
-            }
-            match incarnation {
-                Some(run) if restarted && h.incarnation != run => stale.push(Rc::clone(name)),
-                _ if was_dead => back.push(Rc::clone(name)),
-                _ => {}
-            }
-        }
-        stale.sort_unstable();
-        back.sort_unstable();
-        for name in &stale {
-            c.remote.remove(name);
-        }
-        if was_dead {
-            info!("node {origin} is back");
-        } else if !stale.is_empty() {
-            info!(
-                "node {origin} restarted: its {} users of the earlier run are gone",
-                stale.len()
-            );
-        }
-        let time = self.clock.stamp();
-        if !was_dead {
-            for name in stale {
-                self.broadcast_local(&["LEFT", &name, time.as_str(), "node lost"]);
-            }
-        }
-        for name in back {
-            self.broadcast_local(&["JOINED", &name, time.as_str()]);
         }
     }
 
@@ -293,7 +230,16 @@ impl<T: Write> Hub<T> {
                 }
             }
             Ok(BusMessage::Heartbeat { .. }) => {}
-            Err(e) => warn!("malformed message from node {origin} dropped: {}", e.0),
+            Err(e) => {
+                let Some(c) = &mut self.cluster else { return };
+                c.malformed += 1;
+                if c.malformed.is_power_of_two() {
+                    warn!(
+                        "malformed message from node {origin} dropped: {} ({} so far)",
+                        e.0, c.malformed
+                    );
+                }
+            }
         }
     }
 
@@ -380,87 +326,6 @@ impl<T: Write> Hub<T> {
             self.broadcast_local(&["LEFT", &name, time.as_str()]);
         }
         self.users_reply = None;
-    }
-
-    /// Cluster work on the loop's tick: a heartbeat, and nodes that fell
-    /// silent declared dead.
-    pub(super) fn cluster_tick(&mut self) {
-        let now = self.now;
-        let Some(c) = &mut self.cluster else { return };
-        let beat = wire::encode_heartbeat(&c.port.incarnation);
-        c.port.send(ToCluster::Publish(Bytes::from(beat)));
-        let timeout = c.port.node_timeout;
-        // A loop that did not run for the node timeout could not hear the
-        // others: their silence is its own, and they get their time again.
-        if c.last_tick
-            .is_some_and(|t| now.saturating_duration_since(t) >= timeout)
-        {
-            warn!(
-                "this node's loop was stalled for {} ms: giving the other nodes their time again",
-                c.last_tick
-                    .map_or(0, |t| now.saturating_duration_since(t).as_millis())
-            );
-            for node in c.nodes.values_mut() {
-                node.last_heard = now;
-            }
-        }
-        c.last_tick = Some(now);
-        let mut died = Vec::new();
-        let mut forget = Vec::new();
-        for (name, node) in &mut c.nodes {
-            match node.dead_since {
-                None if now.saturating_duration_since(node.last_heard) >= timeout => {
-                    node.dead_since = Some(now);
-                    died.push(name.clone());
-                }
-                Some(since) if now.saturating_duration_since(since) >= FORGET_AFTER => {
-                    forget.push(name.clone());
-                }
-                _ => {}
-            }
-        }
-        if forget.is_empty() && died.is_empty() {
-            return;
-        }
-        // One pass over the directory, whatever the number of nodes.
-        let mut users_of: HashMap<String, Vec<(Rc<str>, u64)>> = HashMap::new();
-        for name in forget.iter().chain(&died) {
-            users_of.insert(name.clone(), Vec::new());
-        }
-        for (user, h) in &c.remote {
-            if let Some(users) = users_of.get_mut(&h.node) {
-                users.push((Rc::clone(user), h.rev));
-            }
-        }
-        for name in forget {
-            c.nodes.remove(&name);
-            for (user, rev) in users_of.remove(&name).unwrap_or_default() {
-                c.remote.remove(&user);
-                c.port.send(ToCluster::Release {
-                    name: user.to_string(),
-                    rev,
-                });
-            }
-        }
-        for node in died {
-            let mut users: Vec<Rc<str>> = users_of
-                .remove(&node)
-                .unwrap_or_default()
-                .into_iter()
-                .map(|(n, _)| n)
-                .collect();
-            users.sort_unstable();
-            warn!(
-                "node {node} has been silent for {} s: counting it dead, and its {} users gone",
-                timeout.as_secs(),
-                users.len()
-            );
-            self.users_reply = None;
-            let time = self.clock.stamp();
-            for user in users {
-                self.broadcast_local(&["LEFT", &user, time.as_str(), "node lost"]);
-            }
-        }
     }
 
     /// Publishes this turn's local broadcasts to the other nodes, once.

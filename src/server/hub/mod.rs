@@ -25,6 +25,7 @@ mod cluster;
 mod fanout;
 pub(super) mod input;
 mod lifecycle;
+mod liveness;
 mod mail;
 mod queues;
 mod remote;
