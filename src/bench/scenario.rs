@@ -119,7 +119,7 @@ fn messages(r: Run, s: &Settings) -> Result<Sample, String> {
     }
     let spec = FleetSpec {
         target,
-        addr,
+        addrs: vec![addr],
         receivers: n,
         publishers,
         receivers_publish,
@@ -267,7 +267,7 @@ pub fn bystanders(
     let users = server_stats(target, addr)?.map(|st| st.users);
     let spec = FleetSpec {
         target,
-        addr,
+        addrs: vec![addr],
         receivers: n,
         publishers: 0,
         receivers_publish: false,
