@@ -179,3 +179,74 @@ fn a_server_that_refuses_the_bench_is_named_not_timed_out() {
     // The refusal itself, not a stall it led to.
     assert!(text.contains("ERR 401"), "{text}");
 }
+
+#[test]
+fn cluster_measures_every_configuration_side_by_side() {
+    if evchat::bench::peers::find_program("nats-server").is_none() {
+        // On a developer's machine without NATS this is skipped; in CI the
+        // cluster bench must be tested, so a missing nats-server fails.
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "nats-server is not installed, and CI is set: install nats-server 2.9+"
+        );
+        eprintln!("skipped: nats-server is not installed (with CI set, this fails)");
+        return;
+    }
+    let json = std::env::temp_dir().join(format!("evchat-cluster-{}.json", std::process::id()));
+    let bench = Command::new(env!("CARGO_BIN_EXE_evchat-bench"))
+        .args([
+            "cluster",
+            "--sizes",
+            "6",
+            "--rounds",
+            "1",
+            "--messages",
+            "300",
+        ])
+        .args(["--latency-seconds", "0.2", "--json", json.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run evchat-bench");
+    let lab = format!("evchat-bench-cluster-{}", bench.id());
+    let out = bench.wait_with_output().unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("cluster N=6 (1 round)"), "{text}");
+    assert!(text.contains("this machine has"), "{text}");
+    assert!(text.contains("on paper, 3 machines"), "{text}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let rows = report["rows"].as_array().unwrap();
+    let labels: Vec<&str> = rows.iter().map(|r| r["label"].as_str().unwrap()).collect();
+    assert_eq!(labels, ["3 nodes", "1 node", "nats ×3", "2 on 1 port"]);
+    for row in rows {
+        assert_eq!(row["error"], serde_json::Value::Null, "{row}");
+        let figure = |key: &str| row["figures"][key]["median"].as_f64();
+        assert!(figure("deliveries_per_s").unwrap() > 0.0, "{row}");
+        assert!(figure("p99_us").unwrap() > 0.0, "{row}");
+        assert!(figure("server_cpu_s_per_m").is_some(), "{row}");
+        // Only clustered evchat nodes have a bus.
+        let clustered = matches!(row["label"].as_str(), Some("3 nodes" | "2 on 1 port"));
+        assert_eq!(figure("bus_out_per_s").is_some(), clustered, "{row}");
+    }
+    // Every server the bench started has stopped (their command lines
+    // name the bench's directory), and the directory is gone.
+    let left: Vec<String> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|p| std::fs::read(p.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains(&lab))
+        .collect();
+    assert!(left.is_empty(), "still running: {left:?}");
+    for base in ["/dev/shm".into(), std::env::temp_dir()] {
+        assert!(
+            !base.join(&lab).exists(),
+            "{lab} left in {}",
+            base.display()
+        );
+    }
+    let _ = std::fs::remove_file(json);
+}

@@ -55,6 +55,41 @@ pub fn tables(kind: Kind) -> &'static [Table] {
                 ],
             ),
         ],
+        Kind::Cluster => &[
+            (
+                "throughput",
+                &[
+                    ("deliveries_per_s", "deliveries/s", Ranged),
+                    ("bus_out_per_s", "bus out/s", Ranged),
+                    ("bus_in_per_s", "bus in/s", Ranged),
+                ],
+            ),
+            (
+                "latency",
+                &[
+                    ("p50_us", "probe p50 µs", Ranged),
+                    ("p99_us", "probe p99 µs", Ranged),
+                    ("all_p99_us", "all p99 µs", Ranged),
+                ],
+            ),
+            (
+                "CPU s/M",
+                &[
+                    ("n1_cpu_s_per_m", "node 1", Ranged),
+                    ("n2_cpu_s_per_m", "node 2", Ranged),
+                    ("n3_cpu_s_per_m", "node 3", Ranged),
+                ],
+            ),
+            (
+                "cost",
+                &[
+                    ("server_cpu_s_per_m", "all srv s/M", Ranged),
+                    ("nats_cpu_s_per_m", "NATS s/M", Ranged),
+                    ("server_busy", "srv busy", Percent),
+                    ("probe_busy", "probe busy", Percent),
+                ],
+            ),
+        ],
         Kind::Connect => &[(
             "connect",
             &[
@@ -110,6 +145,8 @@ pub fn compared(kind: Kind) -> &'static [(&'static str, &'static str)] {
             ("p99_us", "p99 latency"),
         ],
         Kind::Connect => &[("connections_per_s", "conns/s")],
+        // Compared in the cluster's own summary.
+        Kind::Cluster => &[],
         Kind::Idle => &[("rss_kib_per_conn", "KiB/conn")],
         Kind::FloodSay | Kind::FloodMsg | Kind::FloodPong => &[
             ("msg_p99_us", "p99 A→B"),

@@ -130,7 +130,9 @@ pub struct Fleet {
 /// What to open.
 pub struct FleetSpec {
     pub target: Target,
-    pub addr: SocketAddr,
+    /// Receiver `i` connects to `addrs[i % len]`, publishers to the first
+    /// (one server, or the nodes of a cluster).
+    pub addrs: Vec<SocketAddr>,
     pub receivers: usize,
     pub publishers: usize,
     /// Receivers also publish (mesh, private); only where the target allows.
@@ -181,15 +183,16 @@ impl Fleet {
                 });
                 Ok(stream)
             };
+        let addr = |i: usize| spec.addrs[i % spec.addrs.len().max(1)];
         for i in 0..spec.receivers {
-            let stream = connect(spec.addr)?;
+            let stream = connect(addr(i))?;
             hello.clear();
             spec.target.subscribe(&bench_name(i), &mut hello);
             (&stream).write_all(&hello)?;
             receivers.push(add(stream, true, i)?);
         }
         for i in 0..spec.publishers {
-            let stream = connect(spec.addr)?;
+            let stream = connect(addr(0))?;
             hello.clear();
             spec.target
                 .publisher(&bench_name(spec.receivers + i), &mut hello);

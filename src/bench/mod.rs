@@ -8,14 +8,22 @@
 //! - [`flood`]: one client floods while a pair of users does round trips
 //!   ([`flooder`] and [`pair`] are its two sides);
 //! - [`peers`]: starting the servers for `--compare`;
+//! - [`cluster`]: three evchat nodes over a NATS cluster, against one node,
+//!   NATS's own pub/sub and nodes sharing a port, all started by the bench
+//!   ([`nodes`] starts them, [`warmup`] logs the names in gently first,
+//!   [`bed`] measures each configuration, [`summary`] says what the
+//!   figures mean);
 //! - [`report`]: medians over rounds, the tables and the JSON ([`columns`]
 //!   says which figures each table shows);
 //! - [`progress`]: the progress bar and its estimate of the time left.
 
+pub mod bed;
+pub mod cluster;
 pub mod columns;
 pub mod fleet;
 pub mod flood;
 pub mod flooder;
+pub mod nodes;
 pub mod pair;
 pub mod peers;
 pub mod phase;
@@ -23,6 +31,8 @@ pub mod procstat;
 pub mod progress;
 pub mod report;
 pub mod scenario;
+pub mod summary;
+pub mod warmup;
 pub mod wire;
 
 use clap::Parser;
@@ -43,6 +53,9 @@ pub enum Which {
     Connect,
     Idle,
     Flood,
+    /// Three evchat nodes over three clustered nats-servers, all started
+    /// by the bench (not part of `all`).
+    Cluster,
     All,
 }
 
@@ -52,7 +65,8 @@ pub enum Which {
     version,
     about = "Measure fan-out throughput and latency of evchat, Redis pub/sub and NATS",
     after_help = "Examples:\n  evchat-bench fanout --compare --sizes 100,1000\n  \
-                  evchat-bench flood --flood say,pong --flood-seconds 20"
+                  evchat-bench flood --flood say,pong --flood-seconds 20\n  \
+                  evchat-bench cluster --sizes 300 --shared-port 2"
 )]
 pub struct BenchArgs {
     /// Scenarios to run [default: fanout].
@@ -109,7 +123,7 @@ pub struct BenchArgs {
     /// Rounds per target; targets alternate within a round.
     #[arg(long, default_value_t = 3)]
     pub rounds: usize,
-    /// Reader threads of the probe.
+    /// Reader threads of the probe (cluster: always 3, one per node).
     #[arg(long, default_value_t = 2)]
     pub readers: usize,
     /// Latency is measured at this fraction of the measured maximum rate
@@ -140,6 +154,10 @@ pub struct BenchArgs {
     /// fit in --flood-seconds].
     #[arg(long)]
     pub round_trips: Option<u64>,
+    /// Processes sharing one port (--reuse-port) in the cluster scenario,
+    /// measured against one node alone.
+    #[arg(long, value_name = "K", default_value_t = 2)]
+    pub shared_port: usize,
     /// Also write the results as JSON to this file.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
@@ -153,6 +171,7 @@ fn default_sizes(kind: Kind) -> Vec<usize> {
         Kind::Connect => vec![2000],
         Kind::Idle => vec![10000],
         Kind::FloodSay | Kind::FloodMsg | Kind::FloodPong => vec![10],
+        Kind::Cluster => vec![300],
     }
 }
 
@@ -169,6 +188,7 @@ fn kinds(which: &[Which], floods: &[Flood]) -> Vec<Kind> {
         Which::Connect => vec![Kind::Connect],
         Which::Idle => vec![Kind::Idle],
         Which::Flood => floods.clone(),
+        Which::Cluster => vec![Kind::Cluster],
         Which::All => Vec::new(),
     };
     if which.is_empty() {
@@ -218,11 +238,29 @@ pub fn run(args: &BenchArgs) -> Report {
     let rounds = args.rounds as f64;
     let total: f64 = plan
         .iter()
-        .map(|&(k, n)| progress::estimate(k, n, &settings) * rounds * targets.len() as f64)
+        .map(|&(k, n)| {
+            // The cluster scenario measures four configurations.
+            let runs = if k == Kind::Cluster { 4 } else { targets.len() };
+            progress::estimate(k, n, &settings) * rounds * runs as f64
+        })
         .sum();
     let bar = Progress::new(total);
     let mut report = Report::default();
     for (kind, n) in plan {
+        if kind == Kind::Cluster {
+            let options = cluster::Options {
+                n: n.max(1),
+                shared: args.shared_port.max(1),
+                rounds: args.rounds.max(1),
+                latency_rate: args.latency_rate,
+            };
+            let settings = Settings {
+                readers: bed::NODES,
+                ..settings.clone()
+            };
+            cluster::run(&options, &settings, &bar, &mut report);
+            continue;
+        }
         let estimate = progress::estimate(kind, n, &settings);
         let mut rows: Vec<Row> = Vec::new();
         let mut peers = Vec::new();

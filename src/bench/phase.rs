@@ -11,8 +11,9 @@
 //! Both end only when every receiver has its exact count; a shortfall or a
 //! surplus fails the run.
 
-use super::fleet::{write_retrying, Fleet};
+use super::fleet::{new_histogram, write_retrying, Fleet};
 use super::procstat;
+use hdrhistogram::Histogram;
 use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -65,6 +66,9 @@ pub struct Latency {
     pub p99: u64,
     pub p999: u64,
     pub max: u64,
+    /// What each reader thread's connections saw (receiver `i` is read by
+    /// thread `i % readers`), for a cluster's per-node latency.
+    pub by_reader: Vec<Histogram<u64>>,
 }
 
 /// Fills `payload` as `<kind>:<seq>:<ns>:` padded with `x`.
@@ -241,7 +245,20 @@ pub fn latency(
         }
     }
     await_deliveries(fleet, plan, base, base_total, plan.expected(per_sender))?;
-    let h = shared.take_latency();
+    let by_reader: Vec<Histogram<u64>> = shared
+        .latency
+        .iter()
+        .map(|h| {
+            std::mem::replace(
+                &mut *h.lock().unwrap_or_else(|p| p.into_inner()),
+                new_histogram(),
+            )
+        })
+        .collect();
+    let mut h = new_histogram();
+    for r in &by_reader {
+        let _ = h.add(r);
+    }
     Ok(Latency {
         rate,
         samples: h.len(),
@@ -249,6 +266,7 @@ pub fn latency(
         p99: h.value_at_quantile(0.99),
         p999: h.value_at_quantile(0.999),
         max: h.max(),
+        by_reader,
     })
 }
 

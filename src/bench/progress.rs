@@ -27,6 +27,11 @@ pub fn estimate(kind: Kind, n: usize, s: &Settings) -> f64 {
                 .map_or(5e6, |m| m as f64 * n * s.publishers as f64);
             set_up + deliveries / 10e6 + s.latency_seconds
         }
+        // Set-up and logins in a cluster are slower; about 5 M/s.
+        Kind::Cluster => {
+            let deliveries = s.messages.map_or(3e6, |m| m as f64 * n);
+            2.0 * set_up + deliveries / 5e6 + s.latency_seconds
+        }
         Kind::Connect => 0.2 + n / 5000.0,
         Kind::Idle => set_up,
         // A round trip takes a millisecond or so on a fair server.

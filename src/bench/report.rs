@@ -19,6 +19,8 @@ pub struct Row {
     pub peak_rss_kib: Option<u64>,
     /// Set when a run failed; a failed row gives no figures.
     pub error: Option<String>,
+    /// What the row is, when not just its target (cluster: `3 nodes`).
+    pub label: Option<String>,
 }
 
 /// Median, min and max of one figure over rounds.
@@ -38,7 +40,13 @@ impl Row {
             samples: Vec::new(),
             peak_rss_kib: None,
             error: None,
+            label: None,
         }
+    }
+
+    /// The row's name in the tables.
+    pub fn name(&self) -> &str {
+        self.label.as_deref().unwrap_or(self.target.name())
     }
 
     pub fn spread(&self, key: &str) -> Option<Spread> {
@@ -72,7 +80,7 @@ pub struct Report {
 }
 
 /// `21.3M`, `950k`, `12.0`: at most 7 characters.
-fn si(v: f64) -> String {
+pub(super) fn si(v: f64) -> String {
     if v >= 1e9 {
         format!("{:.2}G", v / 1e9)
     } else if v >= 1e6 {
@@ -128,7 +136,7 @@ fn render(out: &mut String, table: &Table, rows: &[&Row], ranges: bool, first: u
     }
     let _ = writeln!(out, "{line}");
     for (row, cells) in ok.iter().zip(&cells) {
-        let mut line = format!("  {:<first$}", row.target.name());
+        let mut line = format!("  {:<first$}", row.name());
         for (c, w) in cells.iter().zip(&widths) {
             let _ = write!(line, "  {c:>w$}");
         }
@@ -175,21 +183,24 @@ impl Report {
             let _ = writeln!(out, "\n{} N={size} ({how})", kind.name());
             for row in rows.iter().filter(|r| r.error.is_some()) {
                 let e = row.error.as_deref().unwrap_or_default();
-                let _ = writeln!(out, "  {:<7} FAILED: {e}", row.target.name());
+                let _ = writeln!(out, "  {:<7} FAILED: {e}", row.name());
             }
             if rows.iter().any(|r| r.error.is_none()) {
                 // One width for the first column of all of a group's tables.
                 let first = tables(kind)
                     .iter()
                     .map(|(label, _)| label.chars().count())
-                    .chain(rows.iter().map(|r| r.target.name().len()))
+                    .chain(rows.iter().map(|r| r.name().chars().count()))
                     .max()
                     .unwrap_or(0);
                 for table in tables(kind) {
                     render(&mut out, table, &rows, rounds > 1, first);
                 }
             }
-            let _ = write!(out, "{}", ratios(kind, &rows));
+            let _ = match kind {
+                Kind::Cluster => write!(out, "{}", super::summary::summary(&rows)),
+                _ => write!(out, "{}", ratios(kind, &rows)),
+            };
         }
         out
     }
@@ -206,7 +217,7 @@ impl Report {
                     .filter_map(|k| Some((k.to_owned(), serde_json::to_value(r.spread(k)?).ok()?)))
                     .collect();
                 serde_json::json!({
-                    "scenario": r.kind, "size": r.size, "target": r.target,
+                    "scenario": r.kind, "size": r.size, "target": r.target, "label": r.label,
                     "rounds": r.samples.len(), "figures": figures,
                     "samples": r.samples, "peak_rss_kib": r.peak_rss_kib, "error": r.error,
                 })
@@ -257,11 +268,14 @@ mod tests {
 
     /// A report whose every figure has the widest spelling `si` makes.
     fn widest(rounds: usize) -> Report {
-        let kinds = [Kind::Fanout, Kind::Connect, Kind::Idle];
+        let kinds = [Kind::Fanout, Kind::Connect, Kind::Idle, Kind::Cluster];
         let mut report = Report::default();
         for kind in kinds {
             for target in [Target::Evchat, Target::Redis, Target::Nats] {
                 let mut row = Row::new(kind, 10000, target);
+                if kind == Kind::Cluster {
+                    row.label = Some(format!("{} on 1 port", target.name().len()));
+                }
                 for _ in 0..rounds {
                     let mut s = Sample::new();
                     for (_, cols) in tables(kind) {

@@ -29,6 +29,7 @@ pub enum Kind {
     FloodMsg,
     #[serde(rename = "flood-pong")]
     FloodPong,
+    Cluster,
 }
 
 impl Kind {
@@ -42,6 +43,7 @@ impl Kind {
             Kind::FloodSay => "flood-say",
             Kind::FloodMsg => "flood-msg",
             Kind::FloodPong => "flood-pong",
+            Kind::Cluster => "cluster",
         }
     }
 
@@ -96,6 +98,7 @@ pub fn run(r: Run, s: &Settings) -> Result<Sample, String> {
         Kind::FloodSay => flood::run(r, Flood::Say, s),
         Kind::FloodMsg => flood::run(r, Flood::Msg, s),
         Kind::FloodPong => flood::run(r, Flood::Pong, s),
+        Kind::Cluster => Err("the cluster scenario starts its own servers".into()),
     }
 }
 
@@ -119,7 +122,7 @@ fn messages(r: Run, s: &Settings) -> Result<Sample, String> {
     }
     let spec = FleetSpec {
         target,
-        addr,
+        addrs: vec![addr],
         receivers: n,
         publishers,
         receivers_publish,
@@ -267,7 +270,7 @@ pub fn bystanders(
     let users = server_stats(target, addr)?.map(|st| st.users);
     let spec = FleetSpec {
         target,
-        addr,
+        addrs: vec![addr],
         receivers: n,
         publishers: 0,
         receivers_publish: false,
