@@ -227,3 +227,20 @@ fn nats_guarded_by_a_password_takes_it_in_the_url() {
     assert!(alice.sync().is_empty());
     assert!(server.stats().contains("cluster_up=1"));
 }
+
+#[test]
+fn quit_and_login_again_at_once_on_one_node_keeps_the_name() {
+    if !nats_server_available() {
+        return;
+    }
+    let nats = NatsCluster::start(1);
+    let server = node(&nats.urls(), "a", &[]);
+    for _ in 0..10 {
+        let mut first = server.login("iris");
+        first.send("QUIT");
+        first.until_closed();
+        // The release is still on its way to NATS: the same node takes its
+        // own stale claim over instead of answering 409.
+        server.login("iris");
+    }
+}

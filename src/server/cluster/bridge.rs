@@ -17,6 +17,7 @@ use super::{
     Backplane, ClaimOutcome, ClusterSettings, FromCluster, Gauges, HoldOutcome, ToCluster,
     BUS_BACKLOG, QUEUE,
 };
+use crate::protocol::ErrorCode;
 use crate::server::accounts::{has_account, SharedUsers};
 use async_nats::jetstream::{self, kv};
 use bytes::Bytes;
@@ -27,6 +28,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::sync::Arc;
 use std::time::Duration;
+
+/// The longest a claim, a hold or a fetch may take, all steps together,
+/// before the client is told the cluster is unavailable.
+const OP_TIMEOUT: Duration = Duration::from_secs(12);
 
 /// The names bucket: name → `<node> <incarnation>`.
 pub const NAMES: &str = "evchat_names";
@@ -243,10 +248,14 @@ impl Link {
                     tasks.spawn(async move {
                         let users = Arc::clone(&link.users);
                         let is_account = move |n: &str| has_account(&users, n);
-                        let outcome = link
-                            .mailbox
-                            .hold(&link.known, &is_account, &names, frame)
-                            .await;
+                        let hold = link.mailbox.hold(&link.known, &is_account, &names, frame);
+                        let outcome = match tokio::time::timeout(OP_TIMEOUT, hold).await {
+                            Ok(outcome) => outcome,
+                            Err(_) => HoldOutcome::Refused(
+                                ErrorCode::Unavailable,
+                                unavailable("timed out; the message may have been held for some"),
+                            ),
+                        };
                         if let HoldOutcome::Held { refused } = &outcome {
                             // Whoever logged in meanwhile gets it now.
                             for name in names.iter().filter(|n| refused.iter().all(|r| &r.0 != *n))
@@ -273,7 +282,8 @@ impl Link {
                 ToCluster::Fetch { key, name } => {
                     let link = Arc::clone(&link);
                     tasks.spawn(async move {
-                        match link.mailbox.fetch(&name).await {
+                        let fetch = tokio::time::timeout(OP_TIMEOUT, link.mailbox.fetch(&name));
+                        match fetch.await.unwrap_or_else(|_| Err("timed out".into())) {
                             Ok(Some(mail)) => {
                                 link.to_loop.send(FromCluster::Mail { key, name, mail })
                             }
@@ -317,10 +327,21 @@ impl Link {
     async fn claim(&self, name: &str, over: Option<u64>, with_mail: bool) -> ClaimOutcome {
         let value = Bytes::from(format!("{} {}", self.node, self.incarnation));
         let claimed = match over {
-            None => match self.names.create(name, value).await {
+            None => match self.names.create(name, value.clone()).await {
                 Ok(rev) => Ok(rev),
                 Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => {
-                    return ClaimOutcome::Taken
+                    // Held by this very run with no session (the loop would
+                    // have said `over`): a release still under way, as after
+                    // QUIT and LOGIN at once. Take it over.
+                    match self.names.entry(name).await {
+                        Ok(Some(entry)) if entry.value == value => {
+                            match self.names.update(name, value, entry.revision).await {
+                                Ok(rev) => Ok(rev),
+                                Err(_) => return ClaimOutcome::Taken,
+                            }
+                        }
+                        _ => return ClaimOutcome::Taken,
+                    }
                 }
                 Err(e) => Err(e.to_string()),
             },
@@ -340,7 +361,12 @@ impl Link {
         if !with_mail {
             return ClaimOutcome::Won { rev, mail: None };
         }
-        match self.mailbox.fetch(name).await {
+        // Never an endless wait: the login's input is paused meanwhile.
+        let fetched = match tokio::time::timeout(OP_TIMEOUT, self.mailbox.fetch(name)).await {
+            Ok(fetched) => fetched,
+            Err(_) => Err("timed out fetching held mail".into()),
+        };
+        match fetched {
             Ok(mail) => ClaimOutcome::Won { rev, mail },
             Err(e) => {
                 // Without its mail the login would lose it: undo the claim.

@@ -36,6 +36,8 @@ pub const REFS: &str = "evchat_mailrefs";
 const BODY_SUBJECT: &str = "evchat.body";
 /// How long fetched mail may wait for its acknowledgement before JetStream
 /// offers it again (to a later login).
+/// How long a fetch of held mail may wait for JetStream's answer.
+const JS_FETCH: Duration = Duration::from_secs(2);
 const ACK_WAIT: Duration = Duration::from_secs(120);
 
 fn mailbox_subject(name: &str) -> String {
@@ -173,6 +175,7 @@ impl Mailbox {
             .map_err(|e| e.to_string())?;
         let mut batch = consumer
             .fetch()
+            .expires(JS_FETCH)
             .max_messages(self.mailbox_max.max(1))
             .messages()
             .await
