@@ -179,7 +179,9 @@ pub async fn connect(
         });
     }
     let urls = settings.urls.join(",");
-    let connecting = options.connect(urls.as_str());
+    // One address each: async-nats parses a single string as one URL, so
+    // "a,b,c" would be a bad port rather than three servers.
+    let connecting = options.connect(settings.urls.as_slice());
     match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
         Ok(Ok(client)) => Ok(client),
         Ok(Err(e)) => Err(format!("cannot reach the cluster at {urls}: {e}")),
