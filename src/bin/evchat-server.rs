@@ -133,7 +133,7 @@ fn manage_cluster_users(
     action: &UserAction,
     file: Option<&Path>,
 ) -> Result<String, String> {
-    let urls = cluster.urls.join(",");
+    let urls = cluster.shown_urls();
     let edit = match action {
         UserAction::List => Edit::List,
         UserAction::Add { name } => {

@@ -178,7 +178,12 @@ pub async fn connect(
             }
         });
     }
-    let urls = settings.urls.join(",");
+    match settings.credentials() {
+        Some((user, Some(password))) => options = options.user_and_password(user, password),
+        Some((token, None)) => options = options.token(token),
+        None => {}
+    }
+    let urls = settings.shown_urls();
     // One address each: async-nats parses a single string as one URL, so
     // "a,b,c" would be a bad port rather than three servers.
     let connecting = options.connect(settings.urls.as_slice());
@@ -253,7 +258,7 @@ impl Link {
         info!(
             "cluster: node {} (run {incarnation}) joined through {}",
             settings.node,
-            settings.urls.join(",")
+            settings.shown_urls()
         );
         Ok(Link {
             subject: wire::subject_of(&settings.node).into(),

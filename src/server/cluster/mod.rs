@@ -57,6 +57,70 @@ pub struct ClusterSettings {
     pub held_bytes: usize,
 }
 
+impl ClusterSettings {
+    /// The URLs for logs and messages: a password in them shows as `***`.
+    pub fn shown_urls(&self) -> String {
+        let shown: Vec<String> = self
+            .urls
+            .iter()
+            .map(|url| match userinfo(url) {
+                Some((start, info)) => match info.split_once(':') {
+                    Some((user, _)) => {
+                        format!("{}{user}:***{}", &url[..start], &url[start + info.len()..])
+                    }
+                    None => format!("{}***{}", &url[..start], &url[start + info.len()..]),
+                },
+                None => url.clone(),
+            })
+            .collect();
+        shown.join(",")
+    }
+
+    /// The first `user:password` (or token) written in the URLs, decoded.
+    /// async-nats 0.40 does not use what a URL carries, so it is passed to
+    /// it as options.
+    pub fn credentials(&self) -> Option<(String, Option<String>)> {
+        self.urls.iter().find_map(|url| {
+            let (_, info) = userinfo(url)?;
+            Some(match info.split_once(':') {
+                Some((user, pass)) => (percent_decode(user), Some(percent_decode(pass))),
+                None => (percent_decode(info), None),
+            })
+        })
+    }
+}
+
+/// Where the `user:password` part of `scheme://user:password@host:port`
+/// starts, and the part itself.
+fn userinfo(url: &str) -> Option<(usize, &str)> {
+    let start = url.find("://")? + 3;
+    let rest = &url[start..];
+    let authority = &rest[..rest.find('/').unwrap_or(rest.len())];
+    let at = authority.rfind('@')?;
+    Some((start, &authority[..at]))
+}
+
+/// `%40` → `@`, for passwords written into a URL.
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (bytes[i], bytes.get(i + 1), bytes.get(i + 2)) {
+            (b'%', Some(&h), Some(&l)) if hex(h).is_some() && hex(l).is_some() => {
+                out.push((hex(h).unwrap_or(0) * 16 + hex(l).unwrap_or(0)) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// Who holds a name, as the names bucket records it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Holder {
@@ -257,5 +321,37 @@ impl Backplane {
 
     pub fn is_up(&self) -> bool {
         self.gauges.up.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(urls: &[&str]) -> ClusterSettings {
+        ClusterSettings {
+            urls: urls.iter().map(|u| (*u).to_owned()).collect(),
+            node: "n".into(),
+            creds: None,
+            ca: None,
+            node_timeout: Duration::from_secs(10),
+            replicas: 1,
+            mailbox_max: 1,
+            held_bytes: 1,
+        }
+    }
+
+    #[test]
+    fn credentials_are_taken_from_the_urls_and_never_shown() {
+        let s = settings(&["nats://a:4222", "tls://evchat:p%40ss:w@b:4223/x"]);
+        assert_eq!(
+            s.credentials(),
+            Some(("evchat".into(), Some("p@ss:w".into())))
+        );
+        assert_eq!(s.shown_urls(), "nats://a:4222,tls://evchat:***@b:4223/x");
+        let token = settings(&["nats://s3cr3t@a:4222"]);
+        assert_eq!(token.credentials(), Some(("s3cr3t".into(), None)));
+        assert_eq!(token.shown_urls(), "nats://***@a:4222");
+        assert_eq!(settings(&["nats://a:4222"]).credentials(), None);
     }
 }
