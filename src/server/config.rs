@@ -77,7 +77,6 @@ pub struct ServerArgs {
     /// Names remembered as recipients for held mail; past it the least recently seen names that hold no mail are forgotten (MSG to them gets ERR 404) [default: 100000].
     #[arg(long, value_name = "N")]
     pub max_known: Option<usize>,
-    /// Log level [default: info].
     /// Join a cluster through these NATS servers (comma-separated `nats://[user:pass@]host:port` or `tls://...` URLs); see docs/CLUSTER.md.
     #[arg(long, value_name = "URLS", value_delimiter = ',', global = true)]
     pub cluster: Option<Vec<String>>,
@@ -99,6 +98,7 @@ pub struct ServerArgs {
     /// Bind the port with SO_REUSEPORT, so several nodes of one cluster on this machine share it (needs --cluster).
     #[arg(long)]
     pub reuse_port: bool,
+    /// Log level [default: info].
     #[arg(long, value_name = "LEVEL", value_parser = level_parser())]
     pub log_level: Option<LevelFilter>,
     #[command(subcommand)]
