@@ -237,9 +237,10 @@ fn quit_and_login_again_at_once_on_one_node_keeps_the_name() {
     let server = node(&nats.urls(), "a", &[]);
     for _ in 0..20 {
         let mut first = server.login("iris");
-        // QUIT and the next LOGIN arrive together: the release is still on
-        // its way to NATS when the claim is made, and the node takes its
-        // own stale claim over instead of answering 409.
+        // QUIT and the next LOGIN arrive together, so the claim follows the
+        // release at once. (Should the release not have landed yet, the
+        // node takes its own stale claim over rather than answer 409; NATS
+        // answers the two in order, so this test does not force that.)
         let mut second = server.connect();
         first.send("QUIT");
         second.send("LOGIN iris");

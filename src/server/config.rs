@@ -117,7 +117,7 @@ fn level_parser() -> impl clap::builder::TypedValueParser<Value = LevelFilter> {
 /// What `evchat-server` does instead of serving.
 #[derive(Debug, Subcommand)]
 pub enum ServerCommand {
-    /// Manage the accounts in the users file (`--users FILE`).
+    /// Manage the accounts: in the users file (`--users FILE`), or in a cluster's accounts bucket (`--cluster URLS`).
     User {
         #[command(subcommand)]
         action: UserAction,

@@ -324,7 +324,12 @@ impl Link {
 
     /// Claims a name (create, or compare-and-swap over `over`), then
     /// fetches its held mail.
-    async fn claim(&self, name: &str, over: Option<u64>, with_mail: bool) -> ClaimOutcome {
+    async fn claim(
+        &self,
+        name: &str,
+        over: Option<(u64, String)>,
+        with_mail: bool,
+    ) -> ClaimOutcome {
         let value = Bytes::from(format!("{} {}", self.node, self.incarnation));
         let claimed = match over {
             None => match self.names.create(name, value.clone()).await {
@@ -345,10 +350,21 @@ impl Link {
                 }
                 Err(e) => Err(e.to_string()),
             },
-            Some(rev) => match self.names.update(name, value, rev).await {
+            Some((rev, holder)) => match self.names.update(name, value.clone(), rev).await {
                 Ok(rev) => Ok(rev),
                 Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => {
-                    return ClaimOutcome::Taken
+                    // JetStream's copies can disagree on sequence numbers
+                    // after servers are killed: if the claim is still the
+                    // one meant, under another revision, replace that.
+                    match self.names.entry(name).await {
+                        Ok(Some(entry)) if entry.value == holder.as_bytes() => {
+                            match self.names.update(name, value, entry.revision).await {
+                                Ok(rev) => Ok(rev),
+                                Err(_) => return ClaimOutcome::Taken,
+                            }
+                        }
+                        _ => return ClaimOutcome::Taken,
+                    }
                 }
                 Err(e) => Err(e.to_string()),
             },

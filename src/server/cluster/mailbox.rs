@@ -125,7 +125,7 @@ impl Mailbox {
         let seq = match publish(&self.js, BODY_SUBJECT.to_owned(), frame, None).await {
             Ok(seq) => seq,
             Err(e) if e.contains("maximum bytes") => {
-                let text = "the cluster holds all the mail it may (held-bytes); nothing was sent";
+                let text = "the cluster holds all the mail it may (held-bytes); nothing was sent, not held for anyone";
                 return HoldOutcome::Refused(ErrorCode::MailboxFull, text.into());
             }
             Err(e) => return HoldOutcome::Refused(ErrorCode::Unavailable, unavailable(&e)),
@@ -142,9 +142,12 @@ impl Mailbox {
             let entry = Bytes::from(key.clone());
             if let Err(e) = publish(&self.js, mailbox_subject(name), entry, Some(&id)).await {
                 let why = if e.contains("maximum messages per subject") {
-                    format!("{name}'s mailbox is full ({} messages)", self.mailbox_max)
+                    format!(
+                        "{name}'s mailbox is full ({} messages, mailbox-max): not held for {name}",
+                        self.mailbox_max
+                    )
                 } else {
-                    unavailable(&e)
+                    format!("{}: not held for {name}", unavailable(&e))
                 };
                 refused.push((name.clone(), why));
                 self.unref(seq).await;

@@ -108,13 +108,14 @@ pub enum HoldOutcome {
 pub enum ToCluster {
     /// A bus message from this node (see [`wire`]).
     Publish(Bytes),
-    /// Claim `name` for session `key`; `over` is the revision to replace
-    /// (a dead node's or a replaced session's claim), `None` to create.
+    /// Claim `name` for session `key`; `over` is the claim to replace (a
+    /// dead node's or a replaced session's: its revision and its value),
+    /// `None` to create.
     Claim {
         key: usize,
         serial: u64,
         name: String,
-        over: Option<u64>,
+        over: Option<(u64, String)>,
         with_mail: bool,
     },
     /// Gives a name up, if it is still that claim.

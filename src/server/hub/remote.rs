@@ -66,9 +66,16 @@ impl<T: Write> Hub<T> {
             return self.reply_err(key, ErrorCode::NameTaken, &text);
         }
         let local = self.online.get(name).copied().filter(|&k| k != key);
+        let mine = format!("{} {}", c.port.node, c.port.incarnation);
         let (over, announce) = match (local, c.remote.get(name)) {
-            (Some(old), _) => (self.queues.sessions.get(old).map(|s| s.claim_rev), false),
-            (None, Some(h)) => (Some(h.rev), !c.is_current(h)),
+            (Some(old), _) => {
+                let rev = self.queues.sessions.get(old).map(|s| s.claim_rev);
+                (rev.map(|r| (r, mine)), false)
+            }
+            (None, Some(h)) => {
+                let theirs = format!("{} {}", h.node, h.incarnation);
+                (Some((h.rev, theirs)), !c.is_current(h))
+            }
             (None, None) => (None, true),
         };
         let serial = self.wait(key);
@@ -249,7 +256,13 @@ impl<T: Write> Hub<T> {
             .filter(|n| !self.online.contains_key(**n) && c.live_holder(n).is_none())
             .map(|n| (*n).to_owned())
             .collect();
-        let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+        // Those held for get it from their mailbox (at once, if they log
+        // in meanwhile), never also live: only the others are kept.
+        let names: Vec<String> = names
+            .iter()
+            .filter(|n| !offline.iter().any(|o| o == *n))
+            .map(|n| (*n).to_owned())
+            .collect();
         if offline.is_empty() {
             return self.deliver_msg(key, &names, &frame);
         }
