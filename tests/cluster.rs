@@ -4,40 +4,19 @@
 
 mod common;
 
+use common::cluster::login_eventually;
 use common::nats::{nats_server_available, NatsCluster};
 use common::{Line, TestServer, PATIENCE};
 use std::time::Instant;
 
-/// Starts a node of the cluster at `urls`.
+/// Starts a node of the cluster at `urls`, quick to count others dead.
 fn node(urls: &str, name: &str) -> TestServer {
-    TestServer::start(&[
-        "--cluster",
-        urls,
-        "--node-name",
-        name,
-        "--held-bytes",
-        "16M",
-        "--node-timeout",
-        "3",
-    ])
+    common::cluster::node(urls, name, &["--node-timeout", "3"])
 }
 
-/// Logs in as a name that was just given up elsewhere: each node's
-/// directory follows the names bucket a moment behind.
+/// Logs in as a name that was just given up elsewhere.
 fn login_when_free(server: &TestServer, name: &str) -> Line {
-    let mut line = Line::connect(server.addr);
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        line.send(&format!("LOGIN {name}"));
-        let answer = line.recv();
-        if answer.starts_with("OK LOGIN") {
-            return line;
-        }
-        assert!(
-            answer.starts_with("ERR 409") && Instant::now() < deadline,
-            "{answer}"
-        );
-    }
+    login_eventually(server, &format!("LOGIN {name}"))
 }
 
 fn login(server: &TestServer, name: &str) -> Line {

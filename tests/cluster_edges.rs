@@ -5,38 +5,11 @@
 
 mod common;
 
+use common::cluster::{login_eventually, node};
 use common::nats::{nats_server_available, nats_server_path, NatsCluster};
-use common::{run_with_stdin, Line, TestServer, PATIENCE};
+use common::{run_with_stdin, Line, TestServer};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::time::Instant;
-
-fn node(urls: &str, name: &str, extra: &[&str]) -> TestServer {
-    let mut args = vec![
-        "--cluster",
-        urls,
-        "--node-name",
-        name,
-        "--held-bytes",
-        "16M",
-    ];
-    args.extend_from_slice(extra);
-    TestServer::start(&args)
-}
-
-/// Logs in, retrying while the name or the accounts are a moment behind.
-fn login_eventually(server: &TestServer, login: &str) -> Line {
-    let mut line = Line::connect(server.addr);
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        line.send(login);
-        let answer = line.recv();
-        if answer.starts_with("OK LOGIN") {
-            return line;
-        }
-        assert!(Instant::now() < deadline, "{login}: {answer}");
-    }
-}
 
 fn server_cmd() -> Command {
     Command::new(env!("CARGO_BIN_EXE_evchat-server"))

@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test file uses a different part of the harness
 
 pub mod certs;
+pub mod cluster;
 pub mod nats;
 pub mod pair;
 
