@@ -449,3 +449,40 @@ fn cluster_flags_that_cannot_work_are_refused_at_start() {
     let text = String::from_utf8_lossy(&out.stderr);
     assert!(text.contains("user import --users FILE"), "{text}");
 }
+
+#[test]
+fn names_stay_free_after_a_nats_server_is_killed_and_restarted() {
+    let Some(mut t) = three() else { return };
+    // After kill -9 and a restart, a copy of the names bucket may lag: a
+    // name nobody holds must still be free on every node. Watchers on each
+    // node say when that node has seen kim leave.
+    let mut watchers: Vec<Line> = (0..3)
+        .map(|i| login(&t.nodes[i], &format!("w{i}")))
+        .collect();
+    for round in 0..3 {
+        t.nats.kill(round);
+        t.nats.restart(round);
+        t.nats.wait_jetstream();
+        for i in 0..8 {
+            let node = &t.nodes[i % 3];
+            wait_who(&mut watchers[i % 3], "w0 w1 w2");
+            let deadline = Instant::now() + PATIENCE;
+            let mut kim = loop {
+                let mut line = Line::connect(node.addr);
+                line.send("LOGIN kim");
+                let answer = line.recv();
+                if answer.starts_with("OK LOGIN") {
+                    break line;
+                }
+                // Elections after the restart may answer 503 for a moment;
+                // a free name must never be 409.
+                assert!(
+                    answer.starts_with("ERR 503") && Instant::now() < deadline,
+                    "round {round}, login {i}: {answer}"
+                );
+            };
+            kim.send("QUIT");
+            kim.until_closed();
+        }
+    }
+}

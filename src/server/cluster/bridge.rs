@@ -19,6 +19,7 @@ use super::{
 };
 use crate::protocol::ErrorCode;
 use crate::server::accounts::{has_account, SharedUsers};
+use async_nats::jetstream::stream::LastRawMessageErrorKind;
 use async_nats::jetstream::{self, kv};
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -32,6 +33,9 @@ use std::time::Duration;
 /// The longest a claim, a hold or a fetch may take, all steps together,
 /// before the client is told the cluster is unavailable.
 const OP_TIMEOUT: Duration = Duration::from_secs(12);
+
+/// Lost a compare-and-swap: someone else claimed the name meanwhile.
+const TAKEN: &str = "taken";
 
 /// The names bucket: name → `<node> <incarnation>`.
 pub const NAMES: &str = "evchat_names";
@@ -322,6 +326,36 @@ impl Link {
         );
     }
 
+    /// A name's last entry as the stream's leader has it (direct reads may
+    /// come from a copy that lags): its sequence, and its value unless it
+    /// was deleted.
+    async fn leader_entry(&self, name: &str) -> Result<Option<(u64, Option<Bytes>)>, String> {
+        let subject = format!("$KV.{NAMES}.{name}");
+        match self
+            .names
+            .stream
+            .get_last_raw_message_by_subject(&subject)
+            .await
+        {
+            Ok(last) => {
+                let operation = last.headers.get("KV-Operation").map(|v| v.as_str());
+                let deleted = matches!(operation, Some("DEL") | Some("PURGE"));
+                Ok(Some((last.sequence, (!deleted).then_some(last.payload))))
+            }
+            Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => Ok(None),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// Claims a name over entry `seq` (compare-and-swap).
+    async fn claim_over(&self, name: &str, value: Bytes, seq: u64) -> Result<u64, String> {
+        match self.names.update(name, value, seq).await {
+            Ok(rev) => Ok(rev),
+            Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => Err(TAKEN.to_owned()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
     /// Claims a name (create, or compare-and-swap over `over`), then
     /// fetches its held mail.
     async fn claim(
@@ -335,15 +369,15 @@ impl Link {
             None => match self.names.create(name, value.clone()).await {
                 Ok(rev) => Ok(rev),
                 Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => {
-                    // Held by this very run with no session (the loop would
-                    // have said `over`): a release still under way, as after
-                    // QUIT and LOGIN at once. Take it over.
-                    match self.names.entry(name).await {
-                        Ok(Some(entry)) if entry.value == value => {
-                            match self.names.update(name, value, entry.revision).await {
-                                Ok(rev) => Ok(rev),
-                                Err(_) => return ClaimOutcome::Taken,
-                            }
+                    // The loop saw nobody holding it. A read may come from a
+                    // copy of the bucket that lags (after NATS restarts) or
+                    // find this run's own claim, still being released: ask
+                    // the stream's leader, and claim over a deletion or
+                    // over this run's stale claim.
+                    match self.leader_entry(name).await {
+                        Ok(Some((seq, None))) => self.claim_over(name, value, seq).await,
+                        Ok(Some((seq, Some(held)))) if held == value => {
+                            self.claim_over(name, value, seq).await
                         }
                         _ => return ClaimOutcome::Taken,
                     }
@@ -354,14 +388,11 @@ impl Link {
                 Ok(rev) => Ok(rev),
                 Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => {
                     // JetStream's copies can disagree on sequence numbers
-                    // after servers are killed: if the claim is still the
-                    // one meant, under another revision, replace that.
-                    match self.names.entry(name).await {
-                        Ok(Some(entry)) if entry.value == holder.as_bytes() => {
-                            match self.names.update(name, value, entry.revision).await {
-                                Ok(rev) => Ok(rev),
-                                Err(_) => return ClaimOutcome::Taken,
-                            }
+                    // after servers are killed: if the leader still has the
+                    // claim meant, under another revision, replace that.
+                    match self.leader_entry(name).await {
+                        Ok(Some((seq, Some(held)))) if held == holder.as_bytes() => {
+                            self.claim_over(name, value, seq).await
                         }
                         _ => return ClaimOutcome::Taken,
                     }
@@ -371,6 +402,7 @@ impl Link {
         };
         let rev = match claimed {
             Ok(rev) => rev,
+            Err(e) if e == TAKEN => return ClaimOutcome::Taken,
             Err(e) => return ClaimOutcome::Unavailable(unavailable(&e)),
         };
         let _ = self.known.put(name, Bytes::from_static(b"1")).await;
