@@ -26,7 +26,7 @@ pub struct ServerArgs {
     /// Users file: when given, every login needs a password (manage it with `evchat-server user`). Without it the server is open: anyone may log in as any name not online.
     #[arg(long, value_name = "FILE", global = true)]
     pub users: Option<PathBuf>,
-    /// Directory of the durable store: known users and messages held for offline ones; created if missing [default: ./evchat-data].
+    /// Directory of the durable store: known users and messages held for offline ones; created if missing [default: ./evchat-data]. With --cluster it is only read once, to import a single node's journal.
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
     /// When held messages are forced to the disk: always (before the sender is answered), everysec (at most once a second) or never (left to the OS), all on the journal's own thread. They reach the OS before the sender's next PONG in every mode [default: everysec].
@@ -68,13 +68,13 @@ pub struct ServerArgs {
     /// Messages held per offline user; past it the sender gets ERR 507 [default: 10000].
     #[arg(long, value_name = "N")]
     pub mailbox_max: Option<usize>,
-    /// Bytes held per offline user (each message charged in full to each mailbox it is in); past it the sender gets ERR 507 [default: 16M].
+    /// Bytes held per offline user (each message charged in full to each mailbox it is in); past it the sender gets ERR 507 [default: 16M]. Not enforced with --cluster (--mailbox-max is).
     #[arg(long, value_name = "SIZE")]
     pub mailbox_bytes: Option<Size>,
     /// Bytes held for all offline users together (each message counted once, plus a small entry per recipient); past it the sender gets ERR 507 [default: 512M].
     #[arg(long, value_name = "SIZE")]
     pub held_bytes: Option<Size>,
-    /// Names remembered as recipients for held mail; past it the least recently seen names that hold no mail are forgotten (MSG to them gets ERR 404) [default: 100000].
+    /// Names remembered as recipients for held mail; past it the least recently seen names that hold no mail are forgotten (MSG to them gets ERR 404) [default: 100000]. Not enforced with --cluster.
     #[arg(long, value_name = "N")]
     pub max_known: Option<usize>,
     /// Join a cluster through these NATS servers (comma-separated `nats://[user:pass@]host:port` or `tls://...` URLs); see docs/CLUSTER.md.

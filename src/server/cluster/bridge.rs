@@ -427,6 +427,13 @@ impl Link {
 
 /// The text of an `ERR 503` for a JetStream failure.
 pub(super) fn unavailable(why: &str) -> String {
+    // JetStream says this when it has no quorum, which reads like a setup
+    // mistake; say what it means.
+    let why = if why.contains("no stream found") {
+        "JetStream has no quorum"
+    } else {
+        why
+    };
     format!("the cluster is unavailable ({why}); try again later")
 }
 
