@@ -24,5 +24,7 @@ COPY --from=build /src/target/release/evchat-server /src/target/release/evchat-c
 USER evchat
 VOLUME /data
 EXPOSE 5555
+# The image has no curl: the server asks itself.
+HEALTHCHECK --interval=30s --timeout=6s CMD ["evchat-server", "health", "--port", "5555"]
 # Listen on every interface inside the container; keep state in the volume.
 ENTRYPOINT ["evchat-server", "--host", "0.0.0.0", "--port", "5555", "--data-dir", "/data"]

@@ -14,6 +14,18 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let args = ServerArgs::parse();
+    if let Some(ServerCommand::Health { host, port }) = &args.command {
+        return match evchat::server::http::check_health(host, *port) {
+            Ok(said) => {
+                println!("{said}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("evchat-server: {e}");
+                ExitCode::from(1)
+            }
+        };
+    }
     let config = ServerConfig::from_args(&args);
     if let Some(ServerCommand::User { action }) = &args.command {
         // Usage errors exit 2, failures to do what was asked 1.

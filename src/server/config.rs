@@ -117,6 +117,15 @@ fn level_parser() -> impl clap::builder::TypedValueParser<Value = LevelFilter> {
 /// What `evchat-server` does instead of serving.
 #[derive(Debug, Subcommand)]
 pub enum ServerCommand {
+    /// Ask a running server whether it accepts logins (GET /healthz): exit 0 if so, 1 if not or unreachable. For container health checks; no curl needed.
+    Health {
+        /// The server's address.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        /// The server's port.
+        #[arg(long, default_value_t = 5555)]
+        port: u16,
+    },
     /// Manage the accounts: in the users file (`--users FILE`), or in a cluster's accounts bucket (`--cluster URLS`).
     User {
         #[command(subcommand)]

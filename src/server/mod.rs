@@ -36,6 +36,7 @@ pub mod config;
 mod connections;
 pub mod error;
 pub mod event_loop;
+pub mod http;
 pub mod hub;
 pub mod journal;
 pub mod limits;

@@ -116,6 +116,21 @@ pub struct Session<T> {
     /// In a cluster: held mail written to it, with the token of the `PING`
     /// whose answer acknowledges it.
     pub cluster_mail: Vec<(u64, String)>,
+    /// What the connection speaks, once its first line has told.
+    pub protocol: Protocol,
+    /// Bytes read while that is undecided, or an HTTP request's head.
+    pub head: Vec<u8>,
+    /// When an undecided or HTTP connection is closed if its head has not
+    /// come whole (slow headers), whatever the idle timeout.
+    pub head_deadline: Option<Instant>,
+}
+
+/// What a connection speaks (see [`crate::server::http`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    Undecided,
+    Line,
+    Http,
 }
 
 impl<T> Session<T> {
@@ -150,6 +165,9 @@ impl<T> Session<T> {
             claim_rev: 0,
             published: false,
             cluster_mail: Vec::new(),
+            protocol: Protocol::Undecided,
+            head: Vec::new(),
+            head_deadline: None,
         }
     }
 

@@ -15,6 +15,7 @@ use super::{Hub, MAX_FAILED_LOGINS};
 use crate::protocol::reply::encode_err;
 use crate::protocol::{parse, ErrorCode, Frame};
 use crate::server::accounts::AuthAnswer;
+use crate::server::session::Protocol;
 use log::warn;
 use std::io::Write;
 
@@ -54,6 +55,9 @@ impl<T: Write> Hub<T> {
         };
         if !session.is_open() || session.cut {
             return; // closing: input is read only to see the peer's EOF
+        }
+        if session.protocol != Protocol::Line {
+            return self.sniff_or_serve(key, data);
         }
         if let Some(pending) = &mut session.auth {
             pending.stash.extend_from_slice(data);

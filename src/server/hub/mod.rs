@@ -31,6 +31,7 @@ mod queues;
 mod remote;
 mod stats;
 mod timers;
+mod web;
 
 #[cfg(test)]
 mod tests;
@@ -219,6 +220,11 @@ impl<T: Write> Hub<T> {
                 self.close(key, None);
             }
         }
+    }
+
+    /// Is a graceful shutdown under way?
+    pub(super) fn is_stopping(&self) -> bool {
+        self.stopping
     }
 
     /// Makes this hub a node of a cluster.

@@ -20,7 +20,12 @@ impl<T: Write> Hub<T> {
         let now = self.now;
         let idle = self.limits.idle_timeout;
         let (mut pings, mut timeouts, mut expired) = (Vec::new(), Vec::new(), Vec::new());
+        let mut late_heads = Vec::new();
         for (key, s) in self.queues.sessions.iter() {
+            if s.is_open() && s.head_deadline.is_some_and(|d| now >= d) {
+                late_heads.push(key);
+                continue;
+            }
             match (s.phase, idle) {
                 // Waiting for its password check is not silence.
                 (Phase::Open, Some(_)) if s.is_paused() => {}
@@ -56,6 +61,7 @@ impl<T: Write> Hub<T> {
                 .push_final(key, |b| encode_err(b, ErrorCode::IdleTimeout, &text));
             self.close(key, None);
         }
+        self.close_late_heads(late_heads);
         for key in expired {
             self.leave(key, None);
             self.kill(key);

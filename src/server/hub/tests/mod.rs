@@ -5,3 +5,4 @@ mod chat;
 mod cluster;
 mod harness;
 mod turns;
+mod web;

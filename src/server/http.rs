@@ -1,0 +1,263 @@
+//! HTTP on the chat port: telling a request from a chat line, and the
+//! small responses the server gives (`/healthz`, `/metrics`).
+//!
+//! A connection whose first bytes are an upper-case token, a space and a
+//! `/` is taken for HTTP — no evchat command looks like that — and anything
+//! else for the line protocol, exactly as before. Requests are parsed with
+//! `httparse`, headers bounded by [`MAX_HEAD`]; every response closes the
+//! connection (`Connection: close`).
+
+/// Longest request line and headers together.
+pub const MAX_HEAD: usize = 8 << 10;
+/// Longest method token looked at while sniffing.
+const MAX_METHOD: usize = 16;
+
+/// What a connection's first bytes say it speaks.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Sniff {
+    Line,
+    Http,
+    /// Too few bytes to tell (an upper-case prefix, so far).
+    NeedMore,
+}
+
+/// Tells HTTP from the line protocol by the first line: `METHOD /path
+/// HTTP/1.x` is HTTP, anything else the line protocol. Until the line is
+/// whole, bytes that could still become such a line need more.
+pub fn sniff(data: &[u8]) -> Sniff {
+    let line_end = memchr::memchr(b'\n', data);
+    let line = &data[..line_end.unwrap_or(data.len())];
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let whole = line_end.is_some();
+    // METHOD
+    let token = line.iter().take_while(|b| b.is_ascii_uppercase()).count();
+    if token == 0 || token > MAX_METHOD {
+        return Sniff::Line;
+    }
+    let rest = &line[token..];
+    let Some(rest) = rest.strip_prefix(b" /") else {
+        return if !whole && (rest.is_empty() || rest == b" ") {
+            Sniff::NeedMore
+        } else {
+            Sniff::Line
+        };
+    };
+    // path, then " HTTP/1.x"
+    let Some(space) = memchr::memchr(b' ', rest) else {
+        return if whole || line.len() > MAX_HEAD {
+            Sniff::Line
+        } else {
+            Sniff::NeedMore
+        };
+    };
+    let version = &rest[space + 1..];
+    const V: &[u8] = b"HTTP/1.";
+    let fits = |v: &[u8]| {
+        v.len() <= V.len() + 1
+            && v.iter().zip(V).all(|(a, b)| a == b)
+            && (v.len() <= V.len() || matches!(v[V.len()], b'0' | b'1'))
+    };
+    match (whole, fits(version), version.len() == V.len() + 1) {
+        (true, true, true) => Sniff::Http,
+        (false, true, _) => Sniff::NeedMore,
+        _ => Sniff::Line,
+    }
+}
+
+/// A parsed request: what the response depends on.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Request {
+    pub method: String,
+    pub path: String,
+}
+
+/// How reading a request's head went.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Head {
+    Complete(Request),
+    Partial,
+    /// Answer this status and close.
+    Bad(u16),
+}
+
+/// Parses what has arrived of a request's head.
+pub fn parse(data: &[u8]) -> Head {
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut request = httparse::Request::new(&mut headers);
+    match request.parse(data) {
+        Ok(httparse::Status::Complete(_)) => {
+            let path = request.path.unwrap_or("/");
+            let path = path.split('?').next().unwrap_or(path);
+            Head::Complete(Request {
+                method: request.method.unwrap_or_default().to_owned(),
+                path: path.to_owned(),
+            })
+        }
+        Ok(httparse::Status::Partial) if data.len() > MAX_HEAD => Head::Bad(431),
+        Ok(httparse::Status::Partial) => Head::Partial,
+        Err(httparse::Error::TooManyHeaders) => Head::Bad(431),
+        Err(_) => Head::Bad(400),
+    }
+}
+
+/// A whole response: status, type, body (left out for `HEAD`).
+pub fn response(status: u16, content_type: &str, body: &str, head_only: bool) -> Vec<u8> {
+    let reason = match status {
+        200 => "OK",
+        400 => "Bad Request",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        431 => "Request Header Fields Too Large",
+        503 => "Service Unavailable",
+        _ => "Error",
+    };
+    let mut out = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
+         Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n",
+        body.len()
+    );
+    if status == 405 {
+        out.push_str("Allow: GET, HEAD\r\n");
+    }
+    out.push_str("\r\n");
+    if !head_only {
+        out.push_str(body);
+    }
+    out.into_bytes()
+}
+
+/// The `STATS` line in the Prometheus text format: `evchat_<key>`, with
+/// HELP and TYPE lines.
+pub fn metrics(stats_line: &str) -> String {
+    let mut out = String::new();
+    for field in stats_line.split_whitespace() {
+        let Some((key, value)) = field.split_once('=') else {
+            continue;
+        };
+        let (kind, help) = describe(key);
+        out.push_str(&format!(
+            "# HELP evchat_{key} {help}\n# TYPE evchat_{key} {kind}\nevchat_{key} {value}\n"
+        ));
+    }
+    out
+}
+
+/// `evchat-server health`: asks `GET /healthz` and says what came back;
+/// an error unless the answer is 200.
+pub fn check_health(host: &str, port: u16) -> Result<String, String> {
+    use std::io::{Read, Write};
+    use std::net::{TcpStream, ToSocketAddrs};
+    let timeout = std::time::Duration::from_secs(5);
+    let addr = (host, port)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| format!("no address for {host}"))?;
+    let mut stream = TcpStream::connect_timeout(&addr, timeout)
+        .map_err(|e| format!("cannot reach {addr}: {e}"))?;
+    let _ = stream.set_read_timeout(Some(timeout));
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: evchat\r\nConnection: close\r\n\r\n")
+        .map_err(|e| format!("cannot ask {addr}: {e}"))?;
+    let mut answer = Vec::new();
+    let _ = stream.take(64 << 10).read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    let status = answer.lines().next().unwrap_or_default();
+    let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default().trim();
+    if status.starts_with("HTTP/1.1 200") {
+        Ok(format!("{addr}: {body}"))
+    } else if status.is_empty() {
+        Err(format!("{addr} did not answer"))
+    } else {
+        Err(format!("{addr}: {status}: {body}"))
+    }
+}
+
+/// A STATS key's Prometheus type and help text.
+fn describe(key: &str) -> (&'static str, &'static str) {
+    match key {
+        "connections" => ("gauge", "Open connections, closing ones included."),
+        "users" => ("gauge", "Logged-in users on this server."),
+        "frames_in" => ("counter", "Frames received since start."),
+        "deliveries" => ("counter", "Messages queued to recipients since start."),
+        "bytes_in" => ("counter", "Bytes read since start."),
+        "bytes_out" => ("counter", "Bytes written since start."),
+        "queued" => ("gauge", "Bytes waiting in output queues."),
+        "peak_queued" => ("gauge", "Highest queued bytes since start."),
+        "held" => (
+            "gauge",
+            "Messages held for offline users, once per recipient.",
+        ),
+        "held_bytes" => ("gauge", "Bytes charged against --held-bytes."),
+        "known" => ("gauge", "Known names."),
+        "slow_cut" => (
+            "counter",
+            "Connections cut for being too slow, since start.",
+        ),
+        "closing" => ("gauge", "Connections closing now."),
+        "throttled" => ("gauge", "Connections whose input waits for the next turn."),
+        "uptime" => ("gauge", "Seconds since start."),
+        "cluster_up" => ("gauge", "1 while the cluster link is up."),
+        "nodes" => ("gauge", "Live cluster nodes, this one included."),
+        "bus_in" => ("counter", "Messages received from other nodes."),
+        "bus_out" => ("counter", "Messages published to other nodes."),
+        "bus_lagged" => ("counter", "Times NATS dropped bus messages for this node."),
+        "bus_dropped" => ("counter", "Messages not handed to the cluster thread."),
+        _ => ("gauge", "See docs/PROTOCOL.md, STATS."),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn requests_are_told_from_chat_lines() {
+        assert_eq!(sniff(b"GET / HTTP/1.1\r\n"), Sniff::Http);
+        assert_eq!(sniff(b"HEAD /healthz HTTP/1.0\r\n"), Sniff::Http);
+        assert_eq!(sniff(b"LOGIN alice\n"), Sniff::Line);
+        // Chat lines that start like a request are still chat lines.
+        assert_eq!(sniff(b"PING /x\n"), Sniff::Line);
+        assert_eq!(sniff(b"SAY /me waves\n"), Sniff::Line);
+        assert_eq!(sniff(b"PING /x HTTP/2\n"), Sniff::Line);
+        assert_eq!(sniff(b"LOG"), Sniff::NeedMore);
+        assert_eq!(sniff(b"GET "), Sniff::NeedMore);
+        assert_eq!(sniff(b"GET /a HTT"), Sniff::NeedMore);
+        assert_eq!(sniff(b"GET /a HTTP/1.1"), Sniff::NeedMore);
+        assert_eq!(sniff(b"LOGIN alice"), Sniff::Line);
+        assert_eq!(sniff(b"login alice\n"), Sniff::Line);
+        assert_eq!(sniff(b"\n"), Sniff::Line);
+        assert_eq!(sniff(b"ABCDEFGHIJKLMNOPQ / x"), Sniff::Line);
+    }
+
+    #[test]
+    fn heads_are_bounded_and_checked() {
+        let ok = parse(b"GET /metrics?x=1 HTTP/1.1\r\nHost: a\r\n\r\n");
+        let want = Request {
+            method: "GET".into(),
+            path: "/metrics".into(),
+        };
+        assert_eq!(ok, Head::Complete(want));
+        assert_eq!(parse(b"GET / HTTP/1.1\r\nHost: a\r\n"), Head::Partial);
+        let long = format!("GET / HTTP/1.1\r\nX: {}\r\n", "a".repeat(MAX_HEAD));
+        assert_eq!(parse(long.as_bytes()), Head::Bad(431));
+        assert_eq!(parse(b"GET / HTTP/1.1\r\n\x01bad\r\n\r\n"), Head::Bad(400));
+    }
+
+    #[test]
+    fn metrics_have_help_and_type_lines() {
+        let text = metrics("connections=3 frames_in=10");
+        assert!(text.contains("# HELP evchat_connections "));
+        assert!(text.contains("# TYPE evchat_connections gauge\nevchat_connections 3\n"));
+        assert!(text.contains("# TYPE evchat_frames_in counter\nevchat_frames_in 10\n"));
+    }
+
+    proptest! {
+        #[test]
+        fn sniffing_and_parsing_never_panic(data in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let _ = sniff(&data);
+            let _ = parse(&data);
+        }
+    }
+}

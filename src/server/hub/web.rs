@@ -1,0 +1,109 @@
+//! HTTP on the chat port, on the same loop: a connection's first line
+//! decides what it speaks ([`http::sniff`]). A line-protocol connection
+//! goes on exactly as before; an HTTP one gets its answer — `/healthz`,
+//! `/metrics` — and is closed. Heads are bounded (431), slow ones closed by
+//! a deadline of their own, whatever the idle timeout.
+
+use super::Hub;
+use crate::server::http::{self, Head, Sniff};
+use crate::server::session::Protocol;
+use std::io::Write;
+use std::time::Duration;
+
+/// How long a request's head may take to arrive.
+pub const HEAD_DEADLINE: Duration = Duration::from_secs(10);
+
+impl<T: Write> Hub<T> {
+    /// Input of a connection that is not (yet) known to speak the line
+    /// protocol.
+    pub(super) fn sniff_or_serve(&mut self, key: usize, data: &[u8]) {
+        let now = self.now;
+        let Some(session) = self.queues.sessions.get_mut(key) else {
+            return;
+        };
+        if session.head.len() + data.len() > http::MAX_HEAD + 1 {
+            let room = (http::MAX_HEAD + 1).saturating_sub(session.head.len());
+            session
+                .head
+                .extend_from_slice(data.get(..room).unwrap_or(data));
+        } else {
+            session.head.extend_from_slice(data);
+        }
+        if session.protocol == Protocol::Undecided {
+            match http::sniff(&session.head) {
+                Sniff::Line => {
+                    session.protocol = Protocol::Line;
+                    session.head_deadline = None;
+                    let first = std::mem::take(&mut session.head);
+                    return self.feed(key, &first);
+                }
+                Sniff::NeedMore => {
+                    session.head_deadline.get_or_insert(now + HEAD_DEADLINE);
+                    return;
+                }
+                Sniff::Http => {
+                    session.protocol = Protocol::Http;
+                    session.head_deadline.get_or_insert(now + HEAD_DEADLINE);
+                }
+            }
+        }
+        match http::parse(&session.head) {
+            Head::Partial => {}
+            Head::Bad(status) => self.answer(key, status, "text/plain", "bad request\n", false),
+            Head::Complete(request) => self.route(key, &request),
+        }
+    }
+
+    fn route(&mut self, key: usize, request: &http::Request) {
+        let head_only = request.method == "HEAD";
+        if request.method != "GET" && !head_only {
+            return self.answer(key, 405, "text/plain", "only GET and HEAD\n", head_only);
+        }
+        match request.path.as_str() {
+            "/healthz" => {
+                let cluster_down = self.cluster.as_ref().is_some_and(|c| !c.port.is_up());
+                match (self.is_stopping(), cluster_down) {
+                    (false, false) => self.answer(key, 200, "text/plain", "ok\n", head_only),
+                    (true, _) => {
+                        let body = "unavailable: shutting down\n";
+                        self.answer(key, 503, "text/plain", body, head_only)
+                    }
+                    (false, true) => {
+                        let body = "unavailable: the cluster link is down\n";
+                        self.answer(key, 503, "text/plain", body, head_only)
+                    }
+                }
+            }
+            "/metrics" => {
+                let body = http::metrics(&self.stats_line());
+                let kind = "text/plain; version=0.0.4; charset=utf-8";
+                self.answer(key, 200, kind, &body, head_only)
+            }
+            _ => self.answer(key, 404, "text/plain", "not found\n", head_only),
+        }
+    }
+
+    /// Sends a whole response and closes the connection after it.
+    fn answer(&mut self, key: usize, status: u16, kind: &str, body: &str, head_only: bool) {
+        if let Some(session) = self.queues.sessions.get_mut(key) {
+            session.head = Vec::new();
+            session.head_deadline = None;
+        }
+        let response = http::response(status, kind, body, head_only);
+        self.queues
+            .push_final(key, |b| b.extend_from_slice(&response));
+        self.close(key, None);
+    }
+
+    /// Closes connections whose head has not come whole in time (the
+    /// tick finds them).
+    pub(super) fn close_late_heads(&mut self, late: Vec<usize>) {
+        for key in late {
+            if let Some(session) = self.queues.sessions.get_mut(key) {
+                session.head = Vec::new();
+                session.head_deadline = None;
+            }
+            self.close(key, None);
+        }
+    }
+}
