@@ -44,6 +44,25 @@ fn healthz_and_metrics_answer_on_the_chat_port() {
 }
 
 #[test]
+fn a_chat_clients_first_burst_is_all_read_as_chat() {
+    let server = TestServer::start(&[]);
+    let mut bob = server.login("bob");
+    let mut alice = common::Line::connect(server.addr);
+    // One write far past the bound on an HTTP head: none of it is lost.
+    let mut burst = String::from("LOGIN alice\n");
+    for i in 0..2000 {
+        burst.push_str(&format!("SAY {i} {}\n", "x".repeat(40)));
+    }
+    alice.send_raw(burst.as_bytes());
+    alice.expect("OK LOGIN alice");
+    bob.expect("JOINED alice");
+    for i in 0..2000 {
+        let said = bob.expect("SAY alice ");
+        assert!(said.contains(&format!(" {i} ")), "{said}");
+    }
+}
+
+#[test]
 fn what_is_not_served_is_refused_with_the_right_status() {
     let server = TestServer::start(&[]);
     let post = ask(

@@ -21,15 +21,11 @@ impl<T: Write> Hub<T> {
         let Some(session) = self.queues.sessions.get_mut(key) else {
             return;
         };
-        if session.head.len() + data.len() > http::MAX_HEAD + 1 {
-            let room = (http::MAX_HEAD + 1).saturating_sub(session.head.len());
-            session
-                .head
-                .extend_from_slice(data.get(..room).unwrap_or(data));
-        } else {
-            session.head.extend_from_slice(data);
-        }
         if session.protocol == Protocol::Undecided {
+            // Whole, however long: a chat client's first read may carry a
+            // burst, all of which is its input. (Undecided bytes stay
+            // few: `sniff` decides past one short line.)
+            session.head.extend_from_slice(data);
             match http::sniff(&session.head) {
                 Sniff::Line => {
                     session.protocol = Protocol::Line;
@@ -44,8 +40,15 @@ impl<T: Write> Hub<T> {
                 Sniff::Http => {
                     session.protocol = Protocol::Http;
                     session.head_deadline.get_or_insert(now + HEAD_DEADLINE);
+                    session.head.truncate(http::MAX_HEAD + 1);
                 }
             }
+        } else {
+            // An HTTP head: what is past the bound only makes it a 431.
+            let room = (http::MAX_HEAD + 1).saturating_sub(session.head.len());
+            session
+                .head
+                .extend_from_slice(data.get(..room).unwrap_or(data));
         }
         match http::parse(&session.head) {
             Head::Partial => {}
