@@ -14,8 +14,8 @@ use super::names::watch_names;
 use super::users::UsersBucket;
 use super::wire::{self, BUS_ALL};
 use super::{
-    Backplane, ClaimOutcome, ClusterSettings, FromCluster, Gauges, HoldOutcome, ToCluster,
-    BUS_BACKLOG, QUEUE,
+    claim_value, Backplane, ClaimOutcome, ClusterSettings, FromCluster, Gauges, HoldOutcome,
+    ToCluster, BUS_BACKLOG, QUEUE,
 };
 use crate::protocol::ErrorCode;
 use crate::server::accounts::{has_account, SharedUsers};
@@ -364,7 +364,7 @@ impl Link {
         over: Option<(u64, String)>,
         with_mail: bool,
     ) -> ClaimOutcome {
-        let value = Bytes::from(format!("{} {}", self.node, self.incarnation));
+        let value = Bytes::from(claim_value(&self.node, &self.incarnation));
         let claimed = match over {
             None => match self.names.create(name, value.clone()).await {
                 Ok(rev) => Ok(rev),

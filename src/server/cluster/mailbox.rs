@@ -40,6 +40,11 @@ const BODY_SUBJECT: &str = "evchat.body";
 const JS_FETCH: Duration = Duration::from_secs(2);
 const ACK_WAIT: Duration = Duration::from_secs(120);
 
+/// The body sequence number a mailbox entry points at.
+fn entry_seq(payload: &[u8]) -> Option<u64> {
+    std::str::from_utf8(payload).ok()?.parse().ok()
+}
+
 fn mailbox_subject(name: &str) -> String {
     format!("evchat.mailbox.{name}")
 }
@@ -186,10 +191,7 @@ impl Mailbox {
         let (mut messages, mut frames) = (Vec::new(), Vec::new());
         while let Some(message) = batch.next().await {
             let message = message.map_err(|e| e.to_string())?;
-            let seq = std::str::from_utf8(&message.payload)
-                .ok()
-                .and_then(|s| s.parse::<u64>().ok());
-            let body = match seq {
+            let body = match entry_seq(&message.payload) {
                 Some(seq) => self.bodies.get_raw_message(seq).await.ok(),
                 None => None,
             };
@@ -244,10 +246,7 @@ impl Mailbox {
                 warn!("cannot acknowledge held mail: {e}; it may come again");
                 continue;
             }
-            if let Some(seq) = std::str::from_utf8(&message.payload)
-                .ok()
-                .and_then(|s| s.parse::<u64>().ok())
-            {
+            if let Some(seq) = entry_seq(&message.payload) {
                 self.unref(seq).await;
             }
         }

@@ -71,6 +71,29 @@ pub struct Holder {
     pub rev: u64,
 }
 
+/// A claim's value in the names bucket: `<node> <incarnation>`.
+pub fn claim_value(node: &str, incarnation: &str) -> String {
+    format!("{node} {incarnation}")
+}
+
+impl Holder {
+    /// Reads a claim's value (see [`claim_value`]) at revision `rev`.
+    pub fn parse(value: &[u8], rev: u64) -> Option<Holder> {
+        let value = std::str::from_utf8(value).ok()?;
+        let (node, incarnation) = value.split_once(' ')?;
+        Some(Holder {
+            node: node.to_owned(),
+            incarnation: incarnation.to_owned(),
+            rev,
+        })
+    }
+
+    /// This claim's value in the names bucket.
+    pub fn value(&self) -> String {
+        claim_value(&self.node, &self.incarnation)
+    }
+}
+
 /// How a name claim ended.
 #[derive(Debug)]
 pub enum ClaimOutcome {

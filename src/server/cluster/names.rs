@@ -43,11 +43,5 @@ fn holder_of(entry: &kv::Entry) -> Option<Holder> {
     if entry.operation != kv::Operation::Put {
         return None;
     }
-    let value = std::str::from_utf8(&entry.value).ok()?;
-    let (node, incarnation) = value.split_once(' ')?;
-    Some(Holder {
-        node: node.to_owned(),
-        incarnation: incarnation.to_owned(),
-        rev: entry.revision,
-    })
+    Holder::parse(&entry.value, entry.revision)
 }

@@ -32,21 +32,14 @@ impl<T: Write> Hub<T> {
             single = [to];
             &single
         };
-        if self.cluster.is_some() {
-            if self.batch.has_frames() {
-                self.seal_charged(key);
-            }
-            let to_list = names.join(",");
-            let time = self.clock.stamp();
-            let fields = ["MSG", me, &to_list, time.as_str(), text.escaped()];
-            let mut frame = Vec::new();
-            encode_fields(&mut frame, &fields);
-            return self.msg_in_cluster(key, names, Rc::from(frame));
-        }
-        if let Some(unknown) = names
-            .iter()
-            .find(|n| !self.online.contains_key(**n) && !self.is_known(n))
-        {
+        // In a cluster, who is known is asked of JetStream, off the loop.
+        let unknown = match self.cluster {
+            Some(_) => None,
+            None => names
+                .iter()
+                .find(|n| !self.online.contains_key(**n) && !self.is_known(n)),
+        };
+        if let Some(unknown) = unknown {
             let text = format!("no such user: {unknown}; nothing was sent");
             return self.reply_err(key, ErrorCode::NoSuchUser, &text);
         }
@@ -62,6 +55,11 @@ impl<T: Write> Hub<T> {
         let time = self.clock.stamp();
         let fields = ["MSG", me, &to_list, time.as_str(), text.escaped()];
         let size = fields.iter().map(|f| f.len() + 1).sum();
+        if self.cluster.is_some() {
+            let mut frame = Vec::with_capacity(size);
+            encode_fields(&mut frame, &fields);
+            return self.msg_in_cluster(key, names, Rc::from(frame));
+        }
         if let [name] = names {
             if let Some(&recipient) = self.online.get(*name) {
                 // Nothing to share: encode straight into its queue, where

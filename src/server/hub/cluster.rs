@@ -42,6 +42,20 @@ pub(super) struct Node {
     pub(super) clashes: u64,
 }
 
+impl Node {
+    /// A node first heard of (or first seen holding a name) at `now`: it
+    /// has the node timeout from then to be heard.
+    pub(super) fn first_heard(now: Instant) -> Node {
+        Node {
+            last_heard: now,
+            dead_since: None,
+            incarnation: None,
+            earlier: Vec::new(),
+            clashes: 0,
+        }
+    }
+}
+
 /// A private message waiting for its offline recipients' mail to be held.
 #[derive(Debug)]
 pub(super) struct PendingMsg {
@@ -275,16 +289,7 @@ impl<T: Write> Hub<T> {
             }
             Some(h) => {
                 if !c.nodes.contains_key(&h.node) {
-                    c.nodes.insert(
-                        h.node.clone(),
-                        Node {
-                            last_heard: self.now,
-                            dead_since: None,
-                            incarnation: None,
-                            earlier: Vec::new(),
-                            clashes: 0,
-                        },
-                    );
+                    c.nodes.insert(h.node.clone(), Node::first_heard(self.now));
                 }
                 let node = h.node.clone();
                 c.remote.insert(Rc::clone(&name), h);

@@ -36,13 +36,12 @@ impl<T: Write> Hub<T> {
             }
             return;
         }
-        let node = c.nodes.entry(origin.to_owned()).or_insert(Node {
-            last_heard: now,
-            dead_since: None,
-            incarnation: None,
-            earlier: Vec::new(),
-            clashes: 0,
-        });
+        if !c.nodes.contains_key(origin) {
+            c.nodes.insert(origin.to_owned(), Node::first_heard(now));
+        }
+        let Some(node) = c.nodes.get_mut(origin) else {
+            return;
+        };
         node.last_heard = now;
         let was_dead = node.dead_since.take().is_some();
         let restarted = match incarnation {

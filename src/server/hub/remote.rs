@@ -9,7 +9,7 @@ use super::Hub;
 use crate::protocol::reply::encode_err;
 use crate::protocol::ErrorCode;
 use crate::server::cluster::wire;
-use crate::server::cluster::{ClaimOutcome, HeldMail, HoldOutcome, ToCluster};
+use crate::server::cluster::{claim_value, ClaimOutcome, HeldMail, HoldOutcome, ToCluster};
 use crate::server::session::PendingAuth;
 use bytes::Bytes;
 use log::info;
@@ -66,16 +66,13 @@ impl<T: Write> Hub<T> {
             return self.reply_err(key, ErrorCode::NameTaken, &text);
         }
         let local = self.online.get(name).copied().filter(|&k| k != key);
-        let mine = format!("{} {}", c.port.node, c.port.incarnation);
+        let mine = claim_value(&c.port.node, &c.port.incarnation);
         let (over, announce) = match (local, c.remote.get(name)) {
             (Some(old), _) => {
                 let rev = self.queues.sessions.get(old).map(|s| s.claim_rev);
                 (rev.map(|r| (r, mine)), false)
             }
-            (None, Some(h)) => {
-                let theirs = format!("{} {}", h.node, h.incarnation);
-                (Some((h.rev, theirs)), !c.is_current(h))
-            }
+            (None, Some(h)) => (Some((h.rev, h.value())), !c.is_current(h)),
             (None, None) => (None, true),
         };
         let serial = self.wait(key);
