@@ -20,6 +20,8 @@ fn hub_with(n: usize) -> (Hub<Sink>, usize) {
         },
         idle_timeout: None,
         max_lingering: 16,
+        web: true,
+        allow_origins: Vec::new(),
     });
     let publisher = hub.open(std::io::sink());
     hub.receive(publisher, b"LOGIN publisher\n");

@@ -98,6 +98,12 @@ pub struct ServerArgs {
     /// Bind the port with SO_REUSEPORT, so several nodes of one cluster on this machine share it (needs --cluster).
     #[arg(long)]
     pub reuse_port: bool,
+    /// Serve no HTTP on the chat port (no page, no /ws, no /healthz or /metrics): every connection speaks the line protocol.
+    #[arg(long)]
+    pub no_web: bool,
+    /// Also let pages from this origin (e.g. https://chat.example.com, or *) open /ws; repeat for more. A page's own server is always allowed.
+    #[arg(long, value_name = "ORIGIN")]
+    pub allow_origin: Vec<String>,
     /// Log level [default: info].
     #[arg(long, value_name = "LEVEL", value_parser = level_parser())]
     pub log_level: Option<LevelFilter>,
@@ -175,6 +181,8 @@ struct ServerFile {
     cluster_ca: Option<PathBuf>,
     cluster_replicas: Option<usize>,
     reuse_port: Option<bool>,
+    no_web: Option<bool>,
+    allow_origin: Option<Vec<String>>,
 }
 
 /// Settings in force.
@@ -204,6 +212,10 @@ pub struct ServerConfig {
     /// Set when this process is a node of a cluster.
     pub cluster: Option<ClusterSettings>,
     pub reuse_port: bool,
+    /// HTTP on the chat port: the page, `/ws`, `/healthz`, `/metrics`.
+    pub web: bool,
+    /// Origins besides the server's own whose pages may open `/ws`.
+    pub allow_origins: Vec<String>,
     /// Managing accounts (`user ...`), not serving.
     pub managing: bool,
 }
@@ -232,6 +244,8 @@ impl Default for ServerConfig {
             tls_port: None,
             cluster: None,
             reuse_port: false,
+            web: true,
+            allow_origins: Vec::new(),
             managing: false,
         }
     }
@@ -301,6 +315,12 @@ impl ServerConfig {
             tls_key: args.tls_key.clone().or(file.tls_key),
             tls_port: args.tls_port.or(file.tls_port),
             reuse_port: args.reuse_port || file.reuse_port.unwrap_or(false),
+            web: !(args.no_web || file.no_web.unwrap_or(false)),
+            allow_origins: if args.allow_origin.is_empty() {
+                file.allow_origin.unwrap_or_default()
+            } else {
+                args.allow_origin.clone()
+            },
             cluster: None,
             managing: args.command.is_some(),
         };

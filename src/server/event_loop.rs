@@ -136,6 +136,14 @@ impl Server {
                 (true, 1) => info!("listening on {} (TLS)", l.addr),
                 (true, _) => info!("listening for TLS on {}", l.addr),
             }
+            if self.hub.limits.web {
+                let scheme = if l.tls { "https" } else { "http" };
+                let mut shown = l.addr;
+                if shown.ip().is_unspecified() {
+                    shown.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+                }
+                info!("chat from a browser: open {scheme}://{shown}/");
+            }
         }
         let mut events = Events::with_capacity(1024);
         let mut scratch = vec![0u8; SCRATCH];

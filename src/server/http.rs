@@ -65,10 +65,19 @@ pub fn sniff(data: &[u8]) -> Sniff {
 }
 
 /// A parsed request: what the response depends on.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Default, PartialEq, Eq)]
 pub struct Request {
     pub method: String,
     pub path: String,
+    /// Bytes of the head; what follows is the body, or WebSocket frames.
+    pub head_len: usize,
+    /// Headers a WebSocket upgrade is decided by (the last of each kept).
+    pub host: Option<String>,
+    pub origin: Option<String>,
+    pub upgrade: Option<String>,
+    pub connection: Option<String>,
+    pub ws_key: Option<String>,
+    pub ws_version: Option<String>,
 }
 
 /// How reading a request's head went.
@@ -85,13 +94,28 @@ pub fn parse(data: &[u8]) -> Head {
     let mut headers = [httparse::EMPTY_HEADER; 64];
     let mut request = httparse::Request::new(&mut headers);
     match request.parse(data) {
-        Ok(httparse::Status::Complete(_)) => {
+        Ok(httparse::Status::Complete(head_len)) => {
             let path = request.path.unwrap_or("/");
             let path = path.split('?').next().unwrap_or(path);
-            Head::Complete(Request {
+            let mut parsed = Request {
                 method: request.method.unwrap_or_default().to_owned(),
                 path: path.to_owned(),
-            })
+                head_len,
+                ..Request::default()
+            };
+            for header in request.headers.iter() {
+                let slot = match header.name.to_ascii_lowercase().as_str() {
+                    "host" => &mut parsed.host,
+                    "origin" => &mut parsed.origin,
+                    "upgrade" => &mut parsed.upgrade,
+                    "connection" => &mut parsed.connection,
+                    "sec-websocket-key" => &mut parsed.ws_key,
+                    "sec-websocket-version" => &mut parsed.ws_version,
+                    _ => continue,
+                };
+                *slot = Some(String::from_utf8_lossy(header.value).trim().to_owned());
+            }
+            Head::Complete(parsed)
         }
         Ok(httparse::Status::Partial) if data.len() > MAX_HEAD => Head::Bad(431),
         Ok(httparse::Status::Partial) => Head::Partial,
@@ -102,9 +126,26 @@ pub fn parse(data: &[u8]) -> Head {
 
 /// A whole response: status, type, body (left out for `HEAD`).
 pub fn response(status: u16, content_type: &str, body: &str, head_only: bool) -> Vec<u8> {
+    response_with(status, content_type, "", body.as_bytes(), head_only)
+}
+
+/// The policy every page is served with: its own script and style, its
+/// own WebSocket, nothing else — so received text cannot become code.
+pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+                       connect-src 'self'; img-src 'self'";
+
+/// A whole response with `extra` header lines (each ending in CRLF).
+pub fn response_with(
+    status: u16,
+    content_type: &str,
+    extra: &str,
+    body: &[u8],
+    head_only: bool,
+) -> Vec<u8> {
     let reason = match status {
         200 => "OK",
         400 => "Bad Request",
+        403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
         431 => "Request Header Fields Too Large",
@@ -119,11 +160,13 @@ pub fn response(status: u16, content_type: &str, body: &str, head_only: bool) ->
     if status == 405 {
         out.push_str("Allow: GET, HEAD\r\n");
     }
+    out.push_str(extra);
     out.push_str("\r\n");
+    let mut out = out.into_bytes();
     if !head_only {
-        out.push_str(body);
+        out.extend_from_slice(body);
     }
-    out.into_bytes()
+    out
 }
 
 /// The `STATS` line in the Prometheus text format: `evchat_<key>`, with
@@ -237,6 +280,9 @@ mod tests {
         let want = Request {
             method: "GET".into(),
             path: "/metrics".into(),
+            head_len: 38,
+            host: Some("a".into()),
+            ..Request::default()
         };
         assert_eq!(ok, Head::Complete(want));
         assert_eq!(parse(b"GET / HTTP/1.1\r\nHost: a\r\n"), Head::Partial);

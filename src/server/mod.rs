@@ -48,6 +48,7 @@ pub mod setup;
 pub mod shutdown;
 pub mod store;
 pub mod tls;
+pub mod upgrade;
 pub mod ws;
 
 pub use config::{ServerArgs, ServerCommand, ServerConfig, UserAction};

@@ -6,6 +6,7 @@
 
 use super::outqueue::OutQueue;
 use super::store::Letter;
+use super::ws::WsDecoder;
 use crate::protocol::FrameDecoder;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -123,6 +124,13 @@ pub struct Session<T> {
     /// When an undecided or HTTP connection is closed if its head has not
     /// come whole (slow headers), whatever the idle timeout.
     pub head_deadline: Option<Instant>,
+    /// A WebSocket connection's decoder (boxed: most connections have none).
+    pub ws: Option<Box<WsDecoder>>,
+    /// A WebSocket close frame has been queued: nothing may follow it.
+    pub ws_close_sent: bool,
+    /// The server is full: this connection is only told so, in whichever
+    /// protocol its first line shows it speaks.
+    pub refusal: Option<Box<str>>,
 }
 
 /// What a connection speaks (see [`crate::server::http`]).
@@ -131,6 +139,8 @@ pub enum Protocol {
     Undecided,
     Line,
     Http,
+    /// Upgraded from HTTP at `/ws`: one text message is one frame.
+    WebSocket,
 }
 
 impl<T> Session<T> {
@@ -168,6 +178,9 @@ impl<T> Session<T> {
             protocol: Protocol::Undecided,
             head: Vec::new(),
             head_deadline: None,
+            ws: None,
+            ws_close_sent: false,
+            refusal: None,
         }
     }
 

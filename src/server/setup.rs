@@ -139,6 +139,8 @@ impl Server {
             mail,
             idle_timeout: config.idle_timeout,
             max_lingering,
+            web: config.web,
+            allow_origins: config.allow_origins.clone(),
         };
         let mut hub = Hub::with_store(limits, store, journal, auth);
         if let Some(link) = backplane {

@@ -6,6 +6,7 @@ pub mod certs;
 pub mod cluster;
 pub mod nats;
 pub mod pair;
+pub mod ws;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};

@@ -9,7 +9,8 @@
 //! [`WORK_BUDGET`] units in a turn the rest of what was read is kept
 //! (`Session::unprocessed`) and taken up next turn, after everyone else.
 //! Input is also kept aside, in order, while the connection's password is
-//! checked, and dropped once the connection is cut or closing.
+//! checked, and dropped once the connection is cut or closing. Lines and
+//! WebSocket messages ([`super::websocket`]) become the same frames here.
 
 use super::{Hub, MAX_FAILED_LOGINS};
 use crate::protocol::reply::encode_err;
@@ -56,7 +57,7 @@ impl<T: Write> Hub<T> {
         if !session.is_open() || session.cut {
             return; // closing: input is read only to see the peer's EOF
         }
-        if session.protocol != Protocol::Line {
+        if matches!(session.protocol, Protocol::Undecided | Protocol::Http) {
             return self.sniff_or_serve(key, data);
         }
         if let Some(pending) = &mut session.auth {
@@ -68,15 +69,13 @@ impl<T: Write> Hub<T> {
             session.unprocessed.extend_from_slice(data);
             return;
         }
-        let mut decoder = std::mem::take(&mut session.decoder);
-        let used = decoder.feed(data, |frame| {
-            self.on_frame(key, frame);
-            self.may_go_on(key)
-        });
+        let used = match session.protocol {
+            Protocol::WebSocket => self.decode_ws(key, data),
+            _ => self.decode_lines(key, data),
+        };
         let Some(session) = self.queues.sessions.get_mut(key) else {
             return;
         };
-        session.decoder = decoder;
         let rest = data.get(used..).unwrap_or_default();
         if rest.is_empty() || !session.is_open() || session.cut {
             return;
@@ -87,8 +86,25 @@ impl<T: Write> Hub<T> {
         }
     }
 
+    /// Cuts input into lines and acts on them, as long as the connection
+    /// may go on; returns the bytes consumed.
+    fn decode_lines(&mut self, key: usize, data: &[u8]) -> usize {
+        let Some(session) = self.queues.sessions.get_mut(key) else {
+            return data.len();
+        };
+        let mut decoder = std::mem::take(&mut session.decoder);
+        let used = decoder.feed(data, |frame| {
+            self.on_frame(key, frame);
+            self.may_go_on(key)
+        });
+        if let Some(session) = self.queues.sessions.get_mut(key) {
+            session.decoder = decoder;
+        }
+        used
+    }
+
     /// May the frames after this one be acted on now?
-    fn may_go_on(&mut self, key: usize) -> bool {
+    pub(super) fn may_go_on(&mut self, key: usize) -> bool {
         let turn = self.turn;
         self.queues.sessions.get_mut(key).is_some_and(|s| {
             if s.work_turn != turn {
@@ -124,7 +140,7 @@ impl<T: Write> Hub<T> {
         self.seal();
     }
 
-    fn on_frame(&mut self, key: usize, frame: Frame<'_>) {
+    pub(super) fn on_frame(&mut self, key: usize, frame: Frame<'_>) {
         self.counters.frames_in += 1;
         self.charge(key, 1);
         if let Some(session) = self.queues.sessions.get_mut(key) {

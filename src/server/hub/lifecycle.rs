@@ -14,7 +14,7 @@ use super::Hub;
 use crate::protocol::reply::{encode_err, encode_fields};
 use crate::protocol::ErrorCode;
 use crate::server::outqueue::OutQueue;
-use crate::server::session::{Phase, Session};
+use crate::server::session::{Phase, Protocol, Session};
 use log::{debug, info, warn};
 use std::io::Write;
 use std::net::SocketAddr;
@@ -25,6 +25,9 @@ use std::time::Duration;
 const CLOSE_LINGER: Duration = Duration::from_secs(5);
 /// How long to wait for the peer's EOF after our write side is shut.
 const DRAIN_LINGER: Duration = Duration::from_secs(2);
+/// How long a connection the server is too full for may take to show
+/// what it speaks before it is told, in lines.
+pub const REFUSED_WAIT: Duration = Duration::from_secs(1);
 
 /// What a flush left behind.
 #[derive(Debug, PartialEq, Eq)]
@@ -47,6 +50,9 @@ impl<T: Write> Hub<T> {
     /// with.
     pub fn open_from(&mut self, io: T, peer: Option<SocketAddr>) -> usize {
         let mut session = Session::new(io, peer, self.limits.max_line, self.now);
+        if !self.limits.web {
+            session.protocol = Protocol::Line;
+        }
         self.next_serial += 1;
         session.serial = self.next_serial;
         self.open_count += 1;
@@ -56,7 +62,27 @@ impl<T: Write> Hub<T> {
     /// Takes a connection only to refuse it with `ERR 503 <text>`; it
     /// lingers until the error is out. `None` (the connection is the
     /// caller's to drop) when too many connections linger already.
-    pub fn open_refused(&mut self, io: T, peer: SocketAddr, text: &str) -> Option<usize> {
+    ///
+    /// With HTTP on the port, a refused connection is first read up to
+    /// its first line (for at most [`REFUSED_WAIT`]), so that a browser is
+    /// told in HTTP or WebSocket and a chat client in lines; at most
+    /// `max_lingering` such connections wait at once, beyond `max_clients`.
+    pub fn open_refused(
+        &mut self,
+        io: T,
+        peer: SocketAddr,
+        text: &str,
+        max_clients: usize,
+    ) -> Option<usize> {
+        let waiting = self.open_count.saturating_sub(max_clients);
+        if self.limits.web && waiting < self.limits.max_lingering && !self.stopping {
+            let key = self.open_from(io, Some(peer));
+            if let Some(session) = self.queues.sessions.get_mut(key) {
+                session.refusal = Some(text.into());
+                session.head_deadline = Some(self.now + REFUSED_WAIT);
+            }
+            return Some(key);
+        }
         if self.linger_count >= self.limits.max_lingering {
             return None;
         }
@@ -124,6 +150,7 @@ impl<T: Write> Hub<T> {
     /// queue drain before the socket is shut.
     pub(in crate::server) fn close(&mut self, key: usize, left_text: Option<&str>) {
         self.leave(key, left_text);
+        self.end_ws_on_close(key);
         let deadline = self.now + CLOSE_LINGER;
         if self.queues.sessions.get(key).is_some_and(Session::is_open) {
             self.set_phase(key, Phase::Closing { deadline });

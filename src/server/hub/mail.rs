@@ -93,13 +93,13 @@ impl<T: Write> Hub<T> {
         }
         self.next_ping += 1;
         let token = self.next_ping.to_string();
-        self.queues.with_session(key, |s| {
+        self.queues.with_framed(key, |s, wire| {
             let from = s.written + s.out.len() as u64;
             for letter in &held {
-                s.out.push_shared(&letter.frame);
+                wire.push_shared(s, &letter.frame);
             }
             let until = s.written + s.out.len() as u64;
-            s.out.push_with(|b| encode_fields(b, &["PING", &token]));
+            wire.push_with(s, |b| encode_fields(b, &["PING", &token]));
             match &mut s.mail {
                 // Its PONG now answers for all of it.
                 Some(mail) => {

@@ -32,6 +32,8 @@ mod remote;
 mod stats;
 mod timers;
 mod web;
+mod websocket;
+mod wire;
 
 #[cfg(test)]
 mod tests;
@@ -67,6 +69,10 @@ pub struct Limits {
     /// Connections closing or draining at once (they hold descriptors but
     /// no client slot).
     pub max_lingering: usize,
+    /// Serve HTTP on the chat port: the page, `/ws`, health and metrics.
+    pub web: bool,
+    /// Origins besides this server's own whose pages may open `/ws`.
+    pub allow_origins: Vec<String>,
 }
 
 /// The server's state apart from sockets.

@@ -8,6 +8,7 @@
 //! held back while the journal has not yet acknowledged the records a
 //! session caused ([`Session::gate`]).
 
+use super::wire::{is_ws, Wire};
 use crate::server::session::Session;
 use log::debug;
 use slab::Slab;
@@ -33,6 +34,10 @@ pub struct Queues<T> {
     /// The journal's acknowledged sequence number, as last seen.
     pub(super) acked: u64,
     pub(super) bytes_out: u64,
+    /// Frames as each transport carries them.
+    pub(in crate::server) wire: Wire,
+    /// Ranges of a shared chunk for one recipient.
+    ranges: Vec<(usize, usize)>,
 }
 
 impl<T: Write> Queues<T> {
@@ -50,6 +55,8 @@ impl<T: Write> Queues<T> {
             gated: Vec::new(),
             acked: 0,
             bytes_out: 0,
+            wire: Wire::default(),
+            ranges: Vec::new(),
         }
     }
 
@@ -59,9 +66,19 @@ impl<T: Write> Queues<T> {
         key: usize,
         f: impl FnOnce(&mut Session<T>) -> R,
     ) -> Option<R> {
+        self.with_framed(key, |s, _| f(s))
+    }
+
+    /// Runs `f` on a session and the per-transport encoding (to queue
+    /// frames in the session's framing), keeping the byte totals right.
+    pub(super) fn with_framed<R>(
+        &mut self,
+        key: usize,
+        f: impl FnOnce(&mut Session<T>, &mut Wire) -> R,
+    ) -> Option<R> {
         let session = self.sessions.get_mut(key)?;
         let before = session.live_queued();
-        let result = f(session);
+        let result = f(session, &mut self.wire);
         let after = session.live_queued();
         self.total = self.total + after - before;
         self.peak = self.peak.max(self.total);
@@ -143,6 +160,18 @@ impl<T: Write> Queues<T> {
 
     /// Queues a shared chunk; a session past its limit is listed for a cut.
     pub(in crate::server) fn push_shared(&mut self, key: usize, chunk: &Rc<[u8]>) -> bool {
+        let Some(session) = self.sessions.get(key) else {
+            return false;
+        };
+        if is_ws(session) {
+            let chunk = self.wire.shared_for(session, chunk);
+            return self.push_chunk(key, &chunk);
+        }
+        self.push_chunk(key, chunk)
+    }
+
+    /// Queues a chunk already in the session's framing.
+    fn push_chunk(&mut self, key: usize, chunk: &Rc<[u8]>) -> bool {
         if !self.make_room(key, chunk.len()) {
             return false;
         }
@@ -158,6 +187,21 @@ impl<T: Write> Queues<T> {
         chunk: &Rc<[u8]>,
         ranges: &[(usize, usize)],
     ) -> bool {
+        let Some(session) = self.sessions.get(key) else {
+            return false;
+        };
+        if !is_ws(session) {
+            return self.push_cut(key, chunk, ranges);
+        }
+        let mut mapped = std::mem::take(&mut self.ranges);
+        let chunk = self.wire.ranges_for(session, chunk, ranges, &mut mapped);
+        let pushed = self.push_cut(key, &chunk, &mapped);
+        self.ranges = mapped;
+        pushed
+    }
+
+    /// Queues ranges of a chunk already in the session's framing.
+    fn push_cut(&mut self, key: usize, chunk: &Rc<[u8]>, ranges: &[(usize, usize)]) -> bool {
         let bytes: usize = ranges.iter().map(|(a, b)| b - a).sum();
         if bytes == 0 || !self.make_room(key, bytes) {
             return false;
@@ -192,7 +236,7 @@ impl<T: Write> Queues<T> {
         if !self.make_room(key, size) {
             return false;
         }
-        self.with_session(key, |s| s.out.push_with(encode));
+        self.with_framed(key, |s, wire| wire.push_with(s, encode));
         self.mark_dirty(key);
         true
     }
@@ -205,8 +249,22 @@ impl<T: Write> Queues<T> {
 
     /// Queues a last frame before closing, past any limit.
     pub(in crate::server) fn push_final(&mut self, key: usize, encode: impl FnOnce(&mut Vec<u8>)) {
-        self.with_session(key, |s| s.out.push_with(encode));
+        self.with_framed(key, |s, wire| wire.push_with(s, encode));
         self.mark_dirty(key);
+    }
+
+    /// Queues bytes as they are, in no transport's framing (a WebSocket
+    /// control frame), within the session's limit unless `last`.
+    pub(in crate::server) fn push_raw(
+        &mut self,
+        key: usize,
+        last: bool,
+        encode: impl FnOnce(&mut Vec<u8>),
+    ) {
+        if last || self.make_room(key, 256) {
+            self.with_session(key, |s| s.out.push_with(encode));
+            self.mark_dirty(key);
+        }
     }
 
     pub(super) fn mark_cut(&mut self, key: usize) {

@@ -197,11 +197,11 @@ impl<T: Write> Hub<T> {
         self.next_ping += 1;
         let token = self.next_ping.to_string();
         let count = mail.frames.len();
-        self.queues.with_session(key, |s| {
+        self.queues.with_framed(key, |s, wire| {
             for frame in &mail.frames {
-                s.out.push_shared(&Rc::from(&frame[..]));
+                wire.push_shared(s, &Rc::from(&frame[..]));
             }
-            s.out.push_with(|b| {
+            wire.push_with(s, |b| {
                 crate::protocol::reply::encode_fields(b, &["PING", &token]);
             });
             s.cluster_mail.push((mail.ticket, token));

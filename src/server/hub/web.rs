@@ -1,10 +1,15 @@
 //! HTTP on the chat port, on the same loop: a connection's first line
 //! decides what it speaks ([`http::sniff`]). A line-protocol connection
-//! goes on exactly as before; an HTTP one gets its answer — `/healthz`,
-//! `/metrics` — and is closed. Heads are bounded (431), slow ones closed by
-//! a deadline of their own, whatever the idle timeout.
+//! goes on exactly as before; an HTTP one gets its answer — the page,
+//! `/healthz`, `/metrics` — and is closed, or becomes a WebSocket at `/ws`
+//! ([`super::websocket`]). Heads are bounded (431), slow ones closed by a
+//! deadline of their own, whatever the idle timeout. When the server is
+//! full a connection is still read up to its first line, so that a browser
+//! is told so in HTTP or WebSocket, and a chat client in its own protocol.
 
 use super::Hub;
+use crate::protocol::reply::encode_err;
+use crate::protocol::ErrorCode;
 use crate::server::http::{self, Head, Sniff};
 use crate::server::session::Protocol;
 use std::io::Write;
@@ -31,6 +36,9 @@ impl<T: Write> Hub<T> {
                     session.protocol = Protocol::Line;
                     session.head_deadline = None;
                     let first = std::mem::take(&mut session.head);
+                    if let Some(refusal) = session.refusal.take() {
+                        return self.refuse(key, &refusal);
+                    }
                     return self.feed(key, &first);
                 }
                 Sniff::NeedMore => {
@@ -58,9 +66,15 @@ impl<T: Write> Hub<T> {
     }
 
     fn route(&mut self, key: usize, request: &http::Request) {
+        if request.path == "/ws" {
+            return self.upgrade(key, request);
+        }
         let head_only = request.method == "HEAD";
         if request.method != "GET" && !head_only {
             return self.answer(key, 405, "text/plain", "only GET and HEAD\n", head_only);
+        }
+        if self.serve_page(key, &request.path, head_only) {
+            return;
         }
         match request.path.as_str() {
             "/healthz" => {
@@ -87,26 +101,51 @@ impl<T: Write> Hub<T> {
     }
 
     /// Sends a whole response and closes the connection after it.
-    fn answer(&mut self, key: usize, status: u16, kind: &str, body: &str, head_only: bool) {
+    pub(super) fn answer(
+        &mut self,
+        key: usize,
+        status: u16,
+        kind: &str,
+        body: &str,
+        head_only: bool,
+    ) {
+        self.respond(key, http::response(status, kind, body, head_only));
+    }
+
+    /// Sends a whole response and closes the connection after it.
+    pub(super) fn respond(&mut self, key: usize, response: Vec<u8>) {
         if let Some(session) = self.queues.sessions.get_mut(key) {
             session.head = Vec::new();
             session.head_deadline = None;
+            session.refusal = None;
         }
-        let response = http::response(status, kind, body, head_only);
         self.queues
-            .push_final(key, |b| b.extend_from_slice(&response));
+            .push_raw(key, true, |b| b.extend_from_slice(&response));
         self.close(key, None);
     }
 
     /// Closes connections whose head has not come whole in time (the
-    /// tick finds them).
+    /// tick finds them); one the server is too full for is told so first,
+    /// in the line protocol.
     pub(super) fn close_late_heads(&mut self, late: Vec<usize>) {
         for key in late {
-            if let Some(session) = self.queues.sessions.get_mut(key) {
-                session.head = Vec::new();
-                session.head_deadline = None;
+            let Some(session) = self.queues.sessions.get_mut(key) else {
+                continue;
+            };
+            session.head = Vec::new();
+            session.head_deadline = None;
+            match session.refusal.take() {
+                Some(refusal) => self.refuse(key, &refusal),
+                None => self.close(key, None),
             }
-            self.close(key, None);
         }
+    }
+
+    /// Tells a connection the server cannot take it (`ERR 503`), and
+    /// closes it.
+    pub(super) fn refuse(&mut self, key: usize, text: &str) {
+        self.queues
+            .push_final(key, |b| encode_err(b, ErrorCode::Unavailable, text));
+        self.close(key, None);
     }
 }

@@ -45,6 +45,8 @@ pub fn limits() -> Limits {
         },
         idle_timeout: Some(Duration::from_secs(60)),
         max_lingering: 4,
+        web: true,
+        allow_origins: Vec::new(),
     }
 }
 

@@ -1,0 +1,1 @@
+// evchat page script
