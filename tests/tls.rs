@@ -205,3 +205,46 @@ fn a_tls_client_refused_because_the_server_is_full_is_told_so() {
         other => panic!("expected ERR 503 server full, got {other:?}"),
     }
 }
+
+#[test]
+fn the_tls_port_serves_the_page_over_https_and_websocket_over_wss() {
+    use tungstenite::client::IntoClientRequest;
+    let dir = tempfile::tempdir().unwrap();
+    let (server, tls_addr, ca) = tls_server(dir.path());
+    let config = client_config(Some(&ca)).unwrap();
+    let tls = |addr| {
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let conn = rustls::ClientConnection::new(Arc::clone(&config), name).unwrap();
+        let tcp = std::net::TcpStream::connect(addr).unwrap();
+        tcp.set_read_timeout(Some(PATIENCE)).unwrap();
+        rustls::StreamOwned::new(conn, tcp)
+    };
+    // https://: sniffed after decryption, the page as on the plain port.
+    let mut page = tls(tls_addr);
+    page.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = page.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200 "), "{answer:.200}");
+    assert!(answer.contains("Content-Security-Policy: default-src 'none'"));
+    assert!(server
+        .log()
+        .contains(&format!("open https://{tls_addr}/")));
+    // wss://, chatting with a plain line user.
+    let request = format!("ws://localhost:{}/ws", tls_addr.port())
+        .into_client_request()
+        .unwrap();
+    let (mut ws, _) = tungstenite::client(request, tls(tls_addr)).expect("wss handshake");
+    ws.send(tungstenite::Message::text("LOGIN secure")).unwrap();
+    assert_eq!(ws.read().unwrap().into_text().unwrap().as_str(), "OK LOGIN secure");
+    let mut plain = server.login("plain");
+    plain.send("SAY over the wire");
+    let said = loop {
+        let text = ws.read().unwrap().into_text().unwrap().to_string();
+        if text.starts_with("SAY ") {
+            break text;
+        }
+    };
+    assert!(said.starts_with("SAY plain ") && said.ends_with(" over the wire"), "{said}");
+}

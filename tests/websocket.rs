@@ -267,3 +267,24 @@ fn a_full_server_tells_a_browser_so() {
     nc.send("LOGIN late");
     assert_eq!(nc.until_closed(), ["ERR 503 server full; try again later"]);
 }
+
+#[test]
+fn held_mail_reaches_a_browser_user_at_login_one_message_each() {
+    let server = TestServer::start(&[]);
+    let mut web = Ws::login(server.addr, "away");
+    web.send("QUIT");
+    web.until_close();
+    let mut nc = server.login("sender");
+    nc.send("MSG away first");
+    nc.send("MSG away second\\nline");
+    nc.sync();
+    let mut web = Ws::login(server.addr, "away");
+    // Each held message is its own text message, then the server's PING
+    // (answered by sync) that acknowledges them.
+    let texts = web.sync();
+    let held: Vec<&String> = texts.iter().filter(|t| t.starts_with("MSG ")).collect();
+    assert_eq!(held.len(), 2, "{texts:?}");
+    assert!(held[0].starts_with("MSG sender away ") && held[0].ends_with(" first"));
+    assert!(held[1].ends_with(" second\\nline"));
+    assert_eq!(server.stat("held"), 0, "acknowledged by the page's PONG");
+}
