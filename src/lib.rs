@@ -9,7 +9,12 @@
 //! them ([`server::cmd`], one command per file): it knows who is online,
 //! holds mail for who is not ([`server::store`]), and fans messages out by
 //! encoding each batch of broadcasts once into a reference-counted chunk
-//! that every recipient's write queue points at. After all reads of a turn,
+//! that every recipient's write queue points at. The same port speaks HTTP
+//! and WebSocket from the same loop ([`server::http`], [`server::ws`]): a
+//! connection's first line tells which; a WebSocket's text messages are
+//! the same frames taking the same path, and its recipients share one
+//! WebSocket copy of each chunk, made once ([`server::hub`]'s wire
+//! encoding). After all reads of a turn,
 //! every connection with pending output is flushed with one vectored write.
 //! Queues, read buffers, held mail and known names are bounded, so a slow or
 //! hostile peer costs the server a fixed amount and is cut off past it. The
