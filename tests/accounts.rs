@@ -230,3 +230,22 @@ fn the_client_reads_its_password_from_stdin() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--password-stdin"));
 }
+
+#[test]
+fn a_browser_user_logs_in_with_a_password_and_is_replaced_like_anyone() {
+    use common::ws::Ws;
+    let (server, _dir) = server_with(&[("web", "secret words")]);
+    let mut ws = Ws::open(server.addr);
+    ws.send("LOGIN web");
+    ws.expect("ERR 401 ");
+    // Frames sent while the password is checked wait, in order, behind it.
+    ws.send("LOGIN web secret words");
+    ws.send("WHO");
+    ws.expect("OK LOGIN web");
+    assert_eq!(ws.recv(), "USERS web");
+    // A login elsewhere takes the name over: the page is told, then closed.
+    let _new = login(&server, "web", "secret words");
+    let (code, texts) = ws.until_close();
+    assert_eq!(code, Some(1000));
+    assert!(texts.len() == 1 && texts[0].starts_with("ERR 409 replaced"), "{texts:?}");
+}

@@ -126,3 +126,15 @@ fn during_a_shutdown_waiting_clients_are_told_and_newcomers_refused() {
     assert_eq!(server.wait_exit().code(), Some(0));
     drop(sink);
 }
+
+#[test]
+fn sigterm_tells_a_browser_user_and_closes_its_websocket_as_going_away() {
+    let mut server = TestServer::start(&[]);
+    let mut ws = common::ws::Ws::login(server.addr, "page");
+    ws.sync();
+    server.signal(libc::SIGTERM);
+    let (code, texts) = ws.until_close();
+    assert_eq!(texts, ["ERR 503 server shutting down"]);
+    assert_eq!(code, Some(1001));
+    assert!(server.wait_exit().success());
+}
