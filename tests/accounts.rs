@@ -247,5 +247,8 @@ fn a_browser_user_logs_in_with_a_password_and_is_replaced_like_anyone() {
     let _new = login(&server, "web", "secret words");
     let (code, texts) = ws.until_close();
     assert_eq!(code, Some(1000));
-    assert!(texts.len() == 1 && texts[0].starts_with("ERR 409 replaced"), "{texts:?}");
+    assert!(
+        texts.len() == 1 && texts[0].starts_with("ERR 409 replaced"),
+        "{texts:?}"
+    );
 }

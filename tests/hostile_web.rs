@@ -76,7 +76,12 @@ fn a_ping_flood_from_a_client_that_never_reads_is_cut() {
     let raw = RawWs::open(server.addr);
     let mut writer = raw.stream.try_clone().unwrap();
     let ping = RawWs::frame(true, 9, &[b'p'; 125], Some([9, 8, 7, 6]));
-    let pings: Vec<u8> = ping.iter().copied().cycle().take(ping.len() * 512).collect();
+    let pings: Vec<u8> = ping
+        .iter()
+        .copied()
+        .cycle()
+        .take(ping.len() * 512)
+        .collect();
     let flood = std::thread::spawn(move || {
         // 64 MB, or until the server closes it.
         for _ in 0..(64 << 20) / pings.len() {
@@ -88,7 +93,10 @@ fn a_ping_flood_from_a_client_that_never_reads_is_cut() {
     // The pongs it does not read fill its queue, and it is cut.
     let deadline = std::time::Instant::now() + PATIENCE;
     while server.stat("slow_cut") == 0 {
-        assert!(std::time::Instant::now() < deadline, "the flooder was never cut");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the flooder was never cut"
+        );
         pair.check();
     }
     flood.join().unwrap();
@@ -105,9 +113,17 @@ fn broken_frames_and_endless_messages_stall_nobody() {
     let mut cases: Vec<(&str, Vec<u8>, u16)> = vec![
         ("unmasked", RawWs::frame(true, 1, b"LOGIN x", None), 1002),
         ("binary", RawWs::frame(true, 2, &[0, 1, 2], mask), 1003),
-        ("bad UTF-8", RawWs::frame(true, 1, b"SAY \xed\xa0\x80", mask), 1007),
+        (
+            "bad UTF-8",
+            RawWs::frame(true, 1, b"SAY \xed\xa0\x80", mask),
+            1007,
+        ),
         ("opcode 3", RawWs::frame(true, 3, b"", mask), 1002),
-        ("a close code of 1", RawWs::frame(true, 8, &[0x03], mask), 1002),
+        (
+            "a close code of 1",
+            RawWs::frame(true, 8, &[0x03], mask),
+            1002,
+        ),
     ];
     // An endless message in fragments of 100 KB: past 1 MiB it is closed,
     // having been skipped, not kept.

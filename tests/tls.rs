@@ -228,16 +228,17 @@ fn the_tls_port_serves_the_page_over_https_and_websocket_over_wss() {
     let answer = String::from_utf8_lossy(&answer);
     assert!(answer.starts_with("HTTP/1.1 200 "), "{answer:.200}");
     assert!(answer.contains("Content-Security-Policy: default-src 'none'"));
-    assert!(server
-        .log()
-        .contains(&format!("open https://{tls_addr}/")));
+    assert!(server.log().contains(&format!("open https://{tls_addr}/")));
     // wss://, chatting with a plain line user.
     let request = format!("ws://localhost:{}/ws", tls_addr.port())
         .into_client_request()
         .unwrap();
     let (mut ws, _) = tungstenite::client(request, tls(tls_addr)).expect("wss handshake");
     ws.send(tungstenite::Message::text("LOGIN secure")).unwrap();
-    assert_eq!(ws.read().unwrap().into_text().unwrap().as_str(), "OK LOGIN secure");
+    assert_eq!(
+        ws.read().unwrap().into_text().unwrap().as_str(),
+        "OK LOGIN secure"
+    );
     let mut plain = server.login("plain");
     plain.send("SAY over the wire");
     let said = loop {
@@ -246,5 +247,8 @@ fn the_tls_port_serves_the_page_over_https_and_websocket_over_wss() {
             break text;
         }
     };
-    assert!(said.starts_with("SAY plain ") && said.ends_with(" over the wire"), "{said}");
+    assert!(
+        said.starts_with("SAY plain ") && said.ends_with(" over the wire"),
+        "{said}"
+    );
 }

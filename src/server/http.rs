@@ -25,6 +25,9 @@ pub enum Sniff {
 /// HTTP/1.x` is HTTP, anything else the line protocol. Until the line is
 /// whole, bytes that could still become such a line need more.
 pub fn sniff(data: &[u8]) -> Sniff {
+    if data.is_empty() {
+        return Sniff::NeedMore;
+    }
     let line_end = memchr::memchr(b'\n', data);
     let line = &data[..line_end.unwrap_or(data.len())];
     let line = line.strip_suffix(b"\r").unwrap_or(line);
@@ -271,6 +274,7 @@ mod tests {
         assert_eq!(sniff(b"LOGIN alice"), Sniff::Line);
         assert_eq!(sniff(b"login alice\n"), Sniff::Line);
         assert_eq!(sniff(b"\n"), Sniff::Line);
+        assert_eq!(sniff(b""), Sniff::NeedMore, "nothing says nothing");
         assert_eq!(sniff(b"ABCDEFGHIJKLMNOPQ / x"), Sniff::Line);
     }
 

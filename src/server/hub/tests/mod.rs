@@ -6,3 +6,4 @@ mod cluster;
 mod harness;
 mod turns;
 mod web;
+mod websocket;
