@@ -2,7 +2,8 @@
 //! against evchat, Redis pub/sub and NATS, side by side in one run.
 //!
 //! - [`wire`]: each server's framing (the only per-target code);
-//! - [`fleet`]: connections and the mio reader threads that count them;
+//! - [`fleet`]: connections, barriers and closing; [`readers`]: the mio
+//!   reader threads that count what they receive;
 //! - [`phase`]: the windowed throughput phase and the open-loop latency phase;
 //! - [`scenario`]: fanout, mesh, private, connect, idle;
 //! - [`flood`]: one client floods while a pair of users does round trips
@@ -29,6 +30,7 @@ pub mod peers;
 pub mod phase;
 pub mod procstat;
 pub mod progress;
+pub mod readers;
 pub mod report;
 pub mod scenario;
 pub mod summary;

@@ -1,0 +1,237 @@
+//! The probe's reader threads and what they share with the coordinator.
+//!
+//! Receivers are spread over reader threads, each with its own mio `Poll`,
+//! so the probe reads in parallel and is not the bottleneck. Each reader
+//! thread counts deliveries per connection and publishes the smallest count
+//! among its receivers; the publisher uses the minimum over all threads as
+//! its flow-control signal. Latency samples go to a per-thread histogram.
+
+use super::wire::{Decoder, Item};
+use hdrhistogram::Histogram;
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token};
+use std::io::{self, Read};
+use std::net::TcpStream;
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Counters one reader thread shares with the coordinator.
+#[derive(Debug, Default)]
+pub struct ThreadCounts {
+    /// Smallest delivery count among this thread's receivers.
+    pub min: AtomicU64,
+    /// Largest delivery count among this thread's receivers.
+    pub max: AtomicU64,
+    /// Deliveries to this thread's receivers.
+    pub total: AtomicU64,
+    /// Bytes read by this thread from receivers.
+    pub bytes: AtomicU64,
+    /// Barrier answers seen, on all of this thread's connections.
+    pub pongs: AtomicU64,
+}
+
+/// State shared by the coordinator and the reader threads.
+pub struct Shared {
+    pub epoch: Instant,
+    pub stop: AtomicBool,
+    pub threads: Vec<ThreadCounts>,
+    pub latency: Vec<Mutex<Histogram<u64>>>,
+    /// The first refusal any connection got from the server.
+    pub refused: Mutex<Option<String>>,
+}
+
+impl Shared {
+    pub fn now_ns(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// The slowest receiver's count, over all threads.
+    pub fn min_received(&self) -> u64 {
+        self.threads
+            .iter()
+            .filter(|t| t.max.load(Ordering::Acquire) != u64::MAX)
+            .map(|t| t.min.load(Ordering::Acquire))
+            .min()
+            .unwrap_or(0)
+    }
+
+    pub fn max_received(&self) -> u64 {
+        self.threads
+            .iter()
+            .map(|t| t.max.load(Ordering::Acquire))
+            .filter(|&m| m != u64::MAX)
+            .max()
+            .unwrap_or(0)
+    }
+
+    pub fn total_received(&self) -> u64 {
+        self.threads
+            .iter()
+            .map(|t| t.total.load(Ordering::Acquire))
+            .sum()
+    }
+
+    pub fn bytes_received(&self) -> u64 {
+        self.threads
+            .iter()
+            .map(|t| t.bytes.load(Ordering::Acquire))
+            .sum()
+    }
+
+    pub fn pongs(&self) -> u64 {
+        self.threads
+            .iter()
+            .map(|t| t.pongs.load(Ordering::Acquire))
+            .sum()
+    }
+
+    /// Merges and clears the latency histograms (values in microseconds).
+    pub fn take_latency(&self) -> Histogram<u64> {
+        let mut all = new_histogram();
+        for h in &self.latency {
+            let mut h = h.lock().unwrap_or_else(|p| p.into_inner());
+            let _ = all.add(&*h);
+            h.reset();
+        }
+        all
+    }
+}
+
+pub fn new_histogram() -> Histogram<u64> {
+    // 1 µs to 100 s at 3 significant digits; cannot fail for these bounds.
+    Histogram::new_with_bounds(1, 100_000_000, 3).unwrap_or_else(|_| Histogram::new(3).unwrap())
+}
+
+/// One connection in the fleet, as the reader thread holds it. The socket
+/// is shared with the writers (one fd per connection, not two: a 10000
+/// connection run must fit the open-files limit).
+pub struct Watched {
+    pub stream: Arc<TcpStream>,
+    pub decoder: Decoder,
+    /// Receivers are counted; publisher connections are only drained.
+    pub counted: bool,
+    pub count: u64,
+}
+
+/// Parses the intended send time (ns since epoch) from a latency payload:
+/// `L:<seq>:<ns>:xxxx`.
+fn intended_ns(payload: &[u8]) -> Option<u64> {
+    let rest = payload.strip_prefix(b"L:")?;
+    let rest = &rest[memchr::memchr(b':', rest)? + 1..];
+    let end = memchr::memchr(b':', rest)?;
+    std::str::from_utf8(&rest[..end]).ok()?.parse().ok()
+}
+
+pub fn read_loop(slot: usize, mut conns: Vec<Watched>, shared: &Shared) {
+    let counts = &shared.threads[slot];
+    let Ok(mut poll) = Poll::new() else { return };
+    for (i, c) in conns.iter_mut().enumerate() {
+        let fd = c.stream.as_raw_fd();
+        let _ = poll
+            .registry()
+            .register(&mut SourceFd(&fd), Token(i), Interest::READABLE);
+    }
+    let receivers = conns.iter().filter(|c| c.counted).count();
+    if receivers == 0 {
+        counts.max.store(u64::MAX, Ordering::Release); // no say in the minimum
+    }
+    let mut at_min = receivers;
+    let mut min = 0u64;
+    let mut max = 0u64;
+    let mut events = Events::with_capacity(1024);
+    let mut buf = vec![0u8; 256 << 10];
+    let mut samples: Vec<u64> = Vec::new();
+    while !shared.stop.load(Ordering::Acquire) {
+        if poll
+            .poll(&mut events, Some(Duration::from_millis(5)))
+            .is_err()
+        {
+            continue;
+        }
+        let mut delivered = 0u64;
+        let mut bytes = 0u64;
+        let mut pongs = 0u64;
+        let mut min_moved = false;
+        for event in events.iter() {
+            let Some(c) = conns.get_mut(event.token().0) else {
+                continue;
+            };
+            loop {
+                let n = match (&*c.stream).read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(_) => break,
+                };
+                let now = shared.now_ns();
+                let mut got = 0u64;
+                c.decoder.feed(&buf[..n], |item| match item {
+                    Item::Message(payload) => {
+                        got += 1;
+                        if let Some(sent) = intended_ns(payload) {
+                            samples.push(now.saturating_sub(sent) / 1000);
+                        }
+                    }
+                    Item::Pong => pongs += 1,
+                    Item::Error(line) => {
+                        if let Ok(mut first) = shared.refused.lock() {
+                            first.get_or_insert_with(|| String::from_utf8_lossy(line).into_owned());
+                        }
+                    }
+                    Item::Other => {}
+                });
+                if c.counted {
+                    bytes += n as u64;
+                    delivered += got;
+                    if c.count == min && got > 0 {
+                        at_min -= 1;
+                        min_moved |= at_min == 0;
+                    }
+                    c.count += got;
+                    max = max.max(c.count);
+                }
+                if n < buf.len() {
+                    break;
+                }
+            }
+        }
+        if min_moved {
+            min = conns
+                .iter()
+                .filter(|c| c.counted)
+                .map(|c| c.count)
+                .min()
+                .unwrap_or(0);
+            at_min = conns.iter().filter(|c| c.counted && c.count == min).count();
+        }
+        if !samples.is_empty() {
+            let mut h = shared.latency[slot]
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            for s in samples.drain(..) {
+                h.saturating_record(s.max(1));
+            }
+        }
+        if delivered > 0 {
+            counts.total.fetch_add(delivered, Ordering::AcqRel);
+            counts.bytes.fetch_add(bytes, Ordering::AcqRel);
+            counts.max.store(max, Ordering::Release);
+        }
+        counts.min.store(min, Ordering::Release);
+        if pongs > 0 {
+            counts.pongs.fetch_add(pongs, Ordering::AcqRel);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn reads_intended_send_time() {
+        assert_eq!(super::intended_ns(b"L:12:34567:xxxx"), Some(34567));
+        assert_eq!(super::intended_ns(b"T:12:34567:xxxx"), None);
+        assert_eq!(super::intended_ns(b"L:12"), None);
+    }
+}
