@@ -36,6 +36,7 @@ pub mod scenario;
 pub mod summary;
 pub mod warmup;
 pub mod wire;
+pub mod ws;
 
 use clap::Parser;
 use flooder::Flood;
