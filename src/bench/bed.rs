@@ -81,6 +81,7 @@ impl Bed {
             publishers: 1,
             receivers_publish: false,
             readers: NODES,
+            ws: None,
         };
         let mut notes = Vec::new();
         let fleet = loop {

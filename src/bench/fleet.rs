@@ -5,6 +5,8 @@
 pub use super::readers::{new_histogram, Shared, ThreadCounts};
 use super::readers::{read_loop, Watched};
 use super::wire::{Decoder, Target};
+use super::ws;
+use super::wsconn::{self, Endpoint, WsReader};
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,6 +22,8 @@ pub struct Fleet {
     /// Publishers' sockets, in index order.
     pub publishers: Vec<Arc<TcpStream>>,
     pub target: Target,
+    /// Receivers speak WebSocket (publishers never do).
+    pub ws: bool,
     handles: Vec<JoinHandle<()>>,
 }
 
@@ -34,6 +38,9 @@ pub struct FleetSpec {
     /// Receivers also publish (mesh, private); only where the target allows.
     pub receivers_publish: bool,
     pub readers: usize,
+    /// Receivers connect over WebSocket here instead (fanout only: they
+    /// must not publish).
+    pub ws: Option<Endpoint>,
 }
 
 fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
@@ -62,30 +69,46 @@ impl Fleet {
             threads: (0..readers).map(|_| ThreadCounts::default()).collect(),
             latency: (0..readers).map(|_| Mutex::new(new_histogram())).collect(),
             refused: Mutex::new(None),
+            broken: Mutex::new(None),
+            writes: Mutex::new(()),
         });
         let mut per_thread: Vec<Vec<Watched>> = (0..readers).map(|_| Vec::new()).collect();
         let mut receivers = Vec::with_capacity(spec.receivers);
         let mut publishers = Vec::with_capacity(spec.publishers);
         let mut hello = Vec::new();
-        let mut add =
-            |stream: TcpStream, counted: bool, slot: usize| -> io::Result<Arc<TcpStream>> {
-                stream.set_nonblocking(true)?;
-                let stream = Arc::new(stream);
-                per_thread[slot % readers].push(Watched {
-                    stream: Arc::clone(&stream),
-                    decoder: Decoder::new(spec.target),
-                    counted,
-                    count: 0,
-                });
-                Ok(stream)
-            };
+        let mut framed = Vec::new();
+        let mut add = |stream: TcpStream,
+                       counted: bool,
+                       slot: usize,
+                       ws: Option<WsReader>|
+         -> io::Result<Arc<TcpStream>> {
+            stream.set_nonblocking(true)?;
+            let stream = Arc::new(stream);
+            per_thread[slot % readers].push(Watched {
+                stream: Arc::clone(&stream),
+                decoder: Decoder::new(spec.target),
+                ws,
+                counted,
+                count: 0,
+            });
+            Ok(stream)
+        };
         let addr = |i: usize| spec.addrs[i % spec.addrs.len().max(1)];
         for i in 0..spec.receivers {
-            let stream = connect(addr(i))?;
             hello.clear();
             spec.target.subscribe(&bench_name(i), &mut hello);
+            let (stream, ws) = match spec.ws {
+                None => (connect(addr(i))?, None),
+                Some(endpoint) => {
+                    let (stream, early) = wsconn::connect(endpoint, patience)?;
+                    framed.clear();
+                    wsconn::wrap(spec.target, &hello, &mut framed);
+                    std::mem::swap(&mut hello, &mut framed);
+                    (stream, Some(WsReader::new(spec.target, early)))
+                }
+            };
             (&stream).write_all(&hello)?;
-            receivers.push(add(stream, true, i)?);
+            receivers.push(add(stream, true, i, ws)?);
         }
         for i in 0..spec.publishers {
             let stream = connect(addr(0))?;
@@ -93,7 +116,7 @@ impl Fleet {
             spec.target
                 .publisher(&bench_name(spec.receivers + i), &mut hello);
             (&stream).write_all(&hello)?;
-            publishers.push(add(stream, false, i)?);
+            publishers.push(add(stream, false, i, None)?);
         }
         let mut handles = Vec::new();
         for (slot, watched) in per_thread.into_iter().enumerate() {
@@ -109,6 +132,7 @@ impl Fleet {
             receivers,
             publishers,
             target: spec.target,
+            ws: spec.ws.is_some(),
             handles,
         };
         let everyone = (spec.receivers + spec.publishers) as u64;
@@ -129,14 +153,32 @@ impl Fleet {
         self.shared.refused.lock().ok().and_then(|r| r.clone())
     }
 
+    /// Writes the same plain frames to every connection, wrapped for the
+    /// WebSocket receivers and followed there by `ws_after` (under the
+    /// lock their readers take to answer PINGs, so frames never
+    /// interleave).
+    fn to_everyone(&self, plain: &[u8], ws_after: &[u8]) -> io::Result<()> {
+        let mut framed = Vec::new();
+        if !plain.is_empty() {
+            wsconn::wrap(self.target, plain, &mut framed);
+        }
+        framed.extend_from_slice(ws_after);
+        let _writing = self.shared.writes.lock().unwrap_or_else(|p| p.into_inner());
+        for stream in &self.receivers {
+            write_retrying(stream, if self.ws { &framed } else { plain })?;
+        }
+        for stream in self.publishers.iter().filter(|_| !plain.is_empty()) {
+            write_retrying(stream, plain)?;
+        }
+        Ok(())
+    }
+
     /// Sends a barrier request on every connection and waits for all answers.
     pub fn barrier(&self, patience: Duration) -> io::Result<()> {
         let before = self.shared.pongs();
         let mut ping = Vec::new();
         self.target.ping(&mut ping);
-        for stream in self.receivers.iter().chain(&self.publishers) {
-            write_retrying(stream, &ping)?;
-        }
+        self.to_everyone(&ping, &[])?;
         let count = (self.receivers.len() + self.publishers.len()) as u64;
         self.wait_pongs(before + count, patience)
     }
@@ -144,6 +186,9 @@ impl Fleet {
     fn wait_pongs(&self, want: u64, patience: Duration) -> io::Result<()> {
         let deadline = Instant::now() + patience;
         while self.shared.pongs() < want {
+            if let Some(why) = self.shared.broken() {
+                return Err(io::Error::other(why));
+            }
             if Instant::now() > deadline {
                 return Err(io::Error::new(
                     io::ErrorKind::TimedOut,
@@ -162,10 +207,16 @@ impl Fleet {
     pub fn close(mut self) {
         let mut quit = Vec::new();
         self.target.quit(&mut quit);
+        // WebSocket receivers say goodbye with a close frame (1000) too.
+        let mut close = Vec::new();
+        ws::encode(
+            ws::CLOSE,
+            &1000u16.to_be_bytes(),
+            Some(ws::mask_key()),
+            &mut close,
+        );
+        let _ = self.to_everyone(&quit, &close);
         for stream in self.receivers.iter().chain(&self.publishers) {
-            if !quit.is_empty() {
-                let _ = write_retrying(stream, &quit);
-            }
             let _ = stream.shutdown(std::net::Shutdown::Write);
         }
         self.shared.stop.store(true, Ordering::Release);

@@ -37,6 +37,7 @@ pub mod summary;
 pub mod warmup;
 pub mod wire;
 pub mod ws;
+pub mod wsconn;
 
 use clap::Parser;
 use flooder::Flood;
@@ -46,6 +47,7 @@ use scenario::{Kind, Settings};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use wire::Target;
+use wsconn::Transport;
 
 /// Scenario names on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -82,6 +84,13 @@ pub struct BenchArgs {
     /// Protocol of the server at --addr.
     #[arg(long, value_enum, default_value = "evchat")]
     pub target: Target,
+    /// How fanout's subscribers connect: line (the server's own protocol
+    /// over TCP), ws (the same inside WebSocket frames: evchat's /ws on its
+    /// chat port, nats-server's websocket listener; Redis has none), or
+    /// all (both, side by side). Publishers always use line; other
+    /// scenarios run on line only.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "line")]
+    pub transport: Vec<TransportArg>,
     /// Address of a running server to measure.
     ///
     /// What a run leaves behind on an evchat server: the bench logs in as
@@ -97,6 +106,10 @@ pub struct BenchArgs {
     /// password-less logins.
     #[arg(long, default_value = "127.0.0.1:5555")]
     pub addr: SocketAddr,
+    /// WebSocket listener of the server at --addr, for --transport ws
+    /// [default: --addr, where evchat serves /ws].
+    #[arg(long, conflicts_with = "compare")]
+    pub ws_addr: Option<SocketAddr>,
     /// Pid of the server at --addr, to report its CPU and memory.
     #[arg(long)]
     pub server_pid: Option<u32>,
@@ -164,6 +177,53 @@ pub struct BenchArgs {
     /// Also write the results as JSON to this file.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+}
+
+/// `--transport` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TransportArg {
+    Line,
+    Ws,
+    /// line and ws.
+    All,
+}
+
+/// The (target, transport) pairs measured for one scenario, line before
+/// ws; and notices for the pairs left out.
+fn systems(
+    targets: &[Target],
+    wanted: &[TransportArg],
+    kind: Kind,
+) -> (Vec<(Target, Transport)>, Vec<String>) {
+    let ws = wanted.iter().any(|t| *t != TransportArg::Line);
+    let line = wanted.is_empty() || wanted.iter().any(|t| *t != TransportArg::Ws);
+    let mut transports = Vec::new();
+    let mut notices = Vec::new();
+    if line || (ws && kind != Kind::Fanout) {
+        transports.push(Transport::Line);
+    }
+    if ws && kind != Kind::Fanout {
+        notices.push(format!(
+            "WebSocket subscribers are measured in fanout only: {} ran on line",
+            kind.name()
+        ));
+    } else if ws {
+        transports.push(Transport::Ws);
+    }
+    let mut out = Vec::new();
+    for &target in targets {
+        for &t in &transports {
+            if t.serves(target) {
+                out.push((target, t));
+            } else {
+                notices.push(format!(
+                    "{} has no WebSocket listener: no ws row",
+                    target.name()
+                ));
+            }
+        }
+    }
+    (out, notices)
 }
 
 fn default_sizes(kind: Kind) -> Vec<usize> {
@@ -243,7 +303,11 @@ pub fn run(args: &BenchArgs) -> Report {
         .iter()
         .map(|&(k, n)| {
             // The cluster scenario measures four configurations.
-            let runs = if k == Kind::Cluster { 4 } else { targets.len() };
+            let runs = if k == Kind::Cluster {
+                4
+            } else {
+                systems(&targets, &args.transport, k).0.len()
+            };
             progress::estimate(k, n, &settings) * rounds * runs as f64
         })
         .sum();
@@ -267,23 +331,37 @@ pub fn run(args: &BenchArgs) -> Report {
         let estimate = progress::estimate(kind, n, &settings);
         let mut rows: Vec<Row> = Vec::new();
         let mut peers = Vec::new();
+        let (systems, notices) = systems(&targets, &args.transport, kind);
+        for notice in notices {
+            report.notice(notice);
+        }
         for &target in &targets {
-            let mut row = Row::new(kind, n, target);
-            if args.compare {
-                match peers::start(target) {
+            let over: Vec<Transport> = systems
+                .iter()
+                .filter(|s| s.0 == target)
+                .map(|s| s.1)
+                .collect();
+            let runs = estimate * rounds * over.len() as f64;
+            let mut error = None;
+            if args.compare && !over.is_empty() {
+                match peers::start(target, over.contains(&Transport::Ws)) {
                     Ok(Some(peer)) => peers.push(peer),
                     Ok(None) => {
                         report.notice(format!("{} is not installed: skipped", target.name()));
-                        bar.skip(estimate * rounds);
+                        bar.skip(runs);
                         continue;
                     }
                     Err(e) => {
-                        bar.skip(estimate * rounds);
-                        row.error = Some(e);
+                        bar.skip(runs);
+                        error = Some(e);
                     }
                 }
             }
-            rows.push(row);
+            for transport in over {
+                let mut row = Row::new(kind, n, target).over(transport);
+                row.error.clone_from(&error);
+                rows.push(row);
+            }
         }
         // Redis goes first in each round: when comparing, everyone's latency
         // is measured at the same offered rate, a fraction of Redis's
@@ -300,13 +378,13 @@ pub fn run(args: &BenchArgs) -> Report {
                 if row.error.is_some() {
                     continue;
                 }
-                let (addr, pid) = match peers.iter().find(|p| p.target == row.target) {
-                    Some(p) => (p.addr, Some(p.pid())),
-                    None => (args.addr, args.server_pid),
+                let (addr, ws_addr, pid) = match peers.iter().find(|p| p.target == row.target) {
+                    Some(p) => (p.addr, p.ws_addr, Some(p.pid())),
+                    None => (args.addr, args.ws_addr, args.server_pid),
                 };
                 bar.start(
                     estimate,
-                    format!("{} N={n} {} round {round}", kind.name(), row.target.name()),
+                    format!("{} N={n} {} round {round}", kind.name(), row.name()),
                 );
                 let run = scenario::Run {
                     kind,
@@ -314,6 +392,8 @@ pub fn run(args: &BenchArgs) -> Report {
                     target: row.target,
                     addr,
                     pid,
+                    transport: row.transport,
+                    ws_addr,
                     latency_rate: common_rate,
                 };
                 match scenario::run(run, &settings) {
@@ -332,7 +412,7 @@ pub fn run(args: &BenchArgs) -> Report {
                         bar.println(&format!(
                             "FAILED: {} N={n} on {}: {e}",
                             kind.name(),
-                            row.target.name()
+                            row.name()
                         ));
                         row.error = Some(e);
                         // Its later rounds will not run.

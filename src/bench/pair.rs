@@ -172,7 +172,7 @@ impl Pair {
                             Some(f) if f.pong.is_none() => f.pong = Some(now),
                             _ => error = Some("A got a PONG it did not ask for".into()),
                         },
-                        Item::Error(_) | Item::Other => {}
+                        Item::Ping(_) | Item::Error(_) | Item::Other => {}
                     });
                     counts.a_flood.fetch_add(flood, Ordering::AcqRel);
                 }
@@ -193,7 +193,7 @@ impl Pair {
                                 ))
                             }
                         },
-                        Item::Pong | Item::Error(_) | Item::Other => {}
+                        Item::Pong | Item::Ping(_) | Item::Error(_) | Item::Other => {}
                     });
                     counts.b_flood.fetch_add(flood, Ordering::AcqRel);
                 }

@@ -1,6 +1,8 @@
 //! Starting the servers a `--compare` run measures: evchat-server (the
 //! build next to the bench binary), redis-server and nats-server, each on a
 //! free loopback port. A peer not installed is skipped with a notice.
+//! For WebSocket subscribers nats-server also gets a `websocket` listener
+//! (evchat serves `/ws` on its chat port).
 
 use super::wire::Target;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -12,8 +14,11 @@ use std::time::{Duration, Instant};
 pub struct Peer {
     pub target: Target,
     pub addr: SocketAddr,
+    /// Where WebSocket subscribers connect, when asked for.
+    pub ws_addr: Option<SocketAddr>,
     child: Child,
-    /// evchat's data directory, removed on drop.
+    /// evchat's data directory or nats-server's configuration, removed on
+    /// drop.
     data_dir: Option<PathBuf>,
 }
 
@@ -53,8 +58,15 @@ fn free_port() -> std::io::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-/// The command line that starts `target` on `port`, if it is installed.
-fn command(target: Target, port: u16, data_dir: &std::path::Path) -> Option<Command> {
+/// The command line that starts `target` on `port`, if it is installed;
+/// nats-server with a WebSocket listener on `ws_port` if given (its
+/// configuration file goes in `data_dir`).
+fn command(
+    target: Target,
+    port: u16,
+    ws_port: Option<u16>,
+    data_dir: &std::path::Path,
+) -> Option<Command> {
     let port = port.to_string();
     let mut cmd;
     match target {
@@ -95,16 +107,37 @@ fn command(target: Target, port: u16, data_dir: &std::path::Path) -> Option<Comm
         Target::Nats => {
             cmd = Command::new(find_program("nats-server")?);
             cmd.args(["-a", "127.0.0.1", "-p", &port]);
+            if let Some(ws) = ws_port {
+                // Plain ws:// on loopback; compression only if a client
+                // asks, and the bench does not.
+                let conf = data_dir.join("nats.conf");
+                let text = format!("websocket {{ listen: \"127.0.0.1:{ws}\", no_tls: true }}\n");
+                std::fs::create_dir_all(data_dir)
+                    .and_then(|()| std::fs::write(&conf, text))
+                    .ok()?;
+                cmd.arg("-c").arg(conf);
+            }
         }
     }
     Some(cmd)
 }
 
-/// Starts `target`; `Ok(None)` when it is not installed.
-pub fn start(target: Target) -> Result<Option<Peer>, String> {
+/// Starts `target` (with a WebSocket listener if `ws`); `Ok(None)` when it
+/// is not installed.
+pub fn start(target: Target, ws: bool) -> Result<Option<Peer>, String> {
     let port = free_port().map_err(|e| e.to_string())?;
+    let ws_port = match (ws, target) {
+        (true, Target::Nats) => loop {
+            let ws = free_port().map_err(|e| e.to_string())?;
+            if ws != port {
+                break Some(ws);
+            }
+        },
+        (true, _) => Some(port),
+        (false, _) => None,
+    };
     let data_dir = std::env::temp_dir().join(format!("evchat-bench-{}-{port}", std::process::id()));
-    let Some(mut cmd) = command(target, port, &data_dir) else {
+    let Some(mut cmd) = command(target, port, ws_port.filter(|&p| p != port), &data_dir) else {
         if target == Target::Evchat {
             return Err(
                 "evchat-server is not next to evchat-bench: run `cargo build --release` first"
@@ -123,18 +156,21 @@ pub fn start(target: Target) -> Result<Option<Peer>, String> {
     let peer = Peer {
         target,
         addr,
+        ws_addr: ws_port.map(|p| SocketAddr::from(([127, 0, 0, 1], p))),
         child,
-        data_dir: (target == Target::Evchat).then_some(data_dir),
+        data_dir: (target == Target::Evchat || ws_port.is_some()).then_some(data_dir),
     };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(addr).is_err() {
-        if Instant::now() > deadline {
-            return Err(format!(
-                "{} did not start listening on {addr}",
-                target.name()
-            ));
+    for addr in [Some(addr), peer.ws_addr].into_iter().flatten() {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(addr).is_err() {
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "{} did not start listening on {addr}",
+                    target.name()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(20));
         }
-        std::thread::sleep(Duration::from_millis(20));
     }
     Ok(Some(peer))
 }

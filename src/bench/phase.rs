@@ -92,6 +92,9 @@ fn await_deliveries(
     let mut last = shared.total_received();
     let mut last_change = Instant::now();
     while shared.min_received() < base + expected {
+        if let Some(why) = shared.broken() {
+            return Err(why);
+        }
         let now_total = shared.total_received();
         if now_total != last {
             last = now_total;

@@ -6,7 +6,9 @@
 //! among its receivers; the publisher uses the minimum over all threads as
 //! its flow-control signal. Latency samples go to a per-thread histogram.
 
+use super::fleet::write_retrying;
 use super::wire::{Decoder, Item};
+use super::wsconn::WsReader;
 use hdrhistogram::Histogram;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
@@ -40,11 +42,21 @@ pub struct Shared {
     pub latency: Vec<Mutex<Histogram<u64>>>,
     /// The first refusal any connection got from the server.
     pub refused: Mutex<Option<String>>,
+    /// The first connection the server closed or broke (WebSocket): its
+    /// count will never come, so waiting for it is pointless.
+    pub broken: Mutex<Option<String>>,
+    /// Held while writing to WebSocket receivers, by the coordinator and
+    /// by readers answering PINGs, so that frames never interleave.
+    pub writes: Mutex<()>,
 }
 
 impl Shared {
     pub fn now_ns(&self) -> u64 {
         u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    pub fn broken(&self) -> Option<String> {
+        self.broken.lock().ok().and_then(|b| b.clone())
     }
 
     /// The slowest receiver's count, over all threads.
@@ -110,6 +122,8 @@ pub fn new_histogram() -> Histogram<u64> {
 pub struct Watched {
     pub stream: Arc<TcpStream>,
     pub decoder: Decoder,
+    /// Set when the connection speaks WebSocket.
+    pub ws: Option<WsReader>,
     /// Receivers are counted; publisher connections are only drained.
     pub counted: bool,
     pub count: u64,
@@ -122,6 +136,52 @@ fn intended_ns(payload: &[u8]) -> Option<u64> {
     let rest = &rest[memchr::memchr(b':', rest)? + 1..];
     let end = memchr::memchr(b':', rest)?;
     std::str::from_utf8(&rest[..end]).ok()?.parse().ok()
+}
+
+/// Takes in one read's bytes: returns the deliveries and barrier answers in
+/// them, with latency samples added to `samples`.
+fn take_in(
+    c: &mut Watched,
+    data: &mut [u8],
+    shared: &Shared,
+    samples: &mut Vec<u64>,
+) -> (u64, u64) {
+    let now = shared.now_ns();
+    let (mut got, mut pongs) = (0u64, 0u64);
+    let on_item = |item: Item<'_>| match item {
+        Item::Message(payload) => {
+            got += 1;
+            if let Some(sent) = intended_ns(payload) {
+                samples.push(now.saturating_sub(sent) / 1000);
+            }
+        }
+        Item::Pong => pongs += 1,
+        Item::Error(line) => {
+            if let Ok(mut first) = shared.refused.lock() {
+                first.get_or_insert_with(|| String::from_utf8_lossy(line).into_owned());
+            }
+        }
+        Item::Ping(_) | Item::Other => {}
+    };
+    let Some(ws) = c.ws.as_mut() else {
+        c.decoder.feed(data, on_item);
+        return (got, pongs);
+    };
+    ws.absorb(&mut c.decoder, data, on_item);
+    if !ws.replies.is_empty() {
+        let _writing = shared.writes.lock().unwrap_or_else(|p| p.into_inner());
+        if let Err(e) = write_retrying(&c.stream, &ws.replies) {
+            ws.closed
+                .get_or_insert_with(|| format!("cannot answer a PING: {e}"));
+        }
+        ws.replies.clear();
+    }
+    if let Some(why) = ws.closed.as_ref() {
+        if let Ok(mut first) = shared.broken.lock() {
+            first.get_or_insert_with(|| why.clone());
+        }
+    }
+    (got, pongs)
 }
 
 pub fn read_loop(slot: usize, mut conns: Vec<Watched>, shared: &Shared) {
@@ -137,12 +197,25 @@ pub fn read_loop(slot: usize, mut conns: Vec<Watched>, shared: &Shared) {
     if receivers == 0 {
         counts.max.store(u64::MAX, Ordering::Release); // no say in the minimum
     }
-    let mut at_min = receivers;
-    let mut min = 0u64;
-    let mut max = 0u64;
+    let mut samples: Vec<u64> = Vec::new();
+    // What came with WebSocket handshakes' answers (NATS's INFO, say).
+    for c in &mut conns {
+        if let Some(mut early) = c.ws.as_mut().map(|ws| std::mem::take(&mut ws.early)) {
+            let (got, pongs) = take_in(c, &mut early, shared, &mut samples);
+            c.count += got;
+            counts.pongs.fetch_add(pongs, Ordering::AcqRel);
+        }
+    }
+    let mut min = conns
+        .iter()
+        .filter(|c| c.counted)
+        .map(|c| c.count)
+        .min()
+        .unwrap_or(0);
+    let mut at_min = conns.iter().filter(|c| c.counted && c.count == min).count();
+    let mut max = conns.iter().map(|c| c.count).max().unwrap_or(0);
     let mut events = Events::with_capacity(1024);
     let mut buf = vec![0u8; 256 << 10];
-    let mut samples: Vec<u64> = Vec::new();
     while !shared.stop.load(Ordering::Acquire) {
         if poll
             .poll(&mut events, Some(Duration::from_millis(5)))
@@ -165,23 +238,8 @@ pub fn read_loop(slot: usize, mut conns: Vec<Watched>, shared: &Shared) {
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(_) => break,
                 };
-                let now = shared.now_ns();
-                let mut got = 0u64;
-                c.decoder.feed(&buf[..n], |item| match item {
-                    Item::Message(payload) => {
-                        got += 1;
-                        if let Some(sent) = intended_ns(payload) {
-                            samples.push(now.saturating_sub(sent) / 1000);
-                        }
-                    }
-                    Item::Pong => pongs += 1,
-                    Item::Error(line) => {
-                        if let Ok(mut first) = shared.refused.lock() {
-                            first.get_or_insert_with(|| String::from_utf8_lossy(line).into_owned());
-                        }
-                    }
-                    Item::Other => {}
-                });
+                let (got, answers) = take_in(c, &mut buf[..n], shared, &mut samples);
+                pongs += answers;
                 if c.counted {
                     bytes += n as u64;
                     delivered += got;

@@ -7,6 +7,7 @@
 use super::columns::{compared, tables, Col, Show, Table};
 use super::scenario::{Kind, Sample};
 use super::wire::Target;
+use super::wsconn::Transport;
 use std::fmt::Write as _;
 
 /// Every round of one scenario, size and target.
@@ -15,6 +16,8 @@ pub struct Row {
     pub kind: Kind,
     pub size: usize,
     pub target: Target,
+    /// How the receivers connected.
+    pub transport: Transport,
     pub samples: Vec<Sample>,
     pub peak_rss_kib: Option<u64>,
     /// Set when a run failed; a failed row gives no figures.
@@ -37,11 +40,21 @@ impl Row {
             kind,
             size,
             target,
+            transport: Transport::Line,
             samples: Vec::new(),
             peak_rss_kib: None,
             error: None,
             label: None,
         }
+    }
+
+    /// The row with receivers over `transport` (named `evchat ws` for ws).
+    pub fn over(mut self, transport: Transport) -> Row {
+        self.transport = transport;
+        if transport == Transport::Ws {
+            self.label = Some(format!("{} ws", self.target.name()));
+        }
+        self
     }
 
     /// The row's name in the tables.
@@ -218,6 +231,7 @@ impl Report {
                     .collect();
                 serde_json::json!({
                     "scenario": r.kind, "size": r.size, "target": r.target, "label": r.label,
+                    "transport": r.transport,
                     "rounds": r.samples.len(), "figures": figures,
                     "samples": r.samples, "peak_rss_kib": r.peak_rss_kib, "error": r.error,
                 })
@@ -227,34 +241,51 @@ impl Report {
     }
 }
 
-/// `evchat vs redis: 5.10× deliveries/s, 0.12× server CPU per delivery`.
+/// `evchat vs redis: 5.10× deliveries/s, 0.12× server CPU per delivery`:
+/// evchat against each peer over the same transport, and each server's
+/// WebSocket row against its own line row (`evchat ws vs evchat`).
 fn ratios(kind: Kind, rows: &[&Row]) -> String {
     let mut out = String::new();
-    let Some(ev) = rows.iter().find(|r| r.target == Target::Evchat) else {
-        return out;
+    let find = |target: Target, transport: Transport| {
+        rows.iter()
+            .find(|r| r.target == target && r.transport == transport)
     };
-    for peer in rows.iter().filter(|r| r.target != Target::Evchat) {
-        let ratio = |key: &str| Some(ev.spread(key)?.median / peer.spread(key)?.median);
+    let mut pairs: Vec<(&Row, &Row)> = Vec::new();
+    for transport in [Transport::Line, Transport::Ws] {
+        if let Some(ev) = find(Target::Evchat, transport) {
+            pairs.extend(
+                rows.iter()
+                    .filter(|r| r.target != Target::Evchat && r.transport == transport)
+                    .map(|peer| (*ev, *peer)),
+            );
+        }
+    }
+    for ws in rows.iter().filter(|r| r.transport == Transport::Ws) {
+        if let Some(line) = find(ws.target, Transport::Line) {
+            pairs.push((*ws, *line));
+        }
+    }
+    for (a, b) in pairs {
+        let ratio = |key: &str| Some(a.spread(key)?.median / b.spread(key)?.median);
         let parts: Vec<String> = compared(kind)
             .iter()
             .filter_map(|(key, words)| Some(format!("{:.2}× {words}", ratio(key)?)))
             .collect();
         if !parts.is_empty() {
-            let _ = writeln!(
-                out,
-                "  evchat vs {}: {}",
-                peer.target.name(),
-                parts.join(", ")
-            );
+            let _ = writeln!(out, "  {} vs {}: {}", a.name(), b.name(), parts.join(", "));
         }
     }
     let throughput = matches!(kind, Kind::Fanout | Kind::Mesh | Kind::Private);
-    if let Some(busy) = ev.spread("server_busy").filter(|_| throughput) {
-        if busy.median < 0.85 {
+    for ev in rows
+        .iter()
+        .filter(|r| r.target == Target::Evchat && throughput)
+    {
+        if let Some(busy) = ev.spread("server_busy").filter(|b| b.median < 0.85) {
             let _ = writeln!(
                 out,
-                "  (evchat's server was busy {:.0}% of the time: the probe or the kernel,\n   \
+                "  ({}'s server was busy {:.0}% of the time: the probe or the kernel,\n   \
                  not the server, set this figure)",
+                ev.name(),
                 busy.median * 100.0
             );
         }
@@ -271,8 +302,16 @@ mod tests {
         let kinds = [Kind::Fanout, Kind::Connect, Kind::Idle, Kind::Cluster];
         let mut report = Report::default();
         for kind in kinds {
-            for target in [Target::Evchat, Target::Redis, Target::Nats] {
-                let mut row = Row::new(kind, 10000, target);
+            // Fanout also with WebSocket rows, after the line rows.
+            let mut systems: Vec<(Target, Transport)> =
+                [Target::Evchat, Target::Redis, Target::Nats]
+                    .map(|t| (t, Transport::Line))
+                    .to_vec();
+            if kind == Kind::Fanout {
+                systems.extend([Target::Evchat, Target::Nats].map(|t| (t, Transport::Ws)));
+            }
+            for (target, transport) in systems {
+                let mut row = Row::new(kind, 10000, target).over(transport);
                 if kind == Kind::Cluster {
                     row.label = Some(format!("{} on 1 port", target.name().len()));
                 }
@@ -290,6 +329,23 @@ mod tests {
             }
         }
         report
+    }
+
+    #[test]
+    fn websocket_rows_are_set_beside_their_line_rows_and_each_other() {
+        let text = widest(3).table();
+        for pair in [
+            "evchat vs nats: 1.00×",
+            "evchat ws vs nats ws: 1.00×",
+            "evchat ws vs evchat: 1.00×",
+            "nats ws vs nats: 1.00×",
+        ] {
+            assert!(text.contains(pair), "{pair}: {text}");
+        }
+        assert!(!text.contains("evchat ws vs redis"), "{text}");
+        let json = widest(1).json();
+        assert_eq!(json["rows"][3]["transport"], "ws");
+        assert_eq!(json["rows"][3]["label"], "evchat ws");
     }
 
     #[test]

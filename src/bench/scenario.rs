@@ -7,6 +7,7 @@ use super::flooder::Flood;
 use super::phase::{self, Plan};
 use super::procstat;
 use super::wire::{Decoder, Item, Target};
+use super::wsconn::{Endpoint, Transport};
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -84,6 +85,10 @@ pub struct Run {
     pub target: Target,
     pub addr: SocketAddr,
     pub pid: Option<u32>,
+    /// How receivers connect (WebSocket: fanout only).
+    pub transport: Transport,
+    /// The server's WebSocket listener, when not at `addr`.
+    pub ws_addr: Option<SocketAddr>,
     /// Publishes per second for the latency phase; `None`: the fraction of
     /// this run's own measured maximum.
     pub latency_rate: Option<f64>,
@@ -111,6 +116,13 @@ fn messages(r: Run, s: &Settings) -> Result<Sample, String> {
         pid,
         ..
     } = r;
+    let ws = match r.transport {
+        Transport::Line => None,
+        Transport::Ws if kind != Kind::Fanout => {
+            return Err("WebSocket receivers are measured in fanout only".into())
+        }
+        Transport::Ws => Some(Endpoint::new(target, r.ws_addr.unwrap_or(addr))),
+    };
     let receivers_publish = kind != Kind::Fanout && target.can_publish_while_subscribed();
     let publishers = match kind {
         Kind::Fanout => s.publishers,
@@ -127,6 +139,7 @@ fn messages(r: Run, s: &Settings) -> Result<Sample, String> {
         publishers,
         receivers_publish,
         readers: s.readers,
+        ws,
     };
     let users = server_stats(target, addr)?.map(|st| st.users);
     let fleet = Fleet::open(&spec, PATIENCE).map_err(|e| format!("set-up failed: {e}"))?;
@@ -275,6 +288,7 @@ pub fn bystanders(
         publishers: 0,
         receivers_publish: false,
         readers: s.readers,
+        ws: None,
     };
     let fleet = Fleet::open(&spec, PATIENCE).map_err(|e| format!("set-up failed: {e}"))?;
     Ok((fleet, users))

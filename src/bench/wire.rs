@@ -127,6 +127,9 @@ pub enum Item<'a> {
     Message(&'a [u8]),
     /// The answer to a barrier request.
     Pong,
+    /// The server's keep-alive (or end of held mail), with its token
+    /// (evchat) or none (NATS). Line connections leave it unanswered.
+    Ping(&'a [u8]),
     /// A refusal (`ERR ...`, `-ERR ...`): the server will not do what the
     /// bench asks, so no figure can come.
     Error(&'a [u8]),
@@ -176,6 +179,12 @@ impl Decoder {
         self.carry.extend_from_slice(rest);
     }
 
+    /// Takes one whole line, without its LF (evchat over WebSocket: a
+    /// frame's payload).
+    pub fn feed_line(&mut self, line: &[u8], mut on_item: impl FnMut(Item<'_>)) {
+        self.line(line, &mut on_item);
+    }
+
     fn line(&mut self, line: &[u8], on_item: &mut impl FnMut(Item<'_>)) {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         let item = match self.target {
@@ -190,6 +199,8 @@ impl Decoder {
                     return;
                 } else if line == b"PONG" {
                     Item::Pong
+                } else if line == b"PING" {
+                    Item::Ping(b"")
                 } else if line.starts_with(b"-ERR") {
                     Item::Error(line)
                 } else {
@@ -241,6 +252,8 @@ fn evchat_line(line: &[u8]) -> Item<'_> {
         2
     } else if line.starts_with(b"PONG") {
         return Item::Pong;
+    } else if let Some(rest) = line.strip_prefix(b"PING") {
+        return Item::Ping(rest.strip_prefix(b" ").unwrap_or(rest));
     } else if line.starts_with(b"ERR ") {
         return Item::Error(line);
     } else {
@@ -274,6 +287,7 @@ mod tests {
             d.feed(std::slice::from_ref(b), |item| match item {
                 Item::Message(p) => got.push(String::from_utf8_lossy(p).into_owned()),
                 Item::Pong => got.push("PONG".into()),
+                Item::Ping(t) => got.push(format!("PING[{}]", String::from_utf8_lossy(t))),
                 Item::Error(_) | Item::Other => {}
             });
         }
@@ -282,12 +296,12 @@ mod tests {
 
     #[test]
     fn finds_payloads_in_each_format() {
-        let ev = b"OK LOGIN s1\nJOINED x 2026-11-23T10:15:30.123Z\nSAY p 2026-11-23T10:15:30.123Z a b\nMSG p s1 2026-11-23T10:15:30.123Z c\nPONG bench\n";
-        assert_eq!(items(Target::Evchat, ev), ["a b", "c", "PONG"]);
+        let ev = b"OK LOGIN s1\nJOINED x 2026-11-23T10:15:30.123Z\nSAY p 2026-11-23T10:15:30.123Z a b\nMSG p s1 2026-11-23T10:15:30.123Z c\nPONG bench\nPING 7\n";
+        assert_eq!(items(Target::Evchat, ev), ["a b", "c", "PONG", "PING[7]"]);
         let redis = b"*3\r\n$9\r\nsubscribe\r\n$5\r\nbench\r\n:1\r\n*2\r\n$4\r\npong\r\n$0\r\n\r\n*3\r\n$7\r\nmessage\r\n$5\r\nbench\r\n$3\r\nabc\r\n:1\r\n+PONG\r\n";
         assert_eq!(items(Target::Redis, redis), ["PONG", "abc", "PONG"]);
-        let nats = b"INFO {}\r\nMSG bench 1 3\r\nabc\r\nPING\r\nPONG\r\n";
-        assert_eq!(items(Target::Nats, nats), ["abc", "PONG"]);
+        let nats = b"INFO {}\r\nMSG bench 1 4\r\nPING\r\nPING\r\nPONG\r\n";
+        assert_eq!(items(Target::Nats, nats), ["PING", "PING[]", "PONG"]);
     }
 
     #[test]
