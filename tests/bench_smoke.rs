@@ -65,6 +65,129 @@ fn fanout_counts_every_delivery_and_reports_figures() {
     let _ = std::fs::remove_file(json);
 }
 
+/// The rows of a report written with --json, after the run.
+fn json_rows(path: &std::path::Path) -> Vec<serde_json::Value> {
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let _ = std::fs::remove_file(path);
+    report["rows"].as_array().unwrap().clone()
+}
+
+#[test]
+fn fanout_over_websocket_counts_every_delivery_beside_line() {
+    let server = TestServer::start(&["--idle-timeout", "0"]);
+    let before = server.stat("deliveries");
+    let json = std::env::temp_dir().join(format!("evchat-bench-ws-{}.json", std::process::id()));
+    let (ok, text) = bench(
+        &server,
+        &[
+            "fanout",
+            "--transport",
+            "all",
+            "--sizes",
+            "5",
+            "--messages",
+            "200",
+            "--json",
+            json.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{text}");
+    assert!(text.contains("evchat ws vs evchat: "), "{text}");
+    let rows = json_rows(&json);
+    let systems: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["target"].as_str().unwrap(),
+                r["transport"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(systems, [("evchat", "line"), ("evchat", "ws")]);
+    for row in &rows {
+        assert_eq!(row["error"], serde_json::Value::Null, "{row}");
+        let figure = |key: &str| row["figures"][key]["median"].as_f64().unwrap();
+        assert!(figure("deliveries_per_s") > 0.0, "{row}");
+        assert!(
+            figure("p99_us") > 0.0 && figure("server_cpu_s_per_m") >= 0.0,
+            "{row}"
+        );
+    }
+    // The bench checked the server's count run by run; over both: 200
+    // messages to 5 receivers, each way.
+    assert!(server.stat("deliveries") - before >= 2 * 200 * 5);
+}
+
+#[test]
+fn websocket_subscribers_answer_the_servers_keepalive_pings() {
+    // Idle for 1 s is cut (PING at 0.5 s): the subscribers only listen,
+    // so they stay through a 2.5 s latency phase only by answering.
+    let server = TestServer::start(&["--idle-timeout", "1"]);
+    let out = Command::new(env!("CARGO_BIN_EXE_evchat-bench"))
+        .args(["--addr", &server.addr.to_string()])
+        .args([
+            "fanout",
+            "--transport",
+            "ws",
+            "--sizes",
+            "3",
+            "--rounds",
+            "1",
+        ])
+        .args(["--messages", "50", "--latency-seconds", "2.5"])
+        .args(["--latency-rate", "200"])
+        .output()
+        .expect("run evchat-bench");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("evchat ws"), "{text}");
+}
+
+#[test]
+fn fanout_over_websocket_compares_with_nats_websocket() {
+    if evchat::bench::peers::find_program("nats-server").is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "nats-server is not installed, and CI is set: install nats-server 2.9+"
+        );
+        eprintln!("skipped: nats-server is not installed (with CI set, this fails)");
+        return;
+    }
+    let json = std::env::temp_dir().join(format!("evchat-natsws-{}.json", std::process::id()));
+    // --compare starts the servers; ws only, so no Redis is started.
+    let out = Command::new(env!("CARGO_BIN_EXE_evchat-bench"))
+        .args(["fanout", "--compare", "--transport", "ws", "--sizes", "4"])
+        .args([
+            "--messages",
+            "300",
+            "--rounds",
+            "1",
+            "--latency-seconds",
+            "0.2",
+        ])
+        .args(["--json", json.to_str().unwrap()])
+        .output()
+        .expect("run evchat-bench");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("evchat ws vs nats ws: "), "{text}");
+    let rows = json_rows(&json);
+    let labels: Vec<&str> = rows.iter().map(|r| r["label"].as_str().unwrap()).collect();
+    assert_eq!(labels, ["evchat ws", "nats ws"]);
+    for row in &rows {
+        assert_eq!(row["error"], serde_json::Value::Null, "{row}");
+        assert!(
+            row["figures"]["deliveries_per_s"]["median"]
+                .as_f64()
+                .unwrap()
+                > 0.0
+        );
+    }
+}
+
 #[test]
 fn other_scenarios_run_against_evchat() {
     let server = TestServer::start(&["--idle-timeout", "0"]);
