@@ -133,9 +133,11 @@ pub fn throughput(fleet: &Fleet, plan: &Plan, server: Option<u32>) -> Result<Thr
     let total = senders * plan.per_sender;
     let expected = plan.expected(plan.per_sender);
     let probe = std::process::id();
+    // To the nanosecond: evchat's phase lasts a fraction of a second, a few
+    // clock ticks of server CPU, too coarse to compare two transports by.
     let (server_cpu0, probe_cpu0) = (
-        server.and_then(procstat::cpu_seconds),
-        procstat::cpu_seconds(probe),
+        server.and_then(procstat::cpu_seconds_fine),
+        procstat::cpu_seconds_fine(probe),
     );
     let start = Instant::now();
     let mut sent = vec![0u64; plan.senders.len()];
@@ -186,7 +188,8 @@ pub fn throughput(fleet: &Fleet, plan: &Plan, server: Option<u32>) -> Result<Thr
     }
     await_deliveries(fleet, plan, base, base_total, expected)?;
     let seconds = start.elapsed().as_secs_f64();
-    let cpu = |pid: Option<u32>, before: Option<f64>| Some(procstat::cpu_seconds(pid?)? - before?);
+    let cpu =
+        |pid: Option<u32>, before: Option<f64>| Some(procstat::cpu_seconds_fine(pid?)? - before?);
     Ok(Throughput {
         deliveries: expected * plan.receivers,
         publishes: total,
