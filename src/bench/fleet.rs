@@ -94,13 +94,20 @@ impl Fleet {
             Ok(stream)
         };
         let addr = |i: usize| spec.addrs[i % spec.addrs.len().max(1)];
+        // WebSocket upgrades are all asked for first (see wsconn::start).
+        let mut asked = std::collections::VecDeque::new();
+        if let Some(endpoint) = spec.ws {
+            for _ in 0..spec.receivers {
+                asked.push_back(wsconn::start(endpoint)?);
+            }
+        }
         for i in 0..spec.receivers {
             hello.clear();
             spec.target.subscribe(&bench_name(i), &mut hello);
-            let (stream, ws) = match spec.ws {
+            let (stream, ws) = match asked.pop_front() {
                 None => (connect(addr(i))?, None),
-                Some(endpoint) => {
-                    let (stream, early) = wsconn::connect(endpoint, patience)?;
+                Some(mut stream) => {
+                    let early = wsconn::finish(&mut stream, patience)?;
                     framed.clear();
                     wsconn::wrap(spec.target, &hello, &mut framed);
                     std::mem::swap(&mut hello, &mut framed);

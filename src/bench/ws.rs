@@ -149,6 +149,7 @@ struct Header {
 
 /// Parses a header at the start of `buf`: `Ok(None)` if `buf` ends before
 /// the header does; with it, how many bytes the header took.
+#[inline]
 fn header(buf: &[u8]) -> Result<Option<(Header, usize)>, String> {
     let (Some(&b0), Some(&b1)) = (buf.first(), buf.get(1)) else {
         return Ok(None);

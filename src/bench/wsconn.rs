@@ -51,15 +51,25 @@ impl Endpoint {
     }
 }
 
-/// Connects and upgrades; returns the (blocking) stream and whatever the
-/// server sent past the answer's head (NATS's INFO may be there).
-pub fn connect(endpoint: Endpoint, patience: Duration) -> io::Result<(TcpStream, Vec<u8>)> {
+/// Connects and asks for the upgrade; [`finish`] reads the answer. Apart,
+/// so that a fleet asks on every connection before it waits on any: one
+/// round trip each, in turn, would log subscribers in one per server turn,
+/// and each login's presence notice would cost a write to every subscriber
+/// already in (N²/2 writes), which line subscribers, whose logins arrive
+/// in bursts, do not cause.
+pub fn start(endpoint: Endpoint) -> io::Result<TcpStream> {
     let mut stream = TcpStream::connect(endpoint.addr)?;
     stream.set_nodelay(true)?;
-    stream.set_read_timeout(Some(patience))?;
     let host = endpoint.addr.to_string();
     let request = ws::request(&host, endpoint.path, &ws::handshake_key());
     stream.write_all(request.as_bytes())?;
+    Ok(stream)
+}
+
+/// Reads the upgrade's answer; returns whatever the server sent past its
+/// head (NATS's INFO may be there).
+pub fn finish(stream: &mut TcpStream, patience: Duration) -> io::Result<Vec<u8>> {
+    stream.set_read_timeout(Some(patience))?;
     let mut got = Vec::with_capacity(512);
     let mut buf = [0u8; 1024];
     let end = loop {
@@ -83,7 +93,7 @@ pub fn connect(endpoint: Endpoint, patience: Duration) -> io::Result<(TcpStream,
     };
     ws::check_answer(&got[..end]).map_err(io::Error::other)?;
     stream.set_read_timeout(None)?;
-    Ok((stream, got.split_off(end)))
+    Ok(got.split_off(end))
 }
 
 /// Wraps plain protocol bytes, as [`Target`]'s methods make them, in
