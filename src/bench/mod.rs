@@ -47,7 +47,7 @@ use scenario::{Kind, Settings};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use wire::Target;
-use wsconn::Transport;
+use wsconn::{systems, Transport, TransportArg};
 
 /// Scenario names on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -177,53 +177,6 @@ pub struct BenchArgs {
     /// Also write the results as JSON to this file.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
-}
-
-/// `--transport` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum TransportArg {
-    Line,
-    Ws,
-    /// line and ws.
-    All,
-}
-
-/// The (target, transport) pairs measured for one scenario, line before
-/// ws; and notices for the pairs left out.
-fn systems(
-    targets: &[Target],
-    wanted: &[TransportArg],
-    kind: Kind,
-) -> (Vec<(Target, Transport)>, Vec<String>) {
-    let ws = wanted.iter().any(|t| *t != TransportArg::Line);
-    let line = wanted.is_empty() || wanted.iter().any(|t| *t != TransportArg::Ws);
-    let mut transports = Vec::new();
-    let mut notices = Vec::new();
-    if line || (ws && kind != Kind::Fanout) {
-        transports.push(Transport::Line);
-    }
-    if ws && kind != Kind::Fanout {
-        notices.push(format!(
-            "WebSocket subscribers are measured in fanout only: {} ran on line",
-            kind.name()
-        ));
-    } else if ws {
-        transports.push(Transport::Ws);
-    }
-    let mut out = Vec::new();
-    for &target in targets {
-        for &t in &transports {
-            if t.serves(target) {
-                out.push((target, t));
-            } else {
-                notices.push(format!(
-                    "{} has no WebSocket listener: no ws row",
-                    target.name()
-                ));
-            }
-        }
-    }
-    (out, notices)
 }
 
 fn default_sizes(kind: Kind) -> Vec<usize> {
