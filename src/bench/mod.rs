@@ -70,6 +70,7 @@ pub enum Which {
     version,
     about = "Measure fan-out throughput and latency of evchat, Redis pub/sub and NATS",
     after_help = "Examples:\n  evchat-bench fanout --compare --sizes 100,1000\n  \
+                  evchat-bench fanout --compare --transport all --sizes 100,1000\n  \
                   evchat-bench flood --flood say,pong --flood-seconds 20\n  \
                   evchat-bench cluster --sizes 300 --shared-port 2"
 )]
