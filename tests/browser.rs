@@ -46,7 +46,10 @@ fn state(tab: &mut Tab) -> String {
 fn wait_state(tab: &mut Tab, want: &str) {
     tab.wait(
         &format!("the page to be {want}"),
-        &format!("document.getElementById('state').dataset.state === {}", js(want)),
+        &format!(
+            "document.getElementById('state').dataset.state === {}",
+            js(want)
+        ),
     );
 }
 
@@ -135,7 +138,10 @@ fn page_and_tcp_user_chat_both_ways_in_public_and_in_private() {
     assert_eq!((class.as_str(), from.as_str()), ("row say", "bob"));
 
     say(&mut tab, "hi bob");
-    assert_eq!(next_message(&mut bob), ("SAY".into(), "alice".into(), "hi bob".into()));
+    assert_eq!(
+        next_message(&mut bob),
+        ("SAY".into(), "alice".into(), "hi bob".into())
+    );
 
     // Shift+Enter is a new line in the box; it travels escaped.
     tab.type_into("#input", "two");
@@ -150,7 +156,10 @@ fn page_and_tcp_user_chat_both_ways_in_public_and_in_private() {
     // A click on a name in the list starts a private message to it.
     tab.click("#users button[data-name=\"bob\"]");
     say(&mut tab, "clicked");
-    assert_eq!(next_message(&mut bob), ("MSG".into(), "alice".into(), "clicked".into()));
+    assert_eq!(
+        next_message(&mut bob),
+        ("MSG".into(), "alice".into(), "clicked".into())
+    );
 
     bob.send("MSG alice psst");
     let (class, from, tag) = row(&mut tab, "psst");
@@ -177,11 +186,18 @@ fn received_markup_and_control_characters_are_shown_as_text() {
     bob.send("SAY forged\\r[12:00] <carol> hi \u{202e}olleh\u{7}");
     row(&mut tab, attack);
     row(&mut tab, &format!("{attack}<b>bold</b>"));
-    row(&mut tab, "forged\u{240d}[12:00] <carol> hi <U+202E>olleh\u{2407}");
+    row(
+        &mut tab,
+        "forged\u{240d}[12:00] <carol> hi <U+202E>olleh\u{2407}",
+    );
 
     let made = tab.eval("document.querySelectorAll('#messages img, #messages b').length");
     assert_eq!(made, 0, "received text was parsed as HTML");
-    assert_eq!(tab.eval("window.alerted"), false, "received text ran script");
+    assert_eq!(
+        tab.eval("window.alerted"),
+        false,
+        "received text ran script"
+    );
     assert!(tab.events("Page.javascriptDialogOpening").is_empty());
     no_problems(&tab);
 }
@@ -245,9 +261,7 @@ fn server_with_accounts(accounts: &[(&str, &str)]) -> (TestServer, tempfile::Tem
     let users = dir.path().join("users");
     for (name, password) in accounts {
         let mut command = Command::new(env!("CARGO_BIN_EXE_evchat-server"));
-        command
-            .args(["user", "add", name, "--users"])
-            .arg(&users);
+        command.args(["user", "add", name, "--users"]).arg(&users);
         let out = run_with_stdin(&mut command, format!("{password}\n").as_bytes());
         assert!(out.status.success(), "{out:?}");
     }
@@ -372,7 +386,11 @@ fn on_a_phone_sized_screen_the_box_and_the_messages_are_in_view() {
     };
     assert_eq!(innerwidth(&mut tab), 375);
     for id in ["input", "messages", "send", "state"] {
-        assert_eq!(tab.eval(&in_view(id)), true, "#{id} is not within the screen");
+        assert_eq!(
+            tab.eval(&in_view(id)),
+            true,
+            "#{id} is not within the screen"
+        );
     }
     let overflow = tab.eval("document.documentElement.scrollWidth > innerWidth");
     assert_eq!(overflow, false, "the page is wider than the screen");

@@ -122,7 +122,9 @@ impl Browser {
             if std::env::var_os("CI").is_some() {
                 panic!("chromium is not installed, and CI needs the browser tests: apt-get install chromium");
             }
-            eprintln!("SKIPPED: no chromium (apt-get install chromium); set CI=1 to make this a failure");
+            eprintln!(
+                "SKIPPED: no chromium (apt-get install chromium); set CI=1 to make this a failure"
+            );
             return None;
         };
         let profile = tempfile::tempdir().expect("profile directory");
@@ -284,7 +286,10 @@ impl Tab {
         let value = self.eval(&js);
         if value.is_null() || value == false {
             let text = self.eval("document.body ? document.body.innerText : ''");
-            panic!("gave up waiting for {what} ({cond})\npage text:\n{}", text.as_str().unwrap_or(""));
+            panic!(
+                "gave up waiting for {what} ({cond})\npage text:\n{}",
+                text.as_str().unwrap_or("")
+            );
         }
         value
     }
