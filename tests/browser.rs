@@ -184,15 +184,18 @@ fn received_markup_and_control_characters_are_shown_as_text() {
     bob.send(&format!("SAY {attack}"));
     bob.send(&format!("MSG alice {attack}<b>bold</b>"));
     bob.send("SAY forged\\r[12:00] <carol> hi \u{202e}olleh\u{7}");
+    // Frames come in order: once the last is shown, all are.
+    bob.send("SAY that is all");
+    row(&mut tab, "that is all");
+
+    let made = tab.eval("document.querySelectorAll('#messages *:not(li, time, span)').length");
+    assert_eq!(made, 0, "received text was parsed as HTML");
     row(&mut tab, attack);
     row(&mut tab, &format!("{attack}<b>bold</b>"));
     row(
         &mut tab,
         "forged\u{240d}[12:00] <carol> hi <U+202E>olleh\u{2407}",
     );
-
-    let made = tab.eval("document.querySelectorAll('#messages img, #messages b').length");
-    assert_eq!(made, 0, "received text was parsed as HTML");
     assert_eq!(
         tab.eval("window.alerted"),
         false,
