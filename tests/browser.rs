@@ -165,6 +165,20 @@ fn page_and_tcp_user_chat_both_ways_in_public_and_in_private() {
     let (class, from, tag) = row(&mut tab, "psst");
     assert!(class.contains("private"), "not marked private: {class}");
     assert_eq!((from.as_str(), tag.as_str()), ("bob", "private"));
+
+    // A message the server refuses is shown as not sent, with the error.
+    say(&mut tab, "@nobody hello?");
+    let error = tab.wait(
+        "the error",
+        "(document.querySelector('#messages .error .text') || {}).textContent",
+    );
+    assert!(
+        error.as_str().unwrap_or_default().starts_with("error 404"),
+        "{error}"
+    );
+    let (class, _, tag) = row(&mut tab, "hello?");
+    assert!(class.contains("failed"), "{class}");
+    assert_eq!(tag, "private to nobody not sent");
     no_problems(&tab);
 }
 

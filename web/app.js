@@ -33,6 +33,8 @@ let delay = FIRST_DELAY;
 let timer = null;
 let heldRun = null; // private messages since OK LOGIN, until the held-mail PING
 let full = false; // the last refusal was "server full"
+let sent = []; // [token, row] of messages sent and not yet past their PING
+let nextToken = 0;
 const users = new Set();
 
 /* ---- text: protocol escapes and visible control characters ---- */
@@ -81,18 +83,21 @@ function el(tag, className, text) {
 
 /* ---- the message list ---- */
 
-function clock(time) {
+// Local time: hours and minutes shown, the whole date and time on hover.
+function stampOf(time) {
   const d = time ? new Date(time) : new Date();
-  if (Number.isNaN(d.getTime())) return visible(String(time), false);
-  return d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+  if (Number.isNaN(d.getTime())) return el('time', 'time', visible(String(time), false));
+  const stamp = el('time', 'time', d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }));
+  stamp.dateTime = d.toISOString();
+  stamp.title = d.toLocaleString();
+  return stamp;
 }
 
 function addRow(kind, time, parts) {
   const list = $('messages');
   const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
   const row = el('li', 'row ' + kind);
-  const stamp = el('time', 'time', clock(time));
-  if (time) stamp.dateTime = time;
+  const stamp = stampOf(time);
   row.append(stamp, ...parts);
   list.append(row);
   while (list.childElementCount > MAX_ROWS) list.firstElementChild.remove();
@@ -181,6 +186,7 @@ function closed() {
   if (loggedIn) note('connection lost');
   loggedIn = false;
   heldRun = null;
+  sent = [];
   if (ended === 'replaced') return setState('replaced', 'signed in elsewhere');
   if (!wanted) return setState('offline', 'not connected');
   const wait = Math.round(delay * (0.75 + Math.random() * 0.5));
@@ -247,13 +253,19 @@ function receive(frame) {
     case 'ERR':
       refused(rest.slice(0, 3), unescapeText(rest.slice(4)));
       break;
-    default: // PONG, BYE, STATS: nothing to show
+    case 'PONG': {
+      // Every frame before our PING was handled: no error came for them.
+      const i = sent.findIndex(([token]) => token === rest);
+      if (i >= 0) sent.splice(0, i + 1);
+      break;
+    }
+    default: // BYE, STATS: nothing to show
   }
 }
 
 function markHeld(row) {
   row.classList.add('held');
-  row.querySelector('.from').after(el('span', 'tag held-tag', 'held while you were away'));
+  row.querySelector('.text').before(el('span', 'tag held-tag', 'held while you were away'));
 }
 
 function loggedInAs(name) {
@@ -292,6 +304,13 @@ function refused(code, text) {
   }
   if (!loggedIn && (code === '401' || code === '409' || code === '400')) {
     return loginRefused(code, text);
+  }
+  // Errors come in order, before the PONG of the PING sent after the
+  // message that caused them: these mean it went to nobody.
+  if (sent.length && (code === '400' || code === '404' || code === '413')) {
+    const row = sent.shift()[1];
+    row.classList.add('failed');
+    row.querySelector('.text').before(el('span', 'tag failed-tag', 'not sent'));
   }
   problem('error ' + code + ': ' + text);
   if (code === '408' || code === '429') note('the server closed the connection');
@@ -372,7 +391,12 @@ function submitMessage(ev) {
   const body = escapeText(text);
   send(to ? 'MSG ' + to.join(',') + ' ' + body : 'SAY ' + body);
   // The server does not echo to the sender (except a MSG to oneself).
-  if (!to || !to.includes(me)) showMessage(me, to, null, text);
+  const row = !to || !to.includes(me) ? showMessage(me, to, null, text) : null;
+  if (row) {
+    nextToken += 1;
+    sent.push(['m' + nextToken, row]);
+    send('PING m' + nextToken);
+  }
   input.value = '';
 }
 
