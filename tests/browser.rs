@@ -38,11 +38,6 @@ fn open(browser: &mut Browser, server: &TestServer) -> Tab {
     tab
 }
 
-fn state(tab: &mut Tab) -> String {
-    let state = tab.eval("document.getElementById('state').dataset.state");
-    state.as_str().unwrap_or_default().to_owned()
-}
-
 fn wait_state(tab: &mut Tab, want: &str) {
     tab.wait(
         &format!("the page to be {want}"),
@@ -53,15 +48,18 @@ fn wait_state(tab: &mut Tab, want: &str) {
     );
 }
 
-/// Logs in through the form; `password` is typed when the page asks.
-fn log_in(tab: &mut Tab, name: &str, password: Option<&str>) {
+/// Logs in through the form; when the page asks for a password, each of
+/// `passwords` is tried in turn (all but the last must be refused).
+fn log_in(tab: &mut Tab, name: &str, passwords: &[&str]) {
     tab.type_into("#name", name);
     tab.click("#login-button");
-    if let Some(password) = password {
-        tab.wait(
-            "the password field",
-            "!document.getElementById('password-row').hidden",
-        );
+    for (i, password) in passwords.iter().enumerate() {
+        let asked = if i == 0 {
+            "!document.getElementById('password-row').hidden"
+        } else {
+            "document.getElementById('login-error').textContent === 'wrong name or password'"
+        };
+        tab.wait("the page to ask for a password", asked);
         tab.type_into("#password", password);
         tab.click("#login-button");
     }
@@ -126,7 +124,7 @@ fn page_and_tcp_user_chat_both_ways_in_public_and_in_private() {
     let server = TestServer::start(&[]);
     let mut bob = server.login("bob");
     let mut tab = open(&mut browser, &server);
-    log_in(&mut tab, "alice", None);
+    log_in(&mut tab, "alice", &[]);
     bob.expect("JOINED alice ");
     tab.wait(
         "bob in the online list",
@@ -191,7 +189,7 @@ fn received_markup_and_control_characters_are_shown_as_text() {
     let mut bob = server.login("bob");
     let mut tab = open(&mut browser, &server);
     tab.eval("window.alerted = false; window.alert = () => { window.alerted = true; }");
-    log_in(&mut tab, "alice", None);
+    log_in(&mut tab, "alice", &[]);
     bob.expect("JOINED alice ");
 
     let attack = "<img src=x onerror=alert(1)>";
@@ -233,7 +231,7 @@ fn held_mail_is_shown_marked_and_acknowledged() {
     assert_eq!(bob.sync(), Vec::<String>::new());
 
     let mut tab = open(&mut browser, &server);
-    log_in(&mut tab, "carol", None);
+    log_in(&mut tab, "carol", &[]);
     let (class, from, tag) = row(&mut tab, "while you were out");
     assert!(class.contains("held"), "not marked held: {class}");
     assert_eq!(from, "bob");
@@ -256,7 +254,7 @@ fn the_page_reconnects_and_logs_in_again_after_a_server_restart() {
     let mut first = TestServer::start(&[]);
     let port = first.addr.port().to_string();
     let mut tab = open(&mut browser, &first);
-    log_in(&mut tab, "alice", None);
+    log_in(&mut tab, "alice", &[]);
 
     first.kill();
     wait_state(&mut tab, "waiting");
@@ -307,10 +305,10 @@ fn a_page_replaced_by_another_login_stays_out_until_asked() {
     bob.expect("OK LOGIN bob");
 
     let mut first = open(&mut browser, &server);
-    log_in(&mut first, "alice", Some("secret one"));
+    log_in(&mut first, "alice", &["not it", "secret one"]);
     count_sockets(&mut first);
     let mut second = open(&mut browser, &server);
-    log_in(&mut second, "alice", Some("secret one"));
+    log_in(&mut second, "alice", &["secret one"]);
 
     wait_state(&mut first, "replaced");
     first.wait(
@@ -335,7 +333,8 @@ fn a_page_replaced_by_another_login_stays_out_until_asked() {
     assert_eq!(stayed, "stayed");
     bob.send("MSG alice are you the new one?");
     row(&mut second, "are you the new one?");
-    assert_eq!(state(&mut second), "online");
+    let state = second.eval("document.getElementById('state').dataset.state");
+    assert_eq!(state, "online");
     assert_eq!(who(&mut bob), "USERS alice bob");
 
     // The button takes the name back, with the password kept in memory.
@@ -391,7 +390,7 @@ fn on_a_phone_sized_screen_the_box_and_the_messages_are_in_view() {
     let mut tab = browser.tab();
     tab.viewport(375, 667, true);
     tab.goto(&page_url(&server));
-    log_in(&mut tab, "alice", None);
+    log_in(&mut tab, "alice", &[]);
 
     let in_view = |id: &str| {
         format!(
@@ -401,7 +400,7 @@ fn on_a_phone_sized_screen_the_box_and_the_messages_are_in_view() {
             js(id)
         )
     };
-    assert_eq!(innerwidth(&mut tab), 375);
+    assert_eq!(tab.eval("innerWidth"), 375);
     for id in ["input", "messages", "send", "state"] {
         assert_eq!(
             tab.eval(&in_view(id)),
@@ -419,8 +418,4 @@ fn on_a_phone_sized_screen_the_box_and_the_messages_are_in_view() {
     let typed = tab.eval("document.getElementById('input').value");
     assert_eq!(typed, "@bob ");
     no_problems(&tab);
-}
-
-fn innerwidth(tab: &mut Tab) -> u64 {
-    tab.eval("innerWidth").as_u64().unwrap_or_default()
 }

@@ -28,11 +28,11 @@ let password = null; // only in memory, only once the server asked for one
 let wanted = false; // should the page be connected and logged in?
 let loggedIn = false;
 let everIn = false; // has this name logged in (so a 409 is only our own ghost)?
-let ended = null; // why the server ended the session: 'replaced' or 'refused'
+let replaced = false; // another login took the name over: wait for a person
 let delay = FIRST_DELAY;
 let timer = null;
 let heldRun = null; // private messages since OK LOGIN, until the held-mail PING
-let full = false; // the last refusal was "server full"
+let why = null; // why the last attempt failed, when the server said
 let sent = []; // [token, row] of messages sent and not yet past their PING
 let nextToken = 0;
 const users = new Set();
@@ -161,7 +161,7 @@ function showLogin(message) {
 function connect() {
   clearTimeout(timer);
   timer = null;
-  ended = null;
+  replaced = false;
   $('notice').hidden = true;
   setState('connecting', 'connecting…');
   const url = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws';
@@ -187,12 +187,13 @@ function closed() {
   loggedIn = false;
   heldRun = null;
   sent = [];
-  if (ended === 'replaced') return setState('replaced', 'signed in elsewhere');
+  if (replaced) return setState('replaced', 'signed in elsewhere');
   if (!wanted) return setState('offline', 'not connected');
   const wait = Math.round(delay * (0.75 + Math.random() * 0.5));
   delay = Math.min(delay * 2, MAX_DELAY);
-  setState(full ? 'full' : 'waiting', (full ? 'server full' : 'disconnected') +
-    ' — retrying in ' + (wait / 1000).toFixed(1) + ' s');
+  const retry = ' — retrying in ' + (wait / 1000).toFixed(1) + ' s';
+  setState(why === 'server full' ? 'full' : 'waiting', (why || 'disconnected') + retry);
+  why = null;
   timer = setTimeout(connect, wait);
 }
 
@@ -271,7 +272,6 @@ function markHeld(row) {
 function loggedInAs(name) {
   loggedIn = true;
   everIn = true;
-  full = false;
   me = name;
   delay = FIRST_DELAY;
   heldRun = [];
@@ -286,7 +286,7 @@ function loggedInAs(name) {
 
 function refused(code, text) {
   if (code === '409' && text.startsWith('replaced')) {
-    ended = 'replaced';
+    replaced = true;
     stop();
     $('notice-text').textContent = 'You were signed in somewhere else (' + visible(text, false) +
       '). This page will not reconnect by itself.';
@@ -295,7 +295,8 @@ function refused(code, text) {
   }
   if (code === '503' && !loggedIn) {
     // Full, shutting down or busy: the server closes or we do; retry later.
-    full = /full/.test(text);
+    const full = /full/.test(text);
+    why = full ? 'server full' : 'server busy';
     setState(full ? 'full' : 'waiting', visible(text, false));
     const told = full ? 'The server is full; this page keeps trying.' : text;
     if (!everIn || !wanted) showLogin(told);
@@ -313,12 +314,12 @@ function refused(code, text) {
     row.querySelector('.text').before(el('span', 'tag failed-tag', 'not sent'));
   }
   problem('error ' + code + ': ' + text);
-  if (code === '408' || code === '429') note('the server closed the connection');
 }
 
 function loginRefused(code, text) {
   if (code === '409' && everIn) {
-    // Our own old session is still on the server: try again shortly.
+    // Likely our own old session, not yet gone from the server: try again.
+    why = 'name still in use';
     if (ws) ws.close();
     return;
   }
