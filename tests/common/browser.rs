@@ -21,11 +21,12 @@ use tungstenite::{Message, WebSocket};
 /// How long one awaited thing may take: a hang guard, not a speed limit.
 const PATIENCE: Duration = Duration::from_secs(20);
 
-/// The Chromium to run: `$CHROMIUM`, else Debian's `/usr/bin/chromium`,
-/// else `chromium` on the PATH.
+/// The Chromium to run: `$CHROMIUM` if set (a path that does not exist
+/// counts as no browser), else Debian's `/usr/bin/chromium`, else
+/// `chromium` on the PATH.
 pub fn chromium() -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("CHROMIUM") {
-        return Some(PathBuf::from(path));
+        return Some(PathBuf::from(path)).filter(|p| p.exists());
     }
     let debian = Path::new("/usr/bin/chromium");
     if debian.exists() {
