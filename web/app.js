@@ -187,6 +187,8 @@ function closed() {
   loggedIn = false;
   heldRun = null;
   sent = [];
+  users.clear(); // unknown until the next WHO
+  drawUsers();
   if (replaced) return setState('replaced', 'signed in elsewhere');
   if (!wanted) return setState('offline', 'not connected');
   const wait = Math.round(delay * (0.75 + Math.random() * 0.5));
@@ -288,8 +290,8 @@ function refused(code, text) {
   if (code === '409' && text.startsWith('replaced')) {
     replaced = true;
     stop();
-    $('notice-text').textContent = 'You were signed in somewhere else (' + visible(text, false) +
-      '). This page will not reconnect by itself.';
+    $('notice-text').textContent = 'Signed in elsewhere: ' + visible(text, false) +
+      '. This page stays out until you take the name back.';
     $('notice').hidden = false;
     return;
   }
