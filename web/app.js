@@ -1,1 +1,441 @@
-// evchat page script
+/*
+ * evchat in a browser: one WebSocket to /ws, one protocol frame of
+ * docs/PROTOCOL.md per message, both ways. Plain script, no build step.
+ *
+ * Shaped by three rules:
+ * - Everything received is untrusted. It reaches the page only through
+ *   textContent (never as HTML), after `visible` has turned control and
+ *   bidi characters into visible tokens, so a sender can neither run
+ *   script nor forge or reorder what others see.
+ * - The password lives in a variable and nowhere else (no storage, no
+ *   cookie); a reload forgets it.
+ * - A dropped connection is retried with back-off and the login repeated,
+ *   except when the server ended the session on purpose: another login
+ *   took the name over (two tabs must not fight over it), or the login
+ *   itself was refused. Then a person decides.
+ */
+'use strict';
+
+const $ = (id) => document.getElementById(id);
+const NAME = /^[A-Za-z0-9_-]{1,32}$/;
+const MAX_ROWS = 2000;
+const FIRST_DELAY = 500;
+const MAX_DELAY = 10000;
+
+let ws = null; // the current socket, if any
+let me = ''; // the name to log in as
+let password = null; // only in memory, only once the server asked for one
+let wanted = false; // should the page be connected and logged in?
+let loggedIn = false;
+let everIn = false; // has this name logged in (so a 409 is only our own ghost)?
+let replaced = false; // another login took the name over: wait for a person
+let delay = FIRST_DELAY;
+let timer = null;
+let heldRun = null; // private messages since OK LOGIN, until the held-mail PING
+let why = null; // why the last attempt failed, when the server said
+let sent = []; // [token, row] of messages sent and not yet past their PING
+let nextToken = 0;
+const users = new Set();
+
+/* ---- text: protocol escapes and visible control characters ---- */
+
+const escapeText = (t) =>
+  t.replace(/[\\\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\n' ? '\\n' : '\\r'));
+
+const unescapeText = (t) =>
+  t.replace(/\\([\\nr])/g, (m, c) => (c === 'n' ? '\n' : c === 'r' ? '\r' : '\\'));
+
+// C0 controls and DEL as control pictures (U+2400...), C1, bidi and
+// line/paragraph separators as <U+XXXX>; LF stays only where allowed.
+function visible(text, keepLF) {
+  return text.replace(
+    /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g,
+    (c) => {
+      const n = c.charCodeAt(0);
+      if (c === '\n' && keepLF) return c;
+      if (n < 0x20) return String.fromCharCode(0x2400 + n);
+      if (n === 0x7f) return '\u2421';
+      return '<U+' + n.toString(16).toUpperCase().padStart(4, '0') + '>';
+    },
+  );
+}
+
+// Splits `rest` into at most n space-separated fields, the last taking
+// what remains (the protocol's <text> keeps its spaces).
+function fields(rest, n) {
+  const out = [];
+  for (let i = 1; i < n; i++) {
+    const sp = rest.indexOf(' ');
+    if (sp < 0) break;
+    out.push(rest.slice(0, sp));
+    rest = rest.slice(sp + 1);
+  }
+  out.push(rest);
+  return out;
+}
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+/* ---- the message list ---- */
+
+// Local time: hours and minutes shown, the whole date and time on hover.
+function stampOf(time) {
+  const d = time ? new Date(time) : new Date();
+  if (Number.isNaN(d.getTime())) return el('time', 'time', visible(String(time), false));
+  const stamp = el('time', 'time', d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }));
+  stamp.dateTime = d.toISOString();
+  stamp.title = d.toLocaleString();
+  return stamp;
+}
+
+function addRow(kind, time, parts) {
+  const list = $('messages');
+  const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+  const row = el('li', 'row ' + kind);
+  const stamp = stampOf(time);
+  row.append(stamp, ...parts);
+  list.append(row);
+  while (list.childElementCount > MAX_ROWS) list.firstElementChild.remove();
+  if (atBottom) list.scrollTop = list.scrollHeight;
+  return row;
+}
+
+function showMessage(from, to, time, text) {
+  const parts = [el('span', 'from', visible(from, false))];
+  if (to) {
+    const others = to.filter((n) => n !== me);
+    const tag = to.length === 1 && to[0] === me ? 'private' : 'private to ' + others.join(', ');
+    parts.push(el('span', 'tag', visible(tag, false)));
+  }
+  parts.push(el('span', 'text', visible(text, true)));
+  const kind = (to ? 'private' : 'say') + (from === me ? ' mine' : '');
+  return addRow(kind, time, parts);
+}
+
+const note = (text, time) => addRow('note', time, [el('span', 'text', visible(text, true))]);
+const problem = (text) => addRow('error', null, [el('span', 'text', visible(text, true))]);
+
+/* ---- who is online ---- */
+
+function drawUsers() {
+  const list = $('users');
+  const names = [...users].sort();
+  list.replaceChildren(
+    ...names.map((name) => {
+      const b = el('button', 'user', visible(name, false));
+      b.type = 'button';
+      b.dataset.name = name;
+      if (name === me) b.classList.add('me');
+      const item = el('li');
+      item.append(b);
+      return item;
+    }),
+  );
+  $('who-count').textContent = '(' + names.length + ')';
+  $('who-toggle').textContent = 'Online (' + names.length + ')';
+}
+
+/* ---- connection state ---- */
+
+function setState(state, text) {
+  const s = $('state');
+  s.dataset.state = state;
+  s.textContent = text;
+  document.body.dataset.state = state;
+  $('send').disabled = state !== 'online';
+}
+
+function showLogin(message) {
+  $('login').hidden = false;
+  $('login-error').hidden = !message;
+  $('login-error').textContent = message ? visible(message, false) : '';
+  const needPassword = !$('password-row').hidden;
+  (needPassword ? $('password') : $('name')).focus();
+}
+
+function connect() {
+  clearTimeout(timer);
+  timer = null;
+  replaced = false;
+  $('notice').hidden = true;
+  setState('connecting', 'connecting…');
+  const url = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws';
+  const sock = new WebSocket(url);
+  ws = sock;
+  sock.onopen = () => ws === sock && sendLogin();
+  sock.onmessage = (ev) => ws === sock && typeof ev.data === 'string' && receive(ev.data);
+  sock.onclose = () => ws === sock && closed();
+}
+
+function send(frame) {
+  if (ws && ws.readyState === WebSocket.OPEN) ws.send(frame);
+}
+
+function sendLogin() {
+  setState('connecting', 'logging in as ' + me + '…');
+  send('LOGIN ' + me + (password ? ' ' + escapeText(password) : ''));
+}
+
+function closed() {
+  ws = null;
+  if (loggedIn) note('connection lost');
+  loggedIn = false;
+  heldRun = null;
+  sent = [];
+  users.clear(); // unknown until the next WHO
+  drawUsers();
+  if (replaced) return setState('replaced', 'signed in elsewhere');
+  if (!wanted) return setState('offline', 'not connected');
+  const wait = Math.round(delay * (0.75 + Math.random() * 0.5));
+  delay = Math.min(delay * 2, MAX_DELAY);
+  const retry = ' — retrying in ' + (wait / 1000).toFixed(1) + ' s';
+  setState(why === 'server full' ? 'full' : 'waiting', (why || 'disconnected') + retry);
+  why = null;
+  timer = setTimeout(connect, wait);
+}
+
+// The server ended things on purpose: stop and let a person act.
+function stop() {
+  wanted = false;
+  clearTimeout(timer);
+  if (ws) ws.close();
+}
+
+/* ---- frames from the server ---- */
+
+function receive(frame) {
+  const sp = frame.indexOf(' ');
+  const verb = sp < 0 ? frame : frame.slice(0, sp);
+  const rest = sp < 0 ? '' : frame.slice(sp + 1);
+  if (verb !== 'MSG' && verb !== 'PING') heldRun = null;
+  switch (verb) {
+    case 'OK':
+      if (rest.startsWith('LOGIN ')) loggedInAs(rest.slice(6));
+      break;
+    case 'SAY': {
+      const [from, time, text] = fields(rest, 3);
+      showMessage(from, null, time, unescapeText(text || ''));
+      break;
+    }
+    case 'MSG': {
+      const [from, to, time, text] = fields(rest, 4);
+      const row = showMessage(from, to.split(','), time, unescapeText(text || ''));
+      if (heldRun) heldRun.push(row);
+      break;
+    }
+    case 'JOINED': {
+      const [name, time] = fields(rest, 2);
+      users.add(name);
+      drawUsers();
+      note(name + ' joined', time);
+      break;
+    }
+    case 'LEFT': {
+      const [name, time, text] = fields(rest, 3);
+      users.delete(name);
+      drawUsers();
+      note(name + ' left' + (text ? ': ' + unescapeText(text) : ''), time);
+      break;
+    }
+    case 'USERS':
+      users.clear();
+      rest.split(' ').filter(Boolean).forEach((n) => users.add(n));
+      drawUsers();
+      break;
+    case 'PING':
+      send(sp < 0 ? 'PONG' : 'PONG ' + rest);
+      // Held mail comes right after OK LOGIN and ends with a PING.
+      if (heldRun && heldRun.length) heldRun.forEach(markHeld);
+      heldRun = null;
+      break;
+    case 'ERR':
+      refused(rest.slice(0, 3), unescapeText(rest.slice(4)));
+      break;
+    case 'PONG': {
+      // Every frame before our PING was handled: no error came for them.
+      const i = sent.findIndex(([token]) => token === rest);
+      if (i >= 0) sent.splice(0, i + 1);
+      break;
+    }
+    default: // BYE, STATS: nothing to show
+  }
+}
+
+function markHeld(row) {
+  row.classList.add('held');
+  row.querySelector('.text').before(el('span', 'tag held-tag', 'held while you were away'));
+}
+
+function loggedInAs(name) {
+  loggedIn = true;
+  everIn = true;
+  me = name;
+  delay = FIRST_DELAY;
+  heldRun = [];
+  setState('online', 'online as ' + visible(name, false));
+  $('login').hidden = true;
+  $('chat').hidden = false;
+  $('composer').hidden = false;
+  $('login-error').hidden = true;
+  send('WHO');
+  $('input').focus();
+}
+
+function refused(code, text) {
+  if (code === '409' && text.startsWith('replaced')) {
+    replaced = true;
+    stop();
+    $('notice-text').textContent = 'Signed in elsewhere: ' + visible(text, false) +
+      '. This page stays out until you take the name back.';
+    $('notice').hidden = false;
+    return;
+  }
+  if (code === '503' && !loggedIn) {
+    // Full, shutting down or busy: the server closes or we do; retry later.
+    const full = /full/.test(text);
+    why = full ? 'server full' : 'server busy';
+    setState(full ? 'full' : 'waiting', visible(text, false));
+    const told = full ? 'The server is full; this page keeps trying.' : text;
+    if (!everIn || !wanted) showLogin(told);
+    if (wanted && ws) ws.close();
+    return;
+  }
+  if (!loggedIn && (code === '401' || code === '409' || code === '400')) {
+    return loginRefused(code, text);
+  }
+  // Errors come in order, before the PONG of the PING sent after the
+  // message that caused them: these mean it went to nobody.
+  if (sent.length && (code === '400' || code === '404' || code === '413')) {
+    const row = sent.shift()[1];
+    row.classList.add('failed');
+    row.querySelector('.text').before(el('span', 'tag failed-tag', 'not sent'));
+  }
+  problem('error ' + code + ': ' + text);
+}
+
+function loginRefused(code, text) {
+  if (code === '409' && everIn) {
+    // Likely our own old session, not yet gone from the server: try again.
+    why = 'name still in use';
+    if (ws) ws.close();
+    return;
+  }
+  wanted = false;
+  if (code === '401' && /failed logins/.test(text)) {
+    stop();
+    password = null;
+    return showLogin(text + ' — try again when you are sure of the password.');
+  }
+  if (code === '401') {
+    const tried = password !== null;
+    password = null;
+    $('password-row').hidden = false;
+    $('password').value = '';
+    setState('offline', 'password needed');
+    return showLogin(tried ? text : 'This server needs a password for ' + me + '.');
+  }
+  stop();
+  $('password-row').hidden = true;
+  showLogin(text);
+}
+
+/* ---- what the user does ---- */
+
+function submitLogin(ev) {
+  ev.preventDefault();
+  const name = $('name').value.trim();
+  if (!NAME.test(name)) return showLogin('A name is 1–32 letters, digits, _ or -.');
+  if (name !== me) everIn = false;
+  me = name;
+  const pw = $('password-row').hidden ? null : $('password').value;
+  password = pw ? pw : null;
+  $('password').value = '';
+  wanted = true;
+  delay = FIRST_DELAY;
+  $('login-error').hidden = true;
+  if (ws && ws.readyState === WebSocket.OPEN && !loggedIn) sendLogin();
+  else connect();
+}
+
+// `@bob hi`, `@bob,amy hi` and `@bob @amy hi` are private; `\@x` is a
+// broadcast starting with `@x`. Returns [recipients or null, text].
+function parseInput(raw) {
+  let text = raw.replace(/\n+$/, '');
+  if (text.startsWith('\\@')) return [null, text.slice(1)];
+  const to = [];
+  while (text.startsWith('@')) {
+    const m = /^@(\S*)\s*/.exec(text);
+    for (const name of m[1].split(',')) {
+      if (!NAME.test(name)) throw new Error('not a name: @' + m[1] + ' (\\@ for a plain @)');
+      if (!to.includes(name)) to.push(name);
+    }
+    text = text.slice(m[0].length);
+  }
+  return [to.length ? to : null, text];
+}
+
+function submitMessage(ev) {
+  ev.preventDefault();
+  const input = $('input');
+  if (!loggedIn || !input.value.trim()) return;
+  let to, text;
+  try {
+    [to, text] = parseInput(input.value);
+  } catch (e) {
+    return problem(e.message);
+  }
+  if (!text.trim()) return problem('nothing to send after the names');
+  if (text.includes('\0')) return problem('a message cannot hold a NUL character');
+  const body = escapeText(text);
+  send(to ? 'MSG ' + to.join(',') + ' ' + body : 'SAY ' + body);
+  // The server does not echo to the sender (except a MSG to oneself).
+  const row = !to || !to.includes(me) ? showMessage(me, to, null, text) : null;
+  if (row) {
+    nextToken += 1;
+    sent.push(['m' + nextToken, row]);
+    send('PING m' + nextToken);
+  }
+  input.value = '';
+}
+
+function startPrivate(name) {
+  const input = $('input');
+  const rest = input.value.replace(/^(@\S+\s*)+/, '');
+  input.value = '@' + name + ' ' + rest;
+  document.body.classList.remove('who-open');
+  $('who-toggle').setAttribute('aria-expanded', 'false');
+  input.focus();
+  input.setSelectionRange(input.value.length, input.value.length);
+}
+
+function init() {
+  $('login').addEventListener('submit', submitLogin);
+  $('composer').addEventListener('submit', submitMessage);
+  $('input').addEventListener('keydown', (ev) => {
+    if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) {
+      ev.preventDefault();
+      $('composer').requestSubmit();
+    }
+  });
+  $('users').addEventListener('click', (ev) => {
+    const b = ev.target.closest('button.user');
+    if (b) startPrivate(b.dataset.name);
+  });
+  $('who-toggle').addEventListener('click', () => {
+    const open = document.body.classList.toggle('who-open');
+    $('who-toggle').setAttribute('aria-expanded', String(open));
+  });
+  $('takeover').addEventListener('click', () => {
+    wanted = true;
+    delay = FIRST_DELAY;
+    connect();
+  });
+  setState('offline', 'not connected');
+}
+
+init();

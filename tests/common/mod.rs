@@ -2,6 +2,7 @@
 //! talks to it over TCP, as users do.
 #![allow(dead_code)] // each test file uses a different part of the harness
 
+pub mod browser;
 pub mod certs;
 pub mod cluster;
 pub mod nats;

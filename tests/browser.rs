@@ -1,0 +1,421 @@
+//! The browser page (web/) in a real browser: headless Chromium driven
+//! through the DevTools protocol (tests/common/browser.rs), served by the
+//! real server, with a TCP user on the other side of the conversation.
+//!
+//! Each test waits for what the page shows by polling inside it with a
+//! deadline, never by sleeping. The tests take turns (one Chromium at a
+//! time is plenty for a 2-core machine). Without Chromium they are skipped,
+//! unless `CI` is set: there a missing browser fails.
+
+mod common;
+use common::browser::{Browser, Tab};
+use common::{fields, run_with_stdin, Line, TestServer};
+use serde_json::json;
+use std::process::Command;
+use std::sync::{Mutex, MutexGuard};
+
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// The lock every test holds, and a browser (`None`: skip the test).
+fn browser() -> Option<(MutexGuard<'static, ()>, Browser)> {
+    let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    Browser::launch().map(|b| (turn, b))
+}
+
+/// `s` as a JavaScript string literal.
+fn js(s: &str) -> String {
+    json!(s).to_string()
+}
+
+/// The page's address on `server`.
+fn page_url(server: &TestServer) -> String {
+    format!("http://{}/", server.addr)
+}
+
+fn open(browser: &mut Browser, server: &TestServer) -> Tab {
+    let mut tab = browser.tab();
+    tab.goto(&page_url(server));
+    tab
+}
+
+fn wait_state(tab: &mut Tab, want: &str) {
+    tab.wait(
+        &format!("the page to be {want}"),
+        &format!(
+            "document.getElementById('state').dataset.state === {}",
+            js(want)
+        ),
+    );
+}
+
+/// Logs in through the form; when the page asks for a password, each of
+/// `passwords` is tried in turn (all but the last must be refused).
+fn log_in(tab: &mut Tab, name: &str, passwords: &[&str]) {
+    tab.type_into("#name", name);
+    tab.click("#login-button");
+    for (i, password) in passwords.iter().enumerate() {
+        let asked = if i == 0 {
+            "!document.getElementById('password-row').hidden"
+        } else {
+            "document.getElementById('login-error').textContent === 'wrong name or password'"
+        };
+        tab.wait("the page to ask for a password", asked);
+        tab.type_into("#password", password);
+        tab.click("#login-button");
+    }
+    wait_state(tab, "online");
+}
+
+/// Types `text` into the message box and presses Enter.
+fn say(tab: &mut Tab, text: &str) {
+    tab.type_into("#input", text);
+    tab.press_enter(false);
+}
+
+/// Waits for a message row whose text is exactly `text`; returns its
+/// class, sender and tag.
+fn row(tab: &mut Tab, text: &str) -> (String, String, String) {
+    let found = tab.wait(
+        &format!("a message {text:?}"),
+        &format!(
+            "[...document.querySelectorAll('#messages .row')]
+               .filter((r) => r.querySelector('.text').textContent === {})
+               .map((r) => [r.className, (r.querySelector('.from') || {{}}).textContent || '',
+                            [...r.querySelectorAll('.tag')].map((t) => t.textContent).join(' ')])[0]",
+            js(text)
+        ),
+    );
+    let field = |i: usize| found[i].as_str().unwrap_or_default().to_owned();
+    (field(0), field(1), field(2))
+}
+
+/// The next SAY or MSG the TCP user gets: (verb, from, text).
+fn next_message(line: &mut Line) -> (String, String, String) {
+    loop {
+        let frame = line.recv();
+        if let Some(verb) = ["SAY", "MSG"].into_iter().find(|v| frame.starts_with(v)) {
+            let (from, _time, text) = fields(&frame);
+            return (verb.to_owned(), from, text);
+        }
+    }
+}
+
+/// Asks WHO; the answer, past whatever came before it.
+fn who(line: &mut Line) -> String {
+    line.send("WHO");
+    loop {
+        let frame = line.recv();
+        if frame.starts_with("USERS") {
+            return frame;
+        }
+    }
+}
+
+fn no_problems(tab: &Tab) {
+    let problems = tab.problems();
+    assert!(problems.is_empty(), "the page had problems: {problems:#?}");
+}
+
+#[test]
+fn page_and_tcp_user_chat_both_ways_in_public_and_in_private() {
+    let Some((_turn, mut browser)) = browser() else {
+        return;
+    };
+    let server = TestServer::start(&[]);
+    let mut bob = server.login("bob");
+    let mut tab = open(&mut browser, &server);
+    log_in(&mut tab, "alice", &[]);
+    bob.expect("JOINED alice ");
+    tab.wait(
+        "bob in the online list",
+        "document.querySelector('#users button[data-name=\"bob\"]')",
+    );
+
+    bob.send("SAY hello from bob\\nsecond line");
+    let (class, from, _) = row(&mut tab, "hello from bob\nsecond line");
+    assert_eq!((class.as_str(), from.as_str()), ("row say", "bob"));
+
+    say(&mut tab, "hi bob");
+    assert_eq!(
+        next_message(&mut bob),
+        ("SAY".into(), "alice".into(), "hi bob".into())
+    );
+
+    // Shift+Enter is a new line in the box; it travels escaped.
+    tab.type_into("#input", "two");
+    tab.press_enter(true);
+    say(&mut tab, "lines");
+    assert_eq!(next_message(&mut bob).2, "two\\nlines");
+
+    say(&mut tab, "@bob just for you");
+    let got = next_message(&mut bob);
+    assert_eq!(got, ("MSG".into(), "alice".into(), "just for you".into()));
+
+    // A click on a name in the list starts a private message to it.
+    tab.click("#users button[data-name=\"bob\"]");
+    say(&mut tab, "clicked");
+    assert_eq!(
+        next_message(&mut bob),
+        ("MSG".into(), "alice".into(), "clicked".into())
+    );
+
+    bob.send("MSG alice psst");
+    let (class, from, tag) = row(&mut tab, "psst");
+    assert!(class.contains("private"), "not marked private: {class}");
+    assert_eq!((from.as_str(), tag.as_str()), ("bob", "private"));
+
+    // A message the server refuses is shown as not sent, with the error.
+    say(&mut tab, "@nobody hello?");
+    let error = tab.wait(
+        "the error",
+        "(document.querySelector('#messages .error .text') || {}).textContent",
+    );
+    assert!(
+        error.as_str().unwrap_or_default().starts_with("error 404"),
+        "{error}"
+    );
+    let (class, _, tag) = row(&mut tab, "hello?");
+    assert!(class.contains("failed"), "{class}");
+    assert_eq!(tag, "private to nobody not sent");
+    no_problems(&tab);
+}
+
+#[test]
+fn received_markup_and_control_characters_are_shown_as_text() {
+    let Some((_turn, mut browser)) = browser() else {
+        return;
+    };
+    let server = TestServer::start(&[]);
+    let mut bob = server.login("bob");
+    let mut tab = open(&mut browser, &server);
+    tab.eval("window.alerted = false; window.alert = () => { window.alerted = true; }");
+    log_in(&mut tab, "alice", &[]);
+    bob.expect("JOINED alice ");
+
+    let attack = "<img src=x onerror=alert(1)>";
+    bob.send(&format!("SAY {attack}"));
+    bob.send(&format!("MSG alice {attack}<b>bold</b>"));
+    bob.send("SAY forged\\r[12:00] <carol> hi \u{202e}olleh\u{7}");
+    // Frames come in order: once the last is shown, all are.
+    bob.send("SAY that is all");
+    row(&mut tab, "that is all");
+
+    let made = tab.eval("document.querySelectorAll('#messages *:not(li, time, span)').length");
+    assert_eq!(made, 0, "received text was parsed as HTML");
+    row(&mut tab, attack);
+    row(&mut tab, &format!("{attack}<b>bold</b>"));
+    row(
+        &mut tab,
+        "forged\u{240d}[12:00] <carol> hi <U+202E>olleh\u{2407}",
+    );
+    assert_eq!(
+        tab.eval("window.alerted"),
+        false,
+        "received text ran script"
+    );
+    assert!(tab.events("Page.javascriptDialogOpening").is_empty());
+    no_problems(&tab);
+}
+
+#[test]
+fn held_mail_is_shown_marked_and_acknowledged() {
+    let Some((_turn, mut browser)) = browser() else {
+        return;
+    };
+    let server = TestServer::start(&[]);
+    let mut carol = server.login("carol");
+    carol.send("QUIT");
+    carol.until_closed();
+    let mut bob = server.login("bob");
+    bob.send("MSG carol while you were out");
+    assert_eq!(bob.sync(), Vec::<String>::new());
+
+    let mut tab = open(&mut browser, &server);
+    log_in(&mut tab, "carol", &[]);
+    let (class, from, tag) = row(&mut tab, "while you were out");
+    assert!(class.contains("held"), "not marked held: {class}");
+    assert_eq!(from, "bob");
+    assert!(tag.contains("held"), "{tag}");
+
+    // The page answered the PING after the held mail, so it is delivered:
+    // the next login as carol gets nothing.
+    bob.expect("JOINED carol ");
+    browser.close(tab);
+    bob.expect("LEFT carol ");
+    let mut again = server.login("carol");
+    assert_eq!(again.sync(), Vec::<String>::new());
+}
+
+#[test]
+fn the_page_reconnects_and_logs_in_again_after_a_server_restart() {
+    let Some((_turn, mut browser)) = browser() else {
+        return;
+    };
+    let mut first = TestServer::start(&[]);
+    let port = first.addr.port().to_string();
+    let mut tab = open(&mut browser, &first);
+    log_in(&mut tab, "alice", &[]);
+
+    first.kill();
+    wait_state(&mut tab, "waiting");
+    row(&mut tab, "connection lost");
+
+    let second = TestServer::start(&["--port", &port]);
+    wait_state(&mut tab, "online");
+    let mut bob = second.login("bob");
+    assert_eq!(who(&mut bob), "USERS alice bob");
+    bob.send("SAY welcome back");
+    let (_, from, _) = row(&mut tab, "welcome back");
+    assert_eq!(from, "bob");
+    no_problems(&tab);
+}
+
+/// A server with accounts `name:password`, and the directory of its file.
+fn server_with_accounts(accounts: &[(&str, &str)]) -> (TestServer, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let users = dir.path().join("users");
+    for (name, password) in accounts {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_evchat-server"));
+        command.args(["user", "add", name, "--users"]).arg(&users);
+        let out = run_with_stdin(&mut command, format!("{password}\n").as_bytes());
+        assert!(out.status.success(), "{out:?}");
+    }
+    let server = TestServer::start(&["--users", users.to_str().unwrap()]);
+    (server, dir)
+}
+
+/// Counts the WebSockets the page opens from now on (in `sockets`).
+fn count_sockets(tab: &mut Tab) {
+    tab.eval(
+        "window.sockets = 0;
+         window.WebSocket = class extends WebSocket {
+           constructor(...a) { super(...a); window.sockets += 1; }
+         };",
+    );
+}
+
+#[test]
+fn a_page_replaced_by_another_login_stays_out_until_asked() {
+    let Some((_turn, mut browser)) = browser() else {
+        return;
+    };
+    let (server, _dir) = server_with_accounts(&[("alice", "secret one"), ("bob", "pw")]);
+    let mut bob = server.connect();
+    bob.send("LOGIN bob pw");
+    bob.expect("OK LOGIN bob");
+
+    let mut first = open(&mut browser, &server);
+    log_in(&mut first, "alice", &["not it", "secret one"]);
+    count_sockets(&mut first);
+    let mut second = open(&mut browser, &server);
+    log_in(&mut second, "alice", &["secret one"]);
+
+    wait_state(&mut first, "replaced");
+    first.wait(
+        "the take-over button",
+        "!document.getElementById('notice').hidden",
+    );
+    // A page that would reconnect by itself does so within its first
+    // back-off (at most 0.625 s); watch it for several times that.
+    let stayed = first.eval(
+        "new Promise((resolve) => {
+           const until = Date.now() + 3000;
+           const watch = () => {
+             if (window.sockets !== 0) return resolve('it opened a new connection');
+             if (document.getElementById('state').dataset.state !== 'replaced')
+               return resolve('it left the replaced state');
+             if (Date.now() > until) return resolve('stayed');
+             setTimeout(watch, 20);
+           };
+           watch();
+         })",
+    );
+    assert_eq!(stayed, "stayed");
+    bob.send("MSG alice are you the new one?");
+    row(&mut second, "are you the new one?");
+    let state = second.eval("document.getElementById('state').dataset.state");
+    assert_eq!(state, "online");
+    assert_eq!(who(&mut bob), "USERS alice bob");
+
+    // The button takes the name back, with the password kept in memory.
+    first.click("#takeover");
+    wait_state(&mut first, "online");
+    wait_state(&mut second, "replaced");
+    bob.send("MSG alice and now?");
+    row(&mut first, "and now?");
+    no_problems(&first);
+    no_problems(&second);
+}
+
+#[test]
+fn a_full_server_is_said_so_and_the_page_gets_in_when_a_place_frees() {
+    let Some((_turn, mut browser)) = browser() else {
+        return;
+    };
+    let server = TestServer::start(&["--max-clients", "2"]);
+    let mut tab = open(&mut browser, &server);
+    // Two places taken (the page's own HTTP requests may still hold one
+    // for a moment: a refused client tries again).
+    let mut taken: Vec<Line> = Vec::new();
+    let deadline = std::time::Instant::now() + common::PATIENCE;
+    for name in ["bob", "carol"] {
+        loop {
+            let mut line = server.connect();
+            line.send(&format!("LOGIN {name}"));
+            if line.try_recv() == Some(format!("OK LOGIN {name}")) {
+                taken.push(line);
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "no place for {name}");
+        }
+    }
+    tab.type_into("#name", "alice");
+    tab.click("#login-button");
+    wait_state(&mut tab, "full");
+    let said = tab.eval("document.getElementById('login-error').textContent");
+    assert!(said.as_str().unwrap_or_default().contains("full"), "{said}");
+
+    taken[0].send("QUIT");
+    wait_state(&mut tab, "online");
+    no_problems(&tab);
+}
+
+#[test]
+fn on_a_phone_sized_screen_the_box_and_the_messages_are_in_view() {
+    let Some((_turn, mut browser)) = browser() else {
+        return;
+    };
+    let server = TestServer::start(&[]);
+    let _bob = server.login("bob");
+    let mut tab = browser.tab();
+    tab.viewport(375, 667, true);
+    tab.goto(&page_url(&server));
+    log_in(&mut tab, "alice", &[]);
+
+    let in_view = |id: &str| {
+        format!(
+            "(() => {{ const r = document.getElementById({}).getBoundingClientRect();
+               return r.width > 0 && r.height > 0 && r.left >= 0 && r.top >= 0
+                 && r.right <= innerWidth && r.bottom <= innerHeight; }})()",
+            js(id)
+        )
+    };
+    assert_eq!(tab.eval("innerWidth"), 375);
+    for id in ["input", "messages", "send", "state"] {
+        assert_eq!(
+            tab.eval(&in_view(id)),
+            true,
+            "#{id} is not within the screen"
+        );
+    }
+    let overflow = tab.eval("document.documentElement.scrollWidth > innerWidth");
+    assert_eq!(overflow, false, "the page is wider than the screen");
+    // The online list is behind a button there.
+    assert_eq!(tab.eval(&in_view("who")), false);
+    tab.click("#who-toggle");
+    assert_eq!(tab.eval(&in_view("who")), true);
+    tab.click("#users button[data-name=\"bob\"]");
+    let typed = tab.eval("document.getElementById('input').value");
+    assert_eq!(typed, "@bob ");
+    no_problems(&tab);
+}
