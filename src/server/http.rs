@@ -133,9 +133,12 @@ pub fn response(status: u16, content_type: &str, body: &str, head_only: bool) ->
 }
 
 /// The policy every page is served with: its own script and style, its
-/// own WebSocket, nothing else — so received text cannot become code.
+/// own WebSocket, nothing else — so received text cannot become code —
+/// and no framing by another site (clickjacking), no `<base>`, no form
+/// posted anywhere.
 pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
-                       connect-src 'self'; img-src 'self'";
+                       connect-src 'self'; img-src 'self'; frame-ancestors 'none'; \
+                       base-uri 'none'; form-action 'none'";
 
 /// A whole response with `extra` header lines (each ending in CRLF).
 pub fn response_with(

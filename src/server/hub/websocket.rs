@@ -161,7 +161,10 @@ impl<T: Write> Hub<T> {
         let Some((kind, body)) = page(path) else {
             return false;
         };
-        let csp = format!("Content-Security-Policy: {}\r\n", http::CSP);
+        let csp = format!(
+            "Content-Security-Policy: {}\r\nReferrer-Policy: no-referrer\r\n",
+            http::CSP
+        );
         let response = http::response_with(200, kind, &csp, body.as_bytes(), head_only);
         self.respond(key, response);
         true

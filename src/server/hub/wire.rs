@@ -47,6 +47,7 @@ pub(in crate::server) struct Wire {
 }
 
 /// Does the session take WebSocket frames?
+#[inline]
 pub(in crate::server) fn is_ws<T>(session: &Session<T>) -> bool {
     session.protocol == Protocol::WebSocket
 }
