@@ -239,7 +239,10 @@ fn the_page_is_served_with_a_strict_policy_and_no_web_turns_http_off() {
         assert!(answer.contains(
             "Content-Security-Policy: default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'\r\n"
         ), "{path}");
-        assert!(answer.contains("Referrer-Policy: no-referrer\r\n"), "{path}");
+        assert!(
+            answer.contains("Referrer-Policy: no-referrer\r\n"),
+            "{path}"
+        );
     }
     let log = server.log();
     assert!(
