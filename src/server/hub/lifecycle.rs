@@ -87,9 +87,7 @@ impl<T: Write> Hub<T> {
             return None;
         }
         let key = self.open_from(io, Some(peer));
-        self.queues
-            .push_final(key, |b| encode_err(b, ErrorCode::Unavailable, text));
-        self.close(key, None);
+        self.refuse(key, text);
         Some(key)
     }
 

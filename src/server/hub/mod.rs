@@ -42,7 +42,6 @@ pub use cluster::ClusterState;
 pub use lifecycle::Flushed;
 pub use queues::Queues;
 
-use crate::protocol::ErrorCode;
 use crate::server::accounts::{AuthJob, AuthPort};
 use crate::server::clock::Clock;
 use crate::server::journal::Journal;
@@ -216,14 +215,7 @@ impl<T: Write> Hub<T> {
             };
             session.auth = None; // a pending login is dropped with it
             if session.is_open() {
-                self.queues.push_final(key, |b| {
-                    crate::protocol::reply::encode_err(
-                        b,
-                        ErrorCode::Unavailable,
-                        "server shutting down",
-                    )
-                });
-                self.close(key, None);
+                self.refuse(key, "server shutting down");
             }
         }
     }

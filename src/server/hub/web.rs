@@ -141,8 +141,8 @@ impl<T: Write> Hub<T> {
         }
     }
 
-    /// Tells a connection the server cannot take it (`ERR 503`), and
-    /// closes it.
+    /// Tells a connection the server cannot take it (`ERR 503`: full,
+    /// shutting down), and closes it.
     pub(super) fn refuse(&mut self, key: usize, text: &str) {
         self.queues
             .push_final(key, |b| encode_err(b, ErrorCode::Unavailable, text));
