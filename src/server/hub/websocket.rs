@@ -186,6 +186,11 @@ fn page(path: &str) -> Option<(&'static str, &'static str)> {
             "text/css; charset=utf-8",
             include_str!("../../../web/app.css"),
         )),
+        // Browsers ask for an icon on every page; /favicon.ico gets the
+        // same one rather than a 404 in the console.
+        "/favicon.svg" | "/favicon.ico" => {
+            Some(("image/svg+xml", include_str!("../../../web/favicon.svg")))
+        }
         _ => None,
     }
 }
