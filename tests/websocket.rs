@@ -232,6 +232,7 @@ fn the_page_is_served_with_a_strict_policy_and_no_web_turns_http_off() {
         ("/", "text/html"),
         ("/app.js", "text/javascript"),
         ("/app.css", "text/css"),
+        ("/favicon.ico", "image/svg+xml"),
     ] {
         let answer = get(&server, path);
         assert!(answer.starts_with("HTTP/1.1 200 "), "{path}: {answer}");
