@@ -99,3 +99,24 @@ fn evchat_server_health_says_whether_the_server_is_up() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
 }
+
+#[test]
+fn evchat_server_health_says_plainly_when_the_port_does_not_speak_http() {
+    // What a TLS port answers a plain request with: an alert record.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let tls_port = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut request = [0u8; 512];
+        let _ = std::io::Read::read(&mut stream, &mut request);
+        let _ = std::io::Write::write_all(&mut stream, b"\x15\x03\x03\x00\x02\x02\x32");
+    });
+    let out = Command::new(env!("CARGO_BIN_EXE_evchat-server"))
+        .args(["health", "--port", &port])
+        .output()
+        .unwrap();
+    tls_port.join().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("did not answer in HTTP"), "{said}");
+}

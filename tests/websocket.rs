@@ -264,6 +264,10 @@ fn a_full_server_tells_a_browser_so() {
     let _only = server.login("only");
     // The page still loads, and its WebSocket is told why it cannot stay.
     assert!(get(&server, "/").starts_with("HTTP/1.1 200 "));
+    // It takes no logins now: not healthy, and says why.
+    let health = get(&server, "/healthz");
+    assert!(health.starts_with("HTTP/1.1 503 "), "{health}");
+    assert!(health.ends_with("unavailable: server full\n"), "{health}");
     let mut raw = RawWs::open(server.addr);
     assert_eq!(raw.recv(), "ERR 503 server full; try again later");
     assert_eq!(raw.until_close(), Some(1013));

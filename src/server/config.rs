@@ -402,13 +402,42 @@ impl ServerConfig {
         if config.max_clients == 0 {
             return Err("max-clients must be at least 1".into());
         }
+        if let Some(bad) = config.allow_origins.iter().find(|o| !is_origin(o)) {
+            return Err(format!(
+                "--allow-origin {bad}: an origin is scheme://host[:port], such as \
+                 https://chat.example.com (no path), or * for any"
+            ));
+        }
         Ok(())
     }
+}
+
+/// Is `origin` what a browser sends in `Origin` (or `*`)?
+fn is_origin(origin: &str) -> bool {
+    let authority = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"));
+    origin == "*" || authority.is_some_and(|a| !a.is_empty() && !a.contains('/'))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn allowed_origins_must_look_like_origins() {
+        for good in ["*", "https://chat.example.com", "http://127.0.0.1:5555"] {
+            assert!(is_origin(good), "{good}");
+        }
+        for bad in [
+            "chat.example.com",
+            "https://",
+            "https://a.example/",
+            "ftp://a",
+        ] {
+            assert!(!is_origin(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn flags_override_file_override_defaults() {

@@ -217,6 +217,11 @@ pub fn check_health(host: &str, port: u16) -> Result<String, String> {
         Ok(format!("{addr}: {body}"))
     } else if status.is_empty() {
         Err(format!("{addr} did not answer"))
+    } else if !status.starts_with("HTTP/") {
+        Err(format!(
+            "{addr} did not answer in HTTP: a TLS-only port, or --no-web? \
+             `health` asks the plain port (--port)"
+        ))
     } else {
         Err(format!("{addr}: {status}: {body}"))
     }

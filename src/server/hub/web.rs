@@ -79,17 +79,23 @@ impl<T: Write> Hub<T> {
         match request.path.as_str() {
             "/healthz" => {
                 let cluster_down = self.cluster.as_ref().is_some_and(|c| !c.port.is_up());
-                match (self.is_stopping(), cluster_down) {
-                    (false, false) => self.answer(key, 200, "text/plain", "ok\n", head_only),
-                    (true, _) => {
-                        let body = "unavailable: shutting down\n";
-                        self.answer(key, 503, "text/plain", body, head_only)
-                    }
-                    (false, true) => {
-                        let body = "unavailable: the cluster link is down\n";
-                        self.answer(key, 503, "text/plain", body, head_only)
-                    }
-                }
+                // Asked on a connection the server was too full to take.
+                let full = self
+                    .queues
+                    .sessions
+                    .get(key)
+                    .is_some_and(|s| s.refusal.is_some());
+                let why = if self.is_stopping() {
+                    "shutting down"
+                } else if cluster_down {
+                    "the cluster link is down"
+                } else if full {
+                    "server full"
+                } else {
+                    return self.answer(key, 200, "text/plain", "ok\n", head_only);
+                };
+                let body = format!("unavailable: {why}\n");
+                self.answer(key, 503, "text/plain", &body, head_only)
             }
             "/metrics" => {
                 let body = http::metrics(&self.stats_line());
