@@ -419,3 +419,67 @@ fn on_a_phone_sized_screen_the_box_and_the_messages_are_in_view() {
     assert_eq!(typed, "@bob ");
     no_problems(&tab);
 }
+
+/// Is the last row of the message list wholly in view, the list scrolled
+/// to its end? (A JavaScript expression.)
+const AT_THE_END: &str = "(() => { const l = document.getElementById('messages');
+  const last = l.lastElementChild; if (!last) return false;
+  return l.scrollHeight - l.scrollTop - l.clientHeight < 2
+    && last.getBoundingClientRect().bottom <= l.getBoundingClientRect().bottom + 1; })()";
+
+/// Resolves once the page has drawn two more frames (scroll events and
+/// resize observers run before a frame is drawn).
+const AFTER_TWO_FRAMES: &str =
+    "new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))";
+
+#[test]
+fn the_message_list_stays_at_its_end_when_the_box_grows_and_after_sending() {
+    let Some((_turn, mut browser)) = browser() else {
+        return;
+    };
+    let server = TestServer::start(&[]);
+    let mut bob = server.login("bob");
+    let mut tab = open(&mut browser, &server);
+    log_in(&mut tab, "alice", &[]);
+    bob.expect("JOINED alice ");
+    for i in 0..40 {
+        bob.send(&format!("SAY filler {i}"));
+    }
+    row(&mut tab, "filler 39");
+    tab.wait("the list to be at its end", AT_THE_END);
+
+    // Four lines make the box taller and the list shorter: it stays at
+    // its end, and so does it when the message goes and when more come.
+    tab.type_into("#input", "one");
+    for line in ["two", "three", "four"] {
+        tab.press_enter(true);
+        tab.type_into("#input", line);
+    }
+    tab.wait(
+        "the box to grow",
+        "document.getElementById('input').offsetHeight > 70",
+    );
+    tab.wait("the list to stay at its end as the box grew", AT_THE_END);
+    tab.press_enter(false);
+    assert_eq!(next_message(&mut bob).2, "one\\ntwo\\nthree\\nfour");
+    row(&mut tab, "one\ntwo\nthree\nfour");
+    tab.wait("one's own message to be in view", AT_THE_END);
+    bob.send("SAY after it");
+    row(&mut tab, "after it");
+    tab.wait("the next message to be in view", AT_THE_END);
+
+    // Scrolled up to read, the list stays there when a message comes...
+    // (Its scroll event comes with the next frame.)
+    tab.eval("document.getElementById('messages').scrollTop = 0");
+    tab.eval(AFTER_TWO_FRAMES);
+    bob.send("SAY while reading");
+    row(&mut tab, "while reading");
+    tab.eval(AFTER_TWO_FRAMES);
+    let top = tab.eval("document.getElementById('messages').scrollTop");
+    assert_eq!(top, 0, "the list jumped while the user read above");
+    // ...but sending one's own message goes to the end.
+    say(&mut tab, "back at the end");
+    row(&mut tab, "back at the end");
+    tab.wait("one's own message to be in view", AT_THE_END);
+    no_problems(&tab);
+}

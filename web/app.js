@@ -35,6 +35,7 @@ let heldRun = null; // private messages since OK LOGIN, until the held-mail PING
 let why = null; // why the last attempt failed, when the server said
 let sent = []; // [token, row] of messages sent and not yet past their PING
 let nextToken = 0;
+let pinned = true; // is the message list scrolled to its end (so kept there)?
 const users = new Set();
 
 /* ---- text: protocol escapes and visible control characters ---- */
@@ -93,15 +94,35 @@ function stampOf(time) {
   return stamp;
 }
 
+// The list stays at its end while it was there before a row came or it
+// changed size (the box grew, the bar or the window changed). `pinned` is
+// measured on scrolling, but not while a resize awaits its observer: a
+// list that just shrank would look scrolled up.
+let seenHeight = 0; // the list's height when its observer last ran
+function toEnd() {
+  const list = $('messages');
+  if (pinned) list.scrollTop = list.scrollHeight;
+}
+
+function watchList() {
+  const list = $('messages');
+  list.addEventListener('scroll', () => {
+    if (list.clientHeight !== seenHeight) return;
+    pinned = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+  });
+  new ResizeObserver(() => {
+    toEnd();
+    seenHeight = list.clientHeight;
+  }).observe(list);
+}
+
 function addRow(kind, time, parts) {
   const list = $('messages');
-  const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
   const row = el('li', 'row ' + kind);
-  const stamp = stampOf(time);
-  row.append(stamp, ...parts);
+  row.append(stampOf(time), ...parts);
   list.append(row);
   while (list.childElementCount > MAX_ROWS) list.firstElementChild.remove();
-  if (atBottom) list.scrollTop = list.scrollHeight;
+  toEnd();
   return row;
 }
 
@@ -252,6 +273,7 @@ function receive(frame) {
       // Held mail comes right after OK LOGIN and ends with a PING.
       if (heldRun && heldRun.length) heldRun.forEach(markHeld);
       heldRun = null;
+      toEnd();
       break;
     case 'ERR':
       refused(rest.slice(0, 3), unescapeText(rest.slice(4)));
@@ -392,6 +414,7 @@ function submitMessage(ev) {
   if (!text.trim()) return problem('nothing to send after the names');
   if (text.includes('\0')) return problem('a message cannot hold a NUL character');
   const body = escapeText(text);
+  pinned = true; // one's own message is always shown
   send(to ? 'MSG ' + to.join(',') + ' ' + body : 'SAY ' + body);
   // The server does not echo to the sender (except a MSG to oneself).
   const row = !to || !to.includes(me) ? showMessage(me, to, null, text) : null;
@@ -422,6 +445,7 @@ function init() {
       $('composer').requestSubmit();
     }
   });
+  watchList();
   $('users').addEventListener('click', (ev) => {
     const b = ev.target.closest('button.user');
     if (b) startPrivate(b.dataset.name);
