@@ -483,3 +483,99 @@ fn the_message_list_stays_at_its_end_when_the_box_grows_and_after_sending() {
     tab.wait("one's own message to be in view", AT_THE_END);
     no_problems(&tab);
 }
+
+/// The text of the last row of the message list.
+fn last_row(tab: &mut Tab) -> String {
+    let text = tab.eval(
+        "(document.querySelector('#messages .row:last-child .text') || {}).textContent || ''",
+    );
+    text.as_str().unwrap_or_default().to_owned()
+}
+
+#[test]
+fn typed_lines_follow_the_terminal_clients_rules() {
+    let Some((_turn, mut browser)) = browser() else {
+        return;
+    };
+    let server = TestServer::start(&[]);
+    let mut bob = server.login("bob");
+    let _carol = server.login("carol");
+    bob.expect("JOINED carol ");
+    let mut tab = open(&mut browser, &server);
+    log_in(&mut tab, "alice", &[]);
+    bob.expect("JOINED alice ");
+
+    let sent = [
+        ("see you there @bob", ("MSG", "see you there")),
+        ("hi @bob,carol @bob", ("MSG", "hi")),
+        ("see you \\@noon", ("SAY", "see you @noon")),
+        ("\\@bob is not a recipient", ("SAY", "@bob is not a recipient")),
+        ("@bob meet \\@5 @carol", ("MSG", "meet @5 @carol")),
+        ("write to a@b.org or @home now", ("SAY", "write to a@b.org or @home now")),
+        ("//etc/motd", ("SAY", "/etc/motd")),
+        ("//x @bob", ("MSG", "/x")),
+    ];
+    for (typed, (verb, text)) in sent {
+        say(&mut tab, typed);
+        let got = next_message(&mut bob);
+        assert_eq!((got.0.as_str(), got.2.as_str()), (verb, text), "{typed:?}");
+    }
+
+    // Refused on the page, with a reason, and the line kept to be fixed:
+    // a typo never sends a private message to everyone.
+    for typed in ["see you @noon!", "cc @", "hi @bob @b!b", "   @bob", "/frob"] {
+        let rows = tab.eval("document.querySelectorAll('#messages .row').length");
+        say(&mut tab, typed);
+        tab.wait(
+            &format!("an error for {typed:?}"),
+            &format!(
+                "document.querySelectorAll('#messages .row').length > {rows}
+                   && document.querySelector('#messages .row:last-child.error')"
+            ),
+        );
+        let kept = tab.eval("document.getElementById('input').value");
+        assert_eq!(kept, typed);
+        tab.eval("document.getElementById('input').value = ''");
+    }
+    say(&mut tab, "that is all");
+    assert_eq!(
+        next_message(&mut bob),
+        ("SAY".into(), "alice".into(), "that is all".into()),
+        "something refused on the page was sent"
+    );
+
+    say(&mut tab, "/help");
+    tab.wait(
+        "the help",
+        "(document.querySelector('#messages .row:last-child.note .text') || {})
+           .textContent?.includes('/quit')",
+    );
+    say(&mut tab, "/who");
+    tab.wait(
+        "who is online",
+        "(document.querySelector('#messages .row:last-child .text') || {})
+           .textContent === 'online: alice, bob, carol'",
+    );
+
+    count_sockets(&mut tab);
+    say(&mut tab, "/quit see you all");
+    let left = bob.expect("LEFT alice ");
+    assert!(left.ends_with(" see you all"), "{left}");
+    wait_state(&mut tab, "offline");
+    // A page that would reconnect does so within its first back-off (at
+    // most 0.625 s); watch it for several times that.
+    let stayed = tab.eval(
+        "new Promise((resolve) => {
+           const until = Date.now() + 2000;
+           const watch = () => {
+             if (window.sockets !== 0) return resolve('it connected again');
+             if (Date.now() > until) return resolve('stayed');
+             setTimeout(watch, 20);
+           };
+           watch();
+         })",
+    );
+    assert_eq!(stayed, "stayed");
+    assert_eq!(last_row(&mut tab), "you left the chat");
+    no_problems(&tab);
+}

@@ -35,6 +35,8 @@ let heldRun = null; // private messages since OK LOGIN, until the held-mail PING
 let why = null; // why the last attempt failed, when the server said
 let sent = []; // [token, row] of messages sent and not yet past their PING
 let nextToken = 0;
+let quitting = false; // the user typed /quit: no reconnecting
+const asked = { who: false, stats: false }; // show the answer as a note
 let pinned = true; // is the message list scrolled to its end (so kept there)?
 const users = new Set();
 
@@ -204,7 +206,9 @@ function sendLogin() {
 
 function closed() {
   ws = null;
-  if (loggedIn) note('connection lost');
+  if (loggedIn) note(quitting ? 'you left the chat' : 'connection lost');
+  if (quitting) showLogin();
+  quitting = false;
   loggedIn = false;
   heldRun = null;
   sent = [];
@@ -267,6 +271,12 @@ function receive(frame) {
       users.clear();
       rest.split(' ').filter(Boolean).forEach((n) => users.add(n));
       drawUsers();
+      if (asked.who) note('online: ' + [...users].sort().join(', '));
+      asked.who = false;
+      break;
+    case 'STATS':
+      if (asked.stats) note(rest);
+      asked.stats = false;
       break;
     case 'PING':
       send(sp < 0 ? 'PONG' : 'PONG ' + rest);
@@ -284,7 +294,7 @@ function receive(frame) {
       if (i >= 0) sent.splice(0, i + 1);
       break;
     }
-    default: // BYE, STATS: nothing to show
+    default: // BYE: nothing to show
   }
 }
 
@@ -384,46 +394,138 @@ function submitLogin(ev) {
   else connect();
 }
 
-// `@bob hi`, `@bob,amy hi` and `@bob @amy hi` are private; `\@x` is a
-// broadcast starting with `@x`. Returns [recipients or null, text].
-function parseInput(raw) {
-  let text = raw.replace(/\n+$/, '');
-  if (text.startsWith('\\@')) return [null, text.slice(1)];
-  const to = [];
-  while (text.startsWith('@')) {
-    const m = /^@(\S*)\s*/.exec(text);
-    for (const name of m[1].split(',')) {
-      if (!NAME.test(name)) throw new Error('not a name: @' + m[1] + ' (\\@ for a plain @)');
-      if (!to.includes(name)) to.push(name);
-    }
-    text = text.slice(m[0].length);
+/* ---- what a typed message means: the terminal client's rules ---- */
+// (src/client/input.rs, mirrored exactly; Shift+Enter is its `\`):
+// `@bob hi`, `@bob,carol hi`, `@bob @carol hi` and `hi @bob @carol` are
+// private; an `@` word in that trailing run that is no name is an error,
+// never a broadcast; `\@` is a literal `@`; `//x` sends `/x`; `/who`,
+// `/stats`, `/quit [text]`, `/help`. Returns {to, text} (to: null for
+// everyone) or {command, rest}; throws an Error saying why not.
+
+const HELP = [
+  'hello             to everyone',
+  '@bob hello        private to bob (held if he is away)',
+  'hello @bob        the same: names may come last',
+  '@bob @carol hi    to both (or @bob,carol hi)',
+  '\\@               a plain @: see you \\@noon',
+  '//text            text that starts with a slash',
+  'Shift+Enter       a new line in the message',
+  '/who  /stats  /quit [text]  /help',
+].join('\n');
+
+// Rust's char::is_whitespace, which trim() and friends use there.
+const SPACE = /[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]/;
+const trimEnd = (t) => { let i = t.length; while (i && SPACE.test(t[i - 1])) i--; return t.slice(0, i); };
+const trimStart = (t) => { let i = 0; while (i < t.length && SPACE.test(t[i])) i++; return t.slice(i); };
+const COMMANDS = { who: 'who', stats: 'stats', help: 'help', '?': 'help', quit: 'quit', exit: 'quit' };
+const blank = (t) => trimEnd(t) === '';
+const literalAt = (t) => t.split('\\@').join('@');
+
+function interpret(line) {
+  if (line.startsWith('//')) return message(line.slice(1));
+  if (line.startsWith('/')) {
+    const sp = line.indexOf(' ');
+    const word = sp < 0 ? line.slice(1) : line.slice(1, sp);
+    const rest = sp < 0 ? '' : trimStart(trimEnd(line.slice(sp + 1)));
+    const key = word.replace(/[A-Z]/g, (c) => c.toLowerCase());
+    if (!Object.hasOwn(COMMANDS, key)) throw new Error('unknown command /' + word + '; /help lists commands');
+    return { command: COMMANDS[key], rest };
   }
-  return [to.length ? to : null, text];
+  return line.startsWith('@') ? addressed(line) : message(line);
+}
+
+// No leading names: a trailing run of `@name` words, if any, names who
+// gets it; otherwise it is for everyone.
+function message(line) {
+  const words = [];
+  let rest = trimEnd(line);
+  for (;;) {
+    let i = rest.length;
+    while (i && !SPACE.test(rest[i - 1])) i--;
+    const word = rest.slice(i);
+    if (!word.startsWith('@')) break;
+    words.unshift(word);
+    rest = trimEnd(rest.slice(0, Math.max(i - 1, 0)));
+    if (!rest) break;
+  }
+  if (!words.length) return { to: null, text: literalAt(line) };
+  const to = [];
+  for (const word of words) addRecipients(to, word.slice(1));
+  return privately(to, rest);
+}
+
+// `@a @b,c text`: leading @-words name the recipients.
+function addressed(line) {
+  const to = [];
+  let rest = line;
+  while (rest.startsWith('@')) {
+    const after = rest.slice(1);
+    const sp = after.search(/[ \t]/);
+    addRecipients(to, sp < 0 ? after : after.slice(0, sp));
+    rest = sp < 0 ? '' : trimStart(after.slice(sp + 1));
+  }
+  return privately(to, rest);
+}
+
+// Adds the names of one `@` word (`bob` or `bob,carol`) to `to`.
+function addRecipients(to, word) {
+  if (!word) throw new Error('who to? write @name (or \\@ for a plain @)');
+  for (const name of word.split(',').filter(Boolean)) {
+    if (!NAME.test(name)) {
+      throw new Error('bad name ' + JSON.stringify(name) +
+        ': names are 1-32 characters of A-Z a-z 0-9 _ - (write \\@ for a plain @)');
+    }
+    if (!to.includes(name)) to.push(name);
+  }
+}
+
+function privately(to, text) {
+  if (!to.length) throw new Error('who to? write @name message');
+  if (blank(text)) throw new Error('nothing to send to ' + to.join(', '));
+  return { to, text: literalAt(text) };
 }
 
 function submitMessage(ev) {
   ev.preventDefault();
   const input = $('input');
-  if (!loggedIn || !input.value.trim()) return;
-  let to, text;
+  const line = input.value.replace(/\n+$/, '');
+  if (!loggedIn || blank(line)) return;
+  let action;
   try {
-    [to, text] = parseInput(input.value);
+    action = interpret(line);
   } catch (e) {
     return problem(e.message);
   }
-  if (!text.trim()) return problem('nothing to send after the names');
-  if (text.includes('\0')) return problem('a message cannot hold a NUL character');
-  const body = escapeText(text);
-  pinned = true; // one's own message is always shown
-  send(to ? 'MSG ' + to.join(',') + ' ' + body : 'SAY ' + body);
-  // The server does not echo to the sender (except a MSG to oneself).
-  const row = !to || !to.includes(me) ? showMessage(me, to, null, text) : null;
-  if (row) {
-    nextToken += 1;
-    sent.push(['m' + nextToken, row]);
-    send('PING m' + nextToken);
+  pinned = true; // what one does is always shown
+  toEnd();
+  if (action.command) {
+    command(action.command, action.rest);
+  } else {
+    const { to, text } = action;
+    if (text.includes('\0')) return problem('a message cannot hold a NUL character');
+    const body = escapeText(text);
+    send(to ? 'MSG ' + to.join(',') + ' ' + body : 'SAY ' + body);
+    // The server does not echo to the sender (except a MSG to oneself).
+    const row = !to || !to.includes(me) ? showMessage(me, to, null, text) : null;
+    if (row) {
+      nextToken += 1;
+      sent.push(['m' + nextToken, row]);
+      send('PING m' + nextToken);
+    }
   }
   input.value = '';
+}
+
+function command(what, rest) {
+  if (what === 'help') return note(HELP);
+  if (what === 'who') asked.who = true;
+  if (what === 'stats') asked.stats = true;
+  if (what === 'quit') {
+    wanted = false; // no reconnecting: the user left
+    quitting = true;
+    return send(rest ? 'QUIT ' + escapeText(rest) : 'QUIT');
+  }
+  send(what.toUpperCase());
 }
 
 function startPrivate(name) {
