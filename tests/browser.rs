@@ -579,3 +579,33 @@ fn typed_lines_follow_the_terminal_clients_rules() {
     assert_eq!(last_row(&mut tab), "you left the chat");
     no_problems(&tab);
 }
+
+#[test]
+fn a_private_message_to_several_is_labelled_from_the_readers_side() {
+    let Some((_turn, mut browser)) = browser() else {
+        return;
+    };
+    let server = TestServer::start(&[]);
+    let mut bob = server.login("bob");
+    let mut carol = server.login("carol");
+    bob.expect("JOINED carol ");
+    let mut tab = open(&mut browser, &server);
+    log_in(&mut tab, "alice", &[]);
+    bob.expect("JOINED alice ");
+
+    carol.send("MSG alice,carol to the two of us");
+    bob.send("MSG carol,alice,bob to the three of us");
+    bob.send("MSG alice just you");
+    assert_eq!(row(&mut tab, "to the two of us").2, "private to you and carol");
+    assert_eq!(
+        row(&mut tab, "to the three of us").2,
+        "private to you, carol and bob"
+    );
+    assert_eq!(row(&mut tab, "just you").2, "private");
+
+    say(&mut tab, "@bob for bob");
+    assert_eq!(row(&mut tab, "for bob").2, "private to bob");
+    say(&mut tab, "for both @bob @carol");
+    assert_eq!(row(&mut tab, "for both").2, "private to bob and carol");
+    no_problems(&tab);
+}

@@ -128,13 +128,18 @@ function addRow(kind, time, parts) {
   return row;
 }
 
+// Who a private message is for, as the reader sees it: 'private' when to
+// me alone, 'private to you and carol', 'private to bob' (my own).
+function privateTag(from, to) {
+  if (from !== me && to.length === 1 && to[0] === me) return 'private';
+  const names = to.includes(me) ? ['you', ...to.filter((n) => n !== me)] : to;
+  const last = names.length > 1 ? ' and ' + names.pop() : '';
+  return 'private to ' + names.join(', ') + last;
+}
+
 function showMessage(from, to, time, text) {
   const parts = [el('span', 'from', visible(from, false))];
-  if (to) {
-    const others = to.filter((n) => n !== me);
-    const tag = to.length === 1 && to[0] === me ? 'private' : 'private to ' + others.join(', ');
-    parts.push(el('span', 'tag', visible(tag, false)));
-  }
+  if (to) parts.push(el('span', 'tag', visible(privateTag(from, to), false)));
   parts.push(el('span', 'text', visible(text, true)));
   const kind = (to ? 'private' : 'say') + (from === me ? ' mine' : '');
   return addRow(kind, time, parts);
