@@ -170,10 +170,7 @@ fn page_and_tcp_user_chat_both_ways_in_public_and_in_private() {
         "the error",
         "(document.querySelector('#messages .error .text') || {}).textContent",
     );
-    assert!(
-        error.as_str().unwrap_or_default().starts_with("error 404"),
-        "{error}"
-    );
+    assert_eq!(error, "not sent: nobody here is called nobody");
     let (class, _, tag) = row(&mut tab, "hello?");
     assert!(class.contains("failed"), "{class}");
     assert_eq!(tag, "private to nobody not sent");
@@ -262,6 +259,7 @@ fn the_page_reconnects_and_logs_in_again_after_a_server_restart() {
 
     let second = TestServer::start(&["--port", &port]);
     wait_state(&mut tab, "online");
+    row(&mut tab, "connected again");
     let mut bob = second.login("bob");
     assert_eq!(who(&mut bob), "USERS alice bob");
     bob.send("SAY welcome back");
@@ -387,6 +385,8 @@ fn on_a_phone_sized_screen_the_box_and_the_messages_are_in_view() {
     };
     let server = TestServer::start(&[]);
     let _bob = server.login("bob");
+    let long = "frank_the_long_named_user_12345";
+    let _frank = server.login(long);
     let mut tab = browser.tab();
     tab.viewport(375, 667, true);
     tab.goto(&page_url(&server));
@@ -414,6 +414,20 @@ fn on_a_phone_sized_screen_the_box_and_the_messages_are_in_view() {
     assert_eq!(tab.eval(&in_view("who")), false);
     tab.click("#who-toggle");
     assert_eq!(tab.eval(&in_view("who")), true);
+    // A long name keeps its dot on its line, and the bar's button its
+    // text: each is one line high.
+    let one_line = |selector: &str| {
+        format!(
+            "(() => {{ const e = document.querySelector({});
+               const line = parseFloat(getComputedStyle(e).lineHeight);
+               return e.clientHeight < 1.5 * line + 12; }})()",
+            js(selector)
+        )
+    };
+    let frank = format!("#users button[data-name=\"{long}\"]");
+    for selector in [frank.as_str(), "#who-toggle"] {
+        assert_eq!(tab.eval(&one_line(selector)), true, "{selector} wraps");
+    }
     tab.click("#users button[data-name=\"bob\"]");
     let typed = tab.eval("document.getElementById('input').value");
     assert_eq!(typed, "@bob ");

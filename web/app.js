@@ -35,6 +35,7 @@ let heldRun = null; // private messages since OK LOGIN, until the held-mail PING
 let why = null; // why the last attempt failed, when the server said
 let sent = []; // [token, row] of messages sent and not yet past their PING
 let nextToken = 0;
+let lost = false; // the connection dropped while logged in
 let quitting = false; // the user typed /quit: no reconnecting
 const asked = { who: false, stats: false }; // show the answer as a note
 let pinned = true; // is the message list scrolled to its end (so kept there)?
@@ -170,10 +171,13 @@ function drawUsers() {
 
 /* ---- connection state ---- */
 
-function setState(state, text) {
+// `short`, if given, is what a phone shows instead of `text`.
+function setState(state, text, short) {
   const s = $('state');
   s.dataset.state = state;
-  s.textContent = text;
+  if (short) s.replaceChildren(el('span', 'long', text), el('span', 'short', short));
+  else s.textContent = text;
+  s.title = text;
   document.body.dataset.state = state;
   $('send').disabled = state !== 'online';
 }
@@ -205,13 +209,14 @@ function send(frame) {
 }
 
 function sendLogin() {
-  setState('connecting', 'logging in as ' + me + '…');
+  setState('connecting', 'logging in as ' + me + '…', 'logging in…');
   send('LOGIN ' + me + (password ? ' ' + escapeText(password) : ''));
 }
 
 function closed() {
   ws = null;
   if (loggedIn) note(quitting ? 'you left the chat' : 'connection lost');
+  if (loggedIn) lost = !quitting;
   if (quitting) showLogin();
   quitting = false;
   loggedIn = false;
@@ -223,8 +228,8 @@ function closed() {
   if (!wanted) return setState('offline', 'not connected');
   const wait = Math.round(delay * (0.75 + Math.random() * 0.5));
   delay = Math.min(delay * 2, MAX_DELAY);
-  const retry = ' — retrying in ' + (wait / 1000).toFixed(1) + ' s';
-  setState(why === 'server full' ? 'full' : 'waiting', (why || 'disconnected') + retry);
+  const retry = 'retrying in ' + (wait / 1000).toFixed(1) + ' s';
+  setState(why === 'server full' ? 'full' : 'waiting', (why || 'disconnected') + ' — ' + retry, retry);
   why = null;
   timer = setTimeout(connect, wait);
 }
@@ -314,7 +319,9 @@ function loggedInAs(name) {
   me = name;
   delay = FIRST_DELAY;
   heldRun = [];
-  setState('online', 'online as ' + visible(name, false));
+  if (lost) note('connected again');
+  lost = false;
+  setState('online', 'online as ' + visible(name, false), 'online');
   $('login').hidden = true;
   $('chat').hidden = false;
   $('composer').hidden = false;
@@ -336,7 +343,7 @@ function refused(code, text) {
     // Full, shutting down or busy: the server closes or we do; retry later.
     const full = /full/.test(text);
     why = full ? 'server full' : 'server busy';
-    setState(full ? 'full' : 'waiting', visible(text, false));
+    setState(full ? 'full' : 'waiting', visible(text, false), why);
     const told = full ? 'The server is full; this page keeps trying.' : text;
     if (!everIn || !wanted) showLogin(told);
     if (wanted && ws) ws.close();
@@ -352,7 +359,28 @@ function refused(code, text) {
     row.classList.add('failed');
     row.querySelector('.text').before(el('span', 'tag failed-tag', 'not sent'));
   }
-  problem('error ' + code + ': ' + text);
+  problem(plainError(code, text));
+}
+
+// The common errors in people's words; the rest as the server said them.
+function plainError(code, text) {
+  const user = /^no such user: ([^;]*)/.exec(text);
+  const bytes = /(\d+) bytes/.exec(text);
+  switch (code) {
+    case '404':
+      return user ? 'not sent: nobody here is called ' + user[1] : 'not sent: ' + text;
+    case '413':
+      return 'not sent: the message is too long' +
+        (bytes ? ' (the server takes at most ' + bytes[1] + ' bytes)' : '');
+    case '429':
+      return 'the server dropped this page: it fell too far behind reading messages';
+    case '408':
+      return 'the server dropped this page after a long silence';
+    case '503':
+      return 'the server cannot do that now: ' + text;
+    default:
+      return 'error ' + code + ': ' + text;
+  }
 }
 
 function loginRefused(code, text) {
@@ -388,6 +416,7 @@ function submitLogin(ev) {
   const name = $('name').value.trim();
   if (!NAME.test(name)) return showLogin('A name is 1–32 letters, digits, _ or -.');
   if (name !== me) everIn = false;
+  lost = false;
   me = name;
   const pw = $('password-row').hidden ? null : $('password').value;
   password = pw ? pw : null;
