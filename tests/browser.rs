@@ -174,6 +174,15 @@ fn page_and_tcp_user_chat_both_ways_in_public_and_in_private() {
     let (class, _, tag) = row(&mut tab, "hello?");
     assert!(class.contains("failed"), "{class}");
     assert_eq!(tag, "private to nobody not sent");
+    // The page's script leaves no globals a console script could clash with.
+    let leaked = tab.eval(
+        "['ws', 'me', 'pinned', 'connect', 'receive', 'interpret'].filter((n) => n in window)",
+    );
+    assert_eq!(leaked, json!([]));
+    assert_eq!(
+        tab.eval("typeof ws + ' ' + typeof me"),
+        "undefined undefined"
+    );
     no_problems(&tab);
 }
 
@@ -523,9 +532,15 @@ fn typed_lines_follow_the_terminal_clients_rules() {
         ("see you there @bob", ("MSG", "see you there")),
         ("hi @bob,carol @bob", ("MSG", "hi")),
         ("see you \\@noon", ("SAY", "see you @noon")),
-        ("\\@bob is not a recipient", ("SAY", "@bob is not a recipient")),
+        (
+            "\\@bob is not a recipient",
+            ("SAY", "@bob is not a recipient"),
+        ),
         ("@bob meet \\@5 @carol", ("MSG", "meet @5 @carol")),
-        ("write to a@b.org or @home now", ("SAY", "write to a@b.org or @home now")),
+        (
+            "write to a@b.org or @home now",
+            ("SAY", "write to a@b.org or @home now"),
+        ),
         ("//etc/motd", ("SAY", "/etc/motd")),
         ("//x @bob", ("MSG", "/x")),
     ];
@@ -610,7 +625,10 @@ fn a_private_message_to_several_is_labelled_from_the_readers_side() {
     carol.send("MSG alice,carol to the two of us");
     bob.send("MSG carol,alice,bob to the three of us");
     bob.send("MSG alice just you");
-    assert_eq!(row(&mut tab, "to the two of us").2, "private to you and carol");
+    assert_eq!(
+        row(&mut tab, "to the two of us").2,
+        "private to you and carol"
+    );
     assert_eq!(
         row(&mut tab, "to the three of us").2,
         "private to you, carol and bob"

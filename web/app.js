@@ -13,589 +13,594 @@
  *   except when the server ended the session on purpose: another login
  *   took the name over (two tabs must not fight over it), or the login
  *   itself was refused. Then a person decides.
+ *
+ * All of it is one function, so it leaves no globals behind: a script
+ * pasted into the console (the README's `/ws` example) cannot clash.
  */
-'use strict';
+(() => {
+  'use strict';
 
-const $ = (id) => document.getElementById(id);
-const NAME = /^[A-Za-z0-9_-]{1,32}$/;
-const MAX_ROWS = 2000;
-const FIRST_DELAY = 500;
-const MAX_DELAY = 10000;
+  const $ = (id) => document.getElementById(id);
+  const NAME = /^[A-Za-z0-9_-]{1,32}$/;
+  const MAX_ROWS = 2000;
+  const FIRST_DELAY = 500;
+  const MAX_DELAY = 10000;
 
-let ws = null; // the current socket, if any
-let me = ''; // the name to log in as
-let password = null; // only in memory, only once the server asked for one
-let wanted = false; // should the page be connected and logged in?
-let loggedIn = false;
-let everIn = false; // has this name logged in (so a 409 is only our own ghost)?
-let replaced = false; // another login took the name over: wait for a person
-let delay = FIRST_DELAY;
-let timer = null;
-let heldRun = null; // private messages since OK LOGIN, until the held-mail PING
-let why = null; // why the last attempt failed, when the server said
-let sent = []; // [token, row] of messages sent and not yet past their PING
-let nextToken = 0;
-let lost = false; // the connection dropped while logged in
-let quitting = false; // the user typed /quit: no reconnecting
-const asked = { who: false, stats: false }; // show the answer as a note
-let pinned = true; // is the message list scrolled to its end (so kept there)?
-const users = new Set();
+  let ws = null; // the current socket, if any
+  let me = ''; // the name to log in as
+  let password = null; // only in memory, only once the server asked for one
+  let wanted = false; // should the page be connected and logged in?
+  let loggedIn = false;
+  let everIn = false; // has this name logged in (so a 409 is only our own ghost)?
+  let replaced = false; // another login took the name over: wait for a person
+  let delay = FIRST_DELAY;
+  let timer = null;
+  let heldRun = null; // private messages since OK LOGIN, until the held-mail PING
+  let why = null; // why the last attempt failed, when the server said
+  let sent = []; // [token, row] of messages sent and not yet past their PING
+  let nextToken = 0;
+  let lost = false; // the connection dropped while logged in
+  let quitting = false; // the user typed /quit: no reconnecting
+  const asked = { who: false, stats: false }; // show the answer as a note
+  let pinned = true; // is the message list scrolled to its end (so kept there)?
+  const users = new Set();
 
-/* ---- text: protocol escapes and visible control characters ---- */
+  /* ---- text: protocol escapes and visible control characters ---- */
 
-const escapeText = (t) =>
-  t.replace(/[\\\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\n' ? '\\n' : '\\r'));
+  const escapeText = (t) =>
+    t.replace(/[\\\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\n' ? '\\n' : '\\r'));
 
-const unescapeText = (t) =>
-  t.replace(/\\([\\nr])/g, (m, c) => (c === 'n' ? '\n' : c === 'r' ? '\r' : '\\'));
+  const unescapeText = (t) =>
+    t.replace(/\\([\\nr])/g, (m, c) => (c === 'n' ? '\n' : c === 'r' ? '\r' : '\\'));
 
-// C0 controls and DEL as control pictures (U+2400...), C1, bidi and
-// line/paragraph separators as <U+XXXX>; LF stays only where allowed.
-function visible(text, keepLF) {
-  return text.replace(
-    /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g,
-    (c) => {
-      const n = c.charCodeAt(0);
-      if (c === '\n' && keepLF) return c;
-      if (n < 0x20) return String.fromCharCode(0x2400 + n);
-      if (n === 0x7f) return '\u2421';
-      return '<U+' + n.toString(16).toUpperCase().padStart(4, '0') + '>';
-    },
-  );
-}
-
-// Splits `rest` into at most n space-separated fields, the last taking
-// what remains (the protocol's <text> keeps its spaces).
-function fields(rest, n) {
-  const out = [];
-  for (let i = 1; i < n; i++) {
-    const sp = rest.indexOf(' ');
-    if (sp < 0) break;
-    out.push(rest.slice(0, sp));
-    rest = rest.slice(sp + 1);
+  // C0 controls and DEL as control pictures (U+2400...), C1, bidi and
+  // line/paragraph separators as <U+XXXX>; LF stays only where allowed.
+  function visible(text, keepLF) {
+    return text.replace(
+      /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g,
+      (c) => {
+        const n = c.charCodeAt(0);
+        if (c === '\n' && keepLF) return c;
+        if (n < 0x20) return String.fromCharCode(0x2400 + n);
+        if (n === 0x7f) return '\u2421';
+        return '<U+' + n.toString(16).toUpperCase().padStart(4, '0') + '>';
+      },
+    );
   }
-  out.push(rest);
-  return out;
-}
 
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
-
-/* ---- the message list ---- */
-
-// Local time: hours and minutes shown, the whole date and time on hover.
-function stampOf(time) {
-  const d = time ? new Date(time) : new Date();
-  if (Number.isNaN(d.getTime())) return el('time', 'time', visible(String(time), false));
-  const stamp = el('time', 'time', d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }));
-  stamp.dateTime = d.toISOString();
-  stamp.title = d.toLocaleString();
-  return stamp;
-}
-
-// The list stays at its end while it was there before a row came or it
-// changed size (the box grew, the bar or the window changed). `pinned` is
-// measured on scrolling, but not while a resize awaits its observer: a
-// list that just shrank would look scrolled up.
-let seenHeight = 0; // the list's height when its observer last ran
-function toEnd() {
-  const list = $('messages');
-  if (pinned) list.scrollTop = list.scrollHeight;
-}
-
-function watchList() {
-  const list = $('messages');
-  list.addEventListener('scroll', () => {
-    if (list.clientHeight !== seenHeight) return;
-    pinned = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
-  });
-  new ResizeObserver(() => {
-    toEnd();
-    seenHeight = list.clientHeight;
-  }).observe(list);
-}
-
-function addRow(kind, time, parts) {
-  const list = $('messages');
-  const row = el('li', 'row ' + kind);
-  row.append(stampOf(time), ...parts);
-  list.append(row);
-  while (list.childElementCount > MAX_ROWS) list.firstElementChild.remove();
-  toEnd();
-  return row;
-}
-
-// Who a private message is for, as the reader sees it: 'private' when to
-// me alone, 'private to you and carol', 'private to bob' (my own).
-function privateTag(from, to) {
-  if (from !== me && to.length === 1 && to[0] === me) return 'private';
-  const names = to.includes(me) ? ['you', ...to.filter((n) => n !== me)] : to;
-  const last = names.length > 1 ? ' and ' + names.pop() : '';
-  return 'private to ' + names.join(', ') + last;
-}
-
-function showMessage(from, to, time, text) {
-  const parts = [el('span', 'from', visible(from, false))];
-  if (to) parts.push(el('span', 'tag', visible(privateTag(from, to), false)));
-  parts.push(el('span', 'text', visible(text, true)));
-  const kind = (to ? 'private' : 'say') + (from === me ? ' mine' : '');
-  return addRow(kind, time, parts);
-}
-
-const note = (text, time) => addRow('note', time, [el('span', 'text', visible(text, true))]);
-const problem = (text) => addRow('error', null, [el('span', 'text', visible(text, true))]);
-
-/* ---- who is online ---- */
-
-function drawUsers() {
-  const list = $('users');
-  const names = [...users].sort();
-  list.replaceChildren(
-    ...names.map((name) => {
-      const b = el('button', 'user', visible(name, false));
-      b.type = 'button';
-      b.dataset.name = name;
-      if (name === me) b.classList.add('me');
-      const item = el('li');
-      item.append(b);
-      return item;
-    }),
-  );
-  $('who-count').textContent = '(' + names.length + ')';
-  $('who-toggle').textContent = 'Online (' + names.length + ')';
-}
-
-/* ---- connection state ---- */
-
-// `short`, if given, is what a phone shows instead of `text`.
-function setState(state, text, short) {
-  const s = $('state');
-  s.dataset.state = state;
-  if (short) s.replaceChildren(el('span', 'long', text), el('span', 'short', short));
-  else s.textContent = text;
-  s.title = text;
-  document.body.dataset.state = state;
-  $('send').disabled = state !== 'online';
-}
-
-function showLogin(message) {
-  $('login').hidden = false;
-  $('login-error').hidden = !message;
-  $('login-error').textContent = message ? visible(message, false) : '';
-  const needPassword = !$('password-row').hidden;
-  (needPassword ? $('password') : $('name')).focus();
-}
-
-function connect() {
-  clearTimeout(timer);
-  timer = null;
-  replaced = false;
-  $('notice').hidden = true;
-  setState('connecting', 'connecting…');
-  const url = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws';
-  const sock = new WebSocket(url);
-  ws = sock;
-  sock.onopen = () => ws === sock && sendLogin();
-  sock.onmessage = (ev) => ws === sock && typeof ev.data === 'string' && receive(ev.data);
-  sock.onclose = () => ws === sock && closed();
-}
-
-function send(frame) {
-  if (ws && ws.readyState === WebSocket.OPEN) ws.send(frame);
-}
-
-function sendLogin() {
-  setState('connecting', 'logging in as ' + me + '…', 'logging in…');
-  send('LOGIN ' + me + (password ? ' ' + escapeText(password) : ''));
-}
-
-function closed() {
-  ws = null;
-  if (loggedIn) note(quitting ? 'you left the chat' : 'connection lost');
-  if (loggedIn) lost = !quitting;
-  if (quitting) showLogin();
-  quitting = false;
-  loggedIn = false;
-  heldRun = null;
-  sent = [];
-  users.clear(); // unknown until the next WHO
-  drawUsers();
-  if (replaced) return setState('replaced', 'signed in elsewhere');
-  if (!wanted) return setState('offline', 'not connected');
-  const wait = Math.round(delay * (0.75 + Math.random() * 0.5));
-  delay = Math.min(delay * 2, MAX_DELAY);
-  const retry = 'retrying in ' + (wait / 1000).toFixed(1) + ' s';
-  setState(why === 'server full' ? 'full' : 'waiting', (why || 'disconnected') + ' — ' + retry, retry);
-  why = null;
-  timer = setTimeout(connect, wait);
-}
-
-// The server ended things on purpose: stop and let a person act.
-function stop() {
-  wanted = false;
-  clearTimeout(timer);
-  if (ws) ws.close();
-}
-
-/* ---- frames from the server ---- */
-
-function receive(frame) {
-  const sp = frame.indexOf(' ');
-  const verb = sp < 0 ? frame : frame.slice(0, sp);
-  const rest = sp < 0 ? '' : frame.slice(sp + 1);
-  if (verb !== 'MSG' && verb !== 'PING') heldRun = null;
-  switch (verb) {
-    case 'OK':
-      if (rest.startsWith('LOGIN ')) loggedInAs(rest.slice(6));
-      break;
-    case 'SAY': {
-      const [from, time, text] = fields(rest, 3);
-      showMessage(from, null, time, unescapeText(text || ''));
-      break;
+  // Splits `rest` into at most n space-separated fields, the last taking
+  // what remains (the protocol's <text> keeps its spaces).
+  function fields(rest, n) {
+    const out = [];
+    for (let i = 1; i < n; i++) {
+      const sp = rest.indexOf(' ');
+      if (sp < 0) break;
+      out.push(rest.slice(0, sp));
+      rest = rest.slice(sp + 1);
     }
-    case 'MSG': {
-      const [from, to, time, text] = fields(rest, 4);
-      const row = showMessage(from, to.split(','), time, unescapeText(text || ''));
-      if (heldRun) heldRun.push(row);
-      break;
-    }
-    case 'JOINED': {
-      const [name, time] = fields(rest, 2);
-      users.add(name);
-      drawUsers();
-      note(name + ' joined', time);
-      break;
-    }
-    case 'LEFT': {
-      const [name, time, text] = fields(rest, 3);
-      users.delete(name);
-      drawUsers();
-      note(name + ' left' + (text ? ': ' + unescapeText(text) : ''), time);
-      break;
-    }
-    case 'USERS':
-      users.clear();
-      rest.split(' ').filter(Boolean).forEach((n) => users.add(n));
-      drawUsers();
-      if (asked.who) note('online: ' + [...users].sort().join(', '));
-      asked.who = false;
-      break;
-    case 'STATS':
-      if (asked.stats) note(rest);
-      asked.stats = false;
-      break;
-    case 'PING':
-      send(sp < 0 ? 'PONG' : 'PONG ' + rest);
-      // Held mail comes right after OK LOGIN and ends with a PING.
-      if (heldRun && heldRun.length) heldRun.forEach(markHeld);
-      heldRun = null;
+    out.push(rest);
+    return out;
+  }
+
+  function el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  /* ---- the message list ---- */
+
+  // Local time: hours and minutes shown, the whole date and time on hover.
+  function stampOf(time) {
+    const d = time ? new Date(time) : new Date();
+    if (Number.isNaN(d.getTime())) return el('time', 'time', visible(String(time), false));
+    const stamp = el('time', 'time', d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }));
+    stamp.dateTime = d.toISOString();
+    stamp.title = d.toLocaleString();
+    return stamp;
+  }
+
+  // The list stays at its end while it was there before a row came or it
+  // changed size (the box grew, the bar or the window changed). `pinned` is
+  // measured on scrolling, but not while a resize awaits its observer: a
+  // list that just shrank would look scrolled up.
+  let seenHeight = 0; // the list's height when its observer last ran
+  function toEnd() {
+    const list = $('messages');
+    if (pinned) list.scrollTop = list.scrollHeight;
+  }
+
+  function watchList() {
+    const list = $('messages');
+    list.addEventListener('scroll', () => {
+      if (list.clientHeight !== seenHeight) return;
+      pinned = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+    });
+    new ResizeObserver(() => {
       toEnd();
-      break;
-    case 'ERR':
-      refused(rest.slice(0, 3), unescapeText(rest.slice(4)));
-      break;
-    case 'PONG': {
-      // Every frame before our PING was handled: no error came for them.
-      const i = sent.findIndex(([token]) => token === rest);
-      if (i >= 0) sent.splice(0, i + 1);
-      break;
-    }
-    default: // BYE: nothing to show
+      seenHeight = list.clientHeight;
+    }).observe(list);
   }
-}
 
-function markHeld(row) {
-  row.classList.add('held');
-  row.querySelector('.text').before(el('span', 'tag held-tag', 'held while you were away'));
-}
+  function addRow(kind, time, parts) {
+    const list = $('messages');
+    const row = el('li', 'row ' + kind);
+    row.append(stampOf(time), ...parts);
+    list.append(row);
+    while (list.childElementCount > MAX_ROWS) list.firstElementChild.remove();
+    toEnd();
+    return row;
+  }
 
-function loggedInAs(name) {
-  loggedIn = true;
-  everIn = true;
-  me = name;
-  delay = FIRST_DELAY;
-  heldRun = [];
-  if (lost) note('connected again');
-  lost = false;
-  setState('online', 'online as ' + visible(name, false), 'online');
-  $('login').hidden = true;
-  $('chat').hidden = false;
-  $('composer').hidden = false;
-  $('login-error').hidden = true;
-  send('WHO');
-  $('input').focus();
-}
+  // Who a private message is for, as the reader sees it: 'private' when to
+  // me alone, 'private to you and carol', 'private to bob' (my own).
+  function privateTag(from, to) {
+    if (from !== me && to.length === 1 && to[0] === me) return 'private';
+    const names = to.includes(me) ? ['you', ...to.filter((n) => n !== me)] : to;
+    const last = names.length > 1 ? ' and ' + names.pop() : '';
+    return 'private to ' + names.join(', ') + last;
+  }
 
-function refused(code, text) {
-  if (code === '409' && text.startsWith('replaced')) {
-    replaced = true;
-    stop();
-    $('notice-text').textContent = 'Signed in elsewhere: ' + visible(text, false) +
-      '. This page stays out until you take the name back.';
-    $('notice').hidden = false;
-    return;
+  function showMessage(from, to, time, text) {
+    const parts = [el('span', 'from', visible(from, false))];
+    if (to) parts.push(el('span', 'tag', visible(privateTag(from, to), false)));
+    parts.push(el('span', 'text', visible(text, true)));
+    const kind = (to ? 'private' : 'say') + (from === me ? ' mine' : '');
+    return addRow(kind, time, parts);
   }
-  if (code === '503' && !loggedIn) {
-    // Full, shutting down or busy: the server closes or we do; retry later.
-    const full = /full/.test(text);
-    why = full ? 'server full' : 'server busy';
-    setState(full ? 'full' : 'waiting', visible(text, false), why);
-    const told = full ? 'The server is full; this page keeps trying.' : text;
-    if (!everIn || !wanted) showLogin(told);
-    if (wanted && ws) ws.close();
-    return;
-  }
-  if (!loggedIn && (code === '401' || code === '409' || code === '400')) {
-    return loginRefused(code, text);
-  }
-  // Errors come in order, before the PONG of the PING sent after the
-  // message that caused them: these mean it went to nobody.
-  if (sent.length && (code === '400' || code === '404' || code === '413')) {
-    const row = sent.shift()[1];
-    row.classList.add('failed');
-    row.querySelector('.text').before(el('span', 'tag failed-tag', 'not sent'));
-  }
-  problem(plainError(code, text));
-}
 
-// The common errors in people's words; the rest as the server said them.
-function plainError(code, text) {
-  const user = /^no such user: ([^;]*)/.exec(text);
-  const bytes = /(\d+) bytes/.exec(text);
-  switch (code) {
-    case '404':
-      return user ? 'not sent: nobody here is called ' + user[1] : 'not sent: ' + text;
-    case '413':
-      return 'not sent: the message is too long' +
-        (bytes ? ' (the server takes at most ' + bytes[1] + ' bytes)' : '');
-    case '429':
-      return 'the server dropped this page: it fell too far behind reading messages';
-    case '408':
-      return 'the server dropped this page after a long silence';
-    case '503':
-      return 'the server cannot do that now: ' + text;
-    default:
-      return 'error ' + code + ': ' + text;
-  }
-}
+  const note = (text, time) => addRow('note', time, [el('span', 'text', visible(text, true))]);
+  const problem = (text) => addRow('error', null, [el('span', 'text', visible(text, true))]);
 
-function loginRefused(code, text) {
-  if (code === '409' && everIn) {
-    // Likely our own old session, not yet gone from the server: try again.
-    why = 'name still in use';
+  /* ---- who is online ---- */
+
+  function drawUsers() {
+    const list = $('users');
+    const names = [...users].sort();
+    list.replaceChildren(
+      ...names.map((name) => {
+        const b = el('button', 'user', visible(name, false));
+        b.type = 'button';
+        b.dataset.name = name;
+        if (name === me) b.classList.add('me');
+        const item = el('li');
+        item.append(b);
+        return item;
+      }),
+    );
+    $('who-count').textContent = '(' + names.length + ')';
+    $('who-toggle').textContent = 'Online (' + names.length + ')';
+  }
+
+  /* ---- connection state ---- */
+
+  // `short`, if given, is what a phone shows instead of `text`.
+  function setState(state, text, short) {
+    const s = $('state');
+    s.dataset.state = state;
+    if (short) s.replaceChildren(el('span', 'long', text), el('span', 'short', short));
+    else s.textContent = text;
+    s.title = text;
+    document.body.dataset.state = state;
+    $('send').disabled = state !== 'online';
+  }
+
+  function showLogin(message) {
+    $('login').hidden = false;
+    $('login-error').hidden = !message;
+    $('login-error').textContent = message ? visible(message, false) : '';
+    const needPassword = !$('password-row').hidden;
+    (needPassword ? $('password') : $('name')).focus();
+  }
+
+  function connect() {
+    clearTimeout(timer);
+    timer = null;
+    replaced = false;
+    $('notice').hidden = true;
+    setState('connecting', 'connecting…');
+    const url = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws';
+    const sock = new WebSocket(url);
+    ws = sock;
+    sock.onopen = () => ws === sock && sendLogin();
+    sock.onmessage = (ev) => ws === sock && typeof ev.data === 'string' && receive(ev.data);
+    sock.onclose = () => ws === sock && closed();
+  }
+
+  function send(frame) {
+    if (ws && ws.readyState === WebSocket.OPEN) ws.send(frame);
+  }
+
+  function sendLogin() {
+    setState('connecting', 'logging in as ' + me + '…', 'logging in…');
+    send('LOGIN ' + me + (password ? ' ' + escapeText(password) : ''));
+  }
+
+  function closed() {
+    ws = null;
+    if (loggedIn) note(quitting ? 'you left the chat' : 'connection lost');
+    if (loggedIn) lost = !quitting;
+    if (quitting) showLogin();
+    quitting = false;
+    loggedIn = false;
+    heldRun = null;
+    sent = [];
+    users.clear(); // unknown until the next WHO
+    drawUsers();
+    if (replaced) return setState('replaced', 'signed in elsewhere');
+    if (!wanted) return setState('offline', 'not connected');
+    const wait = Math.round(delay * (0.75 + Math.random() * 0.5));
+    delay = Math.min(delay * 2, MAX_DELAY);
+    const retry = 'retrying in ' + (wait / 1000).toFixed(1) + ' s';
+    setState(why === 'server full' ? 'full' : 'waiting', (why || 'disconnected') + ' — ' + retry, retry);
+    why = null;
+    timer = setTimeout(connect, wait);
+  }
+
+  // The server ended things on purpose: stop and let a person act.
+  function stop() {
+    wanted = false;
+    clearTimeout(timer);
     if (ws) ws.close();
-    return;
   }
-  wanted = false;
-  if (code === '401' && /failed logins/.test(text)) {
+
+  /* ---- frames from the server ---- */
+
+  function receive(frame) {
+    const sp = frame.indexOf(' ');
+    const verb = sp < 0 ? frame : frame.slice(0, sp);
+    const rest = sp < 0 ? '' : frame.slice(sp + 1);
+    if (verb !== 'MSG' && verb !== 'PING') heldRun = null;
+    switch (verb) {
+      case 'OK':
+        if (rest.startsWith('LOGIN ')) loggedInAs(rest.slice(6));
+        break;
+      case 'SAY': {
+        const [from, time, text] = fields(rest, 3);
+        showMessage(from, null, time, unescapeText(text || ''));
+        break;
+      }
+      case 'MSG': {
+        const [from, to, time, text] = fields(rest, 4);
+        const row = showMessage(from, to.split(','), time, unescapeText(text || ''));
+        if (heldRun) heldRun.push(row);
+        break;
+      }
+      case 'JOINED': {
+        const [name, time] = fields(rest, 2);
+        users.add(name);
+        drawUsers();
+        note(name + ' joined', time);
+        break;
+      }
+      case 'LEFT': {
+        const [name, time, text] = fields(rest, 3);
+        users.delete(name);
+        drawUsers();
+        note(name + ' left' + (text ? ': ' + unescapeText(text) : ''), time);
+        break;
+      }
+      case 'USERS':
+        users.clear();
+        rest.split(' ').filter(Boolean).forEach((n) => users.add(n));
+        drawUsers();
+        if (asked.who) note('online: ' + [...users].sort().join(', '));
+        asked.who = false;
+        break;
+      case 'STATS':
+        if (asked.stats) note(rest);
+        asked.stats = false;
+        break;
+      case 'PING':
+        send(sp < 0 ? 'PONG' : 'PONG ' + rest);
+        // Held mail comes right after OK LOGIN and ends with a PING.
+        if (heldRun && heldRun.length) heldRun.forEach(markHeld);
+        heldRun = null;
+        toEnd();
+        break;
+      case 'ERR':
+        refused(rest.slice(0, 3), unescapeText(rest.slice(4)));
+        break;
+      case 'PONG': {
+        // Every frame before our PING was handled: no error came for them.
+        const i = sent.findIndex(([token]) => token === rest);
+        if (i >= 0) sent.splice(0, i + 1);
+        break;
+      }
+      default: // BYE: nothing to show
+    }
+  }
+
+  function markHeld(row) {
+    row.classList.add('held');
+    row.querySelector('.text').before(el('span', 'tag held-tag', 'held while you were away'));
+  }
+
+  function loggedInAs(name) {
+    loggedIn = true;
+    everIn = true;
+    me = name;
+    delay = FIRST_DELAY;
+    heldRun = [];
+    if (lost) note('connected again');
+    lost = false;
+    setState('online', 'online as ' + visible(name, false), 'online');
+    $('login').hidden = true;
+    $('chat').hidden = false;
+    $('composer').hidden = false;
+    $('login-error').hidden = true;
+    send('WHO');
+    $('input').focus();
+  }
+
+  function refused(code, text) {
+    if (code === '409' && text.startsWith('replaced')) {
+      replaced = true;
+      stop();
+      $('notice-text').textContent = 'Signed in elsewhere: ' + visible(text, false) +
+        '. This page stays out until you take the name back.';
+      $('notice').hidden = false;
+      return;
+    }
+    if (code === '503' && !loggedIn) {
+      // Full, shutting down or busy: the server closes or we do; retry later.
+      const full = /full/.test(text);
+      why = full ? 'server full' : 'server busy';
+      setState(full ? 'full' : 'waiting', visible(text, false), why);
+      const told = full ? 'The server is full; this page keeps trying.' : text;
+      if (!everIn || !wanted) showLogin(told);
+      if (wanted && ws) ws.close();
+      return;
+    }
+    if (!loggedIn && (code === '401' || code === '409' || code === '400')) {
+      return loginRefused(code, text);
+    }
+    // Errors come in order, before the PONG of the PING sent after the
+    // message that caused them: these mean it went to nobody.
+    if (sent.length && (code === '400' || code === '404' || code === '413')) {
+      const row = sent.shift()[1];
+      row.classList.add('failed');
+      row.querySelector('.text').before(el('span', 'tag failed-tag', 'not sent'));
+    }
+    problem(plainError(code, text));
+  }
+
+  // The common errors in people's words; the rest as the server said them.
+  function plainError(code, text) {
+    const user = /^no such user: ([^;]*)/.exec(text);
+    const bytes = /(\d+) bytes/.exec(text);
+    switch (code) {
+      case '404':
+        return user ? 'not sent: nobody here is called ' + user[1] : 'not sent: ' + text;
+      case '413':
+        return 'not sent: the message is too long' +
+          (bytes ? ' (the server takes at most ' + bytes[1] + ' bytes)' : '');
+      case '429':
+        return 'the server dropped this page: it fell too far behind reading messages';
+      case '408':
+        return 'the server dropped this page after a long silence';
+      case '503':
+        return 'the server cannot do that now: ' + text;
+      default:
+        return 'error ' + code + ': ' + text;
+    }
+  }
+
+  function loginRefused(code, text) {
+    if (code === '409' && everIn) {
+      // Likely our own old session, not yet gone from the server: try again.
+      why = 'name still in use';
+      if (ws) ws.close();
+      return;
+    }
+    wanted = false;
+    if (code === '401' && /failed logins/.test(text)) {
+      stop();
+      password = null;
+      return showLogin(text + ' — try again when you are sure of the password.');
+    }
+    if (code === '401') {
+      const tried = password !== null;
+      password = null;
+      $('password-row').hidden = false;
+      $('password').value = '';
+      setState('offline', 'password needed');
+      return showLogin(tried ? text : 'This server needs a password for ' + me + '.');
+    }
     stop();
-    password = null;
-    return showLogin(text + ' — try again when you are sure of the password.');
+    $('password-row').hidden = true;
+    showLogin(text);
   }
-  if (code === '401') {
-    const tried = password !== null;
-    password = null;
-    $('password-row').hidden = false;
+
+  /* ---- what the user does ---- */
+
+  function submitLogin(ev) {
+    ev.preventDefault();
+    const name = $('name').value.trim();
+    if (!NAME.test(name)) return showLogin('A name is 1–32 letters, digits, _ or -.');
+    if (name !== me) everIn = false;
+    lost = false;
+    me = name;
+    const pw = $('password-row').hidden ? null : $('password').value;
+    password = pw ? pw : null;
     $('password').value = '';
-    setState('offline', 'password needed');
-    return showLogin(tried ? text : 'This server needs a password for ' + me + '.');
-  }
-  stop();
-  $('password-row').hidden = true;
-  showLogin(text);
-}
-
-/* ---- what the user does ---- */
-
-function submitLogin(ev) {
-  ev.preventDefault();
-  const name = $('name').value.trim();
-  if (!NAME.test(name)) return showLogin('A name is 1–32 letters, digits, _ or -.');
-  if (name !== me) everIn = false;
-  lost = false;
-  me = name;
-  const pw = $('password-row').hidden ? null : $('password').value;
-  password = pw ? pw : null;
-  $('password').value = '';
-  wanted = true;
-  delay = FIRST_DELAY;
-  $('login-error').hidden = true;
-  if (ws && ws.readyState === WebSocket.OPEN && !loggedIn) sendLogin();
-  else connect();
-}
-
-/* ---- what a typed message means: the terminal client's rules ---- */
-// (src/client/input.rs, mirrored exactly; Shift+Enter is its `\`):
-// `@bob hi`, `@bob,carol hi`, `@bob @carol hi` and `hi @bob @carol` are
-// private; an `@` word in that trailing run that is no name is an error,
-// never a broadcast; `\@` is a literal `@`; `//x` sends `/x`; `/who`,
-// `/stats`, `/quit [text]`, `/help`. Returns {to, text} (to: null for
-// everyone) or {command, rest}; throws an Error saying why not.
-
-const HELP = [
-  'hello             to everyone',
-  '@bob hello        private to bob (held if he is away)',
-  'hello @bob        the same: names may come last',
-  '@bob @carol hi    to both (or @bob,carol hi)',
-  '\\@               a plain @: see you \\@noon',
-  '//text            text that starts with a slash',
-  'Shift+Enter       a new line in the message',
-  '/who  /stats  /quit [text]  /help',
-].join('\n');
-
-// Rust's char::is_whitespace, which trim() and friends use there.
-const SPACE = /[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]/;
-const trimEnd = (t) => { let i = t.length; while (i && SPACE.test(t[i - 1])) i--; return t.slice(0, i); };
-const trimStart = (t) => { let i = 0; while (i < t.length && SPACE.test(t[i])) i++; return t.slice(i); };
-const COMMANDS = { who: 'who', stats: 'stats', help: 'help', '?': 'help', quit: 'quit', exit: 'quit' };
-const blank = (t) => trimEnd(t) === '';
-const literalAt = (t) => t.split('\\@').join('@');
-
-function interpret(line) {
-  if (line.startsWith('//')) return message(line.slice(1));
-  if (line.startsWith('/')) {
-    const sp = line.indexOf(' ');
-    const word = sp < 0 ? line.slice(1) : line.slice(1, sp);
-    const rest = sp < 0 ? '' : trimStart(trimEnd(line.slice(sp + 1)));
-    const key = word.replace(/[A-Z]/g, (c) => c.toLowerCase());
-    if (!Object.hasOwn(COMMANDS, key)) throw new Error('unknown command /' + word + '; /help lists commands');
-    return { command: COMMANDS[key], rest };
-  }
-  return line.startsWith('@') ? addressed(line) : message(line);
-}
-
-// No leading names: a trailing run of `@name` words, if any, names who
-// gets it; otherwise it is for everyone.
-function message(line) {
-  const words = [];
-  let rest = trimEnd(line);
-  for (;;) {
-    let i = rest.length;
-    while (i && !SPACE.test(rest[i - 1])) i--;
-    const word = rest.slice(i);
-    if (!word.startsWith('@')) break;
-    words.unshift(word);
-    rest = trimEnd(rest.slice(0, Math.max(i - 1, 0)));
-    if (!rest) break;
-  }
-  if (!words.length) return { to: null, text: literalAt(line) };
-  const to = [];
-  for (const word of words) addRecipients(to, word.slice(1));
-  return privately(to, rest);
-}
-
-// `@a @b,c text`: leading @-words name the recipients.
-function addressed(line) {
-  const to = [];
-  let rest = line;
-  while (rest.startsWith('@')) {
-    const after = rest.slice(1);
-    const sp = after.search(/[ \t]/);
-    addRecipients(to, sp < 0 ? after : after.slice(0, sp));
-    rest = sp < 0 ? '' : trimStart(after.slice(sp + 1));
-  }
-  return privately(to, rest);
-}
-
-// Adds the names of one `@` word (`bob` or `bob,carol`) to `to`.
-function addRecipients(to, word) {
-  if (!word) throw new Error('who to? write @name (or \\@ for a plain @)');
-  for (const name of word.split(',').filter(Boolean)) {
-    if (!NAME.test(name)) {
-      throw new Error('bad name ' + JSON.stringify(name) +
-        ': names are 1-32 characters of A-Z a-z 0-9 _ - (write \\@ for a plain @)');
-    }
-    if (!to.includes(name)) to.push(name);
-  }
-}
-
-function privately(to, text) {
-  if (!to.length) throw new Error('who to? write @name message');
-  if (blank(text)) throw new Error('nothing to send to ' + to.join(', '));
-  return { to, text: literalAt(text) };
-}
-
-function submitMessage(ev) {
-  ev.preventDefault();
-  const input = $('input');
-  const line = input.value.replace(/\n+$/, '');
-  if (!loggedIn || blank(line)) return;
-  let action;
-  try {
-    action = interpret(line);
-  } catch (e) {
-    return problem(e.message);
-  }
-  pinned = true; // what one does is always shown
-  toEnd();
-  if (action.command) {
-    command(action.command, action.rest);
-  } else {
-    const { to, text } = action;
-    if (text.includes('\0')) return problem('a message cannot hold a NUL character');
-    const body = escapeText(text);
-    send(to ? 'MSG ' + to.join(',') + ' ' + body : 'SAY ' + body);
-    // The server does not echo to the sender (except a MSG to oneself).
-    const row = !to || !to.includes(me) ? showMessage(me, to, null, text) : null;
-    if (row) {
-      nextToken += 1;
-      sent.push(['m' + nextToken, row]);
-      send('PING m' + nextToken);
-    }
-  }
-  input.value = '';
-}
-
-function command(what, rest) {
-  if (what === 'help') return note(HELP);
-  if (what === 'who') asked.who = true;
-  if (what === 'stats') asked.stats = true;
-  if (what === 'quit') {
-    wanted = false; // no reconnecting: the user left
-    quitting = true;
-    return send(rest ? 'QUIT ' + escapeText(rest) : 'QUIT');
-  }
-  send(what.toUpperCase());
-}
-
-function startPrivate(name) {
-  const input = $('input');
-  const rest = input.value.replace(/^(@\S+\s*)+/, '');
-  input.value = '@' + name + ' ' + rest;
-  document.body.classList.remove('who-open');
-  $('who-toggle').setAttribute('aria-expanded', 'false');
-  input.focus();
-  input.setSelectionRange(input.value.length, input.value.length);
-}
-
-function init() {
-  $('login').addEventListener('submit', submitLogin);
-  $('composer').addEventListener('submit', submitMessage);
-  $('input').addEventListener('keydown', (ev) => {
-    if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) {
-      ev.preventDefault();
-      $('composer').requestSubmit();
-    }
-  });
-  watchList();
-  $('users').addEventListener('click', (ev) => {
-    const b = ev.target.closest('button.user');
-    if (b) startPrivate(b.dataset.name);
-  });
-  $('who-toggle').addEventListener('click', () => {
-    const open = document.body.classList.toggle('who-open');
-    $('who-toggle').setAttribute('aria-expanded', String(open));
-  });
-  $('takeover').addEventListener('click', () => {
     wanted = true;
     delay = FIRST_DELAY;
-    connect();
-  });
-  setState('offline', 'not connected');
-}
+    $('login-error').hidden = true;
+    if (ws && ws.readyState === WebSocket.OPEN && !loggedIn) sendLogin();
+    else connect();
+  }
 
-init();
+  /* ---- what a typed message means: the terminal client's rules ---- */
+  // (src/client/input.rs, mirrored exactly; Shift+Enter is its `\`):
+  // `@bob hi`, `@bob,carol hi`, `@bob @carol hi` and `hi @bob @carol` are
+  // private; an `@` word in that trailing run that is no name is an error,
+  // never a broadcast; `\@` is a literal `@`; `//x` sends `/x`; `/who`,
+  // `/stats`, `/quit [text]`, `/help`. Returns {to, text} (to: null for
+  // everyone) or {command, rest}; throws an Error saying why not.
+
+  const HELP = [
+    'hello             to everyone',
+    '@bob hello        private to bob (held if he is away)',
+    'hello @bob        the same: names may come last',
+    '@bob @carol hi    to both (or @bob,carol hi)',
+    '\\@               a plain @: see you \\@noon',
+    '//text            text that starts with a slash',
+    'Shift+Enter       a new line in the message',
+    '/who  /stats  /quit [text]  /help',
+  ].join('\n');
+
+  // Rust's char::is_whitespace, which trim() and friends use there.
+  const SPACE = /[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]/;
+  const trimEnd = (t) => { let i = t.length; while (i && SPACE.test(t[i - 1])) i--; return t.slice(0, i); };
+  const trimStart = (t) => { let i = 0; while (i < t.length && SPACE.test(t[i])) i++; return t.slice(i); };
+  const COMMANDS = { who: 'who', stats: 'stats', help: 'help', '?': 'help', quit: 'quit', exit: 'quit' };
+  const blank = (t) => trimEnd(t) === '';
+  const literalAt = (t) => t.split('\\@').join('@');
+
+  function interpret(line) {
+    if (line.startsWith('//')) return message(line.slice(1));
+    if (line.startsWith('/')) {
+      const sp = line.indexOf(' ');
+      const word = sp < 0 ? line.slice(1) : line.slice(1, sp);
+      const rest = sp < 0 ? '' : trimStart(trimEnd(line.slice(sp + 1)));
+      const key = word.replace(/[A-Z]/g, (c) => c.toLowerCase());
+      if (!Object.hasOwn(COMMANDS, key)) throw new Error('unknown command /' + word + '; /help lists commands');
+      return { command: COMMANDS[key], rest };
+    }
+    return line.startsWith('@') ? addressed(line) : message(line);
+  }
+
+  // No leading names: a trailing run of `@name` words, if any, names who
+  // gets it; otherwise it is for everyone.
+  function message(line) {
+    const words = [];
+    let rest = trimEnd(line);
+    for (;;) {
+      let i = rest.length;
+      while (i && !SPACE.test(rest[i - 1])) i--;
+      const word = rest.slice(i);
+      if (!word.startsWith('@')) break;
+      words.unshift(word);
+      rest = trimEnd(rest.slice(0, Math.max(i - 1, 0)));
+      if (!rest) break;
+    }
+    if (!words.length) return { to: null, text: literalAt(line) };
+    const to = [];
+    for (const word of words) addRecipients(to, word.slice(1));
+    return privately(to, rest);
+  }
+
+  // `@a @b,c text`: leading @-words name the recipients.
+  function addressed(line) {
+    const to = [];
+    let rest = line;
+    while (rest.startsWith('@')) {
+      const after = rest.slice(1);
+      const sp = after.search(/[ \t]/);
+      addRecipients(to, sp < 0 ? after : after.slice(0, sp));
+      rest = sp < 0 ? '' : trimStart(after.slice(sp + 1));
+    }
+    return privately(to, rest);
+  }
+
+  // Adds the names of one `@` word (`bob` or `bob,carol`) to `to`.
+  function addRecipients(to, word) {
+    if (!word) throw new Error('who to? write @name (or \\@ for a plain @)');
+    for (const name of word.split(',').filter(Boolean)) {
+      if (!NAME.test(name)) {
+        throw new Error('bad name ' + JSON.stringify(name) +
+          ': names are 1-32 characters of A-Z a-z 0-9 _ - (write \\@ for a plain @)');
+      }
+      if (!to.includes(name)) to.push(name);
+    }
+  }
+
+  function privately(to, text) {
+    if (!to.length) throw new Error('who to? write @name message');
+    if (blank(text)) throw new Error('nothing to send to ' + to.join(', '));
+    return { to, text: literalAt(text) };
+  }
+
+  function submitMessage(ev) {
+    ev.preventDefault();
+    const input = $('input');
+    const line = input.value.replace(/\n+$/, '');
+    if (!loggedIn || blank(line)) return;
+    let action;
+    try {
+      action = interpret(line);
+    } catch (e) {
+      return problem(e.message);
+    }
+    pinned = true; // what one does is always shown
+    toEnd();
+    if (action.command) {
+      command(action.command, action.rest);
+    } else {
+      const { to, text } = action;
+      if (text.includes('\0')) return problem('a message cannot hold a NUL character');
+      const body = escapeText(text);
+      send(to ? 'MSG ' + to.join(',') + ' ' + body : 'SAY ' + body);
+      // The server does not echo to the sender (except a MSG to oneself).
+      const row = !to || !to.includes(me) ? showMessage(me, to, null, text) : null;
+      if (row) {
+        nextToken += 1;
+        sent.push(['m' + nextToken, row]);
+        send('PING m' + nextToken);
+      }
+    }
+    input.value = '';
+  }
+
+  function command(what, rest) {
+    if (what === 'help') return note(HELP);
+    if (what === 'who') asked.who = true;
+    if (what === 'stats') asked.stats = true;
+    if (what === 'quit') {
+      wanted = false; // no reconnecting: the user left
+      quitting = true;
+      return send(rest ? 'QUIT ' + escapeText(rest) : 'QUIT');
+    }
+    send(what.toUpperCase());
+  }
+
+  function startPrivate(name) {
+    const input = $('input');
+    const rest = input.value.replace(/^(@\S+\s*)+/, '');
+    input.value = '@' + name + ' ' + rest;
+    document.body.classList.remove('who-open');
+    $('who-toggle').setAttribute('aria-expanded', 'false');
+    input.focus();
+    input.setSelectionRange(input.value.length, input.value.length);
+  }
+
+  function init() {
+    $('login').addEventListener('submit', submitLogin);
+    $('composer').addEventListener('submit', submitMessage);
+    $('input').addEventListener('keydown', (ev) => {
+      if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) {
+        ev.preventDefault();
+        $('composer').requestSubmit();
+      }
+    });
+    watchList();
+    $('users').addEventListener('click', (ev) => {
+      const b = ev.target.closest('button.user');
+      if (b) startPrivate(b.dataset.name);
+    });
+    $('who-toggle').addEventListener('click', () => {
+      const open = document.body.classList.toggle('who-open');
+      $('who-toggle').setAttribute('aria-expanded', String(open));
+    });
+    $('takeover').addEventListener('click', () => {
+      wanted = true;
+      delay = FIRST_DELAY;
+      connect();
+    });
+    setState('offline', 'not connected');
+  }
+
+  init();
+})();
