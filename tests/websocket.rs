@@ -231,6 +231,7 @@ fn the_page_is_served_with_a_strict_policy_and_no_web_turns_http_off() {
     for (path, kind) in [
         ("/", "text/html"),
         ("/app.js", "text/javascript"),
+        ("/input.js", "text/javascript"),
         ("/app.css", "text/css"),
         ("/favicon.ico", "image/svg+xml"),
     ] {

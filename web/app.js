@@ -21,7 +21,7 @@
   'use strict';
 
   const $ = (id) => document.getElementById(id);
-  const NAME = /^[A-Za-z0-9_-]{1,32}$/;
+  const { HELP, NAME, interpret, blank } = evchatInput;
   const MAX_ROWS = 2000;
   const FIRST_DELAY = 500;
   const MAX_DELAY = 10000;
@@ -430,97 +430,6 @@
     $('login-error').hidden = true;
     if (ws && ws.readyState === WebSocket.OPEN && !loggedIn) sendLogin();
     else connect();
-  }
-
-  /* ---- what a typed message means: the terminal client's rules ---- */
-  // (src/client/input.rs, mirrored exactly; Shift+Enter is its `\`):
-  // `@bob hi`, `@bob,carol hi`, `@bob @carol hi` and `hi @bob @carol` are
-  // private; an `@` word in that trailing run that is no name is an error,
-  // never a broadcast; `\@` is a literal `@`; `//x` sends `/x`; `/who`,
-  // `/stats`, `/quit [text]`, `/help`. Returns {to, text} (to: null for
-  // everyone) or {command, rest}; throws an Error saying why not.
-
-  const HELP = [
-    'hello             to everyone',
-    '@bob hello        private to bob (held if he is away)',
-    'hello @bob        the same: names may come last',
-    '@bob @carol hi    to both (or @bob,carol hi)',
-    '\\@               a plain @: see you \\@noon',
-    '//text            text that starts with a slash',
-    'Shift+Enter       a new line in the message',
-    '/who  /stats  /quit [text]  /help',
-  ].join('\n');
-
-  // Rust's char::is_whitespace, which trim() and friends use there.
-  const SPACE = /[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]/;
-  const trimEnd = (t) => { let i = t.length; while (i && SPACE.test(t[i - 1])) i--; return t.slice(0, i); };
-  const trimStart = (t) => { let i = 0; while (i < t.length && SPACE.test(t[i])) i++; return t.slice(i); };
-  const COMMANDS = { who: 'who', stats: 'stats', help: 'help', '?': 'help', quit: 'quit', exit: 'quit' };
-  const blank = (t) => trimEnd(t) === '';
-  const literalAt = (t) => t.split('\\@').join('@');
-
-  function interpret(line) {
-    if (line.startsWith('//')) return message(line.slice(1));
-    if (line.startsWith('/')) {
-      const sp = line.indexOf(' ');
-      const word = sp < 0 ? line.slice(1) : line.slice(1, sp);
-      const rest = sp < 0 ? '' : trimStart(trimEnd(line.slice(sp + 1)));
-      const key = word.replace(/[A-Z]/g, (c) => c.toLowerCase());
-      if (!Object.hasOwn(COMMANDS, key)) throw new Error('unknown command /' + word + '; /help lists commands');
-      return { command: COMMANDS[key], rest };
-    }
-    return line.startsWith('@') ? addressed(line) : message(line);
-  }
-
-  // No leading names: a trailing run of `@name` words, if any, names who
-  // gets it; otherwise it is for everyone.
-  function message(line) {
-    const words = [];
-    let rest = trimEnd(line);
-    for (;;) {
-      let i = rest.length;
-      while (i && !SPACE.test(rest[i - 1])) i--;
-      const word = rest.slice(i);
-      if (!word.startsWith('@')) break;
-      words.unshift(word);
-      rest = trimEnd(rest.slice(0, Math.max(i - 1, 0)));
-      if (!rest) break;
-    }
-    if (!words.length) return { to: null, text: literalAt(line) };
-    const to = [];
-    for (const word of words) addRecipients(to, word.slice(1));
-    return privately(to, rest);
-  }
-
-  // `@a @b,c text`: leading @-words name the recipients.
-  function addressed(line) {
-    const to = [];
-    let rest = line;
-    while (rest.startsWith('@')) {
-      const after = rest.slice(1);
-      const sp = after.search(/[ \t]/);
-      addRecipients(to, sp < 0 ? after : after.slice(0, sp));
-      rest = sp < 0 ? '' : trimStart(after.slice(sp + 1));
-    }
-    return privately(to, rest);
-  }
-
-  // Adds the names of one `@` word (`bob` or `bob,carol`) to `to`.
-  function addRecipients(to, word) {
-    if (!word) throw new Error('who to? write @name (or \\@ for a plain @)');
-    for (const name of word.split(',').filter(Boolean)) {
-      if (!NAME.test(name)) {
-        throw new Error('bad name ' + JSON.stringify(name) +
-          ': names are 1-32 characters of A-Z a-z 0-9 _ - (write \\@ for a plain @)');
-      }
-      if (!to.includes(name)) to.push(name);
-    }
-  }
-
-  function privately(to, text) {
-    if (!to.length) throw new Error('who to? write @name message');
-    if (blank(text)) throw new Error('nothing to send to ' + to.join(', '));
-    return { to, text: literalAt(text) };
   }
 
   function submitMessage(ev) {

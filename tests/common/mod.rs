@@ -6,6 +6,7 @@ pub mod browser;
 pub mod certs;
 pub mod cluster;
 pub mod nats;
+pub mod page;
 pub mod pair;
 pub mod ws;
 

@@ -1,0 +1,208 @@
+//! The page's own behaviour in a real browser (see tests/browser.rs for
+//! how): the message list following the conversation, typed lines meaning
+//! what they mean in the terminal client, and private messages labelled
+//! from the reader's side.
+
+mod common;
+use common::browser::Tab;
+use common::page::*;
+use common::TestServer;
+
+/// Is the last row of the message list wholly in view, the list scrolled
+/// to its end? (A JavaScript expression.)
+const AT_THE_END: &str = "(() => { const l = document.getElementById('messages');
+  const last = l.lastElementChild; if (!last) return false;
+  return l.scrollHeight - l.scrollTop - l.clientHeight < 2
+    && last.getBoundingClientRect().bottom <= l.getBoundingClientRect().bottom + 1; })()";
+
+/// Resolves once the page has drawn two more frames (scroll events and
+/// resize observers run before a frame is drawn).
+const AFTER_TWO_FRAMES: &str =
+    "new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))";
+
+#[test]
+fn the_message_list_stays_at_its_end_when_the_box_grows_and_after_sending() {
+    let Some((_turn, mut browser)) = browser() else {
+        return;
+    };
+    let server = TestServer::start(&[]);
+    let mut bob = server.login("bob");
+    let mut tab = open(&mut browser, &server);
+    log_in(&mut tab, "alice", &[]);
+    bob.expect("JOINED alice ");
+    for i in 0..40 {
+        bob.send(&format!("SAY filler {i}"));
+    }
+    row(&mut tab, "filler 39");
+    tab.wait("the list to be at its end", AT_THE_END);
+
+    // Four lines make the box taller and the list shorter: it stays at
+    // its end, and so does it when the message goes and when more come.
+    tab.type_into("#input", "one");
+    for line in ["two", "three", "four"] {
+        tab.press_enter(true);
+        tab.type_into("#input", line);
+    }
+    tab.wait(
+        "the box to grow",
+        "document.getElementById('input').offsetHeight > 70",
+    );
+    tab.wait("the list to stay at its end as the box grew", AT_THE_END);
+    tab.press_enter(false);
+    assert_eq!(next_message(&mut bob).2, "one\\ntwo\\nthree\\nfour");
+    row(&mut tab, "one\ntwo\nthree\nfour");
+    tab.wait("one's own message to be in view", AT_THE_END);
+    bob.send("SAY after it");
+    row(&mut tab, "after it");
+    tab.wait("the next message to be in view", AT_THE_END);
+
+    // Scrolled up to read, the list stays there when a message comes...
+    // (Its scroll event comes with the next frame.)
+    tab.eval("document.getElementById('messages').scrollTop = 0");
+    tab.eval(AFTER_TWO_FRAMES);
+    bob.send("SAY while reading");
+    row(&mut tab, "while reading");
+    tab.eval(AFTER_TWO_FRAMES);
+    let top = tab.eval("document.getElementById('messages').scrollTop");
+    assert_eq!(top, 0, "the list jumped while the user read above");
+    // ...but sending one's own message goes to the end.
+    say(&mut tab, "back at the end");
+    row(&mut tab, "back at the end");
+    tab.wait("one's own message to be in view", AT_THE_END);
+    no_problems(&tab);
+}
+
+/// The text of the last row of the message list.
+fn last_row(tab: &mut Tab) -> String {
+    let text = tab.eval(
+        "(document.querySelector('#messages .row:last-child .text') || {}).textContent || ''",
+    );
+    text.as_str().unwrap_or_default().to_owned()
+}
+
+#[test]
+fn typed_lines_follow_the_terminal_clients_rules() {
+    let Some((_turn, mut browser)) = browser() else {
+        return;
+    };
+    let server = TestServer::start(&[]);
+    let mut bob = server.login("bob");
+    let _carol = server.login("carol");
+    bob.expect("JOINED carol ");
+    let mut tab = open(&mut browser, &server);
+    log_in(&mut tab, "alice", &[]);
+    bob.expect("JOINED alice ");
+
+    let sent = [
+        ("see you there @bob", ("MSG", "see you there")),
+        ("hi @bob,carol @bob", ("MSG", "hi")),
+        ("see you \\@noon", ("SAY", "see you @noon")),
+        (
+            "\\@bob is not a recipient",
+            ("SAY", "@bob is not a recipient"),
+        ),
+        ("@bob meet \\@5 @carol", ("MSG", "meet @5 @carol")),
+        (
+            "write to a@b.org or @home now",
+            ("SAY", "write to a@b.org or @home now"),
+        ),
+        ("//etc/motd", ("SAY", "/etc/motd")),
+        ("//x @bob", ("MSG", "/x")),
+    ];
+    for (typed, (verb, text)) in sent {
+        say(&mut tab, typed);
+        let got = next_message(&mut bob);
+        assert_eq!((got.0.as_str(), got.2.as_str()), (verb, text), "{typed:?}");
+    }
+
+    // Refused on the page, with a reason, and the line kept to be fixed:
+    // a typo never sends a private message to everyone.
+    for typed in ["see you @noon!", "cc @", "hi @bob @b!b", "   @bob", "/frob"] {
+        let rows = tab.eval("document.querySelectorAll('#messages .row').length");
+        say(&mut tab, typed);
+        tab.wait(
+            &format!("an error for {typed:?}"),
+            &format!(
+                "document.querySelectorAll('#messages .row').length > {rows}
+                   && document.querySelector('#messages .row:last-child.error')"
+            ),
+        );
+        let kept = tab.eval("document.getElementById('input').value");
+        assert_eq!(kept, typed);
+        tab.eval("document.getElementById('input').value = ''");
+    }
+    say(&mut tab, "that is all");
+    assert_eq!(
+        next_message(&mut bob),
+        ("SAY".into(), "alice".into(), "that is all".into()),
+        "something refused on the page was sent"
+    );
+
+    say(&mut tab, "/help");
+    tab.wait(
+        "the help",
+        "(document.querySelector('#messages .row:last-child.note .text') || {})
+           .textContent?.includes('/quit')",
+    );
+    say(&mut tab, "/who");
+    tab.wait(
+        "who is online",
+        "(document.querySelector('#messages .row:last-child .text') || {})
+           .textContent === 'online: alice, bob, carol'",
+    );
+
+    count_sockets(&mut tab);
+    say(&mut tab, "/quit see you all");
+    let left = bob.expect("LEFT alice ");
+    assert!(left.ends_with(" see you all"), "{left}");
+    wait_state(&mut tab, "offline");
+    // A page that would reconnect does so within its first back-off (at
+    // most 0.625 s); watch it for several times that.
+    let stayed = tab.eval(
+        "new Promise((resolve) => {
+           const until = Date.now() + 2000;
+           const watch = () => {
+             if (window.sockets !== 0) return resolve('it connected again');
+             if (Date.now() > until) return resolve('stayed');
+             setTimeout(watch, 20);
+           };
+           watch();
+         })",
+    );
+    assert_eq!(stayed, "stayed");
+    assert_eq!(last_row(&mut tab), "you left the chat");
+    no_problems(&tab);
+}
+
+#[test]
+fn a_private_message_to_several_is_labelled_from_the_readers_side() {
+    let Some((_turn, mut browser)) = browser() else {
+        return;
+    };
+    let server = TestServer::start(&[]);
+    let mut bob = server.login("bob");
+    let mut carol = server.login("carol");
+    bob.expect("JOINED carol ");
+    let mut tab = open(&mut browser, &server);
+    log_in(&mut tab, "alice", &[]);
+    bob.expect("JOINED alice ");
+
+    carol.send("MSG alice,carol to the two of us");
+    bob.send("MSG carol,alice,bob to the three of us");
+    bob.send("MSG alice just you");
+    assert_eq!(
+        row(&mut tab, "to the two of us").2,
+        "private to you and carol"
+    );
+    assert_eq!(
+        row(&mut tab, "to the three of us").2,
+        "private to you, carol and bob"
+    );
+    assert_eq!(row(&mut tab, "just you").2, "private");
+
+    say(&mut tab, "@bob for bob");
+    assert_eq!(row(&mut tab, "for bob").2, "private to bob");
+    say(&mut tab, "for both @bob @carol");
+    assert_eq!(row(&mut tab, "for both").2, "private to bob and carol");
+    no_problems(&tab);
+}
