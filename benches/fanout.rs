@@ -22,6 +22,7 @@ fn hub_with(n: usize) -> (Hub<Sink>, usize) {
         max_lingering: 16,
         web: true,
         allow_origins: Vec::new(),
+        local_only: true,
     });
     let publisher = hub.open(std::io::sink());
     hub.receive(publisher, b"LOGIN publisher\n");

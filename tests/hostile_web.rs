@@ -187,6 +187,9 @@ fn oversized_and_malformed_upgrade_heads_are_refused() {
     stream.set_read_timeout(Some(PATIENCE)).unwrap();
     let mut request = format!("GET /ws HTTP/1.1\r\nHost: h\r\n{UPGRADE}\r\n").into_bytes();
     request.extend(RawWs::frame(true, 1, b"LOGIN eager", Some([5; 4])));
+    // Far past the head's 8 KiB bound, in the same write: none of it lost.
+    let long = format!("SAY {}", "x".repeat(9000));
+    request.extend(RawWs::frame(true, 1, long.as_bytes(), Some([7; 4])));
     request.extend(RawWs::frame(true, 1, b"PING 1", Some([6; 4])));
     stream.write_all(&request).unwrap();
     let mut got = Vec::new();
@@ -197,6 +200,13 @@ fn oversized_and_malformed_upgrade_heads_are_refused() {
         got.extend_from_slice(&buf[..n]);
     }
     assert!(String::from_utf8_lossy(&got).contains("OK LOGIN eager"));
+    let said = loop {
+        let line = pair.a.recv();
+        if line.starts_with("SAY eager ") {
+            break line;
+        }
+    };
+    assert!(said.ends_with(&"x".repeat(9000)), "{:.40}", said);
     pair.check();
     healthy(&mut server, 64);
 }

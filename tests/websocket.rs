@@ -196,6 +196,17 @@ fn upgrades_from_other_sites_are_refused_unless_allowed() {
         &format!("{UPGRADE}Origin: https://evil.example\r\n"),
     );
     assert!(head.starts_with("HTTP/1.1 403 "), "{head}");
+    // DNS rebinding: a page at evil.example, which resolves to this
+    // loopback server, has an Origin equal to its Host.
+    let port = server.addr.port();
+    let mut stream = TcpStream::connect(server.addr).unwrap();
+    let rebound = format!(
+        "GET /ws HTTP/1.1\r\nHost: evil.example:{port}\r\nOrigin: http://evil.example:{port}\r\n{UPGRADE}\r\n"
+    );
+    std::io::Write::write_all(&mut stream, rebound.as_bytes()).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 403 "), "{answer}");
     // Bad upgrades: 400, and no WebSocket.
     for headers in [
         "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n",
@@ -205,6 +216,17 @@ fn upgrades_from_other_sites_are_refused_unless_allowed() {
         let (head, _) = handshake(server.addr, headers);
         assert!(head.starts_with("HTTP/1.1 400 "), "{headers}: {head}");
     }
+    // A HEAD of /ws is no upgrade: 400, and no body.
+    let mut head = TcpStream::connect(server.addr).unwrap();
+    let request = format!(
+        "HEAD /ws HTTP/1.1\r\nHost: {}\r\n{UPGRADE}\r\n",
+        server.addr
+    );
+    std::io::Write::write_all(&mut head, request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    head.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 400 "), "{answer}");
+    assert!(answer.ends_with("\r\n\r\n"), "no body: {answer}");
     // permessage-deflate is declined by not naming it.
     let (head, _) = handshake(
         server.addr,

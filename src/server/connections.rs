@@ -54,7 +54,7 @@ impl Server {
             None => self.hub.open_from(conn, Some(peer)),
             Some(text) => {
                 debug!("refusing {peer}: {text}");
-                match self.hub.open_refused(conn, peer, text, self.max_clients) {
+                match self.hub.open_refused(conn, peer, text) {
                     Some(key) => key,
                     None => return, // too many closing already: just close it
                 }

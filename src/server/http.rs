@@ -97,6 +97,7 @@ pub fn parse(data: &[u8]) -> Head {
     let mut headers = [httparse::EMPTY_HEADER; 64];
     let mut request = httparse::Request::new(&mut headers);
     match request.parse(data) {
+        Ok(httparse::Status::Complete(head_len)) if head_len > MAX_HEAD => Head::Bad(431),
         Ok(httparse::Status::Complete(head_len)) => {
             let path = request.path.unwrap_or("/");
             let path = path.split('?').next().unwrap_or(path);
@@ -300,6 +301,13 @@ mod tests {
         assert_eq!(parse(b"GET / HTTP/1.1\r\nHost: a\r\n"), Head::Partial);
         let long = format!("GET / HTTP/1.1\r\nX: {}\r\n", "a".repeat(MAX_HEAD));
         assert_eq!(parse(long.as_bytes()), Head::Bad(431));
+        // The bound is on the head, whole: at it is fine, past it is not.
+        let sized = |n: usize| format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(n - 23));
+        assert!(matches!(
+            parse(sized(MAX_HEAD).as_bytes()),
+            Head::Complete(_)
+        ));
+        assert_eq!(parse(sized(MAX_HEAD + 1).as_bytes()), Head::Bad(431));
         assert_eq!(parse(b"GET / HTTP/1.1\r\n\x01bad\r\n\r\n"), Head::Bad(400));
     }
 

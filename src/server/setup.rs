@@ -141,6 +141,7 @@ impl Server {
             max_lingering,
             web: config.web,
             allow_origins: config.allow_origins.clone(),
+            local_only: listens_on_loopback(&config.host),
         };
         let mut hub = Hub::with_store(limits, store, journal, auth);
         if let Some(link) = backplane {
@@ -159,6 +160,15 @@ impl Server {
             shutdown_timeout: config.shutdown_timeout,
         }))
     }
+}
+
+/// Does `--host` name this machine's loopback only (`127.0.0.1`, `::1`,
+/// `localhost`)?
+fn listens_on_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]

@@ -14,7 +14,13 @@ use super::http::Request;
 pub type Refusal = (u16, &'static str);
 
 /// Checks an upgrade request; returns the `Sec-WebSocket-Accept` value.
-pub fn check(request: &Request, allowed_origins: &[String]) -> Result<String, Refusal> {
+/// `local_only`: the server listens on loopback only, so a `Host` that does
+/// not name this machine is a page under a rebound name (below).
+pub fn check(
+    request: &Request,
+    allowed_origins: &[String],
+    local_only: bool,
+) -> Result<String, Refusal> {
     if request.method != "GET" {
         return Err((400, "a WebSocket upgrade is a GET\n"));
     }
@@ -40,6 +46,16 @@ pub fn check(request: &Request, allowed_origins: &[String]) -> Result<String, Re
                 "cross-site WebSocket refused: the page's origin is not this server (see --allow-origin)\n",
             ));
         }
+        let listed = allowed_origins
+            .iter()
+            .any(|a| a == "*" || a.eq_ignore_ascii_case(origin));
+        let local = request.host.as_deref().is_some_and(is_local_host);
+        if local_only && !local && !listed {
+            return Err((
+                403,
+                "WebSocket refused: this server listens on loopback, and the page's host is not this machine (see --allow-origin)\n",
+            ));
+        }
     }
     Ok(tungstenite::handshake::derive_accept_key(key.as_bytes()))
 }
@@ -51,6 +67,28 @@ pub fn switching(accept: &str) -> Vec<u8> {
          Sec-WebSocket-Accept: {accept}\r\n\r\n"
     )
     .into_bytes()
+}
+
+/// Does a `Host` name this machine (`localhost`, a loopback address)? A
+/// page whose host name an attacker's DNS points at 127.0.0.1 (DNS
+/// rebinding) has an `Origin` equal to its `Host`, so the origin check
+/// alone lets it in; on a server that listens on loopback only, no real
+/// page can have another host.
+fn is_local_host(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(name, port)| {
+            if port.bytes().all(|b| b.is_ascii_digit()) {
+                name
+            } else {
+                host
+            }
+        }),
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Does a comma-separated header value hold `token` (any case)?
@@ -116,26 +154,55 @@ mod tests {
     fn a_good_upgrade_gets_the_rfc_accept_key() {
         // The example of RFC 6455 1.3.
         assert_eq!(
-            check(&upgrade(None), &[]),
+            check(&upgrade(None), &[], false),
             Ok("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=".to_owned())
         );
         let same_site = upgrade(Some("http://chat.example:5555"));
-        assert!(check(&same_site, &[]).is_ok());
+        assert!(check(&same_site, &[], false).is_ok());
         let mut tls = upgrade(Some("https://Chat.Example"));
         tls.host = Some("chat.example:443".into());
-        assert!(check(&tls, &[]).is_ok());
+        assert!(check(&tls, &[], false).is_ok());
     }
 
     #[test]
     fn another_site_is_refused_unless_allowed() {
         let other = upgrade(Some("https://evil.example"));
-        assert_eq!(check(&other, &[]).map_err(|e| e.0), Err(403));
-        assert!(check(&other, &["https://evil.example".into()]).is_ok());
-        assert!(check(&other, &["*".into()]).is_ok());
+        assert_eq!(check(&other, &[], false).map_err(|e| e.0), Err(403));
+        assert!(check(&other, &["https://evil.example".into()], false).is_ok());
+        assert!(check(&other, &["*".into()], false).is_ok());
         let null = upgrade(Some("null"));
-        assert_eq!(check(&null, &[]).map_err(|e| e.0), Err(403));
+        assert_eq!(check(&null, &[], false).map_err(|e| e.0), Err(403));
         let other_port = upgrade(Some("http://chat.example:8080"));
-        assert_eq!(check(&other_port, &[]).map_err(|e| e.0), Err(403));
+        assert_eq!(check(&other_port, &[], false).map_err(|e| e.0), Err(403));
+    }
+
+    #[test]
+    fn on_loopback_a_page_under_another_name_is_refused() {
+        // DNS rebinding: evil.example resolved to 127.0.0.1.
+        let mut rebound = upgrade(Some("http://evil.example:5555"));
+        rebound.host = Some("evil.example:5555".into());
+        assert!(
+            check(&rebound, &[], false).is_ok(),
+            "the origin check alone"
+        );
+        assert_eq!(check(&rebound, &[], true).map_err(|e| e.0), Err(403));
+        let listed = ["http://evil.example:5555".to_owned()];
+        assert!(check(&rebound, &listed, true).is_ok());
+        for host in [
+            "localhost:5555",
+            "127.0.0.1:5555",
+            "[::1]:5555",
+            "127.0.0.2",
+            "LOCALHOST",
+        ] {
+            let mut local = upgrade(Some(&format!("http://{host}")));
+            local.host = Some(host.into());
+            assert!(check(&local, &[], true).is_ok(), "{host}");
+        }
+        // Not a browser: no Origin, no page to rebind.
+        let mut tool = upgrade(None);
+        tool.host = Some("anything:1".into());
+        assert!(check(&tool, &[], true).is_ok());
     }
 
     #[test]
@@ -152,7 +219,7 @@ mod tests {
             let mut request = upgrade(None);
             break_it(&mut request);
             assert_eq!(
-                check(&request, &[]).map_err(|e| e.0),
+                check(&request, &[], false).map_err(|e| e.0),
                 Err(400),
                 "{request:?}"
             );

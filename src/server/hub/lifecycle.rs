@@ -66,20 +66,16 @@ impl<T: Write> Hub<T> {
     /// With HTTP on the port, a refused connection is first read up to
     /// its first line (for at most [`REFUSED_WAIT`]), so that a browser is
     /// told in HTTP or WebSocket and a chat client in lines; at most
-    /// `max_lingering` such connections wait at once, beyond `max_clients`.
-    pub fn open_refused(
-        &mut self,
-        io: T,
-        peer: SocketAddr,
-        text: &str,
-        max_clients: usize,
-    ) -> Option<usize> {
-        let waiting = self.open_count.saturating_sub(max_clients);
-        if self.limits.web && waiting < self.limits.max_lingering && !self.stopping {
+    /// `max_lingering` such connections wait at once; they take no
+    /// client's slot.
+    pub fn open_refused(&mut self, io: T, peer: SocketAddr, text: &str) -> Option<usize> {
+        let room = self.refused_waiting < self.limits.max_lingering;
+        if self.limits.web && room && !self.stopping {
             let key = self.open_from(io, Some(peer));
             if let Some(session) = self.queues.sessions.get_mut(key) {
                 session.refusal = Some(text.into());
                 session.head_deadline = Some(self.now + REFUSED_WAIT);
+                self.refused_waiting += 1;
             }
             return Some(key);
         }
@@ -91,14 +87,26 @@ impl<T: Write> Hub<T> {
         Some(key)
     }
 
-    /// Connections that count against `--max-clients`: not lingering.
+    /// Connections that count against `--max-clients`: not lingering,
+    /// nor only waiting to be refused.
     pub fn open_connections(&self) -> usize {
-        self.open_count
+        self.open_count - self.refused_waiting
+    }
+
+    /// Takes the refusal a connection waits to be told, if any.
+    pub(super) fn take_refusal(&mut self, key: usize) -> Option<Box<str>> {
+        let refusal = self.queues.sessions.get_mut(key)?.refusal.take()?;
+        self.refused_waiting -= 1;
+        Some(refusal)
     }
 
     /// Moves a session to `phase`, keeping the counts of open and
     /// lingering connections, and the lingering cap.
     fn set_phase(&mut self, key: usize, phase: Phase) {
+        if phase != Phase::Open {
+            // Gone before it was told (reset, timed out): no longer waiting.
+            self.take_refusal(key);
+        }
         let Some(s) = self.queues.sessions.get_mut(key) else {
             return;
         };

@@ -72,6 +72,9 @@ pub struct Limits {
     pub web: bool,
     /// Origins besides this server's own whose pages may open `/ws`.
     pub allow_origins: Vec<String>,
+    /// The server listens on loopback only: a page's `/ws` must be asked
+    /// for by a host name of this machine (see [`crate::server::upgrade`]).
+    pub local_only: bool,
 }
 
 /// The server's state apart from sockets.
@@ -100,6 +103,9 @@ pub struct Hub<T> {
     next_serial: u64,
     /// Connections in the open phase (the ones `--max-clients` counts).
     open_count: usize,
+    /// Connections the server is too full for, waiting to show what they
+    /// speak before they are told (counted in `open_count`).
+    refused_waiting: usize,
     /// Connections closing or draining, and in which order they began.
     linger_count: usize,
     lingering: VecDeque<(usize, u64)>,
@@ -151,6 +157,7 @@ impl<T: Write> Hub<T> {
             stopping: false,
             next_serial: 0,
             open_count: 0,
+            refused_waiting: 0,
             linger_count: 0,
             lingering: VecDeque::new(),
             throttled: 0,

@@ -36,7 +36,7 @@ impl<T: Write> Hub<T> {
                     session.protocol = Protocol::Line;
                     session.head_deadline = None;
                     let first = std::mem::take(&mut session.head);
-                    if let Some(refusal) = session.refusal.take() {
+                    if let Some(refusal) = self.take_refusal(key) {
                         return self.refuse(key, &refusal);
                     }
                     return self.feed(key, &first);
@@ -48,15 +48,13 @@ impl<T: Write> Hub<T> {
                 Sniff::Http => {
                     session.protocol = Protocol::Http;
                     session.head_deadline.get_or_insert(now + HEAD_DEADLINE);
-                    session.head.truncate(http::MAX_HEAD + 1);
                 }
             }
         } else {
-            // An HTTP head: what is past the bound only makes it a 431.
-            let room = (http::MAX_HEAD + 1).saturating_sub(session.head.len());
-            session
-                .head
-                .extend_from_slice(data.get(..room).unwrap_or(data));
+            // Kept whole: what follows a head (a WebSocket's first frames)
+            // is input. A head still incomplete past its bound is a 431 at
+            // once, so this holds at most the bound and one read.
+            session.head.extend_from_slice(data);
         }
         match http::parse(&session.head) {
             Head::Partial => {}
@@ -120,10 +118,10 @@ impl<T: Write> Hub<T> {
 
     /// Sends a whole response and closes the connection after it.
     pub(super) fn respond(&mut self, key: usize, response: Vec<u8>) {
+        self.take_refusal(key);
         if let Some(session) = self.queues.sessions.get_mut(key) {
             session.head = Vec::new();
             session.head_deadline = None;
-            session.refusal = None;
         }
         self.queues
             .push_raw(key, true, |b| b.extend_from_slice(&response));
@@ -132,7 +130,7 @@ impl<T: Write> Hub<T> {
 
     /// Closes connections whose head has not come whole in time (the
     /// tick finds them); one the server is too full for is told so first,
-    /// in the line protocol.
+    /// in HTTP if it began a request, else in the line protocol.
     pub(super) fn close_late_heads(&mut self, late: Vec<usize>) {
         for key in late {
             let Some(session) = self.queues.sessions.get_mut(key) else {
@@ -140,7 +138,13 @@ impl<T: Write> Hub<T> {
             };
             session.head = Vec::new();
             session.head_deadline = None;
-            match session.refusal.take() {
+            let http = session.protocol == Protocol::Http;
+            match self.take_refusal(key) {
+                // Started a request: told in HTTP.
+                Some(refusal) if http => {
+                    let body = format!("{refusal}\n");
+                    self.answer(key, 503, "text/plain", &body, false)
+                }
                 Some(refusal) => self.refuse(key, &refusal),
                 None => self.close(key, None),
             }

@@ -34,9 +34,13 @@ enum Ended {
 impl<T: Write> Hub<T> {
     /// Answers a request for `/ws`: a WebSocket from now on, or an error.
     pub(super) fn upgrade(&mut self, key: usize, request: &Request) {
-        let accept = match upgrade::check(request, &self.limits.allow_origins) {
+        let limits = &self.limits;
+        let accept = match upgrade::check(request, &limits.allow_origins, limits.local_only) {
             Ok(accept) => accept,
-            Err((status, why)) => return self.answer(key, status, "text/plain", why, false),
+            Err((status, why)) => {
+                let head_only = request.method == "HEAD";
+                return self.answer(key, status, "text/plain", why, head_only);
+            }
         };
         let max_line = self.limits.max_line;
         let hard_cap = (max_line as u64 * HARD_CAP_FACTOR).max(MIN_HARD_CAP);
@@ -62,7 +66,7 @@ impl<T: Write> Hub<T> {
         session.protocol = Protocol::WebSocket;
         session.ws = Some(Box::new(WsDecoder::new(max_line, hard_cap)));
         debug!("connection {key} is a WebSocket");
-        if let Some(refusal) = session.refusal.take() {
+        if let Some(refusal) = self.take_refusal(key) {
             // The page can say why: the server is full.
             self.queues
                 .push_final(key, |b| encode_err(b, ErrorCode::Unavailable, &refusal));

@@ -47,6 +47,7 @@ pub fn limits() -> Limits {
         max_lingering: 4,
         web: true,
         allow_origins: Vec::new(),
+        local_only: true,
     }
 }
 
