@@ -99,6 +99,11 @@ fn received_markup_and_control_characters_are_shown_as_text() {
     bob.send(&format!("SAY {attack}"));
     bob.send(&format!("MSG alice {attack}<b>bold</b>"));
     bob.send("SAY forged\\r[12:00] <carol> hi \u{202e}olleh\u{7}");
+    // Invisible characters are shown, but not the joiners that emoji and
+    // Persian need (U+200D, U+200C).
+    bob.send("SAY adm\u{200b}in \u{feff}x\u{ad}y\u{2060}z \u{1f469}\u{200d}\u{1f4bb} \u{645}\u{200c}\u{6cc}");
+    let mut carol = server.login("carol");
+    carol.send("QUIT b\u{200b}ye");
     // Frames come in order: once the last is shown, all are.
     bob.send("SAY that is all");
     row(&mut tab, "that is all");
@@ -111,6 +116,11 @@ fn received_markup_and_control_characters_are_shown_as_text() {
         &mut tab,
         "forged\u{240d}[12:00] <carol> hi <U+202E>olleh\u{2407}",
     );
+    row(
+        &mut tab,
+        "adm<U+200B>in <U+FEFF>x<U+00AD>y<U+2060>z \u{1f469}\u{200d}\u{1f4bb} \u{645}\u{200c}\u{6cc}",
+    );
+    row(&mut tab, "carol left: b<U+200B>ye");
     assert_eq!(
         tab.eval("window.alerted"),
         false,

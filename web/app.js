@@ -53,11 +53,14 @@
   const unescapeText = (t) =>
     t.replace(/\\([\\nr])/g, (m, c) => (c === 'n' ? '\n' : c === 'r' ? '\r' : '\\'));
 
-  // C0 controls and DEL as control pictures (U+2400...), C1, bidi and
-  // line/paragraph separators as <U+XXXX>; LF stays only where allowed.
+  // C0 controls and DEL as control pictures (U+2400...); C1, bidi marks,
+  // line/paragraph separators and invisible format characters (soft
+  // hyphen, zero width space, word joiner, BOM...: `adm\u200bin` is not
+  // `admin`) as <U+XXXX>; LF stays only where allowed. The joiners U+200C
+  // and U+200D stay: Persian and emoji need them.
   function visible(text, keepLF) {
     return text.replace(
-      /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g,
+      /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b\u200e\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb]/g,
       (c) => {
         const n = c.charCodeAt(0);
         if (c === '\n' && keepLF) return c;
