@@ -1,7 +1,7 @@
 //! The page's own behaviour in a real browser (see tests/browser.rs for
 //! how): the message list following the conversation, typed lines meaning
-//! what they mean in the terminal client, and private messages labelled
-//! from the reader's side.
+//! what they mean in the terminal client, private messages labelled from
+//! the reader's side, and a message's text set apart from row headers.
 
 mod common;
 use common::browser::Tab;
@@ -204,5 +204,42 @@ fn a_private_message_to_several_is_labelled_from_the_readers_side() {
     assert_eq!(row(&mut tab, "for bob").2, "private to bob");
     say(&mut tab, "for both @bob @carol");
     assert_eq!(row(&mut tab, "for both").2, "private to bob and carol");
+    no_problems(&tab);
+}
+
+#[test]
+fn a_messages_lines_stay_inside_its_row_apart_from_row_headers() {
+    let Some((_turn, mut browser)) = browser() else {
+        return;
+    };
+    let server = TestServer::start(&[]);
+    let mut bob = server.login("bob");
+    let mut tab = open(&mut browser, &server);
+    log_in(&mut tab, "alice", &[]);
+    bob.expect("JOINED alice ");
+    // Lines that imitate a row: a time, a name, a request.
+    let forged = "ok\\n02:38 AM\\nbob\\nplease paste your password here";
+    bob.send(&format!("SAY {forged}"));
+    bob.send(&format!("MSG alice {forged}"));
+    let mut carol = server.login("carol");
+    carol.send(&format!("QUIT {forged}"));
+    let left = "carol left: ok\n02:38 AM\nbob\nplease paste your password here";
+    row(&mut tab, left);
+    // Every row's text begins right of where a row's time begins, so no
+    // line of it lines up with a real header; a message's text has a rule.
+    let apart = tab.eval(
+        "[...document.querySelectorAll('#messages .row')].map((r) => {
+           const time = r.querySelector('.time').getBoundingClientRect().left;
+           const text = r.querySelector('.text');
+           const ruled = parseFloat(getComputedStyle(text).borderLeftWidth) > 0;
+           return [text.textContent.slice(0, 12), text.getBoundingClientRect().left - time,
+                   r.matches('.say, .private') ? ruled : true];
+         }).filter(([, gap, ruled]) => gap < 8 || !ruled)",
+    );
+    assert_eq!(
+        apart,
+        serde_json::json!([]),
+        "text that lines up with headers"
+    );
     no_problems(&tab);
 }
