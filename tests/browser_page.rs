@@ -1,12 +1,16 @@
 //! The page's own behaviour in a real browser (see tests/browser.rs for
 //! how): the message list following the conversation, typed lines meaning
 //! what they mean in the terminal client, private messages labelled from
-//! the reader's side, and a message's text set apart from row headers.
+//! the reader's side, a message's text set apart from row headers, and a
+//! flood of logins that neither freezes the page nor leaves it wrong.
 
 mod common;
 use common::browser::Tab;
 use common::page::*;
 use common::TestServer;
+use std::io::Write;
+use std::net::TcpStream;
+use std::time::Duration;
 
 /// Is the last row of the message list wholly in view, the list scrolled
 /// to its end? (A JavaScript expression.)
@@ -241,5 +245,45 @@ fn a_messages_lines_stay_inside_its_row_apart_from_row_headers() {
         serde_json::json!([]),
         "text that lines up with headers"
     );
+    no_problems(&tab);
+}
+
+/// How soon a page that keeps up shows a flood: far less than the tens of
+/// seconds a page redrawing its whole online list for each login took.
+const SOON: Duration = Duration::from_secs(8);
+
+#[test]
+fn a_flood_of_logins_and_logouts_neither_freezes_the_page_nor_leaves_it_wrong() {
+    let Some((_turn, mut browser)) = browser() else {
+        return;
+    };
+    let server = TestServer::start(&[]);
+    let mut tab = open(&mut browser, &server);
+    log_in(&mut tab, "alice", &[]);
+    let online = |n: usize| format!("document.getElementById('who-count').textContent === '({n})'");
+    tab.wait("alice online", &online(1));
+
+    // An attacker's connections log in and never read.
+    const FLOOD: usize = 1500;
+    let flood: Vec<TcpStream> = (0..FLOOD)
+        .map(|i| {
+            let mut stream = TcpStream::connect(server.addr).expect("connect");
+            let login = format!("LOGIN j{i:04}\n");
+            stream.write_all(login.as_bytes()).expect("send LOGIN");
+            stream
+        })
+        .collect();
+    tab.wait_for("all of them online", &online(FLOOD + 1), SOON);
+    let buttons = tab.eval("document.querySelectorAll('#users button.user').length");
+    assert_eq!(buttons, FLOOD + 1);
+    // Their notes are folded into a few rows, not thousands.
+    let rows = tab.eval("document.querySelectorAll('#messages .row').length");
+    assert!(rows.as_u64().unwrap() < 20, "{rows} rows for the logins");
+
+    drop(flood);
+    tab.wait_for("all of them gone", &online(1), SOON);
+    let left =
+        tab.eval("[...document.querySelectorAll('#users button.user')].map((b) => b.dataset.name)");
+    assert_eq!(left, serde_json::json!(["alice"]));
     no_problems(&tab);
 }

@@ -106,20 +106,49 @@
 
   // The list stays at its end while it was there before a row came or it
   // changed size (the box grew, the bar or the window changed). `pinned` is
-  // measured on scrolling, but not while a resize awaits its observer: a
-  // list that just shrank would look scrolled up.
+  // measured on scrolling and before the first row of a batch, but not
+  // while a resize awaits its observer (a list that just shrank would look
+  // scrolled up) nor while rows await their scroll (it would look so too).
   let seenHeight = 0; // the list's height when its observer last ran
   function toEnd() {
     const list = $('messages');
     if (pinned) list.scrollTop = list.scrollHeight;
   }
 
+  function measure() {
+    const list = $('messages');
+    if (rowsWaiting || list.clientHeight !== seenHeight) return;
+    pinned = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+  }
+
+  // Rows are added as frames come, but laid out, scrolled to and the online
+  // list drawn once per batch, at the next animation frame (or soon after,
+  // in a hidden tab that draws none): doing it per frame froze the tab
+  // when a thousand people logged in at once.
+  let rowsWaiting = false;
+  let usersWaiting = false;
+  let fallback = null;
+  function later(rows) {
+    if (rows) measure();
+    rowsWaiting ||= rows;
+    usersWaiting ||= !rows;
+    if (fallback) return;
+    requestAnimationFrame(draw);
+    fallback = setTimeout(draw, 100);
+  }
+
+  function draw() {
+    if (!fallback) return;
+    clearTimeout(fallback);
+    fallback = null;
+    if (usersWaiting) drawUsers();
+    if (rowsWaiting) toEnd();
+    rowsWaiting = usersWaiting = false;
+  }
+
   function watchList() {
     const list = $('messages');
-    list.addEventListener('scroll', () => {
-      if (list.clientHeight !== seenHeight) return;
-      pinned = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
-    });
+    list.addEventListener('scroll', measure);
     new ResizeObserver(() => {
       toEnd();
       seenHeight = list.clientHeight;
@@ -130,9 +159,9 @@
     const list = $('messages');
     const row = el('li', 'row ' + kind);
     row.append(stampOf(time), ...parts);
+    later(true);
     list.append(row);
     while (list.childElementCount > MAX_ROWS) list.firstElementChild.remove();
-    toEnd();
     return row;
   }
 
@@ -155,6 +184,26 @@
 
   const note = (text, time) => addRow('note', time, [el('span', 'text', visible(text, true))]);
   const problem = (text) => addRow('error', null, [el('span', 'text', visible(text, true))]);
+
+  // A burst of logins and logouts (more than three, each within a second of
+  // the last, no other row between) shows the rest as one counting row.
+  const burst = { row: null, at: 0, n: 0, joined: 0, left: 0 };
+  function presence(kind, name, time, text) {
+    const now = Date.now();
+    const going = burst.row === $('messages').lastElementChild && now - burst.at < 1000;
+    if (!going) Object.assign(burst, { n: 0, joined: 0, left: 0 });
+    burst.at = now;
+    burst.n += 1;
+    if (burst.n <= 3) {
+      burst.row = note(name + ' ' + kind + (text ? ': ' + text : ''), time);
+      return;
+    }
+    if (burst.n === 4) burst.row = note('', time);
+    burst[kind] += 1;
+    const counts = [burst.joined && burst.joined + ' more joined'];
+    if (burst.left) counts.push(burst.left + ' more left');
+    burst.row.querySelector('.text').textContent = counts.filter(Boolean).join(', ');
+  }
 
   /* ---- who is online ---- */
 
@@ -230,7 +279,7 @@
     heldRun = null;
     sent = [];
     users.clear(); // unknown until the next WHO
-    drawUsers();
+    later(false);
     if (replaced) return setState('replaced', 'signed in elsewhere');
     if (!wanted) return setState('offline', 'not connected');
     const wait = Math.round(delay * (0.75 + Math.random() * 0.5));
@@ -273,21 +322,21 @@
       case 'JOINED': {
         const [name, time] = fields(rest, 2);
         users.add(name);
-        drawUsers();
-        note(name + ' joined', time);
+        later(false);
+        presence('joined', name, time);
         break;
       }
       case 'LEFT': {
         const [name, time, text] = fields(rest, 3);
         users.delete(name);
-        drawUsers();
-        note(name + ' left' + (text ? ': ' + unescapeText(text) : ''), time);
+        later(false);
+        presence('left', name, time, text && unescapeText(text));
         break;
       }
       case 'USERS':
         users.clear();
         rest.split(' ').filter(Boolean).forEach((n) => users.add(n));
-        drawUsers();
+        later(false);
         if (asked.who) note('online: ' + [...users].sort().join(', '));
         asked.who = false;
         break;
@@ -300,7 +349,7 @@
         // Held mail comes right after OK LOGIN and ends with a PING.
         if (heldRun && heldRun.length) heldRun.forEach(markHeld);
         heldRun = null;
-        toEnd();
+        later(true);
         break;
       case 'ERR':
         refused(rest.slice(0, 3), unescapeText(rest.slice(4)));

@@ -270,6 +270,12 @@ impl Tab {
     /// returns its value; after PATIENCE the test fails, showing `what` and
     /// the page's text.
     pub fn wait(&mut self, what: &str, cond: &str) -> Value {
+        self.wait_for(what, cond, PATIENCE)
+    }
+
+    /// [`Tab::wait`] with a deadline of its own: for what must come soon,
+    /// as a page that is not frozen shows it.
+    pub fn wait_for(&mut self, what: &str, cond: &str, within: Duration) -> Value {
         let js = format!(
             "new Promise((resolve) => {{
                const end = Date.now() + {ms};
@@ -282,7 +288,7 @@ impl Tab {
                }};
                poll();
              }})",
-            ms = PATIENCE.as_millis()
+            ms = within.as_millis()
         );
         let value = self.eval(&js);
         if value.is_null() || value == false {
