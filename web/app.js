@@ -21,7 +21,7 @@
   'use strict';
 
   const $ = (id) => document.getElementById(id);
-  const { HELP, NAME, interpret, blank } = evchatInput;
+  const { HELP, NAME, interpret, blank, visible, escapeText, unescapeText, fields } = evchatInput;
   const MAX_ROWS = 2000;
   const FIRST_DELAY = 500;
   const MAX_DELAY = 10000;
@@ -44,46 +44,6 @@
   const asked = { who: false, stats: false }; // show the answer as a note
   let pinned = true; // is the message list scrolled to its end (so kept there)?
   const users = new Set();
-
-  /* ---- text: protocol escapes and visible control characters ---- */
-
-  const escapeText = (t) =>
-    t.replace(/[\\\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\n' ? '\\n' : '\\r'));
-
-  const unescapeText = (t) =>
-    t.replace(/\\([\\nr])/g, (m, c) => (c === 'n' ? '\n' : c === 'r' ? '\r' : '\\'));
-
-  // C0 controls and DEL as control pictures (U+2400...); C1, bidi marks,
-  // line/paragraph separators and invisible format characters (soft
-  // hyphen, zero width space, word joiner, BOM...: `adm\u200bin` is not
-  // `admin`) as <U+XXXX>; LF stays only where allowed. The joiners U+200C
-  // and U+200D stay: Persian and emoji need them.
-  function visible(text, keepLF) {
-    return text.replace(
-      /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b\u200e\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb]/g,
-      (c) => {
-        const n = c.charCodeAt(0);
-        if (c === '\n' && keepLF) return c;
-        if (n < 0x20) return String.fromCharCode(0x2400 + n);
-        if (n === 0x7f) return '\u2421';
-        return '<U+' + n.toString(16).toUpperCase().padStart(4, '0') + '>';
-      },
-    );
-  }
-
-  // Splits `rest` into at most n space-separated fields, the last taking
-  // what remains (the protocol's <text> keeps its spaces).
-  function fields(rest, n) {
-    const out = [];
-    for (let i = 1; i < n; i++) {
-      const sp = rest.indexOf(' ');
-      if (sp < 0) break;
-      out.push(rest.slice(0, sp));
-      rest = rest.slice(sp + 1);
-    }
-    out.push(rest);
-    return out;
-  }
 
   function el(tag, className, text) {
     const node = document.createElement(tag);

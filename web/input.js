@@ -9,10 +9,13 @@
  * private; an `@` word in that trailing run that is no name is an error,
  * never a broadcast; `\@` is a literal `@`; `//x` sends `/x`; `/who`,
  * `/stats`, `/quit [text]`, `/help`.
+ *
+ * Also pure, so here too: the protocol's text escapes, its fields, and
+ * `visible`, which makes what is received safe to show as text.
  */
 'use strict';
 
-// The page's one global (app.js leaves none): these rules, frozen.
+// The page's one global (app.js leaves none): these rules and helpers, frozen.
 const evchatInput = (() => {
   const NAME = /^[A-Za-z0-9_-]{1,32}$/;
 
@@ -102,5 +105,45 @@ const evchatInput = (() => {
     return { to, text: literalAt(text) };
   }
 
-  return Object.freeze({ HELP, NAME, interpret, blank });
+  /* ---- text: protocol escapes and visible control characters ---- */
+
+  const escapeText = (t) =>
+    t.replace(/[\\\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\n' ? '\\n' : '\\r'));
+
+  const unescapeText = (t) =>
+    t.replace(/\\([\\nr])/g, (m, c) => (c === 'n' ? '\n' : c === 'r' ? '\r' : '\\'));
+
+  // C0 controls and DEL as control pictures (U+2400...); C1, bidi marks,
+  // line/paragraph separators and invisible format characters (soft
+  // hyphen, zero width space, word joiner, BOM...: `adm\u200bin` is not
+  // `admin`) as <U+XXXX>; LF stays only where allowed. The joiners U+200C
+  // and U+200D stay: Persian and emoji need them.
+  function visible(text, keepLF) {
+    return text.replace(
+      /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b\u200e\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb]/g,
+      (c) => {
+        const n = c.charCodeAt(0);
+        if (c === '\n' && keepLF) return c;
+        if (n < 0x20) return String.fromCharCode(0x2400 + n);
+        if (n === 0x7f) return '\u2421';
+        return '<U+' + n.toString(16).toUpperCase().padStart(4, '0') + '>';
+      },
+    );
+  }
+
+  // Splits `rest` into at most n space-separated fields, the last taking
+  // what remains (the protocol's <text> keeps its spaces).
+  function fields(rest, n) {
+    const out = [];
+    for (let i = 1; i < n; i++) {
+      const sp = rest.indexOf(' ');
+      if (sp < 0) break;
+      out.push(rest.slice(0, sp));
+      rest = rest.slice(sp + 1);
+    }
+    out.push(rest);
+    return out;
+  }
+
+  return Object.freeze({ HELP, NAME, interpret, blank, visible, escapeText, unescapeText, fields });
 })();
