@@ -90,7 +90,7 @@ impl<T: Write> Hub<T> {
     /// Connections that count against `--max-clients`: not lingering,
     /// nor only waiting to be refused.
     pub fn open_connections(&self) -> usize {
-        self.open_count - self.refused_waiting
+        self.open_count.saturating_sub(self.refused_waiting)
     }
 
     /// Takes the refusal a connection waits to be told, if any.
