@@ -309,14 +309,37 @@ impl Link {
     /// is unavailable (a name left claimed would be locked everywhere).
     async fn release(&self, name: &str, rev: u64) {
         for attempt in 1..=30u64 {
-            match self.names.delete_expect_revision(name, Some(rev)).await {
+            // Each attempt has its own deadline: after the link came back, a
+            // delete can wait for ever on an answer the old link lost.
+            let delete = self.names.delete_expect_revision(name, Some(rev));
+            let outcome = match tokio::time::timeout(OP_TIMEOUT, delete).await {
+                Ok(outcome) => outcome.map_err(|e| e.to_string()),
+                Err(_) => Err("no answer".to_owned()),
+            };
+            match outcome {
                 Ok(()) => return,
                 // The claim has changed: not ours to release any more.
-                Err(e) if e.to_string().contains("wrong last sequence") => return,
+                Err(e) if e.contains("wrong last sequence") => {
+                    // Claimed again since — or, after NATS restarts, the
+                    // claim meant is under another number, or a later claim
+                    // of this run has no session any more. The leader's
+                    // entry goes to the loop as a names change: a claim of
+                    // this run that no session holds is released in turn
+                    // (Hub::on_name), one a session holds is left alone.
+                    if let Ok(Some((seq, value))) = self.leader_entry(name).await {
+                        if seq != rev {
+                            let holder = value.and_then(|v| super::Holder::parse(&v, seq));
+                            let name = name.to_owned();
+                            self.to_loop.send(FromCluster::Name { name, holder });
+                        }
+                    }
+                    return;
+                }
                 Err(e) => {
                     if attempt == 1 {
                         warn!("cannot release the name {name} yet ({e}); retrying");
                     }
+                    log::debug!("releasing {name} (rev {rev}), attempt {attempt}: {e}");
                     tokio::time::sleep(Duration::from_millis(200 * attempt.min(10))).await;
                 }
             }
