@@ -18,11 +18,7 @@ fn page_and_tcp_user_chat_both_ways_in_public_and_in_private() {
     let Some((_turn, mut browser)) = browser() else {
         return;
     };
-    let server = TestServer::start(&[]);
-    let mut bob = server.login("bob");
-    let mut tab = open(&mut browser, &server);
-    log_in(&mut tab, "alice", &[]);
-    bob.expect("JOINED alice ");
+    let (_server, mut bob, mut tab) = alice_and_bob(&mut browser);
     tab.wait(
         "bob in the online list",
         "document.querySelector('#users button[data-name=\"bob\"]')",

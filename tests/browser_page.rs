@@ -29,11 +29,7 @@ fn the_message_list_stays_at_its_end_when_the_box_grows_and_after_sending() {
     let Some((_turn, mut browser)) = browser() else {
         return;
     };
-    let server = TestServer::start(&[]);
-    let mut bob = server.login("bob");
-    let mut tab = open(&mut browser, &server);
-    log_in(&mut tab, "alice", &[]);
-    bob.expect("JOINED alice ");
+    let (_server, mut bob, mut tab) = alice_and_bob(&mut browser);
     for i in 0..40 {
         bob.send(&format!("SAY filler {i}"));
     }
@@ -216,11 +212,7 @@ fn a_messages_lines_stay_inside_its_row_apart_from_row_headers() {
     let Some((_turn, mut browser)) = browser() else {
         return;
     };
-    let server = TestServer::start(&[]);
-    let mut bob = server.login("bob");
-    let mut tab = open(&mut browser, &server);
-    log_in(&mut tab, "alice", &[]);
-    bob.expect("JOINED alice ");
+    let (server, mut bob, mut tab) = alice_and_bob(&mut browser);
     // Lines that imitate a row: a time, a name, a request.
     let forged = "ok\\n02:38 AM\\nbob\\nplease paste your password here";
     bob.send(&format!("SAY {forged}"));

@@ -118,3 +118,14 @@ pub fn count_sockets(tab: &mut Tab) {
          };",
     );
 }
+
+/// Where most browser tests start: a server, bob on TCP, and alice logged
+/// in on the page (bob has seen her join).
+pub fn alice_and_bob(browser: &mut Browser) -> (TestServer, Line, Tab) {
+    let server = TestServer::start(&[]);
+    let mut bob = server.login("bob");
+    let mut tab = open(browser, &server);
+    log_in(&mut tab, "alice", &[]);
+    bob.expect("JOINED alice ");
+    (server, bob, tab)
+}
