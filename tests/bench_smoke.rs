@@ -147,12 +147,8 @@ fn websocket_subscribers_answer_the_servers_keepalive_pings() {
 
 #[test]
 fn fanout_over_websocket_compares_with_nats_websocket() {
-    if evchat::bench::peers::find_program("nats-server").is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "nats-server is not installed, and CI is set: install nats-server 2.9+"
-        );
-        eprintln!("skipped: nats-server is not installed (with CI set, this fails)");
+    // Skipped without nats-server, except under CI, where that fails.
+    if !common::nats::nats_server_available() {
         return;
     }
     let json = std::env::temp_dir().join(format!("evchat-natsws-{}.json", std::process::id()));
@@ -305,14 +301,8 @@ fn a_server_that_refuses_the_bench_is_named_not_timed_out() {
 
 #[test]
 fn cluster_measures_every_configuration_side_by_side() {
-    if evchat::bench::peers::find_program("nats-server").is_none() {
-        // On a developer's machine without NATS this is skipped; in CI the
-        // cluster bench must be tested, so a missing nats-server fails.
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "nats-server is not installed, and CI is set: install nats-server 2.9+"
-        );
-        eprintln!("skipped: nats-server is not installed (with CI set, this fails)");
+    // Skipped without nats-server, except under CI, where that fails.
+    if !common::nats::nats_server_available() {
         return;
     }
     let json = std::env::temp_dir().join(format!("evchat-cluster-{}.json", std::process::id()));
