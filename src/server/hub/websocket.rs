@@ -11,7 +11,7 @@
 use super::Hub;
 use crate::protocol::reply::encode_err;
 use crate::protocol::ErrorCode;
-use crate::server::http::{self, Request};
+use crate::server::http::Request;
 use crate::server::session::Protocol;
 use crate::server::upgrade;
 use crate::server::ws::{self, close, WsDecoder, WsEvent};
@@ -158,47 +158,5 @@ impl<T: Write> Hub<T> {
             close::NORMAL
         };
         self.end_ws(key, code);
-    }
-
-    /// Serves one of the page's files.
-    pub(super) fn serve_page(&mut self, key: usize, path: &str, head_only: bool) -> bool {
-        let Some((kind, body)) = page(path) else {
-            return false;
-        };
-        let csp = format!(
-            "Content-Security-Policy: {}\r\nReferrer-Policy: no-referrer\r\n",
-            http::CSP
-        );
-        let response = http::response_with(200, kind, &csp, body.as_bytes(), head_only);
-        self.respond(key, response);
-        true
-    }
-}
-
-/// The page's files, built into the binary: (type, body) by path.
-fn page(path: &str) -> Option<(&'static str, &'static str)> {
-    match path {
-        "/" | "/index.html" => Some((
-            "text/html; charset=utf-8",
-            include_str!("../../../web/index.html"),
-        )),
-        "/app.js" => Some((
-            "text/javascript; charset=utf-8",
-            include_str!("../../../web/app.js"),
-        )),
-        "/input.js" => Some((
-            "text/javascript; charset=utf-8",
-            include_str!("../../../web/input.js"),
-        )),
-        "/app.css" => Some((
-            "text/css; charset=utf-8",
-            include_str!("../../../web/app.css"),
-        )),
-        // Browsers ask for an icon on every page; /favicon.ico gets the
-        // same one rather than a 404 in the console.
-        "/favicon.svg" | "/favicon.ico" => {
-            Some(("image/svg+xml", include_str!("../../../web/favicon.svg")))
-        }
-        _ => None,
     }
 }
