@@ -160,7 +160,7 @@ impl<T: Write> Hub<T> {
     }
 
     /// Serves one of the page's files.
-    pub(super) fn serve_page(&mut self, key: usize, path: &str, head_only: bool) -> bool {
+    fn serve_page(&mut self, key: usize, path: &str, head_only: bool) -> bool {
         let Some((kind, body)) = page(path) else {
             return false;
         };
