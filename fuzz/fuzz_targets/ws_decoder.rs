@@ -4,7 +4,7 @@
 #![no_main]
 
 use evchat::protocol::Frame;
-use evchat::server::ws::{WsDecoder, WsEvent};
+use evchat::server::wire::websocket::{WsDecoder, WsEvent};
 use libfuzzer_sys::fuzz_target;
 
 /// Decodes `data` in pieces cut at `cuts`; every event, as text.

@@ -15,7 +15,7 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let args = ServerArgs::parse();
     if let Some(ServerCommand::Health { host, port }) = &args.command {
-        return match evchat::server::http::check_health(host, *port) {
+        return match evchat::server::wire::http::check_health(host, *port) {
             Ok(said) => {
                 println!("{said}");
                 ExitCode::SUCCESS

@@ -7,10 +7,12 @@
 
 pub mod command;
 pub mod escape;
+pub mod event;
 pub mod frame;
 pub mod reply;
 
 pub use command::{bad_name, is_valid_name, parse, Command, ParseError, Text, MAX_NAME, NAME_RULE};
 pub use escape::{escape, unescape, EscapeError};
+pub use event::Event;
 pub use frame::{Frame, FrameDecoder};
 pub use reply::{BadFrame, ErrorCode, ServerFrame};

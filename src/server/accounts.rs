@@ -208,6 +208,16 @@ pub fn has_account(users: &SharedUsers, name: &str) -> bool {
 pub struct AuthPort {
     pub requests: Sender<AuthJob>,
     pub users: SharedUsers,
+    /// The accounts are kept elsewhere (a cluster's bucket) and may be
+    /// none at all: logins are open until there is one.
+    pub optional: bool,
+}
+
+impl AuthPort {
+    /// Must a login give a password?
+    pub fn required(&self) -> bool {
+        !self.optional || self.users.read().is_ok_and(|u| u.names().next().is_some())
+    }
 }
 
 /// The password-checking helper thread.
@@ -229,7 +239,7 @@ impl Authenticator {
         );
         let shared: SharedUsers = Arc::new(RwLock::new(Arc::new(users)));
         let state = FileWatch::new(Some(path), Arc::clone(&shared));
-        Authenticator::run(state, shared, wake)
+        Authenticator::run(state, shared, false, wake)
     }
 
     /// Starts the thread over accounts someone else keeps current in
@@ -239,12 +249,13 @@ impl Authenticator {
         wake: impl Fn() + Send + 'static,
     ) -> Result<(AuthPort, Receiver<AuthAnswer>), String> {
         let state = FileWatch::new(None, Arc::clone(&shared));
-        Authenticator::run(state, shared, wake)
+        Authenticator::run(state, shared, true, wake)
     }
 
     fn run(
         mut state: FileWatch,
         shared: SharedUsers,
+        optional: bool,
         wake: impl Fn() + Send + 'static,
     ) -> Result<(AuthPort, Receiver<AuthAnswer>), String> {
         let (requests, inbox) = mpsc::channel::<AuthJob>();
@@ -287,6 +298,7 @@ impl Authenticator {
         let port = AuthPort {
             requests,
             users: shared,
+            optional,
         };
         Ok((port, answers))
     }

@@ -1,4 +1,8 @@
-//! The readiness loop: the only code in the server that touches sockets.
+//! The readiness loop: it alone reads sockets, accepts and shuts them;
+//! writing is [`Hub::flush`]'s (through the write queues,
+//! [`hub::Queues::write`](super::hub)), which the loop calls once a turn
+//! for each connection with output — and which the hub calls itself only
+//! for a connection a push took past its limit, at a point between frames.
 //!
 //! One thread, one `mio::Poll`, sockets registered edge-triggered for both
 //! read and write once, so interest never has to be changed. Each turn:
@@ -29,6 +33,7 @@
 
 use super::accounts::AuthAnswer;
 use super::hub::{Flushed, Hub};
+use super::keyset::KeySet;
 use super::listener::Listeners;
 use super::tls::Conn;
 use log::{debug, info};
@@ -49,6 +54,16 @@ pub(super) const SIGNALS: Token = Token(usize::MAX - 3);
 const SCRATCH: usize = 64 << 10;
 /// Bytes read from one socket per turn before others get their turn.
 pub const READ_BUDGET: usize = 4 * SCRATCH;
+
+/// A connection's reads as the loop schedules them.
+#[derive(Debug, Default)]
+pub struct Reading {
+    /// The loop turn it was last read in (read once a turn).
+    turn: u64,
+    /// The peer's end of stream has been signalled (read-closed or error)
+    /// and not read yet: read until it is, even past a short read.
+    eof_pending: bool,
+}
 
 /// Where the certificate came from, to reread it on SIGHUP.
 pub(super) struct TlsFiles {
@@ -93,7 +108,7 @@ pub struct Server {
     /// Loop turns so far: a socket is read at most once per turn.
     turn: u64,
     /// Sockets whose read budget ran out, to read again next turn.
-    reread: Vec<usize>,
+    reread: KeySet,
     /// News from the cluster left for the next turn (its budget ran out).
     cluster_backlog: bool,
 }
@@ -115,7 +130,7 @@ impl Server {
             stopping_by: None,
             stop_now: false,
             turn: 0,
-            reread: Vec::new(),
+            reread: KeySet::default(),
             cluster_backlog: false,
         }
     }
@@ -148,6 +163,7 @@ impl Server {
         let mut events = Events::with_capacity(1024);
         let mut scratch = vec![0u8; SCRATCH];
         let mut resumed = Vec::new();
+        let mut leftovers = Vec::new();
         let mut next_tick = Instant::now() + self.tick_every;
         loop {
             let timeout = self.wait_for(next_tick);
@@ -160,12 +176,7 @@ impl Server {
             self.hub.set_now(now);
             self.turn += 1;
             // Last turn's leftovers are read this turn, once.
-            let leftovers = std::mem::take(&mut self.reread);
-            for &key in &leftovers {
-                if let Some(s) = self.hub.session_mut(key) {
-                    s.reread = false;
-                }
-            }
+            self.reread.take_into(&mut leftovers);
             for event in events.iter() {
                 match event.token() {
                     WAKER => self.take_helper_news(),
@@ -176,7 +187,7 @@ impl Server {
                     Token(key) => {
                         if event.is_read_closed() || event.is_error() {
                             if let Some(s) = self.hub.session_mut(key) {
-                                s.eof_pending = true;
+                                s.reading.eof_pending = true;
                             }
                         }
                         // A reset connection waiting for its password
@@ -201,7 +212,7 @@ impl Server {
                 self.take_helper_news();
             }
             self.hub.take_resumed(&mut resumed);
-            for key in resumed.drain(..).chain(leftovers) {
+            for key in resumed.drain(..).chain(leftovers.drain(..)) {
                 self.read(key, &mut scratch);
             }
             for which in self.listeners.take_more(now) {
@@ -261,7 +272,7 @@ impl Server {
         if session.is_paused() {
             return; // read again once resumed
         }
-        if session.read_turn == turn {
+        if session.reading.turn == turn {
             // Read already this turn; input replayed since (after a
             // password check) may have been left for the next one.
             if self.hub.has_unprocessed(key) {
@@ -269,7 +280,7 @@ impl Server {
             }
             return;
         }
-        session.read_turn = turn;
+        session.reading.turn = turn;
         if session.io.is_tls() {
             // A handshake that finishes here may free plaintext queued
             // before it: retry the queue this turn.
@@ -290,7 +301,7 @@ impl Server {
             // A short read of a plain socket drained it (epoll reports the
             // next arrival as a new edge) — unless the peer's FIN is known
             // to be waiting. TLS is read until WouldBlock.
-            let drained_if_short = !session.io.is_tls() && !session.eof_pending;
+            let drained_if_short = !session.io.is_tls() && !session.reading.eof_pending;
             let wire_before = session.io.wire_read();
             let read = session.io.read(scratch);
             // TLS counts what came off the wire: tiny records cost their
@@ -321,12 +332,7 @@ impl Server {
 
     /// Lists a socket whose budget ran out for next turn (once).
     fn read_again(&mut self, key: usize) {
-        if let Some(session) = self.hub.session_mut(key) {
-            if !session.reread {
-                session.reread = true;
-                self.reread.push(key);
-            }
-        }
+        self.reread.insert(key);
     }
 
     /// Writes a TLS connection's pending ciphertext.

@@ -3,21 +3,20 @@
 //!
 //! Without accounts a name is free when nobody online has it. With
 //! accounts the password is checked on the password thread, never on the
-//! loop: the connection's input is paused (and kept, in order) until the
-//! verdict comes back through [`Hub::auth_done`]. A correct password for a
-//! name already online takes the name over without a `LEFT`/`JOINED`
-//! flicker.
+//! loop: the connection waits ([`WaitFor::Password`]), its later input
+//! kept in order, until the verdict comes back through [`Hub::auth_done`].
+//! A correct password for a name already online takes the name over
+//! without a `LEFT`/`JOINED` flicker. In a cluster the name is claimed in
+//! the names bucket first ([`Hub::claim_name`]).
 //!
 //! Checking costs tens of milliseconds of one thread, so checks wait in a
 //! fair queue ([`AuthQueue`](crate::server::auth_queue::AuthQueue)) with a
 //! bound; passwords are at most [`MAX_PASSWORD`] bytes.
 
-use crate::protocol::reply::encode_fields;
-use crate::protocol::{ErrorCode, Text};
-use crate::server::accounts::{AuthJob, AuthRequest};
-use crate::server::hub::Hub;
-use crate::server::session::PendingAuth;
-use log::info;
+use crate::protocol::{ErrorCode, Event, Text};
+use crate::server::accounts::{AuthAnswer, AuthJob, AuthRequest};
+use crate::server::hub::{Hub, WaitFor, MAX_FAILED_LOGINS};
+use log::{info, warn};
 use std::io::Write;
 use std::rc::Rc;
 
@@ -26,9 +25,8 @@ pub const MAX_PASSWORD: usize = 1024;
 
 impl<T: Write> Hub<T> {
     pub(super) fn login(&mut self, key: usize, name: &str, password: Option<Text<'_>>) {
-        if !self.has_accounts() {
-            let elsewhere = self.cluster.as_ref().and_then(|c| c.live_holder(name));
-            if self.online.contains_key(name) || elsewhere.is_some() {
+        if !self.auth.as_ref().is_some_and(|a| a.required()) {
+            if self.online.contains_key(name) || self.online_elsewhere(name) {
                 let text = format!("{name} is already online");
                 return self.reply_err(key, ErrorCode::NameTaken, &text);
             }
@@ -48,8 +46,7 @@ impl<T: Write> Hub<T> {
             .get(key)
             .and_then(|s| s.peer)
             .map(|p| p.ip());
-        self.next_auth += 1;
-        let serial = self.next_auth;
+        let serial = self.wait_serial();
         let request = AuthRequest {
             key,
             serial,
@@ -63,28 +60,15 @@ impl<T: Write> Hub<T> {
             Ok(Some(pushed_out)) => {
                 // That login will not be checked: its connection goes on.
                 let other = pushed_out.key;
-                let stash = self.queues.sessions.get_mut(other).and_then(|s| {
-                    let mine = s
-                        .auth
-                        .as_ref()
-                        .is_some_and(|p| p.serial == pushed_out.serial);
-                    mine.then(|| s.auth.take().map(|p| p.stash).unwrap_or_default())
-                });
-                if let Some(stash) = stash {
+                if let Some(stash) = self.end_wait(other, pushed_out.serial) {
                     self.reply_err(other, ErrorCode::Unavailable, busy);
-                    self.resumed.push(other);
-                    self.feed(other, &stash);
+                    self.go_on(other, &stash);
                 }
             }
             Ok(None) => {}
         }
-        // Input waits (kept in order in the stash) until the verdict.
-        if let Some(session) = self.queues.sessions.get_mut(key) {
-            session.auth = Some(PendingAuth {
-                serial,
-                stash: Vec::new(),
-            });
-        }
+        // Input waits (kept in order) until the verdict.
+        self.pause(key, serial, WaitFor::Password);
         self.send_checks();
     }
 
@@ -103,7 +87,7 @@ impl<T: Write> Hub<T> {
                 self.auth_queue.done(request.peer);
                 let key = request.key;
                 if let Some(session) = self.queues.sessions.get_mut(key) {
-                    session.auth = None;
+                    session.intake.drop_wait();
                 }
                 let text = "passwords cannot be checked now; try again later";
                 self.reply_err(key, ErrorCode::Unavailable, text);
@@ -113,31 +97,56 @@ impl<T: Write> Hub<T> {
         }
     }
 
-    /// Logs a session in as `name`: a correct password for a name already
-    /// online replaces the old session, without a LEFT/JOINED flicker.
+    /// Takes the verdict on a password; the connection's input goes on.
+    pub fn auth_done(&mut self, answer: AuthAnswer) {
+        self.auth_queue.done(answer.peer);
+        self.send_checks();
+        let key = answer.key;
+        // Gone since, or closing: nothing more to do.
+        let Some(stash) = self.end_wait(key, answer.serial) else {
+            return;
+        };
+        if answer.ok {
+            self.admit(key, &answer.name);
+        } else if !self.failed_login(key, &answer.name) {
+            return;
+        }
+        self.go_on(key, &stash);
+    }
+
+    /// A wrong password; returns whether the connection goes on.
+    fn failed_login(&mut self, key: usize, name: &str) -> bool {
+        let Some(session) = self.queues.sessions.get_mut(key) else {
+            return false;
+        };
+        session.user.failed_logins += 1;
+        let (failures, peer) = (session.user.failed_logins, session.peer_name());
+        warn!("failed login as {name} from {peer} ({failures} of {MAX_FAILED_LOGINS})");
+        if failures >= MAX_FAILED_LOGINS {
+            let text = format!("{failures} failed logins; disconnected");
+            self.close_with(key, ErrorCode::NotLoggedIn, &text);
+            return false;
+        }
+        self.reply_err(key, ErrorCode::NotLoggedIn, "wrong name or password");
+        true
+    }
+
+    /// Logs a session in as `name` — in a cluster, once its claim on the
+    /// name is won.
     pub(in crate::server) fn admit(&mut self, key: usize, name: &str) {
-        if self.cluster.is_some() {
-            return self.claim(key, name);
-        }
-        self.admit_now(key, name, true);
-    }
-
-    /// Are passwords checked? In a cluster, exactly when the accounts
-    /// bucket holds any.
-    fn has_accounts(&self) -> bool {
-        match (&self.auth, &self.cluster) {
-            (None, _) => false,
-            (Some(_), None) => true,
-            (Some(auth), Some(_)) => auth.users.read().is_ok_and(|u| u.names().next().is_some()),
+        if !self.claim_name(key, name) {
+            self.admit_now(key, name, true);
         }
     }
 
-    /// Logs a session in once its name is its own; `announce`: say
-    /// `JOINED` (not when the name was taken over from a live session).
+    /// Logs a session in once its name is its own: a correct password for
+    /// a name already online replaces the old session, without a
+    /// LEFT/JOINED flicker; `announce`: say `JOINED` (not when the name was
+    /// taken over from a live session).
     pub(in crate::server) fn admit_now(&mut self, key: usize, name: &str, announce: bool) {
         let replaced = self.online.get(name).copied().filter(|&k| k != key);
         if let Some(old) = replaced {
-            self.replace(old);
+            self.replace(old, &format!("replaced by a new login as {name}"));
         }
         let name: Rc<str> = self.seen(name, true);
         self.online.insert(Rc::clone(&name), key);
@@ -146,14 +155,13 @@ impl<T: Write> Hub<T> {
         self.batch.split = true;
         let had_frames = self.batch.has_frames();
         if let Some(session) = self.queues.sessions.get_mut(key) {
-            session.name = Some(Rc::clone(&name));
-            session.joined_at = self.batch.seq;
+            session.user.name = Some(Rc::clone(&name));
+            session.user.joined_at = self.batch.seq;
         }
         if had_frames {
             self.mark_special(key);
         }
-        self.queues
-            .push_reply(key, |b| encode_fields(b, &["OK LOGIN", &name]));
+        self.reply(key, &Event::LoggedIn { name: &name });
         let held = self.deliver_held(key, &name);
         match (held, replaced) {
             (0, None) => info!("{name} logged in"),
@@ -162,7 +170,11 @@ impl<T: Write> Hub<T> {
         }
         if replaced.is_none() && announce {
             let time = self.clock.stamp();
-            self.broadcast(Some(key), &["JOINED", &name, time.as_str()]);
+            let joined = Event::Joined {
+                name: &name,
+                time: time.as_str(),
+            };
+            self.broadcast(Some(key), &joined);
         }
     }
 }

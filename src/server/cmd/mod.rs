@@ -27,7 +27,11 @@ use std::io::Write;
 impl<T: Write> Hub<T> {
     /// Carries out one parsed frame of connection `key`.
     pub(super) fn dispatch(&mut self, key: usize, command: Command<'_>) {
-        let me = self.queues.sessions.get(key).and_then(|s| s.name.clone());
+        let me = self
+            .queues
+            .sessions
+            .get(key)
+            .and_then(|s| s.user.name.clone());
         match (command, me) {
             (Command::Ping { token }, _) => self.ping(key, token),
             (Command::Pong { token }, _) => self.pong(key, token),

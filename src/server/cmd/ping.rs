@@ -8,7 +8,7 @@
 //! frame would do), or the one sent after held mail, whose answer counts
 //! that mail as delivered.
 
-use crate::protocol::reply::encode_fields;
+use crate::protocol::Event;
 use crate::server::hub::Hub;
 use std::io::Write;
 
@@ -20,16 +20,12 @@ impl<T: Write> Hub<T> {
         if self.ping_in_cluster(key, token) {
             return;
         }
-        self.queues.push_reply(key, |b| match token {
-            Some(token) => encode_fields(b, &["PONG", token]),
-            None => encode_fields(b, &["PONG"]),
-        });
+        self.reply(key, &Event::Pong(token));
     }
 
     pub(super) fn pong(&mut self, key: usize, token: Option<&str>) {
         if let Some(token) = token {
             self.mail_acknowledged(key, token);
-            self.cluster_mail_acknowledged(key, token);
         }
     }
 }

@@ -4,13 +4,18 @@
 //! [`fanout`](crate::server::hub)), so a run of messages costs each
 //! recipient one queue entry.
 
-use crate::protocol::Text;
+use crate::protocol::{Event, Text};
 use crate::server::hub::Hub;
 use std::io::Write;
 
 impl<T: Write> Hub<T> {
     pub(super) fn say(&mut self, key: usize, me: &str, text: Text<'_>) {
         let time = self.clock.stamp();
-        self.broadcast(Some(key), &["SAY", me, time.as_str(), text.escaped()]);
+        let say = Event::Say {
+            from: me,
+            time: time.as_str(),
+            text: text.escaped(),
+        };
+        self.broadcast(Some(key), &say);
     }
 }

@@ -1,10 +1,11 @@
-//! `WHO` → `USERS <name> ...`: who is online, in byte order so the answer
-//! is the same whatever order people came in. The answer is encoded once
-//! and shared until someone comes or goes, so asking costs a queue entry,
-//! not a sort of everyone online.
+//! `WHO` → `USERS <name> ...`: who is online — here and, in a cluster, on
+//! the other live nodes — in byte order so the answer is the same whatever
+//! order people came in. The answer is encoded once and shared until
+//! someone comes or goes, so asking costs a queue entry, not a sort of
+//! everyone online.
 
-use crate::protocol::reply::encode_users;
-use crate::server::hub::Hub;
+use crate::protocol::Event;
+use crate::server::hub::{Hub, Limit, Outgoing};
 use std::io::Write;
 use std::rc::Rc;
 
@@ -16,18 +17,16 @@ impl<T: Write> Hub<T> {
             Some(reply) => Rc::clone(reply),
             None => {
                 let mut names: Vec<&str> = self.online.keys().map(|n| &**n).collect();
-                if let Some(c) = &self.cluster {
-                    let elsewhere = c.remote.iter().filter(|(_, h)| c.is_current(h));
-                    names.extend(elsewhere.map(|(n, _)| &**n));
-                }
+                names.extend(self.names_elsewhere());
                 names.sort_unstable();
                 let mut line = Vec::new();
-                encode_users(&mut line, names.into_iter());
+                Event::Users(&names).encode(&mut line);
                 let reply: Rc<[u8]> = Rc::from(line);
                 self.users_reply = Some(Rc::clone(&reply));
                 reply
             }
         };
-        self.queues.push_shared(key, &reply);
+        self.queues
+            .push(key, Outgoing::Shared(&reply), Limit::Within);
     }
 }

@@ -10,9 +10,9 @@
 //! Frames from the bus join the turn's batch like local ones, so remote
 //! messages cost each local recipient one shared queue entry.
 
+use super::queues::{Limit, Outgoing};
 use super::Hub;
-use crate::protocol::reply::{encode_err, encode_fields};
-use crate::protocol::ErrorCode;
+use crate::protocol::{ErrorCode, Event};
 use crate::server::cluster::wire::{self, BusMessage};
 use crate::server::cluster::{Backplane, FromCluster, Holder, ToCluster};
 use bytes::Bytes;
@@ -54,6 +54,16 @@ impl Node {
             clashes: 0,
         }
     }
+}
+
+/// A session's part in the cluster.
+#[derive(Debug, Default)]
+pub struct NodeLink {
+    /// The names bucket's revision of this session's claim (0: none).
+    pub(in crate::server) claim_rev: u64,
+    /// Sent something to other nodes since its last `PING`, so the next
+    /// one waits for NATS to confirm it.
+    pub(in crate::server) published: bool,
 }
 
 /// A private message waiting for its offline recipients' mail to be held.
@@ -176,7 +186,7 @@ impl<T: Write> Hub<T> {
             FromCluster::Flushed { key, serial, ok } => self.flushed(key, serial, ok),
             FromCluster::Mail { key, name, mail } => {
                 if self.online.get(name.as_str()) == Some(&key) {
-                    self.deliver_cluster_mail(key, &name, mail);
+                    self.deliver_fetched(key, &name, mail);
                 } else if let Some(c) = &self.cluster {
                     c.port.send(ToCluster::ReturnMail {
                         ticket: mail.ticket,
@@ -229,7 +239,10 @@ impl<T: Write> Hub<T> {
                 let frame: Rc<[u8]> = Rc::from(frame);
                 for name in to.split(',') {
                     if let Some(&key) = self.online.get(name) {
-                        if self.queues.push_shared(key, &frame) {
+                        if self
+                            .queues
+                            .push(key, Outgoing::Shared(&frame), Limit::Within)
+                        {
                             self.counters.deliveries += 1;
                         }
                     }
@@ -276,7 +289,7 @@ impl<T: Write> Hub<T> {
                             self.queues
                                 .sessions
                                 .get(k)
-                                .is_some_and(|s| s.claim_rev == h.rev)
+                                .is_some_and(|s| s.node.claim_rev == h.rev)
                         }));
                 if !ours {
                     // A claim of an earlier run of this node, or of a
@@ -297,11 +310,7 @@ impl<T: Write> Hub<T> {
                     // Logged in elsewhere with the password: this session
                     // lost the name (no LEFT: the name never went offline).
                     let text = format!("replaced by a new login as {name} on node {node}");
-                    self.take_name(key);
-                    self.return_mail(key);
-                    self.queues
-                        .push_final(key, |b| encode_err(b, ErrorCode::NameTaken, &text));
-                    self.close(key, None);
+                    self.replace(key, &text);
                 }
             }
             None => {
@@ -328,7 +337,11 @@ impl<T: Write> Hub<T> {
             .collect();
         let time = self.clock.stamp();
         for name in gone {
-            self.broadcast_local(&["LEFT", &name, time.as_str()]);
+            self.broadcast_local(&Event::Left {
+                name: &name,
+                time: time.as_str(),
+                text: None,
+            });
         }
         self.users_reply = None;
     }
@@ -343,6 +356,61 @@ impl<T: Write> Hub<T> {
         wire::encode_broadcast(&mut payload, &c.bus_out);
         c.bus_out.clear();
         c.port.send(ToCluster::Publish(Bytes::from(payload)));
+    }
+
+    /// Adds the batch's frames from `start` on to what the other nodes are
+    /// sent, published once a batch's worth has gathered (and at the end
+    /// of the turn); returns whether there are other nodes.
+    pub(super) fn batch_to_bus(&mut self, start: usize) -> bool {
+        let Some(c) = &mut self.cluster else {
+            return false;
+        };
+        c.bus_out.extend_from_slice(self.batch.frames_from(start));
+        if c.bus_out.len() >= super::fanout::BATCH_MAX {
+            self.publish_bus_out();
+        }
+        true
+    }
+
+    /// Tells the other nodes' users `event`, not this node's (at
+    /// shutdown, a user's departure).
+    pub(super) fn tell_other_nodes(&mut self, event: &Event<'_>) {
+        if let Some(c) = &mut self.cluster {
+            event.encode(&mut c.bus_out);
+        }
+    }
+
+    /// Gives up a session's claim on its name (fails harmlessly if the
+    /// name has been taken over since).
+    pub(super) fn release_claim(&self, name: &str, rev: u64) {
+        if let (Some(c), true) = (&self.cluster, rev != 0) {
+            c.port.send(ToCluster::Release {
+                name: name.to_owned(),
+                rev,
+            });
+        }
+    }
+
+    /// Is `name` online on another live node?
+    pub(in crate::server) fn online_elsewhere(&self, name: &str) -> bool {
+        self.cluster
+            .as_ref()
+            .is_some_and(|c| c.live_holder(name).is_some())
+    }
+
+    /// The names online on other live nodes.
+    pub(in crate::server) fn names_elsewhere(&self) -> impl Iterator<Item = &str> {
+        self.cluster.iter().flat_map(|c| {
+            c.remote
+                .iter()
+                .filter(|(_, h)| c.is_current(h))
+                .map(|(n, _)| &**n)
+        })
+    }
+
+    /// Is this a cluster node whose link to NATS is down?
+    pub(super) fn backplane_down(&self) -> bool {
+        self.cluster.as_ref().is_some_and(|c| !c.port.is_up())
     }
 
     /// The `STATS` fields of a cluster node.
@@ -376,10 +444,7 @@ impl<T: Write> Hub<T> {
             let text = "the cluster is unavailable: what you sent may not have reached other nodes";
             self.reply_err(key, ErrorCode::Unavailable, text);
         }
-        self.queues.push_reply(key, |b| match &token {
-            Some(token) => encode_fields(b, &["PONG", token]),
-            None => encode_fields(b, &["PONG"]),
-        });
+        self.reply(key, &Event::Pong(token.as_deref()));
         self.go_on(key, &stash);
     }
 }

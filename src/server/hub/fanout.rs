@@ -12,8 +12,10 @@
 //! message or a PING seals the batch first, so every recipient still sees
 //! frames in the order the server accepted them.
 
+use super::queues::{Limit, Outgoing};
 use super::Hub;
-use crate::protocol::reply::encode_fields;
+use crate::protocol::Event;
+use crate::server::keyset::KeySet;
 use std::io::Write;
 use std::rc::Rc;
 
@@ -45,10 +47,15 @@ pub(in crate::server) struct Batch {
     pub(in crate::server) seq: u64,
     /// A login happened since the last frame: the next frame starts a span.
     pub(in crate::server) split: bool,
-    /// Sessions that need their own cut of the chunk at sealing.
-    pub(super) special: Vec<usize>,
+    /// Sessions that need their own cut of the chunk at sealing: authors,
+    /// and users who logged in during the batch.
+    special: KeySet,
     /// Who wrote the frames in the batch.
     authors: Authors,
+    /// The batch is being queued: a frame added meanwhile (a cut
+    /// consumer's `LEFT`) waits for the next round instead of sealing
+    /// again from inside.
+    sealing: bool,
 }
 
 /// Who wrote the frames of a batch, as far as a barrier cares.
@@ -69,6 +76,11 @@ impl Batch {
         }
     }
 
+    /// The pending frames from byte `start` on.
+    pub(super) fn frames_from(&self, start: usize) -> &[u8] {
+        self.buf.get(start..).unwrap_or_default()
+    }
+
     /// Does the pending batch hold frames already?
     pub(in crate::server) fn has_frames(&self) -> bool {
         !self.spans.is_empty()
@@ -82,16 +94,15 @@ impl Batch {
 }
 
 impl<T: Write> Hub<T> {
-    /// Adds a broadcast frame to the pending batch (and, in a cluster, to
-    /// what the other nodes are sent).
-    pub(in crate::server) fn broadcast(&mut self, author: Option<usize>, fields: &[&str]) {
+    /// Adds a broadcast frame to the pending batch, and to what the other
+    /// nodes are sent.
+    pub(in crate::server) fn broadcast(&mut self, author: Option<usize>, event: &Event<'_>) {
         self.make_room(author);
         let start = self.batch.buf.len();
-        encode_fields(&mut self.batch.buf, fields);
-        if let Some(c) = &mut self.cluster {
-            c.bus_out.extend_from_slice(&self.batch.buf[start..]);
+        event.encode(&mut self.batch.buf);
+        if self.batch_to_bus(start) {
             if let Some(s) = author.and_then(|k| self.queues.sessions.get_mut(k)) {
-                s.published = true;
+                s.node.published = true;
             }
         }
         self.note_frames(author, start, 1);
@@ -99,10 +110,10 @@ impl<T: Write> Hub<T> {
 
     /// Adds a broadcast frame for this node's users only (a remote node's
     /// users announced as gone: every node tells its own).
-    pub(in crate::server) fn broadcast_local(&mut self, fields: &[&str]) {
+    pub(in crate::server) fn broadcast_local(&mut self, event: &Event<'_>) {
         self.make_room(None);
         let start = self.batch.buf.len();
-        encode_fields(&mut self.batch.buf, fields);
+        event.encode(&mut self.batch.buf);
         self.note_frames(None, start, 1);
     }
 
@@ -117,7 +128,7 @@ impl<T: Write> Hub<T> {
     /// Seals a full batch first, charging the author.
     #[inline]
     fn make_room(&mut self, author: Option<usize>) {
-        if self.batch.buf.len() >= BATCH_MAX {
+        if self.batch.buf.len() >= BATCH_MAX && !self.batch.sealing {
             if let Some(key) = author {
                 self.charge(key, self.online.len() as u64);
             }
@@ -152,44 +163,32 @@ impl<T: Write> Hub<T> {
             _ => Authors::Several,
         };
         if let Some(key) = author {
-            self.mark_special(key);
+            batch.special.insert(key);
         }
     }
 
     /// Gives a session its own cut of the pending batch.
     pub(in crate::server) fn mark_special(&mut self, key: usize) {
-        if let Some(session) = self.queues.sessions.get_mut(key) {
-            if !session.batch_special {
-                session.batch_special = true;
-                self.batch.special.push(key);
-            }
-        }
+        self.batch.special.insert(key);
     }
 
-    /// Queues the pending batch for everyone online, then cuts slow
-    /// consumers found on the way (whose LEFT frames form a new batch, and
-    /// so on).
+    /// Queues the pending batch for everyone online, then settles what
+    /// that took past its limits — cut consumers' `LEFT` frames form a new
+    /// batch, and so on.
     pub(in crate::server) fn seal(&mut self) {
-        // Other nodes get this node's part of the batch first, so a
-        // private message published after it comes after it there too.
-        if self.cluster.is_some() {
-            self.publish_bus_out();
+        if self.batch.sealing {
+            return;
         }
+        self.batch.sealing = true;
         loop {
             if !self.batch.buf.is_empty() {
                 self.queue_batch();
             }
-            if self.queues.cuts.is_empty() && self.queues.failed.is_empty() {
-                return;
-            }
-            for key in std::mem::take(&mut self.queues.failed) {
-                self.leave(key, None);
-                self.kill(key);
-            }
-            for key in std::mem::take(&mut self.queues.cuts) {
-                self.cut_slow(key);
+            if !self.settle() {
+                break;
             }
         }
+        self.batch.sealing = false;
     }
 
     fn queue_batch(&mut self) {
@@ -200,17 +199,20 @@ impl<T: Write> Hub<T> {
         self.batch.authors = Authors::Nobody;
         let mut ranges: Vec<(usize, usize)> = Vec::new();
         for &key in self.online.values() {
-            let Some(session) = self.queues.sessions.get(key) else {
-                continue;
-            };
-            if !session.batch_special {
-                if self.queues.push_shared(key, &chunk) {
+            if !self.batch.special.contains(key) {
+                if self
+                    .queues
+                    .push(key, Outgoing::Shared(&chunk), Limit::Within)
+                {
                     self.counters.deliveries += frames;
                 }
                 continue;
             }
+            let Some(session) = self.queues.sessions.get(key) else {
+                continue;
+            };
             // Everything except its own frames and what predates its login.
-            let joined_at = session.joined_at;
+            let joined_at = session.user.joined_at;
             ranges.clear();
             let mut wanted = 0;
             for span in &spans {
@@ -223,14 +225,14 @@ impl<T: Write> Hub<T> {
                     _ => ranges.push((span.start, span.end)),
                 }
             }
-            if self.queues.push_ranges(key, &chunk, &ranges) {
+            if !ranges.is_empty()
+                && self
+                    .queues
+                    .push(key, Outgoing::Ranges(&chunk, &ranges), Limit::Within)
+            {
                 self.counters.deliveries += wanted;
             }
         }
-        for key in std::mem::take(&mut self.batch.special) {
-            if let Some(session) = self.queues.sessions.get_mut(key) {
-                session.batch_special = false;
-            }
-        }
+        self.batch.special.clear();
     }
 }

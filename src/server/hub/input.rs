@@ -1,5 +1,6 @@
-//! A connection's input: frames cut out of the bytes read, in whatever
-//! pieces they came, and acted on — within a budget of work per turn.
+//! A connection's input: its dialect turns the bytes read, in whatever
+//! pieces they came, into input for the hub ([`wire::Input`]), which is
+//! acted on here — within a budget of work per turn.
 //!
 //! The loop already bounds the bytes read from one socket per turn, but a
 //! few bytes can ask for much work: a `PING` seals the turn's broadcast
@@ -7,21 +8,38 @@
 //! costs as much per 12 bytes as a whole batch. Each frame costs one unit
 //! and each seal a connection causes costs one per user online; past
 //! [`WORK_BUDGET`] units in a turn the rest of what was read is kept
-//! (`Session::unprocessed`) and taken up next turn, after everyone else.
-//! Input is also kept aside, in order, while the connection's password is
-//! checked, and dropped once the connection is cut or closing. Lines and
-//! WebSocket messages ([`super::websocket`]) become the same frames here.
+//! ([`Intake`](super::Intake)) and taken up next turn, after everyone
+//! else. Input is also kept aside, in order, while the connection waits
+//! (a password check, the cluster), and dropped once the connection is
+//! cut or closing.
 
-use super::{Hub, MAX_FAILED_LOGINS};
-use crate::protocol::reply::encode_err;
-use crate::protocol::{parse, ErrorCode, Frame};
-use crate::server::accounts::AuthAnswer;
-use crate::server::session::Protocol;
-use log::warn;
+use super::Hub;
+use crate::protocol::Event;
+use crate::server::wire::{self, Dialect, Input, WireKind};
 use std::io::Write;
+use std::time::Instant;
 
 /// Units of work one connection may cause per loop turn.
 pub const WORK_BUDGET: u64 = 64 << 10;
+
+/// A dialect taken out of its session while it decodes (a box of nothing
+/// allocates nothing).
+#[derive(Debug)]
+struct Lent;
+
+impl Dialect for Lent {
+    fn encoding(&self) -> WireKind {
+        &wire::line::LINES
+    }
+
+    fn decode(&mut self, _: &[u8], _: Instant, _: &mut dyn FnMut(Input<'_>) -> bool) -> usize {
+        0
+    }
+}
+
+/// A dialect that input switched the connection to, and the bytes it
+/// starts with.
+type Switch = Option<(Box<dyn Dialect>, Vec<u8>)>;
 
 impl<T: Write> Hub<T> {
     /// Handles bytes read from a connection, in whatever pieces they came.
@@ -36,7 +54,7 @@ impl<T: Write> Hub<T> {
         self.queues
             .sessions
             .get(key)
-            .is_some_and(|s| !s.unprocessed.is_empty())
+            .is_some_and(|s| s.intake.has_unprocessed())
     }
 
     /// Takes up input left from an earlier turn, within this turn's budget.
@@ -45,72 +63,116 @@ impl<T: Write> Hub<T> {
         let Some(session) = self.queues.sessions.get_mut(key) else {
             return false;
         };
-        let left = std::mem::take(&mut session.unprocessed);
+        let left = session.intake.take_unprocessed();
         self.feed(key, &left);
         self.has_unprocessed(key)
     }
 
     pub(in crate::server) fn feed(&mut self, key: usize, data: &[u8]) {
-        let Some(session) = self.queues.sessions.get_mut(key) else {
-            return;
-        };
-        if !session.is_open() || session.cut {
+        if !self.takes_input(key) {
             return; // closing: input is read only to see the peer's EOF
         }
-        if matches!(session.protocol, Protocol::Undecided | Protocol::Http) {
-            return self.sniff_or_serve(key, data);
-        }
-        if let Some(pending) = &mut session.auth {
-            pending.stash.extend_from_slice(data);
-            return;
-        }
-        if !session.unprocessed.is_empty() {
-            // Behind what is left from before, in order.
-            session.unprocessed.extend_from_slice(data);
-            return;
-        }
-        let used = match session.protocol {
-            Protocol::WebSocket => self.decode_ws(key, data),
-            _ => self.decode_lines(key, data),
-        };
         let Some(session) = self.queues.sessions.get_mut(key) else {
             return;
         };
-        let rest = data.get(used..).unwrap_or_default();
-        if rest.is_empty() || !session.is_open() || session.cut {
-            return;
+        if session.intake.is_behind() {
+            // Behind what is kept from before, in order.
+            return session.intake.keep(data);
         }
-        match &mut session.auth {
-            Some(pending) => pending.stash.extend_from_slice(rest),
-            None => session.unprocessed.extend_from_slice(rest),
+        let used = self.decode(key, data);
+        let rest = data.get(used..).unwrap_or_default();
+        if !rest.is_empty() && self.takes_input(key) {
+            if let Some(session) = self.queues.sessions.get_mut(key) {
+                session.intake.keep(rest);
+            }
         }
     }
 
-    /// Cuts input into lines and acts on them, as long as the connection
-    /// may go on; returns the bytes consumed.
-    fn decode_lines(&mut self, key: usize, data: &[u8]) -> usize {
+    /// Is the connection open and not being cut?
+    fn takes_input(&self, key: usize) -> bool {
+        self.queues.sessions.get(key).is_some_and(|s| s.is_open()) && !self.queues.is_cut(key)
+    }
+
+    /// Runs the connection's dialect over `data` and acts on its input, as
+    /// long as the connection may go on; returns the bytes consumed.
+    fn decode(&mut self, key: usize, data: &[u8]) -> usize {
         let Some(session) = self.queues.sessions.get_mut(key) else {
             return data.len();
         };
-        let mut decoder = std::mem::take(&mut session.decoder);
-        let used = decoder.feed(data, |frame| {
-            self.on_frame(key, frame);
-            self.may_go_on(key)
+        let mut dialect = std::mem::replace(&mut session.dialect, Box::new(Lent));
+        let mut switch: Switch = None;
+        let now = self.now;
+        let used = dialect.decode(data, now, &mut |input| {
+            self.take_input(key, input, &mut switch)
         });
-        if let Some(session) = self.queues.sessions.get_mut(key) {
-            session.decoder = decoder;
+        let Some(session) = self.queues.sessions.get_mut(key) else {
+            return used;
+        };
+        let Some((next, replay)) = switch else {
+            session.dialect = dialect;
+            return used;
+        };
+        let http = next.is_http();
+        session.speak(next);
+        // A connection the server is too full for is told so in its own
+        // dialect; HTTP is answered as ever (the page, health, `/ws`).
+        if !http {
+            if let Some(refusal) = self.take_refusal(key) {
+                self.refuse(key, &refusal);
+                return used;
+            }
         }
+        self.feed(key, &replay);
         used
+    }
+
+    /// Acts on one piece of input; returns whether the dialect may go on.
+    fn take_input(&mut self, key: usize, input: Input<'_>, switch: &mut Switch) -> bool {
+        match input {
+            Input::Frame(frame) => {
+                self.counters.frames_in += 1;
+                let (turn, now) = (self.turn, self.now);
+                if let Some(session) = self.queues.sessions.get_mut(key) {
+                    session.intake.charge(turn, 1);
+                    session.intake.heard(now);
+                }
+                match frame {
+                    Ok(Some(command)) => self.dispatch(key, command),
+                    Ok(None) => {}
+                    Err(refused) => self.reply_err(key, refused.code, &refused.text),
+                }
+            }
+            Input::Answer(bytes) => {
+                self.charge(key, 1);
+                self.push_wire(key, &bytes, false);
+            }
+            Input::Request(request) => {
+                let (request, after) = *request;
+                *switch = self.serve(key, request).map(|ws| (ws, after));
+                return false;
+            }
+            Input::Decided(dialect, replay) => {
+                *switch = Some((dialect, replay));
+                return false;
+            }
+            Input::End => {
+                self.close(key, None);
+                return false;
+            }
+        }
+        // What a frame took past its limit is settled before the next.
+        self.settle();
+        self.may_go_on(key)
     }
 
     /// May the frames after this one be acted on now?
     pub(super) fn may_go_on(&mut self, key: usize) -> bool {
         let turn = self.turn;
+        if self.queues.is_cut(key) {
+            return false;
+        }
         self.queues.sessions.get_mut(key).is_some_and(|s| {
-            if s.work_turn != turn {
-                (s.work_turn, s.work) = (turn, 0);
-            }
-            s.is_open() && !s.cut && !s.is_paused() && s.work < WORK_BUDGET
+            s.is_open() && !s.is_paused() && s.intake.charge(turn, 0) < WORK_BUDGET
         })
     }
 
@@ -118,10 +180,7 @@ impl<T: Write> Hub<T> {
     pub(in crate::server) fn charge(&mut self, key: usize, units: u64) {
         let turn = self.turn;
         if let Some(s) = self.queues.sessions.get_mut(key) {
-            if s.work_turn != turn {
-                (s.work_turn, s.work) = (turn, 0);
-            }
-            s.work = s.work.saturating_add(units);
+            s.intake.charge(turn, units);
         }
     }
 
@@ -140,72 +199,72 @@ impl<T: Write> Hub<T> {
         self.seal();
     }
 
-    pub(super) fn on_frame(&mut self, key: usize, frame: Frame<'_>) {
-        self.counters.frames_in += 1;
-        self.charge(key, 1);
+    /// Queues a reply to this connection alone, within its limit.
+    pub(in crate::server) fn reply(&mut self, key: usize, event: &Event<'_>) {
+        use super::queues::{Limit, Outgoing};
+        self.queues.push(key, Outgoing::Event(event), Limit::Within);
+    }
+
+    /// Queues `ERR <code> <text>` to this connection, within its limit.
+    pub(in crate::server) fn reply_err(
+        &mut self,
+        key: usize,
+        code: crate::protocol::ErrorCode,
+        text: &str,
+    ) {
+        self.reply(key, &Event::Error(code, text));
+    }
+
+    /// Queues bytes of the wire's own (a response, a control frame) as
+    /// they are; `last`: past any limit, as a closing connection's last.
+    pub(in crate::server) fn push_wire(&mut self, key: usize, bytes: &[u8], last: bool) {
+        use super::queues::{Limit, Outgoing};
+        let limit = if last { Limit::Past } else { Limit::Within };
+        self.queues.push(key, Outgoing::Wire(bytes), limit);
+    }
+
+    /// Input waits until the answer numbered by the returned serial.
+    pub(in crate::server) fn wait(&mut self, key: usize, reason: super::WaitFor) -> u64 {
+        let serial = self.wait_serial();
+        self.pause(key, serial, reason);
+        serial
+    }
+
+    /// A new serial for a wait (a slab key is reused; serials are not).
+    pub(in crate::server) fn wait_serial(&mut self) -> u64 {
+        self.next_wait += 1;
+        self.next_wait
+    }
+
+    /// Input waits until the answer numbered `serial`.
+    pub(in crate::server) fn pause(&mut self, key: usize, serial: u64, reason: super::WaitFor) {
         if let Some(session) = self.queues.sessions.get_mut(key) {
-            session.last_heard = self.now;
-            session.ping_sent = false;
-        }
-        let line = match frame {
-            Frame::Line(line) => line,
-            Frame::TooLong => {
-                let text = format!("frame longer than {} bytes; skipped", self.limits.max_line);
-                return self.reply_err(key, ErrorCode::TooLong, &text);
-            }
-        };
-        match parse(line) {
-            Ok(Some(command)) => self.dispatch(key, command),
-            Ok(None) => {}
-            Err(e) => self.reply_err(key, ErrorCode::BadRequest, &e.to_string()),
+            session.intake.wait(serial, reason);
         }
     }
 
-    /// Takes the verdict on a password; the connection's input goes on.
-    pub fn auth_done(&mut self, answer: AuthAnswer) {
-        self.auth_queue.done(answer.peer);
-        self.send_checks();
-        let key = answer.key;
-        let Some(session) = self.queues.sessions.get_mut(key) else {
-            return;
-        };
-        if session
-            .auth
-            .as_ref()
-            .is_none_or(|p| p.serial != answer.serial)
-        {
-            return; // for a connection that has gone since
-        }
-        let stash = session.auth.take().map(|p| p.stash).unwrap_or_default();
-        if !session.is_open() {
-            return;
-        }
-        // Waiting for the verdict was not silence.
-        session.last_heard = self.now;
-        if answer.ok {
-            self.admit(key, &answer.name);
-        } else {
-            session.failed_logins += 1;
-            let (failures, peer) = (session.failed_logins, session.peer_name());
-            warn!(
-                "failed login as {} from {peer} ({failures} of {MAX_FAILED_LOGINS})",
-                answer.name
-            );
-            if failures >= MAX_FAILED_LOGINS {
-                let text = format!("{failures} failed logins; disconnected");
-                self.queues
-                    .push_final(key, |b| encode_err(b, ErrorCode::NotLoggedIn, &text));
-                return self.close(key, None);
-            }
-            self.reply_err(key, ErrorCode::NotLoggedIn, "wrong name or password");
-        }
+    /// Ends a wait: the input kept meanwhile, if the connection is still
+    /// there, open and waiting for this answer.
+    pub(in crate::server) fn end_wait(&mut self, key: usize, serial: u64) -> Option<Vec<u8>> {
+        let now = self.now;
+        let session = self.queues.sessions.get_mut(key)?;
+        let stash = session.intake.end_wait(serial)?;
+        // Waiting for the answer was not silence.
+        session.intake.last_heard = now;
+        session.is_open().then_some(stash)
+    }
+
+    /// Takes up the input kept during a wait: the loop reads the
+    /// connection again.
+    pub(in crate::server) fn go_on(&mut self, key: usize, stash: &[u8]) {
         self.resumed.push(key);
-        self.feed(key, &stash);
+        self.feed(key, stash);
     }
 
     /// Moves the keys of connections whose input may be read again into
-    /// `into`. While a password is checked, a session is paused
-    /// ([`Session::is_paused`]) and the loop does not read it.
+    /// `into`. While it waits, a session is paused
+    /// ([`Session::is_paused`](crate::server::session::Session::is_paused))
+    /// and the loop does not read it.
     pub fn take_resumed(&mut self, into: &mut Vec<usize>) {
         into.append(&mut self.resumed);
     }

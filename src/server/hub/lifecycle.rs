@@ -10,16 +10,16 @@
 //! so its `ERR 503` arrives whole and reading its input stays within the
 //! loop's per-turn budget.
 
+use super::queues::{Limit, Outgoing};
 use super::Hub;
-use crate::protocol::reply::{encode_err, encode_fields};
-use crate::protocol::ErrorCode;
-use crate::server::outqueue::OutQueue;
-use crate::server::session::{Phase, Protocol, Session};
+use crate::protocol::{ErrorCode, Event};
+use crate::server::session::Session;
+use crate::server::wire::{self, line::Lines, Dialect, Sniffing};
 use log::{debug, info, warn};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How long a closing connection may take to flush its last frames.
 const CLOSE_LINGER: Duration = Duration::from_secs(5);
@@ -28,6 +28,57 @@ const DRAIN_LINGER: Duration = Duration::from_secs(2);
 /// How long a connection the server is too full for may take to show
 /// what it speaks before it is told, in lines.
 pub const REFUSED_WAIT: Duration = Duration::from_secs(1);
+
+/// Where a connection is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Phase {
+    /// Reading and answering frames.
+    #[default]
+    Open,
+    /// No more input is processed; the queue is being flushed, then the
+    /// write side is shut. Ends at `deadline` whatever is left.
+    Closing { deadline: Instant },
+    /// Write side shut; input is discarded until the peer closes too (so
+    /// our last frames are not destroyed by a reset), or until `deadline`.
+    Draining { deadline: Instant },
+    /// Finished: the event loop drops it at the end of this turn.
+    Dead,
+}
+
+/// A connection's life, changed only here, so the counts of open and
+/// lingering connections stay right.
+#[derive(Debug, Default)]
+pub struct Life {
+    phase: Phase,
+    /// The peer shut its write side (EOF was read).
+    peer_closed: bool,
+    /// The server is full: this connection is only told so, in whichever
+    /// dialect its first line shows.
+    refusal: Option<Box<str>>,
+}
+
+impl Life {
+    #[inline]
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    #[inline]
+    pub fn is_open(&self) -> bool {
+        self.phase == Phase::Open
+    }
+
+    /// Closing or draining: finishing up, not counted as a client.
+    #[inline]
+    pub fn is_lingering(&self) -> bool {
+        matches!(self.phase, Phase::Closing { .. } | Phase::Draining { .. })
+    }
+
+    /// Is it waiting to be told the server is full?
+    pub fn is_refused(&self) -> bool {
+        self.refusal.is_some()
+    }
+}
 
 /// What a flush left behind.
 #[derive(Debug, PartialEq, Eq)]
@@ -49,10 +100,16 @@ impl<T: Write> Hub<T> {
     /// Adds a new connection from `peer`, which failed logins are logged
     /// with.
     pub fn open_from(&mut self, io: T, peer: Option<SocketAddr>) -> usize {
-        let mut session = Session::new(io, peer, self.limits.max_line, self.now);
-        if !self.limits.web {
-            session.protocol = Protocol::Line;
-        }
+        let settings = wire::Settings {
+            max_line: self.limits.max_line,
+        };
+        // Without HTTP on the port, every connection speaks lines.
+        let dialect: Box<dyn Dialect> = if self.limits.web {
+            Box::new(Sniffing::new(settings))
+        } else {
+            Box::new(Lines::new(settings.max_line))
+        };
+        let mut session = Session::new(io, peer, dialect, self.now);
         self.next_serial += 1;
         session.serial = self.next_serial;
         self.open_count += 1;
@@ -72,9 +129,10 @@ impl<T: Write> Hub<T> {
         let room = self.refused_waiting < self.limits.max_lingering;
         if self.limits.web && room && !self.stopping {
             let key = self.open_from(io, Some(peer));
+            let by = self.now + REFUSED_WAIT;
             if let Some(session) = self.queues.sessions.get_mut(key) {
-                session.refusal = Some(text.into());
-                session.head_deadline = Some(self.now + REFUSED_WAIT);
+                session.life.refusal = Some(text.into());
+                session.dialect.hurry(by);
                 self.refused_waiting += 1;
             }
             return Some(key);
@@ -95,7 +153,7 @@ impl<T: Write> Hub<T> {
 
     /// Takes the refusal a connection waits to be told, if any.
     pub(super) fn take_refusal(&mut self, key: usize) -> Option<Box<str>> {
-        let refusal = self.queues.sessions.get_mut(key)?.refusal.take()?;
+        let refusal = self.queues.sessions.get_mut(key)?.life.refusal.take()?;
         self.refused_waiting -= 1;
         Some(refusal)
     }
@@ -111,7 +169,7 @@ impl<T: Write> Hub<T> {
             return;
         };
         let (was_open, was_lingering) = (s.is_open(), s.is_lingering());
-        s.phase = phase;
+        s.life.phase = phase;
         let (is_open, is_lingering) = (s.is_open(), s.is_lingering());
         let serial = s.serial;
         if was_open && !is_open {
@@ -152,11 +210,24 @@ impl<T: Write> Hub<T> {
         }
     }
 
+    /// Queues a connection's last frame before it is closed, past any
+    /// limit.
+    pub(in crate::server) fn last_words(&mut self, key: usize, event: &Event<'_>) {
+        self.queues.push(key, Outgoing::Event(event), Limit::Past);
+    }
+
+    /// Says `ERR <code> <text>` as a connection's last frame and closes it.
+    pub(in crate::server) fn close_with(&mut self, key: usize, code: ErrorCode, text: &str) {
+        self.last_words(key, &Event::Error(code, text));
+        self.close(key, None);
+    }
+
     /// Stops reading from a session, tells the others it left, and lets its
-    /// queue drain before the socket is shut.
+    /// queue drain before the socket is shut. Its dialect's own last words
+    /// (a WebSocket close frame) are queued when it is flushed, after
+    /// everything else.
     pub(in crate::server) fn close(&mut self, key: usize, left_text: Option<&str>) {
         self.leave(key, left_text);
-        self.end_ws_on_close(key);
         let deadline = self.now + CLOSE_LINGER;
         if self.queues.sessions.get(key).is_some_and(Session::is_open) {
             self.set_phase(key, Phase::Closing { deadline });
@@ -165,20 +236,26 @@ impl<T: Write> Hub<T> {
         self.queues.mark_dirty(key);
     }
 
+    /// A closing connection's dialect's last bytes, queued after all else.
+    fn farewell(&mut self, key: usize) {
+        let stopping = self.stopping;
+        let mut farewell = Vec::new();
+        if let Some(session) = self.queues.sessions.get_mut(key) {
+            session.dialect.farewell(stopping, &mut farewell);
+        }
+        if !farewell.is_empty() {
+            self.push_wire(key, &farewell, true);
+        }
+    }
+
     /// Takes a session's name off it and out of the directory.
     pub(super) fn take_name(&mut self, key: usize) -> Option<Rc<str>> {
         let session = self.queues.sessions.get_mut(key)?;
-        let name = session.name.take()?;
-        let rev = std::mem::take(&mut session.claim_rev);
+        let name = session.user.name.take()?;
+        let rev = std::mem::take(&mut session.node.claim_rev);
         self.online.remove(&name);
         self.users_reply = None;
-        if let (Some(c), true) = (&self.cluster, rev != 0) {
-            // Fails harmlessly if the name has been taken over since.
-            c.port.send(crate::server::cluster::ToCluster::Release {
-                name: name.to_string(),
-                rev,
-            });
-        }
+        self.release_claim(&name, rev);
         Some(name)
     }
 
@@ -190,29 +267,26 @@ impl<T: Write> Hub<T> {
         info!("{name} left");
         // A connection that is ending can no longer acknowledge held mail:
         // it goes back to the mailbox now (what was already written may
-        // come twice; none is lost), ahead of anything held since, and the
-        // journal's count of deliveries stays that of the mailbox.
+        // come twice; none is lost), ahead of anything held since.
         self.return_mail(key);
-        self.return_cluster_mail(key);
         self.seen(&name, false);
-        if self.stopping {
-            // The other nodes' users are told even so.
-            if let Some(c) = &mut self.cluster {
-                let time = self.clock.stamp();
-                encode_fields(&mut c.bus_out, &["LEFT", &name, time.as_str()]);
-            }
-            return;
-        }
         let time = self.clock.stamp();
-        match text {
-            Some(text) => self.broadcast(None, &["LEFT", &name, time.as_str(), text]),
-            None => self.broadcast(None, &["LEFT", &name, time.as_str()]),
+        let (name, time) = (&*name, time.as_str());
+        if self.stopping {
+            // Nobody here is told; the other nodes' users are, even so.
+            let left = Event::Left {
+                name,
+                time,
+                text: None,
+            };
+            return self.tell_other_nodes(&left);
         }
+        self.broadcast(None, &Event::Left { name, time, text });
     }
 
     pub(super) fn kill(&mut self, key: usize) {
         if let Some(s) = self.queues.sessions.get(key) {
-            if !matches!(s.phase, Phase::Dead) {
+            if !matches!(s.life.phase, Phase::Dead) {
                 self.set_phase(key, Phase::Dead);
                 self.dead.push(key);
                 debug!("connection {key} done");
@@ -231,7 +305,7 @@ impl<T: Write> Hub<T> {
         let behind = session.out.len();
         warn!(
             "cutting slow consumer {}: {behind} bytes queued",
-            session.name.as_deref().unwrap_or("(not logged in)")
+            session.name().map_or("(not logged in)", |n| n)
         );
         self.counters.slow_cut += 1;
         self.queues.with_session(key, |s| s.out.drop_unstarted());
@@ -239,21 +313,17 @@ impl<T: Write> Hub<T> {
             "too slow: {behind} bytes waiting and more to come, over the limit of {}; disconnected",
             self.limits.max_queue
         );
-        self.queues
-            .push_final(key, |b| encode_err(b, ErrorCode::TooSlow, &text));
-        self.close(key, None);
+        self.close_with(key, ErrorCode::TooSlow, &text);
     }
 
-    /// Closes a session whose name a new login took over.
-    pub(in crate::server) fn replace(&mut self, old: usize) {
-        let Some(name) = self.take_name(old) else {
+    /// Closes a session whose name a new login took over (no LEFT: the
+    /// name never went offline).
+    pub(in crate::server) fn replace(&mut self, old: usize, text: &str) {
+        if self.take_name(old).is_none() {
             return;
-        };
+        }
         self.return_mail(old);
-        let text = format!("replaced by a new login as {name}");
-        self.queues
-            .push_final(old, |b| encode_err(b, ErrorCode::NameTaken, &text));
-        self.close(old, None); // no LEFT: the name never went offline
+        self.close_with(old, ErrorCode::NameTaken, text);
     }
 
     /// The peer closed its write side: like a QUIT without text, except
@@ -262,8 +332,8 @@ impl<T: Write> Hub<T> {
         let Some(session) = self.queues.sessions.get_mut(key) else {
             return;
         };
-        session.peer_closed = true;
-        match session.phase {
+        session.life.peer_closed = true;
+        match session.life.phase {
             Phase::Open => self.close(key, None),
             Phase::Draining { .. } => self.kill(key),
             Phase::Closing { .. } | Phase::Dead => {}
@@ -282,28 +352,26 @@ impl<T: Write> Hub<T> {
     pub fn start_draining(&mut self, key: usize) {
         let deadline = self.now + DRAIN_LINGER;
         match self.queues.sessions.get(key) {
-            Some(s) if s.peer_closed => self.kill(key),
+            Some(s) if s.life.peer_closed => self.kill(key),
             Some(_) => self.set_phase(key, Phase::Draining { deadline }),
             None => {}
         }
     }
 
-    /// Writes what a session has queued.
+    /// Writes what a session has queued: the loop's flush, for each
+    /// session with output, once a turn.
     pub fn flush(&mut self, key: usize) -> Flushed {
-        let Some(session) = self.queues.sessions.get_mut(key) else {
-            return Flushed::Gone;
-        };
-        session.dirty = false;
-        if session.phase == Phase::Dead {
-            return Flushed::Gone;
+        match self.queues.sessions.get(key).map(|s| s.life.phase) {
+            None | Some(Phase::Dead) => return Flushed::Gone,
+            Some(Phase::Closing { .. }) => self.farewell(key),
+            Some(_) => {}
         }
-        let written = self.queues.write(key);
-        if written.is_err() {
+        if self.queues.write(key).is_err() {
             self.seal(); // closes it, and tells the others
             return Flushed::Gone;
         }
         match self.queues.sessions.get(key) {
-            Some(s) if s.out.is_empty() && matches!(s.phase, Phase::Closing { .. }) => {
+            Some(s) if s.out.is_empty() && matches!(s.life.phase, Phase::Closing { .. }) => {
                 Flushed::ShutWrite
             }
             Some(_) => Flushed::Open,
@@ -313,8 +381,7 @@ impl<T: Write> Hub<T> {
 
     /// Moves the keys of sessions with queued output into `into`.
     pub fn take_dirty(&mut self, into: &mut Vec<usize>) {
-        into.clear();
-        std::mem::swap(into, &mut self.queues.dirty);
+        self.queues.take_dirty(into);
     }
 
     /// Moves the keys of sessions to drop into `into`.
@@ -325,17 +392,16 @@ impl<T: Write> Hub<T> {
 
     /// Removes a session for good, returning its transport.
     pub fn remove(&mut self, key: usize) -> Option<T> {
-        let session = self.queues.sessions.get(key)?;
-        if let Some(pending) = &session.auth {
+        let session = self.queues.sessions.get_mut(key)?;
+        if let Some(serial) = session.intake.password_check() {
             // Its login need not be checked any more.
             let peer = session.peer.map(|p| p.ip());
-            self.auth_queue.cancel(key, pending.serial, peer);
+            self.auth_queue.cancel(key, serial, peer);
         }
         self.leave(key, None);
         self.return_mail(key);
         self.set_phase(key, Phase::Dead);
-        self.queues
-            .with_session(key, |s| s.out = OutQueue::default());
+        self.queues.with_session(key, |s| s.out.clear());
         let session = self.queues.sessions.try_remove(key)?;
         self.seal();
         Some(session.io)

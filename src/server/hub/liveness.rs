@@ -8,6 +8,7 @@
 
 use super::cluster::{Node, FORGET_AFTER, MAX_NODES};
 use super::Hub;
+use crate::protocol::Event;
 use crate::server::cluster::wire;
 use crate::server::cluster::ToCluster;
 use bytes::Bytes;
@@ -98,11 +99,14 @@ impl<T: Write> Hub<T> {
         let time = self.clock.stamp();
         if !was_dead {
             for name in stale {
-                self.broadcast_local(&["LEFT", &name, time.as_str(), "node lost"]);
+                self.broadcast_local(&node_lost(&name, time.as_str()));
             }
         }
         for name in back {
-            self.broadcast_local(&["JOINED", &name, time.as_str()]);
+            self.broadcast_local(&Event::Joined {
+                name: &name,
+                time: time.as_str(),
+            });
         }
     }
 
@@ -182,8 +186,17 @@ impl<T: Write> Hub<T> {
             self.users_reply = None;
             let time = self.clock.stamp();
             for user in users {
-                self.broadcast_local(&["LEFT", &user, time.as_str(), "node lost"]);
+                self.broadcast_local(&node_lost(&user, time.as_str()));
             }
         }
+    }
+}
+
+/// A user of a node counted dead, announced as gone.
+fn node_lost<'a>(name: &'a str, time: &'a str) -> Event<'a> {
+    Event::Left {
+        name,
+        time,
+        text: Some("node lost"),
     }
 }

@@ -24,6 +24,7 @@
 mod cluster;
 mod fanout;
 pub(super) mod input;
+mod intake;
 mod lifecycle;
 mod liveness;
 mod mail;
@@ -33,14 +34,16 @@ mod stats;
 mod timers;
 mod web;
 mod websocket;
-mod wire;
 
 #[cfg(test)]
 mod tests;
 
-pub use cluster::ClusterState;
-pub use lifecycle::Flushed;
-pub use queues::Queues;
+pub use cluster::{ClusterState, NodeLink};
+pub use intake::{Intake, Wait, WaitFor};
+pub use lifecycle::{Flushed, Life, Phase};
+pub use mail::MailInFlight;
+use mail::Mailroom;
+pub use queues::{Limit, Outgoing, Output, Queues};
 
 use crate::server::accounts::{AuthJob, AuthPort};
 use crate::server::clock::Clock;
@@ -73,7 +76,7 @@ pub struct Limits {
     /// Origins besides this server's own whose pages may open `/ws`.
     pub allow_origins: Vec<String>,
     /// The server listens on loopback only: a page's `/ws` must be asked
-    /// for by a host name of this machine (see [`crate::server::upgrade`]).
+    /// for by a host name of this machine (see [`crate::server::wire::websocket::upgrade`]).
     pub local_only: bool,
 }
 
@@ -85,6 +88,8 @@ pub struct Hub<T> {
     pub(in crate::server) online: HashMap<Rc<str>, usize>,
     pub(in crate::server) store: Store,
     pub(in crate::server) journal: Journal,
+    /// Where held mail is kept: this node's journal, or JetStream.
+    mailroom: Mailroom,
     pub(in crate::server) batch: Batch,
     pub(in crate::server) clock: Clock,
     pub(in crate::server) limits: Limits,
@@ -95,7 +100,8 @@ pub struct Hub<T> {
     pub(in crate::server) counters: Counters,
     /// Where logins go for a password check; `None`: no accounts.
     pub(in crate::server) auth: Option<AuthPort>,
-    pub(in crate::server) next_auth: u64,
+    /// The serial of the last wait (a password check, a cluster answer).
+    pub(in crate::server) next_wait: u64,
     /// Sessions whose input was paused and may be read again.
     pub(in crate::server) resumed: Vec<usize>,
     /// Shutting down: departures are not announced.
@@ -143,6 +149,7 @@ impl<T: Write> Hub<T> {
             online: HashMap::new(),
             store,
             journal,
+            mailroom: Mailroom::Journal,
             batch: Batch::new(),
             clock: Clock::default(),
             limits,
@@ -152,7 +159,7 @@ impl<T: Write> Hub<T> {
             next_ping: 0,
             counters: Counters::default(),
             auth,
-            next_auth: 0,
+            next_wait: 0,
             resumed: Vec::new(),
             stopping: false,
             next_serial: 0,
@@ -203,9 +210,11 @@ impl<T: Write> Hub<T> {
         self.queues.sessions.get_mut(key)
     }
 
-    /// Queues this turn's broadcasts and hands the turn's journal records
-    /// to the writer; the loop calls it before writing to sockets.
+    /// Hands the turn's broadcasts to the other nodes, queues them here,
+    /// and hands the turn's journal records to the writer; the loop calls
+    /// it before writing to sockets.
     pub fn end_turn(&mut self) {
+        self.publish_bus_out();
         self.seal();
         self.sync_journal();
     }
@@ -220,7 +229,7 @@ impl<T: Write> Hub<T> {
             let Some(session) = self.queues.sessions.get_mut(key) else {
                 continue;
             };
-            session.auth = None; // a pending login is dropped with it
+            session.intake.drop_wait(); // a pending login is dropped with it
             if session.is_open() {
                 self.refuse(key, "server shutting down");
             }
@@ -235,6 +244,7 @@ impl<T: Write> Hub<T> {
     /// Makes this hub a node of a cluster.
     pub fn join_cluster(&mut self, port: crate::server::cluster::Backplane) {
         self.cluster = Some(Box::new(ClusterState::new(port)));
+        self.mailroom = Mailroom::JetStream;
     }
 
     /// At exit: this turn's last messages go to the other nodes, and the

@@ -1,19 +1,123 @@
-//! Sessions and their write queues, with back-pressure.
+//! Output: every session's write queue, the one way frames get into it,
+//! the limits on what is queued, and the one place queues are written.
 //!
-//! Kept apart from the directory of names so that fan-out can walk the
-//! directory while pushing into queues. Every push goes through
-//! [`Queues::make_room`]: a queue at its limit is first written out (the
-//! limit is on what the *client* has not taken, not on what one loop turn
-//! produced), and a session still over it is listed for a cut. Writes are
-//! held back while the journal has not yet acknowledged the records a
-//! session caused ([`Session::gate`]).
+//! [`Queues::push`] only enqueues, in the session's encoding (its
+//! dialect's, see [`wire`](crate::server::wire)): an event for it alone, a
+//! shared chunk or ranges of one (their copy in the session's encoding is
+//! made once for all its recipients), or bytes of the wire's own. It never
+//! writes, so nothing that pushes can be re-entered by a write's failure.
+//!
+//! Writing happens in [`Queues::write`]: at the loop's flush, once a turn
+//! for every session with output, and at the hub's settling points for
+//! sessions a push took past their limit: such a session is written out
+//! first and cut only if it is still over, so the limit is on what the
+//! *client* has not taken, not on what one loop turn produced (see
+//! [`Hub::settle`](super::Hub)). Writes are held back while the journal
+//! has not yet acknowledged the records a session caused
+//! ([`Output::gate`]).
 
-use super::wire::{is_ws, Wire};
+use crate::protocol::Event;
+use crate::server::keyset::KeySet;
+use crate::server::outqueue::OutQueue;
 use crate::server::session::Session;
+use crate::server::wire::{is_lines, Copies, WireKind};
 use log::debug;
 use slab::Slab;
 use std::io::{self, Write};
 use std::rc::Rc;
+
+/// A session's output: its queue, in its dialect's encoding.
+#[derive(Debug)]
+pub struct Output {
+    queue: OutQueue,
+    kind: WireKind,
+    /// Bytes written to the transport so far.
+    written: u64,
+    /// Output waits until the journal has acknowledged this sequence
+    /// number: records this connection caused come before its replies.
+    gate: u64,
+}
+
+impl Output {
+    pub fn new(kind: WireKind) -> Output {
+        Output {
+            queue: OutQueue::default(),
+            kind,
+            written: 0,
+            gate: 0,
+        }
+    }
+
+    /// Unwritten bytes.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.queue.len()
+    }
+
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
+
+    /// Bytes this queue keeps alive (see [`OutQueue::retained`]).
+    pub fn retained(&self) -> usize {
+        self.queue.retained()
+    }
+
+    /// Bytes written so far; with [`Output::len`], where in the stream
+    /// the next frame starts.
+    #[inline]
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    #[inline]
+    pub fn encoding(&self) -> WireKind {
+        self.kind
+    }
+
+    pub(in crate::server) fn set_encoding(&mut self, kind: WireKind) {
+        self.kind = kind;
+    }
+
+    /// Holds back writes until the journal has acknowledged `seq`.
+    pub(in crate::server) fn gate(&mut self, seq: u64) {
+        self.gate = self.gate.max(seq);
+    }
+
+    /// Drops everything not yet begun (see [`OutQueue::drop_unstarted`]).
+    pub(in crate::server) fn drop_unstarted(&mut self) -> usize {
+        self.queue.drop_unstarted()
+    }
+
+    pub(in crate::server) fn clear(&mut self) {
+        self.queue = OutQueue::default();
+    }
+}
+
+/// What [`Queues::push`] queues.
+#[derive(Debug, Clone, Copy)]
+pub enum Outgoing<'a> {
+    /// An event for this session alone.
+    Event(&'a Event<'a>),
+    /// Canonical frames shared with other sessions.
+    Shared(&'a Rc<[u8]>),
+    /// Ranges of whole frames of a shared chunk (a batch minus a user's
+    /// own frames).
+    Ranges(&'a Rc<[u8]>, &'a [(usize, usize)]),
+    /// Bytes of the wire's own (an HTTP response, a WebSocket control
+    /// frame), queued as they are.
+    Wire(&'a [u8]),
+}
+
+/// Whether a push is held to the session's limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// Only for an open session; past its limit it is written, then cut.
+    Within,
+    /// A closing session's last words: past any limit.
+    Past,
+}
 
 #[derive(Debug)]
 pub struct Queues<T> {
@@ -25,18 +129,22 @@ pub struct Queues<T> {
     pub(super) high_water: usize,
     max_queue: usize,
     max_total: usize,
-    pub(super) dirty: Vec<usize>,
-    pub(super) cuts: Vec<usize>,
+    /// Sessions with output to write this turn.
+    dirty: KeySet,
+    /// Sessions a push took past a limit, to settle.
+    over: KeySet,
+    /// Sessions to cut: still over after a write.
+    pub(super) cuts: KeySet,
+    /// Sessions whose output waits for the journal.
+    gated: KeySet,
     /// Sessions whose socket failed during a write.
     pub(super) failed: Vec<usize>,
-    /// Sessions whose output waits for the journal.
-    pub(super) gated: Vec<usize>,
     /// The journal's acknowledged sequence number, as last seen.
-    pub(super) acked: u64,
+    acked: u64,
     pub(super) bytes_out: u64,
-    /// Frames as each transport carries them.
-    pub(in crate::server) wire: Wire,
-    /// Ranges of a shared chunk for one recipient.
+    /// Shared chunks in each encoding.
+    copies: Copies,
+    /// Ranges of a shared chunk's copy for one recipient.
     ranges: Vec<(usize, usize)>,
 }
 
@@ -49,36 +157,97 @@ impl<T: Write> Queues<T> {
             high_water: 0,
             max_queue,
             max_total,
-            dirty: Vec::new(),
-            cuts: Vec::new(),
+            dirty: KeySet::default(),
+            over: KeySet::default(),
+            cuts: KeySet::default(),
+            gated: KeySet::default(),
             failed: Vec::new(),
-            gated: Vec::new(),
             acked: 0,
             bytes_out: 0,
-            wire: Wire::default(),
+            copies: Copies::default(),
             ranges: Vec::new(),
         }
     }
 
-    /// Runs `f` on a session and keeps the byte totals right afterwards.
+    /// Queues `what` on session `key`, in its encoding. Returns whether it
+    /// was queued: not for a gone session, nor `Within` its limit for one
+    /// that is closing or being cut.
+    #[inline]
+    pub fn push(&mut self, key: usize, what: Outgoing<'_>, limit: Limit) -> bool {
+        let Some(session) = self.sessions.get_mut(key) else {
+            return false;
+        };
+        let within = limit == Limit::Within;
+        if within && (!session.is_open() || self.cuts.contains(key)) {
+            return false;
+        }
+        let before = session.live_queued();
+        match what {
+            // The common case, kept short: a line user takes the chunk.
+            Outgoing::Shared(chunk) if is_lines(session.out.kind) => {
+                session.out.queue.push_shared(chunk)
+            }
+            _ => self.encode(key, what),
+        }
+        self.count(key, before, within);
+        true
+    }
+
+    /// Queues `what` in the session's encoding (out of line: the line
+    /// path of fan-out above stays small).
+    #[inline(never)]
+    fn encode(&mut self, key: usize, what: Outgoing<'_>) {
+        let Some(session) = self.sessions.get_mut(key) else {
+            return;
+        };
+        let out = &mut session.out;
+        match what {
+            Outgoing::Shared(chunk) => {
+                let chunk = self.copies.shared(out.kind, chunk);
+                out.queue.push_shared(&chunk);
+            }
+            Outgoing::Ranges(chunk, ranges) => {
+                let mut mapped = std::mem::take(&mut self.ranges);
+                let chunk = self.copies.ranges(out.kind, chunk, ranges, &mut mapped);
+                push_ranges(&mut out.queue, &chunk, &mapped);
+                self.ranges = mapped;
+            }
+            Outgoing::Event(event) => {
+                let (copies, kind) = (&mut self.copies, out.kind);
+                out.queue.push_with(|b| copies.encode(kind, event, b));
+            }
+            Outgoing::Wire(bytes) => {
+                out.queue.push_with(|b| b.extend_from_slice(bytes));
+            }
+        }
+    }
+
+    /// Counts what a push added to a session that had `before` live bytes
+    /// queued, lists it for the flush, and lists it as over if a limit it
+    /// is held to is passed.
+    #[inline]
+    fn count(&mut self, key: usize, before: usize, within: bool) {
+        let after = self.sessions.get(key).map_or(before, |s| s.live_queued());
+        self.total = self.total + after - before;
+        self.peak = self.peak.max(self.total);
+        self.high_water = self.high_water.max(self.total);
+        if within && (after > self.max_queue || (before > 0 && self.total > self.max_total)) {
+            self.over.insert(key);
+        }
+        self.dirty.insert(key);
+    }
+
+    /// Runs `f` on a session and keeps the byte totals right afterwards
+    /// (for changes to what counts as live: held mail acknowledged,
+    /// frames dropped).
     pub(super) fn with_session<R>(
         &mut self,
         key: usize,
         f: impl FnOnce(&mut Session<T>) -> R,
     ) -> Option<R> {
-        self.with_framed(key, |s, _| f(s))
-    }
-
-    /// Runs `f` on a session and the per-transport encoding (to queue
-    /// frames in the session's framing), keeping the byte totals right.
-    pub(super) fn with_framed<R>(
-        &mut self,
-        key: usize,
-        f: impl FnOnce(&mut Session<T>, &mut Wire) -> R,
-    ) -> Option<R> {
         let session = self.sessions.get_mut(key)?;
         let before = session.live_queued();
-        let result = f(session, &mut self.wire);
+        let result = f(session);
         let after = session.live_queued();
         self.total = self.total + after - before;
         self.peak = self.peak.max(self.total);
@@ -88,18 +257,30 @@ impl<T: Write> Queues<T> {
 
     /// Lists a session for this turn's flush (once).
     pub fn mark_dirty(&mut self, key: usize) {
-        if let Some(session) = self.sessions.get_mut(key) {
-            if !session.dirty {
-                session.dirty = true;
-                self.dirty.push(key);
-            }
-        }
+        self.dirty.insert(key);
     }
 
-    /// Would `extra` more bytes overflow this session's or everyone's limit?
-    fn over_limit(&self, session: &Session<T>, extra: usize) -> bool {
-        let queued = session.live_queued();
-        queued + extra > self.max_queue || (queued > 0 && self.total + extra > self.max_total)
+    /// Moves the keys of sessions with output to write into `into`.
+    pub(super) fn take_dirty(&mut self, into: &mut Vec<usize>) {
+        self.dirty.take_into(into);
+    }
+
+    /// Sessions a push took past a limit since last asked.
+    pub(super) fn take_over(&mut self) -> Vec<usize> {
+        self.over.take()
+    }
+
+    #[inline]
+    pub(super) fn has_unsettled(&self) -> bool {
+        !self.over.is_empty() || !self.failed.is_empty() || !self.cuts.is_empty()
+    }
+
+    /// Is a session still past its limit (after a write)?
+    pub(super) fn still_over(&self, key: usize) -> bool {
+        self.sessions.get(key).is_some_and(|s| {
+            let queued = s.live_queued();
+            queued > self.max_queue || (queued > 0 && self.total > self.max_total)
+        })
     }
 
     /// Writes what the session has queued, unless it waits for the
@@ -109,18 +290,15 @@ impl<T: Write> Queues<T> {
         let Some(session) = self.sessions.get_mut(key) else {
             return Ok(0);
         };
-        if session.gate > acked {
-            if !session.gated {
-                session.gated = true;
-                self.gated.push(key);
-            }
+        if session.out.gate > acked {
+            self.gated.insert(key);
             return Ok(0);
         }
         let result = self
             .with_session(key, |s| {
-                let result = s.out.write_to(&mut s.io);
+                let result = s.out.queue.write_to(&mut s.io);
                 if let Ok(n) = result {
-                    s.written += n as u64;
+                    s.out.written += n as u64;
                 }
                 result
             })
@@ -135,169 +313,83 @@ impl<T: Write> Queues<T> {
         result
     }
 
-    /// Is there room for `extra` bytes? See the module doc.
-    fn make_room(&mut self, key: usize, extra: usize) -> bool {
-        let Some(session) = self.sessions.get(key) else {
-            return false;
-        };
-        if !session.is_open() || session.cut {
-            return false;
-        }
-        if !self.over_limit(session, extra) {
-            return true;
-        }
-        if self.write(key).is_err() {
-            return false;
-        }
-        match self.sessions.get(key) {
-            Some(s) if !self.over_limit(s, extra) => true,
-            _ => {
-                self.mark_cut(key);
-                false
-            }
-        }
-    }
-
-    /// Queues a shared chunk; a session past its limit is listed for a cut.
-    pub(in crate::server) fn push_shared(&mut self, key: usize, chunk: &Rc<[u8]>) -> bool {
-        if self.sessions.get(key).is_some_and(is_ws) {
-            return self.push_shared_ws(key, chunk);
-        }
-        self.push_chunk(key, chunk)
-    }
-
-    /// Queues a shared chunk's WebSocket copy (kept apart so the line
-    /// path stays as small as it was).
-    #[inline(never)]
-    fn push_shared_ws(&mut self, key: usize, chunk: &Rc<[u8]>) -> bool {
-        let Some(session) = self.sessions.get(key) else {
-            return false;
-        };
-        let chunk = self.wire.shared_for(session, chunk);
-        self.push_chunk(key, &chunk)
-    }
-
-    /// Queues a chunk already in the session's framing.
-    #[inline]
-    fn push_chunk(&mut self, key: usize, chunk: &Rc<[u8]>) -> bool {
-        if !self.make_room(key, chunk.len()) {
-            return false;
-        }
-        self.with_session(key, |s| s.out.push_shared(chunk));
-        self.mark_dirty(key);
-        true
-    }
-
-    /// Queues byte ranges of a shared chunk, within the session's limit.
-    pub(super) fn push_ranges(
-        &mut self,
-        key: usize,
-        chunk: &Rc<[u8]>,
-        ranges: &[(usize, usize)],
-    ) -> bool {
-        let Some(session) = self.sessions.get(key) else {
-            return false;
-        };
-        if !is_ws(session) {
-            return self.push_cut(key, chunk, ranges);
-        }
-        let mut mapped = std::mem::take(&mut self.ranges);
-        let chunk = self.wire.ranges_for(session, chunk, ranges, &mut mapped);
-        let pushed = self.push_cut(key, &chunk, &mapped);
-        self.ranges = mapped;
-        pushed
-    }
-
-    /// Queues ranges of a chunk already in the session's framing.
-    fn push_cut(&mut self, key: usize, chunk: &Rc<[u8]>, ranges: &[(usize, usize)]) -> bool {
-        let bytes: usize = ranges.iter().map(|(a, b)| b - a).sum();
-        if bytes == 0 || !self.make_room(key, bytes) {
-            return false;
-        }
-        self.with_session(key, |s| {
-            if bytes * 8 < chunk.len() {
-                // A small part of a large chunk would keep all of it alive
-                // while only the part is counted: copy the part instead.
-                s.out.push_with(|b| {
-                    for &(start, end) in ranges {
-                        b.extend_from_slice(chunk.get(start..end).unwrap_or_default());
-                    }
-                });
-            } else {
-                for &(start, end) in ranges {
-                    s.out.push_range(chunk, start..end);
-                }
-            }
-        });
-        self.mark_dirty(key);
-        true
-    }
-
-    /// Queues about `size` bytes written by `encode` for this session
-    /// alone, within its limit.
-    pub(in crate::server) fn push_owned(
-        &mut self,
-        key: usize,
-        size: usize,
-        encode: impl FnOnce(&mut Vec<u8>),
-    ) -> bool {
-        if !self.make_room(key, size) {
-            return false;
-        }
-        self.with_framed(key, |s, wire| wire.push_with(s, encode));
-        self.mark_dirty(key);
-        true
-    }
-
-    /// Queues a reply to this session alone, within its limit.
-    pub(in crate::server) fn push_reply(&mut self, key: usize, encode: impl FnOnce(&mut Vec<u8>)) {
-        // Replies are small; a client past its limit is not reading at all.
-        self.push_owned(key, 512, encode);
-    }
-
-    /// Queues a last frame before closing, past any limit.
-    pub(in crate::server) fn push_final(&mut self, key: usize, encode: impl FnOnce(&mut Vec<u8>)) {
-        self.with_framed(key, |s, wire| wire.push_with(s, encode));
-        self.mark_dirty(key);
-    }
-
-    /// Queues bytes as they are, in no transport's framing (a WebSocket
-    /// control frame), within the session's limit unless `last`.
-    pub(in crate::server) fn push_raw(
-        &mut self,
-        key: usize,
-        last: bool,
-        encode: impl FnOnce(&mut Vec<u8>),
-    ) {
-        if last || self.make_room(key, 256) {
-            self.with_session(key, |s| s.out.push_with(encode));
-            self.mark_dirty(key);
-        }
-    }
-
+    /// Lists a session to be cut.
     pub(super) fn mark_cut(&mut self, key: usize) {
-        if let Some(session) = self.sessions.get_mut(key) {
-            if !session.cut {
-                session.cut = true;
-                self.cuts.push(key);
-            }
-        }
+        self.cuts.insert(key);
+    }
+
+    /// Is the session listed to be cut (so nothing more is queued for it,
+    /// and its input is not read)?
+    pub(super) fn is_cut(&self, key: usize) -> bool {
+        self.cuts.contains(key)
     }
 
     /// The journal acknowledged up to `acked`: sessions waiting for it are
     /// flushed again.
     pub(super) fn release_gated(&mut self, acked: u64) {
         self.acked = acked;
-        let waiting = std::mem::take(&mut self.gated);
-        for key in waiting {
-            match self.sessions.get_mut(key) {
-                Some(s) if s.gate > acked => self.gated.push(key),
-                Some(s) => {
-                    s.gated = false;
-                    self.mark_dirty(key);
-                }
-                None => {}
+        let sessions = &self.sessions;
+        let mut released = Vec::new();
+        self.gated.retain(|key| match sessions.get(key) {
+            Some(s) if s.out.gate > acked => true,
+            Some(_) => {
+                released.push(key);
+                false
+            }
+            None => false,
+        });
+        for key in released {
+            self.dirty.insert(key);
+        }
+    }
+}
+
+/// Queues ranges of a chunk already in the session's encoding.
+fn push_ranges(queue: &mut OutQueue, chunk: &Rc<[u8]>, ranges: &[(usize, usize)]) {
+    let bytes: usize = ranges.iter().map(|(a, b)| b - a).sum();
+    if bytes == 0 {
+        return;
+    }
+    if bytes * 8 < chunk.len() {
+        // A small part of a large chunk would keep all of it alive
+        // while only the part is counted: copy the part instead.
+        queue.push_with(|b| {
+            for &(start, end) in ranges {
+                b.extend_from_slice(chunk.get(start..end).unwrap_or_default());
+            }
+        });
+    } else {
+        for &(start, end) in ranges {
+            queue.push_range(chunk, start..end);
+        }
+    }
+}
+
+impl<T: Write> super::Hub<T> {
+    /// Settles what pushes took past their limits: each such session is
+    /// written out first, and cut only if it is still over; sessions whose
+    /// write failed are closed at once. Called between frames, after each
+    /// batch is queued, and by the loop's flush — never from inside a
+    /// push. Returns whether it did anything (the `LEFT`s of those closed
+    /// may then wait in the batch).
+    #[inline]
+    pub(in crate::server) fn settle(&mut self) -> bool {
+        self.queues.has_unsettled() && self.settle_now()
+    }
+
+    fn settle_now(&mut self) -> bool {
+        for key in self.queues.take_over() {
+            if self.queues.write(key).is_ok() && self.queues.still_over(key) {
+                self.queues.mark_cut(key);
             }
         }
+        for key in std::mem::take(&mut self.queues.failed) {
+            self.leave(key, None);
+            self.kill(key);
+        }
+        for key in self.queues.cuts.take() {
+            self.cut_slow(key);
+        }
+        true
     }
 }

@@ -1,55 +1,20 @@
 //! What the commands do differently in a cluster: a `LOGIN` waits for its
-//! name claim, a `MSG` to someone offline waits until JetStream holds the
-//! mail, and a `PING` after messages for other nodes waits until NATS has
-//! them. Each waits the way a password check does: the connection's later
-//! input is kept, in order, and taken up when the answer comes.
+//! name claim, and a `PING` after messages for other nodes waits until
+//! NATS has them (a `MSG` to someone offline waits until JetStream holds
+//! the mail: see [`mail`](super::mail)). Each waits the way a password
+//! check does: the connection's later input is kept, in order, and taken
+//! up when the answer comes.
 
-use super::cluster::{PendingClaim, PendingMsg};
-use super::Hub;
-use crate::protocol::reply::encode_err;
+use super::cluster::PendingClaim;
+use super::{Hub, WaitFor};
 use crate::protocol::ErrorCode;
-use crate::server::cluster::wire;
-use crate::server::cluster::{claim_value, ClaimOutcome, HeldMail, HoldOutcome, ToCluster};
-use crate::server::session::PendingAuth;
-use bytes::Bytes;
-use log::info;
+use crate::server::cluster::{claim_value, ClaimOutcome, HeldMail, ToCluster};
 use std::io::Write;
-use std::rc::Rc;
 
 impl<T: Write> Hub<T> {
-    /// Pauses the connection's input until the answer numbered by the
-    /// returned serial.
-    fn wait(&mut self, key: usize) -> u64 {
-        self.next_auth += 1;
-        let serial = self.next_auth;
-        if let Some(session) = self.queues.sessions.get_mut(key) {
-            let stash = session.auth.take().map(|p| p.stash).unwrap_or_default();
-            session.auth = Some(PendingAuth { serial, stash });
-        }
-        serial
-    }
-
-    /// Ends a wait: the input kept meanwhile, if the connection is still
-    /// there and waiting for this answer.
-    pub(super) fn end_wait(&mut self, key: usize, serial: u64) -> Option<Vec<u8>> {
-        let session = self.queues.sessions.get_mut(key)?;
-        if session.auth.as_ref().is_none_or(|p| p.serial != serial) {
-            return None;
-        }
-        let stash = session.auth.take().map(|p| p.stash).unwrap_or_default();
-        session.last_heard = self.now;
-        session.is_open().then_some(stash)
-    }
-
-    /// Takes up the input kept during a wait.
-    pub(super) fn go_on(&mut self, key: usize, stash: &[u8]) {
-        self.resumed.push(key);
-        self.feed(key, stash);
-    }
-
     /// Hands work to the helper; without room, answers `ERR 503` and
     /// returns false.
-    fn send_or_refuse(&mut self, key: usize, job: ToCluster) -> bool {
+    pub(super) fn send_or_refuse(&mut self, key: usize, job: ToCluster) -> bool {
         let sent = self.cluster.as_ref().is_some_and(|c| c.port.send(job));
         if !sent {
             let text = "the cluster link is overloaded; try again in a moment";
@@ -58,24 +23,29 @@ impl<T: Write> Hub<T> {
         sent
     }
 
-    /// In a cluster, `admit` first claims the name in the names bucket.
-    pub(in crate::server) fn claim(&mut self, key: usize, name: &str) {
-        let Some(c) = &self.cluster else { return };
+    /// In a cluster, a login first claims the name in the names bucket:
+    /// returns whether a claim is under way (the login goes on when it is
+    /// won); `false` on a single node, where the name is free already.
+    pub(in crate::server) fn claim_name(&mut self, key: usize, name: &str) -> bool {
+        let Some(c) = &self.cluster else {
+            return false;
+        };
         if c.claiming.contains_key(name) {
             let text = format!("{name} is logging in right now");
-            return self.reply_err(key, ErrorCode::NameTaken, &text);
+            self.reply_err(key, ErrorCode::NameTaken, &text);
+            return true;
         }
         let local = self.online.get(name).copied().filter(|&k| k != key);
         let mine = claim_value(&c.port.node, &c.port.incarnation);
         let (over, announce) = match (local, c.remote.get(name)) {
             (Some(old), _) => {
-                let rev = self.queues.sessions.get(old).map(|s| s.claim_rev);
+                let rev = self.queues.sessions.get(old).map(|s| s.node.claim_rev);
                 (rev.map(|r| (r, mine)), false)
             }
             (None, Some(h)) => (Some((h.rev, h.value())), !c.is_current(h)),
             (None, None) => (None, true),
         };
-        let serial = self.wait(key);
+        let serial = self.wait(key, WaitFor::NameClaim);
         let job = ToCluster::Claim {
             key,
             serial,
@@ -87,12 +57,13 @@ impl<T: Write> Hub<T> {
             if let Some(stash) = self.end_wait(key, serial) {
                 self.go_on(key, &stash);
             }
-            return;
+            return true;
         }
         if let Some(c) = &mut self.cluster {
             let pending = PendingClaim { key, announce };
             c.claiming.insert(name.to_owned(), (serial, pending));
         }
+        true
     }
 
     /// Claims a name again for a session that holds it (its entry was
@@ -136,14 +107,14 @@ impl<T: Write> Hub<T> {
         match outcome {
             ClaimOutcome::Won { rev, mail } => {
                 if let Some(session) = self.queues.sessions.get_mut(key) {
-                    session.claim_rev = rev;
+                    session.node.claim_rev = rev;
                 }
                 if let Some(c) = &mut self.cluster {
                     c.remote.remove(name);
                 }
                 self.admit_now(key, name, pending.announce);
                 if let Some(mail) = mail {
-                    self.deliver_cluster_mail(key, name, mail);
+                    self.deliver_fetched(key, name, mail);
                 }
             }
             ClaimOutcome::Taken => {
@@ -162,17 +133,13 @@ impl<T: Write> Hub<T> {
         match outcome {
             ClaimOutcome::Won { rev, .. } if holds => {
                 if let Some(s) = self.queues.sessions.get_mut(key) {
-                    s.claim_rev = rev;
+                    s.node.claim_rev = rev;
                 }
             }
             ClaimOutcome::Won { rev, mail } => self.release(name, rev, mail),
             ClaimOutcome::Taken if holds => {
                 let text = format!("{name} logged in on another node while this one was cut off");
-                self.take_name(key);
-                self.return_mail(key);
-                self.queues
-                    .push_final(key, |b| encode_err(b, ErrorCode::NameTaken, &text));
-                self.close(key, None);
+                self.replace(key, &text);
             }
             _ => {}
         }
@@ -191,158 +158,6 @@ impl<T: Write> Hub<T> {
         });
     }
 
-    /// Writes held mail fetched from JetStream, then a `PING` whose answer
-    /// acknowledges it there.
-    pub(super) fn deliver_cluster_mail(&mut self, key: usize, name: &str, mail: HeldMail) {
-        self.next_ping += 1;
-        let token = self.next_ping.to_string();
-        let count = mail.frames.len();
-        self.queues.with_framed(key, |s, wire| {
-            for frame in &mail.frames {
-                wire.push_shared(s, &Rc::from(&frame[..]));
-            }
-            wire.push_with(s, |b| {
-                crate::protocol::reply::encode_fields(b, &["PING", &token]);
-            });
-            s.cluster_mail.push((mail.ticket, token));
-        });
-        self.queues.mark_dirty(key);
-        info!("{name}: delivering {count} held messages");
-    }
-
-    /// A `PONG` answered the `PING` after held mail: acknowledge it.
-    pub(in crate::server) fn cluster_mail_acknowledged(&mut self, key: usize, token: &str) {
-        let Some(session) = self.queues.sessions.get_mut(key) else {
-            return;
-        };
-        let Some(at) = session.cluster_mail.iter().position(|(_, t)| t == token) else {
-            return;
-        };
-        let (ticket, _) = session.cluster_mail.remove(at);
-        if let Some(c) = &self.cluster {
-            c.port.send(ToCluster::AckMail { ticket });
-        }
-    }
-
-    /// The session ends with mail unacknowledged: JetStream offers it again.
-    pub(super) fn return_cluster_mail(&mut self, key: usize) {
-        let Some(session) = self.queues.sessions.get_mut(key) else {
-            return;
-        };
-        let tickets = std::mem::take(&mut session.cluster_mail);
-        if let Some(c) = &self.cluster {
-            for (ticket, _) in tickets {
-                c.port.send(ToCluster::ReturnMail { ticket });
-            }
-        }
-    }
-
-    /// `MSG` in a cluster: to users online here, to other nodes for users
-    /// online there, and held in JetStream for the rest — all of it only
-    /// once the offline ones' mail is held (so nobody gets a message that
-    /// the sender is told failed).
-    pub(in crate::server) fn msg_in_cluster(
-        &mut self,
-        key: usize,
-        names: &[&str],
-        frame: Rc<[u8]>,
-    ) {
-        let Some(c) = &self.cluster else { return };
-        let offline: Vec<String> = names
-            .iter()
-            .filter(|n| !self.online.contains_key(**n) && c.live_holder(n).is_none())
-            .map(|n| (*n).to_owned())
-            .collect();
-        // Those held for get it from their mailbox (at once, if they log
-        // in meanwhile), never also live: only the others are kept.
-        let names: Vec<String> = names
-            .iter()
-            .filter(|n| !offline.iter().any(|o| o == *n))
-            .map(|n| (*n).to_owned())
-            .collect();
-        if offline.is_empty() {
-            return self.deliver_msg(key, &names, &frame);
-        }
-        let serial = self.wait(key);
-        let job = ToCluster::Hold {
-            key,
-            serial,
-            names: offline,
-            frame: Bytes::copy_from_slice(&frame),
-        };
-        if self.send_or_refuse(key, job) {
-            if let Some(c) = &mut self.cluster {
-                c.pending_msgs.insert(serial, PendingMsg { names, frame });
-            }
-        } else if let Some(stash) = self.end_wait(key, serial) {
-            self.go_on(key, &stash);
-        }
-    }
-
-    pub(super) fn held(&mut self, key: usize, serial: u64, outcome: HoldOutcome) {
-        let Some(c) = &mut self.cluster else { return };
-        let Some(pending) = c.pending_msgs.remove(&serial) else {
-            return;
-        };
-        let Some(stash) = self.end_wait(key, serial) else {
-            // The sender is gone, but the message is held for the offline
-            // recipients: the online ones get it too, not half of them.
-            if let HoldOutcome::Held { .. } = outcome {
-                self.deliver_msg(key, &pending.names, &pending.frame);
-            }
-            return;
-        };
-        match outcome {
-            HoldOutcome::Held { refused } => {
-                self.deliver_msg(key, &pending.names, &pending.frame);
-                for (_, why) in refused {
-                    self.reply_err(key, ErrorCode::MailboxFull, &why);
-                }
-            }
-            HoldOutcome::NoSuchUser(name) => {
-                let text = format!("no such user: {name}; nothing was sent");
-                self.reply_err(key, ErrorCode::NoSuchUser, &text);
-            }
-            HoldOutcome::Refused(code, text) => self.reply_err(key, code, &text),
-        }
-        self.go_on(key, &stash);
-    }
-
-    /// Delivers a private message to its recipients online here and hands
-    /// it to the other nodes for those online there.
-    fn deliver_msg(&mut self, key: usize, names: &[String], frame: &Rc<[u8]>) {
-        let mut elsewhere = String::new();
-        for name in names {
-            match self.online.get(name.as_str()) {
-                Some(&recipient) => {
-                    if self.queues.push_shared(recipient, frame) {
-                        self.counters.deliveries += 1;
-                    }
-                }
-                None => {
-                    let remote = self.cluster.as_ref().and_then(|c| c.live_holder(name));
-                    if remote.is_some() {
-                        if !elsewhere.is_empty() {
-                            elsewhere.push(',');
-                        }
-                        elsewhere.push_str(name);
-                    }
-                }
-            }
-        }
-        if elsewhere.is_empty() {
-            return;
-        }
-        let mut payload = Vec::with_capacity(frame.len() + elsewhere.len() + 3);
-        wire::encode_private(&mut payload, &elsewhere, frame);
-        if let Some(c) = &self.cluster {
-            c.port.send(ToCluster::Publish(Bytes::from(payload)));
-        }
-        if let Some(s) = self.queues.sessions.get_mut(key) {
-            s.published = true;
-        }
-    }
-
     /// `PING` in a cluster after messages for other nodes: the `PONG` waits
     /// until NATS has them. Returns false when no wait is needed.
     pub(in crate::server) fn ping_in_cluster(&mut self, key: usize, token: Option<&str>) -> bool {
@@ -350,13 +165,13 @@ impl<T: Write> Hub<T> {
             .queues
             .sessions
             .get_mut(key)
-            .is_some_and(|s| std::mem::take(&mut s.published));
+            .is_some_and(|s| std::mem::take(&mut s.node.published));
         if self.cluster.is_none() || !published {
             return false;
         }
         // This turn's broadcasts go to NATS before the flush is asked for.
         self.publish_bus_out();
-        let serial = self.wait(key);
+        let serial = self.wait(key, WaitFor::Publish);
         if !self.send_or_refuse(key, ToCluster::Flush { key, serial }) {
             if let Some(stash) = self.end_wait(key, serial) {
                 self.go_on(key, &stash);

@@ -5,8 +5,7 @@
 //! tests move it by hand instead of waiting.
 
 use super::Hub;
-use crate::protocol::reply::{encode_err, encode_fields};
-use crate::protocol::ErrorCode;
+use crate::protocol::{ErrorCode, Event};
 use crate::server::session::Phase;
 use std::io::Write;
 
@@ -22,18 +21,18 @@ impl<T: Write> Hub<T> {
         let (mut pings, mut timeouts, mut expired) = (Vec::new(), Vec::new(), Vec::new());
         let mut late_heads = Vec::new();
         for (key, s) in self.queues.sessions.iter() {
-            if s.is_open() && s.head_deadline.is_some_and(|d| now >= d) {
+            if s.is_open() && s.dialect.deadline().is_some_and(|d| now >= d) {
                 late_heads.push(key);
                 continue;
             }
-            match (s.phase, idle) {
+            match (s.life.phase(), idle) {
                 // Waiting for its password check is not silence.
                 (Phase::Open, Some(_)) if s.is_paused() => {}
                 (Phase::Open, Some(timeout)) => {
-                    let silent = now.saturating_duration_since(s.last_heard);
+                    let silent = now.saturating_duration_since(s.intake.last_heard);
                     if silent >= timeout {
                         timeouts.push(key);
-                    } else if silent >= timeout / 2 && !s.ping_sent {
+                    } else if silent >= timeout / 2 && !s.intake.ping_sent {
                         pings.push(key);
                     }
                 }
@@ -48,18 +47,15 @@ impl<T: Write> Hub<T> {
         for key in pings {
             self.next_ping += 1;
             let token = self.next_ping.to_string();
-            self.queues
-                .push_reply(key, |b| encode_fields(b, &["PING", &token]));
+            self.reply(key, &Event::Ping(Some(&token)));
             if let Some(s) = self.queues.sessions.get_mut(key) {
-                s.ping_sent = true;
+                s.intake.ping_sent = true;
             }
         }
         for key in timeouts {
             let secs = idle.map_or(0, |t| t.as_secs());
             let text = format!("idle for {secs} s; disconnected");
-            self.queues
-                .push_final(key, |b| encode_err(b, ErrorCode::IdleTimeout, &text));
-            self.close(key, None);
+            self.close_with(key, ErrorCode::IdleTimeout, &text);
         }
         self.close_late_heads(late_heads);
         for key in expired {

@@ -1,72 +1,41 @@
-//! HTTP on the chat port, on the same loop: a connection's first line
-//! decides what it speaks ([`http::sniff`]). A line-protocol connection
-//! goes on exactly as before; an HTTP one gets its answer — the page,
-//! `/healthz`, `/metrics` — and is closed, or becomes a WebSocket at `/ws`
-//! ([`super::websocket`]). Heads are bounded (431), slow ones closed by a
-//! deadline of their own, whatever the idle timeout. When the server is
-//! full a connection is still read up to its first line, so that a browser
-//! is told so in HTTP or WebSocket, and a chat client in its own protocol.
+//! HTTP on the chat port, on the same loop: what a request is answered —
+//! the page, `/healthz`, `/metrics` — before the connection is closed, or
+//! the WebSocket it becomes at `/ws` ([`super::websocket`]). Reading and
+//! bounding the request's head is the HTTP dialect's
+//! ([`wire::http`](crate::server::wire::http)); a head that does not come
+//! whole in time is closed here, and when the server is full a browser is
+//! told so in HTTP or WebSocket, and a chat client in its own protocol.
 
 use super::Hub;
-use crate::protocol::reply::encode_err;
 use crate::protocol::ErrorCode;
-use crate::server::http::{self, Head, Sniff};
-use crate::server::session::Protocol;
+use crate::server::wire::http::{self, Request};
+use crate::server::wire::Dialect;
 use std::io::Write;
-use std::time::Duration;
-
-/// How long a request's head may take to arrive.
-pub const HEAD_DEADLINE: Duration = Duration::from_secs(10);
 
 impl<T: Write> Hub<T> {
-    /// Input of a connection that is not (yet) known to speak the line
-    /// protocol.
-    pub(super) fn sniff_or_serve(&mut self, key: usize, data: &[u8]) {
-        let now = self.now;
-        let Some(session) = self.queues.sessions.get_mut(key) else {
-            return;
-        };
-        if session.protocol == Protocol::Undecided {
-            // Whole, however long: a chat client's first read may carry a
-            // burst, all of which is its input. (Undecided bytes stay
-            // few: `sniff` decides past one short line.)
-            session.head.extend_from_slice(data);
-            match http::sniff(&session.head) {
-                Sniff::Line => {
-                    session.protocol = Protocol::Line;
-                    session.head_deadline = None;
-                    let first = std::mem::take(&mut session.head);
-                    if let Some(refusal) = self.take_refusal(key) {
-                        return self.refuse(key, &refusal);
-                    }
-                    return self.feed(key, &first);
-                }
-                Sniff::NeedMore => {
-                    session.head_deadline.get_or_insert(now + HEAD_DEADLINE);
-                    return;
-                }
-                Sniff::Http => {
-                    session.protocol = Protocol::Http;
-                    session.head_deadline.get_or_insert(now + HEAD_DEADLINE);
-                }
+    /// Answers a request (or refuses a bad one with `status`); returns
+    /// the dialect the connection speaks from now on if it became a
+    /// WebSocket.
+    pub(super) fn serve(
+        &mut self,
+        key: usize,
+        request: Result<Request, u16>,
+    ) -> Option<Box<dyn Dialect>> {
+        let request = match request {
+            Ok(request) => request,
+            Err(status) => {
+                self.answer(key, status, "text/plain", "bad request\n", false);
+                return None;
             }
-        } else {
-            // Kept whole: what follows a head (a WebSocket's first frames)
-            // is input. A head still incomplete past its bound is a 431 at
-            // once, so this holds at most the bound and one read.
-            session.head.extend_from_slice(data);
+        };
+        if request.path == "/ws" {
+            return self.upgrade(key, &request);
         }
-        match http::parse(&session.head) {
-            Head::Partial => {}
-            Head::Bad(status) => self.answer(key, status, "text/plain", "bad request\n", false),
-            Head::Complete(request) => self.route(key, &request),
-        }
+        self.route(key, &request);
+        None
     }
 
-    fn route(&mut self, key: usize, request: &http::Request) {
-        if request.path == "/ws" {
-            return self.upgrade(key, request);
-        }
+    fn route(&mut self, key: usize, request: &Request) {
         let head_only = request.method == "HEAD";
         if request.method != "GET" && !head_only {
             return self.answer(key, 405, "text/plain", "only GET and HEAD\n", head_only);
@@ -76,16 +45,15 @@ impl<T: Write> Hub<T> {
         }
         match request.path.as_str() {
             "/healthz" => {
-                let cluster_down = self.cluster.as_ref().is_some_and(|c| !c.port.is_up());
                 // Asked on a connection the server was too full to take.
                 let full = self
                     .queues
                     .sessions
                     .get(key)
-                    .is_some_and(|s| s.refusal.is_some());
+                    .is_some_and(|s| s.life.is_refused());
                 let why = if self.is_stopping() {
                     "shutting down"
-                } else if cluster_down {
+                } else if self.backplane_down() {
                     "the cluster link is down"
                 } else if full {
                     "server full"
@@ -119,12 +87,7 @@ impl<T: Write> Hub<T> {
     /// Sends a whole response and closes the connection after it.
     pub(super) fn respond(&mut self, key: usize, response: Vec<u8>) {
         self.take_refusal(key);
-        if let Some(session) = self.queues.sessions.get_mut(key) {
-            session.head = Vec::new();
-            session.head_deadline = None;
-        }
-        self.queues
-            .push_raw(key, true, |b| b.extend_from_slice(&response));
+        self.push_wire(key, &response, true);
         self.close(key, None);
     }
 
@@ -133,12 +96,10 @@ impl<T: Write> Hub<T> {
     /// in HTTP if it began a request, else in the line protocol.
     pub(super) fn close_late_heads(&mut self, late: Vec<usize>) {
         for key in late {
-            let Some(session) = self.queues.sessions.get_mut(key) else {
+            let Some(session) = self.queues.sessions.get(key) else {
                 continue;
             };
-            session.head = Vec::new();
-            session.head_deadline = None;
-            let http = session.protocol == Protocol::Http;
+            let http = session.dialect.is_http();
             match self.take_refusal(key) {
                 // Started a request: told in HTTP.
                 Some(refusal) if http => {
@@ -154,9 +115,7 @@ impl<T: Write> Hub<T> {
     /// Tells a connection the server cannot take it (`ERR 503`: full,
     /// shutting down), and closes it.
     pub(super) fn refuse(&mut self, key: usize, text: &str) {
-        self.queues
-            .push_final(key, |b| encode_err(b, ErrorCode::Unavailable, text));
-        self.close(key, None);
+        self.close_with(key, ErrorCode::Unavailable, text);
     }
 
     /// Serves one of the page's files.

@@ -221,7 +221,11 @@ fn closing_connections_leave_their_slot_and_the_oldest_beyond_the_cap_go() {
     assert_eq!(h.hub.linger_count, 4, "cap of four");
     let dropped: Vec<bool> = keys
         .iter()
-        .map(|k| h.hub.session(*k).is_none_or(|s| s.phase == Phase::Dead))
+        .map(|k| {
+            h.hub
+                .session(*k)
+                .is_none_or(|s| s.life.phase() == Phase::Dead)
+        })
         .collect();
     assert_eq!(
         dropped,

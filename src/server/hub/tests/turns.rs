@@ -110,6 +110,7 @@ fn waiting_for_a_password_check_is_not_silence() {
     let auth = AuthPort {
         requests,
         users: Arc::new(RwLock::new(Arc::new(Users::default()))),
+        optional: false,
     };
     let l = limits();
     let store = Store::new(l.mail);

@@ -372,5 +372,5 @@ pub fn encode_close(out: &mut Vec<u8>, code: Option<u16>) {
 }
 
 #[cfg(test)]
-#[path = "ws_tests.rs"]
+#[path = "codec_tests.rs"]
 mod tests;

@@ -8,7 +8,7 @@
 //! browser page, and is let in. No extension is agreed — permessage-deflate
 //! would make every recipient's copy its own — and no subprotocol.
 
-use super::http::Request;
+use crate::server::wire::http::Request;
 
 /// Why an upgrade is refused: the status and a line for the body.
 pub type Refusal = (u16, &'static str);

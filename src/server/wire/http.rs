@@ -1,16 +1,92 @@
-//! HTTP on the chat port: telling a request from a chat line, and the
-//! small responses the server gives (`/healthz`, `/metrics`).
+//! HTTP on the chat port: telling a request from a chat line, reading its
+//! head, and the small responses the server gives (`/healthz`,
+//! `/metrics`).
 //!
 //! A connection whose first bytes are an upper-case token, a space and a
 //! `/` is taken for HTTP — no evchat command looks like that — and anything
 //! else for the line protocol, exactly as before. Requests are parsed with
 //! `httparse`, headers bounded by [`MAX_HEAD`]; every response closes the
-//! connection (`Connection: close`).
+//! connection (`Connection: close`), or it becomes a WebSocket at `/ws`
+//! (see [`super::websocket`]).
+
+use super::line::LINES;
+use super::{Dialect, Input, Settings, Sniffed, WireKind};
+use std::time::Instant;
 
 /// Longest request line and headers together.
 pub const MAX_HEAD: usize = 8 << 10;
 /// Longest method token looked at while sniffing.
 const MAX_METHOD: usize = 16;
+
+/// A connection sending an HTTP request: its head so far. The head is
+/// kept whole, with what follows it (a WebSocket's first frames); one
+/// still incomplete past its bound is a 431 at once, so this holds at most
+/// the bound and one read.
+#[derive(Debug, Default)]
+pub struct HttpHead {
+    head: Vec<u8>,
+    deadline: Option<Instant>,
+    /// The request has been handed on: what comes after is not read.
+    done: bool,
+}
+
+/// The HTTP dialect's sniffer, for [`super::DIALECTS`].
+pub fn sniff_dialect(first: &[u8], _settings: &Settings) -> Sniffed {
+    match sniff(first) {
+        Sniff::Http => Sniffed::Mine(Box::<HttpHead>::default()),
+        Sniff::Line => Sniffed::NotMine,
+        Sniff::NeedMore => Sniffed::NeedMore,
+    }
+}
+
+impl Dialect for HttpHead {
+    /// Only whole responses are written to it, as they are.
+    fn encoding(&self) -> WireKind {
+        &LINES
+    }
+
+    fn decode(
+        &mut self,
+        data: &[u8],
+        _now: Instant,
+        on: &mut dyn FnMut(Input<'_>) -> bool,
+    ) -> usize {
+        if self.done {
+            return data.len();
+        }
+        self.head.extend_from_slice(data);
+        let request = match parse(&self.head) {
+            Head::Partial => return data.len(),
+            Head::Bad(status) => Err(status),
+            Head::Complete(request) => Ok(request),
+        };
+        self.done = true;
+        let head = std::mem::take(&mut self.head);
+        let after = match &request {
+            Ok(r) => head.get(r.head_len..).unwrap_or_default().to_vec(),
+            Err(_) => Vec::new(),
+        };
+        self.deadline = None;
+        on(Input::Request(Box::new((request, after))));
+        data.len()
+    }
+
+    fn is_http(&self) -> bool {
+        true
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    fn hurry(&mut self, by: Instant) {
+        self.deadline = Some(self.deadline.map_or(by, |d| d.min(by)));
+    }
+
+    fn buffered(&self) -> usize {
+        self.head.capacity()
+    }
+}
 
 /// What a connection's first bytes say it speaks.
 #[derive(Debug, PartialEq, Eq)]

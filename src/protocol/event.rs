@@ -1,0 +1,172 @@
+//! What the server says, as values: every frame it sends, before any wire
+//! has encoded it.
+//!
+//! The hub speaks these and nothing else. [`Event::encode`] writes the
+//! canonical form — the line protocol's frame — which batches of
+//! broadcasts, the cluster's bus and the journal carry; each kind of
+//! connection writes the same event its own way (the server's `wire`
+//! module). Fields are borrowed: `<text>` as the sender escaped it (it was
+//! validated when parsed, see [`Text`](super::Text)), times as stamped,
+//! and only server-made error text is escaped here.
+//! [`ServerFrame`](super::ServerFrame) is the other side: a frame parsed
+//! by a client, owned and unescaped.
+
+use super::reply::{encode_err, encode_fields, encode_users, ErrorCode};
+
+/// One frame the server sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event<'a> {
+    /// `OK LOGIN <name>`.
+    LoggedIn { name: &'a str },
+    /// `SAY <from> <time> <text>`: a broadcast.
+    Say {
+        from: &'a str,
+        time: &'a str,
+        text: &'a str,
+    },
+    /// `MSG <from> <to-list> <time> <text>`: a private message.
+    Msg {
+        from: &'a str,
+        to: &'a str,
+        time: &'a str,
+        text: &'a str,
+    },
+    /// `JOINED <name> <time>`.
+    Joined { name: &'a str, time: &'a str },
+    /// `LEFT <name> <time> [<text>]`.
+    Left {
+        name: &'a str,
+        time: &'a str,
+        text: Option<&'a str>,
+    },
+    /// `USERS <name> ...`, in the order given.
+    Users(&'a [&'a str]),
+    /// `STATS <key=value> ...`.
+    Stats(&'a str),
+    /// `PING [<token>]`.
+    Ping(Option<&'a str>),
+    /// `PONG [<token>]`.
+    Pong(Option<&'a str>),
+    /// `BYE`: the connection closes after a `QUIT`.
+    Bye,
+    /// `ERR <code> <text>`, the text unescaped (escaped here).
+    Error(ErrorCode, &'a str),
+}
+
+impl Event<'_> {
+    /// Appends the event's canonical frame, LF included.
+    #[inline]
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        match *self {
+            Event::LoggedIn { name } => encode_fields(out, &["OK LOGIN", name]),
+            Event::Say { from, time, text } => encode_fields(out, &["SAY", from, time, text]),
+            Event::Msg {
+                from,
+                to,
+                time,
+                text,
+            } => encode_fields(out, &["MSG", from, to, time, text]),
+            Event::Joined { name, time } => encode_fields(out, &["JOINED", name, time]),
+            Event::Left { name, time, text } => match text {
+                Some(text) => encode_fields(out, &["LEFT", name, time, text]),
+                None => encode_fields(out, &["LEFT", name, time]),
+            },
+            Event::Users(names) => encode_users(out, names.iter().copied()),
+            Event::Stats(line) => encode_fields(out, &["STATS", line]),
+            Event::Ping(Some(token)) => encode_fields(out, &["PING", token]),
+            Event::Ping(None) => encode_fields(out, &["PING"]),
+            Event::Pong(Some(token)) => encode_fields(out, &["PONG", token]),
+            Event::Pong(None) => encode_fields(out, &["PONG"]),
+            Event::Bye => encode_fields(out, &["BYE"]),
+            Event::Error(code, text) => encode_err(out, code, text),
+        }
+    }
+
+    /// Bytes of the canonical frame.
+    pub fn encoded_len(&self) -> usize {
+        let fields = |f: &[&str]| f.iter().map(|f| f.len() + 1).sum::<usize>();
+        match *self {
+            Event::Say { from, time, text } => fields(&["SAY", from, time, text]),
+            Event::Msg {
+                from,
+                to,
+                time,
+                text,
+            } => fields(&["MSG", from, to, time, text]),
+            _ => {
+                let mut out = Vec::new();
+                self.encode(&mut out);
+                out.len()
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::ServerFrame;
+
+    fn line(event: Event<'_>) -> String {
+        let mut out = Vec::new();
+        event.encode(&mut out);
+        assert_eq!(out.len(), event.encoded_len());
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn events_encode_as_the_protocol_frames() {
+        let t = "2026-01-02T03:04:05.678Z";
+        assert_eq!(line(Event::LoggedIn { name: "a" }), "OK LOGIN a\n");
+        let say = Event::Say {
+            from: "a",
+            time: t,
+            text: "hi\\nthere",
+        };
+        assert_eq!(line(say), format!("SAY a {t} hi\\nthere\n"));
+        let msg = Event::Msg {
+            from: "a",
+            to: "b,c",
+            time: t,
+            text: "x",
+        };
+        assert_eq!(line(msg), format!("MSG a b,c {t} x\n"));
+        assert_eq!(
+            line(Event::Left {
+                name: "a",
+                time: t,
+                text: Some("bye")
+            }),
+            format!("LEFT a {t} bye\n")
+        );
+        assert_eq!(line(Event::Users(&["a", "b"])), "USERS a b\n");
+        assert_eq!(line(Event::Users(&[])), "USERS\n");
+        assert_eq!(line(Event::Ping(Some("7"))), "PING 7\n");
+        assert_eq!(line(Event::Pong(None)), "PONG\n");
+        assert_eq!(line(Event::Bye), "BYE\n");
+        assert_eq!(
+            line(Event::Error(ErrorCode::NoSuchUser, "no\nsuch")),
+            "ERR 404 no\\nsuch\n"
+        );
+    }
+
+    #[test]
+    fn what_is_encoded_parses_back() {
+        let t = "2026-01-02T03:04:05.678Z";
+        let events = [
+            Event::Joined { name: "a", time: t },
+            Event::Left {
+                name: "a",
+                time: t,
+                text: None,
+            },
+            Event::Stats("users=1 frames_in=2"),
+            Event::Error(ErrorCode::TooSlow, "too slow"),
+        ];
+        for event in events {
+            let text = line(event);
+            let parsed = ServerFrame::parse(text.trim_end_matches('\n'));
+            assert!(parsed.is_ok(), "{text}: {parsed:?}");
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! Held mail in a cluster: in JetStream, through the cluster's helper
+//! thread. A private message to someone offline on every node waits —
+//! the sender's input paused, as for a password check — until JetStream
+//! holds it, and only then reaches the recipients online (here, or on
+//! other nodes through the bus), so nobody gets a message that the sender
+//! is told failed. Mail held for a user comes with its name's claim at
+//! login (or when another node says there is more) and is acknowledged in
+//! JetStream by ticket once the `PING` after it is answered.
+
+use super::{Contents, Hub};
+use crate::protocol::{ErrorCode, Event};
+use crate::server::cluster::{wire, HeldMail, HoldOutcome, ToCluster};
+use crate::server::hub::cluster::PendingMsg;
+use crate::server::hub::queues::{Limit, Outgoing};
+use crate::server::hub::WaitFor;
+use bytes::Bytes;
+use log::info;
+use std::io::Write;
+use std::rc::Rc;
+
+impl<T: Write> Hub<T> {
+    /// A private message in a cluster: to users online here, to other
+    /// nodes for users online there, and held in JetStream for the rest —
+    /// all of it only once the offline ones' mail is held.
+    pub(super) fn send_private_in_cluster(&mut self, key: usize, names: &[&str], msg: &Event<'_>) {
+        let mut frame = Vec::with_capacity(msg.encoded_len());
+        msg.encode(&mut frame);
+        let frame: Rc<[u8]> = Rc::from(frame);
+        let Some(c) = &self.cluster else { return };
+        let offline: Vec<String> = names
+            .iter()
+            .filter(|n| !self.online.contains_key(**n) && c.live_holder(n).is_none())
+            .map(|n| (*n).to_owned())
+            .collect();
+        // Those held for get it from their mailbox (at once, if they log
+        // in meanwhile), never also live: only the others are kept.
+        let names: Vec<String> = names
+            .iter()
+            .filter(|n| !offline.iter().any(|o| o == *n))
+            .map(|n| (*n).to_owned())
+            .collect();
+        if offline.is_empty() {
+            return self.deliver_private(key, &names, &frame);
+        }
+        let serial = self.wait(key, WaitFor::HeldMail);
+        let job = ToCluster::Hold {
+            key,
+            serial,
+            names: offline,
+            frame: Bytes::copy_from_slice(&frame),
+        };
+        if self.send_or_refuse(key, job) {
+            if let Some(c) = &mut self.cluster {
+                c.pending_msgs.insert(serial, PendingMsg { names, frame });
+            }
+        } else if let Some(stash) = self.end_wait(key, serial) {
+            self.go_on(key, &stash);
+        }
+    }
+
+    /// JetStream answered a hold: the message goes to the recipients
+    /// online, or the sender is told why not.
+    pub(in crate::server::hub) fn held(&mut self, key: usize, serial: u64, outcome: HoldOutcome) {
+        let Some(c) = &mut self.cluster else { return };
+        let Some(pending) = c.pending_msgs.remove(&serial) else {
+            return;
+        };
+        let Some(stash) = self.end_wait(key, serial) else {
+            // The sender is gone, but the message is held for the offline
+            // recipients: the online ones get it too, not half of them.
+            if let HoldOutcome::Held { .. } = outcome {
+                self.deliver_private(key, &pending.names, &pending.frame);
+            }
+            return;
+        };
+        match outcome {
+            HoldOutcome::Held { refused } => {
+                self.deliver_private(key, &pending.names, &pending.frame);
+                for (_, why) in refused {
+                    self.reply_err(key, ErrorCode::MailboxFull, &why);
+                }
+            }
+            HoldOutcome::NoSuchUser(name) => {
+                let text = format!("no such user: {name}; nothing was sent");
+                self.reply_err(key, ErrorCode::NoSuchUser, &text);
+            }
+            HoldOutcome::Refused(code, text) => self.reply_err(key, code, &text),
+        }
+        self.go_on(key, &stash);
+    }
+
+    /// Delivers a private message to its recipients online here and hands
+    /// it to the other nodes for those online there.
+    fn deliver_private(&mut self, key: usize, names: &[String], frame: &Rc<[u8]>) {
+        let mut elsewhere = String::new();
+        for name in names {
+            match self.online.get(name.as_str()) {
+                Some(&recipient) => {
+                    if self
+                        .queues
+                        .push(recipient, Outgoing::Shared(frame), Limit::Within)
+                    {
+                        self.counters.deliveries += 1;
+                    }
+                }
+                None => {
+                    let remote = self.cluster.as_ref().and_then(|c| c.live_holder(name));
+                    if remote.is_some() {
+                        if !elsewhere.is_empty() {
+                            elsewhere.push(',');
+                        }
+                        elsewhere.push_str(name);
+                    }
+                }
+            }
+        }
+        if elsewhere.is_empty() {
+            return;
+        }
+        let mut payload = Vec::with_capacity(frame.len() + elsewhere.len() + 3);
+        wire::encode_private(&mut payload, &elsewhere, frame);
+        // After this node's broadcasts, so it comes after them there too.
+        self.publish_bus_out();
+        if let Some(c) = &self.cluster {
+            c.port.send(ToCluster::Publish(Bytes::from(payload)));
+        }
+        if let Some(s) = self.queues.sessions.get_mut(key) {
+            s.node.published = true;
+        }
+    }
+
+    /// Writes held mail fetched from JetStream, then a `PING` whose answer
+    /// acknowledges it there.
+    pub(in crate::server::hub) fn deliver_fetched(
+        &mut self,
+        key: usize,
+        name: &str,
+        mail: HeldMail,
+    ) {
+        let count = mail.frames.len();
+        let frames: Vec<Rc<[u8]>> = mail.frames.iter().map(|f| Rc::from(&f[..])).collect();
+        self.write_held(key, frames.iter(), Contents::Ticket(mail.ticket));
+        info!("{name}: delivering {count} held messages");
+    }
+
+    /// The recipient has read what was fetched with `ticket`.
+    pub(super) fn ticket_delivered(&mut self, ticket: u64) {
+        if let Some(c) = &self.cluster {
+            c.port.send(ToCluster::AckMail { ticket });
+        }
+    }
+
+    /// The session ends with mail unacknowledged: JetStream offers it again.
+    pub(super) fn return_ticket(&mut self, ticket: u64) {
+        if let Some(c) = &self.cluster {
+            c.port.send(ToCluster::ReturnMail { ticket });
+        }
+    }
+}

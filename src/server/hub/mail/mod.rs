@@ -1,0 +1,225 @@
+//! Held mail: private messages for users who are offline, kept until they
+//! log in and acknowledged once they have read them — one interface, two
+//! implementations chosen at setup ([`Mailroom`]):
+//!
+//! - [`journal`]: on this node, in memory ([`Store`](crate::server::store))
+//!   and journaled to disk;
+//! - [`cluster`]: in JetStream, for a node of a cluster, through the
+//!   cluster's helper thread.
+//!
+//! Either way held mail reaches its recipient the same way: written to it
+//! at login ahead of anything newer, followed by a `PING <token>`; only the
+//! matching `PONG` — which a client can send only after reading the mail —
+//! counts it as delivered; if the connection ends first it goes back to
+//! the mailbox ([`MailInFlight`]). The commands use only what is here:
+//! [`Hub::unknown_recipient`], [`Hub::send_private`],
+//! [`Hub::deliver_held`], [`Hub::mail_acknowledged`] and
+//! [`Hub::return_mail`].
+
+mod cluster;
+mod journal;
+
+use super::Hub;
+use crate::protocol::Event;
+use crate::server::store::Letter;
+use std::collections::VecDeque;
+use std::io::Write;
+use std::rc::Rc;
+
+/// Where held mail is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(in crate::server) enum Mailroom {
+    /// On this node: the store, journaled.
+    Journal,
+    /// In JetStream, shared by the nodes of a cluster.
+    JetStream,
+}
+
+/// What a parcel of held mail written to a connection came from.
+#[derive(Debug)]
+enum Contents {
+    /// Letters taken out of `owner`'s mailbox in the store.
+    Letters {
+        owner: Rc<str>,
+        letters: VecDeque<Rc<Letter>>,
+    },
+    /// Messages fetched from JetStream, acknowledged there by ticket.
+    Ticket(u64),
+}
+
+/// Held mail written to a connection (or queued to be) and not yet
+/// acknowledged.
+#[derive(Debug)]
+struct Parcel {
+    contents: Contents,
+    /// The `PING` token whose `PONG` acknowledges it.
+    token: String,
+    /// Where in the connection's output (`Output::written` counts) it
+    /// starts and ends.
+    from: u64,
+    until: u64,
+}
+
+/// A connection's held mail in flight.
+#[derive(Debug, Default)]
+pub struct MailInFlight {
+    parcels: Vec<Parcel>,
+}
+
+impl MailInFlight {
+    /// Bytes of it not yet written, when `written` bytes are: held mail
+    /// does not count against `--max-queue` (it was counted against the
+    /// mailbox limits).
+    #[inline]
+    pub fn unwritten(&self, written: u64) -> u64 {
+        if self.parcels.is_empty() {
+            return 0;
+        }
+        self.parcels
+            .iter()
+            .map(|p| p.until.saturating_sub(written.max(p.from)))
+            .sum()
+    }
+
+    /// Takes the parcel `token` acknowledges.
+    fn take(&mut self, token: &str) -> Option<Parcel> {
+        let at = self.parcels.iter().position(|p| p.token == token)?;
+        Some(self.parcels.remove(at))
+    }
+}
+
+impl<T: Write> Hub<T> {
+    /// A recipient mail cannot be held for (never seen, not an account),
+    /// as far as this node can tell at once; a cluster asks JetStream
+    /// while holding.
+    pub(in crate::server) fn unknown_recipient<'a>(&self, names: &[&'a str]) -> Option<&'a str> {
+        match self.mailroom {
+            Mailroom::Journal => names
+                .iter()
+                .find(|n| !self.online.contains_key(**n) && !self.is_known(n))
+                .copied(),
+            Mailroom::JetStream => None,
+        }
+    }
+
+    /// A private message: delivered to its recipients online, held for
+    /// the others (each recipient it cannot be held for is reported to the
+    /// sender with `ERR`).
+    pub(in crate::server) fn send_private(&mut self, key: usize, names: &[&str], msg: &Event<'_>) {
+        match self.mailroom {
+            Mailroom::Journal => self.send_private_here(key, names, msg),
+            Mailroom::JetStream => self.send_private_in_cluster(key, names, msg),
+        }
+    }
+
+    /// Queues the mail held for `name` to its new session; returns how many
+    /// messages (a cluster's come with the name's claim instead: none).
+    pub(in crate::server) fn deliver_held(&mut self, key: usize, name: &Rc<str>) -> usize {
+        match self.mailroom {
+            Mailroom::Journal => self.deliver_from_store(key, name),
+            Mailroom::JetStream => 0,
+        }
+    }
+
+    /// A `PONG <token>` came: if it answers the `PING` sent after held
+    /// mail, that mail is delivered.
+    pub(in crate::server) fn mail_acknowledged(&mut self, key: usize, token: &str) {
+        let Some(parcel) = self
+            .queues
+            .with_session(key, |s| s.mail.take(token))
+            .flatten()
+        else {
+            return;
+        };
+        match parcel.contents {
+            Contents::Letters { owner, letters } => self.letters_delivered(key, &owner, letters),
+            Contents::Ticket(ticket) => self.ticket_delivered(ticket),
+        }
+    }
+
+    /// Puts held mail a session did not acknowledge back in the mailbox
+    /// (what was already written may come twice; none is lost).
+    pub(in crate::server) fn return_mail(&mut self, key: usize) {
+        let parcels = self
+            .queues
+            .with_session(key, |s| std::mem::take(&mut s.mail.parcels))
+            .unwrap_or_default();
+        for parcel in parcels {
+            match parcel.contents {
+                Contents::Letters { owner, letters } => self.return_letters(&owner, letters),
+                Contents::Ticket(ticket) => self.return_ticket(ticket),
+            }
+        }
+    }
+
+    /// Writes held `frames` to a session, then a `PING` whose `PONG`
+    /// acknowledges them: one parcel with `contents`.
+    fn write_held<'f>(
+        &mut self,
+        key: usize,
+        frames: impl Iterator<Item = &'f Rc<[u8]>>,
+        contents: Contents,
+    ) {
+        use super::queues::{Limit, Outgoing};
+        self.next_ping += 1;
+        let token = self.next_ping.to_string();
+        let Some(session) = self.queues.sessions.get(key) else {
+            return;
+        };
+        // The parcel is open-ended while its frames are queued, so they
+        // never count against the queue's limit: held mail was counted
+        // against the mailbox's.
+        let from = session.out.written() + session.out.len() as u64;
+        let parcel = Parcel {
+            contents,
+            token: token.clone(),
+            from,
+            until: u64::MAX,
+        };
+        self.queues.with_session(key, |s| s.mail.add(parcel));
+        for frame in frames {
+            self.queues.push(key, Outgoing::Shared(frame), Limit::Past);
+        }
+        self.queues.with_session(key, |s| {
+            let until = s.out.written() + s.out.len() as u64;
+            s.mail.close(until);
+        });
+        let ping = Event::Ping(Some(&token));
+        self.queues.push(key, Outgoing::Event(&ping), Limit::Past);
+    }
+}
+
+impl MailInFlight {
+    /// Adds a parcel: letters from the store join the ones in flight,
+    /// whose `PING` is now the new one (its `PONG` answers for all of it).
+    fn add(&mut self, parcel: Parcel) {
+        let in_flight = self
+            .parcels
+            .iter_mut()
+            .find(|p| matches!(p.contents, Contents::Letters { .. }));
+        match (in_flight, parcel.contents) {
+            (
+                Some(p),
+                Contents::Letters {
+                    letters: mut more, ..
+                },
+            ) => {
+                if let Contents::Letters { letters, .. } = &mut p.contents {
+                    letters.append(&mut more);
+                }
+                p.until = parcel.until;
+                p.token = parcel.token;
+            }
+            (_, contents) => self.parcels.push(Parcel { contents, ..parcel }),
+        }
+    }
+
+    /// Ends the open parcel (the one being written) at `until`.
+    fn close(&mut self, until: u64) {
+        for p in &mut self.parcels {
+            if p.until == u64::MAX {
+                p.until = until;
+            }
+        }
+    }
+}
