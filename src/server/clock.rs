@@ -27,6 +27,8 @@ impl Stamp {
 #[derive(Debug)]
 pub struct Clock {
     now: DateTime<Utc>,
+    /// `now` in milliseconds since the epoch.
+    millis: i64,
     /// The millisecond `stamp` was formatted for.
     formatted: i64,
     stamp: Stamp,
@@ -34,8 +36,10 @@ pub struct Clock {
 
 impl Default for Clock {
     fn default() -> Clock {
+        let now = Utc::now();
         Clock {
-            now: Utc::now(),
+            now,
+            millis: now.timestamp_millis(),
             formatted: i64::MIN,
             stamp: Stamp {
                 bytes: [0; STAMP_LEN],
@@ -49,13 +53,13 @@ impl Clock {
     /// Reads the wall clock; called once per loop turn.
     pub fn set(&mut self) {
         self.now = Utc::now();
+        self.millis = self.now.timestamp_millis();
     }
 
     /// The time of this turn as `2026-11-23T10:15:30.123Z`.
     pub fn stamp(&mut self) -> Stamp {
-        let millis = self.now.timestamp_millis();
-        if millis != self.formatted {
-            self.formatted = millis;
+        if self.millis != self.formatted {
+            self.formatted = self.millis;
             let text = self.now.to_rfc3339_opts(SecondsFormat::Millis, true);
             let len = text.len().min(STAMP_LEN);
             self.stamp.bytes[..len].copy_from_slice(&text.as_bytes()[..len]);

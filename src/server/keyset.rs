@@ -1,6 +1,6 @@
 //! A set of connection keys listed once per turn: the sessions to flush,
 //! to cut, to read again, waiting for the journal. Each is a list (the
-//! order work is done in) and a bit per key (so a key is listed once),
+//! order work is done in) and a flag per key (so a key is listed once),
 //! kept in step here rather than by every caller.
 //!
 //! Keys are slab keys, which are reused: an entry means "look at whoever
@@ -11,21 +11,25 @@
 #[derive(Debug, Default)]
 pub struct KeySet {
     keys: Vec<usize>,
-    /// One bit per key: set exactly for the keys in `keys`.
-    listed: Vec<u64>,
+    /// A flag per key (a byte: cheaper to test and set than a bit, and a
+    /// key's byte costs nothing beside its session): set exactly for the
+    /// keys in `keys`.
+    listed: Vec<bool>,
 }
 
 impl KeySet {
     /// Lists `key` unless it is listed already; returns whether it was new.
     #[inline]
     pub fn insert(&mut self, key: usize) -> bool {
-        let (word, bit) = (key / 64, 1u64 << (key % 64));
-        if word >= self.listed.len() {
-            self.listed.resize(word + 1, 0);
-        }
-        match self.listed.get_mut(word) {
-            Some(slot) if *slot & bit == 0 => *slot |= bit,
-            _ => return false,
+        match self.listed.get_mut(key) {
+            Some(true) => return false,
+            Some(flag) => *flag = true,
+            None => {
+                self.listed.resize(key + 1, false);
+                if let Some(flag) = self.listed.get_mut(key) {
+                    *flag = true;
+                }
+            }
         }
         self.keys.push(key);
         true
@@ -34,9 +38,7 @@ impl KeySet {
     /// Is `key` listed?
     #[inline]
     pub fn contains(&self, key: usize) -> bool {
-        self.listed
-            .get(key / 64)
-            .is_some_and(|w| w & (1u64 << (key % 64)) != 0)
+        self.listed.get(key).is_some_and(|&f| f)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -51,7 +53,7 @@ impl KeySet {
     /// first) and empties the set, so they may be listed again.
     pub fn take_into(&mut self, into: &mut Vec<usize>) {
         into.clear();
-        self.clear_bits();
+        self.clear_flags();
         std::mem::swap(into, &mut self.keys);
     }
 
@@ -64,7 +66,7 @@ impl KeySet {
 
     /// Empties the set, keeping its memory for the next turn.
     pub fn clear(&mut self) {
-        self.clear_bits();
+        self.clear_flags();
         self.keys.clear();
     }
 
@@ -77,14 +79,14 @@ impl KeySet {
         }
     }
 
-    fn clear_bits(&mut self) {
-        // Many keys listed: wiping every word is cheaper than one by one.
-        if self.keys.len() >= self.listed.len() {
-            return self.listed.fill(0);
+    fn clear_flags(&mut self) {
+        // Many keys listed: wiping every flag is cheaper than one by one.
+        if self.keys.len() * 8 >= self.listed.len() {
+            return self.listed.fill(false);
         }
         for &key in &self.keys {
-            if let Some(w) = self.listed.get_mut(key / 64) {
-                *w &= !(1u64 << (key % 64));
+            if let Some(flag) = self.listed.get_mut(key) {
+                *flag = false;
             }
         }
     }

@@ -182,23 +182,30 @@ impl<T: Write> Queues<T> {
             return false;
         }
         let before = session.live_queued();
-        match what {
+        let after = match what {
             // The common case, kept short: a line user takes the chunk.
             Outgoing::Shared(chunk) if is_lines(session.out.kind) => {
-                session.out.queue.push_shared(chunk)
+                session.out.queue.push_shared(chunk);
+                session.live_queued()
             }
             _ => self.encode(key, what),
+        };
+        self.total = self.total + after - before;
+        self.peak = self.peak.max(self.total);
+        self.high_water = self.high_water.max(self.total);
+        if within && (after > self.max_queue || (before > 0 && self.total > self.max_total)) {
+            self.over.insert(key);
         }
-        self.count(key, before, within);
+        self.dirty.insert(key);
         true
     }
 
     /// Queues `what` in the session's encoding (out of line: the line
-    /// path of fan-out above stays small).
+    /// path of fan-out above stays small); returns its live bytes after.
     #[inline(never)]
-    fn encode(&mut self, key: usize, what: Outgoing<'_>) {
+    fn encode(&mut self, key: usize, what: Outgoing<'_>) -> usize {
         let Some(session) = self.sessions.get_mut(key) else {
-            return;
+            return 0;
         };
         let out = &mut session.out;
         match what {
@@ -220,21 +227,7 @@ impl<T: Write> Queues<T> {
                 out.queue.push_with(|b| b.extend_from_slice(bytes));
             }
         }
-    }
-
-    /// Counts what a push added to a session that had `before` live bytes
-    /// queued, lists it for the flush, and lists it as over if a limit it
-    /// is held to is passed.
-    #[inline]
-    fn count(&mut self, key: usize, before: usize, within: bool) {
-        let after = self.sessions.get(key).map_or(before, |s| s.live_queued());
-        self.total = self.total + after - before;
-        self.peak = self.peak.max(self.total);
-        self.high_water = self.high_water.max(self.total);
-        if within && (after > self.max_queue || (before > 0 && self.total > self.max_total)) {
-            self.over.insert(key);
-        }
-        self.dirty.insert(key);
+        session.live_queued()
     }
 
     /// Runs `f` on a session and keeps the byte totals right afterwards
