@@ -105,8 +105,6 @@ pub struct Server {
     pub(super) stopping_by: Option<Instant>,
     /// A second stop signal: leave now.
     pub(super) stop_now: bool,
-    /// Loop turns so far: a socket is read at most once per turn.
-    turn: u64,
     /// Sockets whose read budget ran out, to read again next turn.
     reread: KeySet,
     /// News from the cluster left for the next turn (its budget ran out).
@@ -129,7 +127,6 @@ impl Server {
             shutdown_timeout: p.shutdown_timeout,
             stopping_by: None,
             stop_now: false,
-            turn: 0,
             reread: KeySet::default(),
             cluster_backlog: false,
         }
@@ -173,8 +170,8 @@ impl Server {
                 Err(e) => return Err(e),
             }
             let now = Instant::now();
+            // A new turn: a socket is read at most once in it.
             self.hub.set_now(now);
-            self.turn += 1;
             // Last turn's leftovers are read this turn, once.
             self.reread.take_into(&mut leftovers);
             for event in events.iter() {
@@ -265,7 +262,7 @@ impl Server {
 
     /// Reads what a socket has, once per turn, up to the budget.
     fn read(&mut self, key: usize, scratch: &mut [u8]) {
-        let turn = self.turn;
+        let turn = self.hub.turn();
         let Some(session) = self.hub.session_mut(key) else {
             return;
         };

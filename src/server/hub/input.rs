@@ -14,7 +14,6 @@
 //! cut or closing.
 
 use super::Hub;
-use crate::protocol::Event;
 use crate::server::wire::{self, Dialect, Input, WireKind};
 use std::io::Write;
 use std::time::Instant;
@@ -197,30 +196,6 @@ impl<T: Write> Hub<T> {
     pub(in crate::server) fn seal_charged(&mut self, key: usize) {
         self.charge(key, self.online.len() as u64);
         self.seal();
-    }
-
-    /// Queues a reply to this connection alone, within its limit.
-    pub(in crate::server) fn reply(&mut self, key: usize, event: &Event<'_>) {
-        use super::queues::{Limit, Outgoing};
-        self.queues.push(key, Outgoing::Event(event), Limit::Within);
-    }
-
-    /// Queues `ERR <code> <text>` to this connection, within its limit.
-    pub(in crate::server) fn reply_err(
-        &mut self,
-        key: usize,
-        code: crate::protocol::ErrorCode,
-        text: &str,
-    ) {
-        self.reply(key, &Event::Error(code, text));
-    }
-
-    /// Queues bytes of the wire's own (a response, a control frame) as
-    /// they are; `last`: past any limit, as a closing connection's last.
-    pub(in crate::server) fn push_wire(&mut self, key: usize, bytes: &[u8], last: bool) {
-        use super::queues::{Limit, Outgoing};
-        let limit = if last { Limit::Past } else { Limit::Within };
-        self.queues.push(key, Outgoing::Wire(bytes), limit);
     }
 
     /// Input waits until the answer numbered by the returned serial.

@@ -10,7 +10,6 @@
 //! so its `ERR 503` arrives whole and reading its input stays within the
 //! loop's per-turn budget.
 
-use super::queues::{Limit, Outgoing};
 use super::Hub;
 use crate::protocol::{ErrorCode, Event};
 use crate::server::session::Session;
@@ -208,18 +207,6 @@ impl<T: Write> Hub<T> {
                     .is_some_and(|s| s.serial == serial && s.is_lingering())
             });
         }
-    }
-
-    /// Queues a connection's last frame before it is closed, past any
-    /// limit.
-    pub(in crate::server) fn last_words(&mut self, key: usize, event: &Event<'_>) {
-        self.queues.push(key, Outgoing::Event(event), Limit::Past);
-    }
-
-    /// Says `ERR <code> <text>` as a connection's last frame and closes it.
-    pub(in crate::server) fn close_with(&mut self, key: usize, code: ErrorCode, text: &str) {
-        self.last_words(key, &Event::Error(code, text));
-        self.close(key, None);
     }
 
     /// Stops reading from a session, tells the others it left, and lets its

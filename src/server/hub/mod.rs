@@ -26,10 +26,9 @@ mod fanout;
 pub(super) mod input;
 mod intake;
 mod lifecycle;
-mod liveness;
 mod mail;
 mod queues;
-mod remote;
+mod replies;
 mod stats;
 mod timers;
 mod web;
@@ -181,6 +180,11 @@ impl<T: Write> Hub<T> {
         self.now = now;
         self.turn += 1;
         self.clock.set();
+    }
+
+    /// The loop's turns so far, this one included (`set_now` starts one).
+    pub fn turn(&self) -> u64 {
+        self.turn
     }
 
     /// Open connections, lingering ones included.

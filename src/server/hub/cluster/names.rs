@@ -1,20 +1,21 @@
-//! What the commands do differently in a cluster: a `LOGIN` waits for its
-//! name claim, and a `PING` after messages for other nodes waits until
-//! NATS has them (a `MSG` to someone offline waits until JetStream holds
-//! the mail: see [`mail`](super::mail)). Each waits the way a password
-//! check does: the connection's later input is kept, in order, and taken
-//! up when the answer comes.
+//! Names in a cluster: the names bucket is the truth about who holds a
+//! name, and the loop follows it through the helper's watch. A `LOGIN`
+//! claims its name there first, waiting the way a password check does —
+//! the connection's later input is kept, in order, and taken up when the
+//! answer comes; a claim deleted while this node was cut off is claimed
+//! again; a name taken on another node takes it from a session here.
 
-use super::cluster::PendingClaim;
-use super::{Hub, WaitFor};
-use crate::protocol::ErrorCode;
-use crate::server::cluster::{claim_value, ClaimOutcome, HeldMail, ToCluster};
+use super::super::{Hub, WaitFor};
+use super::{Node, PendingClaim};
+use crate::protocol::{ErrorCode, Event};
+use crate::server::cluster::{claim_value, ClaimOutcome, HeldMail, Holder, ToCluster};
 use std::io::Write;
+use std::rc::Rc;
 
 impl<T: Write> Hub<T> {
     /// Hands work to the helper; without room, answers `ERR 503` and
     /// returns false.
-    pub(super) fn send_or_refuse(&mut self, key: usize, job: ToCluster) -> bool {
+    pub(in crate::server::hub) fn send_or_refuse(&mut self, key: usize, job: ToCluster) -> bool {
         let sent = self.cluster.as_ref().is_some_and(|c| c.port.send(job));
         if !sent {
             let text = "the cluster link is overloaded; try again in a moment";
@@ -158,29 +159,79 @@ impl<T: Write> Hub<T> {
         });
     }
 
-    /// `PING` in a cluster after messages for other nodes: the `PONG` waits
-    /// until NATS has them. Returns false when no wait is needed.
-    pub(in crate::server) fn ping_in_cluster(&mut self, key: usize, token: Option<&str>) -> bool {
-        let published = self
-            .queues
-            .sessions
-            .get_mut(key)
-            .is_some_and(|s| std::mem::take(&mut s.node.published));
-        if self.cluster.is_none() || !published {
-            return false;
+    /// A names-bucket change.
+    pub(super) fn on_name(&mut self, name: String, holder: Option<Holder>) {
+        let Some(c) = &mut self.cluster else { return };
+        let name: Rc<str> = Rc::from(name);
+        if let Some(set) = &mut c.rebuilding {
+            set.remove(&name);
         }
-        // This turn's broadcasts go to NATS before the flush is asked for.
-        self.publish_bus_out();
-        let serial = self.wait(key, WaitFor::Publish);
-        if !self.send_or_refuse(key, ToCluster::Flush { key, serial }) {
-            if let Some(stash) = self.end_wait(key, serial) {
-                self.go_on(key, &stash);
+        self.users_reply = None;
+        let claiming = c.claiming.contains_key(&*name);
+        let local = self.online.get(&name).copied();
+        match holder {
+            Some(h) if h.node == c.port.node => {
+                c.remote.remove(&name);
+                let ours = h.incarnation == c.port.incarnation
+                    && (claiming
+                        || local.is_some_and(|k| {
+                            self.queues
+                                .sessions
+                                .get(k)
+                                .is_some_and(|s| s.node.claim_rev == h.rev)
+                        }));
+                if !ours {
+                    // A claim of an earlier run of this node, or of a
+                    // session gone meanwhile.
+                    c.port.send(ToCluster::Release {
+                        name: name.to_string(),
+                        rev: h.rev,
+                    });
+                }
             }
-            return false;
+            Some(h) => {
+                if !c.nodes.contains_key(&h.node) {
+                    c.nodes.insert(h.node.clone(), Node::first_heard(self.now));
+                }
+                let node = h.node.clone();
+                c.remote.insert(Rc::clone(&name), h);
+                if let (Some(key), false) = (local, claiming) {
+                    // Logged in elsewhere with the password: this session
+                    // lost the name (no LEFT: the name never went offline).
+                    let text = format!("replaced by a new login as {name} on node {node}");
+                    self.replace(key, &text);
+                }
+            }
+            None => {
+                c.remote.remove(&name);
+                if let (Some(key), false) = (local, claiming) {
+                    // Our claim was deleted (we were taken for dead): claim
+                    // it again, or hand over the name if someone was faster.
+                    self.reclaim(key, &name);
+                }
+            }
         }
-        if let Some(c) = &mut self.cluster {
-            c.pending_pongs.insert(serial, token.map(str::to_owned));
+    }
+
+    /// The names watch has delivered the whole bucket again: names that
+    /// went away while it was down are announced as gone.
+    pub(super) fn names_synced(&mut self) {
+        let Some(c) = &mut self.cluster else { return };
+        let Some(gone) = c.rebuilding.take() else {
+            return;
+        };
+        let gone: Vec<Rc<str>> = gone
+            .into_iter()
+            .filter(|name| c.remote.remove(name).is_some())
+            .collect();
+        let time = self.clock.stamp();
+        for name in gone {
+            self.broadcast_local(&Event::Left {
+                name: &name,
+                time: time.as_str(),
+                text: None,
+            });
         }
-        true
+        self.users_reply = None;
     }
 }

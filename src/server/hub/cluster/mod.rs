@@ -1,22 +1,26 @@
-//! The loop's side of the cluster: the directory of names held on other
-//! nodes, what arrives from the bus, and the commands waiting for NATS
-//! (liveness is in [`liveness`](super::liveness)).
+//! The loop's side of the cluster: what the rest of the hub asks of it
+//! (here, each answering as a single node would when there is no
+//! cluster: [`Hub::online_elsewhere`], [`Hub::names_elsewhere`], ...), and
+//! the news the cluster's helper thread brings, taken up in turn:
 //!
-//! The names bucket is the truth about who holds a name; the loop follows
-//! it through the helper's watch. Heartbeats on the bus say which nodes
-//! are alive: a node silent for the node timeout is dead, its users are
-//! announced as gone here (each node announces to its own users) and its
-//! names may be taken over; a minute later its entries are deleted.
-//! Frames from the bus join the turn's batch like local ones, so remote
-//! messages cost each local recipient one shared queue entry.
+//! - [`names`]: the directory of names held on other nodes, claims and
+//!   takeovers;
+//! - [`bus`]: other nodes' messages into the turn's batch, this node's out,
+//!   and `PING`s that wait for NATS;
+//! - [`liveness`]: which nodes are alive, by their heartbeats.
+//!
+//! Held mail in JetStream is [`mail`](super::mail)'s.
 
-use super::queues::{Limit, Outgoing};
+mod bus;
+mod liveness;
+mod names;
+
 use super::Hub;
-use crate::protocol::{ErrorCode, Event};
-use crate::server::cluster::wire::{self, BusMessage};
+use crate::protocol::Event;
+use crate::server::cluster::wire;
 use crate::server::cluster::{Backplane, FromCluster, Holder, ToCluster};
 use bytes::Bytes;
-use log::{debug, error, warn};
+use log::debug;
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::rc::Rc;
@@ -204,148 +208,6 @@ impl<T: Write> Hub<T> {
         }
     }
 
-    fn on_bus(&mut self, origin: &str, payload: &Bytes) {
-        if let Some(c) = &mut self.cluster {
-            if origin == c.port.node {
-                // NATS does not echo this node's own messages: another
-                // process publishes under its name (the same --node-name
-                // twice, or a forger). Counting it would make this node a
-                // peer of itself, and its heartbeats a restart every second.
-                c.impostor_messages += 1;
-                if c.impostor_messages.is_power_of_two() {
-                    error!(
-                        "another process publishes as node {origin} ({} messages so far): node names must be unique in a cluster; its messages are dropped",
-                        c.impostor_messages
-                    );
-                }
-                return;
-            }
-        }
-        let decoded = wire::decode(payload);
-        let incarnation = match &decoded {
-            Ok(BusMessage::Heartbeat { incarnation }) => Some(*incarnation),
-            _ => None,
-        };
-        if decoded.is_ok() {
-            self.heard_from(origin, incarnation);
-        }
-        match decoded {
-            Ok(BusMessage::Broadcast { frames, count }) => self.broadcast_remote(frames, count),
-            Ok(BusMessage::Private { to, frame }) => {
-                // After the broadcasts that came before it.
-                if self.batch.has_frames() {
-                    self.seal();
-                }
-                let frame: Rc<[u8]> = Rc::from(frame);
-                for name in to.split(',') {
-                    if let Some(&key) = self.online.get(name) {
-                        if self
-                            .queues
-                            .push(key, Outgoing::Shared(&frame), Limit::Within)
-                        {
-                            self.counters.deliveries += 1;
-                        }
-                    }
-                }
-            }
-            Ok(BusMessage::MailFor { name }) => {
-                if let (Some(&key), Some(c)) = (self.online.get(name), &self.cluster) {
-                    c.port.send(ToCluster::Fetch {
-                        key,
-                        name: name.to_owned(),
-                    });
-                }
-            }
-            Ok(BusMessage::Heartbeat { .. }) => {}
-            Err(e) => {
-                let Some(c) = &mut self.cluster else { return };
-                c.malformed += 1;
-                if c.malformed.is_power_of_two() {
-                    warn!(
-                        "malformed message from node {origin} dropped: {} ({} so far)",
-                        e.0, c.malformed
-                    );
-                }
-            }
-        }
-    }
-
-    /// A names-bucket change.
-    fn on_name(&mut self, name: String, holder: Option<Holder>) {
-        let Some(c) = &mut self.cluster else { return };
-        let name: Rc<str> = Rc::from(name);
-        if let Some(set) = &mut c.rebuilding {
-            set.remove(&name);
-        }
-        self.users_reply = None;
-        let claiming = c.claiming.contains_key(&*name);
-        let local = self.online.get(&name).copied();
-        match holder {
-            Some(h) if h.node == c.port.node => {
-                c.remote.remove(&name);
-                let ours = h.incarnation == c.port.incarnation
-                    && (claiming
-                        || local.is_some_and(|k| {
-                            self.queues
-                                .sessions
-                                .get(k)
-                                .is_some_and(|s| s.node.claim_rev == h.rev)
-                        }));
-                if !ours {
-                    // A claim of an earlier run of this node, or of a
-                    // session gone meanwhile.
-                    c.port.send(ToCluster::Release {
-                        name: name.to_string(),
-                        rev: h.rev,
-                    });
-                }
-            }
-            Some(h) => {
-                if !c.nodes.contains_key(&h.node) {
-                    c.nodes.insert(h.node.clone(), Node::first_heard(self.now));
-                }
-                let node = h.node.clone();
-                c.remote.insert(Rc::clone(&name), h);
-                if let (Some(key), false) = (local, claiming) {
-                    // Logged in elsewhere with the password: this session
-                    // lost the name (no LEFT: the name never went offline).
-                    let text = format!("replaced by a new login as {name} on node {node}");
-                    self.replace(key, &text);
-                }
-            }
-            None => {
-                c.remote.remove(&name);
-                if let (Some(key), false) = (local, claiming) {
-                    // Our claim was deleted (we were taken for dead): claim
-                    // it again, or hand over the name if someone was faster.
-                    self.reclaim(key, &name);
-                }
-            }
-        }
-    }
-
-    /// The names watch has delivered the whole bucket again: names that
-    /// went away while it was down are announced as gone.
-    fn names_synced(&mut self) {
-        let Some(c) = &mut self.cluster else { return };
-        let Some(gone) = c.rebuilding.take() else {
-            return;
-        };
-        let gone: Vec<Rc<str>> = gone
-            .into_iter()
-            .filter(|name| c.remote.remove(name).is_some())
-            .collect();
-        let time = self.clock.stamp();
-        for name in gone {
-            self.broadcast_local(&Event::Left {
-                name: &name,
-                time: time.as_str(),
-                text: None,
-            });
-        }
-        self.users_reply = None;
-    }
-
     /// Publishes this turn's local broadcasts to the other nodes, once.
     pub(super) fn publish_bus_out(&mut self) {
         let Some(c) = &mut self.cluster else { return };
@@ -429,22 +291,5 @@ impl<T: Write> Hub<T> {
             load(&g.lagged),
             load(&g.dropped),
         )
-    }
-
-    /// Sends the `PONG` a flush was waited for.
-    fn flushed(&mut self, key: usize, serial: u64, ok: bool) {
-        let Some(c) = &mut self.cluster else { return };
-        let Some(token) = c.pending_pongs.remove(&serial) else {
-            return;
-        };
-        let Some(stash) = self.end_wait(key, serial) else {
-            return;
-        };
-        if !ok {
-            let text = "the cluster is unavailable: what you sent may not have reached other nodes";
-            self.reply_err(key, ErrorCode::Unavailable, text);
-        }
-        self.reply(key, &Event::Pong(token.as_deref()));
-        self.go_on(key, &stash);
     }
 }

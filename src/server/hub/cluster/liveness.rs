@@ -6,8 +6,8 @@
 //! one's users. A loop that was itself stalled gives the others their time
 //! again before judging them.
 
-use super::cluster::{Node, FORGET_AFTER, MAX_NODES};
-use super::Hub;
+use super::super::Hub;
+use super::{Node, FORGET_AFTER, MAX_NODES};
 use crate::protocol::Event;
 use crate::server::cluster::wire;
 use crate::server::cluster::ToCluster;
@@ -112,7 +112,7 @@ impl<T: Write> Hub<T> {
 
     /// Cluster work on the loop's tick: a heartbeat, and nodes that fell
     /// silent declared dead.
-    pub(super) fn cluster_tick(&mut self) {
+    pub(in crate::server::hub) fn cluster_tick(&mut self) {
         let now = self.now;
         let Some(c) = &mut self.cluster else { return };
         let beat = wire::encode_heartbeat(&c.port.incarnation);
