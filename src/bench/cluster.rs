@@ -20,7 +20,8 @@
 //! four.
 
 use super::bed::{logged_out, Bed, Node, NODES};
-use super::nodes::{Join, Lab, Nats, Proc};
+use super::nats::Cluster;
+use super::nodes::{Join, Lab, Proc};
 use super::progress::{self, Progress};
 use super::report::{Report, Row};
 use super::scenario::{Kind, Settings};
@@ -93,7 +94,7 @@ pub fn run(o: &Options, s: &Settings, bar: &Progress, report: &mut Report) {
         }
         Err(e) => runner.rows[3].error = Some(e),
     }
-    nats.stop();
+    nats.stop(Duration::from_secs(5));
     let complaints = lab.complaints();
     if !complaints.is_empty() || runner.rows.iter().any(|r| r.error.is_some()) {
         match lab.save_logs() {
@@ -123,7 +124,7 @@ struct Runner<'a> {
 impl Runner<'_> {
     /// Configurations 1-3, taking turns within each round; returns the
     /// median of the rounds' latency rates.
-    fn side_by_side(&mut self, o: &Options, lab: &mut Lab, nats: &Nats) -> Option<f64> {
+    fn side_by_side(&mut self, o: &Options, lab: &mut Lab, nats: &Cluster) -> Option<f64> {
         let s = self.s;
         let cluster = start_cluster(lab, nats, NODES, false);
         let alone = lab.evchat("alone", 0, None, false);
@@ -272,11 +273,10 @@ fn median(values: &mut [f64]) -> Option<f64> {
 /// `shared`: all on one port. Waits until each sees all the others.
 fn start_cluster(
     lab: &mut Lab,
-    nats: &Nats,
+    nats: &Cluster,
     k: usize,
     shared: bool,
 ) -> Result<(Vec<Proc>, Vec<Node>), String> {
-    let urls = nats.urls();
     let (mut procs, mut nodes) = (Vec::new(), Vec::new());
     for i in 0..k {
         let name = if shared {
@@ -289,7 +289,7 @@ fn start_cluster(
             _ => 0,
         };
         let join = Join {
-            urls: std::slice::from_ref(&urls[i % urls.len()]),
+            urls: &[nats.url(i % nats.len())],
             node: &name,
             replicas: NODES,
         };
@@ -322,7 +322,7 @@ fn start_cluster(
 fn evchat_bed(
     nodes: &[Node],
     procs: &[Proc],
-    nats: &Nats,
+    nats: &Cluster,
     shared: bool,
     n: usize,
     s: &Settings,
@@ -348,14 +348,8 @@ fn evchat_bed(
 
 /// The fleet over the NATS servers, once the publisher's server knows
 /// the other servers' interest in the subject.
-fn nats_bed(nats: &Nats, n: usize, s: &Settings) -> Result<Bed, String> {
-    let mut bed = Bed::open(
-        Target::Nats,
-        nats.clients.clone(),
-        (Vec::new(), false),
-        n,
-        s,
-    )?;
+fn nats_bed(nats: &Cluster, n: usize, s: &Settings) -> Result<Bed, String> {
+    let mut bed = Bed::open(Target::Nats, nats.client_addrs(), (Vec::new(), false), n, s)?;
     bed.workers = nats.pids();
     let others = (1..NODES).filter(|&k| k < n).count();
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -11,7 +11,8 @@
 //! - [`peers`]: starting the servers for `--compare`;
 //! - [`cluster`]: three evchat nodes over a NATS cluster, against one node,
 //!   NATS's own pub/sub and nodes sharing a port, all started by the bench
-//!   ([`nodes`] starts them, [`warmup`] logs the names in gently first,
+//!   ([`nodes`] starts them, nats-server through [`nats`], the launcher
+//!   the tests use too; [`warmup`] logs the names in gently first,
 //!   [`bed`] measures each configuration, [`summary`] says what the
 //!   figures mean);
 //! - [`report`]: medians over rounds, the tables and the JSON ([`columns`]
@@ -24,6 +25,7 @@ pub mod columns;
 pub mod fleet;
 pub mod flood;
 pub mod flooder;
+pub mod nats;
 pub mod nodes;
 pub mod pair;
 pub mod peers;
