@@ -1,23 +1,11 @@
 //! `evchat-bench cluster`: what clustering costs and gives, in one run.
 //!
-//! The bench starts three nats-servers clustered with JetStream and, side
-//! by side with the same N subscribers and one publisher, measures
-//!
-//! 1. three evchat nodes joined over them (`--cluster`), subscribers
-//!    spread evenly, the publisher on node 1;
-//! 2. one evchat node alone (no `--cluster`);
-//! 3. the NATS cluster's own pub/sub, subscribers spread over its three
-//!    servers, the publisher on the first;
-//! 4. K evchat nodes sharing one port (`--reuse-port`), against 2.
-//!
-//! 1–3 stay up together and take turns within each round; 4 runs after
-//! 1's nodes have stopped (in the same NATS cluster two sets of nodes
-//! would be one chat). Latency is measured at one offered rate for all:
-//! the given `--latency-rate`, or `--latency-fraction` of the slowest
-//! configuration's maximum in that round (4 takes 1–3's median, unless it
-//! cannot keep up with it). What each configuration is
-//! ([`bed`](super::bed)) and how its round is measured is the same for all
-//! four.
+//! Three evchat nodes over three clustered nats-servers, one node alone,
+//! NATS's own pub/sub and K nodes sharing a port, measured side by side
+//! ([`bed`](super::bed) is one configuration); 1–3 take turns within each
+//! round, 4 runs after, and latency is measured at one rate for all. What
+//! each configuration is and what the figures mean: docs/CLUSTER.md, "The
+//! cluster bench: what its figures mean".
 
 use super::bed::{logged_out, Bed, Node, NODES};
 use super::nats::Cluster;

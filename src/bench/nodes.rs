@@ -1,12 +1,10 @@
 //! The servers `evchat-bench cluster` runs: three nats-servers clustered
-//! with JetStream, and evchat-server nodes — alone, joined into one chat
-//! over them, or several sharing one port with SO_REUSEPORT.
-//!
-//! Everything lives in one temporary directory (NATS configurations and
-//! stores, evchat data directories, every server's log), removed when the
-//! [`Lab`] drops. Servers are stopped with SIGTERM, as an operator would:
-//! an evchat node then gives its names back to the cluster. What the logs
-//! say that looks wrong is handed back to the report ([`Lab::complaints`]).
+//! with JetStream ([`nats`](super::nats)), and evchat-server nodes — alone,
+//! joined into one chat over them, or several sharing one port with
+//! SO_REUSEPORT — all in one temporary directory that goes when the
+//! [`Lab`] drops. Servers are stopped with SIGTERM, as an operator would;
+//! what their logs say that looks wrong goes in the report
+//! ([`Lab::complaints`]). See docs/CLUSTER.md, "What it starts".
 
 use super::nats::{die_with_parent, nats_server_path, terminate, Cluster, Spec};
 use super::peers::evchat_server;
