@@ -18,8 +18,8 @@
 //! (`nats1`, `nats2`, ...): its config `<name>.conf`, its JetStream store
 //! `<name>-store`, and its log `<name>.log` (everything every incarnation
 //! of it wrote). The servers die with the thread that started them, and are
-//! killed when the [`Cluster`] drops. Facts about NATS 2.9 (Debian's) that
-//! this relies on are in docs/CLUSTER.md.
+//! killed when the [`Cluster`] drops. How `evchat-bench cluster` uses it:
+//! docs/CLUSTER.md, "What it starts".
 
 use super::peers::find_program;
 use serde_json::Value;
