@@ -6,10 +6,9 @@
 mod common;
 
 use common::cluster::{login_eventually, node};
-use common::nats::{nats_server_available, nats_server_path, NatsCluster};
+use common::nats::{nats_server_available, NatsCluster};
 use common::{run_with_stdin, Line, TestServer};
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 fn server_cmd() -> Command {
     Command::new(env!("CARGO_BIN_EXE_evchat-server"))
@@ -129,62 +128,16 @@ fn a_node_stopped_with_sigterm_says_its_users_left_and_frees_their_names() {
 }
 
 /// A single nats-server with JetStream that wants a user and password.
-struct GuardedNats {
-    child: std::process::Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl GuardedNats {
-    fn start() -> GuardedNats {
-        let dir = tempfile::tempdir().unwrap();
-        let conf = dir.path().join("nats.conf");
-        let store = dir.path().join("js");
-        std::fs::write(
-            &conf,
-            format!(
-                "listen: 127.0.0.1:-1\njetstream {{ store_dir: {:?}, max_memory_store: 64MB, \
-                 max_file_store: 256MB }}\nauthorization {{ user: evchat, password: s3cret }}\n",
-                store.to_str().unwrap()
-            ),
-        )
-        .unwrap();
-        let mut child = Command::new(nats_server_path().unwrap())
-            .arg("-c")
-            .arg(&conf)
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let port = loop {
-            let line = lines.next().expect("nats-server started").unwrap();
-            if let Some(at) = line.split("Listening for client connections on ").nth(1) {
-                break at.rsplit(':').next().unwrap().trim().parse().unwrap();
-            }
-        };
-        std::thread::spawn(move || lines.for_each(drop));
-        GuardedNats {
-            child,
-            port,
-            _dir: dir,
-        }
-    }
-}
-
-impl Drop for GuardedNats {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+const GUARDED: &str = "authorization { user: evchat, password: s3cret }\n";
 
 #[test]
 fn nats_guarded_by_a_password_takes_it_in_the_url() {
     if !nats_server_available() {
         return;
     }
-    let nats = GuardedNats::start();
-    let wrong = format!("nats://evchat:wrong@127.0.0.1:{}", nats.port);
+    let nats = NatsCluster::start_with(1, GUARDED);
+    let port = nats.client_addr(0).port();
+    let wrong = format!("nats://evchat:wrong@127.0.0.1:{port}");
     let out = server_cmd()
         .args(["--port", "0", "--cluster", &wrong, "--node-name", "x"])
         .output()
@@ -193,7 +146,7 @@ fn nats_guarded_by_a_password_takes_it_in_the_url() {
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(said.contains("cannot reach the cluster"), "{said}");
     assert!(!said.contains("wrong"), "a password in the log: {said}");
-    let right = format!("nats://evchat:s3cret@127.0.0.1:{}", nats.port);
+    let right = format!("nats://evchat:s3cret@127.0.0.1:{port}");
     let server = node(&right, "a", &[]);
     let mut alice = server.login("alice");
     alice.send("SAY guarded");

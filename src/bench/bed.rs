@@ -3,13 +3,8 @@
 //! over them and one publisher on the first, and the measurement of one
 //! round — the throughput and latency phases of [`phase`](super::phase),
 //! with every process's CPU and every evchat node's counters around them.
-//!
-//! Subscriber `i` connects to server `i % servers` and is read by reader
-//! thread `i % 3`, so with three servers each thread reads exactly one
-//! server's subscribers: the third thread's latency is the cross-node
-//! latency (publisher on server 1, subscribers on server 3), the "probe".
-//! With one server, or several sharing a port, it is every third
-//! subscriber's.
+//! Reader thread 3 reads the subscribers of server 3: the cross-node
+//! "probe" (docs/CLUSTER.md, "The probe").
 
 use super::fleet::{Fleet, FleetSpec};
 use super::phase::{self, Plan};

@@ -1,26 +1,15 @@
 //! `evchat-bench cluster`: what clustering costs and gives, in one run.
 //!
-//! The bench starts three nats-servers clustered with JetStream and, side
-//! by side with the same N subscribers and one publisher, measures
-//!
-//! 1. three evchat nodes joined over them (`--cluster`), subscribers
-//!    spread evenly, the publisher on node 1;
-//! 2. one evchat node alone (no `--cluster`);
-//! 3. the NATS cluster's own pub/sub, subscribers spread over its three
-//!    servers, the publisher on the first;
-//! 4. K evchat nodes sharing one port (`--reuse-port`), against 2.
-//!
-//! 1–3 stay up together and take turns within each round; 4 runs after
-//! 1's nodes have stopped (in the same NATS cluster two sets of nodes
-//! would be one chat). Latency is measured at one offered rate for all:
-//! the given `--latency-rate`, or `--latency-fraction` of the slowest
-//! configuration's maximum in that round (4 takes 1–3's median, unless it
-//! cannot keep up with it). What each configuration is
-//! ([`bed`](super::bed)) and how its round is measured is the same for all
-//! four.
+//! Three evchat nodes over three clustered nats-servers, one node alone,
+//! NATS's own pub/sub and K nodes sharing a port, measured side by side
+//! ([`bed`](super::bed) is one configuration); 1–3 take turns within each
+//! round, 4 runs after, and latency is measured at one rate for all. What
+//! each configuration is and what the figures mean: docs/CLUSTER.md, "The
+//! cluster bench: what its figures mean".
 
 use super::bed::{logged_out, Bed, Node, NODES};
-use super::nodes::{Join, Lab, Nats, Proc};
+use super::nats::Cluster;
+use super::nodes::{Join, Lab, Proc};
 use super::progress::{self, Progress};
 use super::report::{Report, Row};
 use super::scenario::{Kind, Settings};
@@ -93,7 +82,7 @@ pub fn run(o: &Options, s: &Settings, bar: &Progress, report: &mut Report) {
         }
         Err(e) => runner.rows[3].error = Some(e),
     }
-    nats.stop();
+    nats.stop(Duration::from_secs(5));
     let complaints = lab.complaints();
     if !complaints.is_empty() || runner.rows.iter().any(|r| r.error.is_some()) {
         match lab.save_logs() {
@@ -123,7 +112,7 @@ struct Runner<'a> {
 impl Runner<'_> {
     /// Configurations 1-3, taking turns within each round; returns the
     /// median of the rounds' latency rates.
-    fn side_by_side(&mut self, o: &Options, lab: &mut Lab, nats: &Nats) -> Option<f64> {
+    fn side_by_side(&mut self, o: &Options, lab: &mut Lab, nats: &Cluster) -> Option<f64> {
         let s = self.s;
         let cluster = start_cluster(lab, nats, NODES, false);
         let alone = lab.evchat("alone", 0, None, false);
@@ -272,11 +261,10 @@ fn median(values: &mut [f64]) -> Option<f64> {
 /// `shared`: all on one port. Waits until each sees all the others.
 fn start_cluster(
     lab: &mut Lab,
-    nats: &Nats,
+    nats: &Cluster,
     k: usize,
     shared: bool,
 ) -> Result<(Vec<Proc>, Vec<Node>), String> {
-    let urls = nats.urls();
     let (mut procs, mut nodes) = (Vec::new(), Vec::new());
     for i in 0..k {
         let name = if shared {
@@ -289,7 +277,7 @@ fn start_cluster(
             _ => 0,
         };
         let join = Join {
-            urls: std::slice::from_ref(&urls[i % urls.len()]),
+            urls: &[nats.url(i % nats.len())],
             node: &name,
             replicas: NODES,
         };
@@ -322,7 +310,7 @@ fn start_cluster(
 fn evchat_bed(
     nodes: &[Node],
     procs: &[Proc],
-    nats: &Nats,
+    nats: &Cluster,
     shared: bool,
     n: usize,
     s: &Settings,
@@ -348,14 +336,8 @@ fn evchat_bed(
 
 /// The fleet over the NATS servers, once the publisher's server knows
 /// the other servers' interest in the subject.
-fn nats_bed(nats: &Nats, n: usize, s: &Settings) -> Result<Bed, String> {
-    let mut bed = Bed::open(
-        Target::Nats,
-        nats.clients.clone(),
-        (Vec::new(), false),
-        n,
-        s,
-    )?;
+fn nats_bed(nats: &Cluster, n: usize, s: &Settings) -> Result<Bed, String> {
+    let mut bed = Bed::open(Target::Nats, nats.client_addrs(), (Vec::new(), false), n, s)?;
     bed.workers = nats.pids();
     let others = (1..NODES).filter(|&k| k < n).count();
     let deadline = Instant::now() + Duration::from_secs(10);

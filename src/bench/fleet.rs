@@ -72,61 +72,14 @@ impl Fleet {
             broken: Mutex::new(None),
             writes: Mutex::new(()),
         });
-        let mut per_thread: Vec<Vec<Watched>> = (0..readers).map(|_| Vec::new()).collect();
-        let mut receivers = Vec::with_capacity(spec.receivers);
-        let mut publishers = Vec::with_capacity(spec.publishers);
-        let mut hello = Vec::new();
-        let mut framed = Vec::new();
-        let mut add = |stream: TcpStream,
-                       counted: bool,
-                       slot: usize,
-                       ws: Option<WsReader>|
-         -> io::Result<Arc<TcpStream>> {
-            stream.set_nonblocking(true)?;
-            let stream = Arc::new(stream);
-            per_thread[slot % readers].push(Watched {
-                stream: Arc::clone(&stream),
-                decoder: Decoder::new(spec.target),
-                ws,
-                counted,
-                count: 0,
-            });
-            Ok(stream)
+        let mut watched = Watchers {
+            target: spec.target,
+            per_thread: (0..readers).map(|_| Vec::new()).collect(),
         };
-        let addr = |i: usize| spec.addrs[i % spec.addrs.len().max(1)];
-        // WebSocket upgrades are all asked for first (see wsconn::start).
-        let mut asked = std::collections::VecDeque::new();
-        if let Some(endpoint) = spec.ws {
-            for _ in 0..spec.receivers {
-                asked.push_back(wsconn::start(endpoint)?);
-            }
-        }
-        for i in 0..spec.receivers {
-            hello.clear();
-            spec.target.subscribe(&bench_name(i), &mut hello);
-            let (stream, ws) = match asked.pop_front() {
-                None => (connect(addr(i))?, None),
-                Some(mut stream) => {
-                    let early = wsconn::finish(&mut stream, patience)?;
-                    framed.clear();
-                    wsconn::wrap(spec.target, &hello, &mut framed);
-                    std::mem::swap(&mut hello, &mut framed);
-                    (stream, Some(WsReader::new(spec.target, early)))
-                }
-            };
-            (&stream).write_all(&hello)?;
-            receivers.push(add(stream, true, i, ws)?);
-        }
-        for i in 0..spec.publishers {
-            let stream = connect(addr(0))?;
-            hello.clear();
-            spec.target
-                .publisher(&bench_name(spec.receivers + i), &mut hello);
-            (&stream).write_all(&hello)?;
-            publishers.push(add(stream, false, i, None)?);
-        }
+        let receivers = open_receivers(spec, patience, &mut watched)?;
+        let publishers = open_publishers(spec, &mut watched)?;
         let mut handles = Vec::new();
-        for (slot, watched) in per_thread.into_iter().enumerate() {
+        for (slot, watched) in watched.per_thread.into_iter().enumerate() {
             let shared = Arc::clone(&shared);
             handles.push(
                 std::thread::Builder::new()
@@ -240,6 +193,91 @@ impl Drop for Fleet {
             let _ = h.join();
         }
     }
+}
+
+/// The connections each reader thread will watch, as they open.
+struct Watchers {
+    target: Target,
+    per_thread: Vec<Vec<Watched>>,
+}
+
+impl Watchers {
+    /// Hands `stream`, made non-blocking, to reader thread `slot` (modulo
+    /// their number); returns it for writing.
+    fn add(
+        &mut self,
+        stream: TcpStream,
+        counted: bool,
+        slot: usize,
+        ws: Option<WsReader>,
+    ) -> io::Result<Arc<TcpStream>> {
+        stream.set_nonblocking(true)?;
+        let stream = Arc::new(stream);
+        let readers = self.per_thread.len();
+        self.per_thread[slot % readers].push(Watched {
+            stream: Arc::clone(&stream),
+            decoder: Decoder::new(self.target),
+            ws,
+            counted,
+            count: 0,
+        });
+        Ok(stream)
+    }
+}
+
+/// Where connection `i` goes: receivers round robin over the addresses.
+fn addr(spec: &FleetSpec, i: usize) -> SocketAddr {
+    spec.addrs[i % spec.addrs.len().max(1)]
+}
+
+/// Connects and subscribes every receiver, over WebSocket if asked.
+fn open_receivers(
+    spec: &FleetSpec,
+    patience: Duration,
+    watched: &mut Watchers,
+) -> io::Result<Vec<Arc<TcpStream>>> {
+    let mut receivers = Vec::with_capacity(spec.receivers);
+    let mut hello = Vec::new();
+    let mut framed = Vec::new();
+    // WebSocket upgrades are all asked for first (see wsconn::start).
+    let mut asked = std::collections::VecDeque::new();
+    if let Some(endpoint) = spec.ws {
+        for _ in 0..spec.receivers {
+            asked.push_back(wsconn::start(endpoint)?);
+        }
+    }
+    for i in 0..spec.receivers {
+        hello.clear();
+        spec.target.subscribe(&bench_name(i), &mut hello);
+        let (stream, ws) = match asked.pop_front() {
+            None => (connect(addr(spec, i))?, None),
+            Some(mut stream) => {
+                let early = wsconn::finish(&mut stream, patience)?;
+                framed.clear();
+                wsconn::wrap(spec.target, &hello, &mut framed);
+                std::mem::swap(&mut hello, &mut framed);
+                (stream, Some(WsReader::new(spec.target, early)))
+            }
+        };
+        (&stream).write_all(&hello)?;
+        receivers.push(watched.add(stream, true, i, ws)?);
+    }
+    Ok(receivers)
+}
+
+/// Connects and logs in every publisher, on the first address.
+fn open_publishers(spec: &FleetSpec, watched: &mut Watchers) -> io::Result<Vec<Arc<TcpStream>>> {
+    let mut publishers = Vec::with_capacity(spec.publishers);
+    let mut hello = Vec::new();
+    for i in 0..spec.publishers {
+        let stream = connect(addr(spec, 0))?;
+        hello.clear();
+        spec.target
+            .publisher(&bench_name(spec.receivers + i), &mut hello);
+        (&stream).write_all(&hello)?;
+        publishers.push(watched.add(stream, false, i, None)?);
+    }
+    Ok(publishers)
 }
 
 /// Writes all of `data` to a (possibly non-blocking) socket.

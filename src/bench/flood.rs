@@ -16,11 +16,11 @@
 //! with the probe's. Nothing here is timed except the figures reported.
 
 use super::fleet::{bench_name, Fleet};
-use super::flooder::{Flood, FloodCounts, Flooder};
-use super::pair::{Pair, PairCounts};
+use super::flooder::{Flood, FloodCounts, FloodResult, Flooder};
+use super::pair::{Pair, PairCounts, PairResult};
 use super::phase::STALL;
 use super::procstat;
-use super::scenario::{server_stats, settle, Run, Sample, Settings, PATIENCE};
+use super::scenario::{server_stats, settle, Run, Sample, Settings, Stats, PATIENCE};
 use super::wire::{Decoder, Item, Target};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -111,14 +111,52 @@ pub fn run(r: Run, flood: Flood, s: &Settings) -> Result<Sample, String> {
         pid,
         ..
     } = r;
-    let evchat = target == Target::Evchat;
     let (fleet, users) = super::scenario::bystanders(target, addr, n, s)?;
+    let (flooder, pair) = sides(target, addr, n, flood, s)?;
+    let before = server_stats(target, addr)?;
+    let cpu0 = pid.and_then(procstat::cpu_seconds);
+    let probe0 = procstat::cpu_seconds(std::process::id());
+    let started = Instant::now();
+    // The pair starts once the flood is under way (or over, if small).
+    let under_way = (16 * super::phase::BATCH).min(s.messages.unwrap_or(u64::MAX));
+    let (flooded, paired) = side_by_side(flooder, pair, &fleet, n, under_way)?;
+    let probe_cpu = procstat::cpu_seconds(std::process::id()).zip(probe0);
+    let server_cpu = pid.and_then(procstat::cpu_seconds).zip(cpu0);
+    let elapsed = started.elapsed().as_secs_f64();
+    let (frames, rounds) = (flooded.frames, paired.round_trips);
+    if let (Some(before), Some(after)) = (before, server_stats(target, addr)?) {
+        server_agrees(flood, n, (frames, rounds), before, after)?;
+    }
+    for stream in flooded.streams.iter().chain([&paired.a, &paired.b]) {
+        leave(target, stream);
+    }
+    fleet.close();
+    settle(target, addr, users);
+    let mut sample = figures(&flooded, &paired);
+    if let Some((after, before)) = server_cpu {
+        sample.insert("server_busy", (after - before) / elapsed);
+    }
+    if let Some((after, before)) = probe_cpu {
+        sample.insert("probe_busy", (after - before) / elapsed);
+    }
+    Ok(sample)
+}
+
+/// The flooder and the pair, connected and logged in after the `n`
+/// bystanders.
+fn sides(
+    target: Target,
+    addr: SocketAddr,
+    n: usize,
+    flood: Flood,
+    s: &Settings,
+) -> Result<(Flooder, Pair), String> {
     // Names after the bystanders': A, B, the flooder, the sink.
     let names: Vec<String> = (n..n + 4).map(bench_name).collect();
     // Only evchat delivers a private flood to the flooder itself: a
     // subscribed Redis connection cannot publish, and NATS is told not to
     // echo.
-    let self_msg = evchat;
+    let self_msg = target == Target::Evchat;
     let a = join(target, addr, &names[0], false)?;
     let b = join(target, addr, &names[1], true)?;
     let stream = join(target, addr, &names[2], false)?;
@@ -154,12 +192,24 @@ pub fn run(r: Run, flood: Flood, s: &Settings) -> Result<Sample, String> {
         round_trips: s.round_trips,
         duration: Duration::from_secs_f64(s.flood_seconds),
     };
+    Ok((flooder, pair))
+}
+
+/// Runs the flooder and, once it has sent `under_way` frames, the pair,
+/// each on its own thread, until both are done and every receiver's count
+/// is checked ([`finish`]). A side that fails stops the other, and the
+/// wait for them; its failure says more than the checks it made fail.
+fn side_by_side(
+    flooder: Flooder,
+    pair: Pair,
+    fleet: &Fleet,
+    n: usize,
+    under_way: u64,
+) -> Result<(FloodResult, PairResult), String> {
+    let (flood, target) = (flooder.flood, flooder.target);
+    let evchat = target == Target::Evchat;
     let pair_counts = PairCounts::default();
     let flood_counts = FloodCounts::default();
-    let before = server_stats(target, addr)?;
-    let cpu0 = pid.and_then(procstat::cpu_seconds);
-    let probe0 = procstat::cpu_seconds(std::process::id());
-    let started = Instant::now();
     let (checked, flooded, paired) = std::thread::scope(|scope| {
         let (pc, fc, shared) = (&pair_counts, &flood_counts, &fleet.shared);
         // The slowest receiver of the flood, for the flooder's window.
@@ -180,14 +230,11 @@ pub fn run(r: Run, flood: Flood, s: &Settings) -> Result<Sample, String> {
             _ => fc.returned.load(Ordering::Acquire),
         };
         let stop = move || pc.sending_done.load(Ordering::Acquire);
-        // A side that fails stops the other, and the wait for them.
         let flooding = scope.spawn(move || {
             let result = flooder.run(fc, stop, progress);
             fc.failed.store(result.is_err(), Ordering::Release);
             result
         });
-        // The pair starts once the flood is under way (or over, if small).
-        let under_way = (16 * super::phase::BATCH).min(s.messages.unwrap_or(u64::MAX));
         while fc.sent.load(Ordering::Acquire) < under_way
             && !fc.finished.load(Ordering::Acquire)
             && !flooding.is_finished()
@@ -202,46 +249,51 @@ pub fn run(r: Run, flood: Flood, s: &Settings) -> Result<Sample, String> {
             }
             result
         });
-        let checked = finish(flood, n, target, &fleet, fc, pc);
+        let checked = finish(flood, n, target, fleet, fc, pc);
         fc.quit.store(true, Ordering::Release);
         pc.quit.store(true, Ordering::Release);
         let flooded = flooding.join().map_err(|_| "flooder panicked".to_owned());
         let paired = pairing.join().map_err(|_| "pair panicked".to_owned());
         (checked, flooded, paired)
     });
-    // A failure of either side says more than the checks it made fail.
     let flooded = flooded??;
     let paired = paired??;
     checked?;
-    let probe_cpu = procstat::cpu_seconds(std::process::id()).zip(probe0);
-    let server_cpu = pid.and_then(procstat::cpu_seconds).zip(cpu0);
-    let elapsed = started.elapsed().as_secs_f64();
-    let (frames, rounds) = (flooded.frames, paired.round_trips);
-    if let (Some(before), Some(after)) = (before, server_stats(target, addr)?) {
-        // The flood, the flooder's barrier, a MSG and a PING per round trip,
-        // the QUIT of the first STATS connection and the second STATS.
-        let frames_in = frames + 1 + 2 * rounds + 2;
-        let fanout = match flood {
-            Flood::Say => n as u64 + 2,
-            Flood::Msg => 1,
-            Flood::Pong => 0,
-        };
-        let deliveries = frames * fanout + rounds;
-        if after.frames_in - before.frames_in != frames_in
-            || after.deliveries - before.deliveries != deliveries
-        {
-            return Err(format!(
-                "server counted {} frames in and {} deliveries, the probe expected {frames_in} and {deliveries}",
-                after.frames_in - before.frames_in,
-                after.deliveries - before.deliveries
-            ));
-        }
+    Ok((flooded, paired))
+}
+
+/// evchat's own counters, `before` and `after` the run, must agree with
+/// the probe's `frames` flooded and round trips.
+fn server_agrees(
+    flood: Flood,
+    n: usize,
+    (frames, rounds): (u64, u64),
+    before: Stats,
+    after: Stats,
+) -> Result<(), String> {
+    // The flood, the flooder's barrier, a MSG and a PING per round trip,
+    // the QUIT of the first STATS connection and the second STATS.
+    let frames_in = frames + 1 + 2 * rounds + 2;
+    let fanout = match flood {
+        Flood::Say => n as u64 + 2,
+        Flood::Msg => 1,
+        Flood::Pong => 0,
+    };
+    let deliveries = frames * fanout + rounds;
+    if after.frames_in - before.frames_in != frames_in
+        || after.deliveries - before.deliveries != deliveries
+    {
+        return Err(format!(
+            "server counted {} frames in and {} deliveries, the probe expected {frames_in} and {deliveries}",
+            after.frames_in - before.frames_in,
+            after.deliveries - before.deliveries
+        ));
     }
-    for stream in flooded.streams.iter().chain([&paired.a, &paired.b]) {
-        leave(target, stream);
-    }
-    fleet.close();
-    settle(target, addr, users);
+    Ok(())
+}
+
+/// What the pair felt and what the flood achieved.
+fn figures(flooded: &FloodResult, paired: &PairResult) -> Sample {
     let mut sample = Sample::new();
     let figures = [
         (["msg_p50_us", "msg_p99_us", "msg_max_us"], &paired.msg),
@@ -252,19 +304,14 @@ pub fn run(r: Run, flood: Flood, s: &Settings) -> Result<Sample, String> {
         sample.insert(p99, h.value_at_quantile(0.99) as f64);
         sample.insert(max, h.max() as f64);
     }
-    sample.insert("round_trips", rounds as f64);
+    let frames = flooded.frames;
+    sample.insert("round_trips", paired.round_trips as f64);
     sample.insert("flood_frames", frames as f64);
     sample.insert("flood_duration_s", flooded.seconds);
     if flooded.seconds > 0.0 {
         sample.insert("flood_frames_per_s", frames as f64 / flooded.seconds);
     }
-    if let Some((after, before)) = server_cpu {
-        sample.insert("server_busy", (after - before) / elapsed);
-    }
-    if let Some((after, before)) = probe_cpu {
-        sample.insert("probe_busy", (after - before) / elapsed);
-    }
-    Ok(sample)
+    sample
 }
 
 /// Waits for the flood and the pair to end, then checks every receiver's

@@ -126,31 +126,10 @@ impl Flooder {
         progress: impl Fn() -> u64,
     ) -> Result<FloodResult, String> {
         let err = |e: io::Error| format!("flooder: {e}");
-        let mut poll = Poll::new().map_err(err)?;
-        let fd = self.stream.0.as_raw_fd();
-        poll.registry()
-            .register(
-                &mut SourceFd(&fd),
-                Token(0),
-                Interest::READABLE | Interest::WRITABLE,
-            )
-            .map_err(err)?;
-        if let Some((sink, _)) = &self.sink {
-            let fd = sink.as_raw_fd();
-            poll.registry()
-                .register(&mut SourceFd(&fd), Token(1), Interest::READABLE)
-                .map_err(err)?;
-        }
+        let mut poll = self.poll().map_err(err)?;
         let mut events = Events::with_capacity(8);
         let mut buf = vec![0u8; 256 << 10];
-        // Every frame is the same, so a ring of them is written as fast as
-        // the socket takes bytes, and frames sent = bytes written ÷ length.
-        let mut body = vec![b'x'; self.payload];
-        fill(&mut body, b'F', 0, 0);
-        let mut one = Vec::new();
-        frame(self.target, self.flood, &self.to, &body, &mut one);
-        let len = one.len() as u64;
-        let ring = one.repeat(((256 << 10) / one.len()).max(1));
+        let (ring, len) = self.ring();
         let cap = self.cap.unwrap_or(u64::MAX);
         let (mut bytes, mut pongs) = (0u64, 0u64);
         let start = Instant::now();
@@ -195,22 +174,11 @@ impl Flooder {
                     .saturating_mul(len)
                     .saturating_sub(partial)
             };
-            let at = (bytes % ring.len() as u64) as usize;
-            let end = ring.len().min(at.saturating_add(room as usize));
-            let blocked = if at == end {
-                true // the window is full
-            } else {
-                match (&self.stream.0).write(&ring[at..end]) {
-                    Ok(n) => {
-                        bytes += n as u64;
-                        counts.sent.store(bytes / len, Ordering::Release);
-                        false
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => true,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => false,
-                    Err(e) => return Err(err(e)),
-                }
-            };
+            let before = bytes;
+            let blocked = self.write_ring(&ring, &mut bytes, room).map_err(err)?;
+            if bytes != before {
+                counts.sent.store(bytes / len, Ordering::Release);
+            }
             if blocked {
                 // The socket is full, or the window is: wait for room.
                 let _ = poll.poll(&mut events, Some(Duration::from_millis(1)));
@@ -224,6 +192,56 @@ impl Flooder {
                 .chain(self.sink.map(|s| s.0))
                 .collect(),
         })
+    }
+
+    /// A poll on the flooding connection (readable and writable) and the
+    /// sink's (readable).
+    fn poll(&self) -> io::Result<Poll> {
+        let poll = Poll::new()?;
+        let fd = self.stream.0.as_raw_fd();
+        poll.registry().register(
+            &mut SourceFd(&fd),
+            Token(0),
+            Interest::READABLE | Interest::WRITABLE,
+        )?;
+        if let Some((sink, _)) = &self.sink {
+            let fd = sink.as_raw_fd();
+            poll.registry()
+                .register(&mut SourceFd(&fd), Token(1), Interest::READABLE)?;
+        }
+        Ok(poll)
+    }
+
+    /// About 256 KiB of identical flood frames, and one frame's length.
+    /// Every frame is the same, so a ring of them is written as fast as
+    /// the socket takes bytes, and frames sent = bytes written ÷ length.
+    fn ring(&self) -> (Vec<u8>, u64) {
+        let mut body = vec![b'x'; self.payload];
+        fill(&mut body, b'F', 0, 0);
+        let mut one = Vec::new();
+        frame(self.target, self.flood, &self.to, &body, &mut one);
+        let ring = one.repeat(((256 << 10) / one.len()).max(1));
+        (ring, one.len() as u64)
+    }
+
+    /// Writes at most `room` bytes of `ring`, from where the `bytes` written
+    /// so far left off; whether it could not (the socket is full, or the
+    /// window: `room` is 0).
+    fn write_ring(&self, ring: &[u8], bytes: &mut u64, room: u64) -> io::Result<bool> {
+        let at = (*bytes % ring.len() as u64) as usize;
+        let end = ring.len().min(at.saturating_add(room as usize));
+        if at == end {
+            return Ok(true); // the window is full
+        }
+        match (&self.stream.0).write(&ring[at..end]) {
+            Ok(n) => {
+                *bytes += n as u64;
+                Ok(false)
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 }
 

@@ -11,7 +11,8 @@
 //! - [`peers`]: starting the servers for `--compare`;
 //! - [`cluster`]: three evchat nodes over a NATS cluster, against one node,
 //!   NATS's own pub/sub and nodes sharing a port, all started by the bench
-//!   ([`nodes`] starts them, [`warmup`] logs the names in gently first,
+//!   ([`nodes`] starts them, nats-server through [`nats`], the launcher
+//!   the tests use too; [`warmup`] logs the names in gently first,
 //!   [`bed`] measures each configuration, [`summary`] says what the
 //!   figures mean);
 //! - [`report`]: medians over rounds, the tables and the JSON ([`columns`]
@@ -24,6 +25,7 @@ pub mod columns;
 pub mod fleet;
 pub mod flood;
 pub mod flooder;
+pub mod nats;
 pub mod nodes;
 pub mod pair;
 pub mod peers;
@@ -224,7 +226,37 @@ fn kinds(which: &[Which], floods: &[Flood]) -> Vec<Kind> {
 /// Runs what the arguments ask for and returns the report.
 pub fn run(args: &BenchArgs) -> Report {
     crate::server::limits::raise_open_files_limit();
-    let settings = Settings {
+    let settings = settings(args);
+    let targets: Vec<Target> = if args.compare {
+        vec![Target::Evchat, Target::Redis, Target::Nats]
+    } else {
+        vec![args.target]
+    };
+    let plan = plan(args, &kinds(&args.scenarios, &args.flood));
+    let bar = Progress::new(total_estimate(args, &plan, &targets, &settings));
+    let mut report = Report::default();
+    for (kind, n) in plan {
+        if kind == Kind::Cluster {
+            run_cluster(args, n, &settings, &bar, &mut report);
+            continue;
+        }
+        let job = Job {
+            args,
+            settings: &settings,
+            bar: &bar,
+            kind,
+            n,
+            estimate: progress::estimate(kind, n, &settings),
+        };
+        job.run(&targets, &mut report);
+    }
+    bar.finish();
+    report
+}
+
+/// The settings every run shares, from the arguments (clamped to sense).
+fn settings(args: &BenchArgs) -> Settings {
+    Settings {
         publishers: args.publishers.max(1),
         payload: args.payload.max(24),
         messages: args.messages,
@@ -234,14 +266,12 @@ pub fn run(args: &BenchArgs) -> Report {
         latency_seconds: args.latency_seconds.max(0.1),
         round_trips: args.round_trips.unwrap_or(u64::MAX).max(1),
         flood_seconds: args.flood_seconds.max(0.1),
-    };
-    let kinds = kinds(&args.scenarios, &args.flood);
-    let targets: Vec<Target> = if args.compare {
-        vec![Target::Evchat, Target::Redis, Target::Nats]
-    } else {
-        vec![args.target]
-    };
-    let plan: Vec<(Kind, usize)> = kinds
+    }
+}
+
+/// Every scenario at every size, in the order they run.
+fn plan(args: &BenchArgs, kinds: &[Kind]) -> Vec<(Kind, usize)> {
+    kinds
         .iter()
         .flat_map(|&k| {
             let sizes = if args.sizes.is_empty() {
@@ -251,71 +281,79 @@ pub fn run(args: &BenchArgs) -> Report {
             };
             sizes.into_iter().map(move |n| (k, n))
         })
-        .collect();
+        .collect()
+}
+
+/// The whole run's estimated seconds, for the progress bar.
+fn total_estimate(
+    args: &BenchArgs,
+    plan: &[(Kind, usize)],
+    targets: &[Target],
+    settings: &Settings,
+) -> f64 {
     let rounds = args.rounds as f64;
-    let total: f64 = plan
-        .iter()
+    plan.iter()
         .map(|&(k, n)| {
             // The cluster scenario measures four configurations.
             let runs = if k == Kind::Cluster {
                 4
             } else {
-                systems(&targets, &args.transport, k).0.len()
+                systems(targets, &args.transport, k).0.len()
             };
-            progress::estimate(k, n, &settings) * rounds * runs as f64
+            progress::estimate(k, n, settings) * rounds * runs as f64
         })
-        .sum();
-    let bar = Progress::new(total);
-    let mut report = Report::default();
-    for (kind, n) in plan {
-        if kind == Kind::Cluster {
-            let options = cluster::Options {
-                n: n.max(1),
-                shared: args.shared_port.max(1),
-                rounds: args.rounds.max(1),
-                latency_rate: args.latency_rate,
-            };
-            let settings = Settings {
-                readers: bed::NODES,
-                ..settings.clone()
-            };
-            cluster::run(&options, &settings, &bar, &mut report);
-            continue;
-        }
-        let estimate = progress::estimate(kind, n, &settings);
+        .sum()
+}
+
+/// The cluster scenario at size `n`: it starts its own servers.
+fn run_cluster(
+    args: &BenchArgs,
+    n: usize,
+    settings: &Settings,
+    bar: &Progress,
+    report: &mut Report,
+) {
+    let options = cluster::Options {
+        n: n.max(1),
+        shared: args.shared_port.max(1),
+        rounds: args.rounds.max(1),
+        latency_rate: args.latency_rate,
+    };
+    let settings = Settings {
+        readers: bed::NODES,
+        ..settings.clone()
+    };
+    cluster::run(&options, &settings, bar, report);
+}
+
+/// One scenario at one size, against every target.
+struct Job<'a> {
+    args: &'a BenchArgs,
+    settings: &'a Settings,
+    bar: &'a Progress,
+    kind: Kind,
+    n: usize,
+    /// Seconds one run takes, about.
+    estimate: f64,
+}
+
+impl Job<'_> {
+    /// Starts the peers when comparing, runs the rounds, and adds the
+    /// rows to `report`.
+    fn run(&self, targets: &[Target], report: &mut Report) {
         let mut rows: Vec<Row> = Vec::new();
         let mut peers = Vec::new();
-        let (systems, notices) = systems(&targets, &args.transport, kind);
+        let (systems, notices) = systems(targets, &self.args.transport, self.kind);
         for notice in notices {
             report.notice(notice);
         }
-        for &target in &targets {
+        for &target in targets {
             let over: Vec<Transport> = systems
                 .iter()
                 .filter(|s| s.0 == target)
                 .map(|s| s.1)
                 .collect();
-            let runs = estimate * rounds * over.len() as f64;
-            let mut error = None;
-            if args.compare && !over.is_empty() {
-                match peers::start(target, over.contains(&Transport::Ws)) {
-                    Ok(Some(peer)) => peers.push(peer),
-                    Ok(None) => {
-                        report.notice(format!("{} is not installed: skipped", target.name()));
-                        bar.skip(runs);
-                        continue;
-                    }
-                    Err(e) => {
-                        bar.skip(runs);
-                        error = Some(e);
-                    }
-                }
-            }
-            for transport in over {
-                let mut row = Row::new(kind, n, target).over(transport);
-                row.error.clone_from(&error);
-                rows.push(row);
-            }
+            rows.extend(self.rows(target, over, &mut peers, report));
         }
         // Redis goes first in each round: when comparing, everyone's latency
         // is measured at the same offered rate, a fraction of Redis's
@@ -325,55 +363,12 @@ pub fn run(args: &BenchArgs) -> Report {
             order.sort_by_key(|&i| rows[i].target != Target::Redis);
             order
         };
-        for round in 1..=args.rounds {
-            let mut common_rate = args.latency_rate;
+        for round in 1..=self.args.rounds {
+            let mut common_rate = self.args.latency_rate;
             for &i in &order {
-                let row = &mut rows[i];
-                if row.error.is_some() {
-                    continue;
+                if rows[i].error.is_none() {
+                    self.run_once(round, &mut rows[i], &peers, &mut common_rate);
                 }
-                let (addr, ws_addr, pid) = match peers.iter().find(|p| p.target == row.target) {
-                    Some(p) => (p.addr, p.ws_addr, Some(p.pid())),
-                    None => (args.addr, args.ws_addr, args.server_pid),
-                };
-                bar.start(
-                    estimate,
-                    format!("{} N={n} {} round {round}", kind.name(), row.name()),
-                );
-                let run = scenario::Run {
-                    kind,
-                    n,
-                    target: row.target,
-                    addr,
-                    pid,
-                    transport: row.transport,
-                    ws_addr,
-                    latency_rate: common_rate,
-                };
-                match scenario::run(run, &settings) {
-                    Ok(sample) => {
-                        if args.compare
-                            && row.target == Target::Redis
-                            && args.latency_rate.is_none()
-                        {
-                            common_rate = sample
-                                .get("publishes_per_s")
-                                .map(|r| r * settings.latency_fraction);
-                        }
-                        row.samples.push(sample);
-                    }
-                    Err(e) => {
-                        bar.println(&format!(
-                            "FAILED: {} N={n} on {}: {e}",
-                            kind.name(),
-                            row.name()
-                        ));
-                        row.error = Some(e);
-                        // Its later rounds will not run.
-                        bar.skip(estimate * (args.rounds - round) as f64);
-                    }
-                }
-                bar.finish_run();
             }
         }
         for row in &mut rows {
@@ -381,11 +376,91 @@ pub fn run(args: &BenchArgs) -> Report {
                 .iter()
                 .find(|p| p.target == row.target)
                 .map(|p| p.pid())
-                .or(args.server_pid);
+                .or(self.args.server_pid);
             row.peak_rss_kib = pid.and_then(|p| procstat::status_kib(p, "VmHWM"));
         }
         report.rows.extend(rows);
     }
-    bar.finish();
-    report
+
+    /// `target`'s rows, one per transport `over`, with its peer started
+    /// (into `started`) when comparing: none when it is not installed, and
+    /// failed ones when it would not start.
+    fn rows(
+        &self,
+        target: Target,
+        over: Vec<Transport>,
+        started: &mut Vec<peers::Peer>,
+        report: &mut Report,
+    ) -> Vec<Row> {
+        let runs = self.estimate * self.args.rounds as f64 * over.len() as f64;
+        let mut error = None;
+        if self.args.compare && !over.is_empty() {
+            match peers::start(target, over.contains(&Transport::Ws)) {
+                Ok(Some(peer)) => started.push(peer),
+                Ok(None) => {
+                    report.notice(format!("{} is not installed: skipped", target.name()));
+                    self.bar.skip(runs);
+                    return Vec::new();
+                }
+                Err(e) => {
+                    self.bar.skip(runs);
+                    error = Some(e);
+                }
+            }
+        }
+        let row = |transport| {
+            let mut row = Row::new(self.kind, self.n, target).over(transport);
+            row.error.clone_from(&error);
+            row
+        };
+        over.into_iter().map(row).collect()
+    }
+
+    /// One run of `row` in `round`, against its peer in `started` or the
+    /// server at --addr: at `common_rate` if set, which Redis's
+    /// run sets for the others when comparing. A failure ends the row.
+    fn run_once(
+        &self,
+        round: usize,
+        row: &mut Row,
+        started: &[peers::Peer],
+        common_rate: &mut Option<f64>,
+    ) {
+        let (args, n) = (self.args, self.n);
+        let (addr, ws_addr, pid) = match started.iter().find(|p| p.target == row.target) {
+            Some(p) => (p.addr, p.ws_addr, Some(p.pid())),
+            None => (args.addr, args.ws_addr, args.server_pid),
+        };
+        let what = format!("{} N={n} {} round {round}", self.kind.name(), row.name());
+        self.bar.start(self.estimate, what);
+        let run = scenario::Run {
+            kind: self.kind,
+            n,
+            target: row.target,
+            addr,
+            pid,
+            transport: row.transport,
+            ws_addr,
+            latency_rate: *common_rate,
+        };
+        match scenario::run(run, self.settings) {
+            Ok(sample) => {
+                if args.compare && row.target == Target::Redis && args.latency_rate.is_none() {
+                    *common_rate = sample
+                        .get("publishes_per_s")
+                        .map(|r| r * self.settings.latency_fraction);
+                }
+                row.samples.push(sample);
+            }
+            Err(e) => {
+                let kind = self.kind.name();
+                self.bar
+                    .println(&format!("FAILED: {kind} N={n} on {}: {e}", row.name()));
+                row.error = Some(e);
+                // Its later rounds will not run.
+                self.bar.skip(self.estimate * (args.rounds - round) as f64);
+            }
+        }
+        self.bar.finish_run();
+    }
 }

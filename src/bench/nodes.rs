@@ -1,17 +1,14 @@
 //! The servers `evchat-bench cluster` runs: three nats-servers clustered
-//! with JetStream, and evchat-server nodes — alone, joined into one chat
-//! over them, or several sharing one port with SO_REUSEPORT.
-//!
-//! Everything lives in one temporary directory (NATS configurations and
-//! stores, evchat data directories, every server's log), removed when the
-//! [`Lab`] drops. Servers are stopped with SIGTERM, as an operator would:
-//! an evchat node then gives its names back to the cluster. What the logs
-//! say that looks wrong is handed back to the report ([`Lab::complaints`]).
+//! with JetStream ([`nats`](super::nats)), and evchat-server nodes — alone,
+//! joined into one chat over them, or several sharing one port with
+//! SO_REUSEPORT — all in one temporary directory that goes when the
+//! [`Lab`] drops. Servers are stopped with SIGTERM, as an operator would;
+//! what their logs say that looks wrong goes in the report
+//! ([`Lab::complaints`]). See docs/CLUSTER.md, "What it starts".
 
-use super::peers::{evchat_server, find_program};
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::os::unix::process::CommandExt;
+use super::nats::{die_with_parent, nats_server_path, terminate, Cluster, Spec};
+use super::peers::evchat_server;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -33,21 +30,7 @@ impl Proc {
 
     /// Stops it with SIGTERM, killing it if it takes longer than `grace`.
     pub fn stop(&mut self, grace: Duration) {
-        if matches!(self.child.try_wait(), Ok(Some(_))) {
-            return;
-        }
-        // SAFETY: kill has no memory preconditions; the pid is our child's,
-        // not yet reaped (try_wait said it is running).
-        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
-        let deadline = Instant::now() + grace;
-        while Instant::now() < deadline {
-            if matches!(self.child.try_wait(), Ok(Some(_))) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        terminate(&mut self.child, grace);
     }
 
     /// The end of its log, to say why it did not start.
@@ -77,75 +60,6 @@ pub struct Lab {
 impl Drop for Lab {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// `n` distinct free loopback ports (held together while chosen).
-fn free_ports(n: usize) -> Result<Vec<u16>, String> {
-    let held: Vec<TcpListener> = (0..n)
-        .map(|_| TcpListener::bind("127.0.0.1:0"))
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("no free port: {e}"))?;
-    held.iter()
-        .map(|l| Ok(l.local_addr().map_err(|e| e.to_string())?.port()))
-        .collect()
-}
-
-/// A GET on a NATS monitoring port, its body parsed as JSON.
-pub fn http_json(addr: SocketAddr, path: &str) -> Result<serde_json::Value, String> {
-    let fail = |e: std::io::Error| format!("GET http://{addr}{path}: {e}");
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).map_err(fail)?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .map_err(fail)?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").map_err(fail)?;
-    let mut reply = Vec::new();
-    stream.read_to_end(&mut reply).map_err(fail)?;
-    let body = memchr::memmem::find(&reply, b"\r\n\r\n")
-        .map(|at| &reply[at + 4..])
-        .ok_or_else(|| format!("GET http://{addr}{path}: no body"))?;
-    serde_json::from_slice(body).map_err(|e| format!("GET http://{addr}{path}: {e}"))
-}
-
-/// Three (or `n`) nats-servers in one cluster, JetStream on.
-pub struct Nats {
-    pub servers: Vec<Proc>,
-    /// Client addresses, in server order.
-    pub clients: Vec<SocketAddr>,
-    /// Monitoring (HTTP) addresses.
-    pub monitors: Vec<SocketAddr>,
-}
-
-impl Nats {
-    pub fn urls(&self) -> Vec<String> {
-        self.clients.iter().map(|a| format!("nats://{a}")).collect()
-    }
-
-    pub fn pids(&self) -> Vec<u32> {
-        self.servers.iter().map(Proc::pid).collect()
-    }
-
-    /// How many of server `i`'s routes carry interest in `subject`: once
-    /// every other server with subscribers does, a publish on `i` reaches
-    /// them all (interest crosses routes asynchronously, after the
-    /// subscriber's own server has answered its PING).
-    pub fn routes_interested(&self, i: usize, subject: &str) -> Result<usize, String> {
-        let routez = http_json(self.monitors[i], "/routez?subs=1")?;
-        let routes = routez["routes"].as_array().cloned().unwrap_or_default();
-        Ok(routes
-            .iter()
-            .filter(|r| {
-                r["subscriptions_list"]
-                    .as_array()
-                    .is_some_and(|subs| subs.iter().any(|s| s == subject))
-            })
-            .count())
-    }
-
-    pub fn stop(&mut self) {
-        for s in &mut self.servers {
-            s.stop(Duration::from_secs(5));
-        }
     }
 }
 
@@ -181,14 +95,7 @@ impl Lab {
     fn spawn(&mut self, name: &str, mut cmd: Command) -> Result<Proc, String> {
         let log = self.dir.join(format!("{name}.log"));
         let file = std::fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
-        // SAFETY: prctl is async-signal-safe and touches no memory of ours.
-        // A bench that is interrupted takes its servers with it.
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
-                Ok(())
-            });
-        }
+        die_with_parent(&mut cmd);
         let child = cmd
             .stdin(Stdio::null())
             .stdout(file.try_clone().map_err(|e| e.to_string())?)
@@ -203,65 +110,24 @@ impl Lab {
         })
     }
 
-    /// Starts `n` nats-servers as one cluster with JetStream, and waits
-    /// until all of them know the JetStream meta leader. `Ok(None)` when
-    /// nats-server is not installed.
-    pub fn nats(&mut self, n: usize) -> Result<Option<Nats>, String> {
-        let Some(program) = find_program("nats-server") else {
+    /// Starts `n` nats-servers as one cluster with JetStream (the
+    /// [`nats`](super::nats) launcher, its files in this directory), and
+    /// waits until JetStream is ready. `Ok(None)` when nats-server is not
+    /// installed.
+    pub fn nats(&mut self, n: usize) -> Result<Option<Cluster>, String> {
+        if nats_server_path().is_none() {
             return Ok(None);
-        };
-        let ports = free_ports(3 * n)?;
-        let (clients, rest) = ports.split_at(n);
-        let (monitors, routes) = rest.split_at(n);
-        let mut servers = Vec::new();
-        for i in 0..n {
-            let store = self.dir.join(format!("nats{}-store", i + 1));
-            let others: Vec<String> = (0..n)
-                .filter(|&j| j != i)
-                .map(|j| format!("nats-route://127.0.0.1:{}", routes[j]))
-                .collect();
-            let config = format!(
-                "server_name: bench-nats{}\nlisten: 127.0.0.1:{}\nhttp: 127.0.0.1:{}\n\
-                 jetstream {{ store_dir: {:?}, max_memory_store: 64MB, max_file_store: 1GB }}\n\
-                 cluster {{ name: evchat-bench, listen: 127.0.0.1:{}, routes: [{}] }}\n",
-                i + 1,
-                clients[i],
-                monitors[i],
-                store.display().to_string(),
-                routes[i],
-                others.join(", ")
-            );
-            let path = self.dir.join(format!("nats{}.conf", i + 1));
-            std::fs::write(&path, config).map_err(|e| format!("{}: {e}", path.display()))?;
-            let mut cmd = Command::new(&program);
-            cmd.arg("-c").arg(&path);
-            servers.push(self.spawn(&format!("nats{}", i + 1), cmd)?);
         }
-        let addr = |p: u16| SocketAddr::from(([127, 0, 0, 1], p));
-        let nats = Nats {
-            servers,
-            clients: clients.iter().map(|&p| addr(p)).collect(),
-            monitors: monitors.iter().map(|&p| addr(p)).collect(),
-        };
-        let deadline = Instant::now() + START;
-        for (i, monitor) in nats.monitors.iter().enumerate() {
-            loop {
-                let leader = http_json(*monitor, "/jsz").ok().and_then(|jsz| {
-                    let leader = jsz["meta_cluster"]["leader"].as_str()?.to_owned();
-                    (!leader.is_empty()).then_some(leader)
-                });
-                if leader.is_some() {
-                    break;
-                }
-                if Instant::now() > deadline {
-                    return Err(format!(
-                        "nats{}'s JetStream has no meta leader after {START:?}: {}",
-                        i + 1,
-                        nats.servers[i].tail()
-                    ));
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
+        let nats = Cluster::start(Spec {
+            servers: n,
+            dir: self.dir.clone(),
+            max_file_store: "1GB",
+            extra: String::new(),
+            patience: START,
+        })?;
+        for i in 0..nats.len() {
+            let log = nats.log_file(i).to_owned();
+            self.logs.push((nats.name(i).to_owned(), log));
         }
         Ok(Some(nats))
     }

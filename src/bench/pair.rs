@@ -108,7 +108,6 @@ impl Pair {
             round_trips,
             duration,
         } = self;
-        let io_err = |who: &str, e: io::Error| format!("pair user {who}: {e}");
         let mut poll = Poll::new().map_err(|e| e.to_string())?;
         for (stream, token) in [(&a, A), (&b, B)] {
             let fd = stream.as_raw_fd();
@@ -118,121 +117,196 @@ impl Pair {
         }
         let mut events = Events::with_capacity(8);
         let mut buf = vec![0u8; CHUNK];
-        let mut body = vec![b'x'; payload];
-        let mut frame = Vec::new();
-        let (mut msg, mut ping) = (new_histogram(), new_histogram());
+        let mut trips = Trips::new(target, b_name, payload);
         let deadline = Instant::now() + duration;
-        let mut done = 0u64;
-        let mut in_flight: Option<InFlight> = None;
-        let mut error: Option<String> = None;
         while !counts.quit.load(Ordering::Acquire) {
             if Instant::now() >= deadline {
                 // Out of time, even with a round trip under way: the flood
                 // stops, and that round trip comes back in the end.
                 counts.sending_done.store(true, Ordering::Release);
             }
-            if in_flight.is_none() && !counts.sending_done.load(Ordering::Acquire) {
-                if done < round_trips {
-                    frame.clear();
-                    fill(&mut body, b'R', done, 0);
-                    target.publish(Some(&b_name), &body, &mut frame);
-                    target.ping(&mut frame);
-                    let sent = Instant::now();
-                    write_retrying(&a, &frame).map_err(|e| io_err("A", e))?;
-                    in_flight = Some(InFlight {
-                        seq: done,
-                        sent,
-                        msg: None,
-                        pong: None,
-                    });
+            if trips.in_flight.is_none() && !counts.sending_done.load(Ordering::Acquire) {
+                if trips.done < round_trips {
+                    trips.send(&a).map_err(|e| io_err("A", e))?;
                 } else {
                     counts.sending_done.store(true, Ordering::Release);
                 }
             }
-            if in_flight.is_none() && counts.sending_done.load(Ordering::Acquire) {
+            if trips.in_flight.is_none() && counts.sending_done.load(Ordering::Acquire) {
                 counts.complete.store(true, Ordering::Release);
             }
-            // Both sockets in turns of one chunk, until neither has more.
-            let mut more = true;
-            while more {
-                more = false;
-                if let Some(n) = read_chunk(&a, &mut buf).map_err(|e| io_err("A", e))? {
-                    more = true;
-                    let now = Instant::now();
-                    let mut flood = 0;
-                    a_dec.feed(&buf[..n], |item| match item {
-                        Item::Message(p) if p.starts_with(b"F:") => flood += 1,
-                        Item::Message(p) => {
-                            error = Some(format!(
-                                "A got an unexpected message: {}",
-                                String::from_utf8_lossy(p)
-                            ))
-                        }
-                        Item::Pong => match in_flight.as_mut() {
-                            Some(f) if f.pong.is_none() => f.pong = Some(now),
-                            _ => error = Some("A got a PONG it did not ask for".into()),
-                        },
-                        Item::Ping(_) | Item::Error(_) | Item::Other => {}
-                    });
-                    counts.a_flood.fetch_add(flood, Ordering::AcqRel);
-                }
-                if let Some(n) = read_chunk(&b, &mut buf).map_err(|e| io_err("B", e))? {
-                    more = true;
-                    let now = Instant::now();
-                    let mut flood = 0;
-                    b_dec.feed(&buf[..n], |item| match item {
-                        Item::Message(p) if p.starts_with(b"F:") => flood += 1,
-                        Item::Message(p) => match (round_seq(p), in_flight.as_mut()) {
-                            (Some(seq), Some(f)) if seq == f.seq && f.msg.is_none() => {
-                                f.msg = Some(now)
-                            }
-                            _ => {
-                                error = Some(format!(
-                                    "B got an unexpected message: {}",
-                                    String::from_utf8_lossy(p)
-                                ))
-                            }
-                        },
-                        Item::Pong | Item::Ping(_) | Item::Error(_) | Item::Other => {}
-                    });
-                    counts.b_flood.fetch_add(flood, Ordering::AcqRel);
-                }
-                if let Some(e) = error.take() {
-                    return Err(e);
-                }
-                if Instant::now() >= deadline {
-                    counts.sending_done.store(true, Ordering::Release);
-                }
-                if let Some(f) = &in_flight {
-                    if let (Some(m), Some(p)) = (f.msg, f.pong) {
-                        msg.saturating_record(micros(m - f.sent));
-                        ping.saturating_record(micros(p - f.sent));
-                        done += 1;
-                        in_flight = None;
-                        break; // send the next one at once
-                    }
-                }
-            }
-            if in_flight.is_some() || counts.sending_done.load(Ordering::Acquire) {
+            let (a, b) = ((&a, &mut a_dec), (&b, &mut b_dec));
+            trips.read_turns(a, b, &mut buf, counts, deadline)?;
+            if trips.in_flight.is_some() || counts.sending_done.load(Ordering::Acquire) {
                 let _ = poll.poll(&mut events, Some(Duration::from_millis(2)));
             }
         }
         if !counts.complete.load(Ordering::Acquire) {
             return Err(format!(
-                "the pair's round trip {done} never came back ({})",
-                match &in_flight {
+                "the pair's round trip {} never came back ({})",
+                trips.done,
+                match &trips.in_flight {
                     Some(f) if f.msg.is_none() => "B has not seen the message",
                     _ => "A has no PONG",
                 }
             ));
         }
         Ok(PairResult {
-            round_trips: done,
-            msg,
-            ping,
+            round_trips: trips.done,
+            msg: trips.msg,
+            ping: trips.ping,
             a,
             b,
         })
+    }
+}
+
+fn io_err(who: &str, e: io::Error) -> String {
+    format!("pair user {who}: {e}")
+}
+
+/// The round trips: the one under way, and those done.
+struct Trips {
+    target: Target,
+    b_name: String,
+    body: Vec<u8>,
+    frame: Vec<u8>,
+    done: u64,
+    in_flight: Option<InFlight>,
+    /// What went wrong in the last read (reported after both were read).
+    error: Option<String>,
+    msg: Histogram<u64>,
+    ping: Histogram<u64>,
+}
+
+impl Trips {
+    fn new(target: Target, b_name: String, payload: usize) -> Trips {
+        Trips {
+            target,
+            b_name,
+            body: vec![b'x'; payload],
+            frame: Vec::new(),
+            done: 0,
+            in_flight: None,
+            error: None,
+            msg: new_histogram(),
+            ping: new_histogram(),
+        }
+    }
+
+    /// Starts round trip `done`: A sends B the message and, in the same
+    /// write, a PING.
+    fn send(&mut self, a: &TcpStream) -> io::Result<()> {
+        self.frame.clear();
+        fill(&mut self.body, b'R', self.done, 0);
+        let to = Some(self.b_name.as_str());
+        self.target.publish(to, &self.body, &mut self.frame);
+        self.target.ping(&mut self.frame);
+        let sent = Instant::now();
+        write_retrying(a, &self.frame)?;
+        self.in_flight = Some(InFlight {
+            seq: self.done,
+            sent,
+            msg: None,
+            pong: None,
+        });
+        Ok(())
+    }
+
+    /// Reads both sockets in turns of one chunk until neither has more,
+    /// counting the flood's messages; stops early when the round trip
+    /// under way is complete (the next goes out at once).
+    fn read_turns(
+        &mut self,
+        (a, a_dec): (&TcpStream, &mut Decoder),
+        (b, b_dec): (&TcpStream, &mut Decoder),
+        buf: &mut [u8],
+        counts: &PairCounts,
+        deadline: Instant,
+    ) -> Result<(), String> {
+        let mut more = true;
+        while more {
+            more = false;
+            if let Some(n) = read_chunk(a, buf).map_err(|e| io_err("A", e))? {
+                more = true;
+                let flood = self.take_a(a_dec, &buf[..n], Instant::now());
+                counts.a_flood.fetch_add(flood, Ordering::AcqRel);
+            }
+            if let Some(n) = read_chunk(b, buf).map_err(|e| io_err("B", e))? {
+                more = true;
+                let flood = self.take_b(b_dec, &buf[..n], Instant::now());
+                counts.b_flood.fetch_add(flood, Ordering::AcqRel);
+            }
+            if let Some(e) = self.error.take() {
+                return Err(e);
+            }
+            if Instant::now() >= deadline {
+                counts.sending_done.store(true, Ordering::Release);
+            }
+            if self.record_complete() {
+                break; // send the next one at once
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes in what A read at `now`: the PONG of the round trip under
+    /// way. Returns the flood messages in it.
+    fn take_a(&mut self, decoder: &mut Decoder, data: &[u8], now: Instant) -> u64 {
+        let (in_flight, error) = (&mut self.in_flight, &mut self.error);
+        let mut flood = 0;
+        decoder.feed(data, |item| match item {
+            Item::Message(p) if p.starts_with(b"F:") => flood += 1,
+            Item::Message(p) => {
+                *error = Some(format!(
+                    "A got an unexpected message: {}",
+                    String::from_utf8_lossy(p)
+                ))
+            }
+            Item::Pong => match in_flight.as_mut() {
+                Some(f) if f.pong.is_none() => f.pong = Some(now),
+                _ => *error = Some("A got a PONG it did not ask for".into()),
+            },
+            Item::Ping(_) | Item::Error(_) | Item::Other => {}
+        });
+        flood
+    }
+
+    /// Takes in what B read at `now`: the message of the round trip under
+    /// way. Returns the flood messages in it.
+    fn take_b(&mut self, decoder: &mut Decoder, data: &[u8], now: Instant) -> u64 {
+        let (in_flight, error) = (&mut self.in_flight, &mut self.error);
+        let mut flood = 0;
+        decoder.feed(data, |item| match item {
+            Item::Message(p) if p.starts_with(b"F:") => flood += 1,
+            Item::Message(p) => match (round_seq(p), in_flight.as_mut()) {
+                (Some(seq), Some(f)) if seq == f.seq && f.msg.is_none() => f.msg = Some(now),
+                _ => {
+                    *error = Some(format!(
+                        "B got an unexpected message: {}",
+                        String::from_utf8_lossy(p)
+                    ))
+                }
+            },
+            Item::Pong | Item::Ping(_) | Item::Error(_) | Item::Other => {}
+        });
+        flood
+    }
+
+    /// Records the round trip under way if B has its message and A its
+    /// PONG; whether it did.
+    fn record_complete(&mut self) -> bool {
+        let Some(f) = &self.in_flight else {
+            return false;
+        };
+        let (Some(m), Some(p)) = (f.msg, f.pong) else {
+            return false;
+        };
+        self.msg.saturating_record(micros(m - f.sent));
+        self.ping.saturating_record(micros(p - f.sent));
+        self.done += 1;
+        self.in_flight = None;
+        true
     }
 }
 

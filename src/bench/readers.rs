@@ -184,6 +184,8 @@ fn take_in(
     (got, pongs)
 }
 
+/// Reader thread `slot`: reads its connections until `shared.stop`,
+/// publishing their counts in `shared.threads[slot]` after every poll.
 pub fn read_loop(slot: usize, mut conns: Vec<Watched>, shared: &Shared) {
     let counts = &shared.threads[slot];
     let Ok(mut poll) = Poll::new() else { return };
@@ -206,14 +208,7 @@ pub fn read_loop(slot: usize, mut conns: Vec<Watched>, shared: &Shared) {
             counts.pongs.fetch_add(pongs, Ordering::AcqRel);
         }
     }
-    let mut min = conns
-        .iter()
-        .filter(|c| c.counted)
-        .map(|c| c.count)
-        .min()
-        .unwrap_or(0);
-    let mut at_min = conns.iter().filter(|c| c.counted && c.count == min).count();
-    let mut max = conns.iter().map(|c| c.count).max().unwrap_or(0);
+    let mut tally = Tally::new(&conns);
     let mut events = Events::with_capacity(1024);
     let mut buf = vec![0u8; 256 << 10];
     while !shared.stop.load(Ordering::Acquire) {
@@ -223,46 +218,17 @@ pub fn read_loop(slot: usize, mut conns: Vec<Watched>, shared: &Shared) {
         {
             continue;
         }
-        let mut delivered = 0u64;
-        let mut bytes = 0u64;
-        let mut pongs = 0u64;
-        let mut min_moved = false;
+        let mut turn = Turn::default();
         for event in events.iter() {
-            let Some(c) = conns.get_mut(event.token().0) else {
-                continue;
-            };
-            loop {
-                let n = match (&*c.stream).read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(_) => break,
-                };
-                let (got, answers) = take_in(c, &mut buf[..n], shared, &mut samples);
-                pongs += answers;
-                if c.counted {
-                    bytes += n as u64;
-                    delivered += got;
-                    if c.count == min && got > 0 {
-                        at_min -= 1;
-                        min_moved |= at_min == 0;
-                    }
-                    c.count += got;
-                    max = max.max(c.count);
-                }
-                if n < buf.len() {
-                    break;
-                }
+            if let Some(c) = conns.get_mut(event.token().0) {
+                turn.read(c, &mut buf, shared, &mut samples, &mut tally);
             }
         }
-        if min_moved {
-            min = conns
-                .iter()
-                .filter(|c| c.counted)
-                .map(|c| c.count)
-                .min()
-                .unwrap_or(0);
-            at_min = conns.iter().filter(|c| c.counted && c.count == min).count();
+        if turn.min_moved {
+            tally = Tally {
+                max: tally.max,
+                ..Tally::new(&conns)
+            };
         }
         if !samples.is_empty() {
             let mut h = shared.latency[slot]
@@ -272,14 +238,81 @@ pub fn read_loop(slot: usize, mut conns: Vec<Watched>, shared: &Shared) {
                 h.saturating_record(s.max(1));
             }
         }
-        if delivered > 0 {
-            counts.total.fetch_add(delivered, Ordering::AcqRel);
-            counts.bytes.fetch_add(bytes, Ordering::AcqRel);
-            counts.max.store(max, Ordering::Release);
+        if turn.delivered > 0 {
+            counts.total.fetch_add(turn.delivered, Ordering::AcqRel);
+            counts.bytes.fetch_add(turn.bytes, Ordering::AcqRel);
+            counts.max.store(tally.max, Ordering::Release);
         }
-        counts.min.store(min, Ordering::Release);
-        if pongs > 0 {
-            counts.pongs.fetch_add(pongs, Ordering::AcqRel);
+        counts.min.store(tally.min, Ordering::Release);
+        if turn.pongs > 0 {
+            counts.pongs.fetch_add(turn.pongs, Ordering::AcqRel);
+        }
+    }
+}
+
+/// The smallest and largest counts among a thread's receivers.
+struct Tally {
+    min: u64,
+    /// How many receivers have the smallest count: when none is left, the
+    /// minimum has moved.
+    at_min: usize,
+    max: u64,
+}
+
+impl Tally {
+    fn new(conns: &[Watched]) -> Tally {
+        let counted = || conns.iter().filter(|c| c.counted);
+        let min = counted().map(|c| c.count).min().unwrap_or(0);
+        Tally {
+            min,
+            at_min: counted().filter(|c| c.count == min).count(),
+            max: conns.iter().map(|c| c.count).max().unwrap_or(0),
+        }
+    }
+}
+
+/// What one poll's reads brought.
+#[derive(Default)]
+struct Turn {
+    delivered: u64,
+    bytes: u64,
+    pongs: u64,
+    /// The last receiver at the smallest count got more.
+    min_moved: bool,
+}
+
+impl Turn {
+    /// Reads `c` until it has nothing more now, counting into `tally`.
+    fn read(
+        &mut self,
+        c: &mut Watched,
+        buf: &mut [u8],
+        shared: &Shared,
+        samples: &mut Vec<u64>,
+        tally: &mut Tally,
+    ) {
+        loop {
+            let n = match (&*c.stream).read(buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            };
+            let (got, answers) = take_in(c, &mut buf[..n], shared, samples);
+            self.pongs += answers;
+            if c.counted {
+                self.bytes += n as u64;
+                self.delivered += got;
+                if c.count == tally.min && got > 0 {
+                    tally.at_min -= 1;
+                    self.min_moved |= tally.at_min == 0;
+                }
+                c.count += got;
+                tally.max = tally.max.max(c.count);
+            }
+            if n < buf.len() {
+                break;
+            }
         }
     }
 }

@@ -4,7 +4,7 @@
 use super::fleet::{bench_name, Fleet, FleetSpec};
 use super::flood;
 use super::flooder::Flood;
-use super::phase::{self, Plan};
+use super::phase::{self, Latency, Plan, Throughput};
 use super::procstat;
 use super::wire::{Decoder, Item, Target};
 use super::wsconn::{Endpoint, Transport};
@@ -107,13 +107,57 @@ pub fn run(r: Run, s: &Settings) -> Result<Sample, String> {
     }
 }
 
+/// Fanout, mesh and private: a throughput phase, then a latency phase.
 fn messages(r: Run, s: &Settings) -> Result<Sample, String> {
+    let Run { target, addr, .. } = r;
+    let spec = fleet_spec(r, s)?;
+    let users = server_stats(target, addr)?.map(|st| st.users);
+    let fleet = Fleet::open(&spec, PATIENCE).map_err(|e| format!("set-up failed: {e}"))?;
+    let plan = plan(r.kind, &spec, &fleet, s);
+    // evchat counts its own deliveries: they must match what was received,
+    // plus, in fanout, what publishers (logged-in users too) got from each
+    // other.
+    let server_before = server_stats(target, addr)?.map(|st| st.deliveries);
+    let t = phase::throughput(&fleet, &plan, r.pid)?;
+    if let (Some(before), Some(after)) = (
+        server_before,
+        server_stats(target, addr)?.map(|st| st.deliveries),
+    ) {
+        let publishers = spec.publishers;
+        let among_publishers = (publishers * publishers.saturating_sub(1)) as u64 * plan.per_sender;
+        let expected = t.deliveries
+            + if r.kind == Kind::Fanout {
+                among_publishers
+            } else {
+                0
+            };
+        if after - before != expected {
+            return Err(format!(
+                "server counted {} deliveries, the probe expected {expected}",
+                after - before
+            ));
+        }
+    }
+    let max_rate = t.publishes as f64 / t.seconds;
+    let rate = r.latency_rate.unwrap_or(max_rate * s.latency_fraction);
+    let l = phase::latency(
+        &fleet,
+        &plan,
+        rate,
+        Duration::from_secs_f64(s.latency_seconds),
+    )?;
+    fleet.close();
+    settle(target, addr, users);
+    Ok(figures(&t, &l, max_rate))
+}
+
+/// Who connects for fanout, mesh or private, and how.
+fn fleet_spec(r: Run, s: &Settings) -> Result<FleetSpec, String> {
     let Run {
         kind,
         n,
         target,
         addr,
-        pid,
         ..
     } = r;
     let ws = match r.transport {
@@ -132,7 +176,7 @@ fn messages(r: Run, s: &Settings) -> Result<Sample, String> {
     if kind == Kind::Private && !n.is_multiple_of(2) {
         return Err("private needs an even number of clients".into());
     }
-    let spec = FleetSpec {
+    Ok(FleetSpec {
         target,
         addrs: vec![addr],
         receivers: n,
@@ -140,10 +184,14 @@ fn messages(r: Run, s: &Settings) -> Result<Sample, String> {
         receivers_publish,
         readers: s.readers,
         ws,
-    };
-    let users = server_stats(target, addr)?.map(|st| st.users);
-    let fleet = Fleet::open(&spec, PATIENCE).map_err(|e| format!("set-up failed: {e}"))?;
-    let sockets = if receivers_publish {
+    })
+}
+
+/// Who sends what to whom, how much, and how far ahead of the slowest
+/// receiver.
+fn plan(kind: Kind, spec: &FleetSpec, fleet: &Fleet, s: &Settings) -> Plan {
+    let (n, target) = (spec.receivers, spec.target);
+    let sockets = if spec.receivers_publish {
         &fleet.receivers
     } else {
         &fleet.publishers
@@ -168,47 +216,19 @@ fn messages(r: Run, s: &Settings) -> Result<Sample, String> {
     let window = s
         .window
         .unwrap_or_else(|| ((128 << 20) / (n as u64 * frame).max(1)).clamp(64, 4096));
-    let plan = Plan {
+    Plan {
         senders,
         per_sender,
         per_receiver_per_round: per_round,
         receivers: n as u64,
         payload: s.payload,
         window,
-    };
-    // evchat counts its own deliveries: they must match what was received,
-    // plus, in fanout, what publishers (logged-in users too) got from each
-    // other.
-    let server_before = server_stats(target, addr)?.map(|st| st.deliveries);
-    let t = phase::throughput(&fleet, &plan, pid)?;
-    if let (Some(before), Some(after)) = (
-        server_before,
-        server_stats(target, addr)?.map(|st| st.deliveries),
-    ) {
-        let among_publishers = (publishers * publishers.saturating_sub(1)) as u64 * per_sender;
-        let expected = t.deliveries
-            + if kind == Kind::Fanout {
-                among_publishers
-            } else {
-                0
-            };
-        if after - before != expected {
-            return Err(format!(
-                "server counted {} deliveries, the probe expected {expected}",
-                after - before
-            ));
-        }
     }
-    let max_rate = t.publishes as f64 / t.seconds;
-    let rate = r.latency_rate.unwrap_or(max_rate * s.latency_fraction);
-    let l = phase::latency(
-        &fleet,
-        &plan,
-        rate,
-        Duration::from_secs_f64(s.latency_seconds),
-    )?;
-    fleet.close();
-    settle(target, addr, users);
+}
+
+/// A run's figures from its two phases (`max_rate`: publishes per second
+/// at full speed).
+fn figures(t: &Throughput, l: &Latency, max_rate: f64) -> Sample {
     let mut sample = Sample::new();
     let million = t.deliveries as f64 / 1e6;
     sample.insert("deliveries_per_s", t.deliveries as f64 / t.seconds);
@@ -226,7 +246,7 @@ fn messages(r: Run, s: &Settings) -> Result<Sample, String> {
         sample.insert("probe_cpu_s_per_m", cpu / million);
         sample.insert("probe_busy", cpu / t.seconds);
     }
-    Ok(sample)
+    sample
 }
 
 /// The counters of an evchat server that the bench checks.

@@ -1,6 +1,7 @@
 //! The text under the cluster scenario's tables: how the configurations
-//! compare, the many-machine figure worked out on paper, and an honest
-//! note on why this machine cannot show it.
+//! compare, the many-machine figure worked out on paper, and a note on why
+//! this machine cannot show it. What each line means is in docs/CLUSTER.md,
+//! "The figures under the tables".
 
 use super::bed::{NODES, NODE_CPU};
 use super::report::{si, Row};
@@ -43,39 +44,37 @@ fn paragraph(text: &str) -> String {
     out
 }
 
+/// The rows of one size, by configuration (each when present).
+struct Configs<'a> {
+    cluster: Option<&'a Row>,
+    alone: Option<&'a Row>,
+    nats: Option<&'a Row>,
+    shared: Option<&'a Row>,
+}
+
+impl<'a> Configs<'a> {
+    fn find(rows: &[&'a Row]) -> Configs<'a> {
+        let find = |f: &dyn Fn(&str) -> bool| rows.iter().copied().find(|r| f(r.name()));
+        Configs {
+            cluster: find(&|n| n.ends_with(" nodes")),
+            alone: find(&|n| n == "1 node"),
+            nats: find(&|n| n.starts_with("nats")),
+            shared: find(&|n| n.ends_with("on 1 port")),
+        }
+    }
+}
+
 /// The comparisons, the paper figure and the note, for one size's rows
 /// (3 nodes, 1 node, NATS, shared port, in that order when present).
 pub fn summary(rows: &[&Row]) -> String {
+    let c = Configs::find(rows);
     let mut out = String::new();
-    let find = |f: &dyn Fn(&str) -> bool| rows.iter().copied().find(|r| f(r.name()));
-    let cluster = find(&|n| n.ends_with(" nodes"));
-    let alone = find(&|n| n == "1 node");
-    let nats = find(&|n| n.starts_with("nats"));
-    let shared = find(&|n| n.ends_with("on 1 port"));
-    for other in [cluster, shared].into_iter().flatten() {
-        if let Some(text) = alone.and_then(|alone| versus(other, alone)) {
+    for other in [c.cluster, c.shared].into_iter().flatten() {
+        if let Some(text) = c.alone.and_then(|alone| versus(other, alone)) {
             out.push_str(&text);
         }
     }
-    // Latency: one offered rate for all, unless one could not keep up.
-    let rates: Vec<(&str, f64)> = rows
-        .iter()
-        .filter_map(|r| Some((r.name(), median(r, "latency_rate")?)))
-        .collect();
-    let same = rates.windows(2).all(|w| (w[0].1 - w[1].1).abs() < 0.5);
-    match rates.as_slice() {
-        [] => {}
-        [(_, rate), ..] if same => {
-            let _ = writeln!(out, "  latency at {} publishes/s for every row", si(*rate));
-        }
-        _ => {
-            let each: Vec<String> = rates
-                .iter()
-                .map(|(n, r)| format!("{n} {}", si(*r)))
-                .collect();
-            let _ = writeln!(out, "  latency at publishes/s: {}", each.join(", "));
-        }
-    }
+    out.push_str(&latency_rates(rows));
     let _ = writeln!(
         out,
         "  probe: the subscribers on node 3, the publisher on node 1 (1 node, shared port: \
@@ -83,7 +82,8 @@ pub fn summary(rows: &[&Row]) -> String {
     );
     // Broadcasts per bus message: the publisher's node packs a turn's
     // broadcasts into one (heartbeats, one a second, are in bus out too).
-    let per_bus = cluster
+    let per_bus = c
+        .cluster
         .and_then(|c| Some(median(c, "publishes_per_s")? / median(c, "bus_out_per_s")?))
         .filter(|b| b.is_finite() && *b >= 1.0);
     if let Some(per_bus) = per_bus {
@@ -92,7 +92,7 @@ pub fn summary(rows: &[&Row]) -> String {
             "  the nodes packed {per_bus:.1} broadcasts per bus message at full speed"
         );
     }
-    let busy = alone.and_then(|a| median(a, "server_busy"));
+    let busy = c.alone.and_then(|a| median(a, "server_busy"));
     if let Some(busy) = busy.filter(|&b| b < 0.85) {
         let _ = writeln!(
             out,
@@ -100,46 +100,68 @@ pub fn summary(rows: &[&Row]) -> String {
             busy * 100.0
         );
     }
-    // The paper figure: a node's rate per core, times nodes, capped by
-    // what every node must take in.
-    let per_node: Vec<f64> = cluster
-        .map(|c| NODE_CPU.iter().filter_map(|k| median(c, k)).collect())
-        .unwrap_or_default();
-    let intake = nats.and_then(|n| median(n, "publishes_per_s"));
-    if let (false, Some(intake), Some(c)) = (per_node.is_empty(), intake, cluster) {
-        let cpu = per_node.iter().sum::<f64>() / per_node.len() as f64;
-        let nodes = 1e6 / cpu * NODES as f64;
-        let n = c.size as f64;
-        let packed = per_bus.unwrap_or(1.0);
-        let cap = intake * packed * n;
-        let _ = writeln!(
-            out,
-            "  on paper, {NODES} machines: a node delivers {} per second of its core ({cpu:.3} \
-             s/M), × {NODES} = {};\n  capped by the intake every node takes: NATS moved {} \
-             msgs/s to each subscriber here,\n  × {packed:.1} broadcasts per message × N={} = {} \
-             (at 1 per message, as under light load: {}).\n  Figure: {} deliveries/s",
-            si(1e6 / cpu),
-            si(nodes),
-            si(intake),
-            c.size,
-            si(cap),
-            si(intake * n),
-            si(nodes.min(cap)),
-        );
-    }
+    out.push_str(&on_paper(&c, per_bus));
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     out.push_str(&paragraph(&format!(
         "Note: this machine has {cores} cores, shared by {NODES} evchat nodes, {NODES} NATS \
-         servers and the probe, so the {NODES}-node row cannot show more deliveries than one \
-         node: it shows what clustering costs here (the bus, NATS's CPU, the extra hop in the \
-         probe's latency), not what it gives. What it gives needs a machine per node and is \
-         derived on paper above: (per-node delivery rate) × nodes, where a node's rate is the \
-         deliveries one core does at the CPU per delivery measured for the clustered nodes, \
-         capped by the broadcast intake every node must take (NATS's msgs/s to each \
-         subscriber, measured here, × the broadcasts a bus message carries × N). It assumes the network and NATS, on machines of \
-         their own, keep up; this run cannot test that."
+         servers and the probe: the {NODES}-node row shows what clustering costs here, not \
+         what it gives (docs/CLUSTER.md, \"The cluster bench\")."
     )));
     out
+}
+
+/// At which rate latency was measured: one for all, unless one
+/// configuration could not keep up.
+fn latency_rates(rows: &[&Row]) -> String {
+    let rates: Vec<(&str, f64)> = rows
+        .iter()
+        .filter_map(|r| Some((r.name(), median(r, "latency_rate")?)))
+        .collect();
+    let same = rates.windows(2).all(|w| (w[0].1 - w[1].1).abs() < 0.5);
+    match rates.as_slice() {
+        [] => String::new(),
+        [(_, rate), ..] if same => {
+            format!("  latency at {} publishes/s for every row\n", si(*rate))
+        }
+        _ => {
+            let each: Vec<String> = rates
+                .iter()
+                .map(|(n, r)| format!("{n} {}", si(*r)))
+                .collect();
+            format!("  latency at publishes/s: {}\n", each.join(", "))
+        }
+    }
+}
+
+/// The paper figure: a node's rate per core, times nodes, capped by what
+/// every node must take in (`per_bus` broadcasts per bus message).
+fn on_paper(c: &Configs<'_>, per_bus: Option<f64>) -> String {
+    let per_node: Vec<f64> = c
+        .cluster
+        .map(|c| NODE_CPU.iter().filter_map(|k| median(c, k)).collect())
+        .unwrap_or_default();
+    let intake = c.nats.and_then(|n| median(n, "publishes_per_s"));
+    let (false, Some(intake), Some(cluster)) = (per_node.is_empty(), intake, c.cluster) else {
+        return String::new();
+    };
+    let cpu = per_node.iter().sum::<f64>() / per_node.len() as f64;
+    let nodes = 1e6 / cpu * NODES as f64;
+    let n = cluster.size as f64;
+    let packed = per_bus.unwrap_or(1.0);
+    let cap = intake * packed * n;
+    format!(
+        "  on paper, {NODES} machines: a node delivers {} per second of its core ({cpu:.3} \
+         s/M), × {NODES} = {};\n  capped by the intake every node takes: NATS moved {} \
+         msgs/s to each subscriber here,\n  × {packed:.1} broadcasts per message × N={} = {} \
+         (at 1 per message, as under light load: {}).\n  Figure: {} deliveries/s\n",
+        si(1e6 / cpu),
+        si(nodes),
+        si(intake),
+        cluster.size,
+        si(cap),
+        si(intake * n),
+        si(nodes.min(cap)),
+    )
 }
 
 #[cfg(test)]
@@ -201,5 +223,9 @@ mod tests {
             text.contains("latency at 500 publishes/s for every row"),
             "{text}"
         );
+        // The note is short and says where the long story is.
+        let note = &text[text.find("Note: this machine has").expect(&text)..];
+        assert!(note.lines().count() <= 3, "{note}");
+        assert!(note.contains("docs/CLUSTER.md"), "{note}");
     }
 }

@@ -1,15 +1,8 @@
-//! The bench's names log in once, a few at a time, before a fleet logs
-//! them all in at once.
-//!
-//! A clustered node's first login of a name does JetStream work: it claims
-//! the name in the names bucket and creates the name's mailbox consumer,
-//! replicated on three servers. Three hundred of those at once on a small
-//! machine outlast the node's JetStream timeout, and some logins are
-//! refused with `ERR 503`. Users arrive over time rather than in one
-//! burst, and the burst is not what the cluster bench measures; so here
-//! the names log in and out [`AT_ONCE`] at a time, and what the nodes
-//! refuse is noted and tried again once. Later logins of the same names
-//! find everything in place.
+//! The bench's names log in once, [`AT_ONCE`] at a time, before a fleet
+//! of clustered nodes logs them all in at once: a first login does
+//! JetStream work that a burst of hundreds outlasts (docs/CLUSTER.md,
+//! "Before measuring: the warm-up"). What the nodes refuse is noted and
+//! tried again once.
 
 use super::fleet::bench_name;
 use std::io::{BufRead, BufReader, Write};

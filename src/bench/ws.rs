@@ -1,5 +1,8 @@
-//! WebSocket framing (RFC 6455) for the bench's clients, by hand: the
-//! reader parses 2-, 4- and 10-byte headers of the server's unmasked frames
+//! The client side of WebSocket framing (RFC 6455), by hand, for every
+//! client evchat has that is not a browser: the bench's subscribers, and the
+//! tests' raw client (`tests/common/ws.rs`), which also writes the broken
+//! frames a real client library would refuse to. (The server's own decoder
+//! is `server::ws`.) The reader parses 2-, 4- and 10-byte headers of the server's unmasked frames
 //! straight out of its read buffer and hands each payload on without a
 //! copy, so it is never what limits a measurement. Only a frame cut by the
 //! end of a read is gathered in a small carry buffer. Outgoing frames are
@@ -23,8 +26,20 @@ pub const MAX_PAYLOAD: u64 = 64 << 20;
 
 /// Appends one final (FIN) frame; masked with `mask` when given.
 pub fn encode(opcode: u8, payload: &[u8], mask: Option<[u8; 4]>, out: &mut Vec<u8>) {
+    encode_frame(true, opcode, payload, mask, out);
+}
+
+/// Appends one frame, final or a fragment (`fin` false), with any opcode
+/// (reserved ones too: the tests send them); masked with `mask` when given.
+pub fn encode_frame(
+    fin: bool,
+    opcode: u8,
+    payload: &[u8],
+    mask: Option<[u8; 4]>,
+    out: &mut Vec<u8>,
+) {
     let bit = if mask.is_some() { 0x80 } else { 0 };
-    out.push(0x80 | (opcode & 0x0F));
+    out.push(if fin { 0x80 } else { 0 } | (opcode & 0x0F));
     match payload.len() {
         n if n < 126 => out.push(bit | n as u8),
         n if n <= 0xFFFF => {
@@ -135,6 +150,8 @@ pub fn check_answer(head: &[u8]) -> Result<(), String> {
 pub struct Frame<'a> {
     pub fin: bool,
     pub opcode: u8,
+    /// It came masked (a server's frames must not be).
+    pub masked: bool,
     pub payload: &'a [u8],
 }
 
@@ -241,6 +258,7 @@ impl Deframer {
                 on_frame(Frame {
                     fin: h.fin,
                     opcode: h.opcode,
+                    masked: h.mask.is_some(),
                     payload: &self.carry,
                 });
                 self.carry.clear();
@@ -289,6 +307,7 @@ impl Deframer {
             on_frame(Frame {
                 fin: h.fin,
                 opcode: h.opcode,
+                masked: h.mask.is_some(),
                 payload,
             });
             at = body + h.len;

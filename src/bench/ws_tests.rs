@@ -141,3 +141,27 @@ proptest! {
         prop_assert_eq!(frames(&stream, &cuts).unwrap(), want);
     }
 }
+
+#[test]
+fn fragments_and_masks_are_told_apart_on_the_way_back() {
+    let mut stream = Vec::new();
+    encode_frame(false, TEXT, b"SAY in ", Some([1, 2, 3, 4]), &mut stream);
+    encode_frame(true, CONTINUATION, b"parts", None, &mut stream);
+    let mut got = Vec::new();
+    Deframer::new()
+        .feed(&mut stream, |f| {
+            got.push((f.fin, f.opcode, f.masked, f.payload.to_vec()))
+        })
+        .unwrap();
+    assert_eq!(
+        got,
+        [
+            (false, TEXT, true, b"SAY in ".to_vec()),
+            (true, CONTINUATION, false, b"parts".to_vec()),
+        ]
+    );
+    // A reserved opcode goes out as asked (the tests send them on purpose).
+    let mut reserved = Vec::new();
+    encode_frame(true, 3, b"", None, &mut reserved);
+    assert_eq!(reserved, [0x83, 0x00]);
+}

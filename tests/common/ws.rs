@@ -1,8 +1,11 @@
 //! WebSocket clients for tests: one on a real client library
 //! (`tungstenite`), as a browser-protocol user is, and a raw one that
-//! writes whatever frames a test wants — unmasked, binary, broken.
+//! writes whatever frames a test wants — unmasked, binary, broken — with
+//! the client-side codec the bench uses (`evchat::bench::ws`).
 
 use super::PATIENCE;
+use evchat::bench::ws::{self, Deframer};
+use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use tungstenite::client::IntoClientRequest;
@@ -134,10 +137,13 @@ impl Ws {
     }
 }
 
-/// A WebSocket connection that sends raw frames.
+/// A WebSocket connection that sends raw frames, through the library's
+/// client-side codec (`evchat::bench::ws`, the bench's own).
 pub struct RawWs {
     pub stream: TcpStream,
-    buf: Vec<u8>,
+    deframer: Deframer,
+    /// Frames read but not yet asked for.
+    frames: VecDeque<Frame>,
 }
 
 /// A frame the server sent: opcode and payload.
@@ -189,32 +195,15 @@ impl RawWs {
         assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
         RawWs {
             stream,
-            buf: Vec::new(),
+            deframer: Deframer::new(),
+            frames: VecDeque::new(),
         }
     }
 
     /// A frame as a client sends it: masked unless `mask` is `None`.
     pub fn frame(fin: bool, opcode: u8, payload: &[u8], mask: Option<[u8; 4]>) -> Vec<u8> {
-        let mut out = vec![if fin { 0x80 } else { 0 } | opcode];
-        let bit = if mask.is_some() { 0x80 } else { 0 };
-        match payload.len() {
-            n @ 0..=125 => out.push(bit | n as u8),
-            n @ 126..=0xffff => {
-                out.push(bit | 126);
-                out.extend_from_slice(&(n as u16).to_be_bytes());
-            }
-            n => {
-                out.push(bit | 127);
-                out.extend_from_slice(&(n as u64).to_be_bytes());
-            }
-        }
-        match mask {
-            Some(m) => {
-                out.extend_from_slice(&m);
-                out.extend(payload.iter().enumerate().map(|(i, b)| b ^ m[i % 4]));
-            }
-            None => out.extend_from_slice(payload),
-        }
+        let mut out = Vec::new();
+        ws::encode_frame(fin, opcode, payload, mask, &mut out);
         out
     }
 
@@ -227,18 +216,29 @@ impl RawWs {
         self.send_frame(true, 1, text.as_bytes());
     }
 
-    /// The next frame the server sent, or `None` at EOF.
+    /// The next frame the server sent, or `None` at EOF. The server's
+    /// frames must be well formed and unmasked.
     pub fn read_frame(&mut self) -> Option<Frame> {
         loop {
-            if let Some((frame, used)) = parse_server_frame(&self.buf) {
-                self.buf.drain(..used);
+            if let Some(frame) = self.frames.pop_front() {
                 return Some(frame);
             }
             let mut chunk = [0u8; 16 << 10];
-            match self.stream.read(&mut chunk) {
+            let n = match self.stream.read(&mut chunk) {
                 Ok(0) | Err(_) => return None,
-                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
-            }
+                Ok(n) => n,
+            };
+            let frames = &mut self.frames;
+            self.deframer
+                .feed(&mut chunk[..n], |f| {
+                    assert!(!f.masked, "a server frame must not be masked");
+                    frames.push_back(Frame {
+                        fin: f.fin,
+                        opcode: f.opcode,
+                        payload: f.payload.to_vec(),
+                    });
+                })
+                .unwrap_or_else(|e| panic!("a broken frame from the server: {e}"));
         }
     }
 
@@ -259,25 +259,4 @@ impl RawWs {
             }
         }
     }
-}
-
-/// Parses a server frame: never masked.
-pub fn parse_server_frame(buf: &[u8]) -> Option<(Frame, usize)> {
-    let (first, second) = (*buf.first()?, *buf.get(1)?);
-    assert_eq!(second & 0x80, 0, "a server frame must not be masked");
-    let (len, at) = match second & 0x7f {
-        126 => (u16::from_be_bytes([*buf.get(2)?, *buf.get(3)?]) as usize, 4),
-        127 => {
-            let b: [u8; 8] = buf.get(2..10)?.try_into().ok()?;
-            (u64::from_be_bytes(b) as usize, 10)
-        }
-        n => (n as usize, 2),
-    };
-    let payload = buf.get(at..at + len)?.to_vec();
-    let frame = Frame {
-        fin: first & 0x80 != 0,
-        opcode: first & 0x0f,
-        payload,
-    };
-    Some((frame, at + len))
 }
