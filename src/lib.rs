@@ -36,5 +36,6 @@
 pub mod bench;
 pub mod client;
 pub mod config;
+pub mod limits;
 pub mod protocol;
 pub mod server;

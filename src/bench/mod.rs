@@ -223,7 +223,7 @@ fn kinds(which: &[Which], floods: &[Flood]) -> Vec<Kind> {
 
 /// Runs what the arguments ask for and returns the report.
 pub fn run(args: &BenchArgs) -> Report {
-    crate::server::limits::raise_open_files_limit();
+    crate::limits::raise_open_files_limit();
     let settings = Settings {
         publishers: args.publishers.max(1),
         payload: args.payload.max(24),
