@@ -32,9 +32,23 @@
 //! stays the same. The [`client`] module is the library programs
 //! embed and the terminal client; [`bench`] is `evchat-bench`; the binaries
 //! in `src/bin` are thin command-line shells over these modules.
+//!
+//! Each part is a Cargo feature, all on by default: `client` (the library
+//! with TLS), `terminal` (what `evchat-client` adds to it), `server` (which
+//! needs `cluster`, the NATS backplane) and `bench`; [`protocol`] is always
+//! built. A program that only chats depends on evchat with
+//! `default-features = false, features = ["client"]` and builds the
+//! protocol, the client and rustls — none of the server, the cluster or
+//! the bench, and none of their dependencies.
 
+#[cfg(feature = "bench")]
 pub mod bench;
+#[cfg(feature = "client")]
 pub mod client;
+#[cfg(any(feature = "server", feature = "terminal"))]
 pub mod config;
+#[cfg(any(feature = "server", feature = "bench"))]
+pub mod limits;
 pub mod protocol;
+#[cfg(feature = "server")]
 pub mod server;

@@ -225,7 +225,7 @@ fn kinds(which: &[Which], floods: &[Flood]) -> Vec<Kind> {
 
 /// Runs what the arguments ask for and returns the report.
 pub fn run(args: &BenchArgs) -> Report {
-    crate::server::limits::raise_open_files_limit();
+    crate::limits::raise_open_files_limit();
     let settings = settings(args);
     let targets: Vec<Target> = if args.compare {
         vec![Target::Evchat, Target::Redis, Target::Nats]

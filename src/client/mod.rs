@@ -30,16 +30,31 @@
 //! line is drawn over or lost. [`display`] renders events and [`visible`]
 //! makes every control character of untrusted text visible; [`input`]
 //! interprets what is typed; [`tls`] is the client side of TLS.
+//!
+//! The library proper — this module's types, [`tls`] and [`visible`] — is
+//! the `client` feature; everything only the terminal client uses (`cli`,
+//! `settings`, `reader`, `console`, `line_editor`, `keys`, `tty`,
+//! `display`, `input`) is the `terminal` feature, with clap, the config
+//! files and local time, so a program that only chats does not build them.
 
+#[cfg(feature = "terminal")]
 pub mod cli;
+#[cfg(feature = "terminal")]
 mod console;
+#[cfg(feature = "terminal")]
 pub mod display;
+#[cfg(feature = "terminal")]
 pub mod input;
+#[cfg(feature = "terminal")]
 mod keys;
+#[cfg(feature = "terminal")]
 mod line_editor;
+#[cfg(feature = "terminal")]
 mod reader;
+#[cfg(feature = "terminal")]
 mod settings;
 pub mod tls;
+#[cfg(feature = "terminal")]
 mod tty;
 pub mod visible;
 

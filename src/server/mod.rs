@@ -39,7 +39,7 @@ pub mod event_loop;
 pub mod hub;
 pub mod journal;
 pub mod keyset;
-pub mod limits;
+pub use crate::limits;
 pub mod listener;
 pub mod logging;
 pub mod outqueue;

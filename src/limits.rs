@@ -1,6 +1,8 @@
 //! Process limits. Each client costs one file descriptor, and the usual soft
 //! limit (1024) is far below what the machine can serve, so the server raises
-//! it to the hard limit at start, as Redis does.
+//! it to the hard limit at start, as Redis does — and so does the bench, which
+//! opens as many. Both use it, so it lives beside them rather than in either
+//! (the server still names it `server::limits`).
 
 use log::warn;
 
