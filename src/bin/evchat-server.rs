@@ -4,8 +4,11 @@
 use clap::Parser;
 use evchat::protocol::{bad_name, is_valid_name};
 use evchat::server::accounts::{hash_password, Users};
-use evchat::server::cluster::users::{admin, Edit};
-use evchat::server::cluster::ClusterSettings;
+#[cfg(feature = "cluster")]
+use evchat::server::cluster::{
+    users::{admin, Edit},
+    ClusterSettings,
+};
 use evchat::server::{Server, ServerArgs, ServerCommand, ServerConfig, UserAction};
 use log::{error, LevelFilter};
 use std::io::{BufRead, IsTerminal};
@@ -30,6 +33,9 @@ fn main() -> ExitCode {
     if let Some(ServerCommand::User { action }) = &args.command {
         // Usage errors exit 2, failures to do what was asked 1.
         let done = match config {
+            // (`--cluster` is refused with the settings in a build without
+            // the cluster feature.)
+            #[cfg(feature = "cluster")]
             Ok(ServerConfig {
                 cluster: Some(cluster),
                 users,
@@ -140,6 +146,7 @@ fn manage_users(path: &Path, action: &UserAction) -> Result<String, String> {
 
 /// `user add|del|list|import` with `--cluster`: edits the accounts bucket,
 /// which every node follows at once.
+#[cfg(feature = "cluster")]
 fn manage_cluster_users(
     cluster: &ClusterSettings,
     action: &UserAction,

@@ -3,10 +3,11 @@
 //! What runs where:
 //!
 //! - **The loop thread** ([`event_loop`]) does all socket I/O — plain and
-//!   TLS ([`tls`]: rustls does no I/O of its own) — and everything the hub
-//!   decides: parsing, names, fan-out, limits. It never touches the disk
-//!   after start and never blocks: it polls, reads within a budget, writes
-//!   what sockets take.
+//!   TLS ([`tls`]: rustls does no I/O of its own): it accepts, reads within
+//!   a budget and shuts sockets, and writes what they take through the
+//!   write queues — and everything the hub decides: parsing, names,
+//!   fan-out, limits. It never touches the disk after start and never
+//!   blocks.
 //! - **The journal's writer thread** ([`journal`]) owns the journal file:
 //!   appends, fsync, compaction (with a helper of its own). The loop hands
 //!   it one buffer of records per turn and holds a connection's replies
@@ -14,18 +15,23 @@
 //! - **The password thread** ([`accounts`]) checks argon2id hashes and
 //!   rereads the users file. Both helpers wake the loop with a
 //!   `mio::Waker`.
-//! - **The cluster thread** ([`cluster`], with `--cluster` only) owns the
+//! - **The cluster thread** ([`cluster`], with `--cluster` only, in a
+//!   build with the `cluster` feature) owns the
 //!   NATS client on a current-thread tokio runtime: it publishes what the
 //!   loop hands it, claims names, holds and fetches mail in JetStream, and
 //!   passes other nodes' messages and the names bucket's changes back.
 //! - **Signals** arrive as readiness on the loop ([`shutdown`]).
 //!
-//! The modules: [`setup`] builds a server from its [`config`]; [`listener`]
-//! accepts and [`connections`] takes each connection in; [`hub`] holds the state and [`cmd`] what each command does;
-//! [`session`] and [`outqueue`] are one connection's state and write queue;
-//! [`store`] is who is known and what mail is held, in memory; [`clock`],
-//! [`limits`] and [`error`] are timestamps, process limits and setup
-//! errors.
+//! The modules, in the order data meets them: [`setup`] builds a server
+//! from its [`config`]; [`listener`] accepts and `connections` takes each
+//! connection in; [`wire`] is what each connection speaks — one module per
+//! dialect, decided by its first line; [`hub`] holds the state and acts on
+//! commands (`cmd`, one file each), fans out and queues output;
+//! [`session`] is one connection's state, in parts each owned by the module
+//! that keeps its rules, [`outqueue`] its bytes waiting to be written, and
+//! [`keyset`] the lists of sessions a turn works through; [`store`] is who
+//! is known and what mail is held, in memory; [`clock`], [`limits`] and
+//! [`error`] are timestamps, process limits and setup errors.
 
 pub mod accounts;
 pub mod auth_queue;

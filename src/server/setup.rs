@@ -3,8 +3,7 @@
 //! block or fail happens here, before the loop runs, and fails with a
 //! [`SetupError`] that says what to fix.
 
-use super::accounts::{Authenticator, SharedUsers};
-use super::cluster::bridge;
+use super::accounts::Authenticator;
 use super::config::ServerConfig;
 use super::error::SetupError;
 use super::event_loop::{Server, TlsFiles, LISTENERS, SIGNALS, WAKER};
@@ -98,31 +97,34 @@ impl Server {
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)
             .map_err(|e| SetupError::caused("cannot watch signals", e))?;
-        let mut backplane = None;
-        let (auth, auth_answers) = match (&config.users, &config.cluster) {
+        let (auth, auth_answers, backplane) = match (&config.users, &config.cluster) {
+            #[cfg(feature = "cluster")]
             (_, Some(cluster)) => {
                 // Accounts come from the cluster's bucket, kept current by
                 // the cluster thread.
-                let users = SharedUsers::default();
+                let users = super::accounts::SharedUsers::default();
                 let wake = Arc::clone(&waker);
                 let (port, answers) = Authenticator::start_shared(Arc::clone(&users), move || {
                     let _ = wake.wake();
                 })?;
                 super::cluster::import::import_journal(&config.data_dir, cluster)?;
-                let link = bridge::start(cluster.clone(), Arc::clone(&waker), users)?;
-                backplane = Some(link);
-                (Some(port), Some(answers))
+                let link =
+                    super::cluster::bridge::start(cluster.clone(), Arc::clone(&waker), users)?;
+                (Some(port), Some(answers), Some(link))
             }
+            // Refused with the settings (see cluster::settings).
+            #[cfg(not(feature = "cluster"))]
+            (_, Some(_)) => return Err(SetupError::new("built without the cluster feature")),
             (Some(path), None) => {
                 let waker = Arc::clone(&waker);
                 let (requests, answers) = Authenticator::start(path.clone(), move || {
                     let _ = waker.wake();
                 })?;
-                (Some(requests), Some(answers))
+                (Some(requests), Some(answers), None)
             }
             (None, None) => {
                 warn!("no --users file: the server is open, anyone may log in as any name");
-                (None, None)
+                (None, None, None)
             }
         };
         info!("client capacity {max_clients}, and {max_lingering} closing connections beside");

@@ -27,12 +27,20 @@
 //!   `PING` after it.
 //! - **Accounts** are in the bucket `evchat_users` ([`users`]).
 
+// The parts that speak to NATS, built with the `cluster` feature only:
+// without it no `Backplane` is ever made, and the hub runs as one node.
+#[cfg(feature = "cluster")]
 pub mod bridge;
+#[cfg(feature = "cluster")]
 pub mod connect;
+#[cfg(feature = "cluster")]
 pub mod import;
+#[cfg(feature = "cluster")]
 pub mod mailbox;
+#[cfg(feature = "cluster")]
 mod names;
 pub mod settings;
+#[cfg(feature = "cluster")]
 pub mod users;
 pub mod wire;
 
@@ -242,12 +250,20 @@ pub const NEWS_PER_TURN: usize = 1024;
 /// Messages the loop may have outstanding for the helper thread.
 pub const QUEUE: usize = 1 << 16;
 
+/// Where the loop's work for the helper goes: the helper's async runtime
+/// reads it. (Without the `cluster` feature there is no helper, and no
+/// backplane is ever made; the type only keeps the hub's code one.)
+#[cfg(feature = "cluster")]
+type Requests = tokio::sync::mpsc::Sender<ToCluster>;
+#[cfg(not(feature = "cluster"))]
+type Requests = std::sync::mpsc::SyncSender<ToCluster>;
+
 /// The loop's side of the backplane.
 pub struct Backplane {
     pub node: String,
     pub incarnation: String,
     pub node_timeout: Duration,
-    requests: tokio::sync::mpsc::Sender<ToCluster>,
+    requests: Requests,
     pub news: Receiver<FromCluster>,
     /// Set by the helper when it has news and has woken the loop.
     pub woken: Arc<AtomicBool>,
@@ -319,14 +335,14 @@ impl Backplane {
 
 /// A backplane without NATS, for the hub's tests: what the loop asks for
 /// comes out of `jobs`, news for the loop goes into `news`.
-#[cfg(test)]
+#[cfg(all(test, feature = "cluster"))]
 pub struct FakeHelper {
     pub jobs: tokio::sync::mpsc::Receiver<ToCluster>,
     pub news: std::sync::mpsc::Sender<FromCluster>,
     _done: std::sync::mpsc::SyncSender<()>,
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "cluster"))]
 impl Backplane {
     pub fn fake(node: &str, incarnation: &str, node_timeout: Duration) -> (Backplane, FakeHelper) {
         let (requests, jobs) = tokio::sync::mpsc::channel(QUEUE);

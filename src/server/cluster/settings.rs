@@ -22,6 +22,11 @@ pub fn cluster_settings(f: ClusterFlags) -> Result<Option<ClusterSettings>, Stri
     let Some(urls) = f.urls else {
         return Ok(None);
     };
+    if cfg!(not(feature = "cluster")) {
+        return Err("this evchat-server was built without the cluster feature: \
+                    build it with `--features cluster` (on by default), or leave out --cluster"
+            .into());
+    }
     let urls: Vec<String> = urls
         .iter()
         .map(|u| u.trim().to_owned())

@@ -1,23 +1,32 @@
-//! The hub: who is online, what each frame means, and who receives what.
+//! The hub: who is online, what each command means, and who receives what.
 //!
 //! The hub opens no sockets and does not poll. The event loop hands it bytes
-//! read from a connection ([`Hub::receive`]) and asks it to write queued
-//! bytes ([`Hub::flush`]); everything between — parsing, the directory of
-//! names, held mail, fan-out, limits — happens here, so it can be tested and
-//! benchmarked without sockets. Its only other output is the journal's
-//! record buffer, which the loop hands to the journal's writer thread.
+//! read from a connection ([`Hub::receive`]), which the connection's
+//! dialect ([`wire`](crate::server::wire)) turns into commands, and asks it
+//! to write queued bytes ([`Hub::flush`]); everything between — the
+//! directory of names, held mail, fan-out, limits — happens here, so it can
+//! be tested and benchmarked without sockets. It speaks in
+//! [`Event`](crate::protocol::Event)s; how each connection writes them is
+//! its encoding's business. Besides the write queues, it hands records to
+//! the journal's writer and work to the cluster's helper, each once a turn.
 //!
-//! - [`input`]: frames out of the bytes read, within a per-turn budget of
-//!   work, paused while a password is checked;
-//! - [`queues`]: write queues and back-pressure;
+//! Each piece of a connection's state has one owner here (see
+//! [`session`](crate::server::session)):
+//!
+//! - [`input`]: input out of the dialect, within a per-turn budget of
+//!   work; [`intake`]: a connection's input state and its waits;
+//! - [`queues`]: the write queues, the one push, and the limits;
+//!   [`replies`]: what the hub says to one connection;
 //! - [`fanout`]: one shared encoding per batch of broadcasts;
 //! - [`lifecycle`]: open, closing, lingering, dead;
-//! - [`mail`]: known names and held mail, in the store and the journal;
+//! - [`mail`]: held mail — one interface, kept in the journal or in
+//!   JetStream;
 //! - [`timers`]: keep-alives, idle timeouts, deadlines;
+//! - [`web`] and [`websocket`]: what HTTP requests are answered, and the
+//!   upgrade to WebSocket;
 //! - [`stats`]: the `STATS` counters;
-//! - [`cluster`] and [`remote`]: in a cluster, the directory of names on
-//!   other nodes, their liveness and messages, and the commands that wait
-//!   for NATS;
+//! - [`cluster`]: in a cluster, the directory of names on other nodes,
+//!   their liveness and messages, and the commands that wait for NATS;
 //! - the commands themselves are in [`cmd`](crate::server::cmd), one file
 //!   each.
 

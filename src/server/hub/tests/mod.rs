@@ -2,6 +2,7 @@
 //! loop does, without sockets.
 
 mod chat;
+#[cfg(feature = "cluster")]
 mod cluster;
 mod harness;
 mod turns;
