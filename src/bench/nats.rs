@@ -541,39 +541,24 @@ impl Cluster {
     /// the ports it logged.
     fn wait_started(&mut self, i: usize, from: usize) -> Result<Ports, String> {
         let clustered = self.len() > 1;
-        let deadline = Instant::now() + self.spec.patience;
-        loop {
-            let log = self.log_since(i, from);
-            let client = logged_port(&log, CLIENT_MARK);
-            let http = logged_port(&log, HTTP_MARK);
-            let route = logged_port(&log, ROUTE_MARK);
-            if let (true, Some(client), Some(http)) = (log.contains(READY_MARK), client, http) {
-                if route.is_some() || !clustered {
-                    return Ok(Ports {
-                        client,
-                        http,
-                        route,
-                    });
-                }
-            }
-            self.check_alive(i, "while starting")?;
-            if Instant::now() > deadline {
-                let patience = self.spec.patience;
-                return Err(format!(
-                    "{} did not start within {patience:?}: {log}",
-                    self.name(i)
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        self.watch_log(i, from, "start", |log| {
+            let client = logged_port(log, CLIENT_MARK)?;
+            let http = logged_port(log, HTTP_MARK)?;
+            let route = logged_port(log, ROUTE_MARK);
+            let ready = log.contains(READY_MARK) && (route.is_some() || !clustered);
+            ready.then_some(Ok(Ports {
+                client,
+                http,
+                route,
+            }))
+        })
     }
 
     /// Rewrites server `i`'s config (still letting it choose its ports, as
     /// it started: a reload may not change them) with `routes`, and has it
     /// reload the config.
     fn reload(&mut self, i: usize, routes: &[String]) -> Result<(), String> {
-        let reloads = |log: &str| log.matches(RELOADED_MARK).count();
-        let before = reloads(&self.log(i));
+        let from = std::fs::metadata(&self.servers[i].log).map_or(0, |m| m.len() as usize);
         self.write_config(i, false, routes)?;
         let pid = self.servers[i].child.as_ref().map_or(0, Child::id);
         // SAFETY: kill(2) on our own child's pid (not reaped: it is
@@ -581,20 +566,35 @@ impl Cluster {
         if pid == 0 || unsafe { libc::kill(pid as libc::pid_t, libc::SIGHUP) } != 0 {
             return Err(format!("cannot send SIGHUP to {}", self.name(i)));
         }
+        let name = self.name(i).to_owned();
+        self.watch_log(i, from, "reload", |log| {
+            if log.contains(RELOAD_FAILED_MARK) {
+                return Some(Err(format!("{name} could not reload: {log}")));
+            }
+            log.contains(RELOADED_MARK).then_some(Ok(()))
+        })
+    }
+
+    /// Reads server `i`'s log from byte `from` on until `done` makes
+    /// something of it, while the server lives, for at most the patience.
+    fn watch_log<R>(
+        &mut self,
+        i: usize,
+        from: usize,
+        what: &str,
+        mut done: impl FnMut(&str) -> Option<Result<R, String>>,
+    ) -> Result<R, String> {
         let deadline = Instant::now() + self.spec.patience;
         loop {
-            let log = self.log(i);
-            if log.contains(RELOAD_FAILED_MARK) {
-                return Err(format!("{} could not reload: {log}", self.name(i)));
+            let log = self.log_since(i, from);
+            if let Some(outcome) = done(&log) {
+                return outcome;
             }
-            if reloads(&log) > before {
-                return Ok(());
-            }
-            self.check_alive(i, "while reloading")?;
+            self.check_alive(i, &format!("while trying to {what}"))?;
             if Instant::now() > deadline {
                 let patience = self.spec.patience;
                 return Err(format!(
-                    "{} did not reload within {patience:?}: {log}",
+                    "{} did not {what} within {patience:?}: {log}",
                     self.name(i)
                 ));
             }

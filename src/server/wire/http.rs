@@ -10,7 +10,7 @@
 //! (see [`super::websocket`]).
 
 use super::line::LINES;
-use super::{Dialect, Input, Settings, Sniffed, WireKind};
+use super::{Deadline, Dialect, Input, Settings, Sniffed, WireKind};
 use std::time::Instant;
 
 /// Longest request line and headers together.
@@ -25,7 +25,7 @@ const MAX_METHOD: usize = 16;
 #[derive(Debug, Default)]
 pub struct HttpHead {
     head: Vec<u8>,
-    deadline: Option<Instant>,
+    deadline: Deadline,
     /// The request has been handed on: what comes after is not read.
     done: bool,
 }
@@ -66,7 +66,7 @@ impl Dialect for HttpHead {
             Ok(r) => head.get(r.head_len..).unwrap_or_default().to_vec(),
             Err(_) => Vec::new(),
         };
-        self.deadline = None;
+        self.deadline.clear();
         on(Input::Request(Box::new((request, after))));
         data.len()
     }
@@ -76,11 +76,11 @@ impl Dialect for HttpHead {
     }
 
     fn deadline(&self) -> Option<Instant> {
-        self.deadline
+        self.deadline.at()
     }
 
     fn hurry(&mut self, by: Instant) {
-        self.deadline = Some(self.deadline.map_or(by, |d| d.min(by)));
+        self.deadline.hurry(by);
     }
 
     fn buffered(&self) -> usize {

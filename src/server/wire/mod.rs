@@ -123,6 +123,31 @@ pub trait Dialect: Debug {
     }
 }
 
+/// When a connection still telling what it speaks, or still sending an
+/// HTTP request's head, is closed if it has not come whole.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Deadline(Option<Instant>);
+
+impl Deadline {
+    pub fn at(&self) -> Option<Instant> {
+        self.0
+    }
+
+    /// Sets it, unless it is set already (a slow head keeps its first).
+    pub fn start(&mut self, at: Instant) {
+        self.0.get_or_insert(at);
+    }
+
+    /// Moves it to `by` if that is earlier.
+    pub fn hurry(&mut self, by: Instant) {
+        self.0 = Some(self.0.map_or(by, |d| d.min(by)));
+    }
+
+    pub fn clear(&mut self) {
+        self.0 = None;
+    }
+}
+
 /// The dialects a first line may show, tried in order; a connection that
 /// shows none of them speaks the line protocol.
 pub const DIALECTS: &[Sniffer] = &[http::sniff_dialect];

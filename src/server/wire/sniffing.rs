@@ -3,7 +3,7 @@
 //! replayed to the dialect decided on. Undecided bytes stay few: every
 //! sniffer decides past one short line.
 
-use super::{line::LINES, sniff, Dialect, Input, Settings, WireKind};
+use super::{line::LINES, sniff, Deadline, Dialect, Input, Settings, WireKind};
 use std::time::{Duration, Instant};
 
 /// How long a first line or a request's head may take to arrive.
@@ -13,7 +13,7 @@ pub const HEAD_DEADLINE: Duration = Duration::from_secs(10);
 pub struct Sniffing {
     settings: Settings,
     head: Vec<u8>,
-    deadline: Option<Instant>,
+    deadline: Deadline,
 }
 
 impl Sniffing {
@@ -21,7 +21,7 @@ impl Sniffing {
         Sniffing {
             settings,
             head: Vec::new(),
-            deadline: None,
+            deadline: Deadline::default(),
         }
     }
 }
@@ -44,23 +44,21 @@ impl Dialect for Sniffing {
         match sniff(&self.head, &self.settings) {
             Some(mut dialect) => {
                 if dialect.is_http() {
-                    dialect.hurry(self.deadline.unwrap_or(now + HEAD_DEADLINE));
+                    dialect.hurry(self.deadline.at().unwrap_or(now + HEAD_DEADLINE));
                 }
                 on(Input::Decided(dialect, std::mem::take(&mut self.head)));
             }
-            None => {
-                self.deadline.get_or_insert(now + HEAD_DEADLINE);
-            }
+            None => self.deadline.start(now + HEAD_DEADLINE),
         }
         data.len()
     }
 
     fn deadline(&self) -> Option<Instant> {
-        self.deadline
+        self.deadline.at()
     }
 
     fn hurry(&mut self, by: Instant) {
-        self.deadline = Some(self.deadline.map_or(by, |d| d.min(by)));
+        self.deadline.hurry(by);
     }
 
     fn buffered(&self) -> usize {

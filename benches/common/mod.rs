@@ -1,0 +1,81 @@
+//! A hub without sockets, as the fan-out benchmarks drive it: N logged-in
+//! subscribers writing to sinks, on lines or WebSocket, and one publisher
+//! (shared by `benches/fanout.rs` and `examples/hub_instructions.rs`).
+
+use evchat::server::hub::{Hub, Limits};
+use evchat::server::store::MailLimits;
+use std::io::Sink;
+
+/// How the subscribers connect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subscribers {
+    Lines,
+    WebSocket,
+}
+
+/// An upgrade request to `/ws`, as a client without a page sends it.
+const UPGRADE: &[u8] = b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n\
+Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+Sec-WebSocket-Version: 13\r\n\r\n";
+
+/// A masked client text frame, as a browser sends one.
+fn ws_text(payload: &[u8]) -> Vec<u8> {
+    let mask = [1u8, 2, 3, 4];
+    let mut frame = vec![0x81, 0x80 | payload.len() as u8];
+    frame.extend_from_slice(&mask);
+    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    frame
+}
+
+/// A hub with `n` subscribers and a publisher, all logged in; returns the
+/// publisher's key.
+pub fn hub_with(n: usize, subscribers: Subscribers) -> (Hub<Sink>, usize) {
+    let mut hub = Hub::new(Limits {
+        max_line: 64 << 10,
+        max_queue: 64 << 20,
+        max_total_queue: 1 << 40,
+        mail: MailLimits {
+            mailbox_max: 10,
+            mailbox_bytes: 1 << 20,
+            held_bytes: 1 << 24,
+            max_known: 1 << 20,
+        },
+        idle_timeout: None,
+        max_lingering: 16,
+        web: true,
+        allow_origins: Vec::new(),
+        local_only: true,
+    });
+    let publisher = hub.open(std::io::sink());
+    hub.receive(publisher, b"LOGIN publisher\n");
+    for i in 0..n {
+        let key = hub.open(std::io::sink());
+        let login = format!("LOGIN u{i}");
+        match subscribers {
+            Subscribers::Lines => hub.receive(key, format!("{login}\n").as_bytes()),
+            Subscribers::WebSocket => {
+                hub.receive(key, UPGRADE);
+                hub.receive(key, &ws_text(login.as_bytes()));
+            }
+        }
+    }
+    flush(&mut hub);
+    (hub, publisher)
+}
+
+/// One loop turn's end: broadcasts queued, queues written.
+pub fn flush(hub: &mut Hub<Sink>) {
+    hub.end_turn();
+    let mut dirty = Vec::new();
+    hub.take_dirty(&mut dirty);
+    for key in dirty {
+        hub.flush(key);
+    }
+}
+
+/// One read's worth of SAYs from one publisher (as the bench sends).
+pub fn burst() -> Vec<u8> {
+    (0..100)
+        .flat_map(|i| format!("SAY {i:03} {}\n", "x".repeat(60)).into_bytes())
+        .collect()
+}
