@@ -17,7 +17,11 @@ struct Node {
 
 impl Node {
     fn new() -> Node {
-        let mut h = Harness::new();
+        Node::with(limits())
+    }
+
+    fn with(limits: crate::server::hub::Limits) -> Node {
+        let mut h = Harness::with(limits, crate::server::journal::Journal::disabled());
         let (port, helper) = Backplane::fake("a", "a1", Duration::from_secs(3));
         h.hub.join_cluster(port);
         h.at(0);
@@ -245,4 +249,71 @@ fn two_processes_under_one_node_name_are_not_a_restart_every_second() {
     }
     assert_eq!(n.h.turn_for(alice), Vec::<String>::new());
     assert_eq!(n.who(alice), ["USERS alice carol"]);
+}
+
+#[test]
+fn mail_from_jetstream_is_not_held_to_the_queue_limit_and_is_acknowledged_by_its_pong() {
+    let mut l = limits();
+    l.max_queue = 4096;
+    let mut node = Node::with(l);
+    let key = node.h.connect();
+    node.h.send(key, "LOGIN bob\n");
+    let frame = format!(
+        "MSG alice bob 2026-01-01T00:00:00.000Z {}\n",
+        "m".repeat(200)
+    );
+    let frames: Vec<Bytes> = (0..100).map(|_| Bytes::from(frame.clone())).collect();
+    for job in node.jobs() {
+        if let ToCluster::Claim {
+            key, serial, name, ..
+        } = job
+        {
+            let mail = crate::server::cluster::HeldMail { ticket: 7, frames };
+            let outcome = ClaimOutcome::Won {
+                rev: 1,
+                mail: Some(mail),
+            };
+            node.news(FromCluster::Claimed {
+                key,
+                serial,
+                name,
+                outcome,
+            });
+            break;
+        }
+    }
+    // 22 KB of held mail to a client with a 4 KB queue that reads nothing
+    // yet: it was counted against the mailbox, not the queue, so a reply
+    // queued behind it does not cut the client.
+    node.h.wires[&key].1.set(true);
+    node.h.send(key, "WHO\n");
+    node.h.flush();
+    assert_eq!(node.h.hub.counters.slow_cut, 0);
+    node.h.wires[&key].1.set(false);
+    node.h.hub.queues.mark_dirty(key);
+    let mut got = node.h.turn_for(key);
+    assert_eq!(got.pop().as_deref(), Some("USERS bob"));
+    assert_eq!(got.first().map(String::as_str), Some("OK LOGIN bob"));
+    assert_eq!(
+        got.iter().filter(|l| l.starts_with("MSG alice")).count(),
+        100
+    );
+    let ping = got.last().cloned().unwrap_or_default();
+    assert!(ping.starts_with("PING "), "{ping}");
+    assert_eq!(node.h.hub.counters.slow_cut, 0);
+    assert!(node
+        .jobs()
+        .iter()
+        .all(|j| !matches!(j, ToCluster::AckMail { .. })));
+    node.h.send(key, &ping.replacen("PING", "PONG", 1));
+    node.h.send(key, "\n");
+    let acked: Vec<u64> = node
+        .jobs()
+        .into_iter()
+        .filter_map(|j| match j {
+            ToCluster::AckMail { ticket } => Some(ticket),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(acked, [7]);
 }

@@ -5,6 +5,7 @@ mod chat;
 #[cfg(feature = "cluster")]
 mod cluster;
 mod harness;
+mod output;
 mod turns;
 mod web;
 mod websocket;
