@@ -71,11 +71,6 @@ impl Output {
         self.written
     }
 
-    #[inline]
-    pub fn encoding(&self) -> WireKind {
-        self.kind
-    }
-
     pub(in crate::server) fn set_encoding(&mut self, kind: WireKind) {
         self.kind = kind;
     }
