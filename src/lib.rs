@@ -32,10 +32,11 @@
 //!   encoding — and its line in `wire::DIALECTS`.
 //! - **A new command**: its parsing in [`protocol::command`] and what it
 //!   does in a file of its own in `server/cmd`, listed in `cmd::dispatch`.
-//! - **Touching a socket**: only the loop ([`server::event_loop`]) reads,
-//!   accepts and shuts sockets, and only the write queues
-//!   (`server::hub::Queues::write`, at the loop's flush or for a queue past
-//!   its limit) write them; everything else is socket-free, so the hub runs
+//! - **Touching a socket**: only the loop ([`server::event_loop`], with
+//!   `server::listener` accepting for it) reads, accepts and shuts sockets,
+//!   and only the write queues write them (`server::hub::Queues::write`,
+//!   through `server::outqueue`'s `writev`, at the loop's flush or for a
+//!   queue past its limit); everything else is socket-free, so the hub runs
 //!   in tests and benchmarks without any.
 //!
 //! Each part is a Cargo feature, all on by default: `client` (the library

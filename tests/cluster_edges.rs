@@ -163,12 +163,16 @@ fn quit_and_login_again_at_once_on_one_node_keeps_the_name() {
     let server = node(&nats.urls(), "a", &[]);
     for _ in 0..20 {
         let mut first = server.login("iris");
-        // QUIT and the next LOGIN arrive together, so the claim follows the
-        // release at once. (Should the release not have landed yet, the
-        // node takes its own stale claim over rather than answer 409; NATS
-        // answers the two in order, so this test does not force that.)
+        // The next LOGIN comes as soon as the QUIT is done (its BYE), so the
+        // claim follows the release at once, while NATS may not have carried
+        // it out yet. (Should the release not have landed, the node takes
+        // its own stale claim over rather than answer 409; NATS answers the
+        // two in order, so this test does not force that.) Not sooner: two
+        // connections' bytes are read in whatever order the kernel reports
+        // them ready, so a LOGIN sent beside the QUIT may be read first.
         let mut second = server.connect();
         first.send("QUIT");
+        first.expect("BYE");
         second.send("LOGIN iris");
         first.until_closed();
         second.expect("OK LOGIN iris");

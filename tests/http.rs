@@ -120,3 +120,25 @@ fn evchat_server_health_says_plainly_when_the_port_does_not_speak_http() {
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(said.contains("did not answer in HTTP"), "{said}");
 }
+
+#[test]
+fn only_http_methods_start_http_a_chat_command_shaped_like_a_request_is_chat() {
+    let server = TestServer::start(&[]);
+    let mut bob = server.login("bob");
+    // A line-protocol command whose text happens to look like a request
+    // line is still the command.
+    let mut quitter = common::Line::connect(server.addr);
+    quitter.send_raw(b"QUIT /x HTTP/1.1\r\n");
+    quitter.expect("BYE");
+    let mut sayer = common::Line::connect(server.addr);
+    sayer.send_raw(b"LOGIN carol\nSAY /me HTTP/1.1\n");
+    sayer.expect("OK LOGIN carol");
+    bob.expect("JOINED carol");
+    bob.expect("SAY carol ");
+    // Every method the port answers, even with 405, is HTTP.
+    for method in ["OPTIONS", "PUT", "DELETE", "PATCH", "TRACE", "CONNECT"] {
+        let request = format!("{method} /healthz HTTP/1.1\r\n\r\n");
+        let answer = ask(&server, request.as_bytes());
+        assert!(answer.starts_with("HTTP/1.1 405"), "{method}: {answer}");
+    }
+}

@@ -3,6 +3,10 @@
 
 use super::cluster::settings::{cluster_settings, ClusterFlags};
 use super::cluster::ClusterSettings;
+
+/// A server built without the cluster feature does not offer its flags
+/// (it refuses them, saying why, if given).
+const NO_CLUSTER: bool = cfg!(not(feature = "cluster"));
 use super::journal::{Fsync, MAX_LINE_LIMIT};
 use crate::config::{load_toml, Size};
 use clap::{Parser, Subcommand};
@@ -78,25 +82,25 @@ pub struct ServerArgs {
     #[arg(long, value_name = "N")]
     pub max_known: Option<usize>,
     /// Join a cluster through these NATS servers (comma-separated `nats://[user:pass@]host:port` or `tls://...` URLs); see docs/CLUSTER.md.
-    #[arg(long, value_name = "URLS", value_delimiter = ',', global = true)]
+    #[arg(long, value_name = "URLS", value_delimiter = ',', global = true, hide = NO_CLUSTER)]
     pub cluster: Option<Vec<String>>,
     /// This node's name in the cluster, unique per process [default: <host>-<pid>].
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", hide = NO_CLUSTER)]
     pub node_name: Option<String>,
     /// Seconds of silence after which another node counts as dead [default: 10].
-    #[arg(long, value_name = "SECONDS")]
+    #[arg(long, value_name = "SECONDS", hide = NO_CLUSTER)]
     pub node_timeout: Option<u64>,
     /// NATS credentials file (JWT and nkey) for the cluster.
-    #[arg(long, value_name = "FILE", global = true)]
+    #[arg(long, value_name = "FILE", global = true, hide = NO_CLUSTER)]
     pub cluster_creds: Option<PathBuf>,
     /// CA certificate for `tls://` NATS servers signed by a private CA.
-    #[arg(long, value_name = "FILE", global = true)]
+    #[arg(long, value_name = "FILE", global = true, hide = NO_CLUSTER)]
     pub cluster_ca: Option<PathBuf>,
     /// JetStream replicas of the cluster's buckets and streams [default: 3 with three or more URLs, else 1].
-    #[arg(long, value_name = "N", global = true)]
+    #[arg(long, value_name = "N", global = true, hide = NO_CLUSTER)]
     pub cluster_replicas: Option<usize>,
     /// Bind the port with SO_REUSEPORT, so several nodes of one cluster on this machine share it (needs --cluster).
-    #[arg(long)]
+    #[arg(long, hide = NO_CLUSTER)]
     pub reuse_port: bool,
     /// Serve no HTTP on the chat port (no page, no /ws, no /healthz or /metrics): every connection speaks the line protocol.
     #[arg(long)]

@@ -15,8 +15,12 @@ use std::time::Instant;
 
 /// Longest request line and headers together.
 pub const MAX_HEAD: usize = 8 << 10;
-/// Longest method token looked at while sniffing.
-const MAX_METHOD: usize = 16;
+/// The methods that start HTTP on the chat port: what browsers and HTTP
+/// clients send. Only `GET` and `HEAD` are served; the others get `405`.
+/// Any other first line is the line protocol's, however it looks.
+pub const METHODS: [&str; 9] = [
+    "GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT", "TRACE",
+];
 
 /// A connection sending an HTTP request: its head so far. The head is
 /// kept whole, with what follows it (a WebSocket's first frames); one
@@ -108,12 +112,17 @@ pub fn sniff(data: &[u8]) -> Sniff {
     let line = &data[..line_end.unwrap_or(data.len())];
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     let whole = line_end.is_some();
-    // METHOD
+    // METHOD: one this port answers (if only with 405), or, while the
+    // line is not whole, the beginning of one.
     let token = line.iter().take_while(|b| b.is_ascii_uppercase()).count();
-    if token == 0 || token > MAX_METHOD {
+    let method = line.get(..token).unwrap_or_default();
+    let rest = line.get(token..).unwrap_or_default();
+    let known = METHODS.iter().any(|m| m.as_bytes() == method);
+    let may_become =
+        !whole && rest.is_empty() && METHODS.iter().any(|m| m.as_bytes().starts_with(method));
+    if token == 0 || !(known || may_become) {
         return Sniff::Line;
     }
-    let rest = &line[token..];
     let Some(rest) = rest.strip_prefix(b" /") else {
         return if !whole && (rest.is_empty() || rest == b" ") {
             Sniff::NeedMore
@@ -352,7 +361,14 @@ mod tests {
         assert_eq!(sniff(b"PING /x\n"), Sniff::Line);
         assert_eq!(sniff(b"SAY /me waves\n"), Sniff::Line);
         assert_eq!(sniff(b"PING /x HTTP/2\n"), Sniff::Line);
-        assert_eq!(sniff(b"LOG"), Sniff::NeedMore);
+        // Only methods start HTTP, however much a command looks like one.
+        assert_eq!(sniff(b"QUIT /x HTTP/1.1\r\n"), Sniff::Line);
+        assert_eq!(sniff(b"PING /x HTTP/1.1\n"), Sniff::Line);
+        assert_eq!(sniff(b"OPTIONS / HTTP/1.1\r\n"), Sniff::Http);
+        assert_eq!(sniff(b"LOG"), Sniff::Line, "no method begins so");
+        assert_eq!(sniff(b"GE"), Sniff::NeedMore);
+        assert_eq!(sniff(b"P"), Sniff::NeedMore);
+        assert_eq!(sniff(b"GETS / HTTP/1.1\n"), Sniff::Line);
         assert_eq!(sniff(b"GET "), Sniff::NeedMore);
         assert_eq!(sniff(b"GET /a HTT"), Sniff::NeedMore);
         assert_eq!(sniff(b"GET /a HTTP/1.1"), Sniff::NeedMore);
