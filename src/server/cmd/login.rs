@@ -112,6 +112,7 @@ impl<T: Write> Hub<T> {
             return;
         }
         self.go_on(key, &stash);
+        self.settle();
     }
 
     /// A wrong password; returns whether the connection goes on.

@@ -169,6 +169,9 @@ impl<T: Write> Hub<T> {
         let more = cluster.port.take_news(&mut news);
         for item in news {
             self.on_cluster_news(item);
+            // What an item queued past a limit is settled before the next
+            // (a run of private messages from the bus to one reader).
+            self.settle();
         }
         more
     }

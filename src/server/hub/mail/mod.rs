@@ -67,9 +67,10 @@ pub struct MailInFlight {
 }
 
 impl MailInFlight {
-    /// Bytes of it not yet written, when `written` bytes are: held mail
-    /// does not count against `--max-queue` (it was counted against the
-    /// mailbox limits).
+    /// Bytes of it not yet written, when `written` bytes are: mail from
+    /// the journal's mailboxes does not count against `--max-queue` (it
+    /// was counted against `--mailbox-bytes`). Mail from JetStream does: a
+    /// cluster's mailboxes are bounded in messages only.
     #[inline]
     pub fn unwritten(&self, written: u64) -> u64 {
         if self.parcels.is_empty() {
@@ -77,6 +78,7 @@ impl MailInFlight {
         }
         self.parcels
             .iter()
+            .filter(|p| matches!(p.contents, Contents::Letters { .. }))
             .map(|p| p.until.saturating_sub(written.max(p.from)))
             .sum()
     }
@@ -166,9 +168,9 @@ impl<T: Write> Hub<T> {
         let Some(session) = self.queues.sessions.get(key) else {
             return;
         };
-        // The parcel is open-ended while its frames are queued, so they
-        // never count against the queue's limit: held mail was counted
-        // against the mailbox's.
+        // The parcel is open-ended while its frames are queued, so that what
+        // does not count against the queue's limit (see `unwritten`) is
+        // never counted, not even for a moment.
         let from = session.out.written() + session.out.len() as u64;
         let parcel = Parcel {
             contents,

@@ -251,27 +251,25 @@ fn two_processes_under_one_node_name_are_not_a_restart_every_second() {
     assert_eq!(n.who(alice), ["USERS alice carol"]);
 }
 
-#[test]
-fn mail_from_jetstream_is_not_held_to_the_queue_limit_and_is_acknowledged_by_its_pong() {
-    let mut l = limits();
-    l.max_queue = 4096;
-    let mut node = Node::with(l);
+/// Logs bob in on a node whose claim comes with `count` held messages of
+/// about 250 bytes, fetched from JetStream under ticket 7.
+fn login_with_mail(node: &mut Node, count: usize) -> usize {
     let key = node.h.connect();
     node.h.send(key, "LOGIN bob\n");
     let frame = format!(
         "MSG alice bob 2026-01-01T00:00:00.000Z {}\n",
         "m".repeat(200)
     );
-    let frames: Vec<Bytes> = (0..100).map(|_| Bytes::from(frame.clone())).collect();
+    let frames: Vec<Bytes> = (0..count).map(|_| Bytes::from(frame.clone())).collect();
+    let mut mail = Some(crate::server::cluster::HeldMail { ticket: 7, frames });
     for job in node.jobs() {
         if let ToCluster::Claim {
             key, serial, name, ..
         } = job
         {
-            let mail = crate::server::cluster::HeldMail { ticket: 7, frames };
             let outcome = ClaimOutcome::Won {
                 rev: 1,
-                mail: Some(mail),
+                mail: mail.take(),
             };
             node.news(FromCluster::Claimed {
                 key,
@@ -279,20 +277,26 @@ fn mail_from_jetstream_is_not_held_to_the_queue_limit_and_is_acknowledged_by_its
                 name,
                 outcome,
             });
-            break;
         }
     }
-    // 22 KB of held mail to a client with a 4 KB queue that reads nothing
-    // yet: it was counted against the mailbox, not the queue, so a reply
-    // queued behind it does not cut the client.
-    node.h.wires[&key].1.set(true);
-    node.h.send(key, "WHO\n");
-    node.h.flush();
-    assert_eq!(node.h.hub.counters.slow_cut, 0);
-    node.h.wires[&key].1.set(false);
-    node.h.hub.queues.mark_dirty(key);
-    let mut got = node.h.turn_for(key);
-    assert_eq!(got.pop().as_deref(), Some("USERS bob"));
+    key
+}
+
+fn tickets(jobs: Vec<ToCluster>, acked: bool) -> Vec<u64> {
+    jobs.into_iter()
+        .filter_map(|j| match j {
+            ToCluster::AckMail { ticket } if acked => Some(ticket),
+            ToCluster::ReturnMail { ticket } if !acked => Some(ticket),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn mail_from_jetstream_is_acknowledged_by_the_pong_after_it() {
+    let mut node = Node::new();
+    let key = login_with_mail(&mut node, 100);
+    let got = node.h.turn_for(key);
     assert_eq!(got.first().map(String::as_str), Some("OK LOGIN bob"));
     assert_eq!(
         got.iter().filter(|l| l.starts_with("MSG alice")).count(),
@@ -300,20 +304,59 @@ fn mail_from_jetstream_is_not_held_to_the_queue_limit_and_is_acknowledged_by_its
     );
     let ping = got.last().cloned().unwrap_or_default();
     assert!(ping.starts_with("PING "), "{ping}");
-    assert_eq!(node.h.hub.counters.slow_cut, 0);
-    assert!(node
-        .jobs()
-        .iter()
-        .all(|j| !matches!(j, ToCluster::AckMail { .. })));
+    assert!(tickets(node.jobs(), true).is_empty(), "not before its PONG");
     node.h.send(key, &ping.replacen("PING", "PONG", 1));
     node.h.send(key, "\n");
-    let acked: Vec<u64> = node
-        .jobs()
-        .into_iter()
-        .filter_map(|j| match j {
-            ToCluster::AckMail { ticket } => Some(ticket),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(acked, [7]);
+    assert_eq!(tickets(node.jobs(), true), [7]);
+}
+
+#[test]
+fn mail_from_jetstream_counts_against_the_queue_and_goes_back_if_not_read() {
+    // A cluster's mailboxes are bounded in messages, not bytes: what a
+    // login fetches counts against --max-queue, so a client that reads
+    // none of it is cut, and the mail goes back to JetStream.
+    let mut l = limits();
+    l.max_queue = 4096;
+    let mut node = Node::with(l);
+    let key = login_with_mail(&mut node, 100);
+    node.h.wires[&key].1.set(true); // reads nothing
+    node.h.send(key, "WHO\n");
+    node.h.flush();
+    assert_eq!(node.h.hub.counters.slow_cut, 1);
+    assert!(!node.h.hub.session(key).is_some_and(|s| s.is_open()));
+    assert_eq!(tickets(node.jobs(), false), [7]);
+}
+
+#[test]
+fn private_messages_from_the_bus_are_held_to_the_queue_limit_one_by_one() {
+    let mut l = limits();
+    l.max_queue = 4096;
+    let mut node = Node::with(l);
+    node.remote("alice", "b", "b1");
+    let victim = node.login("victim");
+    node.h.wires[&victim].1.set(true); // reads nothing
+                                       // A burst of private messages from another node, taken in one turn.
+    let frame = format!(
+        "MSG alice victim 2026-01-01T00:00:00.000Z {}\n",
+        "m".repeat(1000)
+    );
+    for _ in 0..200 {
+        let mut payload = Vec::new();
+        crate::server::cluster::wire::encode_private(&mut payload, "victim", frame.as_bytes());
+        node.helper
+            .news
+            .send(FromCluster::Bus {
+                origin: "b".into(),
+                payload: Bytes::from(payload),
+            })
+            .unwrap();
+    }
+    node.h.hub.take_cluster_news();
+    // Cut once a message took it past its limit, not after all of them.
+    assert_eq!(node.h.hub.counters.slow_cut, 1);
+    let peak = node.h.hub.queues.peak;
+    assert!(
+        peak <= 4096 + frame.len(),
+        "{peak} bytes queued at the peak"
+    );
 }

@@ -15,8 +15,12 @@ fn a_head_that_does_not_come_whole_is_closed_whatever_the_idle_timeout() {
     let mut h = Harness::new();
     let slow = h.connect();
     h.send(slow, "GET /healthz HTTP/1.1\r\nHost:");
+    // Could still become a request (a method's beginning): undecided.
     let undecided = h.connect();
-    h.send(undecided, "LOG");
+    h.send(undecided, "GE");
+    // Cannot: a chat line still being typed, the idle timeout's business.
+    let typing = h.connect();
+    h.send(typing, "LOG");
     let quiet = h.connect();
     h.at(9);
     assert!(h.hub.session(slow).is_some_and(|s| s.is_open()));
@@ -25,6 +29,7 @@ fn a_head_that_does_not_come_whole_is_closed_whatever_the_idle_timeout() {
     assert!(!h.hub.session(undecided).is_some_and(|s| s.is_open()));
     // A connection that sent nothing is the idle timeout's business.
     assert!(h.hub.session(quiet).is_some_and(|s| s.is_open()));
+    assert!(h.hub.session(typing).is_some_and(|s| s.is_open()));
 }
 
 /// A connection the server is too full for, as the loop opens it.
