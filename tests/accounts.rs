@@ -4,6 +4,7 @@
 mod common;
 use common::{run_with_stdin, Line, TestServer};
 use std::io::Write;
+use std::net::IpAddr;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
@@ -198,6 +199,52 @@ fn many_logins_at_once_do_not_stall_a_conversation() {
         c.expect(&format!("OK LOGIN u{i}"));
     }
     assert_eq!(server.stat("users"), CROWD as u64 + 2);
+}
+
+#[test]
+fn many_addresses_of_one_network_do_not_keep_another_network_waiting() {
+    let (server, _dir) = server_with(&[("amy", "a"), ("bob", "b")]);
+    // 200 addresses of 127.0.0.0/24, one login each, with a wrong password:
+    // each costs a password check.
+    let crowd: Vec<Line> = (2..202u8)
+        .map(|i| {
+            let mut c = Line::connect_from(server.addr, IpAddr::from([127, 0, 0, i]));
+            c.send("LOGIN amy wrong");
+            c
+        })
+        .collect();
+    let mut monitor = Line::connect_from(server.addr, IpAddr::from([127, 0, 2, 1]));
+    let waiting = |monitor: &mut Line| {
+        monitor.send("STATS");
+        common::stat_of(&monitor.expect("STATS "), "logins_waiting")
+    };
+    while waiting(&mut monitor) < 32 {}
+    // A login from another network is checked in its network's turn, not
+    // after the crowd's.
+    let mut bob = Line::connect_from(server.addr, IpAddr::from([127, 0, 1, 1]));
+    bob.send("LOGIN bob b");
+    bob.expect("OK LOGIN bob");
+    let checked = crowd.iter().filter(|c| answered(c, "ERR 401")).count();
+    assert!(
+        checked <= 8,
+        "{checked} logins of the crowd's network were checked before bob's"
+    );
+    assert!(
+        waiting(&mut monitor) > 8,
+        "the crowd's logins still wait: the test showed nothing"
+    );
+    // The crowd's network had 64 waiting at most; the rest were told so.
+    let refused = crowd.iter().filter(|c| answered(c, "ERR 503")).count();
+    assert!(refused >= 200 - 64, "only {refused} refused");
+}
+
+/// Has `c` been sent a line starting with `prefix` (without reading it)?
+fn answered(c: &Line, prefix: &str) -> bool {
+    let mut buf = [0u8; 16];
+    c.stream.set_nonblocking(true).unwrap();
+    let n = c.stream.peek(&mut buf).unwrap_or(0);
+    c.stream.set_nonblocking(false).unwrap();
+    buf[..n].starts_with(prefix.as_bytes())
 }
 
 #[test]

@@ -135,6 +135,46 @@ fn a_flooding_client_is_read_once_a_turn_and_starves_nobody() {
 }
 
 #[test]
+fn a_message_to_many_offline_names_is_paced_like_a_flood() {
+    let _serial = serial();
+    let server = TestServer::start(&["--idle-timeout", "0"]);
+    // 500 known names, offline: each named recipient is mail to hold.
+    let names: Vec<String> = (0..500).map(|i| format!("n{i:03}")).collect();
+    for chunk in names.chunks(100) {
+        let mut visits: Vec<Line> = chunk
+            .iter()
+            .map(|name| {
+                let mut c = server.connect();
+                c.send(&format!("LOGIN {name}"));
+                c.send("QUIT");
+                c
+            })
+            .collect();
+        for c in &mut visits {
+            c.until_closed();
+        }
+    }
+    let mut attacker = server.login("attacker");
+    let mut bystander = server.login("bystander");
+    attacker.sync();
+    bystander.sync();
+    // 24 frames of 500 recipients arrive at once, then the bystander's
+    // STATS: the first turn reads both, the attacker's first.
+    let frame = format!("MSG {} hi\n", names.join(","));
+    server.pause();
+    attacker.send_raw(frame.repeat(24).as_bytes());
+    bystander.send("STATS");
+    server.resume();
+    let held = stat_of(&bystander.expect("STATS "), "held");
+    // Each recipient is work: the turn that answered the bystander held
+    // mail for about a thousand of them, not for all 12,000 the frames
+    // name (as when each frame, however many it names, was one unit).
+    assert!(held <= 4 * 500, "{held} held in the bystander's turn");
+    attacker.sync();
+    assert_eq!(server.stat("held"), 24 * 500);
+}
+
+#[test]
 fn fifty_clients_that_never_read_are_cut_at_max_queue() {
     let _serial = serial();
     let mut server = TestServer::start(&["--max-queue", "1M"]);

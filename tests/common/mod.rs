@@ -213,7 +213,22 @@ pub struct Line {
 
 impl Line {
     pub fn connect(addr: SocketAddr) -> Line {
-        let stream = TcpStream::connect(addr).expect("connect");
+        Line::over(TcpStream::connect(addr).expect("connect"))
+    }
+
+    /// Connects from the local address `source` (any of 127.0.0.0/8 is
+    /// this host's): how a test plays many clients on many addresses.
+    pub fn connect_from(addr: SocketAddr, source: std::net::IpAddr) -> Line {
+        use socket2::{Domain, Socket, Type};
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None).expect("socket");
+        socket
+            .bind(&SocketAddr::new(source, 0).into())
+            .expect("bind the source address");
+        socket.connect(&addr.into()).expect("connect");
+        Line::over(socket.into())
+    }
+
+    fn over(stream: TcpStream) -> Line {
         stream.set_read_timeout(Some(PATIENCE)).unwrap();
         let reader = BufReader::new(stream.try_clone().unwrap());
         Line {

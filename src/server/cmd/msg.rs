@@ -21,7 +21,8 @@ impl<T: Write> Hub<T> {
         let single;
         let many: Vec<&str>;
         let names: &[&str] = if memchr::memchr(b',', to.as_bytes()).is_some() {
-            let mut seen = HashSet::new();
+            let mut seen =
+                HashSet::with_capacity(memchr::memchr_iter(b',', to.as_bytes()).count() + 1);
             many = Command::recipients(to)
                 .filter(|n| seen.insert(*n))
                 .collect();
@@ -30,6 +31,9 @@ impl<T: Write> Hub<T> {
             single = [to];
             &single
         };
+        // Each name is looked up, and each recipient is a delivery or a
+        // hold: a long list is paced like a flood, not taken as one frame.
+        self.charge(key, names.len() as u64);
         if let Some(unknown) = self.unknown_recipient(names) {
             let text = format!("no such user: {unknown}; nothing was sent");
             return self.reply_err(key, ErrorCode::NoSuchUser, &text);

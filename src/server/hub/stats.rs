@@ -20,7 +20,7 @@ impl<T: Write> Hub<T> {
         let mut line = format!(
             "connections={} users={} frames_in={} deliveries={} bytes_in={} bytes_out={} \
              queued={} peak_queued={} held={} held_bytes={} known={} slow_cut={} closing={} \
-             throttled={} uptime={}",
+             throttled={} logins_waiting={} uptime={}",
             self.queues.sessions.len(),
             self.online.len(),
             c.frames_in,
@@ -35,6 +35,7 @@ impl<T: Write> Hub<T> {
             c.slow_cut,
             self.linger_count,
             self.throttled,
+            self.auth_queue.waiting_or_checked(),
             self.now.saturating_duration_since(self.started).as_secs(),
         );
         line.push_str(&self.cluster_stats());

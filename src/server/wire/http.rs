@@ -336,6 +336,7 @@ fn describe(key: &str) -> (&'static str, &'static str) {
         ),
         "closing" => ("gauge", "Connections closing now."),
         "throttled" => ("gauge", "Connections whose input waits for the next turn."),
+        "logins_waiting" => ("gauge", "Logins waiting for or in their password check."),
         "uptime" => ("gauge", "Seconds since start."),
         "cluster_up" => ("gauge", "1 while the cluster link is up."),
         "nodes" => ("gauge", "Live cluster nodes, this one included."),

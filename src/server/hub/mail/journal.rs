@@ -12,6 +12,7 @@
 
 use super::{Contents, Hub};
 use crate::protocol::{ErrorCode, Event};
+use crate::server::hub::input::HOLD_UNITS;
 use crate::server::hub::queues::{Limit, Outgoing};
 use crate::server::journal::Record;
 use crate::server::store::Letter;
@@ -92,6 +93,7 @@ impl<T: Write> Hub<T> {
         if names.is_empty() {
             return;
         }
+        self.charge(sender, names.len() as u64 * HOLD_UNITS);
         if self.journal.is_failing() {
             for name in names {
                 let text = format!("the server cannot store messages now; not held for {name}");
