@@ -11,6 +11,7 @@
 use super::connect::{bucket, connect, shown_urls, JS_TIMEOUT};
 use super::mailbox::Mailbox;
 use super::names::watch_names;
+use super::node_claim::NodeClaim;
 use super::users::UsersBucket;
 use super::wire::{self, BUS_ALL};
 use super::{
@@ -152,6 +153,8 @@ pub(super) struct Link {
     to_loop: ToLoop,
     gauges: Arc<Gauges>,
     users: SharedUsers,
+    /// This process's claim on its node name, given back at the end.
+    node_claim: Arc<NodeClaim>,
 }
 
 impl Link {
@@ -169,6 +172,13 @@ impl Link {
         let known = bucket(&js, KNOWN, settings.replicas).await?;
         let mailbox = Mailbox::open(&js, settings).await?;
         let accounts = UsersBucket::open(&js, settings.replicas).await?;
+        // Last before joining: a second process under this name stops here.
+        let node_claim = Arc::new(NodeClaim::take(&client, &js, settings, &incarnation).await?);
+        tokio::spawn(Arc::clone(&node_claim).guard());
+        let subject: async_nats::Subject = wire::subject_of(&settings.node).into();
+        // Heard at once: a process that asks for this name now is refused.
+        let beat = Bytes::from(wire::encode_heartbeat(&incarnation));
+        let _ = client.publish(subject.clone(), beat).await;
         let bus = client
             .subscribe(BUS_ALL)
             .await
@@ -182,7 +192,7 @@ impl Link {
             shown_urls(&settings.urls)
         );
         Ok(Link {
-            subject: wire::subject_of(&settings.node).into(),
+            subject,
             client,
             names,
             known,
@@ -192,6 +202,7 @@ impl Link {
             to_loop,
             gauges,
             users,
+            node_claim,
         })
     }
 
@@ -302,6 +313,7 @@ impl Link {
         // finishes first, within reason.
         let finishing = async { while tasks.join_next().await.is_some() {} };
         let _ = tokio::time::timeout(Duration::from_secs(2), finishing).await;
+        link.node_claim.release().await;
         let _ = link.client.flush().await;
     }
 

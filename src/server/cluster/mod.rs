@@ -39,6 +39,8 @@ pub mod import;
 pub mod mailbox;
 #[cfg(feature = "cluster")]
 mod names;
+#[cfg(feature = "cluster")]
+mod node_claim;
 pub mod settings;
 #[cfg(feature = "cluster")]
 pub mod users;
