@@ -14,9 +14,10 @@ use super::names::watch_names;
 use super::node_claim::NodeClaim;
 use super::users::UsersBucket;
 use super::wire::{self, BUS_ALL};
+
+mod claim;
 use super::{
-    claim_value, Backplane, ClaimOutcome, ClusterSettings, FromCluster, Gauges, HoldOutcome,
-    ToCluster, BUS_BACKLOG, QUEUE,
+    Backplane, ClusterSettings, FromCluster, Gauges, HoldOutcome, ToCluster, BUS_BACKLOG, QUEUE,
 };
 use crate::protocol::ErrorCode;
 use crate::server::accounts::{has_account, SharedUsers};
@@ -33,10 +34,7 @@ use std::time::Duration;
 
 /// The longest a claim, a hold or a fetch may take, all steps together,
 /// before the client is told the cluster is unavailable.
-const OP_TIMEOUT: Duration = Duration::from_secs(12);
-
-/// Lost a compare-and-swap: someone else claimed the name meanwhile.
-const TAKEN: &str = "taken";
+pub(super) const OP_TIMEOUT: Duration = Duration::from_secs(12);
 
 /// The names bucket: name → `<node> <incarnation>`.
 pub const NAMES: &str = "evchat_names";
@@ -297,8 +295,10 @@ impl Link {
                 ToCluster::Fetch { key, name } => {
                     let link = Arc::clone(&link);
                     tasks.spawn(async move {
-                        let fetch = tokio::time::timeout(OP_TIMEOUT, link.mailbox.fetch(&name));
-                        match fetch.await.unwrap_or_else(|_| Err("timed out".into())) {
+                        let what = format!("fetching the mail held for {name}");
+                        let deadline = tokio::time::Instant::now() + OP_TIMEOUT;
+                        let fetch = || link.mailbox.fetch(&name);
+                        match super::retry::retried(&what, deadline, fetch).await {
                             Ok(Some(mail)) => {
                                 link.to_loop.send(FromCluster::Mail { key, name, mail })
                             }
@@ -379,83 +379,6 @@ impl Link {
             }
             Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => Ok(None),
             Err(e) => Err(e.to_string()),
-        }
-    }
-
-    /// Claims a name over entry `seq` (compare-and-swap).
-    async fn claim_over(&self, name: &str, value: Bytes, seq: u64) -> Result<u64, String> {
-        match self.names.update(name, value, seq).await {
-            Ok(rev) => Ok(rev),
-            Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => Err(TAKEN.to_owned()),
-            Err(e) => Err(e.to_string()),
-        }
-    }
-
-    /// Claims a name (create, or compare-and-swap over `over`), then
-    /// fetches its held mail.
-    async fn claim(
-        &self,
-        name: &str,
-        over: Option<(u64, String)>,
-        with_mail: bool,
-    ) -> ClaimOutcome {
-        let value = Bytes::from(claim_value(&self.node, &self.incarnation));
-        let claimed = match over {
-            None => match self.names.create(name, value.clone()).await {
-                Ok(rev) => Ok(rev),
-                Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => {
-                    // The loop saw nobody holding it. A read may come from a
-                    // copy of the bucket that lags (after NATS restarts) or
-                    // find this run's own claim, still being released: ask
-                    // the stream's leader, and claim over a deletion or
-                    // over this run's stale claim.
-                    match self.leader_entry(name).await {
-                        Ok(Some((seq, None))) => self.claim_over(name, value, seq).await,
-                        Ok(Some((seq, Some(held)))) if held == value => {
-                            self.claim_over(name, value, seq).await
-                        }
-                        _ => return ClaimOutcome::Taken,
-                    }
-                }
-                Err(e) => Err(e.to_string()),
-            },
-            Some((rev, holder)) => match self.names.update(name, value.clone(), rev).await {
-                Ok(rev) => Ok(rev),
-                Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => {
-                    // JetStream's copies can disagree on sequence numbers
-                    // after servers are killed: if the leader still has the
-                    // claim meant, under another revision, replace that.
-                    match self.leader_entry(name).await {
-                        Ok(Some((seq, Some(held)))) if held == holder.as_bytes() => {
-                            self.claim_over(name, value, seq).await
-                        }
-                        _ => return ClaimOutcome::Taken,
-                    }
-                }
-                Err(e) => Err(e.to_string()),
-            },
-        };
-        let rev = match claimed {
-            Ok(rev) => rev,
-            Err(e) if e == TAKEN => return ClaimOutcome::Taken,
-            Err(e) => return ClaimOutcome::Unavailable(unavailable(&e)),
-        };
-        let _ = self.known.put(name, Bytes::from_static(b"1")).await;
-        if !with_mail {
-            return ClaimOutcome::Won { rev, mail: None };
-        }
-        // Never an endless wait: the login's input is paused meanwhile.
-        let fetched = match tokio::time::timeout(OP_TIMEOUT, self.mailbox.fetch(name)).await {
-            Ok(fetched) => fetched,
-            Err(_) => Err("timed out fetching held mail".into()),
-        };
-        match fetched {
-            Ok(mail) => ClaimOutcome::Won { rev, mail },
-            Err(e) => {
-                // Without its mail the login would lose it: undo the claim.
-                let _ = self.names.delete_expect_revision(name, Some(rev)).await;
-                ClaimOutcome::Unavailable(unavailable(&e))
-            }
         }
     }
 }

@@ -41,6 +41,8 @@ pub mod mailbox;
 mod names;
 #[cfg(feature = "cluster")]
 mod node_claim;
+#[cfg(feature = "cluster")]
+mod retry;
 pub mod settings;
 #[cfg(feature = "cluster")]
 pub mod users;
