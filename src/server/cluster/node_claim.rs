@@ -36,6 +36,9 @@ pub(super) struct NodeClaim {
     node: String,
     value: Bytes,
     rev: u64,
+    /// The claim this one replaced (a dead process's), if any: a copy of
+    /// the bucket that lags may still show it, whatever its revision.
+    replaced: Option<Bytes>,
     /// Taken over by another process: not this one's to give back.
     lost: AtomicBool,
 }
@@ -74,7 +77,7 @@ impl NodeClaim {
             .map_err(|e| format!("cannot listen for node {node}: {e}"))?;
         for _ in 0..ATTEMPTS {
             let held = match in_time(store.create(&node, value.clone())).await? {
-                Ok(rev) => return Ok(NodeClaim::new(store, node, value, rev)),
+                Ok(rev) => return Ok(NodeClaim::new(store, node, value, rev, None)),
                 Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => {
                     match in_time(store.entry(&node)).await? {
                         Ok(Some(entry)) if entry.operation == kv::Operation::Put => entry,
@@ -102,7 +105,8 @@ impl NodeClaim {
                         "took over node name {node} from {holder}, silent for {} s",
                         settings.node_timeout.as_secs()
                     );
-                    return Ok(NodeClaim::new(store, node, value, rev));
+                    let replaced = Some(held.value);
+                    return Ok(NodeClaim::new(store, node, value, rev, replaced));
                 }
                 Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => continue,
                 Err(e) => return Err(cannot_claim(&node, &e.to_string())),
@@ -111,12 +115,19 @@ impl NodeClaim {
         Err(cannot_claim(&node, "it changed hands too often"))
     }
 
-    fn new(store: kv::Store, node: String, value: Bytes, rev: u64) -> NodeClaim {
+    fn new(
+        store: kv::Store,
+        node: String,
+        value: Bytes,
+        rev: u64,
+        replaced: Option<Bytes>,
+    ) -> NodeClaim {
         NodeClaim {
             store,
             node,
             value,
             rev,
+            replaced,
             lost: AtomicBool::new(false),
         }
     }
@@ -151,7 +162,8 @@ impl NodeClaim {
     fn lost_to(&self, entry: &kv::Entry) -> bool {
         let lost = entry.revision > self.rev
             && entry.operation == kv::Operation::Put
-            && entry.value != self.value;
+            && entry.value != self.value
+            && self.replaced.as_ref() != Some(&entry.value);
         if lost {
             self.lost.store(true, Ordering::Relaxed);
             error!(
