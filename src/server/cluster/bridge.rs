@@ -11,11 +11,13 @@
 use super::connect::{bucket, connect, shown_urls, JS_TIMEOUT};
 use super::mailbox::Mailbox;
 use super::names::watch_names;
+use super::node_claim::NodeClaim;
 use super::users::UsersBucket;
 use super::wire::{self, BUS_ALL};
+
+mod claim;
 use super::{
-    claim_value, Backplane, ClaimOutcome, ClusterSettings, FromCluster, Gauges, HoldOutcome,
-    ToCluster, BUS_BACKLOG, QUEUE,
+    Backplane, ClusterSettings, FromCluster, Gauges, HoldOutcome, ToCluster, BUS_BACKLOG, QUEUE,
 };
 use crate::protocol::ErrorCode;
 use crate::server::accounts::{has_account, SharedUsers};
@@ -32,10 +34,7 @@ use std::time::Duration;
 
 /// The longest a claim, a hold or a fetch may take, all steps together,
 /// before the client is told the cluster is unavailable.
-const OP_TIMEOUT: Duration = Duration::from_secs(12);
-
-/// Lost a compare-and-swap: someone else claimed the name meanwhile.
-const TAKEN: &str = "taken";
+pub(super) const OP_TIMEOUT: Duration = Duration::from_secs(12);
 
 /// The names bucket: name → `<node> <incarnation>`.
 pub const NAMES: &str = "evchat_names";
@@ -152,6 +151,8 @@ pub(super) struct Link {
     to_loop: ToLoop,
     gauges: Arc<Gauges>,
     users: SharedUsers,
+    /// This process's claim on its node name, given back at the end.
+    node_claim: Arc<NodeClaim>,
 }
 
 impl Link {
@@ -169,6 +170,13 @@ impl Link {
         let known = bucket(&js, KNOWN, settings.replicas).await?;
         let mailbox = Mailbox::open(&js, settings).await?;
         let accounts = UsersBucket::open(&js, settings.replicas).await?;
+        // Last before joining: a second process under this name stops here.
+        let node_claim = Arc::new(NodeClaim::take(&client, &js, settings, &incarnation).await?);
+        tokio::spawn(Arc::clone(&node_claim).guard());
+        let subject: async_nats::Subject = wire::subject_of(&settings.node).into();
+        // Heard at once: a process that asks for this name now is refused.
+        let beat = Bytes::from(wire::encode_heartbeat(&incarnation));
+        let _ = client.publish(subject.clone(), beat).await;
         let bus = client
             .subscribe(BUS_ALL)
             .await
@@ -182,7 +190,7 @@ impl Link {
             shown_urls(&settings.urls)
         );
         Ok(Link {
-            subject: wire::subject_of(&settings.node).into(),
+            subject,
             client,
             names,
             known,
@@ -192,6 +200,7 @@ impl Link {
             to_loop,
             gauges,
             users,
+            node_claim,
         })
     }
 
@@ -286,8 +295,10 @@ impl Link {
                 ToCluster::Fetch { key, name } => {
                     let link = Arc::clone(&link);
                     tasks.spawn(async move {
-                        let fetch = tokio::time::timeout(OP_TIMEOUT, link.mailbox.fetch(&name));
-                        match fetch.await.unwrap_or_else(|_| Err("timed out".into())) {
+                        let what = format!("fetching the mail held for {name}");
+                        let deadline = tokio::time::Instant::now() + OP_TIMEOUT;
+                        let fetch = || link.mailbox.fetch(&name);
+                        match super::retry::retried(&what, deadline, fetch).await {
                             Ok(Some(mail)) => {
                                 link.to_loop.send(FromCluster::Mail { key, name, mail })
                             }
@@ -302,6 +313,7 @@ impl Link {
         // finishes first, within reason.
         let finishing = async { while tasks.join_next().await.is_some() {} };
         let _ = tokio::time::timeout(Duration::from_secs(2), finishing).await;
+        link.node_claim.release().await;
         let _ = link.client.flush().await;
     }
 
@@ -367,83 +379,6 @@ impl Link {
             }
             Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => Ok(None),
             Err(e) => Err(e.to_string()),
-        }
-    }
-
-    /// Claims a name over entry `seq` (compare-and-swap).
-    async fn claim_over(&self, name: &str, value: Bytes, seq: u64) -> Result<u64, String> {
-        match self.names.update(name, value, seq).await {
-            Ok(rev) => Ok(rev),
-            Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => Err(TAKEN.to_owned()),
-            Err(e) => Err(e.to_string()),
-        }
-    }
-
-    /// Claims a name (create, or compare-and-swap over `over`), then
-    /// fetches its held mail.
-    async fn claim(
-        &self,
-        name: &str,
-        over: Option<(u64, String)>,
-        with_mail: bool,
-    ) -> ClaimOutcome {
-        let value = Bytes::from(claim_value(&self.node, &self.incarnation));
-        let claimed = match over {
-            None => match self.names.create(name, value.clone()).await {
-                Ok(rev) => Ok(rev),
-                Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => {
-                    // The loop saw nobody holding it. A read may come from a
-                    // copy of the bucket that lags (after NATS restarts) or
-                    // find this run's own claim, still being released: ask
-                    // the stream's leader, and claim over a deletion or
-                    // over this run's stale claim.
-                    match self.leader_entry(name).await {
-                        Ok(Some((seq, None))) => self.claim_over(name, value, seq).await,
-                        Ok(Some((seq, Some(held)))) if held == value => {
-                            self.claim_over(name, value, seq).await
-                        }
-                        _ => return ClaimOutcome::Taken,
-                    }
-                }
-                Err(e) => Err(e.to_string()),
-            },
-            Some((rev, holder)) => match self.names.update(name, value.clone(), rev).await {
-                Ok(rev) => Ok(rev),
-                Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => {
-                    // JetStream's copies can disagree on sequence numbers
-                    // after servers are killed: if the leader still has the
-                    // claim meant, under another revision, replace that.
-                    match self.leader_entry(name).await {
-                        Ok(Some((seq, Some(held)))) if held == holder.as_bytes() => {
-                            self.claim_over(name, value, seq).await
-                        }
-                        _ => return ClaimOutcome::Taken,
-                    }
-                }
-                Err(e) => Err(e.to_string()),
-            },
-        };
-        let rev = match claimed {
-            Ok(rev) => rev,
-            Err(e) if e == TAKEN => return ClaimOutcome::Taken,
-            Err(e) => return ClaimOutcome::Unavailable(unavailable(&e)),
-        };
-        let _ = self.known.put(name, Bytes::from_static(b"1")).await;
-        if !with_mail {
-            return ClaimOutcome::Won { rev, mail: None };
-        }
-        // Never an endless wait: the login's input is paused meanwhile.
-        let fetched = match tokio::time::timeout(OP_TIMEOUT, self.mailbox.fetch(name)).await {
-            Ok(fetched) => fetched,
-            Err(_) => Err("timed out fetching held mail".into()),
-        };
-        match fetched {
-            Ok(mail) => ClaimOutcome::Won { rev, mail },
-            Err(e) => {
-                // Without its mail the login would lose it: undo the claim.
-                let _ = self.names.delete_expect_revision(name, Some(rev)).await;
-                ClaimOutcome::Unavailable(unavailable(&e))
-            }
         }
     }
 }

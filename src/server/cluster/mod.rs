@@ -39,6 +39,10 @@ pub mod import;
 pub mod mailbox;
 #[cfg(feature = "cluster")]
 mod names;
+#[cfg(feature = "cluster")]
+mod node_claim;
+#[cfg(feature = "cluster")]
+mod retry;
 pub mod settings;
 #[cfg(feature = "cluster")]
 pub mod users;

@@ -66,6 +66,12 @@ pub fn cluster_settings(f: ClusterFlags) -> Result<Option<ClusterSettings>, Stri
 
 /// `<host>-<pid>`: unique per process on a machine, and readable in logs.
 fn default_node_name() -> String {
+    format!("{}-{}", host_name(), std::process::id())
+}
+
+/// This machine's host name, as a subject token may spell it (`node` if
+/// it has none).
+pub(super) fn host_name() -> String {
     let mut host = [0u8; 64];
     // SAFETY: gethostname writes at most `host.len()` bytes into `host`.
     let ok = unsafe { libc::gethostname(host.as_mut_ptr().cast(), host.len()) } == 0;
@@ -81,12 +87,11 @@ fn default_node_name() -> String {
         })
         .take(40)
         .collect();
-    let host = if ok && !host.is_empty() {
+    if ok && !host.is_empty() {
         host
     } else {
         "node".into()
-    };
-    format!("{host}-{}", std::process::id())
+    }
 }
 
 #[cfg(test)]

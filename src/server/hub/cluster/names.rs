@@ -161,6 +161,16 @@ impl<T: Write> Hub<T> {
 
     /// A names-bucket change.
     pub(super) fn on_name(&mut self, name: String, holder: Option<Holder>) {
+        let here = self.online.get(name.as_str()).copied();
+        if let (Some(h), Some(key)) = (&holder, here) {
+            if self.is_replay_of_taken_over(key, h) {
+                log::debug!(
+                    "{name}: an old claim of node {} replayed; kept here",
+                    h.node
+                );
+                return;
+            }
+        }
         let Some(c) = &mut self.cluster else { return };
         let name: Rc<str> = Rc::from(name);
         if let Some(set) = &mut c.rebuilding {
@@ -211,6 +221,20 @@ impl<T: Write> Hub<T> {
                 }
             }
         }
+    }
+
+    /// Is `h`, a claim of another node on the name session `key` holds, a
+    /// replay of the claim this session took over, rather than a login
+    /// elsewhere? It is when it is older than the session's claim and its
+    /// node is dead or has restarted since: such a node cannot have taken
+    /// the name. (A restarted names watch, or a copy of the bucket that
+    /// lags after NATS servers died, delivers old entries.)
+    fn is_replay_of_taken_over(&self, key: usize, h: &Holder) -> bool {
+        let Some(c) = &self.cluster else { return false };
+        let ours = self.queues.sessions.get(key).map(|s| s.node.claim_rev);
+        !c.claiming.values().any(|(_, p)| p.key == key)
+            && ours.is_some_and(|rev| h.rev < rev)
+            && !c.is_current(h)
     }
 
     /// The names watch has delivered the whole bucket again: names that

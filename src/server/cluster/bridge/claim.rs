@@ -1,0 +1,116 @@
+//! Claiming a name for a login: create the key in the names bucket, or
+//! compare-and-swap over the claim it replaces, then fetch the mail held
+//! for it. Requests JetStream does not answer (an election, a busy
+//! machine) are asked again within [`OP_TIMEOUT`] ([`retried`]) before
+//! the login is told the cluster is unavailable.
+
+use super::super::retry::retried;
+use super::{unavailable, Link, OP_TIMEOUT};
+use crate::server::cluster::{claim_value, ClaimOutcome};
+use async_nats::jetstream::kv;
+use bytes::Bytes;
+use tokio::time::Instant;
+
+impl Link {
+    /// Claims a name (create, or compare-and-swap over `over`), then
+    /// fetches its held mail.
+    pub(super) async fn claim(
+        &self,
+        name: &str,
+        over: Option<(u64, String)>,
+        with_mail: bool,
+    ) -> ClaimOutcome {
+        let value = Bytes::from(claim_value(&self.node, &self.incarnation));
+        let deadline = Instant::now() + OP_TIMEOUT;
+        let what = format!("claiming the name {name}");
+        let once = || self.claim_once(name, &value, over.as_ref());
+        let rev = match retried(&what, deadline, once).await {
+            Ok(Some(rev)) => rev,
+            Ok(None) => return ClaimOutcome::Taken,
+            Err(e) => return ClaimOutcome::Unavailable(unavailable(&e)),
+        };
+        // Known names may be sent mail; without the entry a MSG to this
+        // name would get 404, not the login a 503.
+        let what = format!("noting {name} as known");
+        let note = || async {
+            let known = self.known.put(name, Bytes::from_static(b"1")).await;
+            known.map(drop).map_err(|e| e.to_string())
+        };
+        if let Err(e) = retried(&what, deadline, note).await {
+            log::warn!("cannot note {name} as a known name: {e}");
+        }
+        if !with_mail {
+            return ClaimOutcome::Won { rev, mail: None };
+        }
+        // Never an endless wait: the login's input is paused meanwhile.
+        let what = format!("fetching the mail held for {name}");
+        let fetch = || self.mailbox.fetch(name);
+        match retried(&what, Instant::now() + OP_TIMEOUT, fetch).await {
+            Ok(mail) => ClaimOutcome::Won { rev, mail },
+            Err(e) => {
+                // Without its mail the login would lose it: undo the claim.
+                let _ = self.names.delete_expect_revision(name, Some(rev)).await;
+                ClaimOutcome::Unavailable(unavailable(&e))
+            }
+        }
+    }
+
+    /// One attempt at a claim: its revision when won, `None` when someone
+    /// else holds the name, an error when JetStream did not answer. An
+    /// attempt that went through unanswered leaves this run's own claim,
+    /// which the next attempt finds and claims over.
+    async fn claim_once(
+        &self,
+        name: &str,
+        value: &Bytes,
+        over: Option<&(u64, String)>,
+    ) -> Result<Option<u64>, String> {
+        match over {
+            None => match self.names.create(name, value.clone()).await {
+                Ok(rev) => Ok(Some(rev)),
+                Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => {
+                    // The loop saw nobody holding it. A read may come from a
+                    // copy of the bucket that lags (after NATS restarts) or
+                    // find this run's own claim, still being released (or
+                    // made by an attempt that got no answer): ask the
+                    // stream's leader, and claim over a deletion or over
+                    // this run's stale claim.
+                    match self.leader_entry(name).await? {
+                        Some((seq, None)) => self.claim_over(name, value, seq).await,
+                        Some((seq, Some(held))) if held == value => {
+                            self.claim_over(name, value, seq).await
+                        }
+                        _ => Ok(None),
+                    }
+                }
+                Err(e) => Err(e.to_string()),
+            },
+            Some((rev, holder)) => match self.names.update(name, value.clone(), *rev).await {
+                Ok(rev) => Ok(Some(rev)),
+                Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => {
+                    // JetStream's copies can disagree on sequence numbers
+                    // after servers are killed: if the leader still has the
+                    // claim meant, under another revision, replace that;
+                    // this run's own claim is one an earlier attempt made.
+                    match self.leader_entry(name).await? {
+                        Some((seq, Some(held))) if held == holder.as_bytes() || held == value => {
+                            self.claim_over(name, value, seq).await
+                        }
+                        _ => Ok(None),
+                    }
+                }
+                Err(e) => Err(e.to_string()),
+            },
+        }
+    }
+
+    /// Claims a name over entry `seq` (compare-and-swap): `None` when
+    /// someone else claimed it meanwhile.
+    async fn claim_over(&self, name: &str, value: &Bytes, seq: u64) -> Result<Option<u64>, String> {
+        match self.names.update(name, value.clone(), seq).await {
+            Ok(rev) => Ok(Some(rev)),
+            Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => Ok(None),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
