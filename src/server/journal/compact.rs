@@ -20,6 +20,7 @@ use log::{error, info, warn};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 
 /// Compaction starts only past this size...
 pub const COMPACT_MIN: u64 = 64 << 20;
@@ -81,7 +82,10 @@ impl Writer {
                 let _ = jobs.send(Job::Compacted(Compacted { from, result }));
             });
         match spawned {
-            Ok(_) => self.compaction.running = Some(from),
+            Ok(_) => {
+                self.compaction.running = Some(from);
+                self.shared.compactions.fetch_add(1, Ordering::AcqRel);
+            }
             Err(e) => {
                 warn!("journal: cannot start compaction: {e}");
                 self.compaction.failed_at = Some(self.size);

@@ -175,6 +175,7 @@ impl Journal {
             dir: dir.to_owned(),
             file,
             size: recovered.size,
+            live: image.live_bytes(),
             fsync,
             legacy: recovered.legacy,
             shared: Arc::clone(&shared),

@@ -173,6 +173,32 @@ fn compaction_keeps_the_live_state_and_what_came_meanwhile() {
 }
 
 #[test]
+fn a_restart_with_much_live_mail_does_not_compact_what_is_all_live() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let (mut j, _) =
+            Journal::open_compacting_at(dir.path(), Fsync::Never, || {}, 4096).unwrap();
+        for i in 0..200 {
+            held(&mut j, &["bob"], &frame(i));
+            j.commit(1 << 30); // all live
+        }
+    }
+    assert!(
+        journal_size(dir.path()) > 2 * 4096,
+        "past the compaction size"
+    );
+    let (j, image) = Journal::open_compacting_at(dir.path(), Fsync::Never, || {}, 4096).unwrap();
+    assert_eq!(mail_of(&image, "bob").len(), 200);
+    let shared = Arc::clone(&j.writer.as_ref().unwrap().shared);
+    drop(j); // a writer that compacts at all does so as it starts
+    assert_eq!(
+        shared.compactions.load(Ordering::Acquire),
+        0,
+        "recovery must tell the writer what is live"
+    );
+}
+
+#[test]
 fn a_journal_of_the_first_format_is_read_then_rewritten_in_the_current_one() {
     let dir = tempfile::tempdir().unwrap();
     let mut bytes = MAGIC_V1.to_vec();
@@ -230,6 +256,7 @@ fn a_failed_write_is_retried_on_its_own_and_never_acknowledged() {
         dir: dir.path().to_owned(),
         file: full,
         size: HEADER as u64,
+        live: 0,
         fsync: Fsync::Never,
         legacy: false,
         shared: Arc::clone(&shared),

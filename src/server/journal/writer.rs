@@ -43,6 +43,8 @@ pub struct Shared {
     pub backlog: AtomicUsize,
     /// Writes that failed, since start.
     pub failed_writes: AtomicU64,
+    /// Compactions started, since start.
+    pub compactions: AtomicU64,
 }
 
 /// Work for the writer.
@@ -85,6 +87,9 @@ pub struct Setup {
     pub dir: PathBuf,
     pub file: File,
     pub size: u64,
+    /// What a rewrite of the recovered state would take: until the loop
+    /// says otherwise, that is what is live.
+    pub live: u64,
     pub fsync: Fsync,
     pub legacy: bool,
     pub shared: Arc<Shared>,
@@ -101,7 +106,7 @@ impl Writer {
             file: s.file,
             size: s.size,
             fsync: s.fsync,
-            live: 0,
+            live: s.live,
             legacy: s.legacy,
             shared: s.shared,
             wake: s.wake,
