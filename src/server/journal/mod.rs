@@ -5,14 +5,16 @@
 //! append-shaped — a name was seen, a message was held for some names, the
 //! oldest *n* held messages of a name were delivered, a name was forgotten.
 //! An append-only log turns each into one sequential write, reads back in
-//! order (the order of delivery), and its one failure mode — a crash
+//! order (the order of delivery), and its usual failure mode — a crash
 //! mid-write — leaves a torn tail that a checksum finds and a truncation
-//! repairs. A held message is written once, with all its recipients, so
+//! repairs; damage in the middle (a flipped bit, a lost page) costs only
+//! the records it touches, since reading resynchronises past it. A held message is written once, with all its recipients, so
 //! what it costs grows with its size, not with size × recipients.
 //!
 //! - [`record`]: the format, pure (unit, property and fuzz tested);
 //! - [`replay`]: records → the live state ([`Image`]);
 //! - [`recover`]: reading the file at start, cutting a torn tail;
+//! - [`resync`]: finding the next intact record past damage mid-file;
 //! - [`writer`]: the thread that owns the file — appends, fsync, retries;
 //! - [`compact`]: rewriting the file as its live state, off the loop.
 //!
@@ -27,6 +29,7 @@ pub mod compact;
 pub mod record;
 pub mod recover;
 pub mod replay;
+pub mod resync;
 pub mod writer;
 
 pub use record::{Record, MAX_LINE_LIMIT};
