@@ -85,6 +85,8 @@ pub struct Journal {
     writer: Option<WriterPort>,
     /// Without a writer: what `acked` answers (tests acknowledge by hand).
     acked_by_hand: u64,
+    /// The end of the last refused range taken.
+    refused_seen: u64,
     /// Held-in-memory lock on the data directory, released at exit.
     _lock: Option<File>,
 }
@@ -111,6 +113,7 @@ impl Journal {
             appended: false,
             writer: None,
             acked_by_hand: acked,
+            refused_seen: 0,
             _lock: None,
         }
     }
@@ -196,6 +199,7 @@ impl Journal {
             next_seq: 1,
             appended: false,
             acked_by_hand: 0,
+            refused_seen: 0,
             writer: Some(WriterPort {
                 jobs,
                 shared,
@@ -206,13 +210,37 @@ impl Journal {
         Ok((journal, image))
     }
 
-    /// Must new held mail be refused: writes fail, or the disk has fallen
-    /// far behind?
+    /// Must new held mail be refused: has the disk fallen far behind? (A
+    /// disk that fails is found out by each write, which gives up the
+    /// held mail in it: see [`take_refused`](Self::take_refused).)
     pub fn is_failing(&self) -> bool {
-        self.writer.as_ref().is_some_and(|w| {
-            w.shared.failing.load(Ordering::Acquire)
-                || w.shared.backlog.load(Ordering::Acquire) > MAX_BACKLOG
-        })
+        self.over_backlog()
+    }
+
+    /// Ranges `(after, through]` of sequence numbers whose held mail a
+    /// failed write gave up, oldest first, since last asked. Ask after
+    /// [`acked`](Self::acked): a range is reported before any later
+    /// sequence is acknowledged.
+    pub fn take_refused(&mut self) -> Vec<(u64, u64)> {
+        let Some(w) = &self.writer else {
+            return Vec::new();
+        };
+        let through = w.shared.refused_through.load(Ordering::Acquire);
+        if through <= self.refused_seen {
+            return Vec::new();
+        }
+        self.refused_seen = through;
+        w.shared
+            .refused
+            .lock()
+            .map(|mut r| std::mem::take(&mut *r))
+            .unwrap_or_default()
+    }
+
+    /// Every sequence number up to this one is written or refused: the
+    /// replies of a connection waiting for it may go.
+    pub fn settled(&self) -> u64 {
+        self.acked().max(self.refused_seen)
     }
 
     /// Has the writer fallen [`MAX_BACKLOG`] behind (a failing or slow

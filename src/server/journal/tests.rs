@@ -246,7 +246,7 @@ fn the_writer_thread_ends_with_its_journal() {
 }
 
 #[test]
-fn a_failed_write_is_retried_on_its_own_and_never_acknowledged() {
+fn a_failed_write_gives_up_its_held_mail_and_retries_the_rest_on_its_own() {
     let dir = tempfile::tempdir().unwrap();
     // Every write to /dev/full fails with ENOSPC, as on a full disk.
     let full = OpenOptions::new().write(true).open("/dev/full").unwrap();
@@ -267,6 +267,15 @@ fn a_failed_write_is_retried_on_its_own_and_never_acknowledged() {
     let thread = std::thread::spawn(move || writer.run(inbox));
     let mut bytes = Vec::new();
     encode(&mut bytes, &Record::Forgotten("bob"));
+    let kept = bytes.len();
+    encode(
+        &mut bytes,
+        &Record::Held {
+            to: vec!["carol"],
+            frame: &frame(1),
+        },
+    );
+    shared.backlog.fetch_add(bytes.len(), Ordering::AcqRel);
     jobs.send(Job::Append {
         seq: 1,
         bytes,
@@ -281,6 +290,10 @@ fn a_failed_write_is_retried_on_its_own_and_never_acknowledged() {
     }
     assert!(shared.failing.load(Ordering::Acquire));
     assert_eq!(shared.acked.load(Ordering::Acquire), 0);
+    // The held message is given up at once and reported; the rest waits.
+    assert_eq!(*shared.refused.lock().unwrap(), [(0, 1)]);
+    assert_eq!(shared.refused_through.load(Ordering::Acquire), 1);
+    assert_eq!(shared.backlog.load(Ordering::Acquire), kept);
     jobs.send(Job::Stop).unwrap();
     thread.join().unwrap();
 }
