@@ -6,23 +6,26 @@
 mod common;
 use common::{fields, TestServer};
 
-/// Sets the running server's file-size limit (`RLIMIT_FSIZE`): past it a
-/// write fails with `EFBIG`, as one to a full disk fails with `ENOSPC`.
-fn limit_file_size(server: &TestServer, bytes: u64) {
+/// Sets the running server's file-size limit (`RLIMIT_FSIZE`; its hard
+/// limit stays): past it a write fails with `EFBIG`, as one to a full
+/// disk fails with `ENOSPC`. Returns the limit it had.
+fn limit_file_size(server: &TestServer, bytes: u64) -> u64 {
+    let pid = server.pid() as libc::pid_t;
+    let mut old = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: prlimit writes the old limit into `old`, which we own.
+    let read = unsafe { libc::prlimit(pid, libc::RLIMIT_FSIZE, std::ptr::null(), &mut old) };
+    assert_eq!(read, 0, "prlimit: {}", std::io::Error::last_os_error());
     let limit = libc::rlimit {
-        rlim_cur: bytes,
-        rlim_max: libc::RLIM_INFINITY,
+        rlim_cur: bytes.min(old.rlim_max),
+        rlim_max: old.rlim_max,
     };
-    // SAFETY: prlimit reads `limit` and writes nothing (old limit: null).
-    let done = unsafe {
-        libc::prlimit(
-            server.pid() as libc::pid_t,
-            libc::RLIMIT_FSIZE,
-            &limit,
-            std::ptr::null_mut(),
-        )
-    };
-    assert_eq!(done, 0, "prlimit: {}", std::io::Error::last_os_error());
+    // SAFETY: prlimit only reads `limit`.
+    let set = unsafe { libc::prlimit(pid, libc::RLIMIT_FSIZE, &limit, std::ptr::null_mut()) };
+    assert_eq!(set, 0, "prlimit: {}", std::io::Error::last_os_error());
+    old.rlim_cur
 }
 
 #[test]
@@ -42,7 +45,7 @@ fn a_sender_caught_by_a_failed_write_gets_err_503_at_once_and_goes_on() {
     carol.sync();
     // The disk is full: not one more byte fits in the journal.
     let size = std::fs::metadata(dir.path().join("journal")).unwrap().len();
-    limit_file_size(&server, size);
+    let unlimited = limit_file_size(&server, size);
     alice.send("MSG bob one");
     alice.send("PING after-one");
     alice.expect("ERR 503 the server cannot store messages now; not held for bob");
@@ -67,7 +70,7 @@ fn a_sender_caught_by_a_failed_write_gets_err_503_at_once_and_goes_on() {
         "{told:?}"
     );
     // Space comes back: held mail is taken again.
-    limit_file_size(&server, libc::RLIM_INFINITY);
+    limit_file_size(&server, unlimited);
     alice.send("MSG bob two");
     let lines = alice.sync();
     assert!(!lines.iter().any(|l| l.starts_with("ERR")), "{lines:?}");
