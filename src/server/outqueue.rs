@@ -105,6 +105,54 @@ impl OutQueue {
         added
     }
 
+    /// Puts `bytes` at `offset` into what is not yet written, which must be
+    /// a frame boundary (it is clamped to the queue's end): for what must
+    /// come before frames queued already.
+    pub fn insert(&mut self, offset: usize, bytes: Vec<u8>) {
+        if bytes.is_empty() {
+            return;
+        }
+        let added = bytes.len();
+        // Measured in the chunks' own bytes: the front's sent part counts.
+        let mut left = offset.min(self.len) + self.head_sent;
+        let mut at = 0;
+        while let Some(chunk) = self.chunks.get(at) {
+            let size = chunk.bytes().len();
+            if left < size {
+                break;
+            }
+            left -= size;
+            at += 1;
+        }
+        if left > 0 {
+            // Inside chunk `at`: split it in two there.
+            let tail = match self.chunks.get_mut(at) {
+                Some(Chunk::Shared(b, start, end)) => {
+                    let cut = *start + left as u32;
+                    let tail = Chunk::Shared(Rc::clone(b), cut, *end);
+                    *end = cut;
+                    tail
+                }
+                Some(Chunk::Owned(b)) => Chunk::Owned(b.split_off(left)),
+                None => return,
+            };
+            at += 1;
+            self.chunks.insert(at, tail);
+        } else if at == 0 && self.head_sent > 0 {
+            // At the very front, behind a partly written chunk: nothing
+            // goes before bytes already sent, so the chunk is cut there.
+            let sent = self.head_sent;
+            match self.chunks.front_mut() {
+                Some(Chunk::Shared(_, start, _)) => *start += sent as u32,
+                Some(Chunk::Owned(b)) => drop(b.drain(..sent)),
+                None => {}
+            }
+            self.head_sent = 0;
+        }
+        self.chunks.insert(at, Chunk::Owned(bytes));
+        self.len += added;
+    }
+
     /// Drops everything not yet begun, keeping a partly written chunk so the
     /// peer never sees half a frame followed by another frame. Returns the
     /// number of bytes dropped.
@@ -195,6 +243,40 @@ impl OutQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn unwritten(q: &OutQueue) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (i, c) in q.chunks.iter().enumerate() {
+            let b = c.bytes();
+            out.extend_from_slice(if i == 0 { &b[q.head_sent..] } else { b });
+        }
+        assert_eq!(out.len(), q.len());
+        out
+    }
+
+    #[test]
+    fn bytes_inserted_go_exactly_where_asked_in_any_chunk() {
+        for offset in 0..=12 {
+            let mut q = OutQueue::default();
+            let shared: Rc<[u8]> = Rc::from(&b"xxAAAA"[..]);
+            q.push_range(&shared, 2..6);
+            q.push_with(|b| b.extend_from_slice(b"BBBB"));
+            q.push_shared(&Rc::from(&b"CCCC"[..]));
+            q.insert(offset, b"!".to_vec());
+            let mut expected = b"AAAABBBBCCCC".to_vec();
+            expected.insert(offset, b'!');
+            assert_eq!(unwritten(&q), expected, "at {offset}");
+        }
+        // Past a partly written front chunk.
+        let mut q = OutQueue::default();
+        q.push_with(|b| b.extend_from_slice(b"AAAA"));
+        q.consume(2);
+        q.insert(0, b"!".to_vec());
+        q.insert(2, b"?".to_vec());
+        assert_eq!(unwritten(&q), b"!A?A");
+        q.insert(99, b".".to_vec());
+        assert_eq!(unwritten(&q), b"!A?A.");
+    }
 
     /// A writer that takes at most `limit` bytes per call, then blocks.
     struct Trickle {

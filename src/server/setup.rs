@@ -77,6 +77,11 @@ impl Server {
             poll.registry(),
             |i| Token(LISTENERS - i),
         )?;
+        // Past a file-size limit (`ulimit -f`) a write must fail, like one
+        // to a full disk, not kill the server: SIGXFSZ's default.
+        // SAFETY: setting a signal's disposition to "ignore" touches no
+        // memory of ours.
+        unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
         let journal_waker = Arc::clone(&waker);
         // A cluster node keeps its held mail and known names in JetStream.
         let (journal, image) = match &config.cluster {

@@ -96,6 +96,8 @@ pub struct Hub<T> {
     pub(in crate::server) online: HashMap<Rc<str>, usize>,
     pub(in crate::server) store: Store,
     pub(in crate::server) journal: Journal,
+    /// Held mail whose record the journal has not yet written.
+    unwritten: mail::Unwritten,
     /// Where held mail is kept: this node's journal, or JetStream.
     mailroom: Mailroom,
     pub(in crate::server) batch: Batch,
@@ -157,6 +159,7 @@ impl<T: Write> Hub<T> {
             online: HashMap::new(),
             store,
             journal,
+            unwritten: Default::default(),
             mailroom: Mailroom::Journal,
             batch: Batch::new(),
             clock: Clock::default(),

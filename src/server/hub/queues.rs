@@ -225,6 +225,25 @@ impl<T: Write> Queues<T> {
         session.live_queued()
     }
 
+    /// Queues `event` at `at` in session `key`'s output stream (bytes
+    /// written plus queued when the place was noted: a frame boundary),
+    /// ahead of what was queued since; only if it is still session
+    /// `serial`.
+    pub(super) fn insert_at(&mut self, key: usize, serial: u64, at: u64, event: &Event<'_>) {
+        let Some(session) = self.sessions.get_mut(key).filter(|s| s.serial == serial) else {
+            return;
+        };
+        let mut bytes = Vec::new();
+        self.copies.encode(session.out.kind, event, &mut bytes);
+        let offset = usize::try_from(at.saturating_sub(session.out.written)).unwrap_or(usize::MAX);
+        let before = session.live_queued();
+        let by = bytes.len() as u64;
+        session.out.queue.insert(offset, bytes);
+        session.mail.shift(at, by);
+        self.total = self.total + session.live_queued() - before;
+        self.dirty.insert(key);
+    }
+
     /// Runs `f` on a session and keeps the byte totals right afterwards
     /// (for changes to what counts as live: held mail acknowledged,
     /// frames dropped).

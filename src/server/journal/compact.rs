@@ -14,12 +14,14 @@
 
 use super::record::MAGIC;
 use super::recover::replay_file;
+use super::replay::Image;
 use super::writer::{Job, Writer};
 use super::Fsync;
 use log::{error, info, warn};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 
 /// Compaction starts only past this size...
 pub const COMPACT_MIN: u64 = 64 << 20;
@@ -81,7 +83,10 @@ impl Writer {
                 let _ = jobs.send(Job::Compacted(Compacted { from, result }));
             });
         match spawned {
-            Ok(_) => self.compaction.running = Some(from),
+            Ok(_) => {
+                self.compaction.running = Some(from);
+                self.shared.compactions.fetch_add(1, Ordering::AcqRel);
+            }
             Err(e) => {
                 warn!("journal: cannot start compaction: {e}");
                 self.compaction.failed_at = Some(self.size);
@@ -139,8 +144,28 @@ impl Writer {
 /// image, synced, to `journal.compact`.
 fn write_image(dir: &Path, from: u64) -> io::Result<()> {
     let image = replay_file(&dir.join("journal"), from)?;
+    write_image_of(dir, &image).map(drop)
+}
+
+/// Writes `image`, synced, to `journal.compact`; returns its size.
+fn write_image_of(dir: &Path, image: &Image) -> io::Result<u64> {
     let mut out = BufWriter::new(File::create(compact_path(dir))?);
     out.write_all(MAGIC)?;
     image.write_to(&mut out)?;
-    out.into_inner().map_err(|e| e.into_error())?.sync_all()
+    let file = out.into_inner().map_err(|e| e.into_error())?;
+    file.sync_all()?;
+    Ok(file.metadata()?.len())
+}
+
+/// Replaces the journal at `path` with `image`, at once (at start, before
+/// the writer runs, after damage was skipped); returns its new size.
+pub fn rewrite(path: &Path, image: &Image) -> io::Result<u64> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let size = write_image_of(dir, image)?;
+    fs::rename(compact_path(dir), path)?;
+    super::sync_dir(dir)?;
+    Ok(size)
 }

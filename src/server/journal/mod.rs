@@ -5,14 +5,16 @@
 //! append-shaped — a name was seen, a message was held for some names, the
 //! oldest *n* held messages of a name were delivered, a name was forgotten.
 //! An append-only log turns each into one sequential write, reads back in
-//! order (the order of delivery), and its one failure mode — a crash
+//! order (the order of delivery), and its usual failure mode — a crash
 //! mid-write — leaves a torn tail that a checksum finds and a truncation
-//! repairs. A held message is written once, with all its recipients, so
+//! repairs; damage in the middle (a flipped bit, a lost page) costs only
+//! the records it touches, since reading resynchronises past it. A held message is written once, with all its recipients, so
 //! what it costs grows with its size, not with size × recipients.
 //!
 //! - [`record`]: the format, pure (unit, property and fuzz tested);
 //! - [`replay`]: records → the live state ([`Image`]);
 //! - [`recover`]: reading the file at start, cutting a torn tail;
+//! - [`resync`]: finding the next intact record past damage mid-file;
 //! - [`writer`]: the thread that owns the file — appends, fsync, retries;
 //! - [`compact`]: rewriting the file as its live state, off the loop.
 //!
@@ -27,6 +29,7 @@ pub mod compact;
 pub mod record;
 pub mod recover;
 pub mod replay;
+pub mod resync;
 pub mod writer;
 
 pub use record::{Record, MAX_LINE_LIMIT};
@@ -82,6 +85,8 @@ pub struct Journal {
     writer: Option<WriterPort>,
     /// Without a writer: what `acked` answers (tests acknowledge by hand).
     acked_by_hand: u64,
+    /// The end of the last refused range taken.
+    refused_seen: u64,
     /// Held-in-memory lock on the data directory, released at exit.
     _lock: Option<File>,
 }
@@ -108,6 +113,7 @@ impl Journal {
             appended: false,
             writer: None,
             acked_by_hand: acked,
+            refused_seen: 0,
             _lock: None,
         }
     }
@@ -175,6 +181,7 @@ impl Journal {
             dir: dir.to_owned(),
             file,
             size: recovered.size,
+            live: image.live_bytes(),
             fsync,
             legacy: recovered.legacy,
             shared: Arc::clone(&shared),
@@ -192,6 +199,7 @@ impl Journal {
             next_seq: 1,
             appended: false,
             acked_by_hand: 0,
+            refused_seen: 0,
             writer: Some(WriterPort {
                 jobs,
                 shared,
@@ -202,13 +210,37 @@ impl Journal {
         Ok((journal, image))
     }
 
-    /// Must new held mail be refused: writes fail, or the disk has fallen
-    /// far behind?
+    /// Must new held mail be refused: has the disk fallen far behind? (A
+    /// disk that fails is found out by each write, which gives up the
+    /// held mail in it: see [`take_refused`](Self::take_refused).)
     pub fn is_failing(&self) -> bool {
-        self.writer.as_ref().is_some_and(|w| {
-            w.shared.failing.load(Ordering::Acquire)
-                || w.shared.backlog.load(Ordering::Acquire) > MAX_BACKLOG
-        })
+        self.over_backlog()
+    }
+
+    /// Ranges `(after, through]` of sequence numbers whose held mail a
+    /// failed write gave up, oldest first, since last asked. Ask after
+    /// [`acked`](Self::acked): a range is reported before any later
+    /// sequence is acknowledged.
+    pub fn take_refused(&mut self) -> Vec<(u64, u64)> {
+        let Some(w) = &self.writer else {
+            return Vec::new();
+        };
+        let through = w.shared.refused_through.load(Ordering::Acquire);
+        if through <= self.refused_seen {
+            return Vec::new();
+        }
+        self.refused_seen = through;
+        w.shared
+            .refused
+            .lock()
+            .map(|mut r| std::mem::take(&mut *r))
+            .unwrap_or_default()
+    }
+
+    /// Every sequence number up to this one is written or refused: the
+    /// replies of a connection waiting for it may go.
+    pub fn settled(&self) -> u64 {
+        self.acked().max(self.refused_seen)
     }
 
     /// Has the writer fallen [`MAX_BACKLOG`] behind (a failing or slow

@@ -1,15 +1,21 @@
-//! Reading a journal back at start: the header, every whole record, and a
-//! damaged tail cut off with a warning.
+//! Reading a journal back at start: the header, every intact record, and
+//! any damage saved aside with a warning.
 //!
 //! A crash in the middle of an append leaves part of a record at the end.
 //! Its checksum (or its length) gives it away; everything before it is
 //! kept, the cut bytes are saved beside the journal for a post-mortem, and
-//! the file is truncated so new records follow whole ones. A file that
-//! does not start with a journal header is not touched at all: the start
-//! stops with advice, since it may be someone else's data.
+//! the file is truncated so new records follow whole ones. Damage with
+//! intact records after it — a flipped bit, a zeroed page — is not a torn
+//! tail: reading resynchronises at the next intact record
+//! ([`resync`](super::resync)), the skipped bytes are saved beside the
+//! journal, and the journal is rewritten as what it holds, so it is whole
+//! again. A file that does not start with a journal header is not touched
+//! at all: the start stops with advice, since it may be someone else's
+//! data.
 
 use super::record::{decode, Record, HEADER, MAGIC, MAGIC_V1, MAX_PAYLOAD, RECORD_HEAD};
 use super::replay::{Image, Replay};
+use super::resync::next_intact;
 use log::warn;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
@@ -41,7 +47,14 @@ pub fn recover(path: &Path) -> Result<Recovered, String> {
     let got = read_full(&mut records.input, &mut header).map_err(fail)?;
     let header = header.get(..got).unwrap_or_default();
     if got < HEADER && MAGIC.starts_with(header) {
-        // New, or torn while its header was written.
+        // Torn while its header was written — or cut short by something
+        // else, losing all it held: either way it must be said.
+        warn!(
+            "journal {}: only {got} bytes, not even its header; starting with an empty journal \
+             (a crash while it was created leaves this; if it held messages, they are lost — \
+             restore it from a backup)",
+            path.display()
+        );
         return start_afresh(path);
     }
     let legacy = match header {
@@ -59,8 +72,10 @@ pub fn recover(path: &Path) -> Result<Recovered, String> {
         }
     };
     records.at = HEADER as u64;
+    let end = records.input.get_ref().metadata().map_err(fail)?.len();
     let mut replay = Replay::default();
     let mut count = 0u64;
+    let mut skipped = false;
     loop {
         match records.next().map_err(fail)? {
             Next::Record(record) => {
@@ -69,15 +84,37 @@ pub fn recover(path: &Path) -> Result<Recovered, String> {
             }
             Next::End => break,
             Next::Damaged(why) => {
-                cut_tail(path, records.at, count, why)?;
-                break;
+                let at = records.at;
+                match next_intact(records.input.get_ref(), at, end).map_err(fail)? {
+                    Some(next) => {
+                        save_skipped(path, at, next, why);
+                        records.skip_to(next).map_err(fail)?;
+                        skipped = true;
+                    }
+                    None => {
+                        cut_tail(path, at, count, why)?;
+                        break;
+                    }
+                }
             }
         }
     }
+    let image = replay.finish();
+    let size = if skipped {
+        // Rewritten as what it holds, so the damage is not met again.
+        super::compact::rewrite(path, &image).map_err(|e| {
+            format!(
+                "cannot rewrite {} without its damage ({e}); make the data directory writable",
+                path.display()
+            )
+        })?
+    } else {
+        records.at
+    };
     Ok(Recovered {
-        image: replay.finish(),
-        size: records.at,
-        legacy,
+        image,
+        size,
+        legacy: legacy && !skipped,
     })
 }
 
@@ -166,6 +203,15 @@ impl<R: Read> Records<R> {
     }
 }
 
+impl Records<File> {
+    /// Goes on reading at `at` (past damage).
+    fn skip_to(&mut self, at: u64) -> io::Result<()> {
+        self.input.seek(SeekFrom::Start(at))?;
+        self.at = at;
+        Ok(())
+    }
+}
+
 /// Reads until `buf` is full or the input ends; returns the bytes read.
 fn read_full(input: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut got = 0;
@@ -192,29 +238,59 @@ fn create(path: &Path) -> io::Result<()> {
     }
 }
 
-/// Saves the damaged bytes beside the journal and truncates it to the last
-/// whole record.
-fn cut_tail(path: &Path, at: u64, records: u64, why: &str) -> Result<(), String> {
+/// Copies the journal's bytes from `at` (to `until`, or to its end) to a
+/// new file beside it; returns the file's name.
+fn save_aside(path: &Path, at: u64, until: Option<u64>) -> io::Result<(std::path::PathBuf, u64)> {
     let stamp = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let saved = path.with_extension(format!("damaged-{stamp}"));
-    let tail = File::open(path).and_then(|mut f| {
-        f.seek(SeekFrom::Start(at))?;
-        io::copy(&mut f, &mut File::create(&saved)?)
-    });
+    let saved = path.with_extension(format!("damaged-{stamp}-at-{at}"));
+    let mut f = File::open(path)?;
+    f.seek(SeekFrom::Start(at))?;
+    let mut out = File::create(&saved)?;
+    let copied = match until {
+        Some(until) => io::copy(&mut f.take(until.saturating_sub(at)), &mut out)?,
+        None => io::copy(&mut f, &mut out)?,
+    };
+    out.sync_all()?;
+    Ok((saved, copied))
+}
+
+/// Saves the bytes skipped between damage at `at` and the next intact
+/// record at `next`, and says so.
+fn save_skipped(path: &Path, at: u64, next: u64, why: &str) {
+    let saved = match save_aside(path, at, Some(next)) {
+        Ok((saved, _)) => format!("saved in {}", saved.display()),
+        Err(e) => format!("not saved ({e})"),
+    };
+    warn!(
+        "journal {}: {why} at byte {at}, with intact records after it; skipped {} damaged bytes \
+         (bytes {at}..{next}, {saved}) and kept every intact record after them",
+        path.display(),
+        next - at
+    );
+}
+
+/// Saves the damaged bytes beside the journal and truncates it to the last
+/// whole record.
+fn cut_tail(path: &Path, at: u64, records: u64, why: &str) -> Result<(), String> {
+    let tail = save_aside(path, at, None);
+    let (saved, tail) = match tail {
+        Ok((saved, n)) => (Some(saved), Ok(n)),
+        Err(e) => (None, Err(e)),
+    };
     let cut = match &tail {
         Ok(n) => n.to_string(),
         Err(_) => "damaged".into(),
     };
     warn!(
-        "journal {}: {why} at byte {at}; cutting off the last {cut} bytes (a crash mid-write leaves \
-         such a tail) and keeping the {records} records before it{}",
+        "journal {}: {why} at byte {at}, with no intact record after it; cutting off the last \
+         {cut} bytes (a crash mid-write leaves such a tail) and keeping the {records} records \
+         before it{}",
         path.display(),
-        if tail.is_ok() {
-            format!("; the cut bytes are saved in {}", saved.display())
-        } else {
-            String::new()
+        match &saved {
+            Some(saved) => format!("; the cut bytes are saved in {}", saved.display()),
+            None => String::new(),
         }
     );
     let file = OpenOptions::new()

@@ -6,7 +6,7 @@
 //! same way. Its result, an [`Image`], owns plain bytes — no `Rc`, nothing
 //! tied to the loop — so a helper thread can build one.
 
-use super::record::{encode, Record};
+use super::record::{encode, size_of, Record};
 use std::collections::{HashMap, VecDeque};
 
 /// What a journal holds: the state a compacted journal must keep.
@@ -38,6 +38,20 @@ impl Image {
             out.write_all(&record)?;
         }
         Ok(())
+    }
+
+    /// Bytes [`write_to`](Self::write_to) writes: what is live, for
+    /// deciding when a compaction pays.
+    pub fn live_bytes(&self) -> u64 {
+        let known = self
+            .known
+            .iter()
+            .map(|(name, at)| size_of(&Record::Seen { name, at: *at }));
+        let held = self.held.iter().map(|(frame, to)| {
+            let to = to.iter().map(String::as_str).collect();
+            size_of(&Record::Held { to, frame })
+        });
+        known.chain(held).sum()
     }
 
     /// Messages held, counted once per recipient.
@@ -295,6 +309,7 @@ mod tests {
         ]);
         let mut bytes = Vec::new();
         image.write_to(&mut bytes).unwrap();
+        assert_eq!(image.live_bytes(), bytes.len() as u64);
         let mut again = Replay::default();
         let mut at = 0;
         while at < bytes.len() {

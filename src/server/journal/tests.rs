@@ -173,6 +173,32 @@ fn compaction_keeps_the_live_state_and_what_came_meanwhile() {
 }
 
 #[test]
+fn a_restart_with_much_live_mail_does_not_compact_what_is_all_live() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let (mut j, _) =
+            Journal::open_compacting_at(dir.path(), Fsync::Never, || {}, 4096).unwrap();
+        for i in 0..200 {
+            held(&mut j, &["bob"], &frame(i));
+            j.commit(1 << 30); // all live
+        }
+    }
+    assert!(
+        journal_size(dir.path()) > 2 * 4096,
+        "past the compaction size"
+    );
+    let (j, image) = Journal::open_compacting_at(dir.path(), Fsync::Never, || {}, 4096).unwrap();
+    assert_eq!(mail_of(&image, "bob").len(), 200);
+    let shared = Arc::clone(&j.writer.as_ref().unwrap().shared);
+    drop(j); // a writer that compacts at all does so as it starts
+    assert_eq!(
+        shared.compactions.load(Ordering::Acquire),
+        0,
+        "recovery must tell the writer what is live"
+    );
+}
+
+#[test]
 fn a_journal_of_the_first_format_is_read_then_rewritten_in_the_current_one() {
     let dir = tempfile::tempdir().unwrap();
     let mut bytes = MAGIC_V1.to_vec();
@@ -220,7 +246,7 @@ fn the_writer_thread_ends_with_its_journal() {
 }
 
 #[test]
-fn a_failed_write_is_retried_on_its_own_and_never_acknowledged() {
+fn a_failed_write_gives_up_its_held_mail_and_retries_the_rest_on_its_own() {
     let dir = tempfile::tempdir().unwrap();
     // Every write to /dev/full fails with ENOSPC, as on a full disk.
     let full = OpenOptions::new().write(true).open("/dev/full").unwrap();
@@ -230,6 +256,7 @@ fn a_failed_write_is_retried_on_its_own_and_never_acknowledged() {
         dir: dir.path().to_owned(),
         file: full,
         size: HEADER as u64,
+        live: 0,
         fsync: Fsync::Never,
         legacy: false,
         shared: Arc::clone(&shared),
@@ -240,6 +267,15 @@ fn a_failed_write_is_retried_on_its_own_and_never_acknowledged() {
     let thread = std::thread::spawn(move || writer.run(inbox));
     let mut bytes = Vec::new();
     encode(&mut bytes, &Record::Forgotten("bob"));
+    let kept = bytes.len();
+    encode(
+        &mut bytes,
+        &Record::Held {
+            to: vec!["carol"],
+            frame: &frame(1),
+        },
+    );
+    shared.backlog.fetch_add(bytes.len(), Ordering::AcqRel);
     jobs.send(Job::Append {
         seq: 1,
         bytes,
@@ -254,6 +290,10 @@ fn a_failed_write_is_retried_on_its_own_and_never_acknowledged() {
     }
     assert!(shared.failing.load(Ordering::Acquire));
     assert_eq!(shared.acked.load(Ordering::Acquire), 0);
+    // The held message is given up at once and reported; the rest waits.
+    assert_eq!(*shared.refused.lock().unwrap(), [(0, 1)]);
+    assert_eq!(shared.refused_through.load(Ordering::Acquire), 1);
+    assert_eq!(shared.backlog.load(Ordering::Acquire), kept);
     jobs.send(Job::Stop).unwrap();
     thread.join().unwrap();
 }

@@ -11,11 +11,16 @@
 //! (handed to the OS; synced with `always`). With `everysec` the writer
 //! syncs at most once a second, and only after a write.
 //!
-//! A failed write is cut back to the last whole record and retried every
-//! [`RETRY`]; meanwhile [`Shared::failing`] tells the loop to refuse new held
-//! mail. Compaction runs here too (see [`compact`](super::compact)).
+//! A failed write is cut back to the last whole record. The held mail in
+//! it is given up at once and reported ([`Shared::refused`]): the loop
+//! tells each sender `ERR 503` and lets its connection go on, and a hold
+//! is never acknowledged late, after its sender was told otherwise. The
+//! rest of the batch (names seen, deliveries, forgettings) is kept and
+//! retried every [`RETRY`], ahead of anything newer. Compaction runs here
+//! too (see [`compact`](super::compact)).
 
 use super::compact::{self, Compacted};
+use super::record::RECORD_HEAD;
 use super::Fsync;
 use log::{error, info};
 use std::fs::File;
@@ -23,7 +28,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How often a failed write is tried again.
@@ -37,12 +42,21 @@ pub struct Shared {
     /// The highest batch sequence number written (and synced, with
     /// `always`).
     pub acked: AtomicU64,
-    /// Writes fail now: new held mail is refused until they work again.
+    /// The last write failed (for the log: said once per failing spell).
     pub failing: AtomicBool,
+    /// Batches whose held mail a failed write gave up, as ranges of
+    /// sequence numbers `(after, through]`, oldest first, until the loop
+    /// takes them; pushed before any later sequence is acknowledged.
+    pub refused: Mutex<Vec<(u64, u64)>>,
+    /// The end of the last range in `refused`: the loop looks in it only
+    /// when this moves.
+    pub refused_through: AtomicU64,
     /// Bytes sent to the writer and not yet written.
     pub backlog: AtomicUsize,
     /// Writes that failed, since start.
     pub failed_writes: AtomicU64,
+    /// Compactions started, since start.
+    pub compactions: AtomicU64,
 }
 
 /// Work for the writer.
@@ -76,6 +90,8 @@ pub struct Writer {
     retry: Vec<u8>,
     retry_every: Duration,
     retry_seq: u64,
+    /// Every sequence number up to this one is written or refused.
+    settled: u64,
     /// A rename was made and its directory not yet synced.
     pub dir_unsynced: bool,
 }
@@ -85,6 +101,9 @@ pub struct Setup {
     pub dir: PathBuf,
     pub file: File,
     pub size: u64,
+    /// What a rewrite of the recovered state would take: until the loop
+    /// says otherwise, that is what is live.
+    pub live: u64,
     pub fsync: Fsync,
     pub legacy: bool,
     pub shared: Arc<Shared>,
@@ -101,7 +120,7 @@ impl Writer {
             file: s.file,
             size: s.size,
             fsync: s.fsync,
-            live: 0,
+            live: s.live,
             legacy: s.legacy,
             shared: s.shared,
             wake: s.wake,
@@ -112,6 +131,7 @@ impl Writer {
             last_sync: Instant::now(),
             retry: Vec::new(),
             retry_seq: 0,
+            settled: 0,
             dir_unsynced: false,
         }
     }
@@ -219,17 +239,34 @@ impl Writer {
                 self.shared.failed_writes.fetch_add(1, Ordering::AcqRel);
                 if !self.shared.failing.swap(true, Ordering::AcqRel) {
                     error!(
-                        "journal: cannot write {} ({e}); held messages are refused until it \
-                         works again",
+                        "journal: cannot write {} ({e}); held messages in a write that \
+                         fails are refused with ERR 503 until writes work again",
                         self.dir.join("journal").display()
                     );
-                    (self.wake)();
                 }
                 let _ = self.file.set_len(self.size);
-                self.retry = std::mem::take(batch);
-                self.retry_seq = seq;
+                self.give_up_held(batch, seq);
+                (self.wake)();
             }
         }
+        self.settled = self.settled.max(seq);
+    }
+
+    /// After a failed write: drops the held mail of `batch`, reports its
+    /// sequence numbers to the loop, and keeps the rest for a retry.
+    fn give_up_held(&mut self, batch: &mut Vec<u8>, seq: u64) {
+        let kept = without_held(batch);
+        let dropped = batch.len() - kept.len();
+        self.shared.backlog.fetch_sub(dropped, Ordering::AcqRel);
+        if seq > self.settled {
+            if let Ok(mut refused) = self.shared.refused.lock() {
+                refused.push((self.settled, seq));
+            }
+            self.shared.refused_through.store(seq, Ordering::Release);
+        }
+        batch.clear();
+        self.retry = kept;
+        self.retry_seq = seq;
     }
 
     /// After a compaction's rename the directory must be synced before
@@ -249,4 +286,22 @@ impl Writer {
             error!("journal: fsync failed: {e}");
         }
     }
+}
+
+/// The records of `batch` that are not held mail (records the writer made
+/// itself are whole, so lengths are trusted; anything odd is kept).
+fn without_held(batch: &[u8]) -> Vec<u8> {
+    let mut kept = Vec::new();
+    let mut rest = batch;
+    while let Some(head) = rest.get(..RECORD_HEAD + 1) {
+        let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
+        let Some(record) = rest.get(..RECORD_HEAD + len) else {
+            break;
+        };
+        if !matches!(head[RECORD_HEAD], b'M' | b'H') {
+            kept.extend_from_slice(record);
+        }
+        rest = rest.get(RECORD_HEAD + len..).unwrap_or_default();
+    }
+    kept
 }

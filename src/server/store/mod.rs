@@ -41,6 +41,10 @@ pub const MAILBOX_BYTES: usize = 256;
 #[derive(Debug)]
 pub struct Letter {
     pub frame: Rc<[u8]>,
+    /// Its journal record could not be written and its sender was told:
+    /// it is no longer held, and a delivery already under way is not
+    /// counted in the journal, which never had it.
+    pub refused: std::cell::Cell<bool>,
 }
 
 /// The store's limits.
@@ -129,6 +133,7 @@ impl Store {
         for (frame, to) in image.held {
             let letter = Rc::new(Letter {
                 frame: Rc::from(frame),
+                refused: Default::default(),
             });
             for name in &to {
                 let name = store.see_if_new(name);
@@ -176,6 +181,7 @@ impl Store {
     ) -> (Vec<Rc<str>>, Vec<(&'a str, Refusal)>) {
         let letter = Rc::new(Letter {
             frame: Rc::clone(frame),
+            refused: Default::default(),
         });
         let (mut held, mut refused) = (Vec::new(), Vec::new());
         for &name in names {
@@ -195,6 +201,46 @@ impl Store {
             self.charge_journal(&letter, &held);
         }
         (held, refused)
+    }
+
+    /// The letter held last for `name` (the one [`hold`](Self::hold) just
+    /// made).
+    pub fn last_letter_of(&self, name: &str) -> Option<Rc<Letter>> {
+        self.mailboxes.get(name)?.letters.back().cloned()
+    }
+
+    /// Gives up a letter held for `to` whose journal record could not be
+    /// written: it leaves the mailboxes still holding it; a copy being
+    /// delivered is let go (see [`restore`](Self::restore)).
+    pub fn unhold(&mut self, letter: &Rc<Letter>, to: &[Rc<str>]) {
+        if letter.refused.replace(true) {
+            return;
+        }
+        let to_names: Vec<&str> = to.iter().map(|n| &**n).collect();
+        self.live = self.live.saturating_sub(record::size_of(&Record::Held {
+            to: to_names,
+            frame: &letter.frame,
+        }));
+        for name in to {
+            let Some(mailbox) = self.mailboxes.get_mut(name) else {
+                continue;
+            };
+            let Some(at) = mailbox.letters.iter().rposition(|l| Rc::ptr_eq(l, letter)) else {
+                continue;
+            };
+            mailbox.letters.remove(at);
+            mailbox.bytes = mailbox.bytes.saturating_sub(letter.frame.len());
+            self.entries -= 1;
+            self.bytes = self.bytes.saturating_sub(ENTRY_BYTES);
+            if mailbox.letters.is_empty() {
+                self.mailboxes.remove(name);
+                self.bytes = self.bytes.saturating_sub(MAILBOX_BYTES);
+            }
+        }
+        // Only the caller's copy left: nothing is being delivered.
+        if Rc::strong_count(letter) == 1 {
+            self.bytes = self.bytes.saturating_sub(letter.frame.len() + LETTER_BYTES);
+        }
     }
 
     /// A name known already keeps its recency; a new one (an account that
@@ -263,9 +309,14 @@ impl Store {
     pub fn delivered(&mut self, name: &str, letters: VecDeque<Rc<Letter>>) {
         for letter in letters {
             self.bytes = self.bytes.saturating_sub(ENTRY_BYTES);
-            self.live = self.live.saturating_sub(1 + name.len() as u64);
+            let journaled = !letter.refused.get(); // else uncounted already
+            if journaled {
+                self.live = self.live.saturating_sub(1 + name.len() as u64);
+            }
             if Rc::strong_count(&letter) == 1 {
                 self.bytes = self.bytes.saturating_sub(letter.frame.len() + LETTER_BYTES);
+            }
+            if Rc::strong_count(&letter) == 1 && journaled {
                 let whole = record::size_of(&Record::Held {
                     to: Vec::new(),
                     frame: &letter.frame,
@@ -278,6 +329,16 @@ impl Store {
     /// Puts back letters taken by [`take_held`](Self::take_held) that
     /// never reached their recipient, ahead of anything held since.
     pub fn restore(&mut self, name: &Rc<str>, mut letters: VecDeque<Rc<Letter>>) {
+        // One given up meanwhile is not held any more: let go of it.
+        let (gone, kept): (VecDeque<_>, VecDeque<_>) =
+            letters.into_iter().partition(|l| l.refused.get());
+        for letter in gone {
+            self.bytes = self.bytes.saturating_sub(ENTRY_BYTES);
+            if Rc::strong_count(&letter) == 1 {
+                self.bytes = self.bytes.saturating_sub(letter.frame.len() + LETTER_BYTES);
+            }
+        }
+        letters = kept;
         if letters.is_empty() {
             return;
         }

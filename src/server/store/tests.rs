@@ -131,3 +131,39 @@ fn undelivered_letters_go_back_in_front_of_newer_ones() {
         .collect();
     assert_eq!(sizes, [1, 2]);
 }
+
+#[test]
+fn a_letter_given_up_leaves_its_mailboxes_and_every_charge() {
+    for b_reads_it in [true, false] {
+        let mut store = Store::new(MailLimits {
+            held_bytes: 1 << 20,
+            max_known: 10,
+            ..limits()
+        });
+        let (a, _) = store.see("a", false);
+        let (b, _) = store.see("b", false);
+        let names_only = store.live_bytes();
+        store.hold(&["a", "b"], &frame(60));
+        let (to, _) = store.hold(&["a", "b"], &frame(30));
+        let letter = store.last_letter_of("a").unwrap();
+        // b is reading its mail when the letter's record turns out unwritten.
+        let in_flight = store.take_held("b");
+        store.unhold(&letter, &to);
+        assert!(letter.refused.get());
+        drop(letter);
+        let for_a = store.take_held("a");
+        assert_eq!(for_a.len(), 1, "only the first is still held for a");
+        store.delivered(&a, for_a);
+        if b_reads_it {
+            store.delivered(&b, in_flight);
+        } else {
+            // Its connection ends: the given-up letter is not put back.
+            store.restore(&b, in_flight);
+            let for_b = store.take_held("b");
+            assert_eq!(for_b.len(), 1);
+            store.delivered(&b, for_b);
+        }
+        assert_eq!((store.held(), store.held_bytes()), (0, 0));
+        assert_eq!(store.live_bytes(), names_only, "nothing left to journal");
+    }
+}

@@ -111,6 +111,10 @@ impl<T: Write> Hub<T> {
         }
         let to = held.iter().map(|n| &**n).collect();
         let seq = self.journal.append(&Record::Held { to, frame });
+        let letter = held.first().and_then(|n| self.store.last_letter_of(n));
+        if let Some(letter) = letter {
+            self.note_held(sender, seq, &letter, held);
+        }
         self.gate(sender, seq);
     }
 
@@ -145,11 +149,14 @@ impl<T: Write> Hub<T> {
         owner: &Rc<str>,
         letters: VecDeque<Rc<Letter>>,
     ) {
-        let count = u32::try_from(letters.len()).unwrap_or(u32::MAX);
+        // A letter whose record was refused is not in the journal.
+        let journaled = letters.iter().filter(|l| !l.refused.get()).count();
+        let count = u32::try_from(journaled).unwrap_or(u32::MAX);
         let seq = self
             .journal
             .append(&Record::Delivered { name: owner, count });
         self.store.delivered(owner, letters);
+        self.note_delivered(key, seq);
         self.gate(key, seq);
     }
 
@@ -167,7 +174,11 @@ impl<T: Write> Hub<T> {
     /// after the flush, and when the journal wakes the loop.
     pub fn sync_journal(&mut self) {
         self.journal.commit(self.store.live_bytes());
-        self.queues.release_gated(self.journal.acked());
+        // Acknowledged first: refusals are reported before any later
+        // batch is acknowledged, so none is missed.
+        let acked = self.journal.acked();
+        self.settle_unwritten(acked);
+        self.queues.release_gated(self.journal.settled());
     }
 
     /// Writes the journal out, syncs it and ends its thread (at shutdown).

@@ -18,6 +18,9 @@
 
 mod cluster;
 mod journal;
+mod unwritten;
+
+pub use unwritten::Unwritten;
 
 use super::Hub;
 use crate::protocol::Event;
@@ -81,6 +84,14 @@ impl MailInFlight {
             .filter(|p| matches!(p.contents, Contents::Letters { .. }))
             .map(|p| p.until.saturating_sub(written.max(p.from)))
             .sum()
+    }
+
+    /// `by` bytes were put into the output at `at`: parcels after it move.
+    pub(in crate::server) fn shift(&mut self, at: u64, by: u64) {
+        for p in self.parcels.iter_mut().filter(|p| p.from >= at) {
+            p.from += by;
+            p.until += by;
+        }
     }
 
     /// Takes the parcel `token` acknowledges.
