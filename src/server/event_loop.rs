@@ -14,7 +14,9 @@
 //!    bytes to the hub — at most [`READ_BUDGET`] bytes per socket per turn,
 //!    and each socket at most once per turn, so one flooding client cannot
 //!    starve the others: a socket left with input is read again next turn,
-//!    after everyone else has had theirs;
+//!    after everyone else has had theirs; then take what helper threads
+//!    sent, the cluster's bus within the same budget as one socket (what
+//!    is left waits for the next turn);
 //! 3. run timers (keep-alive PINGs, idle timeouts, closing deadlines);
 //! 4. queue the turn's broadcasts (one shared chunk for all of them), hand
 //!    the turn's journal records to the journal's writer thread, then
@@ -174,9 +176,12 @@ impl Server {
             self.hub.set_now(now);
             // Last turn's leftovers are read this turn, once.
             self.reread.take_into(&mut leftovers);
+            // Helpers' news is taken once a turn, after the sockets' events:
+            // the bus has its turn's budget as a connection has.
+            let mut woken = self.cluster_backlog;
             for event in events.iter() {
                 match event.token() {
-                    WAKER => self.take_helper_news(),
+                    WAKER => woken = true,
                     SIGNALS => self.take_signals(now),
                     Token(t) if t > LISTENERS - self.listeners.len() && t <= LISTENERS => {
                         self.accept(LISTENERS - t, now)
@@ -205,7 +210,7 @@ impl Server {
                     }
                 }
             }
-            if self.cluster_backlog {
+            if woken {
                 self.take_helper_news();
             }
             self.hub.take_resumed(&mut resumed);

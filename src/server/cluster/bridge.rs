@@ -17,7 +17,7 @@ use super::wire::{self, BUS_ALL};
 
 mod claim;
 use super::{
-    Backplane, ClusterSettings, FromCluster, Gauges, HoldOutcome, ToCluster, BUS_BACKLOG, QUEUE,
+    Backplane, ClusterSettings, FromCluster, Gauges, HoldOutcome, ToCluster, QUEUE,
 };
 use crate::protocol::ErrorCode;
 use crate::server::accounts::{has_account, SharedUsers};
@@ -395,23 +395,38 @@ pub(super) fn unavailable(why: &str) -> String {
     format!("the cluster is unavailable ({why}); try again later")
 }
 
-/// Hands every bus message to the loop, in arrival order.
+/// Hands every bus message to the loop, in arrival order, as long as the
+/// loop's backlog has room for it (in messages and in bytes); drops it
+/// otherwise. The subscription is read at once whatever the backlog, so
+/// what NATS hands over never piles up in the client's buffer either: a
+/// flood from another node costs this one a fixed amount of memory, and
+/// what this node cannot take in is lost here, counted and logged.
 async fn read_bus(mut bus: async_nats::Subscriber, to_loop: ToLoop, gauges: Arc<Gauges>) {
+    let mut dropped = 0u64;
     while let Some(message) = bus.next().await {
         let Some(origin) = wire::origin_of(&message.subject) else {
             continue;
         };
-        // Let the loop catch up; meanwhile NATS buffers (and reports a
-        // slow consumer past the subscription's capacity).
-        while gauges.backlog.load(Ordering::Acquire) >= BUS_BACKLOG {
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-        gauges.backlog.fetch_add(1, Ordering::AcqRel);
         gauges.bus_in.fetch_add(1, Ordering::Relaxed);
-        to_loop.send(FromCluster::Bus {
+        if !gauges.admit(message.payload.len() as u64) {
+            dropped += 1;
+            let n = gauges.lagged.fetch_add(1, Ordering::Relaxed) + 1;
+            if dropped.is_power_of_two() {
+                error!(
+                    "the bus is bringing more than this node takes in: dropped a message from node {origin} ({dropped} so far, {n} lost in all)"
+                );
+            }
+            continue;
+        }
+        // A copy: the client's payload is a slice of its read buffer, and
+        // would keep the whole buffer (and the dropped messages in it)
+        // alive while it waits, out of sight of the count of bytes.
+        let news = FromCluster::Bus {
             origin: origin.to_owned(),
-            payload: message.payload,
-        });
+            payload: Bytes::copy_from_slice(&message.payload),
+        };
+        drop(message);
+        to_loop.send(news);
     }
     error!("the bus subscription ended");
 }

@@ -13,8 +13,11 @@ use std::time::Duration;
 pub const JS_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long to wait for the cluster at start.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Bus messages a subscription may buffer before NATS drops (and reports).
-const SUBSCRIPTION_CAPACITY: usize = 1 << 18;
+/// Bus messages a subscription may buffer before the client drops (and
+/// reports a slow consumer). The helper reads the bus subscription at once
+/// and bounds what waits for the loop itself (`Gauges::admit`), so this
+/// only has to hold what arrives between two of its reads.
+const SUBSCRIPTION_CAPACITY: usize = 1 << 13;
 
 /// Connects with the settings' credentials and TLS.
 pub async fn connect(

@@ -35,6 +35,7 @@ pub mod bridge;
 pub mod connect;
 #[cfg(feature = "cluster")]
 pub mod import;
+pub mod intake;
 #[cfg(feature = "cluster")]
 pub mod mailbox;
 #[cfg(feature = "cluster")]
@@ -231,25 +232,19 @@ pub enum FromCluster {
 #[derive(Debug, Default)]
 pub struct Gauges {
     pub up: AtomicBool,
-    /// Bus messages NATS dropped because a subscription fell behind.
+    /// Bus messages lost because this node fell behind: dropped by the
+    /// intake ([`intake`]), or (counted once per report) by NATS's client.
     pub lagged: AtomicU64,
     /// Bus messages in and out.
     pub bus_in: AtomicU64,
     pub bus_out: AtomicU64,
     /// Work the loop could not hand over (the channel was full).
     pub dropped: AtomicU64,
-    /// Bus messages handed to the loop and not yet taken: the helper stops
-    /// reading the subscription past [`BUS_BACKLOG`], so a flood backs up
-    /// into NATS (and shows as `bus_lagged`) instead of into the loop.
+    /// Bus messages handed to the loop and not yet taken, and their bytes
+    /// (bounded: see [`intake`]).
     pub backlog: AtomicU64,
+    pub backlog_bytes: AtomicU64,
 }
-
-/// Bus messages that may wait for the loop at once.
-pub const BUS_BACKLOG: u64 = 1 << 14;
-
-/// News items the loop takes per turn, so a burst from the bus cannot
-/// keep its clients waiting: the rest waits for the next turn.
-pub const NEWS_PER_TURN: usize = 1024;
 
 /// Messages the loop may have outstanding for the helper thread.
 pub const QUEUE: usize = 1 << 16;
@@ -304,22 +299,19 @@ impl Backplane {
         }
     }
 
-    /// Takes up to [`NEWS_PER_TURN`] items of what the helper has sent;
-    /// says whether more is waiting.
-    pub fn take_news(&self, into: &mut Vec<FromCluster>) -> bool {
+    /// The loop starts taking what the helper has sent: the helper wakes it
+    /// again for anything sent from now on.
+    pub fn start_taking(&self) {
         self.woken.store(false, Ordering::Release);
-        while into.len() < NEWS_PER_TURN {
-            match self.news.try_recv() {
-                Ok(news) => {
-                    if matches!(news, FromCluster::Bus { .. }) {
-                        self.gauges.backlog.fetch_sub(1, Ordering::AcqRel);
-                    }
-                    into.push(news);
-                }
-                Err(_) => return false,
-            }
+    }
+
+    /// The next item the helper has sent, if any.
+    pub fn next_news(&self) -> Option<FromCluster> {
+        let news = self.news.try_recv().ok()?;
+        if let FromCluster::Bus { payload, .. } = &news {
+            self.gauges.taken(payload.len() as u64);
         }
-        true
+        Some(news)
     }
 
     /// Ends the helper once it has carried out what it was given (names

@@ -52,6 +52,8 @@ pub(in crate::server) struct Batch {
     special: KeySet,
     /// Who wrote the frames in the batch.
     authors: Authors,
+    /// Batches queued so far: each cost one queue entry per user online.
+    pub(in crate::server) seals: u64,
     /// The batch is being queued: a frame added meanwhile (a cut
     /// consumer's `LEFT`) waits for the next round instead of sealing
     /// again from inside.
@@ -192,6 +194,7 @@ impl<T: Write> Hub<T> {
     }
 
     fn queue_batch(&mut self) {
+        self.batch.seals += 1;
         let chunk: Rc<[u8]> = Rc::from(self.batch.buf.as_slice());
         self.batch.buf.clear();
         let spans = std::mem::take(&mut self.batch.spans);

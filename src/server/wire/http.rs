@@ -342,7 +342,10 @@ fn describe(key: &str) -> (&'static str, &'static str) {
         "nodes" => ("gauge", "Live cluster nodes, this one included."),
         "bus_in" => ("counter", "Messages received from other nodes."),
         "bus_out" => ("counter", "Messages published to other nodes."),
-        "bus_lagged" => ("counter", "Times NATS dropped bus messages for this node."),
+        "bus_lagged" => (
+            "counter",
+            "Bus messages lost because this node fell behind.",
+        ),
         "bus_dropped" => ("counter", "Messages not handed to the cluster thread."),
         _ => ("gauge", "See docs/PROTOCOL.md, STATS."),
     }

@@ -14,7 +14,9 @@ use std::io::Write;
 use std::rc::Rc;
 
 impl<T: Write> Hub<T> {
-    pub(super) fn on_bus(&mut self, origin: &str, payload: &Bytes) {
+    /// Acts on a message from another node; returns how many frames it
+    /// brought.
+    pub(super) fn on_bus(&mut self, origin: &str, payload: &Bytes) -> u64 {
         if let Some(c) = &mut self.cluster {
             if origin == c.port.node {
                 // NATS does not echo this node's own messages: another
@@ -28,7 +30,7 @@ impl<T: Write> Hub<T> {
                         c.impostor_messages
                     );
                 }
-                return;
+                return 0;
             }
         }
         let decoded = wire::decode(payload);
@@ -40,7 +42,10 @@ impl<T: Write> Hub<T> {
             self.heard_from(origin, incarnation);
         }
         match decoded {
-            Ok(BusMessage::Broadcast { frames, count }) => self.broadcast_remote(frames, count),
+            Ok(BusMessage::Broadcast { frames, count }) => {
+                self.broadcast_remote(frames, count);
+                return count;
+            }
             Ok(BusMessage::Private { to, frame }) => {
                 // After the broadcasts that came before it.
                 if self.batch.has_frames() {
@@ -57,6 +62,7 @@ impl<T: Write> Hub<T> {
                         }
                     }
                 }
+                return 1;
             }
             Ok(BusMessage::MailFor { name }) => {
                 if let (Some(&key), Some(c)) = (self.online.get(name), &self.cluster) {
@@ -68,7 +74,7 @@ impl<T: Write> Hub<T> {
             }
             Ok(BusMessage::Heartbeat { .. }) => {}
             Err(e) => {
-                let Some(c) = &mut self.cluster else { return };
+                let Some(c) = &mut self.cluster else { return 0 };
                 c.malformed += 1;
                 if c.malformed.is_power_of_two() {
                     warn!(
@@ -78,6 +84,7 @@ impl<T: Write> Hub<T> {
                 }
             }
         }
+        0
     }
 
     /// Sends the `PONG` a flush was waited for.

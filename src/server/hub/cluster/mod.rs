@@ -15,10 +15,12 @@ mod bus;
 mod liveness;
 mod names;
 
+use super::input::WORK_BUDGET;
 use super::Hub;
 use crate::protocol::Event;
 use crate::server::cluster::wire;
 use crate::server::cluster::{Backplane, FromCluster, Holder, ToCluster};
+use crate::server::event_loop::READ_BUDGET;
 use bytes::Bytes;
 use log::debug;
 use std::collections::{HashMap, HashSet};
@@ -157,28 +159,42 @@ impl ClusterState {
 }
 
 impl<T: Write> Hub<T> {
-    /// Takes what the cluster's helper thread has sent.
-    /// Takes what the cluster's helper thread has sent, within a budget
-    /// per turn; returns whether more is waiting (the loop then does not
-    /// sleep before its next turn).
+    /// Takes what the cluster's helper thread has sent, within the budget
+    /// of one connection's turn: at most [`READ_BUDGET`] bytes from the bus
+    /// and [`WORK_BUDGET`] units of work — one per item, one per frame, and
+    /// one per user online for each batch it seals, as a local sender is
+    /// charged. So a flood from another node costs this node's users what
+    /// the same flood from one of them would, and the bus takes its turn
+    /// with the local connections. Returns whether more may be waiting
+    /// (the loop then does not sleep before its next turn).
     pub fn take_cluster_news(&mut self) -> bool {
         let Some(cluster) = &self.cluster else {
             return false;
         };
-        let mut news = Vec::new();
-        let more = cluster.port.take_news(&mut news);
-        for item in news {
-            self.on_cluster_news(item);
+        cluster.port.start_taking();
+        let (mut bytes, mut units) = (0usize, 0u64);
+        while bytes < READ_BUDGET && units < WORK_BUDGET {
+            let Some(item) = self.cluster.as_ref().and_then(|c| c.port.next_news()) else {
+                return false;
+            };
+            if let FromCluster::Bus { payload, .. } = &item {
+                bytes += payload.len();
+            }
+            let seals = self.batch.seals;
+            let frames = self.on_cluster_news(item);
             // What an item queued past a limit is settled before the next
             // (a run of private messages from the bus to one reader).
             self.settle();
+            let sealed = self.batch.seals.saturating_sub(seals);
+            units += 1 + frames + sealed.saturating_mul(self.online.len() as u64);
         }
-        more
+        true
     }
 
-    fn on_cluster_news(&mut self, news: FromCluster) {
+    /// Acts on one item of news; returns how many frames it brought.
+    fn on_cluster_news(&mut self, news: FromCluster) -> u64 {
         match news {
-            FromCluster::Bus { origin, payload } => self.on_bus(&origin, &payload),
+            FromCluster::Bus { origin, payload } => return self.on_bus(&origin, &payload),
             FromCluster::Claimed {
                 key,
                 serial,
@@ -209,6 +225,7 @@ impl<T: Write> Hub<T> {
             FromCluster::NamesSynced => self.names_synced(),
             FromCluster::Link(up) => debug!("cluster link {}", if up { "up" } else { "down" }),
         }
+        0
     }
 
     /// Publishes this turn's local broadcasts to the other nodes, once.

@@ -395,3 +395,36 @@ fn a_dead_nodes_old_claim_replayed_does_not_take_back_a_name_taken_over_from_it(
     let replaced = n.h.turn_for(bob);
     assert!(replaced[0].starts_with("ERR 409 replaced"), "{replaced:?}");
 }
+
+#[test]
+fn the_bus_is_taken_in_within_one_connections_read_budget_a_turn() {
+    let mut n = Node::new();
+    let alice = n.login("alice");
+    n.bus("b", "H b1");
+    n.h.flush();
+    n.h.lines(alice);
+    // 100 batches of 32 frames from node b, all waiting at once: 3 MiB.
+    let frame = format!("SAY bob 2026-11-24T00:00:00.000Z {}\n", "x".repeat(960));
+    let payload = Bytes::from(format!("B\n{}", frame.repeat(32)));
+    for _ in 0..100 {
+        let origin = "b".into();
+        let payload = payload.clone();
+        n.helper
+            .news
+            .send(FromCluster::Bus { origin, payload })
+            .unwrap();
+    }
+    let mut per_turn = Vec::new();
+    loop {
+        let more = n.h.hub.take_cluster_news();
+        per_turn.push(n.h.turn_for(alice).len());
+        if !more {
+            break;
+        }
+    }
+    // A turn takes what one connection may send in one (the message that
+    // crosses the budget included), and the rest in the turns after.
+    let most = (crate::server::event_loop::READ_BUDGET / payload.len() + 1) * 32;
+    assert!(per_turn.iter().all(|&n| n <= most), "{per_turn:?}");
+    assert_eq!(per_turn.iter().sum::<usize>(), 3200, "{per_turn:?}");
+}
