@@ -32,9 +32,20 @@ use std::time::{Duration, SystemTime};
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Users {
     hashes: BTreeMap<String, String>,
+    /// Not read yet (a cluster node before its first look at the bucket):
+    /// whether logins need passwords is not known.
+    unread: bool,
 }
 
 impl Users {
+    /// The accounts of a cluster node that has not read them yet.
+    pub fn unread() -> Users {
+        Users {
+            unread: true,
+            ..Users::default()
+        }
+    }
+
     /// Reads a users file; a missing file is an error that says how to
     /// make one.
     pub fn load(path: &Path) -> Result<Users, String> {
@@ -214,6 +225,13 @@ pub struct AuthPort {
 }
 
 impl AuthPort {
+    /// Are the accounts known yet? Until a cluster node has read its
+    /// bucket it cannot tell an open cluster from one with accounts, and
+    /// takes no logins rather than let anyone in without a password.
+    pub fn known(&self) -> bool {
+        self.users.read().is_ok_and(|u| !u.unread)
+    }
+
     /// Must a login give a password?
     pub fn required(&self) -> bool {
         !self.optional || self.users.read().is_ok_and(|u| u.names().next().is_some())

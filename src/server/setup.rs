@@ -107,7 +107,8 @@ impl Server {
             (_, Some(cluster)) => {
                 // Accounts come from the cluster's bucket, kept current by
                 // the cluster thread.
-                let users = super::accounts::SharedUsers::default();
+                let unread = Arc::new(super::accounts::Users::unread());
+                let users: super::accounts::SharedUsers = Arc::new(std::sync::RwLock::new(unread));
                 let wake = Arc::clone(&waker);
                 let (port, answers) = Authenticator::start_shared(Arc::clone(&users), move || {
                     let _ = wake.wake();

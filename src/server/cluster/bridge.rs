@@ -16,9 +16,7 @@ use super::users::UsersBucket;
 use super::wire::{self, BUS_ALL};
 
 mod claim;
-use super::{
-    Backplane, ClusterSettings, FromCluster, Gauges, HoldOutcome, ToCluster, QUEUE,
-};
+use super::{Backplane, ClusterSettings, FromCluster, Gauges, HoldOutcome, ToCluster, QUEUE};
 use crate::protocol::ErrorCode;
 use crate::server::accounts::{has_account, SharedUsers};
 use async_nats::jetstream::stream::LastRawMessageErrorKind;
@@ -183,7 +181,16 @@ impl Link {
             .map_err(|e| format!("cannot subscribe to the bus: {e}"))?;
         tokio::spawn(read_bus(bus, to_loop.clone(), Arc::clone(&gauges)));
         tokio::spawn(watch_names(names.clone(), to_loop.clone()));
-        tokio::spawn(accounts.watch(Arc::clone(&users)));
+        let (read, accounts_read) = tokio::sync::oneshot::channel();
+        tokio::spawn(accounts.watch(Arc::clone(&users), read));
+        // Logins wait for the accounts (ERR 503 until then): read them
+        // before saying the node has joined, unless JetStream is slow.
+        if tokio::time::timeout(JS_TIMEOUT, accounts_read)
+            .await
+            .is_err()
+        {
+            warn!("the cluster's accounts are not read yet; logins are refused until they are");
+        }
         info!(
             "cluster: node {} (run {incarnation}) joined through {}",
             settings.node,

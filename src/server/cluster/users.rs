@@ -30,8 +30,16 @@ impl UsersBucket {
         })
     }
 
-    /// Keeps `shared` equal to the bucket, for as long as the node runs.
-    pub(super) async fn watch(self, shared: SharedUsers) {
+    /// Keeps `shared` equal to the bucket, for as long as the node runs;
+    /// `read` is told once it is first current.
+    pub(super) async fn watch(self, shared: SharedUsers, read: tokio::sync::oneshot::Sender<()>) {
+        let mut read = Some(read);
+        let mut published = |users: &Users| {
+            publish(&shared, users);
+            if let Some(read) = read.take() {
+                let _ = read.send(());
+            }
+        };
         loop {
             match self.store.watch_with_history(">").await {
                 Ok(mut watch) => {
@@ -45,7 +53,7 @@ impl UsersBucket {
                         .map(|s| s.values() == 0)
                         .unwrap_or(false)
                     {
-                        publish(&shared, &users);
+                        published(&users);
                         current = true;
                     }
                     while let Some(Ok(entry)) = watch.next().await {
@@ -59,7 +67,7 @@ impl UsersBucket {
                         }
                         current |= entry.delta == 0 || entry.seen_current;
                         if current {
-                            publish(&shared, &users);
+                            published(&users);
                         }
                     }
                     warn!("the accounts watch ended; restarting it");

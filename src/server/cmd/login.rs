@@ -25,6 +25,10 @@ pub const MAX_PASSWORD: usize = 1024;
 
 impl<T: Write> Hub<T> {
     pub(super) fn login(&mut self, key: usize, name: &str, password: Option<Text<'_>>) {
+        if self.auth.as_ref().is_some_and(|a| !a.known()) {
+            let text = "this node has not read the cluster's accounts yet; try again in a moment";
+            return self.reply_err(key, ErrorCode::Unavailable, text);
+        }
         if !self.auth.as_ref().is_some_and(|a| a.required()) {
             if self.online.contains_key(name) || self.online_elsewhere(name) {
                 let text = format!("{name} is already online");

@@ -140,6 +140,34 @@ fn waiting_for_a_password_check_is_not_silence() {
 }
 
 #[test]
+fn a_cluster_node_that_has_not_read_its_accounts_lets_nobody_in() {
+    let (requests, _checks) = mpsc::channel();
+    let users = Arc::new(RwLock::new(Arc::new(Users::unread())));
+    let auth = AuthPort {
+        requests,
+        users: Arc::clone(&users),
+        optional: true,
+    };
+    let l = limits();
+    let store = Store::new(l.mail);
+    let mut h = Harness {
+        hub: Hub::with_store(l, store, Journal::disabled(), Some(auth)),
+        ..Harness::new()
+    };
+    let key = h.connect();
+    // Whether the cluster has accounts is not known yet: no login, with a
+    // password or without.
+    h.send(key, "LOGIN bob\nLOGIN bob wrong\n");
+    let told = h.turn_for(key);
+    assert_eq!(told.len(), 2, "{told:?}");
+    assert!(told.iter().all(|l| l.starts_with("ERR 503 ")), "{told:?}");
+    // Read, and open (no accounts): logins need no password.
+    *users.write().unwrap() = Arc::new(Users::default());
+    h.send(key, "LOGIN bob\n");
+    assert_eq!(h.turn_for(key), ["OK LOGIN bob"]);
+}
+
+#[test]
 fn mail_counts_as_delivered_only_once_its_recipient_answers_the_ping_after_it() {
     let mut h = Harness::new();
     h.visit("bob");
