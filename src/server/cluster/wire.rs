@@ -11,8 +11,17 @@
 //!
 //! - `B\n` + protocol frames (`SAY`, `JOINED`, `LEFT`), already encoded as
 //!   clients receive them: a turn's broadcasts, published once per batch;
-//! - `P <name>[,<name>...]\n` + one `MSG` frame, for those recipients
-//!   online on whichever node reads it;
+//! - `P <name>[,<name>...] <node>[,<node>...] <sender>\n` + one `MSG`
+//!   frame: each name is for the node at the same place in the second
+//!   list, where the sender believed it online; that node delivers it, or
+//!   holds it if the name is not online there (any more). `<sender>`
+//!   numbers the sending connection on its node, for a `C`. (Older
+//!   nodes send `P <names>` alone: for whichever are online where read.)
+//! - `C <node> <sender> <inbox>`: node `<node>` answers on `<inbox>` once
+//!   it has delivered or held what came before from connection
+//!   `<sender>` of the publishing node — see [`answer`](super::answer). On the bus,
+//!   so it comes after those messages (another subject could overtake
+//!   them).
 //! - `H <incarnation>`: a heartbeat;
 //! - `N <name>`: mail was just held for `name`, who may have logged in
 //!   somewhere meanwhile: the node where `name` is online fetches it.
@@ -39,10 +48,20 @@ pub enum BusMessage<'a> {
         frames: &'a [u8],
         count: u64,
     },
-    /// A private message for whichever of `to` are online here.
+    /// A private message for `to`; with `route`, each name is for the node
+    /// at its place in the route's list, else for whichever node has it
+    /// online.
     Private {
         to: &'a str,
+        route: Option<Route<'a>>,
         frame: &'a [u8],
+    },
+    /// Asks `node` to answer on `inbox` once what `sender` sent before is
+    /// delivered or held.
+    Confirm {
+        node: &'a str,
+        sender: u64,
+        inbox: &'a str,
     },
     Heartbeat {
         incarnation: &'a str,
@@ -50,6 +69,25 @@ pub enum BusMessage<'a> {
     MailFor {
         name: &'a str,
     },
+}
+
+/// Where a private message's recipients were online, and who sent it.
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+pub struct Route<'a> {
+    /// One node per recipient, in the same order.
+    pub nodes: &'a str,
+    /// The sending connection's number on its node.
+    pub sender: u64,
+}
+
+impl<'a> Route<'a> {
+    /// The recipients in `to` this route gives to `node`.
+    pub fn names_for(&self, to: &'a str, node: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        to.split(',')
+            .zip(self.nodes.split(','))
+            .filter(move |(_, n)| *n == node)
+            .map(|(name, _)| name)
+    }
 }
 
 /// Why a bus message was refused.
@@ -84,6 +122,29 @@ pub fn encode_private(out: &mut Vec<u8>, to: &str, frame: &[u8]) {
     out.extend_from_slice(frame);
 }
 
+/// A private message for `to`, each name online on the node at its place
+/// in `nodes`, from connection `sender`.
+pub fn encode_routed(out: &mut Vec<u8>, to: &str, nodes: &str, sender: u64, frame: &[u8]) {
+    out.extend_from_slice(b"P ");
+    out.extend_from_slice(to.as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(nodes.as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(sender.to_string().as_bytes());
+    out.push(b'\n');
+    out.extend_from_slice(frame);
+}
+
+pub fn encode_confirm(node: &str, sender: u64, inbox: &str) -> Vec<u8> {
+    format!("C {node} {sender} {inbox}").into_bytes()
+}
+
+/// A reply subject as async-nats makes them: `_INBOX.<id>.<n>`, tokens of
+/// `[A-Za-z0-9_-]`.
+fn is_valid_inbox(inbox: &str) -> bool {
+    inbox.len() <= 128 && inbox.starts_with("_INBOX.") && inbox.split('.').all(is_valid_node)
+}
+
 pub fn encode_mail_for(name: &str) -> Vec<u8> {
     format!("N {name}").into_bytes()
 }
@@ -107,15 +168,44 @@ pub fn decode(payload: &[u8]) -> Result<BusMessage<'_>, Malformed> {
                 count,
             })
         }
-        Some(("P", to)) => {
+        Some(("P", head)) => {
+            let (to, route) = match head.split(' ').collect::<Vec<_>>()[..] {
+                [to] => (to, None),
+                [to, nodes, sender] => {
+                    let sender = sender.parse().map_err(|_| Malformed("bad sender"))?;
+                    let mut listed = nodes.split(',');
+                    if !listed.all(is_valid_node)
+                        || nodes.split(',').count() != to.split(',').count()
+                    {
+                        return Err(Malformed("bad route"));
+                    }
+                    (to, Some(Route { nodes, sender }))
+                }
+                _ => return Err(Malformed("bad private head")),
+            };
             if !to.split(',').all(is_valid_name) {
                 return Err(Malformed("bad recipient"));
             }
             if check_frames(body, &["MSG "])? != 1 {
                 return Err(Malformed("a private message is one frame"));
             }
-            Ok(BusMessage::Private { to, frame: body })
+            Ok(BusMessage::Private {
+                to,
+                route,
+                frame: body,
+            })
         }
+        Some(("C", rest)) if body.is_empty() => match rest.split(' ').collect::<Vec<_>>()[..] {
+            [node, sender, inbox] if is_valid_node(node) && is_valid_inbox(inbox) => {
+                let sender = sender.parse().map_err(|_| Malformed("bad sender"))?;
+                Ok(BusMessage::Confirm {
+                    node,
+                    sender,
+                    inbox,
+                })
+            }
+            _ => Err(Malformed("bad confirmation request")),
+        },
         Some(("N", name)) if is_valid_name(name) && body.is_empty() => {
             Ok(BusMessage::MailFor { name })
         }
@@ -225,9 +315,38 @@ mod tests {
             decode(&out),
             Ok(BusMessage::Private {
                 to: "bob,carol",
+                route: None,
                 frame: b"MSG a bob,carol 2026-11-23T12:00:00.000Z psst\n"
             })
         );
+        out.clear();
+        let frame = b"MSG a bob,carol 2026-11-23T12:00:00.000Z psst\n";
+        encode_routed(&mut out, "bob,carol", "n1,n-2", 17, frame);
+        let route = Route {
+            nodes: "n1,n-2",
+            sender: 17,
+        };
+        assert_eq!(
+            decode(&out),
+            Ok(BusMessage::Private {
+                to: "bob,carol",
+                route: Some(route),
+                frame
+            })
+        );
+        assert_eq!(
+            route.names_for("bob,carol", "n-2").collect::<Vec<_>>(),
+            ["carol"]
+        );
+        assert_eq!(
+            decode(&encode_confirm("n1", 17, "_INBOX.abc.1")),
+            Ok(BusMessage::Confirm {
+                node: "n1",
+                sender: 17,
+                inbox: "_INBOX.abc.1"
+            })
+        );
+
         assert_eq!(
             decode(&encode_mail_for("bob")),
             Ok(BusMessage::MailFor { name: "bob" })
@@ -262,6 +381,15 @@ mod tests {
             b"B\nJOINED bob 2026-11-23T12:00:00.000Z extra\n",
             b"P alice\nMSG \n",
             b"P alice\nMSG m alice,b@d 2026-11-23T12:00:00.000Z hi\n",
+            // Routes that do not fit their names, confirmations not whole.
+            b"P a,b n1 1\nMSG m a,b 2026-11-23T12:00:00.000Z hi\n",
+            b"P a n.1 1\nMSG m a 2026-11-23T12:00:00.000Z hi\n",
+            b"P a n1 x\nMSG m a 2026-11-23T12:00:00.000Z hi\n",
+            b"P a n1 1 2\nMSG m a 2026-11-23T12:00:00.000Z hi\n",
+            b"C n1 1",
+            b"C n1 1 reply.elsewhere",
+            b"C n1 1 _INBOX.a\nx",
+            b"C n1 1 _INBOX..a",
         ] {
             assert!(decode(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
         }

@@ -1,0 +1,141 @@
+//! Private messages between nodes at the moment their recipient leaves:
+//! never dropped, and confirmed to the sender's `PING`. Real nats-server
+//! and evchat-server processes; the race is made certain by stopping the
+//! sender's node (SIGSTOP) while the recipient leaves its own, so the
+//! sender's node still has them online when it takes the message up.
+//! Skipped without nats-server, except under CI.
+
+mod common;
+
+use common::cluster::{login_eventually, node};
+use common::nats::{nats_server_available, NatsCluster};
+use common::{Line, TestServer};
+
+/// Asks WHO until `name` is listed: `line`'s node knows it is online.
+fn wait_listed(line: &mut Line, name: &str) {
+    loop {
+        line.send("WHO");
+        let users = line.sync().into_iter().find(|l| l.starts_with("USERS "));
+        if users.is_some_and(|u| u.split(' ').any(|n| n == name)) {
+            return;
+        }
+    }
+}
+
+/// `line`'s own replies up to a PING barrier, presence of other users
+/// left out.
+fn replies(line: &mut Line) -> Vec<String> {
+    line.sync()
+        .into_iter()
+        .filter(|l| !l.starts_with("JOINED ") && !l.starts_with("LEFT "))
+        .collect()
+}
+
+/// What `line` gets up to the `PONG` of its `PING token` (sent already),
+/// presence of other users left out.
+fn until_pong(line: &mut Line, token: &str) -> Vec<String> {
+    let pong = format!("PONG {token}");
+    let mut got = Vec::new();
+    loop {
+        let l = line.recv();
+        if l == pong {
+            return got;
+        }
+        if !l.starts_with("JOINED ") && !l.starts_with("LEFT ") {
+            got.push(l);
+        }
+    }
+}
+
+/// erin, online on `a` and listed by `bob`'s node `b`, quits while `b` is
+/// stopped; then bob sends `msg` and a `PING`, and `b` goes on: it takes
+/// them up still believing erin online on `a`. Returns what bob got up to
+/// his `PONG`.
+fn send_as_erin_leaves(a: &TestServer, b: &TestServer, bob: &mut Line, msg: &str) -> Vec<String> {
+    let mut erin = login_eventually(a, "LOGIN erin");
+    wait_listed(bob, "erin");
+    b.pause();
+    erin.send("QUIT");
+    erin.until_closed();
+    bob.send(msg);
+    bob.send("PING sent");
+    b.resume();
+    until_pong(bob, "sent")
+}
+
+#[test]
+fn a_message_to_someone_who_just_left_another_node_is_held_for_them() {
+    if !nats_server_available() {
+        return;
+    }
+    let nats = NatsCluster::start(1);
+    let urls = nats.urls();
+    let (a, b, c) = (
+        node(&urls, "a", &[]),
+        node(&urls, "b", &[]),
+        node(&urls, "c", &[]),
+    );
+    let mut bob = b.login("bob");
+    let replies = send_as_erin_leaves(&a, &b, &mut bob, "MSG erin are you there?");
+    assert!(replies.is_empty(), "{replies:?}");
+    // The PONG came: the message is held, whichever node erin comes back to.
+    let mut erin = login_eventually(&c, "LOGIN erin");
+    let got = erin.sync();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(
+        got[0].starts_with("MSG bob erin ") && got[0].ends_with(" are you there?"),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn a_hold_that_fails_on_the_other_node_is_reported_before_the_pong() {
+    if !nats_server_available() {
+        return;
+    }
+    let nats = NatsCluster::start(1);
+    let urls = nats.urls();
+    let a = node(&urls, "a", &["--mailbox-max", "1"]);
+    let b = node(&urls, "b", &["--mailbox-max", "1"]);
+    let mut bob = b.login("bob");
+    // erin's mailbox fills: one message held, fetched at her next login
+    // and never acknowledged (she does not answer the PING after it).
+    let mut erin = login_eventually(&a, "LOGIN erin");
+    erin.send("QUIT");
+    erin.until_closed();
+    bob.send("MSG erin one");
+    assert_eq!(replies(&mut bob), Vec::<String>::new());
+    let replies = send_as_erin_leaves(&a, &b, &mut bob, "MSG erin two");
+    assert_eq!(replies.len(), 1, "{replies:?}");
+    assert!(
+        replies[0].starts_with("ERR 507 ") && replies[0].contains("erin's mailbox is full"),
+        "{replies:?}"
+    );
+}
+
+#[test]
+fn a_node_that_does_not_confirm_is_an_err_503_not_a_silent_pong() {
+    if !nats_server_available() {
+        return;
+    }
+    let nats = NatsCluster::start(1);
+    let urls = nats.urls();
+    let (a, b) = (node(&urls, "a", &[]), node(&urls, "b", &[]));
+    let mut erin = a.login("erin");
+    let mut bob = b.login("bob");
+    wait_listed(&mut bob, "erin");
+    // a stops answering (a stalled machine, a partition).
+    a.pause();
+    bob.send("MSG erin hello");
+    bob.send("PING sent");
+    let replies = until_pong(&mut bob, "sent");
+    a.resume();
+    assert_eq!(replies.len(), 1, "{replies:?}");
+    assert!(
+        replies[0].starts_with("ERR 503 ") && replies[0].contains("node a did not confirm"),
+        "{replies:?}"
+    );
+    // a delivers it once it runs again: late, but not lost.
+    let got = erin.sync();
+    assert!(got.iter().any(|l| l.ends_with(" hello")), "{got:?}");
+}
