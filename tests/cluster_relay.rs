@@ -139,3 +139,74 @@ fn a_node_that_does_not_confirm_is_an_err_503_not_a_silent_pong() {
     let got = erin.sync();
     assert!(got.iter().any(|l| l.ends_with(" hello")), "{got:?}");
 }
+
+/// The attacker's figures, measured again (not a check: run with
+/// `cargo test --release --test cluster_relay -- --ignored --nocapture`).
+/// Round after round, a user on node a quits just as bob on node b writes
+/// to her and sends `PING`; she logs in again on node c. Counted: messages
+/// she got (live before leaving, or held at her next login), messages
+/// bob's `PONG` confirmed that she never got, and the `ERR`s bob got. Then
+/// how long a `PING` takes after a private message to another node.
+#[test]
+#[ignore]
+fn measure_messages_lost_as_their_recipient_leaves() {
+    if !nats_server_available() {
+        return;
+    }
+    let nats = NatsCluster::start(1);
+    let urls = nats.urls();
+    let (a, b, c) = (
+        node(&urls, "a", &[]),
+        node(&urls, "b", &[]),
+        node(&urls, "c", &[]),
+    );
+    let mut bob = b.login("bob");
+    for (label, pause) in [("at once", false), ("b a moment behind (SIGSTOP)", true)] {
+        let rounds = 40;
+        let (mut got, mut lost, mut errs) = (0, 0, 0);
+        for round in 0..rounds {
+            let name = format!("u{}{round}", u8::from(pause));
+            let mut user = login_eventually(&a, &format!("LOGIN {name}"));
+            wait_listed(&mut bob, &name);
+            if pause {
+                b.pause();
+            }
+            user.send("QUIT");
+            bob.send(&format!("MSG {name} round {round}"));
+            bob.send("PING sent");
+            let live = user.until_closed();
+            if pause {
+                b.resume();
+            }
+            let replies = until_pong(&mut bob, "sent");
+            errs += replies.iter().filter(|l| l.starts_with("ERR ")).count();
+            let mut back = login_eventually(&c, &format!("LOGIN {name}"));
+            let later = back.sync();
+            back.send("QUIT");
+            let heard = |lines: &[String]| lines.iter().any(|l| l.starts_with("MSG bob "));
+            if heard(&live) || heard(&later) {
+                got += 1;
+            } else if replies.is_empty() {
+                lost += 1;
+            }
+        }
+        eprintln!("{label}: {rounds} rounds, {got} delivered or held, {lost} lost after a clean PONG, {errs} ERR");
+    }
+    // The cost in the common case: a PING after a message to someone
+    // online on another node.
+    let _dora = a.login("dora");
+    wait_listed(&mut bob, "dora");
+    let mut times = Vec::new();
+    for i in 0..200 {
+        let started = std::time::Instant::now();
+        bob.send(&format!("MSG dora {i}"));
+        assert!(replies(&mut bob).is_empty());
+        times.push(started.elapsed());
+    }
+    times.sort();
+    eprintln!(
+        "MSG + PING to another node: median {:?}, p99 {:?}",
+        times[times.len() / 2],
+        times[times.len() * 99 / 100]
+    );
+}

@@ -281,7 +281,7 @@ impl Link {
                             Ok(answers) => relay::gather_answers(answers, &nodes).await,
                             Err(e) => {
                                 warn!("cannot ask other nodes to confirm: {e}");
-                                nodes.iter().map(|n| relay::not_confirmed(n)).collect()
+                                nodes.iter().map(|(n, _)| relay::not_confirmed(n)).collect()
                             }
                         };
                         link.to_loop.send(FromCluster::Confirmed {

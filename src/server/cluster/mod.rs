@@ -179,14 +179,15 @@ pub enum ToCluster {
         key: usize,
         name: String,
     },
-    /// Asks each of `nodes` to confirm, on the bus after what session
-    /// `key` (numbered `sender` on the bus) sent them, that they have
-    /// delivered or held it; answered with [`FromCluster::Confirmed`].
+    /// Asks each of `nodes` to confirm, on the bus after the private
+    /// messages session `key` (numbered `sender` on the bus) sent it (how
+    /// many), that it has delivered or held them; answered with
+    /// [`FromCluster::Confirmed`].
     Confirm {
         key: usize,
         serial: u64,
         sender: u64,
-        nodes: Vec<String>,
+        nodes: Vec<(String, u64)>,
     },
     /// Holds `frame` for `names`, whom a private message from another node
     /// found offline here; answered with [`FromCluster::HeldHere`].

@@ -17,9 +17,10 @@
 //!   holds it if the name is not online there (any more). `<sender>`
 //!   numbers the sending connection on its node, for a `C`. (Older
 //!   nodes send `P <names>` alone: for whichever are online where read.)
-//! - `C <node> <sender> <inbox>`: node `<node>` answers on `<inbox>` once
-//!   it has delivered or held what came before from connection
-//!   `<sender>` of the publishing node — see [`answer`](super::answer). On the bus,
+//! - `C <node> <sender> <count> <inbox>`: node `<node>` answers on
+//!   `<inbox>` once it has delivered or held the `<count>` private
+//!   messages connection `<sender>` of the publishing node sent it since
+//!   its last such request (fewer arrived: the others were lost) — see [`answer`](super::answer). On the bus,
 //!   so it comes after those messages (another subject could overtake
 //!   them).
 //! - `H <incarnation>`: a heartbeat;
@@ -56,11 +57,12 @@ pub enum BusMessage<'a> {
         route: Option<Route<'a>>,
         frame: &'a [u8],
     },
-    /// Asks `node` to answer on `inbox` once what `sender` sent before is
-    /// delivered or held.
+    /// Asks `node` to answer on `inbox` once the `count` private messages
+    /// `sender` sent it since its last request are delivered or held.
     Confirm {
         node: &'a str,
         sender: u64,
+        count: u64,
         inbox: &'a str,
     },
     Heartbeat {
@@ -135,8 +137,8 @@ pub fn encode_routed(out: &mut Vec<u8>, to: &str, nodes: &str, sender: u64, fram
     out.extend_from_slice(frame);
 }
 
-pub fn encode_confirm(node: &str, sender: u64, inbox: &str) -> Vec<u8> {
-    format!("C {node} {sender} {inbox}").into_bytes()
+pub fn encode_confirm(node: &str, sender: u64, count: u64, inbox: &str) -> Vec<u8> {
+    format!("C {node} {sender} {count} {inbox}").into_bytes()
 }
 
 /// A reply subject as async-nats makes them: `_INBOX.<id>.<n>`, tokens of
@@ -196,11 +198,13 @@ pub fn decode(payload: &[u8]) -> Result<BusMessage<'_>, Malformed> {
             })
         }
         Some(("C", rest)) if body.is_empty() => match rest.split(' ').collect::<Vec<_>>()[..] {
-            [node, sender, inbox] if is_valid_node(node) && is_valid_inbox(inbox) => {
+            [node, sender, count, inbox] if is_valid_node(node) && is_valid_inbox(inbox) => {
                 let sender = sender.parse().map_err(|_| Malformed("bad sender"))?;
+                let count = count.parse().map_err(|_| Malformed("bad count"))?;
                 Ok(BusMessage::Confirm {
                     node,
                     sender,
+                    count,
                     inbox,
                 })
             }
@@ -339,10 +343,11 @@ mod tests {
             ["carol"]
         );
         assert_eq!(
-            decode(&encode_confirm("n1", 17, "_INBOX.abc.1")),
+            decode(&encode_confirm("n1", 17, 3, "_INBOX.abc.1")),
             Ok(BusMessage::Confirm {
                 node: "n1",
                 sender: 17,
+                count: 3,
                 inbox: "_INBOX.abc.1"
             })
         );
@@ -386,10 +391,12 @@ mod tests {
             b"P a n.1 1\nMSG m a 2026-11-23T12:00:00.000Z hi\n",
             b"P a n1 x\nMSG m a 2026-11-23T12:00:00.000Z hi\n",
             b"P a n1 1 2\nMSG m a 2026-11-23T12:00:00.000Z hi\n",
-            b"C n1 1",
-            b"C n1 1 reply.elsewhere",
-            b"C n1 1 _INBOX.a\nx",
-            b"C n1 1 _INBOX..a",
+            b"C n1 1 1",
+            b"C n1 1 _INBOX.a",
+            b"C n1 1 1 reply.elsewhere",
+            b"C n1 1 1 _INBOX.a\nx",
+            b"C n1 1 1 _INBOX..a",
+            b"C n1 1 x _INBOX.a",
         ] {
             assert!(decode(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
         }

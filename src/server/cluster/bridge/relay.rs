@@ -51,7 +51,7 @@ impl Link {
     pub(super) async fn ask_to_confirm(
         &self,
         sender: u64,
-        nodes: &[String],
+        nodes: &[(String, u64)],
     ) -> Result<Subscriber, String> {
         let inbox = self.client.new_inbox();
         // Subscribed before asking: the same connection carries both, in order.
@@ -60,8 +60,8 @@ impl Link {
             .subscribe(format!("{inbox}.*"))
             .await
             .map_err(|e| e.to_string())?;
-        for (i, node) in nodes.iter().enumerate() {
-            let ask = wire::encode_confirm(node, sender, &format!("{inbox}.{i}"));
+        for (i, (node, count)) in nodes.iter().enumerate() {
+            let ask = wire::encode_confirm(node, sender, *count, &format!("{inbox}.{i}"));
             self.client
                 .publish(self.subject.clone(), Bytes::from(ask))
                 .await
@@ -76,7 +76,7 @@ impl Link {
 /// or hold, and an `ERR 503` for each node that did not answer.
 pub(super) async fn gather_answers(
     mut answers: Subscriber,
-    nodes: &[String],
+    nodes: &[(String, u64)],
 ) -> Vec<(ErrorCode, String)> {
     let deadline = tokio::time::Instant::now() + CONFIRM_TIMEOUT;
     let mut answered = vec![false; nodes.len()];
@@ -97,12 +97,12 @@ pub(super) async fn gather_answers(
         match answer::decode_answer(&message.payload) {
             Ok(said) => failures.extend(said.into_iter().take(MAX_FAILURES_PER_NODE)),
             Err(e) => {
-                warn!("node {}'s confirmation is malformed: {}", nodes[i], e.0);
-                failures.push(not_confirmed(&nodes[i]));
+                warn!("node {}'s confirmation is malformed: {}", nodes[i].0, e.0);
+                failures.push(not_confirmed(&nodes[i].0));
             }
         }
     }
-    for (node, _) in nodes.iter().zip(&answered).filter(|(_, a)| !**a) {
+    for ((node, _), _) in nodes.iter().zip(&answered).filter(|(_, a)| !**a) {
         failures.push(not_confirmed(node));
     }
     failures

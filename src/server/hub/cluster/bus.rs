@@ -45,8 +45,9 @@ impl<T: Write> Hub<T> {
             Ok(BusMessage::Confirm {
                 node,
                 sender,
+                count,
                 inbox,
-            }) => self.confirm_asked(origin, node, sender, inbox),
+            }) => self.confirm_asked(origin, node, sender, count, inbox),
             Ok(BusMessage::MailFor { name }) => {
                 if let (Some(&key), Some(c)) = (self.online.get(name), &self.cluster) {
                     c.port.send(ToCluster::Fetch {

@@ -71,9 +71,10 @@ pub struct NodeLink {
     /// Sent something to other nodes since its last `PING`, so the next
     /// one waits for NATS to confirm it.
     pub(in crate::server) published: bool,
-    /// The nodes it sent private messages to since its last `PING`: the
-    /// next one waits until they have delivered or held them.
-    pub(in crate::server) confirm_with: Vec<String>,
+    /// The nodes it sent private messages to since its last `PING`, and
+    /// how many to each: the next one waits until they have delivered or
+    /// held them.
+    pub(in crate::server) confirm_with: Vec<(String, u64)>,
 }
 
 /// A private message waiting for its offline recipients' mail to be held.

@@ -26,8 +26,9 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::rc::Rc;
 
-/// Senders of other nodes whose confirmation this node keeps, at most.
-const MAX_SENDERS: usize = 4096;
+/// Senders of other nodes whose confirmation this node keeps, at most
+/// (one per connection that sent here since its last `PING`).
+const MAX_SENDERS: usize = 1 << 16;
 /// Failures kept for one sender until it asks, and requests waiting for
 /// one sender's holds, at most (only a forger would reach either).
 const MAX_FAILURES: usize = 64;
@@ -36,11 +37,23 @@ const MAX_WAITING: usize = 4;
 /// What a sender of another node will be told when it asks.
 #[derive(Debug, Default)]
 struct Confirmation {
+    /// Its private messages for this node since its last request: fewer
+    /// than it says it sent, and the others were lost on the way.
+    received: u64,
     /// Holds of its messages under way.
     in_flight: usize,
     failures: Vec<(ErrorCode, String)>,
     /// Inboxes of its requests, answered when the holds are done.
     waiting: Vec<String>,
+}
+
+impl Confirmation {
+    fn is_empty(&self) -> bool {
+        self.received == 0
+            && self.in_flight == 0
+            && self.failures.is_empty()
+            && self.waiting.is_empty()
+    }
 }
 
 /// This node's side of other nodes' private messages held here.
@@ -60,14 +73,15 @@ impl Relays {
     fn of(&mut self, origin: &str, sender: u64) -> Option<&mut Confirmation> {
         let key = (origin.to_owned(), sender);
         if !self.senders.contains_key(&key) && self.senders.len() >= MAX_SENDERS {
-            // Senders that never asked (gone, or their node gone): what
-            // they were to be told is dropped, and said so in the log.
+            // Senders that have not asked (gone, or their node gone): what
+            // they were to be told is dropped, and said so in the log (if
+            // one does ask, it hears that some of its messages may be lost).
             let before = self.senders.len();
             self.senders
                 .retain(|_, c| c.in_flight > 0 || !c.waiting.is_empty());
             self.forgotten += (before - self.senders.len()) as u64;
             warn!(
-                "dropped what {} senders on other nodes were to be told of held mail ({} so far)",
+                "forgot what {} senders on other nodes sent here since their last PING ({} so far)",
                 before - self.senders.len(),
                 self.forgotten
             );
@@ -99,11 +113,13 @@ impl<T: Write> Hub<T> {
         };
         let frame: Rc<[u8]> = Rc::from(frame);
         let mut offline = Vec::new();
+        let mut mine = false;
         let names: Box<dyn Iterator<Item = &str>> = match &route {
             Some(route) => Box::new(route.names_for(to, &me)),
             None => Box::new(to.split(',')),
         };
         for name in names {
+            mine = true;
             match self.online.get(name) {
                 Some(&key) => {
                     if self
@@ -116,7 +132,15 @@ impl<T: Write> Hub<T> {
                 None => offline.push(name.to_owned()),
             }
         }
-        if let (Some(route), false) = (route, offline.is_empty()) {
+        let Some(route) = route.filter(|r| mine && r.sender != 0) else {
+            return;
+        };
+        if let Some(c) = &mut self.cluster {
+            if let Some(confirmation) = c.relays.of(origin, route.sender) {
+                confirmation.received += 1;
+            }
+        }
+        if !offline.is_empty() {
             self.hold_here(origin, route.sender, offline, &frame);
         }
     }
@@ -189,49 +213,67 @@ impl<T: Write> Hub<T> {
         confirmation
             .failures
             .extend(failures.into_iter().take(room));
-        let (busy, asked, nothing_to_tell) = (
-            confirmation.in_flight > 0,
-            !confirmation.waiting.is_empty(),
-            confirmation.failures.is_empty(),
-        );
-        if busy || (!asked && !nothing_to_tell) {
-            // Still under way; or done, and told when it asks.
-            return;
-        }
-        let Some(done) = c.relays.senders.remove(&key) else {
-            return;
-        };
-        let mut failures = done.failures;
-        for inbox in done.waiting {
-            // The first request is the sender's; any other, a forger's.
-            self.answer_confirmation(inbox, &std::mem::take(&mut failures));
-        }
+        self.answer_if_done(key);
     }
 
-    /// Node `origin` asks `node` (this one?) to confirm what its
-    /// connection `sender` sent before: answered now, or once the holds
-    /// those messages caused are done.
-    pub(super) fn confirm_asked(&mut self, origin: &str, node: &str, sender: u64, inbox: &str) {
+    /// Node `origin` asks `node` (this one?) to confirm the `count` private
+    /// messages its connection `sender` sent here since it last asked:
+    /// answered now, or once the holds they caused are done.
+    pub(super) fn confirm_asked(
+        &mut self,
+        origin: &str,
+        node: &str,
+        sender: u64,
+        count: u64,
+        inbox: &str,
+    ) {
         let Some(c) = &mut self.cluster else { return };
-        if node != c.port.node {
+        if node != c.port.node || sender == 0 {
             return;
         }
-        let key = (origin.to_owned(), sender);
-        match c.relays.senders.get_mut(&key) {
-            Some(waiting) if waiting.in_flight > 0 => {
-                if waiting.waiting.len() < MAX_WAITING {
-                    waiting.waiting.push(inbox.to_owned());
-                }
+        let me = c.port.node.clone();
+        let Some(confirmation) = c.relays.of(origin, sender) else {
+            let busy = (
+                ErrorCode::Unavailable,
+                format!("node {me} is too busy to confirm"),
+            );
+            return self.answer_confirmation(inbox.to_owned(), &[busy]);
+        };
+        let received = std::mem::take(&mut confirmation.received);
+        if received < count && confirmation.failures.len() < MAX_FAILURES {
+            let text = format!(
+                "the cluster is unavailable: node {me} got {received} of the {count} private messages you sent there; the others are lost"
+            );
+            confirmation.failures.push((ErrorCode::Unavailable, text));
+        }
+        if confirmation.waiting.len() < MAX_WAITING {
+            confirmation.waiting.push(inbox.to_owned());
+        }
+        self.answer_if_done((origin.to_owned(), sender));
+    }
+
+    /// Answers the requests of a sender whose holds here are all done;
+    /// forgets it once nothing is left to tell.
+    fn answer_if_done(&mut self, key: (String, u64)) {
+        let Some(c) = &mut self.cluster else { return };
+        let Some(confirmation) = c.relays.senders.get_mut(&key) else {
+            return;
+        };
+        if confirmation.in_flight > 0 || confirmation.waiting.is_empty() {
+            // Still under way; or nobody asked yet: told when it asks.
+            if confirmation.is_empty() {
+                c.relays.senders.remove(&key);
             }
-            _ => {
-                let failures = c
-                    .relays
-                    .senders
-                    .remove(&key)
-                    .map(|done| done.failures)
-                    .unwrap_or_default();
-                self.answer_confirmation(inbox.to_owned(), &failures);
-            }
+            return;
+        }
+        let waiting = std::mem::take(&mut confirmation.waiting);
+        let mut failures = std::mem::take(&mut confirmation.failures);
+        if confirmation.is_empty() {
+            c.relays.senders.remove(&key);
+        }
+        for inbox in waiting {
+            // The first request is the sender's; any other, a forger's.
+            self.answer_confirmation(inbox, &std::mem::take(&mut failures));
         }
     }
 

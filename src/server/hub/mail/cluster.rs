@@ -132,8 +132,9 @@ impl<T: Write> Hub<T> {
             Some(s) => {
                 s.node.published = true;
                 for node in involved {
-                    if !s.node.confirm_with.contains(&node) {
-                        s.node.confirm_with.push(node);
+                    match s.node.confirm_with.iter_mut().find(|(n, _)| *n == node) {
+                        Some((_, count)) => *count += 1,
+                        None => s.node.confirm_with.push((node, 1)),
                     }
                 }
                 s.serial

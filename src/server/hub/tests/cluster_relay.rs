@@ -42,7 +42,7 @@ fn a_message_for_someone_no_longer_here_is_held_and_confirmed_once_held() {
     assert_eq!(held.len(), 1, "{jobs:?}");
     assert_eq!(held[0].1, ["erin"]);
     // bob's PING: b asks; the answer waits for the hold.
-    n.bus("b", "C a 7 _INBOX.x.0");
+    n.bus("b", "C a 7 1 _INBOX.x.0");
     assert_eq!(answers(&n.jobs()), []);
     n.news(FromCluster::HeldHere {
         id: held[0].0,
@@ -50,7 +50,7 @@ fn a_message_for_someone_no_longer_here_is_held_and_confirmed_once_held() {
     });
     assert_eq!(answers(&n.jobs()), [("_INBOX.x.0".into(), String::new())]);
     // Nothing more is kept: the next request is answered at once.
-    n.bus("b", "C a 7 _INBOX.x.1");
+    n.bus("b", "C a 7 0 _INBOX.x.1");
     assert_eq!(answers(&n.jobs()), [("_INBOX.x.1".into(), String::new())]);
 }
 
@@ -68,8 +68,8 @@ fn a_hold_that_fails_here_is_told_to_its_sender_when_it_asks() {
         },
     });
     // Another sender of b asking learns nothing of it; bob does.
-    n.bus("b", "C a 8 _INBOX.y.0");
-    n.bus("b", "C a 7 _INBOX.x.0");
+    n.bus("b", "C a 8 0 _INBOX.y.0");
+    n.bus("b", "C a 7 1 _INBOX.x.0");
     assert_eq!(
         answers(&n.jobs()),
         [
@@ -96,8 +96,16 @@ fn each_node_takes_only_the_recipients_routed_to_it() {
     assert_eq!(held.len(), 1);
     assert_eq!(held[0].1, ["dora"]);
     // A request for another node is not this node's to answer.
-    n.bus("b", "C c 7 _INBOX.x.0");
+    n.bus("b", "C c 7 1 _INBOX.x.0");
     assert_eq!(answers(&n.jobs()), []);
+    // This node's own request is answered once dora's hold is done.
+    n.bus("b", "C a 7 1 _INBOX.x.1");
+    assert_eq!(answers(&n.jobs()), []);
+    n.news(FromCluster::HeldHere {
+        id: held[0].0,
+        outcome: HoldOutcome::Held { refused: vec![] },
+    });
+    assert_eq!(answers(&n.jobs()), [("_INBOX.x.1".into(), String::new())]);
 }
 
 #[test]
@@ -138,7 +146,7 @@ fn a_ping_after_private_messages_to_other_nodes_waits_for_their_confirmation() {
             } => {
                 assert_eq!(
                     (*sender, nodes.as_slice()),
-                    (serial, &["b".to_owned(), "c".to_owned()][..])
+                    (serial, &[("b".to_owned(), 2), ("c".to_owned(), 1)][..])
                 );
                 Some((*key, *wait))
             }
@@ -182,4 +190,26 @@ fn a_ping_after_broadcasts_only_waits_for_a_flush_not_for_the_nodes() {
         !jobs.iter().any(|j| matches!(j, ToCluster::Confirm { .. })),
         "{jobs:?}"
     );
+}
+
+#[test]
+fn messages_lost_on_the_way_are_told_to_their_sender() {
+    let mut n = Node::new();
+    let erin = n.login("erin");
+    n.bus("b", "H b1");
+    // bob sent erin three messages; the bus lost two (a lagging
+    // subscription drops what does not fit).
+    n.bus("b", &format!("P erin a 7\n{FRAME}"));
+    n.bus("b", "C a 7 3 _INBOX.x.0");
+    assert_eq!(n.h.turn_for(erin).len(), 1);
+    let answered = answers(&n.jobs());
+    assert_eq!(answered.len(), 1);
+    assert!(
+        answered[0].1.starts_with("503 ") && answered[0].1.contains("node a got 1 of the 3"),
+        "{answered:?}"
+    );
+    // Counted afresh from each request on.
+    n.bus("b", &format!("P erin a 7\n{FRAME}"));
+    n.bus("b", "C a 7 1 _INBOX.x.1");
+    assert_eq!(answers(&n.jobs()), [("_INBOX.x.1".into(), String::new())]);
 }
