@@ -276,20 +276,7 @@ impl Link {
                 } => {
                     let asked = link.ask_to_confirm(sender, &nodes).await;
                     let link = Arc::clone(&link);
-                    tasks.spawn(async move {
-                        let failures = match asked {
-                            Ok(answers) => relay::gather_answers(answers, &nodes).await,
-                            Err(e) => {
-                                warn!("cannot ask other nodes to confirm: {e}");
-                                nodes.iter().map(|(n, _)| relay::not_confirmed(n)).collect()
-                            }
-                        };
-                        link.to_loop.send(FromCluster::Confirmed {
-                            key,
-                            serial,
-                            failures,
-                        });
-                    });
+                    tasks.spawn(relay::gather_answers(link, asked, key, serial, nodes));
                 }
                 ToCluster::Answer { inbox, payload } => {
                     if let Err(e) = link.client.publish(inbox, payload).await {

@@ -7,7 +7,7 @@
 use super::{unavailable, Link, OP_TIMEOUT};
 use crate::protocol::ErrorCode;
 use crate::server::accounts::has_account;
-use crate::server::cluster::{answer, wire, HoldOutcome};
+use crate::server::cluster::{answer, wire, FromCluster, HoldOutcome};
 use async_nats::Subscriber;
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -72,44 +72,58 @@ impl Link {
 }
 
 /// Gathers the answers of `nodes` (the `i`th answers on `<inbox>.<i>`)
-/// until all have answered or the time is up: what each could not deliver
-/// or hold, and an `ERR 503` for each node that did not answer.
+/// until all have answered or the time is up, and tells the loop what
+/// each could not deliver or hold — and an `ERR 503` for each node that
+/// did not answer — for the `PING` of session `key` waiting as `serial`.
 pub(super) async fn gather_answers(
-    mut answers: Subscriber,
-    nodes: &[(String, u64)],
-) -> Vec<(ErrorCode, String)> {
-    let deadline = tokio::time::Instant::now() + CONFIRM_TIMEOUT;
+    link: Arc<Link>,
+    asked: Result<Subscriber, String>,
+    key: usize,
+    serial: u64,
+    nodes: Vec<(String, u64)>,
+) {
     let mut answered = vec![false; nodes.len()];
     let mut failures = Vec::new();
-    while answered.contains(&false) {
-        let Ok(Some(message)) = tokio::time::timeout_at(deadline, answers.next()).await else {
-            break;
-        };
-        let which = message
-            .subject
-            .rsplit('.')
-            .next()
-            .and_then(|i| i.parse().ok());
-        let Some(i) = which.filter(|&i: &usize| i < nodes.len() && !answered[i]) else {
-            continue;
-        };
-        answered[i] = true;
-        match answer::decode_answer(&message.payload) {
-            Ok(said) => failures.extend(said.into_iter().take(MAX_FAILURES_PER_NODE)),
-            Err(e) => {
-                warn!("node {}'s confirmation is malformed: {}", nodes[i].0, e.0);
-                failures.push(not_confirmed(&nodes[i].0));
+    match asked {
+        Ok(mut answers) => {
+            let deadline = tokio::time::Instant::now() + CONFIRM_TIMEOUT;
+            while answered.contains(&false) {
+                let next = tokio::time::timeout_at(deadline, answers.next());
+                let Ok(Some(message)) = next.await else {
+                    break;
+                };
+                let which = message
+                    .subject
+                    .rsplit('.')
+                    .next()
+                    .and_then(|i| i.parse().ok());
+                let Some(i) = which.filter(|&i: &usize| i < nodes.len() && !answered[i]) else {
+                    continue;
+                };
+                answered[i] = true;
+                match answer::decode_answer(&message.payload) {
+                    Ok(said) => failures.extend(said.into_iter().take(MAX_FAILURES_PER_NODE)),
+                    Err(e) => {
+                        warn!("node {}'s confirmation is malformed: {}", nodes[i].0, e.0);
+                        failures.push(not_confirmed(&nodes[i].0));
+                    }
+                }
             }
         }
+        Err(e) => warn!("cannot ask other nodes to confirm: {e}"),
     }
     for ((node, _), _) in nodes.iter().zip(&answered).filter(|(_, a)| !**a) {
         failures.push(not_confirmed(node));
     }
-    failures
+    link.to_loop.send(FromCluster::Confirmed {
+        key,
+        serial,
+        failures,
+    });
 }
 
 /// What the sender is told when `node` does not confirm.
-pub(super) fn not_confirmed(node: &str) -> (ErrorCode, String) {
+fn not_confirmed(node: &str) -> (ErrorCode, String) {
     let text = format!(
         "the cluster is unavailable: node {node} did not confirm that it delivered or held the private messages you sent there; they may be lost"
     );
