@@ -59,8 +59,8 @@ impl Confirmation {
 /// This node's side of other nodes' private messages held here.
 #[derive(Debug, Default)]
 pub(in crate::server::hub) struct Relays {
-    /// Holds under way, by id: for which sender of which node.
-    holds: HashMap<u64, (String, u64)>,
+    /// Holds under way, by id: for which sender of which node, and whom.
+    holds: HashMap<u64, (String, u64, Vec<String>)>,
     senders: HashMap<(String, u64), Confirmation>,
     next_id: u64,
     /// Failure reports dropped for want of room (logged at powers of two).
@@ -158,7 +158,8 @@ impl<T: Write> Hub<T> {
         };
         let sent = c.port.send(job);
         if sent {
-            c.relays.holds.insert(id, (origin.to_owned(), sender));
+            let hold = (origin.to_owned(), sender, names.clone());
+            c.relays.holds.insert(id, hold);
         }
         // Number 0: the sender is gone, nobody will ask.
         let tracked = (sender != 0).then(|| c.relays.of(origin, sender)).flatten();
@@ -184,9 +185,20 @@ impl<T: Write> Hub<T> {
     /// its confirmation, which goes out if it was waiting for this.
     pub(super) fn held_here(&mut self, id: u64, outcome: HoldOutcome) {
         let Some(c) = &mut self.cluster else { return };
-        let Some((origin, sender)) = c.relays.holds.remove(&id) else {
+        let Some((origin, sender, names)) = c.relays.holds.remove(&id) else {
             return;
         };
+        if let HoldOutcome::Held { refused } = &outcome {
+            // Whoever logged in here again meanwhile may have fetched their
+            // mail before this was held (the notice of it reaches every
+            // node but this one): fetched again.
+            for name in names.iter().filter(|n| refused.iter().all(|r| &r.0 != *n)) {
+                if let Some(&key) = self.online.get(name.as_str()) {
+                    let name = name.clone();
+                    c.port.send(ToCluster::Fetch { key, name });
+                }
+            }
+        }
         let failures = match outcome {
             HoldOutcome::Held { refused } => refused
                 .into_iter()

@@ -213,3 +213,27 @@ fn messages_lost_on_the_way_are_told_to_their_sender() {
     n.bus("b", "C a 7 1 _INBOX.x.1");
     assert_eq!(answers(&n.jobs()), [("_INBOX.x.1".into(), String::new())]);
 }
+
+#[test]
+fn someone_back_here_while_their_message_is_held_fetches_it() {
+    let mut n = Node::new();
+    n.bus("b", "H b1");
+    n.bus("b", &format!("P erin a 7\n{FRAME}"));
+    let id = holds(&n.jobs())[0].0;
+    // erin logs in here again before JetStream has it: her login's fetch
+    // may come too early, and the notice of the hold is not echoed here.
+    let erin = n.login("erin");
+    n.news(FromCluster::HeldHere {
+        id,
+        outcome: HoldOutcome::Held { refused: vec![] },
+    });
+    let fetches: Vec<(usize, String)> = n
+        .jobs()
+        .into_iter()
+        .filter_map(|j| match j {
+            ToCluster::Fetch { key, name } => Some((key, name)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(fetches, [(erin, "erin".to_owned())]);
+}
