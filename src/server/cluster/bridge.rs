@@ -8,6 +8,8 @@
 //! hold up the bus. Everything for the loop goes through one std channel;
 //! the loop is woken once per burst.
 
+mod relay;
+
 use super::connect::{bucket, connect, shown_urls, JS_TIMEOUT};
 use super::mailbox::Mailbox;
 use super::names::watch_names;
@@ -16,9 +18,8 @@ use super::users::UsersBucket;
 use super::wire::{self, BUS_ALL};
 
 mod claim;
-use super::{Backplane, ClusterSettings, FromCluster, Gauges, HoldOutcome, ToCluster, QUEUE};
-use crate::protocol::ErrorCode;
-use crate::server::accounts::{has_account, SharedUsers};
+use super::{Backplane, ClusterSettings, FromCluster, Gauges, ToCluster, QUEUE};
+use crate::server::accounts::SharedUsers;
 use async_nats::jetstream::stream::LastRawMessageErrorKind;
 use async_nats::jetstream::{self, kv};
 use bytes::Bytes;
@@ -266,30 +267,37 @@ impl Link {
                 } => {
                     let link = Arc::clone(&link);
                     tasks.spawn(async move {
-                        let users = Arc::clone(&link.users);
-                        let is_account = move |n: &str| has_account(&users, n);
-                        let hold = link.mailbox.hold(&link.known, &is_account, &names, frame);
-                        let outcome = match tokio::time::timeout(OP_TIMEOUT, hold).await {
-                            Ok(outcome) => outcome,
-                            Err(_) => HoldOutcome::Refused(
-                                ErrorCode::Unavailable,
-                                unavailable("timed out; the message may have been held for some"),
-                            ),
-                        };
-                        if let HoldOutcome::Held { refused } = &outcome {
-                            // Whoever logged in meanwhile gets it now.
-                            for name in names.iter().filter(|n| refused.iter().all(|r| &r.0 != *n))
-                            {
-                                let notice = Bytes::from(wire::encode_mail_for(name));
-                                let _ = link.client.publish(link.subject.clone(), notice).await;
-                            }
-                        }
+                        let outcome = link.hold_and_tell(&names, frame).await;
                         link.to_loop.send(FromCluster::Held {
                             key,
                             serial,
                             outcome,
                         });
                     });
+                }
+                ToCluster::HoldHere { id, names, frame } => {
+                    let link = Arc::clone(&link);
+                    tasks.spawn(async move {
+                        let outcome = link.hold_and_tell(&names, frame).await;
+                        link.to_loop.send(FromCluster::HeldHere { id, outcome });
+                    });
+                }
+                // The requests in order, on this task, after what was
+                // published before; their answers on a task of their own.
+                ToCluster::Confirm {
+                    key,
+                    serial,
+                    sender,
+                    nodes,
+                } => {
+                    let asked = link.ask_to_confirm(sender, &nodes).await;
+                    let link = Arc::clone(&link);
+                    tasks.spawn(relay::gather_answers(link, asked, key, serial, nodes));
+                }
+                ToCluster::Answer { inbox, payload } => {
+                    if let Err(e) = link.client.publish(inbox, payload).await {
+                        warn!("cannot answer another node's confirmation request: {e}");
+                    }
                 }
                 ToCluster::AckMail { ticket } => {
                     let link = Arc::clone(&link);

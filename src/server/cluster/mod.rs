@@ -27,6 +27,7 @@
 //!   `PING` after it.
 //! - **Accounts** are in the bucket `evchat_users` ([`users`]).
 
+pub mod answer;
 // The parts that speak to NATS, built with the `cluster` feature only:
 // without it no `Backplane` is ever made, and the hub runs as one node.
 #[cfg(feature = "cluster")]
@@ -183,6 +184,28 @@ pub enum ToCluster {
         key: usize,
         name: String,
     },
+    /// Asks each of `nodes` to confirm, on the bus after the private
+    /// messages session `key` (numbered `sender` on the bus) sent it (how
+    /// many), that it has delivered or held them; answered with
+    /// [`FromCluster::Confirmed`].
+    Confirm {
+        key: usize,
+        serial: u64,
+        sender: u64,
+        nodes: Vec<(String, u64)>,
+    },
+    /// Holds `frame` for `names`, whom a private message from another node
+    /// found offline here; answered with [`FromCluster::HeldHere`].
+    HoldHere {
+        id: u64,
+        names: Vec<String>,
+        frame: Bytes,
+    },
+    /// Answers another node's confirmation request.
+    Answer {
+        inbox: String,
+        payload: Bytes,
+    },
 }
 
 /// News from the helper thread.
@@ -208,6 +231,18 @@ pub enum FromCluster {
         key: usize,
         serial: u64,
         ok: bool,
+    },
+    /// The nodes asked by [`ToCluster::Confirm`] answered, or did not in
+    /// time: what could not be delivered or held there (each with its
+    /// code and why), nothing if all was.
+    Confirmed {
+        key: usize,
+        serial: u64,
+        failures: Vec<(crate::protocol::ErrorCode, String)>,
+    },
+    HeldHere {
+        id: u64,
+        outcome: HoldOutcome,
     },
     /// Mail held for a user already online.
     Mail {

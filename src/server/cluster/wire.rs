@@ -11,8 +11,18 @@
 //!
 //! - `B\n` + protocol frames (`SAY`, `JOINED`, `LEFT`), already encoded as
 //!   clients receive them: a turn's broadcasts, published once per batch;
-//! - `P <name>[,<name>...]\n` + one `MSG` frame, for those recipients
-//!   online on whichever node reads it;
+//! - `P <name>[,<name>...] <node>[,<node>...] <sender>\n` + one `MSG`
+//!   frame: each name is for the node at the same place in the second
+//!   list, where the sender believed it online; that node delivers it, or
+//!   holds it if the name is not online there (any more). `<sender>`
+//!   numbers the sending connection on its node, for a `C`. (Older
+//!   nodes send `P <names>` alone: for whichever are online where read.)
+//! - `C <node> <sender> <count> <inbox>`: node `<node>` answers on
+//!   `<inbox>` once it has delivered or held the `<count>` private
+//!   messages connection `<sender>` of the publishing node sent it since
+//!   its last such request (fewer arrived: the others were lost) — see [`answer`](super::answer). On the bus,
+//!   so it comes after those messages (another subject could overtake
+//!   them).
 //! - `H <incarnation>`: a heartbeat;
 //! - `N <name>`: mail was just held for `name`, who may have logged in
 //!   somewhere meanwhile: the node where `name` is online fetches it.
@@ -39,10 +49,21 @@ pub enum BusMessage<'a> {
         frames: &'a [u8],
         count: u64,
     },
-    /// A private message for whichever of `to` are online here.
+    /// A private message for `to`; with `route`, each name is for the node
+    /// at its place in the route's list, else for whichever node has it
+    /// online.
     Private {
         to: &'a str,
+        route: Option<Route<'a>>,
         frame: &'a [u8],
+    },
+    /// Asks `node` to answer on `inbox` once the `count` private messages
+    /// `sender` sent it since its last request are delivered or held.
+    Confirm {
+        node: &'a str,
+        sender: u64,
+        count: u64,
+        inbox: &'a str,
     },
     Heartbeat {
         incarnation: &'a str,
@@ -50,6 +71,25 @@ pub enum BusMessage<'a> {
     MailFor {
         name: &'a str,
     },
+}
+
+/// Where a private message's recipients were online, and who sent it.
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+pub struct Route<'a> {
+    /// One node per recipient, in the same order.
+    pub nodes: &'a str,
+    /// The sending connection's number on its node.
+    pub sender: u64,
+}
+
+impl<'a> Route<'a> {
+    /// The recipients in `to` this route gives to `node`.
+    pub fn names_for(&self, to: &'a str, node: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        to.split(',')
+            .zip(self.nodes.split(','))
+            .filter(move |(_, n)| *n == node)
+            .map(|(name, _)| name)
+    }
 }
 
 /// Why a bus message was refused.
@@ -84,6 +124,29 @@ pub fn encode_private(out: &mut Vec<u8>, to: &str, frame: &[u8]) {
     out.extend_from_slice(frame);
 }
 
+/// A private message for `to`, each name online on the node at its place
+/// in `nodes`, from connection `sender`.
+pub fn encode_routed(out: &mut Vec<u8>, to: &str, nodes: &str, sender: u64, frame: &[u8]) {
+    out.extend_from_slice(b"P ");
+    out.extend_from_slice(to.as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(nodes.as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(sender.to_string().as_bytes());
+    out.push(b'\n');
+    out.extend_from_slice(frame);
+}
+
+pub fn encode_confirm(node: &str, sender: u64, count: u64, inbox: &str) -> Vec<u8> {
+    format!("C {node} {sender} {count} {inbox}").into_bytes()
+}
+
+/// A reply subject as async-nats makes them: `_INBOX.<id>.<n>`, tokens of
+/// `[A-Za-z0-9_-]`.
+fn is_valid_inbox(inbox: &str) -> bool {
+    inbox.len() <= 128 && inbox.starts_with("_INBOX.") && inbox.split('.').all(is_valid_node)
+}
+
 pub fn encode_mail_for(name: &str) -> Vec<u8> {
     format!("N {name}").into_bytes()
 }
@@ -107,15 +170,46 @@ pub fn decode(payload: &[u8]) -> Result<BusMessage<'_>, Malformed> {
                 count,
             })
         }
-        Some(("P", to)) => {
+        Some(("P", head)) => {
+            let (to, route) = match head.split(' ').collect::<Vec<_>>()[..] {
+                [to] => (to, None),
+                [to, nodes, sender] => {
+                    let sender = sender.parse().map_err(|_| Malformed("bad sender"))?;
+                    let mut listed = nodes.split(',');
+                    if !listed.all(is_valid_node)
+                        || nodes.split(',').count() != to.split(',').count()
+                    {
+                        return Err(Malformed("bad route"));
+                    }
+                    (to, Some(Route { nodes, sender }))
+                }
+                _ => return Err(Malformed("bad private head")),
+            };
             if !to.split(',').all(is_valid_name) {
                 return Err(Malformed("bad recipient"));
             }
             if check_frames(body, &["MSG "])? != 1 {
                 return Err(Malformed("a private message is one frame"));
             }
-            Ok(BusMessage::Private { to, frame: body })
+            Ok(BusMessage::Private {
+                to,
+                route,
+                frame: body,
+            })
         }
+        Some(("C", rest)) if body.is_empty() => match rest.split(' ').collect::<Vec<_>>()[..] {
+            [node, sender, count, inbox] if is_valid_node(node) && is_valid_inbox(inbox) => {
+                let sender = sender.parse().map_err(|_| Malformed("bad sender"))?;
+                let count = count.parse().map_err(|_| Malformed("bad count"))?;
+                Ok(BusMessage::Confirm {
+                    node,
+                    sender,
+                    count,
+                    inbox,
+                })
+            }
+            _ => Err(Malformed("bad confirmation request")),
+        },
         Some(("N", name)) if is_valid_name(name) && body.is_empty() => {
             Ok(BusMessage::MailFor { name })
         }
@@ -197,103 +291,4 @@ fn is_stamp(time: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    #[test]
-    fn each_kind_round_trips() {
-        let mut out = Vec::new();
-        encode_broadcast(
-            &mut out,
-            b"SAY a 2026-11-23T12:00:00.000Z hi\nJOINED b 2026-11-23T12:00:01.000Z\n",
-        );
-        assert_eq!(
-            decode(&out),
-            Ok(BusMessage::Broadcast {
-                frames: b"SAY a 2026-11-23T12:00:00.000Z hi\nJOINED b 2026-11-23T12:00:01.000Z\n",
-                count: 2
-            })
-        );
-        out.clear();
-        encode_private(
-            &mut out,
-            "bob,carol",
-            b"MSG a bob,carol 2026-11-23T12:00:00.000Z psst\n",
-        );
-        assert_eq!(
-            decode(&out),
-            Ok(BusMessage::Private {
-                to: "bob,carol",
-                frame: b"MSG a bob,carol 2026-11-23T12:00:00.000Z psst\n"
-            })
-        );
-        assert_eq!(
-            decode(&encode_mail_for("bob")),
-            Ok(BusMessage::MailFor { name: "bob" })
-        );
-        assert_eq!(
-            decode(&encode_heartbeat("x1")),
-            Ok(BusMessage::Heartbeat { incarnation: "x1" })
-        );
-    }
-
-    #[test]
-    fn forged_framing_is_refused() {
-        for bad in [
-            &b"B\nSAY a 1 no end"[..],
-            b"B\nSAY a 1 x\rLEFT b\n",
-            b"B\nOK LOGIN a\n",
-            b"B\nSAY a 1 x\n\n",
-            b"P bob\nSAY a 1 x\n",
-            b"P bob\nMSG a bob 1 x\nMSG a bob 1 y\n",
-            b"P b b\nMSG a bob 1 x\n",
-            b"P \nMSG a bob 1 x\n",
-            b"H ",
-            b"Q\n",
-            b"B\n\xff\n",
-            // Whole lines, but not frames a client can parse.
-            b"B\nSAY mallory 2026-11-23T12:00:00.000Z a\x00b\n",
-            b"B\nSAY mallory 2026-11-23T12:00:00.000Z bad\\q escape\n",
-            b"B\nSAY \n",
-            b"B\nLEFT \n",
-            b"B\nSAY mallory 1 hi\n",
-            b"B\nSAY mal lory 2026-11-23T12:00:00.000Z\n",
-            b"B\nJOINED bob 2026-11-23T12:00:00.000Z extra\n",
-            b"P alice\nMSG \n",
-            b"P alice\nMSG m alice,b@d 2026-11-23T12:00:00.000Z hi\n",
-        ] {
-            assert!(decode(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
-        }
-    }
-
-    #[test]
-    fn subjects_name_their_node() {
-        assert_eq!(origin_of(&subject_of("n-1")), Some("n-1"));
-        assert_eq!(origin_of("evchat.bus.a.b"), None);
-        assert_eq!(origin_of("evchat.bus."), None);
-        assert_eq!(origin_of("other.bus.a"), None);
-    }
-
-    proptest! {
-        #[test]
-        fn decoding_never_panics(payload in proptest::collection::vec(any::<u8>(), 0..200)) {
-            let _ = decode(&payload);
-        }
-
-        #[test]
-        fn what_is_accepted_is_whole_lines(text in "[ -~]{0,40}") {
-            let mut out = Vec::new();
-            let text = format!("x{}", text.replace('\\', "\\\\"));
-            let frame = format!("SAY a 2026-11-23T12:00:00.000Z {text}\n");
-            encode_broadcast(&mut out, frame.as_bytes());
-            match decode(&out) {
-                Ok(BusMessage::Broadcast { frames, count }) => {
-                    prop_assert_eq!(count, 1);
-                    prop_assert_eq!(frames.last(), Some(&b'\n'));
-                }
-                other => prop_assert!(false, "{:?}", other),
-            }
-        }
-    }
-}
+mod tests;

@@ -3,7 +3,6 @@
 //! entry; this node's broadcasts go out once a turn (or a batch's worth);
 //! and a `PING` after messages for other nodes waits until NATS has them.
 
-use super::super::queues::{Limit, Outgoing};
 use super::super::{Hub, WaitFor};
 use crate::protocol::{ErrorCode, Event};
 use crate::server::cluster::wire::{self, BusMessage};
@@ -11,7 +10,6 @@ use crate::server::cluster::ToCluster;
 use bytes::Bytes;
 use log::{error, warn};
 use std::io::Write;
-use std::rc::Rc;
 
 impl<T: Write> Hub<T> {
     /// Acts on a message from another node; returns how many frames it
@@ -46,24 +44,16 @@ impl<T: Write> Hub<T> {
                 self.broadcast_remote(frames, count);
                 return count;
             }
-            Ok(BusMessage::Private { to, frame }) => {
-                // After the broadcasts that came before it.
-                if self.batch.has_frames() {
-                    self.seal();
-                }
-                let frame: Rc<[u8]> = Rc::from(frame);
-                for name in to.split(',') {
-                    if let Some(&key) = self.online.get(name) {
-                        if self
-                            .queues
-                            .push(key, Outgoing::Shared(&frame), Limit::Within)
-                        {
-                            self.counters.deliveries += 1;
-                        }
-                    }
-                }
+            Ok(BusMessage::Private { to, route, frame }) => {
+                self.private_from_bus(origin, to, route, frame);
                 return 1;
             }
+            Ok(BusMessage::Confirm {
+                node,
+                sender,
+                count,
+                inbox,
+            }) => self.confirm_asked(origin, node, sender, count, inbox),
             Ok(BusMessage::MailFor { name }) => {
                 if let (Some(&key), Some(c)) = (self.online.get(name), &self.cluster) {
                     c.port.send(ToCluster::Fetch {
@@ -105,20 +95,34 @@ impl<T: Write> Hub<T> {
     }
 
     /// `PING` in a cluster after messages for other nodes: the `PONG` waits
-    /// until NATS has them. Returns false when no wait is needed.
+    /// until NATS has them — and, for private messages, until the nodes
+    /// they went to have delivered or held them. Returns false when no
+    /// wait is needed.
     pub(in crate::server) fn ping_in_cluster(&mut self, key: usize, token: Option<&str>) -> bool {
-        let published = self
-            .queues
-            .sessions
-            .get_mut(key)
-            .is_some_and(|s| std::mem::take(&mut s.node.published));
-        if self.cluster.is_none() || !published {
+        let Some(session) = self.queues.sessions.get_mut(key) else {
+            return false;
+        };
+        let published = std::mem::take(&mut session.node.published);
+        let nodes = std::mem::take(&mut session.node.confirm_with);
+        let sender = session.serial;
+        if self.cluster.is_none() || (!published && nodes.is_empty()) {
             return false;
         }
         // This turn's broadcasts go to NATS before the flush is asked for.
         self.publish_bus_out();
         let serial = self.wait(key, WaitFor::Publish);
-        if !self.send_or_refuse(key, ToCluster::Flush { key, serial }) {
+        let job = if nodes.is_empty() {
+            ToCluster::Flush { key, serial }
+        } else {
+            // Their answers mean NATS had everything before: no flush.
+            ToCluster::Confirm {
+                key,
+                serial,
+                sender,
+                nodes,
+            }
+        };
+        if !self.send_or_refuse(key, job) {
             if let Some(stash) = self.end_wait(key, serial) {
                 self.go_on(key, &stash);
             }

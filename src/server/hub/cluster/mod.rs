@@ -7,6 +7,8 @@
 //!   takeovers;
 //! - [`bus`]: other nodes' messages into the turn's batch, this node's out,
 //!   and `PING`s that wait for NATS;
+//! - [`relay`]: private messages from other nodes, delivered or held
+//!   here, and confirmed to their senders' `PING`s;
 //! - [`liveness`]: which nodes are alive, by their heartbeats.
 //!
 //! Held mail in JetStream is [`mail`](super::mail)'s.
@@ -14,6 +16,7 @@
 mod bus;
 mod liveness;
 mod names;
+mod relay;
 
 use super::input::WORK_BUDGET;
 use super::Hub;
@@ -70,6 +73,10 @@ pub struct NodeLink {
     /// Sent something to other nodes since its last `PING`, so the next
     /// one waits for NATS to confirm it.
     pub(in crate::server) published: bool,
+    /// The nodes it sent private messages to since its last `PING`, and
+    /// how many to each: the next one waits until they have delivered or
+    /// held them.
+    pub(in crate::server) confirm_with: Vec<(String, u64)>,
 }
 
 /// A private message waiting for its offline recipients' mail to be held.
@@ -101,7 +108,10 @@ pub struct ClusterState {
     /// Names being claimed, by serial of the wait.
     pub(super) claiming: HashMap<String, (u64, PendingClaim)>,
     pub(super) pending_msgs: HashMap<u64, PendingMsg>,
-    /// `PING` tokens waiting for NATS to confirm a flush.
+    /// Other nodes' private messages held here, to be confirmed.
+    pub(super) relays: relay::Relays,
+    /// `PING` tokens waiting for NATS to confirm a flush, or other nodes
+    /// their deliveries.
     pub(super) pending_pongs: HashMap<u64, Option<String>>,
     /// When the loop last ran the cluster's tick: a loop that was stalled
     /// (stopped, swapped out, busy) has not heard the others meanwhile.
@@ -124,6 +134,7 @@ impl ClusterState {
             bus_out: Vec::new(),
             claiming: HashMap::new(),
             pending_msgs: HashMap::new(),
+            relays: Default::default(),
             pending_pongs: HashMap::new(),
             last_tick: None,
             impostor_messages: 0,
@@ -207,6 +218,12 @@ impl<T: Write> Hub<T> {
                 outcome,
             } => self.held(key, serial, outcome),
             FromCluster::Flushed { key, serial, ok } => self.flushed(key, serial, ok),
+            FromCluster::Confirmed {
+                key,
+                serial,
+                failures,
+            } => self.confirmed(key, serial, failures),
+            FromCluster::HeldHere { id, outcome } => self.held_here(id, outcome),
             FromCluster::Mail { key, name, mail } => {
                 if self.online.get(name.as_str()) == Some(&key) {
                     self.deliver_fetched(key, &name, mail);

@@ -40,7 +40,7 @@ impl<T: Write> Hub<T> {
             .map(|n| (*n).to_owned())
             .collect();
         if offline.is_empty() {
-            return self.deliver_private(key, &names, &frame);
+            return self.deliver_private(Some(key), &names, &frame);
         }
         let serial = self.wait(key, WaitFor::HeldMail);
         let job = ToCluster::Hold {
@@ -69,13 +69,13 @@ impl<T: Write> Hub<T> {
             // The sender is gone, but the message is held for the offline
             // recipients: the online ones get it too, not half of them.
             if let HoldOutcome::Held { .. } = outcome {
-                self.deliver_private(key, &pending.names, &pending.frame);
+                self.deliver_private(None, &pending.names, &pending.frame);
             }
             return;
         };
         match outcome {
             HoldOutcome::Held { refused } => {
-                self.deliver_private(key, &pending.names, &pending.frame);
+                self.deliver_private(Some(key), &pending.names, &pending.frame);
                 for (_, why) in refused {
                     self.reply_err(key, ErrorCode::MailboxFull, &why);
                 }
@@ -90,9 +90,13 @@ impl<T: Write> Hub<T> {
     }
 
     /// Delivers a private message to its recipients online here and hands
-    /// it to the other nodes for those online there.
-    fn deliver_private(&mut self, key: usize, names: &[String], frame: &Rc<[u8]>) {
-        let mut elsewhere = String::new();
+    /// it to the other nodes for those online there, each name routed to
+    /// the node that has it (which holds it if the name has left there
+    /// meanwhile). `sender`: the sending session, if it is still there —
+    /// its next `PING` waits for those nodes to confirm.
+    fn deliver_private(&mut self, sender: Option<usize>, names: &[String], frame: &Rc<[u8]>) {
+        let (mut elsewhere, mut nodes) = (String::new(), String::new());
+        let mut involved: Vec<String> = Vec::new();
         for name in names {
             match self.online.get(name.as_str()) {
                 Some(&recipient) => {
@@ -105,11 +109,16 @@ impl<T: Write> Hub<T> {
                 }
                 None => {
                     let remote = self.cluster.as_ref().and_then(|c| c.live_holder(name));
-                    if remote.is_some() {
+                    if let Some(holder) = remote {
                         if !elsewhere.is_empty() {
                             elsewhere.push(',');
+                            nodes.push(',');
                         }
                         elsewhere.push_str(name);
+                        nodes.push_str(&holder.node);
+                        if !involved.contains(&holder.node) {
+                            involved.push(holder.node.clone());
+                        }
                     }
                 }
             }
@@ -117,15 +126,27 @@ impl<T: Write> Hub<T> {
         if elsewhere.is_empty() {
             return;
         }
-        let mut payload = Vec::with_capacity(frame.len() + elsewhere.len() + 3);
-        wire::encode_private(&mut payload, &elsewhere, frame);
+        let session = sender.and_then(|key| self.queues.sessions.get_mut(key));
+        // Number 0 is no session's: nobody to confirm to.
+        let serial = match session {
+            Some(s) => {
+                s.node.published = true;
+                for node in involved {
+                    match s.node.confirm_with.iter_mut().find(|(n, _)| *n == node) {
+                        Some((_, count)) => *count += 1,
+                        None => s.node.confirm_with.push((node, 1)),
+                    }
+                }
+                s.serial
+            }
+            None => 0,
+        };
+        let mut payload = Vec::with_capacity(frame.len() + elsewhere.len() + nodes.len() + 24);
+        wire::encode_routed(&mut payload, &elsewhere, &nodes, serial, frame);
         // After this node's broadcasts, so it comes after them there too.
         self.publish_bus_out();
         if let Some(c) = &self.cluster {
             c.port.send(ToCluster::Publish(Bytes::from(payload)));
-        }
-        if let Some(s) = self.queues.sessions.get_mut(key) {
-            s.node.published = true;
         }
     }
 

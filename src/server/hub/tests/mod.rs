@@ -4,6 +4,8 @@
 mod chat;
 #[cfg(feature = "cluster")]
 mod cluster;
+#[cfg(feature = "cluster")]
+mod cluster_relay;
 mod harness;
 mod output;
 mod turns;
