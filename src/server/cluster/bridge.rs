@@ -283,17 +283,31 @@ impl Link {
                     let link = Arc::clone(&link);
                     tasks.spawn(async move { link.mailbox.give_back(ticket).await });
                 }
-                ToCluster::Fetch { key, name } => {
+                ToCluster::Fetch {
+                    key,
+                    name,
+                    acknowledge,
+                    give_back,
+                } => {
                     let link = Arc::clone(&link);
+                    // One task, in this order: the window comes after what
+                    // it acknowledges and after what is given back.
                     tasks.spawn(async move {
-                        let fetch = tokio::time::timeout(OP_TIMEOUT, link.mailbox.fetch(&name));
-                        match fetch.await.unwrap_or_else(|_| Err("timed out".into())) {
-                            Ok(Some(mail)) => {
-                                link.to_loop.send(FromCluster::Mail { key, name, mail })
-                            }
-                            Ok(None) => {}
-                            Err(e) => warn!("cannot fetch the mail held for {name}: {e}"),
+                        if let Some(ticket) = acknowledge {
+                            link.mailbox.acknowledge(ticket).await;
                         }
+                        for ticket in give_back {
+                            link.mailbox.give_back(ticket).await;
+                        }
+                        let fetch = tokio::time::timeout(OP_TIMEOUT, link.mailbox.fetch(&name));
+                        let mail = match fetch.await.unwrap_or_else(|_| Err("timed out".into())) {
+                            Ok(mail) => mail,
+                            Err(e) => {
+                                warn!("cannot fetch the mail held for {name}: {e}; it comes at a later login");
+                                None
+                            }
+                        };
+                        link.to_loop.send(FromCluster::Mail { key, name, mail });
                     });
                 }
             }

@@ -42,6 +42,8 @@ mod names;
 pub mod settings;
 #[cfg(feature = "cluster")]
 pub mod users;
+#[cfg(feature = "cluster")]
+pub mod window;
 pub mod wire;
 
 use bytes::Bytes;
@@ -114,12 +116,15 @@ pub enum ClaimOutcome {
     Unavailable(String),
 }
 
-/// Held mail fetched for a login, to be acknowledged with `ticket` once the
-/// client answers the `PING` after it, or returned if it does not.
+/// A window of held mail fetched for a login, to be acknowledged with
+/// `ticket` once the client answers the `PING` after it, or returned if it
+/// does not.
 #[derive(Debug)]
 pub struct HeldMail {
     pub ticket: u64,
     pub frames: Vec<Bytes>,
+    /// More is held after this window: fetched once it is acknowledged.
+    pub more: bool,
 }
 
 /// How holding a private message for offline users ended.
@@ -173,10 +178,16 @@ pub enum ToCluster {
         key: usize,
         serial: u64,
     },
-    /// Fetches mail held for `name`, online here as session `key`.
+    /// Fetches the next window of mail held for `name`, online here as
+    /// session `key` — after acknowledging the window before it
+    /// (`acknowledge`) and giving back what a session it replaced had not
+    /// acknowledged (`give_back`), in that order, so the window comes
+    /// after them.
     Fetch {
         key: usize,
         name: String,
+        acknowledge: Option<u64>,
+        give_back: Vec<u64>,
     },
 }
 
@@ -204,11 +215,13 @@ pub enum FromCluster {
         serial: u64,
         ok: bool,
     },
-    /// Mail held for a user already online.
+    /// The answer to a `Fetch`: the next window of mail held for a user
+    /// already online, or `None` when nothing more is held (or JetStream
+    /// could not say).
     Mail {
         key: usize,
         name: String,
-        mail: HeldMail,
+        mail: Option<HeldMail>,
     },
     /// The names bucket changed: `name` is held by `holder`, or by nobody.
     Name {

@@ -3,7 +3,6 @@
 //! entry; this node's broadcasts go out once a turn (or a batch's worth);
 //! and a `PING` after messages for other nodes waits until NATS has them.
 
-use super::super::queues::{Limit, Outgoing};
 use super::super::{Hub, WaitFor};
 use crate::protocol::{ErrorCode, Event};
 use crate::server::cluster::wire::{self, BusMessage};
@@ -49,21 +48,15 @@ impl<T: Write> Hub<T> {
                 let frame: Rc<[u8]> = Rc::from(frame);
                 for name in to.split(',') {
                     if let Some(&key) = self.online.get(name) {
-                        if self
-                            .queues
-                            .push(key, Outgoing::Shared(&frame), Limit::Within)
-                        {
+                        if self.push_private(key, &frame) {
                             self.counters.deliveries += 1;
                         }
                     }
                 }
             }
             Ok(BusMessage::MailFor { name }) => {
-                if let (Some(&key), Some(c)) = (self.online.get(name), &self.cluster) {
-                    c.port.send(ToCluster::Fetch {
-                        key,
-                        name: name.to_owned(),
-                    });
+                if let Some(&key) = self.online.get(name) {
+                    self.mail_waiting(key, name);
                 }
             }
             Ok(BusMessage::Heartbeat { .. }) => {}

@@ -7,14 +7,12 @@
 //! login (or when another node says there is more) and is acknowledged in
 //! JetStream by ticket once the `PING` after it is answered.
 
-use super::{Contents, Hub};
+use super::Hub;
 use crate::protocol::{ErrorCode, Event};
-use crate::server::cluster::{wire, HeldMail, HoldOutcome, ToCluster};
+use crate::server::cluster::{wire, HoldOutcome, ToCluster};
 use crate::server::hub::cluster::PendingMsg;
-use crate::server::hub::queues::{Limit, Outgoing};
 use crate::server::hub::WaitFor;
 use bytes::Bytes;
-use log::info;
 use std::io::Write;
 use std::rc::Rc;
 
@@ -96,10 +94,7 @@ impl<T: Write> Hub<T> {
         for name in names {
             match self.online.get(name.as_str()) {
                 Some(&recipient) => {
-                    if self
-                        .queues
-                        .push(recipient, Outgoing::Shared(frame), Limit::Within)
-                    {
+                    if self.push_private(recipient, frame) {
                         self.counters.deliveries += 1;
                     }
                 }
@@ -126,34 +121,6 @@ impl<T: Write> Hub<T> {
         }
         if let Some(s) = self.queues.sessions.get_mut(key) {
             s.node.published = true;
-        }
-    }
-
-    /// Writes held mail fetched from JetStream, then a `PING` whose answer
-    /// acknowledges it there.
-    pub(in crate::server::hub) fn deliver_fetched(
-        &mut self,
-        key: usize,
-        name: &str,
-        mail: HeldMail,
-    ) {
-        let count = mail.frames.len();
-        let frames: Vec<Rc<[u8]>> = mail.frames.iter().map(|f| Rc::from(&f[..])).collect();
-        self.write_held(key, frames.iter(), Contents::Ticket(mail.ticket));
-        info!("{name}: delivering {count} held messages");
-    }
-
-    /// The recipient has read what was fetched with `ticket`.
-    pub(super) fn ticket_delivered(&mut self, ticket: u64) {
-        if let Some(c) = &self.cluster {
-            c.port.send(ToCluster::AckMail { ticket });
-        }
-    }
-
-    /// The session ends with mail unacknowledged: JetStream offers it again.
-    pub(super) fn return_ticket(&mut self, ticket: u64) {
-        if let Some(c) = &self.cluster {
-            c.port.send(ToCluster::ReturnMail { ticket });
         }
     }
 }
