@@ -156,3 +156,83 @@ fn a_replacement_login_gets_the_mail_the_replaced_session_had_not_acknowledged()
     let texts = read_mail(&mut second, |t| t.len() == 3);
     assert_eq!(texts, ["note 0", "note 1", "note 2"]);
 }
+
+/// The attacker's figures, measured again: 2500 messages of 35 KB (88 MB)
+/// held for one user, who then logs in and reads. Prints how many logins
+/// it took, how long, and what the node queued and held at the peak. Not
+/// a test (timing): `cargo test --release --test cluster_mail -- --ignored
+/// --nocapture measure`.
+#[test]
+#[ignore]
+fn measure_delivering_2500_held_messages_of_35_kb() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    if !nats_server_available() {
+        return;
+    }
+    const COUNT: usize = 2500;
+    let nats = NatsCluster::start(1);
+    let urls = nats.urls();
+    let args = [
+        "--cluster",
+        &urls,
+        "--node-name",
+        "a",
+        "--held-bytes",
+        "256M",
+    ];
+    let a = TestServer::start(&args);
+    known(&a, "carol");
+    let mut alice = a.login("alice");
+    let body = "x".repeat(35_000);
+    for i in 0..COUNT {
+        alice.send(&format!("MSG carol {i} {body}"));
+    }
+    assert!(replies(&mut alice).is_empty());
+    let rss_before = a.status_kib("VmRSS");
+    let hwm_before = a.status_kib("VmHWM");
+    let started = Instant::now();
+    let (mut logins, mut next, mut took) = (0, 0, std::time::Duration::ZERO);
+    while next < COUNT && logins < 10 {
+        logins += 1;
+        let stream = std::net::TcpStream::connect(a.addr).unwrap();
+        // A login that has nothing more to give stays silent.
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(3)))
+            .unwrap();
+        let mut writer = stream.try_clone().unwrap();
+        writer.write_all(b"LOGIN carol\n").unwrap();
+        let mut reader = BufReader::new(stream);
+        let mut line = String::new();
+        while next < COUNT {
+            line.clear();
+            match reader.read_line(&mut line) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+            if let Some(token) = line.strip_prefix("PING ") {
+                writer
+                    .write_all(format!("PONG {token}").as_bytes())
+                    .unwrap();
+            } else if line.starts_with("MSG ") {
+                let i: usize = line.split(' ').nth(4).unwrap().parse().unwrap();
+                assert_eq!(i, next, "out of order");
+                next += 1;
+                took = started.elapsed();
+            }
+        }
+        writer.write_all(b"QUIT\n").unwrap();
+        let _ = reader.read_to_end(&mut Vec::new());
+    }
+    let stats = a.stats();
+    println!(
+        "MEASURE {COUNT} held of {} bytes: {next} delivered in {logins} logins, {:.2} s; \
+         node peak_queued {} bytes; VmRSS {} KiB before the login, VmHWM {} KiB before, {} KiB after, VmRSS {} KiB after",
+        body.len(),
+        took.as_secs_f64(),
+        common::stat_of(&stats, "peak_queued"),
+        rss_before,
+        hwm_before,
+        a.status_kib("VmHWM"),
+        a.status_kib("VmRSS"),
+    );
+}

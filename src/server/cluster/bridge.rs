@@ -290,12 +290,11 @@ impl Link {
                     give_back,
                 } => {
                     let link = Arc::clone(&link);
-                    // One task, in this order: the window comes after what
-                    // it acknowledges and after what is given back.
+                    // One task, in this order: what is given back comes
+                    // first in the window; the window read is acknowledged
+                    // while the client reads the next (JetStream hands out
+                    // what follows the unacknowledged, so order holds).
                     tasks.spawn(async move {
-                        if let Some(ticket) = acknowledge {
-                            link.mailbox.acknowledge(ticket).await;
-                        }
                         for ticket in give_back {
                             link.mailbox.give_back(ticket).await;
                         }
@@ -308,6 +307,9 @@ impl Link {
                             }
                         };
                         link.to_loop.send(FromCluster::Mail { key, name, mail });
+                        if let Some(ticket) = acknowledge {
+                            link.mailbox.acknowledge(ticket).await;
+                        }
                     });
                 }
             }

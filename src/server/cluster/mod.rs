@@ -179,10 +179,9 @@ pub enum ToCluster {
         serial: u64,
     },
     /// Fetches the next window of mail held for `name`, online here as
-    /// session `key` — after acknowledging the window before it
-    /// (`acknowledge`) and giving back what a session it replaced had not
-    /// acknowledged (`give_back`), in that order, so the window comes
-    /// after them.
+    /// session `key`, after giving back what a session it replaced had not
+    /// acknowledged (`give_back`, so that comes first), then acknowledges
+    /// the window before it (`acknowledge`).
     Fetch {
         key: usize,
         name: String,

@@ -6,8 +6,9 @@
 //! same job that acknowledges the window before). So however much is held,
 //! a node has one window of it in memory and in the client's queue at a
 //! time, and JetStream never has more of a mailbox handed out and
-//! unacknowledged than a window — far under its limit of 1000 per consumer
-//! (past which it hands out no more).
+//! unacknowledged than two windows (the one read is acknowledged while the
+//! next is on its way) — far under its limit of 1000 per consumer, past
+//! which it hands out no more.
 //!
 //! Pulls that fail for a moment — the consumer deleted under the pull (the
 //! last acknowledgement deletes it), or moved while JetStream restarts or

@@ -9,18 +9,18 @@ use crate::server::cluster::{
 use bytes::Bytes;
 use std::time::Duration;
 
-struct Node {
-    h: Harness,
-    helper: FakeHelper,
+pub(super) struct Node {
+    pub(super) h: Harness,
+    pub(super) helper: FakeHelper,
     next_rev: u64,
 }
 
 impl Node {
-    fn new() -> Node {
+    pub(super) fn new() -> Node {
         Node::with(limits())
     }
 
-    fn with(limits: crate::server::hub::Limits) -> Node {
+    pub(super) fn with(limits: crate::server::hub::Limits) -> Node {
         let mut h = Harness::with(limits, crate::server::journal::Journal::disabled());
         let (port, helper) = Backplane::fake("a", "a1", Duration::from_secs(3));
         h.hub.join_cluster(port);
@@ -32,12 +32,12 @@ impl Node {
         }
     }
 
-    fn news(&mut self, news: FromCluster) {
+    pub(super) fn news(&mut self, news: FromCluster) {
         self.helper.news.send(news).unwrap();
         self.h.hub.take_cluster_news();
     }
 
-    fn jobs(&mut self) -> Vec<ToCluster> {
+    pub(super) fn jobs(&mut self) -> Vec<ToCluster> {
         let mut jobs = Vec::new();
         while let Ok(job) = self.helper.jobs.try_recv() {
             jobs.push(job);
@@ -45,7 +45,7 @@ impl Node {
         jobs
     }
 
-    fn bus(&mut self, origin: &str, payload: &str) {
+    pub(super) fn bus(&mut self, origin: &str, payload: &str) {
         self.news(FromCluster::Bus {
             origin: origin.into(),
             payload: Bytes::copy_from_slice(payload.as_bytes()),
@@ -53,7 +53,7 @@ impl Node {
     }
 
     /// `name` is held by run `run` of `node`.
-    fn remote(&mut self, name: &str, node: &str, run: &str) {
+    pub(super) fn remote(&mut self, name: &str, node: &str, run: &str) {
         self.next_rev += 1;
         self.news(FromCluster::Name {
             name: name.into(),
@@ -66,7 +66,7 @@ impl Node {
     }
 
     /// Logs `name` in here, its claim won.
-    fn login(&mut self, name: &str) -> usize {
+    pub(super) fn login(&mut self, name: &str) -> usize {
         let key = self.h.connect();
         self.h.send(key, &format!("LOGIN {name}\n"));
         for job in self.jobs() {

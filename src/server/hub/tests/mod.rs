@@ -5,6 +5,8 @@ mod chat;
 #[cfg(feature = "cluster")]
 mod cluster;
 mod harness;
+#[cfg(feature = "cluster")]
+mod held_pace;
 mod output;
 mod turns;
 mod web;
