@@ -131,11 +131,26 @@ impl Mailbox {
             .messages()
             .await
             .map_err(|e| e.to_string())?;
-        let mut pulled = 0;
-        let mut failed = None;
+        let (mut entries, mut cut_short) = (Vec::new(), None);
         while let Some(message) = batch.next().await {
-            let message = message.map_err(|e| e.to_string())?;
-            pulled += 1;
+            match message {
+                Ok(message) => entries.push(message),
+                Err(e) => {
+                    // What came before the error is taken, in order.
+                    cut_short = Some(e.to_string());
+                    break;
+                }
+            }
+        }
+        let mut failed = None;
+        let pulled = entries.len();
+        // The bodies, asked for all at once: one round trip, not one each.
+        let bodies = entries.iter().map(|entry| async move {
+            let seq = entry_seq(&entry.payload)?;
+            Some(self.bodies.get_raw_message(seq).await)
+        });
+        let bodies = futures_util::future::join_all(bodies).await;
+        for (message, body) in entries.into_iter().zip(bodies) {
             // Messages still held after this one.
             window.more = message.info().map_or(true, |i| i.pending > 0);
             if window.is_full() || failed.is_some() {
@@ -143,19 +158,15 @@ impl Mailbox {
                 window.more = true;
                 continue;
             }
-            let body = match entry_seq(&message.payload) {
-                Some(seq) => self.bodies.get_raw_message(seq).await,
+            match body {
                 None => {
                     warn!(
                         "held mail entry {:?} is not a number; dropping it",
                         message.payload
                     );
                     let _ = message.ack().await;
-                    continue;
                 }
-            };
-            match body {
-                Ok(body)
+                Some(Ok(body))
                     if window.bytes + body.payload.len() > WINDOW_BYTES
                         && !window.frames.is_empty() =>
                 {
@@ -163,23 +174,23 @@ impl Mailbox {
                     window.bytes = WINDOW_BYTES;
                     window.more = true;
                 }
-                Ok(body) => {
+                Some(Ok(body)) => {
                     window.bytes += body.payload.len();
                     window.frames.push(body.payload);
                     window.messages.push(message);
                 }
-                Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => {
+                Some(Err(e)) if e.kind() == LastRawMessageErrorKind::NoMessageFound => {
                     warn!("held mail points at a missing message; dropping it");
                     let _ = message.ack().await;
                 }
-                Err(e) => {
+                Some(Err(e)) => {
                     // Not lost: given back, with the rest of the pull.
                     give_back(&message).await;
                     failed = Some(e.to_string());
                 }
             }
         }
-        match failed {
+        match failed.or(cut_short) {
             Some(e) if window.messages.is_empty() => Err(e),
             Some(_) => {
                 window.more = true;
