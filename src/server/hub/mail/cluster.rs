@@ -3,9 +3,10 @@
 //! the sender's input paused, as for a password check — until JetStream
 //! holds it, and only then reaches the recipients online (here, or on
 //! other nodes through the bus), so nobody gets a message that the sender
-//! is told failed. Mail held for a user comes with its name's claim at
-//! login (or when another node says there is more) and is acknowledged in
-//! JetStream by ticket once the `PING` after it is answered.
+//! is told failed. Mail held for a user comes a window at a time (see
+//! [`super::pace`]): the first with its name's claim at login, or when
+//! another node says there is more; each is acknowledged in JetStream by
+//! ticket once the `PING` after it is answered.
 
 use super::Hub;
 use crate::protocol::{ErrorCode, Event};
