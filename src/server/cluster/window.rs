@@ -12,7 +12,7 @@
 //!
 //! Pulls that fail for a moment — the consumer deleted under the pull (the
 //! last acknowledgement deletes it), or moved while JetStream restarts or
-//! elects — are tried again within [`PATIENCE`], not reported to the
+//! elects — are tried again for up to 8 s, not reported to the
 //! client as the cluster being unavailable.
 
 use super::mailbox::{entry_seq, mailbox_subject, Mailbox, ACK_WAIT};
