@@ -104,12 +104,13 @@ impl<T> Session<T> {
     }
 
     /// Queued bytes that count against `max-queue`: not held mail, which
-    /// was counted against the mailbox limits.
+    /// was counted against the mailbox limits; and private messages that
+    /// wait beside the queue for older held mail.
     #[inline]
     pub fn live_queued(&self) -> usize {
         let mail = self.mail.unwritten(self.out.written());
         let mail = usize::try_from(mail).unwrap_or(usize::MAX);
-        self.out.len() - mail.min(self.out.len())
+        self.out.len() - mail.min(self.out.len()) + self.mail.held_back()
     }
 
     /// Starts speaking `dialect` (the first line decided it, or an upgrade).

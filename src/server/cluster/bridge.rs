@@ -307,18 +307,32 @@ impl Link {
                     let link = Arc::clone(&link);
                     tasks.spawn(async move { link.mailbox.give_back(ticket).await });
                 }
-                ToCluster::Fetch { key, name } => {
+                ToCluster::Fetch {
+                    key,
+                    name,
+                    acknowledge,
+                    give_back,
+                } => {
                     let link = Arc::clone(&link);
+                    // One task, in this order: what is given back comes
+                    // first in the window; the window read is acknowledged
+                    // while the client reads the next (JetStream hands out
+                    // what follows the unacknowledged, so order holds).
                     tasks.spawn(async move {
-                        let what = format!("fetching the mail held for {name}");
-                        let deadline = tokio::time::Instant::now() + OP_TIMEOUT;
-                        let fetch = || link.mailbox.fetch(&name);
-                        match super::retry::retried(&what, deadline, fetch).await {
-                            Ok(Some(mail)) => {
-                                link.to_loop.send(FromCluster::Mail { key, name, mail })
+                        for ticket in give_back {
+                            link.mailbox.give_back(ticket).await;
+                        }
+                        let fetch = tokio::time::timeout(OP_TIMEOUT, link.mailbox.fetch(&name));
+                        let mail = match fetch.await.unwrap_or_else(|_| Err("timed out".into())) {
+                            Ok(mail) => mail,
+                            Err(e) => {
+                                warn!("cannot fetch the mail held for {name}: {e}; it comes at a later login");
+                                None
                             }
-                            Ok(None) => {}
-                            Err(e) => warn!("cannot fetch the mail held for {name}: {e}"),
+                        };
+                        link.to_loop.send(FromCluster::Mail { key, name, mail });
+                        if let Some(ticket) = acknowledge {
+                            link.mailbox.acknowledge(ticket).await;
                         }
                     });
                 }

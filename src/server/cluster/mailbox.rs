@@ -8,22 +8,20 @@
 //! per-subject limit). A count in the bucket `evchat_mailrefs` says how
 //! many entries still point at a body; the last acknowledgement deletes it.
 //!
-//! At login the node drains the name's durable consumer. The entries are
-//! acknowledged only when the client answers the `PING` sent after the
-//! mail; if the session ends first they are given back (nak), and if the
-//! node dies JetStream redelivers them after the ack wait. So mail fetched
-//! on one node while its owner logs in on another is neither lost nor
-//! delivered twice.
+//! At login the node drains the name's durable consumer, a window at a
+//! time ([`super::window`]). The entries are acknowledged only when the
+//! client answers the `PING` sent after the window; if the session ends
+//! first they are given back (nak), and if the node dies JetStream
+//! redelivers them after the ack wait. So mail fetched on one node while
+//! its owner logs in on another is neither lost nor delivered twice.
 
 use super::bridge::unavailable;
 use super::connect::bucket;
-use super::{ClusterSettings, HeldMail, HoldOutcome};
+use super::{ClusterSettings, HoldOutcome};
 use crate::protocol::ErrorCode;
-use async_nats::jetstream::consumer::{pull, AckPolicy};
 use async_nats::jetstream::stream::{self, DiscardPolicy, RetentionPolicy};
 use async_nats::jetstream::{self, kv, AckKind, Context};
 use bytes::Bytes;
-use futures_util::StreamExt;
 use log::warn;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -36,24 +34,22 @@ pub const REFS: &str = "evchat_mailrefs";
 const BODY_SUBJECT: &str = "evchat.body";
 /// How long fetched mail may wait for its acknowledgement before JetStream
 /// offers it again (to a later login).
-/// How long a fetch of held mail may wait for JetStream's answer.
-const JS_FETCH: Duration = Duration::from_secs(2);
-const ACK_WAIT: Duration = Duration::from_secs(120);
+pub(super) const ACK_WAIT: Duration = Duration::from_secs(120);
 
 /// The body sequence number a mailbox entry points at.
-fn entry_seq(payload: &[u8]) -> Option<u64> {
+pub(super) fn entry_seq(payload: &[u8]) -> Option<u64> {
     std::str::from_utf8(payload).ok()?.parse().ok()
 }
 
-fn mailbox_subject(name: &str) -> String {
+pub(super) fn mailbox_subject(name: &str) -> String {
     format!("evchat.mailbox.{name}")
 }
 
 /// The helper's handle on held mail.
 pub(super) struct Mailbox {
     js: Context,
-    bodies: stream::Stream,
-    entries: stream::Stream,
+    pub(super) bodies: stream::Stream,
+    pub(super) entries: stream::Stream,
     refs: kv::Store,
     mailbox_max: usize,
     /// Fetched entries waiting for their acknowledgement, by ticket, with
@@ -161,63 +157,8 @@ impl Mailbox {
         HoldOutcome::Held { refused }
     }
 
-    /// Takes the mail held for `name`, in order, to be acknowledged later.
-    pub(super) async fn fetch(&self, name: &str) -> Result<Option<HeldMail>, String> {
-        // Most logins have no mail: one lookup, and no consumer made.
-        if !self.has_mail(name).await? {
-            return Ok(None);
-        }
-        let consumer: async_nats::jetstream::consumer::Consumer<pull::Config> = self
-            .entries
-            .get_or_create_consumer(
-                &format!("mbox-{name}"),
-                pull::Config {
-                    durable_name: Some(format!("mbox-{name}")),
-                    filter_subject: mailbox_subject(name),
-                    ack_policy: AckPolicy::Explicit,
-                    ack_wait: ACK_WAIT,
-                    ..Default::default()
-                },
-            )
-            .await
-            .map_err(|e| e.to_string())?;
-        let mut batch = consumer
-            .fetch()
-            .expires(JS_FETCH)
-            .max_messages(self.mailbox_max.max(1))
-            .messages()
-            .await
-            .map_err(|e| e.to_string())?;
-        let (mut messages, mut frames) = (Vec::new(), Vec::new());
-        while let Some(message) = batch.next().await {
-            let message = message.map_err(|e| e.to_string())?;
-            let body = match entry_seq(&message.payload) {
-                Some(seq) => self.bodies.get_raw_message(seq).await.ok(),
-                None => None,
-            };
-            match body {
-                Some(body) => {
-                    frames.push(body.payload);
-                    messages.push(message);
-                }
-                None => {
-                    warn!("held mail for {name} points at a missing message; dropping it");
-                    let _ = message.ack().await;
-                }
-            }
-        }
-        if messages.is_empty() {
-            return Ok(None);
-        }
-        let ticket = self.next_ticket.fetch_add(1, Ordering::Relaxed);
-        if let Ok(mut fetched) = self.fetched.lock() {
-            fetched.insert(ticket, (name.to_owned(), messages));
-        }
-        Ok(Some(HeldMail { ticket, frames }))
-    }
-
     /// Is anything held for `name`?
-    async fn has_mail(&self, name: &str) -> Result<bool, String> {
+    pub(super) async fn has_mail(&self, name: &str) -> Result<bool, String> {
         match self
             .entries
             .get_last_raw_message_by_subject(&mailbox_subject(name))
@@ -227,6 +168,16 @@ impl Mailbox {
             Err(e) if e.kind() == stream::LastRawMessageErrorKind::NoMessageFound => Ok(false),
             Err(e) => Err(e.to_string()),
         }
+    }
+
+    /// Keeps fetched `messages` for `name` until acknowledged or given
+    /// back: their ticket.
+    pub(super) fn keep(&self, name: &str, messages: Vec<jetstream::Message>) -> u64 {
+        let ticket = self.next_ticket.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut fetched) = self.fetched.lock() {
+            fetched.insert(ticket, (name.to_owned(), messages));
+        }
+        ticket
     }
 
     fn take(&self, ticket: u64) -> (String, Vec<jetstream::Message>) {

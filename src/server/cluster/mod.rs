@@ -48,6 +48,8 @@ mod retry;
 pub mod settings;
 #[cfg(feature = "cluster")]
 pub mod users;
+#[cfg(feature = "cluster")]
+pub mod window;
 pub mod wire;
 
 use bytes::Bytes;
@@ -120,12 +122,15 @@ pub enum ClaimOutcome {
     Unavailable(String),
 }
 
-/// Held mail fetched for a login, to be acknowledged with `ticket` once the
-/// client answers the `PING` after it, or returned if it does not.
+/// A window of held mail fetched for a login, to be acknowledged with
+/// `ticket` once the client answers the `PING` after it, or returned if it
+/// does not.
 #[derive(Debug)]
 pub struct HeldMail {
     pub ticket: u64,
     pub frames: Vec<Bytes>,
+    /// More is held after this window: fetched once it is acknowledged.
+    pub more: bool,
 }
 
 /// How holding a private message for offline users ended.
@@ -179,10 +184,15 @@ pub enum ToCluster {
         key: usize,
         serial: u64,
     },
-    /// Fetches mail held for `name`, online here as session `key`.
+    /// Fetches the next window of mail held for `name`, online here as
+    /// session `key`, after giving back what a session it replaced had not
+    /// acknowledged (`give_back`, so that comes first), then acknowledges
+    /// the window before it (`acknowledge`).
     Fetch {
         key: usize,
         name: String,
+        acknowledge: Option<u64>,
+        give_back: Vec<u64>,
     },
     /// Asks each of `nodes` to confirm, on the bus after the private
     /// messages session `key` (numbered `sender` on the bus) sent it (how
@@ -244,11 +254,13 @@ pub enum FromCluster {
         id: u64,
         outcome: HoldOutcome,
     },
-    /// Mail held for a user already online.
+    /// The answer to a `Fetch`: the next window of mail held for a user
+    /// already online, or `None` when nothing more is held (or JetStream
+    /// could not say).
     Mail {
         key: usize,
         name: String,
-        mail: HeldMail,
+        mail: Option<HeldMail>,
     },
     /// The names bucket changed: `name` is held by `holder`, or by nobody.
     Name {

@@ -320,6 +320,14 @@ impl<T: Write> Queues<T> {
         result
     }
 
+    /// Lists a session to settle if it is past its limit (after something
+    /// was added beside its queue).
+    pub(super) fn check_limit(&mut self, key: usize) {
+        if self.still_over(key) {
+            self.over.insert(key);
+        }
+    }
+
     /// Lists a session to be cut.
     pub(super) fn mark_cut(&mut self, key: usize) {
         self.cuts.insert(key);

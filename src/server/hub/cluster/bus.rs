@@ -55,11 +55,8 @@ impl<T: Write> Hub<T> {
                 inbox,
             }) => self.confirm_asked(origin, node, sender, count, inbox),
             Ok(BusMessage::MailFor { name }) => {
-                if let (Some(&key), Some(c)) = (self.online.get(name), &self.cluster) {
-                    c.port.send(ToCluster::Fetch {
-                        key,
-                        name: name.to_owned(),
-                    });
+                if let Some(&key) = self.online.get(name) {
+                    self.mail_waiting(key, name);
                 }
             }
             Ok(BusMessage::Heartbeat { .. }) => {}

@@ -92,6 +92,9 @@ pub(super) struct PendingClaim {
     pub key: usize,
     /// Announce `JOINED` once won (not when taking over a live session).
     pub announce: bool,
+    /// The claim does not fetch the held mail: it replaces a session here,
+    /// whose unacknowledged mail goes back first; fetched once won.
+    pub fetch_after: bool,
 }
 
 /// The loop's cluster state.
@@ -224,15 +227,7 @@ impl<T: Write> Hub<T> {
                 failures,
             } => self.confirmed(key, serial, failures),
             FromCluster::HeldHere { id, outcome } => self.held_here(id, outcome),
-            FromCluster::Mail { key, name, mail } => {
-                if self.online.get(name.as_str()) == Some(&key) {
-                    self.deliver_fetched(key, &name, mail);
-                } else if let Some(c) = &self.cluster {
-                    c.port.send(ToCluster::ReturnMail {
-                        ticket: mail.ticket,
-                    });
-                }
-            }
+            FromCluster::Mail { key, name, mail } => self.window_fetched(key, &name, mail),
             FromCluster::Name { name, holder } => self.on_name(name, holder),
             FromCluster::NamesReset => {
                 if let Some(c) = &mut self.cluster {

@@ -47,12 +47,15 @@ impl<T: Write> Hub<T> {
             (None, None) => (None, true),
         };
         let serial = self.wait(key, WaitFor::NameClaim);
+        // A login replacing a session here fetches its mail once it has
+        // won, after what that session had not acknowledged goes back.
+        let fetch_after = local.is_some();
         let job = ToCluster::Claim {
             key,
             serial,
             name: name.to_owned(),
             over,
-            with_mail: true,
+            with_mail: !fetch_after,
         };
         if !self.send_or_refuse(key, job) {
             if let Some(stash) = self.end_wait(key, serial) {
@@ -61,7 +64,11 @@ impl<T: Write> Hub<T> {
             return true;
         }
         if let Some(c) = &mut self.cluster {
-            let pending = PendingClaim { key, announce };
+            let pending = PendingClaim {
+                key,
+                announce,
+                fetch_after,
+            };
             c.claiming.insert(name.to_owned(), (serial, pending));
         }
         true
@@ -85,6 +92,7 @@ impl<T: Write> Hub<T> {
             let pending = PendingClaim {
                 key,
                 announce: false,
+                fetch_after: false,
             };
             c.claiming.insert(name.to_owned(), (0, pending));
         }
@@ -113,9 +121,15 @@ impl<T: Write> Hub<T> {
                 if let Some(c) = &mut self.cluster {
                     c.remote.remove(name);
                 }
+                let give_back = match pending.fetch_after {
+                    true => self.take_replaced_windows(key, name),
+                    false => Vec::new(),
+                };
                 self.admit_now(key, name, pending.announce);
                 if let Some(mail) = mail {
                     self.deliver_fetched(key, name, mail);
+                } else if pending.fetch_after {
+                    self.fetch_window(key, name, None, give_back);
                 }
             }
             ClaimOutcome::Taken => {

@@ -14,7 +14,6 @@
 //! sender before its `PONG`, as on one node. A node that does not answer
 //! in time is an `ERR 503` for the sender, never a silent `PONG`.
 
-use super::super::queues::{Limit, Outgoing};
 use super::super::Hub;
 use crate::protocol::ErrorCode;
 use crate::server::cluster::answer::encode_answer;
@@ -121,11 +120,9 @@ impl<T: Write> Hub<T> {
         for name in names {
             mine = true;
             match self.online.get(name) {
+                // Behind older held mail still being delivered, if any.
                 Some(&key) => {
-                    if self
-                        .queues
-                        .push(key, Outgoing::Shared(&frame), Limit::Within)
-                    {
+                    if self.push_private(key, &frame) {
                         self.counters.deliveries += 1;
                     }
                 }
@@ -191,14 +188,14 @@ impl<T: Write> Hub<T> {
         if let HoldOutcome::Held { refused } = &outcome {
             // Whoever logged in here again meanwhile may have fetched their
             // mail before this was held (the notice of it reaches every
-            // node but this one): fetched again.
+            // node but this one): fetched again, in its turn.
             for name in names.iter().filter(|n| refused.iter().all(|r| &r.0 != *n)) {
                 if let Some(&key) = self.online.get(name.as_str()) {
-                    let name = name.clone();
-                    c.port.send(ToCluster::Fetch { key, name });
+                    self.mail_waiting(key, name);
                 }
             }
         }
+        let Some(c) = &mut self.cluster else { return };
         let failures = match outcome {
             HoldOutcome::Held { refused } => refused
                 .into_iter()

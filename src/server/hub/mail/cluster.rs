@@ -3,18 +3,17 @@
 //! the sender's input paused, as for a password check — until JetStream
 //! holds it, and only then reaches the recipients online (here, or on
 //! other nodes through the bus), so nobody gets a message that the sender
-//! is told failed. Mail held for a user comes with its name's claim at
-//! login (or when another node says there is more) and is acknowledged in
-//! JetStream by ticket once the `PING` after it is answered.
+//! is told failed. Mail held for a user comes a window at a time (see
+//! [`super::pace`]): the first with its name's claim at login, or when
+//! another node says there is more; each is acknowledged in JetStream by
+//! ticket once the `PING` after it is answered.
 
-use super::{Contents, Hub};
+use super::Hub;
 use crate::protocol::{ErrorCode, Event};
-use crate::server::cluster::{wire, HeldMail, HoldOutcome, ToCluster};
+use crate::server::cluster::{wire, HoldOutcome, ToCluster};
 use crate::server::hub::cluster::PendingMsg;
-use crate::server::hub::queues::{Limit, Outgoing};
 use crate::server::hub::WaitFor;
 use bytes::Bytes;
-use log::info;
 use std::io::Write;
 use std::rc::Rc;
 
@@ -100,10 +99,7 @@ impl<T: Write> Hub<T> {
         for name in names {
             match self.online.get(name.as_str()) {
                 Some(&recipient) => {
-                    if self
-                        .queues
-                        .push(recipient, Outgoing::Shared(frame), Limit::Within)
-                    {
+                    if self.push_private(recipient, frame) {
                         self.counters.deliveries += 1;
                     }
                 }
@@ -147,34 +143,6 @@ impl<T: Write> Hub<T> {
         self.publish_bus_out();
         if let Some(c) = &self.cluster {
             c.port.send(ToCluster::Publish(Bytes::from(payload)));
-        }
-    }
-
-    /// Writes held mail fetched from JetStream, then a `PING` whose answer
-    /// acknowledges it there.
-    pub(in crate::server::hub) fn deliver_fetched(
-        &mut self,
-        key: usize,
-        name: &str,
-        mail: HeldMail,
-    ) {
-        let count = mail.frames.len();
-        let frames: Vec<Rc<[u8]>> = mail.frames.iter().map(|f| Rc::from(&f[..])).collect();
-        self.write_held(key, frames.iter(), Contents::Ticket(mail.ticket));
-        info!("{name}: delivering {count} held messages");
-    }
-
-    /// The recipient has read what was fetched with `ticket`.
-    pub(super) fn ticket_delivered(&mut self, ticket: u64) {
-        if let Some(c) = &self.cluster {
-            c.port.send(ToCluster::AckMail { ticket });
-        }
-    }
-
-    /// The session ends with mail unacknowledged: JetStream offers it again.
-    pub(super) fn return_ticket(&mut self, ticket: u64) {
-        if let Some(c) = &self.cluster {
-            c.port.send(ToCluster::ReturnMail { ticket });
         }
     }
 }

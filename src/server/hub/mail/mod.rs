@@ -21,6 +21,7 @@ mod journal;
 mod unwritten;
 
 pub use unwritten::Unwritten;
+mod pace;
 
 use super::Hub;
 use crate::protocol::Event;
@@ -67,6 +68,8 @@ struct Parcel {
 #[derive(Debug, Default)]
 pub struct MailInFlight {
     parcels: Vec<Parcel>,
+    /// How far the session is in taking its mail from JetStream.
+    pace: pace::Pace,
 }
 
 impl MailInFlight {
@@ -146,7 +149,7 @@ impl<T: Write> Hub<T> {
         };
         match parcel.contents {
             Contents::Letters { owner, letters } => self.letters_delivered(key, &owner, letters),
-            Contents::Ticket(ticket) => self.ticket_delivered(ticket),
+            Contents::Ticket(ticket) => self.ticket_delivered(key, ticket),
         }
     }
 
@@ -163,6 +166,7 @@ impl<T: Write> Hub<T> {
                 Contents::Ticket(ticket) => self.return_ticket(ticket),
             }
         }
+        self.end_pace(key);
     }
 
     /// Writes held `frames` to a session, then a `PING` whose `PONG`

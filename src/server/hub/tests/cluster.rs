@@ -20,7 +20,7 @@ impl Node {
         Node::with(limits())
     }
 
-    fn with(limits: crate::server::hub::Limits) -> Node {
+    pub(super) fn with(limits: crate::server::hub::Limits) -> Node {
         let mut h = Harness::with(limits, crate::server::journal::Journal::disabled());
         let (port, helper) = Backplane::fake("a", "a1", Duration::from_secs(3));
         h.hub.join_cluster(port);
@@ -261,7 +261,11 @@ fn login_with_mail(node: &mut Node, count: usize) -> usize {
         "m".repeat(200)
     );
     let frames: Vec<Bytes> = (0..count).map(|_| Bytes::from(frame.clone())).collect();
-    let mut mail = Some(crate::server::cluster::HeldMail { ticket: 7, frames });
+    let mut mail = Some(crate::server::cluster::HeldMail {
+        ticket: 7,
+        frames,
+        more: false,
+    });
     for job in node.jobs() {
         if let ToCluster::Claim {
             key, serial, name, ..

@@ -231,7 +231,7 @@ fn someone_back_here_while_their_message_is_held_fetches_it() {
         .jobs()
         .into_iter()
         .filter_map(|j| match j {
-            ToCluster::Fetch { key, name } => Some((key, name)),
+            ToCluster::Fetch { key, name, .. } => Some((key, name)),
             _ => None,
         })
         .collect();

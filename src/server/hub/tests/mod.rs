@@ -7,6 +7,8 @@ mod cluster;
 #[cfg(feature = "cluster")]
 mod cluster_relay;
 mod harness;
+#[cfg(feature = "cluster")]
+mod held_pace;
 mod output;
 mod turns;
 mod web;
