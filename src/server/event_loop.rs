@@ -29,13 +29,16 @@
 //! Helper threads (passwords, the journal) report through channels and wake
 //! the loop with a `mio::Waker`; signals arrive as readiness too (see
 //! [`shutdown`](super::shutdown)). TLS is driven here as well: rustls does
-//! no I/O, so a TLS connection is just another transport ([`Conn`]).
+//! no I/O, so a TLS connection is just another transport ([`Conn`]) —
+//! but a handshake's cryptography is slow, and goes to the
+//! [handshake pool](super::handshake_pool), which wakes the loop too.
 
 use super::accounts::AuthAnswer;
+use super::handshake_pool::HandshakePool;
 use super::hub::{Flushed, Hub};
 use super::keyset::KeySet;
 use super::listener::Listeners;
-use super::tls::Conn;
+use super::tls::{Conn, Crypto};
 use log::{debug, info};
 use mio::{Events, Poll, Token, Waker};
 use signal_hook_mio::v1_0::Signals;
@@ -78,6 +81,7 @@ pub(super) struct Parts {
     pub listeners: Listeners,
     pub hub: Hub<Conn>,
     pub tls: Option<TlsFiles>,
+    pub handshakes: Option<HandshakePool>,
     pub max_clients: usize,
     pub tick_every: Duration,
     pub auth_answers: Option<Receiver<AuthAnswer>>,
@@ -92,6 +96,8 @@ pub struct Server {
     pub(super) listeners: Listeners,
     pub(super) hub: Hub<Conn>,
     pub(super) tls: Option<TlsFiles>,
+    /// Does TLS handshakes' cryptography, when there is TLS.
+    pub(super) handshakes: Option<HandshakePool>,
     /// TLS connections whose close_notify waits for room in the socket.
     tls_closing: Vec<usize>,
     pub(super) max_clients: usize,
@@ -105,8 +111,9 @@ pub struct Server {
     pub(super) stopping_by: Option<Instant>,
     /// A second stop signal: leave now.
     pub(super) stop_now: bool,
-    /// Sockets whose read budget ran out, to read again next turn.
-    reread: KeySet,
+    /// Sockets whose read budget ran out (or whose handshake came back
+    /// from the pool), to read again next turn.
+    pub(super) reread: KeySet,
     /// News from the cluster left for the next turn (its budget ran out).
     cluster_backlog: bool,
 }
@@ -118,6 +125,7 @@ impl Server {
             listeners: p.listeners,
             hub: p.hub,
             tls: p.tls,
+            handshakes: p.handshakes,
             tls_closing: Vec::new(),
             max_clients: p.max_clients,
             tick_every: p.tick_every,
@@ -215,7 +223,11 @@ impl Server {
             for which in self.listeners.take_more(now) {
                 self.accept(which, now);
             }
+            self.start_handshakes();
             self.hub.set_throttled(self.reread.len());
+            if let Some(pool) = &self.handshakes {
+                self.hub.set_handshakes(pool.waiting(), pool.finished);
+            }
             if now >= next_tick {
                 self.hub.tick();
                 next_tick = now + self.tick_every;
@@ -249,8 +261,10 @@ impl Server {
         wake.saturating_duration_since(Instant::now())
     }
 
-    /// A helper thread woke the loop: password verdicts, journal progress.
+    /// A helper thread woke the loop: password verdicts, journal progress,
+    /// handshakes done.
     fn take_helper_news(&mut self) {
+        self.take_handshakes_done();
         if let Some(answers) = &self.auth_answers {
             for answer in answers.try_iter() {
                 self.hub.auth_done(answer);
@@ -317,7 +331,13 @@ impl Server {
                         return;
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    let wanted = self.hub.session(key).map(|s| s.io.crypto());
+                    if wanted == Some(Crypto::Wanted) {
+                        self.queue_handshake(key);
+                    }
+                    return;
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     debug!("read from connection {key} failed: {e}");
@@ -396,6 +416,7 @@ impl Server {
             self.hub.take_dead(&mut dead);
             for &key in &dead {
                 if let Some(mut conn) = self.hub.remove(key) {
+                    self.forget_handshake(key, &conn);
                     let _ = self.poll.registry().deregister(&mut conn.stream);
                     debug!("closed connection {key} from {}", conn.peer);
                 }

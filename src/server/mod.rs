@@ -14,7 +14,11 @@
 //!   until the records it caused are written.
 //! - **The password thread** ([`accounts`]) checks argon2id hashes and
 //!   rereads the users file. Both helpers wake the loop with a
-//!   `mio::Waker`.
+//!   `mio::Waker`, as do the others below.
+//! - **The TLS handshake threads** ([`handshake_pool`], two, with a
+//!   certificate only) do handshakes' cryptography — key exchange and
+//!   signature, the slow part of TLS — on connections the loop hands them
+//!   (rustls's state, no socket), in turn by address, and hand them back.
 //! - **The cluster thread** ([`cluster`], with `--cluster` only, in a
 //!   build with the `cluster` feature) owns the
 //!   NATS client on a current-thread tokio runtime: it publishes what the
@@ -42,6 +46,9 @@ pub mod config;
 mod connections;
 pub mod error;
 pub mod event_loop;
+pub mod fair_queue;
+pub mod handshake_pool;
+mod handshakes;
 pub mod hub;
 pub mod journal;
 pub mod keyset;
