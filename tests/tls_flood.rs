@@ -20,7 +20,7 @@ use std::process::Command;
 use std::sync::Arc;
 
 /// Handshakes in the flood: fewer than one address may have waiting.
-const FLOOD: usize = 48;
+const FLOOD: usize = 60;
 
 /// A self-signed certificate for localhost with an RSA-4096 key (PEM).
 fn rsa_4096_certificate(dir: &Path) -> (PathBuf, PathBuf) {
@@ -154,7 +154,7 @@ fn a_handshake_from_another_address_is_served_in_its_turn() {
     let mut flood: Vec<TcpStream> = (0..FLOOD)
         .map(|_| connect_from([127, 0, 0, 1], tls_addr))
         .collect();
-    let mut other = connect_from([127, 0, 0, 2], tls_addr);
+    let mut other = connect_from([127, 1, 0, 1], tls_addr);
     wait_until_accepted(&server, FLOOD as u64 + 1);
     // The other address's handshake arrives last, behind the whole flood.
     server.pause();
@@ -171,4 +171,37 @@ fn a_handshake_from_another_address_is_served_in_its_turn() {
         "{answered} of the flood's {FLOOD} handshakes were served before another address's"
     );
     assert!(server.is_alive());
+}
+
+#[test]
+fn past_its_bound_one_address_handshakes_are_refused_not_queued() {
+    // evchat::server::handshake_pool::BOUNDS.max_per_address
+    const BOUND: usize = 64;
+    let dir = tempfile::tempdir().unwrap();
+    let (server, tls_addr) = server_with_slow_key(dir.path());
+    let hello = client_hello();
+    let mut flood: Vec<TcpStream> = (0..BOUND + 8)
+        .map(|_| TcpStream::connect(tls_addr).unwrap())
+        .collect();
+    wait_until_accepted(&server, flood.len() as u64);
+    server.pause();
+    for s in &mut flood {
+        s.write_all(&hello).unwrap();
+    }
+    server.resume();
+    let (mut answered, mut refused) = (0, 0);
+    for s in &mut flood {
+        s.set_read_timeout(Some(PATIENCE)).unwrap();
+        let mut byte = [0u8; 1];
+        match std::io::Read::read(s, &mut byte) {
+            Ok(0) => refused += 1,
+            Ok(_) => answered += 1,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => refused += 1,
+            Err(e) => panic!("neither answered nor closed: {e}"),
+        }
+    }
+    assert!(refused > 0, "all {answered} were queued");
+    assert!(answered >= BOUND, "only {answered} answered");
+    // Answered, none of them finished (the flood never sends a Finished).
+    assert_eq!(server.stat("handshakes"), 0);
 }

@@ -99,7 +99,7 @@ pub struct Server {
     /// Does TLS handshakes' cryptography, when there is TLS.
     pub(super) handshakes: Option<HandshakePool>,
     /// TLS connections whose close_notify waits for room in the socket.
-    tls_closing: Vec<usize>,
+    pub(super) tls_closing: Vec<usize>,
     pub(super) max_clients: usize,
     tick_every: Duration,
     /// Verdicts on passwords, when there are accounts.
@@ -350,41 +350,6 @@ impl Server {
     /// Lists a socket whose budget ran out for next turn (once).
     fn read_again(&mut self, key: usize) {
         self.reread.insert(key);
-    }
-
-    /// Writes a TLS connection's pending ciphertext.
-    fn flush_tls(&mut self, key: usize) {
-        let Some(session) = self.hub.session_mut(key) else {
-            return;
-        };
-        if session.io.is_tls() && session.io.flush_tls().is_err() {
-            self.hub.fail(key);
-        }
-    }
-
-    /// Shuts the write side once a TLS close_notify is out.
-    fn finish_tls_closes(&mut self) {
-        let mut waiting = std::mem::take(&mut self.tls_closing);
-        waiting.retain(|&key| {
-            let Some(session) = self.hub.session_mut(key) else {
-                return false;
-            };
-            if session.io.flush_tls().is_err() {
-                self.hub.fail(key);
-                return false;
-            }
-            if session.io.is_handshaking() {
-                return true; // its last words wait in rustls until then
-            }
-            session.io.close_notify();
-            if session.io.tls_pending() {
-                return true;
-            }
-            let _ = session.io.stream.shutdown(Shutdown::Write);
-            self.hub.start_draining(key);
-            false
-        });
-        self.tls_closing = waiting;
     }
 
     /// Writes all pending output, then drops finished connections; repeats

@@ -10,14 +10,15 @@
 //! and while the handshake is under way it hands the connection
 //! (`Box<ServerConnection>`, no socket) to this pool, which processes the
 //! records and hands it back through a channel, waking the loop with the
-//! `mio::Waker`. The loop ([`handshakes`](super::handshakes)) then writes the handshake's answer and reads
-//! on. Once the handshake is done, what is left — symmetric encryption of
-//! the records — stays on the loop, charged to the read budget.
+//! `mio::Waker`. The loop (`tls_loop`) then writes the handshake's
+//! answer and reads on. Once the handshake is done, what is left —
+//! symmetric encryption of the records — stays on the loop, charged to
+//! the read budget. The threads run below the loop's priority.
 //!
 //! Handshakes wait in a [`FairQueue`]: addresses take turns, at most
-//! [`BOUNDS`]`.max_per_address` wait from one address and
-//! `max_waiting` in all; one over is closed at once, so a flood is refused
-//! instead of queued, and what it costs the pool is shared fairly with
+//! [`BOUNDS`]`.max_per_address` wait from one address and `max_waiting` in
+//! all; a connection over them is closed at once, so a flood is refused
+//! instead of queued, and what it costs the threads is shared fairly with
 //! everyone else's handshakes.
 
 use super::fair_queue::{Bounds, FairQueue, Queued};

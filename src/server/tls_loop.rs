@@ -1,12 +1,14 @@
-//! The loop's side of TLS handshakes: it queues a connection whose
-//! handshake records came, hands queued ones to the
+//! The loop's TLS work beside reading and writing: it queues a connection
+//! whose handshake records came, hands queued ones to the
 //! [pool](super::handshake_pool) in turn, and takes them back — writing the
-//! handshake's answer and reading on — when the pool wakes it.
+//! handshake's answer and reading on — when the pool wakes it; and it
+//! closes a TLS connection only once its close_notify is out.
 
 use super::event_loop::Server;
 use super::handshake_pool::{Job, Waiting};
 use super::tls::{Conn, Crypto};
 use log::{debug, warn};
+use std::net::Shutdown;
 
 impl Server {
     /// Queues a connection whose handshake records wait for the pool; one
@@ -114,5 +116,40 @@ impl Server {
         if let (Crypto::Queued(ticket), Some(pool)) = (conn.crypto(), self.handshakes.as_mut()) {
             pool.cancel(key, ticket, Some(conn.peer.ip()));
         }
+    }
+
+    /// Writes a TLS connection's pending ciphertext.
+    pub(super) fn flush_tls(&mut self, key: usize) {
+        let Some(session) = self.hub.session_mut(key) else {
+            return;
+        };
+        if session.io.is_tls() && session.io.flush_tls().is_err() {
+            self.hub.fail(key);
+        }
+    }
+
+    /// Shuts the write side once a TLS close_notify is out.
+    pub(super) fn finish_tls_closes(&mut self) {
+        let mut waiting = std::mem::take(&mut self.tls_closing);
+        waiting.retain(|&key| {
+            let Some(session) = self.hub.session_mut(key) else {
+                return false;
+            };
+            if session.io.flush_tls().is_err() {
+                self.hub.fail(key);
+                return false;
+            }
+            if session.io.is_handshaking() {
+                return true; // its last words wait in rustls until then
+            }
+            session.io.close_notify();
+            if session.io.tls_pending() {
+                return true;
+            }
+            let _ = session.io.stream.shutdown(Shutdown::Write);
+            self.hub.start_draining(key);
+            false
+        });
+        self.tls_closing = waiting;
     }
 }
