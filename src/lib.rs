@@ -17,13 +17,15 @@
 //! own writer thread ([`server::journal`]) and a connection's replies wait
 //! until the records it caused are written, so a `PONG` means they are
 //! safe; passwords are checked on another helper thread
-//! ([`server::accounts`]); with `--cluster`, a third owns a NATS client
-//! ([`server::cluster`]) — other nodes' messages join the turn's batch as
-//! if they were local, names are claimed and held mail kept in JetStream,
-//! and the path from socket to write queue stays the same. Helpers wake the
-//! loop through a `mio::Waker`. The [`client`] module is the library
-//! programs embed and the terminal client; [`bench`] is `evchat-bench`; the
-//! binaries in `src/bin` are thin command-line shells over these modules.
+//! ([`server::accounts`]), and TLS handshakes' cryptography is done by two
+//! more ([`server::handshake_pool`]); with `--cluster`, one more owns a
+//! NATS client ([`server::cluster`]) — other nodes' messages join the
+//! turn's batch as if they were local, names are claimed and held mail
+//! kept in JetStream, and the path from socket to write queue stays the
+//! same. Helpers wake the loop through a `mio::Waker`. The [`client`]
+//! module is the library programs embed and the terminal client; [`bench`]
+//! is `evchat-bench`; the binaries in `src/bin` are thin command-line
+//! shells over these modules.
 //!
 //! Where things go:
 //!

@@ -31,13 +31,16 @@
 //! Helper threads (passwords, the journal) report through channels and wake
 //! the loop with a `mio::Waker`; signals arrive as readiness too (see
 //! [`shutdown`](super::shutdown)). TLS is driven here as well: rustls does
-//! no I/O, so a TLS connection is just another transport ([`Conn`]).
+//! no I/O, so a TLS connection is just another transport ([`Conn`]) —
+//! but a handshake's cryptography is slow, and goes to the
+//! [handshake pool](super::handshake_pool), which wakes the loop too.
 
 use super::accounts::AuthAnswer;
+use super::handshake_pool::HandshakePool;
 use super::hub::{Flushed, Hub};
 use super::keyset::KeySet;
 use super::listener::Listeners;
-use super::tls::Conn;
+use super::tls::{Conn, Crypto};
 use log::{debug, info};
 use mio::{Events, Poll, Token, Waker};
 use signal_hook_mio::v1_0::Signals;
@@ -80,6 +83,7 @@ pub(super) struct Parts {
     pub listeners: Listeners,
     pub hub: Hub<Conn>,
     pub tls: Option<TlsFiles>,
+    pub handshakes: Option<HandshakePool>,
     pub max_clients: usize,
     pub tick_every: Duration,
     pub auth_answers: Option<Receiver<AuthAnswer>>,
@@ -94,8 +98,10 @@ pub struct Server {
     pub(super) listeners: Listeners,
     pub(super) hub: Hub<Conn>,
     pub(super) tls: Option<TlsFiles>,
+    /// Does TLS handshakes' cryptography, when there is TLS.
+    pub(super) handshakes: Option<HandshakePool>,
     /// TLS connections whose close_notify waits for room in the socket.
-    tls_closing: Vec<usize>,
+    pub(super) tls_closing: Vec<usize>,
     pub(super) max_clients: usize,
     tick_every: Duration,
     /// Verdicts on passwords, when there are accounts.
@@ -107,8 +113,9 @@ pub struct Server {
     pub(super) stopping_by: Option<Instant>,
     /// A second stop signal: leave now.
     pub(super) stop_now: bool,
-    /// Sockets whose read budget ran out, to read again next turn.
-    reread: KeySet,
+    /// Sockets whose read budget ran out (or whose handshake came back
+    /// from the pool), to read again next turn.
+    pub(super) reread: KeySet,
     /// News from the cluster left for the next turn (its budget ran out).
     cluster_backlog: bool,
 }
@@ -120,6 +127,7 @@ impl Server {
             listeners: p.listeners,
             hub: p.hub,
             tls: p.tls,
+            handshakes: p.handshakes,
             tls_closing: Vec::new(),
             max_clients: p.max_clients,
             tick_every: p.tick_every,
@@ -220,7 +228,11 @@ impl Server {
             for which in self.listeners.take_more(now) {
                 self.accept(which, now);
             }
+            self.start_handshakes();
             self.hub.set_throttled(self.reread.len());
+            if let Some(pool) = &self.handshakes {
+                self.hub.set_handshakes(pool.waiting(), pool.finished);
+            }
             if now >= next_tick {
                 self.hub.tick();
                 next_tick = now + self.tick_every;
@@ -254,8 +266,10 @@ impl Server {
         wake.saturating_duration_since(Instant::now())
     }
 
-    /// A helper thread woke the loop: password verdicts, journal progress.
+    /// A helper thread woke the loop: password verdicts, journal progress,
+    /// handshakes done.
     fn take_helper_news(&mut self) {
+        self.take_handshakes_done();
         if let Some(answers) = &self.auth_answers {
             for answer in answers.try_iter() {
                 self.hub.auth_done(answer);
@@ -322,7 +336,13 @@ impl Server {
                         return;
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    let wanted = self.hub.session(key).map(|s| s.io.crypto());
+                    if wanted == Some(Crypto::Wanted) {
+                        self.queue_handshake(key);
+                    }
+                    return;
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     debug!("read from connection {key} failed: {e}");
@@ -335,41 +355,6 @@ impl Server {
     /// Lists a socket whose budget ran out for next turn (once).
     fn read_again(&mut self, key: usize) {
         self.reread.insert(key);
-    }
-
-    /// Writes a TLS connection's pending ciphertext.
-    fn flush_tls(&mut self, key: usize) {
-        let Some(session) = self.hub.session_mut(key) else {
-            return;
-        };
-        if session.io.is_tls() && session.io.flush_tls().is_err() {
-            self.hub.fail(key);
-        }
-    }
-
-    /// Shuts the write side once a TLS close_notify is out.
-    fn finish_tls_closes(&mut self) {
-        let mut waiting = std::mem::take(&mut self.tls_closing);
-        waiting.retain(|&key| {
-            let Some(session) = self.hub.session_mut(key) else {
-                return false;
-            };
-            if session.io.flush_tls().is_err() {
-                self.hub.fail(key);
-                return false;
-            }
-            if session.io.is_handshaking() {
-                return true; // its last words wait in rustls until then
-            }
-            session.io.close_notify();
-            if session.io.tls_pending() {
-                return true;
-            }
-            let _ = session.io.stream.shutdown(Shutdown::Write);
-            self.hub.start_draining(key);
-            false
-        });
-        self.tls_closing = waiting;
     }
 
     /// Writes all pending output, then drops finished connections; repeats
@@ -401,6 +386,7 @@ impl Server {
             self.hub.take_dead(&mut dead);
             for &key in &dead {
                 if let Some(mut conn) = self.hub.remove(key) {
+                    self.forget_handshake(key, &conn);
                     let _ = self.poll.registry().deregister(&mut conn.stream);
                     debug!("closed connection {key} from {}", conn.peer);
                 }

@@ -7,6 +7,7 @@ use super::accounts::Authenticator;
 use super::config::ServerConfig;
 use super::error::SetupError;
 use super::event_loop::{Server, TlsFiles, LISTENERS, SIGNALS, WAKER};
+use super::handshake_pool::HandshakePool;
 use super::hub::{Hub, Limits};
 use super::journal::Journal;
 use super::limits;
@@ -82,6 +83,20 @@ impl Server {
         // SAFETY: setting a signal's disposition to "ignore" touches no
         // memory of ours.
         unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
+        // Handshakes' cryptography is done off the loop, when there is TLS.
+        let handshakes =
+            match &tls {
+                Some(_) => {
+                    let wake = Arc::clone(&waker);
+                    let pool = HandshakePool::start(move || {
+                        let _ = wake.wake();
+                    });
+                    Some(pool.map_err(|e| {
+                        SetupError::caused("cannot start the TLS handshake threads", e)
+                    })?)
+                }
+                None => None,
+            };
         let journal_waker = Arc::clone(&waker);
         // A cluster node keeps its held mail and known names in JetStream.
         let (journal, image) = match &config.cluster {
@@ -160,6 +175,7 @@ impl Server {
             listeners,
             hub,
             tls,
+            handshakes,
             max_clients,
             tick_every,
             auth_answers,

@@ -49,13 +49,31 @@ fn flush(tls: &mut ServerConnection, stream: &mut TcpStream) -> io::Result<()> {
     Ok(())
 }
 
+/// Where a TLS handshake's cryptography stands (see
+/// [`handshake`](super::handshake)): the loop never does it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Crypto {
+    /// Nothing waits for the pool: plain, or rustls may be driven here.
+    Here,
+    /// Handshake records were read; the loop is to queue them.
+    Wanted,
+    /// Queued for the pool under this ticket.
+    Queued(u64),
+    /// With the pool under this ticket (rustls's state is there).
+    Away(u64),
+}
+
 /// A connection's transport: the socket, who is at the other end, and TLS
 /// state when the connection is encrypted.
 #[derive(Debug)]
 pub struct Conn {
     pub stream: TcpStream,
     pub peer: SocketAddr,
+    /// rustls's state; `None` for a plain connection, and for a TLS one
+    /// while the handshake pool has it.
     tls: Option<Box<ServerConnection>>,
+    encrypted: bool,
+    crypto: Crypto,
     /// Ciphertext read from the socket so far: what the loop's read budget
     /// counts for TLS (a flood of tiny records decrypts to few bytes).
     wire_read: u64,
@@ -69,6 +87,8 @@ impl Conn {
             stream,
             peer,
             tls: None,
+            encrypted: false,
+            crypto: Crypto::Here,
             wire_read: 0,
             closing: false,
         }
@@ -84,13 +104,51 @@ impl Conn {
             stream,
             peer,
             tls: Some(Box::new(tls)),
+            encrypted: true,
+            crypto: Crypto::Here,
             wire_read: 0,
             closing: false,
         })
     }
 
     pub fn is_tls(&self) -> bool {
-        self.tls.is_some()
+        self.encrypted
+    }
+
+    /// Where its handshake's cryptography stands.
+    pub fn crypto(&self) -> Crypto {
+        self.crypto
+    }
+
+    /// The loop queued its handshake records for the pool.
+    pub fn queued(&mut self, ticket: u64) {
+        self.crypto = Crypto::Queued(ticket);
+    }
+
+    /// Hands rustls's state to the pool, if this is the connection queued
+    /// under `ticket`.
+    pub fn send_away(&mut self, ticket: u64) -> Option<Box<ServerConnection>> {
+        if self.crypto != Crypto::Queued(ticket) {
+            return None;
+        }
+        let tls = self.tls.take()?;
+        self.crypto = Crypto::Away(ticket);
+        Some(tls)
+    }
+
+    /// Takes rustls's state back from the pool; gives it back when this
+    /// is not the connection it went away from.
+    pub fn come_back(
+        &mut self,
+        ticket: u64,
+        tls: Box<ServerConnection>,
+    ) -> Result<(), Box<ServerConnection>> {
+        if self.crypto != Crypto::Away(ticket) {
+            return Err(tls);
+        }
+        self.tls = Some(tls);
+        self.crypto = Crypto::Here;
+        Ok(())
     }
 
     /// Writes the ciphertext rustls holds, as far as the socket takes it.
@@ -109,7 +167,8 @@ impl Conn {
     /// Is a TLS handshake still under way? Plaintext written meanwhile
     /// waits in rustls until it is done, so closing now would lose it.
     pub fn is_handshaking(&self) -> bool {
-        self.tls.as_ref().is_some_and(|t| t.is_handshaking())
+        matches!(self.crypto, Crypto::Away(_))
+            || self.tls.as_ref().is_some_and(|t| t.is_handshaking())
     }
 
     /// Bytes read from the socket so far (ciphertext, for TLS).
@@ -132,14 +191,29 @@ impl Conn {
 
 impl Read for Conn {
     /// Plaintext from the peer; `Ok(0)` at its end, `WouldBlock` when the
-    /// socket has nothing more.
+    /// socket has nothing more — or while handshake records wait for the
+    /// pool ([`crypto`](Conn::crypto) says so).
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
-            let Some(tls) = self.tls.as_mut() else {
+            if !self.encrypted {
                 let n = self.stream.read(buf)?;
                 self.wire_read += n as u64;
                 return Ok(n);
+            }
+            let Some(tls) = self.tls.as_mut().filter(|_| self.crypto == Crypto::Here) else {
+                return Err(io::ErrorKind::WouldBlock.into());
             };
+            if tls.is_handshaking() {
+                // Only the bytes, here: processing them is the
+                // handshake's cryptography, the pool's work.
+                let wire = tls.read_tls(&mut self.stream)?;
+                self.wire_read += wire as u64;
+                if wire == 0 {
+                    return Ok(0);
+                }
+                self.crypto = Crypto::Wanted;
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
             // Records rustls already holds come before the socket's: it
             // stops decrypting while its plaintext buffer is full, and
             // the socket may have nothing more to wake us with.
@@ -168,7 +242,7 @@ impl Read for Conn {
                 let _ = self.flush_tls();
                 return Err(io::Error::new(io::ErrorKind::InvalidData, e));
             }
-            // Handshake messages to answer, if any.
+            // Anything to answer (a key update), if any.
             self.flush_tls()?;
         }
     }
@@ -185,8 +259,12 @@ impl Write for Conn {
     /// writable event will follow), and rustls's buffer is the only one
     /// between the queue and the socket.
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        let Some(tls) = &mut self.tls else {
+        if !self.encrypted {
             return self.stream.write_vectored(bufs);
+        }
+        let Some(tls) = &mut self.tls else {
+            // The handshake pool has rustls: wait for it, as for room.
+            return Err(io::ErrorKind::WouldBlock.into());
         };
         flush(tls, &mut self.stream)?;
         let mut taken = 0;
@@ -247,6 +325,15 @@ mod tests {
         (server, client)
     }
 
+    /// Does what the loop and the handshake pool do with handshake records.
+    fn handshake_step(conn: &mut Conn) {
+        conn.queued(1);
+        let mut tls = conn.send_away(1).unwrap();
+        tls.process_new_packets().unwrap();
+        conn.come_back(1, tls).unwrap();
+        conn.flush_tls().unwrap();
+    }
+
     #[test]
     fn what_the_read_budget_counts_is_the_ciphertext() {
         let dir = tempfile::tempdir().unwrap();
@@ -280,7 +367,12 @@ mod tests {
             match conn.read(&mut buf) {
                 Ok(0) => break,
                 Ok(n) => plaintext += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::yield_now(),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if conn.crypto() == Crypto::Wanted {
+                        handshake_step(&mut conn);
+                    }
+                    std::thread::yield_now()
+                }
                 Err(e) => panic!("{e}"),
             }
         }

@@ -127,6 +127,8 @@ pub struct Hub<T> {
     lingering: VecDeque<(usize, u64)>,
     /// Connections with input left for the next turn (from the loop).
     throttled: usize,
+    /// TLS handshakes waiting now and done since start (from the loop).
+    handshakes: Option<(usize, u64)>,
     /// Loop turns so far (work budgets are per turn).
     turn: u64,
     /// Logins waiting for their password check.
@@ -179,6 +181,7 @@ impl<T: Write> Hub<T> {
             linger_count: 0,
             lingering: VecDeque::new(),
             throttled: 0,
+            handshakes: None,
             turn: 0,
             auth_queue: Default::default(),
             users_reply: None,

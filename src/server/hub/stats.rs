@@ -38,6 +38,9 @@ impl<T: Write> Hub<T> {
             self.auth_queue.waiting_or_checked(),
             self.now.saturating_duration_since(self.started).as_secs(),
         );
+        if let Some((waiting, done)) = self.handshakes {
+            line.push_str(&format!(" handshaking={waiting} handshakes={done}"));
+        }
         line.push_str(&self.cluster_stats());
         line
     }
@@ -46,5 +49,11 @@ impl<T: Write> Hub<T> {
     /// turn (their read budget ran out), for `STATS throttled`.
     pub fn set_throttled(&mut self, n: usize) {
         self.throttled = n;
+    }
+
+    /// TLS handshakes waiting for the handshake threads or with them now,
+    /// and those finished since start (from the loop, when there is TLS).
+    pub fn set_handshakes(&mut self, waiting: usize, done: u64) {
+        self.handshakes = Some((waiting, done));
     }
 }
