@@ -15,8 +15,8 @@
 //! symmetric encryption of the records — stays on the loop, charged to
 //! the read budget. The threads run below the loop's priority.
 //!
-//! Handshakes wait in a [`FairQueue`]: addresses take turns, at most
-//! [`BOUNDS`]`.max_per_address` wait from one address and `max_waiting` in
+//! Handshakes wait in a [`FairQueue`]: networks (IPv4 /24, IPv6 /64) take turns, at most
+//! [`BOUNDS`]`.max_per_network` wait from one network and `max_waiting` in
 //! all; a connection over them is closed at once, so a flood is refused
 //! instead of queued, and what it costs the threads is shared fairly with
 //! everyone else's handshakes.
@@ -36,7 +36,7 @@ const NICENESS: libc::c_int = 10;
 /// Handshakes waiting for the pool or in it.
 pub const BOUNDS: Bounds = Bounds {
     max_waiting: 256,
-    max_per_address: 64,
+    max_per_network: 64,
     // One being done and one ready, per thread.
     in_flight: 2 * THREADS,
 };

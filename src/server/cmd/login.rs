@@ -82,7 +82,7 @@ impl<T: Write> Hub<T> {
         let Some(auth) = &self.auth else {
             return;
         };
-        while let Some(request) = self.auth_queue.next_to_check() {
+        while let Some(request) = self.auth_queue.next_to_start() {
             if let Err(sent) = auth.requests.send(AuthJob::Check(request)) {
                 // The thread is gone: answer as it would have, refused.
                 let AuthJob::Check(request) = sent.0 else {

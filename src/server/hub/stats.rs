@@ -35,7 +35,7 @@ impl<T: Write> Hub<T> {
             c.slow_cut,
             self.linger_count,
             self.throttled,
-            self.auth_queue.waiting_or_checked(),
+            self.auth_queue.len(),
             self.now.saturating_duration_since(self.started).as_secs(),
         );
         if let Some((waiting, done)) = self.handshakes {
