@@ -103,8 +103,10 @@ fn attack(server: &TestServer, clients: usize, pattern: impl Fn(usize) -> String
 }
 
 /// What the server may hold beyond its queues while the attackers are
-/// on: their read buffers (64 KiB each) and the allocator's slack.
-const FIXED_KIB: u64 = 1024;
+/// on: their read buffers (64 KiB each) and the allocator's slack (what
+/// cut queues freed, not yet reused). Measured: up to 2.4 MiB past the
+/// limit, against 33–37 MiB before queues counted what they hold.
+const FIXED_KIB: u64 = 2048;
 
 /// Asserts the server held at most 1.5 × `--max-total-queue`, `FIXED_KIB`
 /// and `more_kib` more than `before` at its peak.
