@@ -60,10 +60,10 @@ pub struct ServerArgs {
     /// Most connections at once; one more gets ERR 503. Also capped by the open-files limit [default: 10000].
     #[arg(long, value_name = "N")]
     pub max_clients: Option<usize>,
-    /// Outgoing bytes held per connection; a client that falls further behind gets ERR 429 and is closed [default: 8M].
+    /// Memory outgoing bytes take per connection (their buffers, not only the bytes); a client that falls further behind gets ERR 429 and is closed [default: 8M].
     #[arg(long, value_name = "SIZE")]
     pub max_queue: Option<Size>,
-    /// Outgoing bytes held for all connections together; past it the recipient being queued to is cut as too slow [default: 1G].
+    /// The same for all connections together, held mail being delivered included; past it the recipient being queued to is cut as too slow [default: 1G].
     #[arg(long, value_name = "SIZE")]
     pub max_total_queue: Option<Size>,
     /// Seconds of silence before a connection is closed with ERR 408; a PING goes out at half of it; 0 turns it off [default: 60].

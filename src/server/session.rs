@@ -103,14 +103,21 @@ impl<T> Session<T> {
             .map_or_else(|| "(unknown peer)".into(), |p| p.to_string())
     }
 
-    /// Queued bytes that count against `max-queue`: not held mail, which
-    /// was counted against the mailbox limits; and private messages that
-    /// wait beside the queue for older held mail.
+    /// What its queue holds that counts against `--max-queue`: all of
+    /// its cost but the bytes of held mail, which were counted against
+    /// the mailbox limits; and private messages that wait beside the
+    /// queue for older held mail.
     #[inline]
     pub fn live_queued(&self) -> usize {
+        self.live_of(self.out.cost())
+    }
+
+    /// [`Session::live_queued`] when its queue costs `cost`.
+    #[inline]
+    pub fn live_of(&self, cost: usize) -> usize {
         let mail = self.mail.unwritten(self.out.written());
         let mail = usize::try_from(mail).unwrap_or(usize::MAX);
-        self.out.len() - mail.min(self.out.len()) + self.mail.held_back()
+        cost.saturating_sub(mail) + self.mail.held_back()
     }
 
     /// Starts speaking `dialect` (the first line decided it, or an upgrade).

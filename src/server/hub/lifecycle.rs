@@ -289,15 +289,16 @@ impl<T: Write> Hub<T> {
         if !session.is_open() {
             return;
         }
-        let behind = session.out.len();
+        let (behind, held) = (session.out.len(), session.live_queued());
         warn!(
-            "cutting slow consumer {}: {behind} bytes queued",
+            "cutting slow consumer {}: {behind} bytes queued, {held} bytes held",
             session.name().map_or("(not logged in)", |n| n)
         );
         self.counters.slow_cut += 1;
         self.queues.with_session(key, |s| s.out.drop_unstarted());
         let text = format!(
-            "too slow: {behind} bytes waiting and more to come, over the limit of {}; disconnected",
+            "too slow: {behind} bytes waiting, holding {held} bytes of memory, and more to \
+             come; over the limit of {}; disconnected",
             self.limits.max_queue
         );
         self.close_with(key, ErrorCode::TooSlow, &text);

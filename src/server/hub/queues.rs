@@ -59,9 +59,10 @@ impl Output {
         self.queue.is_empty()
     }
 
-    /// Bytes this queue keeps alive (see [`OutQueue::retained`]).
-    pub fn retained(&self) -> usize {
-        self.queue.retained()
+    /// What this queue holds in memory (see [`OutQueue::cost`]).
+    #[inline]
+    pub fn cost(&self) -> usize {
+        self.queue.cost()
     }
 
     /// Bytes written so far; with [`Output::len`], where in the stream
@@ -117,7 +118,9 @@ pub enum Limit {
 #[derive(Debug)]
 pub struct Queues<T> {
     pub sessions: Slab<Session<T>>,
-    /// Bytes queued on all sessions, not counting held mail.
+    /// What all sessions' queues hold in memory ([`Output::cost`]), held
+    /// mail being delivered included: it counts against the total, though
+    /// not against `--max-queue`, which `--mailbox-bytes` stands in for.
     pub(super) total: usize,
     pub(super) peak: usize,
     /// Highest `total` since memory was last handed back to the OS.
@@ -176,19 +179,20 @@ impl<T: Write> Queues<T> {
         if within && (!session.is_open() || self.cuts.contains(key)) {
             return false;
         }
-        let before = session.live_queued();
-        let after = match what {
+        let before = session.out.cost();
+        let (after, queued) = match what {
             // The common case, kept short: a line user takes the chunk.
             Outgoing::Shared(chunk) if is_lines(session.out.kind) => {
                 session.out.queue.push_shared(chunk);
-                session.live_queued()
+                let after = session.out.cost();
+                (after, session.live_of(after))
             }
             _ => self.encode(key, what),
         };
         self.total = self.total + after - before;
         self.peak = self.peak.max(self.total);
         self.high_water = self.high_water.max(self.total);
-        if within && (after > self.max_queue || (before > 0 && self.total > self.max_total)) {
+        if within && (queued > self.max_queue || (before > 0 && self.total > self.max_total)) {
             self.over.insert(key);
         }
         self.dirty.insert(key);
@@ -196,11 +200,12 @@ impl<T: Write> Queues<T> {
     }
 
     /// Queues `what` in the session's encoding (out of line: the line
-    /// path of fan-out above stays small); returns its live bytes after.
+    /// path of fan-out above stays small); returns its cost and live bytes
+    /// after.
     #[inline(never)]
-    fn encode(&mut self, key: usize, what: Outgoing<'_>) -> usize {
+    fn encode(&mut self, key: usize, what: Outgoing<'_>) -> (usize, usize) {
         let Some(session) = self.sessions.get_mut(key) else {
-            return 0;
+            return (0, 0);
         };
         let out = &mut session.out;
         match what {
@@ -222,7 +227,8 @@ impl<T: Write> Queues<T> {
                 out.queue.push_with(|b| b.extend_from_slice(bytes));
             }
         }
-        session.live_queued()
+        let after = session.out.cost();
+        (after, session.live_of(after))
     }
 
     /// Queues `event` at `at` in session `key`'s output stream (bytes
@@ -236,26 +242,25 @@ impl<T: Write> Queues<T> {
         let mut bytes = Vec::new();
         self.copies.encode(session.out.kind, event, &mut bytes);
         let offset = usize::try_from(at.saturating_sub(session.out.written)).unwrap_or(usize::MAX);
-        let before = session.live_queued();
+        let before = session.out.cost();
         let by = bytes.len() as u64;
         session.out.queue.insert(offset, bytes);
         session.mail.shift(at, by);
-        self.total = self.total + session.live_queued() - before;
+        self.total = self.total + session.out.cost() - before;
         self.dirty.insert(key);
     }
 
-    /// Runs `f` on a session and keeps the byte totals right afterwards
-    /// (for changes to what counts as live: held mail acknowledged,
-    /// frames dropped).
+    /// Runs `f` on a session and keeps the total right afterwards (for
+    /// changes to what its queue holds: frames written or dropped).
     pub(super) fn with_session<R>(
         &mut self,
         key: usize,
         f: impl FnOnce(&mut Session<T>) -> R,
     ) -> Option<R> {
         let session = self.sessions.get_mut(key)?;
-        let before = session.live_queued();
+        let before = session.out.cost();
         let result = f(session);
-        let after = session.live_queued();
+        let after = session.out.cost();
         self.total = self.total + after - before;
         self.peak = self.peak.max(self.total);
         self.high_water = self.high_water.max(self.total);
@@ -282,12 +287,21 @@ impl<T: Write> Queues<T> {
         !self.over.is_empty() || !self.failed.is_empty() || !self.cuts.is_empty()
     }
 
-    /// Is a session still past its limit (after a write)?
+    /// Is a session past its limit (after a write: still)?
     pub(super) fn still_over(&self, key: usize) -> bool {
         self.sessions.get(key).is_some_and(|s| {
-            let queued = s.live_queued();
-            queued > self.max_queue || (queued > 0 && self.total > self.max_total)
+            s.live_queued() > self.max_queue || (!s.out.is_empty() && self.total > self.max_total)
         })
+    }
+
+    /// Lists an open session past its limits to be settled, as a push
+    /// `Within` them would: for what was pushed past them to be queued
+    /// whole (held mail), but is held to them all the same.
+    pub(super) fn hold_to_limits(&mut self, key: usize) {
+        let open = self.sessions.get(key).is_some_and(|s| s.is_open());
+        if open && !self.cuts.contains(key) && self.still_over(key) {
+            self.over.insert(key);
+        }
     }
 
     /// Writes what the session has queued, unless it waits for the

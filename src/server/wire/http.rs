@@ -322,8 +322,8 @@ fn describe(key: &str) -> (&'static str, &'static str) {
         "deliveries" => ("counter", "Messages queued to recipients since start."),
         "bytes_in" => ("counter", "Bytes read since start."),
         "bytes_out" => ("counter", "Bytes written since start."),
-        "queued" => ("gauge", "Bytes waiting in output queues."),
-        "peak_queued" => ("gauge", "Highest queued bytes since start."),
+        "queued" => ("gauge", "Bytes of memory output queues take."),
+        "peak_queued" => ("gauge", "Highest queued since start."),
         "held" => (
             "gauge",
             "Messages held for offline users, once per recipient.",

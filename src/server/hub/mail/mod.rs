@@ -75,8 +75,11 @@ pub struct MailInFlight {
 impl MailInFlight {
     /// Bytes of it not yet written, when `written` bytes are: mail from
     /// the journal's mailboxes does not count against `--max-queue` (it
-    /// was counted against `--mailbox-bytes`). Mail from JetStream does: a
-    /// cluster's mailboxes are bounded in messages only.
+    /// was counted against `--mailbox-bytes`), though it counts against
+    /// `--max-total-queue` like all the queue holds: a copy of it in a
+    /// connection's encoding is memory the mailbox limits do not see. Mail
+    /// from JetStream counts against both: a cluster's mailboxes are
+    /// bounded in messages only.
     #[inline]
     pub fn unwritten(&self, written: u64) -> u64 {
         if self.parcels.is_empty() {
@@ -203,6 +206,9 @@ impl<T: Write> Hub<T> {
         });
         let ping = Event::Ping(Some(&token));
         self.queues.push(key, Outgoing::Event(&ping), Limit::Past);
+        // Queued whole, past the limits, so that no parcel is cut in two;
+        // now held to them like anything else.
+        self.queues.hold_to_limits(key);
     }
 }
 

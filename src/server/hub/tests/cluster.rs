@@ -255,6 +255,12 @@ fn two_processes_under_one_node_name_are_not_a_restart_every_second() {
 /// about 250 bytes, fetched from JetStream under ticket 7.
 fn login_with_mail(node: &mut Node, count: usize) -> usize {
     let key = node.h.connect();
+    mail_at_login(node, key, count);
+    key
+}
+
+/// Logs `key` in as bob, who has `count` messages held in JetStream.
+fn mail_at_login(node: &mut Node, key: usize, count: usize) {
     node.h.send(key, "LOGIN bob\n");
     let frame = format!(
         "MSG alice bob 2026-01-01T00:00:00.000Z {}\n",
@@ -283,7 +289,6 @@ fn login_with_mail(node: &mut Node, count: usize) -> usize {
             });
         }
     }
-    key
 }
 
 fn tickets(jobs: Vec<ToCluster>, acked: bool) -> Vec<u64> {
@@ -322,8 +327,12 @@ fn mail_from_jetstream_counts_against_the_queue_and_goes_back_if_not_read() {
     let mut l = limits();
     l.max_queue = 4096;
     let mut node = Node::with(l);
-    let key = login_with_mail(&mut node, 100);
+    let key = node.h.connect();
     node.h.wires[&key].1.set(true); // reads nothing
+    mail_at_login(&mut node, key, 100);
+    // Cut once the mail is queued and written as far as it goes, without
+    // waiting for anything more to be queued.
+    assert_eq!(node.h.hub.counters.slow_cut, 1);
     node.h.send(key, "WHO\n");
     node.h.flush();
     assert_eq!(node.h.hub.counters.slow_cut, 1);

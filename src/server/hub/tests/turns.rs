@@ -279,9 +279,9 @@ fn a_small_part_of_a_large_batch_is_copied_not_kept_alive_whole() {
     let queue = &h.hub.session(big).unwrap().out;
     assert!(queue.len() < 100, "only small's frame: {}", queue.len());
     assert!(
-        queue.retained() < 1000,
+        queue.cost() < 1000,
         "{} bytes kept alive for {} queued",
-        queue.retained(),
+        queue.cost(),
         queue.len()
     );
 }

@@ -1,13 +1,28 @@
-//! A connection's outgoing bytes: a queue of chunks written with `writev`.
+//! A connection's outgoing bytes: a queue of chunks written with `writev`,
+//! and what they cost in memory.
 //!
 //! Broadcast chunks are shared (`Rc<[u8]>`): a message to 1000 users is one
 //! allocation and 1000 pointer pushes, never 1000 copies. Replies meant for
-//! this connection alone (PONG, ERR, USERS) are appended to an owned chunk at
-//! the tail, as Redis does with its reply buffer, so a burst of replies is
-//! one allocation and one iovec.
+//! this connection alone (PONG, ERR) are appended to an owned chunk at the
+//! tail, as Redis does with its reply buffer, so a burst of replies is one
+//! allocation and one iovec; so is a small shared chunk (a `USERS` reply, a
+//! short private message) queued behind anything, since a copy of a few
+//! bytes costs less than an entry that keeps a whole chunk alive.
+//!
+//! What the queue counts against its limits is [`OutQueue::cost`], what it
+//! holds in memory — not only the bytes it has to write: its owned chunks'
+//! allocations (capacity, not length), every shared chunk it keeps alive in
+//! full (once for a run of ranges of it: another queue holding it may let
+//! go first, and then this one alone keeps all of it), and its ring of
+//! entries. So a client cannot make the server hold more than its limit by
+//! choosing what it asks for.
+
+#[cfg(test)]
+mod tests;
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice, Write};
+use std::mem::size_of;
 use std::rc::Rc;
 
 /// Most iovecs handed to one `writev` (Linux allows 1024).
@@ -16,6 +31,12 @@ const MAX_IOV: usize = 256;
 const SMALL_IOV: usize = 8;
 /// An owned tail chunk grows up to this size before a new one is started.
 const OWNED_CHUNK: usize = 16 << 10;
+/// A new owned chunk's first capacity: room for a few replies; it grows by
+/// doubling when more come.
+const FRESH_OWNED: usize = 64;
+/// Shared chunks up to this size are copied into an owned tail chunk
+/// rather than referenced.
+const COPY_SMALL: usize = 512;
 
 #[derive(Debug)]
 enum Chunk {
@@ -31,6 +52,27 @@ impl Chunk {
             Chunk::Owned(b) => b,
         }
     }
+
+    /// Is this a range of `chunk`?
+    fn is_of(&self, chunk: &Rc<[u8]>) -> bool {
+        matches!(self, Chunk::Shared(b, _, _) if Rc::ptr_eq(b, chunk))
+    }
+}
+
+/// What an allocation of `n` bytes takes from glibc's malloc: an 8-byte
+/// header, rounded up to 16 bytes, at least 32.
+#[inline]
+pub fn heap_bytes(n: usize) -> usize {
+    if n == 0 {
+        return 0;
+    }
+    (n + 8).next_multiple_of(16).max(32)
+}
+
+/// What an `Rc<[u8]>` of `len` bytes takes: its two counts and the bytes.
+#[inline]
+fn rc_bytes(len: usize) -> usize {
+    heap_bytes(len + 2 * size_of::<usize>())
 }
 
 /// Past this many slots, an emptied queue gives its memory back: a burst
@@ -45,6 +87,11 @@ pub struct OutQueue {
     head_sent: usize,
     /// Bytes queued and not yet written.
     len: usize,
+    /// What the chunks hold in memory (see [`OutQueue::cost`]), the ring
+    /// aside.
+    held: usize,
+    /// What the ring of entries takes.
+    ring: usize,
 }
 
 impl OutQueue {
@@ -57,25 +104,29 @@ impl OutQueue {
         self.len == 0
     }
 
-    /// Bytes this queue keeps alive: whole shared chunks, even when only
-    /// part of one is queued, and the owned ones' capacity.
-    pub fn retained(&self) -> usize {
-        self.chunks
-            .iter()
-            .map(|c| match c {
-                Chunk::Shared(b, _, _) => b.len(),
-                Chunk::Owned(b) => b.capacity(),
-            })
-            .sum()
+    /// What this queue holds in memory while it has anything queued: the
+    /// owned chunks' allocations, each shared chunk it keeps alive (whole,
+    /// once per run of ranges of it) and the ring of entries. An empty
+    /// queue costs nothing here: it has freed its chunks, and the small
+    /// ring it may keep (up to `KEEP_SLOTS` entries) is a fixed part of a
+    /// connection, like its read buffer.
+    #[inline]
+    pub fn cost(&self) -> usize {
+        if self.chunks.is_empty() {
+            return 0;
+        }
+        self.held + self.ring
     }
 
     /// Queues a chunk shared with other connections.
+    #[inline]
     pub fn push_shared(&mut self, chunk: &Rc<[u8]>) {
         self.push_range(chunk, 0..chunk.len());
     }
 
     /// Queues part of a shared chunk (a batch minus this connection's own
     /// frames). Chunks are at most a few hundred KiB, so offsets fit u32.
+    #[inline]
     pub fn push_range(&mut self, chunk: &Rc<[u8]>, range: std::ops::Range<usize>) {
         let (Ok(start), Ok(end)) = (u32::try_from(range.start), u32::try_from(range.end)) else {
             return;
@@ -83,24 +134,45 @@ impl OutQueue {
         if start >= end || range.end > chunk.len() {
             return;
         }
+        // Into an empty queue (a reader that keeps up) the chunk goes as
+        // it is; behind other chunks, a small one is copied: one sender's
+        // burst of short messages to a slow reader would otherwise be an
+        // entry and a kept-alive chunk for each few bytes.
+        if range.len() <= COPY_SMALL && !self.chunks.is_empty() {
+            let bytes = chunk.get(range).unwrap_or_default();
+            self.push_with(|b| b.extend_from_slice(bytes));
+            return;
+        }
         self.len += range.len();
-        self.chunks
-            .push_back(Chunk::Shared(Rc::clone(chunk), start, end));
+        if !self.chunks.back().is_some_and(|c| c.is_of(chunk)) {
+            self.held += rc_bytes(chunk.len());
+        }
+        self.push_chunk(Chunk::Shared(Rc::clone(chunk), start, end));
+    }
+
+    #[inline]
+    fn push_chunk(&mut self, chunk: Chunk) {
+        let capacity = self.chunks.capacity();
+        self.chunks.push_back(chunk);
+        if self.chunks.capacity() != capacity {
+            self.ring = heap_bytes(self.chunks.capacity() * size_of::<Chunk>());
+        }
     }
 
     /// Appends frames written by `encode` to this connection alone; returns
     /// how many bytes were added.
     pub fn push_with(&mut self, encode: impl FnOnce(&mut Vec<u8>)) -> usize {
-        let reuse = matches!(self.chunks.back(), Some(Chunk::Owned(b)) if b.len() < OWNED_CHUNK);
-        if !reuse {
-            self.chunks.push_back(Chunk::Owned(Vec::with_capacity(256)));
+        if !self.tail_has_room() {
+            self.push_chunk(Chunk::Owned(Vec::with_capacity(FRESH_OWNED)));
+            self.held += heap_bytes(FRESH_OWNED);
         }
         let Some(Chunk::Owned(tail)) = self.chunks.back_mut() else {
             return 0;
         };
-        let before = tail.len();
+        let (before, capacity) = (tail.len(), tail.capacity());
         encode(tail);
         let added = tail.len() - before;
+        self.held = self.held + heap_bytes(tail.capacity()) - heap_bytes(capacity);
         self.len += added;
         added
     }
@@ -151,6 +223,18 @@ impl OutQueue {
         }
         self.chunks.insert(at, Chunk::Owned(bytes));
         self.len += added;
+        // Rare (a failed journal write): what the queue holds is counted
+        // afresh rather than kept in step through the split.
+        self.held = held_by(&self.chunks);
+        self.ring = heap_bytes(self.chunks.capacity() * size_of::<Chunk>());
+    }
+
+    /// Is the last chunk an owned one with room to append to? Small
+    /// appends never grow one past `OWNED_CHUNK`: doubling it then would
+    /// leave half of it empty.
+    fn tail_has_room(&self) -> bool {
+        matches!(self.chunks.back(),
+            Some(Chunk::Owned(b)) if b.len() + COPY_SMALL <= b.capacity().max(OWNED_CHUNK))
     }
 
     /// Drops everything not yet begun, keeping a partly written chunk so the
@@ -167,6 +251,9 @@ impl OutQueue {
         if self.chunks.is_empty() {
             self.head_sent = 0;
         }
+        self.held = held_by(&self.chunks);
+        self.chunks.shrink_to(KEEP_SLOTS);
+        self.ring = heap_bytes(self.chunks.capacity() * size_of::<Chunk>());
         before - self.len
     }
 
@@ -220,6 +307,17 @@ impl OutQueue {
     }
 
     fn consume(&mut self, mut n: usize) {
+        if n == self.len {
+            // All of it, the usual case for a reader that keeps up: a
+            // chunk or two, popped without counting each.
+            while self.chunks.pop_front().is_some() {}
+            (self.len, self.head_sent, self.held) = (0, 0, 0);
+            if self.chunks.capacity() > KEEP_SLOTS {
+                self.chunks = VecDeque::new();
+                self.ring = 0;
+            }
+            return;
+        }
         self.len -= n;
         while n > 0 {
             let Some(front) = self.chunks.front() else {
@@ -232,157 +330,39 @@ impl OutQueue {
             }
             n -= left;
             self.head_sent = 0;
-            self.chunks.pop_front();
+            self.pop_front();
         }
         if self.chunks.is_empty() && self.chunks.capacity() > KEEP_SLOTS {
             self.chunks = VecDeque::new();
+            self.ring = 0;
         }
+    }
+
+    /// Drops the front chunk, and its cost unless the next entry is a
+    /// range of the same shared chunk, which keeps it alive.
+    fn pop_front(&mut self) {
+        let freed = match self.chunks.pop_front() {
+            Some(Chunk::Owned(b)) => heap_bytes(b.capacity()),
+            Some(Chunk::Shared(b, _, _)) if !self.chunks.front().is_some_and(|c| c.is_of(&b)) => {
+                rc_bytes(b.len())
+            }
+            _ => 0,
+        };
+        self.held = self.held.saturating_sub(freed);
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn unwritten(q: &OutQueue) -> Vec<u8> {
-        let mut out = Vec::new();
-        for (i, c) in q.chunks.iter().enumerate() {
-            let b = c.bytes();
-            out.extend_from_slice(if i == 0 { &b[q.head_sent..] } else { b });
-        }
-        assert_eq!(out.len(), q.len());
-        out
-    }
-
-    #[test]
-    fn bytes_inserted_go_exactly_where_asked_in_any_chunk() {
-        for offset in 0..=12 {
-            let mut q = OutQueue::default();
-            let shared: Rc<[u8]> = Rc::from(&b"xxAAAA"[..]);
-            q.push_range(&shared, 2..6);
-            q.push_with(|b| b.extend_from_slice(b"BBBB"));
-            q.push_shared(&Rc::from(&b"CCCC"[..]));
-            q.insert(offset, b"!".to_vec());
-            let mut expected = b"AAAABBBBCCCC".to_vec();
-            expected.insert(offset, b'!');
-            assert_eq!(unwritten(&q), expected, "at {offset}");
-        }
-        // Past a partly written front chunk.
-        let mut q = OutQueue::default();
-        q.push_with(|b| b.extend_from_slice(b"AAAA"));
-        q.consume(2);
-        q.insert(0, b"!".to_vec());
-        q.insert(2, b"?".to_vec());
-        assert_eq!(unwritten(&q), b"!A?A");
-        q.insert(99, b".".to_vec());
-        assert_eq!(unwritten(&q), b"!A?A.");
-    }
-
-    /// A writer that takes at most `limit` bytes per call, then blocks.
-    struct Trickle {
-        got: Vec<u8>,
-        limit: usize,
-        calls: usize,
-    }
-
-    impl Write for Trickle {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            self.write_vectored(&[IoSlice::new(buf)])
-        }
-        fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-            self.calls += 1;
-            if self.limit == 0 {
-                return Err(io::ErrorKind::WouldBlock.into());
-            }
-            let mut n = 0;
-            for b in bufs {
-                let take = b.len().min(self.limit - n);
-                self.got.extend_from_slice(&b[..take]);
-                n += take;
-            }
-            self.limit -= n;
-            Ok(n)
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-
-    #[test]
-    fn writes_shared_and_owned_chunks_in_order() {
-        let shared: Rc<[u8]> = Rc::from(&b"SAY a t hi\n"[..]);
-        let mut q = OutQueue::default();
-        q.push_with(|b| b.extend_from_slice(b"OK LOGIN x\n"));
-        q.push_shared(&shared);
-        q.push_with(|b| b.extend_from_slice(b"PONG\n"));
-        q.push_with(|b| b.extend_from_slice(b"PONG 2\n"));
-        assert_eq!(q.len(), 11 + 11 + 5 + 7);
-        let mut w = Trickle {
-            got: vec![],
-            limit: 15,
-            calls: 0,
+/// What `chunks` hold in memory, counted afresh.
+fn held_by(chunks: &VecDeque<Chunk>) -> usize {
+    let mut held = 0;
+    let mut previous: Option<&Chunk> = None;
+    for chunk in chunks {
+        held += match chunk {
+            Chunk::Owned(b) => heap_bytes(b.capacity()),
+            Chunk::Shared(b, _, _) if !previous.is_some_and(|p| p.is_of(b)) => rc_bytes(b.len()),
+            Chunk::Shared(..) => 0,
         };
-        assert_eq!(q.write_to(&mut w).unwrap(), 15);
-        assert_eq!(w.calls, 1, "a short write ends the attempt");
-        w.limit = 1000;
-        q.write_to(&mut w).unwrap();
-        assert_eq!(w.got, b"OK LOGIN x\nSAY a t hi\nPONG\nPONG 2\n");
-        assert!(q.is_empty());
-        assert_eq!(Rc::strong_count(&shared), 1);
+        previous = Some(chunk);
     }
-
-    #[test]
-    fn a_long_queue_is_written_in_as_many_writes_as_it_takes() {
-        let shared: Rc<[u8]> = Rc::from(&b"x\n"[..]);
-        let mut q = OutQueue::default();
-        for _ in 0..(MAX_IOV + SMALL_IOV + 3) {
-            q.push_shared(&shared);
-        }
-        let mut w = Trickle {
-            got: vec![],
-            limit: usize::MAX,
-            calls: 0,
-        };
-        q.write_to(&mut w).unwrap();
-        assert_eq!(w.got.len(), 2 * (MAX_IOV + SMALL_IOV + 3));
-        assert_eq!(w.calls, 2, "MAX_IOV chunks a writev");
-        assert!(q.is_empty());
-    }
-
-    #[test]
-    fn ranges_of_a_shared_chunk() {
-        let shared: Rc<[u8]> = Rc::from(&b"AAA\nBBB\nCCC\n"[..]);
-        let mut q = OutQueue::default();
-        q.push_range(&shared, 0..4);
-        q.push_range(&shared, 8..12);
-        q.push_range(&shared, 12..99); // out of bounds: ignored
-        q.push_range(&shared, 4..4); // empty: ignored
-        assert_eq!(q.len(), 8);
-        let mut w = Trickle {
-            got: vec![],
-            limit: 100,
-            calls: 0,
-        };
-        q.write_to(&mut w).unwrap();
-        assert_eq!(w.got, b"AAA\nCCC\n");
-    }
-
-    #[test]
-    fn drop_unstarted_keeps_a_partly_written_frame() {
-        let mut q = OutQueue::default();
-        q.push_with(|b| b.extend_from_slice(&[b'a'; OWNED_CHUNK + 1]));
-        q.push_with(|b| b.extend_from_slice(b"later\n"));
-        let mut w = Trickle {
-            got: vec![],
-            limit: 10,
-            calls: 0,
-        };
-        q.write_to(&mut w).unwrap();
-        assert_eq!(q.drop_unstarted(), 6);
-        assert_eq!(q.len(), OWNED_CHUNK + 1 - 10);
-        let mut fresh = OutQueue::default();
-        fresh.push_with(|b| b.extend_from_slice(b"x\n"));
-        assert_eq!(fresh.drop_unstarted(), 2);
-        assert!(fresh.is_empty());
-    }
+    held
 }
