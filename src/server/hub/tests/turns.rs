@@ -3,7 +3,7 @@
 //! being cut and going on — and waiting for a password is not silence.
 
 use super::harness::*;
-use crate::server::accounts::{AuthAnswer, AuthJob, AuthPort, Users};
+use crate::server::accounts::{AuthAnswer, AuthJob, AuthPort, SharedUsers, Users};
 use crate::server::hub::input::WORK_BUDGET;
 use crate::server::hub::Hub;
 use crate::server::journal::Journal;
@@ -104,20 +104,29 @@ fn a_connection_cut_for_slowness_is_not_served_any_further() {
     assert_eq!(h.hub.counters.slow_cut, 1);
 }
 
-#[test]
-fn waiting_for_a_password_check_is_not_silence() {
+/// A hub whose logins are checked against `users` (`optional`: as a
+/// cluster's, where no accounts means an open chat); the checks it asks
+/// for come out of the receiver.
+fn with_accounts(users: &SharedUsers, optional: bool) -> (Harness, mpsc::Receiver<AuthJob>) {
     let (requests, checks) = mpsc::channel();
     let auth = AuthPort {
         requests,
-        users: Arc::new(RwLock::new(Arc::new(Users::default()))),
-        optional: false,
+        users: Arc::clone(users),
+        optional,
     };
     let l = limits();
     let store = Store::new(l.mail);
-    let mut h = Harness {
+    let h = Harness {
         hub: Hub::with_store(l, store, Journal::disabled(), Some(auth)),
         ..Harness::new()
     };
+    (h, checks)
+}
+
+#[test]
+fn waiting_for_a_password_check_is_not_silence() {
+    let users = Arc::new(RwLock::new(Arc::new(Users::default())));
+    let (mut h, checks) = with_accounts(&users, false);
     let key = h.connect();
     h.send(key, "LOGIN bob secret\nSAY hello\n");
     let Ok(AuthJob::Check(request)) = checks.try_recv() else {
@@ -141,19 +150,8 @@ fn waiting_for_a_password_check_is_not_silence() {
 
 #[test]
 fn a_cluster_node_that_has_not_read_its_accounts_lets_nobody_in() {
-    let (requests, _checks) = mpsc::channel();
     let users = Arc::new(RwLock::new(Arc::new(Users::unread())));
-    let auth = AuthPort {
-        requests,
-        users: Arc::clone(&users),
-        optional: true,
-    };
-    let l = limits();
-    let store = Store::new(l.mail);
-    let mut h = Harness {
-        hub: Hub::with_store(l, store, Journal::disabled(), Some(auth)),
-        ..Harness::new()
-    };
+    let (mut h, _checks) = with_accounts(&users, true);
     let key = h.connect();
     // Whether the cluster has accounts is not known yet: no login, with a
     // password or without.
