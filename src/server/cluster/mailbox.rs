@@ -159,15 +159,36 @@ impl Mailbox {
 
     /// Is anything held for `name`?
     pub(super) async fn has_mail(&self, name: &str) -> Result<bool, String> {
-        match self
-            .entries
-            .get_last_raw_message_by_subject(&mailbox_subject(name))
-            .await
-        {
+        let subject = mailbox_subject(name);
+        match self.entries.get_last_raw_message_by_subject(&subject).await {
             Ok(_) => Ok(true),
-            Err(e) if e.kind() == stream::LastRawMessageErrorKind::NoMessageFound => Ok(false),
+            // NATS 2.9 answers "no message" for a subject whose last entry
+            // was acknowledged (so deleted) while earlier ones — a window
+            // handed to a node that died — are still there: counted then,
+            // or that mail would never be fetched again.
+            Err(e) if e.kind() == stream::LastRawMessageErrorKind::NoMessageFound => {
+                Ok(self.count_of(&subject).await? > 0)
+            }
             Err(e) => Err(e.to_string()),
         }
+    }
+
+    /// Entries on `subject` now, as the stream's per-subject state says.
+    async fn count_of(&self, subject: &str) -> Result<usize, String> {
+        use futures_util::TryStreamExt;
+        let failed = |e: &dyn std::fmt::Display| format!("cannot count held mail: {e}");
+        let mut subjects = self
+            .entries
+            .info_with_subjects(subject)
+            .await
+            .map_err(|e| failed(&e))?;
+        let mut count = 0;
+        while let Some((listed, n)) = subjects.try_next().await.map_err(|e| failed(&e))? {
+            if listed == subject {
+                count += n;
+            }
+        }
+        Ok(count)
     }
 
     /// Keeps fetched `messages` for `name` until acknowledged or given

@@ -1,9 +1,10 @@
 //! Finding the next intact record after damage in the middle of a journal.
 //!
 //! Records carry no marker of their own, only `[length][crc32][payload]`,
-//! so a record boundary is found by trying offsets: the one the damaged
-//! record's own length points to first (a flipped bit in a payload leaves
-//! its length right), then every byte from the damage on. An offset is a
+//! so a record boundary is found by trying every offset from the damage
+//! on, nearest first — not where the damaged record's length points: a
+//! flipped bit in that length can point past an intact record, and
+//! records of one size make that likely. An offset is a
 //! boundary only if a whole record is there: a possible length, a known
 //! kind, a matching checksum and fields that decode — [`decode`] decides,
 //! the same as for any record. Only then are the bytes skipped; if no such
@@ -22,15 +23,6 @@ const KINDS: &[u8] = b"LFMDUH";
 /// The offset of the first intact record in `file` after the damaged one
 /// at `damaged`, before `end`; `None` when there is none (a torn tail).
 pub fn next_intact(file: &File, damaged: u64, end: u64) -> io::Result<Option<u64>> {
-    // Where the damaged record said it ends, if that is plausible.
-    let mut head = [0u8; RECORD_HEAD];
-    if read_at(file, &mut head, damaged, end)? == RECORD_HEAD {
-        let len = u64::from(u32::from_le_bytes([head[0], head[1], head[2], head[3]]));
-        let next = damaged + RECORD_HEAD as u64 + len;
-        if len > 0 && next < end && intact_at(file, next, end)? {
-            return Ok(Some(next));
-        }
-    }
     scan(file, damaged + 1, end)
 }
 
@@ -156,6 +148,21 @@ mod tests {
         assert_eq!(
             next_intact(file.as_file(), starts[2], end).unwrap(),
             Some(starts[7])
+        );
+    }
+
+    #[test]
+    fn a_length_flipped_to_point_past_an_intact_record_does_not_skip_it() {
+        let (file, starts) = journal(10);
+        let end = file.as_file().metadata().unwrap().len();
+        // Records of one size: the damaged length now points exactly at
+        // record 5, past the intact record 4.
+        let size = starts[1] - starts[0];
+        let len = (2 * size - RECORD_HEAD as u64) as u32;
+        damage(&file, starts[3], &len.to_le_bytes());
+        assert_eq!(
+            next_intact(file.as_file(), starts[3], end).unwrap(),
+            Some(starts[4])
         );
     }
 
