@@ -46,14 +46,21 @@ fn wait_line(line: &mut Line, done: impl Fn(&str) -> bool) -> String {
 /// Asks WHO until the answer lists exactly `names` (the directory follows
 /// the names bucket, a moment behind).
 fn wait_who(line: &mut Line, names: &str) {
+    try_wait_who(line, names).unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// [`wait_who`], saying what WHO last said if it never listed `names`.
+fn try_wait_who(line: &mut Line, names: &str) -> Result<(), String> {
     let deadline = Instant::now() + PATIENCE;
     loop {
         line.send("WHO");
         let users = wait_line(line, |l| l.starts_with("USERS"));
         if users == format!("USERS {names}") {
-            return;
+            return Ok(());
         }
-        assert!(Instant::now() < deadline, "WHO said {users:?}, not {names}");
+        if Instant::now() >= deadline {
+            return Err(format!("WHO said {users:?}, not {names}"));
+        }
     }
 }
 
@@ -478,7 +485,13 @@ fn names_stay_free_after_a_nats_server_is_killed_and_restarted() {
         t.nats.wait_jetstream();
         for i in 0..8 {
             let node = &t.nodes[i % 3];
-            wait_who(&mut watchers[i % 3], "w0 w1 w2");
+            if let Err(e) = try_wait_who(&mut watchers[i % 3], "w0 w1 w2") {
+                let logs: Vec<String> = t.nodes.iter().map(|n| n.log()).collect();
+                panic!(
+                    "round {round}, login {i}: {e}; the nodes' logs:\n{}",
+                    logs.join("---\n")
+                );
+            }
             let deadline = Instant::now() + PATIENCE;
             let mut kim = loop {
                 let mut line = Line::connect(node.addr);
@@ -491,10 +504,13 @@ fn names_stay_free_after_a_nats_server_is_killed_and_restarted() {
                 // catching up 409, for a moment; a free name must not stay
                 // taken.
                 let passing = answer.starts_with("ERR 503") || answer.starts_with("ERR 409");
-                assert!(
-                    passing && Instant::now() < deadline,
-                    "round {round}, login {i}: {answer}"
-                );
+                if !passing || Instant::now() >= deadline {
+                    let logs: Vec<String> = t.nodes.iter().map(|n| n.log()).collect();
+                    panic!(
+                        "round {round}, login {i}: {answer}; the nodes' logs:\n{}",
+                        logs.join("---\n")
+                    );
+                }
             };
             kim.send("QUIT");
             kim.until_closed();

@@ -94,6 +94,15 @@ const PROBE_EVERY: Duration = Duration::from_secs(2);
 /// its heartbeats for 10 s, and names claimed meanwhile are missing here.
 /// A watch that has delivered nothing for a while, on a stream that has
 /// moved past what it delivered, is dead: it is restarted at once.
+///
+/// So is one that has delivered past the stream's last sequence. After a
+/// NATS server is killed, the copies of the stream can number the same
+/// entries differently (measured: a watch read revisions 6 ahead of the
+/// leader's for the rest of a run). The client recreates a broken watch's
+/// consumer from the last revision it delivered, in the numbering of
+/// whichever copy serves it next: from one ahead, it skips the changes in
+/// between — a name's deletion among them, which left the name in `WHO`
+/// for good, as no later probe found the stream past the watch.
 struct Stall {
     /// The last revision delivered (or the stream's last sequence when
     /// the watch began).
@@ -118,12 +127,26 @@ impl Stall {
         now.saturating_duration_since(self.since)
     }
 
-    /// Asks the stream where it is: why the watch is behind, if it is.
-    /// (No answer says nothing: the heartbeats still end a dead watch.)
+    /// Asks the stream where it is: why the silent watch cannot be
+    /// trusted, if it cannot. (No answer says nothing: the heartbeats
+    /// still end a dead watch.)
     async fn probe(&self, names: &kv::Store) -> Option<String> {
         let last = tokio::time::timeout(PROBE_EVERY, last_sequence(names));
         let last = last.await.ok()?.ok()?;
-        (last > self.seen).then(|| format!("the bucket is at {last}, the watch at {}", self.seen))
+        out_of_step(last, self.seen)
+    }
+}
+
+/// Why a silent watch that has delivered up to `seen` is out of step with
+/// a stream at `last`, if it is: a watch that has delivered everything
+/// (every entry matches it) stands exactly at the stream's last sequence.
+fn out_of_step(last: u64, seen: u64) -> Option<String> {
+    match last.cmp(&seen) {
+        std::cmp::Ordering::Equal => None,
+        std::cmp::Ordering::Greater => Some(format!("the bucket is at {last}, the watch at {seen}")),
+        std::cmp::Ordering::Less => Some(format!(
+            "the watch is at {seen}, past the bucket's last entry {last}: its copy numbers entries otherwise"
+        )),
     }
 }
 
@@ -156,10 +179,18 @@ impl History {
     }
 
     /// An entry at `revision` came: true the once the replay is complete.
+    /// On a copy of the stream numbered as the leader's, the entry at
+    /// `last` comes before any past it; one past it first means the copy
+    /// numbers entries otherwise (see [`Stall`]), and its replay cannot be
+    /// told complete: nothing is taken for gone on this watch.
     fn seen(&mut self, revision: u64) -> bool {
-        let complete = self.last.is_some_and(|last| revision >= last);
-        let first = complete && !self.done;
-        self.done |= complete;
+        let Some(last) = self.last else { return false };
+        if revision > last && !self.done {
+            self.last = None;
+            return false;
+        }
+        let first = revision == last && !self.done;
+        self.done |= first;
         first
     }
 }
@@ -173,7 +204,16 @@ fn holder_of(entry: &kv::Entry) -> Option<Holder> {
 
 #[cfg(test)]
 mod tests {
-    use super::History;
+    use super::{out_of_step, History};
+
+    #[test]
+    fn a_silent_watch_is_trusted_only_at_the_streams_last_sequence() {
+        assert_eq!(out_of_step(7, 7), None);
+        assert!(out_of_step(8, 7).is_some(), "behind");
+        // Ahead: it reads a copy numbered otherwise, and a consumer
+        // recreated from there skips what the stream has in between.
+        assert!(out_of_step(7, 13).is_some(), "ahead");
+    }
 
     #[test]
     fn the_history_is_complete_at_the_last_sequence_and_only_once() {
@@ -187,5 +227,15 @@ mod tests {
         assert!(!empty.seen(1));
         let mut unknown = History::unknown();
         assert!(!unknown.complete() && !unknown.seen(u64::MAX));
+    }
+
+    #[test]
+    fn a_replay_numbered_past_the_streams_last_sequence_is_never_complete() {
+        let mut ahead = History::up_to(7);
+        assert!(!ahead.seen(5));
+        // A copy that numbers entries otherwise: 7 may be another entry.
+        assert!(!ahead.seen(9));
+        assert!(!ahead.seen(7));
+        assert!(!ahead.seen(12));
     }
 }
