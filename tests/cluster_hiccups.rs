@@ -8,7 +8,7 @@ mod common;
 
 use common::cluster::node;
 use common::nats::{nats_server_available, NatsCluster};
-use common::{Line, PATIENCE};
+use common::{Line, TestServer, PATIENCE};
 use evchat::bench::nats::http_json;
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -49,11 +49,10 @@ fn login_at_once(addr: SocketAddr, name: &str) -> Line {
     line
 }
 
-#[test]
-fn logins_on_nodes_of_the_two_servers_left_are_not_refused_while_streams_elect_leaders() {
-    if !nats_server_available() {
-        return;
-    }
+/// Three NATS servers and a node on each of two of them, just after the
+/// third — the one leading the names bucket — was killed: every claim
+/// needs a new leader, elected while what follows comes in.
+fn names_leader_killed() -> (NatsCluster, Vec<TestServer>) {
     let mut nats = NatsCluster::start(3);
     let replicas = ["--cluster-replicas", "3"];
     // A first node makes the buckets and streams, then goes.
@@ -61,15 +60,21 @@ fn logins_on_nodes_of_the_two_servers_left_are_not_refused_while_streams_elect_l
     first.login("seed").send("QUIT");
     first.signal(libc::SIGTERM);
     first.wait_exit();
-    // Kill the server that leads the names bucket: every claim needs a
-    // new leader, elected while the logins below come in.
     let leader = stream_leader(&nats, "KV_evchat_names");
-    let others: Vec<usize> = (0..3).filter(|&i| i != leader).collect();
-    let nodes: Vec<_> = others
-        .iter()
-        .map(|&i| node(&nats.url(i), &format!("n{i}"), &replicas))
+    let nodes = (0..3)
+        .filter(|&i| i != leader)
+        .map(|i| node(&nats.url(i), &format!("n{i}"), &replicas))
         .collect();
     nats.kill(leader);
+    (nats, nodes)
+}
+
+#[test]
+fn logins_on_nodes_of_the_two_servers_left_are_not_refused_while_streams_elect_leaders() {
+    if !nats_server_available() {
+        return;
+    }
+    let (_nats, nodes) = names_leader_killed();
     let started = Instant::now();
     let mut users = Vec::new();
     for round in 0..3 {
@@ -88,7 +93,7 @@ fn logins_on_nodes_of_the_two_servers_left_are_not_refused_while_streams_elect_l
 
 /// The first two users, on the two nodes, chat: a private message from
 /// one reaches the other.
-fn chat_across(nodes: &[common::TestServer], from: Line, to: Line) {
+fn chat_across(nodes: &[TestServer], from: Line, to: Line) {
     let (mut from, mut to) = (from, to);
     // While the names view catches
     // up, the recipient may look offline there, and mail held for an
@@ -141,19 +146,7 @@ fn a_private_message_across_nodes_right_after_a_nats_server_dies_arrives() {
     if !nats_server_available() {
         return;
     }
-    let mut nats = NatsCluster::start(3);
-    let replicas = ["--cluster-replicas", "3"];
-    let mut first = node(&nats.urls(), "first", &replicas);
-    first.login("seed").send("QUIT");
-    first.signal(libc::SIGTERM);
-    first.wait_exit();
-    let leader = stream_leader(&nats, "KV_evchat_names");
-    let others: Vec<usize> = (0..3).filter(|&i| i != leader).collect();
-    let nodes: Vec<_> = others
-        .iter()
-        .map(|&i| node(&nats.url(i), &format!("n{i}"), &replicas))
-        .collect();
-    nats.kill(leader);
+    let (_nats, nodes) = names_leader_killed();
     let from = login_at_once(nodes[0].addr, "u0n0");
     let to = login_at_once(nodes[1].addr, "u0n1");
     chat_across(&nodes, from, to);
