@@ -267,11 +267,16 @@ fn mail_at_login(node: &mut Node, key: usize, count: usize) {
         "m".repeat(200)
     );
     let frames: Vec<Bytes> = (0..count).map(|_| Bytes::from(frame.clone())).collect();
-    let mut mail = Some(crate::server::cluster::HeldMail {
+    let mail = crate::server::cluster::HeldMail {
         ticket: 7,
         frames,
         more: false,
-    });
+    };
+    win_claims(node, Some(mail));
+}
+
+/// Every claim the hub asked for is won; the first comes with `mail`.
+pub(super) fn win_claims(node: &mut Node, mut mail: Option<crate::server::cluster::HeldMail>) {
     for job in node.jobs() {
         if let ToCluster::Claim {
             key, serial, name, ..

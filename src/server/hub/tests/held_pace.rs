@@ -3,9 +3,9 @@
 //! meanwhile queued after all the older mail (fake helper: windows are
 //! handed in by hand).
 
-use super::cluster::Node;
+use super::cluster::{win_claims, Node};
 use super::harness::limits;
-use crate::server::cluster::{wire, ClaimOutcome, FromCluster, HeldMail, ToCluster};
+use crate::server::cluster::{wire, FromCluster, HeldMail, ToCluster};
 use bytes::Bytes;
 
 fn window(ticket: u64, texts: &[&str], more: bool) -> HeldMail {
@@ -24,24 +24,7 @@ fn window(ticket: u64, texts: &[&str], more: bool) -> HeldMail {
 fn login_with(node: &mut Node, first: HeldMail) -> usize {
     let key = node.h.connect();
     node.h.send(key, "LOGIN bob\n");
-    let mut first = Some(first);
-    for job in node.jobs() {
-        if let ToCluster::Claim {
-            key, serial, name, ..
-        } = job
-        {
-            let outcome = ClaimOutcome::Won {
-                rev: 1,
-                mail: first.take(),
-            };
-            node.news(FromCluster::Claimed {
-                key,
-                serial,
-                name,
-                outcome,
-            });
-        }
-    }
+    win_claims(node, Some(first));
     key
 }
 
