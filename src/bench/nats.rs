@@ -263,6 +263,18 @@ impl Cluster {
         Ok(())
     }
 
+    /// Stops server `i` with SIGTERM, as an operator restarting it would
+    /// (it saves its state first), killing it after `grace`.
+    pub fn terminate(&mut self, i: usize, grace: Duration) -> Result<(), String> {
+        let name = self.name(i).to_owned();
+        let mut child = self.servers[i]
+            .child
+            .take()
+            .ok_or_else(|| format!("{name} is not running"))?;
+        terminate(&mut child, grace);
+        Ok(())
+    }
+
     /// Stops every running server with SIGTERM, as an operator would,
     /// killing those that take longer than `grace`.
     pub fn stop(&mut self, grace: Duration) {

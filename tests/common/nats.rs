@@ -80,6 +80,13 @@ impl NatsCluster {
         killed.unwrap_or_else(|e| self.fail(e));
     }
 
+    /// SIGTERM to server `i`, as an operator restarting it would; returns
+    /// once it is gone.
+    pub fn terminate(&mut self, i: usize) {
+        let stopped = self.cluster.terminate(i, PATIENCE);
+        stopped.unwrap_or_else(|e| self.fail(e));
+    }
+
     /// Starts server `i` again after [`kill`](Self::kill): see
     /// [`Cluster::restart`].
     pub fn restart(&mut self, i: usize) {
