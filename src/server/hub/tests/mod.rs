@@ -5,6 +5,8 @@ mod chat;
 #[cfg(feature = "cluster")]
 mod cluster;
 #[cfg(feature = "cluster")]
+mod cluster_names;
+#[cfg(feature = "cluster")]
 mod cluster_relay;
 mod harness;
 #[cfg(feature = "cluster")]
