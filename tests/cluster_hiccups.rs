@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::cluster::node;
+use common::cluster::{node, node_within};
 use common::nats::{nats_server_available, NatsCluster};
 use common::{Line, TestServer, PATIENCE};
 use evchat::bench::nats::http_json;
@@ -150,4 +150,43 @@ fn a_private_message_across_nodes_right_after_a_nats_server_dies_arrives() {
     let from = login_at_once(nodes[0].addr, "u0n0");
     let to = login_at_once(nodes[1].addr, "u0n1");
     chat_across(&nodes, from, to);
+}
+
+/// A node started while JetStream has no quorum (two NATS servers of three
+/// down) waits for it, saying so in its log, and serves users once the
+/// servers are back — as when several nodes start at once on a fresh
+/// cluster still electing its first leaders.
+#[test]
+fn a_node_started_before_jetstream_has_a_quorum_waits_for_it() {
+    if !nats_server_available() {
+        return;
+    }
+    let mut nats = NatsCluster::start(3);
+    nats.kill(1);
+    nats.kill(2);
+    let url = nats.url(0);
+    // It listens only once JetStream has answered.
+    let starting = std::thread::spawn(move || node_within(&url, "a", &[], 3 * PATIENCE));
+    // The node has reached the server left, and asks JetStream, which
+    // does not answer: it asks again rather than give up.
+    let monitor = SocketAddr::from(([127, 0, 0, 1], nats.http_port(0)));
+    let deadline = Instant::now() + PATIENCE;
+    let mut connected = false;
+    loop {
+        let connz = http_json(monitor, "/connz").expect("connz");
+        let asked = connz["connections"][0]["in_msgs"].as_u64();
+        if asked >= Some(2) {
+            break;
+        }
+        assert!(asked.is_some() || !connected, "the node gave up: {connz}");
+        connected |= asked.is_some();
+        assert!(Instant::now() < deadline, "the node never asked JetStream");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    nats.restart(1);
+    nats.restart(2);
+    let a = starting.join().expect("the node did not start");
+    let mut alice = login_at_once(a.addr, "alice");
+    alice.send("WHO");
+    assert_eq!(alice.sync(), ["USERS alice"]);
 }

@@ -1,11 +1,16 @@
 //! evchat nodes of a cluster, for the cluster tests.
 
 use super::{Line, TestServer, PATIENCE};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Starts a node of the cluster at `urls`, with a store small enough for
 /// the test NATS servers, and `extra` flags.
 pub fn node(urls: &str, name: &str, extra: &[&str]) -> TestServer {
+    node_within(urls, name, extra, PATIENCE)
+}
+
+/// As [`node`], for a node that may take up to `patience` to start.
+pub fn node_within(urls: &str, name: &str, extra: &[&str], patience: Duration) -> TestServer {
     let mut args = vec![
         "--cluster",
         urls,
@@ -15,7 +20,7 @@ pub fn node(urls: &str, name: &str, extra: &[&str]) -> TestServer {
         "16M",
     ];
     args.extend_from_slice(extra);
-    TestServer::start(&args)
+    TestServer::start_within(&args, patience)
 }
 
 /// Sends `login` until it is answered `OK LOGIN`: a name just given up

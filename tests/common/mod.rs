@@ -32,16 +32,22 @@ impl TestServer {
     /// Starts a server on a free port with a fresh data directory, unless
     /// `args` name them.
     pub fn start(args: &[&str]) -> TestServer {
+        TestServer::start_within(args, PATIENCE)
+    }
+
+    /// As [`start`](Self::start), for a server that may take up to
+    /// `patience` to listen (a cluster node waiting for JetStream).
+    pub fn start_within(args: &[&str], patience: Duration) -> TestServer {
         if args.contains(&"--data-dir") {
-            return TestServer::spawn(args, None);
+            return TestServer::spawn(args, None, patience);
         }
         let data = tempfile::tempdir().expect("temporary data directory");
         let dir = data.path().to_str().expect("UTF-8 temp path").to_owned();
         let args: Vec<&str> = args.iter().copied().chain(["--data-dir", &dir]).collect();
-        TestServer::spawn(&args, Some(data))
+        TestServer::spawn(&args, Some(data), patience)
     }
 
-    fn spawn(args: &[&str], data: Option<tempfile::TempDir>) -> TestServer {
+    fn spawn(args: &[&str], data: Option<tempfile::TempDir>, patience: Duration) -> TestServer {
         let mut command = Command::new(env!("CARGO_BIN_EXE_evchat-server"));
         if !args.contains(&"--port") {
             command.args(["--port", "0"]);
@@ -69,7 +75,7 @@ impl TestServer {
             }
         });
         let addr = rx
-            .recv_timeout(PATIENCE)
+            .recv_timeout(patience)
             .unwrap_or_else(|_| panic!("server did not start: {}", log.lock().unwrap()));
         TestServer {
             child,

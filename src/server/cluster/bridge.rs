@@ -10,11 +10,11 @@
 
 mod relay;
 
-use super::connect::{bucket, connect, shown_urls, JS_TIMEOUT};
+use super::connect::{connect, shown_urls, JS_TIMEOUT};
 use super::mailbox::Mailbox;
 use super::names::watch_names;
 use super::node_claim::NodeClaim;
-use super::users::UsersBucket;
+use super::stores::Stores;
 use super::wire::{self, BUS_ALL};
 
 mod claim;
@@ -165,10 +165,12 @@ impl Link {
         let client = connect(settings, Some((to_loop.clone(), Arc::clone(&gauges)))).await?;
         gauges.up.store(true, Ordering::Relaxed);
         let js = jetstream::new(client.clone());
-        let names = bucket(&js, NAMES, settings.replicas).await?;
-        let known = bucket(&js, KNOWN, settings.replicas).await?;
-        let mailbox = Mailbox::open(&js, settings).await?;
-        let accounts = UsersBucket::open(&js, settings.replicas).await?;
+        let Stores {
+            names,
+            known,
+            mailbox,
+            accounts,
+        } = Stores::open(&js, settings).await?;
         // Last before joining: a second process under this name stops here.
         let node_claim = Arc::new(NodeClaim::take(&client, &js, settings, &incarnation).await?);
         tokio::spawn(Arc::clone(&node_claim).guard());

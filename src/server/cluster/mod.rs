@@ -47,6 +47,8 @@ mod node_claim;
 mod retry;
 pub mod settings;
 #[cfg(feature = "cluster")]
+mod stores;
+#[cfg(feature = "cluster")]
 pub mod users;
 #[cfg(feature = "cluster")]
 pub mod window;
