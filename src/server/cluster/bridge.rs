@@ -365,15 +365,16 @@ impl Link {
                 Err(e) if e.contains("wrong last sequence") => {
                     // Claimed again since — or, after NATS restarts, the
                     // claim meant is under another number, or a later claim
-                    // of this run has no session any more. The leader's
-                    // entry goes to the loop as a names change: a claim of
-                    // this run that no session holds is released in turn
-                    // (Hub::on_name), one a session holds is left alone.
-                    if let Ok(Some((seq, value))) = self.leader_entry(name).await {
-                        if seq != rev {
-                            let holder = value.and_then(|v| super::Holder::parse(&v, seq));
+                    // of this run has no session any more. The loop is told
+                    // the leader's entry: a claim of this node that no
+                    // session holds is released in turn, one a session
+                    // holds is left alone.
+                    if let Ok(Some((seq, Some(value)))) = self.leader_entry(name).await {
+                        if let (true, Some(holder)) =
+                            (seq != rev, super::Holder::parse(&value, seq))
+                        {
                             let name = name.to_owned();
-                            self.to_loop.send(FromCluster::Name { name, holder });
+                            self.to_loop.send(FromCluster::ClaimFound { name, holder });
                         }
                     }
                     return;

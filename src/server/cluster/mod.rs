@@ -269,6 +269,14 @@ pub enum FromCluster {
         name: String,
         holder: Option<Holder>,
     },
+    /// A release found `name` under another claim, `holder` as the
+    /// leader has it now: released in turn if it is a claim of this node
+    /// that no session holds. Not a names change — the watch brings
+    /// those, in order; this may be older than what it brought.
+    ClaimFound {
+        name: String,
+        holder: Holder,
+    },
     /// The names watch restarted: what follows up to `NamesSynced` is the
     /// whole directory.
     NamesReset,

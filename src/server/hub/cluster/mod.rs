@@ -229,6 +229,7 @@ impl<T: Write> Hub<T> {
             FromCluster::HeldHere { id, outcome } => self.held_here(id, outcome),
             FromCluster::Mail { key, name, mail } => self.window_fetched(key, &name, mail),
             FromCluster::Name { name, holder } => self.on_name(name, holder),
+            FromCluster::ClaimFound { name, holder } => self.claim_found(&name, &holder),
             FromCluster::NamesReset => {
                 if let Some(c) = &mut self.cluster {
                     c.rebuilding = Some(c.remote.keys().cloned().collect());

@@ -196,22 +196,7 @@ impl<T: Write> Hub<T> {
         match holder {
             Some(h) if h.node == c.port.node => {
                 c.remote.remove(&name);
-                let ours = h.incarnation == c.port.incarnation
-                    && (claiming
-                        || local.is_some_and(|k| {
-                            self.queues
-                                .sessions
-                                .get(k)
-                                .is_some_and(|s| s.node.claim_rev == h.rev)
-                        }));
-                if !ours {
-                    // A claim of an earlier run of this node, or of a
-                    // session gone meanwhile.
-                    c.port.send(ToCluster::Release {
-                        name: name.to_string(),
-                        rev: h.rev,
-                    });
-                }
+                self.claim_found(&name, &h);
             }
             Some(h) => {
                 if !c.nodes.contains_key(&h.node) {
@@ -234,6 +219,31 @@ impl<T: Write> Hub<T> {
                     self.reclaim(key, &name);
                 }
             }
+        }
+    }
+
+    /// `h` claims `name`: if it is a claim of this node that no session
+    /// holds or is taking (an earlier run's, or a session's gone
+    /// meanwhile), it is given up. Claims of other nodes are the names
+    /// view's business, not this.
+    pub(super) fn claim_found(&self, name: &str, h: &Holder) {
+        let Some(c) = &self.cluster else { return };
+        if h.node != c.port.node {
+            return;
+        }
+        let held = h.incarnation == c.port.incarnation
+            && (c.claiming.contains_key(name)
+                || self.online.get(name).is_some_and(|&k| {
+                    self.queues
+                        .sessions
+                        .get(k)
+                        .is_some_and(|s| s.node.claim_rev == h.rev)
+                }));
+        if !held {
+            c.port.send(ToCluster::Release {
+                name: name.to_owned(),
+                rev: h.rev,
+            });
         }
     }
 

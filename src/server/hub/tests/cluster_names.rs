@@ -3,7 +3,7 @@
 //! taken for gone.
 
 use super::cluster::Node;
-use crate::server::cluster::{FromCluster, Holder};
+use crate::server::cluster::{FromCluster, Holder, ToCluster};
 
 #[test]
 fn a_watch_restart_keeps_every_name_until_its_replay_is_complete() {
@@ -71,4 +71,43 @@ fn a_dead_nodes_old_claim_replayed_does_not_take_back_a_name_taken_over_from_it(
     n.remote("bob", "c", "c1");
     let replaced = n.h.turn_for(bob);
     assert!(replaced[0].starts_with("ERR 409 replaced"), "{replaced:?}");
+}
+
+#[test]
+fn a_claim_found_by_a_release_is_given_up_if_unheld_and_never_changes_the_view() {
+    let mut n = Node::new();
+    let alice = n.login("alice");
+    let alice_rev = n.next_rev;
+    n.bus("b", "H b1");
+    n.h.flush();
+    n.h.lines(alice);
+    n.jobs();
+    let found = |name: &str, node: &str, run: &str, rev: u64| FromCluster::ClaimFound {
+        name: name.into(),
+        holder: Holder {
+            node: node.into(),
+            incarnation: run.into(),
+            rev,
+        },
+    };
+    let releases = |n: &mut Node| -> Vec<(String, u64)> {
+        n.jobs()
+            .into_iter()
+            .filter_map(|job| match job {
+                ToCluster::Release { name, rev } => Some((name, rev)),
+                _ => None,
+            })
+            .collect()
+    };
+    // Node b's claim on bob, read by a release after the watch brought
+    // its deletion: older news, which must not put bob back online.
+    n.news(found("bob", "b", "b1", 7));
+    assert_eq!(n.who(alice), ["USERS alice"]);
+    assert_eq!(releases(&mut n), []);
+    // alice's own claim stays hers.
+    n.news(found("alice", "a", "a1", alice_rev));
+    assert_eq!(releases(&mut n), []);
+    // A claim of this node that no session holds is given up.
+    n.news(found("carol", "a", "a0", 9));
+    assert_eq!(releases(&mut n), [("carol".to_owned(), 9)]);
 }
