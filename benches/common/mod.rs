@@ -40,6 +40,7 @@ pub fn hub_with(n: usize, subscribers: Subscribers) -> (Hub<Sink>, usize) {
             held_bytes: 1 << 24,
             max_known: 1 << 20,
         },
+        rooms: Default::default(),
         idle_timeout: None,
         max_lingering: 16,
         web: true,

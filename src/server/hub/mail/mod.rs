@@ -49,6 +49,8 @@ enum Contents {
     },
     /// Messages fetched from JetStream, acknowledged there by ticket.
     Ticket(u64),
+    /// No held mail: only rooms' catch-up.
+    Nothing,
 }
 
 /// Held mail written to a connection (or queued to be) and not yet
@@ -62,6 +64,9 @@ struct Parcel {
     /// starts and ends.
     from: u64,
     until: u64,
+    /// It carries its owner's rooms' catch-up up to this number: its
+    /// `PONG` makes that the owner's read mark.
+    caught_up: Option<u64>,
 }
 
 /// A connection's held mail in flight.
@@ -100,6 +105,11 @@ impl MailInFlight {
         }
     }
 
+    /// Is a rooms' catch-up written and not yet acknowledged?
+    pub(in crate::server) fn catching_up(&self) -> bool {
+        self.parcels.iter().any(|p| p.caught_up.is_some())
+    }
+
     /// Takes the parcel `token` acknowledges.
     fn take(&mut self, token: &str) -> Option<Parcel> {
         let at = self.parcels.iter().position(|p| p.token == token)?;
@@ -135,7 +145,7 @@ impl<T: Write> Hub<T> {
     /// messages (a cluster's come with the name's claim instead: none).
     pub(in crate::server) fn deliver_held(&mut self, key: usize, name: &Rc<str>) -> usize {
         match self.mailroom {
-            Mailroom::Journal => self.deliver_from_store(key, name),
+            Mailroom::Journal => self.deliver_at_login(key, name),
             Mailroom::JetStream => 0,
         }
     }
@@ -150,9 +160,13 @@ impl<T: Write> Hub<T> {
         else {
             return;
         };
+        if let Some(seq) = parcel.caught_up {
+            self.caught_up(key, seq);
+        }
         match parcel.contents {
             Contents::Letters { owner, letters } => self.letters_delivered(key, &owner, letters),
             Contents::Ticket(ticket) => self.ticket_delivered(key, ticket),
+            Contents::Nothing => {}
         }
     }
 
@@ -167,6 +181,7 @@ impl<T: Write> Hub<T> {
             match parcel.contents {
                 Contents::Letters { owner, letters } => self.return_letters(&owner, letters),
                 Contents::Ticket(ticket) => self.return_ticket(ticket),
+                Contents::Nothing => {}
             }
         }
         self.end_pace(key);
@@ -179,6 +194,7 @@ impl<T: Write> Hub<T> {
         key: usize,
         frames: impl Iterator<Item = &'f Rc<[u8]>>,
         contents: Contents,
+        caught_up: Option<u64>,
     ) {
         use super::queues::{Limit, Outgoing};
         self.next_ping += 1;
@@ -195,6 +211,7 @@ impl<T: Write> Hub<T> {
             token: token.clone(),
             from,
             until: u64::MAX,
+            caught_up,
         };
         self.queues.with_session(key, |s| s.mail.add(parcel));
         for frame in frames {
@@ -232,6 +249,7 @@ impl MailInFlight {
                 }
                 p.until = parcel.until;
                 p.token = parcel.token;
+                p.caught_up = p.caught_up.max(parcel.caught_up);
             }
             (_, contents) => self.parcels.push(Parcel { contents, ..parcel }),
         }
