@@ -12,6 +12,7 @@ mod harness;
 #[cfg(feature = "cluster")]
 mod held_pace;
 mod output;
+mod rooms;
 mod turns;
 mod web;
 mod websocket;
