@@ -45,6 +45,12 @@ fn private_tag(to: &[String], me: &str) -> String {
 
 /// The line(s) to show for an event; `None` for events not worth showing.
 pub fn render(event: &Event, me: &str) -> Option<String> {
+    render_as(event, me, false)
+}
+
+/// As [`render`]; a `missed` message (held for you, or said in your rooms
+/// while you were away, sent at login) says so.
+pub fn render_as(event: &Event, me: &str, missed: bool) -> Option<String> {
     let name = |n: &str| visible_line(n).into_owned();
     Some(match event {
         Event::Say { from, time, text } => {
@@ -56,7 +62,13 @@ pub fn render(event: &Event, me: &str) -> Option<String> {
             time,
             text,
         } => {
-            let head = format!("{} {} <{}> ", clock(time), private_tag(to, me), name(from));
+            let away = if missed { "(while away) " } else { "" };
+            let head = format!(
+                "{} {away}{} <{}> ",
+                clock(time),
+                private_tag(to, me),
+                name(from)
+            );
             block(&head, text)
         }
         Event::Joined { name: who, time } => format!("{} * {} joined", clock(time), name(who)),
