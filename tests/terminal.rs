@@ -378,7 +378,7 @@ fn a_room_is_joined_talked_in_from_the_prompt_and_what_was_missed_is_marked() {
     assert!(term.wait_exit().0.success());
     bob.send("MSG #rust said while you were out");
     bob.sync();
-    let mut term = Pty::spawn(client(&server, &["alice"]));
+    let term = Pty::spawn(client(&server, &["alice"]));
     term.wait_for("the missed line, marked", |rows| {
         rows.iter()
             .any(|r| untimed(r) == "(while away) #rust <bob> said while you were out")
