@@ -155,7 +155,6 @@ impl<T: Write> Hub<T> {
         }
         let name: Rc<str> = self.seen(name, true);
         self.online.insert(Rc::clone(&name), key);
-        self.rooms.online(&name, key);
         self.users_reply = None;
         // Broadcasts already in the batch were sent before this login.
         self.batch.split = true;

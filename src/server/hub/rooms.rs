@@ -61,12 +61,15 @@ impl<T: Write> Hub<T> {
 }
 
 impl<T: Write> Hub<T> {
-    /// What `name`'s rooms said since its previous session ended, each
-    /// room's after a `JOIN <name> <room> <time>`, leaving out what `held`
-    /// already has (a message both held for it and said in its rooms) and
-    /// what an earlier room's part already had; and the number it goes up
-    /// to. Nothing for a name in no room.
-    pub(in crate::server) fn catch_up(
+    /// Starts `name`'s catch-up at login: returns the first window of what
+    /// its rooms said since its previous session ended, each room's after
+    /// a `JOIN <name> <room> <time>`, leaving out what `held` already has (a
+    /// message both held for it and said in its rooms) — and, if that was
+    /// all, the number it goes up to. The rest comes a window at a time,
+    /// each once the `PING` after the one before is answered. A room's
+    /// live messages reach the session only once its catch-up is written
+    /// (until then they are in the room's history, so in its catch-up).
+    pub(in crate::server) fn start_catch_up(
         &mut self,
         key: usize,
         name: &str,
@@ -76,25 +79,85 @@ impl<T: Write> Hub<T> {
         if rooms.is_empty() {
             return (Vec::new(), None);
         }
-        let after = self.rooms.read_up_to(name);
-        let held: HashSet<&[u8]> = held.iter().map(|f| &**f).collect();
-        let mut sent = HashSet::new();
+        let catch_up = CatchUp {
+            rooms: rooms.into(),
+            after: self.rooms.read_up_to(name),
+            sent: held.iter().cloned().collect(),
+        };
+        self.queues
+            .with_session(key, |s| s.mail.catch_up = Some(catch_up));
+        self.catch_up_window(key)
+    }
+
+    /// The next window of a session's catch-up, and the number it goes up
+    /// to if it is the last.
+    fn catch_up_window(&mut self, key: usize) -> (Vec<Rc<[u8]>>, Option<u64>) {
+        let Some(mut catch_up) = self
+            .queues
+            .with_session(key, |s| s.mail.catch_up.take())
+            .flatten()
+        else {
+            return (Vec::new(), None);
+        };
+        let Some(name) = self
+            .queues
+            .sessions
+            .get(key)
+            .and_then(|s| s.user.name.clone())
+        else {
+            return (Vec::new(), None);
+        };
         let time = self.clock.stamp();
-        let mut frames = Vec::new();
-        for room in &rooms {
-            frames.push(encoded(&Event::Join {
-                name,
-                room,
+        let (mut frames, mut bytes) = (Vec::new(), 0);
+        let window = (self.limits.max_queue / 8).clamp(1 << 10, CATCH_UP_WINDOW);
+        while bytes < window {
+            let Some(room) = catch_up.rooms.pop_front() else {
+                break;
+            };
+            // Left since the login.
+            if !self.rooms.is_member(&name, &room) {
+                continue;
+            }
+            let join = encoded(&Event::Join {
+                name: &name,
+                room: &room,
                 time: time.as_str(),
-            }));
-            for said in self.rooms.said_since(room, after) {
-                if !held.contains(&*said.frame) && sent.insert(said.seq) {
+            });
+            bytes += join.len();
+            frames.push(join);
+            for said in self.rooms.said_since(&room, catch_up.after) {
+                if catch_up.sent.insert(Rc::clone(&said.frame)) {
+                    bytes += said.frame.len();
                     frames.push(Rc::clone(&said.frame));
                 }
             }
+            self.rooms.online_in(&room, key);
         }
         self.charge(key, frames.len() as u64);
-        (frames, Some(self.rooms.last_said()))
+        if catch_up.rooms.is_empty() {
+            return (frames, Some(self.rooms.last_said()));
+        }
+        self.queues
+            .with_session(key, |s| s.mail.catch_up = Some(catch_up));
+        (frames, None)
+    }
+
+    /// The session answered the `PING` after a window: the next one, if
+    /// its catch-up is not over and nothing else of it is unanswered.
+    pub(in crate::server) fn next_catch_up_window(&mut self, key: usize) {
+        let waiting = self
+            .queues
+            .sessions
+            .get(key)
+            .is_some_and(|s| s.mail.catch_up.is_some() && !s.mail.has_parcels());
+        if !waiting {
+            return;
+        }
+        let (frames, up_to) = self.catch_up_window(key);
+        if !frames.is_empty() || up_to.is_some() {
+            use super::mail::Contents;
+            self.write_held(key, frames.iter(), Contents::Nothing, up_to);
+        }
     }
 
     /// The session `key` acknowledged its rooms' catch-up up to `seq`.
@@ -159,6 +222,22 @@ impl<T: Write> Hub<T> {
         }
         self.gate(key, at);
     }
+}
+
+/// About the most bytes of catch-up written at once — an eighth of
+/// `--max-queue`, at most this — a window holding at least one room,
+/// whatever its size.
+pub(in crate::server) const CATCH_UP_WINDOW: usize = 1 << 20;
+
+/// A session's catch-up still to be written.
+#[derive(Debug)]
+pub(in crate::server) struct CatchUp {
+    /// Its rooms not yet caught up, in the order joined.
+    rooms: std::collections::VecDeque<Rc<str>>,
+    /// Its read mark at login: what is numbered past it is sent.
+    after: u64,
+    /// Frames sent already (its held mail, what an earlier room had).
+    sent: HashSet<Rc<[u8]>>,
 }
 
 /// `event`'s canonical frame, to share.

@@ -316,12 +316,11 @@ impl Rooms {
         rooms
     }
 
-    /// `name`'s session `key` is online: it gets its rooms' messages.
-    pub fn online(&mut self, name: &str, key: usize) {
-        for folded in self.memberships.get(name).into_iter().flatten() {
-            if let Some(r) = self.rooms.get_mut(folded) {
-                r.online.insert(key);
-            }
+    /// `name`'s session `key` gets `room`'s messages from now on (its
+    /// catch-up of that room is written).
+    pub fn online_in(&mut self, room: &str, key: usize) {
+        if let Some(r) = self.rooms.get_mut(&*fold(room)) {
+            r.online.insert(key);
         }
     }
 

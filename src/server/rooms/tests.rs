@@ -144,7 +144,8 @@ fn online_keys_follow_logins_and_logouts_of_members() {
     rooms.join(&amy, "#a", None).unwrap();
     rooms.join(&amy, "#b", None).unwrap();
     rooms.join(&bob, "#a", Some(7)).unwrap();
-    rooms.online("amy", 3);
+    rooms.online_in("#A", 3);
+    rooms.online_in("#b", 3);
     let mut keys = rooms.online_keys("#a").to_vec();
     keys.sort();
     assert_eq!(keys, [3, 7]);

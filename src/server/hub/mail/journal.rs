@@ -154,7 +154,7 @@ impl<T: Write> Hub<T> {
         let count = held.len();
         let frames: Vec<Rc<[u8]>> = held.iter().map(|l| Rc::clone(&l.frame)).collect();
         let (rooms, up_to) = match catch_up {
-            true => self.catch_up(key, name, &frames),
+            true => self.start_catch_up(key, name, &frames),
             false => (Vec::new(), None),
         };
         if count == 0 && rooms.is_empty() {

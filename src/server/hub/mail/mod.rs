@@ -41,7 +41,7 @@ pub(in crate::server) enum Mailroom {
 
 /// What a parcel of held mail written to a connection came from.
 #[derive(Debug)]
-enum Contents {
+pub(in crate::server) enum Contents {
     /// Letters taken out of `owner`'s mailbox in the store.
     Letters {
         owner: Rc<str>,
@@ -75,6 +75,8 @@ pub struct MailInFlight {
     parcels: Vec<Parcel>,
     /// How far the session is in taking its mail from JetStream.
     pace: pace::Pace,
+    /// The rooms whose catch-up is still to be written, a window at a time.
+    pub(in crate::server) catch_up: Option<crate::server::hub::rooms::CatchUp>,
 }
 
 impl MailInFlight {
@@ -105,9 +107,15 @@ impl MailInFlight {
         }
     }
 
-    /// Is a rooms' catch-up written and not yet acknowledged?
+    /// Is a rooms' catch-up written and not yet acknowledged, or still to
+    /// be written?
     pub(in crate::server) fn catching_up(&self) -> bool {
-        self.parcels.iter().any(|p| p.caught_up.is_some())
+        self.catch_up.is_some() || self.parcels.iter().any(|p| p.caught_up.is_some())
+    }
+
+    /// Is any parcel written and not yet acknowledged?
+    pub(in crate::server) fn has_parcels(&self) -> bool {
+        !self.parcels.is_empty()
     }
 
     /// Takes the parcel `token` acknowledges.
@@ -168,6 +176,7 @@ impl<T: Write> Hub<T> {
             Contents::Ticket(ticket) => self.ticket_delivered(key, ticket),
             Contents::Nothing => {}
         }
+        self.next_catch_up_window(key);
     }
 
     /// Puts held mail a session did not acknowledge back in the mailbox
@@ -189,7 +198,7 @@ impl<T: Write> Hub<T> {
 
     /// Writes held `frames` to a session, then a `PING` whose `PONG`
     /// acknowledges them: one parcel with `contents`.
-    fn write_held<'f>(
+    pub(in crate::server) fn write_held<'f>(
         &mut self,
         key: usize,
         frames: impl Iterator<Item = &'f Rc<[u8]>>,

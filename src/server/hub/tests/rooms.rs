@@ -228,3 +228,57 @@ fn limits_refuse_a_join_with_507() {
     h.send(amy, "ROOMS\n");
     assert_eq!(h.turn_for(amy), ["ROOMS #r0 #r1 #r2 #r3 #r4"]);
 }
+
+#[test]
+fn a_long_catch_up_comes_a_window_at_a_time_and_live_messages_after_their_room() {
+    let mut limits = limits();
+    limits.max_queue = 16 << 10; // windows of 2 KiB
+    let mut h = Harness::with(limits, crate::server::journal::Journal::disabled());
+    let amy = h.login("amy");
+    let bob = h.login("bob");
+    for room in ["#a", "#b", "#c"] {
+        h.send(amy, &format!("JOIN {room}\n"));
+        h.send(bob, &format!("JOIN {room}\n"));
+    }
+    h.flush();
+    h.lines(amy);
+    quit(&mut h, bob);
+    let text = "x".repeat(800);
+    for room in ["#a", "#b", "#c"] {
+        for i in 0..3 {
+            h.send(amy, &format!("MSG {room} {i}{text}\n"));
+        }
+    }
+    h.flush();
+    let bob = h.connect();
+    h.send(bob, "LOGIN bob\n");
+    let first = h.turn_for(bob);
+    assert_eq!(first[1], "JOIN bob #a T", "{first:?}");
+    assert!(first.iter().all(|l| !l.contains(" #b ")), "{first:?}");
+    let ping = first.last().unwrap().clone();
+    assert!(ping.starts_with("PING "), "{first:?}");
+    // Said in #c before bob has its catch-up: it comes with the catch-up,
+    // once, in order — not live ahead of it.
+    h.send(amy, "MSG #c late\n");
+    h.send(amy, "MSG #a live\n");
+    h.flush();
+    assert_eq!(h.lines(bob), ["MSG amy #a T live"]);
+    let mut rest = Vec::new();
+    let mut ping = ping;
+    while let Some(token) = ping.strip_prefix("PING ") {
+        h.send(bob, &format!("PONG {token}\n"));
+        let window = h.turn_for(bob);
+        let Some(last) = window.last().cloned() else {
+            break;
+        };
+        rest.extend(window);
+        ping = last;
+    }
+    let c: Vec<&String> = rest
+        .iter()
+        .filter(|l| l.starts_with("MSG amy #c"))
+        .collect();
+    assert_eq!(c.len(), 4, "{rest:?}");
+    assert_eq!(c[3], "MSG amy #c T late");
+    assert!(rest.iter().any(|l| l == "JOIN bob #b T"));
+}
