@@ -13,6 +13,7 @@ mod harness;
 mod held_pace;
 mod output;
 mod rooms;
+mod rooms_prop;
 mod turns;
 mod web;
 mod websocket;
