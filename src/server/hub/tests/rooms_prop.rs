@@ -182,14 +182,14 @@ proptest! {
             w.apply(op);
         }
         w.settle();
-        for u in 0..3 {
-            for r in 0..2 {
+        for (u, user) in USERS.iter().enumerate() {
+            for (r, room) in ROOMS.iter().enumerate() {
                 let expected = w.expected.get(&(u, r)).cloned().unwrap_or_default();
                 let seen = w.seen.get(&(u, r)).cloned().unwrap_or_default();
                 if w.repeats_allowed.contains(&(u, r)) {
-                    prop_assert_eq!(firsts(&seen), firsts(&expected), "{} in {}", USERS[u], ROOMS[r]);
+                    prop_assert_eq!(firsts(&seen), firsts(&expected), "{} in {}", user, room);
                 } else {
-                    prop_assert_eq!(&seen, &expected, "{} in {}", USERS[u], ROOMS[r]);
+                    prop_assert_eq!(&seen, &expected, "{} in {}", user, room);
                 }
             }
         }
