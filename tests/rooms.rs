@@ -186,3 +186,34 @@ fn history_keeps_the_newest_and_a_catch_up_not_acknowledged_comes_again() {
         ]
     );
 }
+
+#[test]
+fn a_name_in_a_room_is_never_forgotten_past_max_known() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = server_on(dir.path(), &["--max-known", "2"]);
+    let mut amy = server.login("amy");
+    amy.send("JOIN #keep");
+    replies(&mut amy);
+    quit(amy);
+    // Three more names come and go: past --max-known, the least recently
+    // seen are forgotten — but not amy, who is in a room.
+    for name in ["b1", "b2", "b3"] {
+        quit(server.login(name));
+    }
+    let mut zed = server.login("zed");
+    zed.send("MSG amy still there?");
+    zed.send("MSG b1 gone?");
+    assert_eq!(
+        replies(&mut zed),
+        ["ERR 404 no such user: b1; nothing was sent"]
+    );
+    // And across a restart.
+    server.kill();
+    let server = server_on(dir.path(), &["--max-known", "2"]);
+    for name in ["c1", "c2", "c3"] {
+        quit(server.login(name));
+    }
+    let mut zed = server.login("zed");
+    zed.send("MSG amy still there?");
+    assert_eq!(replies(&mut zed), Vec::<String>::new());
+}
