@@ -325,14 +325,13 @@ impl Link {
                             link.mailbox.give_back(ticket).await;
                         }
                         let fetch = tokio::time::timeout(OP_TIMEOUT, link.mailbox.fetch(&name));
-                        let mail = match fetch.await.unwrap_or_else(|_| Err("timed out".into())) {
-                            Ok(mail) => mail,
-                            Err(e) => {
-                                warn!("cannot fetch the mail held for {name}: {e}; it comes at a later login");
-                                None
-                            }
+                        let news = match fetch.await.unwrap_or_else(|_| Err("timed out".into())) {
+                            Ok(mail) => FromCluster::Mail { key, name, mail },
+                            // Still held: the loop asks again while its
+                            // owner is online, not at the next login.
+                            Err(why) => FromCluster::FetchFailed { key, name, why },
                         };
-                        link.to_loop.send(FromCluster::Mail { key, name, mail });
+                        link.to_loop.send(news);
                         if let Some(ticket) = acknowledge {
                             link.mailbox.acknowledge(ticket).await;
                         }

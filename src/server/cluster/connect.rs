@@ -2,6 +2,7 @@
 //! credentials file, a private CA, and the buckets every part opens.
 
 use super::bridge::ToLoop;
+use super::retry::retried;
 use super::{ClusterSettings, FromCluster, Gauges};
 use async_nats::jetstream::{self, kv};
 use log::{error, info, warn};
@@ -13,6 +14,10 @@ use std::time::Duration;
 pub const JS_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long to wait for the cluster at start.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a bucket JetStream cannot make yet is asked for again: a
+/// fresh JetStream on a busy machine may not place it at once ("no
+/// suitable peers for placement, peer offline") or not answer in time.
+const BUCKET_PATIENCE: Duration = Duration::from_secs(12);
 /// Bus messages a subscription may buffer before the client drops (and
 /// reports a slow consumer). The helper reads the bus subscription at once
 /// and bounds what waits for the loop itself (`Gauges::admit`), so this
@@ -115,6 +120,19 @@ pub async fn bucket(
     name: &str,
     replicas: usize,
 ) -> Result<kv::Store, String> {
+    let what = format!("opening the bucket {name}");
+    let deadline = tokio::time::Instant::now() + BUCKET_PATIENCE;
+    retried(&what, deadline, || open_bucket(js, name, replicas))
+        .await
+        .map_err(|e| format!("cannot create the bucket {name}: {e}"))
+}
+
+/// One try at opening the bucket `name`, made if need be.
+async fn open_bucket(
+    js: &jetstream::Context,
+    name: &str,
+    replicas: usize,
+) -> Result<kv::Store, String> {
     if let Ok(store) = js.get_key_value(name).await {
         return Ok(store);
     }
@@ -127,10 +145,7 @@ pub async fn bucket(
     match js.create_key_value(config).await {
         Ok(store) => Ok(store),
         // Another node made it meanwhile.
-        Err(e) => js
-            .get_key_value(name)
-            .await
-            .map_err(|_| format!("cannot create the bucket {name}: {e}")),
+        Err(e) => js.get_key_value(name).await.map_err(|_| e.to_string()),
     }
 }
 

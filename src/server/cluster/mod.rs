@@ -257,12 +257,18 @@ pub enum FromCluster {
         outcome: HoldOutcome,
     },
     /// The answer to a `Fetch`: the next window of mail held for a user
-    /// already online, or `None` when nothing more is held (or JetStream
-    /// could not say).
+    /// already online, or `None` when nothing more is held.
     Mail {
         key: usize,
         name: String,
         mail: Option<HeldMail>,
+    },
+    /// A `Fetch` that JetStream did not answer (electing leaders, no
+    /// quorum): the mail is still held, and fetched again later.
+    FetchFailed {
+        key: usize,
+        name: String,
+        why: String,
     },
     /// The names bucket changed: `name` is held by `holder`, or by nobody.
     Name {

@@ -45,7 +45,7 @@ impl Stores {
                 Ok(Err(e)) => e,
                 Err(_) => "JetStream did not answer".to_owned(),
             };
-            if Instant::now() + pause >= deadline {
+            if Instant::now() + pause >= deadline || permanent(&error) {
                 return Err(error);
             }
             warn!("{error}; asking JetStream again (for up to {START_PATIENCE:?} in all)");
@@ -65,4 +65,10 @@ impl Stores {
             accounts: UsersBucket::open(js, settings.replicas).await?,
         })
     }
+}
+
+/// An error asking again cannot cure: JetStream has no room for the
+/// streams as configured (`max_file_store` below `--held-bytes`).
+fn permanent(error: &str) -> bool {
+    error.contains("insufficient storage")
 }

@@ -13,8 +13,11 @@
 //! Pulls that fail for a moment — the consumer deleted under the pull (the
 //! last acknowledgement deletes it), or moved while JetStream restarts or
 //! elects — are tried again for up to 8 s, not reported to the
-//! client as the cluster being unavailable.
+//! client as the cluster being unavailable. A pull nobody answers (a
+//! consumer whose leader is not elected yet) counts as such a failure
+//! after [`JS_TIMEOUT`]: it would otherwise wait for ever.
 
+use super::connect::JS_TIMEOUT;
 use super::mailbox::{entry_seq, mailbox_subject, Mailbox, ACK_WAIT};
 use super::HeldMail;
 use async_nats::jetstream::consumer::{pull, AckPolicy, Consumer};
@@ -132,7 +135,12 @@ impl Mailbox {
             .await
             .map_err(|e| e.to_string())?;
         let (mut entries, mut cut_short) = (Vec::new(), None);
-        while let Some(message) = batch.next().await {
+        loop {
+            let Ok(next) = tokio::time::timeout(JS_TIMEOUT, batch.next()).await else {
+                cut_short = Some("no answer to the pull".to_owned());
+                break;
+            };
+            let Some(message) = next else { break };
             match message {
                 Ok(message) => entries.push(message),
                 Err(e) => {

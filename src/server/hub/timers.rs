@@ -63,6 +63,7 @@ impl<T: Write> Hub<T> {
             self.kill(key);
         }
         self.cluster_tick();
+        self.retry_fetches();
         self.seal();
         // After a burst (a login storm, a flood) has drained, give the
         // freed heap back instead of holding the peak for good.

@@ -228,6 +228,7 @@ impl<T: Write> Hub<T> {
             } => self.confirmed(key, serial, failures),
             FromCluster::HeldHere { id, outcome } => self.held_here(id, outcome),
             FromCluster::Mail { key, name, mail } => self.window_fetched(key, &name, mail),
+            FromCluster::FetchFailed { key, name, why } => self.fetch_failed(key, &name, &why),
             FromCluster::Name { name, holder } => self.on_name(name, holder),
             FromCluster::ClaimFound { name, holder } => self.claim_found(&name, &holder),
             FromCluster::NamesReset => {

@@ -7,14 +7,30 @@
 //! while older mail is still held wait beside its queue (counted against
 //! `--max-queue`) and follow the last window, as on a single node, where
 //! held mail is all queued at login before anything newer.
+//!
+//! A fetch JetStream does not answer (leaders being elected after a NATS
+//! server died) leaves the mail held there: it is asked for again after a
+//! pause, as long as its owner is online, rather than left for their next
+//! login — they are online, and its sender was told it was delivered or
+//! held.
 
 use super::{Contents, Hub, MailInFlight};
 use crate::server::cluster::{HeldMail, ToCluster};
 use crate::server::hub::queues::{Limit, Outgoing};
-use log::{info, warn};
+use log::{debug, info, warn};
 use std::collections::VecDeque;
 use std::io::Write;
 use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+/// The longest pause between fetches JetStream did not answer.
+const MAX_RETRY_PAUSE: Duration = Duration::from_secs(16);
+
+/// The pause after `failures` fetches in a row were not answered: 1 s,
+/// doubling up to [`MAX_RETRY_PAUSE`].
+fn retry_pause(failures: u32) -> Duration {
+    Duration::from_secs(1 << failures.clamp(1, 8).saturating_sub(1)).min(MAX_RETRY_PAUSE)
+}
 
 /// Where a session is in taking its mail from JetStream.
 #[derive(Debug, Default)]
@@ -26,6 +42,9 @@ pub(super) struct Pace {
     /// Private messages newer than mail still held, in arrival order.
     later: VecDeque<Rc<[u8]>>,
     later_bytes: usize,
+    /// Fetches JetStream did not answer, in a row, and when to ask again.
+    failures: u32,
+    retry_at: Option<Instant>,
 }
 
 impl Pace {
@@ -106,12 +125,10 @@ impl<T: Write> Hub<T> {
         self.queues.with_session(key, |s| {
             s.mail.pace.fetching = sent;
             s.mail.pace.more = false;
+            s.mail.pace.retry_at = None;
         });
         if !sent {
-            warn!(
-                "cannot fetch the rest of the mail held for {name} now; it comes at a later login"
-            );
-            self.release_later(key);
+            self.fetch_failed(key, name, "the cluster link is overloaded");
         }
     }
 
@@ -123,6 +140,8 @@ impl<T: Write> Hub<T> {
             .with_session(key, |s| {
                 let busy = s.mail.pace.fetching || s.mail.window_out();
                 s.mail.pace.more |= busy;
+                // Fetched now, or after the fetch or window under way.
+                s.mail.pace.retry_at = None;
                 busy
             })
             .unwrap_or(true);
@@ -164,6 +183,7 @@ impl<T: Write> Hub<T> {
             .queues
             .with_session(key, |s| {
                 s.mail.pace.fetching = false;
+                s.mail.pace.failures = 0;
                 s.mail.pace.more
             })
             .unwrap_or(false);
@@ -172,6 +192,59 @@ impl<T: Write> Hub<T> {
             // Held for it while this fetch was under way.
             None if more => self.fetch_window(key, name, None, Vec::new()),
             None => self.release_later(key),
+        }
+    }
+
+    /// A fetch for `name`, online here as `key`, was not done (JetStream
+    /// did not answer, or the helper had no room for it): the mail is
+    /// still held, and asked for again after a pause.
+    /// What waited for it is queued meanwhile rather than held back on
+    /// JetStream's account (it would be held back for as long as JetStream
+    /// is unavailable).
+    pub(in crate::server::hub) fn fetch_failed(&mut self, key: usize, name: &str, why: &str) {
+        if self.online.get(name) != Some(&key) {
+            return; // gone meanwhile: fetched at the next login
+        }
+        let now = self.now;
+        let failures = self.queues.with_session(key, |s| {
+            let pace = &mut s.mail.pace;
+            pace.fetching = false;
+            pace.more = false;
+            pace.failures = pace.failures.saturating_add(1);
+            pace.retry_at = Some(now + retry_pause(pace.failures));
+            pace.failures
+        });
+        if failures == Some(1) {
+            warn!("cannot fetch the mail held for {name} now ({why}); asking again while {name} is online");
+        } else {
+            debug!(
+                "cannot fetch the mail held for {name} now ({why}), {failures:?} times in a row"
+            );
+        }
+        self.release_later(key);
+    }
+
+    /// On the loop's tick: fetches JetStream did not answer are asked for
+    /// again once their pause is over.
+    pub(in crate::server::hub) fn retry_fetches(&mut self) {
+        if self.cluster.is_none() {
+            return;
+        }
+        let now = self.now;
+        let due: Vec<(usize, Rc<str>)> = self
+            .queues
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.mail.pace.retry_at.is_some_and(|at| now >= at))
+            .filter_map(|(key, s)| Some((key, Rc::clone(s.name()?))))
+            .collect();
+        for (key, name) in due {
+            if self.online.get(&*name) != Some(&key) {
+                self.queues
+                    .with_session(key, |s| s.mail.pace.retry_at = None);
+                continue;
+            }
+            self.mail_waiting(key, &name);
         }
     }
 
@@ -233,6 +306,7 @@ impl<T: Write> Hub<T> {
         self.queues.with_session(key, |s| {
             s.mail.pace.fetching = false;
             s.mail.pace.more = false;
+            s.mail.pace.retry_at = None;
         });
         self.release_later(key);
     }

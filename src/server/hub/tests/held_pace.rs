@@ -160,3 +160,58 @@ fn private_messages_waiting_for_held_mail_count_against_the_queue() {
         .any(|j| matches!(j, ToCluster::ReturnMail { ticket: 7 }));
     assert!(returned);
 }
+
+/// JetStream does not answer a fetch for `key` (bob's).
+fn fetch_failed(node: &mut Node, key: usize) {
+    node.news(FromCluster::FetchFailed {
+        key,
+        name: "bob".into(),
+        why: "timed out".into(),
+    });
+}
+
+#[test]
+fn mail_jetstream_did_not_hand_out_is_fetched_again_while_its_owner_is_online() {
+    let mut node = Node::new();
+    let bob = node.login("bob");
+    // Another node took bob for offline and held a message for him.
+    node.bus("b", &String::from_utf8_lossy(&wire::encode_mail_for("bob")));
+    assert_eq!(window_jobs(node.jobs()), [(None, true)]);
+    // JetStream is electing leaders: the mail stays held there.
+    fetch_failed(&mut node, bob);
+    // What comes meanwhile is not held back behind it.
+    private_from_bus(&mut node, "live");
+    assert_eq!(texts(node.h.turn_for(bob)), ["live"]);
+    // Asked for again after a pause, which doubles while it fails.
+    node.h.at(1);
+    assert_eq!(window_jobs(node.jobs()), [(None, true)]);
+    fetch_failed(&mut node, bob);
+    node.h.at(2);
+    assert!(window_jobs(node.jobs()).is_empty(), "within the pause");
+    node.h.at(3);
+    assert_eq!(window_jobs(node.jobs()), [(None, true)]);
+    let mail = Some(window(7, &["held"], false));
+    let name = "bob".to_owned();
+    node.news(FromCluster::Mail {
+        key: bob,
+        name,
+        mail,
+    });
+    let got = node.h.turn_for(bob);
+    assert_eq!(texts(got.clone()), ["held", "PING"]);
+    pong(&mut node, bob, &got);
+    node.h.at(30);
+    assert_eq!(
+        window_jobs(node.jobs()),
+        [(Some(7), false)],
+        "not asked again"
+    );
+    // Not asked for once bob has left: his next login fetches it.
+    node.bus("b", &String::from_utf8_lossy(&wire::encode_mail_for("bob")));
+    assert_eq!(window_jobs(node.jobs()), [(None, true)]);
+    fetch_failed(&mut node, bob);
+    node.h.send(bob, "QUIT\n");
+    node.h.flush();
+    node.h.at(60);
+    assert!(window_jobs(node.jobs()).is_empty(), "bob has left");
+}
