@@ -126,6 +126,10 @@ impl<T: Write> Hub<T> {
             bytes += join.len();
             frames.push(join);
             for said in self.rooms.said_since(&room, catch_up.after) {
+                // Its own messages never came to it live: not owed.
+                if said_by(&said.frame, &name) {
+                    continue;
+                }
                 if catch_up.sent.insert(Rc::clone(&said.frame)) {
                     bytes += said.frame.len();
                     frames.push(Rc::clone(&said.frame));
@@ -238,6 +242,14 @@ pub(in crate::server) struct CatchUp {
     after: u64,
     /// Frames sent already (its held mail, what an earlier room had).
     sent: HashSet<Rc<[u8]>>,
+}
+
+/// Is `frame` (`MSG <from> ...`) a message `name` sent?
+fn said_by(frame: &[u8], name: &str) -> bool {
+    frame
+        .strip_prefix(b"MSG ")
+        .and_then(|rest| rest.strip_prefix(name.as_bytes()))
+        .is_some_and(|rest| rest.first() == Some(&b' '))
 }
 
 /// `event`'s canonical frame, to share.
