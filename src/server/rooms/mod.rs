@@ -104,6 +104,21 @@ fn fold(room: &str) -> Folded {
     room.to_ascii_lowercase().into_boxed_str()
 }
 
+/// Calls `f` with the lower-case form of `room`, on the stack for any
+/// name the protocol allows (a lookup allocates nothing).
+fn folded<R>(room: &str, f: impl FnOnce(&str) -> R) -> R {
+    let mut buf = [0u8; 64];
+    match buf.get_mut(..room.len()) {
+        Some(slot) => {
+            slot.copy_from_slice(room.as_bytes());
+            slot.make_ascii_lowercase();
+            // Lower-casing ASCII keeps UTF-8 valid.
+            f(std::str::from_utf8(slot).unwrap_or(room))
+        }
+        None => f(&fold(room)),
+    }
+}
+
 #[derive(Debug)]
 struct Room {
     /// As its creator wrote it.
@@ -174,6 +189,14 @@ impl Rooms {
         rooms
     }
 
+    fn room(&self, room: &str) -> Option<&Room> {
+        folded(room, |f| self.rooms.get(f))
+    }
+
+    fn room_mut(&mut self, room: &str) -> Option<&mut Room> {
+        folded(room, |f| self.rooms.get_mut(f))
+    }
+
     pub fn len(&self) -> usize {
         self.rooms.len()
     }
@@ -203,12 +226,11 @@ impl Rooms {
 
     /// The room `room` names, as it is shown, if it exists.
     pub fn shown(&self, room: &str) -> Option<&Rc<str>> {
-        self.rooms.get(&*fold(room)).map(|r| &r.name)
+        self.room(room).map(|r| &r.name)
     }
 
     pub fn is_member(&self, name: &str, room: &str) -> bool {
-        self.rooms
-            .get(&*fold(room))
+        self.room(room)
             .is_some_and(|r| r.members.contains(name))
     }
 
@@ -319,7 +341,7 @@ impl Rooms {
     /// `name`'s session `key` gets `room`'s messages from now on (its
     /// catch-up of that room is written).
     pub fn online_in(&mut self, room: &str, key: usize) {
-        if let Some(r) = self.rooms.get_mut(&*fold(room)) {
+        if let Some(r) = self.room_mut(room) {
             r.online.insert(key);
         }
     }
@@ -335,15 +357,13 @@ impl Rooms {
 
     /// The sessions of `room`'s members online.
     pub fn online_keys(&self, room: &str) -> &[usize] {
-        self.rooms
-            .get(&*fold(room))
+        self.room(room)
             .map_or(&[], |r| r.online.keys())
     }
 
     /// The names of `room`'s members online, as `is_online` says.
     pub fn members(&self, room: &str) -> impl Iterator<Item = &Rc<str>> {
-        self.rooms
-            .get(&*fold(room))
+        self.room(room)
             .into_iter()
             .flat_map(|r| r.members.iter())
     }
@@ -434,8 +454,7 @@ impl Rooms {
 
     /// What `room` remembers, oldest first.
     pub fn history(&self, room: &str) -> impl Iterator<Item = &Said> {
-        self.rooms
-            .get(&*fold(room))
+        self.room(room)
             .into_iter()
             .flat_map(|r| r.history.iter())
     }
