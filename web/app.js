@@ -14,15 +14,20 @@
  *   took the name over (two tabs must not fight over it), or the login
  *   itself was refused. Then a person decides.
  *
- * All of it is one function, so it leaves no globals behind: a script
- * pasted into the console (the README's `/ws` example) cannot clash.
+ * Conversations (Everyone, rooms, private ones) are web/chats.js; what
+ * a typed line means is web/input.js. All of this is one function, so it
+ * leaves no globals behind: a script pasted into the console (the
+ * README's `/ws` example) cannot clash.
  */
 (() => {
   'use strict';
 
   const $ = (id) => document.getElementById(id);
   const { HELP, NAME, interpret, blank, visible, escapeText, unescapeText, fields } = evchatInput;
-  const MAX_ROWS = 2000;
+  const { EVERYONE, roomKey, peopleKey } = evchatChats;
+  const MAX_ROWS = 2000; // in one conversation
+  const MAX_ALL_ROWS = 10000; // in all of them
+  const MAX_PRIVATE = 100; // private conversations kept
   const FIRST_DELAY = 500;
   const MAX_DELAY = 10000;
 
@@ -36,12 +41,16 @@
   let delay = FIRST_DELAY;
   let timer = null;
   let heldRun = null; // private messages since OK LOGIN, until the held-mail PING
+  const catching = new Set(); // rooms whose login catch-up is coming, until a PING
+  const joins = []; // rooms joined from here, oldest first, until their PONG join
+  let entering = new Set(); // of those, the rooms whose history is coming
+  let chats = null; // the conversations (web/chats.js)
   let why = null; // why the last attempt failed, when the server said
   let sent = []; // [token, row] of messages sent and not yet past their PING
   let nextToken = 0;
   let lost = false; // the connection dropped while logged in
   let quitting = false; // the user typed /quit: no reconnecting
-  const asked = { who: false, stats: false }; // show the answer as a note
+  const asked = { who: false, stats: false, rooms: false }; // show the answer as a note
   let pinned = true; // is the message list scrolled to its end (so kept there)?
   const users = new Set();
 
@@ -115,13 +124,12 @@
     }).observe(list);
   }
 
-  function addRow(kind, time, parts) {
-    const list = $('messages');
+  // A row in conversation `key` (the current one if not given); `counts`:
+  // it is a message someone else sent, unread until its conversation is shown.
+  function addRow(kind, time, parts, key, counts) {
     const row = el('li', 'row ' + kind);
     row.append(stampOf(time), ...parts);
-    later(true);
-    list.append(row);
-    while (list.childElementCount > MAX_ROWS) list.firstElementChild.remove();
+    if (chats.add(key || chats.current().key, row, counts)) later(true);
     return row;
   }
 
@@ -134,15 +142,43 @@
     return 'private to ' + names.join(', ') + last;
   }
 
-  function showMessage(from, to, time, text) {
-    const parts = [el('span', 'from', visible(from, false))];
-    if (to) parts.push(el('span', 'tag', visible(privateTag(from, to), false)));
-    parts.push(el('span', 'text', visible(text, true)));
-    const kind = (to ? 'private' : 'say') + (from === me ? ' mine' : '');
-    return addRow(kind, time, parts);
+  // A room message's tag: none in its own room when it went there alone,
+  // else where it went ('to #rust and bob').
+  function roomTag(to, key) {
+    if (to.length === 1 && roomKey(to[0]) === key) return null;
+    const names = to.map((n) => (n === me ? 'you' : n));
+    const last = names.length > 1 ? ' and ' + names.pop() : '';
+    return 'to ' + names.join(', ') + last;
   }
 
-  const note = (text, time) => addRow('note', time, [el('span', 'text', visible(text, true))]);
+  // The conversation a message belongs in: Everyone for a broadcast, its
+  // room (one we have, if it names several), else the private one of the
+  // people in it other than me.
+  function chatOf(from, to) {
+    if (!to) return chats.get(EVERYONE);
+    const rooms = to.filter((t) => t.startsWith('#'));
+    if (rooms.length) return openRoom(rooms.find((r) => chats.get(roomKey(r))) || rooms[0]);
+    const others = [...new Set([from, ...to])].filter((n) => n !== me).sort();
+    const people = others.length ? others : [me];
+    return chats.open(peopleKey(people), 'private', people.join(', '), people);
+  }
+
+  const openRoom = (room) => chats.open(roomKey(room), 'room', room, [room]);
+
+  // Shows a message in conversation `key` (its own unless given: the echo
+  // of one's own message where it was typed).
+  function showMessage(from, to, time, text, key) {
+    const room = to && to.some((t) => t.startsWith('#'));
+    const where = key || chatOf(from, to).key;
+    const tag = !to ? null : room ? roomTag(to, where) : privateTag(from, to);
+    const parts = [el('span', 'from', visible(from, false))];
+    if (tag) parts.push(el('span', 'tag', visible(tag, false)));
+    parts.push(el('span', 'text', visible(text, true)));
+    const kind = (!to ? 'say' : room ? 'room' : 'private') + (from === me ? ' mine' : '');
+    return addRow(kind, time, parts, where, from !== me);
+  }
+
+  const note = (text, time, key) => addRow('note', time, [el('span', 'text', visible(text, true))], key);
   const problem = (text) => addRow('error', null, [el('span', 'text', visible(text, true))]);
 
   // A burst of logins and logouts (more than three, each within a second of
@@ -150,15 +186,15 @@
   const burst = { row: null, at: 0, n: 0, joined: 0, left: 0 };
   function presence(kind, name, time, text) {
     const now = Date.now();
-    const going = burst.row === $('messages').lastElementChild && now - burst.at < 1000;
+    const going = burst.row && burst.row === chats.last(EVERYONE) && now - burst.at < 1000;
     if (!going) Object.assign(burst, { n: 0, joined: 0, left: 0 });
     burst.at = now;
     burst.n += 1;
     if (burst.n <= 3) {
-      burst.row = note(name + ' ' + kind + (text ? ': ' + text : ''), time);
+      burst.row = note(name + ' ' + kind + (text ? ': ' + text : ''), time, EVERYONE);
       return;
     }
-    if (burst.n === 4) burst.row = note('', time);
+    if (burst.n === 4) burst.row = note('', time, EVERYONE);
     burst[kind] += 1;
     const counts = [burst.joined && burst.joined + ' more joined'];
     if (burst.left) counts.push(burst.left + ' more left');
@@ -198,8 +234,10 @@
     $('send').disabled = state !== 'online';
   }
 
-  function showLogin(message) {
+  function showLogin(message, info) {
     $('login').hidden = false;
+    $('login-info').hidden = !info;
+    $('login-info').textContent = info || '';
     $('login-error').hidden = !message;
     $('login-error').textContent = message ? visible(message, false) : '';
     const needPassword = !$('password-row').hidden;
@@ -231,12 +269,15 @@
 
   function closed() {
     ws = null;
-    if (loggedIn) note(quitting ? 'you left the chat' : 'connection lost');
+    if (loggedIn && !quitting) note('connection lost');
     if (loggedIn) lost = !quitting;
-    if (quitting) showLogin();
+    if (quitting) leftTheChat();
     quitting = false;
     loggedIn = false;
     heldRun = null;
+    catching.clear();
+    joins.length = 0;
+    entering = new Set();
     sent = [];
     users.clear(); // unknown until the next WHO
     later(false);
@@ -248,6 +289,15 @@
     setState(why === 'server full' ? 'full' : 'waiting', (why || 'disconnected') + ' — ' + retry, retry);
     why = null;
     timer = setTimeout(connect, wait);
+  }
+
+  // After /quit: the login card alone, nothing of the conversations left.
+  function leftTheChat() {
+    chats.reset();
+    $('chat').hidden = true;
+    $('composer').hidden = true;
+    $('input').value = '';
+    showLogin(null, 'You left the chat.');
   }
 
   // The server ended things on purpose: stop and let a person act.
@@ -263,7 +313,11 @@
     const sp = frame.indexOf(' ');
     const verb = sp < 0 ? frame : frame.slice(0, sp);
     const rest = sp < 0 ? '' : frame.slice(sp + 1);
-    if (verb !== 'MSG' && verb !== 'PING') heldRun = null;
+    // Held mail ends at the PING after it, or at the first room's catch-up.
+    if (heldRun && (verb === 'PING' || (verb === 'JOIN' && rest.startsWith(me + ' ')))) {
+      heldRun.forEach((row) => marked(row, 'held while you were away'));
+    }
+    if (verb !== 'MSG') heldRun = null;
     switch (verb) {
       case 'OK':
         if (rest.startsWith('LOGIN ')) loggedInAs(rest.slice(6));
@@ -274,9 +328,40 @@
         break;
       }
       case 'MSG': {
-        const [from, to, time, text] = fields(rest, 4);
-        const row = showMessage(from, to.split(','), time, unescapeText(text || ''));
-        if (heldRun) heldRun.push(row);
+        const [from, list, time, text] = fields(rest, 4);
+        const to = list.split(',');
+        const row = showMessage(from, to, time, unescapeText(text || ''));
+        const chat = chatOf(from, to);
+        if (chat.kind !== 'room' && heldRun) heldRun.push(row);
+        if (catching.has(chat.key)) marked(row, 'said while you were away');
+        if (entering.has(chat.key)) row.classList.add('earlier');
+        break;
+      }
+      case 'JOIN': {
+        const [name, room, time] = fields(rest, 3);
+        if (name === me) joined(room, time);
+        else if (chats.get(roomKey(room))) note(name + ' joined ' + room, time, roomKey(room));
+        break;
+      }
+      case 'PART': {
+        const [name, room, time, text] = fields(rest, 4);
+        const key = roomKey(room);
+        const said = name + ' left ' + room + (text ? ': ' + unescapeText(text) : '');
+        if (name !== me) {
+          if (chats.get(key)) note(said, time, key);
+        } else if (chats.get(key)) {
+          chats.drop(key);
+          note('you left ' + room, time);
+        }
+        break;
+      }
+      case 'ROOMS': {
+        const rooms = rest.split(' ').filter(Boolean);
+        const keys = new Set(rooms.map(roomKey));
+        rooms.forEach(openRoom);
+        chats.rooms().filter((c) => !keys.has(c.key)).forEach((c) => chats.drop(c.key));
+        if (asked.rooms) note(rooms.length ? 'your rooms: ' + rooms.join(', ') : 'you are in no room');
+        asked.rooms = false;
         break;
       }
       case 'JOINED': {
@@ -294,6 +379,11 @@
         break;
       }
       case 'USERS':
+        if (rest.startsWith('#')) {
+          const [room, ...names] = rest.split(' ');
+          note(room + ' online (' + names.length + '): ' + names.join(', '));
+          break;
+        }
         users.clear();
         rest.split(' ').filter(Boolean).forEach((n) => users.add(n));
         later(false);
@@ -306,15 +396,20 @@
         break;
       case 'PING':
         send(sp < 0 ? 'PONG' : 'PONG ' + rest);
-        // Held mail comes right after OK LOGIN and ends with a PING.
-        if (heldRun && heldRun.length) heldRun.forEach(markHeld);
-        heldRun = null;
+        // Held mail and each window of rooms' catch-up end with a PING.
+        catching.clear();
         later(true);
         break;
       case 'ERR':
         refused(rest.slice(0, 3), unescapeText(rest.slice(4)));
         break;
       case 'PONG': {
+        if (rest === 'join') {
+          // A room joined from here: its history has come.
+          const key = joins.shift();
+          entering.delete(key);
+          break;
+        }
         // Every frame before our PING was handled: no error came for them.
         const i = sent.findIndex(([token]) => token === rest);
         if (i >= 0) sent.splice(0, i + 1);
@@ -324,12 +419,28 @@
     }
   }
 
-  function markHeld(row) {
+  // Marks a message that came at login: held for you, or said in a room.
+  function marked(row, why) {
     row.classList.add('held');
-    row.querySelector('.text').before(el('span', 'tag held-tag', 'held while you were away'));
+    row.querySelector('.text').before(el('span', 'tag held-tag', why));
+  }
+
+  // `JOIN <me> <room>`: the answer to a join from here (the room becomes
+  // current and its history follows), or, at login, a room we are in
+  // (what it said while we were away follows, until a PING).
+  function joined(room, time) {
+    const key = roomKey(room);
+    const mine = joins.includes(key) && !entering.has(key);
+    const known = !!chats.get(key);
+    openRoom(room);
+    if (!mine) return catching.add(key);
+    entering.add(key);
+    if (!known) note('you joined ' + room, time, key);
+    chats.show(key);
   }
 
   function loggedInAs(name) {
+    if (name !== me || !everIn) chats.reset(); // nothing of another name's
     loggedIn = true;
     everIn = true;
     me = name;
@@ -343,6 +454,7 @@
     $('composer').hidden = false;
     $('login-error').hidden = true;
     send('WHO');
+    send('ROOMS');
     $('input').focus();
   }
 
@@ -370,10 +482,11 @@
     }
     // Errors come in order, before the PONG of the PING sent after the
     // message that caused them: these mean it went to nobody.
-    if (sent.length && (code === '400' || code === '404' || code === '413')) {
-      const row = sent.shift()[1];
-      row.classList.add('failed');
-      row.querySelector('.text').before(el('span', 'tag failed-tag', 'not sent'));
+    if (sent.length && ['400', '403', '404', '413'].includes(code)) {
+      for (const row of sent.shift()[1]) {
+        row.classList.add('failed');
+        row.querySelector('.text').before(el('span', 'tag failed-tag', 'not sent'));
+      }
     }
     problem(plainError(code, text));
   }
@@ -457,48 +570,114 @@
     }
     pinned = true; // what one does is always shown
     toEnd();
-    if (action.command) {
-      command(action.command, action.rest);
-    } else {
-      const { to, text } = action;
-      if (text.includes('\0')) return problem('a message cannot hold a NUL character');
-      const body = escapeText(text);
-      send(to ? 'MSG ' + to.join(',') + ' ' + body : 'SAY ' + body);
-      // The server does not echo to the sender (except a MSG to oneself).
-      const row = !to || !to.includes(me) ? showMessage(me, to, null, text) : null;
-      if (row) {
-        nextToken += 1;
-        sent.push(['m' + nextToken, row]);
-        send('PING m' + nextToken);
-      }
-    }
+    // A refused line stays in the box, to be fixed.
+    const refusal = action.command ? command(action) : sendMessage(action.to, action.text);
+    if (refusal) return problem(refusal);
     input.value = '';
   }
 
-  function command(what, rest) {
-    if (what === 'help') return note(HELP);
-    if (what === 'who') asked.who = true;
-    if (what === 'stats') asked.stats = true;
-    if (what === 'quit') {
-      wanted = false; // no reconnecting: the user left
-      quitting = true;
-      return send(rest ? 'QUIT ' + escapeText(rest) : 'QUIT');
-    }
-    send(what.toUpperCase());
+  // A plain line goes to the conversation shown; `to` names its own.
+  function sendMessage(named, text) {
+    if (text.includes('\0')) return 'a message cannot hold a NUL character';
+    const here = chats.current();
+    const to = named || here.to;
+    send(to ? 'MSG ' + to.join(',') + ' ' + escapeText(text) : 'SAY ' + escapeText(text));
+    // The server does not echo to the sender (except a MSG to oneself).
+    if (to && to.includes(me)) return null;
+    const rows = [showMessage(me, to, null, text)];
+    // Shown where it was typed too, when that is elsewhere.
+    if (chatOf(me, to) !== here) rows.push(showMessage(me, to, null, text, here.key));
+    nextToken += 1;
+    sent.push(['m' + nextToken, rows]);
+    send('PING m' + nextToken);
+    return null;
   }
 
+  // Runs a command; returns why not, if it cannot be.
+  function command({ command: what, rest, room, text }) {
+    switch (what) {
+      case 'help': {
+        const row = note(HELP);
+        row.querySelector('.text').classList.add('help');
+        return null;
+      }
+      case 'quit':
+        wanted = false; // no reconnecting: the user left
+        quitting = true;
+        send(rest ? 'QUIT ' + escapeText(rest) : 'QUIT');
+        return null;
+      case 'join':
+        joins.push(roomKey(room));
+        send('JOIN ' + room);
+        send('PING join'); // its PONG comes after the room's history
+        return null;
+      case 'part': {
+        const here = chats.current();
+        const which = room || (here.kind === 'room' ? here.to[0] : null);
+        if (!which) return 'leave which room? /part #room (or /part in the room)';
+        send('PART ' + which + (text ? ' ' + escapeText(text) : ''));
+        return null;
+      }
+      case 'go':
+        if (room && !chats.get(roomKey(room))) return 'you are not in ' + room + ': /join ' + room;
+        chats.show(room ? roomKey(room) : EVERYONE);
+        return null;
+      case 'who':
+        asked.who = !room;
+        send(room ? 'WHO ' + room : 'WHO');
+        return null;
+      default: // stats, rooms
+        asked[what] = true;
+        send(what.toUpperCase());
+        return null;
+    }
+  }
+
+  // The conversation `chat` is now shown: its name above, the box says
+  // where a line goes, the list at its end.
+  function shown(chat) {
+    $('chat-title').textContent = visible(chat.label, false);
+    $('leave').hidden = chat.kind !== 'room';
+    const where = chat.kind === 'everyone' ? 'everyone' : $('chat-title').textContent;
+    $('input').placeholder = 'Message ' + where + ' (@name: private, /help)';
+    pinned = true;
+    toEnd();
+  }
+
+  // A click on a name opens the private conversation with them.
   function startPrivate(name) {
-    const input = $('input');
-    const rest = input.value.replace(/^(@\S+\s*)+/, '');
-    input.value = '@' + name + ' ' + rest;
+    chats.show(chatOf(me, [name]).key);
     document.body.classList.remove('who-open');
     $('who-toggle').setAttribute('aria-expanded', 'false');
-    input.focus();
-    input.setSelectionRange(input.value.length, input.value.length);
+    $('input').focus();
+  }
+
+  function joinFromList(ev) {
+    ev.preventDefault();
+    const room = $('join-room').value.trim();
+    const typed = room.startsWith('#') ? room : '#' + room;
+    if (!loggedIn || !evchatInput.ROOM.test(typed)) {
+      $('join-room').setCustomValidity('# and 1–32 letters, digits, _ or -');
+      return $('join-room').reportValidity();
+    }
+    $('join-room').value = '';
+    command({ command: 'join', room: typed });
   }
 
   function init() {
+    chats = evchatChats.make({
+      list: $('chat-list'),
+      messages: $('messages'),
+      visible,
+      maxRows: MAX_ROWS,
+      maxAll: MAX_ALL_ROWS,
+      maxPrivate: MAX_PRIVATE,
+      onShow: shown,
+    });
     $('login').addEventListener('submit', submitLogin);
+    $('join-form').addEventListener('submit', joinFromList);
+    $('join-room').addEventListener('input', () => $('join-room').setCustomValidity(''));
+    $('leave').addEventListener('click', () => command({ command: 'part' }));
     $('composer').addEventListener('submit', submitMessage);
     $('input').addEventListener('keydown', (ev) => {
       if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) {
