@@ -129,7 +129,9 @@
   function addRow(kind, time, parts, key, counts) {
     const row = el('li', 'row ' + kind);
     row.append(stampOf(time), ...parts);
-    if (chats.add(key || chats.current().key, row, counts)) later(true);
+    const here = chats.current().key;
+    if ((key || here) === here) later(true); // measured before the row is in
+    chats.add(key || here, row, counts);
     return row;
   }
 
@@ -137,7 +139,7 @@
   // me alone, 'private to you and carol', 'private to bob' (my own).
   function privateTag(from, to) {
     if (from !== me && to.length === 1 && to[0] === me) return 'private';
-    const names = to.includes(me) ? ['you', ...to.filter((n) => n !== me)] : to;
+    const names = to.includes(me) ? ['you', ...to.filter((n) => n !== me)] : [...to];
     const last = names.length > 1 ? ' and ' + names.pop() : '';
     return 'private to ' + names.join(', ') + last;
   }
