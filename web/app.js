@@ -24,7 +24,7 @@
 
   const $ = (id) => document.getElementById(id);
   const { HELP, NAME, interpret, blank, visible, escapeText, unescapeText, fields } = evchatInput;
-  const { EVERYONE, roomKey, peopleKey } = evchatChats;
+  const { EVERYONE, roomKey } = evchatChats;
   const MAX_ROWS = 2000; // in one conversation
   const MAX_ALL_ROWS = 10000; // in all of them
   const MAX_PRIVATE = 100; // private conversations kept
@@ -51,7 +51,6 @@
   let lost = false; // the connection dropped while logged in
   let quitting = false; // the user typed /quit: no reconnecting
   const asked = { who: false, stats: false, rooms: false }; // show the answer as a note
-  let pinned = true; // is the message list scrolled to its end (so kept there)?
   const users = new Set();
 
   function el(tag, className, text) {
@@ -61,147 +60,9 @@
     return node;
   }
 
-  /* ---- the message list ---- */
-
-  // Local time: hours and minutes shown, the whole date and time on hover.
-  function stampOf(time) {
-    const d = time ? new Date(time) : new Date();
-    if (Number.isNaN(d.getTime())) return el('time', 'time', visible(String(time), false));
-    const stamp = el('time', 'time', d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }));
-    stamp.dateTime = d.toISOString();
-    stamp.title = d.toLocaleString();
-    return stamp;
-  }
-
-  // The list stays at its end while it was there before a row came or it
-  // changed size (the box grew, the bar or the window changed). `pinned` is
-  // measured on scrolling and before the first row of a batch, but not
-  // while a resize awaits its observer (a list that just shrank would look
-  // scrolled up) nor while rows await their scroll (it would look so too).
-  let seenHeight = 0; // the list's height when its observer last ran
-  function toEnd() {
-    const list = $('messages');
-    if (pinned) list.scrollTop = list.scrollHeight;
-  }
-
-  function measure() {
-    const list = $('messages');
-    if (rowsWaiting || list.clientHeight !== seenHeight) return;
-    pinned = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
-  }
-
-  // Rows are added as frames come, but laid out, scrolled to and the online
-  // list drawn once per batch, at the next animation frame (or soon after,
-  // in a hidden tab that draws none): doing it per frame froze the tab
-  // when a thousand people logged in at once.
-  let rowsWaiting = false;
-  let usersWaiting = false;
-  let fallback = null;
-  function later(rows) {
-    if (rows) measure();
-    rowsWaiting ||= rows;
-    usersWaiting ||= !rows;
-    if (fallback) return;
-    requestAnimationFrame(draw);
-    fallback = setTimeout(draw, 100);
-  }
-
-  function draw() {
-    if (!fallback) return;
-    clearTimeout(fallback);
-    fallback = null;
-    if (usersWaiting) drawUsers();
-    if (rowsWaiting) toEnd();
-    rowsWaiting = usersWaiting = false;
-  }
-
-  function watchList() {
-    const list = $('messages');
-    list.addEventListener('scroll', measure);
-    new ResizeObserver(() => {
-      toEnd();
-      seenHeight = list.clientHeight;
-    }).observe(list);
-  }
-
-  // A row in conversation `key` (the current one if not given); `counts`:
-  // it is a message someone else sent, unread until its conversation is shown.
-  function addRow(kind, time, parts, key, counts) {
-    const row = el('li', 'row ' + kind);
-    row.append(stampOf(time), ...parts);
-    const here = chats.current().key;
-    if ((key || here) === here) later(true); // measured before the row is in
-    chats.add(key || here, row, counts);
-    return row;
-  }
-
-  // Who a private message is for, as the reader sees it: 'private' when to
-  // me alone, 'private to you and carol', 'private to bob' (my own).
-  function privateTag(from, to) {
-    if (from !== me && to.length === 1 && to[0] === me) return 'private';
-    const names = to.includes(me) ? ['you', ...to.filter((n) => n !== me)] : [...to];
-    const last = names.length > 1 ? ' and ' + names.pop() : '';
-    return 'private to ' + names.join(', ') + last;
-  }
-
-  // A room message's tag: none in its own room when it went there alone,
-  // else where it went ('to #rust and bob').
-  function roomTag(to, key) {
-    if (to.length === 1 && roomKey(to[0]) === key) return null;
-    const names = to.map((n) => (n === me ? 'you' : n));
-    const last = names.length > 1 ? ' and ' + names.pop() : '';
-    return 'to ' + names.join(', ') + last;
-  }
-
-  // The conversation a message belongs in: Everyone for a broadcast, its
-  // room (one we have, if it names several), else the private one of the
-  // people in it other than me.
-  function chatOf(from, to) {
-    if (!to) return chats.get(EVERYONE);
-    const rooms = to.filter((t) => t.startsWith('#'));
-    if (rooms.length) return openRoom(rooms.find((r) => chats.get(roomKey(r))) || rooms[0]);
-    const others = [...new Set([from, ...to])].filter((n) => n !== me).sort();
-    const people = others.length ? others : [me];
-    return chats.open(peopleKey(people), 'private', people.join(', '), people);
-  }
-
-  const openRoom = (room) => chats.open(roomKey(room), 'room', room, [room]);
-
-  // Shows a message in conversation `key` (its own unless given: the echo
-  // of one's own message where it was typed).
-  function showMessage(from, to, time, text, key) {
-    const room = to && to.some((t) => t.startsWith('#'));
-    const where = key || chatOf(from, to).key;
-    const tag = !to ? null : room ? roomTag(to, where) : privateTag(from, to);
-    const parts = [el('span', 'from', visible(from, false))];
-    if (tag) parts.push(el('span', 'tag', visible(tag, false)));
-    parts.push(el('span', 'text', visible(text, true)));
-    const kind = (!to ? 'say' : room ? 'room' : 'private') + (from === me ? ' mine' : '');
-    return addRow(kind, time, parts, where, from !== me);
-  }
-
-  const note = (text, time, key) => addRow('note', time, [el('span', 'text', visible(text, true))], key);
-  const problem = (text) => addRow('error', null, [el('span', 'text', visible(text, true))]);
-
-  // A burst of logins and logouts (more than three, each within a second of
-  // the last, no other row between) shows the rest as one counting row.
-  const burst = { row: null, at: 0, n: 0, joined: 0, left: 0 };
-  function presence(kind, name, time, text) {
-    const now = Date.now();
-    const going = burst.row && burst.row === chats.last(EVERYONE) && now - burst.at < 1000;
-    if (!going) Object.assign(burst, { n: 0, joined: 0, left: 0 });
-    burst.at = now;
-    burst.n += 1;
-    if (burst.n <= 3) {
-      burst.row = note(name + ' ' + kind + (text ? ': ' + text : ''), time, EVERYONE);
-      return;
-    }
-    if (burst.n === 4) burst.row = note('', time, EVERYONE);
-    burst[kind] += 1;
-    const counts = [burst.joined && burst.joined + ' more joined'];
-    if (burst.left) counts.push(burst.left + ' more left');
-    burst.row.querySelector('.text').textContent = counts.filter(Boolean).join(', ');
-  }
+  // The message list and its rows (web/rows.js), made in init().
+  let rows = null;
+  let later, addRow, showMessage, note, problem, presence, chatOf, openRoom;
 
   /* ---- who is online ---- */
 
@@ -570,8 +431,7 @@
     } catch (e) {
       return problem(e.message);
     }
-    pinned = true; // what one does is always shown
-    toEnd();
+    rows.pin(); // what one does is always shown
     // A refused line stays in the box, to be fixed.
     const refusal = action.command ? command(action) : sendMessage(action.to, action.text);
     if (refusal) return problem(refusal);
@@ -642,8 +502,7 @@
     $('leave').hidden = chat.kind !== 'room';
     const where = chat.kind === 'everyone' ? 'everyone' : $('chat-title').textContent;
     $('input').placeholder = 'Message ' + where + ' (@name: private, /help)';
-    pinned = true;
-    toEnd();
+    rows.pin();
   }
 
   // A click on a name opens the private conversation with them.
@@ -667,6 +526,8 @@
   }
 
   function init() {
+    rows = evchatRows.make({ me: () => me, visible, drawUsers });
+    ({ later, addRow, showMessage, note, problem, presence, chatOf, openRoom } = rows);
     chats = evchatChats.make({
       list: $('chat-list'),
       messages: $('messages'),
@@ -676,6 +537,7 @@
       maxPrivate: MAX_PRIVATE,
       onShow: shown,
     });
+    rows.use(chats);
     $('login').addEventListener('submit', submitLogin);
     $('join-form').addEventListener('submit', joinFromList);
     $('join-room').addEventListener('input', () => $('join-room').setCustomValidity(''));
@@ -687,7 +549,7 @@
         $('composer').requestSubmit();
       }
     });
-    watchList();
+    rows.watch();
     $('users').addEventListener('click', (ev) => {
       const b = ev.target.closest('button.user');
       if (b) startPrivate(b.dataset.name);
