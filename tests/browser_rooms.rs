@@ -203,7 +203,11 @@ fn markup_in_a_room_message_is_shown_as_text() {
     assert_eq!(made, 0, "received text was parsed as HTML");
     let made = tab.eval("document.querySelectorAll('#chat-list *:not(li, button, span)').length");
     assert_eq!(made, 0, "the list holds markup it did not make");
-    assert_eq!(tab.eval("window.alerted"), false, "received text ran script");
+    assert_eq!(
+        tab.eval("window.alerted"),
+        false,
+        "received text ran script"
+    );
     no_problems(&tab);
 }
 
@@ -224,12 +228,18 @@ fn leaving_a_room_takes_it_off_the_list() {
 
     // By its button, the current room; typed, another one.
     tab.click("#leave");
-    tab.wait("#ops to go", &format!("!document.querySelector({})", js(&chat("#ops"))));
+    tab.wait(
+        "#ops to go",
+        &format!("!document.querySelector({})", js(&chat("#ops"))),
+    );
     wait_current(&mut tab, "*");
     say(&mut tab, "/part #rust bye now");
     let parted = bob.expect("PART alice #rust ");
     assert!(parted.ends_with(" bye now"), "{parted}");
-    tab.wait("#rust to go", &format!("!document.querySelector({})", js(&chat("#rust"))));
+    tab.wait(
+        "#rust to go",
+        &format!("!document.querySelector({})", js(&chat("#rust"))),
+    );
     assert!(listed(&mut tab, "*"));
     bob.send("ROOMS");
     bob.expect("ROOMS #rust");
@@ -286,10 +296,15 @@ fn help_is_aligned_and_quit_leaves_a_clean_page() {
     assert_eq!(clean, "You left the chat.");
     tab.eval("document.getElementById('name').value = ''");
     log_in(&mut tab, "alice", &[]);
-    assert_eq!(tab.eval("document.getElementById('messages').childElementCount"), 0);
+    assert_eq!(
+        tab.eval("document.getElementById('messages').childElementCount"),
+        0
+    );
     unread(&mut tab, "#rust");
     assert_eq!(
-        tab.eval(&format!("document.querySelectorAll('#chat-list button').length")),
+        tab.eval(&format!(
+            "document.querySelectorAll('#chat-list button').length"
+        )),
         json!(2),
         "old conversations stayed"
     );

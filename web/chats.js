@@ -43,7 +43,7 @@ const evchatChats = (() => {
       let chat = chats.get(key);
       if (chat) return chat;
       if (kind === 'private') makeRoomForPrivate();
-      const button = el('button', 'chat-item ' + kind);
+      const button = el('button', 'chat-item chat-' + kind);
       button.type = 'button';
       button.dataset.key = key;
       button.append(el('span', 'chat-name', visible(label, false)), el('span', 'unread'));
