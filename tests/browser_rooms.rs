@@ -302,9 +302,7 @@ fn help_is_aligned_and_quit_leaves_a_clean_page() {
     );
     unread(&mut tab, "#rust");
     assert_eq!(
-        tab.eval(&format!(
-            "document.querySelectorAll('#chat-list button').length"
-        )),
+        tab.eval("document.querySelectorAll('#chat-list button').length"),
         json!(2),
         "old conversations stayed"
     );

@@ -46,7 +46,7 @@
   let entering = new Set(); // of those, the rooms whose history is coming
   let chats = null; // the conversations (web/chats.js)
   let why = null; // why the last attempt failed, when the server said
-  let sent = []; // [token, row] of messages sent and not yet past their PING
+  let sent = []; // [token, rows] of messages sent and not yet past their PING
   let nextToken = 0;
   let lost = false; // the connection dropped while logged in
   let quitting = false; // the user typed /quit: no reconnecting
