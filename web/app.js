@@ -14,8 +14,9 @@
  *   took the name over (two tabs must not fight over it), or the login
  *   itself was refused. Then a person decides.
  *
- * Conversations (Everyone, rooms, private ones) are web/chats.js; what
- * a typed line means is web/input.js. All of this is one function, so it
+ * Conversations (Everyone, rooms, private ones) are web/chats.js, the
+ * rows of the message list web/rows.js, what is about rooms web/rooms.js,
+ * what a typed line means web/input.js. All of this is one function, so it
  * leaves no globals behind: a script pasted into the console (the
  * README's `/ws` example) cannot clash.
  */
@@ -24,7 +25,6 @@
 
   const $ = (id) => document.getElementById(id);
   const { HELP, NAME, interpret, blank, visible, escapeText, unescapeText, fields } = evchatInput;
-  const { EVERYONE, roomKey } = evchatChats;
   const MAX_ROWS = 2000; // in one conversation
   const MAX_ALL_ROWS = 10000; // in all of them
   const MAX_PRIVATE = 100; // private conversations kept
@@ -41,16 +41,14 @@
   let delay = FIRST_DELAY;
   let timer = null;
   let heldRun = null; // private messages since OK LOGIN, until the held-mail PING
-  const catching = new Set(); // rooms whose login catch-up is coming, until a PING
-  const joins = []; // rooms joined from here, oldest first, until their PONG join
-  let entering = new Set(); // of those, the rooms whose history is coming
   let chats = null; // the conversations (web/chats.js)
+  let rooms = null; // room frames and commands (web/rooms.js)
   let why = null; // why the last attempt failed, when the server said
   let sent = []; // [token, rows] of messages sent and not yet past their PING
   let nextToken = 0;
   let lost = false; // the connection dropped while logged in
   let quitting = false; // the user typed /quit: no reconnecting
-  const asked = { who: false, stats: false, rooms: false }; // show the answer as a note
+  const asked = { who: false, stats: false }; // show the answer as a note
   const users = new Set();
 
   function el(tag, className, text) {
@@ -62,7 +60,7 @@
 
   // The message list and its rows (web/rows.js), made in init().
   let rows = null;
-  let later, addRow, showMessage, note, problem, presence, chatOf, openRoom;
+  let later, showMessage, note, problem, presence, chatOf;
 
   /* ---- who is online ---- */
 
@@ -138,9 +136,7 @@
     quitting = false;
     loggedIn = false;
     heldRun = null;
-    catching.clear();
-    joins.length = 0;
-    entering = new Set();
+    rooms.reset();
     sent = [];
     users.clear(); // unknown until the next WHO
     later(false);
@@ -178,9 +174,10 @@
     const rest = sp < 0 ? '' : frame.slice(sp + 1);
     // Held mail ends at the PING after it, or at the first room's catch-up.
     if (heldRun && (verb === 'PING' || (verb === 'JOIN' && rest.startsWith(me + ' ')))) {
-      heldRun.forEach((row) => marked(row, 'held while you were away'));
+      heldRun.forEach((row) => rows.marked(row, 'held while you were away'));
     }
     if (verb !== 'MSG') heldRun = null;
+    if (rooms.frame(verb, rest)) return;
     switch (verb) {
       case 'OK':
         if (rest.startsWith('LOGIN ')) loggedInAs(rest.slice(6));
@@ -196,35 +193,7 @@
         const row = showMessage(from, to, time, unescapeText(text || ''));
         const chat = chatOf(from, to);
         if (chat.kind !== 'room' && heldRun) heldRun.push(row);
-        if (catching.has(chat.key)) marked(row, 'said while you were away');
-        if (entering.has(chat.key)) row.classList.add('earlier');
-        break;
-      }
-      case 'JOIN': {
-        const [name, room, time] = fields(rest, 3);
-        if (name === me) joined(room, time);
-        else if (chats.get(roomKey(room))) note(name + ' joined ' + room, time, roomKey(room));
-        break;
-      }
-      case 'PART': {
-        const [name, room, time, text] = fields(rest, 4);
-        const key = roomKey(room);
-        const said = name + ' left ' + room + (text ? ': ' + unescapeText(text) : '');
-        if (name !== me) {
-          if (chats.get(key)) note(said, time, key);
-        } else if (chats.get(key)) {
-          chats.drop(key);
-          note('you left ' + room, time);
-        }
-        break;
-      }
-      case 'ROOMS': {
-        const rooms = rest.split(' ').filter(Boolean);
-        const keys = new Set(rooms.map(roomKey));
-        rooms.forEach(openRoom);
-        chats.rooms().filter((c) => !keys.has(c.key)).forEach((c) => chats.drop(c.key));
-        if (asked.rooms) note(rooms.length ? 'your rooms: ' + rooms.join(', ') : 'you are in no room');
-        asked.rooms = false;
+        rooms.arrived(chat, row);
         break;
       }
       case 'JOINED': {
@@ -242,11 +211,6 @@
         break;
       }
       case 'USERS':
-        if (rest.startsWith('#')) {
-          const [room, ...names] = rest.split(' ');
-          note(room + ' online (' + names.length + '): ' + names.join(', '));
-          break;
-        }
         users.clear();
         rest.split(' ').filter(Boolean).forEach((n) => users.add(n));
         later(false);
@@ -260,19 +224,14 @@
       case 'PING':
         send(sp < 0 ? 'PONG' : 'PONG ' + rest);
         // Held mail and each window of rooms' catch-up end with a PING.
-        catching.clear();
+        rooms.ping();
         later(true);
         break;
       case 'ERR':
         refused(rest.slice(0, 3), unescapeText(rest.slice(4)));
         break;
       case 'PONG': {
-        if (rest === 'join') {
-          // A room joined from here: its history has come.
-          const key = joins.shift();
-          entering.delete(key);
-          break;
-        }
+        if (rooms.pong(rest)) break;
         // Every frame before our PING was handled: no error came for them.
         const i = sent.findIndex(([token]) => token === rest);
         if (i >= 0) sent.splice(0, i + 1);
@@ -280,26 +239,6 @@
       }
       default: // BYE: nothing to show
     }
-  }
-
-  // Marks a message that came at login: held for you, or said in a room.
-  function marked(row, why) {
-    row.classList.add('held');
-    row.querySelector('.text').before(el('span', 'tag held-tag', why));
-  }
-
-  // `JOIN <me> <room>`: the answer to a join from here (the room becomes
-  // current and its history follows), or, at login, a room we are in
-  // (what it said while we were away follows, until a PING).
-  function joined(room, time) {
-    const key = roomKey(room);
-    const mine = joins.includes(key) && !entering.has(key);
-    const known = !!chats.get(key);
-    openRoom(room);
-    if (!mine) return catching.add(key);
-    entering.add(key);
-    if (!known) note('you joined ' + room, time, key);
-    chats.show(key);
   }
 
   function loggedInAs(name) {
@@ -456,7 +395,10 @@
   }
 
   // Runs a command; returns why not, if it cannot be.
-  function command({ command: what, rest, room, text }) {
+  function command(action) {
+    const forRooms = rooms.command(action);
+    if (forRooms !== undefined) return forRooms;
+    const { command: what, rest } = action;
     switch (what) {
       case 'help': {
         const row = note(HELP);
@@ -468,27 +410,11 @@
         quitting = true;
         send(rest ? 'QUIT ' + escapeText(rest) : 'QUIT');
         return null;
-      case 'join':
-        joins.push(roomKey(room));
-        send('JOIN ' + room);
-        send('PING join'); // its PONG comes after the room's history
-        return null;
-      case 'part': {
-        const here = chats.current();
-        const which = room || (here.kind === 'room' ? here.to[0] : null);
-        if (!which) return 'leave which room? /part #room (or /part in the room)';
-        send('PART ' + which + (text ? ' ' + escapeText(text) : ''));
-        return null;
-      }
-      case 'go':
-        if (room && !chats.get(roomKey(room))) return 'you are not in ' + room + ': /join ' + room;
-        chats.show(room ? roomKey(room) : EVERYONE);
-        return null;
       case 'who':
-        asked.who = !room;
-        send(room ? 'WHO ' + room : 'WHO');
+        asked.who = true;
+        send('WHO');
         return null;
-      default: // stats, rooms
+      default: // stats
         asked[what] = true;
         send(what.toUpperCase());
         return null;
@@ -527,7 +453,7 @@
 
   function init() {
     rows = evchatRows.make({ me: () => me, visible, drawUsers });
-    ({ later, addRow, showMessage, note, problem, presence, chatOf, openRoom } = rows);
+    ({ later, showMessage, note, problem, presence, chatOf } = rows);
     chats = evchatChats.make({
       list: $('chat-list'),
       messages: $('messages'),
@@ -538,6 +464,7 @@
       onShow: shown,
     });
     rows.use(chats);
+    rooms = evchatRooms.make({ me: () => me, send, chats, rows });
     $('login').addEventListener('submit', submitLogin);
     $('join-form').addEventListener('submit', joinFromList);
     $('join-room').addEventListener('input', () => $('join-room').setCustomValidity(''));

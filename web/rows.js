@@ -162,6 +162,12 @@ const evchatRows = (() => {
       burst.row.querySelector('.text').textContent = counts.filter(Boolean).join(', ');
     }
 
+    // Marks a message that came at login: held for you, or said in a room.
+    function marked(row, why) {
+      row.classList.add('held');
+      row.querySelector('.text').before(el('span', 'tag held-tag', why));
+    }
+
     // What one does is always shown: the list goes to its end.
     function pin() {
       pinned = true;
@@ -178,6 +184,7 @@ const evchatRows = (() => {
       note,
       problem,
       presence,
+      marked,
       chatOf,
       openRoom,
     };

@@ -156,6 +156,10 @@ fn page(path: &str) -> Option<(&'static str, &'static str)> {
             "text/javascript; charset=utf-8",
             include_str!("../../../web/rows.js"),
         )),
+        "/rooms.js" => Some((
+            "text/javascript; charset=utf-8",
+            include_str!("../../../web/rooms.js"),
+        )),
         "/app.css" => Some((
             "text/css; charset=utf-8",
             include_str!("../../../web/app.css"),
