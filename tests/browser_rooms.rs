@@ -308,3 +308,32 @@ fn help_is_aligned_and_quit_leaves_a_clean_page() {
     );
     no_problems(&tab);
 }
+
+#[test]
+fn private_conversations_are_bounded_however_many_write() {
+    let Some((_turn, mut browser)) = browser() else {
+        return;
+    };
+    let server = TestServer::start(&[]);
+    let mut tab = open(&mut browser, &server);
+    log_in(&mut tab, "alice", &[]);
+    // More senders than the page keeps conversations for (100), one after
+    // another: the quietest go, the newest stay.
+    let senders: Vec<Line> = (0..130)
+        .map(|i| {
+            let mut user = server.login(&format!("s{i:03}"));
+            user.send("MSG alice hello");
+            user.sync();
+            user
+        })
+        .collect();
+    let mut bob = server.login("bob");
+    bob.send("MSG alice the last one");
+    unread(&mut tab, "@bob");
+    let kept = tab.eval("document.querySelectorAll('#chat-list button.chat-private').length");
+    assert_eq!(kept, json!(100));
+    assert!(!listed(&mut tab, "@s000"), "the quietest stayed");
+    assert!(listed(&mut tab, "@s129"), "a newer one went");
+    drop(senders);
+    no_problems(&tab);
+}
