@@ -64,24 +64,32 @@ impl<T: Write> Hub<T> {
         self.remember(key, &shown, &frame);
         // Named users get it as a private message; the rooms' other
         // members online, once each, from the same frame.
-        let named: HashSet<usize> = names
-            .iter()
-            .filter_map(|n| self.online.get(*n).copied())
-            .collect();
-        let mut sent = HashSet::new();
-        let mut keys = Vec::new();
-        for room in &rooms {
-            for &to in self.rooms.online_keys(room) {
-                if to != key && !named.contains(&to) && sent.insert(to) {
-                    keys.push(to);
-                }
+        let keys = match (&rooms[..], names.is_empty()) {
+            // The common case: one room, nobody named — no set to build.
+            ([room], true) => {
+                let mut keys = self.rooms.online_keys(room).to_vec();
+                keys.retain(|&to| to != key);
+                keys
             }
-        }
+            _ => {
+                let named: HashSet<usize> = names
+                    .iter()
+                    .filter_map(|n| self.online.get(*n).copied())
+                    .collect();
+                let mut sent = HashSet::with_capacity(members);
+                let mut keys = Vec::with_capacity(members);
+                for room in &rooms {
+                    for &to in self.rooms.online_keys(room) {
+                        if to != key && !named.contains(&to) && sent.insert(to) {
+                            keys.push(to);
+                        }
+                    }
+                }
+                keys
+            }
+        };
         for to in keys {
-            if self
-                .queues
-                .push(to, Outgoing::Shared(&frame), Limit::Within)
-            {
+            if self.queues.push(to, Outgoing::Shared(&frame), Limit::Within) {
                 self.counters.deliveries += 1;
             }
         }
