@@ -89,7 +89,10 @@ impl<T: Write> Hub<T> {
             }
         };
         for to in keys {
-            if self.queues.push(to, Outgoing::Shared(&frame), Limit::Within) {
+            if self
+                .queues
+                .push(to, Outgoing::Shared(&frame), Limit::Within)
+            {
                 self.counters.deliveries += 1;
             }
         }

@@ -230,8 +230,7 @@ impl Rooms {
     }
 
     pub fn is_member(&self, name: &str, room: &str) -> bool {
-        self.room(room)
-            .is_some_and(|r| r.members.contains(name))
+        self.room(room).is_some_and(|r| r.members.contains(name))
     }
 
     /// Does `name` belong to any room (so must stay known)?
@@ -357,15 +356,12 @@ impl Rooms {
 
     /// The sessions of `room`'s members online.
     pub fn online_keys(&self, room: &str) -> &[usize] {
-        self.room(room)
-            .map_or(&[], |r| r.online.keys())
+        self.room(room).map_or(&[], |r| r.online.keys())
     }
 
     /// The names of `room`'s members online, as `is_online` says.
     pub fn members(&self, room: &str) -> impl Iterator<Item = &Rc<str>> {
-        self.room(room)
-            .into_iter()
-            .flat_map(|r| r.members.iter())
+        self.room(room).into_iter().flat_map(|r| r.members.iter())
     }
 
     /// Remembers `frame`, said in `rooms` (each as shown or not), under
@@ -454,9 +450,7 @@ impl Rooms {
 
     /// What `room` remembers, oldest first.
     pub fn history(&self, room: &str) -> impl Iterator<Item = &Said> {
-        self.room(room)
-            .into_iter()
-            .flat_map(|r| r.history.iter())
+        self.room(room).into_iter().flat_map(|r| r.history.iter())
     }
 
     /// What was said in `room` numbered past `after`, oldest first.
