@@ -13,10 +13,9 @@
 //! at most once per turn and up to a budget, and each connection may cause
 //! a bounded amount of work per turn, so one flooding client cannot starve
 //! the others. Queues, read buffers, held mail, rooms' histories and known
-//! names are bounded,
-//! so a slow or hostile peer costs the server a fixed amount and is cut off
-//! past it. The loop never waits: held mail and rooms are journaled by the journal's
-//! own writer thread ([`server::journal`]) and a connection's replies wait
+//! names are bounded, so a slow or hostile peer costs the server a fixed
+//! amount and is cut off past it. The loop never waits: held mail and
+//! rooms are journaled by the journal's own writer thread ([`server::journal`]) and a connection's replies wait
 //! until the records it caused are written, so a `PONG` means they are
 //! safe; passwords are checked on another helper thread
 //! ([`server::accounts`]), and TLS handshakes' cryptography is done by two
