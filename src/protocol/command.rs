@@ -192,8 +192,13 @@ fn target(field: &str) -> Result<&str, ParseError> {
 
 /// Text people see: not made only of spaces, tabs and escaped line
 /// breaks, which would show as an empty line.
+#[inline(always)]
 fn visible_text(raw: &str) -> Result<Text<'_>, ParseError> {
     let text = Text::parse(raw)?;
+    // Most text starts with something to see: nothing more to check.
+    if !matches!(raw.as_bytes().first(), Some(b' ' | b'\t' | b'\\')) {
+        return Ok(text);
+    }
     let mut rest = raw;
     loop {
         rest = rest.trim_start_matches([' ', '\t']);
