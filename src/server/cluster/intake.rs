@@ -2,7 +2,9 @@
 //! read from NATS at once by the helper thread and handed to the loop,
 //! which takes it in one connection's budget a turn
 //! ([`Hub::take_cluster_news`]). Between the two it waits here, bounded in
-//! messages and in bytes; what does not fit is dropped (counted in
+//! messages and in bytes. Well before the bound, the nodes that fill it
+//! are told to slow down ([`congestion`](super::congestion)); what does
+//! not fit all the same is dropped, as a last resort (counted in
 //! `bus_lagged`), so a flood from another node costs this one a fixed
 //! amount of memory however long it lasts, and never piles up in the NATS
 //! client's buffer instead.
@@ -50,6 +52,7 @@ impl Gauges {
     pub(super) fn taken(&self, len: u64) {
         self.backlog.fetch_sub(1, Ordering::AcqRel);
         self.backlog_bytes.fetch_sub(len, Ordering::AcqRel);
+        self.taken.fetch_add(1, Ordering::Relaxed);
     }
 }
 

@@ -28,6 +28,8 @@
 //! - **Accounts** are in the bucket `evchat_users` ([`users`]).
 
 pub mod answer;
+#[cfg(feature = "cluster")]
+pub mod congestion;
 // The parts that speak to NATS, built with the `cluster` feature only:
 // without it no `Backplane` is ever made, and the hub runs as one node.
 #[cfg(feature = "cluster")]
@@ -273,6 +275,8 @@ pub enum FromCluster {
     NamesSynced,
     /// NATS connection up or down.
     Link(bool),
+    /// What the loop handed over to publish is down to [`OUTBOUND_LOW`].
+    CaughtUp,
 }
 
 /// Counters the helper keeps, read by `STATS`.
@@ -291,6 +295,41 @@ pub struct Gauges {
     /// (bounded: see [`intake`]).
     pub backlog: AtomicU64,
     pub backlog_bytes: AtomicU64,
+    /// Bus messages the loop has taken from the backlog since start.
+    pub taken: AtomicU64,
+    /// Bytes the loop has handed to the helper to publish that the NATS
+    /// client has not taken yet, and whether the loop holds its users'
+    /// broadcasts back until they are below [`OUTBOUND_LOW`].
+    pub outbound: AtomicU64,
+    pub outbound_waiting: AtomicBool,
+}
+
+/// Bytes handed to the helper to publish past which the loop holds its
+/// users' broadcasts back (see `hub::cluster::pacing`): what another node
+/// is told to hold back must not be waiting here in bulk already.
+pub const OUTBOUND_HIGH: u64 = 1 << 20;
+/// ... and below which they go on.
+pub const OUTBOUND_LOW: u64 = 256 << 10;
+
+impl Gauges {
+    /// The helper has handed a message of `len` bytes to the NATS client;
+    /// says whether the loop should hear that it caught up.
+    pub fn published(&self, len: u64) -> bool {
+        let left = self.outbound.fetch_sub(len, Ordering::AcqRel).saturating_sub(len);
+        left <= OUTBOUND_LOW && self.outbound_waiting.swap(false, Ordering::AcqRel)
+    }
+
+    /// Is more than [`OUTBOUND_HIGH`] waiting for the NATS client? If so the
+    /// loop waits to hear when it caught up.
+    pub fn outbound_behind(&self) -> bool {
+        if self.outbound.load(Ordering::Acquire) <= OUTBOUND_HIGH {
+            return false;
+        }
+        self.outbound_waiting.store(true, Ordering::Release);
+        // The helper may have caught up before it could see the flag.
+        let caught_up = self.outbound.load(Ordering::Acquire) <= OUTBOUND_LOW;
+        !(caught_up && self.outbound_waiting.swap(false, Ordering::AcqRel))
+    }
 }
 
 /// Messages the loop may have outstanding for the helper thread.
@@ -330,9 +369,16 @@ impl Backplane {
     /// Hands work to the helper without waiting; false when the channel is
     /// full (NATS has stalled), which is counted and logged.
     pub fn send(&self, job: ToCluster) -> bool {
+        let len = match &job {
+            ToCluster::Publish(payload) => payload.len() as u64,
+            _ => 0,
+        };
+        // Counted first: the helper may publish it at once.
+        self.gauges.outbound.fetch_add(len, Ordering::AcqRel);
         match self.requests.try_send(job) {
             Ok(()) => true,
             Err(_) => {
+                self.gauges.outbound.fetch_sub(len, Ordering::AcqRel);
                 let before = self.gauges.dropped.fetch_add(1, Ordering::Relaxed);
                 if before.is_power_of_two() || before == 0 {
                     log::error!(

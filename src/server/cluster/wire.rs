@@ -26,6 +26,10 @@
 //! - `H <incarnation>`: a heartbeat;
 //! - `N <name>`: mail was just held for `name`, who may have logged in
 //!   somewhere meanwhile: the node where `name` is online fetches it.
+//! - `S <node>[,<node>...]`: the publishing node's intake is filling up
+//!   with what these nodes publish: they hold back their broadcasts until
+//!   it says `S` alone (drained), or for a few seconds unless it says so
+//!   again (see [`congestion`](super::congestion)).
 //!
 //! Frames from the bus are pasted into local queues, so they are checked
 //! first: anyone who can publish on NATS can forge senders (docs/CLUSTER.md
@@ -70,6 +74,11 @@ pub enum BusMessage<'a> {
     },
     MailFor {
         name: &'a str,
+    },
+    /// The sender's intake is filling with what `nodes` (comma-separated,
+    /// maybe none: it has drained) publish.
+    SlowDown {
+        nodes: &'a str,
     },
 }
 
@@ -151,6 +160,16 @@ pub fn encode_mail_for(name: &str) -> Vec<u8> {
     format!("N {name}").into_bytes()
 }
 
+/// Asks `nodes` to hold back their broadcasts; none: they may go on.
+pub fn encode_slow_down<'a>(nodes: impl IntoIterator<Item = &'a str>) -> Vec<u8> {
+    let mut out = b"S".to_vec();
+    for (i, node) in nodes.into_iter().enumerate() {
+        out.push(if i == 0 { b' ' } else { b',' });
+        out.extend_from_slice(node.as_bytes());
+    }
+    out
+}
+
 pub fn encode_heartbeat(incarnation: &str) -> Vec<u8> {
     format!("H {incarnation}").into_bytes()
 }
@@ -212,6 +231,10 @@ pub fn decode(payload: &[u8]) -> Result<BusMessage<'_>, Malformed> {
         },
         Some(("N", name)) if is_valid_name(name) && body.is_empty() => {
             Ok(BusMessage::MailFor { name })
+        }
+        None if head == "S" && body.is_empty() => Ok(BusMessage::SlowDown { nodes: "" }),
+        Some(("S", nodes)) if body.is_empty() && nodes.split(',').all(is_valid_node) => {
+            Ok(BusMessage::SlowDown { nodes })
         }
         Some(("H", incarnation)) if is_valid_node(incarnation) => {
             Ok(BusMessage::Heartbeat { incarnation })
