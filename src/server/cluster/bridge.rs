@@ -8,9 +8,9 @@
 //! hold up the bus. Everything for the loop goes through one std channel;
 //! the loop is woken once per burst.
 
+mod bus;
 mod relay;
 
-use super::congestion::Congestion;
 use super::connect::{bucket, connect, shown_urls, JS_TIMEOUT};
 use super::mailbox::Mailbox;
 use super::names::watch_names;
@@ -24,13 +24,12 @@ use crate::server::accounts::SharedUsers;
 use async_nats::jetstream::stream::LastRawMessageErrorKind;
 use async_nats::jetstream::{self, kv};
 use bytes::Bytes;
-use futures_util::StreamExt;
 use log::{error, info, warn};
 use mio::Waker;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The longest a claim, a hold or a fetch may take, all steps together,
 /// before the client is told the cluster is unavailable.
@@ -181,8 +180,19 @@ impl Link {
             .subscribe(BUS_ALL)
             .await
             .map_err(|e| format!("cannot subscribe to the bus: {e}"))?;
-        let bus_out = (client.clone(), subject.clone());
-        tokio::spawn(read_bus(bus, bus_out, to_loop.clone(), Arc::clone(&gauges)));
+        // Notices that other nodes should slow down go out on a connection
+        // of their own: the main one may be busy reading a flood for tens
+        // of milliseconds before it writes, and every one of them lets
+        // more of the flood come.
+        let control = connect(settings, None).await?;
+        let notices = client
+            .subscribe(wire::SLOW_ALL)
+            .await
+            .map_err(|e| format!("cannot subscribe to the bus: {e}"))?;
+        let out = (control, wire::slow_subject_of(&settings.node).into());
+        tokio::spawn(bus::read_bus(bus, out, to_loop.clone(), Arc::clone(&gauges)));
+        let me = settings.node.clone();
+        tokio::spawn(bus::read_notices(notices, me, to_loop.clone(), Arc::clone(&gauges)));
         tokio::spawn(watch_names(names.clone(), to_loop.clone()));
         let (read, accounts_read) = tokio::sync::oneshot::channel();
         tokio::spawn(accounts.watch(Arc::clone(&users), read));
@@ -428,86 +438,4 @@ pub(super) fn unavailable(why: &str) -> String {
         why
     };
     format!("the cluster is unavailable ({why}); try again later")
-}
-
-/// Hands every bus message to the loop, in arrival order, as long as the
-/// loop's backlog has room for it (in messages and in bytes); drops it
-/// otherwise. The subscription is read at once whatever the backlog, so
-/// what NATS hands over never piles up in the client's buffer either: a
-/// flood from another node costs this one a fixed amount of memory. Well
-/// before the backlog is full, the nodes filling it are told to slow down
-/// (on this node's subject, `out`), so that in the normal case nothing is
-/// dropped; what is, is counted and logged.
-async fn read_bus(
-    mut bus: async_nats::Subscriber,
-    out: (async_nats::Client, async_nats::Subject),
-    to_loop: ToLoop,
-    gauges: Arc<Gauges>,
-) {
-    let mut dropped = 0u64;
-    let mut congestion = Congestion::default();
-    loop {
-        // While nodes are held back, the backlog is watched for draining
-        // even when nothing arrives.
-        let message = tokio::select! {
-            message = bus.next() => message,
-            () = tokio::time::sleep(DRAIN_CHECK), if congestion.is_congested() => {
-                let notice = congestion.check(backlog_bytes(&gauges), taken(&gauges), Instant::now());
-                tell(&out, notice, &gauges).await;
-                continue;
-            }
-        };
-        let Some(message) = message else { break };
-        let Some(origin) = wire::origin_of(&message.subject) else {
-            continue;
-        };
-        gauges.bus_in.fetch_add(1, Ordering::Relaxed);
-        let len = message.payload.len() as u64;
-        let admitted = gauges.admit(len);
-        let backlog = backlog_bytes(&gauges) + if admitted { 0 } else { len };
-        let notice = congestion.arrived(origin, len, backlog, taken(&gauges), Instant::now());
-        if !admitted {
-            dropped += 1;
-            let n = gauges.lagged.fetch_add(1, Ordering::Relaxed) + 1;
-            if dropped.is_power_of_two() {
-                error!(
-                    "the bus is bringing more than this node takes in: dropped a message from node {origin} ({dropped} so far, {n} lost in all)"
-                );
-            }
-        } else {
-            // A copy: the client's payload is a slice of its read buffer,
-            // and would keep the whole buffer (and the dropped messages in
-            // it) alive while it waits, out of sight of the count of bytes.
-            let news = FromCluster::Bus {
-                origin: origin.to_owned(),
-                payload: Bytes::copy_from_slice(&message.payload),
-            };
-            drop(message);
-            to_loop.send(news);
-        }
-        tell(&out, notice, &gauges).await;
-    }
-    error!("the bus subscription ended");
-}
-
-/// How often a congested intake looks whether it has drained.
-const DRAIN_CHECK: Duration = Duration::from_millis(5);
-
-fn backlog_bytes(gauges: &Gauges) -> u64 {
-    gauges.backlog_bytes.load(Ordering::Acquire)
-}
-
-fn taken(gauges: &Gauges) -> u64 {
-    gauges.taken.load(Ordering::Relaxed)
-}
-
-/// Publishes a congestion notice, if there is one.
-async fn tell(out: &(async_nats::Client, async_nats::Subject), notice: Option<Vec<u8>>, gauges: &Gauges) {
-    let Some(notice) = notice else { return };
-    match out.0.publish(out.1.clone(), Bytes::from(notice)).await {
-        Ok(()) => {
-            gauges.bus_out.fetch_add(1, Ordering::Relaxed);
-        }
-        Err(e) => warn!("cannot ask the other nodes to slow down: {e}"),
-    }
 }

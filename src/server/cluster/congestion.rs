@@ -17,18 +17,19 @@
 //! nobody back for longer than that (and one that died, not at all once
 //! it is declared dead).
 
-use super::intake::{BUS_BACKLOG_BYTES, BUS_SMALL};
+use super::intake::BUS_SMALL;
+use crate::server::event_loop::READ_BUDGET;
 use super::wire;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 /// Backlog bytes past which the nodes filling it are told to slow down:
-/// two turns of the loop's intake (an eighth of the bound), so that the
-/// rest is left for what is on its way before they hear it.
-pub const HIGH_WATER: u64 = BUS_BACKLOG_BYTES / 8;
+/// two turns of the loop's intake, so that the rest of the bound is left
+/// for what is on its way before they hear it.
+pub const HIGH_WATER: u64 = 2 * READ_BUDGET as u64;
 /// Backlog bytes below which they are told they may go on: one turn's
 /// intake, which keeps the loop busy while the word goes round.
-pub const LOW_WATER: u64 = BUS_BACKLOG_BYTES / 16;
+pub const LOW_WATER: u64 = READ_BUDGET as u64;
 /// How often a notice is repeated while the backlog stays high.
 pub const RENEW: Duration = Duration::from_secs(1);
 /// How long a node held back keeps to a notice that is not renewed.

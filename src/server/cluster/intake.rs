@@ -17,9 +17,12 @@ use std::sync::atomic::Ordering;
 /// Bus messages that may wait for the loop at once.
 pub const BUS_BACKLOG: u64 = 1 << 14;
 
-/// Bytes of bus messages that may wait for the loop at once: sixteen turns
-/// of the bus's read budget.
-pub const BUS_BACKLOG_BYTES: u64 = 4 << 20;
+/// Bytes of bus messages that may wait for the loop at once: sixty-four
+/// turns of the bus's read budget. Nodes are told to slow down long before
+/// (see [`congestion`](super::congestion)); the rest is room for what is
+/// already on its way then — in the other node's NATS client, NATS, and
+/// the sockets between — which on a busy machine was seen to exceed 4 MiB.
+pub const BUS_BACKLOG_BYTES: u64 = 16 << 20;
 
 /// Room kept past [`BUS_BACKLOG_BYTES`] for small messages (heartbeats,
 /// mail notices, short private messages), so that a flood of big ones

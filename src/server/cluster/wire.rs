@@ -26,10 +26,11 @@
 //! - `H <incarnation>`: a heartbeat;
 //! - `N <name>`: mail was just held for `name`, who may have logged in
 //!   somewhere meanwhile: the node where `name` is online fetches it.
-//! - `S <node>[,<node>...]`: the publishing node's intake is filling up
-//!   with what these nodes publish: they hold back their broadcasts until
-//!   it says `S` alone (drained), or for a few seconds unless it says so
-//!   again (see [`congestion`](super::congestion)).
+//! - `S <node>[,<node>...]`, on `evchat.slow.<node>` (not the bus: see
+//!   [`congestion`](super::congestion)): the publishing node's intake is
+//!   filling up with what these nodes publish: they hold back their
+//!   broadcasts until it says `S` alone (drained), or for a few seconds
+//!   unless it says so again.
 //!
 //! Frames from the bus are pasted into local queues, so they are checked
 //! first: anyone who can publish on NATS can forge senders (docs/CLUSTER.md
@@ -44,6 +45,21 @@ pub fn subject_of(node: &str) -> String {
 
 /// The subject every node subscribes to.
 pub const BUS_ALL: &str = "evchat.bus.*";
+
+/// The subject node `node` publishes its congestion notices (`S`) on.
+pub fn slow_subject_of(node: &str) -> String {
+    format!("evchat.slow.{node}")
+}
+
+/// The subject of every node's congestion notices.
+pub const SLOW_ALL: &str = "evchat.slow.*";
+
+/// The node name in a notices subject, if it is one.
+pub fn slow_origin_of(subject: &str) -> Option<&str> {
+    subject
+        .strip_prefix("evchat.slow.")
+        .filter(|n| is_valid_node(n))
+}
 
 /// One bus message, borrowed from its payload.
 #[derive(Debug, PartialEq, Eq)]
