@@ -166,7 +166,8 @@ fn counter(mut line: Line) -> JoinHandle<Seen> {
                 }
                 seen.flood += 1;
             } else if got.starts_with("SAY innocent ") {
-                seen.innocent.push(got.rsplit(' ').next().unwrap().to_owned());
+                seen.innocent
+                    .push(got.rsplit(' ').next().unwrap().to_owned());
             }
         }
     })

@@ -190,9 +190,19 @@ impl Link {
             .await
             .map_err(|e| format!("cannot subscribe to the bus: {e}"))?;
         let out = (control, wire::slow_subject_of(&settings.node).into());
-        tokio::spawn(bus::read_bus(bus, out, to_loop.clone(), Arc::clone(&gauges)));
+        tokio::spawn(bus::read_bus(
+            bus,
+            out,
+            to_loop.clone(),
+            Arc::clone(&gauges),
+        ));
         let me = settings.node.clone();
-        tokio::spawn(bus::read_notices(notices, me, to_loop.clone(), Arc::clone(&gauges)));
+        tokio::spawn(bus::read_notices(
+            notices,
+            me,
+            to_loop.clone(),
+            Arc::clone(&gauges),
+        ));
         tokio::spawn(watch_names(names.clone(), to_loop.clone()));
         let (read, accounts_read) = tokio::sync::oneshot::channel();
         tokio::spawn(accounts.watch(Arc::clone(&users), read));

@@ -18,8 +18,8 @@
 //! it is declared dead).
 
 use super::intake::BUS_SMALL;
-use crate::server::event_loop::READ_BUDGET;
 use super::wire;
+use crate::server::event_loop::READ_BUDGET;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
@@ -138,9 +138,6 @@ mod tests {
         assert_eq!(c.check(HIGH_WATER, 2, t + RENEW), Some(b"S a".to_vec()));
         // The loop took nothing since: no renewal, the notice runs out.
         assert_eq!(c.check(HIGH_WATER, 2, t + RENEW * 3), None);
-        assert_eq!(
-            c.check(HIGH_WATER, 3, t + RENEW * 3),
-            Some(b"S a".to_vec())
-        );
+        assert_eq!(c.check(HIGH_WATER, 3, t + RENEW * 3), Some(b"S a".to_vec()));
     }
 }

@@ -315,7 +315,10 @@ impl Gauges {
     /// The helper has handed a message of `len` bytes to the NATS client;
     /// says whether the loop should hear that it caught up.
     pub fn published(&self, len: u64) -> bool {
-        let left = self.outbound.fetch_sub(len, Ordering::AcqRel).saturating_sub(len);
+        let left = self
+            .outbound
+            .fetch_sub(len, Ordering::AcqRel)
+            .saturating_sub(len);
         left <= OUTBOUND_LOW && self.outbound_waiting.swap(false, Ordering::AcqRel)
     }
 

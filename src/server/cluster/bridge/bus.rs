@@ -88,7 +88,11 @@ fn taken(gauges: &Gauges) -> u64 {
 }
 
 /// Publishes a congestion notice, if there is one.
-async fn tell(out: &(async_nats::Client, async_nats::Subject), notice: Option<Vec<u8>>, gauges: &Gauges) {
+async fn tell(
+    out: &(async_nats::Client, async_nats::Subject),
+    notice: Option<Vec<u8>>,
+    gauges: &Gauges,
+) {
     let Some(notice) = notice else { return };
     match out.0.publish(out.1.clone(), Bytes::from(notice)).await {
         Ok(()) => {
