@@ -3,8 +3,9 @@
 out for --seconds while --bystanders users sit on node b reading everything
 and one of them does PING/PONG round trips. Reports node b's bystander
 round trips (p50, p99, max, during and after), node b's peak RSS (VmHWM),
-how many of node b's users were cut, and how long a STATS on node b took
-right after the flood.
+how many of node b's users were cut, how long a STATS on node b took
+right after the flood, what node b dropped (bus_lagged), and how many
+SAYs node a took in from its flooder (its pace) and its peak RSS.
 
     python3 scripts/remote_flood.py --server target/release/evchat-server
     python3 scripts/remote_flood.py --local    # the same flood from a user on b

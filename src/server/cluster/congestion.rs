@@ -4,8 +4,10 @@
 //! Core NATS does not tell a publisher how far its subscribers are, so the
 //! node that falls behind says so itself. When what waits for its loop
 //! passes [`HIGH_WATER`] bytes, the helper thread publishes
-//! `S <node>[,<node>...]` (see [`wire`](super::wire)) on its own subject,
-//! naming the nodes whose broadcasts arrived meanwhile; they hold back their
+//! `S <node>[,<node>...]` (see [`wire`](super::wire)) on its subject
+//! `evchat.slow.<node>`, over a NATS connection of its own (the main one
+//! may be reading a flood for tens of milliseconds before it writes),
+//! naming the nodes whose big messages arrived meanwhile; they hold back their
 //! own users' broadcasts (see `hub::cluster::pacing`) until it publishes
 //! `S` alone, once the backlog is below [`LOW_WATER`]. The space between
 //! the high-water mark and the intake's bound is what the notice's way
