@@ -3,7 +3,7 @@
 //! A current-thread tokio runtime runs: one task reading the bus (one
 //! wildcard subscription, so one node's messages keep their order, and
 //! telling the nodes that fill the intake to slow down), one reading such
-//! notices from the others ([`bus`]), one
+//! notices from the others (both in `bus`), one
 //! watching the names bucket, one watching the accounts bucket, and the
 //! request loop, which publishes in the order the loop asked and starts a
 //! task for each JetStream call (claims, held mail) so a slow one does not
