@@ -39,6 +39,8 @@ pub mod connect;
 #[cfg(feature = "cluster")]
 pub mod import;
 pub mod intake;
+pub mod outbound;
+pub use outbound::{OUTBOUND_HIGH, OUTBOUND_LOW};
 #[cfg(feature = "cluster")]
 pub mod mailbox;
 #[cfg(feature = "cluster")]
@@ -302,37 +304,6 @@ pub struct Gauges {
     /// broadcasts back until they are below [`OUTBOUND_LOW`].
     pub outbound: AtomicU64,
     pub outbound_waiting: AtomicBool,
-}
-
-/// Bytes handed to the helper to publish past which the loop holds its
-/// users' broadcasts back (see `hub::cluster::pacing`): what another node
-/// is told to hold back must not be waiting here in bulk already.
-pub const OUTBOUND_HIGH: u64 = 1 << 20;
-/// ... and below which they go on.
-pub const OUTBOUND_LOW: u64 = 256 << 10;
-
-impl Gauges {
-    /// The helper has handed a message of `len` bytes to the NATS client;
-    /// says whether the loop should hear that it caught up.
-    pub fn published(&self, len: u64) -> bool {
-        let left = self
-            .outbound
-            .fetch_sub(len, Ordering::AcqRel)
-            .saturating_sub(len);
-        left <= OUTBOUND_LOW && self.outbound_waiting.swap(false, Ordering::AcqRel)
-    }
-
-    /// Is more than [`OUTBOUND_HIGH`] waiting for the NATS client? If so the
-    /// loop waits to hear when it caught up.
-    pub fn outbound_behind(&self) -> bool {
-        if self.outbound.load(Ordering::Acquire) <= OUTBOUND_HIGH {
-            return false;
-        }
-        self.outbound_waiting.store(true, Ordering::Release);
-        // The helper may have caught up before it could see the flag.
-        let caught_up = self.outbound.load(Ordering::Acquire) <= OUTBOUND_LOW;
-        !(caught_up && self.outbound_waiting.swap(false, Ordering::AcqRel))
-    }
 }
 
 /// Messages the loop may have outstanding for the helper thread.
