@@ -1,7 +1,9 @@
 //! A broadcast flood on one node of a cluster, as the other node feels it:
 //! real nats-server, two real evchat nodes, users over TCP. The node the
 //! flood comes to over the bus must take it in at the pace of one local
-//! connection, in bounded memory, and serve its own users meanwhile.
+//! connection, in bounded memory, and serve its own users meanwhile; and
+//! the flood must slow down at its source to that pace, so that nothing
+//! of it (nor of its neighbours' messages) is dropped on the way.
 //! Without nats-server these tests skip, except under CI.
 
 mod common;
@@ -108,7 +110,7 @@ fn a_broadcast_flood_from_another_node_is_taken_in_at_a_local_pace_in_bounded_me
     // Node a has taken the whole flood in and handed it to NATS.
     flooder.sync();
     // Node b has taken in all that reached it once a marker said after the
-    // flood arrives (what it could not take in was dropped, not queued).
+    // flood arrives.
     'heard: for marker in 0.. {
         flooder.send(&format!("SAY marker {marker}"));
         flooder.sync();
