@@ -3,8 +3,9 @@
 out for --seconds while --bystanders users sit on node b reading everything
 and one of them does PING/PONG round trips. Reports node b's bystander
 round trips (p50, p99, max, during and after), node b's peak RSS (VmHWM),
-how many of node b's users were cut, and how long a STATS on node b took
-right after the flood.
+how many of node b's users were cut, how long a STATS on node b took
+right after the flood, what node b dropped (bus_lagged), and how many
+SAYs node a took in from its flooder (its pace) and its peak RSS.
 
     python3 scripts/remote_flood.py --server target/release/evchat-server
     python3 scripts/remote_flood.py --local    # the same flood from a user on b
@@ -177,6 +178,16 @@ def main():
             t.join()
         with open(f"/proc/{node_b.pid}/status") as f:
             hwm = [l for l in f if l.startswith("VmHWM")][0].split()[1]
+        node_a = procs[-2]
+        with open(f"/proc/{node_a.pid}/status") as f:
+            hwm_a = [l for l in f if l.startswith("VmHWM")][0].split()[1]
+        s = socket.create_connection(("127.0.0.1", ports["a"]))
+        s.sendall(b"STATS\n")
+        s.settimeout(120)
+        buf = b""
+        while b"\n" not in buf:
+            buf += s.recv(4096)
+        stats_a = buf.decode(errors="replace").strip()
 
         def pct(xs, p):
             if not xs:
@@ -196,6 +207,14 @@ def main():
               f"({len(cut) + int(probe_cut)} of {args.bystanders} saw their connection end)")
         print(f"  node b STATS after the flood: {stats_ms:.0f} ms")
         print(f"  {stats}")
+        lagged = [f for f in stats.split() if f.startswith("bus_lagged=")]
+        print(f"  node b {lagged[0] if lagged else 'bus_lagged=?'} (bus messages dropped)")
+        if not args.local:
+            frames = [int(f.split("=")[1]) for f in stats_a.split() if f.startswith("frames_in=")]
+            taken = frames[0] if frames else 0
+            print(f"  node a took in {taken} frames from its users ({taken / args.seconds:.0f}/s "
+                  f"over the flood's {args.seconds:.0f} s), peak RSS {int(hwm_a) / 1024:.1f} MiB")
+            print(f"  {stats_a}")
     finally:
         for p in procs:
             p.terminate()

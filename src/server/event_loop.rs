@@ -253,7 +253,8 @@ impl Server {
     /// How long the next poll may wait: not at all with work left over.
     fn wait_for(&self, next_tick: Instant) -> Duration {
         let accept_now = self.listeners.has_more() && self.listeners.paused_until().is_none();
-        if !self.reread.is_empty() || accept_now || self.cluster_backlog {
+        let resumed = self.hub.has_resumed();
+        if !self.reread.is_empty() || accept_now || self.cluster_backlog || resumed {
             return Duration::ZERO;
         }
         let mut wake = next_tick;

@@ -1,13 +1,16 @@
 //! The helper thread that owns the NATS client.
 //!
 //! A current-thread tokio runtime runs: one task reading the bus (one
-//! wildcard subscription, so one node's messages keep their order), one
+//! wildcard subscription, so one node's messages keep their order, and
+//! telling the nodes that fill the intake to slow down), one reading such
+//! notices from the others (both in `bus`), one
 //! watching the names bucket, one watching the accounts bucket, and the
 //! request loop, which publishes in the order the loop asked and starts a
 //! task for each JetStream call (claims, held mail) so a slow one does not
 //! hold up the bus. Everything for the loop goes through one std channel;
 //! the loop is woken once per burst.
 
+mod bus;
 mod relay;
 
 use super::connect::{connect, shown_urls, JS_TIMEOUT};
@@ -23,7 +26,6 @@ use crate::server::accounts::SharedUsers;
 use async_nats::jetstream::stream::LastRawMessageErrorKind;
 use async_nats::jetstream::{self, kv};
 use bytes::Bytes;
-use futures_util::StreamExt;
 use log::{error, info, warn};
 use mio::Waker;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -182,7 +184,29 @@ impl Link {
             .subscribe(BUS_ALL)
             .await
             .map_err(|e| format!("cannot subscribe to the bus: {e}"))?;
-        tokio::spawn(read_bus(bus, to_loop.clone(), Arc::clone(&gauges)));
+        // Notices that other nodes should slow down go out on a connection
+        // of their own: the main one may be busy reading a flood for tens
+        // of milliseconds before it writes, and every one of them lets
+        // more of the flood come.
+        let control = connect(settings, None).await?;
+        let notices = client
+            .subscribe(wire::SLOW_ALL)
+            .await
+            .map_err(|e| format!("cannot subscribe to the bus: {e}"))?;
+        let out = (control, wire::slow_subject_of(&settings.node).into());
+        tokio::spawn(bus::read_bus(
+            bus,
+            out,
+            to_loop.clone(),
+            Arc::clone(&gauges),
+        ));
+        let me = settings.node.clone();
+        tokio::spawn(bus::read_notices(
+            notices,
+            me,
+            to_loop.clone(),
+            Arc::clone(&gauges),
+        ));
         tokio::spawn(watch_names(names.clone(), to_loop.clone()));
         let (read, accounts_read) = tokio::sync::oneshot::channel();
         tokio::spawn(accounts.watch(Arc::clone(&users), read));
@@ -223,10 +247,14 @@ impl Link {
             match job {
                 // In order, on this task: publishing only queues.
                 ToCluster::Publish(payload) => {
+                    let len = payload.len() as u64;
                     if let Err(e) = link.client.publish(link.subject.clone(), payload).await {
                         warn!("cannot publish to the bus: {e}");
                     } else {
                         link.gauges.bus_out.fetch_add(1, Ordering::Relaxed);
+                    }
+                    if link.gauges.published(len) {
+                        link.to_loop.send(FromCluster::CaughtUp);
                     }
                 }
                 ToCluster::Flush { key, serial } => {
@@ -424,40 +452,4 @@ pub(super) fn unavailable(why: &str) -> String {
         why
     };
     format!("the cluster is unavailable ({why}); try again later")
-}
-
-/// Hands every bus message to the loop, in arrival order, as long as the
-/// loop's backlog has room for it (in messages and in bytes); drops it
-/// otherwise. The subscription is read at once whatever the backlog, so
-/// what NATS hands over never piles up in the client's buffer either: a
-/// flood from another node costs this one a fixed amount of memory, and
-/// what this node cannot take in is lost here, counted and logged.
-async fn read_bus(mut bus: async_nats::Subscriber, to_loop: ToLoop, gauges: Arc<Gauges>) {
-    let mut dropped = 0u64;
-    while let Some(message) = bus.next().await {
-        let Some(origin) = wire::origin_of(&message.subject) else {
-            continue;
-        };
-        gauges.bus_in.fetch_add(1, Ordering::Relaxed);
-        if !gauges.admit(message.payload.len() as u64) {
-            dropped += 1;
-            let n = gauges.lagged.fetch_add(1, Ordering::Relaxed) + 1;
-            if dropped.is_power_of_two() {
-                error!(
-                    "the bus is bringing more than this node takes in: dropped a message from node {origin} ({dropped} so far, {n} lost in all)"
-                );
-            }
-            continue;
-        }
-        // A copy: the client's payload is a slice of its read buffer, and
-        // would keep the whole buffer (and the dropped messages in it)
-        // alive while it waits, out of sight of the count of bytes.
-        let news = FromCluster::Bus {
-            origin: origin.to_owned(),
-            payload: Bytes::copy_from_slice(&message.payload),
-        };
-        drop(message);
-        to_loop.send(news);
-    }
-    error!("the bus subscription ended");
 }

@@ -23,6 +23,12 @@ const BUCKET_PATIENCE: Duration = Duration::from_secs(12);
 /// and bounds what waits for the loop itself (`Gauges::admit`), so this
 /// only has to hold what arrives between two of its reads.
 const SUBSCRIPTION_CAPACITY: usize = 1 << 13;
+/// Commands (publishes, requests) the client queues before `publish`
+/// waits: few, so that what is published waits in the helper's queue,
+/// counted in bytes (`Gauges::outbound`), and not in bulk inside the
+/// client (2,048 of the biggest bus messages would be 130 MB) where a
+/// slowed-down node would still send it all (see `congestion`).
+const CLIENT_CAPACITY: usize = 16;
 
 /// Connects with the settings' credentials and TLS.
 pub async fn connect(
@@ -33,6 +39,7 @@ pub async fn connect(
         .name(format!("evchat {}", settings.node))
         .no_echo()
         .subscription_capacity(SUBSCRIPTION_CAPACITY)
+        .client_capacity(CLIENT_CAPACITY)
         .connection_timeout(CONNECT_TIMEOUT)
         .request_timeout(Some(JS_TIMEOUT));
     if let Some(creds) = &settings.creds {

@@ -2,7 +2,9 @@
 //! read from NATS at once by the helper thread and handed to the loop,
 //! which takes it in one connection's budget a turn
 //! ([`Hub::take_cluster_news`]). Between the two it waits here, bounded in
-//! messages and in bytes; what does not fit is dropped (counted in
+//! messages and in bytes. Well before the bound, the nodes that fill it
+//! are told to slow down ([`congestion`](super::congestion)); what does
+//! not fit all the same is dropped, as a last resort (counted in
 //! `bus_lagged`), so a flood from another node costs this one a fixed
 //! amount of memory however long it lasts, and never piles up in the NATS
 //! client's buffer instead.
@@ -15,9 +17,12 @@ use std::sync::atomic::Ordering;
 /// Bus messages that may wait for the loop at once.
 pub const BUS_BACKLOG: u64 = 1 << 14;
 
-/// Bytes of bus messages that may wait for the loop at once: sixteen turns
-/// of the bus's read budget.
-pub const BUS_BACKLOG_BYTES: u64 = 4 << 20;
+/// Bytes of bus messages that may wait for the loop at once: sixty-four
+/// turns of the bus's read budget. Nodes are told to slow down long before
+/// (see [`congestion`](super::congestion)); the rest is room for what is
+/// already on its way then — in the other node's NATS client, NATS, and
+/// the sockets between — which on a busy machine was seen to exceed 4 MiB.
+pub const BUS_BACKLOG_BYTES: u64 = 16 << 20;
 
 /// Room kept past [`BUS_BACKLOG_BYTES`] for small messages (heartbeats,
 /// mail notices, short private messages), so that a flood of big ones
@@ -50,6 +55,7 @@ impl Gauges {
     pub(super) fn taken(&self, len: u64) {
         self.backlog.fetch_sub(1, Ordering::AcqRel);
         self.backlog_bytes.fetch_sub(len, Ordering::AcqRel);
+        self.taken.fetch_add(1, Ordering::Relaxed);
     }
 }
 

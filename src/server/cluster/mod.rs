@@ -28,6 +28,8 @@
 //! - **Accounts** are in the bucket `evchat_users` ([`users`]).
 
 pub mod answer;
+#[cfg(feature = "cluster")]
+pub mod congestion;
 // The parts that speak to NATS, built with the `cluster` feature only:
 // without it no `Backplane` is ever made, and the hub runs as one node.
 #[cfg(feature = "cluster")]
@@ -37,6 +39,8 @@ pub mod connect;
 #[cfg(feature = "cluster")]
 pub mod import;
 pub mod intake;
+pub mod outbound;
+pub use outbound::{OUTBOUND_HIGH, OUTBOUND_LOW};
 #[cfg(feature = "cluster")]
 pub mod mailbox;
 #[cfg(feature = "cluster")]
@@ -289,6 +293,8 @@ pub enum FromCluster {
     NamesSynced,
     /// NATS connection up or down.
     Link(bool),
+    /// What the loop handed over to publish is down to [`OUTBOUND_LOW`].
+    CaughtUp,
 }
 
 /// Counters the helper keeps, read by `STATS`.
@@ -307,6 +313,13 @@ pub struct Gauges {
     /// (bounded: see [`intake`]).
     pub backlog: AtomicU64,
     pub backlog_bytes: AtomicU64,
+    /// Bus messages the loop has taken from the backlog since start.
+    pub taken: AtomicU64,
+    /// Bytes the loop has handed to the helper to publish that the NATS
+    /// client has not taken yet, and whether the loop holds its users'
+    /// broadcasts back until they are below [`OUTBOUND_LOW`].
+    pub outbound: AtomicU64,
+    pub outbound_waiting: AtomicBool,
 }
 
 /// Messages the loop may have outstanding for the helper thread.
@@ -346,9 +359,16 @@ impl Backplane {
     /// Hands work to the helper without waiting; false when the channel is
     /// full (NATS has stalled), which is counted and logged.
     pub fn send(&self, job: ToCluster) -> bool {
+        let len = match &job {
+            ToCluster::Publish(payload) => payload.len() as u64,
+            _ => 0,
+        };
+        // Counted first: the helper may publish it at once.
+        self.gauges.outbound.fetch_add(len, Ordering::AcqRel);
         match self.requests.try_send(job) {
             Ok(()) => true,
             Err(_) => {
+                self.gauges.outbound.fetch_sub(len, Ordering::AcqRel);
                 let before = self.gauges.dropped.fetch_add(1, Ordering::Relaxed);
                 if before.is_power_of_two() || before == 0 {
                     log::error!(

@@ -26,6 +26,11 @@
 //! - `H <incarnation>`: a heartbeat;
 //! - `N <name>`: mail was just held for `name`, who may have logged in
 //!   somewhere meanwhile: the node where `name` is online fetches it.
+//! - `S <node>[,<node>...]`, on `evchat.slow.<node>` (not the bus: see
+//!   [`congestion`](super::congestion)): the publishing node's intake is
+//!   filling up with what these nodes publish: they hold back their
+//!   broadcasts until it says `S` alone (drained), or for a few seconds
+//!   unless it says so again.
 //!
 //! Frames from the bus are pasted into local queues, so they are checked
 //! first: anyone who can publish on NATS can forge senders (docs/CLUSTER.md
@@ -40,6 +45,21 @@ pub fn subject_of(node: &str) -> String {
 
 /// The subject every node subscribes to.
 pub const BUS_ALL: &str = "evchat.bus.*";
+
+/// The subject node `node` publishes its congestion notices (`S`) on.
+pub fn slow_subject_of(node: &str) -> String {
+    format!("evchat.slow.{node}")
+}
+
+/// The subject of every node's congestion notices.
+pub const SLOW_ALL: &str = "evchat.slow.*";
+
+/// The node name in a notices subject, if it is one.
+pub fn slow_origin_of(subject: &str) -> Option<&str> {
+    subject
+        .strip_prefix("evchat.slow.")
+        .filter(|n| is_valid_node(n))
+}
 
 /// One bus message, borrowed from its payload.
 #[derive(Debug, PartialEq, Eq)]
@@ -70,6 +90,11 @@ pub enum BusMessage<'a> {
     },
     MailFor {
         name: &'a str,
+    },
+    /// The sender's intake is filling with what `nodes` (comma-separated,
+    /// maybe none: it has drained) publish.
+    SlowDown {
+        nodes: &'a str,
     },
 }
 
@@ -151,6 +176,16 @@ pub fn encode_mail_for(name: &str) -> Vec<u8> {
     format!("N {name}").into_bytes()
 }
 
+/// Asks `nodes` to hold back their broadcasts; none: they may go on.
+pub fn encode_slow_down<'a>(nodes: impl IntoIterator<Item = &'a str>) -> Vec<u8> {
+    let mut out = b"S".to_vec();
+    for (i, node) in nodes.into_iter().enumerate() {
+        out.push(if i == 0 { b' ' } else { b',' });
+        out.extend_from_slice(node.as_bytes());
+    }
+    out
+}
+
 pub fn encode_heartbeat(incarnation: &str) -> Vec<u8> {
     format!("H {incarnation}").into_bytes()
 }
@@ -212,6 +247,10 @@ pub fn decode(payload: &[u8]) -> Result<BusMessage<'_>, Malformed> {
         },
         Some(("N", name)) if is_valid_name(name) && body.is_empty() => {
             Ok(BusMessage::MailFor { name })
+        }
+        None if head == "S" && body.is_empty() => Ok(BusMessage::SlowDown { nodes: "" }),
+        Some(("S", nodes)) if body.is_empty() && nodes.split(',').all(is_valid_node) => {
+            Ok(BusMessage::SlowDown { nodes })
         }
         Some(("H", incarnation)) if is_valid_node(incarnation) => {
             Ok(BusMessage::Heartbeat { incarnation })

@@ -102,12 +102,17 @@ impl<T: Write> Hub<T> {
         self.make_room(author);
         let start = self.batch.buf.len();
         event.encode(&mut self.batch.buf);
-        if self.batch_to_bus(start) {
+        let to_bus = self.batch_to_bus(start);
+        if to_bus {
             if let Some(s) = author.and_then(|k| self.queues.sessions.get_mut(k)) {
                 s.node.published = true;
             }
         }
+        let bytes = self.batch.buf.len().saturating_sub(start);
         self.note_frames(author, start, 1);
+        if let (true, Some(key)) = (to_bus, author) {
+            self.pace(key, bytes);
+        }
     }
 
     /// Adds a broadcast frame for this node's users only (a remote node's

@@ -252,4 +252,10 @@ impl<T: Write> Hub<T> {
     pub fn take_resumed(&mut self, into: &mut Vec<usize>) {
         into.append(&mut self.resumed);
     }
+
+    /// Are connections waiting to be read again (resumed after the loop
+    /// took them this turn, by a timer)?
+    pub fn has_resumed(&self) -> bool {
+        !self.resumed.is_empty()
+    }
 }

@@ -18,6 +18,9 @@ pub enum WaitFor {
     HeldMail,
     /// NATS confirming what it sent to other nodes (before a `PONG`).
     Publish,
+    /// Another node taking in the broadcasts this node sent it: a hold
+    /// (`hub::cluster::pacing`).
+    Bus,
 }
 
 /// A pause of a connection's input until an answer comes.

@@ -68,6 +68,17 @@ fn each_kind_round_trips() {
         decode(&encode_heartbeat("x1")),
         Ok(BusMessage::Heartbeat { incarnation: "x1" })
     );
+    assert_eq!(
+        decode(&encode_slow_down(["a", "n-2"])),
+        Ok(BusMessage::SlowDown { nodes: "a,n-2" })
+    );
+    assert_eq!(
+        decode(&encode_slow_down([])),
+        Ok(BusMessage::SlowDown { nodes: "" })
+    );
+    for bad in ["S ", "S a,", "S a b", "S a.b", "S a\nSAY x"] {
+        assert!(decode(bad.as_bytes()).is_err(), "{bad:?}");
+    }
 }
 
 #[test]

@@ -59,6 +59,7 @@ impl<T: Write> Hub<T> {
                     self.mail_waiting(key, name);
                 }
             }
+            Ok(BusMessage::SlowDown { nodes }) => self.slow_down_asked(origin, nodes),
             Ok(BusMessage::Heartbeat { .. }) => {}
             Err(e) => {
                 let Some(c) = &mut self.cluster else { return 0 };

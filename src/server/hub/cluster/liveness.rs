@@ -114,6 +114,7 @@ impl<T: Write> Hub<T> {
     /// silent declared dead.
     pub(in crate::server::hub) fn cluster_tick(&mut self) {
         let now = self.now;
+        self.expire_holds();
         let Some(c) = &mut self.cluster else { return };
         let beat = wire::encode_heartbeat(&c.port.incarnation);
         c.port.send(ToCluster::Publish(Bytes::from(beat)));
@@ -183,6 +184,7 @@ impl<T: Write> Hub<T> {
                 timeout.as_secs(),
                 users.len()
             );
+            self.forget_hold_by(&node);
             self.users_reply = None;
             let time = self.clock.stamp();
             for user in users {

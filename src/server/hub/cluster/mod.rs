@@ -9,13 +9,16 @@
 //!   and `PING`s that wait for NATS;
 //! - [`relay`]: private messages from other nodes, delivered or held
 //!   here, and confirmed to their senders' `PING`s;
-//! - [`liveness`]: which nodes are alive, by their heartbeats.
+//! - [`liveness`]: which nodes are alive, by their heartbeats;
+//! - [`pacing`]: this node's users' broadcasts held back while another
+//!   node's intake is filling with them.
 //!
 //! Held mail in JetStream is [`mail`](super::mail)'s.
 
 mod bus;
 mod liveness;
 mod names;
+mod pacing;
 mod relay;
 
 use super::input::WORK_BUDGET;
@@ -77,6 +80,9 @@ pub struct NodeLink {
     /// how many to each: the next one waits until they have delivered or
     /// held them.
     pub(in crate::server) confirm_with: Vec<(String, u64)>,
+    /// The hold (numbered) during which it last broadcast, and how many
+    /// bytes in that hold (see [`pacing`]).
+    pub(in crate::server) paced: (u64, usize),
 }
 
 /// A private message waiting for its offline recipients' mail to be held.
@@ -125,6 +131,8 @@ pub struct ClusterState {
     /// ignored (both logged at powers of two, not each time).
     pub(super) malformed: u64,
     pub(super) ignored_nodes: u64,
+    /// Other nodes holding this one's broadcasts back.
+    pub(super) pacing: pacing::Pacing,
 }
 
 impl ClusterState {
@@ -143,6 +151,7 @@ impl ClusterState {
             impostor_messages: 0,
             malformed: 0,
             ignored_nodes: 0,
+            pacing: Default::default(),
         }
     }
 
@@ -237,7 +246,15 @@ impl<T: Write> Hub<T> {
                 }
             }
             FromCluster::NamesSynced => self.names_synced(),
-            FromCluster::Link(up) => debug!("cluster link {}", if up { "up" } else { "down" }),
+            FromCluster::Link(up) => {
+                debug!("cluster link {}", if up { "up" } else { "down" });
+                if !up {
+                    // Publishing waits for the link to come back; local
+                    // chat does not wait for it.
+                    self.forget_hold_by(pacing::OWN_LINK);
+                }
+            }
+            FromCluster::CaughtUp => self.forget_hold_by(pacing::OWN_LINK),
         }
         0
     }
@@ -317,13 +334,14 @@ impl<T: Write> Hub<T> {
         let g = &c.port.gauges;
         let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
         format!(
-            " cluster_up={} nodes={} bus_in={} bus_out={} bus_lagged={} bus_dropped={}",
+            " cluster_up={} nodes={} bus_in={} bus_out={} bus_lagged={} bus_dropped={} bus_holds={}",
             u8::from(c.port.is_up()),
             c.live_nodes(),
             load(&g.bus_in),
             load(&g.bus_out),
             load(&g.lagged),
             load(&g.dropped),
+            c.pacing.holds(),
         )
     }
 }

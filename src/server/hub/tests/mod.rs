@@ -12,6 +12,8 @@ mod harness;
 #[cfg(feature = "cluster")]
 mod held_pace;
 mod output;
+#[cfg(feature = "cluster")]
+mod pacing;
 mod rooms;
 mod rooms_prop;
 mod turns;
