@@ -31,7 +31,24 @@ fn fanout(c: &mut Criterion) {
                 flush(&mut hub);
             })
         });
-        // The same number of messages said in a room of N.
+        // The same burst to WebSocket subscribers: one copy of each batch
+        // in their framing, shared by all of them.
+        let (mut hub, publisher) = hub_with(n, Subscribers::WebSocket);
+        group.throughput(Throughput::Elements(100 * n as u64));
+        group.bench_with_input(BenchmarkId::new("100 SAYs to N on /ws", n), &n, |b, _| {
+            b.iter(|| {
+                hub.set_now(Instant::now());
+                hub.receive(publisher, &burst);
+                flush(&mut hub);
+            })
+        });
+        // The same number of messages said in a room of N (up to 100: past
+        // that, 100 room messages are more work than one connection may
+        // cause in a turn, and the rest would wait for turns this bench
+        // does not run).
+        if n > 100 {
+            continue;
+        }
         let (mut hub, publisher) = room_hub_with(n, Subscribers::Lines);
         let in_room = room_burst();
         group.throughput(Throughput::Elements(100 * n as u64));
@@ -46,17 +63,6 @@ fn fanout(c: &mut Criterion) {
                 })
             },
         );
-        // The same burst to WebSocket subscribers: one copy of each batch
-        // in their framing, shared by all of them.
-        let (mut hub, publisher) = hub_with(n, Subscribers::WebSocket);
-        group.throughput(Throughput::Elements(100 * n as u64));
-        group.bench_with_input(BenchmarkId::new("100 SAYs to N on /ws", n), &n, |b, _| {
-            b.iter(|| {
-                hub.set_now(Instant::now());
-                hub.receive(publisher, &burst);
-                flush(&mut hub);
-            })
-        });
     }
     group.finish();
 }
