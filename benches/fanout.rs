@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{burst, flush, hub_with, Subscribers};
+use common::{burst, flush, hub_with, room_burst, room_hub_with, Subscribers};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::time::Instant;
 
@@ -42,6 +42,27 @@ fn fanout(c: &mut Criterion) {
                 flush(&mut hub);
             })
         });
+        // The same number of messages said in a room of N (up to 100: past
+        // that, 100 room messages are more work than one connection may
+        // cause in a turn, and the rest would wait for turns this bench
+        // does not run).
+        if n > 100 {
+            continue;
+        }
+        let (mut hub, publisher) = room_hub_with(n, Subscribers::Lines);
+        let in_room = room_burst();
+        group.throughput(Throughput::Elements(100 * n as u64));
+        group.bench_with_input(
+            BenchmarkId::new("100 MSGs to a room of N", n),
+            &n,
+            |b, _| {
+                b.iter(|| {
+                    hub.set_now(Instant::now());
+                    hub.receive(publisher, &in_room);
+                    flush(&mut hub);
+                })
+            },
+        );
     }
     group.finish();
 }

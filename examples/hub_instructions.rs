@@ -1,7 +1,8 @@
 //! The hub's own work per delivery, for counting instructions with
 //! callgrind (repeatable whatever else the machine is doing): N
 //! subscribers on line or WebSocket connections writing to sinks, one
-//! publisher sending 100 `SAY`s a turn for TURNS turns.
+//! publisher sending 100 `SAY`s a turn for TURNS turns — or, with `room`
+//! after the kind, everyone in one room and 100 `MSG #bench`s a turn.
 //!
 //! ```sh
 //! cargo build --release --example hub_instructions
@@ -17,12 +18,17 @@
 #[path = "../benches/common/mod.rs"]
 mod common;
 
-use common::{burst, flush, hub_with, Subscribers};
+use common::{burst, flush, hub_with, room_burst, room_hub_with, Subscribers};
 use std::time::Instant;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let usage = "usage: hub_instructions line|ws N TURNS";
+    let usage = "usage: hub_instructions line|ws [room] N TURNS";
+    let mut args = args;
+    let room = args.get(2).is_some_and(|a| a == "room");
+    if room {
+        args.remove(2);
+    }
     let parsed = match (args.get(1).map(String::as_str), args.get(2), args.get(3)) {
         (Some(kind @ ("line" | "ws")), Some(n), Some(turns)) => n
             .parse::<usize>()
@@ -39,8 +45,16 @@ fn main() {
         "ws" => Subscribers::WebSocket,
         _ => Subscribers::Lines,
     };
-    let (mut hub, publisher) = hub_with(n, subscribers);
-    let burst = burst();
+    let (mut hub, publisher, burst) = match room {
+        true => {
+            let (hub, publisher) = room_hub_with(n, subscribers);
+            (hub, publisher, room_burst())
+        }
+        false => {
+            let (hub, publisher) = hub_with(n, subscribers);
+            (hub, publisher, burst())
+        }
+    };
     for _ in 0..turns {
         hub.set_now(Instant::now());
         hub.receive(publisher, &burst);

@@ -1,8 +1,8 @@
 //! Makes `docs/screenshot.png`, the README's picture of the browser page,
 //! from a real conversation rather than a mock-up, so it can be made again
-//! whenever the page changes: a server, two users on TCP and one in headless
-//! Chromium exchange broadcasts and private messages, then the page is
-//! captured. It drives Chromium with the tests' DevTools driver. Run it
+//! whenever the page changes: a server, three users on TCP and one in
+//! headless Chromium talk in rooms, in private and to everyone, then the
+//! page is captured with a room shown and the others counting unread. It drives Chromium with the tests' DevTools driver. Run it
 //! through `scripts/screenshot.sh`, which builds the server first.
 
 #[path = "../tests/common/browser.rs"]
@@ -87,6 +87,32 @@ impl User {
     fn send(&mut self, frame: &str) -> Result<()> {
         writeln!(self.0, "{frame}").map_err(|e| e.to_string())
     }
+
+    /// Waits until the server has done all this user sent (PING barrier).
+    fn sync(&mut self) -> Result<()> {
+        self.send("PING shot")?;
+        let mut lines = BufReader::new(self.0.try_clone().map_err(|e| e.to_string())?).lines();
+        loop {
+            match lines.next() {
+                Some(Ok(line)) if line == "PONG shot" => return Ok(()),
+                Some(Ok(_)) => continue,
+                _ => return Err("the server closed a user's connection".into()),
+            }
+        }
+    }
+}
+
+/// Waits until the conversation `key` shows `count` unread.
+fn unread(tab: &mut browser::Tab, key: &str, count: &str) {
+    let button = serde_json::json!(format!(
+        "#chat-list button[data-key={}] .unread",
+        serde_json::json!(key)
+    ));
+    let count = serde_json::json!(count);
+    tab.wait(
+        &format!("{key} to show {count} unread"),
+        &format!("(document.querySelector({button}) || {{}}).textContent === {count}"),
+    );
 }
 
 /// Waits until the page shows a message whose text starts with `text`.
@@ -104,6 +130,15 @@ fn shown(tab: &mut browser::Tab, text: &str) {
 fn run(out: &PathBuf) -> Result<()> {
     let server = Server::start()?;
     let mut bob = User::login(&server, "bob")?;
+    let mut carol = User::login(&server, "carol")?;
+    for user in [&mut bob, &mut carol] {
+        user.send("JOIN #release")?;
+    }
+    bob.send("MSG #release morning all! the 1.4 build is green")?;
+    bob.sync()?;
+    carol.send("MSG #release I'll watch the dashboards.\\nPing me if latency moves.")?;
+    carol.sync()?;
+
     let mut browser = browser::Browser::launch().ok_or("no chromium to take the picture")?;
     let mut tab = browser.tab();
     tab.viewport(1000, 620, false);
@@ -111,24 +146,26 @@ fn run(out: &PathBuf) -> Result<()> {
     tab.type_into("#name", "alice");
     tab.click("#login-button");
     tab.wait("the login", "document.body.dataset.state === 'online'");
-
-    let mut carol = User::login(&server, "carol")?;
     let mut dave = User::login(&server, "dave")?;
-    shown(&mut tab, "dave joined");
-    bob.send("SAY morning all! the 1.4 build is green")?;
-    shown(&mut tab, "morning all");
+    dave.send("JOIN #ops")?;
+    dave.sync()?;
+    for typed in ["/join #ops", "/join #release"] {
+        tab.type_into("#input", typed);
+        tab.press_enter(false);
+    }
+    shown(&mut tab, "I'll watch");
     tab.type_into("#input", "Nice! Deploying it to staging now.");
     tab.press_enter(false);
-    carol.send("SAY I'll watch the dashboards.\\nPing me if latency moves.")?;
-    shown(&mut tab, "I'll watch");
-    bob.send("MSG alice could you review my PR before lunch?")?;
-    shown(&mut tab, "could you review");
-    tab.click("#users button[data-name=\"bob\"]");
-    tab.type_into("#input", "sure, comments in ten minutes");
-    tab.press_enter(false);
-    shown(&mut tab, "sure, comments");
-    dave.send("SAY <b>tags</b> show as text here, by design")?;
+    shown(&mut tab, "Nice!");
+    carol.send("MSG #release <b>tags</b> show as text here, by design")?;
     shown(&mut tab, "<b>tags</b>");
+    bob.send("MSG alice could you review my PR before lunch?")?;
+    dave.send("MSG #ops disk alert on db-2 cleared")?;
+    dave.send("MSG #ops backups ran at 04:00, all green")?;
+    dave.send("SAY coffee's on in the kitchen")?;
+    unread(&mut tab, "@bob", "1");
+    unread(&mut tab, "#ops", "2");
+    unread(&mut tab, "*", "1");
     tab.eval("document.activeElement.blur()");
     tab.call(
         "Input.dispatchMouseEvent",

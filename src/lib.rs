@@ -5,16 +5,17 @@
 //! the connection's dialect ([`server::wire`]: lines, HTTP, WebSocket; its
 //! first line decides which, once) → commands ([`protocol::Command`]) →
 //! the hub ([`server::hub`], one command per file in `server/cmd`), which
-//! knows who is online, holds mail for who is not and answers in
+//! knows who is online, holds mail for who is not, keeps the rooms — who
+//! is in which, and what each remembers ([`server::rooms`]) — and answers in
 //! [`protocol::Event`]s, never in a wire format → one shared encoding of
 //! each batch per kind of connection → each connection's write queue →
 //! one vectored write per connection per turn. Each readable socket is read
 //! at most once per turn and up to a budget, and each connection may cause
 //! a bounded amount of work per turn, so one flooding client cannot starve
-//! the others. Queues, read buffers, held mail and known names are bounded,
-//! so a slow or hostile peer costs the server a fixed amount and is cut off
-//! past it. The loop never waits: held mail is journaled by the journal's
-//! own writer thread ([`server::journal`]) and a connection's replies wait
+//! the others. Queues, read buffers, held mail, rooms' histories and known
+//! names are bounded, so a slow or hostile peer costs the server a fixed
+//! amount and is cut off past it. The loop never waits: held mail and
+//! rooms are journaled by the journal's own writer thread ([`server::journal`]) and a connection's replies wait
 //! until the records it caused are written, so a `PONG` means they are
 //! safe; passwords are checked on another helper thread
 //! ([`server::accounts`]), and TLS handshakes' cryptography is done by two

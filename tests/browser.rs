@@ -103,11 +103,13 @@ fn received_markup_and_control_characters_are_shown_as_text() {
     // Frames come in order: once the last is shown, all are.
     bob.send("SAY that is all");
     row(&mut tab, "that is all");
+    open_chat(&mut tab, "@bob");
+    row(&mut tab, &format!("{attack}<b>bold</b>"));
+    open_chat(&mut tab, "*");
 
     let made = tab.eval("document.querySelectorAll('#messages *:not(li, time, span)').length");
     assert_eq!(made, 0, "received text was parsed as HTML");
     row(&mut tab, attack);
-    row(&mut tab, &format!("{attack}<b>bold</b>"));
     row(
         &mut tab,
         "forged\u{240d}[12:00] <carol> hi <U+202E>olleh\u{2407}",
@@ -141,6 +143,7 @@ fn held_mail_is_shown_marked_and_acknowledged() {
 
     let mut tab = open(&mut browser, &server);
     log_in(&mut tab, "carol", &[]);
+    open_chat(&mut tab, "@bob");
     let (class, from, tag) = row(&mut tab, "while you were out");
     assert!(class.contains("held"), "not marked held: {class}");
     assert_eq!(from, "bob");
@@ -232,6 +235,7 @@ fn a_page_replaced_by_another_login_stays_out_until_asked() {
     );
     assert_eq!(stayed, "stayed");
     bob.send("MSG alice are you the new one?");
+    open_chat(&mut second, "@bob");
     row(&mut second, "are you the new one?");
     let state = second.eval("document.getElementById('state').dataset.state");
     assert_eq!(state, "online");
@@ -242,6 +246,7 @@ fn a_page_replaced_by_another_login_stays_out_until_asked() {
     wait_state(&mut first, "online");
     wait_state(&mut second, "replaced");
     bob.send("MSG alice and now?");
+    open_chat(&mut first, "@bob");
     row(&mut first, "and now?");
     no_problems(&first);
     no_problems(&second);
@@ -330,8 +335,12 @@ fn on_a_phone_sized_screen_the_box_and_the_messages_are_in_view() {
     for selector in [frank.as_str(), "#who-toggle"] {
         assert_eq!(tab.eval(&one_line(selector)), true, "{selector} wraps");
     }
+    // A click on a name opens the private conversation with them.
     tab.click("#users button[data-name=\"bob\"]");
-    let typed = tab.eval("document.getElementById('input').value");
-    assert_eq!(typed, "@bob ");
+    tab.wait(
+        "the conversation with bob",
+        "document.querySelector('#chat-list button[data-key=\"@bob\"][aria-current=\"true\"]')",
+    );
+    assert_eq!(tab.eval(&in_view("chat-list")), true);
     no_problems(&tab);
 }

@@ -346,3 +346,45 @@ fn a_name_in_use_is_refused_and_another_can_be_typed() {
     let (status, _) = term.wait_exit();
     assert!(status.success());
 }
+
+#[test]
+fn a_room_is_joined_talked_in_from_the_prompt_and_what_was_missed_is_marked() {
+    let server = TestServer::start(&[]);
+    let mut bob = server.login("bob");
+    bob.send("JOIN #rust");
+    bob.sync();
+    let mut term = Pty::spawn(client(&server, &["alice"]));
+    term.wait_for("the prompt", |rows| rows.iter().any(|r| r == "alice>"));
+    term.type_text("/join #rust\r");
+    term.wait_for("the room's prompt", |rows| {
+        rows.iter().any(|r| r == "alice #rust>")
+            && rows.iter().any(|r| untimed(r) == "* alice joined #rust")
+    });
+    bob.send("MSG #rust hi alice");
+    term.wait_for("bob's line", |rows| {
+        rows.iter().any(|r| untimed(r) == "#rust <bob> hi alice")
+    });
+    // A plain line goes to the current room.
+    term.type_text("hello room\r");
+    let heard = loop {
+        let line = bob.recv();
+        if line.starts_with("MSG ") {
+            break line;
+        }
+    };
+    assert!(heard.starts_with("MSG alice #rust "), "{heard}");
+    assert!(heard.ends_with(" hello room"), "{heard}");
+    term.type_text("/quit\r");
+    assert!(term.wait_exit().0.success());
+    bob.send("MSG #rust said while you were out");
+    bob.sync();
+    let term = Pty::spawn(client(&server, &["alice"]));
+    term.wait_for("the missed line, marked", |rows| {
+        rows.iter()
+            .any(|r| untimed(r) == "(while away) #rust <bob> said while you were out")
+    });
+    bob.send("MSG #rust live again");
+    term.wait_for("a live line, not marked", |rows| {
+        rows.iter().any(|r| untimed(r) == "#rust <bob> live again")
+    });
+}

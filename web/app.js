@@ -14,15 +14,20 @@
  *   took the name over (two tabs must not fight over it), or the login
  *   itself was refused. Then a person decides.
  *
- * All of it is one function, so it leaves no globals behind: a script
- * pasted into the console (the README's `/ws` example) cannot clash.
+ * Conversations (Everyone, rooms, private ones) are web/chats.js, the
+ * rows of the message list web/rows.js, what is about rooms web/rooms.js,
+ * what a typed line means web/input.js. All of this is one function, so it
+ * leaves no globals behind: a script pasted into the console (the
+ * README's `/ws` example) cannot clash.
  */
 (() => {
   'use strict';
 
   const $ = (id) => document.getElementById(id);
   const { HELP, NAME, interpret, blank, visible, escapeText, unescapeText, fields } = evchatInput;
-  const MAX_ROWS = 2000;
+  const MAX_ROWS = 2000; // in one conversation
+  const MAX_ALL_ROWS = 10000; // in all of them
+  const MAX_PRIVATE = 100; // private conversations kept
   const FIRST_DELAY = 500;
   const MAX_DELAY = 10000;
 
@@ -36,13 +41,14 @@
   let delay = FIRST_DELAY;
   let timer = null;
   let heldRun = null; // private messages since OK LOGIN, until the held-mail PING
+  let chats = null; // the conversations (web/chats.js)
+  let rooms = null; // room frames and commands (web/rooms.js)
   let why = null; // why the last attempt failed, when the server said
-  let sent = []; // [token, row] of messages sent and not yet past their PING
+  let sent = []; // [token, rows] of messages sent and not yet past their PING
   let nextToken = 0;
   let lost = false; // the connection dropped while logged in
   let quitting = false; // the user typed /quit: no reconnecting
   const asked = { who: false, stats: false }; // show the answer as a note
-  let pinned = true; // is the message list scrolled to its end (so kept there)?
   const users = new Set();
 
   function el(tag, className, text) {
@@ -52,118 +58,9 @@
     return node;
   }
 
-  /* ---- the message list ---- */
-
-  // Local time: hours and minutes shown, the whole date and time on hover.
-  function stampOf(time) {
-    const d = time ? new Date(time) : new Date();
-    if (Number.isNaN(d.getTime())) return el('time', 'time', visible(String(time), false));
-    const stamp = el('time', 'time', d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }));
-    stamp.dateTime = d.toISOString();
-    stamp.title = d.toLocaleString();
-    return stamp;
-  }
-
-  // The list stays at its end while it was there before a row came or it
-  // changed size (the box grew, the bar or the window changed). `pinned` is
-  // measured on scrolling and before the first row of a batch, but not
-  // while a resize awaits its observer (a list that just shrank would look
-  // scrolled up) nor while rows await their scroll (it would look so too).
-  let seenHeight = 0; // the list's height when its observer last ran
-  function toEnd() {
-    const list = $('messages');
-    if (pinned) list.scrollTop = list.scrollHeight;
-  }
-
-  function measure() {
-    const list = $('messages');
-    if (rowsWaiting || list.clientHeight !== seenHeight) return;
-    pinned = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
-  }
-
-  // Rows are added as frames come, but laid out, scrolled to and the online
-  // list drawn once per batch, at the next animation frame (or soon after,
-  // in a hidden tab that draws none): doing it per frame froze the tab
-  // when a thousand people logged in at once.
-  let rowsWaiting = false;
-  let usersWaiting = false;
-  let fallback = null;
-  function later(rows) {
-    if (rows) measure();
-    rowsWaiting ||= rows;
-    usersWaiting ||= !rows;
-    if (fallback) return;
-    requestAnimationFrame(draw);
-    fallback = setTimeout(draw, 100);
-  }
-
-  function draw() {
-    if (!fallback) return;
-    clearTimeout(fallback);
-    fallback = null;
-    if (usersWaiting) drawUsers();
-    if (rowsWaiting) toEnd();
-    rowsWaiting = usersWaiting = false;
-  }
-
-  function watchList() {
-    const list = $('messages');
-    list.addEventListener('scroll', measure);
-    new ResizeObserver(() => {
-      toEnd();
-      seenHeight = list.clientHeight;
-    }).observe(list);
-  }
-
-  function addRow(kind, time, parts) {
-    const list = $('messages');
-    const row = el('li', 'row ' + kind);
-    row.append(stampOf(time), ...parts);
-    later(true);
-    list.append(row);
-    while (list.childElementCount > MAX_ROWS) list.firstElementChild.remove();
-    return row;
-  }
-
-  // Who a private message is for, as the reader sees it: 'private' when to
-  // me alone, 'private to you and carol', 'private to bob' (my own).
-  function privateTag(from, to) {
-    if (from !== me && to.length === 1 && to[0] === me) return 'private';
-    const names = to.includes(me) ? ['you', ...to.filter((n) => n !== me)] : to;
-    const last = names.length > 1 ? ' and ' + names.pop() : '';
-    return 'private to ' + names.join(', ') + last;
-  }
-
-  function showMessage(from, to, time, text) {
-    const parts = [el('span', 'from', visible(from, false))];
-    if (to) parts.push(el('span', 'tag', visible(privateTag(from, to), false)));
-    parts.push(el('span', 'text', visible(text, true)));
-    const kind = (to ? 'private' : 'say') + (from === me ? ' mine' : '');
-    return addRow(kind, time, parts);
-  }
-
-  const note = (text, time) => addRow('note', time, [el('span', 'text', visible(text, true))]);
-  const problem = (text) => addRow('error', null, [el('span', 'text', visible(text, true))]);
-
-  // A burst of logins and logouts (more than three, each within a second of
-  // the last, no other row between) shows the rest as one counting row.
-  const burst = { row: null, at: 0, n: 0, joined: 0, left: 0 };
-  function presence(kind, name, time, text) {
-    const now = Date.now();
-    const going = burst.row === $('messages').lastElementChild && now - burst.at < 1000;
-    if (!going) Object.assign(burst, { n: 0, joined: 0, left: 0 });
-    burst.at = now;
-    burst.n += 1;
-    if (burst.n <= 3) {
-      burst.row = note(name + ' ' + kind + (text ? ': ' + text : ''), time);
-      return;
-    }
-    if (burst.n === 4) burst.row = note('', time);
-    burst[kind] += 1;
-    const counts = [burst.joined && burst.joined + ' more joined'];
-    if (burst.left) counts.push(burst.left + ' more left');
-    burst.row.querySelector('.text').textContent = counts.filter(Boolean).join(', ');
-  }
+  // The message list and its rows (web/rows.js), made in init().
+  let rows = null;
+  let later, showMessage, note, problem, presence, chatOf;
 
   /* ---- who is online ---- */
 
@@ -198,8 +95,10 @@
     $('send').disabled = state !== 'online';
   }
 
-  function showLogin(message) {
+  function showLogin(message, info) {
     $('login').hidden = false;
+    $('login-info').hidden = !info;
+    $('login-info').textContent = info || '';
     $('login-error').hidden = !message;
     $('login-error').textContent = message ? visible(message, false) : '';
     const needPassword = !$('password-row').hidden;
@@ -231,12 +130,13 @@
 
   function closed() {
     ws = null;
-    if (loggedIn) note(quitting ? 'you left the chat' : 'connection lost');
+    if (loggedIn && !quitting) note('connection lost');
     if (loggedIn) lost = !quitting;
-    if (quitting) showLogin();
+    if (quitting) leftTheChat();
     quitting = false;
     loggedIn = false;
     heldRun = null;
+    rooms.reset();
     sent = [];
     users.clear(); // unknown until the next WHO
     later(false);
@@ -248,6 +148,15 @@
     setState(why === 'server full' ? 'full' : 'waiting', (why || 'disconnected') + ' — ' + retry, retry);
     why = null;
     timer = setTimeout(connect, wait);
+  }
+
+  // After /quit: the login card alone, nothing of the conversations left.
+  function leftTheChat() {
+    chats.reset();
+    $('chat').hidden = true;
+    $('composer').hidden = true;
+    $('input').value = '';
+    showLogin(null, 'You left the chat.');
   }
 
   // The server ended things on purpose: stop and let a person act.
@@ -263,7 +172,12 @@
     const sp = frame.indexOf(' ');
     const verb = sp < 0 ? frame : frame.slice(0, sp);
     const rest = sp < 0 ? '' : frame.slice(sp + 1);
-    if (verb !== 'MSG' && verb !== 'PING') heldRun = null;
+    // Held mail ends at the PING after it, or at the first room's catch-up.
+    if (heldRun && (verb === 'PING' || (verb === 'JOIN' && rest.startsWith(me + ' ')))) {
+      heldRun.forEach((row) => rows.marked(row, 'held while you were away'));
+    }
+    if (verb !== 'MSG') heldRun = null;
+    if (rooms.frame(verb, rest)) return;
     switch (verb) {
       case 'OK':
         if (rest.startsWith('LOGIN ')) loggedInAs(rest.slice(6));
@@ -274,9 +188,12 @@
         break;
       }
       case 'MSG': {
-        const [from, to, time, text] = fields(rest, 4);
-        const row = showMessage(from, to.split(','), time, unescapeText(text || ''));
-        if (heldRun) heldRun.push(row);
+        const [from, list, time, text] = fields(rest, 4);
+        const to = list.split(',');
+        const row = showMessage(from, to, time, unescapeText(text || ''));
+        const chat = chatOf(from, to);
+        if (chat.kind !== 'room' && heldRun) heldRun.push(row);
+        rooms.arrived(chat, row);
         break;
       }
       case 'JOINED': {
@@ -306,15 +223,15 @@
         break;
       case 'PING':
         send(sp < 0 ? 'PONG' : 'PONG ' + rest);
-        // Held mail comes right after OK LOGIN and ends with a PING.
-        if (heldRun && heldRun.length) heldRun.forEach(markHeld);
-        heldRun = null;
+        // Held mail and each window of rooms' catch-up end with a PING.
+        rooms.ping();
         later(true);
         break;
       case 'ERR':
         refused(rest.slice(0, 3), unescapeText(rest.slice(4)));
         break;
       case 'PONG': {
+        if (rooms.pong(rest)) break;
         // Every frame before our PING was handled: no error came for them.
         const i = sent.findIndex(([token]) => token === rest);
         if (i >= 0) sent.splice(0, i + 1);
@@ -324,12 +241,8 @@
     }
   }
 
-  function markHeld(row) {
-    row.classList.add('held');
-    row.querySelector('.text').before(el('span', 'tag held-tag', 'held while you were away'));
-  }
-
   function loggedInAs(name) {
+    if (name !== me || !everIn) chats.reset(); // nothing of another name's
     loggedIn = true;
     everIn = true;
     me = name;
@@ -343,6 +256,7 @@
     $('composer').hidden = false;
     $('login-error').hidden = true;
     send('WHO');
+    send('ROOMS');
     $('input').focus();
   }
 
@@ -370,10 +284,11 @@
     }
     // Errors come in order, before the PONG of the PING sent after the
     // message that caused them: these mean it went to nobody.
-    if (sent.length && (code === '400' || code === '404' || code === '413')) {
-      const row = sent.shift()[1];
-      row.classList.add('failed');
-      row.querySelector('.text').before(el('span', 'tag failed-tag', 'not sent'));
+    if (sent.length && ['400', '403', '404', '413'].includes(code)) {
+      for (const row of sent.shift()[1]) {
+        row.classList.add('failed');
+        row.querySelector('.text').before(el('span', 'tag failed-tag', 'not sent'));
+      }
     }
     problem(plainError(code, text));
   }
@@ -455,50 +370,105 @@
     } catch (e) {
       return problem(e.message);
     }
-    pinned = true; // what one does is always shown
-    toEnd();
-    if (action.command) {
-      command(action.command, action.rest);
-    } else {
-      const { to, text } = action;
-      if (text.includes('\0')) return problem('a message cannot hold a NUL character');
-      const body = escapeText(text);
-      send(to ? 'MSG ' + to.join(',') + ' ' + body : 'SAY ' + body);
-      // The server does not echo to the sender (except a MSG to oneself).
-      const row = !to || !to.includes(me) ? showMessage(me, to, null, text) : null;
-      if (row) {
-        nextToken += 1;
-        sent.push(['m' + nextToken, row]);
-        send('PING m' + nextToken);
-      }
-    }
+    rows.pin(); // what one does is always shown
+    // A refused line stays in the box, to be fixed.
+    const refusal = action.command ? command(action) : sendMessage(action.to, action.text);
+    if (refusal) return problem(refusal);
     input.value = '';
   }
 
-  function command(what, rest) {
-    if (what === 'help') return note(HELP);
-    if (what === 'who') asked.who = true;
-    if (what === 'stats') asked.stats = true;
-    if (what === 'quit') {
-      wanted = false; // no reconnecting: the user left
-      quitting = true;
-      return send(rest ? 'QUIT ' + escapeText(rest) : 'QUIT');
-    }
-    send(what.toUpperCase());
+  // A plain line goes to the conversation shown; `to` names its own.
+  function sendMessage(named, text) {
+    if (text.includes('\0')) return 'a message cannot hold a NUL character';
+    const here = chats.current();
+    const to = named || here.to;
+    send(to ? 'MSG ' + to.join(',') + ' ' + escapeText(text) : 'SAY ' + escapeText(text));
+    // The server does not echo to the sender (except a MSG to oneself).
+    if (to && to.includes(me)) return null;
+    const rows = [showMessage(me, to, null, text)];
+    // Shown where it was typed too, when that is elsewhere.
+    if (chatOf(me, to) !== here) rows.push(showMessage(me, to, null, text, here.key));
+    nextToken += 1;
+    sent.push(['m' + nextToken, rows]);
+    send('PING m' + nextToken);
+    return null;
   }
 
+  // Runs a command; returns why not, if it cannot be.
+  function command(action) {
+    const forRooms = rooms.command(action);
+    if (forRooms !== undefined) return forRooms;
+    const { command: what, rest } = action;
+    switch (what) {
+      case 'help': {
+        const row = note(HELP);
+        row.querySelector('.text').classList.add('help');
+        return null;
+      }
+      case 'quit':
+        wanted = false; // no reconnecting: the user left
+        quitting = true;
+        send(rest ? 'QUIT ' + escapeText(rest) : 'QUIT');
+        return null;
+      case 'who':
+        asked.who = true;
+        send('WHO');
+        return null;
+      default: // stats
+        asked[what] = true;
+        send(what.toUpperCase());
+        return null;
+    }
+  }
+
+  // The conversation `chat` is now shown: its name above, the box says
+  // where a line goes, the list at its end.
+  function shown(chat) {
+    $('chat-title').textContent = visible(chat.label, false);
+    $('leave').hidden = chat.kind !== 'room';
+    const where = chat.kind === 'everyone' ? 'everyone' : $('chat-title').textContent;
+    $('input').placeholder = 'Message ' + where + ' (@name: private, /help)';
+    rows.pin();
+  }
+
+  // A click on a name opens the private conversation with them.
   function startPrivate(name) {
-    const input = $('input');
-    const rest = input.value.replace(/^(@\S+\s*)+/, '');
-    input.value = '@' + name + ' ' + rest;
+    chats.show(chatOf(me, [name]).key);
     document.body.classList.remove('who-open');
     $('who-toggle').setAttribute('aria-expanded', 'false');
-    input.focus();
-    input.setSelectionRange(input.value.length, input.value.length);
+    $('input').focus();
+  }
+
+  function joinFromList(ev) {
+    ev.preventDefault();
+    const room = $('join-room').value.trim();
+    const typed = room.startsWith('#') ? room : '#' + room;
+    if (!loggedIn || !evchatInput.ROOM.test(typed)) {
+      $('join-room').setCustomValidity('# and 1–32 letters, digits, _ or -');
+      return $('join-room').reportValidity();
+    }
+    $('join-room').value = '';
+    command({ command: 'join', room: typed });
   }
 
   function init() {
+    rows = evchatRows.make({ me: () => me, visible, drawUsers });
+    ({ later, showMessage, note, problem, presence, chatOf } = rows);
+    chats = evchatChats.make({
+      list: $('chat-list'),
+      messages: $('messages'),
+      visible,
+      maxRows: MAX_ROWS,
+      maxAll: MAX_ALL_ROWS,
+      maxPrivate: MAX_PRIVATE,
+      onShow: shown,
+    });
+    rows.use(chats);
+    rooms = evchatRooms.make({ me: () => me, send, chats, rows });
     $('login').addEventListener('submit', submitLogin);
+    $('join-form').addEventListener('submit', joinFromList);
+    $('join-room').addEventListener('input', () => $('join-room').setCustomValidity(''));
+    $('leave').addEventListener('click', () => command({ command: 'part' }));
     $('composer').addEventListener('submit', submitMessage);
     $('input').addEventListener('keydown', (ev) => {
       if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) {
@@ -506,7 +476,7 @@
         $('composer').requestSubmit();
       }
     });
-    watchList();
+    rows.watch();
     $('users').addEventListener('click', (ev) => {
       const b = ev.target.closest('button.user');
       if (b) startPrivate(b.dataset.name);

@@ -7,8 +7,12 @@
  *
  * `@bob hi`, `@bob,carol hi`, `@bob @carol hi` and `hi @bob @carol` are
  * private; an `@` word in that trailing run that is no name is an error,
- * never a broadcast; `\@` is a literal `@`; `//x` sends `/x`; `/who`,
- * `/stats`, `/quit [text]`, `/help`.
+ * never a broadcast; punctuation right after a name is punctuation
+ * (`@erin: hi`); `\@` is a literal `@`; `#rust hi` goes to a room, `\#`
+ * is a literal `#` at the start; `//x` sends `/x`; a plain line (to:
+ * null) goes to the conversation one is in. Commands: `/join #r`,
+ * `/part [#r] [text]`, `/go [#r]`, `/rooms`, `/who [#r]`, `/stats`,
+ * `/quit [text]`, `/help`.
  *
  * Also pure, so here too: the protocol's text escapes, its fields, and
  * `visible`, which makes what is received safe to show as text.
@@ -18,44 +22,98 @@
 // The page's one global (app.js leaves none): these rules and helpers, frozen.
 const evchatInput = (() => {
   const NAME = /^[A-Za-z0-9_-]{1,32}$/;
+  const ROOM = /^#[A-Za-z0-9_-]{1,32}$/;
+  const ROOM_RULE = 'rooms are # and 1-32 characters of A-Z a-z 0-9 _ -';
 
-  // interpret(line) returns {to, text} (to: null for everyone) or
-  // {command, rest}; it throws an Error saying why not.
+  // interpret(line) returns {to, text} (to: null for the conversation one
+  // is in; names and rooms otherwise) or {command, ...}; it throws an
+  // Error saying why not.
 
-  const HELP = [
-    'hello             to everyone',
-    '@bob hello        private to bob (held if he is away)',
-    'hello @bob        the same: names may come last',
-    '@bob @carol hi    to both (or @bob,carol hi)',
-    '\\@               a plain @: see you \\@noon',
-    '//text            text that starts with a slash',
-    'Shift+Enter       a new line in the message',
-    '/who  /stats  /quit [text]  /help',
-  ].join('\n');
+  // Two columns, padded here so they line up in the monospace block the
+  // page shows them in.
+  const HELP_ROWS = [
+    ['hello', 'to the conversation you are in (Everyone: to all)'],
+    ['@bob hello', 'private to bob (held if he is away)'],
+    ['hello @bob', 'the same: names may come last'],
+    ['@bob @carol hi', 'to both (or @bob,carol hi)'],
+    ['#rust hello', 'to the room #rust'],
+    ['\\@ \\#', 'a plain @ or # (see you \\@noon)'],
+    ['//text', 'text that starts with a slash'],
+    ['Shift+Enter', 'a new line in the message'],
+    ['/join #rust', 'join a room; it becomes the one you are in'],
+    ['/go #rust', 'go to a room you are in (/go: to Everyone)'],
+    ['/part [#r] [bye]', 'leave a room (without a name: this one)'],
+    ['/rooms', 'the rooms you are in'],
+    ['/who [#rust]', 'who is online (in a room)'],
+    ['/stats', 'the server\'s counters'],
+    ['/quit [text]', 'leave the chat, with an optional goodbye'],
+    ['/help', 'this help'],
+  ];
+  const HELP_WIDTH = Math.max(...HELP_ROWS.map(([keys]) => keys.length)) + 2;
+  const HELP = HELP_ROWS.map(([keys, what]) => keys.padEnd(HELP_WIDTH) + what).join('\n');
 
   // Rust's char::is_whitespace, which trim() and friends use there.
   const SPACE = /[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]/;
   const trimEnd = (t) => { let i = t.length; while (i && SPACE.test(t[i - 1])) i--; return t.slice(0, i); };
   const trimStart = (t) => { let i = 0; while (i < t.length && SPACE.test(t[i])) i++; return t.slice(i); };
-  const COMMANDS = { who: 'who', stats: 'stats', help: 'help', '?': 'help', quit: 'quit', exit: 'quit' };
+  const trim = (t) => trimStart(trimEnd(t));
   const blank = (t) => trimEnd(t) === '';
   const literalAt = (t) => t.split('\\@').join('@');
+
+  function room(r) {
+    if (!ROOM.test(r)) throw new Error('bad room ' + JSON.stringify(r) + ': ' + ROOM_RULE);
+    return r;
+  }
+
+  // The commands that name rooms; undefined for the others.
+  function roomCommand(key, rest) {
+    const sp = rest.indexOf(' ');
+    const first = sp < 0 ? rest : rest.slice(0, sp);
+    const after = sp < 0 ? '' : rest.slice(sp + 1);
+    const text = (t) => (blank(t) ? null : trim(t));
+    switch (key) {
+      case 'who': return { command: 'who', room: rest ? room(rest) : null };
+      case 'join': return { command: 'join', room: room(rest) };
+      case 'go': return { command: 'go', room: rest ? room(rest) : null };
+      case 'rooms': return { command: 'rooms' };
+      case 'part':
+        if (first.startsWith('#')) return { command: 'part', room: room(first), text: text(after) };
+        return { command: 'part', room: null, text: text(rest) };
+      default: return undefined;
+    }
+  }
+
+  const COMMANDS = { stats: 'stats', help: 'help', '?': 'help', quit: 'quit', exit: 'quit' };
 
   function interpret(line) {
     if (line.startsWith('//')) return message(line.slice(1));
     if (line.startsWith('/')) {
       const sp = line.indexOf(' ');
       const word = sp < 0 ? line.slice(1) : line.slice(1, sp);
-      const rest = sp < 0 ? '' : trimStart(trimEnd(line.slice(sp + 1)));
+      const rest = sp < 0 ? '' : trim(line.slice(sp + 1));
       const key = word.replace(/[A-Z]/g, (c) => c.toLowerCase());
+      const rooms = roomCommand(key, rest);
+      if (rooms) return rooms;
       if (!Object.hasOwn(COMMANDS, key)) throw new Error('unknown command /' + word + '; /help lists commands');
       return { command: COMMANDS[key], rest };
     }
-    return line.startsWith('@') ? addressed(line) : message(line);
+    if (line.startsWith('@')) return addressed(line);
+    if (line.startsWith('\\#')) return message(line.slice(1));
+    if (line.startsWith('#')) {
+      const sp = line.indexOf(' ');
+      const target = sp < 0 ? line : line.slice(0, sp);
+      const text = sp < 0 ? '' : line.slice(sp + 1);
+      if (!ROOM.test(target)) {
+        throw new Error('bad room ' + JSON.stringify(target) + ': ' + ROOM_RULE + ' (write \\# for a literal #)');
+      }
+      if (blank(text)) throw new Error('nothing to send to ' + target);
+      return { to: [target], text: literalAt(text) };
+    }
+    return message(line);
   }
 
   // No leading names: a trailing run of `@name` words, if any, names who
-  // gets it; otherwise it is for everyone.
+  // gets it; otherwise it is plain.
   function message(line) {
     const words = [];
     let rest = trimEnd(line);
@@ -90,7 +148,9 @@ const evchatInput = (() => {
   // Adds the names of one `@` word (`bob` or `bob,carol`) to `to`.
   function addRecipients(to, word) {
     if (!word) throw new Error('who to? write @name (or \\@ for a plain @)');
-    for (const name of word.split(',').filter(Boolean)) {
+    // Punctuation typed after a mention is not part of the name.
+    const names = word.replace(/[:,.!?;)]+$/, '');
+    for (const name of names.split(',').filter(Boolean)) {
       if (!NAME.test(name)) {
         throw new Error('bad name ' + JSON.stringify(name) +
           ': names are 1-32 characters of A-Z a-z 0-9 _ - (write \\@ for a plain @)');
@@ -145,5 +205,5 @@ const evchatInput = (() => {
     return out;
   }
 
-  return Object.freeze({ HELP, NAME, interpret, blank, visible, escapeText, unescapeText, fields });
+  return Object.freeze({ HELP, NAME, ROOM, interpret, blank, visible, escapeText, unescapeText, fields });
 })();

@@ -40,6 +40,7 @@ pub fn hub_with(n: usize, subscribers: Subscribers) -> (Hub<Sink>, usize) {
             held_bytes: 1 << 24,
             max_known: 1 << 20,
         },
+        rooms: Default::default(),
         idle_timeout: None,
         max_lingering: 16,
         web: true,
@@ -61,6 +62,27 @@ pub fn hub_with(n: usize, subscribers: Subscribers) -> (Hub<Sink>, usize) {
     }
     flush(&mut hub);
     (hub, publisher)
+}
+
+/// As [`hub_with`], everyone — the publisher too — in the room `#bench`.
+pub fn room_hub_with(n: usize, subscribers: Subscribers) -> (Hub<Sink>, usize) {
+    let (mut hub, publisher) = hub_with(n, subscribers);
+    // Keys are handed out in order: the publisher's, then the subscribers'.
+    for key in publisher..=publisher + n {
+        match (subscribers, key == publisher) {
+            (Subscribers::WebSocket, false) => hub.receive(key, &ws_text(b"JOIN #bench")),
+            _ => hub.receive(key, b"JOIN #bench\n"),
+        }
+    }
+    flush(&mut hub);
+    (hub, publisher)
+}
+
+/// One read's worth of room messages from one publisher.
+pub fn room_burst() -> Vec<u8> {
+    (0..100)
+        .flat_map(|i| format!("MSG #bench {i:03} {}\n", "x".repeat(60)).into_bytes())
+        .collect()
 }
 
 /// One loop turn's end: broadcasts queued, queues written.

@@ -4,7 +4,7 @@
 //! a receive loop that ends in one clear line. Run a server, then:
 //!
 //! ```text
-//! cargo run --example logger -- --name logbot --file messages.jsonl --sqlite messages.db
+//! cargo run --release --example logger -- --name logbot --file messages.jsonl --sqlite messages.db
 //! ```
 //!
 //! Broadcasts and private messages to `logbot` are appended to the JSON
@@ -57,6 +57,9 @@ struct Args {
     /// Trust this CA certificate (PEM) instead of the system's roots, e.g. for a private CA; implies --tls.
     #[arg(long, value_name = "FILE")]
     ca: Option<PathBuf>,
+    /// Join this room (#name) and log what is said there, its history included; repeat for more. The bot stays a member while it is away, and is sent what it missed when it comes back.
+    #[arg(long, value_name = "ROOM")]
+    join: Vec<String>,
 }
 
 /// Why the logger stopped, and its exit status.
@@ -106,6 +109,11 @@ fn run(args: Args) -> Stop {
         }
         Err(Error::Invalid(why)) => return stop(2, why),
         Err(e) => return stop(1, format!("login as {} failed: {e}", args.name)),
+    }
+    for room in &args.join {
+        if let Err(e) = client.sender().join(room) {
+            return stop(2, format!("--join {room}: {e}"));
+        }
     }
     eprintln!(
         "logger: logged in as {} at {}:{}; writing {}",

@@ -195,8 +195,16 @@ fn tls_hint(error: &str, tls: bool) -> &'static str {
     }
 }
 
-/// Sends what the user typed; returns true when it was a /quit.
-pub(crate) fn act(sender: &Sender, action: Action, show: &mut dyn FnMut(String)) -> bool {
+/// Sends what the user typed; returns true when it was a /quit. `to` is
+/// where plain lines go: the current room, the `--to` users, or nobody
+/// (everyone).
+pub(crate) fn act(
+    sender: &Sender,
+    action: Action,
+    to: &mut Vec<String>,
+    show: &mut dyn FnMut(String),
+) -> bool {
+    let current = to.first().filter(|t| t.starts_with('#')).cloned();
     let sent = match action {
         Action::Say(text) => sender.say(&text),
         Action::Msg { to, text } => {
@@ -204,6 +212,32 @@ pub(crate) fn act(sender: &Sender, action: Action, show: &mut dyn FnMut(String))
             sender.msg(&to, &text)
         }
         Action::Who => sender.who(),
+        Action::WhoIn(room) => sender.who_in(&room),
+        Action::Join(room) => {
+            *to = vec![room.clone()];
+            sender.join(&room)
+        }
+        Action::Part { room, text } => match room.or(current.clone()) {
+            Some(room) => {
+                if current.as_ref() == Some(&room) {
+                    to.clear();
+                }
+                sender.part(&room, text.as_deref())
+            }
+            None => {
+                show("! which room? /part #room".to_owned());
+                Ok(())
+            }
+        },
+        Action::Rooms => sender.rooms(),
+        Action::Go(room) => {
+            match &room {
+                Some(room) => show(format!("* plain lines now go to {room}")),
+                None => show("* plain lines now go to everyone".to_owned()),
+            }
+            *to = room.into_iter().collect();
+            Ok(())
+        }
         Action::Stats => sender.stats(),
         Action::Quit(text) => {
             let _ = sender.quit(text.as_deref());
@@ -274,19 +308,22 @@ fn run_pipe(sender: Sender, receiver: Receiver, me: &str, to: &[String]) -> Exit
     };
     let mut composer = Composer::default();
     let mut quit_sent = false;
+    let mut to = to.to_vec();
     for line in std::io::stdin().lock().lines() {
         let Ok(line) = line else { break };
         let Some(message) = composer.push(&line) else {
             continue;
         };
-        if act(&sender, interpret(&message, to), &mut show) {
+        let action = interpret(&message, &to);
+        if act(&sender, action, &mut to, &mut show) {
             quit_sent = true;
             break;
         }
     }
     if !quit_sent {
         if let Some(message) = composer.finish() {
-            act(&sender, interpret(&message, to), &mut show);
+            let action = interpret(&message, &to);
+            act(&sender, action, &mut to, &mut show);
         }
         let _ = sender.quit(None);
     }

@@ -160,7 +160,10 @@ impl Session {
         self.screen.prompt = if self.composer.is_continuing() {
             "... ".to_owned()
         } else {
-            format!("{}> ", self.me)
+            match self.to.first().filter(|t| t.starts_with('#')) {
+                Some(room) => format!("{} {room}> ", self.me),
+                None => format!("{}> ", self.me),
+            }
         };
     }
 
@@ -228,7 +231,9 @@ impl Session {
                 if let Some(message) = self.composer.push(&line) {
                     let action = interpret(&message, &self.to);
                     let screen = &mut self.screen;
-                    if act(sender, action, &mut |text| screen.print(&text)) {
+                    if act(sender, action, &mut self.to, &mut |text| {
+                        screen.print(&text)
+                    }) {
                         self.quit_at = Some(Instant::now());
                     }
                 }

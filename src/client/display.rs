@@ -30,9 +30,11 @@ fn block(head: &str, text: &str) -> String {
     out
 }
 
-/// The tag of a private message: `[private]` when it is for `me` alone.
+/// The tag of a message: the room when it went to one room alone,
+/// `[private]` when it is for `me` alone.
 fn private_tag(to: &[String], me: &str) -> String {
     match to {
+        [room] if room.starts_with('#') => visible_line(room).into_owned(),
         [only] if only == me => "[private]".to_owned(),
         _ => {
             let names: Vec<_> = to.iter().map(|n| visible_line(n)).collect();
@@ -43,6 +45,12 @@ fn private_tag(to: &[String], me: &str) -> String {
 
 /// The line(s) to show for an event; `None` for events not worth showing.
 pub fn render(event: &Event, me: &str) -> Option<String> {
+    render_as(event, me, false)
+}
+
+/// As [`render`]; a `missed` message (held for you, or said in your rooms
+/// while you were away, sent at login) says so.
+pub fn render_as(event: &Event, me: &str, missed: bool) -> Option<String> {
     let name = |n: &str| visible_line(n).into_owned();
     Some(match event {
         Event::Say { from, time, text } => {
@@ -54,7 +62,13 @@ pub fn render(event: &Event, me: &str) -> Option<String> {
             time,
             text,
         } => {
-            let head = format!("{} {} <{}> ", clock(time), private_tag(to, me), name(from));
+            let away = if missed { "(while away) " } else { "" };
+            let head = format!(
+                "{} {away}{} <{}> ",
+                clock(time),
+                private_tag(to, me),
+                name(from)
+            );
             block(&head, text)
         }
         Event::Joined { name: who, time } => format!("{} * {} joined", clock(time), name(who)),
@@ -69,6 +83,32 @@ pub fn render(event: &Event, me: &str) -> Option<String> {
         Event::Users(names) => {
             let names: Vec<_> = names.iter().map(|n| visible_line(n)).collect();
             format!("* online ({}): {}", names.len(), names.join(", "))
+        }
+        Event::RoomUsers { room, names } => {
+            let names: Vec<_> = names.iter().map(|n| visible_line(n)).collect();
+            format!("* {} ({}): {}", name(room), names.len(), names.join(", "))
+        }
+        Event::Rooms(rooms) if rooms.is_empty() => "* you are in no room".to_owned(),
+        Event::Rooms(rooms) => {
+            let rooms: Vec<_> = rooms.iter().map(|r| visible_line(r)).collect();
+            format!("* your rooms: {}", rooms.join(", "))
+        }
+        Event::Join {
+            name: who,
+            room,
+            time,
+        } => format!("{} * {} joined {}", clock(time), name(who), name(room)),
+        Event::Part {
+            name: who,
+            room,
+            time,
+            text,
+        } => {
+            let head = format!("{} * {} left {}", clock(time), name(who), name(room));
+            match text {
+                Some(text) => block(&format!("{head}: "), text),
+                None => head,
+            }
         }
         Event::Stats(pairs) => {
             let pairs: Vec<String> = pairs

@@ -9,12 +9,18 @@
 //!   broadcast, so a typo never sends a private message to everyone;
 //!   `\@` is a literal `@` (`see you \@noon` is a broadcast of
 //!   `see you @noon`). With leading recipients, later `@` words are text;
-//! - `/who`, `/stats`, `/quit [text]`, `/help`;
+//! - `#rust hello` goes to the room `#rust` once;
+//! - `/join #rust` joins a room and makes it the current one, where plain
+//!   lines go (`/go #room` switches, `/go` alone goes back to everyone);
+//!   `/part [#room] [text]`, `/rooms`, `/who [#room]`;
+//! - `/stats`, `/quit [text]`, `/help`;
+//! - punctuation typed right after a mention is punctuation: `@erin: hi`
+//!   and `thanks @erin!` go to erin;
 //! - `//text` sends text that starts with a slash;
 //! - a line ending in `\` continues on the next line, so a message can span
 //!   lines (they travel escaped and show as lines on the other side).
 
-use crate::protocol::is_valid_name;
+use crate::protocol::{is_valid_name, is_valid_room, ROOM_RULE};
 
 /// What to do with a typed line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +31,17 @@ pub enum Action {
         text: String,
     },
     Who,
+    /// `WHO <room>`.
+    WhoIn(String),
+    Join(String),
+    /// Leave a room (`None`: the current one).
+    Part {
+        room: Option<String>,
+        text: Option<String>,
+    },
+    Rooms,
+    /// Make a room the current one (`None`: everyone).
+    Go(Option<String>),
     Stats,
     Quit(Option<String>),
     Help,
@@ -39,10 +56,16 @@ pub const HELP: &str = concat!(
     "  @bob hello         private message to bob (offline users get it later)\n",
     "  hello @bob         the same: recipients may come last\n",
     "  @bob @carol hi     private message to several users (or @bob,carol hi)\n",
-    "  \\@                 a literal @: see you \\@noon is a broadcast\n",
+    "  \\@ \\#              a literal @ or # (see you \\@noon is a broadcast)\n",
+    "  #rust hello        say hello in the room #rust\n",
     "  //text             send text that starts with a slash\n",
     "  line ending in \\   continue the message on the next line\n",
-    "  /who               list online users\n",
+    "  /join #rust        join a room; plain lines go there from now on\n",
+    "  /go #rust          make a room you are in the current one\n",
+    "  /go                plain lines go to everyone again\n",
+    "  /part [#r] [bye]   leave a room (the current one without a name)\n",
+    "  /rooms             list the rooms you are in\n",
+    "  /who [#rust]       list online users (of a room)\n",
     "  /stats             show server counters\n",
     "  /quit [text]       leave, with an optional goodbye (or Ctrl-D)\n",
     "  /help              this help\n",
@@ -97,8 +120,38 @@ pub fn interpret(line: &str, default_to: &[String]) -> Action {
     if let Some(command) = line.strip_prefix('/') {
         let (word, rest) = command.split_once(' ').unwrap_or((command, ""));
         let rest = rest.trim();
+        let room = |r: &str| -> Result<String, Action> {
+            if is_valid_room(r) {
+                Ok(r.to_owned())
+            } else {
+                Err(Action::Problem(format!("bad room {r:?}: {ROOM_RULE}")))
+            }
+        };
+        let (first, after) = rest.split_once(' ').unwrap_or((rest, ""));
+        let text = |t: &str| (!t.trim().is_empty()).then(|| t.trim().to_owned());
+        let action = match word.to_ascii_lowercase().as_str() {
+            "who" if rest.is_empty() => Ok(Action::Who),
+            "who" => room(rest).map(Action::WhoIn),
+            "join" => room(rest).map(Action::Join),
+            "go" if rest.is_empty() => Ok(Action::Go(None)),
+            "go" => room(rest).map(|r| Action::Go(Some(r))),
+            "rooms" => Ok(Action::Rooms),
+            "part" if first.starts_with('#') => room(first).map(|r| Action::Part {
+                room: Some(r),
+                text: text(after),
+            }),
+            "part" => Ok(Action::Part {
+                room: None,
+                text: text(rest),
+            }),
+            _ => Err(Action::Problem(String::new())),
+        };
+        match action {
+            Ok(action) => return action,
+            Err(Action::Problem(why)) if !why.is_empty() => return Action::Problem(why),
+            Err(_) => {}
+        }
         return match word.to_ascii_lowercase().as_str() {
-            "who" => Action::Who,
             "stats" => Action::Stats,
             "help" | "?" => Action::Help,
             "quit" | "exit" => Action::Quit((!rest.is_empty()).then(|| rest.to_owned())),
@@ -107,6 +160,24 @@ pub fn interpret(line: &str, default_to: &[String]) -> Action {
     }
     if line.starts_with('@') {
         return addressed(line);
+    }
+    if let Some(rest) = line.strip_prefix("\\#") {
+        return message(&format!("#{rest}"), default_to);
+    }
+    if line.starts_with('#') {
+        let (target, text) = line.split_once(' ').unwrap_or((line, ""));
+        if !is_valid_room(target) {
+            return Action::Problem(format!(
+                "bad room {target:?}: {ROOM_RULE} (write \\# for a literal #)"
+            ));
+        }
+        if text.trim().is_empty() {
+            return Action::Problem(format!("nothing to send to {target}"));
+        }
+        return Action::Msg {
+            to: vec![target.to_owned()],
+            text: literal_at(text),
+        };
     }
     message(line, default_to)
 }
@@ -164,6 +235,8 @@ fn add_recipients(to: &mut Vec<String>, word: &str) -> Result<(), Action> {
             "who to? write @name (or \\@ for a literal @)".into(),
         ));
     }
+    // Punctuation typed after a mention is not part of the name.
+    let word = word.trim_end_matches([':', ',', '.', '!', '?', ';', ')']);
     for name in word.split(',').filter(|n| !n.is_empty()) {
         if !is_valid_name(name) {
             return Err(Action::Problem(format!(
@@ -278,12 +351,63 @@ mod tests {
 
     #[test]
     fn a_trailing_at_word_that_is_no_name_is_refused_not_broadcast() {
-        for line in ["see you @noon!", "cc @", "hi @bob @b!b", "   @bob"] {
+        for line in ["cc @", "hi @bob @b!b", "   @bob", "hi @b@b"] {
             assert!(
                 matches!(interpret(line, &[]), Action::Problem(_)),
                 "{line:?} must not be sent"
             );
         }
+    }
+
+    #[test]
+    fn punctuation_after_a_mention_is_punctuation() {
+        let expect = |to: &[&str], text: &str| Action::Msg {
+            to: names(to),
+            text: text.into(),
+        };
+        assert_eq!(interpret("@erin: hi", &[]), expect(&["erin"], "hi"));
+        assert_eq!(interpret("thanks @erin!", &[]), expect(&["erin"], "thanks"));
+        assert_eq!(
+            interpret("@amy, @bob. hi", &[]),
+            expect(&["amy", "bob"], "hi")
+        );
+    }
+
+    #[test]
+    fn rooms_are_joined_left_and_written_to() {
+        assert_eq!(interpret("/join #rust", &[]), Action::Join("#rust".into()));
+        assert!(matches!(interpret("/join rust", &[]), Action::Problem(_)));
+        assert_eq!(interpret("/who #rust", &[]), Action::WhoIn("#rust".into()));
+        assert_eq!(interpret("/rooms", &[]), Action::Rooms);
+        assert_eq!(interpret("/go #a", &[]), Action::Go(Some("#a".into())));
+        assert_eq!(interpret("/go", &[]), Action::Go(None));
+        assert_eq!(
+            interpret("/part #a see you", &[]),
+            Action::Part {
+                room: Some("#a".into()),
+                text: Some("see you".into())
+            }
+        );
+        assert_eq!(
+            interpret("/part bye now", &[]),
+            Action::Part {
+                room: None,
+                text: Some("bye now".into())
+            }
+        );
+        assert_eq!(
+            interpret("#rust hello there", &[]),
+            Action::Msg {
+                to: names(&["#rust"]),
+                text: "hello there".into()
+            }
+        );
+        assert!(matches!(interpret("#bad! x", &[]), Action::Problem(_)));
+        assert!(matches!(interpret("#rust", &[]), Action::Problem(_)));
+        assert_eq!(
+            interpret("\\#1 is not a room", &[]),
+            Action::Say("#1 is not a room".into())
+        );
     }
 
     #[test]

@@ -58,7 +58,7 @@ pub mod tls;
 mod tty;
 pub mod visible;
 
-use crate::protocol::{escape, is_valid_name, BadFrame, Command, Text};
+use crate::protocol::{escape, is_valid_name, is_valid_room, BadFrame, Command, Text};
 use std::io::{self, BufRead, BufReader, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -131,13 +131,14 @@ impl Sender {
         })
     }
 
-    /// Sends `text` privately to each of `to` (offline users get it later).
+    /// Sends `text` to each of `to`: names (privately; offline users get
+    /// it later) and rooms you are in (`#rust`), each once.
     pub fn msg(&self, to: &[&str], text: &str) -> Result<(), Error> {
         if to.is_empty() {
-            return Err(Error::Invalid("a private message needs a recipient".into()));
+            return Err(Error::Invalid("a message needs a recipient".into()));
         }
-        if let Some(bad) = to.iter().find(|n| !is_valid_name(n)) {
-            return Err(Error::Invalid(format!("bad name {bad:?}")));
+        if let Some(bad) = to.iter().find(|n| !is_valid_name(n) && !is_valid_room(n)) {
+            return Err(Error::Invalid(format!("bad name or room {bad:?}")));
         }
         let to = to.join(",");
         let escaped = escape(text);
@@ -150,6 +151,41 @@ impl Sender {
     /// Asks who is online; the answer arrives as [`Event::Users`].
     pub fn who(&self) -> Result<(), Error> {
         self.send(&Command::Who)
+    }
+
+    /// Joins `room` (`#rust`), making it if need be: the server answers
+    /// [`Event::Join`], then what the room remembers.
+    pub fn join(&self, room: &str) -> Result<(), Error> {
+        self.send(&Command::Join {
+            room: checked_room(room)?,
+        })
+    }
+
+    /// Leaves `room`, with an optional goodbye; the server answers
+    /// [`Event::Part`].
+    pub fn part(&self, room: &str, text: Option<&str>) -> Result<(), Error> {
+        let escaped = text.map(escape);
+        let text = match &escaped {
+            Some(t) if !t.is_empty() => Some(checked_text(t)?),
+            _ => None,
+        };
+        self.send(&Command::Part {
+            room: checked_room(room)?,
+            text,
+        })
+    }
+
+    /// Asks which rooms you are in; the answer arrives as [`Event::Rooms`].
+    pub fn rooms(&self) -> Result<(), Error> {
+        self.send(&Command::Rooms)
+    }
+
+    /// Asks who of `room` is online; the answer arrives as
+    /// [`Event::RoomUsers`].
+    pub fn who_in(&self, room: &str) -> Result<(), Error> {
+        self.send(&Command::WhoIn {
+            room: checked_room(room)?,
+        })
     }
 
     /// Asks for server counters; the answer arrives as [`Event::Stats`].
@@ -183,6 +219,14 @@ impl Sender {
     pub fn shutdown(&self) {
         let stream = self.stream.lock().unwrap_or_else(|p| p.into_inner());
         stream.shutdown();
+    }
+}
+
+fn checked_room(room: &str) -> Result<&str, Error> {
+    if is_valid_room(room) {
+        Ok(room)
+    } else {
+        Err(Error::Invalid(format!("bad room {room:?}")))
     }
 }
 

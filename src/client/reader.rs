@@ -4,7 +4,7 @@
 //! behind a goodbye: the end of the connection is one more [`Note`], after
 //! everything that came before it.
 
-use super::display::render;
+use super::display::render_as;
 use super::visible::visible_line;
 use super::{Error, Event, Receiver};
 
@@ -21,19 +21,26 @@ pub enum Note {
     Lost(String),
 }
 
-/// Starts the reader thread; `deliver` gets every note, `Bye` or `Lost`
-/// last.
+/// The token of the `PING` sent right after login: what comes before its
+/// `PONG` was sent at login — held for you, or said in your rooms while
+/// you were away — and is marked so.
+const AWAY: &str = "evchat-caught-up";
+
+/// Starts the reader thread (just logged in); `deliver` gets every note,
+/// `Bye` or `Lost` last.
 pub fn spawn_reader(
     mut receiver: Receiver,
     me: String,
     mut deliver: impl FnMut(Note) + Send + 'static,
 ) {
+    let mut missed = receiver.sender.ping(AWAY).is_ok();
     std::thread::spawn(move || loop {
         match receiver.recv() {
             Ok(Event::Bye) => return deliver(Note::Bye),
+            Ok(Event::Pong { token: Some(t) }) if t == AWAY => missed = false,
             Ok(event) => {
                 let refused = matches!(event, Event::Error { .. });
-                match render(&event, &me) {
+                match render_as(&event, &me, missed) {
                     Some(text) if refused => deliver(Note::Refused(text)),
                     Some(text) => deliver(Note::Show(text)),
                     None => {}

@@ -66,10 +66,20 @@ pub struct Settings {
 /// Merges the flags with the config file they name, if any.
 pub fn settings(args: ClientArgs) -> Result<Settings, String> {
     let file: ClientFile = match &args.config {
-        Some(path) => load_toml(path)?,
+        Some(path) => beside(load_toml(path)?, path),
         None => ClientFile::default(),
     };
     merge(args, file)
+}
+
+/// A relative path in a config file is read from the file's folder, not
+/// from wherever the client was started.
+fn beside(mut file: ClientFile, config: &std::path::Path) -> ClientFile {
+    let folder = config.parent().unwrap_or(std::path::Path::new(""));
+    if let Some(ca) = file.ca.as_mut().filter(|ca| ca.is_relative()) {
+        *ca = folder.join(&*ca);
+    }
+    file
 }
 
 fn merge(args: ClientArgs, file: ClientFile) -> Result<Settings, String> {
@@ -143,6 +153,16 @@ mod tests {
         assert!(s.tls, "a CA implies TLS, as --ca does");
         assert_eq!(s.ca, Some(PathBuf::from("ca.pem")));
         let plain = from_file("name = \"amy\"\ntls = false", ClientArgs::default()).unwrap();
+        let near = beside(
+            toml::from_str("name = \"amy\"\nca = \"../tls/ca.pem\"").unwrap(),
+            std::path::Path::new("/etc/evchat/client.toml"),
+        );
+        assert_eq!(near.ca, Some(PathBuf::from("/etc/evchat/../tls/ca.pem")));
+        let absolute = beside(
+            toml::from_str("name = \"amy\"\nca = \"/ca.pem\"").unwrap(),
+            std::path::Path::new("/etc/evchat/client.toml"),
+        );
+        assert_eq!(absolute.ca, Some(PathBuf::from("/ca.pem")));
         assert!(!plain.tls);
         assert!(from_file("name = \"amy\"\ntls = \"yes\"", ClientArgs::default()).is_err());
     }

@@ -53,6 +53,21 @@ pub enum Command<'a> {
         text: Text<'a>,
     },
     Who,
+    /// `WHO <room>`: the room's online members.
+    WhoIn {
+        room: &'a str,
+    },
+    /// `JOIN <room>`.
+    Join {
+        room: &'a str,
+    },
+    /// `PART <room> [<text>]`.
+    Part {
+        room: &'a str,
+        text: Option<Text<'a>>,
+    },
+    /// `ROOMS`: the rooms the user is in.
+    Rooms,
     Stats,
     Ping {
         token: Option<&'a str>,
@@ -66,7 +81,8 @@ pub enum Command<'a> {
 }
 
 impl<'a> Command<'a> {
-    /// The recipients of a `Msg`, in the order written (may repeat).
+    /// The targets of a `Msg` (names and rooms), in the order written
+    /// (may repeat).
     pub fn recipients(to: &'a str) -> impl Iterator<Item = &'a str> {
         to.split(',')
     }
@@ -90,6 +106,14 @@ impl<'a> Command<'a> {
             Command::Say { text } => put(&["SAY", text.escaped()]),
             Command::Msg { to, text } => put(&["MSG", to, text.escaped()]),
             Command::Who => put(&["WHO"]),
+            Command::WhoIn { room } => put(&["WHO", room]),
+            Command::Join { room } => put(&["JOIN", room]),
+            Command::Part {
+                room,
+                text: Some(t),
+            } => put(&["PART", room, t.escaped()]),
+            Command::Part { room, text: None } => put(&["PART", room]),
+            Command::Rooms => put(&["ROOMS"]),
             Command::Stats => put(&["STATS"]),
             Command::Ping { token: Some(t) } => put(&["PING", t]),
             Command::Ping { token: None } => put(&["PING"]),
@@ -109,6 +133,8 @@ pub enum ParseError {
     MissingField(&'static str),
     ExtraField(&'static str),
     BadName,
+    BadRoom,
+    BlankText,
     EmptyText,
     Escape(EscapeError),
     BadToken,
@@ -119,12 +145,14 @@ impl std::fmt::Display for ParseError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ParseError::NotUtf8 => f.write_str("frame is not valid UTF-8"),
-            ParseError::UnknownCommand => {
-                f.write_str("unknown command; try LOGIN, SAY, MSG, WHO, STATS, PING, QUIT")
-            }
+            ParseError::UnknownCommand => f.write_str(
+                "unknown command; try LOGIN, SAY, MSG, JOIN, PART, WHO, ROOMS, STATS, PING, QUIT",
+            ),
             ParseError::MissingField(usage) => write!(f, "missing field; usage: {usage}"),
             ParseError::ExtraField(usage) => write!(f, "too many fields; usage: {usage}"),
             ParseError::BadName => write!(f, "bad name: {NAME_RULE}"),
+            ParseError::BadRoom => write!(f, "bad room: {ROOM_RULE}"),
+            ParseError::BlankText => f.write_str("text must not be only spaces"),
             ParseError::EmptyText => f.write_str("text must not be empty"),
             ParseError::Escape(e) => write!(f, "{e}"),
             ParseError::BadToken => f.write_str("bad token: no NUL or backslash escapes allowed"),
@@ -136,6 +164,58 @@ impl std::error::Error for ParseError {}
 
 /// What a valid name is, for every message that refuses one.
 pub const NAME_RULE: &str = "names are 1-32 characters of A-Z a-z 0-9 _ -";
+
+/// What a valid room name is.
+pub const ROOM_RULE: &str = "rooms are # and 1-32 characters of A-Z a-z 0-9 _ -";
+
+/// Is `room` `#` and 1–32 characters of `[A-Za-z0-9_-]`?
+pub fn is_valid_room(room: &str) -> bool {
+    room.strip_prefix('#').is_some_and(is_valid_name)
+}
+
+fn room(field: &str) -> Result<&str, ParseError> {
+    if is_valid_room(field) {
+        Ok(field)
+    } else {
+        Err(ParseError::BadRoom)
+    }
+}
+
+/// A `MSG` target: a room (`#...`) or a name.
+fn target(field: &str) -> Result<&str, ParseError> {
+    if field.starts_with('#') {
+        room(field)
+    } else {
+        name(field)
+    }
+}
+
+/// Text people see: not made only of spaces, tabs and escaped line
+/// breaks, which would show as an empty line.
+#[inline(always)]
+fn visible_text(raw: &str) -> Result<Text<'_>, ParseError> {
+    let text = Text::parse(raw)?;
+    // Most text starts with something to see: nothing more to check.
+    if !matches!(raw.as_bytes().first(), Some(b' ' | b'\t' | b'\\')) {
+        return Ok(text);
+    }
+    let mut rest = raw;
+    loop {
+        rest = rest.trim_start_matches([' ', '\t']);
+        match rest
+            .strip_prefix("\\n")
+            .or_else(|| rest.strip_prefix("\\r"))
+        {
+            Some(after) => rest = after,
+            None => break,
+        }
+    }
+    if rest.is_empty() {
+        Err(ParseError::BlankText)
+    } else {
+        Ok(text)
+    }
+}
 
 /// Why `name` is refused, in the words every part of evchat uses.
 pub fn bad_name(name: &str) -> String {
@@ -189,20 +269,43 @@ pub fn parse(frame: &[u8]) -> Result<Option<Command<'_>>, ParseError> {
     let command = if is("SAY") {
         let text = rest.ok_or(ParseError::MissingField("SAY <text>"))?;
         Command::Say {
-            text: Text::parse(text)?,
+            text: visible_text(text)?,
         }
     } else if is("MSG") {
-        const USAGE: &str = "MSG <name>[,<name>...] <text>";
+        const USAGE: &str = "MSG <target>[,<target>...] <text>";
         let (to, text) = rest
             .and_then(split_space)
             .ok_or(ParseError::MissingField(USAGE))?;
         for recipient in Command::recipients(to) {
-            name(recipient)?;
+            target(recipient)?;
         }
         Command::Msg {
             to,
-            text: Text::parse(text)?,
+            text: visible_text(text)?,
         }
+    } else if is("JOIN") {
+        let rest = rest.ok_or(ParseError::MissingField("JOIN <room>"))?;
+        if split_space(rest).is_some() {
+            return Err(ParseError::ExtraField("JOIN <room>"));
+        }
+        Command::Join { room: room(rest)? }
+    } else if is("PART") {
+        const USAGE: &str = "PART <room> [<text>]";
+        let rest = rest.ok_or(ParseError::MissingField(USAGE))?;
+        let (left, text) = match split_space(rest) {
+            Some((r, t)) if !t.is_empty() => (r, Some(Text::parse(t)?)),
+            Some((r, _)) => (r, None),
+            None => (rest, None),
+        };
+        Command::Part {
+            room: room(left)?,
+            text,
+        }
+    } else if is("ROOMS") {
+        if rest.is_some() {
+            return Err(ParseError::ExtraField("ROOMS"));
+        }
+        Command::Rooms
     } else if is("LOGIN") {
         const USAGE: &str = "LOGIN <name> [<password>]";
         let rest = rest.ok_or(ParseError::MissingField(USAGE))?;
@@ -222,6 +325,12 @@ pub fn parse(frame: &[u8]) -> Result<Option<Command<'_>>, ParseError> {
         Command::Pong {
             token: token(rest)?,
         }
+    } else if is("WHO") && rest.is_some() {
+        let rest = rest.unwrap_or_default();
+        if split_space(rest).is_some() {
+            return Err(ParseError::ExtraField("WHO [<room>]"));
+        }
+        Command::WhoIn { room: room(rest)? }
     } else if is("WHO") || is("STATS") {
         if rest.is_some() {
             return Err(ParseError::ExtraField(if is("WHO") {
@@ -305,7 +414,9 @@ mod tests {
         assert_eq!(parse(b"SAY "), Err(ParseError::EmptyText));
         assert_eq!(
             parse(b"MSG bob"),
-            Err(ParseError::MissingField("MSG <name>[,<name>...] <text>"))
+            Err(ParseError::MissingField(
+                "MSG <target>[,<target>...] <text>"
+            ))
         );
         assert_eq!(parse(b"MSG bob,,eve hi"), Err(ParseError::BadName));
         assert_eq!(parse(b"LOGIN b@d"), Err(ParseError::BadName));
@@ -320,8 +431,67 @@ mod tests {
             Err(ParseError::Escape(EscapeError::UnknownSequence))
         );
         assert_eq!(parse(b"SAY a\0"), Err(ParseError::Escape(EscapeError::Nul)));
-        assert_eq!(parse(b"WHO x"), Err(ParseError::ExtraField("WHO")));
+        assert_eq!(parse(b"WHO x"), Err(ParseError::BadRoom));
+        assert_eq!(
+            parse(b"WHO #a b"),
+            Err(ParseError::ExtraField("WHO [<room>]"))
+        );
         assert_eq!(parse(b"PING \0"), Err(ParseError::BadToken));
+    }
+
+    #[test]
+    fn rooms_and_their_commands() {
+        assert!(is_valid_room("#Rust_2-x"));
+        assert!(is_valid_room(&format!("#{}", "x".repeat(32))));
+        for bad in ["#", "rust", "##a", "#a b", "#bø", "#a,b"] {
+            assert!(!is_valid_room(bad), "{bad}");
+        }
+        assert!(!is_valid_room(&format!("#{}", "x".repeat(33))));
+        assert_eq!(
+            parse(b"join #Rust").unwrap(),
+            Some(Command::Join { room: "#Rust" })
+        );
+        assert_eq!(parse(b"JOIN rust"), Err(ParseError::BadRoom));
+        assert_eq!(
+            parse(b"JOIN #a #b"),
+            Err(ParseError::ExtraField("JOIN <room>"))
+        );
+        assert_eq!(
+            parse(b"PART #a see you").unwrap(),
+            Some(Command::Part {
+                room: "#a",
+                text: Some(text("see you"))
+            })
+        );
+        assert_eq!(
+            parse(b"PART #a").unwrap(),
+            Some(Command::Part {
+                room: "#a",
+                text: None
+            })
+        );
+        assert_eq!(
+            parse(b"WHO #a").unwrap(),
+            Some(Command::WhoIn { room: "#a" })
+        );
+        assert_eq!(parse(b"ROOMS").unwrap(), Some(Command::Rooms));
+        assert_eq!(
+            parse(b"MSG bob,#a hi").unwrap(),
+            Some(Command::Msg {
+                to: "bob,#a",
+                text: text("hi")
+            })
+        );
+        assert_eq!(parse(b"MSG bob,#a! hi"), Err(ParseError::BadRoom));
+    }
+
+    #[test]
+    fn text_of_only_blanks_is_refused() {
+        for blank in [&b"SAY   "[..], b"SAY \t", br"SAY  \n \r\n", br"MSG bob \n"] {
+            assert_eq!(parse(blank), Err(ParseError::BlankText), "{blank:?}");
+        }
+        assert!(parse(br"SAY  \n x").is_ok());
+        assert!(parse(br"SAY \\n").is_ok(), "an escaped backslash is text");
     }
 
     #[test]
@@ -345,13 +515,18 @@ mod tests {
             body in "\\PC{1,40}",
         ) {
             let escaped = escape::escape(&body).replace('\0', "");
-            prop_assume!(!escaped.is_empty());
+            prop_assume!(visible_text(&escaped).is_ok());
+            let room = format!("#{name}");
             let commands = [
                 Command::Login { name: &name, password: None },
                 Command::Say { text: text(&escaped) },
                 Command::Msg { to: &name, text: text(&escaped) },
                 Command::Quit { text: Some(text(&escaped)) },
                 Command::Who,
+                Command::Join { room: &room },
+                Command::WhoIn { room: &room },
+                Command::Part { room: &room, text: Some(text(&escaped)) },
+                Command::Rooms,
             ];
             for command in commands {
                 let mut wire = Vec::new();

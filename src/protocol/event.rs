@@ -41,6 +41,23 @@ pub enum Event<'a> {
     },
     /// `USERS <name> ...`, in the order given.
     Users(&'a [&'a str]),
+    /// `USERS <room> <name> ...`: a room's online members.
+    RoomUsers { room: &'a str, names: &'a [&'a str] },
+    /// `ROOMS <room> ...`: the rooms a user is in.
+    Rooms(&'a [&'a str]),
+    /// `JOIN <name> <room> <time>`: `name` joined `room`.
+    Join {
+        name: &'a str,
+        room: &'a str,
+        time: &'a str,
+    },
+    /// `PART <name> <room> <time> [<text>]`: `name` left `room`.
+    Part {
+        name: &'a str,
+        room: &'a str,
+        time: &'a str,
+        text: Option<&'a str>,
+    },
     /// `STATS <key=value> ...`.
     Stats(&'a str),
     /// `PING [<token>]`.
@@ -72,6 +89,27 @@ impl Event<'_> {
                 None => encode_fields(out, &["LEFT", name, time]),
             },
             Event::Users(names) => encode_users(out, names.iter().copied()),
+            Event::RoomUsers { room, names } => {
+                encode_users(out, std::iter::once(room).chain(names.iter().copied()))
+            }
+            Event::Rooms(rooms) => {
+                out.extend_from_slice(b"ROOMS");
+                for room in rooms {
+                    out.push(b' ');
+                    out.extend_from_slice(room.as_bytes());
+                }
+                out.push(b'\n');
+            }
+            Event::Join { name, room, time } => encode_fields(out, &["JOIN", name, room, time]),
+            Event::Part {
+                name,
+                room,
+                time,
+                text,
+            } => match text {
+                Some(text) => encode_fields(out, &["PART", name, room, time, text]),
+                None => encode_fields(out, &["PART", name, room, time]),
+            },
             Event::Stats(line) => encode_fields(out, &["STATS", line]),
             Event::Ping(Some(token)) => encode_fields(out, &["PING", token]),
             Event::Ping(None) => encode_fields(out, &["PING"]),
@@ -141,6 +179,26 @@ mod tests {
         );
         assert_eq!(line(Event::Users(&["a", "b"])), "USERS a b\n");
         assert_eq!(line(Event::Users(&[])), "USERS\n");
+        let room_users = Event::RoomUsers {
+            room: "#r",
+            names: &["a", "b"],
+        };
+        assert_eq!(line(room_users), "USERS #r a b\n");
+        assert_eq!(line(Event::Rooms(&["#a", "#B"])), "ROOMS #a #B\n");
+        assert_eq!(line(Event::Rooms(&[])), "ROOMS\n");
+        let join = Event::Join {
+            name: "a",
+            room: "#r",
+            time: t,
+        };
+        assert_eq!(line(join), format!("JOIN a #r {t}\n"));
+        let part = Event::Part {
+            name: "a",
+            room: "#r",
+            time: t,
+            text: Some("bye"),
+        };
+        assert_eq!(line(part), format!("PART a #r {t} bye\n"));
         assert_eq!(line(Event::Ping(Some("7"))), "PING 7\n");
         assert_eq!(line(Event::Pong(None)), "PONG\n");
         assert_eq!(line(Event::Bye), "BYE\n");

@@ -11,7 +11,10 @@ pub mod event;
 pub mod frame;
 pub mod reply;
 
-pub use command::{bad_name, is_valid_name, parse, Command, ParseError, Text, MAX_NAME, NAME_RULE};
+pub use command::{
+    bad_name, is_valid_name, is_valid_room, parse, Command, ParseError, Text, MAX_NAME, NAME_RULE,
+    ROOM_RULE,
+};
 pub use escape::{escape, unescape, EscapeError};
 pub use event::Event;
 pub use frame::{Frame, FrameDecoder};

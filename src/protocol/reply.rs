@@ -12,6 +12,8 @@ use chrono::{DateTime, Utc};
 pub enum ErrorCode {
     BadRequest = 400,
     NotLoggedIn = 401,
+    /// Not a member of the room.
+    Forbidden = 403,
     NoSuchUser = 404,
     IdleTimeout = 408,
     NameTaken = 409,
@@ -88,6 +90,26 @@ pub enum ServerFrame {
     },
     /// Online users, sorted.
     Users(Vec<String>),
+    /// A room's online members, sorted.
+    RoomUsers {
+        room: String,
+        names: Vec<String>,
+    },
+    /// The rooms the user is in.
+    Rooms(Vec<String>),
+    /// `name` joined `room` (the user's own `JOIN` confirms theirs).
+    Join {
+        name: String,
+        room: String,
+        time: DateTime<Utc>,
+    },
+    /// `name` left `room`, with their parting text if any.
+    Part {
+        name: String,
+        room: String,
+        time: DateTime<Utc>,
+        text: Option<String>,
+    },
     /// `STATS key=value ...`, in the server's order.
     Stats(Vec<(String, String)>),
     Ping {
@@ -163,12 +185,36 @@ impl ServerFrame {
                 time: time(&mut fields)?,
                 text: fields.rest().map(text).transpose()?,
             },
-            "USERS" => ServerFrame::Users(
+            "USERS" => {
+                let names: Vec<String> = fields
+                    .rest()
+                    .map(|r| r.split(' ').map(str::to_owned).collect())
+                    .unwrap_or_default();
+                match names.split_first() {
+                    Some((room, names)) if room.starts_with('#') => ServerFrame::RoomUsers {
+                        room: room.clone(),
+                        names: names.to_vec(),
+                    },
+                    _ => ServerFrame::Users(names),
+                }
+            }
+            "ROOMS" => ServerFrame::Rooms(
                 fields
                     .rest()
                     .map(|r| r.split(' ').map(str::to_owned).collect())
                     .unwrap_or_default(),
             ),
+            "JOIN" => ServerFrame::Join {
+                name: fields.next().ok_or_else(bad)?.to_owned(),
+                room: fields.next().ok_or_else(bad)?.to_owned(),
+                time: time(&mut fields)?,
+            },
+            "PART" => ServerFrame::Part {
+                name: fields.next().ok_or_else(bad)?.to_owned(),
+                room: fields.next().ok_or_else(bad)?.to_owned(),
+                time: time(&mut fields)?,
+                text: fields.rest().map(text).transpose()?,
+            },
             "STATS" => ServerFrame::Stats(
                 fields
                     .rest()
@@ -256,6 +302,35 @@ mod tests {
             (
                 "USERS a b",
                 ServerFrame::Users(vec!["a".into(), "b".into()]),
+            ),
+            (
+                "USERS #r a",
+                ServerFrame::RoomUsers {
+                    room: "#r".into(),
+                    names: vec!["a".into()],
+                },
+            ),
+            (
+                "ROOMS #a #b",
+                ServerFrame::Rooms(vec!["#a".into(), "#b".into()]),
+            ),
+            ("ROOMS", ServerFrame::Rooms(vec![])),
+            (
+                &format!("JOIN al #r {at}"),
+                ServerFrame::Join {
+                    name: "al".into(),
+                    room: "#r".into(),
+                    time: t(at),
+                },
+            ),
+            (
+                &format!("PART al #r {at} so\\nlong"),
+                ServerFrame::Part {
+                    name: "al".into(),
+                    room: "#r".into(),
+                    time: t(at),
+                    text: Some("so\nlong".into()),
+                },
             ),
             (
                 "PONG x y",

@@ -8,6 +8,7 @@ use super::cluster::ClusterSettings;
 /// (it refuses them, saying why, if given).
 const NO_CLUSTER: bool = cfg!(not(feature = "cluster"));
 use super::journal::{Fsync, MAX_LINE_LIMIT};
+use super::rooms::RoomLimits;
 use crate::config::{load_toml, Size};
 use clap::{Parser, Subcommand};
 use log::LevelFilter;
@@ -81,6 +82,18 @@ pub struct ServerArgs {
     /// Names remembered as recipients for held mail; past it the least recently seen names that hold no mail are forgotten (MSG to them gets ERR 404) [default: 100000]. Not enforced with --cluster.
     #[arg(long, value_name = "N")]
     pub max_known: Option<usize>,
+    /// Rooms on the server; a JOIN that would make one more gets ERR 507 [default: 10000].
+    #[arg(long, value_name = "N")]
+    pub max_rooms: Option<usize>,
+    /// Rooms one user may be in; a JOIN past it gets ERR 507 [default: 100].
+    #[arg(long, value_name = "N")]
+    pub max_rooms_per_user: Option<usize>,
+    /// Messages each room remembers, sent at JOIN and to members who were away; older ones are forgotten [default: 100].
+    #[arg(long, value_name = "N")]
+    pub history: Option<usize>,
+    /// Bytes all rooms' histories take together (each message counted once per room it is in, plus a small entry); past it the oldest messages of the largest rooms are forgotten [default: 256M].
+    #[arg(long, value_name = "SIZE")]
+    pub history_bytes: Option<Size>,
     /// Join a cluster through these NATS servers (comma-separated `nats://[user:pass@]host:port` or `tls://...` URLs); see docs/CLUSTER.md.
     #[arg(long, value_name = "URLS", value_delimiter = ',', global = true, hide = NO_CLUSTER)]
     pub cluster: Option<Vec<String>>,
@@ -170,6 +183,10 @@ struct ServerFile {
     mailbox_bytes: Option<Size>,
     held_bytes: Option<Size>,
     max_known: Option<usize>,
+    max_rooms: Option<usize>,
+    max_rooms_per_user: Option<usize>,
+    history: Option<usize>,
+    history_bytes: Option<Size>,
     log_level: Option<String>,
     users: Option<PathBuf>,
     data_dir: Option<PathBuf>,
@@ -204,6 +221,7 @@ pub struct ServerConfig {
     pub mailbox_bytes: usize,
     pub held_bytes: usize,
     pub max_known: usize,
+    pub rooms: RoomLimits,
     pub log_level: LevelFilter,
     /// `None`: no accounts, anyone may log in.
     pub users: Option<PathBuf>,
@@ -238,6 +256,7 @@ impl Default for ServerConfig {
             mailbox_bytes: 16 << 20,
             held_bytes: 512 << 20,
             max_known: 100_000,
+            rooms: RoomLimits::default(),
             log_level: LevelFilter::Info,
             users: None,
             data_dir: PathBuf::from("evchat-data"),
@@ -303,6 +322,22 @@ impl ServerConfig {
             mailbox_bytes: size(args.mailbox_bytes, file.mailbox_bytes, d.mailbox_bytes),
             held_bytes: size(args.held_bytes, file.held_bytes, d.held_bytes),
             max_known: args.max_known.or(file.max_known).unwrap_or(d.max_known),
+            rooms: RoomLimits {
+                max_rooms: args
+                    .max_rooms
+                    .or(file.max_rooms)
+                    .unwrap_or(d.rooms.max_rooms),
+                per_user: args
+                    .max_rooms_per_user
+                    .or(file.max_rooms_per_user)
+                    .unwrap_or(d.rooms.per_user),
+                history: args.history.or(file.history).unwrap_or(d.rooms.history),
+                history_bytes: size(
+                    args.history_bytes,
+                    file.history_bytes,
+                    d.rooms.history_bytes,
+                ),
+            },
             log_level: args.log_level.or(file_level).unwrap_or(d.log_level),
             users: args.users.clone().or(file.users),
             data_dir: args

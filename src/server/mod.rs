@@ -36,7 +36,8 @@
 //! wait in); [`session`] is one connection's state, in parts each owned by
 //! the module that keeps its rules, [`outqueue`] its bytes waiting to be
 //! written, and [`keyset`] the lists of sessions a turn works through; [`store`] is who
-//! is known and what mail is held, in memory; [`clock`], [`limits`] and
+//! is known and what mail is held, in memory, and [`rooms`] who is in
+//! which room and what each remembers; [`clock`], [`limits`] and
 //! [`error`] are timestamps, process limits and setup errors.
 
 pub mod accounts;
@@ -57,6 +58,7 @@ pub use crate::limits;
 pub mod listener;
 pub mod logging;
 pub mod outqueue;
+pub mod rooms;
 pub mod session;
 pub mod setup;
 pub mod shutdown;

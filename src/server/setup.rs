@@ -111,6 +111,8 @@ impl Server {
             held_bytes: config.held_bytes,
             max_known: config.max_known,
         };
+        let mut image = image;
+        let rooms = std::mem::take(&mut image.rooms);
         let store = Store::from_image(image, mail);
         let mut signals = Signals::new([libc::SIGTERM, libc::SIGINT, libc::SIGHUP])
             .map_err(|e| SetupError::caused("cannot catch signals", e))?;
@@ -160,6 +162,7 @@ impl Server {
             max_queue: config.max_queue,
             max_total_queue: config.max_total_queue,
             mail,
+            rooms: config.rooms,
             idle_timeout: config.idle_timeout,
             max_lingering,
             web: config.web,
@@ -167,6 +170,7 @@ impl Server {
             local_only: listens_on_loopback(&config.host),
         };
         let mut hub = Hub::with_store(limits, store, journal, auth);
+        hub.restore_rooms(rooms);
         if let Some(link) = backplane {
             hub.join_cluster(link);
         }

@@ -186,6 +186,44 @@ fn logger_stores_every_message_as_a_json_line_and_a_sqlite_row() {
     );
 }
 
+#[test]
+fn logger_logs_the_rooms_it_joins_their_history_included() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("log.jsonl");
+    let server = TestServer::start(&[]);
+    let mut alice = server.login("alice");
+    alice.send("JOIN #lab");
+    alice.send("MSG #lab said before the bot came");
+    alice.sync();
+    let bot = logger(server.addr.port(), &["--name", "logbot", "--join", "#lab"])
+        .arg("--file")
+        .arg(&file)
+        .spawn()
+        .unwrap();
+    loop {
+        if alice.recv().starts_with("JOIN logbot #lab ") {
+            break;
+        }
+    }
+    alice.send("MSG #lab said with the bot there");
+    alice.sync();
+    server.signal(libc::SIGTERM);
+    stopped(bot);
+    let lines = json_lines(&file);
+    let texts: Vec<(&str, &serde_json::Value)> = lines
+        .iter()
+        .map(|l| (l["text"].as_str().unwrap(), &l["to"]))
+        .collect();
+    let room = serde_json::json!(["#lab"]);
+    assert_eq!(
+        texts,
+        [
+            ("said before the bot came", &room),
+            ("said with the bot there", &room)
+        ]
+    );
+}
+
 /// `evchat-server user add NAME --users FILE`, the password on stdin.
 fn add_user(users: &Path, name: &str, password: &str) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_evchat-server"));

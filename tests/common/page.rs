@@ -65,6 +65,20 @@ pub fn say(tab: &mut Tab, text: &str) {
     tab.press_enter(false);
 }
 
+/// Shows the conversation `key` (`*` Everyone, `#rust`, `@bob`,
+/// `@bob,carol`) by a click on it in the list.
+pub fn open_chat(tab: &mut Tab, key: &str) {
+    let button = format!("#chat-list button[data-key={}]", js(key));
+    tab.click(&button);
+    tab.wait(
+        &format!("{key} to be shown"),
+        &format!(
+            "(document.querySelector({}) || {{}}).ariaCurrent === 'true'",
+            js(&button)
+        ),
+    );
+}
+
 /// Waits for a message row whose text is exactly `text`; returns its
 /// class, sender and tag.
 pub fn row(tab: &mut Tab, text: &str) -> (String, String, String) {

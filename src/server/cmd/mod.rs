@@ -6,16 +6,22 @@
 //!
 //! - [`login`] — `LOGIN`, open or with a password checked off the loop;
 //! - [`say`] — `SAY`, a broadcast;
-//! - [`msg`] — `MSG`, private messages, held for offline users;
-//! - [`who`] — `WHO`;
+//! - [`msg`] — `MSG`, private messages, held for offline users, and
+//!   [`msg_rooms`] when rooms are among its targets;
+//! - [`join`], [`part`] — `JOIN` and `PART` a room;
+//! - [`who`] — `WHO`, and [`rooms`] `WHO <room>` and `ROOMS`;
 //! - [`stats`] — `STATS`, allowed before `LOGIN` for monitors;
 //! - [`ping`] — `PING`, the barrier, and `PONG`;
 //! - [`quit`] — `QUIT`.
 
+mod join;
 mod login;
 mod msg;
+mod msg_rooms;
+mod part;
 mod ping;
 mod quit;
+mod rooms;
 mod say;
 mod stats;
 mod who;
@@ -48,6 +54,10 @@ impl<T: Write> Hub<T> {
             (Command::Say { text }, Some(me)) => self.say(key, &me, text),
             (Command::Msg { to, text }, Some(me)) => self.msg(key, &me, to, text),
             (Command::Who, Some(_)) => self.who(key),
+            (Command::WhoIn { room }, Some(me)) => self.who_in(key, &me, room),
+            (Command::Join { room }, Some(me)) => self.join(key, &me, room),
+            (Command::Part { room, text }, Some(me)) => self.part(key, &me, room, text),
+            (Command::Rooms, Some(me)) => self.rooms(key, &me),
         }
     }
 }

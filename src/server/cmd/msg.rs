@@ -17,6 +17,9 @@ use std::io::Write;
 
 impl<T: Write> Hub<T> {
     pub(super) fn msg(&mut self, key: usize, me: &str, to: &str, text: Text<'_>) {
+        if memchr::memchr(b'#', to.as_bytes()).is_some() {
+            return self.msg_to_rooms(key, me, to, text);
+        }
         // One recipient is the common case: no set, no allocation.
         let single;
         let many: Vec<&str>;

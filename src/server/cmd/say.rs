@@ -9,6 +9,7 @@ use crate::server::hub::Hub;
 use std::io::Write;
 
 impl<T: Write> Hub<T> {
+    #[inline(always)]
     pub(super) fn say(&mut self, key: usize, me: &str, text: Text<'_>) {
         let time = self.clock.stamp();
         let say = Event::Say {

@@ -240,7 +240,9 @@ impl<T: Write> Hub<T> {
         let session = self.queues.sessions.get_mut(key)?;
         let name = session.user.name.take()?;
         let rev = std::mem::take(&mut session.node.claim_rev);
+        let catching_up = session.mail.catching_up();
         self.online.remove(&name);
+        self.rooms_session_ended(key, &name, catching_up);
         self.users_reply = None;
         self.release_claim(&name, rev);
         Some(name)

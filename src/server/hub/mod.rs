@@ -38,6 +38,7 @@ mod lifecycle;
 mod mail;
 mod queues;
 mod replies;
+pub(in crate::server) mod rooms;
 mod stats;
 mod timers;
 mod web;
@@ -56,6 +57,7 @@ pub use queues::{Limit, Outgoing, Output, Queues};
 use crate::server::accounts::{AuthJob, AuthPort};
 use crate::server::clock::Clock;
 use crate::server::journal::Journal;
+use crate::server::rooms::{RoomLimits, Rooms};
 use crate::server::session::Session;
 use crate::server::store::{MailLimits, Store};
 use fanout::Batch;
@@ -75,6 +77,7 @@ pub struct Limits {
     pub max_queue: usize,
     pub max_total_queue: usize,
     pub mail: MailLimits,
+    pub rooms: RoomLimits,
     pub idle_timeout: Option<Duration>,
     /// Connections closing or draining at once (they hold descriptors but
     /// no client slot).
@@ -95,6 +98,7 @@ pub struct Hub<T> {
     /// Online users by name.
     pub(in crate::server) online: HashMap<Rc<str>, usize>,
     pub(in crate::server) store: Store,
+    pub(in crate::server) rooms: Rooms,
     pub(in crate::server) journal: Journal,
     /// Held mail whose record the journal has not yet written.
     unwritten: mail::Unwritten,
@@ -160,6 +164,7 @@ impl<T: Write> Hub<T> {
             queues: Queues::new(limits.max_queue, limits.max_total_queue),
             online: HashMap::new(),
             store,
+            rooms: Rooms::new(limits.rooms),
             journal,
             unwritten: Default::default(),
             mailroom: Mailroom::Journal,
@@ -187,6 +192,16 @@ impl<T: Write> Hub<T> {
             users_reply: None,
             cluster: None,
         }
+    }
+
+    /// Takes the rooms a journal held (at start).
+    pub fn restore_rooms(&mut self, image: crate::server::journal::RoomsImage) {
+        for (_, members) in &image.rooms {
+            for name in members {
+                self.store.pin(name);
+            }
+        }
+        self.rooms = Rooms::restore(image, self.limits.rooms);
     }
 
     /// Sets the time of this loop turn: for activity and deadlines, and

@@ -19,8 +19,8 @@ impl<T: Write> Hub<T> {
         let c = &self.counters;
         let mut line = format!(
             "connections={} users={} frames_in={} deliveries={} bytes_in={} bytes_out={} \
-             queued={} peak_queued={} held={} held_bytes={} known={} slow_cut={} closing={} \
-             throttled={} logins_waiting={} uptime={}",
+             queued={} peak_queued={} held={} held_bytes={} known={} rooms={} memberships={} \
+             history_bytes={} slow_cut={} closing={} throttled={} logins_waiting={} uptime={}",
             self.queues.sessions.len(),
             self.online.len(),
             c.frames_in,
@@ -32,6 +32,9 @@ impl<T: Write> Hub<T> {
             self.store.held(),
             self.store.held_bytes(),
             self.store.known_names(),
+            self.rooms.len(),
+            self.rooms.memberships(),
+            self.rooms.history_bytes(),
             c.slow_cut,
             self.linger_count,
             self.throttled,

@@ -148,6 +148,18 @@ fn page(path: &str) -> Option<(&'static str, &'static str)> {
             "text/javascript; charset=utf-8",
             include_str!("../../../web/input.js"),
         )),
+        "/chats.js" => Some((
+            "text/javascript; charset=utf-8",
+            include_str!("../../../web/chats.js"),
+        )),
+        "/rows.js" => Some((
+            "text/javascript; charset=utf-8",
+            include_str!("../../../web/rows.js"),
+        )),
+        "/rooms.js" => Some((
+            "text/javascript; charset=utf-8",
+            include_str!("../../../web/rooms.js"),
+        )),
         "/app.css" => Some((
             "text/css; charset=utf-8",
             include_str!("../../../web/app.css"),

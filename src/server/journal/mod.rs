@@ -29,11 +29,13 @@ pub mod compact;
 pub mod record;
 pub mod recover;
 pub mod replay;
+pub mod replay_rooms;
 pub mod resync;
 pub mod writer;
 
 pub use record::{Record, MAX_LINE_LIMIT};
 pub use replay::Image;
+pub use replay_rooms::RoomsImage;
 
 use log::info;
 use std::fs::{self, File, OpenOptions};

@@ -13,7 +13,15 @@
 //! - `M count: u32 LE, count names, frame` — `frame` (the exact `MSG` line
 //!   its recipients will get) is held once for all of those names;
 //! - `D name count: u32 LE` — the oldest `count` messages held for `name`
-//!   were delivered.
+//!   were delivered;
+//! - `J name room` — `name` joined `room` (spelt as the room is shown);
+//! - `P name room` — `name` left `room`;
+//! - `S seq: u64 LE, count: u32 LE, count rooms, frame` — `frame` was said
+//!   in those rooms, numbered `seq`;
+//! - `R name seq: u64 LE` — `name` has been sent what its rooms said up to
+//!   `seq`;
+//! - `T room count: u32 LE` — `room` forgot its oldest `count` messages
+//!   (past `--history` or `--history-bytes`).
 //!
 //! Journals of the first format also hold `U name` (a known name, time
 //! unknown) and `H name frame` (a message held for one name, stored once per
@@ -48,6 +56,27 @@ pub enum Record<'a> {
     },
     Delivered {
         name: &'a str,
+        count: u32,
+    },
+    RoomJoined {
+        name: &'a str,
+        room: &'a str,
+    },
+    RoomParted {
+        name: &'a str,
+        room: &'a str,
+    },
+    Said {
+        seq: u64,
+        rooms: Vec<&'a str>,
+        frame: &'a [u8],
+    },
+    ReadUpTo {
+        name: &'a str,
+        seq: u64,
+    },
+    HistoryTrimmed {
+        room: &'a str,
         count: u32,
     },
     /// First format: a known name.
@@ -91,6 +120,36 @@ pub fn encode(out: &mut Vec<u8>, record: &Record<'_>) {
             put_name(out, name);
             out.extend_from_slice(&count.to_le_bytes());
         }
+        Record::RoomJoined { name, room } => {
+            out.push(b'J');
+            put_name(out, name);
+            put_name(out, room);
+        }
+        Record::RoomParted { name, room } => {
+            out.push(b'P');
+            put_name(out, name);
+            put_name(out, room);
+        }
+        Record::Said { seq, rooms, frame } => {
+            out.push(b'S');
+            out.extend_from_slice(&seq.to_le_bytes());
+            let count = u32::try_from(rooms.len()).unwrap_or(u32::MAX);
+            out.extend_from_slice(&count.to_le_bytes());
+            for room in rooms.iter().take(count as usize) {
+                put_name(out, room);
+            }
+            out.extend_from_slice(frame);
+        }
+        Record::ReadUpTo { name, seq } => {
+            out.push(b'R');
+            put_name(out, name);
+            out.extend_from_slice(&seq.to_le_bytes());
+        }
+        Record::HistoryTrimmed { room, count } => {
+            out.push(b'T');
+            put_name(out, room);
+            out.extend_from_slice(&count.to_le_bytes());
+        }
         Record::LegacyUser(name) => {
             out.push(b'U');
             out.extend_from_slice(name.as_bytes());
@@ -128,6 +187,14 @@ pub fn size_of(record: &Record<'_>) -> u64 {
             1 + 4 + to.iter().map(|n| 1 + n.len()).sum::<usize>() + frame.len()
         }
         Record::Delivered { name, .. } => 1 + 1 + name.len() + 4,
+        Record::RoomJoined { name, room } | Record::RoomParted { name, room } => {
+            1 + 1 + name.len() + 1 + room.len()
+        }
+        Record::Said { rooms, frame, .. } => {
+            1 + 8 + 4 + rooms.iter().map(|r| 1 + r.len()).sum::<usize>() + frame.len()
+        }
+        Record::ReadUpTo { name, .. } => 1 + 1 + name.len() + 8,
+        Record::HistoryTrimmed { room, .. } => 1 + 1 + room.len() + 4,
         Record::LegacyUser(name) => 1 + name.len(),
         Record::LegacyHeld { name, frame } => 1 + 1 + name.len() + frame.len(),
     };
@@ -151,7 +218,8 @@ pub fn decode(bytes: &[u8]) -> Result<(Record<'_>, usize), DecodeError> {
         return Err("checksum mismatch");
     }
     let mut r = Reader(payload);
-    let record = match r.byte()? {
+    let kind = r.byte()?;
+    let record = match kind {
         b'L' => {
             let name = r.name()?;
             let at = r.u64()?;
@@ -181,6 +249,42 @@ pub fn decode(bytes: &[u8]) -> Result<(Record<'_>, usize), DecodeError> {
             let count = r.u32()?;
             r.end()?;
             Record::Delivered { name, count }
+        }
+        b'J' | b'P' => {
+            let (name, room) = (r.name()?, r.name()?);
+            r.end()?;
+            match kind {
+                b'J' => Record::RoomJoined { name, room },
+                _ => Record::RoomParted { name, room },
+            }
+        }
+        b'S' => {
+            let seq = r.u64()?;
+            let count = r.u32()? as usize;
+            if count > r.0.len() / 2 {
+                return Err("impossible room count");
+            }
+            let mut rooms = Vec::with_capacity(count);
+            for _ in 0..count {
+                rooms.push(r.name()?);
+            }
+            Record::Said {
+                seq,
+                rooms,
+                frame: r.0,
+            }
+        }
+        b'R' => {
+            let name = r.name()?;
+            let seq = r.u64()?;
+            r.end()?;
+            Record::ReadUpTo { name, seq }
+        }
+        b'T' => {
+            let room = r.name()?;
+            let count = r.u32()?;
+            r.end()?;
+            Record::HistoryTrimmed { room, count }
         }
         b'U' => Record::LegacyUser(std::str::from_utf8(r.0).map_err(|_| "name not UTF-8")?),
         b'H' => {
@@ -256,6 +360,27 @@ mod tests {
                 name: "bob",
                 count: 3,
             },
+            Record::RoomJoined {
+                name: "bob",
+                room: "#Rust",
+            },
+            Record::RoomParted {
+                name: "bob",
+                room: "#Rust",
+            },
+            Record::Said {
+                seq: 42,
+                rooms: vec!["#a", "#b"],
+                frame,
+            },
+            Record::ReadUpTo {
+                name: "bob",
+                seq: 41,
+            },
+            Record::HistoryTrimmed {
+                room: "#a",
+                count: 2,
+            },
             Record::LegacyUser("dave"),
             Record::LegacyHeld {
                 name: "dave",
@@ -321,7 +446,7 @@ mod tests {
 
     fn record() -> impl Strategy<Value = (u8, Vec<String>, Vec<u8>, u64)> {
         (
-            0u8..6,
+            0u8..11,
             proptest::collection::vec(name(), 1..5),
             proptest::collection::vec(any::<u8>(), 0..200),
             any::<u64>(),
@@ -342,7 +467,25 @@ mod tests {
                 count: n as u32,
             },
             4 => Record::LegacyUser(name),
-            _ => Record::LegacyHeld { name, frame },
+            5 => Record::LegacyHeld { name, frame },
+            6 => Record::RoomJoined {
+                name,
+                room: names.last().map_or(name, String::as_str),
+            },
+            7 => Record::RoomParted {
+                name,
+                room: names.last().map_or(name, String::as_str),
+            },
+            8 => Record::Said {
+                seq: n,
+                rooms: names.iter().map(String::as_str).collect(),
+                frame,
+            },
+            9 => Record::ReadUpTo { name, seq: n },
+            _ => Record::HistoryTrimmed {
+                room: name,
+                count: n as u32,
+            },
         }
     }
 

@@ -7,6 +7,7 @@
 //! tied to the loop — so a helper thread can build one.
 
 use super::record::{encode, size_of, Record};
+use super::replay_rooms::{RoomsImage, RoomsReplay};
 use std::collections::{HashMap, VecDeque};
 
 /// What a journal holds: the state a compacted journal must keep.
@@ -19,6 +20,8 @@ pub struct Image {
     /// Held messages in the order they were accepted, each with the names
     /// it is still held for. Every mailbox is these messages' order.
     pub held: Vec<(Vec<u8>, Vec<String>)>,
+    /// Rooms: members, history, read marks.
+    pub rooms: RoomsImage,
 }
 
 impl Image {
@@ -37,7 +40,7 @@ impl Image {
             encode(&mut record, &Record::Held { to, frame });
             out.write_all(&record)?;
         }
-        Ok(())
+        self.rooms.write_to(out)
     }
 
     /// Bytes [`write_to`](Self::write_to) writes: what is live, for
@@ -51,7 +54,7 @@ impl Image {
             let to = to.iter().map(String::as_str).collect();
             size_of(&Record::Held { to, frame })
         });
-        known.chain(held).sum()
+        known.chain(held).sum::<u64>() + self.rooms.live_bytes()
     }
 
     /// Messages held, counted once per recipient.
@@ -77,6 +80,7 @@ pub struct Replay {
     /// that format wrote one copy per recipient, one after another, and
     /// those copies become one message again.
     legacy: Option<(u64, Vec<String>)>,
+    rooms: RoomsReplay,
 }
 
 impl Replay {
@@ -84,6 +88,7 @@ impl Replay {
         if !matches!(record, Record::LegacyHeld { .. }) {
             self.legacy = None;
         }
+        self.rooms.apply(&record);
         match record {
             Record::Seen { name, at } => {
                 let order = self.order();
@@ -101,6 +106,11 @@ impl Replay {
                 }
             }
             Record::LegacyHeld { name, frame } => self.legacy_held(name, frame),
+            Record::RoomJoined { name, .. } => self.know(name),
+            Record::RoomParted { .. }
+            | Record::Said { .. }
+            | Record::ReadUpTo { .. }
+            | Record::HistoryTrimmed { .. } => {}
             Record::Delivered { name, count } => {
                 let Some(mailbox) = self.mailboxes.get_mut(name) else {
                     return;
@@ -195,7 +205,11 @@ impl Replay {
         let mut known: Vec<(String, (u64, u64))> = self.seen.into_iter().collect();
         known.sort_unstable_by_key(|(_, recency)| *recency);
         let known = known.into_iter().map(|(n, (at, _))| (n, at)).collect();
-        Image { known, held }
+        Image {
+            known,
+            held,
+            rooms: self.rooms.finish(),
+        }
     }
 }
 

@@ -145,6 +145,13 @@ impl Store {
         store
     }
 
+    /// Keeps a known `name` from being forgotten (it is in a room).
+    pub fn pin(&mut self, name: &str) {
+        if let Some(name) = self.known.get(name) {
+            self.known.pin(&name);
+        }
+    }
+
     /// May mail be held for `name`?
     pub fn is_known(&self, name: &str) -> bool {
         self.known.contains(name)

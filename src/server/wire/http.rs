@@ -330,6 +330,9 @@ fn describe(key: &str) -> (&'static str, &'static str) {
         ),
         "held_bytes" => ("gauge", "Bytes charged against --held-bytes."),
         "known" => ("gauge", "Known names."),
+        "rooms" => ("gauge", "Rooms."),
+        "memberships" => ("gauge", "Room memberships, one per name and room."),
+        "history_bytes" => ("gauge", "Bytes charged against --history-bytes."),
         "slow_cut" => (
             "counter",
             "Connections cut for being too slow, since start.",

@@ -108,7 +108,7 @@ mod tests {
         assert_eq!(
             inputs(b"NOPE\nWHOWHOWHOWHOWHOWHO\nWHO\n"),
             [
-                "BadRequest unknown command; try LOGIN, SAY, MSG, WHO, STATS, PING, QUIT",
+                "BadRequest unknown command; try LOGIN, SAY, MSG, JOIN, PART, WHO, ROOMS, STATS, PING, QUIT",
                 "TooLong frame longer than 16 bytes; skipped",
                 "WHO"
             ]

@@ -35,7 +35,9 @@ impl<T: Write> Hub<T> {
     /// Records that `name` was seen now — a login (`online`) or a logout
     /// — and forgets names past `--max-known`.
     pub(in crate::server) fn seen(&mut self, name: &str, online: bool) -> Rc<str> {
-        let (name, new) = self.store.see(name, online);
+        // A name in a room is never forgotten.
+        let keep = online || self.rooms.has_rooms(name);
+        let (name, new) = self.store.see(name, keep);
         let at = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
@@ -70,13 +72,24 @@ impl<T: Write> Hub<T> {
         let mut frame = Vec::with_capacity(msg.encoded_len());
         msg.encode(&mut frame);
         let frame: Rc<[u8]> = Rc::from(frame);
+        self.deliver_named(key, names, &frame);
+    }
+
+    /// Queues `frame` to the named users online and holds it for the
+    /// others, once for all.
+    pub(in crate::server) fn deliver_named(
+        &mut self,
+        key: usize,
+        names: &[&str],
+        frame: &Rc<[u8]>,
+    ) {
         let mut offline = Vec::new();
         for &name in names {
             match self.online.get(name) {
                 Some(&recipient) => {
                     if self
                         .queues
-                        .push(recipient, Outgoing::Shared(&frame), Limit::Within)
+                        .push(recipient, Outgoing::Shared(frame), Limit::Within)
                     {
                         self.counters.deliveries += 1;
                     }
@@ -84,12 +97,12 @@ impl<T: Write> Hub<T> {
                 None => offline.push(name),
             }
         }
-        self.hold(key, &offline, &frame);
+        self.hold(key, &offline, frame);
     }
 
     /// Holds `frame` for the offline `names`, once for all; each recipient
     /// it cannot be held for is reported to `sender` with `ERR`.
-    fn hold(&mut self, sender: usize, names: &[&str], frame: &Rc<[u8]>) {
+    pub(in crate::server) fn hold(&mut self, sender: usize, names: &[&str], frame: &Rc<[u8]>) {
         if names.is_empty() {
             return;
         }
@@ -119,7 +132,7 @@ impl<T: Write> Hub<T> {
     }
 
     /// Holds back a session's output until the journal acknowledges `seq`.
-    fn gate(&mut self, key: usize, seq: u64) {
+    pub(in crate::server) fn gate(&mut self, key: usize, seq: u64) {
         if let Some(session) = self.queues.sessions.get_mut(key) {
             session.out.gate(seq);
         }
@@ -127,17 +140,34 @@ impl<T: Write> Hub<T> {
 
     /// Queues the mail held for `name` in the store to its session.
     pub(super) fn deliver_from_store(&mut self, key: usize, name: &Rc<str>) -> usize {
+        self.deliver_with_catch_up(key, name, false)
+    }
+
+    /// Queues the mail held for `name` to its new session, then what its
+    /// rooms said while it was away, then one `PING` for all of it.
+    pub(super) fn deliver_at_login(&mut self, key: usize, name: &Rc<str>) -> usize {
+        self.deliver_with_catch_up(key, name, true)
+    }
+
+    fn deliver_with_catch_up(&mut self, key: usize, name: &Rc<str>, catch_up: bool) -> usize {
         let held = self.store.take_held(name);
         let count = held.len();
-        if count == 0 {
+        let frames: Vec<Rc<[u8]>> = held.iter().map(|l| Rc::clone(&l.frame)).collect();
+        let (rooms, up_to) = match catch_up {
+            true => self.start_catch_up(key, name, &frames),
+            false => (Vec::new(), None),
+        };
+        if count == 0 && rooms.is_empty() {
             return 0;
         }
-        let frames: Vec<Rc<[u8]>> = held.iter().map(|l| Rc::clone(&l.frame)).collect();
-        let contents = Contents::Letters {
-            owner: Rc::clone(name),
-            letters: held,
+        let contents = match count {
+            0 => Contents::Nothing,
+            _ => Contents::Letters {
+                owner: Rc::clone(name),
+                letters: held,
+            },
         };
-        self.write_held(key, frames.iter(), contents);
+        self.write_held(key, frames.iter().chain(rooms.iter()), contents, up_to);
         count
     }
 
@@ -173,7 +203,8 @@ impl<T: Write> Hub<T> {
     /// acknowledged so far. Called at the end of every turn, before and
     /// after the flush, and when the journal wakes the loop.
     pub fn sync_journal(&mut self) {
-        self.journal.commit(self.store.live_bytes());
+        self.journal
+            .commit(self.store.live_bytes() + self.rooms.live_bytes());
         // Acknowledged first: refusals are reported before any later
         // batch is acknowledged, so none is missed.
         let acked = self.journal.acked();
@@ -183,6 +214,7 @@ impl<T: Write> Hub<T> {
 
     /// Writes the journal out, syncs it and ends its thread (at shutdown).
     pub fn close_journal(&mut self) {
-        self.journal.close(self.store.live_bytes());
+        self.journal
+            .close(self.store.live_bytes() + self.rooms.live_bytes());
     }
 }

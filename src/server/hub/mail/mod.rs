@@ -41,7 +41,7 @@ pub(in crate::server) enum Mailroom {
 
 /// What a parcel of held mail written to a connection came from.
 #[derive(Debug)]
-enum Contents {
+pub(in crate::server) enum Contents {
     /// Letters taken out of `owner`'s mailbox in the store.
     Letters {
         owner: Rc<str>,
@@ -49,6 +49,8 @@ enum Contents {
     },
     /// Messages fetched from JetStream, acknowledged there by ticket.
     Ticket(u64),
+    /// No held mail: only rooms' catch-up.
+    Nothing,
 }
 
 /// Held mail written to a connection (or queued to be) and not yet
@@ -62,6 +64,9 @@ struct Parcel {
     /// starts and ends.
     from: u64,
     until: u64,
+    /// It carries its owner's rooms' catch-up up to this number: its
+    /// `PONG` makes that the owner's read mark.
+    caught_up: Option<u64>,
 }
 
 /// A connection's held mail in flight.
@@ -70,6 +75,8 @@ pub struct MailInFlight {
     parcels: Vec<Parcel>,
     /// How far the session is in taking its mail from JetStream.
     pace: pace::Pace,
+    /// The rooms whose catch-up is still to be written, a window at a time.
+    pub(in crate::server) catch_up: Option<crate::server::hub::rooms::CatchUp>,
 }
 
 impl MailInFlight {
@@ -98,6 +105,17 @@ impl MailInFlight {
             p.from += by;
             p.until += by;
         }
+    }
+
+    /// Is a rooms' catch-up written and not yet acknowledged, or still to
+    /// be written?
+    pub(in crate::server) fn catching_up(&self) -> bool {
+        self.catch_up.is_some() || self.parcels.iter().any(|p| p.caught_up.is_some())
+    }
+
+    /// Is any parcel written and not yet acknowledged?
+    pub(in crate::server) fn has_parcels(&self) -> bool {
+        !self.parcels.is_empty()
     }
 
     /// Takes the parcel `token` acknowledges.
@@ -135,7 +153,7 @@ impl<T: Write> Hub<T> {
     /// messages (a cluster's come with the name's claim instead: none).
     pub(in crate::server) fn deliver_held(&mut self, key: usize, name: &Rc<str>) -> usize {
         match self.mailroom {
-            Mailroom::Journal => self.deliver_from_store(key, name),
+            Mailroom::Journal => self.deliver_at_login(key, name),
             Mailroom::JetStream => 0,
         }
     }
@@ -150,10 +168,15 @@ impl<T: Write> Hub<T> {
         else {
             return;
         };
+        if let Some(seq) = parcel.caught_up {
+            self.caught_up(key, seq);
+        }
         match parcel.contents {
             Contents::Letters { owner, letters } => self.letters_delivered(key, &owner, letters),
             Contents::Ticket(ticket) => self.ticket_delivered(key, ticket),
+            Contents::Nothing => {}
         }
+        self.next_catch_up_window(key);
     }
 
     /// Puts held mail a session did not acknowledge back in the mailbox
@@ -167,6 +190,7 @@ impl<T: Write> Hub<T> {
             match parcel.contents {
                 Contents::Letters { owner, letters } => self.return_letters(&owner, letters),
                 Contents::Ticket(ticket) => self.return_ticket(ticket),
+                Contents::Nothing => {}
             }
         }
         self.end_pace(key);
@@ -174,11 +198,12 @@ impl<T: Write> Hub<T> {
 
     /// Writes held `frames` to a session, then a `PING` whose `PONG`
     /// acknowledges them: one parcel with `contents`.
-    fn write_held<'f>(
+    pub(in crate::server) fn write_held<'f>(
         &mut self,
         key: usize,
         frames: impl Iterator<Item = &'f Rc<[u8]>>,
         contents: Contents,
+        caught_up: Option<u64>,
     ) {
         use super::queues::{Limit, Outgoing};
         self.next_ping += 1;
@@ -195,6 +220,7 @@ impl<T: Write> Hub<T> {
             token: token.clone(),
             from,
             until: u64::MAX,
+            caught_up,
         };
         self.queues.with_session(key, |s| s.mail.add(parcel));
         for frame in frames {
@@ -232,6 +258,7 @@ impl MailInFlight {
                 }
                 p.until = parcel.until;
                 p.token = parcel.token;
+                p.caught_up = p.caught_up.max(parcel.caught_up);
             }
             (_, contents) => self.parcels.push(Parcel { contents, ..parcel }),
         }

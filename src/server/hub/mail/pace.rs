@@ -77,7 +77,7 @@ impl MailInFlight {
                 tickets.push(ticket);
                 false
             }
-            Contents::Letters { .. } => true,
+            Contents::Letters { .. } | Contents::Nothing => true,
         });
         tickets
     }
@@ -258,7 +258,7 @@ impl<T: Write> Hub<T> {
     ) {
         let count = mail.frames.len();
         let frames: Vec<Rc<[u8]>> = mail.frames.iter().map(|f| Rc::from(&f[..])).collect();
-        self.write_held(key, frames.iter(), Contents::Ticket(mail.ticket));
+        self.write_held(key, frames.iter(), Contents::Ticket(mail.ticket), None);
         let more = self
             .queues
             .with_session(key, |s| {

@@ -43,6 +43,12 @@ pub fn limits() -> Limits {
             held_bytes: 1 << 24,
             max_known: 1000,
         },
+        rooms: crate::server::rooms::RoomLimits {
+            max_rooms: 20,
+            per_user: 5,
+            history: 4,
+            history_bytes: 1 << 20,
+        },
         idle_timeout: Some(Duration::from_secs(60)),
         max_lingering: 4,
         web: true,

@@ -14,6 +14,8 @@ mod held_pace;
 mod output;
 #[cfg(feature = "cluster")]
 mod pacing;
+mod rooms;
+mod rooms_prop;
 mod turns;
 mod web;
 mod websocket;

@@ -1,0 +1,49 @@
+//! `JOIN <room>`: become a member, making the room if need be.
+//!
+//! Every member online is told `JOIN <name> <room> <time>`, the joiner
+//! included (that is its confirmation), and the joiner then gets what the
+//! room remembers, oldest first, before anything newer. Joining a room one
+//! is in answers again, to the joiner alone, and repeats nothing. A join
+//! past `--max-rooms` or `--max-rooms-per-user` is `ERR 507`, changing
+//! nothing.
+
+use crate::protocol::{ErrorCode, Event};
+use crate::server::hub::Hub;
+use crate::server::rooms::Joined;
+use std::io::Write;
+use std::rc::Rc;
+
+impl<T: Write> Hub<T> {
+    pub(super) fn join(&mut self, key: usize, me: &Rc<str>, room: &str) {
+        if self.rooms_unavailable(key) {
+            return;
+        }
+        let time = self.clock.stamp();
+        match self.rooms.join(me, room, Some(key)) {
+            Err(why) => {
+                let text = format!("{why}: not joined {room}");
+                self.reply_err(key, ErrorCode::MailboxFull, &text);
+            }
+            Ok(Joined::Already(shown)) => {
+                self.seal_for(key);
+                let again = Event::Join {
+                    name: me,
+                    room: &shown,
+                    time: time.as_str(),
+                };
+                self.reply(key, &again);
+            }
+            Ok(Joined::New { room: shown, .. }) => {
+                self.room_journal_join(key, me, &shown);
+                let members = self.rooms.online_keys(&shown).to_vec();
+                let joined = Event::Join {
+                    name: me,
+                    room: &shown,
+                    time: time.as_str(),
+                };
+                self.send_to_keys(key, &members, &joined);
+                self.send_history(key, &shown);
+            }
+        }
+    }
+}

@@ -1,0 +1,108 @@
+//! `MSG` to targets among which are rooms: the frame reaches the union of
+//! the named users and the rooms' members online, each once — the sender
+//! only if named — and every room remembers it.
+//!
+//! All or nothing: a room the sender is not in is `ERR 403`, an unknown
+//! name `ERR 404`, and then nobody gets it. `<to-list>` is the targets in
+//! the order written, each once, rooms compared without case and shown as
+//! their rooms are spelt. The frame is encoded once, shared by every
+//! recipient's queue and every room's history; named users offline have
+//! it held as for any private message.
+
+use crate::protocol::{Command, ErrorCode, Event, Text};
+use crate::server::hub::{Hub, Limit, Outgoing};
+use std::collections::HashSet;
+use std::io::Write;
+use std::rc::Rc;
+
+impl<T: Write> Hub<T> {
+    pub(super) fn msg_to_rooms(&mut self, key: usize, me: &str, to: &str, text: Text<'_>) {
+        if self.rooms_unavailable(key) {
+            return;
+        }
+        let mut names: Vec<&str> = Vec::new();
+        let mut rooms: Vec<Rc<str>> = Vec::new();
+        let mut folded = HashSet::new();
+        let mut written: Vec<Rc<str>> = Vec::new();
+        for target in Command::recipients(to) {
+            if target.starts_with('#') {
+                let shown = match self.rooms.shown(target) {
+                    Some(shown) if self.rooms.is_member(me, target) => Rc::clone(shown),
+                    Some(shown) => return self.not_in(key, &shown.clone()),
+                    None => return self.not_in(key, target),
+                };
+                if folded.insert(target.to_ascii_lowercase()) {
+                    written.push(Rc::clone(&shown));
+                    rooms.push(shown);
+                }
+            } else if !names.contains(&target) {
+                names.push(target);
+                written.push(Rc::from(target));
+            }
+        }
+        // Each name is looked up and each room member online is a
+        // delivery: paced like a flood.
+        let members: usize = rooms.iter().map(|r| self.rooms.online_keys(r).len()).sum();
+        self.charge(key, (names.len() + members) as u64);
+        if let Some(unknown) = self.unknown_recipient(&names) {
+            let text = format!("no such user: {unknown}; nothing was sent");
+            return self.reply_err(key, ErrorCode::NoSuchUser, &text);
+        }
+        if self.batch.has_frames() {
+            self.seal_charged(key);
+        }
+        let to_list = written.iter().map(|t| &**t).collect::<Vec<_>>().join(",");
+        let time = self.clock.stamp();
+        let msg = Event::Msg {
+            from: me,
+            to: &to_list,
+            time: time.as_str(),
+            text: text.escaped(),
+        };
+        let frame = super::super::hub::rooms::encoded(&msg);
+        let shown: Vec<&str> = rooms.iter().map(|r| &**r).collect();
+        self.remember(key, &shown, &frame);
+        // Named users get it as a private message; the rooms' other
+        // members online, once each, from the same frame.
+        let keys = match (&rooms[..], names.is_empty()) {
+            // The common case: one room, nobody named — no set to build.
+            ([room], true) => {
+                let mut keys = self.rooms.online_keys(room).to_vec();
+                keys.retain(|&to| to != key);
+                keys
+            }
+            _ => {
+                let named: HashSet<usize> = names
+                    .iter()
+                    .filter_map(|n| self.online.get(*n).copied())
+                    .collect();
+                let mut sent = HashSet::with_capacity(members);
+                let mut keys = Vec::with_capacity(members);
+                for room in &rooms {
+                    for &to in self.rooms.online_keys(room) {
+                        if to != key && !named.contains(&to) && sent.insert(to) {
+                            keys.push(to);
+                        }
+                    }
+                }
+                keys
+            }
+        };
+        for to in keys {
+            if self
+                .queues
+                .push(to, Outgoing::Shared(&frame), Limit::Within)
+            {
+                self.counters.deliveries += 1;
+            }
+        }
+        if !names.is_empty() {
+            self.deliver_named(key, &names, &frame);
+        }
+    }
+
+    fn not_in(&mut self, key: usize, room: &str) {
+        let text = format!("not in {room}; nothing was sent");
+        self.reply_err(key, ErrorCode::Forbidden, &text);
+    }
+}

@@ -1,0 +1,33 @@
+//! `PART <room> [<text>]`: leave a room. Every member online is told
+//! `PART <name> <room> <time> [<text>]`, the leaver included; not being a
+//! member is `ERR 403`. The last member to leave takes the room away, with
+//! what it remembers.
+
+use crate::protocol::{ErrorCode, Event, Text};
+use crate::server::hub::Hub;
+use std::io::Write;
+
+impl<T: Write> Hub<T> {
+    pub(super) fn part(&mut self, key: usize, me: &str, room: &str, text: Option<Text<'_>>) {
+        if self.rooms_unavailable(key) {
+            return;
+        }
+        let Some(shown) = self.rooms.shown(room).cloned() else {
+            return self.reply_err(key, ErrorCode::Forbidden, &format!("not in {room}"));
+        };
+        if !self.rooms.is_member(me, room) {
+            return self.reply_err(key, ErrorCode::Forbidden, &format!("not in {shown}"));
+        }
+        let members = self.rooms.online_keys(room).to_vec();
+        let time = self.clock.stamp();
+        let parted = Event::Part {
+            name: me,
+            room: &shown,
+            time: time.as_str(),
+            text: text.map(|t| t.escaped()),
+        };
+        self.send_to_keys(key, &members, &parted);
+        self.rooms.part(me, room, Some(key));
+        self.room_journal_part(key, me, &shown);
+    }
+}

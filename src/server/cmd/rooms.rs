@@ -1,0 +1,49 @@
+//! `ROOMS` → `ROOMS <room> ...`: the rooms one is in, in the order joined;
+//! `WHO <room>` → `USERS <room> <name> ...`: a room's members online, in
+//! byte order (members only: `ERR 403`).
+
+use crate::protocol::{ErrorCode, Event};
+use crate::server::hub::Hub;
+use std::io::Write;
+use std::rc::Rc;
+
+impl<T: Write> Hub<T> {
+    pub(super) fn rooms(&mut self, key: usize, me: &str) {
+        if self.rooms_unavailable(key) {
+            return;
+        }
+        let rooms = self.rooms.rooms_of(me);
+        let rooms: Vec<&str> = rooms.iter().map(|r| &**r).collect();
+        self.seal_for(key);
+        self.reply(key, &Event::Rooms(&rooms));
+    }
+
+    pub(super) fn who_in(&mut self, key: usize, me: &str, room: &str) {
+        if self.rooms_unavailable(key) {
+            return;
+        }
+        let shown = match self.rooms.shown(room) {
+            Some(shown) if self.rooms.is_member(me, room) => Rc::clone(shown),
+            _ => return self.reply_err(key, ErrorCode::Forbidden, &format!("not in {room}")),
+        };
+        let mut names: Vec<&str> = self
+            .rooms
+            .members(room)
+            .filter(|n| self.online.contains_key(&***n))
+            .map(|n| &**n)
+            .collect();
+        names.sort_unstable();
+        let count = names.len() as u64;
+        let reply = crate::server::hub::rooms::encoded(&Event::RoomUsers {
+            room: &shown,
+            names: &names,
+        });
+        self.charge(key, count);
+        self.seal_for(key);
+        self.queues.push(
+            key,
+            crate::server::hub::Outgoing::Shared(&reply),
+            crate::server::hub::Limit::Within,
+        );
+    }
+}

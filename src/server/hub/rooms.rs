@@ -1,0 +1,260 @@
+//! The hub's side of rooms: a room's frames fan out to its members online
+//! from one shared encoding, after the broadcasts accepted before them;
+//! what was said while a member was away is queued at their login.
+
+use super::queues::{Limit, Outgoing};
+use super::Hub;
+use crate::protocol::{ErrorCode, Event};
+use crate::server::journal::Record;
+use crate::server::rooms::Forgot;
+use std::collections::HashSet;
+use std::io::Write;
+use std::rc::Rc;
+
+impl<T: Write> Hub<T> {
+    /// Rooms are a single node's for now: a node of a cluster says so.
+    pub(in crate::server) fn rooms_unavailable(&mut self, key: usize) -> bool {
+        if self.cluster.is_none() {
+            return false;
+        }
+        let text = "rooms are not available in a cluster yet";
+        self.reply_err(key, ErrorCode::Unavailable, text);
+        true
+    }
+
+    /// Encodes `event` once and queues it to the sessions `keys`, after
+    /// everything accepted before it; charges `key` one unit per session.
+    pub(in crate::server) fn send_to_keys(
+        &mut self,
+        key: usize,
+        keys: &[usize],
+        event: &Event<'_>,
+    ) {
+        if self.batch.has_frames() {
+            self.seal_charged(key);
+        }
+        self.charge(key, keys.len() as u64);
+        let frame = encoded(event);
+        for &to in keys {
+            if self
+                .queues
+                .push(to, Outgoing::Shared(&frame), Limit::Within)
+            {
+                self.counters.deliveries += 1;
+            }
+        }
+    }
+
+    /// Queues what `room` remembers to `key`, oldest first.
+    pub(in crate::server) fn send_history(&mut self, key: usize, room: &str) {
+        let frames: Vec<Rc<[u8]>> = self
+            .rooms
+            .history(room)
+            .map(|s| Rc::clone(&s.frame))
+            .collect();
+        self.charge(key, frames.len() as u64);
+        for frame in &frames {
+            self.queues
+                .push(key, Outgoing::Shared(frame), Limit::Within);
+        }
+    }
+}
+
+impl<T: Write> Hub<T> {
+    /// Starts `name`'s catch-up at login: returns the first window of what
+    /// its rooms said since its previous session ended, each room's after
+    /// a `JOIN <name> <room> <time>`, leaving out what `held` already has (a
+    /// message both held for it and said in its rooms) — and, if that was
+    /// all, the number it goes up to. The rest comes a window at a time,
+    /// each once the `PING` after the one before is answered. A room's
+    /// live messages reach the session only once its catch-up is written
+    /// (until then they are in the room's history, so in its catch-up).
+    pub(in crate::server) fn start_catch_up(
+        &mut self,
+        key: usize,
+        name: &str,
+        held: &[Rc<[u8]>],
+    ) -> (Vec<Rc<[u8]>>, Option<u64>) {
+        let rooms = self.rooms.rooms_of(name);
+        if rooms.is_empty() {
+            return (Vec::new(), None);
+        }
+        let catch_up = CatchUp {
+            rooms: rooms.into(),
+            after: self.rooms.read_up_to(name),
+            sent: held.iter().cloned().collect(),
+        };
+        self.queues
+            .with_session(key, |s| s.mail.catch_up = Some(catch_up));
+        self.catch_up_window(key)
+    }
+
+    /// The next window of a session's catch-up, and the number it goes up
+    /// to if it is the last.
+    fn catch_up_window(&mut self, key: usize) -> (Vec<Rc<[u8]>>, Option<u64>) {
+        let Some(mut catch_up) = self
+            .queues
+            .with_session(key, |s| s.mail.catch_up.take())
+            .flatten()
+        else {
+            return (Vec::new(), None);
+        };
+        let Some(name) = self
+            .queues
+            .sessions
+            .get(key)
+            .and_then(|s| s.user.name.clone())
+        else {
+            return (Vec::new(), None);
+        };
+        let time = self.clock.stamp();
+        let (mut frames, mut bytes) = (Vec::new(), 0);
+        let window = (self.limits.max_queue / 8).clamp(1 << 10, CATCH_UP_WINDOW);
+        while bytes < window {
+            let Some(room) = catch_up.rooms.pop_front() else {
+                break;
+            };
+            // Left since the login.
+            if !self.rooms.is_member(&name, &room) {
+                continue;
+            }
+            let join = encoded(&Event::Join {
+                name: &name,
+                room: &room,
+                time: time.as_str(),
+            });
+            bytes += join.len();
+            frames.push(join);
+            for said in self.rooms.said_since(&room, catch_up.after) {
+                // Its own messages never came to it live: not owed.
+                if said_by(&said.frame, &name) {
+                    continue;
+                }
+                if catch_up.sent.insert(Rc::clone(&said.frame)) {
+                    bytes += said.frame.len();
+                    frames.push(Rc::clone(&said.frame));
+                }
+            }
+            self.rooms.online_in(&room, key);
+        }
+        self.charge(key, frames.len() as u64);
+        if catch_up.rooms.is_empty() {
+            return (frames, Some(self.rooms.last_said()));
+        }
+        self.queues
+            .with_session(key, |s| s.mail.catch_up = Some(catch_up));
+        (frames, None)
+    }
+
+    /// The session answered the `PING` after a window: the next one, if
+    /// its catch-up is not over and nothing else of it is unanswered.
+    pub(in crate::server) fn next_catch_up_window(&mut self, key: usize) {
+        let waiting = self
+            .queues
+            .sessions
+            .get(key)
+            .is_some_and(|s| s.mail.catch_up.is_some() && !s.mail.has_parcels());
+        if !waiting {
+            return;
+        }
+        let (frames, up_to) = self.catch_up_window(key);
+        if !frames.is_empty() || up_to.is_some() {
+            use super::mail::Contents;
+            self.write_held(key, frames.iter(), Contents::Nothing, up_to);
+        }
+    }
+
+    /// The session `key` acknowledged its rooms' catch-up up to `seq`.
+    pub(in crate::server) fn caught_up(&mut self, key: usize, seq: u64) {
+        let name = self
+            .queues
+            .sessions
+            .get(key)
+            .and_then(|s| s.user.name.clone());
+        if let Some(name) = name {
+            self.mark_read(&name, seq);
+        }
+    }
+
+    /// `name`'s session `key` ended: it gets its rooms' messages no more,
+    /// and — unless a catch-up was left unacknowledged, which then comes
+    /// again — it has been sent all they said.
+    pub(in crate::server) fn rooms_session_ended(
+        &mut self,
+        key: usize,
+        name: &Rc<str>,
+        pending: bool,
+    ) {
+        self.rooms.offline(name, key);
+        if !pending {
+            self.mark_read(name, self.rooms.last_said());
+        }
+    }
+
+    fn mark_read(&mut self, name: &Rc<str>, seq: u64) {
+        if self.rooms.has_rooms(name) && self.rooms.read_up_to(name) != seq {
+            self.rooms.set_read(name, seq);
+            self.journal.append(&Record::ReadUpTo { name, seq });
+        }
+    }
+
+    /// Journals `name`'s joining `room`; its later replies wait for it.
+    pub(in crate::server) fn room_journal_join(&mut self, key: usize, name: &str, room: &str) {
+        self.store.pin(name);
+        let seq = self.journal.append(&Record::RoomJoined { name, room });
+        self.gate(key, seq);
+    }
+
+    pub(in crate::server) fn room_journal_part(&mut self, key: usize, name: &str, room: &str) {
+        let seq = self.journal.append(&Record::RoomParted { name, room });
+        self.gate(key, seq);
+    }
+
+    /// Remembers `frame`, said in `rooms`, and journals it; the sender's
+    /// later replies wait for the record.
+    pub(in crate::server) fn remember(&mut self, key: usize, rooms: &[&str], frame: &Rc<[u8]>) {
+        let (seq, forgot) = self.rooms.said(rooms, frame);
+        let at = self.journal.append(&Record::Said {
+            seq,
+            rooms: rooms.to_vec(),
+            frame,
+        });
+        for Forgot { room, count } in forgot {
+            let count = u32::try_from(count).unwrap_or(u32::MAX);
+            self.journal
+                .append(&Record::HistoryTrimmed { room: &room, count });
+        }
+        self.gate(key, at);
+    }
+}
+
+/// About the most bytes of catch-up written at once — an eighth of
+/// `--max-queue`, at most this — a window holding at least one room,
+/// whatever its size.
+pub(in crate::server) const CATCH_UP_WINDOW: usize = 1 << 20;
+
+/// A session's catch-up still to be written.
+#[derive(Debug)]
+pub(in crate::server) struct CatchUp {
+    /// Its rooms not yet caught up, in the order joined.
+    rooms: std::collections::VecDeque<Rc<str>>,
+    /// Its read mark at login: what is numbered past it is sent.
+    after: u64,
+    /// Frames sent already (its held mail, what an earlier room had).
+    sent: HashSet<Rc<[u8]>>,
+}
+
+/// Is `frame` (`MSG <from> ...`) a message `name` sent?
+fn said_by(frame: &[u8], name: &str) -> bool {
+    frame
+        .strip_prefix(b"MSG ")
+        .and_then(|rest| rest.strip_prefix(name.as_bytes()))
+        .is_some_and(|rest| rest.first() == Some(&b' '))
+}
+
+/// `event`'s canonical frame, to share.
+pub(in crate::server) fn encoded(event: &Event<'_>) -> Rc<[u8]> {
+    let mut frame = Vec::with_capacity(event.encoded_len());
+    event.encode(&mut frame);
+    Rc::from(frame)
+}
