@@ -331,6 +331,7 @@ impl ServerConfig {
                     .max_rooms_per_user
                     .or(file.max_rooms_per_user)
                     .unwrap_or(d.rooms.per_user),
+                max_names: args.max_known.or(file.max_known).unwrap_or(d.max_known),
                 history: args.history.or(file.history).unwrap_or(d.rooms.history),
                 history_bytes: size(
                     args.history_bytes,

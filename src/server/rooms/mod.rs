@@ -40,6 +40,8 @@ pub const SAID_BYTES: usize = 64;
 pub struct RoomLimits {
     pub max_rooms: usize,
     pub per_user: usize,
+    /// Names in rooms (each kept known while it is): `--max-known`.
+    pub max_names: usize,
     /// Messages each room remembers.
     pub history: usize,
     /// Bytes all rooms' histories take together.
@@ -51,6 +53,7 @@ impl Default for RoomLimits {
         RoomLimits {
             max_rooms: 10_000,
             per_user: 100,
+            max_names: 100_000,
             history: 100,
             history_bytes: 256 << 20,
         }
@@ -62,6 +65,7 @@ impl Default for RoomLimits {
 pub enum JoinRefusal {
     Rooms(usize),
     PerUser(usize),
+    Names(usize),
 }
 
 impl fmt::Display for JoinRefusal {
@@ -70,6 +74,10 @@ impl fmt::Display for JoinRefusal {
             JoinRefusal::Rooms(n) => write!(
                 f,
                 "the server has as many rooms as it may ({n}, --max-rooms)"
+            ),
+            JoinRefusal::Names(n) => write!(
+                f,
+                "the server keeps as many names in rooms as it may ({n}, --max-known)"
             ),
             JoinRefusal::PerUser(n) => {
                 write!(
@@ -171,6 +179,7 @@ impl Rooms {
         let mut rooms = Rooms::new(RoomLimits {
             max_rooms: usize::MAX,
             per_user: usize::MAX,
+            max_names: usize::MAX,
             ..limits
         });
         for (room, members) in image.rooms {
@@ -267,6 +276,11 @@ impl Rooms {
         let mine = self.memberships.get(name).map_or(0, Vec::len);
         if mine >= self.limits.per_user {
             return Err(JoinRefusal::PerUser(self.limits.per_user));
+        }
+        // A name in a room is never forgotten: their number is bounded
+        // as held mail's is.
+        if mine == 0 && self.memberships.len() >= self.limits.max_names {
+            return Err(JoinRefusal::Names(self.limits.max_names));
         }
         let created = !self.rooms.contains_key(&folded);
         let r = self.rooms.entry(folded.clone()).or_insert_with(|| Room {

@@ -89,6 +89,18 @@ fn limits_refuse_a_join_and_change_nothing() {
     rooms.join(&amy, "#a", None).unwrap();
     assert_eq!(rooms.join(&amy, "#b", None), Err(JoinRefusal::PerUser(1)));
     assert_eq!((rooms.len(), rooms.memberships()), (1, 1));
+    // Names in rooms are never forgotten: so they are bounded.
+    let limits = RoomLimits {
+        max_names: 1,
+        ..RoomLimits::default()
+    };
+    let mut rooms = Rooms::new(limits);
+    rooms.join(&amy, "#a", None).unwrap();
+    rooms.join(&amy, "#b", None).unwrap();
+    assert_eq!(rooms.join(&bob, "#a", None), Err(JoinRefusal::Names(1)));
+    rooms.part("amy", "#a", None);
+    rooms.part("amy", "#b", None);
+    assert_eq!(rooms.join(&bob, "#a", None).map(|_| ()), Ok(()));
 }
 
 #[test]

@@ -46,6 +46,7 @@ pub fn limits() -> Limits {
         rooms: crate::server::rooms::RoomLimits {
             max_rooms: 20,
             per_user: 5,
+            max_names: 50,
             history: 4,
             history_bytes: 1 << 20,
         },
