@@ -34,8 +34,7 @@ pub const HIGH_WATER: u64 = 2 * READ_BUDGET as u64;
 pub const LOW_WATER: u64 = READ_BUDGET as u64;
 /// How often a notice is repeated while the backlog stays high.
 pub const RENEW: Duration = Duration::from_secs(1);
-/// How long a node held back keeps to a notice that is not renewed.
-pub const NOTICE_LASTS: Duration = Duration::from_secs(3);
+pub use super::wire::NOTICE_LASTS;
 /// Nodes named in one notice, at most (a forger's names are not kept).
 const MAX_NAMED: usize = 256;
 

@@ -38,6 +38,10 @@
 
 use crate::protocol::is_valid_name;
 
+/// How long a node held back by a congestion notice (`S`) keeps to it
+/// unless it is renewed: a stuck or lost node holds nobody back for long.
+pub const NOTICE_LASTS: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// The subject node `node` publishes on.
 pub fn subject_of(node: &str) -> String {
     format!("evchat.bus.{node}")

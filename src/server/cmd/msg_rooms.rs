@@ -20,7 +20,12 @@ impl<T: Write> Hub<T> {
         if self.rooms_unavailable(key) {
             return;
         }
+        // Each target is looked up: a long list is paced like a flood,
+        // charged before any of it is done.
+        let targets = memchr::memchr_iter(b',', to.as_bytes()).count() + 1;
+        self.charge(key, targets as u64);
         let mut names: Vec<&str> = Vec::new();
+        let mut named = HashSet::with_capacity(targets);
         let mut rooms: Vec<Rc<str>> = Vec::new();
         let mut folded = HashSet::new();
         let mut written: Vec<Rc<str>> = Vec::new();
@@ -35,15 +40,14 @@ impl<T: Write> Hub<T> {
                     written.push(Rc::clone(&shown));
                     rooms.push(shown);
                 }
-            } else if !names.contains(&target) {
+            } else if named.insert(target) {
                 names.push(target);
                 written.push(Rc::from(target));
             }
         }
-        // Each name is looked up and each room member online is a
-        // delivery: paced like a flood.
+        // Each room member online is a delivery.
         let members: usize = rooms.iter().map(|r| self.rooms.online_keys(r).len()).sum();
-        self.charge(key, (names.len() + members) as u64);
+        self.charge(key, members as u64);
         if let Some(unknown) = self.unknown_recipient(&names) {
             let text = format!("no such user: {unknown}; nothing was sent");
             return self.reply_err(key, ErrorCode::NoSuchUser, &text);

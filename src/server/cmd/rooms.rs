@@ -33,7 +33,8 @@ impl<T: Write> Hub<T> {
             .map(|n| &**n)
             .collect();
         names.sort_unstable();
-        let count = names.len() as u64;
+        // Every member is looked at, online or not.
+        let count = self.rooms.members(room).count() as u64;
         let reply = crate::server::hub::rooms::encoded(&Event::RoomUsers {
             room: &shown,
             names: &names,

@@ -82,7 +82,9 @@ impl<T: Write> Hub<T> {
         let catch_up = CatchUp {
             rooms: rooms.into(),
             after: self.rooms.read_up_to(name),
-            sent: held.iter().cloned().collect(),
+            held: held.iter().cloned().collect(),
+            sent: HashSet::new(),
+            resume: None,
         };
         self.queues
             .with_session(key, |s| s.mail.catch_up = Some(catch_up));
@@ -111,30 +113,50 @@ impl<T: Write> Hub<T> {
         let (mut frames, mut bytes) = (Vec::new(), 0);
         let window = (self.limits.max_queue / 8).clamp(1 << 10, CATCH_UP_WINDOW);
         while bytes < window {
-            let Some(room) = catch_up.rooms.pop_front() else {
+            let Some(room) = catch_up.rooms.front().cloned() else {
                 break;
             };
             // Left since the login.
             if !self.rooms.is_member(&name, &room) {
+                catch_up.rooms.pop_front();
+                catch_up.resume = None;
                 continue;
             }
-            let join = encoded(&Event::Join {
-                name: &name,
-                room: &room,
-                time: time.as_str(),
-            });
-            bytes += join.len();
-            frames.push(join);
-            for said in self.rooms.said_since(&room, catch_up.after) {
-                // Its own messages never came to it live: not owed.
-                if said_by(&said.frame, &name) {
-                    continue;
-                }
-                if catch_up.sent.insert(Rc::clone(&said.frame)) {
+            if catch_up.resume.is_none() {
+                let join = encoded(&Event::Join {
+                    name: &name,
+                    room: &room,
+                    time: time.as_str(),
+                });
+                bytes += join.len();
+                frames.push(join);
+            }
+            // A room's history may be larger than a window: the window ends
+            // inside it, and the next one goes on from there.
+            let from = catch_up.resume.unwrap_or(0).max(catch_up.after);
+            let mut full = None;
+            for said in self.rooms.said_since(&room, from) {
+                // Its own messages never came to it live: not owed; nor is
+                // what its held mail or an earlier room already had.
+                let owed = !said_by(&said.frame, &name)
+                    && (catch_up.held.is_empty() || !catch_up.held.contains(&said.frame))
+                    && catch_up.sent.insert(said.seq);
+                if owed {
                     bytes += said.frame.len();
                     frames.push(Rc::clone(&said.frame));
                 }
+                if bytes >= window {
+                    full = Some(said.seq);
+                    break;
+                }
             }
+            // Ended on the room's last message: the room is done.
+            let more = full.is_some_and(|seq| self.rooms.said_since(&room, seq).next().is_some());
+            catch_up.resume = full.filter(|_| more);
+            if more {
+                break;
+            }
+            catch_up.rooms.pop_front();
             self.rooms.online_in(&room, key);
         }
         self.charge(key, frames.len() as u64);
@@ -240,8 +262,14 @@ pub(in crate::server) struct CatchUp {
     rooms: std::collections::VecDeque<Rc<str>>,
     /// Its read mark at login: what is numbered past it is sent.
     after: u64,
-    /// Frames sent already (its held mail, what an earlier room had).
-    sent: HashSet<Rc<[u8]>>,
+    /// Its held mail, sent just before: not sent again.
+    held: HashSet<Rc<[u8]>>,
+    /// The numbers of what was sent (a message said in two rooms goes
+    /// once).
+    sent: HashSet<u64>,
+    /// The first room's catch-up is under way: the number sent last (its
+    /// `JOIN` went out).
+    resume: Option<u64>,
 }
 
 /// Is `frame` (`MSG <from> ...`) a message `name` sent?

@@ -22,7 +22,7 @@
 //! reading more waits.
 
 use super::super::{Hub, WaitFor};
-use crate::server::cluster::congestion::NOTICE_LASTS;
+use crate::server::cluster::wire::NOTICE_LASTS;
 #[cfg(doc)]
 use crate::server::cluster::OUTBOUND_HIGH;
 use log::{debug, info};

@@ -282,3 +282,49 @@ fn a_long_catch_up_comes_a_window_at_a_time_and_live_messages_after_their_room()
     assert_eq!(c[3], "MSG amy #c T late");
     assert!(rest.iter().any(|l| l == "JOIN bob #b T"));
 }
+
+#[test]
+fn a_room_whose_history_is_larger_than_a_window_is_caught_up_over_several() {
+    let mut limits = limits();
+    limits.max_queue = 16 << 10; // windows of 2 KiB
+    let mut h = Harness::with(limits, crate::server::journal::Journal::disabled());
+    let keys = members(&mut h, "#a", &["amy", "bob"]);
+    quit(&mut h, keys[1]);
+    let text = "y".repeat(800);
+    for i in 0..4 {
+        h.send(keys[0], &format!("MSG #a {i}{text}\n"));
+    }
+    h.flush();
+    let bob = h.connect();
+    h.send(bob, "LOGIN bob\n");
+    let mut got = h.turn_for(bob);
+    let first = got.iter().filter(|l| l.starts_with("MSG")).count();
+    assert!(first < 4, "one window held all of #a: {first}");
+    while let Some(token) = got
+        .last()
+        .and_then(|l| l.strip_prefix("PING "))
+        .map(str::to_owned)
+    {
+        h.send(bob, &format!("PONG {token}\n"));
+        let more = h.turn_for(bob);
+        if more.is_empty() {
+            break;
+        }
+        got.extend(more);
+    }
+    let said: Vec<String> = got
+        .iter()
+        .filter(|l| l.starts_with("MSG"))
+        .map(|l| l[..14].to_owned())
+        .collect();
+    assert_eq!(
+        said,
+        [
+            "MSG amy #a T 0",
+            "MSG amy #a T 1",
+            "MSG amy #a T 2",
+            "MSG amy #a T 3"
+        ]
+    );
+    assert_eq!(got.iter().filter(|l| l.starts_with("JOIN")).count(), 1);
+}
