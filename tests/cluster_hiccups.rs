@@ -177,21 +177,46 @@ fn a_node_started_before_jetstream_has_a_quorum_waits_for_it() {
     if !nats_server_available() {
         return;
     }
+    start_without_quorum(false);
+}
+
+/// The same on a cluster whose buckets and streams exist already (three
+/// copies each): the node finds them, then waits to claim its node name.
+#[test]
+fn a_node_started_while_its_cluster_has_lost_its_quorum_waits_for_it() {
+    if !nats_server_available() {
+        return;
+    }
+    start_without_quorum(true);
+}
+
+/// Starts a node while two NATS servers of three are down (the buckets
+/// made first if `seeded`), checks it keeps asking, brings the servers
+/// back, and checks it serves.
+fn start_without_quorum(seeded: bool) {
     let mut nats = NatsCluster::start(3);
+    let replicas = ["--cluster-replicas", "3"];
+    if seeded {
+        let mut first = node(&nats.urls(), "first", &replicas);
+        first.signal(libc::SIGTERM);
+        first.wait_exit();
+    }
     nats.kill(1);
     nats.kill(2);
     let url = nats.url(0);
     // It listens only once JetStream has answered.
-    let starting = std::thread::spawn(move || node_within(&url, "a", &[], 3 * PATIENCE));
+    let starting = std::thread::spawn(move || {
+        node_within(&url, "a", &["--cluster-replicas", "3"], 3 * PATIENCE)
+    });
     // The node has reached the server left, and asks JetStream, which
-    // does not answer: it asks again rather than give up.
+    // does not answer: it asks again and again rather than give up.
     let monitor = SocketAddr::from(([127, 0, 0, 1], nats.http_port(0)));
-    let deadline = Instant::now() + PATIENCE;
+    let deadline = Instant::now() + 2 * PATIENCE;
     let mut connected = false;
     loop {
         let connz = http_json(monitor, "/connz").expect("connz");
         let asked = connz["connections"][0]["in_msgs"].as_u64();
-        if asked >= Some(2) {
+        if asked >= Some(4) {
             break;
         }
         assert!(asked.is_some() || !connected, "the node gave up: {connz}");

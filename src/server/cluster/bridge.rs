@@ -17,7 +17,7 @@ use super::connect::{connect, shown_urls, JS_TIMEOUT};
 use super::mailbox::Mailbox;
 use super::names::watch_names;
 use super::node_claim::NodeClaim;
-use super::stores::Stores;
+use super::stores::{until_answered, Stores, START_PATIENCE};
 use super::wire::{self, BUS_ALL};
 
 mod claim;
@@ -164,6 +164,7 @@ impl Link {
         gauges: Arc<Gauges>,
         users: SharedUsers,
     ) -> Result<Link, String> {
+        let started = tokio::time::Instant::now();
         let client = connect(settings, Some((to_loop.clone(), Arc::clone(&gauges)))).await?;
         gauges.up.store(true, Ordering::Relaxed);
         let js = jetstream::new(client.clone());
@@ -172,9 +173,10 @@ impl Link {
             known,
             mailbox,
             accounts,
-        } = Stores::open(&js, settings).await?;
+        } = Stores::open(&js, settings, started + START_PATIENCE).await?;
         // Last before joining: a second process under this name stops here.
-        let node_claim = Arc::new(NodeClaim::take(&client, &js, settings, &incarnation).await?);
+        let claim = || NodeClaim::take(&client, &js, settings, &incarnation);
+        let node_claim = Arc::new(until_answered(started + START_PATIENCE, claim).await?);
         tokio::spawn(Arc::clone(&node_claim).guard());
         let subject: async_nats::Subject = wire::subject_of(&settings.node).into();
         // Heard at once: a process that asks for this name now is refused.

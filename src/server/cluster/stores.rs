@@ -35,23 +35,9 @@ impl Stores {
     pub(super) async fn open(
         js: &jetstream::Context,
         settings: &ClusterSettings,
+        deadline: Instant,
     ) -> Result<Stores, String> {
-        let deadline = Instant::now() + START_PATIENCE;
-        let mut pause = Duration::from_millis(250);
-        loop {
-            let attempt = tokio::time::timeout(ATTEMPT, Stores::open_once(js, settings));
-            let error = match attempt.await {
-                Ok(Ok(stores)) => return Ok(stores),
-                Ok(Err(e)) => e,
-                Err(_) => "JetStream did not answer".to_owned(),
-            };
-            if Instant::now() + pause >= deadline || permanent(&error) {
-                return Err(error);
-            }
-            warn!("{error}; asking JetStream again (for up to {START_PATIENCE:?} in all)");
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(Duration::from_secs(2));
-        }
+        until_answered(deadline, || Stores::open_once(js, settings)).await
     }
 
     async fn open_once(
@@ -67,8 +53,35 @@ impl Stores {
     }
 }
 
-/// An error asking again cannot cure: JetStream has no room for the
-/// streams as configured (`max_file_store` below `--held-bytes`).
+/// Runs `call` — a step of a node's start — until JetStream answers it,
+/// or until `deadline` (a minute after the start began), saying in the log
+/// each time it asks again. An answer that is a refusal is not asked
+/// again.
+pub(super) async fn until_answered<T, F, Fut>(deadline: Instant, mut call: F) -> Result<T, String>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, String>>,
+{
+    let mut pause = Duration::from_millis(250);
+    loop {
+        let error = match tokio::time::timeout(ATTEMPT, call()).await {
+            Ok(Ok(done)) => return Ok(done),
+            Ok(Err(e)) => e,
+            Err(_) => "JetStream did not answer".to_owned(),
+        };
+        if Instant::now() + pause >= deadline || permanent(&error) {
+            return Err(error);
+        }
+        warn!("{error}; asking JetStream again (for up to {START_PATIENCE:?} in all)");
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(2));
+    }
+}
+
+/// An answer asking again cannot change: JetStream has no room for the
+/// streams as configured (`max_file_store` below `--held-bytes`, said
+/// one way by a single server and another by a cluster), or another
+/// process holds this node's name.
 fn permanent(error: &str) -> bool {
-    error.contains("insufficient storage")
+    error.contains("insufficient storage") || error.contains("is in use by another process")
 }

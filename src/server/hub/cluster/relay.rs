@@ -251,7 +251,7 @@ impl<T: Write> Hub<T> {
         let received = std::mem::take(&mut confirmation.received);
         if received < count && confirmation.failures.len() < MAX_FAILURES {
             let text = format!(
-                "the cluster is unavailable: node {me} got {received} of the {count} private messages you sent there; the others are lost"
+                "the cluster is unavailable: node {me} can account for {received} of the {count} private messages you sent there (it may have restarted meanwhile); the others may be lost"
             );
             confirmation.failures.push((ErrorCode::Unavailable, text));
         }
