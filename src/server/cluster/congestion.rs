@@ -7,7 +7,11 @@
 //! `S <node>[,<node>...]` (see [`wire`](super::wire)) on its subject
 //! `evchat.slow.<node>`, over a NATS connection of its own (the main one
 //! may be reading a flood for tens of milliseconds before it writes),
-//! naming the nodes whose big messages arrived meanwhile; they hold back their
+//! naming the nodes whose broadcasts fill it — those that brought at least
+//! a quarter of what arrived since the backlog was last low (private
+//! messages are not held back at their source, so they name nobody, and a
+//! node whose few broadcasts arrive amid another's flood is not blamed for
+//! it); they hold back their
 //! own users' broadcasts (see `hub::cluster::pacing`) until it publishes
 //! `S` alone, once the backlog is below [`LOW_WATER`]. The space between
 //! the high-water mark and the intake's bound is what the notice's way
@@ -22,7 +26,7 @@
 use super::intake::BUS_SMALL;
 use super::wire;
 use crate::server::event_loop::READ_BUDGET;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 /// Backlog bytes past which the nodes filling it are told to slow down:
@@ -47,6 +51,10 @@ pub struct Congestion {
     /// by then.
     told_at: Option<Instant>,
     taken_when_told: u64,
+    /// Since the backlog was last low: broadcast bytes by origin, and all
+    /// bytes that arrived.
+    brought: HashMap<String, u64>,
+    arrived: u64,
 }
 
 impl Congestion {
@@ -58,16 +66,39 @@ impl Congestion {
     /// A message of `len` bytes from `origin` reached the intake, which
     /// now holds `backlog` bytes (the loop has taken `taken` messages so
     /// far); returns a notice to publish, if one is due. Small messages
-    /// (heartbeats, notices) do not fill it and name nobody.
+    /// (heartbeats, notices) do not fill it and name nobody; nor do
+    /// private messages (`broadcast` false), though they count in what
+    /// arrived.
     pub fn arrived(
         &mut self,
         origin: &str,
         len: u64,
+        broadcast: bool,
         backlog: u64,
         taken: u64,
         now: Instant,
     ) -> Option<Vec<u8>> {
-        let fills = len > BUS_SMALL && backlog > HIGH_WATER;
+        if backlog <= LOW_WATER && self.filling.is_empty() {
+            self.brought.clear();
+            self.arrived = 0;
+        }
+        if len <= BUS_SMALL {
+            return self.check(backlog, taken, now);
+        }
+        self.arrived += len;
+        let room = self.brought.len() < MAX_NAMED;
+        let brought = match self.brought.get_mut(origin) {
+            Some(b) if broadcast => {
+                *b += len;
+                *b
+            }
+            None if broadcast && room => {
+                self.brought.insert(origin.to_owned(), len);
+                len
+            }
+            _ => 0,
+        };
+        let fills = brought > 0 && brought * 4 >= self.arrived && backlog > HIGH_WATER;
         if fills && self.filling.len() < MAX_NAMED && !self.filling.contains(origin) {
             self.filling.insert(origin.to_owned());
             return Some(self.tell(taken, now));
@@ -110,17 +141,17 @@ mod tests {
     fn the_nodes_that_fill_the_intake_are_told_until_it_drains() {
         let mut c = Congestion::default();
         let t = Instant::now();
-        assert_eq!(c.arrived("a", BIG, HIGH_WATER, 0, t), None);
+        assert_eq!(c.arrived("a", BIG, true, HIGH_WATER, 0, t), None);
         assert_eq!(
-            c.arrived("a", BIG, HIGH_WATER + 1, 0, t),
+            c.arrived("a", BIG, true, HIGH_WATER + 1, 0, t),
             Some(b"S a".to_vec())
         );
         // Told once; a second node filling it is added at once.
-        assert_eq!(c.arrived("a", BIG, HIGH_WATER + 2, 0, t), None);
+        assert_eq!(c.arrived("a", BIG, true, HIGH_WATER + 2, 0, t), None);
         // A heartbeat fills nothing.
-        assert_eq!(c.arrived("h", 20, HIGH_WATER + 3, 0, t), None);
+        assert_eq!(c.arrived("h", 20, true, HIGH_WATER + 3, 0, t), None);
         assert_eq!(
-            c.arrived("c", BIG, HIGH_WATER + 3, 0, t),
+            c.arrived("c", BIG, true, HIGH_WATER + 3, 0, t),
             Some(b"S a,c".to_vec())
         );
         // Between the marks nothing changes.
@@ -131,10 +162,32 @@ mod tests {
     }
 
     #[test]
+    fn private_floods_and_a_few_broadcasts_amid_them_name_nobody() {
+        let mut c = Congestion::default();
+        let t = Instant::now();
+        // Node a floods private messages: the backlog is high, a is not
+        // held back (it cannot be), and c's occasional lines are not
+        // blamed.
+        for i in 0..20 {
+            assert_eq!(c.arrived("a", BIG, false, HIGH_WATER + i, 0, t), None);
+        }
+        assert_eq!(c.arrived("c", 2_000, true, HIGH_WATER + 30, 0, t), None);
+        assert!(!c.is_congested());
+        // A broadcast flood among them is named once it is a quarter of it.
+        for _ in 0..6 {
+            assert_eq!(c.arrived("b", BIG, true, HIGH_WATER * 2, 0, t), None);
+        }
+        assert_eq!(
+            c.arrived("b", BIG, true, HIGH_WATER * 2, 0, t),
+            Some(b"S b".to_vec())
+        );
+    }
+
+    #[test]
     fn a_notice_is_renewed_only_while_the_loop_takes_from_the_intake() {
         let mut c = Congestion::default();
         let t = Instant::now();
-        assert!(c.arrived("a", BIG, HIGH_WATER * 2, 1, t).is_some());
+        assert!(c.arrived("a", BIG, true, HIGH_WATER * 2, 1, t).is_some());
         assert_eq!(c.check(HIGH_WATER, 2, t + RENEW / 2), None);
         assert_eq!(c.check(HIGH_WATER, 2, t + RENEW), Some(b"S a".to_vec()));
         // The loop took nothing since: no renewal, the notice runs out.

@@ -51,7 +51,15 @@ pub(super) async fn read_bus(
         let len = message.payload.len() as u64;
         let admitted = gauges.admit(len);
         let backlog = backlog_bytes(&gauges) + if admitted { 0 } else { len };
-        let notice = congestion.arrived(origin, len, backlog, taken(&gauges), Instant::now());
+        let broadcast = message.payload.starts_with(b"B\n");
+        let notice = congestion.arrived(
+            origin,
+            len,
+            broadcast,
+            backlog,
+            taken(&gauges),
+            Instant::now(),
+        );
         if !admitted {
             dropped += 1;
             let n = gauges.lagged.fetch_add(1, Ordering::Relaxed) + 1;

@@ -9,7 +9,8 @@
 //! out within their share, and the flood reaches the bus only as fast as
 //! the slowest live node takes it in.
 //!
-//! This node's own link holds it back the same way while more than
+//! This node's own link holds it back the same way — private messages to
+//! users on other nodes included — while more than
 //! [`OUTBOUND_HIGH`] bytes handed to the NATS thread wait to be published
 //! (until it says it caught up): what another node asks to hold back must
 //! not be queued here in bulk already, and this node's memory stays

@@ -141,8 +141,15 @@ impl<T: Write> Hub<T> {
         wire::encode_routed(&mut payload, &elsewhere, &nodes, serial, frame);
         // After this node's broadcasts, so it comes after them there too.
         self.publish_bus_out();
+        let len = payload.len();
         if let Some(c) = &self.cluster {
             c.port.send(ToCluster::Publish(Bytes::from(payload)));
+        }
+        // Paced by this node's link as broadcasts are: a flood of private
+        // messages to other nodes waits in its socket, not in this node's
+        // memory.
+        if let Some(key) = sender {
+            self.pace(key, len);
         }
     }
 }

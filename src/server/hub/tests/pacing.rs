@@ -84,3 +84,31 @@ fn a_hold_runs_out_unless_renewed() {
     n.h.at(3);
     assert_eq!(heard(&mut n, dave), ["alice a2"]);
 }
+
+#[test]
+fn private_messages_to_other_nodes_are_paced_by_this_nodes_link() {
+    let mut n = node();
+    let alice = n.login("alice");
+    n.bus("b", "H b1");
+    n.remote("bob", "b", "b1");
+    n.h.flush();
+    n.jobs();
+    // This node's link is behind: what waits for the NATS client is over
+    // its bound.
+    let gauges = std::sync::Arc::clone(&n.h.hub.cluster.as_ref().unwrap().port.gauges);
+    gauges.up.store(true, std::sync::atomic::Ordering::Relaxed);
+    gauges.outbound.store(
+        crate::server::cluster::OUTBOUND_HIGH + 1,
+        std::sync::atomic::Ordering::Relaxed,
+    );
+    let text = "x".repeat(5000);
+    let flood: String = (0..4).map(|i| format!("MSG bob p{i}{text}\n")).collect();
+    n.h.send(alice, &flood);
+    n.h.flush();
+    let private = n
+        .jobs()
+        .iter()
+        .filter(|job| matches!(job, ToCluster::Publish(p) if !p.starts_with(b"B\n")))
+        .count();
+    assert_eq!(private, 1, "the sender waits after its share, unread");
+}
