@@ -6,7 +6,7 @@
 //! `/help`.
 
 mod common;
-use common::browser::Tab;
+use common::browser::{Browser, Tab};
 use common::page::*;
 use common::{Line, TestServer};
 use serde_json::json;
@@ -72,6 +72,20 @@ fn member(server: &TestServer, name: &str, room: &str) -> Line {
     user
 }
 
+/// alice in the page, in `#rust` (with bob, on a line) and `#ops`, the
+/// current one.
+fn alice_in_rust_and_ops(browser: &mut Browser, server: &TestServer) -> (Tab, Line) {
+    let mut bob = member(server, "bob", "#rust");
+    let mut tab = open(browser, server);
+    log_in(&mut tab, "alice", &[]);
+    bob.expect("JOINED alice ");
+    say(&mut tab, "/join #rust");
+    bob.expect("JOIN alice #rust ");
+    say(&mut tab, "/join #ops");
+    wait_current(&mut tab, "#ops");
+    (tab, bob)
+}
+
 #[test]
 fn a_room_joined_from_the_page_is_listed_and_lines_typed_there_reach_its_members() {
     let Some((_turn, mut browser)) = browser() else {
@@ -113,14 +127,7 @@ fn a_message_in_a_room_not_shown_is_counted_until_its_room_is_opened() {
         return;
     };
     let server = TestServer::start(&[]);
-    let mut bob = member(&server, "bob", "#rust");
-    let mut tab = open(&mut browser, &server);
-    log_in(&mut tab, "alice", &[]);
-    bob.expect("JOINED alice ");
-    say(&mut tab, "/join #rust");
-    bob.expect("JOIN alice #rust ");
-    say(&mut tab, "/join #ops");
-    wait_current(&mut tab, "#ops");
+    let (mut tab, mut bob) = alice_in_rust_and_ops(&mut browser, &server);
 
     bob.send("MSG #rust look here");
     bob.send("MSG #rust and here");
@@ -217,14 +224,7 @@ fn leaving_a_room_takes_it_off_the_list() {
         return;
     };
     let server = TestServer::start(&[]);
-    let mut bob = member(&server, "bob", "#rust");
-    let mut tab = open(&mut browser, &server);
-    log_in(&mut tab, "alice", &[]);
-    bob.expect("JOINED alice ");
-    say(&mut tab, "/join #rust");
-    bob.expect("JOIN alice #rust ");
-    say(&mut tab, "/join #ops");
-    wait_current(&mut tab, "#ops");
+    let (mut tab, mut bob) = alice_in_rust_and_ops(&mut browser, &server);
 
     // By its button, the current room; typed, another one.
     tab.click("#leave");
