@@ -19,6 +19,9 @@ impl<T: Write> Hub<T> {
             return;
         }
         let time = self.clock.stamp();
+        // What the room's members were said before the join is not the
+        // joiner's to get live.
+        self.end_room_batch();
         match self.rooms.join(me, room, Some(key)) {
             Err(why) => {
                 let text = format!("{why}: not joined {room}");

@@ -66,32 +66,28 @@ impl<T: Write> Hub<T> {
         let frame = super::super::hub::rooms::encoded(&msg);
         let shown: Vec<&str> = rooms.iter().map(|r| &**r).collect();
         self.remember(key, &shown, &frame);
+        if let ([room], true) = (&rooms[..], names.is_empty()) {
+            // The common case, one room and nobody named: a turn's
+            // messages to the room reach each member as one shared chunk,
+            // as broadcasts do.
+            let room = Rc::clone(room);
+            return self.say_in_room(key, &room, &msg);
+        }
         // Named users get it as a private message; the rooms' other
         // members online, once each, from the same frame.
-        let keys = match (&rooms[..], names.is_empty()) {
-            // The common case: one room, nobody named — no set to build.
-            ([room], true) => {
-                let mut keys = self.rooms.online_keys(room).to_vec();
-                keys.retain(|&to| to != key);
-                keys
-            }
-            _ => {
-                let named: HashSet<usize> = names
-                    .iter()
-                    .filter_map(|n| self.online.get(*n).copied())
-                    .collect();
-                let mut sent = HashSet::with_capacity(members);
-                let mut keys = Vec::with_capacity(members);
-                for room in &rooms {
-                    for &to in self.rooms.online_keys(room) {
-                        if to != key && !named.contains(&to) && sent.insert(to) {
-                            keys.push(to);
-                        }
-                    }
+        let named: HashSet<usize> = names
+            .iter()
+            .filter_map(|n| self.online.get(*n).copied())
+            .collect();
+        let mut sent = HashSet::with_capacity(members);
+        let mut keys = Vec::with_capacity(members);
+        for room in &rooms {
+            for &to in self.rooms.online_keys(room) {
+                if to != key && !named.contains(&to) && sent.insert(to) {
+                    keys.push(to);
                 }
-                keys
             }
-        };
+        }
         for to in keys {
             if self
                 .queues

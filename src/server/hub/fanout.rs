@@ -58,6 +58,11 @@ pub(in crate::server) struct Batch {
     /// consumer's `LEFT`) waits for the next round instead of sealing
     /// again from inside.
     sealing: bool,
+    /// The room the batch's frames were said in, for its members online
+    /// only (`None`: broadcasts, for everyone online). A frame for other
+    /// recipients seals the batch first, so everyone still gets frames
+    /// in the order they were accepted.
+    room: Option<Rc<str>>,
 }
 
 /// Who wrote the frames of a batch, as far as a barrier cares.
@@ -99,6 +104,7 @@ impl<T: Write> Hub<T> {
     /// Adds a broadcast frame to the pending batch, and to what the other
     /// nodes are sent.
     pub(in crate::server) fn broadcast(&mut self, author: Option<usize>, event: &Event<'_>) {
+        self.end_room_batch();
         self.make_room(author);
         let start = self.batch.buf.len();
         event.encode(&mut self.batch.buf);
@@ -118,6 +124,7 @@ impl<T: Write> Hub<T> {
     /// Adds a broadcast frame for this node's users only (a remote node's
     /// users announced as gone: every node tells its own).
     pub(in crate::server) fn broadcast_local(&mut self, event: &Event<'_>) {
+        self.end_room_batch();
         self.make_room(None);
         let start = self.batch.buf.len();
         event.encode(&mut self.batch.buf);
@@ -126,6 +133,7 @@ impl<T: Write> Hub<T> {
 
     /// Adds `count` frames another node encoded (checked by the caller).
     pub(in crate::server) fn broadcast_remote(&mut self, frames: &[u8], count: u64) {
+        self.end_room_batch();
         self.make_room(None);
         let start = self.batch.buf.len();
         self.batch.buf.extend_from_slice(frames);
@@ -206,41 +214,112 @@ impl<T: Write> Hub<T> {
         let frames = std::mem::take(&mut self.batch.frames);
         self.batch.authors = Authors::Nobody;
         let mut ranges: Vec<(usize, usize)> = Vec::new();
-        for &key in self.online.values() {
-            if !self.batch.special.contains(key) {
-                if self
-                    .queues
-                    .push(key, Outgoing::Shared(&chunk), Limit::Within)
-                {
-                    self.counters.deliveries += frames;
-                }
-                continue;
-            }
-            let Some(session) = self.queues.sessions.get(key) else {
-                continue;
-            };
-            // Everything except its own frames and what predates its login.
-            let joined_at = session.user.joined_at;
-            ranges.clear();
-            let mut wanted = 0;
-            for span in &spans {
-                if span.author == Some(key) || span.seq < joined_at {
-                    continue;
-                }
-                wanted += span.frames;
-                match ranges.last_mut() {
-                    Some(r) if r.1 == span.start => r.1 = span.end,
-                    _ => ranges.push((span.start, span.end)),
+        match self.batch.room.take() {
+            None => {
+                for &key in self.online.values() {
+                    let batch = &self.batch;
+                    let delivered = queue_cut(
+                        &mut self.queues,
+                        batch,
+                        key,
+                        &chunk,
+                        &spans,
+                        frames,
+                        &mut ranges,
+                    );
+                    self.counters.deliveries += delivered;
                 }
             }
-            if !ranges.is_empty()
-                && self
-                    .queues
-                    .push(key, Outgoing::Ranges(&chunk, &ranges), Limit::Within)
-            {
-                self.counters.deliveries += wanted;
+            Some(room) => {
+                for key in self.rooms.online_keys(&room).to_vec() {
+                    let batch = &self.batch;
+                    let delivered = queue_cut(
+                        &mut self.queues,
+                        batch,
+                        key,
+                        &chunk,
+                        &spans,
+                        frames,
+                        &mut ranges,
+                    );
+                    self.counters.deliveries += delivered;
+                }
             }
         }
         self.batch.special.clear();
+    }
+
+    /// Adds a frame said in `room` by session `author` to the pending
+    /// batch, sealing first what was pending for other recipients.
+    pub(in crate::server) fn say_in_room(
+        &mut self,
+        author: usize,
+        room: &Rc<str>,
+        event: &Event<'_>,
+    ) {
+        let other = self
+            .batch
+            .room
+            .as_ref()
+            .is_none_or(|r| !Rc::ptr_eq(r, room));
+        if self.batch.has_frames() && other {
+            self.seal_charged(author);
+        }
+        self.make_room(Some(author));
+        self.batch.room = Some(Rc::clone(room));
+        let start = self.batch.buf.len();
+        event.encode(&mut self.batch.buf);
+        self.note_frames(Some(author), start, 1);
+    }
+
+    /// Something for other recipients comes next (a broadcast, or a
+    /// room's members change): seals a pending room's frames first.
+    #[inline]
+    pub(in crate::server) fn end_room_batch(&mut self) {
+        if self.batch.room.is_some() && self.batch.has_frames() {
+            self.seal();
+        }
+    }
+}
+
+/// Queues `chunk` to session `key`: whole, or — for an author of some of
+/// its frames, or one who logged in during the batch — all but its own
+/// frames and what predates its login. Returns the frames queued.
+fn queue_cut<T: Write>(
+    queues: &mut super::Queues<T>,
+    batch: &Batch,
+    key: usize,
+    chunk: &Rc<[u8]>,
+    spans: &[Span],
+    frames: u64,
+    ranges: &mut Vec<(usize, usize)>,
+) -> u64 {
+    if !batch.special.contains(key) {
+        return match queues.push(key, Outgoing::Shared(chunk), Limit::Within) {
+            true => frames,
+            false => 0,
+        };
+    }
+    let Some(session) = queues.sessions.get(key) else {
+        return 0;
+    };
+    // Everything except its own frames and what predates its login.
+    let joined_at = session.user.joined_at;
+    ranges.clear();
+    let mut wanted = 0;
+    for span in spans {
+        if span.author == Some(key) || span.seq < joined_at {
+            continue;
+        }
+        wanted += span.frames;
+        match ranges.last_mut() {
+            Some(r) if r.1 == span.start => r.1 = span.end,
+            _ => ranges.push((span.start, span.end)),
+        }
+    }
+    if !ranges.is_empty() && queues.push(key, Outgoing::Ranges(chunk, ranges), Limit::Within) {
+        wanted
+    } else {
+        0
     }
 }

@@ -94,6 +94,9 @@ impl<T: Write> Hub<T> {
     /// The next window of a session's catch-up, and the number it goes up
     /// to if it is the last.
     fn catch_up_window(&mut self, key: usize) -> (Vec<Rc<[u8]>>, Option<u64>) {
+        // What is pending for a room's members is in its history: a
+        // member caught up now must not get it live as well.
+        self.end_room_batch();
         let Some(mut catch_up) = self
             .queues
             .with_session(key, |s| s.mail.catch_up.take())
@@ -207,6 +210,9 @@ impl<T: Write> Hub<T> {
         name: &Rc<str>,
         pending: bool,
     ) {
+        // What its rooms said before it left is its to get: it is marked
+        // read below.
+        self.end_room_batch();
         self.rooms.offline(name, key);
         if !pending {
             self.mark_read(name, self.rooms.last_said());

@@ -205,7 +205,8 @@ fn messages_lost_on_the_way_are_told_to_their_sender() {
     let answered = answers(&n.jobs());
     assert_eq!(answered.len(), 1);
     assert!(
-        answered[0].1.starts_with("503 ") && answered[0].1.contains("node a got 1 of the 3"),
+        answered[0].1.starts_with("503 ")
+            && answered[0].1.contains("node a can account for 1 of the 3"),
         "{answered:?}"
     );
     // Counted afresh from each request on.
