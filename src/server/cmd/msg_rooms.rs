@@ -20,6 +20,9 @@ impl<T: Write> Hub<T> {
         if self.rooms_unavailable(key) {
             return;
         }
+        if memchr::memchr(b',', to.as_bytes()).is_none() {
+            return self.msg_to_one_room(key, me, to, text);
+        }
         // Each target is looked up: a long list is paced like a flood,
         // charged before any of it is done.
         let targets = memchr::memchr_iter(b',', to.as_bytes()).count() + 1;
@@ -45,14 +48,22 @@ impl<T: Write> Hub<T> {
                 written.push(Rc::from(target));
             }
         }
-        // Each room member online is a delivery.
+        // Each room member online is a delivery — queued on its own unless
+        // the message joins one room's batch, whose sealing is charged as a
+        // broadcast batch's is.
+        let one_room = rooms.len() == 1 && names.is_empty();
         let members: usize = rooms.iter().map(|r| self.rooms.online_keys(r).len()).sum();
-        self.charge(key, members as u64);
+        if !one_room {
+            self.charge(key, members as u64);
+        }
         if let Some(unknown) = self.unknown_recipient(&names) {
             let text = format!("no such user: {unknown}; nothing was sent");
             return self.reply_err(key, ErrorCode::NoSuchUser, &text);
         }
-        if self.batch.has_frames() {
+        // Recipients must see this after anything accepted before it: a
+        // message to one room joins that room's pending batch (see
+        // `say_in_room`); any other is queued at once, after a seal.
+        if self.batch.has_frames() && !one_room {
             self.seal_charged(key);
         }
         let to_list = written.iter().map(|t| &**t).collect::<Vec<_>>().join(",");
@@ -66,12 +77,12 @@ impl<T: Write> Hub<T> {
         let frame = super::super::hub::rooms::encoded(&msg);
         let shown: Vec<&str> = rooms.iter().map(|r| &**r).collect();
         self.remember(key, &shown, &frame);
-        if let ([room], true) = (&rooms[..], names.is_empty()) {
+        if let ([room], true) = (&rooms[..], one_room) {
             // The common case, one room and nobody named: a turn's
             // messages to the room reach each member as one shared chunk,
             // as broadcasts do.
             let room = Rc::clone(room);
-            return self.say_in_room(key, &room, &msg);
+            return self.say_in_room(key, &room, &frame);
         }
         // Named users get it as a private message; the rooms' other
         // members online, once each, from the same frame.
@@ -99,6 +110,26 @@ impl<T: Write> Hub<T> {
         if !names.is_empty() {
             self.deliver_named(key, &names, &frame);
         }
+    }
+
+    /// The common case, `MSG #room <text>`: no list to build or check.
+    fn msg_to_one_room(&mut self, key: usize, me: &str, room: &str, text: Text<'_>) {
+        self.charge(key, 1);
+        let shown = match self.rooms.shown(room) {
+            Some(shown) if self.rooms.is_member(me, room) => Rc::clone(shown),
+            Some(shown) => return self.not_in(key, &shown.clone()),
+            None => return self.not_in(key, room),
+        };
+        let time = self.clock.stamp();
+        let msg = Event::Msg {
+            from: me,
+            to: &shown,
+            time: time.as_str(),
+            text: text.escaped(),
+        };
+        let frame = super::super::hub::rooms::encoded(&msg);
+        self.remember(key, &[&shown], &frame);
+        self.say_in_room(key, &shown, &frame);
     }
 
     fn not_in(&mut self, key: usize, room: &str) {

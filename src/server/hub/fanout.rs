@@ -249,14 +249,9 @@ impl<T: Write> Hub<T> {
         self.batch.special.clear();
     }
 
-    /// Adds a frame said in `room` by session `author` to the pending
+    /// Adds a frame (encoded) said in `room` by session `author` to the pending
     /// batch, sealing first what was pending for other recipients.
-    pub(in crate::server) fn say_in_room(
-        &mut self,
-        author: usize,
-        room: &Rc<str>,
-        event: &Event<'_>,
-    ) {
+    pub(in crate::server) fn say_in_room(&mut self, author: usize, room: &Rc<str>, frame: &[u8]) {
         let other = self
             .batch
             .room
@@ -268,7 +263,7 @@ impl<T: Write> Hub<T> {
         self.make_room(Some(author));
         self.batch.room = Some(Rc::clone(room));
         let start = self.batch.buf.len();
-        event.encode(&mut self.batch.buf);
+        self.batch.buf.extend_from_slice(frame);
         self.note_frames(Some(author), start, 1);
     }
 

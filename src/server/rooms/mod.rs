@@ -105,23 +105,23 @@ pub enum Joined {
     Already(Rc<str>),
 }
 
-/// Rooms are named by the lower-case form of their name.
-type Folded = Box<str>;
+/// Rooms are named by the lower-case form of their name, as bytes (no
+/// need to check again that it is UTF-8).
+type Folded = Box<[u8]>;
 
 fn fold(room: &str) -> Folded {
-    room.to_ascii_lowercase().into_boxed_str()
+    room.as_bytes().to_ascii_lowercase().into_boxed_slice()
 }
 
 /// Calls `f` with the lower-case form of `room`, on the stack for any
 /// name the protocol allows (a lookup allocates nothing).
-fn folded<R>(room: &str, f: impl FnOnce(&str) -> R) -> R {
+fn folded<R>(room: &str, f: impl FnOnce(&[u8]) -> R) -> R {
     let mut buf = [0u8; 64];
     match buf.get_mut(..room.len()) {
         Some(slot) => {
             slot.copy_from_slice(room.as_bytes());
             slot.make_ascii_lowercase();
-            // Lower-casing ASCII keeps UTF-8 valid.
-            f(std::str::from_utf8(slot).unwrap_or(room))
+            f(slot)
         }
         None => f(&fold(room)),
     }
