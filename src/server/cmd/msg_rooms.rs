@@ -67,14 +67,7 @@ impl<T: Write> Hub<T> {
             self.seal_charged(key);
         }
         let to_list = written.iter().map(|t| &**t).collect::<Vec<_>>().join(",");
-        let time = self.clock.stamp();
-        let msg = Event::Msg {
-            from: me,
-            to: &to_list,
-            time: time.as_str(),
-            text: text.escaped(),
-        };
-        let frame = super::super::hub::rooms::encoded(&msg);
+        let frame = self.msg_frame(me, &to_list, text);
         let shown: Vec<&str> = rooms.iter().map(|r| &**r).collect();
         self.remember(key, &shown, &frame);
         if let ([room], true) = (&rooms[..], one_room) {
@@ -120,16 +113,21 @@ impl<T: Write> Hub<T> {
             Some(shown) => return self.not_in(key, &shown.clone()),
             None => return self.not_in(key, room),
         };
-        let time = self.clock.stamp();
-        let msg = Event::Msg {
-            from: me,
-            to: &shown,
-            time: time.as_str(),
-            text: text.escaped(),
-        };
-        let frame = super::super::hub::rooms::encoded(&msg);
+        let frame = self.msg_frame(me, &shown, text);
         self.remember(key, &[&shown], &frame);
         self.say_in_room(key, &shown, &frame);
+    }
+
+    /// `MSG <from> <to-list> <time> <text>`, stamped now, encoded once to
+    /// be shared by every recipient and every room's history.
+    fn msg_frame(&mut self, me: &str, to: &str, text: Text<'_>) -> Rc<[u8]> {
+        let time = self.clock.stamp();
+        super::super::hub::rooms::encoded(&Event::Msg {
+            from: me,
+            to,
+            time: time.as_str(),
+            text: text.escaped(),
+        })
     }
 
     fn not_in(&mut self, key: usize, room: &str) {
