@@ -180,24 +180,3 @@ fn quit_and_login_again_at_once_on_one_node_keeps_the_name() {
         second.until_closed();
     }
 }
-
-#[test]
-fn rooms_are_refused_on_a_cluster_node_with_503_saying_so() {
-    if !nats_server_available() {
-        return;
-    }
-    let nats = NatsCluster::start(1);
-    let server = node(&nats.urls(), "a", &[]);
-    let mut amy = server.login("amy");
-    for frame in ["JOIN #a", "PART #a", "WHO #a", "ROOMS", "MSG #a,amy hi"] {
-        amy.send(frame);
-    }
-    let said = amy.sync();
-    assert_eq!(said.len(), 5, "{said:?}");
-    for line in said {
-        assert_eq!(
-            line, "ERR 503 rooms are not available in a cluster yet",
-            "a room command on a cluster node"
-        );
-    }
-}

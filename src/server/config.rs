@@ -368,6 +368,8 @@ impl ServerConfig {
             cluster: cluster.map(|c| ClusterSettings {
                 mailbox_max: config.mailbox_max,
                 held_bytes: config.held_bytes,
+                history: config.rooms.history,
+                history_bytes: config.rooms.history_bytes,
                 ..c
             }),
             ..config

@@ -18,6 +18,8 @@ pub fn node_within(urls: &str, name: &str, extra: &[&str], patience: Duration) -
         name,
         "--held-bytes",
         "16M",
+        "--history-bytes",
+        "16M",
     ];
     args.extend_from_slice(extra);
     TestServer::start_within(&args, patience)

@@ -17,6 +17,7 @@ use super::connect::{connect, shown_urls, JS_TIMEOUT};
 use super::mailbox::Mailbox;
 use super::names::watch_names;
 use super::node_claim::NodeClaim;
+use super::rooms_store::{follow_said, watch_rooms, RoomStores};
 use super::stores::{until_answered, Stores, START_PATIENCE};
 use super::wire::{self, BUS_ALL};
 
@@ -147,6 +148,7 @@ pub(super) struct Link {
     names: kv::Store,
     known: kv::Store,
     mailbox: Mailbox,
+    rooms: RoomStores,
     node: String,
     incarnation: String,
     to_loop: ToLoop,
@@ -173,6 +175,7 @@ impl Link {
             known,
             mailbox,
             accounts,
+            rooms,
         } = Stores::open(&js, settings, started + START_PATIENCE).await?;
         // Last before joining: a second process under this name stops here.
         let claim = || NodeClaim::take(&client, &js, settings, &incarnation);
@@ -210,6 +213,32 @@ impl Link {
             Arc::clone(&gauges),
         ));
         tokio::spawn(watch_names(names.clone(), to_loop.clone()));
+        // Logins wait for the rooms too: a user's catch-up is made from
+        // them, so all they held must be in before the first.
+        let (members_read, members) = tokio::sync::oneshot::channel();
+        tokio::spawn(watch_rooms(
+            rooms.bucket.clone(),
+            to_loop.clone(),
+            members_read,
+        ));
+        let (said_read, said) = tokio::sync::oneshot::channel();
+        let rooms_stream = rooms.stream.clone();
+        tokio::spawn(follow_said(
+            rooms_stream,
+            to_loop.clone(),
+            Arc::clone(&gauges),
+            said_read,
+        ));
+        let rooms_read = async {
+            let _ = members.await;
+            let _ = said.await;
+        };
+        if tokio::time::timeout(START_PATIENCE, rooms_read)
+            .await
+            .is_err()
+        {
+            return Err("cannot read the rooms from JetStream".into());
+        }
         let (read, accounts_read) = tokio::sync::oneshot::channel();
         tokio::spawn(accounts.watch(Arc::clone(&users), read));
         // Logins wait for the accounts (ERR 503 until then): read them
@@ -231,6 +260,7 @@ impl Link {
             names,
             known,
             mailbox,
+            rooms,
             node: settings.node.clone(),
             incarnation,
             to_loop,
@@ -339,6 +369,46 @@ impl Link {
                     let link = Arc::clone(&link);
                     tasks.spawn(async move { link.mailbox.give_back(ticket).await });
                 }
+                ToCluster::RoomMember {
+                    key,
+                    serial,
+                    change,
+                } => {
+                    let link = Arc::clone(&link);
+                    tasks.spawn(async move {
+                        let write = link.rooms.write_member(&change);
+                        let outcome = within(OP_TIMEOUT, write).await;
+                        link.to_loop.send(FromCluster::RoomWritten {
+                            key,
+                            serial,
+                            outcome,
+                        });
+                    });
+                }
+                ToCluster::RoomSay {
+                    key,
+                    serial,
+                    rooms,
+                    frame,
+                } => {
+                    let link = Arc::clone(&link);
+                    tasks.spawn(async move {
+                        let outcome = within(OP_TIMEOUT, link.rooms.say(&rooms, frame)).await;
+                        link.to_loop.send(FromCluster::RoomWritten {
+                            key,
+                            serial,
+                            outcome,
+                        });
+                    });
+                }
+                ToCluster::RoomRead { name, seq } => {
+                    let link = Arc::clone(&link);
+                    tasks.spawn(async move { link.rooms.mark_read(&name, seq).await });
+                }
+                ToCluster::RoomGone { folded } => {
+                    let link = Arc::clone(&link);
+                    tasks.spawn(async move { link.rooms.forget_room(&folded).await });
+                }
                 ToCluster::Fetch {
                     key,
                     name,
@@ -442,6 +512,18 @@ impl Link {
             Err(e) => Err(e.to_string()),
         }
     }
+}
+
+/// `call`'s answer, or "timed out" after `limit`.
+/// (An error is the text of an `ERR 503`.)
+async fn within<T>(
+    limit: Duration,
+    call: impl std::future::Future<Output = Result<T, String>>,
+) -> Result<T, String> {
+    tokio::time::timeout(limit, call)
+        .await
+        .unwrap_or_else(|_| Err("timed out".into()))
+        .map_err(|why| format!("{}: nothing was done", unavailable(&why)))
 }
 
 /// The text of an `ERR 503` for a JetStream failure.

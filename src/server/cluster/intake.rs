@@ -51,6 +51,14 @@ impl Gauges {
         true
     }
 
+    /// Takes a message into the backlog whatever it holds: what a node
+    /// reads before its loop runs (the rooms stream at start, bounded by
+    /// `--history-bytes`).
+    pub fn admit_anyway(&self, len: u64) {
+        self.backlog.fetch_add(1, Ordering::AcqRel);
+        self.backlog_bytes.fetch_add(len, Ordering::AcqRel);
+    }
+
     /// The loop took a bus message of `len` bytes.
     pub(super) fn taken(&self, len: u64) {
         self.backlog.fetch_sub(1, Ordering::AcqRel);

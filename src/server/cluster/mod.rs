@@ -26,6 +26,10 @@
 //!   stream `EVCHAT_MAILBOX`, acknowledged once the client answers the
 //!   `PING` after it.
 //! - **Accounts** are in the bucket `evchat_users` ([`users`]).
+//! - **Rooms** ([`rooms`]): memberships and read marks in the bucket
+//!   `evchat_rooms`, what rooms said in the stream `EVCHAT_ROOMS`; every
+//!   node follows both and keeps a copy, which the hub reads as a single
+//!   server reads its own.
 
 pub mod answer;
 #[cfg(feature = "cluster")]
@@ -49,11 +53,16 @@ mod names;
 mod node_claim;
 #[cfg(feature = "cluster")]
 mod retry;
+pub mod rooms;
+#[cfg(feature = "cluster")]
+mod rooms_store;
 pub mod settings;
 #[cfg(feature = "cluster")]
 mod stores;
 #[cfg(feature = "cluster")]
 pub mod users;
+#[cfg(feature = "cluster")]
+mod watch;
 #[cfg(feature = "cluster")]
 pub mod window;
 pub mod wire;
@@ -80,6 +89,10 @@ pub struct ClusterSettings {
     pub replicas: usize,
     pub mailbox_max: usize,
     pub held_bytes: usize,
+    /// Messages each room remembers (`--history`) and bytes all rooms'
+    /// histories take (`--history-bytes`): the rooms stream's limits.
+    pub history: usize,
+    pub history_bytes: usize,
 }
 
 /// Who holds a name, as the names bucket records it.
@@ -222,6 +235,31 @@ pub enum ToCluster {
         inbox: String,
         payload: Bytes,
     },
+    /// Records in the rooms bucket that `name` joined (or left, with
+    /// `text`) `room`; answered with [`FromCluster::RoomWritten`] and the
+    /// entry's revision.
+    RoomMember {
+        key: usize,
+        serial: u64,
+        change: rooms::Membership,
+    },
+    /// Stores `frame`, said in `rooms`, in the rooms stream; answered with
+    /// [`FromCluster::RoomWritten`] and its sequence.
+    RoomSay {
+        key: usize,
+        serial: u64,
+        rooms: Vec<String>,
+        frame: Bytes,
+    },
+    /// `name` has been sent what its rooms said up to `seq`.
+    RoomRead {
+        name: String,
+        seq: u64,
+    },
+    /// The room (folded) is gone: what its stream subject holds goes too.
+    RoomGone {
+        folded: String,
+    },
 }
 
 /// News from the helper thread.
@@ -291,6 +329,34 @@ pub enum FromCluster {
     /// whole directory.
     NamesReset,
     NamesSynced,
+    /// A membership, from the rooms bucket (every node's, this one's
+    /// included, in the bucket's order).
+    RoomMember {
+        change: rooms::Membership,
+        rev: u64,
+    },
+    /// `name`'s read mark, from the rooms bucket.
+    RoomRead {
+        name: String,
+        seq: u64,
+    },
+    /// A message said in `rooms`, from the rooms stream, in its order.
+    RoomSaid {
+        seq: u64,
+        rooms: Vec<String>,
+        frame: Bytes,
+    },
+    /// A `RoomMember` or `RoomSay` was stored (its revision or sequence),
+    /// or not (why).
+    RoomWritten {
+        key: usize,
+        serial: u64,
+        outcome: Result<u64, String>,
+    },
+    /// The rooms watch restarted: what follows up to `RoomsSynced` is
+    /// every membership.
+    RoomsReset,
+    RoomsSynced,
     /// NATS connection up or down.
     Link(bool),
     /// What the loop handed over to publish is down to [`OUTBOUND_LOW`].
@@ -391,8 +457,10 @@ impl Backplane {
     /// The next item the helper has sent, if any.
     pub fn next_news(&self) -> Option<FromCluster> {
         let news = self.news.try_recv().ok()?;
-        if let FromCluster::Bus { payload, .. } = &news {
-            self.gauges.taken(payload.len() as u64);
+        match &news {
+            FromCluster::Bus { payload, .. } => self.gauges.taken(payload.len() as u64),
+            FromCluster::RoomSaid { frame, .. } => self.gauges.taken(frame.len() as u64),
+            _ => {}
         }
         Some(news)
     }

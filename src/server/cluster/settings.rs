@@ -61,6 +61,8 @@ pub fn cluster_settings(f: ClusterFlags) -> Result<Option<ClusterSettings>, Stri
         replicas,
         mailbox_max: 0,
         held_bytes: 0,
+        history: 0,
+        history_bytes: 0,
     }))
 }
 

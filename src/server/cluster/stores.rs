@@ -11,6 +11,7 @@
 use super::bridge::{KNOWN, NAMES};
 use super::connect::{bucket, JS_TIMEOUT};
 use super::mailbox::Mailbox;
+use super::rooms_store::RoomStores;
 use super::users::UsersBucket;
 use super::ClusterSettings;
 use async_nats::jetstream::{self, kv};
@@ -29,6 +30,7 @@ pub(super) struct Stores {
     pub known: kv::Store,
     pub mailbox: Mailbox,
     pub accounts: UsersBucket,
+    pub rooms: RoomStores,
 }
 
 impl Stores {
@@ -49,6 +51,7 @@ impl Stores {
             known: bucket(js, KNOWN, settings.replicas).await?,
             mailbox: Mailbox::open(js, settings).await?,
             accounts: UsersBucket::open(js, settings.replicas).await?,
+            rooms: RoomStores::open(js, settings).await?,
         })
     }
 }

@@ -36,6 +36,7 @@
 //! first: anyone who can publish on NATS can forge senders (docs/CLUSTER.md
 //! says so), but not break the framing of the clients that receive them.
 
+use crate::protocol::command::is_valid_room;
 use crate::protocol::is_valid_name;
 
 /// How long a node held back by a congestion notice (`S`) keeps to it
@@ -288,6 +289,11 @@ fn check_frames(frames: &[u8], kinds: &[&str]) -> Result<u64, Malformed> {
     Ok(count)
 }
 
+/// Is `frame` one `MSG` frame, as a node writes a room's message?
+pub fn is_msg_frame(frame: &[u8]) -> bool {
+    check_frames(frame, &["MSG "]) == Ok(1)
+}
+
 /// Is `line` a `SAY`, `MSG`, `JOINED` or `LEFT` frame as a node encodes
 /// it: valid names, a time stamp, and text that is valid `<text>` (no NUL,
 /// no unknown escape, not empty)? Clients parse what they are relayed.
@@ -304,7 +310,7 @@ fn is_valid_frame(line: &str) -> bool {
         "MSG" => match rest.splitn(4, ' ').collect::<Vec<_>>()[..] {
             [from, to, time, text] => {
                 is_valid_name(from)
-                    && to.split(',').all(is_valid_name)
+                    && to.split(',').all(|t| is_valid_name(t) || is_valid_room(t))
                     && is_stamp(time)
                     && text_ok(text)
             }
@@ -324,7 +330,7 @@ fn is_valid_frame(line: &str) -> bool {
 }
 
 /// A time as the server stamps it: `2026-11-23T10:15:30.123Z`.
-fn is_stamp(time: &str) -> bool {
+pub(super) fn is_stamp(time: &str) -> bool {
     const SHAPE: &[u8; 24] = b"dddd-dd-ddTdd:dd:dd.dddZ";
     time.len() == SHAPE.len()
         && time.bytes().zip(SHAPE).all(|(b, &s)| match s {

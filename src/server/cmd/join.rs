@@ -15,8 +15,8 @@ use std::rc::Rc;
 
 impl<T: Write> Hub<T> {
     pub(super) fn join(&mut self, key: usize, me: &Rc<str>, room: &str) {
-        if self.rooms_unavailable(key) {
-            return;
+        if self.cluster.is_some() {
+            return self.join_in_cluster(key, me, room);
         }
         let time = self.clock.stamp();
         // What the room's members were said before the join is not the

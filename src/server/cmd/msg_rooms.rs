@@ -17,9 +17,6 @@ use std::rc::Rc;
 
 impl<T: Write> Hub<T> {
     pub(super) fn msg_to_rooms(&mut self, key: usize, me: &str, to: &str, text: Text<'_>) {
-        if self.rooms_unavailable(key) {
-            return;
-        }
         if memchr::memchr(b',', to.as_bytes()).is_none() {
             return self.msg_to_one_room(key, me, to, text);
         }
@@ -69,6 +66,10 @@ impl<T: Write> Hub<T> {
         let to_list = written.iter().map(|t| &**t).collect::<Vec<_>>().join(",");
         let frame = self.msg_frame(me, &to_list, text);
         let shown: Vec<&str> = rooms.iter().map(|r| &**r).collect();
+        if self.cluster.is_some() {
+            // Delivered from the rooms stream, on every node.
+            return self.say_in_cluster(key, &shown, &names, &frame);
+        }
         self.remember(key, &shown, &frame);
         if let ([room], true) = (&rooms[..], one_room) {
             // The common case, one room and nobody named: a turn's
@@ -114,6 +115,9 @@ impl<T: Write> Hub<T> {
             None => return self.not_in(key, room),
         };
         let frame = self.msg_frame(me, &shown, text);
+        if self.cluster.is_some() {
+            return self.say_in_cluster(key, &[&shown], &[], &frame);
+        }
         self.remember(key, &[&shown], &frame);
         self.say_in_room(key, &shown, &frame);
     }

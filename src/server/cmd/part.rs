@@ -9,14 +9,15 @@ use std::io::Write;
 
 impl<T: Write> Hub<T> {
     pub(super) fn part(&mut self, key: usize, me: &str, room: &str, text: Option<Text<'_>>) {
-        if self.rooms_unavailable(key) {
-            return;
-        }
         let Some(shown) = self.rooms.shown(room).cloned() else {
             return self.reply_err(key, ErrorCode::Forbidden, &format!("not in {room}"));
         };
         if !self.rooms.is_member(me, room) {
             return self.reply_err(key, ErrorCode::Forbidden, &format!("not in {shown}"));
+        }
+        if self.cluster.is_some() {
+            let text = text.map(|t| t.escaped());
+            return self.part_in_cluster(key, me, &shown, text);
         }
         let members = self.rooms.online_keys(room).to_vec();
         let time = self.clock.stamp();

@@ -9,9 +9,6 @@ use std::rc::Rc;
 
 impl<T: Write> Hub<T> {
     pub(super) fn rooms(&mut self, key: usize, me: &str) {
-        if self.rooms_unavailable(key) {
-            return;
-        }
         let rooms = self.rooms.rooms_of(me);
         let rooms: Vec<&str> = rooms.iter().map(|r| &**r).collect();
         self.seal_for(key);
@@ -19,9 +16,6 @@ impl<T: Write> Hub<T> {
     }
 
     pub(super) fn who_in(&mut self, key: usize, me: &str, room: &str) {
-        if self.rooms_unavailable(key) {
-            return;
-        }
         let shown = match self.rooms.shown(room) {
             Some(shown) if self.rooms.is_member(me, room) => Rc::clone(shown),
             _ => return self.reply_err(key, ErrorCode::Forbidden, &format!("not in {room}")),
@@ -29,7 +23,7 @@ impl<T: Write> Hub<T> {
         let mut names: Vec<&str> = self
             .rooms
             .members(room)
-            .filter(|n| self.online.contains_key(&***n))
+            .filter(|n| self.online.contains_key(&***n) || self.online_elsewhere(n))
             .map(|n| &**n)
             .collect();
         names.sort_unstable();

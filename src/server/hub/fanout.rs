@@ -254,19 +254,33 @@ impl<T: Write> Hub<T> {
     /// Adds a frame (encoded) said in `room` by session `author` to the pending
     /// batch, sealing first what was pending for other recipients.
     pub(in crate::server) fn say_in_room(&mut self, author: usize, room: &Rc<str>, frame: &[u8]) {
+        self.say_in_room_by(Some(author), room, frame);
+    }
+
+    /// As [`say_in_room`](Self::say_in_room), for a frame whose author may
+    /// not be online here (from the cluster's rooms stream).
+    pub(in crate::server) fn say_in_room_by(
+        &mut self,
+        author: Option<usize>,
+        room: &Rc<str>,
+        frame: &[u8],
+    ) {
         let other = self
             .batch
             .room
             .as_ref()
             .is_none_or(|r| !Rc::ptr_eq(r, room));
         if self.batch.has_frames() && other {
-            self.seal_charged(author);
+            match author {
+                Some(key) => self.seal_charged(key),
+                None => self.seal(),
+            }
         }
-        self.make_room(Some(author));
+        self.make_room(author);
         self.batch.room = Some(Rc::clone(room));
         let start = self.batch.buf.len();
         self.batch.buf.extend_from_slice(frame);
-        self.note_frames(Some(author), start, 1);
+        self.note_frames(author, start, 1);
     }
 
     /// Something for other recipients comes next (a broadcast, or a

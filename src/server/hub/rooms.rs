@@ -4,7 +4,7 @@
 
 use super::queues::{Limit, Outgoing};
 use super::Hub;
-use crate::protocol::{ErrorCode, Event};
+use crate::protocol::Event;
 use crate::server::journal::Record;
 use crate::server::rooms::Forgot;
 use std::collections::HashSet;
@@ -12,16 +12,6 @@ use std::io::Write;
 use std::rc::Rc;
 
 impl<T: Write> Hub<T> {
-    /// Rooms are a single node's for now: a node of a cluster says so.
-    pub(in crate::server) fn rooms_unavailable(&mut self, key: usize) -> bool {
-        if self.cluster.is_none() {
-            return false;
-        }
-        let text = "rooms are not available in a cluster yet";
-        self.reply_err(key, ErrorCode::Unavailable, text);
-        true
-    }
-
     /// Encodes `event` once and queues it to the sessions `keys`, after
     /// everything accepted before it; charges `key` one unit per session.
     pub(in crate::server) fn send_to_keys(
@@ -222,7 +212,18 @@ impl<T: Write> Hub<T> {
     fn mark_read(&mut self, name: &Rc<str>, seq: u64) {
         if self.rooms.has_rooms(name) && self.rooms.read_up_to(name) != seq {
             self.rooms.set_read(name, seq);
-            self.journal.append(&Record::ReadUpTo { name, seq });
+            match &self.cluster {
+                // Every node's copy learns it from the rooms bucket.
+                Some(c) => {
+                    c.port.send(crate::server::cluster::ToCluster::RoomRead {
+                        name: name.to_string(),
+                        seq,
+                    });
+                }
+                None => {
+                    self.journal.append(&Record::ReadUpTo { name, seq });
+                }
+            }
         }
     }
 

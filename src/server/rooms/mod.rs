@@ -258,20 +258,29 @@ impl Rooms {
     }
 
     /// Makes `name` a member of `room` (making the room if need be), its
-    /// session `key` if it is online. `shown` spells a new room.
+    /// session `key` if it is online, if the limits allow.
     pub fn join(
         &mut self,
         name: &Rc<str>,
         room: &str,
         key: Option<usize>,
     ) -> Result<Joined, JoinRefusal> {
-        let folded = fold(room);
-        if let Some(r) = self.rooms.get(&folded) {
-            if r.members.contains(name) {
-                return Ok(Joined::Already(Rc::clone(&r.name)));
+        if let Some(shown) = self.may_join(name, room)? {
+            return Ok(Joined::Already(shown));
+        }
+        Ok(self.admit(name, room, key))
+    }
+
+    /// Whether `name` may join `room`: `Some` room as shown if it is in it
+    /// already, `None` if it may join, or why not.
+    pub fn may_join(&self, name: &str, room: &str) -> Result<Option<Rc<str>>, JoinRefusal> {
+        match self.room(room) {
+            Some(r) if r.members.contains(name) => return Ok(Some(Rc::clone(&r.name))),
+            Some(_) => {}
+            None if self.rooms.len() >= self.limits.max_rooms => {
+                return Err(JoinRefusal::Rooms(self.limits.max_rooms));
             }
-        } else if self.rooms.len() >= self.limits.max_rooms {
-            return Err(JoinRefusal::Rooms(self.limits.max_rooms));
+            None => {}
         }
         let mine = self.memberships.get(name).map_or(0, Vec::len);
         if mine >= self.limits.per_user {
@@ -281,6 +290,18 @@ impl Rooms {
         // as held mail's is.
         if mine == 0 && self.memberships.len() >= self.limits.max_names {
             return Err(JoinRefusal::Names(self.limits.max_names));
+        }
+        Ok(None)
+    }
+
+    /// Makes `name` a member of `room`, whatever the limits (they were
+    /// checked where the join was asked: in a cluster, on its node).
+    pub fn admit(&mut self, name: &Rc<str>, room: &str, key: Option<usize>) -> Joined {
+        let folded = fold(room);
+        if let Some(r) = self.rooms.get(&folded) {
+            if r.members.contains(name) {
+                return Joined::Already(Rc::clone(&r.name));
+            }
         }
         let created = !self.rooms.contains_key(&folded);
         let r = self.rooms.entry(folded.clone()).or_insert_with(|| Room {
@@ -303,10 +324,10 @@ impl Rooms {
             .or_default()
             .push(folded);
         self.count += 1;
-        Ok(Joined::New {
+        Joined::New {
             room: shown,
             created,
-        })
+        }
     }
 
     /// `name` leaves `room`: the room as shown, or `None` if it was not a

@@ -115,6 +115,7 @@ impl<T: Write> Hub<T> {
     pub(in crate::server::hub) fn cluster_tick(&mut self) {
         let now = self.now;
         self.expire_holds();
+        self.rooms_tick();
         let Some(c) = &mut self.cluster else { return };
         let beat = wire::encode_heartbeat(&c.port.incarnation);
         c.port.send(ToCluster::Publish(Bytes::from(beat)));

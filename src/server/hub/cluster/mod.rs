@@ -11,7 +11,9 @@
 //!   here, and confirmed to their senders' `PING`s;
 //! - [`liveness`]: which nodes are alive, by their heartbeats;
 //! - [`pacing`]: this node's users' broadcasts held back while another
-//!   node's intake is filling with them.
+//!   node's intake is filling with them;
+//! - [`rooms`] and [`rooms_apply`]: the node's copy of every room, made
+//!   from JetStream, and its users' changes written there first.
 //!
 //! Held mail in JetStream is [`mail`](super::mail)'s.
 
@@ -20,6 +22,8 @@ mod liveness;
 mod names;
 mod pacing;
 mod relay;
+mod rooms;
+mod rooms_apply;
 
 use super::input::WORK_BUDGET;
 use super::Hub;
@@ -133,6 +137,7 @@ pub struct ClusterState {
     pub(super) ignored_nodes: u64,
     /// Other nodes holding this one's broadcasts back.
     pub(super) pacing: pacing::Pacing,
+    pub(super) rooms: rooms::RoomsLink,
 }
 
 impl ClusterState {
@@ -152,6 +157,7 @@ impl ClusterState {
             malformed: 0,
             ignored_nodes: 0,
             pacing: Default::default(),
+            rooms: Default::default(),
         }
     }
 
@@ -200,8 +206,10 @@ impl<T: Write> Hub<T> {
             let Some(item) = self.cluster.as_ref().and_then(|c| c.port.next_news()) else {
                 return false;
             };
-            if let FromCluster::Bus { payload, .. } = &item {
-                bytes += payload.len();
+            match &item {
+                FromCluster::Bus { payload, .. } => bytes += payload.len(),
+                FromCluster::RoomSaid { frame, .. } => bytes += frame.len(),
+                _ => {}
             }
             let seals = self.batch.seals;
             let frames = self.on_cluster_news(item);
@@ -255,6 +263,18 @@ impl<T: Write> Hub<T> {
                 }
             }
             FromCluster::CaughtUp => self.forget_hold_by(pacing::OWN_LINK),
+            FromCluster::RoomMember { change, rev } => self.room_member_applied(change, rev),
+            FromCluster::RoomRead { name, seq } => self.room_read_applied(&name, seq),
+            FromCluster::RoomSaid { seq, rooms, frame } => {
+                return self.room_said_applied(seq, &rooms, &frame)
+            }
+            FromCluster::RoomWritten {
+                key,
+                serial,
+                outcome,
+            } => self.room_written(key, serial, outcome),
+            FromCluster::RoomsReset => self.rooms_reset(),
+            FromCluster::RoomsSynced => self.rooms_synced(),
         }
         0
     }

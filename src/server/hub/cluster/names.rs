@@ -126,10 +126,13 @@ impl<T: Write> Hub<T> {
                     false => Vec::new(),
                 };
                 self.admit_now(key, name, pending.announce);
+                self.queues.with_session(key, |s| s.mail.rooms_due = true);
                 if let Some(mail) = mail {
                     self.deliver_fetched(key, name, mail);
                 } else if pending.fetch_after {
                     self.fetch_window(key, name, None, give_back);
+                } else {
+                    self.rooms_catch_up_due(key, &[]);
                 }
             }
             ClaimOutcome::Taken => {

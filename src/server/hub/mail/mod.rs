@@ -77,6 +77,9 @@ pub struct MailInFlight {
     pace: pace::Pace,
     /// The rooms whose catch-up is still to be written, a window at a time.
     pub(in crate::server) catch_up: Option<crate::server::hub::rooms::CatchUp>,
+    /// On a cluster node: the rooms' catch-up starts once the held mail
+    /// fetched at login is written.
+    pub(in crate::server) rooms_due: bool,
 }
 
 impl MailInFlight {
@@ -110,7 +113,9 @@ impl MailInFlight {
     /// Is a rooms' catch-up written and not yet acknowledged, or still to
     /// be written?
     pub(in crate::server) fn catching_up(&self) -> bool {
-        self.catch_up.is_some() || self.parcels.iter().any(|p| p.caught_up.is_some())
+        self.rooms_due
+            || self.catch_up.is_some()
+            || self.parcels.iter().any(|p| p.caught_up.is_some())
     }
 
     /// Is any parcel written and not yet acknowledged?

@@ -191,7 +191,10 @@ impl<T: Write> Hub<T> {
             Some(mail) => self.deliver_fetched(key, name, mail),
             // Held for it while this fetch was under way.
             None if more => self.fetch_window(key, name, None, Vec::new()),
-            None => self.release_later(key),
+            None => {
+                self.release_later(key);
+                self.rooms_catch_up_due(key, &[]);
+            }
         }
     }
 
@@ -222,6 +225,8 @@ impl<T: Write> Hub<T> {
             );
         }
         self.release_later(key);
+        // The rooms do not wait for JetStream's mailboxes.
+        self.rooms_catch_up_due(key, &[]);
     }
 
     /// On the loop's tick: fetches JetStream did not answer are asked for
@@ -271,6 +276,7 @@ impl<T: Write> Hub<T> {
         } else {
             info!("{name}: delivering {count} held messages");
             self.release_later(key);
+            self.rooms_catch_up_due(key, &frames);
         }
     }
 

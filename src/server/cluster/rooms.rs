@@ -1,0 +1,223 @@
+//! Rooms across the cluster: what the rooms bucket and stream hold, and
+//! how their entries read.
+//!
+//! - The bucket `evchat_rooms` has one key per name and room,
+//!   `r.<room folded>.<name>`, whose value says whether the name is in the
+//!   room — `J <time> <room>` since it joined, `P <time> <room>[ <text>]`
+//!   since it left — and one per name, `m.<name>`, its read mark: the
+//!   sequence of the rooms stream up to which it has been sent what its
+//!   rooms said.
+//! - The stream `EVCHAT_ROOMS` holds what rooms said, each message once
+//!   (the exact `MSG` frame), on the subject `evchat.said.<room folded>`
+//!   of the first room it was said in, the others in its header
+//!   `Evchat-Rooms`. Its sequence is every room's order, the same on every
+//!   node. It keeps `--history` messages per subject and `--history-bytes`
+//!   in all, the oldest going first.
+//!
+//! Every node follows both (the bucket with a watch, history first; the
+//! stream with an ordered consumer, from its first message) into the same
+//! [`Rooms`](crate::server::rooms::Rooms) a single server keeps, so `WHO`,
+//! catch-ups and fan-out read a local copy; a node's own changes are
+//! written here first and take effect when they come back, in the same
+//! order as everyone else's.
+
+use crate::protocol::command::{is_valid_name, is_valid_room};
+
+/// The bucket of memberships and read marks.
+pub const ROOMS_BUCKET: &str = "evchat_rooms";
+/// The stream of what rooms said.
+pub const ROOMS_STREAM: &str = "EVCHAT_ROOMS";
+/// The header naming every room a message was said in.
+pub const ROOMS_HEADER: &str = "Evchat-Rooms";
+
+/// A change of membership, as the bucket records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Membership {
+    /// As shown.
+    pub room: String,
+    pub name: String,
+    /// Joined, or left.
+    pub joined: bool,
+    pub time: String,
+    /// What a leaver said (escaped protocol text).
+    pub text: Option<String>,
+}
+
+/// What an entry of the rooms bucket says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoomsEntry {
+    Member(Membership),
+    Read { name: String, seq: u64 },
+}
+
+impl Membership {
+    /// Its key in the rooms bucket.
+    pub fn key(&self) -> String {
+        member_key(&self.room, &self.name)
+    }
+
+    /// Its value in the rooms bucket.
+    pub fn value(&self) -> String {
+        let verb = if self.joined { 'J' } else { 'P' };
+        match &self.text {
+            Some(text) if !self.joined => format!("{verb} {} {} {text}", self.time, self.room),
+            _ => format!("{verb} {} {}", self.time, self.room),
+        }
+    }
+}
+
+/// The key of `name`'s membership of `room`.
+pub fn member_key(room: &str, name: &str) -> String {
+    format!("r.{}.{name}", folded(room))
+}
+
+/// The key of `name`'s read mark.
+pub fn read_key(name: &str) -> String {
+    format!("m.{name}")
+}
+
+/// The stream subject of what `room` said.
+pub fn said_subject(room: &str) -> String {
+    format!("evchat.said.{}", folded(room))
+}
+
+/// `room` without its `#`, in lower case: a subject or key token.
+pub fn folded(room: &str) -> String {
+    room.trim_start_matches('#').to_ascii_lowercase()
+}
+
+/// Reads an entry of the rooms bucket; `None` for anything malformed (the
+/// bucket is writable by anyone who can reach NATS: nothing unchecked
+/// reaches a client). A deleted or purged membership is a leaving without
+/// a time or text.
+pub fn parse_entry(key: &str, value: &[u8], deleted: bool) -> Option<RoomsEntry> {
+    if let Some(name) = key.strip_prefix("m.") {
+        let seq = std::str::from_utf8(value).ok()?.parse().ok()?;
+        return is_valid_name(name).then(|| RoomsEntry::Read {
+            name: name.to_owned(),
+            seq,
+        });
+    }
+    let (folded_room, name) = key.strip_prefix("r.")?.split_once('.')?;
+    if !is_valid_name(name) || !is_valid_name(folded_room) {
+        return None;
+    }
+    if deleted {
+        return Some(RoomsEntry::Member(Membership {
+            room: format!("#{folded_room}"),
+            name: name.to_owned(),
+            joined: false,
+            time: String::new(),
+            text: None,
+        }));
+    }
+    let value = std::str::from_utf8(value).ok()?;
+    let mut parts = value.splitn(4, ' ');
+    let joined = match parts.next()? {
+        "J" => true,
+        "P" => false,
+        _ => return None,
+    };
+    let time = parts.next().filter(|t| !t.is_empty())?;
+    let room = parts.next()?;
+    let text = parts.next();
+    let text_ok = |t: &str| crate::protocol::Text::parse(t).is_ok();
+    let fits = is_valid_room(room)
+        && folded(room) == folded_room
+        && super::wire::is_stamp(time)
+        && text.is_none_or(text_ok);
+    fits.then(|| {
+        RoomsEntry::Member(Membership {
+            room: room.to_owned(),
+            name: name.to_owned(),
+            joined,
+            time: time.to_owned(),
+            text: text.map(str::to_owned),
+        })
+    })
+}
+
+/// Reads the `Evchat-Rooms` header: the rooms a message was said in.
+pub fn parse_rooms(header: &str) -> Option<Vec<String>> {
+    let rooms: Vec<String> = header.split(',').map(str::to_owned).collect();
+    rooms.iter().all(|r| is_valid_room(r)).then_some(rooms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STAMP: &str = "2026-12-07T10:00:00.000Z";
+
+    fn joined(room: &str, name: &str) -> Membership {
+        Membership {
+            room: room.into(),
+            name: name.into(),
+            joined: true,
+            time: STAMP.into(),
+            text: None,
+        }
+    }
+
+    #[test]
+    fn a_membership_reads_back_as_written() {
+        let j = joined("#Rust", "bob");
+        assert_eq!(j.key(), "r.rust.bob");
+        let back = parse_entry(&j.key(), j.value().as_bytes(), false);
+        assert_eq!(back, Some(RoomsEntry::Member(j.clone())));
+        let p = Membership {
+            joined: false,
+            text: Some("bye for now".into()),
+            ..j
+        };
+        let back = parse_entry(&p.key(), p.value().as_bytes(), false);
+        assert_eq!(back, Some(RoomsEntry::Member(p)));
+    }
+
+    #[test]
+    fn read_marks_and_deletions_read_too() {
+        assert_eq!(
+            parse_entry("m.bob", b"42", false),
+            Some(RoomsEntry::Read {
+                name: "bob".into(),
+                seq: 42
+            })
+        );
+        let Some(RoomsEntry::Member(gone)) = parse_entry("r.rust.bob", b"", true) else {
+            panic!("a deletion is a leaving");
+        };
+        assert!(!gone.joined);
+        assert_eq!(gone.room, "#rust");
+    }
+
+    #[test]
+    fn malformed_entries_are_refused() {
+        let t = STAMP;
+        for (key, value) in [
+            ("r.rust.bob", format!("X {t} #rust")),
+            ("r.rust.bob", format!("J {t} #go")),
+            ("r.rust.bob", format!("J {t} rust")),
+            ("r.rust.bob", "J  #rust".to_owned()),
+            ("r.rust.bob", "J 1 #rust".to_owned()),
+            ("r.rust.bob", format!("P {t} #rust a\nb")),
+            ("r.rust.b b", format!("J {t} #rust")),
+            ("r.ru st.bob", format!("J {t} #rust")),
+            ("m.bob", "x".to_owned()),
+            ("x.bob", "1".to_owned()),
+        ] {
+            let parsed = parse_entry(key, value.as_bytes(), false);
+            assert_eq!(parsed, None, "{key} {value:?}");
+        }
+        assert_eq!(parse_entry("r.rust.bob", b"\xff", false), None);
+    }
+
+    #[test]
+    fn the_rooms_header_names_rooms_only() {
+        assert_eq!(
+            parse_rooms("#a,#B"),
+            Some(vec!["#a".to_owned(), "#B".to_owned()])
+        );
+        assert_eq!(parse_rooms("#a,bob"), None);
+        assert_eq!(parse_rooms(""), None);
+    }
+}

@@ -1,0 +1,288 @@
+//! Rooms on a cluster node: the node keeps a copy of every room (who is
+//! in it, what it said, who has read what) in the same
+//! [`Rooms`](crate::server::rooms::Rooms) a single server keeps, made from
+//! the rooms bucket and stream that every node follows
+//! ([`cluster::rooms`](crate::server::cluster::rooms)).
+//!
+//! A change a user asks for here is written to JetStream first; it takes
+//! effect on every node, this one included, when it comes back from there
+//! — so every node applies everyone's changes in the same order, a room's
+//! messages in the stream's. The user's input waits meanwhile (its next
+//! line must find it a member, its next message come after), and a
+//! JetStream that does not answer is `ERR 503`, with nothing done.
+
+use super::super::{Hub, WaitFor};
+use crate::protocol::{ErrorCode, Event};
+use crate::server::cluster::rooms::Membership;
+use crate::server::cluster::ToCluster;
+use bytes::Bytes;
+use log::warn;
+use std::collections::{HashMap, HashSet};
+use std::io::Write;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+/// How long a change may take to come back once JetStream has stored it
+/// before its writer's input goes on regardless (a watch being restarted
+/// after a NATS server died).
+const COME_BACK: Duration = Duration::from_secs(10);
+
+/// The loop's side of the rooms' copy.
+#[derive(Debug, Default)]
+pub(in crate::server::hub) struct RoomsLink {
+    /// The bucket revision and stream sequence applied last.
+    pub(super) applied_rev: u64,
+    pub(super) applied_seq: u64,
+    /// Writes JetStream has not answered yet, by serial of their wait.
+    writing: HashMap<u64, Named>,
+    /// Stored, waiting to come back.
+    returning: Vec<Returning>,
+    /// While the watch is replayed: memberships (name, room folded) not
+    /// seen again yet.
+    pub(super) unseen: Option<HashSet<(Rc<str>, String)>>,
+}
+
+/// A write: a message (answered with a stream sequence) or a membership
+/// (a bucket revision); a message's names besides its rooms get its frame
+/// once it is stored.
+#[derive(Debug, Default)]
+struct Named {
+    message: bool,
+    names: Vec<String>,
+    frame: Option<Rc<[u8]>>,
+}
+
+#[derive(Debug)]
+struct Returning {
+    key: usize,
+    serial: u64,
+    /// A stream sequence (a message), or a bucket revision.
+    at: u64,
+    message: bool,
+    since: Instant,
+    named: Named,
+}
+
+impl<T: Write> Hub<T> {
+    /// `JOIN` on a cluster node: written to the bucket, joined when it
+    /// comes back.
+    pub(in crate::server) fn join_in_cluster(&mut self, key: usize, me: &Rc<str>, room: &str) {
+        let time = self.clock.stamp();
+        match self.rooms.may_join(me, room) {
+            Err(why) => {
+                let text = format!("{why}: not joined {room}");
+                self.reply_err(key, ErrorCode::MailboxFull, &text);
+            }
+            Ok(Some(shown)) => {
+                self.seal_for(key);
+                let again = Event::Join {
+                    name: me,
+                    room: &shown,
+                    time: time.as_str(),
+                };
+                self.reply(key, &again);
+            }
+            Ok(None) => {
+                let shown = self
+                    .rooms
+                    .shown(room)
+                    .map_or(room.to_owned(), |r| r.to_string());
+                let change = Membership {
+                    room: shown,
+                    name: me.to_string(),
+                    joined: true,
+                    time: time.as_str().to_owned(),
+                    text: None,
+                };
+                self.write_room(key, Named::default(), |key, serial| ToCluster::RoomMember {
+                    key,
+                    serial,
+                    change,
+                });
+            }
+        }
+    }
+
+    /// `PART` on a cluster node, once it is known to be a member.
+    pub(in crate::server) fn part_in_cluster(
+        &mut self,
+        key: usize,
+        me: &str,
+        shown: &str,
+        text: Option<&str>,
+    ) {
+        let change = Membership {
+            room: shown.to_owned(),
+            name: me.to_owned(),
+            joined: false,
+            time: self.clock.stamp().as_str().to_owned(),
+            text: text.map(str::to_owned),
+        };
+        self.write_room(key, Named::default(), |key, serial| ToCluster::RoomMember {
+            key,
+            serial,
+            change,
+        });
+    }
+
+    /// A `MSG` said in `rooms` on a cluster node: stored in the rooms
+    /// stream, then delivered to the named `names` (the rooms' members get
+    /// it from the stream, on every node).
+    pub(in crate::server) fn say_in_cluster(
+        &mut self,
+        key: usize,
+        rooms: &[&str],
+        names: &[&str],
+        frame: &Rc<[u8]>,
+    ) {
+        let rooms: Vec<String> = rooms.iter().map(|r| r.to_string()).collect();
+        let named = Named {
+            message: true,
+            names: names.iter().map(|n| n.to_string()).collect(),
+            frame: (!names.is_empty()).then(|| Rc::clone(frame)),
+        };
+        let frame = Bytes::copy_from_slice(frame);
+        self.write_room(key, named, |key, serial| ToCluster::RoomSay {
+            key,
+            serial,
+            rooms,
+            frame,
+        });
+    }
+
+    /// Hands a write to the helper; the session's input waits for it.
+    fn write_room(&mut self, key: usize, named: Named, job: impl FnOnce(usize, u64) -> ToCluster) {
+        let serial = self.wait(key, WaitFor::Publish);
+        if !self.send_or_refuse(key, job(key, serial)) {
+            if let Some(stash) = self.end_wait(key, serial) {
+                self.go_on(key, &stash);
+            }
+            return;
+        }
+        if let Some(c) = &mut self.cluster {
+            c.rooms.writing.insert(serial, named);
+        }
+    }
+
+    /// JetStream answered a write: it waits to come back, or is refused.
+    pub(in crate::server::hub) fn room_written(
+        &mut self,
+        key: usize,
+        serial: u64,
+        outcome: Result<u64, String>,
+    ) {
+        let Some(c) = &mut self.cluster else { return };
+        let Some(named) = c.rooms.writing.remove(&serial) else {
+            return;
+        };
+        match outcome {
+            Err(why) => {
+                if let Some(stash) = self.end_wait(key, serial) {
+                    self.reply_err(key, ErrorCode::Unavailable, &why);
+                    self.go_on(key, &stash);
+                }
+            }
+            Ok(at) => {
+                c.rooms.returning.push(Returning {
+                    key,
+                    serial,
+                    at,
+                    message: named.message,
+                    since: self.now,
+                    named,
+                });
+                self.rooms_returned(false);
+            }
+        }
+    }
+
+    /// Lets go the writers whose changes have come back (or, `overdue`,
+    /// that waited too long for it).
+    pub(super) fn rooms_returned(&mut self, overdue: bool) {
+        let Some(c) = &mut self.cluster else { return };
+        let (rev, seq, now) = (c.rooms.applied_rev, c.rooms.applied_seq, self.now);
+        let back = |r: &Returning| {
+            let applied = if r.message { seq } else { rev };
+            r.at <= applied || (overdue && now.duration_since(r.since) >= COME_BACK)
+        };
+        if !c.rooms.returning.iter().any(back) {
+            return;
+        }
+        let (done, waiting) = std::mem::take(&mut c.rooms.returning)
+            .into_iter()
+            .partition(back);
+        c.rooms.returning = waiting;
+        for r in done {
+            let Returning {
+                key, serial, named, ..
+            } = r;
+            if let Some(stash) = self.end_wait(key, serial) {
+                if let Some(frame) = &named.frame {
+                    self.send_named(key, &named.names, frame);
+                }
+                self.go_on(key, &stash);
+            }
+        }
+    }
+
+    /// Sends `frame` (a `MSG` this node made) to the users it names, as
+    /// any private message in a cluster.
+    fn send_named(&mut self, key: usize, names: &[String], frame: &[u8]) {
+        let line = std::str::from_utf8(frame).unwrap_or_default();
+        let mut parts = line.trim_end_matches('\n').splitn(5, ' ');
+        let (Some("MSG"), Some(from), Some(to), Some(time), Some(text)) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
+            return;
+        };
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let msg = Event::Msg {
+            from,
+            to,
+            time,
+            text,
+        };
+        self.send_private(key, &names, &msg);
+    }
+
+    /// The held mail fetched at login is written (or cannot be fetched
+    /// now): the rooms' catch-up comes next, once per login, leaving out
+    /// what `held` (the last window) had.
+    pub(in crate::server::hub) fn rooms_catch_up_due(&mut self, key: usize, held: &[Rc<[u8]>]) {
+        let due = self
+            .queues
+            .with_session(key, |s| std::mem::take(&mut s.mail.rooms_due))
+            .unwrap_or(false);
+        let name = self
+            .queues
+            .sessions
+            .get(key)
+            .and_then(|s| s.user.name.clone());
+        let (true, Some(name)) = (due, name) else {
+            return;
+        };
+        let (frames, up_to) = self.start_catch_up(key, &name, held);
+        if !frames.is_empty() || up_to.is_some() {
+            use crate::server::hub::mail::Contents;
+            self.write_held(key, frames.iter(), Contents::Nothing, up_to);
+        }
+    }
+
+    /// The cluster's tick: writers whose changes never came back go on.
+    pub(in crate::server::hub) fn rooms_tick(&mut self) {
+        let late = self.cluster.as_ref().is_some_and(|c| {
+            c.rooms
+                .returning
+                .iter()
+                .any(|r| self.now.duration_since(r.since) >= COME_BACK)
+        });
+        if late {
+            warn!("a room change stored in JetStream has not come back within {COME_BACK:?}; its writer goes on");
+            self.rooms_returned(true);
+        }
+    }
+}

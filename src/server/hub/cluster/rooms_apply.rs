@@ -1,0 +1,217 @@
+//! What the rooms bucket and stream bring, applied to this node's copy of
+//! the rooms and told to the members online here, as a single server
+//! tells them its own (see [`rooms`](super::rooms)).
+
+use super::super::Hub;
+use crate::protocol::{Command, Event};
+use crate::server::cluster::rooms::{folded, Membership};
+use crate::server::cluster::ToCluster;
+use crate::server::hub::{Limit, Outgoing};
+use crate::server::rooms::Joined;
+use bytes::Bytes;
+use std::collections::HashSet;
+use std::io::Write;
+use std::rc::Rc;
+
+impl<T: Write> Hub<T> {
+    /// A membership changed (anyone's, on any node, this one's included).
+    pub(in crate::server::hub) fn room_member_applied(&mut self, change: Membership, rev: u64) {
+        let name: Rc<str> = Rc::from(change.name.as_str());
+        if let Some(c) = &mut self.cluster {
+            c.rooms.applied_rev = c.rooms.applied_rev.max(rev);
+            if let Some(unseen) = &mut c.rooms.unseen {
+                unseen.remove(&(Rc::clone(&name), folded(&change.room)));
+            }
+        }
+        let here = self.online.get(&name).copied();
+        let member = self.rooms.is_member(&name, &change.room);
+        if change.joined && !member {
+            // What the room's members were said before is not the
+            // joiner's to get live: it is in the history it is sent.
+            self.end_room_batch();
+            if let Joined::New { room, .. } = self.rooms.admit(&name, &change.room, here) {
+                let members = self.rooms.online_keys(&room).to_vec();
+                let joined = Event::Join {
+                    name: &name,
+                    room: &room,
+                    time: &change.time,
+                };
+                self.tell_members(&members, &joined);
+                if let Some(key) = here {
+                    self.send_history(key, &room);
+                }
+            }
+        } else if !change.joined && member {
+            self.left_room(&name, &change, here);
+        }
+        self.rooms_returned(false);
+    }
+
+    fn left_room(&mut self, name: &str, change: &Membership, here: Option<usize>) {
+        self.end_room_batch();
+        let members = self.rooms.online_keys(&change.room).to_vec();
+        let time = match change.time.as_str() {
+            "" => self.clock.stamp().as_str().to_owned(),
+            time => time.to_owned(),
+        };
+        if let Some(shown) = self.rooms.part(name, &change.room, here) {
+            let parted = Event::Part {
+                name,
+                room: &shown,
+                time: &time,
+                text: change.text.as_deref(),
+            };
+            self.tell_members(&members, &parted);
+            // The node whose user left last takes the room's history away.
+            if here.is_some() && self.rooms.shown(&shown).is_none() {
+                if let Some(c) = &self.cluster {
+                    c.port.send(ToCluster::RoomGone {
+                        folded: folded(&shown),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Encodes `event` once and queues it to `keys`, after everything
+    /// accepted before it.
+    fn tell_members(&mut self, keys: &[usize], event: &Event<'_>) {
+        if keys.is_empty() {
+            return;
+        }
+        if self.batch.has_frames() {
+            self.seal();
+        }
+        let frame = crate::server::hub::rooms::encoded(event);
+        for &to in keys {
+            if self
+                .queues
+                .push(to, Outgoing::Shared(&frame), Limit::Within)
+            {
+                self.counters.deliveries += 1;
+            }
+        }
+    }
+
+    /// A read mark from the bucket: never moved back (a node that has
+    /// followed the stream less far may write a lower one later).
+    pub(in crate::server::hub) fn room_read_applied(&mut self, name: &str, seq: u64) {
+        let name: Rc<str> = Rc::from(name);
+        if self.rooms.read_up_to(&name) < seq {
+            self.rooms.set_read(&name, seq);
+        }
+    }
+
+    /// A message from the rooms stream: remembered, and queued to the
+    /// members online here — all but its sender and those it names (who
+    /// have it as a private message) — from one shared frame. Returns how
+    /// many frames it brought.
+    pub(in crate::server::hub) fn room_said_applied(
+        &mut self,
+        seq: u64,
+        rooms: &[String],
+        frame: &Bytes,
+    ) -> u64 {
+        let Some(c) = &mut self.cluster else { return 0 };
+        // A consumer that was recreated may bring some again.
+        if seq <= c.rooms.applied_seq {
+            return 0;
+        }
+        c.rooms.applied_seq = seq;
+        let frame: Rc<[u8]> = Rc::from(&frame[..]);
+        let said_in: Vec<&str> = rooms.iter().map(String::as_str).collect();
+        self.rooms.said_as(&said_in, &frame, seq);
+        let (from, named) = sender_and_names(&frame);
+        let author = from.and_then(|f| self.online.get(f).copied());
+        match (&said_in[..], named.is_empty()) {
+            ([room], true) => {
+                if let Some(room) = self.rooms.shown(room).cloned() {
+                    self.say_in_room_by(author, &room, &frame);
+                }
+            }
+            _ => {
+                let skip: HashSet<usize> = named
+                    .iter()
+                    .filter_map(|n| self.online.get(*n).copied())
+                    .chain(author)
+                    .collect();
+                let mut sent = HashSet::new();
+                let mut keys = Vec::new();
+                for room in &said_in {
+                    for &to in self.rooms.online_keys(room) {
+                        if !skip.contains(&to) && sent.insert(to) {
+                            keys.push(to);
+                        }
+                    }
+                }
+                self.end_room_batch();
+                self.tell_members_frame(&keys, &frame);
+            }
+        }
+        self.rooms_returned(false);
+        1
+    }
+
+    fn tell_members_frame(&mut self, keys: &[usize], frame: &Rc<[u8]>) {
+        if keys.is_empty() {
+            return;
+        }
+        if self.batch.has_frames() {
+            self.seal();
+        }
+        for &to in keys {
+            if self.queues.push(to, Outgoing::Shared(frame), Limit::Within) {
+                self.counters.deliveries += 1;
+            }
+        }
+    }
+
+    /// The rooms watch restarted: memberships it does not bring again
+    /// before it has replayed the bucket are gone.
+    pub(in crate::server::hub) fn rooms_reset(&mut self) {
+        let all: HashSet<(Rc<str>, String)> = self
+            .rooms
+            .all()
+            .flat_map(|(room, members)| members.iter().map(|m| (Rc::clone(m), folded(room))))
+            .collect();
+        if let Some(c) = &mut self.cluster {
+            c.rooms.unseen = Some(all);
+        }
+    }
+
+    pub(in crate::server::hub) fn rooms_synced(&mut self) {
+        let Some(unseen) = self.cluster.as_mut().and_then(|c| c.rooms.unseen.take()) else {
+            return;
+        };
+        for (name, room) in unseen {
+            let here = self.online.get(&name).copied();
+            let change = Membership {
+                room: format!("#{room}"),
+                name: name.to_string(),
+                joined: false,
+                time: String::new(),
+                text: None,
+            };
+            if self.rooms.is_member(&name, &change.room) {
+                self.left_room(&name, &change, here);
+            }
+        }
+    }
+}
+
+/// A `MSG` frame's sender, and the names (not rooms) it is addressed to.
+fn sender_and_names(frame: &[u8]) -> (Option<&str>, Vec<&str>) {
+    let line = std::str::from_utf8(frame).unwrap_or_default();
+    let mut parts = line.splitn(4, ' ');
+    let (Some("MSG"), from, to) = (parts.next(), parts.next(), parts.next()) else {
+        return (None, Vec::new());
+    };
+    let named = to
+        .map(|to| {
+            Command::recipients(to)
+                .filter(|t| !t.starts_with('#'))
+                .collect()
+        })
+        .unwrap_or_default();
+    (from, named)
+}

@@ -1,0 +1,169 @@
+//! Rooms across a cluster: one room whatever node its members are on,
+//! what it said kept in JetStream — so a member gets it at login on any
+//! node, and a node started later knows it — and a node's `kill -9`
+//! losing nothing stored. Real nats-server and evchat-server processes;
+//! skipped without nats-server, except under CI.
+
+mod common;
+
+use common::cluster::node;
+use common::nats::{nats_server_available, NatsCluster};
+use common::Line;
+
+/// Reads lines until one starts with `prefix`; returns it, answering the
+/// server's `PING`s on the way.
+fn until(line: &mut Line, prefix: &str) -> String {
+    loop {
+        let got = line.recv();
+        if got.starts_with(prefix) {
+            return got;
+        }
+        if let Some(token) = got.strip_prefix("PING ") {
+            line.send(&format!("PONG {token}"));
+        }
+    }
+}
+
+/// The text of a `MSG <from> <to> <time> <text>` line.
+fn text_of(msg: &str) -> &str {
+    msg.splitn(5, ' ').nth(4).unwrap_or_default()
+}
+
+#[test]
+fn a_room_is_one_room_across_nodes() {
+    if !nats_server_available() {
+        return;
+    }
+    let nats = NatsCluster::start(1);
+    let a = node(&nats.urls(), "a", &[]);
+    let b = node(&nats.urls(), "b", &[]);
+    let mut amy = a.login("amy");
+    amy.send("JOIN #Rust");
+    amy.expect("JOIN amy #Rust ");
+    let mut bob = b.login("bob");
+    bob.send("JOIN #rust");
+    // Spelt as its creator wrote it, on every node.
+    bob.expect("JOIN bob #Rust ");
+    until(&mut amy, "JOIN bob #Rust ");
+
+    amy.send("MSG #rust hello from a");
+    let msg = until(&mut bob, "MSG amy #Rust ");
+    assert_eq!(text_of(&msg), "hello from a");
+    bob.send("MSG #RUST,amy hello from b");
+    let msg = until(&mut amy, "MSG bob #Rust,amy ");
+    assert_eq!(text_of(&msg), "hello from b");
+    // Once, though named and a member.
+    amy.send("WHO #rust");
+    assert_eq!(amy.sync(), ["USERS #Rust amy bob"]);
+
+    bob.send("ROOMS");
+    assert_eq!(bob.sync(), ["ROOMS #Rust"]);
+    bob.send("PART #rust see you");
+    bob.expect("PART bob #Rust ");
+    let part = until(&mut amy, "PART bob #Rust ");
+    assert!(part.ends_with(" see you"), "{part}");
+    // Not a member any more, on either node.
+    bob.send("MSG #rust still here?");
+    assert_eq!(bob.sync(), ["ERR 403 not in #Rust; nothing was sent"]);
+    amy.send("WHO #rust");
+    assert_eq!(amy.sync(), ["USERS #Rust amy"]);
+}
+
+#[test]
+fn history_and_catch_up_come_from_any_node() {
+    if !nats_server_available() {
+        return;
+    }
+    let nats = NatsCluster::start(1);
+    let a = node(&nats.urls(), "a", &[]);
+    let b = node(&nats.urls(), "b", &[]);
+    let mut amy = a.login("amy");
+    amy.send("JOIN #r");
+    amy.expect("JOIN amy #r ");
+    for i in 1..=3 {
+        amy.send(&format!("MSG #r before {i}"));
+    }
+    assert!(amy.sync().is_empty());
+
+    // Joining on another node: the history first, oldest first.
+    let mut cat = b.login("cat");
+    cat.send("JOIN #r");
+    cat.expect("JOIN cat #r ");
+    let history: Vec<String> = cat.sync();
+    let texts: Vec<&str> = history.iter().map(|l| text_of(l)).collect();
+    assert_eq!(texts, ["before 1", "before 2", "before 3"], "{history:?}");
+
+    // amy leaves; what is said while she is away comes at her next
+    // login, on the other node, after her JOIN for the room.
+    amy.send("QUIT");
+    amy.until_closed();
+    until(&mut cat, "LEFT amy");
+    cat.send("MSG #r while away 1");
+    cat.send("MSG #r while away 2");
+    assert!(cat.sync().is_empty());
+    let mut amy = b.login("amy");
+    let join = amy.recv();
+    assert!(join.starts_with("JOIN amy #r "), "{join}");
+    let caught_up = amy.sync();
+    let texts: Vec<&str> = caught_up.iter().map(|l| text_of(l)).collect();
+    assert!(
+        texts.ends_with(&["while away 1", "while away 2"]),
+        "{caught_up:?}"
+    );
+    assert!(
+        caught_up.iter().all(|l| l.starts_with("MSG ")),
+        "{caught_up:?}"
+    );
+
+    // A node started now knows the room and what it said.
+    let c = node(&nats.urls(), "c", &[]);
+    let mut dan = c.login("dan");
+    dan.send("JOIN #r");
+    dan.expect("JOIN dan #r ");
+    let history = dan.sync();
+    let texts: Vec<&str> = history.iter().map(|l| text_of(l)).collect();
+    assert_eq!(
+        texts,
+        [
+            "before 1",
+            "before 2",
+            "before 3",
+            "while away 1",
+            "while away 2"
+        ]
+    );
+}
+
+#[test]
+fn what_a_room_was_told_survives_its_nodes_kill_9() {
+    if !nats_server_available() {
+        return;
+    }
+    let nats = NatsCluster::start(1);
+    let mut a = node(&nats.urls(), "a", &[]);
+    let mut bob = a.login("bob");
+    bob.send("JOIN #ops");
+    bob.expect("JOIN bob #ops ");
+    bob.send("MSG #ops the disk is full");
+    // Its PONG: the message is stored.
+    assert!(bob.sync().is_empty());
+    a.kill();
+
+    let b = node(&nats.urls(), "b", &[]);
+    let mut eve = b.login("eve");
+    eve.send("JOIN #ops");
+    eve.expect("JOIN eve #ops ");
+    let history = eve.sync();
+    assert_eq!(history.len(), 1, "{history:?}");
+    assert_eq!(text_of(&history[0]), "the disk is full");
+    // bob is still a member: his membership is the cluster's, not his
+    // node's.
+    eve.send("MSG #ops and now?");
+    assert!(eve.sync().is_empty());
+    let mut bob = common::cluster::login_eventually(&b, "LOGIN bob");
+    let join = until(&mut bob, "JOIN bob #ops ");
+    assert!(join.starts_with("JOIN bob #ops "));
+    let caught_up = bob.sync();
+    let texts: Vec<&str> = caught_up.iter().map(|l| text_of(l)).collect();
+    assert!(texts.ends_with(&["and now?"]), "{caught_up:?}");
+}
