@@ -354,6 +354,11 @@ fn without_jetstream_quorum_logins_and_held_mail_get_503_and_come_back() {
     let mut alice = login(&t.nodes[0], "alice");
     let mut bob = login(&t.nodes[1], "bob");
     wait_line(&mut alice, |l| l.starts_with("JOINED bob"));
+    for (user, name) in [(&mut alice, "alice"), (&mut bob, "bob")] {
+        user.send("JOIN #q");
+        wait_line(user, |l| l.starts_with(&format!("JOIN {name} #q ")));
+    }
+    wait_line(&mut alice, |l| l.starts_with("JOIN bob #q "));
     // One server down: everyone stays and chats. Core NATS is at most
     // once, so what was in flight while a node reconnected may be lost:
     // count it.
@@ -384,6 +389,17 @@ fn without_jetstream_quorum_logins_and_held_mail_get_503_and_come_back() {
     alice.send("MSG gina are you there");
     let refused = wait_line(&mut alice, |l| l.starts_with("ERR"));
     assert!(refused.starts_with("ERR 503"), "{refused}");
+    // Rooms are in JetStream: a room message or join is refused, saying
+    // nothing was done.
+    for frame in ["MSG #q lost?", "JOIN #other"] {
+        alice.send(frame);
+        let refused = wait_line(&mut alice, |l| l.starts_with("ERR"));
+        assert!(
+            refused.starts_with("ERR 503 the cluster is unavailable")
+                && refused.ends_with("nothing was done"),
+            "{frame}: {refused}"
+        );
+    }
     // Back: logins work again.
     t.nats.restart(1);
     t.nats.restart(2);
@@ -400,6 +416,17 @@ fn without_jetstream_quorum_logins_and_held_mail_get_503_and_come_back() {
             "logins did not come back: {answer}"
         );
     }
+    // And rooms: both nodes follow them again.
+    loop {
+        alice.send("MSG #q back");
+        let answer = alice.sync();
+        if answer.is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "rooms did not come back: {answer:?}");
+    }
+    let back = wait_line(&mut bob, |l| l.starts_with("MSG alice #q "));
+    assert!(back.ends_with(" back"), "{back}");
 }
 
 #[test]
