@@ -423,7 +423,10 @@ fn without_jetstream_quorum_logins_and_held_mail_get_503_and_come_back() {
         if answer.is_empty() {
             break;
         }
-        assert!(Instant::now() < deadline, "rooms did not come back: {answer:?}");
+        assert!(
+            Instant::now() < deadline,
+            "rooms did not come back: {answer:?}"
+        );
     }
     let back = wait_line(&mut bob, |l| l.starts_with("MSG alice #q "));
     assert!(back.ends_with(" back"), "{back}");

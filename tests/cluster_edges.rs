@@ -24,10 +24,15 @@ fn a_single_nodes_journal_moves_into_the_cluster_once() {
     {
         let mut alone = TestServer::start(&["--data-dir", dir]);
         let mut carol = alone.login("carol");
+        carol.send("JOIN #Old");
+        carol.expect("JOIN carol #Old ");
         carol.send("QUIT");
         carol.until_closed();
         let mut alice = alone.login("alice");
         alice.send("MSG carol from the old days");
+        alice.send("JOIN #old");
+        alice.expect("JOIN alice #Old ");
+        alice.send("MSG #old said alone");
         assert!(alice.sync().is_empty());
         alone.signal(libc::SIGTERM);
         assert!(alone.wait_exit().success());
@@ -43,6 +48,13 @@ fn a_single_nodes_journal_moves_into_the_cluster_once() {
     let mut carol = login_eventually(&first, "LOGIN carol");
     let mail = carol.recv();
     assert!(mail.ends_with(" from the old days"), "{mail}");
+    // Her rooms came along, with what was said in them while she was away.
+    carol.expect("JOIN carol #Old ");
+    let said = carol.recv();
+    assert!(
+        said.starts_with("MSG alice #Old ") && said.ends_with(" said alone"),
+        "{said}"
+    );
     // Not imported twice.
     let second = node(&nats.urls(), "b", &["--data-dir", dir]);
     assert!(!second.log().contains("imported"), "{}", second.log());

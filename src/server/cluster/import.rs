@@ -1,12 +1,15 @@
 //! The first clustered start of a node that ran alone before: its
-//! journal's known names and held mail move into JetStream, once, and the
-//! journal is renamed so that it is not imported again.
+//! journal's known names, held mail and rooms (members, what they
+//! remember, who has read what) move into JetStream, once, and the journal
+//! is renamed so that it is not imported again.
 
 use super::bridge::KNOWN;
 use super::connect::{bucket, connect};
 use super::mailbox::Mailbox;
+use super::rooms::Membership;
+use super::rooms_store::RoomStores;
 use super::{ClusterSettings, HoldOutcome};
-use crate::server::journal::recover;
+use crate::server::journal::{recover, RoomsImage};
 use async_nats::jetstream;
 use bytes::Bytes;
 use log::{info, warn};
@@ -21,7 +24,7 @@ pub fn import_journal(dir: &Path, settings: &ClusterSettings) -> Result<(), Stri
     }
     let image = recover::recover(&path)?.image;
     let imported = dir.join("journal.imported");
-    if image.known.is_empty() && image.held.is_empty() {
+    if image.known.is_empty() && image.held.is_empty() && image.rooms.rooms.is_empty() {
         return Ok(());
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -53,6 +56,8 @@ pub fn import_journal(dir: &Path, settings: &ClusterSettings) -> Result<(), Stri
                 HoldOutcome::Refused(_, why) => return Err(format!("import failed: {why}")),
             }
         }
+        let rooms = RoomStores::open(&js, settings).await?;
+        import_rooms(&rooms, &image.rooms).await?;
         let _ = client.flush().await;
         Ok::<_, String>((image.known.len(), letters))
     })?;
@@ -65,10 +70,50 @@ pub fn import_journal(dir: &Path, settings: &ClusterSettings) -> Result<(), Stri
         )
     })?;
     info!(
-        "imported the single-node journal {} into the cluster: {names} known names and {letters} \
-         held messages; it is kept as {}",
+        "imported the single-node journal {} into the cluster: {names} known names, {letters} \
+         held messages and {} rooms; it is kept as {}",
         path.display(),
+        image.rooms.rooms.len(),
         imported.display()
     );
+    Ok(())
+}
+
+/// Moves the rooms in: their members, what they remember (in the order
+/// said, renumbered by the stream) and read marks (each moved to the last
+/// message numbered at or before it: nothing read comes again, nothing
+/// unread is skipped).
+async fn import_rooms(stores: &RoomStores, image: &RoomsImage) -> Result<(), String> {
+    let time = {
+        let mut clock = crate::server::clock::Clock::default();
+        clock.set();
+        clock.stamp().as_str().to_owned()
+    };
+    for (room, members) in &image.rooms {
+        for name in members {
+            let change = Membership {
+                room: room.clone(),
+                name: name.clone(),
+                joined: true,
+                time: time.clone(),
+                text: None,
+            };
+            stores.write_member(&change).await?;
+        }
+    }
+    let before = stores.last_said().await?;
+    let mut renumbered = Vec::with_capacity(image.said.len());
+    for (seq, frame, rooms) in &image.said {
+        let at = stores.say(rooms, Bytes::copy_from_slice(frame)).await?;
+        renumbered.push((*seq, at));
+    }
+    for (name, read) in &image.read {
+        let at = renumbered
+            .iter()
+            .take_while(|(old, _)| old <= read)
+            .last()
+            .map_or(before, |(_, new)| *new);
+        stores.mark_read(name, at).await;
+    }
     Ok(())
 }

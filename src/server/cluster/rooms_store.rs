@@ -72,6 +72,13 @@ impl RoomStores {
         Ok(ack.await.map_err(|e| e.to_string())?.sequence)
     }
 
+    /// The stream's last sequence (0: empty).
+    pub(super) async fn last_said(&self) -> Result<u64, String> {
+        let mut stream = self.stream.clone();
+        let info = stream.info().await.map_err(|e| e.to_string())?;
+        Ok(info.state.last_sequence)
+    }
+
     /// `name` has been sent what its rooms said up to `seq` (at least
     /// once: a mark lost here only sends some of it again).
     pub(super) async fn mark_read(&self, name: &str, seq: u64) {

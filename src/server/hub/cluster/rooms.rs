@@ -250,9 +250,23 @@ impl<T: Write> Hub<T> {
     }
 
     /// The held mail fetched at login is written (or cannot be fetched
-    /// now): the rooms' catch-up comes next, once per login, leaving out
-    /// what `held` (the last window) had.
+    /// now): the rooms' catch-up comes next, once per login.
     pub(in crate::server::hub) fn rooms_catch_up_due(&mut self, key: usize, held: &[Rc<[u8]>]) {
+        let (frames, up_to) = self.rooms_catch_up_start(key, held);
+        if !frames.is_empty() || up_to.is_some() {
+            use crate::server::hub::mail::Contents;
+            self.write_held(key, frames.iter(), Contents::Nothing, up_to);
+        }
+    }
+
+    /// Starts the rooms' catch-up of a login, if it is due (once per
+    /// login), leaving out what `held` (the last window of held mail) had:
+    /// its first window, and the number it goes up to if that is all.
+    pub(in crate::server::hub) fn rooms_catch_up_start(
+        &mut self,
+        key: usize,
+        held: &[Rc<[u8]>],
+    ) -> (Vec<Rc<[u8]>>, Option<u64>) {
         let due = self
             .queues
             .with_session(key, |s| std::mem::take(&mut s.mail.rooms_due))
@@ -262,13 +276,9 @@ impl<T: Write> Hub<T> {
             .sessions
             .get(key)
             .and_then(|s| s.user.name.clone());
-        let (true, Some(name)) = (due, name) else {
-            return;
-        };
-        let (frames, up_to) = self.start_catch_up(key, &name, held);
-        if !frames.is_empty() || up_to.is_some() {
-            use crate::server::hub::mail::Contents;
-            self.write_held(key, frames.iter(), Contents::Nothing, up_to);
+        match (due, name) {
+            (true, Some(name)) => self.start_catch_up(key, &name, held),
+            _ => (Vec::new(), None),
         }
     }
 

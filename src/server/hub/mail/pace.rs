@@ -263,7 +263,6 @@ impl<T: Write> Hub<T> {
     ) {
         let count = mail.frames.len();
         let frames: Vec<Rc<[u8]>> = mail.frames.iter().map(|f| Rc::from(&f[..])).collect();
-        self.write_held(key, frames.iter(), Contents::Ticket(mail.ticket), None);
         let more = self
             .queues
             .with_session(key, |s| {
@@ -271,12 +270,19 @@ impl<T: Write> Hub<T> {
                 s.mail.pace.more
             })
             .unwrap_or(false);
+        // After the last window, at login, the rooms' catch-up, under the
+        // same `PING`.
+        let (rooms, up_to) = match more {
+            true => (Vec::new(), None),
+            false => self.rooms_catch_up_start(key, &frames),
+        };
+        let contents = Contents::Ticket(mail.ticket);
+        self.write_held(key, frames.iter().chain(rooms.iter()), contents, up_to);
         if more {
             info!("{name}: delivering {count} held messages, and more after them");
         } else {
             info!("{name}: delivering {count} held messages");
             self.release_later(key);
-            self.rooms_catch_up_due(key, &frames);
         }
     }
 
