@@ -22,8 +22,9 @@
 //! more ([`server::handshake_pool`]); with `--cluster`, one more owns a
 //! NATS client ([`server::cluster`]) — other nodes' messages join the
 //! turn's batch as if they were local, names are claimed and held mail
-//! kept in JetStream, and the path from socket to write queue stays the
-//! same. Helpers wake the loop through a `mio::Waker`. The [`client`]
+//! kept in JetStream, rooms live there too (every node follows them into
+//! its own copy, which the hub reads as a single server reads its own),
+//! and the path from socket to write queue stays the same. Helpers wake the loop through a `mio::Waker`. The [`client`]
 //! module is the library programs embed and the terminal client; [`bench`]
 //! is `evchat-bench`; the binaries in `src/bin` are thin command-line
 //! shells over these modules.

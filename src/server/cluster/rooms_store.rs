@@ -183,7 +183,7 @@ pub(super) async fn follow_said(
                     break;
                 }
             };
-            let Ok(seq) = message.info().map(|i| i.stream_sequence) else {
+            let Ok((seq, pending)) = message.info().map(|i| (i.stream_sequence, i.pending)) else {
                 continue;
             };
             next = seq + 1;
@@ -195,22 +195,26 @@ pub(super) async fn follow_said(
             let valid = |r: &Vec<String>| {
                 said_in_first(r, &message.subject) && is_msg_frame(&message.payload)
             };
-            let Some(rooms) = rooms.filter(valid) else {
-                warn!("a malformed message in the rooms stream ({seq}) skipped");
-                continue;
-            };
-            let frame = message.payload.clone();
-            let len = frame.len() as u64;
-            if first_sync.is_some() {
-                // Read before the loop runs: all of it is taken in first.
-                gauges.admit_anyway(len);
-            } else {
-                while !gauges.admit(len) {
-                    tokio::time::sleep(Duration::from_millis(2)).await;
+            match rooms.filter(valid) {
+                None => warn!("a malformed message in the rooms stream ({seq}) skipped"),
+                Some(rooms) => {
+                    let frame = message.payload.clone();
+                    let len = frame.len() as u64;
+                    if first_sync.is_some() {
+                        // Read before the loop runs: all of it is taken in
+                        // first.
+                        gauges.admit_anyway(len);
+                    } else {
+                        while !gauges.admit(len) {
+                            tokio::time::sleep(Duration::from_millis(2)).await;
+                        }
+                    }
+                    to_loop.send(FromCluster::RoomSaid { seq, rooms, frame });
                 }
             }
-            to_loop.send(FromCluster::RoomSaid { seq, rooms, frame });
-            if seq >= at_start {
+            // Caught up: nothing more was pending (the last message at
+            // the start may have been purged since), or past it.
+            if pending == 0 || seq >= at_start {
                 first_sync.take().map(|t| t.send(()));
             }
         }
