@@ -38,6 +38,8 @@
 //! files and local time, so a program that only chats does not build them.
 
 #[cfg(feature = "terminal")]
+mod away;
+#[cfg(feature = "terminal")]
 pub mod cli;
 #[cfg(feature = "terminal")]
 mod console;
@@ -51,6 +53,8 @@ mod keys;
 mod line_editor;
 #[cfg(feature = "terminal")]
 mod reader;
+#[cfg(feature = "terminal")]
+mod reconnect;
 #[cfg(feature = "terminal")]
 mod settings;
 pub mod tls;
@@ -248,6 +252,18 @@ impl Receiver {
     /// [`Error::Closed`].
     pub fn recv(&mut self) -> Result<Event, Error> {
         loop {
+            match self.recv_with_pings()? {
+                Event::Ping { .. } => {}
+                event => return Ok(event),
+            }
+        }
+    }
+
+    /// As [`Receiver::recv`], but a server `PING` is returned too, once it
+    /// has been answered: it ends what the server sent at login (held
+    /// mail, rooms' catch-up), or each window of it.
+    pub fn recv_with_pings(&mut self) -> Result<Event, Error> {
+        loop {
             self.read_line()?;
             let line = std::str::from_utf8(&self.line)
                 .map_err(|_| Error::Protocol(BadFrame("frame is not UTF-8".into())))?;
@@ -255,10 +271,11 @@ impl Receiver {
             if line.is_empty() {
                 continue;
             }
-            match Event::parse(line).map_err(Error::Protocol)? {
-                Event::Ping { token } => self.sender.pong(token.as_deref())?,
-                event => return Ok(event),
+            let event = Event::parse(line).map_err(Error::Protocol)?;
+            if let Event::Ping { token } = &event {
+                self.sender.pong(token.as_deref())?;
             }
+            return Ok(event);
         }
     }
 
