@@ -67,7 +67,10 @@ fn a_lost_connection_is_made_again_and_the_half_typed_line_is_sent_whole() {
     let port = first.addr.port();
     let mut term = alice(port);
     term.type_text("/join #r\r");
-    term.wait_for("the room", |rows| rows.iter().any(|r| r == "alice #r>"));
+    // Its confirmation comes once the journal has the join.
+    term.wait_for("the room", |rows| {
+        rows.iter().any(|r| untimed(r) == "* alice joined #r")
+    });
     term.type_text("hello wor");
     term.wait_for("the half-typed line", |rows| {
         is_last(rows, "alice #r> hello wor")
