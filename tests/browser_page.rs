@@ -99,6 +99,9 @@ fn typed_lines_follow_the_terminal_clients_rules() {
         ),
         ("//etc/motd", ("SAY", "/etc/motd")),
         ("//x @bob", ("MSG", "/x")),
+        // Punctuation typed after a mention is punctuation.
+        ("@bob: hi", ("MSG", "hi")),
+        ("thanks @bob!", ("MSG", "thanks")),
     ];
     for (typed, (verb, text)) in sent {
         say(&mut tab, typed);

@@ -3,14 +3,14 @@
 //! are typed in bursts, faster than any person. Checked on the rendered
 //! screen: every received line stays there, in order, while a line is
 //! being typed; hostile text is shown, not obeyed; the last words before
-//! the server goes away are printed before the goodbye (also over a pipe).
+//! the server goes away are printed before saying so (also over a pipe).
 
 mod common;
 #[path = "common/pty.rs"]
 mod pty;
 
 use common::{TestServer, PATIENCE};
-use pty::{shown, Pty};
+use pty::{shown, untimed, used, Pty};
 use std::io::Read;
 use std::process::{Command, ExitStatus, Stdio};
 
@@ -24,23 +24,6 @@ fn client(server: &TestServer, args: &[&str]) -> Command {
 /// Indexes of the rows equal to `row`.
 fn find(rows: &[String], row: &str) -> Vec<usize> {
     (0..rows.len()).filter(|&i| rows[i] == row).collect()
-}
-
-/// The rows with text, without the blank ones after the last.
-fn used(rows: &[String]) -> &[String] {
-    let end = rows
-        .iter()
-        .rposition(|r| !r.is_empty())
-        .map_or(0, |i| i + 1);
-    &rows[..end]
-}
-
-/// Drops `[hh:mm:ss] ` from the start of a row.
-fn untimed(row: &str) -> &str {
-    row.strip_prefix('[')
-        .and_then(|r| r.split_once("] "))
-        .filter(|(time, _)| time.len() == 8 && time.chars().all(|c| c.is_ascii_digit() || c == ':'))
-        .map_or(row, |(_, rest)| rest)
 }
 
 #[test]
@@ -219,8 +202,8 @@ fn after_five_failed_logins_the_client_says_so_and_exits_1() {
 }
 
 #[test]
-fn the_last_words_come_before_the_goodbye_in_a_terminal() {
-    let server = TestServer::start(&[]);
+fn the_last_words_come_before_the_loss_in_a_terminal_and_quit_then_leaves_at_once() {
+    let mut server = TestServer::start(&[]);
     let mut bob = server.login("bob");
     let mut term = Pty::spawn(client(&server, &["alice"]));
     bob.expect("JOINED alice ");
@@ -232,21 +215,34 @@ fn the_last_words_come_before_the_goodbye_in_a_terminal() {
         used(rows).last().is_some_and(|r| r == "alice> half-typed")
     });
     server.signal(libc::SIGTERM);
-    let (status, rows) = term.wait_exit();
+    server.wait_exit();
+    let rows = term.wait_for("the loss, said", |rows| {
+        rows.iter().any(|r| r.starts_with("* connection lost: "))
+    });
     let screen = shown(&rows);
-    assert_eq!(status.code(), Some(1), "{screen}");
     let rows = used(&rows);
+    let lost = rows
+        .iter()
+        .position(|r| r.starts_with("* connection lost: "))
+        .unwrap_or_default();
     assert_eq!(
-        rows[rows.len() - 2..],
-        [
-            "! error 503: server shutting down",
-            "evchat-client: connection to server lost: the server closed the connection",
-        ],
+        rows[lost - 1],
+        "! error 503: server shutting down",
         "{screen}"
     );
+    assert!(
+        rows[lost]
+            .starts_with("* connection lost: the server closed the connection; reconnecting in "),
+        "{screen}"
+    );
+    assert_eq!(rows[rows.len() - 1], "alice> half-typed", "{screen}");
+    // Nobody to wait for: /quit leaves at once (Ctrl-U clears the line).
+    term.type_text("\x15/quit\r");
+    let (status, rows) = term.wait_exit();
+    assert!(status.success(), "{}", shown(&rows));
     assert_eq!(
         term.cursor(),
-        (rows.len() as u16, 0),
+        (used(&rows).len() as u16, 0),
         "the shell prompt gets a line of its own"
     );
 }

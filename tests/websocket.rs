@@ -250,16 +250,40 @@ fn get(server: &TestServer, path: &str) -> String {
 #[test]
 fn the_page_is_served_with_a_strict_policy_and_no_web_turns_http_off() {
     let server = TestServer::start(&[]);
-    for (path, kind) in [
-        ("/", "text/html"),
-        ("/app.js", "text/javascript"),
-        ("/input.js", "text/javascript"),
-        ("/app.css", "text/css"),
-        ("/favicon.ico", "image/svg+xml"),
-    ] {
+    // Every file of web/, as built into the binary: one added to the page
+    // but not served fails here.
+    let web = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("web");
+    let mut files: Vec<(String, String, &str)> = std::fs::read_dir(&web)
+        .unwrap()
+        .map(|entry| {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            let kind = match name.rsplit_once('.').map(|(_, ext)| ext) {
+                Some("html") => "text/html",
+                Some("js") => "text/javascript",
+                Some("css") => "text/css",
+                Some("svg") => "image/svg+xml",
+                other => panic!("web/{name}: what type is {other:?}?"),
+            };
+            let body = std::fs::read_to_string(web.join(&name)).unwrap();
+            let path = if name == "index.html" {
+                "/".to_owned()
+            } else {
+                format!("/{name}")
+            };
+            (path, body, kind)
+        })
+        .collect();
+    assert!(files.len() >= 8, "{files:?}");
+    let icon = std::fs::read_to_string(web.join("favicon.svg")).unwrap();
+    files.push(("/favicon.ico".to_owned(), icon, "image/svg+xml"));
+    for (path, body, kind) in &files {
         let answer = get(&server, path);
         assert!(answer.starts_with("HTTP/1.1 200 "), "{path}: {answer}");
         assert!(answer.contains(&format!("Content-Type: {kind}")), "{path}");
+        assert!(
+            answer.ends_with(body.as_str()),
+            "{path}: not the file in web/"
+        );
         assert!(answer.contains(
             "Content-Security-Policy: default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'\r\n"
         ), "{path}");

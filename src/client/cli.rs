@@ -11,6 +11,7 @@
 
 use super::input::{interpret, Action, Composer, HELP};
 use super::reader::{goodbye, spawn_reader, Note};
+use super::reconnect::Dialer;
 use super::settings::settings;
 use super::visible::visible_line;
 use super::{Client, Error, Receiver, Sender};
@@ -71,14 +72,23 @@ pub fn run(args: ClientArgs) -> ExitCode {
         }
     };
     let addr = format!("{}:{}", settings.host, settings.port);
-    let connected = if settings.tls {
-        crate::client::tls::client_config(settings.ca.as_deref())
-            .map_err(crate::client::Error::Invalid)
-            .and_then(|config| Client::connect_tls(addr.as_str(), &settings.host, config))
+    let tls = if settings.tls {
+        match crate::client::tls::client_config(settings.ca.as_deref()) {
+            Ok(config) => Some(config),
+            Err(e) => {
+                eprintln!("evchat-client: cannot connect to {addr}: {e}");
+                return ExitCode::from(1);
+            }
+        }
     } else {
-        Client::connect(addr.as_str())
+        None
     };
-    let mut client = match connected {
+    let dialer = Dialer {
+        addr: addr.clone(),
+        host: settings.host.clone(),
+        tls,
+    };
+    let mut client = match dialer.connect() {
         Ok(c) => c,
         Err(e) => {
             eprintln!(
@@ -96,8 +106,8 @@ pub fn run(args: ClientArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let name = match log_in(&mut client, settings.name, password, interactive) {
-        Ok(name) => name,
+    let (name, password) = match log_in(&mut client, settings.name, password, interactive) {
+        Ok(logged_in) => logged_in,
         Err(e) => {
             eprintln!(
                 "evchat-client: {}{}",
@@ -118,7 +128,11 @@ pub fn run(args: ClientArgs) -> ExitCode {
                 settings.to.join(", ")
             ));
         }
-        super::console::run(sender, receiver, &name, &settings.to, &greeting)
+        let again = Reconnect {
+            dialer: Arc::new(dialer),
+            password,
+        };
+        super::console::run(sender, receiver, &name, &settings.to, &greeting, again)
     } else {
         run_pipe(sender, receiver, &name, &settings.to)
     }
@@ -141,7 +155,14 @@ fn read_password_line() -> Result<String, String> {
     Ok(password)
 }
 
-/// Logs in; on a terminal, a refused name may be replaced by another, and
+/// What logging in again after a lost connection takes.
+pub(crate) struct Reconnect {
+    pub dialer: Arc<Dialer>,
+    /// The password that was given or typed, if any.
+    pub password: Option<String>,
+}
+
+/// Logs in (returning the name and password it took); on a terminal, a refused name may be replaced by another, and
 /// a server that wants a password is asked for one without echo — unless
 /// it has closed the connection (after too many failures), which ends the
 /// client with the server's reason.
@@ -150,10 +171,10 @@ fn log_in(
     mut name: String,
     mut password: Option<String>,
     interactive: bool,
-) -> Result<String, String> {
+) -> Result<(String, Option<String>), String> {
     loop {
         match client.login_with(&name, password.as_deref()) {
-            Ok(()) => return Ok(name),
+            Ok(()) => return Ok((name, password)),
             Err(Error::Refused { code: 401, text }) if interactive => {
                 // PING is a barrier: no PONG means the server hung up.
                 if client.sync().is_err() {
@@ -278,11 +299,13 @@ fn print_note(note: Note, done: &mpsc::Sender<()>, failed: &AtomicBool) {
         Note::Bye => {
             let _ = done.send(());
         }
-        Note::Lost(why) => {
+        Note::Lost { why, .. } => {
             let _ = std::io::stdout().lock().flush();
             eprintln!("{}", goodbye(&why));
             std::process::exit(1);
         }
+        // A script is told the server went away (above), not kept waiting.
+        Note::Reconnected(_) => {}
     }
 }
 

@@ -9,19 +9,21 @@
 //! active it wrote them without a line break, and the next prompt erased
 //! them.)
 
-use super::cli::{act, BYE_WAIT};
-use super::input::{interpret, Composer};
+use super::cli::{act, Reconnect, BYE_WAIT};
+use super::input::{interpret, Action, Composer};
 use super::keys::KeyDecoder;
 use super::line_editor::{LineEditor, Outcome};
 use super::reader::{goodbye, spawn_reader, Note};
+use super::reconnect::spawn_reconnect;
 use super::tty::{self, RawMode};
 use super::visible::visible_line;
-use super::{Receiver, Sender};
+use super::{Client, Receiver, Sender};
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::process::ExitCode;
-use std::sync::mpsc::{self, TryRecvError};
+use std::sync::mpsc::{self, SyncSender, TryRecvError};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Received events waiting to be printed, at most.
@@ -82,14 +84,36 @@ impl Screen {
     }
 }
 
-/// Runs the session in the terminal until BYE (0) or the connection is
-/// lost (1). `greeting` is printed first.
+/// Where the reader and the reconnecting thread leave their notes, with
+/// a byte on the socket the console waits on to wake it.
+#[derive(Clone)]
+struct Postbox {
+    notes: SyncSender<Note>,
+    waker: Arc<UnixStream>,
+}
+
+impl Postbox {
+    fn deliverer(&self) -> impl FnMut(Note) + Send + 'static {
+        let postbox = self.clone();
+        move |note| {
+            let _ = postbox.notes.send(note);
+            // A full socket means the console has wake-ups waiting already.
+            let _ = (&*postbox.waker).write(&[1]);
+        }
+    }
+}
+
+/// Runs the session in the terminal until BYE or a /quit (0), or the
+/// connection is lost for good (1): a lost connection is made again, with
+/// the typed line kept, unless the name was taken over or the login is
+/// refused. `greeting` is printed first.
 pub fn run(
     sender: Sender,
     receiver: Receiver,
     me: &str,
     to: &[String],
     greeting: &[String],
+    again: Reconnect,
 ) -> ExitCode {
     let fail = |e: std::io::Error| {
         eprintln!("evchat-client: cannot use the terminal: {e}");
@@ -110,12 +134,16 @@ pub fn run(
     // socket fills, and the server — not this process — decides (a client
     // too far behind is cut with 429).
     let (notes_in, notes) = mpsc::sync_channel(NOTES_WAITING);
-    spawn_reader(receiver, me.to_owned(), move |note| {
-        let _ = notes_in.send(note);
-        // A full socket means the console has wake-ups waiting already.
-        let _ = (&waker).write(&[1]);
-    });
+    let postbox = Postbox {
+        notes: notes_in,
+        waker: Arc::new(waker),
+    };
+    spawn_reader(receiver, me.to_owned(), postbox.deliverer());
     let mut session = Session {
+        sender,
+        offline: false,
+        again,
+        postbox,
         screen: Screen {
             pending: String::new(),
             shown: false,
@@ -131,10 +159,8 @@ pub fn run(
     for line in greeting {
         session.screen.print(line);
     }
-    if let Err(e) = sender.who() {
-        session.screen.print(&format!("! not sent: {e}"));
-    }
-    let (code, lost) = session.run(&sender, &raw, &wake, &notes);
+    session.ask_who();
+    let (code, lost) = session.run(&raw, &wake, &notes);
     drop(raw);
     if let Some(why) = lost {
         eprintln!("{}", goodbye(&why));
@@ -147,6 +173,11 @@ pub fn run(
 type Ending = (ExitCode, Option<String>);
 
 struct Session {
+    sender: Sender,
+    /// The connection was lost and is being made again.
+    offline: bool,
+    again: Reconnect,
+    postbox: Postbox,
     screen: Screen,
     me: String,
     to: Vec<String>,
@@ -167,13 +198,7 @@ impl Session {
         };
     }
 
-    fn run(
-        &mut self,
-        sender: &Sender,
-        raw: &RawMode,
-        wake: &UnixStream,
-        notes: &mpsc::Receiver<Note>,
-    ) -> Ending {
+    fn run(&mut self, raw: &RawMode, wake: &UnixStream, notes: &mpsc::Receiver<Note>) -> Ending {
         let mut bytes = [0u8; 4096];
         let mut keys = KeyDecoder::default();
         loop {
@@ -198,7 +223,11 @@ impl Session {
                 match notes.try_recv() {
                     Ok(Note::Show(text) | Note::Refused(text)) => self.screen.print(&text),
                     Ok(Note::Bye) => return self.leave(ExitCode::SUCCESS, None),
-                    Ok(Note::Lost(why)) => return self.leave(ExitCode::from(1), Some(why)),
+                    Ok(Note::Lost { why, again }) if again && self.quit_at.is_none() => {
+                        self.lost(why)
+                    }
+                    Ok(Note::Lost { why, .. }) => return self.leave(ExitCode::from(1), Some(why)),
+                    Ok(Note::Reconnected(client)) => self.reconnected(client),
                     Err(TryRecvError::Empty) => break,
                     Err(TryRecvError::Disconnected) => {
                         let why = "the reader stopped".to_owned();
@@ -209,29 +238,43 @@ impl Session {
             if typed {
                 let n = tty::read_stdin(&mut bytes).unwrap_or(0);
                 if n == 0 {
-                    self.quit(sender);
+                    self.quit();
                 }
                 for key in keys.feed(bytes.get(..n).unwrap_or_default()) {
                     if self.quit_at.is_some() {
                         break;
                     }
                     let outcome = self.screen.editor.apply(key);
-                    self.on_key(outcome, sender, raw);
+                    self.on_key(outcome, raw);
                 }
+            }
+            // Nobody to say goodbye to.
+            if self.offline && self.quit_at.is_some() {
+                return self.leave(ExitCode::SUCCESS, None);
             }
         }
     }
 
-    fn on_key(&mut self, outcome: Outcome, sender: &Sender, raw: &RawMode) {
+    fn on_key(&mut self, outcome: Outcome, raw: &RawMode) {
         match outcome {
             Outcome::Changed => {}
+            Outcome::Submit(line) if self.offline => {
+                if matches!(interpret(&line, &[]), Action::Quit(_)) {
+                    self.quit_at = Some(Instant::now());
+                } else {
+                    // Kept to be sent once connected again, not lost.
+                    self.screen.editor.restore(&line);
+                    self.screen
+                        .print("! not connected; press Enter again once reconnected");
+                }
+            }
             Outcome::Submit(line) => {
                 let echo = format!("{}{}", self.screen.prompt, visible_line(&line));
                 self.screen.print(&echo);
                 if let Some(message) = self.composer.push(&line) {
                     let action = interpret(&message, &self.to);
                     let screen = &mut self.screen;
-                    if act(sender, action, &mut self.to, &mut |text| {
+                    if act(&self.sender, action, &mut self.to, &mut |text| {
                         screen.print(&text)
                     }) {
                         self.quit_at = Some(Instant::now());
@@ -249,7 +292,7 @@ impl Session {
                 self.composer.clear();
                 self.set_prompt();
             }
-            Outcome::EndOfInput => self.quit(sender),
+            Outcome::EndOfInput => self.quit(),
             Outcome::Suspend => {
                 self.screen.flush(false);
                 let _ = raw.suspend();
@@ -257,11 +300,36 @@ impl Session {
         }
     }
 
-    fn quit(&mut self, sender: &Sender) {
+    fn quit(&mut self) {
         if self.quit_at.is_none() {
-            let _ = sender.quit(None);
+            let _ = self.sender.quit(None);
             self.quit_at = Some(Instant::now());
         }
+    }
+
+    fn ask_who(&mut self) {
+        if let Err(e) = self.sender.who() {
+            self.screen.print(&format!("! not sent: {e}"));
+        }
+    }
+
+    /// The connection is gone, but not for good: make it again, in the
+    /// background, while the line being typed stays as it is.
+    fn lost(&mut self, why: String) {
+        self.offline = true;
+        let dialer = Arc::clone(&self.again.dialer);
+        let password = self.again.password.clone();
+        let deliver = self.postbox.deliverer();
+        spawn_reconnect(dialer, self.me.clone(), password, why, deliver);
+    }
+
+    fn reconnected(&mut self, client: Client) {
+        let (sender, receiver) = client.split();
+        spawn_reader(receiver, self.me.clone(), self.postbox.deliverer());
+        self.sender = sender;
+        self.offline = false;
+        self.screen.print(&format!("* reconnected as {}", self.me));
+        self.ask_who();
     }
 
     /// Prints everything pending and takes the typed line away, so the

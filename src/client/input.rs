@@ -441,6 +441,22 @@ mod tests {
     }
 
     #[test]
+    fn every_help_line_says_what_it_does_in_the_same_column() {
+        let columns: Vec<usize> = HELP
+            .lines()
+            .map(|line| {
+                let keys = line.trim_start().split("  ").next().unwrap_or_default();
+                let after = &line[line.find(keys).unwrap_or(0) + keys.len()..];
+                line.len() - after.trim_start().len()
+            })
+            .collect();
+        assert!(
+            columns.windows(2).all(|w| w[0] == w[1]),
+            "{columns:?}\n{HELP}"
+        );
+    }
+
+    #[test]
     fn slash_commands() {
         assert_eq!(interpret("/who", &[]), Action::Who);
         assert_eq!(

@@ -93,6 +93,14 @@ impl LineEditor {
         Outcome::Changed
     }
 
+    /// Puts `line` back to be edited again, the cursor at its end (a line
+    /// that could not be sent).
+    pub fn restore(&mut self, line: &str) {
+        self.line = line.chars().collect();
+        self.cursor = self.line.len();
+        self.browsing = None;
+    }
+
     /// Empties the line, keeping a non-blank one in the history.
     fn take(&mut self) -> String {
         let line: String = self.line.drain(..).collect();

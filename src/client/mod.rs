@@ -24,19 +24,24 @@
 //!
 //! The terminal client (`evchat-client`) is built on it: [`cli`] and
 //! `settings` read the flags and config, `reader` is its reader thread,
-//! which only hands rendered events on; in a terminal one thread — the
-//! `console`, with its own `line_editor`, `keys` decoder and `tty` mode —
-//! owns the screen and is the only one that writes to it, so no received
-//! line is drawn over or lost. [`display`] renders events and [`visible`]
-//! makes every control character of untrusted text visible; [`input`]
-//! interprets what is typed; [`tls`] is the client side of TLS.
+//! which only hands rendered events on (`away` tells it which came at
+//! login), and `reconnect` makes a lost connection again; in a terminal
+//! one thread — the `console`, with its own `line_editor`, `keys` decoder
+//! and `tty` mode — owns the screen and is the only one that writes to
+//! it, so no received line is drawn over or lost. [`display`] renders
+//! events and [`visible`] makes every control character of untrusted text
+//! visible; [`input`] interprets what is typed; [`tls`] is the client side
+//! of TLS.
 //!
 //! The library proper — this module's types, [`tls`] and [`visible`] — is
 //! the `client` feature; everything only the terminal client uses (`cli`,
-//! `settings`, `reader`, `console`, `line_editor`, `keys`, `tty`,
-//! `display`, `input`) is the `terminal` feature, with clap, the config
-//! files and local time, so a program that only chats does not build them.
+//! `settings`, `reader`, `away`, `reconnect`, `console`, `line_editor`,
+//! `keys`, `tty`, `display`, `input`) is the `terminal` feature, with
+//! clap, the config files and local time, so a program that only chats
+//! does not build them.
 
+#[cfg(feature = "terminal")]
+mod away;
 #[cfg(feature = "terminal")]
 pub mod cli;
 #[cfg(feature = "terminal")]
@@ -51,6 +56,8 @@ mod keys;
 mod line_editor;
 #[cfg(feature = "terminal")]
 mod reader;
+#[cfg(feature = "terminal")]
+mod reconnect;
 #[cfg(feature = "terminal")]
 mod settings;
 pub mod tls;
@@ -248,6 +255,18 @@ impl Receiver {
     /// [`Error::Closed`].
     pub fn recv(&mut self) -> Result<Event, Error> {
         loop {
+            match self.recv_with_pings()? {
+                Event::Ping { .. } => {}
+                event => return Ok(event),
+            }
+        }
+    }
+
+    /// As [`Receiver::recv`], but a server `PING` is returned too, once it
+    /// has been answered: it ends what the server sent at login (held
+    /// mail, rooms' catch-up), or each window of it.
+    pub fn recv_with_pings(&mut self) -> Result<Event, Error> {
+        loop {
             self.read_line()?;
             let line = std::str::from_utf8(&self.line)
                 .map_err(|_| Error::Protocol(BadFrame("frame is not UTF-8".into())))?;
@@ -255,10 +274,11 @@ impl Receiver {
             if line.is_empty() {
                 continue;
             }
-            match Event::parse(line).map_err(Error::Protocol)? {
-                Event::Ping { token } => self.sender.pong(token.as_deref())?,
-                event => return Ok(event),
+            let event = Event::parse(line).map_err(Error::Protocol)?;
+            if let Event::Ping { token } = &event {
+                self.sender.pong(token.as_deref())?;
             }
+            return Ok(event);
         }
     }
 

@@ -4,11 +4,12 @@
 //! behind a goodbye: the end of the connection is one more [`Note`], after
 //! everything that came before it.
 
+use super::away::Away;
 use super::display::render_as;
 use super::visible::visible_line;
-use super::{Error, Event, Receiver};
+use super::{Client, Error, Event, Receiver};
 
-/// What the reader tells the printer.
+/// What the reader (or the reconnecting thread) tells the printer.
 #[derive(Debug)]
 pub enum Note {
     /// A rendered event (lines separated by LF), safe to print.
@@ -17,14 +18,13 @@ pub enum Note {
     Refused(String),
     /// The server answered QUIT: everything has been received.
     Bye,
-    /// The connection ended without BYE; why, safe to print on one line.
-    Lost(String),
+    /// The connection ended without BYE; why, safe to print on one line,
+    /// and whether connecting again may help (not after the name was
+    /// taken over by another login, `ERR 409`, or a refused login).
+    Lost { why: String, again: bool },
+    /// Logged in again after a loss, on this new connection.
+    Reconnected(Client),
 }
-
-/// The token of the `PING` sent right after login: what comes before its
-/// `PONG` was sent at login — held for you, or said in your rooms while
-/// you were away — and is marked so.
-const AWAY: &str = "evchat-caught-up";
 
 /// Starts the reader thread (just logged in); `deliver` gets every note,
 /// `Bye` or `Lost` last.
@@ -33,20 +33,34 @@ pub fn spawn_reader(
     me: String,
     mut deliver: impl FnMut(Note) + Send + 'static,
 ) {
-    let mut missed = receiver.sender.ping(AWAY).is_ok();
-    std::thread::spawn(move || loop {
-        match receiver.recv() {
-            Ok(Event::Bye) => return deliver(Note::Bye),
-            Ok(Event::Pong { token: Some(t) }) if t == AWAY => missed = false,
-            Ok(event) => {
-                let refused = matches!(event, Event::Error { .. });
-                match render_as(&event, &me, missed) {
-                    Some(text) if refused => deliver(Note::Refused(text)),
-                    Some(text) => deliver(Note::Show(text)),
-                    None => {}
+    let (mut away, first) = Away::start();
+    let _ = receiver.sender.ping(&first);
+    std::thread::spawn(move || {
+        let mut replaced = false;
+        loop {
+            let event = match receiver.recv_with_pings() {
+                Ok(Event::Bye) => return deliver(Note::Bye),
+                Ok(event) => event,
+                Err(e) => {
+                    let why = why_lost(&e);
+                    return deliver(Note::Lost {
+                        why,
+                        again: !replaced,
+                    });
                 }
+            };
+            let seen = away.see(&event, &me);
+            if let Some(token) = seen.ping {
+                let _ = receiver.sender.ping(&token);
             }
-            Err(e) => return deliver(Note::Lost(why_lost(&e))),
+            // Only a takeover of the name sends 409 to a session.
+            replaced |= matches!(event, Event::Error { code: 409, .. });
+            let refused = matches!(event, Event::Error { .. });
+            match render_as(&event, &me, seen.missed) {
+                Some(text) if refused => deliver(Note::Refused(text)),
+                Some(text) => deliver(Note::Show(text)),
+                None => {}
+            }
         }
     });
 }

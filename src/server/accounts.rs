@@ -286,12 +286,18 @@ impl Authenticator {
                 // a user just added can be sent held messages.
                 let request = match inbox.recv_timeout(Duration::from_secs(1)) {
                     Ok(AuthJob::Check(request)) => request,
+                    // A changed file may have deleted accounts, which the
+                    // loop takes out of the rooms: it is woken to look.
                     Ok(AuthJob::Reload) => {
-                        state.reload();
+                        if state.reload() {
+                            wake();
+                        }
                         continue;
                     }
                     Err(RecvTimeoutError::Timeout) => {
-                        state.current();
+                        if state.changed() {
+                            wake();
+                        }
                         continue;
                     }
                     Err(RecvTimeoutError::Disconnected) => return,
@@ -347,23 +353,30 @@ impl FileWatch {
 
     /// The accounts, reread first if the file changed.
     fn current(&mut self) -> Arc<Users> {
-        let Some(path) = &self.path else {
+        if self.path.is_none() {
             return self
                 .shared
                 .read()
                 .map(|u| Arc::clone(&u))
                 .unwrap_or_default();
-        };
-        let modified = fs::metadata(path).and_then(|m| m.modified()).ok();
-        if modified != self.modified {
-            self.reload();
         }
+        self.changed();
         Arc::clone(&self.users)
     }
 
-    fn reload(&mut self) {
+    /// Rereads the file if it changed; true if other accounts were read.
+    fn changed(&mut self) -> bool {
         let Some(path) = &self.path else {
-            return;
+            return false;
+        };
+        let modified = fs::metadata(path).and_then(|m| m.modified()).ok();
+        modified != self.modified && self.reload()
+    }
+
+    /// Rereads the file; true if other accounts were read.
+    fn reload(&mut self) -> bool {
+        let Some(path) = &self.path else {
+            return false;
         };
         self.modified = fs::metadata(path).and_then(|m| m.modified()).ok();
         match Users::load(path) {
@@ -373,12 +386,17 @@ impl FileWatch {
                     path.display(),
                     users.hashes.len()
                 );
+                let other = users != *self.users;
                 self.users = Arc::new(users);
                 if let Ok(mut shared) = self.shared.write() {
                     *shared = Arc::clone(&self.users);
                 }
+                other
             }
-            Err(e) => warn!("{e}; keeping the accounts read before"),
+            Err(e) => {
+                warn!("{e}; keeping the accounts read before");
+                false
+            }
         }
     }
 }

@@ -275,6 +275,7 @@ impl Server {
             for answer in answers.try_iter() {
                 self.hub.auth_done(answer);
             }
+            self.hub.drop_deleted_members();
         }
         self.cluster_backlog = self.hub.take_cluster_news();
         self.hub.sync_journal();

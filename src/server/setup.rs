@@ -171,6 +171,8 @@ impl Server {
         };
         let mut hub = Hub::with_store(limits, store, journal, auth);
         hub.restore_rooms(rooms);
+        // Accounts deleted while the server was down leave their rooms.
+        hub.drop_deleted_members();
         if let Some(link) = backplane {
             hub.join_cluster(link);
         }

@@ -4,6 +4,7 @@
 //!
 //! The terminal is tall (400 rows), so nothing a test prints scrolls away
 //! and the whole session stays on the screen.
+#![allow(dead_code)] // each test file uses a different part of it
 
 use super::PATIENCE;
 use std::fs::{File, OpenOptions};
@@ -215,4 +216,21 @@ pub fn shown(rows: &[String]) -> String {
         .enumerate()
         .map(|(i, r)| format!("{i:3}| {r}\n"))
         .collect()
+}
+
+/// The rows with text, without the blank ones after the last.
+pub fn used(rows: &[String]) -> &[String] {
+    let end = rows
+        .iter()
+        .rposition(|r| !r.is_empty())
+        .map_or(0, |i| i + 1);
+    &rows[..end]
+}
+
+/// Drops `[hh:mm:ss] ` from the start of a row.
+pub fn untimed(row: &str) -> &str {
+    row.strip_prefix('[')
+        .and_then(|r| r.split_once("] "))
+        .filter(|(time, _)| time.len() == 8 && time.chars().all(|c| c.is_ascii_digit() || c == ':'))
+        .map_or(row, |(_, rest)| rest)
 }

@@ -30,6 +30,7 @@
 //! - the commands themselves are in [`cmd`](crate::server::cmd), one file
 //!   each.
 
+mod accounts_gone;
 mod cluster;
 mod fanout;
 pub(super) mod input;
@@ -114,6 +115,8 @@ pub struct Hub<T> {
     pub(in crate::server) counters: Counters,
     /// Where logins go for a password check; `None`: no accounts.
     pub(in crate::server) auth: Option<AuthPort>,
+    /// The accounts whose deleted names were last taken out of the rooms.
+    accounts_seen: Option<std::sync::Arc<crate::server::accounts::Users>>,
     /// The serial of the last wait (a password check, a cluster answer).
     pub(in crate::server) next_wait: u64,
     /// Sessions whose input was paused and may be read again.
@@ -177,6 +180,7 @@ impl<T: Write> Hub<T> {
             next_ping: 0,
             counters: Counters::default(),
             auth,
+            accounts_seen: None,
             next_wait: 0,
             resumed: Vec::new(),
             stopping: false,

@@ -122,6 +122,11 @@ impl Rooms {
         rooms
     }
 
+    /// Every name in a room.
+    pub fn names(&self) -> impl Iterator<Item = &Rc<str>> {
+        self.memberships.keys()
+    }
+
     /// `name`'s session `key` gets `room`'s messages from now on (its
     /// catch-up of that room is written).
     pub fn online_in(&mut self, room: &str, key: usize) {
