@@ -8,7 +8,8 @@ mod common;
 
 use common::cluster::node;
 use common::nats::{nats_server_available, NatsCluster};
-use common::Line;
+use common::{run_with_stdin, Line};
+use std::process::Command;
 
 /// Reads lines until one starts with `prefix`; returns it, answering the
 /// server's `PING`s on the way.
@@ -166,4 +167,44 @@ fn what_a_room_was_told_survives_its_nodes_kill_9() {
     let caught_up = bob.sync();
     let texts: Vec<&str> = caught_up.iter().map(|l| text_of(l)).collect();
     assert!(texts.ends_with(&["and now?"]), "{caught_up:?}");
+}
+
+#[test]
+fn an_account_deleted_in_the_cluster_leaves_its_rooms() {
+    if !nats_server_available() {
+        return;
+    }
+    let nats = NatsCluster::start(1);
+    let server = || Command::new(env!("CARGO_BIN_EXE_evchat-server"));
+    for name in ["gus", "amy"] {
+        let mut add = server();
+        add.args(["user", "add", name, "--cluster", &nats.urls()]);
+        assert!(run_with_stdin(&mut add, b"hunter22\n").status.success());
+    }
+    let a = node(&nats.urls(), "a", &[]);
+    let mut gus = common::cluster::login_eventually(&a, "LOGIN gus hunter22");
+    gus.send("JOIN #r");
+    gus.expect("JOIN gus #r ");
+    gus.send("QUIT");
+    gus.until_closed();
+    let mut amy = common::cluster::login_eventually(&a, "LOGIN amy hunter22");
+    amy.send("JOIN #r");
+    amy.expect("JOIN amy #r ");
+    amy.send("PING in");
+    assert_eq!(until(&mut amy, "PONG"), "PONG in");
+
+    let out = server()
+        .args(["user", "del", "gus", "--cluster", &nats.urls()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let part = until(&mut amy, "PART gus #r ");
+    assert!(part.ends_with(" account deleted"), "{part}");
+    // An account made again under that name starts in no room.
+    let mut add = server();
+    add.args(["user", "add", "gus", "--cluster", &nats.urls()]);
+    assert!(run_with_stdin(&mut add, b"hunter33\n").status.success());
+    let mut gus = common::cluster::login_eventually(&a, "LOGIN gus hunter33");
+    gus.send("ROOMS");
+    assert_eq!(gus.sync(), ["ROOMS"]);
 }

@@ -99,6 +99,49 @@ impl RoomStores {
     }
 }
 
+/// Takes `name` out of every room it is in (its account was deleted):
+/// each node tells the members online `PART <name> <room> <time> account
+/// deleted`. Returns how many rooms it left.
+pub(super) async fn leave_every_room(bucket: &kv::Store, name: &str) -> Result<usize, String> {
+    let mut keys = bucket.keys().await.map_err(|e| e.to_string())?;
+    let mine = format!(".{name}");
+    let mut theirs = Vec::new();
+    while let Some(key) = keys.next().await {
+        let key = key.map_err(|e| e.to_string())?;
+        if key.starts_with("r.") && key.ends_with(&mine) {
+            theirs.push(key);
+        }
+    }
+    let time = {
+        let mut clock = crate::server::clock::Clock::default();
+        clock.set();
+        clock.stamp().as_str().to_owned()
+    };
+    let mut left = 0;
+    for key in theirs {
+        let Some(value) = bucket.get(&key).await.map_err(|e| e.to_string())? else {
+            continue;
+        };
+        let Some(RoomsEntry::Member(member)) = parse_entry(&key, &value, false) else {
+            continue;
+        };
+        if member.joined && member.name == name {
+            let parted = Membership {
+                joined: false,
+                time: time.clone(),
+                text: Some("account deleted".into()),
+                ..member
+            };
+            bucket
+                .put(&key, Bytes::from(parted.value()))
+                .await
+                .map_err(|e| e.to_string())?;
+            left += 1;
+        }
+    }
+    Ok(left)
+}
+
 /// Follows the rooms bucket into the loop (see [`watch_bucket`]).
 pub(super) async fn watch_rooms(
     bucket: kv::Store,

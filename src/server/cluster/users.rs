@@ -8,6 +8,8 @@
 //! through [`admin`], a short-lived connection of its own.
 
 use super::connect::{bucket, connect};
+use super::rooms::ROOMS_BUCKET;
+use super::rooms_store::leave_every_room;
 use super::ClusterSettings;
 use crate::server::accounts::{SharedUsers, Users};
 use async_nats::jetstream::{self, kv};
@@ -122,6 +124,14 @@ pub fn admin(settings: &ClusterSettings, edit: Edit) -> Result<(Vec<String>, boo
                 let there = store.get(&name).await.map_err(|e| failed(&e))?.is_some();
                 if there {
                     store.delete(&name).await.map_err(|e| failed(&e))?;
+                    // Gone for good: out of its rooms too.
+                    let rooms = bucket(&js, ROOMS_BUCKET, settings.replicas).await?;
+                    let left = leave_every_room(&rooms, &name).await;
+                    let left =
+                        left.map_err(|e| format!("cannot take {name} out of its rooms: {e}"))?;
+                    if left > 0 {
+                        info!("{name} left its {left} rooms");
+                    }
                 }
                 there
             }
