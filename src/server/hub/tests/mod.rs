@@ -8,6 +8,8 @@ mod cluster;
 mod cluster_names;
 #[cfg(feature = "cluster")]
 mod cluster_relay;
+#[cfg(feature = "cluster")]
+mod cluster_rooms;
 mod harness;
 #[cfg(feature = "cluster")]
 mod held_pace;
