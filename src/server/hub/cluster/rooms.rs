@@ -36,7 +36,7 @@ pub(in crate::server::hub) struct RoomsLink {
     /// Writes JetStream has not answered yet, by serial of their wait.
     writing: HashMap<u64, Named>,
     /// Stored, waiting to come back.
-    returning: Vec<Returning>,
+    returning: Returns,
     /// While the watch is replayed: memberships (name, room folded) not
     /// seen again yet.
     pub(super) unseen: Option<HashSet<(Rc<str>, String)>>,
@@ -50,6 +50,62 @@ struct Named {
     message: bool,
     names: Vec<String>,
     frame: Option<Rc<[u8]>>,
+}
+
+/// Writes stored and waiting to come back, by the stream sequence (a
+/// message) or bucket revision (a membership) they were stored at: those
+/// a change brings back are found without looking at the others.
+#[derive(Debug, Default)]
+struct Returns {
+    messages: std::collections::BTreeMap<u64, Vec<Returning>>,
+    members: std::collections::BTreeMap<u64, Vec<Returning>>,
+}
+
+impl Returns {
+    fn push(&mut self, r: Returning) {
+        let by = if r.message {
+            &mut self.messages
+        } else {
+            &mut self.members
+        };
+        by.entry(r.at).or_default().push(r);
+    }
+
+    /// Those back once the bucket is applied up to `rev` and the stream
+    /// up to `seq`.
+    fn back(&mut self, rev: u64, seq: u64) -> Vec<Returning> {
+        let mut done = Vec::new();
+        for (by, upto) in [(&mut self.messages, seq), (&mut self.members, rev)] {
+            let later = by.split_off(&upto.saturating_add(1));
+            done.extend(std::mem::replace(by, later).into_values().flatten());
+        }
+        done
+    }
+
+    fn is_overdue(&self, now: Instant) -> bool {
+        let late = |r: &Returning| now.saturating_duration_since(r.since) >= COME_BACK;
+        self.messages
+            .values()
+            .chain(self.members.values())
+            .flatten()
+            .any(late)
+    }
+
+    /// Those that waited too long.
+    fn overdue(&mut self, now: Instant) -> Vec<Returning> {
+        let mut done = Vec::new();
+        for by in [&mut self.messages, &mut self.members] {
+            for waiting in by.values_mut() {
+                let (late, on): (Vec<_>, Vec<_>) = std::mem::take(waiting)
+                    .into_iter()
+                    .partition(|r| now.saturating_duration_since(r.since) >= COME_BACK);
+                *waiting = on;
+                done.extend(late);
+            }
+            by.retain(|_, waiting| !waiting.is_empty());
+        }
+        done
+    }
 }
 
 #[derive(Debug)]
@@ -200,18 +256,13 @@ impl<T: Write> Hub<T> {
     /// that waited too long for it).
     pub(super) fn rooms_returned(&mut self, overdue: bool) {
         let Some(c) = &mut self.cluster else { return };
-        let (rev, seq, now) = (c.rooms.applied_rev, c.rooms.applied_seq, self.now);
-        let back = |r: &Returning| {
-            let applied = if r.message { seq } else { rev };
-            r.at <= applied || (overdue && now.duration_since(r.since) >= COME_BACK)
-        };
-        if !c.rooms.returning.iter().any(back) {
-            return;
+        let mut done = c
+            .rooms
+            .returning
+            .back(c.rooms.applied_rev, c.rooms.applied_seq);
+        if overdue {
+            done.extend(c.rooms.returning.overdue(self.now));
         }
-        let (done, waiting) = std::mem::take(&mut c.rooms.returning)
-            .into_iter()
-            .partition(back);
-        c.rooms.returning = waiting;
         for r in done {
             let Returning {
                 key, serial, named, ..
@@ -284,12 +335,10 @@ impl<T: Write> Hub<T> {
 
     /// The cluster's tick: writers whose changes never came back go on.
     pub(in crate::server::hub) fn rooms_tick(&mut self) {
-        let late = self.cluster.as_ref().is_some_and(|c| {
-            c.rooms
-                .returning
-                .iter()
-                .any(|r| self.now.duration_since(r.since) >= COME_BACK)
-        });
+        let late = self
+            .cluster
+            .as_ref()
+            .is_some_and(|c| c.rooms.returning.is_overdue(self.now));
         if late {
             warn!("a room change stored in JetStream has not come back within {COME_BACK:?}; its writer goes on");
             self.rooms_returned(true);

@@ -209,3 +209,18 @@ fn a_catch_up_at_login_is_made_from_the_copy_past_the_read_mark() {
     );
     assert!(lines[3].starts_with("PING "), "{lines:?}");
 }
+
+#[test]
+fn a_writer_whose_change_never_comes_back_goes_on_after_a_while() {
+    let mut n = Node::new();
+    let amy = n.login("amy");
+    let mut rev = 0;
+    n.h.send(amy, "JOIN #r\nROOMS\n");
+    // Stored, but the watch is being restarted: it does not come back.
+    let _lost = n.store_writes(&mut rev);
+    n.h.at(5);
+    assert_eq!(n.h.turn_for(amy), Vec::<String>::new());
+    n.h.at(11);
+    // It goes on, not a member here until the change comes back.
+    assert_eq!(n.h.turn_for(amy), ["ROOMS"]);
+}
