@@ -7,7 +7,7 @@
 mod common;
 
 use common::cluster::node;
-use common::nats::{nats_server_available, NatsCluster};
+use common::nats::{nats_server_available, NatsCluster, RawNats};
 use common::Line;
 
 /// Reads lines until one starts with `prefix`; returns it, answering the
@@ -166,4 +166,52 @@ fn what_a_room_was_told_survives_its_nodes_kill_9() {
     let caught_up = bob.sync();
     let texts: Vec<&str> = caught_up.iter().map(|l| text_of(l)).collect();
     assert!(texts.ends_with(&["and now?"]), "{caught_up:?}");
+}
+
+/// A node started on a rooms bucket with many entries: the stream's
+/// messages came in while the bucket was still being replayed, before the
+/// joins that made their rooms, and were dropped from the node's copy (all
+/// 100 rooms' histories empty behind 50,000 memberships).
+#[test]
+fn a_node_started_on_a_big_bucket_keeps_every_rooms_history() {
+    if !nats_server_available() {
+        return;
+    }
+    let nats = NatsCluster::start(1);
+    // A first node makes the bucket, and goes: the memberships below are
+    // replayed at a start, not followed live.
+    node(&nats.urls(), "maker", &[]).kill();
+    // Memberships of other rooms, first in the bucket: as 5,000 rooms of
+    // ten members each would leave them.
+    let mut raw = RawNats::connect(nats.client_addr(0));
+    let stamp = "2026-01-01T00:00:00.000Z";
+    for i in 0..50_000 {
+        let (room, name) = (i % 5_000, i / 5_000);
+        let entry = format!("J {stamp} #f{room}");
+        raw.publish(
+            &format!("$KV.evchat_rooms.r.f{room}.x{name}"),
+            entry.as_bytes(),
+        );
+    }
+    raw.flush();
+    let a = node(&nats.urls(), "a", &[]);
+    let mut amy = a.login("amy");
+    let rooms = 20;
+    for r in 0..rooms {
+        amy.send(&format!("JOIN #r{r}"));
+    }
+    for r in 0..rooms {
+        amy.send(&format!("MSG #r{r} said in {r}"));
+    }
+    amy.sync();
+
+    let b = node(&nats.urls(), "b", &[]);
+    let mut bob = b.login("bob");
+    for r in 0..rooms {
+        bob.send(&format!("JOIN #r{r}"));
+        bob.expect(&format!("JOIN bob #r{r} "));
+        let history = bob.sync();
+        let texts: Vec<&str> = history.iter().map(|l| text_of(l)).collect();
+        assert_eq!(texts, [format!("said in {r}")], "#r{r} on b");
+    }
 }

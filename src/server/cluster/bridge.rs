@@ -222,16 +222,20 @@ impl Link {
             to_loop.clone(),
             members_read,
         ));
-        let (said_read, said) = tokio::sync::oneshot::channel();
+        // The stream after the bucket: a message whose room is not made
+        // yet in the node's copy is not kept there (behind 50,000
+        // memberships, every room's history was lost this way).
         let rooms_stream = rooms.stream.clone();
-        tokio::spawn(follow_said(
-            rooms_stream,
-            to_loop.clone(),
-            Arc::clone(&gauges),
-            said_read,
-        ));
+        let (gauges_said, to_loop_said) = (Arc::clone(&gauges), to_loop.clone());
         let rooms_read = async {
             let _ = members.await;
+            let (said_read, said) = tokio::sync::oneshot::channel();
+            tokio::spawn(follow_said(
+                rooms_stream,
+                to_loop_said,
+                gauges_said,
+                said_read,
+            ));
             let _ = said.await;
         };
         if tokio::time::timeout(START_PATIENCE, rooms_read)
