@@ -30,7 +30,7 @@ use async_nats::jetstream::{self, kv};
 use bytes::Bytes;
 use log::{error, info, warn};
 use mio::Waker;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::sync::Arc;
 use std::time::Duration;
@@ -217,10 +217,12 @@ impl Link {
         // Logins wait for the rooms too: a user's catch-up is made from
         // them, so all they held must be in before the first.
         let (members_read, members) = tokio::sync::oneshot::channel();
+        let watched = Arc::new(AtomicU64::new(0));
         tokio::spawn(watch_rooms(
             rooms.bucket.clone(),
             to_loop.clone(),
             members_read,
+            Arc::clone(&watched),
         ));
         // The stream after the bucket: a message whose room is not made
         // yet in the node's copy is not kept there (behind 50,000
@@ -235,6 +237,7 @@ impl Link {
                 to_loop_said,
                 gauges_said,
                 said_read,
+                watched,
             ));
             let _ = said.await;
         };

@@ -91,6 +91,8 @@ pub enum ToCluster {
         serial: u64,
         rooms: Vec<String>,
         frame: Bytes,
+        /// The bucket revision this node had applied (its `Evchat-After`).
+        after: u64,
     },
     /// `name` has been sent what its rooms said up to `seq`.
     RoomRead {
