@@ -267,3 +267,46 @@ fn a_message_is_kept_by_a_node_whose_bucket_watch_is_behind() {
     assert_eq!(got, want);
     assert!(bob.sync().iter().all(|l| !l.starts_with("MSG")), "twice");
 }
+
+/// The node whose user left a room last purges what the room said. When
+/// that node was slow to apply the leaving (paused here; the leaving
+/// stands in the bucket meanwhile, as a `PART` stored just before a stall
+/// would), someone had made the room again on another node and said
+/// something in it — and the late purge took that away from the stream: a
+/// node started afterwards did not have it, though its sender had the
+/// `PONG`.
+#[test]
+fn a_late_purge_of_a_gone_room_spares_what_was_said_after() {
+    if !nats_server_available() {
+        return;
+    }
+    let nats = NatsCluster::start(1);
+    let a = node(&nats.urls(), "a", &[]);
+    let b = node(&nats.urls(), "b", &[]);
+    let mut amy = a.login("amy");
+    amy.send("JOIN #r");
+    amy.expect("JOIN amy #r ");
+    amy.send("MSG #r before");
+    amy.sync();
+    a.pause();
+    let mut raw = RawNats::connect(nats.client_addr(0));
+    raw.publish("$KV.evchat_rooms.r.r.amy", b"P 2026-01-01T00:00:00.000Z #r");
+    raw.flush();
+    let mut bob = b.login("bob");
+    bob.send("JOIN #r");
+    bob.expect("JOIN bob #r ");
+    bob.send("MSG #r after");
+    bob.sync();
+    a.resume();
+    // a has applied amy's leaving (and purged) once it answers amy.
+    assert!(until(&mut amy, "PART amy #r").starts_with("PART amy #r"));
+    amy.sync();
+
+    let c = node(&nats.urls(), "c", &[]);
+    let mut cy = c.login("cy");
+    cy.send("JOIN #r");
+    cy.expect("JOIN cy #r ");
+    let history = cy.sync();
+    let texts: Vec<&str> = history.iter().map(|l| text_of(l)).collect();
+    assert_eq!(texts, ["after"], "{history:?}");
+}

@@ -98,10 +98,13 @@ impl RoomStores {
         }
     }
 
-    /// The room `folded` is gone: so is what it said.
-    pub(super) async fn forget_room(&self, room: &str) {
+    /// The room `folded` is gone: so is what it said, up to (not
+    /// including) sequence `before`. A purge that comes late must not
+    /// take what was said since in the room made again on another node.
+    pub(super) async fn forget_room(&self, room: &str, before: u64) {
         let subject = said_subject(&format!("#{room}"));
-        if let Err(e) = self.stream.purge().filter(subject).await {
+        let purge = self.stream.purge().filter(subject).sequence(before);
+        if let Err(e) = purge.await {
             warn!("cannot forget what #{room} said ({e}); it goes as the stream trims");
         }
     }

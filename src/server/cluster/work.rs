@@ -99,9 +99,12 @@ pub enum ToCluster {
         name: String,
         seq: u64,
     },
-    /// The room (folded) is gone: what its stream subject holds goes too.
+    /// The room (folded) is gone: what its stream subject holds before
+    /// `before` goes too (what was said past what this node had applied
+    /// is another room of the same name's, made again elsewhere).
     RoomGone {
         folded: String,
+        before: u64,
     },
 }
 

@@ -148,9 +148,9 @@ impl Link {
                     let link = Arc::clone(&link);
                     tasks.spawn(async move { link.rooms.mark_read(&name, seq).await });
                 }
-                ToCluster::RoomGone { folded } => {
+                ToCluster::RoomGone { folded, before } => {
                     let link = Arc::clone(&link);
-                    tasks.spawn(async move { link.rooms.forget_room(&folded).await });
+                    tasks.spawn(async move { link.rooms.forget_room(&folded, before).await });
                 }
                 ToCluster::Fetch {
                     key,
