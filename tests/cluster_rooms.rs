@@ -7,7 +7,7 @@
 mod common;
 
 use common::cluster::node;
-use common::nats::{nats_server_available, NatsCluster};
+use common::nats::{nats_server_available, NatsCluster, RawNats};
 use common::{run_with_stdin, Line};
 use std::process::Command;
 
@@ -167,6 +167,149 @@ fn what_a_room_was_told_survives_its_nodes_kill_9() {
     let caught_up = bob.sync();
     let texts: Vec<&str> = caught_up.iter().map(|l| text_of(l)).collect();
     assert!(texts.ends_with(&["and now?"]), "{caught_up:?}");
+}
+
+/// A node started on a rooms bucket with many entries: the stream's
+/// messages came in while the bucket was still being replayed, before the
+/// joins that made their rooms, and were dropped from the node's copy (all
+/// 100 rooms' histories empty behind 50,000 memberships).
+#[test]
+fn a_node_started_on_a_big_bucket_keeps_every_rooms_history() {
+    if !nats_server_available() {
+        return;
+    }
+    let nats = NatsCluster::start(1);
+    // A first node makes the bucket, and goes: the memberships below are
+    // replayed at a start, not followed live.
+    node(&nats.urls(), "maker", &[]).kill();
+    // Memberships of other rooms, first in the bucket: as 5,000 rooms of
+    // ten members each would leave them.
+    let mut raw = RawNats::connect(nats.client_addr(0));
+    let stamp = "2026-01-01T00:00:00.000Z";
+    for i in 0..50_000 {
+        let (room, name) = (i % 5_000, i / 5_000);
+        let entry = format!("J {stamp} #f{room}");
+        raw.publish(
+            &format!("$KV.evchat_rooms.r.f{room}.x{name}"),
+            entry.as_bytes(),
+        );
+    }
+    raw.flush();
+    let a = node(&nats.urls(), "a", &[]);
+    let mut amy = a.login("amy");
+    let rooms = 20;
+    for r in 0..rooms {
+        amy.send(&format!("JOIN #r{r}"));
+    }
+    for r in 0..rooms {
+        amy.send(&format!("MSG #r{r} said in {r}"));
+    }
+    amy.sync();
+
+    let b = node(&nats.urls(), "b", &[]);
+    let mut bob = b.login("bob");
+    for r in 0..rooms {
+        bob.send(&format!("JOIN #r{r}"));
+        bob.expect(&format!("JOIN bob #r{r} "));
+        let history = bob.sync();
+        let texts: Vec<&str> = history.iter().map(|l| text_of(l)).collect();
+        assert_eq!(texts, [format!("said in {r}")], "#r{r} on b");
+    }
+}
+
+/// A node whose watch of the bucket is behind its consumer of the stream
+/// (here: paused while 5,000 memberships were written, then resumed):
+/// a room's first message came before the join that made the room there,
+/// and was not kept — a member joining there never got it, neither in the
+/// room's history nor live.
+#[test]
+fn a_message_is_kept_by_a_node_whose_bucket_watch_is_behind() {
+    if !nats_server_available() {
+        return;
+    }
+    let nats = NatsCluster::start(1);
+    let a = node(&nats.urls(), "a", &[]);
+    let b = node(&nats.urls(), "b", &[]);
+    b.pause();
+    let mut raw = RawNats::connect(nats.client_addr(0));
+    let stamp = "2026-01-01T00:00:00.000Z";
+    for i in 0..5_000 {
+        let (room, name) = (i % 500, i / 500);
+        let entry = format!("J {stamp} #f{room}");
+        raw.publish(
+            &format!("$KV.evchat_rooms.r.f{room}.x{name}"),
+            entry.as_bytes(),
+        );
+    }
+    raw.flush();
+    let mut amy = a.login("amy");
+    let rooms = 10;
+    for r in 0..rooms {
+        amy.send(&format!("JOIN #new{r}"));
+        amy.send(&format!("MSG #new{r} first in {r}"));
+    }
+    amy.sync();
+    b.resume();
+
+    // Each once: in the room's history, or live if it reaches b after
+    // the JOIN (b's consumer may be slower than its watch, too).
+    let mut bob = b.login("bob");
+    for r in 0..rooms {
+        bob.send(&format!("JOIN #new{r}"));
+    }
+    let mut got = Vec::new();
+    while got.len() < rooms {
+        let line = until(&mut bob, "MSG amy ");
+        got.push(text_of(&line).to_owned());
+    }
+    got.sort();
+    let mut want: Vec<String> = (0..rooms).map(|r| format!("first in {r}")).collect();
+    want.sort();
+    assert_eq!(got, want);
+    assert!(bob.sync().iter().all(|l| !l.starts_with("MSG")), "twice");
+}
+
+/// The node whose user left a room last purges what the room said. When
+/// that node was slow to apply the leaving (paused here; the leaving
+/// stands in the bucket meanwhile, as a `PART` stored just before a stall
+/// would), someone had made the room again on another node and said
+/// something in it — and the late purge took that away from the stream: a
+/// node started afterwards did not have it, though its sender had the
+/// `PONG`.
+#[test]
+fn a_late_purge_of_a_gone_room_spares_what_was_said_after() {
+    if !nats_server_available() {
+        return;
+    }
+    let nats = NatsCluster::start(1);
+    let a = node(&nats.urls(), "a", &[]);
+    let b = node(&nats.urls(), "b", &[]);
+    let mut amy = a.login("amy");
+    amy.send("JOIN #r");
+    amy.expect("JOIN amy #r ");
+    amy.send("MSG #r before");
+    amy.sync();
+    a.pause();
+    let mut raw = RawNats::connect(nats.client_addr(0));
+    raw.publish("$KV.evchat_rooms.r.r.amy", b"P 2026-01-01T00:00:00.000Z #r");
+    raw.flush();
+    let mut bob = b.login("bob");
+    bob.send("JOIN #r");
+    bob.expect("JOIN bob #r ");
+    bob.send("MSG #r after");
+    bob.sync();
+    a.resume();
+    // a has applied amy's leaving (and purged) once it answers amy.
+    assert!(until(&mut amy, "PART amy #r").starts_with("PART amy #r"));
+    amy.sync();
+
+    let c = node(&nats.urls(), "c", &[]);
+    let mut cy = c.login("cy");
+    cy.send("JOIN #r");
+    cy.expect("JOIN cy #r ");
+    let history = cy.sync();
+    let texts: Vec<&str> = history.iter().map(|l| text_of(l)).collect();
+    assert_eq!(texts, ["after"], "{history:?}");
 }
 
 #[test]

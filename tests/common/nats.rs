@@ -127,3 +127,47 @@ fn logs_in(dir: &Path) -> String {
         })
         .collect()
 }
+
+/// A bare NATS client speaking the text protocol: what anyone who can
+/// reach NATS can publish (JetStream stores what lands on its streams'
+/// subjects, a key-value bucket's `$KV.<bucket>.<key>` among them).
+pub struct RawNats {
+    stream: std::net::TcpStream,
+    reader: std::io::BufReader<std::net::TcpStream>,
+}
+
+impl RawNats {
+    pub fn connect(addr: std::net::SocketAddr) -> RawNats {
+        use std::io::BufRead;
+        let stream = std::net::TcpStream::connect(addr).expect("connect to NATS");
+        stream.set_read_timeout(Some(PATIENCE)).expect("timeout");
+        let mut reader = std::io::BufReader::new(stream.try_clone().expect("clone"));
+        let mut info = String::new();
+        reader.read_line(&mut info).expect("NATS INFO");
+        let mut raw = RawNats { stream, reader };
+        raw.write(b"CONNECT {\"verbose\":false,\"headers\":true}\r\n");
+        raw
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        use std::io::Write;
+        self.stream.write_all(bytes).expect("write to NATS");
+    }
+
+    /// Publishes `payload` on `subject`.
+    pub fn publish(&mut self, subject: &str, payload: &[u8]) {
+        let head = format!("PUB {subject} {}\r\n", payload.len());
+        self.write(&[head.as_bytes(), payload, b"\r\n"].concat());
+    }
+
+    /// Returns once NATS has read everything published before.
+    pub fn flush(&mut self) {
+        use std::io::BufRead;
+        self.write(b"PING\r\n");
+        let mut line = String::new();
+        while !line.starts_with("PONG") {
+            line.clear();
+            self.reader.read_line(&mut line).expect("NATS PONG");
+        }
+    }
+}

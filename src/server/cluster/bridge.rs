@@ -30,7 +30,7 @@ use async_nats::jetstream::{self, kv};
 use bytes::Bytes;
 use log::{error, info, warn};
 use mio::Waker;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::sync::Arc;
 use std::time::Duration;
@@ -217,21 +217,28 @@ impl Link {
         // Logins wait for the rooms too: a user's catch-up is made from
         // them, so all they held must be in before the first.
         let (members_read, members) = tokio::sync::oneshot::channel();
+        let watched = Arc::new(AtomicU64::new(0));
         tokio::spawn(watch_rooms(
             rooms.bucket.clone(),
             to_loop.clone(),
             members_read,
+            Arc::clone(&watched),
         ));
-        let (said_read, said) = tokio::sync::oneshot::channel();
+        // The stream after the bucket: a message whose room is not made
+        // yet in the node's copy is not kept there (behind 50,000
+        // memberships, every room's history was lost this way).
         let rooms_stream = rooms.stream.clone();
-        tokio::spawn(follow_said(
-            rooms_stream,
-            to_loop.clone(),
-            Arc::clone(&gauges),
-            said_read,
-        ));
+        let (gauges_said, to_loop_said) = (Arc::clone(&gauges), to_loop.clone());
         let rooms_read = async {
             let _ = members.await;
+            let (said_read, said) = tokio::sync::oneshot::channel();
+            tokio::spawn(follow_said(
+                rooms_stream,
+                to_loop_said,
+                gauges_said,
+                said_read,
+                watched,
+            ));
             let _ = said.await;
         };
         if tokio::time::timeout(START_PATIENCE, rooms_read)

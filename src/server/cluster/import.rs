@@ -89,6 +89,8 @@ async fn import_rooms(stores: &RoomStores, image: &RoomsImage) -> Result<(), Str
         clock.set();
         clock.stamp().as_str().to_owned()
     };
+    // The messages come after their rooms' joins on every node.
+    let mut after = 0;
     for (room, members) in &image.rooms {
         for name in members {
             let change = Membership {
@@ -98,13 +100,15 @@ async fn import_rooms(stores: &RoomStores, image: &RoomsImage) -> Result<(), Str
                 time: time.clone(),
                 text: None,
             };
-            stores.write_member(&change).await?;
+            after = after.max(stores.write_member(&change).await?);
         }
     }
     let before = stores.last_said().await?;
     let mut renumbered = Vec::with_capacity(image.said.len());
     for (seq, frame, rooms) in &image.said {
-        let at = stores.say(rooms, Bytes::copy_from_slice(frame)).await?;
+        let at = stores
+            .say(rooms, Bytes::copy_from_slice(frame), after)
+            .await?;
         renumbered.push((*seq, at));
     }
     for (name, read) in &image.read {

@@ -12,7 +12,9 @@
 //!   of the first room it was said in, the others in its header
 //!   `Evchat-Rooms`. Its sequence is every room's order, the same on every
 //!   node. It keeps `--history` messages per subject and `--history-bytes`
-//!   in all, the oldest going first.
+//!   in all, the oldest going first. Its header `Evchat-After` is the
+//!   bucket revision the sender's node had applied: every node takes the
+//!   message in only once its watch has brought as much.
 //!
 //! Every node follows both (the bucket with a watch, history first; the
 //! stream with an ordered consumer, from its first message) into the same
@@ -29,6 +31,11 @@ pub const ROOMS_BUCKET: &str = "evchat_rooms";
 pub const ROOMS_STREAM: &str = "EVCHAT_ROOMS";
 /// The header naming every room a message was said in.
 pub const ROOMS_HEADER: &str = "Evchat-Rooms";
+/// The header giving the bucket revision its sender's node had applied
+/// when the message was said: a node applies the message only after it
+/// has applied as much of the bucket (its sender's join, the room's
+/// making among it).
+pub const AFTER_HEADER: &str = "Evchat-After";
 
 /// A change of membership, as the bucket records it.
 #[derive(Debug, Clone, PartialEq, Eq)]

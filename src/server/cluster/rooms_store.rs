@@ -5,8 +5,8 @@
 use super::bridge::ToLoop;
 use super::connect::bucket;
 use super::rooms::{
-    folded, parse_entry, parse_rooms, read_key, said_subject, Membership, RoomsEntry, ROOMS_BUCKET,
-    ROOMS_HEADER, ROOMS_STREAM,
+    folded, parse_entry, parse_rooms, read_key, said_subject, Membership, RoomsEntry, AFTER_HEADER,
+    ROOMS_BUCKET, ROOMS_HEADER, ROOMS_STREAM,
 };
 use super::watch::watch_bucket;
 use super::wire::is_msg_frame;
@@ -18,6 +18,7 @@ use async_nats::jetstream::{kv, Context};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use log::warn;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::oneshot;
@@ -59,11 +60,18 @@ impl RoomStores {
             .map_err(|e| e.to_string())
     }
 
-    /// Stores `frame`, said in `rooms`: its sequence in the stream.
-    pub(super) async fn say(&self, rooms: &[String], frame: Bytes) -> Result<u64, String> {
+    /// Stores `frame`, said in `rooms` by a node that had applied the
+    /// bucket up to revision `after`: its sequence in the stream.
+    pub(super) async fn say(
+        &self,
+        rooms: &[String],
+        frame: Bytes,
+        after: u64,
+    ) -> Result<u64, String> {
         let first = rooms.first().ok_or("a message for no room")?;
         let mut headers = async_nats::HeaderMap::new();
         headers.insert(ROOMS_HEADER, rooms.join(",").as_str());
+        headers.insert(AFTER_HEADER, after.to_string().as_str());
         let ack = self
             .js
             .publish_with_headers(said_subject(first), headers, frame)
@@ -90,10 +98,13 @@ impl RoomStores {
         }
     }
 
-    /// The room `folded` is gone: so is what it said.
-    pub(super) async fn forget_room(&self, room: &str) {
+    /// The room `folded` is gone: so is what it said, up to (not
+    /// including) sequence `before`. A purge that comes late must not
+    /// take what was said since in the room made again on another node.
+    pub(super) async fn forget_room(&self, room: &str, before: u64) {
         let subject = said_subject(&format!("#{room}"));
-        if let Err(e) = self.stream.purge().filter(subject).await {
+        let purge = self.stream.purge().filter(subject).sequence(before);
+        if let Err(e) = purge.await {
             warn!("cannot forget what #{room} said ({e}); it goes as the stream trims");
         }
     }
@@ -142,13 +153,18 @@ pub(super) async fn leave_every_room(bucket: &kv::Store, name: &str) -> Result<u
     Ok(left)
 }
 
-/// Follows the rooms bucket into the loop (see [`watch_bucket`]).
+/// Follows the rooms bucket into the loop (see [`watch_bucket`]);
+/// `watched` is the highest revision handed to the loop. (The runtime has
+/// one thread: nothing of the stream's can reach the loop between an
+/// entry's being counted here and its being sent.)
 pub(super) async fn watch_rooms(
     bucket: kv::Store,
     to_loop: ToLoop,
     first_sync: oneshot::Sender<()>,
+    watched: Arc<AtomicU64>,
 ) {
     let news = |entry: kv::Entry| {
+        watched.fetch_max(entry.revision, Ordering::AcqRel);
         let deleted = entry.operation != kv::Operation::Put;
         match parse_entry(&entry.key, &entry.value, deleted)? {
             RoomsEntry::Member(change) => Some(FromCluster::RoomMember {
@@ -175,13 +191,18 @@ pub(super) async fn watch_rooms(
 /// Follows the rooms stream into the loop, from its first message, in its
 /// order; `first_sync` is told once what it held at the start has been
 /// handed over. The rest of the stream waits in JetStream while the loop
-/// has a full intake: nothing is dropped, and memory stays bounded.
+/// has a full intake: nothing is dropped, and memory stays bounded. Each
+/// message waits until the rooms watch has brought what its sender's node
+/// had applied of the bucket (`watched`): a message that reached the loop
+/// before the join making its room was not kept in this node's copy.
 pub(super) async fn follow_said(
     stream: stream::Stream,
     to_loop: ToLoop,
     gauges: Arc<Gauges>,
     first_sync: oneshot::Sender<()>,
+    watched: Arc<AtomicU64>,
 ) {
+    let mut behind = WatchBehind::new(watched);
     let mut first_sync = Some(first_sync);
     let at_start = match stream.get_info().await {
         Ok(info) if info.state.messages > 0 => info.state.last_sequence,
@@ -241,6 +262,12 @@ pub(super) async fn follow_said(
             match rooms.filter(valid) {
                 None => warn!("a malformed message in the rooms stream ({seq}) skipped"),
                 Some(rooms) => {
+                    let after = message
+                        .headers
+                        .as_ref()
+                        .and_then(|h| h.get(AFTER_HEADER))
+                        .and_then(|v| v.as_str().parse().ok());
+                    behind.wait_for(after.unwrap_or(0)).await;
                     let frame = message.payload.clone();
                     let len = frame.len() as u64;
                     if first_sync.is_some() {
@@ -270,4 +297,41 @@ fn said_in_first(rooms: &[String], subject: &str) -> bool {
     rooms
         .first()
         .is_some_and(|r| subject.strip_prefix("evchat.said.") == Some(folded(r).as_str()))
+}
+
+/// How long a message waits for the rooms watch to bring what its sender
+/// had applied: past it (a watch being restarted, or copies of the bucket
+/// numbering entries otherwise after a NATS server died, see
+/// [`watch`](super::watch)) it goes on, as before this wait.
+const WATCH_PATIENCE: Duration = Duration::from_secs(10);
+
+/// The rooms watch, as far as the stream's consumer waits for it.
+struct WatchBehind {
+    watched: Arc<AtomicU64>,
+    /// Revisions up to this were waited for in vain: not again.
+    waived: u64,
+}
+
+impl WatchBehind {
+    fn new(watched: Arc<AtomicU64>) -> WatchBehind {
+        WatchBehind { watched, waived: 0 }
+    }
+
+    /// Returns once the watch has handed the loop revision `after`, or
+    /// after [`WATCH_PATIENCE`].
+    async fn wait_for(&mut self, after: u64) {
+        if after <= self.waived {
+            return;
+        }
+        let deadline = tokio::time::Instant::now() + WATCH_PATIENCE;
+        while self.watched.load(Ordering::Acquire) < after {
+            if tokio::time::Instant::now() >= deadline {
+                let at = self.watched.load(Ordering::Acquire);
+                warn!("the rooms watch is at {at}, a room message waited for {after}: it goes on");
+                self.waived = after;
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
 }

@@ -91,15 +91,20 @@ pub enum ToCluster {
         serial: u64,
         rooms: Vec<String>,
         frame: Bytes,
+        /// The bucket revision this node had applied (its `Evchat-After`).
+        after: u64,
     },
     /// `name` has been sent what its rooms said up to `seq`.
     RoomRead {
         name: String,
         seq: u64,
     },
-    /// The room (folded) is gone: what its stream subject holds goes too.
+    /// The room (folded) is gone: what its stream subject holds before
+    /// `before` goes too (what was said past what this node had applied
+    /// is another room of the same name's, made again elsewhere).
     RoomGone {
         folded: String,
+        before: u64,
     },
 }
 

@@ -131,10 +131,12 @@ impl Link {
                     serial,
                     rooms,
                     frame,
+                    after,
                 } => {
                     let link = Arc::clone(&link);
                     tasks.spawn(async move {
-                        let outcome = within(OP_TIMEOUT, link.rooms.say(&rooms, frame)).await;
+                        let say = link.rooms.say(&rooms, frame, after);
+                        let outcome = within(OP_TIMEOUT, say).await;
                         link.to_loop.send(FromCluster::RoomWritten {
                             key,
                             serial,
@@ -146,9 +148,9 @@ impl Link {
                     let link = Arc::clone(&link);
                     tasks.spawn(async move { link.rooms.mark_read(&name, seq).await });
                 }
-                ToCluster::RoomGone { folded } => {
+                ToCluster::RoomGone { folded, before } => {
                     let link = Arc::clone(&link);
-                    tasks.spawn(async move { link.rooms.forget_room(&folded).await });
+                    tasks.spawn(async move { link.rooms.forget_room(&folded, before).await });
                 }
                 ToCluster::Fetch {
                     key,

@@ -198,11 +198,13 @@ impl<T: Write> Hub<T> {
             frame: (!names.is_empty()).then(|| Rc::clone(frame)),
         };
         let frame = Bytes::copy_from_slice(frame);
+        let after = self.cluster.as_ref().map_or(0, |c| c.rooms.applied_rev);
         self.write_room(key, named, |key, serial| ToCluster::RoomSay {
             key,
             serial,
             rooms,
             frame,
+            after,
         });
     }
 

@@ -67,6 +67,7 @@ impl<T: Write> Hub<T> {
                 if let Some(c) = &self.cluster {
                     c.port.send(ToCluster::RoomGone {
                         folded: folded(&shown),
+                        before: c.rooms.applied_seq + 1,
                     });
                 }
             }

@@ -95,6 +95,7 @@ fn a_room_message_takes_effect_when_it_comes_back_and_its_senders_next_lines_wai
                 serial,
                 rooms,
                 frame,
+                after,
             } => (
                 *at,
                 ToCluster::RoomSay {
@@ -102,6 +103,7 @@ fn a_room_message_takes_effect_when_it_comes_back_and_its_senders_next_lines_wai
                     serial: *serial,
                     rooms: rooms.clone(),
                     frame: frame.clone(),
+                    after: *after,
                 },
             ),
             _ => unreachable!(),
