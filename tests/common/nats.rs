@@ -160,6 +160,14 @@ impl RawNats {
         self.write(&[head.as_bytes(), payload, b"\r\n"].concat());
     }
 
+    /// Publishes `payload` on `subject` with one header, `name: value`.
+    pub fn publish_with_header(&mut self, subject: &str, name: &str, value: &str, payload: &[u8]) {
+        let headers = format!("NATS/1.0\r\n{name}: {value}\r\n\r\n");
+        let total = headers.len() + payload.len();
+        let head = format!("HPUB {subject} {} {total}\r\n", headers.len());
+        self.write(&[head.as_bytes(), headers.as_bytes(), payload, b"\r\n"].concat());
+    }
+
     /// Returns once NATS has read everything published before.
     pub fn flush(&mut self) {
         use std::io::BufRead;
