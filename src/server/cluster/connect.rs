@@ -68,7 +68,10 @@ pub async fn connect(
                     }
                     async_nats::Event::SlowConsumer(_) => {
                         let n = gauges.lagged.fetch_add(1, Ordering::Relaxed) + 1;
-                        error!("the bus subscription fell behind and NATS dropped messages ({n} times)");
+                        // The bus, or a bucket's watch (which then starts
+                        // again from the bucket's state): the client does
+                        // not say which.
+                        error!("a subscription (the bus, or the names or rooms watch) fell behind and NATS dropped messages ({n} times)");
                     }
                     other => info!("cluster link: {other}"),
                 }
