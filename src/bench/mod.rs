@@ -34,6 +34,7 @@ pub mod procstat;
 pub mod progress;
 pub mod readers;
 pub mod report;
+pub mod rooms;
 pub mod scenario;
 pub mod summary;
 pub mod warmup;
@@ -45,6 +46,7 @@ use clap::Parser;
 use flooder::Flood;
 use progress::Progress;
 use report::{Report, Row};
+use rooms::Shape;
 use scenario::{Kind, Settings};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -60,6 +62,8 @@ pub enum Which {
     Connect,
     Idle,
     Flood,
+    /// R rooms of M members (--rooms, --members, --rooms-per-user).
+    Rooms,
     /// Three evchat nodes over three clustered nats-servers, all started
     /// by the bench (not part of `all`).
     Cluster,
@@ -74,6 +78,7 @@ pub enum Which {
     after_help = "Examples:\n  evchat-bench fanout --compare --sizes 100,1000\n  \
                   evchat-bench fanout --compare --transport all --sizes 100,1000\n  \
                   evchat-bench flood --flood say,pong --flood-seconds 20\n  \
+                  evchat-bench rooms --compare --rooms 100,10000 --members 100,10\n  \
                   evchat-bench cluster --sizes 300 --shared-port 2"
 )]
 pub struct BenchArgs {
@@ -121,9 +126,21 @@ pub struct BenchArgs {
     /// own defaults.
     #[arg(long, value_delimiter = ',')]
     pub sizes: Vec<usize>,
-    /// Publishers in fanout.
+    /// Publishers in fanout and rooms (in rooms, each says things in its
+    /// own share of the rooms, so it must divide --rooms).
     #[arg(long, default_value_t = 1)]
     pub publishers: usize,
+    /// Rooms in the rooms scenario, one run per value; each run's members
+    /// per room is the --members at the same place (or the last one).
+    #[arg(long, value_delimiter = ',', default_value = "100")]
+    pub rooms: Vec<usize>,
+    /// Members of each room in the rooms scenario (see --rooms).
+    #[arg(long, value_delimiter = ',', default_value = "100")]
+    pub members: Vec<usize>,
+    /// Rooms each user is in, in the rooms scenario: users = rooms ×
+    /// members ÷ this.
+    #[arg(long, value_name = "K", default_value_t = 10)]
+    pub rooms_per_user: usize,
     /// Payload bytes per message.
     #[arg(long, default_value_t = 64)]
     pub payload: usize,
@@ -191,6 +208,8 @@ fn default_sizes(kind: Kind) -> Vec<usize> {
         Kind::Idle => vec![10000],
         Kind::FloodSay | Kind::FloodMsg | Kind::FloodPong => vec![10],
         Kind::Cluster => vec![300],
+        // Users, from the shapes (see `steps`).
+        Kind::Rooms => Vec::new(),
     }
 }
 
@@ -208,6 +227,7 @@ fn kinds(which: &[Which], floods: &[Flood]) -> Vec<Kind> {
         Which::Idle => vec![Kind::Idle],
         Which::Flood => floods.clone(),
         Which::Cluster => vec![Kind::Cluster],
+        Which::Rooms => vec![Kind::Rooms],
         Which::All => Vec::new(),
     };
     if which.is_empty() {
@@ -215,7 +235,7 @@ fn kinds(which: &[Which], floods: &[Flood]) -> Vec<Kind> {
     }
     if which.contains(&Which::All) {
         use Which::*;
-        return [Fanout, Mesh, Private, Connect, Idle, Flood]
+        return [Fanout, Mesh, Private, Connect, Idle, Flood, Rooms]
             .into_iter()
             .flat_map(pick)
             .collect();
@@ -232,10 +252,10 @@ pub fn run(args: &BenchArgs) -> Report {
     } else {
         vec![args.target]
     };
-    let plan = plan(args, &kinds(&args.scenarios, &args.flood));
-    let bar = Progress::new(total_estimate(args, &plan, &targets, &settings));
     let mut report = Report::default();
-    for (kind, n) in plan {
+    let plan = plan(args, &kinds(&args.scenarios, &args.flood), &mut report);
+    let bar = Progress::new(total_estimate(args, &plan, &targets, &settings));
+    for (kind, n, shape) in plan {
         if kind == Kind::Cluster {
             run_cluster(args, n, &settings, &bar, &mut report);
             continue;
@@ -246,6 +266,7 @@ pub fn run(args: &BenchArgs) -> Report {
             bar: &bar,
             kind,
             n,
+            shape,
             estimate: progress::estimate(kind, n, &settings),
         };
         job.run(&targets, &mut report);
@@ -269,31 +290,42 @@ fn settings(args: &BenchArgs) -> Settings {
     }
 }
 
-/// Every scenario at every size, in the order they run.
-fn plan(args: &BenchArgs, kinds: &[Kind]) -> Vec<(Kind, usize)> {
-    kinds
-        .iter()
-        .flat_map(|&k| {
-            let sizes = if args.sizes.is_empty() {
-                default_sizes(k)
-            } else {
-                args.sizes.clone()
-            };
-            sizes.into_iter().map(move |n| (k, n))
-        })
-        .collect()
+/// One scenario at one size (for rooms, its users and shape).
+type Step = (Kind, usize, Option<Shape>);
+
+/// Every scenario at every size, in the order they run; a rooms shape
+/// that cannot be built is a failed row of `report`.
+fn plan(args: &BenchArgs, kinds: &[Kind], report: &mut Report) -> Vec<Step> {
+    let mut steps = Vec::new();
+    for &k in kinds {
+        if k == Kind::Rooms {
+            for shape in rooms::shapes(args) {
+                match shape {
+                    Ok(shape) => steps.push((k, shape.users(), Some(shape))),
+                    Err(e) => {
+                        let mut row = Row::new(k, 0, args.target);
+                        row.error = Some(e);
+                        report.rows.push(row);
+                    }
+                }
+            }
+            continue;
+        }
+        let sizes = if args.sizes.is_empty() {
+            default_sizes(k)
+        } else {
+            args.sizes.clone()
+        };
+        steps.extend(sizes.into_iter().map(|n| (k, n, None)));
+    }
+    steps
 }
 
 /// The whole run's estimated seconds, for the progress bar.
-fn total_estimate(
-    args: &BenchArgs,
-    plan: &[(Kind, usize)],
-    targets: &[Target],
-    settings: &Settings,
-) -> f64 {
+fn total_estimate(args: &BenchArgs, plan: &[Step], targets: &[Target], settings: &Settings) -> f64 {
     let rounds = args.rounds as f64;
     plan.iter()
-        .map(|&(k, n)| {
+        .map(|&(k, n, _)| {
             // The cluster scenario measures four configurations.
             let runs = if k == Kind::Cluster {
                 4
@@ -333,6 +365,7 @@ struct Job<'a> {
     bar: &'a Progress,
     kind: Kind,
     n: usize,
+    shape: Option<Shape>,
     /// Seconds one run takes, about.
     estimate: f64,
 }
@@ -410,6 +443,7 @@ impl Job<'_> {
         }
         let row = |transport| {
             let mut row = Row::new(self.kind, self.n, target).over(transport);
+            row.group = self.shape.map(|s| s.describe());
             row.error.clone_from(&error);
             row
         };
@@ -442,6 +476,7 @@ impl Job<'_> {
             transport: row.transport,
             ws_addr,
             latency_rate: *common_rate,
+            shape: self.shape,
         };
         match scenario::run(run, self.settings) {
             Ok(sample) => {

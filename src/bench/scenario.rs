@@ -6,6 +6,7 @@ use super::flood;
 use super::flooder::Flood;
 use super::phase::{self, Latency, Plan, Throughput};
 use super::procstat;
+use super::rooms::{self, Shape};
 use super::wire::{Decoder, Item, Target};
 use super::wsconn::{Endpoint, Transport};
 use std::collections::BTreeMap;
@@ -31,6 +32,7 @@ pub enum Kind {
     #[serde(rename = "flood-pong")]
     FloodPong,
     Cluster,
+    Rooms,
 }
 
 impl Kind {
@@ -45,6 +47,7 @@ impl Kind {
             Kind::FloodMsg => "flood-msg",
             Kind::FloodPong => "flood-pong",
             Kind::Cluster => "cluster",
+            Kind::Rooms => "rooms",
         }
     }
 
@@ -92,6 +95,8 @@ pub struct Run {
     /// Publishes per second for the latency phase; `None`: the fraction of
     /// this run's own measured maximum.
     pub latency_rate: Option<f64>,
+    /// The rooms scenario's rooms and publishers.
+    pub shape: Option<Shape>,
 }
 
 /// Runs one scenario once against a server.
@@ -104,33 +109,53 @@ pub fn run(r: Run, s: &Settings) -> Result<Sample, String> {
         Kind::FloodMsg => flood::run(r, Flood::Msg, s),
         Kind::FloodPong => flood::run(r, Flood::Pong, s),
         Kind::Cluster => Err("the cluster scenario starts its own servers".into()),
+        Kind::Rooms => {
+            let shape = r.shape.ok_or("the rooms scenario needs its shape")?;
+            rooms::run(r, shape, s)
+        }
     }
 }
 
 /// Fanout, mesh and private: a throughput phase, then a latency phase.
 fn messages(r: Run, s: &Settings) -> Result<Sample, String> {
-    let Run { target, addr, .. } = r;
     let spec = fleet_spec(r, s)?;
+    let publishers = spec.publishers;
+    // In fanout, publishers (logged-in users too) get each other's.
+    let among_publishers = |plan: &Plan| match r.kind {
+        Kind::Fanout => (publishers * publishers.saturating_sub(1)) as u64 * plan.per_sender,
+        _ => 0,
+    };
+    measure(
+        r,
+        s,
+        &spec,
+        |fleet| plan(r.kind, &spec, fleet, s),
+        among_publishers,
+    )
+}
+
+/// Opens `spec`'s fleet and measures the throughput phase of `plan`, then
+/// the latency phase; leaves the fleet's rooms and closes it. evchat
+/// counts its own deliveries: they must be what was received, plus
+/// `also_counted` (deliveries to connections the probe does not count).
+pub(super) fn measure(
+    r: Run,
+    s: &Settings,
+    spec: &FleetSpec,
+    plan: impl FnOnce(&Fleet) -> Plan,
+    also_counted: impl FnOnce(&Plan) -> u64,
+) -> Result<Sample, String> {
+    let Run { target, addr, .. } = r;
     let users = server_stats(target, addr)?.map(|st| st.users);
-    let fleet = Fleet::open(&spec, PATIENCE).map_err(|e| format!("set-up failed: {e}"))?;
-    let plan = plan(r.kind, &spec, &fleet, s);
-    // evchat counts its own deliveries: they must match what was received,
-    // plus, in fanout, what publishers (logged-in users too) got from each
-    // other.
+    let fleet = Fleet::open(spec, PATIENCE).map_err(|e| format!("set-up failed: {e}"))?;
+    let plan = plan(&fleet);
     let server_before = server_stats(target, addr)?.map(|st| st.deliveries);
     let t = phase::throughput(&fleet, &plan, r.pid)?;
     if let (Some(before), Some(after)) = (
         server_before,
         server_stats(target, addr)?.map(|st| st.deliveries),
     ) {
-        let publishers = spec.publishers;
-        let among_publishers = (publishers * publishers.saturating_sub(1)) as u64 * plan.per_sender;
-        let expected = t.deliveries
-            + if r.kind == Kind::Fanout {
-                among_publishers
-            } else {
-                0
-            };
+        let expected = t.deliveries + also_counted(&plan);
         if after - before != expected {
             return Err(format!(
                 "server counted {} deliveries, the probe expected {expected}",
@@ -146,6 +171,9 @@ fn messages(r: Run, s: &Settings) -> Result<Sample, String> {
         rate,
         Duration::from_secs_f64(s.latency_seconds),
     )?;
+    fleet
+        .leave(&spec.rooms, PATIENCE)
+        .map_err(|e| format!("leaving the rooms failed: {e}"))?;
     fleet.close();
     settle(target, addr, users);
     Ok(figures(&t, &l, max_rate))
@@ -184,6 +212,7 @@ fn fleet_spec(r: Run, s: &Settings) -> Result<FleetSpec, String> {
         receivers_publish,
         readers: s.readers,
         ws,
+        rooms: Default::default(),
     })
 }
 
@@ -200,7 +229,10 @@ fn plan(kind: Kind, spec: &FleetSpec, fleet: &Fleet, s: &Settings) -> Plan {
         .iter()
         .cloned()
         .enumerate()
-        .map(|(i, sock)| (sock, (kind == Kind::Private).then(|| bench_name(i ^ 1))))
+        .map(|(i, sock)| {
+            let to = (kind == Kind::Private).then(|| bench_name(i ^ 1));
+            (sock, to.into_iter().collect())
+        })
         .collect();
     let per_round = match kind {
         Kind::Fanout => s.publishers as u64,
@@ -219,6 +251,7 @@ fn plan(kind: Kind, spec: &FleetSpec, fleet: &Fleet, s: &Settings) -> Plan {
     Plan {
         senders,
         per_sender,
+        sends_per_round: 1,
         per_receiver_per_round: per_round,
         receivers: n as u64,
         payload: s.payload,
@@ -309,6 +342,7 @@ pub fn bystanders(
         receivers_publish: false,
         readers: s.readers,
         ws: None,
+        rooms: Default::default(),
     };
     let fleet = Fleet::open(&spec, PATIENCE).map_err(|e| format!("set-up failed: {e}"))?;
     Ok((fleet, users))
