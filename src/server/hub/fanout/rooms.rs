@@ -1,0 +1,138 @@
+//! Room frames in the turn's batch. A message to a room joins the pending
+//! batch as a span for the room's members online; messages to other rooms
+//! join the same batch as spans of their own, so a turn's messages to many
+//! small rooms, interleaved, are sealed once — not once per change of
+//! room. At the seal each member gets one queue entry: the ranges of the
+//! shared chunk said in its rooms, minus its own frames, in the order they
+//! were accepted. So a member of two rooms sees their frames in the order
+//! they were said, as it would with a seal at every change of room.
+//!
+//! Each span is charged to its author by the members it reaches (a range
+//! each at the seal), each frame by one unit as it is read.
+
+use super::super::Hub;
+use super::{Span, BATCH_MAX, NO_ROOM};
+use crate::server::hub::queues::{Limit, Outgoing};
+use std::io::Write;
+use std::rc::Rc;
+
+/// What each recipient of a batch said in several rooms gets, gathered
+/// span by span before it is queued: one entry per recipient.
+#[derive(Debug, Default)]
+pub(in crate::server) struct Cuts {
+    /// By session key: 1 + the recipient's place in `cuts` (0: none yet).
+    slot: Vec<u32>,
+    cuts: Vec<Cut>,
+    /// How many of `cuts` are in use (the others keep their memory).
+    used: usize,
+}
+
+#[derive(Debug, Default)]
+struct Cut {
+    key: usize,
+    ranges: Vec<(usize, usize)>,
+    frames: u64,
+}
+
+impl Cuts {
+    /// Adds `span` to session `key`'s cut.
+    #[inline]
+    fn add(&mut self, key: usize, span: &Span) {
+        if self.slot.len() <= key {
+            self.slot.resize(key + 1, 0);
+        }
+        let at = match self.slot[key] {
+            0 => {
+                if self.used == self.cuts.len() {
+                    self.cuts.push(Cut::default());
+                }
+                let cut = &mut self.cuts[self.used];
+                cut.key = key;
+                cut.ranges.clear();
+                cut.frames = 0;
+                self.used += 1;
+                self.slot[key] = self.used as u32;
+                self.used - 1
+            }
+            n => n as usize - 1,
+        };
+        let cut = &mut self.cuts[at];
+        cut.frames += span.frames;
+        match cut.ranges.last_mut() {
+            Some(r) if r.1 == span.start => r.1 = span.end,
+            _ => cut.ranges.push((span.start, span.end)),
+        }
+    }
+}
+
+impl<T: Write> Hub<T> {
+    /// Adds a frame (encoded) said in `room` by session `author` to the
+    /// pending batch, sealing first a batch of broadcasts.
+    pub(in crate::server) fn say_in_room(&mut self, author: usize, room: &Rc<str>, frame: &[u8]) {
+        if self.batch.has_frames() && self.batch.rooms.is_empty() {
+            self.seal_charged(author);
+        }
+        // A full batch is sealed; its spans were charged as they came.
+        if self.batch.buf.len() >= BATCH_MAX && !self.batch.sealing {
+            self.seal();
+        }
+        let batch = &mut self.batch;
+        let same = batch.rooms.last().is_some_and(|r| Rc::ptr_eq(r, room));
+        if !same {
+            batch.rooms.push(Rc::clone(room));
+        }
+        let at = u32::try_from(batch.rooms.len() - 1).unwrap_or(NO_ROOM - 1);
+        let start = batch.buf.len();
+        let grows = batch.spans.last().is_some_and(|last| {
+            last.author == Some(author) && last.end == start && last.room == at && !batch.split
+        });
+        batch.buf.extend_from_slice(frame);
+        if !grows {
+            let members = self.rooms.online_keys(room).len();
+            self.charge(author, members as u64);
+        }
+        self.note_frames_in(Some(author), start, 1, at);
+    }
+
+    /// Something for other recipients comes next (a broadcast, or a
+    /// room's members change): seals the pending rooms' frames first.
+    #[inline]
+    pub(in crate::server) fn end_room_batch(&mut self) {
+        if !self.batch.rooms.is_empty() && self.batch.has_frames() {
+            self.seal();
+        }
+    }
+
+    /// Queues `chunk`, said in `rooms` span by span, to their members
+    /// online: each gets the ranges of its rooms' spans but its own, in
+    /// order, as one entry.
+    pub(super) fn queue_rooms(&mut self, chunk: &Rc<[u8]>, spans: &[Span], rooms: &[Rc<str>]) {
+        let cuts = &mut self.batch.cuts;
+        for span in spans {
+            let Some(room) = rooms.get(span.room as usize) else {
+                continue;
+            };
+            for &key in self.rooms.online_keys(room) {
+                if span.author != Some(key) {
+                    cuts.add(key, span);
+                }
+            }
+        }
+        let used = std::mem::take(&mut cuts.used);
+        for i in 0..used {
+            let cut = &self.batch.cuts.cuts[i];
+            let (key, frames) = (cut.key, cut.frames);
+            let whole = matches!(cut.ranges[..], [(0, end)] if end == chunk.len());
+            let what = match whole {
+                true => Outgoing::Shared(chunk),
+                false => Outgoing::Ranges(chunk, &cut.ranges),
+            };
+            if self.queues.push(key, what, Limit::Within) {
+                self.counters.deliveries += frames;
+            }
+            if let Some(slot) = self.batch.cuts.slot.get_mut(key) {
+                *slot = 0;
+            }
+        }
+    }
+}
