@@ -25,6 +25,9 @@ pub(in crate::server) struct Cuts {
     cuts: Vec<Cut>,
     /// How many of `cuts` are in use (the others keep their memory).
     used: usize,
+    /// By span: its frames as a chunk of their own, made for the first
+    /// recipient that gets that span alone, shared by the others.
+    parts: Vec<Option<Rc<[u8]>>>,
 }
 
 #[derive(Debug, Default)]
@@ -32,12 +35,17 @@ struct Cut {
     key: usize,
     ranges: Vec<(usize, usize)>,
     frames: u64,
+    /// The one span the recipient gets, if one ([`SEVERAL`]: more).
+    span: usize,
 }
 
+/// A cut of more than one span.
+const SEVERAL: usize = usize::MAX;
+
 impl Cuts {
-    /// Adds `span` to session `key`'s cut.
+    /// Adds `span`, the batch's span number `i`, to session `key`'s cut.
     #[inline]
-    fn add(&mut self, key: usize, span: &Span) {
+    fn add(&mut self, key: usize, span: &Span, i: usize) {
         if self.slot.len() <= key {
             self.slot.resize(key + 1, 0);
         }
@@ -50,11 +58,15 @@ impl Cuts {
                 cut.key = key;
                 cut.ranges.clear();
                 cut.frames = 0;
+                cut.span = i;
                 self.used += 1;
                 self.slot[key] = self.used as u32;
                 self.used - 1
             }
-            n => n as usize - 1,
+            n => {
+                self.cuts[n as usize - 1].span = SEVERAL;
+                n as usize - 1
+            }
         };
         let cut = &mut self.cuts[at];
         cut.frames += span.frames;
@@ -105,34 +117,49 @@ impl<T: Write> Hub<T> {
 
     /// Queues `chunk`, said in `rooms` span by span, to their members
     /// online: each gets the ranges of its rooms' spans but its own, in
-    /// order, as one entry.
+    /// order, as one entry — a recipient of one span, that span as a
+    /// chunk of its own, shared with the span's other recipients (a part
+    /// of the whole would be copied for each: see `push_ranges`).
     pub(super) fn queue_rooms(&mut self, chunk: &Rc<[u8]>, spans: &[Span], rooms: &[Rc<str>]) {
         let cuts = &mut self.batch.cuts;
-        for span in spans {
+        for (i, span) in spans.iter().enumerate() {
             let Some(room) = rooms.get(span.room as usize) else {
                 continue;
             };
             for &key in self.rooms.online_keys(room) {
                 if span.author != Some(key) {
-                    cuts.add(key, span);
+                    cuts.add(key, span, i);
                 }
             }
         }
-        let used = std::mem::take(&mut cuts.used);
-        for i in 0..used {
-            let cut = &self.batch.cuts.cuts[i];
-            let (key, frames) = (cut.key, cut.frames);
+        let Cuts {
+            slot,
+            cuts,
+            used,
+            parts,
+        } = cuts;
+        parts.clear();
+        parts.resize(spans.len(), None);
+        for cut in cuts.iter().take(std::mem::take(used)) {
             let whole = matches!(cut.ranges[..], [(0, end)] if end == chunk.len());
-            let what = match whole {
-                true => Outgoing::Shared(chunk),
-                false => Outgoing::Ranges(chunk, &cut.ranges),
+            let part = match (whole, spans.get(cut.span), parts.get_mut(cut.span)) {
+                (false, Some(span), Some(part)) => Some(&*part.get_or_insert_with(|| {
+                    Rc::from(chunk.get(span.start..span.end).unwrap_or_default())
+                })),
+                _ => None,
             };
-            if self.queues.push(key, what, Limit::Within) {
-                self.counters.deliveries += frames;
+            let what = match (whole, part) {
+                (true, _) => Outgoing::Shared(chunk),
+                (false, Some(part)) => Outgoing::Shared(part),
+                (false, None) => Outgoing::Ranges(chunk, &cut.ranges),
+            };
+            if self.queues.push(cut.key, what, Limit::Within) {
+                self.counters.deliveries += cut.frames;
             }
-            if let Some(slot) = self.batch.cuts.slot.get_mut(key) {
+            if let Some(slot) = slot.get_mut(cut.key) {
                 *slot = 0;
             }
         }
+        parts.clear();
     }
 }
