@@ -42,6 +42,9 @@ struct Cut {
 /// A cut of more than one span.
 const SEVERAL: usize = usize::MAX;
 
+/// Ranges a recipient's cut keeps room for between seals.
+const KEEP_RANGES: usize = 16;
+
 impl Cuts {
     /// Adds `span`, the batch's span number `i`, to session `key`'s cut.
     #[inline]
@@ -140,7 +143,8 @@ impl<T: Write> Hub<T> {
         } = cuts;
         parts.clear();
         parts.resize(spans.len(), None);
-        for cut in cuts.iter().take(std::mem::take(used)) {
+        let used = std::mem::take(used);
+        for cut in cuts.iter().take(used) {
             let whole = matches!(cut.ranges[..], [(0, end)] if end == chunk.len());
             let part = match (whole, spans.get(cut.span), parts.get_mut(cut.span)) {
                 (false, Some(span), Some(part)) => Some(&*part.get_or_insert_with(|| {
@@ -158,6 +162,13 @@ impl<T: Write> Hub<T> {
             }
             if let Some(slot) = slot.get_mut(cut.key) {
                 *slot = 0;
+            }
+        }
+        // Kept for the next seal, but not a member of many rooms' worth
+        // each: a burst must not leave every member holding a long list.
+        for cut in cuts.iter_mut().take(used) {
+            if cut.ranges.capacity() > KEEP_RANGES {
+                cut.ranges = Vec::new();
             }
         }
         parts.clear();
