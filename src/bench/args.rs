@@ -65,8 +65,10 @@ pub struct BenchArgs {
     /// no more than the largest K once. A run that completes has every
     /// message it sent delivered, so nothing is held for offline users
     /// (one that fails midway may leave a few held). The server's
-    /// counters (STATS) grow. A server with --users refuses the bench's
-    /// password-less logins.
+    /// counters (STATS) grow. The rooms scenario joins rooms #bench-r0,
+    /// #bench-r1, ... and leaves them all at the end of each run, so they
+    /// are gone; its publishers need --max-rooms-per-user of R / P. A
+    /// server with --users refuses the bench's password-less logins.
     #[arg(long, default_value = "127.0.0.1:5555")]
     pub addr: SocketAddr,
     /// WebSocket listener of the server at --addr, for --transport ws
