@@ -185,6 +185,95 @@ fn fanout_over_websocket_compares_with_nats_websocket() {
 }
 
 #[test]
+fn rooms_counts_every_delivery_to_every_member_and_leaves_no_room() {
+    let server = TestServer::start(&["--idle-timeout", "0"]);
+    let before = server.stat("deliveries");
+    let json = std::env::temp_dir().join(format!("evchat-rooms-{}.json", std::process::id()));
+    // 4 rooms of 3 among 6 users, each in 2; 2 publishers with 2 rooms
+    // each; two rounds, so the second finds the rooms the first left gone.
+    let json_arg = json.to_str().unwrap();
+    let run = |more: &[&str]| {
+        let args = [
+            "rooms",
+            "--rooms",
+            "4",
+            "--members",
+            "3",
+            "--rooms-per-user",
+            "2",
+        ];
+        let more = ["--publishers", "2", "--messages", "40"].iter().chain(more);
+        bench(
+            &server,
+            &args.iter().chain(more).copied().collect::<Vec<_>>(),
+        )
+    };
+    let (ok, text) = run(&[]);
+    assert!(ok, "{text}");
+    let (ok, text) = run(&["--json", json_arg]);
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("rooms 4×3, 6 users in 2 rooms each, 2 publishers (1 round)"),
+        "{text}"
+    );
+    let rows = json_rows(&json);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let row = &rows[0];
+    assert_eq!(row["error"], serde_json::Value::Null, "{row}");
+    let figure = |key: &str| row["figures"][key]["median"].as_f64().unwrap();
+    assert!(figure("deliveries_per_s") > 0.0, "{row}");
+    assert!(figure("p99_us") > 0.0, "{row}");
+    // The bench checked the server's count against the probe's; over both
+    // runs' throughput phases: 2 publishers × 40 messages × 3 members.
+    assert!(server.stat("deliveries") - before >= 2 * 2 * 40 * 3);
+    // Every room's members left it: nothing is left behind.
+    assert_eq!(server.stat("rooms"), 0, "{}", server.stats());
+}
+
+#[test]
+fn rooms_compares_with_redis_channels_and_nats_subjects() {
+    // Skipped without nats-server, except under CI, where that fails.
+    if !common::nats::nats_server_available() {
+        return;
+    }
+    let json = std::env::temp_dir().join(format!("evchat-rooms-cmp-{}.json", std::process::id()));
+    let out = Command::new(env!("CARGO_BIN_EXE_evchat-bench"))
+        .args(["rooms", "--compare", "--rooms", "6", "--members", "4"])
+        .args(["--rooms-per-user", "3", "--publishers", "3"])
+        .args([
+            "--messages",
+            "60",
+            "--rounds",
+            "1",
+            "--latency-seconds",
+            "0.2",
+        ])
+        .args(["--json", json.to_str().unwrap()])
+        .output()
+        .expect("run evchat-bench");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    let rows = json_rows(&json);
+    let targets: Vec<&str> = rows.iter().map(|r| r["target"].as_str().unwrap()).collect();
+    // Redis only where it is installed.
+    assert!(
+        targets == ["evchat", "redis", "nats"] || targets == ["evchat", "nats"],
+        "{targets:?}"
+    );
+    for row in &rows {
+        assert_eq!(row["error"], serde_json::Value::Null, "{row}");
+        assert!(
+            row["figures"]["deliveries_per_s"]["median"]
+                .as_f64()
+                .unwrap()
+                > 0.0
+        );
+    }
+    assert!(text.contains("evchat vs nats: "), "{text}");
+}
+
+#[test]
 fn other_scenarios_run_against_evchat() {
     let server = TestServer::start(&["--idle-timeout", "0"]);
     for (scenario, size) in [

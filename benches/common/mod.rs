@@ -3,6 +3,7 @@
 //! (shared by `benches/fanout.rs` and `examples/hub_instructions.rs`).
 
 use evchat::server::hub::{Hub, Limits};
+use evchat::server::rooms::RoomLimits;
 use evchat::server::store::MailLimits;
 use std::io::Sink;
 
@@ -30,6 +31,11 @@ fn ws_text(payload: &[u8]) -> Vec<u8> {
 /// A hub with `n` subscribers and a publisher, all logged in; returns the
 /// publisher's key.
 pub fn hub_with(n: usize, subscribers: Subscribers) -> (Hub<Sink>, usize) {
+    hub_limited(n, subscribers, Default::default())
+}
+
+/// As [`hub_with`], with these rooms' limits.
+fn hub_limited(n: usize, subscribers: Subscribers, rooms: RoomLimits) -> (Hub<Sink>, usize) {
     let mut hub = Hub::new(Limits {
         max_line: 64 << 10,
         max_queue: 64 << 20,
@@ -40,7 +46,7 @@ pub fn hub_with(n: usize, subscribers: Subscribers) -> (Hub<Sink>, usize) {
             held_bytes: 1 << 24,
             max_known: 1 << 20,
         },
-        rooms: Default::default(),
+        rooms,
         idle_timeout: None,
         max_lingering: 16,
         web: true,
@@ -76,6 +82,48 @@ pub fn room_hub_with(n: usize, subscribers: Subscribers) -> (Hub<Sink>, usize) {
     }
     flush(&mut hub);
     (hub, publisher)
+}
+
+/// R rooms (`#r0` …) of M line users each, every user in K of them (user
+/// `u`'s places are `u, u + U, …` of the R·M numbered room by room, as in
+/// `evchat-bench rooms`), and a publisher in all of them; returns it.
+#[allow(dead_code)] // examples/hub_instructions.rs only
+pub fn rooms_hub_with(rooms: usize, members: usize, per_user: usize) -> (Hub<Sink>, usize) {
+    let users = rooms * members / per_user;
+    let limits = RoomLimits {
+        max_rooms: rooms,
+        per_user: rooms,
+        ..RoomLimits::default()
+    };
+    let (mut hub, publisher) = hub_limited(users, Subscribers::Lines, limits);
+    for r in 0..rooms {
+        hub.receive(publisher, format!("JOIN #r{r}\n").as_bytes());
+    }
+    for u in 0..users {
+        for j in 0..per_user {
+            let room = (u + j * users) / members;
+            // Keys are handed out in order: the publisher's, then the users'.
+            hub.receive(publisher + 1 + u, format!("JOIN #r{room}\n").as_bytes());
+        }
+        flush(&mut hub);
+    }
+    (hub, publisher)
+}
+
+/// Reads of 100 room messages each, to `rooms` rooms in turn: read `i`
+/// says things in rooms `100·i, 100·i + 1, …` (mod `rooms`).
+#[allow(dead_code)] // examples/hub_instructions.rs only
+pub fn rooms_bursts(rooms: usize) -> Vec<Vec<u8>> {
+    (0..rooms.div_ceil(100).max(1))
+        .map(|i| {
+            (0..100)
+                .flat_map(|j| {
+                    let room = (100 * i + j) % rooms;
+                    format!("MSG #r{room} {j:03} {}\n", "x".repeat(60)).into_bytes()
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// One read's worth of room messages from one publisher.

@@ -77,6 +77,7 @@ impl Bed {
             receivers_publish: false,
             readers: NODES,
             ws: None,
+            rooms: Default::default(),
         };
         let mut notes = Vec::new();
         let fleet = loop {
@@ -92,10 +93,11 @@ impl Bed {
         };
         let frame = s.payload as u64 + 40;
         let plan = Plan {
-            senders: vec![(fleet.publishers[0].clone(), None)],
+            senders: vec![(fleet.publishers[0].clone(), Vec::new())],
             per_sender: s
                 .messages
                 .unwrap_or((DELIVERIES / n.max(1) as u64).max(200)),
+            sends_per_round: 1,
             per_receiver_per_round: 1,
             receivers: n as u64,
             payload: s.payload,

@@ -27,7 +27,7 @@ const PEAK_RSS: Col = ("peak_rss", "peak RSS", Show::PeakRss);
 
 use Show::{Percent, Ranged};
 
-/// Fanout, mesh and private.
+/// Fanout, mesh, private and rooms.
 const MESSAGES: &[Table] = &[
     (
         "throughput",
@@ -141,7 +141,7 @@ const FLOOD: &[Table] = &[
 /// The tables shown for each kind of scenario.
 pub fn tables(kind: Kind) -> &'static [Table] {
     match kind {
-        Kind::Fanout | Kind::Mesh | Kind::Private => MESSAGES,
+        Kind::Fanout | Kind::Mesh | Kind::Private | Kind::Rooms => MESSAGES,
         Kind::Cluster => CLUSTER,
         Kind::Connect => CONNECT,
         Kind::Idle => IDLE,
@@ -152,7 +152,7 @@ pub fn tables(kind: Kind) -> &'static [Table] {
 /// The figures compared between evchat and each peer: (key, wording).
 pub fn compared(kind: Kind) -> &'static [(&'static str, &'static str)] {
     match kind {
-        Kind::Fanout | Kind::Mesh | Kind::Private => &[
+        Kind::Fanout | Kind::Mesh | Kind::Private | Kind::Rooms => &[
             ("deliveries_per_s", "deliveries/s"),
             ("server_cpu_s_per_m", "server CPU per delivery"),
             ("p99_us", "p99 latency"),

@@ -41,6 +41,22 @@ pub struct FleetSpec {
     /// Receivers connect over WebSocket here instead (fanout only: they
     /// must not publish).
     pub ws: Option<Endpoint>,
+    /// The rooms each receiver is in, and each publisher may say things
+    /// in, by index (none past the end: the rooms scenario only).
+    pub rooms: Rooms,
+}
+
+/// Rooms of receivers and publishers, named as the target spells them.
+#[derive(Debug, Default, Clone)]
+pub struct Rooms {
+    pub receivers: Vec<Vec<String>>,
+    pub publishers: Vec<Vec<String>>,
+}
+
+impl Rooms {
+    fn of(list: &[Vec<String>], i: usize) -> &[String] {
+        list.get(i).map_or(&[], Vec::as_slice)
+    }
 }
 
 fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
@@ -163,6 +179,29 @@ impl Fleet {
         Ok(())
     }
 
+    /// Leaves `rooms` (evchat's `PART`s; nothing for the others) and waits
+    /// until the server has done so: rooms whose last member leaves are
+    /// gone, so the next run starts from none.
+    pub fn leave(&self, rooms: &Rooms, patience: Duration) -> io::Result<()> {
+        let none = rooms.receivers.is_empty() && rooms.publishers.is_empty();
+        if none || self.target != Target::Evchat {
+            return Ok(());
+        }
+        let mut part = Vec::new();
+        let sockets = [
+            (&self.receivers, &rooms.receivers),
+            (&self.publishers, &rooms.publishers),
+        ];
+        for (streams, rooms) in sockets {
+            for (stream, rooms) in streams.iter().zip(rooms) {
+                part.clear();
+                self.target.part(rooms, &mut part);
+                write_retrying(stream, &part)?;
+            }
+        }
+        self.barrier(patience)
+    }
+
     /// Closes the fleet politely (QUIT where the protocol has one).
     pub fn close(mut self) {
         let mut quit = Vec::new();
@@ -248,7 +287,8 @@ fn open_receivers(
     }
     for i in 0..spec.receivers {
         hello.clear();
-        spec.target.subscribe(&bench_name(i), &mut hello);
+        let rooms = Rooms::of(&spec.rooms.receivers, i);
+        spec.target.subscribe_in(&bench_name(i), rooms, &mut hello);
         let (stream, ws) = match asked.pop_front() {
             None => (connect(addr(spec, i))?, None),
             Some(mut stream) => {
@@ -272,8 +312,9 @@ fn open_publishers(spec: &FleetSpec, watched: &mut Watchers) -> io::Result<Vec<A
     for i in 0..spec.publishers {
         let stream = connect(addr(spec, 0))?;
         hello.clear();
+        let rooms = Rooms::of(&spec.rooms.publishers, i);
         spec.target
-            .publisher(&bench_name(spec.receivers + i), &mut hello);
+            .publisher_in(&bench_name(spec.receivers + i), rooms, &mut hello);
         (&stream).write_all(&hello)?;
         publishers.push(watched.add(stream, false, i, None)?);
     }

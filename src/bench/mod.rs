@@ -5,7 +5,10 @@
 //! - [`fleet`]: connections, barriers and closing; [`readers`]: the mio
 //!   reader threads that count what they receive;
 //! - [`phase`]: the windowed throughput phase and the open-loop latency phase;
-//! - [`scenario`]: fanout, mesh, private, connect, idle;
+//! - [`args`]: the command line;
+//! - [`scenario`]: fanout, mesh, private; [`connect`]: connect, idle;
+//!   [`rooms`]: R rooms of M members, its publishers saying things in
+//!   them in turn;
 //! - [`flood`]: one client floods while a pair of users does round trips
 //!   ([`flooder`] and [`pair`] are its two sides);
 //! - [`peers`]: starting the servers for `--compare`;
@@ -19,9 +22,11 @@
 //!   says which figures each table shows);
 //! - [`progress`]: the progress bar and its estimate of the time left.
 
+pub mod args;
 pub mod bed;
 pub mod cluster;
 pub mod columns;
+pub mod connect;
 pub mod fleet;
 pub mod flood;
 pub mod flooder;
@@ -34,6 +39,7 @@ pub mod procstat;
 pub mod progress;
 pub mod readers;
 pub mod report;
+pub mod rooms;
 pub mod scenario;
 pub mod summary;
 pub mod warmup;
@@ -41,146 +47,14 @@ pub mod wire;
 pub mod ws;
 pub mod wsconn;
 
-use clap::Parser;
+pub use args::{BenchArgs, Which};
 use flooder::Flood;
 use progress::Progress;
 use report::{Report, Row};
+use rooms::Shape;
 use scenario::{Kind, Settings};
-use std::net::SocketAddr;
-use std::path::PathBuf;
 use wire::Target;
-use wsconn::{systems, Transport, TransportArg};
-
-/// Scenario names on the command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Which {
-    Fanout,
-    Mesh,
-    Private,
-    Connect,
-    Idle,
-    Flood,
-    /// Three evchat nodes over three clustered nats-servers, all started
-    /// by the bench (not part of `all`).
-    Cluster,
-    All,
-}
-
-#[derive(Debug, Parser)]
-#[command(
-    name = "evchat-bench",
-    version,
-    about = "Measure fan-out throughput and latency of evchat, Redis pub/sub and NATS",
-    after_help = "Examples:\n  evchat-bench fanout --compare --sizes 100,1000\n  \
-                  evchat-bench fanout --compare --transport all --sizes 100,1000\n  \
-                  evchat-bench flood --flood say,pong --flood-seconds 20\n  \
-                  evchat-bench cluster --sizes 300 --shared-port 2"
-)]
-pub struct BenchArgs {
-    /// Scenarios to run [default: fanout].
-    #[arg(value_enum)]
-    pub scenarios: Vec<Which>,
-    /// Start evchat-server, redis-server and nats-server on free ports and
-    /// measure each in turn (a peer not installed is skipped).
-    #[arg(long, conflicts_with = "addr")]
-    pub compare: bool,
-    /// Protocol of the server at --addr.
-    #[arg(long, value_enum, default_value = "evchat")]
-    pub target: Target,
-    /// How fanout's subscribers connect: line (the server's own protocol
-    /// over TCP), ws (the same inside WebSocket frames: evchat's /ws on its
-    /// chat port, nats-server's websocket listener; Redis has none), or
-    /// all (both, side by side). Publishers always use line; other
-    /// scenarios run on line only.
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "line")]
-    pub transport: Vec<TransportArg>,
-    /// Address of a running server to measure.
-    ///
-    /// What a run leaves behind on an evchat server: the bench logs in as
-    /// bench-0, bench-1, ... bench-<K-1>, where K is the most connections one
-    /// scenario opens at once (N, plus its publishers; N + 3 for flood). An
-    /// open server (no --users) remembers every name that has logged in, in
-    /// its data directory, until its --max-known bound forgets the least
-    /// recently seen; since every run uses the same names, repeated runs add
-    /// no more than the largest K once. A run that completes has every
-    /// message it sent delivered, so nothing is held for offline users
-    /// (one that fails midway may leave a few held). The server's
-    /// counters (STATS) grow. A server with --users refuses the bench's
-    /// password-less logins.
-    #[arg(long, default_value = "127.0.0.1:5555")]
-    pub addr: SocketAddr,
-    /// WebSocket listener of the server at --addr, for --transport ws
-    /// [default: --addr, where evchat serves /ws].
-    #[arg(long, conflicts_with = "compare")]
-    pub ws_addr: Option<SocketAddr>,
-    /// Pid of the server at --addr, to report its CPU and memory.
-    #[arg(long)]
-    pub server_pid: Option<u32>,
-    /// Sizes N to run (subscribers, clients or connections; in flood, idle
-    /// bystanders besides the flooder and the pair); each scenario has its
-    /// own defaults.
-    #[arg(long, value_delimiter = ',')]
-    pub sizes: Vec<usize>,
-    /// Publishers in fanout.
-    #[arg(long, default_value_t = 1)]
-    pub publishers: usize,
-    /// Payload bytes per message.
-    #[arg(long, default_value_t = 64)]
-    pub payload: usize,
-    /// Messages per publisher [default: about 5 million deliveries a run];
-    /// in flood, frames the flooder sends [default: it floods until the
-    /// pair is done].
-    #[arg(long)]
-    pub messages: Option<u64>,
-    /// Most messages publishers may run ahead of the slowest receiver
-    /// [default: 128 MiB of frames in flight over all receivers, 64..4096;
-    /// small windows measure per-write overhead, not fan-out]; in flood,
-    /// frames the flooder may be ahead of the slowest receiver of its say
-    /// or msg flood [default: 6 MiB of frames].
-    #[arg(long)]
-    pub window: Option<u64>,
-    /// Rounds per target; targets alternate within a round.
-    #[arg(long, default_value_t = 3)]
-    pub rounds: usize,
-    /// Reader threads of the probe (cluster: always 3, one per node).
-    #[arg(long, default_value_t = 2)]
-    pub readers: usize,
-    /// Latency is measured at this fraction of the measured maximum rate
-    /// (with --compare, of Redis's maximum, for every target alike).
-    #[arg(long, default_value_t = 0.5)]
-    pub latency_fraction: f64,
-    /// Measure latency at this many publishes per second instead (per
-    /// size, for every target): compares separate runs, say of two builds
-    /// of a server at --addr, at the same load.
-    #[arg(long, value_name = "PUBLISHES_PER_S")]
-    pub latency_rate: Option<f64>,
-    /// Length of each latency phase, in seconds.
-    #[arg(long, default_value_t = 2.0)]
-    pub latency_seconds: f64,
-    /// Flood variants for the flood scenario [default: all three]: say
-    /// (broadcasts to everyone), msg (private messages to itself), pong
-    /// (PONG frames, which the server only parses).
-    #[arg(long, value_enum, value_delimiter = ',')]
-    pub flood: Vec<Flood>,
-    /// Seconds the flood scenario's pair does round trips, back to back,
-    /// while the flood goes on (a flood's harm may grow with its length, so
-    /// servers are compared over the same time). Against a server at --addr,
-    /// keep it under that server's --idle-timeout: B and the bystanders only
-    /// listen and do not answer keep-alive PINGs.
-    #[arg(long, default_value_t = 10.0)]
-    pub flood_seconds: f64,
-    /// Most round trips of the flood scenario's pair [default: as many as
-    /// fit in --flood-seconds].
-    #[arg(long)]
-    pub round_trips: Option<u64>,
-    /// Processes sharing one port (--reuse-port) in the cluster scenario,
-    /// measured against one node alone.
-    #[arg(long, value_name = "K", default_value_t = 2)]
-    pub shared_port: usize,
-    /// Also write the results as JSON to this file.
-    #[arg(long, value_name = "FILE")]
-    pub json: Option<PathBuf>,
-}
+use wsconn::{systems, Transport};
 
 fn default_sizes(kind: Kind) -> Vec<usize> {
     match kind {
@@ -191,6 +65,8 @@ fn default_sizes(kind: Kind) -> Vec<usize> {
         Kind::Idle => vec![10000],
         Kind::FloodSay | Kind::FloodMsg | Kind::FloodPong => vec![10],
         Kind::Cluster => vec![300],
+        // Users, from the shapes (see `steps`).
+        Kind::Rooms => Vec::new(),
     }
 }
 
@@ -208,6 +84,7 @@ fn kinds(which: &[Which], floods: &[Flood]) -> Vec<Kind> {
         Which::Idle => vec![Kind::Idle],
         Which::Flood => floods.clone(),
         Which::Cluster => vec![Kind::Cluster],
+        Which::Rooms => vec![Kind::Rooms],
         Which::All => Vec::new(),
     };
     if which.is_empty() {
@@ -215,7 +92,7 @@ fn kinds(which: &[Which], floods: &[Flood]) -> Vec<Kind> {
     }
     if which.contains(&Which::All) {
         use Which::*;
-        return [Fanout, Mesh, Private, Connect, Idle, Flood]
+        return [Fanout, Mesh, Private, Connect, Idle, Flood, Rooms]
             .into_iter()
             .flat_map(pick)
             .collect();
@@ -232,10 +109,10 @@ pub fn run(args: &BenchArgs) -> Report {
     } else {
         vec![args.target]
     };
-    let plan = plan(args, &kinds(&args.scenarios, &args.flood));
-    let bar = Progress::new(total_estimate(args, &plan, &targets, &settings));
     let mut report = Report::default();
-    for (kind, n) in plan {
+    let plan = plan(args, &kinds(&args.scenarios, &args.flood), &mut report);
+    let bar = Progress::new(total_estimate(args, &plan, &targets, &settings));
+    for (kind, n, shape) in plan {
         if kind == Kind::Cluster {
             run_cluster(args, n, &settings, &bar, &mut report);
             continue;
@@ -246,6 +123,7 @@ pub fn run(args: &BenchArgs) -> Report {
             bar: &bar,
             kind,
             n,
+            shape,
             estimate: progress::estimate(kind, n, &settings),
         };
         job.run(&targets, &mut report);
@@ -269,31 +147,42 @@ fn settings(args: &BenchArgs) -> Settings {
     }
 }
 
-/// Every scenario at every size, in the order they run.
-fn plan(args: &BenchArgs, kinds: &[Kind]) -> Vec<(Kind, usize)> {
-    kinds
-        .iter()
-        .flat_map(|&k| {
-            let sizes = if args.sizes.is_empty() {
-                default_sizes(k)
-            } else {
-                args.sizes.clone()
-            };
-            sizes.into_iter().map(move |n| (k, n))
-        })
-        .collect()
+/// One scenario at one size (for rooms, its users and shape).
+type Step = (Kind, usize, Option<Shape>);
+
+/// Every scenario at every size, in the order they run; a rooms shape
+/// that cannot be built is a failed row of `report`.
+fn plan(args: &BenchArgs, kinds: &[Kind], report: &mut Report) -> Vec<Step> {
+    let mut steps = Vec::new();
+    for &k in kinds {
+        if k == Kind::Rooms {
+            for shape in rooms::shapes(args) {
+                match shape {
+                    Ok(shape) => steps.push((k, shape.users(), Some(shape))),
+                    Err(e) => {
+                        let mut row = Row::new(k, 0, args.target);
+                        row.error = Some(e);
+                        report.rows.push(row);
+                    }
+                }
+            }
+            continue;
+        }
+        let sizes = if args.sizes.is_empty() {
+            default_sizes(k)
+        } else {
+            args.sizes.clone()
+        };
+        steps.extend(sizes.into_iter().map(|n| (k, n, None)));
+    }
+    steps
 }
 
 /// The whole run's estimated seconds, for the progress bar.
-fn total_estimate(
-    args: &BenchArgs,
-    plan: &[(Kind, usize)],
-    targets: &[Target],
-    settings: &Settings,
-) -> f64 {
+fn total_estimate(args: &BenchArgs, plan: &[Step], targets: &[Target], settings: &Settings) -> f64 {
     let rounds = args.rounds as f64;
     plan.iter()
-        .map(|&(k, n)| {
+        .map(|&(k, n, _)| {
             // The cluster scenario measures four configurations.
             let runs = if k == Kind::Cluster {
                 4
@@ -333,6 +222,7 @@ struct Job<'a> {
     bar: &'a Progress,
     kind: Kind,
     n: usize,
+    shape: Option<Shape>,
     /// Seconds one run takes, about.
     estimate: f64,
 }
@@ -410,6 +300,7 @@ impl Job<'_> {
         }
         let row = |transport| {
             let mut row = Row::new(self.kind, self.n, target).over(transport);
+            row.group = self.shape.map(|s| s.describe());
             row.error.clone_from(&error);
             row
         };
@@ -442,6 +333,7 @@ impl Job<'_> {
             transport: row.transport,
             ws_addr,
             latency_rate: *common_rate,
+            shape: self.shape,
         };
         match scenario::run(run, self.settings) {
             Ok(sample) => {

@@ -86,6 +86,9 @@ fn command(
                 "warn",
             ]);
             cmd.args(["--max-clients", "19000"]);
+            // The rooms scenario's publishers are in R / P rooms each, and
+            // R may be more than the default --max-rooms.
+            cmd.args(["--max-rooms", "100000", "--max-rooms-per-user", "100000"]);
             cmd.arg("--data-dir").arg(data_dir);
         }
         Target::Redis => {

@@ -25,13 +25,16 @@ pub const STALL: Duration = Duration::from_secs(15);
 
 /// Who sends what in a run.
 pub struct Plan {
-    /// For each sender: its socket, and the private recipient (or `None`
-    /// for a broadcast).
-    pub senders: Vec<(Arc<TcpStream>, Option<String>)>,
-    /// Messages each sender sends.
+    /// For each sender: its socket, and where its messages go, in turn
+    /// (none: broadcasts; one private recipient; or rooms, one message to
+    /// each in a round).
+    pub senders: Vec<(Arc<TcpStream>, Vec<String>)>,
+    /// Messages each sender sends (a whole number of rounds).
     pub per_sender: u64,
-    /// Messages each receiver gets per message each sender sends
-    /// (publishers for fanout, N-1 for mesh, 1 for private).
+    /// Messages each sender sends in a round (1, or its rooms).
+    pub sends_per_round: u64,
+    /// Messages each receiver gets per round (publishers for fanout, N-1
+    /// for mesh, 1 for private, rooms each user is in for rooms).
     pub per_receiver_per_round: u64,
     /// Receivers being counted.
     pub receivers: u64,
@@ -42,8 +45,20 @@ pub struct Plan {
 
 impl Plan {
     fn expected(&self, per_sender: u64) -> u64 {
-        per_sender * self.per_receiver_per_round
+        per_sender / self.sends_per_round.max(1) * self.per_receiver_per_round
     }
+
+    /// Where sender `s` sends its message number `i`.
+    fn to(&self, s: usize, i: u64) -> Option<&str> {
+        let targets = &self.senders[s].1;
+        let at = i.checked_rem(targets.len() as u64)?;
+        targets.get(at as usize).map(String::as_str)
+    }
+}
+
+/// `n` rounded up to whole rounds of `per_round`.
+pub fn whole_rounds(n: u64, per_round: u64) -> u64 {
+    n.div_ceil(per_round.max(1)) * per_round.max(1)
 }
 
 /// Figures of one throughput phase.
@@ -149,8 +164,10 @@ pub fn throughput(fleet: &Fleet, plan: &Plan, server: Option<u32>) -> Result<Thr
     while published < total {
         let progress = shared.min_received().saturating_sub(base);
         // Publishing `published` messages moves receivers by
-        // published * per_round / senders; stay within the window.
-        let allowed = (u128::from(progress + plan.window) * u128::from(senders)
+        // published * per_round / (senders * sends_per_round); stay
+        // within the window.
+        let allowed = (u128::from(progress + plan.window)
+            * u128::from(senders * plan.sends_per_round.max(1))
             / u128::from(plan.per_receiver_per_round.max(1)))
         .min(u128::from(total)) as u64;
         if published >= allowed {
@@ -172,12 +189,12 @@ pub fn throughput(fleet: &Fleet, plan: &Plan, server: Option<u32>) -> Result<Thr
                 continue;
             }
             buf.clear();
-            let (stream, to) = &plan.senders[s];
             for j in 0..k {
                 fill(&mut payload, b'T', sent[s] + j, 0);
-                fleet.target.publish(to.as_deref(), &payload, &mut buf);
+                let to = plan.to(s, sent[s] + j);
+                fleet.target.publish(to, &payload, &mut buf);
             }
-            write_retrying(stream, &buf).map_err(|e| format!("publish failed: {e}"))?;
+            write_retrying(&plan.senders[s].0, &buf).map_err(|e| format!("publish failed: {e}"))?;
             sent[s] += k;
             published += k;
             budget -= k;
@@ -214,7 +231,10 @@ pub fn latency(
     let senders = plan.senders.len() as u64;
     // Whole rounds, so every sender sends the same number of messages; as
     // many as the rate asks for over the whole duration.
-    let per_sender = ((rate * duration.as_secs_f64()) as u64 / senders).max(1);
+    let per_sender = whole_rounds(
+        ((rate * duration.as_secs_f64()) as u64 / senders).max(1),
+        plan.sends_per_round,
+    );
     let total = per_sender * senders;
     let interval_ns = 1e9 / rate;
     let start_ns = u64::try_from(shared.epoch.elapsed().as_nanos()).unwrap_or(0) + 1_000_000;
@@ -237,9 +257,8 @@ pub fn latency(
         while published < total && intended(published) <= now {
             let s = (published % senders) as usize;
             fill(&mut payload, b'L', published, intended(published));
-            fleet
-                .target
-                .publish(plan.senders[s].1.as_deref(), &payload, &mut batches[s]);
+            let to = plan.to(s, published / senders);
+            fleet.target.publish(to, &payload, &mut batches[s]);
             published += 1;
         }
         for (s, batch) in batches.iter_mut().enumerate() {

@@ -21,7 +21,7 @@ pub fn estimate(kind: Kind, n: usize, s: &Settings) -> f64 {
     // Logging in n users sends about n²/2 presence notices.
     let set_up = 0.2 + n * 3e-4 + n * n * 2e-8;
     match kind {
-        Kind::Fanout | Kind::Mesh | Kind::Private => {
+        Kind::Fanout | Kind::Mesh | Kind::Private | Kind::Rooms => {
             let deliveries = s
                 .messages
                 .map_or(5e6, |m| m as f64 * n * s.publishers as f64);

@@ -24,6 +24,9 @@ pub struct Row {
     pub error: Option<String>,
     /// What the row is, when not just its target (cluster: `3 nodes`).
     pub label: Option<String>,
+    /// What its group of rows measured, when `N=<size>` does not say it
+    /// all (rooms: `100×100, 1000 users in 10 rooms each, 1 publisher`).
+    pub group: Option<String>,
 }
 
 /// Median, min and max of one figure over rounds.
@@ -45,6 +48,7 @@ impl Row {
             peak_rss_kib: None,
             error: None,
             label: None,
+            group: None,
         }
     }
 
@@ -175,17 +179,18 @@ impl Report {
         for notice in &self.notices {
             let _ = writeln!(out, "note: {notice}");
         }
-        let mut groups: Vec<(Kind, usize)> = Vec::new();
+        let mut groups: Vec<(Kind, usize, Option<&str>)> = Vec::new();
         for r in &self.rows {
-            if !groups.contains(&(r.kind, r.size)) {
-                groups.push((r.kind, r.size));
+            let group = (r.kind, r.size, r.group.as_deref());
+            if !groups.contains(&group) {
+                groups.push(group);
             }
         }
-        for (kind, size) in groups {
+        for (kind, size, group) in groups {
             let rows: Vec<&Row> = self
                 .rows
                 .iter()
-                .filter(|r| r.kind == kind && r.size == size)
+                .filter(|r| r.kind == kind && r.size == size && r.group.as_deref() == group)
                 .collect();
             let rounds = rows.iter().map(|r| r.samples.len()).max().unwrap_or(0);
             let how = match rounds {
@@ -193,7 +198,8 @@ impl Report {
                 1 => "1 round".to_owned(),
                 n => format!("median of {n} rounds, min–max"),
             };
-            let _ = writeln!(out, "\n{} N={size} ({how})", kind.name());
+            let what = group.map_or_else(|| format!("N={size}"), str::to_owned);
+            let _ = writeln!(out, "\n{} {what} ({how})", kind.name());
             for row in rows.iter().filter(|r| r.error.is_some()) {
                 let e = row.error.as_deref().unwrap_or_default();
                 let _ = writeln!(out, "  {:<7} FAILED: {e}", row.name());
@@ -231,6 +237,7 @@ impl Report {
                     .collect();
                 serde_json::json!({
                     "scenario": r.kind, "size": r.size, "target": r.target, "label": r.label,
+                    "group": r.group,
                     "transport": r.transport,
                     "rounds": r.samples.len(), "figures": figures,
                     "samples": r.samples, "peak_rss_kib": r.peak_rss_kib, "error": r.error,
@@ -275,7 +282,10 @@ fn ratios(kind: Kind, rows: &[&Row]) -> String {
             let _ = writeln!(out, "  {} vs {}: {}", a.name(), b.name(), parts.join(", "));
         }
     }
-    let throughput = matches!(kind, Kind::Fanout | Kind::Mesh | Kind::Private);
+    let throughput = matches!(
+        kind,
+        Kind::Fanout | Kind::Mesh | Kind::Private | Kind::Rooms
+    );
     for ev in rows
         .iter()
         .filter(|r| r.target == Target::Evchat && throughput)

@@ -1,12 +1,13 @@
 //! The scenarios: how many connections, who sends what to whom (flood has
 //! its own module, [`flood`](super::flood)).
 
+use super::connect;
 use super::fleet::{bench_name, Fleet, FleetSpec};
 use super::flood;
 use super::flooder::Flood;
 use super::phase::{self, Latency, Plan, Throughput};
-use super::procstat;
-use super::wire::{Decoder, Item, Target};
+use super::rooms::{self, Shape};
+use super::wire::Target;
 use super::wsconn::{Endpoint, Transport};
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -31,6 +32,7 @@ pub enum Kind {
     #[serde(rename = "flood-pong")]
     FloodPong,
     Cluster,
+    Rooms,
 }
 
 impl Kind {
@@ -45,6 +47,7 @@ impl Kind {
             Kind::FloodMsg => "flood-msg",
             Kind::FloodPong => "flood-pong",
             Kind::Cluster => "cluster",
+            Kind::Rooms => "rooms",
         }
     }
 
@@ -92,45 +95,67 @@ pub struct Run {
     /// Publishes per second for the latency phase; `None`: the fraction of
     /// this run's own measured maximum.
     pub latency_rate: Option<f64>,
+    /// The rooms scenario's rooms and publishers.
+    pub shape: Option<Shape>,
 }
 
 /// Runs one scenario once against a server.
 pub fn run(r: Run, s: &Settings) -> Result<Sample, String> {
     match r.kind {
         Kind::Fanout | Kind::Mesh | Kind::Private => messages(r, s),
-        Kind::Connect => connect(r.n, r.target, r.addr, r.pid),
-        Kind::Idle => idle(r.n, r.target, r.addr, r.pid, s),
+        Kind::Connect => connect::connect(r.n, r.target, r.addr, r.pid),
+        Kind::Idle => connect::idle(r.n, r.target, r.addr, r.pid, s),
         Kind::FloodSay => flood::run(r, Flood::Say, s),
         Kind::FloodMsg => flood::run(r, Flood::Msg, s),
         Kind::FloodPong => flood::run(r, Flood::Pong, s),
         Kind::Cluster => Err("the cluster scenario starts its own servers".into()),
+        Kind::Rooms => {
+            let shape = r.shape.ok_or("the rooms scenario needs its shape")?;
+            rooms::run(r, shape, s)
+        }
     }
 }
 
 /// Fanout, mesh and private: a throughput phase, then a latency phase.
 fn messages(r: Run, s: &Settings) -> Result<Sample, String> {
-    let Run { target, addr, .. } = r;
     let spec = fleet_spec(r, s)?;
+    let publishers = spec.publishers;
+    // In fanout, publishers (logged-in users too) get each other's.
+    let among_publishers = |plan: &Plan| match r.kind {
+        Kind::Fanout => (publishers * publishers.saturating_sub(1)) as u64 * plan.per_sender,
+        _ => 0,
+    };
+    measure(
+        r,
+        s,
+        &spec,
+        |fleet| plan(r.kind, &spec, fleet, s),
+        among_publishers,
+    )
+}
+
+/// Opens `spec`'s fleet and measures the throughput phase of `plan`, then
+/// the latency phase; leaves the fleet's rooms and closes it. evchat
+/// counts its own deliveries: they must be what was received, plus
+/// `also_counted` (deliveries to connections the probe does not count).
+pub(super) fn measure(
+    r: Run,
+    s: &Settings,
+    spec: &FleetSpec,
+    plan: impl FnOnce(&Fleet) -> Plan,
+    also_counted: impl FnOnce(&Plan) -> u64,
+) -> Result<Sample, String> {
+    let Run { target, addr, .. } = r;
     let users = server_stats(target, addr)?.map(|st| st.users);
-    let fleet = Fleet::open(&spec, PATIENCE).map_err(|e| format!("set-up failed: {e}"))?;
-    let plan = plan(r.kind, &spec, &fleet, s);
-    // evchat counts its own deliveries: they must match what was received,
-    // plus, in fanout, what publishers (logged-in users too) got from each
-    // other.
+    let fleet = Fleet::open(spec, PATIENCE).map_err(|e| format!("set-up failed: {e}"))?;
+    let plan = plan(&fleet);
     let server_before = server_stats(target, addr)?.map(|st| st.deliveries);
     let t = phase::throughput(&fleet, &plan, r.pid)?;
     if let (Some(before), Some(after)) = (
         server_before,
         server_stats(target, addr)?.map(|st| st.deliveries),
     ) {
-        let publishers = spec.publishers;
-        let among_publishers = (publishers * publishers.saturating_sub(1)) as u64 * plan.per_sender;
-        let expected = t.deliveries
-            + if r.kind == Kind::Fanout {
-                among_publishers
-            } else {
-                0
-            };
+        let expected = t.deliveries + also_counted(&plan);
         if after - before != expected {
             return Err(format!(
                 "server counted {} deliveries, the probe expected {expected}",
@@ -146,6 +171,9 @@ fn messages(r: Run, s: &Settings) -> Result<Sample, String> {
         rate,
         Duration::from_secs_f64(s.latency_seconds),
     )?;
+    fleet
+        .leave(&spec.rooms, PATIENCE)
+        .map_err(|e| format!("leaving the rooms failed: {e}"))?;
     fleet.close();
     settle(target, addr, users);
     Ok(figures(&t, &l, max_rate))
@@ -184,6 +212,7 @@ fn fleet_spec(r: Run, s: &Settings) -> Result<FleetSpec, String> {
         receivers_publish,
         readers: s.readers,
         ws,
+        rooms: Default::default(),
     })
 }
 
@@ -200,7 +229,10 @@ fn plan(kind: Kind, spec: &FleetSpec, fleet: &Fleet, s: &Settings) -> Plan {
         .iter()
         .cloned()
         .enumerate()
-        .map(|(i, sock)| (sock, (kind == Kind::Private).then(|| bench_name(i ^ 1))))
+        .map(|(i, sock)| {
+            let to = (kind == Kind::Private).then(|| bench_name(i ^ 1));
+            (sock, to.into_iter().collect())
+        })
         .collect();
     let per_round = match kind {
         Kind::Fanout => s.publishers as u64,
@@ -219,6 +251,7 @@ fn plan(kind: Kind, spec: &FleetSpec, fleet: &Fleet, s: &Settings) -> Plan {
     Plan {
         senders,
         per_sender,
+        sends_per_round: 1,
         per_receiver_per_round: per_round,
         receivers: n as u64,
         payload: s.payload,
@@ -309,6 +342,7 @@ pub fn bystanders(
         receivers_publish: false,
         readers: s.readers,
         ws: None,
+        rooms: Default::default(),
     };
     let fleet = Fleet::open(&spec, PATIENCE).map_err(|e| format!("set-up failed: {e}"))?;
     Ok((fleet, users))
@@ -323,85 +357,4 @@ pub fn settle(target: Target, addr: SocketAddr, before: Option<u64>) {
             _ => return,
         }
     }
-}
-
-/// Connections per second through log-in (or subscribe) and log-out, from
-/// two threads.
-fn connect(n: usize, target: Target, addr: SocketAddr, pid: Option<u32>) -> Result<Sample, String> {
-    const THREADS: usize = 2;
-    let cpu0 = pid.and_then(procstat::cpu_seconds);
-    let start = Instant::now();
-    let workers: Vec<_> = (0..THREADS)
-        .map(|t| {
-            std::thread::spawn(move || -> Result<(), String> {
-                for i in (t..n).step_by(THREADS) {
-                    one_connection(target, addr, i).map_err(|e| format!("connection {i}: {e}"))?;
-                }
-                Ok(())
-            })
-        })
-        .collect();
-    for w in workers {
-        w.join()
-            .map_err(|_| "connect worker panicked".to_owned())??;
-    }
-    let seconds = start.elapsed().as_secs_f64();
-    let mut sample = Sample::new();
-    sample.insert("connections_per_s", n as f64 / seconds);
-    if let (Some(before), Some(after)) = (cpu0, pid.and_then(procstat::cpu_seconds)) {
-        sample.insert(
-            "server_cpu_ms_per_conn",
-            (after - before) * 1000.0 / n as f64,
-        );
-    }
-    Ok(sample)
-}
-
-fn one_connection(target: Target, addr: SocketAddr, i: usize) -> std::io::Result<()> {
-    let mut stream = TcpStream::connect(addr)?;
-    stream.set_nodelay(true)?;
-    stream.set_read_timeout(Some(PATIENCE))?;
-    let mut hello = Vec::new();
-    target.subscribe(&bench_name(i), &mut hello);
-    stream.write_all(&hello)?;
-    let mut decoder = Decoder::new(target);
-    let mut buf = [0u8; 4096];
-    let mut ponged = false;
-    while !ponged {
-        let n = stream.read(&mut buf)?;
-        if n == 0 {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
-        decoder.feed(&buf[..n], |item| ponged |= item == Item::Pong);
-    }
-    let mut bye = Vec::new();
-    target.quit(&mut bye);
-    stream.write_all(&bye)?;
-    stream.shutdown(std::net::Shutdown::Write)?;
-    while stream.read(&mut buf)? > 0 {}
-    Ok(())
-}
-
-/// Server memory per idle, logged-in connection.
-fn idle(
-    n: usize,
-    target: Target,
-    addr: SocketAddr,
-    pid: Option<u32>,
-    s: &Settings,
-) -> Result<Sample, String> {
-    let pid = pid.ok_or("idle needs the server's pid (--server-pid, or --compare)")?;
-    let before = procstat::status_kib(pid, "VmRSS").ok_or("cannot read server memory")?;
-    let (fleet, users) = bystanders(target, addr, n, s)?;
-    std::thread::sleep(Duration::from_millis(200));
-    let after = procstat::status_kib(pid, "VmRSS").ok_or("cannot read server memory")?;
-    fleet.close();
-    settle(target, addr, users);
-    let mut sample = Sample::new();
-    sample.insert(
-        "rss_kib_per_conn",
-        after.saturating_sub(before) as f64 / n as f64,
-    );
-    sample.insert("rss_mib", after as f64 / 1024.0);
-    Ok(sample)
 }

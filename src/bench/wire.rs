@@ -41,27 +41,81 @@ impl Target {
     /// Frames that make a connection a receiver of broadcasts and of
     /// private messages for `name`, followed by a barrier request.
     pub fn subscribe(self, name: &str, out: &mut Vec<u8>) {
+        self.subscribe_in(name, &[], out);
+    }
+
+    /// As [`subscribe`](Self::subscribe), also receiving what is said in
+    /// `rooms` (named by [`room`](Self::room)): evchat joins them, Redis
+    /// subscribes to their channels, NATS to their subjects.
+    pub fn subscribe_in(self, name: &str, rooms: &[String], out: &mut Vec<u8>) {
         match self {
             Target::Evchat => out.extend_from_slice(format!("LOGIN {name}\n").as_bytes()),
             Target::Redis => {
-                out.extend_from_slice(format!("SUBSCRIBE {CHANNEL} {name}\r\n").as_bytes())
+                out.extend_from_slice(format!("SUBSCRIBE {CHANNEL} {name}").as_bytes());
+                for room in rooms {
+                    out.push(b' ');
+                    out.extend_from_slice(room.as_bytes());
+                }
+                out.extend_from_slice(b"\r\n");
             }
             Target::Nats => {
                 self.hello(out);
                 out.extend_from_slice(format!("SUB {CHANNEL} 1\r\nSUB {name} 2\r\n").as_bytes());
+                for (sid, room) in (3..).zip(rooms) {
+                    out.extend_from_slice(format!("SUB {room} {sid}\r\n").as_bytes());
+                }
             }
         }
+        self.join(rooms, out);
         self.ping(out);
     }
 
     /// Frames that make a connection able to publish (no subscription).
     pub fn publisher(self, name: &str, out: &mut Vec<u8>) {
+        self.publisher_in(name, &[], out);
+    }
+
+    /// As [`publisher`](Self::publisher), allowed to say things in `rooms`:
+    /// on evchat only members may, so it joins them (Redis and NATS let
+    /// anyone publish anywhere).
+    pub fn publisher_in(self, name: &str, rooms: &[String], out: &mut Vec<u8>) {
         match self {
             Target::Evchat => out.extend_from_slice(format!("LOGIN {name}\n").as_bytes()),
             Target::Redis => {}
             Target::Nats => self.hello(out),
         }
+        self.join(rooms, out);
         self.ping(out);
+    }
+
+    /// evchat's `JOIN`s of `rooms` (nothing for the others: their
+    /// subscriptions are made with the connection's).
+    fn join(self, rooms: &[String], out: &mut Vec<u8>) {
+        if self == Target::Evchat {
+            for room in rooms {
+                out.extend_from_slice(format!("JOIN {room}\n").as_bytes());
+            }
+        }
+    }
+
+    /// evchat's `PART`s of `rooms`, which leave nothing behind: a room
+    /// whose last member leaves is gone (nothing for the others).
+    pub fn part(self, rooms: &[String], out: &mut Vec<u8>) {
+        if self == Target::Evchat {
+            for room in rooms {
+                out.extend_from_slice(format!("PART {room}\n").as_bytes());
+            }
+        }
+    }
+
+    /// The name of the bench's room `i`, as this server spells it: an
+    /// evchat room (`#` first), a Redis channel, a NATS subject. `MSG` to
+    /// it says something in the room (see [`publish`](Self::publish)).
+    pub fn room(self, i: usize) -> String {
+        match self {
+            Target::Evchat => format!("#bench-r{i}"),
+            Target::Redis | Target::Nats => format!("bench-r{i}"),
+        }
     }
 
     fn hello(self, out: &mut Vec<u8>) {
@@ -302,6 +356,25 @@ mod tests {
         assert_eq!(items(Target::Redis, redis), ["PONG", "abc", "PONG"]);
         let nats = b"INFO {}\r\nMSG bench 1 4\r\nPING\r\nPING\r\nPONG\r\n";
         assert_eq!(items(Target::Nats, nats), ["PING", "PING[]", "PONG"]);
+    }
+
+    #[test]
+    fn subscribes_to_rooms_in_each_format() {
+        let rooms = [Target::Evchat.room(1), Target::Evchat.room(2)];
+        let mut out = Vec::new();
+        Target::Evchat.subscribe_in("u", &rooms, &mut out);
+        assert_eq!(
+            out,
+            b"LOGIN u\nJOIN #bench-r1\nJOIN #bench-r2\nPING bench\n"
+        );
+        let rooms = [Target::Redis.room(1), Target::Redis.room(2)];
+        out.clear();
+        Target::Redis.subscribe_in("u", &rooms, &mut out);
+        assert_eq!(out, b"SUBSCRIBE bench u bench-r1 bench-r2\r\nPING\r\n");
+        out.clear();
+        Target::Nats.subscribe_in("u", &rooms, &mut out);
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.ends_with("SUB u 2\r\nSUB bench-r1 3\r\nSUB bench-r2 4\r\nPING\r\n"));
     }
 
     #[test]

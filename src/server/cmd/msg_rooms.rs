@@ -46,8 +46,8 @@ impl<T: Write> Hub<T> {
             }
         }
         // Each room member online is a delivery — queued on its own unless
-        // the message joins one room's batch, whose sealing is charged as a
-        // broadcast batch's is.
+        // the message joins the turn's batch as a span for one room, charged
+        // by the members it reaches (see `say_in_room`).
         let one_room = rooms.len() == 1 && names.is_empty();
         let members: usize = rooms.iter().map(|r| self.rooms.online_keys(r).len()).sum();
         if !one_room {
@@ -58,8 +58,8 @@ impl<T: Write> Hub<T> {
             return self.reply_err(key, ErrorCode::NoSuchUser, &text);
         }
         // Recipients must see this after anything accepted before it: a
-        // message to one room joins that room's pending batch (see
-        // `say_in_room`); any other is queued at once, after a seal.
+        // message to one room joins the pending batch (see `say_in_room`);
+        // any other is queued at once, after a seal.
         if self.batch.has_frames() && !one_room {
             self.seal_charged(key);
         }

@@ -10,7 +10,8 @@
 //! a burst of messages or logins costs each recipient one queue entry, and
 //! the kernel gets few large iovecs instead of many small ones. A private
 //! message or a PING seals the batch first, so every recipient still sees
-//! frames in the order the server accepted them.
+//! frames in the order the server accepted them. Room messages are
+//! batched the same way, for their rooms' members ([`rooms`]).
 
 use super::queues::{Limit, Outgoing};
 use super::Hub;
@@ -18,6 +19,8 @@ use crate::protocol::Event;
 use crate::server::keyset::KeySet;
 use std::io::Write;
 use std::rc::Rc;
+
+mod rooms;
 
 /// A batch is sealed once it holds this many bytes, bounding how much one
 /// sender's burst adds to each recipient's queue in one piece.
@@ -34,7 +37,13 @@ struct Span {
     frames: u64,
     /// Batch sequence number of the first frame.
     seq: u64,
+    /// The room the frames were said in, as its place in the batch's
+    /// `rooms` ([`NO_ROOM`]: broadcasts).
+    room: u32,
 }
+
+/// A span of broadcasts, for everyone online.
+const NO_ROOM: u32 = u32::MAX;
 
 /// Broadcast frames accepted this turn, not yet queued.
 #[derive(Debug, Default)]
@@ -58,11 +67,16 @@ pub(in crate::server) struct Batch {
     /// consumer's `LEFT`) waits for the next round instead of sealing
     /// again from inside.
     sealing: bool,
-    /// The room the batch's frames were said in, for its members online
-    /// only (`None`: broadcasts, for everyone online). A frame for other
-    /// recipients seals the batch first, so everyone still gets frames
-    /// in the order they were accepted.
-    room: Option<Rc<str>>,
+    /// The rooms the batch's frames were said in, one per span of room
+    /// frames, each span for its room's members online only (none:
+    /// broadcasts, for everyone online). A batch holds either; a frame
+    /// for everyone, or a change in who is in a room online, seals the
+    /// batch first, so everyone still gets frames in the order they were
+    /// accepted.
+    rooms: Vec<Rc<str>>,
+    /// Each recipient's cut of a batch said in several rooms, as it is
+    /// queued (kept to reuse its memory).
+    cuts: rooms::Cuts,
 }
 
 /// Who wrote the frames of a batch, as far as a barrier cares.
@@ -156,6 +170,7 @@ impl<T: Write> Hub<T> {
     fn note_frames(&mut self, author: Option<usize>, start: usize, count: u64) {
         let batch = &mut self.batch;
         let end = batch.buf.len();
+        // A batch of broadcasts holds no room frames: no room to compare.
         match batch.spans.last_mut() {
             Some(last) if last.author == author && last.end == start && !batch.split => {
                 last.end = end;
@@ -167,8 +182,44 @@ impl<T: Write> Hub<T> {
                 end,
                 frames: count,
                 seq: batch.seq,
+                room: NO_ROOM,
             }),
         }
+        self.noted(author, count);
+    }
+
+    /// As [`note_frames`](Self::note_frames), said in the batch's room
+    /// `room` (its place in `rooms`).
+    #[inline]
+    fn note_frames_in(&mut self, author: Option<usize>, start: usize, count: u64, room: u32) {
+        let batch = &mut self.batch;
+        let end = batch.buf.len();
+        match batch.spans.last_mut() {
+            Some(last)
+                if last.author == author
+                    && last.end == start
+                    && last.room == room
+                    && !batch.split =>
+            {
+                last.end = end;
+                last.frames += count;
+            }
+            _ => batch.spans.push(Span {
+                author,
+                start,
+                end,
+                frames: count,
+                seq: batch.seq,
+                room,
+            }),
+        }
+        self.noted(author, count);
+    }
+
+    /// The rest of noting frames: who wrote the batch, and its counts.
+    #[inline]
+    fn noted(&mut self, author: Option<usize>, count: u64) {
+        let batch = &mut self.batch;
         batch.split = false;
         batch.seq += 1;
         batch.frames += count;
@@ -216,8 +267,9 @@ impl<T: Write> Hub<T> {
         let mut ranges: Vec<(usize, usize)> = Vec::new();
         // Two loops, not one over a chained iterator: that cost broadcasts
         // 1.7% more instructions per delivery at N=1000.
-        match self.batch.room.take() {
-            None => {
+        let mut rooms = std::mem::take(&mut self.batch.rooms);
+        match rooms.as_slice() {
+            [] => {
                 for &key in self.online.values() {
                     let batch = &self.batch;
                     let delivered = queue_cut(
@@ -232,8 +284,8 @@ impl<T: Write> Hub<T> {
                     self.counters.deliveries += delivered;
                 }
             }
-            Some(room) => {
-                for key in self.rooms.online_keys(&room).to_vec() {
+            [room] => {
+                for key in self.rooms.online_keys(room).to_vec() {
                     let batch = &self.batch;
                     let delivered = queue_cut(
                         &mut self.queues,
@@ -247,49 +299,13 @@ impl<T: Write> Hub<T> {
                     self.counters.deliveries += delivered;
                 }
             }
+            _ => self.queue_rooms(&chunk, &spans, &rooms),
+        }
+        rooms.clear();
+        if self.batch.rooms.is_empty() {
+            self.batch.rooms = rooms; // its memory, for the next batch
         }
         self.batch.special.clear();
-    }
-
-    /// Adds a frame (encoded) said in `room` by session `author` to the pending
-    /// batch, sealing first what was pending for other recipients.
-    pub(in crate::server) fn say_in_room(&mut self, author: usize, room: &Rc<str>, frame: &[u8]) {
-        self.say_in_room_by(Some(author), room, frame);
-    }
-
-    /// As [`say_in_room`](Self::say_in_room), for a frame whose author may
-    /// not be online here (from the cluster's rooms stream).
-    pub(in crate::server) fn say_in_room_by(
-        &mut self,
-        author: Option<usize>,
-        room: &Rc<str>,
-        frame: &[u8],
-    ) {
-        let other = self
-            .batch
-            .room
-            .as_ref()
-            .is_none_or(|r| !Rc::ptr_eq(r, room));
-        if self.batch.has_frames() && other {
-            match author {
-                Some(key) => self.seal_charged(key),
-                None => self.seal(),
-            }
-        }
-        self.make_room(author);
-        self.batch.room = Some(Rc::clone(room));
-        let start = self.batch.buf.len();
-        self.batch.buf.extend_from_slice(frame);
-        self.note_frames(author, start, 1);
-    }
-
-    /// Something for other recipients comes next (a broadcast, or a
-    /// room's members change): seals a pending room's frames first.
-    #[inline]
-    pub(in crate::server) fn end_room_batch(&mut self) {
-        if self.batch.room.is_some() && self.batch.has_frames() {
-            self.seal();
-        }
     }
 }
 

@@ -16,6 +16,7 @@ mod held_pace;
 mod output;
 #[cfg(feature = "cluster")]
 mod pacing;
+mod room_turns;
 mod rooms;
 mod rooms_prop;
 mod turns;
