@@ -292,11 +292,7 @@ fn the_page_is_served_with_a_strict_policy_and_no_web_turns_http_off() {
             "{path}"
         );
     }
-    let log = server.log();
-    assert!(
-        log.contains(&format!("open http://{}/", server.addr)),
-        "{log}"
-    );
+    server.log_with(&format!("open http://{}/", server.addr));
     let off = TestServer::start(&["--no-web"]);
     // Without HTTP, a request line is just a line the chat does not know.
     let mut request = off.connect();

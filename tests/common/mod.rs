@@ -24,6 +24,9 @@ pub struct TestServer {
     child: Child,
     pub addr: SocketAddr,
     log: Arc<Mutex<String>>,
+    /// Copies the server's stderr into `log`; joined once the server has
+    /// exited, so the log is then whole.
+    reader: Option<std::thread::JoinHandle<()>>,
     /// The data directory the harness made (none when the test chose one).
     _data: Option<tempfile::TempDir>,
 }
@@ -63,7 +66,7 @@ impl TestServer {
         let log = Arc::new(Mutex::new(String::new()));
         let (tx, rx) = std::sync::mpsc::channel();
         let sink = Arc::clone(&log);
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 let addr = line.split("listening on ").nth(1);
                 if let Some(addr) = addr.and_then(|a| a.split_whitespace().next()) {
@@ -81,6 +84,7 @@ impl TestServer {
             child,
             addr: addr.parse().expect("address in log"),
             log,
+            reader: Some(reader),
             _data: data,
         }
     }
@@ -107,9 +111,32 @@ impl TestServer {
         }
     }
 
-    /// What the server has logged so far.
+    /// What the server has logged so far (as far as this process has read
+    /// it: to check for a line logged after the start, use
+    /// [`log_with`](Self::log_with)).
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
+    }
+
+    /// The log once it holds `marker` (hang guard: PATIENCE): a line the
+    /// server wrote a moment ago may not have been read from its stderr yet.
+    pub fn log_with(&self, marker: &str) -> String {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let log = self.log();
+            if log.contains(marker) {
+                return log;
+            }
+            assert!(Instant::now() < deadline, "no {marker:?} in log: {log}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// After an exit: the rest of stderr has been read into the log.
+    fn read_to_end(&mut self) {
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
     }
 
     /// A field of /proc/<pid>/status, in KiB (VmRSS, VmHWM).
@@ -145,6 +172,7 @@ impl TestServer {
         let deadline = Instant::now() + PATIENCE;
         loop {
             if let Some(status) = self.child.try_wait().expect("wait") {
+                self.read_to_end();
                 return status;
             }
             assert!(Instant::now() < deadline, "server did not exit");
@@ -156,6 +184,7 @@ impl TestServer {
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        self.read_to_end();
     }
 
     pub fn connect(&self) -> Line {
