@@ -2,13 +2,15 @@
 //!
 //! Architecture in one paragraph: the server is one thread running one mio
 //! readiness loop ([`server::event_loop`]). Data takes one path: socket →
-//! the connection's dialect ([`server::wire`]: lines, HTTP, WebSocket; its
-//! first line decides which, once) → commands ([`protocol::Command`]) →
+//! the connection's dialect ([`server::wire`]: lines, HTTP, WebSocket, IRC;
+//! its first line decides which, once; IRC is translated into the line
+//! protocol's commands) → commands ([`protocol::Command`]) →
 //! the hub ([`server::hub`], one command per file in `server/cmd`), which
 //! knows who is online, holds mail for who is not, keeps the rooms — who
 //! is in which, and what each remembers ([`server::rooms`]) — and answers in
 //! [`protocol::Event`]s, never in a wire format → one shared encoding of
-//! each batch per kind of connection → each connection's write queue →
+//! each batch per kind of connection (replies to one connection are written
+//! for it: IRC's numerics name their reader) → each connection's write queue →
 //! one vectored write per connection per turn. Each readable socket is read
 //! at most once per turn and up to a budget, and each connection may cause
 //! a bounded amount of work per turn, so one flooding client cannot starve

@@ -52,6 +52,7 @@ fn hub_limited(n: usize, subscribers: Subscribers, rooms: RoomLimits) -> (Hub<Si
         web: true,
         allow_origins: Vec::new(),
         local_only: true,
+        irc: None,
     });
     let publisher = hub.open(std::io::sink());
     hub.receive(publisher, b"LOGIN publisher\n");

@@ -121,6 +121,15 @@ pub struct ServerArgs {
     /// Also let pages from this origin (e.g. https://chat.example.com, or *) open /ws; repeat for more. A page's own server is always allowed.
     #[arg(long, value_name = "ORIGIN")]
     pub allow_origin: Vec<String>,
+    /// Speak no IRC on the chat port: a first line of CAP, NICK, USER or PASS is the line protocol's (an unknown command).
+    #[arg(long)]
+    pub no_irc: bool,
+    /// The server's name in IRC numerics [default: this machine's host name].
+    #[arg(long, value_name = "NAME")]
+    pub server_name: Option<String>,
+    /// The IRC channel where SAY, the message to everyone online, is shown; every IRC user is in it [default: #everyone].
+    #[arg(long, value_name = "CHANNEL")]
+    pub everyone: Option<String>,
     /// Log level [default: info].
     #[arg(long, value_name = "LEVEL", value_parser = level_parser())]
     pub log_level: Option<LevelFilter>,
@@ -204,6 +213,9 @@ struct ServerFile {
     reuse_port: Option<bool>,
     no_web: Option<bool>,
     allow_origin: Option<Vec<String>>,
+    no_irc: Option<bool>,
+    server_name: Option<String>,
+    everyone: Option<String>,
 }
 
 /// Settings in force.
@@ -238,6 +250,12 @@ pub struct ServerConfig {
     pub web: bool,
     /// Origins besides the server's own whose pages may open `/ws`.
     pub allow_origins: Vec<String>,
+    /// IRC on the chat port.
+    pub irc: bool,
+    /// The name IRC numerics come from.
+    pub server_name: String,
+    /// The IRC channel `SAY` is shown in.
+    pub everyone: String,
     /// Managing accounts (`user ...`), not serving.
     pub managing: bool,
 }
@@ -269,6 +287,9 @@ impl Default for ServerConfig {
             reuse_port: false,
             web: true,
             allow_origins: Vec::new(),
+            irc: true,
+            server_name: host_name(),
+            everyone: "#everyone".to_owned(),
             managing: false,
         }
     }
@@ -361,6 +382,17 @@ impl ServerConfig {
             } else {
                 args.allow_origin.clone()
             },
+            irc: !(args.no_irc || file.no_irc.unwrap_or(false)),
+            server_name: args
+                .server_name
+                .clone()
+                .or(file.server_name)
+                .unwrap_or(d.server_name),
+            everyone: args
+                .everyone
+                .clone()
+                .or(file.everyone)
+                .unwrap_or(d.everyone),
             cluster: None,
             managing: args.command.is_some(),
         };
@@ -444,6 +476,24 @@ impl ServerConfig {
         if config.max_clients == 0 {
             return Err("max-clients must be at least 1".into());
         }
+        if config.server_name.is_empty()
+            || !config
+                .server_name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
+        {
+            return Err(format!(
+                "--server-name {:?}: use letters, digits, '-', '.' and '_'",
+                config.server_name
+            ));
+        }
+        if !crate::protocol::is_valid_room(&config.everyone) {
+            return Err(format!(
+                "--everyone {:?}: {}",
+                config.everyone,
+                crate::protocol::ROOM_RULE
+            ));
+        }
         if let Some(bad) = config.allow_origins.iter().find(|o| !is_origin(o)) {
             return Err(format!(
                 "--allow-origin {bad}: an origin is scheme://host[:port], such as \
@@ -460,6 +510,19 @@ fn is_origin(origin: &str) -> bool {
         .strip_prefix("http://")
         .or_else(|| origin.strip_prefix("https://"));
     origin == "*" || authority.is_some_and(|a| !a.is_empty() && !a.contains('/'))
+}
+
+/// This machine's host name, as IRC numerics name the server.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| {
+            !h.is_empty()
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
+        })
+        .unwrap_or_else(|| "evchat".to_owned())
 }
 
 #[cfg(test)]

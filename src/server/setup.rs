@@ -168,6 +168,11 @@ impl Server {
             web: config.web,
             allow_origins: config.allow_origins.clone(),
             local_only: listens_on_loopback(&config.host),
+            irc: config.irc.then(|| crate::server::wire::irc::Config {
+                server: config.server_name.as_str().into(),
+                everyone: config.everyone.to_ascii_lowercase().into(),
+                max_line: config.max_line,
+            }),
         };
         let mut hub = Hub::with_store(limits, store, journal, auth);
         hub.restore_rooms(rooms);

@@ -20,6 +20,10 @@ impl<T: Write> Hub<T> {
             Some(shown) if self.rooms.is_member(me, room) => Rc::clone(shown),
             _ => return self.reply_err(key, ErrorCode::Forbidden, &format!("not in {room}")),
         };
+        // Every member is looked at, online or not.
+        let count = self.rooms.members(room).count() as u64;
+        self.charge(key, count);
+        self.seal_for(key);
         let mut names: Vec<&str> = self
             .rooms
             .members(room)
@@ -27,17 +31,13 @@ impl<T: Write> Hub<T> {
             .map(|n| &**n)
             .collect();
         names.sort_unstable();
-        // Every member is looked at, online or not.
-        let count = self.rooms.members(room).count() as u64;
-        let reply = crate::server::hub::rooms::encoded(&Event::RoomUsers {
+        let reply = Event::RoomUsers {
             room: &shown,
             names: &names,
-        });
-        self.charge(key, count);
-        self.seal_for(key);
+        };
         self.queues.push(
             key,
-            crate::server::hub::Outgoing::Shared(&reply),
+            crate::server::hub::Outgoing::Event(&reply),
             crate::server::hub::Limit::Within,
         );
     }

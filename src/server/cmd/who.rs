@@ -26,6 +26,20 @@ impl<T: Write> Hub<T> {
                 reply
             }
         };
+        if self.queues.writes_for_each_reader(key) {
+            // Its numerics name the reader (IRC): the names, told to it.
+            let line = std::str::from_utf8(&reply).unwrap_or_default();
+            let names: Vec<&str> = line
+                .trim_end()
+                .split(' ')
+                .skip(1)
+                .filter(|n| !n.is_empty())
+                .collect();
+            let event = Event::Users(&names);
+            self.queues
+                .push(key, Outgoing::Event(&event), Limit::Within);
+            return;
+        }
         self.queues
             .push(key, Outgoing::Shared(&reply), Limit::Within);
     }

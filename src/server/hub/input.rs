@@ -62,7 +62,7 @@ impl<T: Write> Hub<T> {
         self.queues
             .sessions
             .get(key)
-            .is_some_and(|s| s.intake.has_unprocessed())
+            .is_some_and(|s| s.intake.has_unprocessed() || s.dialect.has_pending())
     }
 
     /// Takes up input left from an earlier turn, within this turn's budget.
@@ -158,6 +158,18 @@ impl<T: Write> Hub<T> {
                 let (request, after) = *request;
                 *switch = self.serve(key, request).map(|ws| (ws, after));
                 return false;
+            }
+            Input::Asking(asked) => {
+                if let Some(session) = self.queues.sessions.get_mut(key) {
+                    session.out.set_asked(asked);
+                }
+                return true;
+            }
+            Input::Encoding(kind) => {
+                if let Some(session) = self.queues.sessions.get_mut(key) {
+                    session.out.set_encoding(kind);
+                }
+                return true;
             }
             Input::Decided(dialect, replay) => {
                 *switch = Some((dialect, replay));

@@ -101,9 +101,11 @@ impl<T: Write> Hub<T> {
     pub fn open_from(&mut self, io: T, peer: Option<SocketAddr>) -> usize {
         let settings = wire::Settings {
             max_line: self.limits.max_line,
+            web: self.limits.web,
+            irc: self.limits.irc.clone(),
         };
-        // Without HTTP on the port, every connection speaks lines.
-        let dialect: Box<dyn Dialect> = if self.limits.web {
+        // Without HTTP or IRC on the port, every connection speaks lines.
+        let dialect: Box<dyn Dialect> = if settings.web || settings.irc.is_some() {
             Box::new(Sniffing::new(settings))
         } else {
             Box::new(Lines::new(settings.max_line))

@@ -90,6 +90,8 @@ pub struct Limits {
     /// The server listens on loopback only: a page's `/ws` must be asked
     /// for by a host name of this machine (see [`crate::server::wire::websocket::upgrade`]).
     pub local_only: bool,
+    /// IRC on the chat port, and how (`None`: `--no-irc`).
+    pub irc: Option<crate::server::wire::irc::Config>,
 }
 
 /// The server's state apart from sockets.
@@ -163,8 +165,16 @@ impl<T: Write> Hub<T> {
         auth: Option<AuthPort>,
     ) -> Hub<T> {
         let now = Instant::now();
+        let mut queues = Queues::new(limits.max_queue, limits.max_total_queue);
+        if let Some(irc) = &limits.irc {
+            queues.set_voice(crate::server::wire::Voice {
+                server: irc.server.clone(),
+                everyone: irc.everyone.clone(),
+                max_line: irc.max_line,
+            });
+        }
         Hub {
-            queues: Queues::new(limits.max_queue, limits.max_total_queue),
+            queues,
             online: HashMap::new(),
             store,
             rooms: Rooms::new(limits.rooms),

@@ -20,7 +20,7 @@ use crate::protocol::Event;
 use crate::server::keyset::KeySet;
 use crate::server::outqueue::OutQueue;
 use crate::server::session::Session;
-use crate::server::wire::{is_lines, Copies, WireKind};
+use crate::server::wire::{is_lines, Copies, Viewer, Voice, WireKind};
 use log::debug;
 use slab::Slab;
 use std::io::{self, Write};
@@ -36,6 +36,8 @@ pub struct Output {
     /// Output waits until the journal has acknowledged this sequence
     /// number: records this connection caused come before its replies.
     gate: u64,
+    /// What the frame being answered asked, in its dialect's terms.
+    asked: u8,
 }
 
 impl Output {
@@ -45,6 +47,7 @@ impl Output {
             kind,
             written: 0,
             gate: 0,
+            asked: 0,
         }
     }
 
@@ -74,6 +77,11 @@ impl Output {
 
     pub(in crate::server) fn set_encoding(&mut self, kind: WireKind) {
         self.kind = kind;
+    }
+
+    /// Replies from now on answer a frame that asked `asked`.
+    pub(in crate::server) fn set_asked(&mut self, asked: u8) {
+        self.asked = asked;
     }
 
     /// Holds back writes until the journal has acknowledged `seq`.
@@ -221,7 +229,12 @@ impl<T: Write> Queues<T> {
             }
             Outgoing::Event(event) => {
                 let (copies, kind) = (&mut self.copies, out.kind);
-                out.queue.push_with(|b| copies.encode(kind, event, b));
+                let viewer = Viewer {
+                    nick: session.user.name.as_deref(),
+                    asked: out.asked,
+                };
+                out.queue
+                    .push_with(|b| copies.encode(kind, event, &viewer, b));
             }
             Outgoing::Wire(bytes) => {
                 out.queue.push_with(|b| b.extend_from_slice(bytes));
@@ -240,7 +253,12 @@ impl<T: Write> Queues<T> {
             return;
         };
         let mut bytes = Vec::new();
-        self.copies.encode(session.out.kind, event, &mut bytes);
+        let viewer = Viewer {
+            nick: session.user.name.as_deref(),
+            asked: session.out.asked,
+        };
+        self.copies
+            .encode(session.out.kind, event, &viewer, &mut bytes);
         let offset = usize::try_from(at.saturating_sub(session.out.written)).unwrap_or(usize::MAX);
         let before = session.out.cost();
         let by = bytes.len() as u64;
@@ -265,6 +283,19 @@ impl<T: Write> Queues<T> {
         self.peak = self.peak.max(self.total);
         self.high_water = self.high_water.max(self.total);
         Some(result)
+    }
+
+    /// Does session `key` write its own replies for itself (IRC's numerics
+    /// name the reader), so a reply shared with others would not do?
+    pub fn writes_for_each_reader(&self, key: usize) -> bool {
+        self.sessions
+            .get(key)
+            .is_some_and(|s| s.out.kind.event.is_some())
+    }
+
+    /// How encodings speak of this server (IRC's server name).
+    pub fn set_voice(&mut self, voice: Voice) {
+        self.copies = Copies::new(voice);
     }
 
     /// Lists a session for this turn's flush (once).

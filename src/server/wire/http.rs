@@ -35,7 +35,10 @@ pub struct HttpHead {
 }
 
 /// The HTTP dialect's sniffer, for [`super::DIALECTS`].
-pub fn sniff_dialect(first: &[u8], _settings: &Settings) -> Sniffed {
+pub fn sniff_dialect(first: &[u8], settings: &Settings) -> Sniffed {
+    if !settings.web {
+        return Sniffed::NotMine;
+    }
     match sniff(first) {
         Sniff::Http => Sniffed::Mine(Box::<HttpHead>::default()),
         Sniff::Line => Sniffed::NotMine,

@@ -10,9 +10,15 @@ use std::time::Instant;
 pub static LINES: Encoding = Encoding {
     name: "line",
     frames: as_they_are,
+    event: None,
 };
 
-fn as_they_are(lines: &[u8], out: &mut Vec<u8>, starts: Option<&mut Vec<(u32, u32)>>) {
+fn as_they_are(
+    lines: &[u8],
+    out: &mut Vec<u8>,
+    starts: Option<&mut Vec<(u32, u32)>>,
+    _: &super::Voice,
+) {
     if let Some(starts) = starts {
         let base = out.len();
         let mut at = 0;
@@ -119,7 +125,12 @@ mod tests {
     fn frame_starts_are_recorded() {
         let mut out = b"x".to_vec();
         let mut starts = Vec::new();
-        as_they_are(b"A 1\nBB 2\n", &mut out, Some(&mut starts));
+        as_they_are(
+            b"A 1\nBB 2\n",
+            &mut out,
+            Some(&mut starts),
+            &crate::server::wire::Voice::default(),
+        );
         assert_eq!(out, b"xA 1\nBB 2\n");
         assert_eq!(starts, [(0, 1), (4, 5)]);
     }

@@ -21,6 +21,7 @@
 //! differently, its [`Encoding`]) and its line in [`DIALECTS`].
 
 pub mod http;
+pub mod irc;
 pub mod line;
 mod shared;
 mod sniffing;
@@ -29,7 +30,7 @@ pub mod websocket;
 pub use shared::Copies;
 pub use sniffing::Sniffing;
 
-use crate::protocol::{Command, ErrorCode};
+use crate::protocol::{Command, ErrorCode, Event};
 use std::fmt::Debug;
 use std::time::Instant;
 
@@ -39,12 +40,50 @@ use std::time::Instant;
 pub struct Encoding {
     pub name: &'static str,
     pub frames: Transcode,
+    /// How an event for one connection is written, when that depends on
+    /// who reads it (IRC's numerics name the reader); otherwise as its
+    /// canonical frame through `frames`.
+    pub event: Option<EncodeEvent>,
 }
 
 /// Appends `lines` (canonical frames, each ending in LF) in an encoding.
 /// With `starts`, records each frame's start as (offset in `lines`,
 /// offset in `out`), so ranges of whole frames can be mapped.
-pub type Transcode = fn(lines: &[u8], out: &mut Vec<u8>, starts: Option<&mut FrameStarts>);
+pub type Transcode =
+    fn(lines: &[u8], out: &mut Vec<u8>, starts: Option<&mut FrameStarts>, voice: &Voice);
+
+/// Appends an event for one connection, written for `viewer`.
+pub type EncodeEvent = fn(event: &Event<'_>, viewer: &Viewer<'_>, voice: &Voice, out: &mut Vec<u8>);
+
+/// What encodings may say of the server itself (IRC's numerics come from
+/// its name).
+#[derive(Debug, Clone)]
+pub struct Voice {
+    pub server: std::rc::Rc<str>,
+    /// The IRC channel that `SAY` is shown in.
+    pub everyone: std::rc::Rc<str>,
+    pub max_line: usize,
+}
+
+impl Default for Voice {
+    fn default() -> Voice {
+        Voice {
+            server: "evchat".into(),
+            everyone: "#everyone".into(),
+            max_line: 4096,
+        }
+    }
+}
+
+/// Who an event for one connection is written for.
+#[derive(Debug, Clone, Copy)]
+pub struct Viewer<'a> {
+    /// The name it is logged in as.
+    pub nick: Option<&'a str>,
+    /// What its dialect said the frame being answered asked
+    /// ([`Input::Asking`]).
+    pub asked: u8,
+}
 
 /// Where each frame starts: (offset in the canonical lines, offset in an
 /// encoding's copy).
@@ -82,6 +121,12 @@ pub enum Input<'a> {
     /// The first line has told what the connection speaks: it speaks
     /// `dialect` from now on, starting with `replay`.
     Decided(Box<dyn Dialect>, Vec<u8>),
+    /// What the next frames ask, in the dialect's own terms, so its
+    /// encoding can answer them in kind (see [`Viewer`]).
+    Asking(u8),
+    /// From now on the connection's output is written in this encoding
+    /// (negotiated: IRC's `server-time`).
+    Encoding(WireKind),
     /// The peer ended the dialect's session (a WebSocket close, or a
     /// protocol error): the connection is closed.
     End,
@@ -121,6 +166,13 @@ pub trait Dialect: Debug {
     fn buffered(&self) -> usize {
         0
     }
+
+    /// Has it frames made from bytes already consumed that the hub has not
+    /// taken yet? They are handed over at the next `decode`, even of
+    /// nothing.
+    fn has_pending(&self) -> bool {
+        false
+    }
 }
 
 /// When a connection still telling what it speaks, or still sending an
@@ -150,7 +202,7 @@ impl Deadline {
 
 /// The dialects a first line may show, tried in order; a connection that
 /// shows none of them speaks the line protocol.
-pub const DIALECTS: &[Sniffer] = &[http::sniff_dialect];
+pub const DIALECTS: &[Sniffer] = &[http::sniff_dialect, irc::sniff_dialect];
 
 /// A dialect's test of a first line: the dialect, if the line is its
 /// own; `None` if it cannot be; [`Sniffed::NeedMore`] if too few bytes
@@ -168,6 +220,10 @@ pub enum Sniffed {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub max_line: usize,
+    /// HTTP (the page, `/ws`, health, metrics) on the chat port.
+    pub web: bool,
+    /// IRC on the chat port, and how.
+    pub irc: Option<irc::Config>,
 }
 
 /// Decides what a connection speaks from its first bytes.

@@ -11,7 +11,7 @@
 //! but a user's own frames) map onto a copy through the recorded frame
 //! starts.
 
-use super::{is_lines, WireKind};
+use super::{is_lines, Viewer, Voice, WireKind};
 use crate::protocol::Event;
 use std::rc::Rc;
 
@@ -45,9 +45,18 @@ pub struct Copies {
     copies: Vec<Copy>,
     /// A frame for one connection, before its encoding's copy is made.
     scratch: Vec<u8>,
+    /// What encodings say of the server.
+    voice: Voice,
 }
 
 impl Copies {
+    pub fn new(voice: Voice) -> Copies {
+        Copies {
+            voice,
+            ..Copies::default()
+        }
+    }
+
     /// `line`'s copy in `kind`, made once for all its recipients.
     fn copy(&mut self, kind: WireKind, line: &Rc<[u8]>) -> &Copy {
         let at = match self.copies.iter().position(|c| std::ptr::eq(c.kind, kind)) {
@@ -67,7 +76,7 @@ impl Copies {
         if !Rc::ptr_eq(&copy.line, line) {
             let mut starts = Vec::new();
             let mut bytes = Vec::new();
-            (kind.frames)(line, &mut bytes, Some(&mut starts));
+            (kind.frames)(line, &mut bytes, Some(&mut starts), &self.voice);
             *copy = Copy {
                 kind,
                 line: Rc::clone(line),
@@ -110,14 +119,23 @@ impl Copies {
         Rc::clone(&copy.bytes)
     }
 
-    /// Appends `event` to `out` in `kind`, for one connection.
-    pub fn encode(&mut self, kind: WireKind, event: &Event<'_>, out: &mut Vec<u8>) {
+    /// Appends `event` to `out` in `kind`, for one connection, `viewer`.
+    pub fn encode(
+        &mut self,
+        kind: WireKind,
+        event: &Event<'_>,
+        viewer: &Viewer<'_>,
+        out: &mut Vec<u8>,
+    ) {
         if is_lines(kind) {
             return event.encode(out);
         }
+        if let Some(encode) = kind.event {
+            return encode(event, viewer, &self.voice, out);
+        }
         self.scratch.clear();
         event.encode(&mut self.scratch);
-        (kind.frames)(&self.scratch, out, None);
+        (kind.frames)(&self.scratch, out, None, &self.voice);
     }
 }
 
@@ -161,11 +179,15 @@ mod tests {
     fn one_connections_frames_are_in_its_encoding() {
         let mut copies = Copies::default();
         let mut out = Vec::new();
-        copies.encode(&WEBSOCKET, &Event::Pong(Some("7")), &mut out);
-        copies.encode(&WEBSOCKET, &Event::Users(&["a", "b"]), &mut out);
+        let viewer = Viewer {
+            nick: None,
+            asked: 0,
+        };
+        copies.encode(&WEBSOCKET, &Event::Pong(Some("7")), &viewer, &mut out);
+        copies.encode(&WEBSOCKET, &Event::Users(&["a", "b"]), &viewer, &mut out);
         assert_eq!(out, b"\x81\x06PONG 7\x81\x09USERS a b");
         let mut line = Vec::new();
-        copies.encode(&LINES, &Event::Pong(None), &mut line);
+        copies.encode(&LINES, &Event::Pong(None), &viewer, &mut line);
         assert_eq!(line, b"PONG\n");
     }
 }

@@ -55,6 +55,11 @@ pub fn limits() -> Limits {
         web: true,
         allow_origins: Vec::new(),
         local_only: true,
+        irc: Some(crate::server::wire::irc::Config {
+            server: "irc.test".into(),
+            everyone: "#everyone".into(),
+            max_line: 4096,
+        }),
     }
 }
 

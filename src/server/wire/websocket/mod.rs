@@ -28,9 +28,15 @@ const MIN_HARD_CAP: u64 = 1 << 20;
 pub static WEBSOCKET: Encoding = Encoding {
     name: "websocket",
     frames: encode_lines_from,
+    event: None,
 };
 
-fn encode_lines_from(lines: &[u8], out: &mut Vec<u8>, starts: Option<&mut Vec<(u32, u32)>>) {
+fn encode_lines_from(
+    lines: &[u8],
+    out: &mut Vec<u8>,
+    starts: Option<&mut Vec<(u32, u32)>>,
+    _: &crate::server::wire::Voice,
+) {
     encode_lines(out, lines, starts);
 }
 

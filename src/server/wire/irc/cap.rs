@@ -1,0 +1,84 @@
+//! `CAP`: the capabilities a client may negotiate (docs/IRC.md).
+
+use super::message::Message;
+use super::Irc;
+
+/// Offered in `CAP LS`.
+pub const CAPS: &str = "server-time multi-prefix cap-notify";
+
+/// What a client negotiated.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Caps {
+    pub server_time: bool,
+    /// Nothing to do: a member has at most one prefix.
+    pub multi_prefix: bool,
+    /// Nothing to do: the offer never changes while connected.
+    pub cap_notify: bool,
+}
+
+impl Caps {
+    /// Turns `cap` (`-cap` to turn it off) on; false if it is not offered.
+    fn set(&mut self, cap: &str) -> bool {
+        let (name, on) = match cap.strip_prefix('-') {
+            Some(name) => (name, false),
+            None => (cap, true),
+        };
+        let flag = match name {
+            "server-time" => &mut self.server_time,
+            "multi-prefix" => &mut self.multi_prefix,
+            "cap-notify" => &mut self.cap_notify,
+            _ => return false,
+        };
+        *flag = on;
+        true
+    }
+
+    /// The capabilities on, for `CAP LIST`.
+    fn list(&self) -> String {
+        let on = [
+            (self.server_time, "server-time"),
+            (self.multi_prefix, "multi-prefix"),
+            (self.cap_notify, "cap-notify"),
+        ];
+        let names: Vec<&str> = on.iter().filter(|c| c.0).map(|c| c.1).collect();
+        names.join(" ")
+    }
+}
+
+impl Irc {
+    pub(super) fn cap(&mut self, m: &Message<'_>, answer: &mut Vec<u8>) {
+        let sub = m.param(0).unwrap_or_default().to_ascii_uppercase();
+        let server = self.config.server.clone();
+        let me = self.nick.clone().unwrap_or_else(|| "*".to_owned());
+        let mut say = |what: &str| {
+            answer.extend_from_slice(format!(":{server} CAP {me} {what}\r\n").as_bytes());
+        };
+        match sub.as_str() {
+            "LS" => {
+                self.negotiating = !self.registered;
+                say(&format!("LS :{CAPS}"));
+            }
+            "LIST" => say(&format!("LIST :{}", self.caps.list())),
+            "REQ" => {
+                self.negotiating = !self.registered;
+                let wanted = m.param(1).unwrap_or_default();
+                // All or nothing (IRCv3 capability negotiation).
+                let mut caps = self.caps;
+                if wanted.split_whitespace().all(|cap| caps.set(cap)) {
+                    self.caps = caps;
+                    say(&format!("ACK :{wanted}"));
+                } else {
+                    say(&format!("NAK :{wanted}"));
+                }
+            }
+            "END" => {
+                self.negotiating = false;
+                self.register();
+            }
+            _ => {
+                let sub = m.param(0).unwrap_or_default().to_owned();
+                self.numeric(answer, "410", &[&sub], "Invalid CAP command");
+            }
+        }
+    }
+}

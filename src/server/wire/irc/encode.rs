@@ -1,0 +1,221 @@
+//! The hub's canonical frames written as IRC lines, for every IRC
+//! connection of an encoding at once: a batch is converted once per
+//! encoding (with and without `server-time` tags) and shared.
+//!
+//! A frame from someone comes from `<name>!<name>@evchat`. A message's
+//! text, which may hold line breaks, becomes one `PRIVMSG` per line, each
+//! cut to fit IRC's 512 bytes.
+
+use super::reply;
+use crate::protocol::escape::unescape;
+use crate::server::wire::{Encoding, Voice};
+
+/// IRC without tags.
+pub static IRC: Encoding = Encoding {
+    name: "irc",
+    frames: plain,
+    event: Some(reply::event_plain),
+};
+
+/// IRC with the `server-time` tag on everything that has a time.
+pub static IRC_TAGS: Encoding = Encoding {
+    name: "irc+time",
+    frames: tagged,
+    event: Some(reply::event_tagged),
+};
+
+fn plain(lines: &[u8], out: &mut Vec<u8>, starts: Option<&mut Vec<(u32, u32)>>, voice: &Voice) {
+    frames(lines, out, starts, voice, false);
+}
+
+fn tagged(lines: &[u8], out: &mut Vec<u8>, starts: Option<&mut Vec<(u32, u32)>>, voice: &Voice) {
+    frames(lines, out, starts, voice, true);
+}
+
+fn frames(
+    lines: &[u8],
+    out: &mut Vec<u8>,
+    mut starts: Option<&mut Vec<(u32, u32)>>,
+    voice: &Voice,
+    tags: bool,
+) {
+    let mut at = 0;
+    for line in lines.split_inclusive(|&b| b == b'\n') {
+        if let Some(starts) = starts.as_deref_mut() {
+            let (a, b) = (u32::try_from(at), u32::try_from(out.len()));
+            starts.push((a.unwrap_or(u32::MAX), b.unwrap_or(u32::MAX)));
+        }
+        at += line.len();
+        let line = line.strip_suffix(b"\n").unwrap_or(line);
+        frame(&String::from_utf8_lossy(line), out, voice, tags);
+    }
+}
+
+/// Writes one canonical frame as IRC.
+pub(super) fn frame(line: &str, out: &mut Vec<u8>, voice: &Voice, tags: bool) {
+    let (verb, rest) = line.split_once(' ').unwrap_or((line, ""));
+    // The fields of a frame whose last field is text (it may hold spaces).
+    let fields = |n: usize| {
+        let mut f = rest.splitn(n, ' ');
+        let mut all = ["", "", "", ""];
+        for slot in all.iter_mut().take(n) {
+            *slot = f.next().unwrap_or_default();
+        }
+        all
+    };
+    let server = &*voice.server;
+    match verb {
+        "SAY" => {
+            let [from, time, text, _] = fields(3);
+            say(out, tags.then_some(time), from, &voice.everyone, text);
+        }
+        "MSG" => {
+            let [from, to, time, text] = fields(4);
+            say(out, tags.then_some(time), from, target(to), text);
+        }
+        "JOINED" => {
+            let [name, time, _, _] = fields(2);
+            from_user(
+                out,
+                tags.then_some(time),
+                name,
+                "JOIN",
+                &[&voice.everyone],
+                None,
+            );
+        }
+        "LEFT" => {
+            let [name, time, text, _] = fields(3);
+            let why = one_line(text, "Quit");
+            from_user(out, tags.then_some(time), name, "QUIT", &[], Some(&why));
+        }
+        "JOIN" => {
+            let [name, room, time, _] = fields(3);
+            from_user(out, tags.then_some(time), name, "JOIN", &[room], None);
+        }
+        "PART" => {
+            let [name, room, time, text] = fields(4);
+            let why = (!text.is_empty()).then(|| one_line(text, ""));
+            from_user(
+                out,
+                tags.then_some(time),
+                name,
+                "PART",
+                &[room],
+                why.as_deref(),
+            );
+        }
+        "USERS" => {
+            let names: Vec<&str> = rest.split(' ').filter(|n| !n.is_empty()).collect();
+            reply::names(out, voice, "*", &names);
+        }
+        "PING" => {
+            let token = if rest.is_empty() { server } else { rest };
+            put(out, &["PING"], Some(token));
+        }
+        "PONG" => {
+            let token = if rest.is_empty() { server } else { rest };
+            put(out, &[&format!(":{server}"), "PONG", server], Some(token));
+        }
+        "BYE" => put(out, &["ERROR"], Some("Closing link")),
+        _ => {
+            let text = one_line(line, "");
+            put(out, &[&format!(":{server}"), "NOTICE", "*"], Some(&text));
+        }
+    }
+}
+
+/// Where an IRC user sees a message to `to`: its one target; among
+/// several, the first room (the message reached the reader as a member,
+/// or by name: a client shows a private message by its sender either
+/// way); names only, the list (shown as private from the sender).
+fn target(to: &str) -> &str {
+    if !to.contains(',') {
+        return to;
+    }
+    to.split(',').find(|t| t.starts_with('#')).unwrap_or(to)
+}
+
+/// Escaped text as one line (line breaks as spaces), or `default`.
+fn one_line(escaped: &str, default: &str) -> String {
+    let text = unescape(escaped).unwrap_or(std::borrow::Cow::Borrowed(escaped));
+    let line: String = text
+        .chars()
+        .map(|c| if c == '\n' || c == '\r' { ' ' } else { c })
+        .collect();
+    if line.trim().is_empty() {
+        default.to_owned()
+    } else {
+        line
+    }
+}
+
+/// A message: one `PRIVMSG` per line of its text, each within 512 bytes.
+fn say(out: &mut Vec<u8>, time: Option<&str>, from: &str, to: &str, escaped: &str) {
+    let text = unescape(escaped).unwrap_or(std::borrow::Cow::Borrowed(escaped));
+    // ":" from "!" from "@evchat PRIVMSG " to " :" ... CR LF
+    let head = 1 + from.len() * 2 + 8 + 9 + to.len() + 2 + 2;
+    let room = 512usize.saturating_sub(head).max(64);
+    for line in text.split('\n') {
+        let line = line.trim_end_matches('\r');
+        if line.is_empty() {
+            continue;
+        }
+        let mut rest = line;
+        while !rest.is_empty() {
+            let mut cut = rest.len().min(room);
+            while !rest.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            let (piece, after) = rest.split_at(cut);
+            from_user(out, time, from, "PRIVMSG", &[to], Some(piece));
+            rest = after;
+        }
+    }
+}
+
+/// `[@time=...] :<name>!<name>@evchat <verb> <params> [:<text>]`.
+fn from_user(
+    out: &mut Vec<u8>,
+    time: Option<&str>,
+    name: &str,
+    verb: &str,
+    params: &[&str],
+    text: Option<&str>,
+) {
+    if let Some(time) = time {
+        out.extend_from_slice(b"@time=");
+        out.extend_from_slice(time.as_bytes());
+        out.push(b' ');
+    }
+    out.push(b':');
+    out.extend_from_slice(name.as_bytes());
+    out.push(b'!');
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b"@evchat ");
+    out.extend_from_slice(verb.as_bytes());
+    for p in params {
+        out.push(b' ');
+        out.extend_from_slice(p.as_bytes());
+    }
+    if let Some(text) = text {
+        out.extend_from_slice(b" :");
+        out.extend_from_slice(text.as_bytes());
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Words, then an optional trailing text, then CR LF.
+pub(super) fn put(out: &mut Vec<u8>, words: &[&str], text: Option<&str>) {
+    for (i, w) in words.iter().enumerate() {
+        if i > 0 {
+            out.push(b' ');
+        }
+        out.extend_from_slice(w.as_bytes());
+    }
+    if let Some(text) = text {
+        out.extend_from_slice(b" :");
+        out.extend_from_slice(text.as_bytes());
+    }
+    out.extend_from_slice(b"\r\n");
+}

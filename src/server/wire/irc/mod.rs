@@ -1,0 +1,190 @@
+//! IRC on the chat port (RFC 1459/2812 as clients use them, with the
+//! IRCv3 pieces listed in docs/IRC.md): a connection whose first line
+//! starts with `CAP`, `NICK`, `USER` or `PASS` speaks it.
+//!
+//! Like every dialect it only translates. In: each IRC line
+//! ([`message`]) becomes the line protocol's frames, parsed by the line
+//! protocol's own parser ([`translate`]), or is answered by the dialect
+//! itself where the hub has nothing to say (`CAP`, `MOTD`, a bad
+//! command's numeric). Out: the hub's canonical frames are written as IRC
+//! ([`encode`]): shared frames once per batch for every IRC connection of
+//! an encoding (with or without `server-time` tags), replies to one
+//! connection with its nick and what it asked ([`reply`]).
+//!
+//! A room is a channel. `SAY`, the broadcast to everyone online, is the
+//! channel named by `--everyone` (default `#everyone`), which every IRC
+//! user is in: logins and logouts are its `JOIN`s and `QUIT`s.
+
+mod cap;
+mod encode;
+pub mod message;
+mod reply;
+mod translate;
+
+pub use encode::{IRC, IRC_TAGS};
+
+use super::{Dialect, Input, Settings, Sniffed, WireKind};
+use crate::protocol::{Frame, FrameDecoder};
+use std::collections::VecDeque;
+use std::rc::Rc;
+use std::time::Instant;
+
+/// What the IRC dialect is set up with (`--server-name`, `--everyone`).
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The name numerics come from.
+    pub server: Rc<str>,
+    /// The channel `SAY` is shown in (lower case).
+    pub everyone: Rc<str>,
+    /// The line limit, told to clients as `LINELEN`.
+    pub max_line: usize,
+}
+
+/// What an IRC line asked the hub, so the reply is told in IRC's terms
+/// (which numeric an `ERR 403` becomes depends on the command).
+pub mod asked {
+    pub const OTHER: u8 = 0;
+    pub const REGISTER: u8 = 1;
+    pub const PRIVMSG: u8 = 2;
+    pub const NOTICE: u8 = 3;
+    pub const JOIN: u8 = 4;
+    pub const PART: u8 = 5;
+    pub const NAMES: u8 = 6;
+    pub const WHO: u8 = 7;
+    /// The `NAMES` of the everyone channel after registration (its errors,
+    /// as after a refused login, say nothing).
+    pub const EVERYONE: u8 = 8;
+    pub const LUSERS: u8 = 9;
+}
+
+/// Is this first line IRC's? Only registration starts a session.
+pub fn sniff_dialect(first: &[u8], settings: &Settings) -> Sniffed {
+    let Some(config) = &settings.irc else {
+        return Sniffed::NotMine;
+    };
+    const WORDS: [&str; 4] = ["CAP", "NICK", "USER", "PASS"];
+    let word_end = first
+        .iter()
+        .position(|&b| b == b' ' || b == b'\r' || b == b'\n');
+    let Some(end) = word_end else {
+        // "NIC" may still become "NICK"; "LOG" can only be a line.
+        let may_be = WORDS.iter().any(|w| {
+            w.as_bytes()
+                .get(..first.len())
+                .is_some_and(|start| start.eq_ignore_ascii_case(first))
+        });
+        return if may_be {
+            Sniffed::NeedMore
+        } else {
+            Sniffed::NotMine
+        };
+    };
+    let word = first.get(..end).unwrap_or_default();
+    if WORDS
+        .iter()
+        .any(|w| word.eq_ignore_ascii_case(w.as_bytes()))
+    {
+        Sniffed::Mine(Box::new(Irc::new(config.clone(), settings.max_line)))
+    } else {
+        Sniffed::NotMine
+    }
+}
+
+/// One IRC connection's state: its registration, its capabilities, and
+/// frames a line made that the hub has not taken yet.
+#[derive(Debug)]
+pub struct Irc {
+    config: Config,
+    decoder: FrameDecoder,
+    max_line: usize,
+    nick: Option<String>,
+    password: Option<String>,
+    user_given: bool,
+    /// `CAP LS` or `REQ` came before registration: it waits for `CAP END`.
+    negotiating: bool,
+    /// `LOGIN` was sent: the hub decides the rest of registration.
+    registered: bool,
+    caps: cap::Caps,
+    /// Frames for the hub made from one line, not all taken yet (the hub
+    /// paused the connection or its turn's work ran out between them).
+    pending: VecDeque<(u8, Vec<u8>)>,
+}
+
+impl Irc {
+    pub fn new(config: Config, max_line: usize) -> Irc {
+        Irc {
+            config,
+            decoder: FrameDecoder::new(max_line),
+            max_line,
+            nick: None,
+            password: None,
+            user_given: false,
+            negotiating: false,
+            registered: false,
+            caps: cap::Caps::default(),
+            pending: VecDeque::new(),
+        }
+    }
+
+    /// Hands pending frames to the hub while it takes them.
+    fn drain(&mut self, on: &mut dyn FnMut(Input<'_>) -> bool) -> bool {
+        while let Some((asked, line)) = self.pending.pop_front() {
+            if !on(Input::Asking(asked)) {
+                self.pending.push_front((asked, line));
+                return false;
+            }
+            let frame = super::line::command(Frame::Line(&line), self.max_line);
+            if !on(Input::Frame(frame)) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+impl Dialect for Irc {
+    fn encoding(&self) -> WireKind {
+        if self.caps.server_time {
+            &IRC_TAGS
+        } else {
+            &IRC
+        }
+    }
+
+    fn decode(
+        &mut self,
+        data: &[u8],
+        _now: Instant,
+        on: &mut dyn FnMut(Input<'_>) -> bool,
+    ) -> usize {
+        if !self.drain(on) {
+            return 0;
+        }
+        let mut decoder = std::mem::replace(&mut self.decoder, FrameDecoder::new(0));
+        let used = decoder.feed(data, |frame| {
+            let mut answer = Vec::new();
+            match frame {
+                Frame::Line(line) => self.take_line(line, &mut answer),
+                Frame::TooLong => self.numeric(&mut answer, "417", &[], "Input line was too long"),
+            }
+            if !answer.is_empty() && !on(Input::Answer(answer)) {
+                return false;
+            }
+            let kind = self.encoding();
+            on(Input::Encoding(kind)) && self.drain(on)
+        });
+        self.decoder = decoder;
+        used
+    }
+
+    fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    fn buffered(&self) -> usize {
+        self.decoder.buffered() + self.pending.iter().map(|p| p.1.len()).sum::<usize>()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,252 @@
+//! Replies to one IRC connection: numerics carry its nick, and what an
+//! `ERR` becomes depends on what it asked ([`asked`]).
+
+use super::asked;
+use super::encode::{frame, put};
+use crate::protocol::{ErrorCode, Event};
+use crate::server::wire::{Viewer, Voice};
+
+pub(super) fn event_plain(
+    event: &Event<'_>,
+    viewer: &Viewer<'_>,
+    voice: &Voice,
+    out: &mut Vec<u8>,
+) {
+    reply(event, viewer, voice, out, false);
+}
+
+pub(super) fn event_tagged(
+    event: &Event<'_>,
+    viewer: &Viewer<'_>,
+    voice: &Voice,
+    out: &mut Vec<u8>,
+) {
+    reply(event, viewer, voice, out, true);
+}
+
+fn reply(event: &Event<'_>, viewer: &Viewer<'_>, voice: &Voice, out: &mut Vec<u8>, tags: bool) {
+    let me = viewer.nick.unwrap_or("*");
+    let server = &*voice.server;
+    match *event {
+        Event::LoggedIn { name } => welcome(out, voice, name),
+        Event::Error(code, text) => error(out, voice, me, viewer.asked, code, text),
+        Event::Users(names) if viewer.asked == asked::WHO => {
+            who(out, voice, me, &voice.everyone, names)
+        }
+        Event::Users(names) => names_of(out, voice, me, &voice.everyone, names),
+        Event::RoomUsers { room, names } if viewer.asked == asked::WHO => {
+            who(out, voice, me, room, names)
+        }
+        Event::RoomUsers { room, names } => names_of(out, voice, me, room, names),
+        Event::Rooms(rooms) => {
+            let text = format!("your rooms: {}", rooms.join(" "));
+            put(out, &[&format!(":{server}"), "NOTICE", me], Some(&text));
+        }
+        Event::Stats(line) if viewer.asked == asked::LUSERS => lusers(out, voice, me, line),
+        Event::Stats(line) => put(out, &[&format!(":{server}"), "NOTICE", me], Some(line)),
+        _ => {
+            let mut line = Vec::new();
+            event.encode(&mut line);
+            let line = String::from_utf8_lossy(&line);
+            frame(line.trim_end_matches('\n'), out, voice, tags);
+        }
+    }
+}
+
+/// Appends `:<server> <code> <nick> <params...> [:<text>]`.
+pub(super) fn numeric(
+    out: &mut Vec<u8>,
+    server: &str,
+    code: &str,
+    me: &str,
+    params: &[&str],
+    text: &str,
+) {
+    let source = format!(":{server}");
+    let mut words = vec![source.as_str(), code, me];
+    words.extend_from_slice(params);
+    put(out, &words, Some(text));
+}
+
+/// 001–005 and the MOTD's absence: registration is complete.
+fn welcome(out: &mut Vec<u8>, voice: &Voice, me: &str) {
+    let server = &*voice.server;
+    let version = concat!("evchat-", env!("CARGO_PKG_VERSION"));
+    numeric(
+        out,
+        server,
+        "001",
+        me,
+        &[],
+        &format!("Welcome to evchat, {me}"),
+    );
+    numeric(
+        out,
+        server,
+        "002",
+        me,
+        &[],
+        &format!("Your host is {server}, running {version}"),
+    );
+    numeric(
+        out,
+        server,
+        "003",
+        me,
+        &[],
+        "This server speaks IRC on its chat port",
+    );
+    let source = format!(":{server}");
+    put(out, &[&source, "004", me, server, version, "i", "o"], None);
+    let linelen = format!("LINELEN={}", voice.max_line);
+    let isupport = [
+        "CHANTYPES=#",
+        "CASEMAPPING=ascii",
+        "NICKLEN=32",
+        "CHANNELLEN=33",
+        "PREFIX=(o)@",
+        "TARGMAX=PRIVMSG:,NOTICE:,JOIN:,PART:",
+        &linelen,
+        "NETWORK=evchat",
+    ];
+    let mut words = vec![source.as_str(), "005", me];
+    words.extend_from_slice(&isupport);
+    put(out, &words, Some("are supported by this server"));
+    numeric(out, server, "422", me, &[], "MOTD File is missing");
+    // Everyone online is in the everyone channel; its names follow.
+    put(
+        out,
+        &[&format!(":{me}!{me}@evchat"), "JOIN", &voice.everyone],
+        None,
+    );
+}
+
+/// `NAMES`: 353 lines of names within 512 bytes, then 366.
+pub(super) fn names(out: &mut Vec<u8>, voice: &Voice, me: &str, names: &[&str]) {
+    // A shared USERS frame: `USERS #room a b` or `USERS a b`.
+    match names.split_first() {
+        Some((room, rest)) if room.starts_with('#') => names_of(out, voice, me, room, rest),
+        _ => names_of(out, voice, me, &voice.everyone, names),
+    }
+}
+
+fn names_of(out: &mut Vec<u8>, voice: &Voice, me: &str, channel: &str, names: &[&str]) {
+    let server = &*voice.server;
+    let mut line = String::new();
+    for name in names {
+        if line.len() + name.len() > 400 {
+            numeric(out, server, "353", me, &["=", channel], &line);
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(name);
+    }
+    if !line.is_empty() {
+        numeric(out, server, "353", me, &["=", channel], &line);
+    }
+    numeric(out, server, "366", me, &[channel], "End of /NAMES list");
+}
+
+/// `LUSERS` from the `STATS` figures: 251, 254 (rooms), 255.
+fn lusers(out: &mut Vec<u8>, voice: &Voice, me: &str, stats: &str) {
+    let server = &*voice.server;
+    let figure = |key: &str| {
+        stats
+            .split(' ')
+            .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+            .unwrap_or("0")
+    };
+    let users = figure("users");
+    let rooms = figure("rooms");
+    let text = format!("There are {users} users and 0 invisible on 1 servers");
+    numeric(out, server, "251", me, &[], &text);
+    numeric(out, server, "254", me, &[rooms], "channels formed");
+    numeric(
+        out,
+        server,
+        "255",
+        me,
+        &[],
+        &format!("I have {users} clients and 0 servers"),
+    );
+}
+
+/// `WHO`: one 352 per member, then 315.
+fn who(out: &mut Vec<u8>, voice: &Voice, me: &str, channel: &str, names: &[&str]) {
+    let server = &*voice.server;
+    for name in names {
+        numeric(
+            out,
+            server,
+            "352",
+            me,
+            &[channel, name, "evchat", server, name, "H"],
+            &format!("0 {name}"),
+        );
+    }
+    numeric(out, server, "315", me, &[channel], "End of /WHO list");
+}
+
+/// An `ERR` as the numeric IRC clients expect for what was asked.
+fn error(out: &mut Vec<u8>, voice: &Voice, me: &str, asked: u8, code: ErrorCode, text: &str) {
+    let server = &*voice.server;
+    // The name or room an error is about: evchat's texts end it with ':'
+    // or name it first ("no such user: bob; ...", "not in #rust").
+    let about = text
+        .split([' ', ';', ':'])
+        .rev()
+        .find(|w| w.starts_with('#'))
+        .or_else(|| {
+            text.split_once(": ")
+                .map(|(_, r)| r.split([';', ' ']).next().unwrap_or(r))
+        })
+        .unwrap_or("*");
+    match (asked, code) {
+        (asked::NOTICE, _) => {} // never answered (RFC 2812 3.3.2)
+        (asked::EVERYONE, _) => {}
+        (asked::REGISTER, ErrorCode::NameTaken) => {
+            // Not logged in: the nick asked for starts the text.
+            let nick = text.split(' ').next().unwrap_or(me);
+            numeric(
+                out,
+                server,
+                "433",
+                "*",
+                &[nick],
+                "Nickname is already in use",
+            )
+        }
+        (asked::REGISTER, ErrorCode::NotLoggedIn) => numeric(out, server, "464", me, &[], text),
+        (asked::REGISTER, ErrorCode::BadRequest) => numeric(out, server, "432", me, &[me], text),
+        (asked::PRIVMSG, ErrorCode::NoSuchUser) => {
+            numeric(out, server, "401", me, &[about], "No such nick/channel")
+        }
+        (asked::PRIVMSG, ErrorCode::Forbidden) => {
+            numeric(out, server, "404", me, &[about], "Cannot send to channel")
+        }
+        (asked::PART, ErrorCode::Forbidden) => numeric(
+            out,
+            server,
+            "442",
+            me,
+            &[about],
+            "You're not on that channel",
+        ),
+        (asked::NAMES, ErrorCode::Forbidden) => {
+            numeric(out, server, "366", me, &[about], "End of /NAMES list")
+        }
+        (asked::WHO, ErrorCode::Forbidden) => {
+            numeric(out, server, "315", me, &[about], "End of /WHO list")
+        }
+        (asked::JOIN, ErrorCode::Forbidden) => {} // the WHO after a refused JOIN
+        (asked::JOIN, ErrorCode::MailboxFull) => numeric(out, server, "405", me, &[about], text),
+        (_, ErrorCode::BadRequest) => numeric(out, server, "421", me, &["*"], text),
+        _ => {
+            let words = [format!(":{server}"), "NOTICE".into(), me.to_owned()];
+            let words: Vec<&str> = words.iter().map(String::as_str).collect();
+            put(out, &words, Some(&format!("ERR {} {text}", code as u16)));
+        }
+    }
+}

@@ -1,0 +1,291 @@
+//! IRC lines in: registration, the dialect's own answers, and the line
+//! protocol's frames for everything the hub decides.
+
+use super::message::{Malformed, Message};
+use super::{asked, Irc};
+use crate::protocol::escape::escape_into;
+use crate::protocol::{is_valid_name, is_valid_room};
+
+impl Irc {
+    /// Takes one line: answers in `answer`, frames for the hub in
+    /// `self.pending`.
+    pub(super) fn take_line(&mut self, line: &[u8], answer: &mut Vec<u8>) {
+        let Ok(line) = std::str::from_utf8(line) else {
+            return self.fail(answer, "Your line was not valid UTF-8; it was not sent");
+        };
+        if line.contains('\0') {
+            return self.fail(answer, "Your line held a NUL byte; it was not sent");
+        }
+        let message = match Message::parse(line) {
+            Ok(m) => m,
+            Err(Malformed::NoCommand) => return,
+            Err(_) => return self.fail(answer, "That line is not an IRC message"),
+        };
+        let verb = message.command.to_ascii_uppercase();
+        match verb.as_str() {
+            "CAP" => self.cap(&message, answer),
+            "NICK" => self.nick(&message, answer),
+            "USER" => {
+                if self.registered {
+                    return self.numeric(answer, "462", &[], "You may not reregister");
+                }
+                if message.params().len() < 4 {
+                    return self.need_more(answer, "USER");
+                }
+                self.user_given = true;
+                self.register();
+            }
+            "PASS" => match message.param(0) {
+                Some(p) if !self.registered => self.password = Some(p.to_owned()),
+                Some(_) => self.numeric(answer, "462", &[], "You may not reregister"),
+                None => self.need_more(answer, "PASS"),
+            },
+            "PING" if !self.registered => {
+                let token = message.param(0).unwrap_or_default();
+                let server = &self.config.server;
+                answer
+                    .extend_from_slice(format!(":{server} PONG {server} :{token}\r\n").as_bytes());
+            }
+            "QUIT" => self.quit(&message),
+            _ if !self.registered => {
+                self.numeric(answer, "451", &[], "You have not registered");
+            }
+            _ => self.command(&verb, &message, answer),
+        }
+    }
+
+    /// A registered user's command.
+    fn command(&mut self, verb: &str, m: &Message<'_>, answer: &mut Vec<u8>) {
+        match verb {
+            "PRIVMSG" | "NOTICE" => self.privmsg(verb == "NOTICE", m, answer),
+            "JOIN" => self.join(m, answer),
+            "PART" => self.part(m, answer),
+            "NAMES" => self.names(asked::NAMES, m.param(0)),
+            "WHO" => self.names(asked::WHO, m.param(0)),
+            "PING" => self.ping_pong("PING", m),
+            "PONG" => self.ping_pong("PONG", m),
+            "MOTD" => self.numeric(answer, "422", &[], "MOTD File is missing"),
+            "VERSION" => {
+                let version = concat!("evchat-", env!("CARGO_PKG_VERSION"));
+                let server = self.config.server.clone();
+                self.numeric(answer, "351", &[version, &server], "");
+            }
+            "TIME" => {
+                let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+                let server = self.config.server.clone();
+                self.numeric(answer, "391", &[&server], &now);
+            }
+            "LUSERS" => self.pending.push_back((asked::LUSERS, b"STATS".to_vec())),
+            "MODE" => self.mode(m, answer),
+            _ => self.numeric(answer, "421", &[verb], "Unknown command"),
+        }
+    }
+
+    fn nick(&mut self, m: &Message<'_>, answer: &mut Vec<u8>) {
+        let Some(nick) = m.param(0).filter(|n| !n.is_empty()) else {
+            return self.numeric(answer, "431", &[], "No nickname given");
+        };
+        if !is_valid_name(nick) {
+            return self.numeric(
+                answer,
+                "432",
+                &[nick],
+                "Erroneous nickname: 1-32 of A-Z a-z 0-9 _ -",
+            );
+        }
+        self.nick = Some(nick.to_owned());
+        if self.registered {
+            // After a refused login (433, 464) the client tries again with
+            // another nick; once logged in, the hub refuses a second LOGIN.
+            return self.login(nick);
+        }
+        self.register();
+    }
+
+    /// Registration is done when NICK and USER have come and no CAP
+    /// negotiation is open: the hub is asked to log the nick in (with
+    /// PASS's password), then who is in the everyone channel.
+    pub(super) fn register(&mut self) {
+        if self.registered || self.negotiating || !self.user_given {
+            return;
+        }
+        let Some(nick) = self.nick.clone() else {
+            return;
+        };
+        self.registered = true;
+        self.login(&nick);
+    }
+
+    fn login(&mut self, nick: &str) {
+        let mut login = format!("LOGIN {nick}").into_bytes();
+        if let Some(password) = &self.password {
+            login.push(b' ');
+            escape_into(password, &mut login);
+        }
+        self.pending.push_back((asked::REGISTER, login));
+        self.pending.push_back((asked::EVERYONE, b"WHO".to_vec()));
+    }
+
+    fn privmsg(&mut self, notice: bool, m: &Message<'_>, answer: &mut Vec<u8>) {
+        let how = if notice {
+            asked::NOTICE
+        } else {
+            asked::PRIVMSG
+        };
+        let Some(targets) = m.param(0).filter(|t| !t.is_empty()) else {
+            if !notice {
+                self.numeric(answer, "411", &[], "No recipient given (PRIVMSG)");
+            }
+            return;
+        };
+        let Some(text) = m.param(1).filter(|t| !t.is_empty()) else {
+            if !notice {
+                self.numeric(answer, "412", &[], "No text to send");
+            }
+            return;
+        };
+        let mut to = Vec::new();
+        let mut everyone = false;
+        for target in targets.split(',').filter(|t| !t.is_empty()) {
+            if target.eq_ignore_ascii_case(&self.config.everyone) {
+                everyone = true;
+            } else {
+                if !to.is_empty() {
+                    to.push(b',');
+                }
+                to.extend_from_slice(target.as_bytes());
+            }
+        }
+        let mut escaped = Vec::with_capacity(text.len() + 1);
+        escape_into(text, &mut escaped);
+        if everyone {
+            let mut say = b"SAY ".to_vec();
+            say.extend_from_slice(&escaped);
+            self.pending.push_back((how, say));
+        }
+        if !to.is_empty() {
+            let mut msg = b"MSG ".to_vec();
+            msg.extend_from_slice(&to);
+            msg.push(b' ');
+            msg.extend_from_slice(&escaped);
+            self.pending.push_back((how, msg));
+        }
+    }
+
+    fn join(&mut self, m: &Message<'_>, answer: &mut Vec<u8>) {
+        let Some(channels) = m.param(0) else {
+            return self.need_more(answer, "JOIN");
+        };
+        for channel in channels.split(',').filter(|c| !c.is_empty()) {
+            if channel.eq_ignore_ascii_case(&self.config.everyone) {
+                self.pending.push_back((asked::NAMES, b"WHO".to_vec()));
+            } else if !is_valid_room(channel) {
+                self.numeric(
+                    answer,
+                    "403",
+                    &[channel],
+                    "No such channel: channels are # and 1-32 of A-Z a-z 0-9 _ -",
+                );
+            } else {
+                self.pending
+                    .push_back((asked::JOIN, format!("JOIN {channel}").into_bytes()));
+                self.pending
+                    .push_back((asked::JOIN, format!("WHO {channel}").into_bytes()));
+            }
+        }
+    }
+
+    fn part(&mut self, m: &Message<'_>, answer: &mut Vec<u8>) {
+        let Some(channels) = m.param(0) else {
+            return self.need_more(answer, "PART");
+        };
+        let reason = m.param(1).filter(|r| !r.trim().is_empty());
+        for channel in channels.split(',').filter(|c| !c.is_empty()) {
+            if channel.eq_ignore_ascii_case(&self.config.everyone) {
+                self.numeric(
+                    answer,
+                    "482",
+                    &[channel],
+                    "Everyone online is in this channel",
+                );
+                continue;
+            }
+            if !is_valid_room(channel) {
+                self.numeric(answer, "403", &[channel], "No such channel");
+                continue;
+            }
+            let mut part = format!("PART {channel}").into_bytes();
+            if let Some(reason) = reason {
+                part.push(b' ');
+                escape_into(reason, &mut part);
+            }
+            self.pending.push_back((asked::PART, part));
+        }
+    }
+
+    /// `NAMES` and `WHO`: of a room, or of everyone.
+    fn names(&mut self, how: u8, channel: Option<&str>) {
+        let channel = channel
+            .and_then(|c| c.split(',').next())
+            .unwrap_or_default();
+        let line = if channel.is_empty() || channel.eq_ignore_ascii_case(&self.config.everyone) {
+            b"WHO".to_vec()
+        } else {
+            format!("WHO {channel}").into_bytes()
+        };
+        self.pending.push_back((how, line));
+    }
+
+    fn ping_pong(&mut self, verb: &str, m: &Message<'_>) {
+        // The line protocol's tokens are one field without escapes; a
+        // PONG naming this server answers the server's keep-alive.
+        let token = m.params().last().copied().unwrap_or_default();
+        let plain =
+            !token.is_empty() && token != &*self.config.server && !token.contains([' ', '\\']);
+        let line = if plain {
+            format!("{verb} {token}")
+        } else {
+            verb.to_owned()
+        };
+        self.pending.push_back((asked::OTHER, line.into_bytes()));
+    }
+
+    fn mode(&mut self, m: &Message<'_>, answer: &mut Vec<u8>) {
+        let Some(target) = m.param(0) else {
+            return self.need_more(answer, "MODE");
+        };
+        if target.starts_with('#') {
+            let target = target.to_owned();
+            self.numeric(answer, "324", &[&target, "+"], "");
+        } else {
+            let me = self.nick.clone().unwrap_or_default();
+            self.numeric(answer, "221", &["+"], &me);
+        }
+    }
+
+    fn quit(&mut self, m: &Message<'_>) {
+        let mut quit = b"QUIT".to_vec();
+        if let Some(reason) = m.param(0).filter(|r| !r.trim().is_empty()) {
+            quit.push(b' ');
+            escape_into(reason, &mut quit);
+        }
+        self.pending.push_back((asked::OTHER, quit));
+    }
+
+    fn need_more(&self, answer: &mut Vec<u8>, verb: &str) {
+        self.numeric(answer, "461", &[verb], "Not enough parameters");
+    }
+
+    /// A line refused before it was a message: told as a `NOTICE`.
+    fn fail(&self, answer: &mut Vec<u8>, text: &str) {
+        let me = self.nick.as_deref().unwrap_or("*");
+        let server = &self.config.server;
+        answer.extend_from_slice(format!(":{server} NOTICE {me} :{text}\r\n").as_bytes());
+    }
+
+    /// Appends `:<server> <code> <nick> <params...> :<text>`.
+    pub(super) fn numeric(&self, answer: &mut Vec<u8>, code: &str, params: &[&str], text: &str) {
+        let me = self.nick.as_deref().unwrap_or("*");
+        super::reply::numeric(answer, &self.config.server, code, me, params, text);
+    }
+}

@@ -1,0 +1,279 @@
+//! IRC on the chat port, against the real binary: registration, channels
+//! shared with line-protocol and browser (WebSocket) users both ways,
+//! private messages, held mail at registration, a room's history and
+//! catch-up, errors in IRC's numerics, and `--no-irc`.
+
+mod common;
+
+use common::{Line, TestServer};
+
+/// A raw IRC client: lines end in CR LF.
+struct Irc {
+    line: Line,
+    next_token: u64,
+}
+
+impl Irc {
+    fn connect(server: &TestServer) -> Irc {
+        Irc {
+            line: server.connect(),
+            next_token: 0,
+        }
+    }
+
+    /// Registers as `nick` (with `server-time` if `time`), returning
+    /// everything up to the end of the everyone channel's names.
+    fn register(server: &TestServer, nick: &str, time: bool) -> (Irc, Vec<String>) {
+        let mut irc = Irc::connect(server);
+        irc.send("CAP LS 302");
+        irc.send(&format!("NICK {nick}"));
+        irc.send(&format!("USER {nick} 0 * :{nick}"));
+        if time {
+            irc.send("CAP REQ :server-time");
+        }
+        irc.send("CAP END");
+        let lines = irc.until(|l| l.contains(" 366 ") && l.contains("#everyone"));
+        (irc, lines)
+    }
+
+    fn send(&mut self, text: &str) {
+        self.line.send_raw(format!("{text}\r\n").as_bytes());
+    }
+
+    fn recv(&mut self) -> String {
+        let line = self.line.recv();
+        line.strip_suffix('\r')
+            .unwrap_or_else(|| panic!("IRC line without CR: {line:?}"))
+            .to_owned()
+    }
+
+    /// Lines up to and including the first that `done` accepts; the
+    /// server's PINGs are answered on the way, as clients do.
+    fn until(&mut self, done: impl Fn(&str) -> bool) -> Vec<String> {
+        let mut lines = Vec::new();
+        loop {
+            let line = self.recv();
+            if let Some(token) = line.strip_prefix("PING ") {
+                self.send(&format!("PONG {token}"));
+                continue;
+            }
+            let last = done(&line);
+            lines.push(line);
+            if last {
+                return lines;
+            }
+        }
+    }
+
+    /// Everything that comes before the answer to our own PING.
+    fn sync(&mut self) -> Vec<String> {
+        self.next_token += 1;
+        let token = format!("t{}", self.next_token);
+        self.send(&format!("PING :{token}"));
+        let pong = format!(" PONG evchat-test :{token}");
+        let mut lines = self.until(|l| l.ends_with(&pong));
+        lines.pop();
+        lines
+    }
+}
+
+fn server(args: &[&str]) -> TestServer {
+    let mut all = vec!["--server-name", "evchat-test"];
+    all.extend_from_slice(args);
+    TestServer::start(&all)
+}
+
+#[test]
+fn registration_welcomes_and_puts_the_user_in_the_everyone_channel() {
+    let server = server(&[]);
+    let _bob = server.login("bob");
+    let (_alice, lines) = Irc::register(&server, "alice", false);
+    let codes: Vec<&str> = lines.iter().filter_map(|l| l.split(' ').nth(1)).collect();
+    assert_eq!(
+        codes,
+        ["CAP", "001", "002", "003", "004", "005", "422", "JOIN", "353", "366"],
+        "{lines:#?}"
+    );
+    assert_eq!(lines[1], ":evchat-test 001 alice :Welcome to evchat, alice");
+    assert!(lines[5].contains(" CASEMAPPING=ascii "), "{}", lines[5]);
+    assert_eq!(lines[7], ":alice!alice@evchat JOIN #everyone");
+    assert_eq!(lines[8], ":evchat-test 353 alice = #everyone :alice bob");
+    // A nick in use is 433, and another nick then registers.
+    let mut again = Irc::connect(&server);
+    again.send("NICK bob");
+    again.send("USER bob 0 * :b");
+    assert_eq!(
+        again.recv(),
+        ":evchat-test 433 * bob :Nickname is already in use"
+    );
+    again.send("NICK bob2");
+    let welcome = again.until(|l| l.contains(" 366 "));
+    assert_eq!(welcome[0], ":evchat-test 001 bob2 :Welcome to evchat, bob2");
+}
+
+#[test]
+fn irc_line_and_browser_users_talk_in_one_room_both_ways() {
+    let server = server(&[]);
+    let (mut alice, _) = Irc::register(&server, "alice", false);
+    let mut bob = server.login("bob");
+    bob.send("JOIN #rust");
+    bob.expect("JOIN bob #rust ");
+    alice.send("JOIN #rust");
+    let joined = alice.until(|l| l.contains(" 366 alice #rust "));
+    assert_eq!(
+        joined,
+        [
+            ":bob!bob@evchat JOIN #everyone",
+            ":alice!alice@evchat JOIN #rust",
+            ":evchat-test 353 alice = #rust :alice bob",
+            ":evchat-test 366 alice #rust :End of /NAMES list",
+        ]
+    );
+    assert!(bob.recv().starts_with("JOIN alice #rust "));
+    // IRC to line: a channel message, a private one, one to everyone.
+    alice.send("PRIVMSG #rust :hello \\ rust");
+    alice.send("PRIVMSG bob :just you");
+    alice.send("PRIVMSG #everyone :all of you");
+    let got: Vec<String> = (0..3).map(|_| bob.recv()).collect();
+    // The text is escaped as the line protocol escapes it.
+    assert!(got[0].starts_with("MSG alice #rust "), "{}", got[0]);
+    assert!(got[0].ends_with(r" hello \\ rust"), "{}", got[0]);
+    assert!(got[1].starts_with("MSG alice bob ") && got[1].ends_with(" just you"));
+    assert!(got[2].starts_with("SAY alice ") && got[2].ends_with(" all of you"));
+    // Line to IRC: a message with a line break is one PRIVMSG per line.
+    bob.send("MSG #rust two\\nlines");
+    bob.send("MSG alice psst");
+    bob.send("SAY everyone");
+    // Two sockets are read in whatever order: bob's lines are taken first.
+    bob.sync();
+    let got = alice.sync();
+    assert_eq!(
+        got,
+        [
+            ":bob!bob@evchat PRIVMSG #rust :two",
+            ":bob!bob@evchat PRIVMSG #rust :lines",
+            ":bob!bob@evchat PRIVMSG alice :psst",
+            ":bob!bob@evchat PRIVMSG #everyone :everyone",
+        ]
+    );
+    // Leaving: PART in the room, QUIT when bob goes.
+    alice.send("PART #rust :later");
+    assert!(bob.recv().starts_with("PART alice #rust "));
+    bob.send("QUIT bye all");
+    bob.until_closed();
+    assert_eq!(
+        alice.sync(),
+        [
+            ":alice!alice@evchat PART #rust :later",
+            ":bob!bob@evchat QUIT :bye all"
+        ]
+    );
+}
+
+#[test]
+fn a_browser_user_and_an_irc_user_share_a_room() {
+    let server = server(&[]);
+    let (mut alice, _) = Irc::register(&server, "alice", false);
+    alice.send("JOIN #web");
+    alice.until(|l| l.contains(" 366 alice #web "));
+    let mut carol = common::ws::Ws::connect(server.addr, None).expect("WebSocket");
+    carol.send("LOGIN carol");
+    assert_eq!(carol.recv(), "OK LOGIN carol");
+    carol.send("JOIN #web");
+    assert!(carol.recv().starts_with("JOIN carol #web "));
+    carol.send("MSG #web from the page");
+    carol.send("PING c");
+    assert_eq!(carol.recv(), "PONG c");
+    alice.send("PRIVMSG #web :from irc");
+    let seen = carol.recv();
+    assert!(
+        seen.starts_with("MSG alice #web ") && seen.ends_with(" from irc"),
+        "{seen}"
+    );
+    let got = alice.sync();
+    assert_eq!(
+        got,
+        [
+            ":carol!carol@evchat JOIN #everyone",
+            ":carol!carol@evchat JOIN #web",
+            ":carol!carol@evchat PRIVMSG #web :from the page",
+        ]
+    );
+}
+
+#[test]
+fn held_mail_and_a_rooms_history_come_at_registration_with_their_times() {
+    let server = server(&[]);
+    {
+        let (mut alice, _) = Irc::register(&server, "alice", false);
+        alice.send("JOIN #rust");
+        alice.until(|l| l.contains(" 366 alice #rust "));
+        alice.send("QUIT :away");
+        alice.until(|l| l.starts_with("ERROR "));
+    }
+    let mut bob = server.login("bob");
+    bob.send("JOIN #rust");
+    bob.expect("JOIN bob #rust ");
+    bob.send("MSG alice held for you");
+    bob.send("MSG #rust said while away");
+    bob.sync();
+    let (mut alice, lines) = Irc::register(&server, "alice", true);
+    let rest = alice.sync();
+    let all: Vec<&String> = lines.iter().chain(rest.iter()).collect();
+    let find = |what: &str| {
+        all.iter()
+            .find(|l| l.contains(what))
+            .unwrap_or_else(|| panic!("no {what:?} in {all:#?}"))
+    };
+    let held = find("PRIVMSG alice :held for you");
+    assert!(held.starts_with("@time=20"), "{held}");
+    find(":alice!alice@evchat JOIN #rust");
+    let said = find("PRIVMSG #rust :said while away");
+    assert!(said.starts_with("@time=20"), "{said}");
+}
+
+#[test]
+fn errors_are_irc_numerics_and_the_connection_goes_on() {
+    let server = server(&[]);
+    let mut early = Irc::connect(&server);
+    early.send("NICK early");
+    early.send("JOIN #x");
+    assert_eq!(
+        early.recv(),
+        ":evchat-test 451 early :You have not registered"
+    );
+    let (mut alice, _) = Irc::register(&server, "alice", false);
+    alice.send("PRIVMSG nobody :x");
+    alice.send("PRIVMSG #closed :x");
+    alice.send("PART #closed");
+    alice.send("NOTICE nobody :never answered");
+    alice.send("WHOIS alice");
+    alice.send("PRIVMSG alice");
+    alice.send("JOIN bad");
+    alice.line.send_raw(b"PRIVMSG alice :\xff\xfe\r\n");
+    assert_eq!(
+        alice.sync(),
+        [
+            ":evchat-test 401 alice nobody :No such nick/channel",
+            ":evchat-test 404 alice #closed :Cannot send to channel",
+            ":evchat-test 442 alice #closed :You're not on that channel",
+            ":evchat-test 421 alice WHOIS :Unknown command",
+            ":evchat-test 412 alice :No text to send",
+            ":evchat-test 403 alice bad :No such channel: channels are # and 1-32 of A-Z a-z 0-9 _ -",
+            ":evchat-test NOTICE alice :Your line was not valid UTF-8; it was not sent",
+        ]
+    );
+}
+
+#[test]
+fn no_irc_leaves_those_first_lines_to_the_line_protocol() {
+    let server = server(&["--no-irc"]);
+    let mut c = server.connect();
+    c.send("NICK alice");
+    c.expect("ERR 400 unknown command");
+    // Line-protocol first lines are decided as before.
+    let served = TestServer::start(&[]);
+    let mut line = served.connect();
+    line.send("PING x");
+    line.expect("PONG x");
+}
