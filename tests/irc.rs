@@ -228,6 +228,8 @@ fn held_mail_and_a_rooms_history_come_at_registration_with_their_times() {
     let held = find("PRIVMSG alice :held for you");
     assert!(held.starts_with("@time=20"), "{held}");
     find(":alice!alice@evchat JOIN #rust");
+    // The channel's names follow its JOIN, as after a JOIN of one's own.
+    find(":evchat-test 353 * = #rust :alice bob");
     let said = find("PRIVMSG #rust :said while away");
     assert!(said.starts_with("@time=20"), "{said}");
 }
@@ -276,4 +278,30 @@ fn no_irc_leaves_those_first_lines_to_the_line_protocol() {
     let mut line = served.connect();
     line.send("PING x");
     line.expect("PONG x");
+}
+
+#[test]
+fn a_members_login_and_logout_are_seen_in_each_shared_channel() {
+    let server = server(&[]);
+    let mut bob = server.login("bob");
+    bob.send("JOIN #rust");
+    bob.expect("JOIN bob #rust ");
+    bob.send("QUIT");
+    bob.until_closed();
+    let (mut alice, _) = Irc::register(&server, "alice", false);
+    alice.send("JOIN #rust");
+    alice.until(|l| l.contains(" 366 alice #rust "));
+    let mut bob = server.login("bob");
+    bob.sync();
+    let seen = alice.sync();
+    assert_eq!(
+        seen,
+        [
+            ":bob!bob@evchat JOIN #rust",
+            ":bob!bob@evchat JOIN #everyone",
+        ]
+    );
+    bob.send("QUIT gone");
+    bob.until_closed();
+    assert_eq!(alice.sync(), [":bob!bob@evchat QUIT :gone"]);
 }

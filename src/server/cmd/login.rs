@@ -180,6 +180,7 @@ impl<T: Write> Hub<T> {
                 time: time.as_str(),
             };
             self.broadcast(Some(key), &joined);
+            self.announce_in_rooms(key, &name);
         }
     }
 }

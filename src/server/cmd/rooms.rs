@@ -24,13 +24,8 @@ impl<T: Write> Hub<T> {
         let count = self.rooms.members(room).count() as u64;
         self.charge(key, count);
         self.seal_for(key);
-        let mut names: Vec<&str> = self
-            .rooms
-            .members(room)
-            .filter(|n| self.online.contains_key(&***n) || self.online_elsewhere(n))
-            .map(|n| &**n)
-            .collect();
-        names.sort_unstable();
+        let online = self.online_members(room);
+        let names: Vec<&str> = online.iter().map(|n| &**n).collect();
         let reply = Event::RoomUsers {
             room: &shown,
             names: &names,

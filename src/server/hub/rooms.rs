@@ -12,6 +12,40 @@ use std::io::Write;
 use std::rc::Rc;
 
 impl<T: Write> Hub<T> {
+    /// The members of `room` online, here or on other nodes, in byte order.
+    pub(in crate::server) fn online_members(&self, room: &str) -> Vec<Rc<str>> {
+        let mut names: Vec<Rc<str>> = self
+            .rooms
+            .members(room)
+            .filter(|n| self.online.contains_key(&***n) || self.online_elsewhere(n))
+            .cloned()
+            .collect();
+        names.sort_unstable();
+        names
+    }
+
+    /// `name` (session `key`) has logged in: readers who see presence per
+    /// room (IRC's channels) see it join each room they share with it;
+    /// others see only the `JOINED`. Charged one unit per session told.
+    pub(in crate::server) fn announce_in_rooms(&mut self, key: usize, name: &str) {
+        let time = self.clock.stamp();
+        let mut told = 0;
+        for room in self.rooms.rooms_of(name) {
+            let join = Event::Join {
+                name,
+                room: &room,
+                time: time.as_str(),
+            };
+            for &to in self.rooms.online_keys(&room) {
+                if to != key && self.queues.writes_for_each_reader(to) {
+                    self.queues.push(to, Outgoing::Event(&join), Limit::Within);
+                    told += 1;
+                }
+            }
+        }
+        self.charge(key, told);
+    }
+
     /// Encodes `event` once and queues it to the sessions `keys`, after
     /// everything accepted before it; charges `key` one unit per session.
     pub(in crate::server) fn send_to_keys(
@@ -123,6 +157,18 @@ impl<T: Write> Hub<T> {
                 });
                 bytes += join.len();
                 frames.push(join);
+                if self.queues.writes_for_each_reader(key) {
+                    // An IRC client lists a channel's members from the
+                    // names that follow its JOIN.
+                    let online = self.online_members(&room);
+                    let names: Vec<&str> = online.iter().map(|n| &**n).collect();
+                    let users = encoded(&Event::RoomUsers {
+                        room: &room,
+                        names: &names,
+                    });
+                    bytes += users.len();
+                    frames.push(users);
+                }
             }
             // A room's history may be larger than a window: the window ends
             // inside it, and the next one goes on from there.

@@ -45,7 +45,10 @@ fn registration_waits_for_cap_end_and_logs_in_with_the_password() {
         &mut irc,
         b"CAP LS 302\r\nPASS se\\cret\r\nNICK alice\r\nUSER a 0 * :A\r\n",
     );
-    assert_eq!(seen, [":irc.test CAP * LS :server-time multi-prefix cap-notify\r\n"]);
+    assert_eq!(
+        seen,
+        [":irc.test CAP * LS :server-time multi-prefix cap-notify\r\n"]
+    );
     let seen = inputs(&mut irc, b"CAP REQ :server-time\r\nCAP END\r\n");
     assert_eq!(
         seen,
