@@ -249,7 +249,7 @@ fn errors_are_irc_numerics_and_the_connection_goes_on() {
     alice.send("PRIVMSG #closed :x");
     alice.send("PART #closed");
     alice.send("NOTICE nobody :never answered");
-    alice.send("WHOIS alice");
+    alice.send("KNOCK #x");
     alice.send("PRIVMSG alice");
     alice.send("JOIN bad");
     alice.line.send_raw(b"PRIVMSG alice :\xff\xfe\r\n");
@@ -259,7 +259,7 @@ fn errors_are_irc_numerics_and_the_connection_goes_on() {
             ":evchat-test 401 alice nobody :No such nick/channel",
             ":evchat-test 404 alice #closed :Cannot send to channel",
             ":evchat-test 442 alice #closed :You're not on that channel",
-            ":evchat-test 421 alice WHOIS :Unknown command",
+            ":evchat-test 421 alice KNOCK :Unknown command",
             ":evchat-test 412 alice :No text to send",
             ":evchat-test 403 alice bad :No such channel: channels are # and 1-32 of A-Z a-z 0-9 _ -",
             ":evchat-test NOTICE alice :Your line was not valid UTF-8; it was not sent",
@@ -304,4 +304,29 @@ fn a_members_login_and_logout_are_seen_in_each_shared_channel() {
     bob.send("QUIT gone");
     bob.until_closed();
     assert_eq!(alice.sync(), [":bob!bob@evchat QUIT :gone"]);
+}
+
+#[test]
+fn ison_userhost_and_whois_tell_who_is_online() {
+    let server = server(&[]);
+    let _bob = server.login("bob");
+    let (mut alice, _) = Irc::register(&server, "alice", false);
+    alice.send("ISON bob carol alice");
+    alice.send("USERHOST bob carol");
+    alice.send("WHOIS bob");
+    alice.send("WHOIS carol");
+    alice.send("ISON");
+    assert_eq!(
+        alice.sync(),
+        [
+            ":evchat-test 303 alice :bob alice",
+            ":evchat-test 302 alice :bob=+bob@evchat",
+            ":evchat-test 311 alice bob bob evchat * :bob",
+            ":evchat-test 312 alice bob evchat-test :evchat",
+            ":evchat-test 318 alice bob :End of /WHOIS list",
+            ":evchat-test 401 alice carol :No such nick/channel",
+            ":evchat-test 318 alice carol :End of /WHOIS list",
+            ":evchat-test 461 alice ISON :Not enough parameters",
+        ]
+    );
 }

@@ -20,7 +20,7 @@ use crate::protocol::Event;
 use crate::server::keyset::KeySet;
 use crate::server::outqueue::OutQueue;
 use crate::server::session::Session;
-use crate::server::wire::{is_lines, Copies, Viewer, Voice, WireKind};
+use crate::server::wire::{is_lines, Asked, Copies, Viewer, Voice, WireKind};
 use log::debug;
 use slab::Slab;
 use std::io::{self, Write};
@@ -37,7 +37,7 @@ pub struct Output {
     /// number: records this connection caused come before its replies.
     gate: u64,
     /// What the frame being answered asked, in its dialect's terms.
-    asked: u8,
+    asked: Asked,
 }
 
 impl Output {
@@ -47,7 +47,7 @@ impl Output {
             kind,
             written: 0,
             gate: 0,
-            asked: 0,
+            asked: Asked::default(),
         }
     }
 
@@ -80,7 +80,7 @@ impl Output {
     }
 
     /// Replies from now on answer a frame that asked `asked`.
-    pub(in crate::server) fn set_asked(&mut self, asked: u8) {
+    pub(in crate::server) fn set_asked(&mut self, asked: Asked) {
         self.asked = asked;
     }
 
@@ -231,7 +231,8 @@ impl<T: Write> Queues<T> {
                 let (copies, kind) = (&mut self.copies, out.kind);
                 let viewer = Viewer {
                     nick: session.user.name.as_deref(),
-                    asked: out.asked,
+                    asked: out.asked.what,
+                    about: out.asked.about.as_deref(),
                 };
                 out.queue
                     .push_with(|b| copies.encode(kind, event, &viewer, b));
@@ -255,7 +256,8 @@ impl<T: Write> Queues<T> {
         let mut bytes = Vec::new();
         let viewer = Viewer {
             nick: session.user.name.as_deref(),
-            asked: session.out.asked,
+            asked: session.out.asked.what,
+            about: session.out.asked.about.as_deref(),
         };
         self.copies
             .encode(session.out.kind, event, &viewer, &mut bytes);

@@ -83,6 +83,16 @@ pub struct Viewer<'a> {
     /// What its dialect said the frame being answered asked
     /// ([`Input::Asking`]).
     pub asked: u8,
+    /// What it asked about, if the answer needs it (IRC's `ISON` list).
+    pub about: Option<&'a str>,
+}
+
+/// What a frame asks, in its dialect's terms: a number of the dialect's
+/// own, and what about when the answer needs it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Asked {
+    pub what: u8,
+    pub about: Option<std::rc::Rc<str>>,
 }
 
 /// Where each frame starts: (offset in the canonical lines, offset in an
@@ -123,7 +133,7 @@ pub enum Input<'a> {
     Decided(Box<dyn Dialect>, Vec<u8>),
     /// What the next frames ask, in the dialect's own terms, so its
     /// encoding can answer them in kind (see [`Viewer`]).
-    Asking(u8),
+    Asking(Asked),
     /// From now on the connection's output is written in this encoding
     /// (negotiated: IRC's `server-time`).
     Encoding(WireKind),

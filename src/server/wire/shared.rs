@@ -182,6 +182,7 @@ mod tests {
         let viewer = Viewer {
             nick: None,
             asked: 0,
+            about: None,
         };
         copies.encode(&WEBSOCKET, &Event::Pong(Some("7")), &viewer, &mut out);
         copies.encode(&WEBSOCKET, &Event::Users(&["a", "b"]), &viewer, &mut out);

@@ -20,10 +20,11 @@ mod encode;
 pub mod message;
 mod reply;
 mod translate;
+mod whois;
 
 pub use encode::{IRC, IRC_TAGS};
 
-use super::{Dialect, Input, Settings, Sniffed, WireKind};
+use super::{Asked, Dialect, Input, Settings, Sniffed, WireKind};
 use crate::protocol::{Frame, FrameDecoder};
 use std::collections::VecDeque;
 use std::rc::Rc;
@@ -55,6 +56,9 @@ pub mod asked {
     /// as after a refused login, say nothing).
     pub const EVERYONE: u8 = 8;
     pub const LUSERS: u8 = 9;
+    pub const ISON: u8 = 10;
+    pub const USERHOST: u8 = 11;
+    pub const WHOIS: u8 = 12;
 }
 
 /// Is this first line IRC's? Only registration starts a session.
@@ -107,7 +111,7 @@ pub struct Irc {
     caps: cap::Caps,
     /// Frames for the hub made from one line, not all taken yet (the hub
     /// paused the connection or its turn's work ran out between them).
-    pending: VecDeque<(u8, Vec<u8>)>,
+    pending: VecDeque<(Asked, Vec<u8>)>,
 }
 
 impl Irc {
@@ -129,7 +133,7 @@ impl Irc {
     /// Hands pending frames to the hub while it takes them.
     fn drain(&mut self, on: &mut dyn FnMut(Input<'_>) -> bool) -> bool {
         while let Some((asked, line)) = self.pending.pop_front() {
-            if !on(Input::Asking(asked)) {
+            if !on(Input::Asking(asked.clone())) {
                 self.pending.push_front((asked, line));
                 return false;
             }

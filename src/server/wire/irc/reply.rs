@@ -33,6 +33,11 @@ fn reply(event: &Event<'_>, viewer: &Viewer<'_>, voice: &Voice, out: &mut Vec<u8
         Event::Users(names) if viewer.asked == asked::WHO => {
             who(out, voice, me, &voice.everyone, names)
         }
+        Event::Users(names)
+            if matches!(viewer.asked, asked::ISON | asked::USERHOST | asked::WHOIS) =>
+        {
+            super::whois::answer(out, voice, me, viewer, names)
+        }
         Event::Users(names) => names_of(out, voice, me, &voice.everyone, names),
         Event::RoomUsers { room, names } if viewer.asked == asked::WHO => {
             who(out, voice, me, room, names)

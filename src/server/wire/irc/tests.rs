@@ -103,13 +103,13 @@ fn chat_commands_become_the_line_protocols_frames() {
     );
     let seen = inputs(
         &mut irc,
-        b"PRIVMSG bob\r\nNOTICE bob\r\nWHOIS x\r\n\xff\r\n",
+        b"PRIVMSG bob\r\nNOTICE bob\r\nKNOCK x\r\n\xff\r\n",
     );
     assert_eq!(
         seen,
         [
             ":irc.test 412 alice :No text to send\r\n",
-            ":irc.test 421 alice WHOIS :Unknown command\r\n",
+            ":irc.test 421 alice KNOCK :Unknown command\r\n",
             ":irc.test NOTICE alice :Your line was not valid UTF-8; it was not sent\r\n",
         ]
     );
@@ -198,6 +198,7 @@ fn replies_are_numerics_for_what_was_asked() {
         let viewer = Viewer {
             nick: Some("alice"),
             asked,
+            about: None,
         };
         copies.encode(&IRC, &event, &viewer, &mut out);
         String::from_utf8(out).unwrap()

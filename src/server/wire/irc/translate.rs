@@ -2,7 +2,7 @@
 //! protocol's frames for everything the hub decides.
 
 use super::message::{Malformed, Message};
-use super::{asked, Irc};
+use super::{asked, Asked, Irc};
 use crate::protocol::escape::escape_into;
 use crate::protocol::{is_valid_name, is_valid_room};
 
@@ -75,7 +75,27 @@ impl Irc {
                 let server = self.config.server.clone();
                 self.numeric(answer, "391", &[&server], &now);
             }
-            "LUSERS" => self.pending.push_back((asked::LUSERS, b"STATS".to_vec())),
+            "LUSERS" => self.ask(asked::LUSERS, b"STATS".to_vec()),
+            // Who is online, told as each of these asks.
+            "ISON" | "USERHOST" | "WHOIS" => {
+                let (what, nicks) = match verb {
+                    "ISON" => (asked::ISON, m.params().join(" ")),
+                    "USERHOST" => (asked::USERHOST, m.params().join(" ")),
+                    // WHOIS [<server>] <nick>[,<nick>]
+                    _ => (
+                        asked::WHOIS,
+                        m.params()
+                            .last()
+                            .copied()
+                            .unwrap_or_default()
+                            .replace(',', " "),
+                    ),
+                };
+                if nicks.trim().is_empty() {
+                    return self.need_more(answer, verb);
+                }
+                self.ask_about(what, Some(&nicks), b"WHO".to_vec());
+            }
             "MODE" => self.mode(m, answer),
             _ => self.numeric(answer, "421", &[verb], "Unknown command"),
         }
@@ -122,8 +142,8 @@ impl Irc {
             login.push(b' ');
             escape_into(password, &mut login);
         }
-        self.pending.push_back((asked::REGISTER, login));
-        self.pending.push_back((asked::EVERYONE, b"WHO".to_vec()));
+        self.ask(asked::REGISTER, login);
+        self.ask(asked::EVERYONE, b"WHO".to_vec());
     }
 
     fn privmsg(&mut self, notice: bool, m: &Message<'_>, answer: &mut Vec<u8>) {
@@ -161,14 +181,14 @@ impl Irc {
         if everyone {
             let mut say = b"SAY ".to_vec();
             say.extend_from_slice(&escaped);
-            self.pending.push_back((how, say));
+            self.ask(how, say);
         }
         if !to.is_empty() {
             let mut msg = b"MSG ".to_vec();
             msg.extend_from_slice(&to);
             msg.push(b' ');
             msg.extend_from_slice(&escaped);
-            self.pending.push_back((how, msg));
+            self.ask(how, msg);
         }
     }
 
@@ -178,7 +198,7 @@ impl Irc {
         };
         for channel in channels.split(',').filter(|c| !c.is_empty()) {
             if channel.eq_ignore_ascii_case(&self.config.everyone) {
-                self.pending.push_back((asked::NAMES, b"WHO".to_vec()));
+                self.ask(asked::NAMES, b"WHO".to_vec());
             } else if !is_valid_room(channel) {
                 self.numeric(
                     answer,
@@ -187,10 +207,8 @@ impl Irc {
                     "No such channel: channels are # and 1-32 of A-Z a-z 0-9 _ -",
                 );
             } else {
-                self.pending
-                    .push_back((asked::JOIN, format!("JOIN {channel}").into_bytes()));
-                self.pending
-                    .push_back((asked::JOIN, format!("WHO {channel}").into_bytes()));
+                self.ask(asked::JOIN, format!("JOIN {channel}").into_bytes());
+                self.ask(asked::JOIN, format!("WHO {channel}").into_bytes());
             }
         }
     }
@@ -219,7 +237,7 @@ impl Irc {
                 part.push(b' ');
                 escape_into(reason, &mut part);
             }
-            self.pending.push_back((asked::PART, part));
+            self.ask(asked::PART, part);
         }
     }
 
@@ -233,7 +251,7 @@ impl Irc {
         } else {
             format!("WHO {channel}").into_bytes()
         };
-        self.pending.push_back((how, line));
+        self.ask(how, line);
     }
 
     fn ping_pong(&mut self, verb: &str, m: &Message<'_>) {
@@ -247,7 +265,7 @@ impl Irc {
         } else {
             verb.to_owned()
         };
-        self.pending.push_back((asked::OTHER, line.into_bytes()));
+        self.ask(asked::OTHER, line.into_bytes());
     }
 
     fn mode(&mut self, m: &Message<'_>, answer: &mut Vec<u8>) {
@@ -269,7 +287,20 @@ impl Irc {
             quit.push(b' ');
             escape_into(reason, &mut quit);
         }
-        self.pending.push_back((asked::OTHER, quit));
+        self.ask(asked::OTHER, quit);
+    }
+
+    /// Queues a frame for the hub, asking `what`.
+    fn ask(&mut self, what: u8, line: Vec<u8>) {
+        self.ask_about(what, None, line);
+    }
+
+    fn ask_about(&mut self, what: u8, about: Option<&str>, line: Vec<u8>) {
+        let asked = Asked {
+            what,
+            about: about.map(Into::into),
+        };
+        self.pending.push_back((asked, line));
     }
 
     fn need_more(&self, answer: &mut Vec<u8>, verb: &str) {
