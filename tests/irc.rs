@@ -5,77 +5,8 @@
 
 mod common;
 
-use common::{Line, TestServer};
-
-/// A raw IRC client: lines end in CR LF.
-struct Irc {
-    line: Line,
-    next_token: u64,
-}
-
-impl Irc {
-    fn connect(server: &TestServer) -> Irc {
-        Irc {
-            line: server.connect(),
-            next_token: 0,
-        }
-    }
-
-    /// Registers as `nick` (with `server-time` if `time`), returning
-    /// everything up to the end of the everyone channel's names.
-    fn register(server: &TestServer, nick: &str, time: bool) -> (Irc, Vec<String>) {
-        let mut irc = Irc::connect(server);
-        irc.send("CAP LS 302");
-        irc.send(&format!("NICK {nick}"));
-        irc.send(&format!("USER {nick} 0 * :{nick}"));
-        if time {
-            irc.send("CAP REQ :server-time");
-        }
-        irc.send("CAP END");
-        let lines = irc.until(|l| l.contains(" 366 ") && l.contains("#everyone"));
-        (irc, lines)
-    }
-
-    fn send(&mut self, text: &str) {
-        self.line.send_raw(format!("{text}\r\n").as_bytes());
-    }
-
-    fn recv(&mut self) -> String {
-        let line = self.line.recv();
-        line.strip_suffix('\r')
-            .unwrap_or_else(|| panic!("IRC line without CR: {line:?}"))
-            .to_owned()
-    }
-
-    /// Lines up to and including the first that `done` accepts; the
-    /// server's PINGs are answered on the way, as clients do.
-    fn until(&mut self, done: impl Fn(&str) -> bool) -> Vec<String> {
-        let mut lines = Vec::new();
-        loop {
-            let line = self.recv();
-            if let Some(token) = line.strip_prefix("PING ") {
-                self.send(&format!("PONG {token}"));
-                continue;
-            }
-            let last = done(&line);
-            lines.push(line);
-            if last {
-                return lines;
-            }
-        }
-    }
-
-    /// Everything that comes before the answer to our own PING.
-    fn sync(&mut self) -> Vec<String> {
-        self.next_token += 1;
-        let token = format!("t{}", self.next_token);
-        self.send(&format!("PING :{token}"));
-        let pong = format!(" PONG evchat-test :{token}");
-        let mut lines = self.until(|l| l.ends_with(&pong));
-        lines.pop();
-        lines
-    }
-}
+use common::irc_client::Irc;
+use common::TestServer;
 
 fn server(args: &[&str]) -> TestServer {
     let mut all = vec!["--server-name", "evchat-test"];
@@ -252,7 +183,7 @@ fn errors_are_irc_numerics_and_the_connection_goes_on() {
     alice.send("KNOCK #x");
     alice.send("PRIVMSG alice");
     alice.send("JOIN bad");
-    alice.line.send_raw(b"PRIVMSG alice :\xff\xfe\r\n");
+    alice.send_raw(b"PRIVMSG alice :\xff\xfe\r\n");
     assert_eq!(
         alice.sync(),
         [

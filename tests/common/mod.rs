@@ -5,6 +5,7 @@
 pub mod browser;
 pub mod certs;
 pub mod cluster;
+pub mod irc_client;
 pub mod nats;
 pub mod page;
 pub mod pair;

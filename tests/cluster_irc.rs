@@ -1,0 +1,77 @@
+//! IRC users in a cluster are users like any other: a channel is one room
+//! across nodes, private messages and WHOIS reach users on other nodes.
+//! Real nats-server and evchat-server processes; skipped without
+//! nats-server, except under CI.
+
+mod common;
+
+use common::cluster::node;
+use common::irc_client::Irc;
+use common::nats::{nats_server_available, NatsCluster};
+use common::Line;
+
+/// Reads lines until one starts with `prefix`, answering `PING`s.
+fn until(line: &mut Line, prefix: &str) -> String {
+    loop {
+        let got = line.recv();
+        if got.starts_with(prefix) {
+            return got;
+        }
+        if let Some(token) = got.strip_prefix("PING ") {
+            line.send(&format!("PONG {token}"));
+        }
+    }
+}
+
+#[test]
+fn an_irc_user_on_one_node_talks_with_a_line_user_on_another() {
+    if !nats_server_available() {
+        return;
+    }
+    let nats = NatsCluster::start(1);
+    let named = ["--server-name", "evchat-test"];
+    let a = node(&nats.urls(), "a", &named);
+    let b = node(&nats.urls(), "b", &named);
+    let mut bob = b.login("bob");
+    bob.send("JOIN #rust");
+    bob.expect("JOIN bob #rust ");
+    let (mut alice, _) = Irc::register(&a, "alice", false);
+    alice.send("JOIN #rust");
+    let joined = alice.until(|l| l.contains(" 366 alice #rust "));
+    assert!(
+        joined.contains(&":evchat-test 353 alice = #rust :alice bob".to_owned()),
+        "{joined:#?}"
+    );
+    until(&mut bob, "JOIN alice #rust ");
+    // Both ways, in the channel and privately.
+    alice.send("PRIVMSG #rust :from irc on a");
+    alice.send("PRIVMSG bob :privately");
+    let msg = until(&mut bob, "MSG alice #rust ");
+    assert!(msg.ends_with(" from irc on a"), "{msg}");
+    let msg = until(&mut bob, "MSG alice bob ");
+    assert!(msg.ends_with(" privately"), "{msg}");
+    bob.send("MSG #rust from lines on b");
+    bob.send("MSG alice back to you");
+    let got = alice.until(|l| l.ends_with(":back to you"));
+    assert!(
+        got.contains(&":bob!bob@evchat PRIVMSG #rust :from lines on b".to_owned()),
+        "{got:#?}"
+    );
+    // WHOIS and ISON know the users of other nodes.
+    alice.send("ISON bob nobody");
+    alice.send("WHOIS bob");
+    let answers = alice.until(|l| l.contains(" 318 "));
+    assert_eq!(
+        answers,
+        [
+            ":evchat-test 303 alice :bob",
+            ":evchat-test 311 alice bob bob evchat * :bob",
+            ":evchat-test 312 alice bob evchat-test :evchat",
+            ":evchat-test 318 alice bob :End of /WHOIS list",
+        ]
+    );
+    // Bob's leaving is a QUIT.
+    bob.send("QUIT see you");
+    bob.until_closed();
+    alice.until(|l| l == ":bob!bob@evchat QUIT :see you");
+}
