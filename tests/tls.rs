@@ -228,7 +228,7 @@ fn the_tls_port_serves_the_page_over_https_and_websocket_over_wss() {
     let answer = String::from_utf8_lossy(&answer);
     assert!(answer.starts_with("HTTP/1.1 200 "), "{answer:.200}");
     assert!(answer.contains("Content-Security-Policy: default-src 'none'"));
-    assert!(server.log().contains(&format!("open https://{tls_addr}/")));
+    server.log_with(&format!("open https://{tls_addr}/"));
     // wss://, chatting with a plain line user.
     let request = format!("ws://localhost:{}/ws", tls_addr.port())
         .into_client_request()
@@ -251,4 +251,23 @@ fn the_tls_port_serves_the_page_over_https_and_websocket_over_wss() {
         said.starts_with("SAY plain ") && said.ends_with(" over the wire"),
         "{said}"
     );
+    // IRC, sniffed after decryption too.
+    let mut irc = std::io::BufReader::new(tls(tls_addr));
+    irc.get_mut()
+        .write_all(
+            b"NICK ircuser\r\nUSER ircuser 0 * :i\r\nPRIVMSG #everyone :from irc over tls\r\n",
+        )
+        .unwrap();
+    let mut line = String::new();
+    while !line.contains(" 001 ircuser ") {
+        line.clear();
+        assert!(
+            std::io::BufRead::read_line(&mut irc, &mut line).unwrap() > 0,
+            "closed"
+        );
+    }
+    let said = plain.expect("JOINED ircuser");
+    assert!(said.starts_with("JOINED ircuser "), "{said}");
+    let said = plain.expect("SAY ircuser ");
+    assert!(said.ends_with(" from irc over tls"), "{said}");
 }
