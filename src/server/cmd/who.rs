@@ -27,8 +27,13 @@ impl<T: Write> Hub<T> {
             }
         };
         if self.queues.writes_for_each_reader(key) {
-            // Its numerics name the reader (IRC): the names, told to it.
+            // Its numerics name the reader (IRC): the names, told to it,
+            // a line each, so charged a unit each.
             let line = std::str::from_utf8(&reply).unwrap_or_default();
+            self.charge(
+                key,
+                memchr::memchr_iter(b' ', line.as_bytes()).count() as u64,
+            );
             let names: Vec<&str> = line
                 .trim_end()
                 .split(' ')

@@ -117,7 +117,8 @@ pub(super) fn frame(line: &str, out: &mut Vec<u8>, voice: &Voice, tags: bool) {
             let token = if rest.is_empty() { server } else { rest };
             put(out, &[&format!(":{server}"), "PONG", server], Some(token));
         }
-        "BYE" => put(out, &["ERROR"], Some("Closing link")),
+        // The dialect's farewell says it, once, however the link ends.
+        "BYE" => {}
         _ => {
             let text = one_line(line, "");
             put(out, &[&format!(":{server}"), "NOTICE", "*"], Some(&text));

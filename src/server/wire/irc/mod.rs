@@ -112,6 +112,8 @@ pub struct Irc {
     /// Frames for the hub made from one line, not all taken yet (the hub
     /// paused the connection or its turn's work ran out between them).
     pending: VecDeque<(Asked, Vec<u8>)>,
+    /// The closing `ERROR` line was queued.
+    said_farewell: bool,
 }
 
 impl Irc {
@@ -127,6 +129,7 @@ impl Irc {
             registered: false,
             caps: cap::Caps::default(),
             pending: VecDeque::new(),
+            said_farewell: false,
         }
     }
 
@@ -179,6 +182,20 @@ impl Dialect for Irc {
         });
         self.decoder = decoder;
         used
+    }
+
+    /// IRC's last line, once, after whatever said why (a `NOTICE` with
+    /// the `ERR`, or nothing after a `QUIT`).
+    fn farewell(&mut self, stopping: bool, out: &mut Vec<u8>) {
+        if std::mem::replace(&mut self.said_farewell, true) {
+            return;
+        }
+        let why = if stopping {
+            "Server shutting down"
+        } else {
+            "Closing link"
+        };
+        out.extend_from_slice(format!("ERROR :{why}\r\n").as_bytes());
     }
 
     fn has_pending(&self) -> bool {
