@@ -5,6 +5,8 @@
 pub mod browser;
 pub mod certs;
 pub mod cluster;
+pub mod irc;
+pub mod irc_message;
 pub mod nats;
 pub mod page;
 pub mod pair;
