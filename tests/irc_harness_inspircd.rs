@@ -14,6 +14,8 @@
 
 mod common;
 
+use common::inspircd::{inspircd_available, Inspircd, MOTD, SERVER_NAME};
+use common::irc::Irc;
 use common::irc_message::{escape_tag_value, Message};
 
 #[test]
@@ -72,4 +74,96 @@ fn tag_values_escape_and_unescape_to_the_same() {
     assert_eq!(escaped, r"a\sb\:c\\d\r\ne");
     let m = Message::parse(&format!("@k={escaped} CMD")).unwrap();
     assert_eq!(m.tag("k"), Some(Some(value)));
+}
+
+/// The server, or None (skipped) without InspIRCd.
+fn server() -> Option<Inspircd> {
+    inspircd_available().then(Inspircd::start)
+}
+
+/// A raw client registered as `nick` with server-time, in `channel`.
+fn raw_in(server: &Inspircd, nick: &str, channel: &str) -> Irc {
+    let mut raw = Irc::connect(server.addr);
+    let welcome = raw.register_with(nick, &["server-time"]);
+    assert_eq!(welcome.acked, ["server-time"]);
+    raw.send(&format!("JOIN {channel}"));
+    let join = raw.expect("JOIN");
+    assert_eq!((join.nick(), join.param(0)), (Some(nick), channel));
+    let (_, end) = raw.until("366");
+    assert_eq!(end.param(1), channel);
+    raw
+}
+
+/// The next message must be `nick`'s JOIN of `channel`.
+fn expect_join(raw: &mut Irc, nick: &str, channel: &str) {
+    let join = raw.expect("JOIN");
+    assert_eq!(
+        (join.nick(), join.param(0)),
+        (Some(nick), channel),
+        "{join}"
+    );
+}
+
+/// The next message must be a PRIVMSG from `nick` to `target`: `text`,
+/// stamped by server-time.
+fn expect_privmsg(raw: &mut Irc, nick: &str, target: &str, text: &str) {
+    let m = raw.expect("PRIVMSG");
+    assert_eq!(
+        (m.nick(), m.param(0), m.param(1)),
+        (Some(nick), target, text),
+        "{m}"
+    );
+    assert!(
+        m.tag("time").flatten().is_some_and(|t| t.ends_with('Z')),
+        "{m}"
+    );
+}
+
+/// The next message must be `nick`'s QUIT, with `reason` in it.
+fn expect_quit(raw: &mut Irc, nick: &str, reason: &str) {
+    let quit = raw.expect("QUIT");
+    assert_eq!(quit.nick(), Some(nick), "{quit}");
+    assert!(quit.last().contains(reason), "{quit}");
+}
+
+#[test]
+#[ignore = "checks the harness against InspIRCd: --ignored"]
+fn the_raw_client_registers_talks_both_ways_and_quits() {
+    let Some(server) = server() else { return };
+    let mut alice = Irc::connect(server.addr);
+    let welcome = alice.register_with("alice", &["server-time", "message-tags"]);
+    assert!(
+        welcome.caps.iter().any(|c| c == "server-time"),
+        "{:?}",
+        welcome.caps
+    );
+    assert_eq!(welcome.get("001").source.as_deref(), Some(SERVER_NAME));
+    assert_eq!(welcome.get("001").param(0), "alice");
+    assert!(
+        welcome.isupport().contains(&"CHANTYPES=#"),
+        "{:?}",
+        welcome.isupport()
+    );
+    assert_eq!(welcome.get("372").last(), MOTD);
+    assert_eq!(alice.nick, "alice");
+    alice.send("JOIN #x");
+    expect_join(&mut alice, "alice", "#x");
+    alice.until("366");
+
+    let mut bob = raw_in(&server, "bob", "#x");
+    expect_join(&mut alice, "bob", "#x");
+    alice.send("PRIVMSG #x :hello bob");
+    expect_privmsg(&mut bob, "alice", "#x", "hello bob");
+    bob.send("PRIVMSG #x :hello alice");
+    let m = alice.expect("PRIVMSG");
+    assert!(m.tag("msgid").is_some(), "message-tags brings msgid: {m}");
+    alice.send("PRIVMSG bob :psst");
+    expect_privmsg(&mut bob, "alice", "bob", "psst");
+    bob.send("PRIVMSG alice :psst back");
+    assert_eq!(alice.expect("PRIVMSG").last(), "psst back");
+    assert!(alice.sync().is_empty(), "nothing more came");
+
+    alice.quit("bye now");
+    expect_quit(&mut bob, "alice", "bye now");
+    bob.quit("done");
 }

@@ -5,7 +5,9 @@
 pub mod browser;
 pub mod certs;
 pub mod cluster;
+pub mod inspircd;
 pub mod irc;
+pub mod irc_clients;
 pub mod irc_message;
 pub mod nats;
 pub mod page;
