@@ -16,6 +16,7 @@ mod common;
 
 use common::inspircd::{inspircd_available, Inspircd, MOTD, SERVER_NAME};
 use common::irc::Irc;
+use common::irc_clients::irssi::{irssi_available, said, untimed, Irssi};
 use common::irc_message::{escape_tag_value, Message};
 
 #[test]
@@ -166,4 +167,36 @@ fn the_raw_client_registers_talks_both_ways_and_quits() {
     alice.quit("bye now");
     expect_quit(&mut bob, "alice", "bye now");
     bob.quit("done");
+}
+
+#[test]
+#[ignore = "checks the harness against InspIRCd: --ignored"]
+fn irssi_registers_talks_both_ways_and_quits() {
+    let Some(server) = server() else { return };
+    if !irssi_available() {
+        return;
+    }
+    let mut raw = raw_in(&server, "raw", "#x");
+    let irssi = Irssi::connect(server.addr, "ircy");
+    assert_eq!(irssi.nick, "ircy");
+    irssi.join("#x");
+    expect_join(&mut raw, "ircy", "#x");
+
+    irssi.say("#x", "hello from irssi");
+    expect_privmsg(&mut raw, "ircy", "#x", "hello from irssi");
+    raw.send("PRIVMSG #x :hello irssi");
+    irssi.wait_said("raw", "hello irssi");
+    irssi.say("raw", "psst raw");
+    expect_privmsg(&mut raw, "ircy", "raw", "psst raw");
+    raw.send("PRIVMSG ircy :psst irssi");
+    let rows = irssi.wait_said("raw", "psst irssi");
+    let private = rows.iter().any(|r| untimed(r) == "<raw> psst irssi");
+    assert!(private, "no channel mode in a query: {rows:#?}");
+
+    let (status, screen) = irssi.quit("irssi out");
+    assert_eq!(status, 0, "{screen:#?}");
+    let kept = screen.iter().any(|r| said(r, "raw", "psst irssi"));
+    assert!(kept, "the last screen stays readable: {screen:#?}");
+    expect_quit(&mut raw, "ircy", "irssi out");
+    raw.quit("done");
 }

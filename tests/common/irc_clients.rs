@@ -14,6 +14,8 @@
 //! the client when dropped. `tests/irc_harness_inspircd.rs` checks them all
 //! against InspIRCd (`cargo test --test irc_harness_inspircd -- --ignored`).
 
+pub mod irssi;
+pub mod tmux;
 
 /// `found`, or, when a client is missing, false after a notice — except
 /// under CI (`CI` set), where a missing client is a failure: CI must run
