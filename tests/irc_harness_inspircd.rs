@@ -17,6 +17,7 @@ mod common;
 use common::inspircd::{inspircd_available, Inspircd, MOTD, SERVER_NAME};
 use common::irc::Irc;
 use common::irc_clients::irssi::{irssi_available, said, untimed, Irssi};
+use common::irc_clients::weechat::{weechat_available, Weechat};
 use common::irc_message::{escape_tag_value, Message};
 
 #[test]
@@ -198,5 +199,37 @@ fn irssi_registers_talks_both_ways_and_quits() {
     let kept = screen.iter().any(|r| said(r, "raw", "psst irssi"));
     assert!(kept, "the last screen stays readable: {screen:#?}");
     expect_quit(&mut raw, "ircy", "irssi out");
+    raw.quit("done");
+}
+
+#[test]
+#[ignore = "checks the harness against InspIRCd: --ignored"]
+fn weechat_registers_talks_both_ways_and_quits() {
+    let Some(server) = server() else { return };
+    if !weechat_available() {
+        return;
+    }
+    let mut raw = raw_in(&server, "raw", "#x");
+    let mut weechat = Weechat::connect(server.addr, "wee");
+    assert_eq!(weechat.nick, "wee");
+    weechat.join("#x");
+    expect_join(&mut raw, "wee", "#x");
+
+    weechat.say("#x", "hello from weechat");
+    expect_privmsg(&mut raw, "wee", "#x", "hello from weechat");
+    raw.send("PRIVMSG #x :hello weechat");
+    weechat.wait_log("#x", "raw's line", |l| {
+        l.by("raw") && l.text == "hello weechat"
+    });
+    weechat.say("raw", "psst raw");
+    expect_privmsg(&mut raw, "wee", "raw", "psst raw");
+    raw.send("PRIVMSG wee :psst weechat");
+    weechat.wait_log("raw", "raw's private line", |l| {
+        l.by("raw") && l.text == "psst weechat"
+    });
+
+    let status = weechat.quit("weechat out");
+    assert!(status.success(), "{status}");
+    expect_quit(&mut raw, "wee", "weechat out");
     raw.quit("done");
 }

@@ -16,6 +16,7 @@
 
 pub mod irssi;
 pub mod tmux;
+pub mod weechat;
 
 /// `found`, or, when a client is missing, false after a notice — except
 /// under CI (`CI` set), where a missing client is a failure: CI must run
