@@ -17,6 +17,7 @@ mod common;
 use common::inspircd::{inspircd_available, Inspircd, MOTD, SERVER_NAME};
 use common::irc::Irc;
 use common::irc_clients::irssi::{irssi_available, said, untimed, Irssi};
+use common::irc_clients::python_irc::{python_irc_available, PyIrc};
 use common::irc_clients::weechat::{weechat_available, Weechat};
 use common::irc_message::{escape_tag_value, Message};
 
@@ -231,5 +232,45 @@ fn weechat_registers_talks_both_ways_and_quits() {
     let status = weechat.quit("weechat out");
     assert!(status.success(), "{status}");
     expect_quit(&mut raw, "wee", "weechat out");
+    raw.quit("done");
+}
+
+#[test]
+#[ignore = "checks the harness against InspIRCd: --ignored"]
+fn the_python_irc_bot_registers_talks_both_ways_and_quits() {
+    let Some(server) = server() else { return };
+    if !python_irc_available() {
+        return;
+    }
+    let mut raw = raw_in(&server, "raw", "#x");
+    let mut bot = PyIrc::connect_with(server.addr, "pybot", &["multi-prefix"]);
+    assert_eq!(bot.nick, "pybot");
+    assert!(
+        bot.seen
+            .iter()
+            .any(|e| e.kind == "cap" && e.arguments[0] == "ACK"),
+        "{:#?}",
+        bot.seen
+    );
+    bot.join("#x");
+    expect_join(&mut raw, "pybot", "#x");
+
+    bot.send(&["privmsg", "#x", "hello from python"]);
+    expect_privmsg(&mut raw, "pybot", "#x", "hello from python");
+    raw.send("PRIVMSG #x :hello python");
+    let (_, m) = bot.until("raw's line", |e| e.is("pubmsg", "raw"));
+    assert_eq!(
+        (m.target.as_deref(), m.arguments.as_slice()),
+        (Some("#x"), &["hello python".to_owned()][..])
+    );
+    bot.send(&["privmsg", "raw", "psst raw"]);
+    expect_privmsg(&mut raw, "pybot", "raw", "psst raw");
+    raw.send("PRIVMSG pybot :psst python");
+    let (_, m) = bot.until("raw's private line", |e| e.is("privmsg", "raw"));
+    assert_eq!(m.arguments, ["psst python"]);
+
+    let status = bot.quit("python out");
+    assert!(status.success(), "{status}\n{}", bot.stderr());
+    expect_quit(&mut raw, "pybot", "python out");
     raw.quit("done");
 }

@@ -15,6 +15,7 @@
 //! against InspIRCd (`cargo test --test irc_harness_inspircd -- --ignored`).
 
 pub mod irssi;
+pub mod python_irc;
 pub mod tmux;
 pub mod weechat;
 
