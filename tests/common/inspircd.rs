@@ -41,6 +41,16 @@
 //!   (userhost-in-names).
 //! - `<files motd>` takes an absolute path: a relative one is read from
 //!   /etc/inspircd, not from beside the config.
+//!
+//! What it does that a comparison must allow for: it holds each
+//! registration until about 1 s after the connection was accepted (001
+//! comes then, not at once; registrations in parallel overlap, so a bench
+//! registers its clients concurrently); it sets user mode `+i` after the
+//! MOTD (`MODE nick :+i`, in [`Welcome::after`]); a QUIT reason reaches
+//! others as given (Debian's own config adds `Quit: ` with `<options
+//! prefixquit>`, this one does not); CASEMAPPING is rfc1459.
+//!
+//! [`Welcome::after`]: super::irc::Welcome::after
 
 use super::PATIENCE;
 use std::io::{BufRead, BufReader, Read};

@@ -53,8 +53,8 @@ pub struct Welcome {
     pub caps: Vec<String>,
     /// What the server acknowledged of those requested (empty if none).
     pub acked: Vec<String>,
-    /// Every other line from the first after `CAP LS` through `376`/`422`
-    /// (notices before 001, 001-005, LUSERS, the MOTD).
+    /// Every other line through `376`/`422`: notices before 001, a PING
+    /// (answered), 001-005, LUSERS, the MOTD.
     pub lines: Vec<Message>,
     /// What came after the MOTD, up to a PING barrier (InspIRCd sets user
     /// mode `+i` then, for example).
