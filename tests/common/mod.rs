@@ -5,7 +5,11 @@
 pub mod browser;
 pub mod certs;
 pub mod cluster;
+pub mod inspircd;
+pub mod irc;
 pub mod irc_client;
+pub mod irc_clients;
+pub mod irc_message;
 pub mod nats;
 pub mod page;
 pub mod pair;
