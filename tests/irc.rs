@@ -183,6 +183,8 @@ fn errors_are_irc_numerics_and_the_connection_goes_on() {
     alice.send("KNOCK #x");
     alice.send("PRIVMSG alice");
     alice.send("JOIN bad");
+    alice.send("NICK alice2");
+    alice.send("JOIN 0");
     alice.send_raw(b"PRIVMSG alice :\xff\xfe\r\n");
     assert_eq!(
         alice.sync(),
@@ -193,6 +195,8 @@ fn errors_are_irc_numerics_and_the_connection_goes_on() {
             ":evchat-test 421 alice KNOCK :Unknown command",
             ":evchat-test 412 alice :No text to send",
             ":evchat-test 403 alice bad :No such channel: channels are # and 1-32 of A-Z a-z 0-9 _ -",
+            ":evchat-test 447 alice :Changing your nick is not supported yet",
+            ":evchat-test NOTICE alice :JOIN 0 (leave every channel) is not supported yet: PART them",
             ":evchat-test NOTICE alice :Your line was not valid UTF-8; it was not sent",
         ]
     );

@@ -162,6 +162,7 @@ impl<T: Write> Hub<T> {
         if let Some(session) = self.queues.sessions.get_mut(key) {
             session.user.name = Some(Rc::clone(&name));
             session.user.joined_at = self.batch.seq;
+            session.dialect.named(&name);
         }
         if had_frames {
             self.mark_special(key);

@@ -117,6 +117,10 @@ impl<T: Write> Hub<T> {
             return used;
         };
         let Some((next, replay)) = switch else {
+            // A login decided while it decoded reached the placeholder.
+            if let Some(name) = &session.user.name {
+                dialect.named(name);
+            }
             session.dialect = dialect;
             return used;
         };

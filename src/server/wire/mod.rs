@@ -177,6 +177,10 @@ pub trait Dialect: Debug {
         0
     }
 
+    /// The session is logged in as `name` (told after each decode while
+    /// it is, and when a login is decided later).
+    fn named(&mut self, _name: &str) {}
+
     /// Has it frames made from bytes already consumed that the hub has not
     /// taken yet? They are handed over at the next `decode`, even of
     /// nothing.

@@ -108,6 +108,8 @@ pub struct Irc {
     negotiating: bool,
     /// `LOGIN` was sent: the hub decides the rest of registration.
     registered: bool,
+    /// The hub logged it in, as `nick`.
+    logged_in: bool,
     caps: cap::Caps,
     /// Frames for the hub made from one line, not all taken yet (the hub
     /// paused the connection or its turn's work ran out between them).
@@ -127,6 +129,7 @@ impl Irc {
             user_given: false,
             negotiating: false,
             registered: false,
+            logged_in: false,
             caps: cap::Caps::default(),
             pending: VecDeque::new(),
             said_farewell: false,
@@ -196,6 +199,13 @@ impl Dialect for Irc {
             "Closing link"
         };
         out.extend_from_slice(format!("ERROR :{why}\r\n").as_bytes());
+    }
+
+    fn named(&mut self, name: &str) {
+        self.logged_in = true;
+        if self.nick.as_deref() != Some(name) {
+            self.nick = Some(name.to_owned());
+        }
     }
 
     fn has_pending(&self) -> bool {

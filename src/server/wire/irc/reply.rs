@@ -224,6 +224,17 @@ fn error(out: &mut Vec<u8>, voice: &Voice, me: &str, asked: u8, code: ErrorCode,
             )
         }
         (asked::REGISTER, ErrorCode::NotLoggedIn) => numeric(out, server, "464", me, &[], text),
+        // NICK once registered: a second LOGIN, refused.
+        (asked::REGISTER, ErrorCode::BadRequest) if text.starts_with("already logged in") => {
+            numeric(
+                out,
+                server,
+                "447",
+                me,
+                &[],
+                "Changing your nick is not supported yet",
+            )
+        }
         (asked::REGISTER, ErrorCode::BadRequest) => numeric(out, server, "432", me, &[me], text),
         (asked::PRIVMSG, ErrorCode::NoSuchUser) => {
             numeric(out, server, "401", me, &[about], "No such nick/channel")

@@ -113,6 +113,14 @@ impl Irc {
                 "Erroneous nickname: 1-32 of A-Z a-z 0-9 _ -",
             );
         }
+        if self.logged_in {
+            return self.numeric(
+                answer,
+                "447",
+                &[],
+                "Changing your nick is not supported yet",
+            );
+        }
         self.nick = Some(nick.to_owned());
         if self.registered {
             // After a refused login (433, 464) the client tries again with
@@ -196,6 +204,10 @@ impl Irc {
         let Some(channels) = m.param(0) else {
             return self.need_more(answer, "JOIN");
         };
+        if channels == "0" {
+            let text = "JOIN 0 (leave every channel) is not supported yet: PART them";
+            return self.fail(answer, text);
+        }
         for channel in channels.split(',').filter(|c| !c.is_empty()) {
             if channel.eq_ignore_ascii_case(&self.config.everyone) {
                 self.ask(asked::NAMES, b"WHO".to_vec());
@@ -218,6 +230,10 @@ impl Irc {
             return self.need_more(answer, "PART");
         };
         let reason = m.param(1).filter(|r| !r.trim().is_empty());
+        if channels == "0" {
+            let text = "JOIN 0 (leave every channel) is not supported yet: PART them";
+            return self.fail(answer, text);
+        }
         for channel in channels.split(',').filter(|c| !c.is_empty()) {
             if channel.eq_ignore_ascii_case(&self.config.everyone) {
                 self.numeric(
