@@ -15,16 +15,17 @@ pub(super) fn answer(
     let server = &*voice.server;
     let asked_about = viewer.about.unwrap_or_default();
     let wanted = asked_about.split(' ').filter(|n| !n.is_empty());
-    // Names online, as they are written (matched without ASCII case).
-    let found = |nick: &str| {
-        online
-            .iter()
-            .find(|n| n.eq_ignore_ascii_case(nick))
-            .copied()
-    };
+    // Names online by their lower case, as they are written: each nick
+    // asked about is one lookup, however many are online.
+    let by_fold: std::collections::HashMap<String, &str> = online
+        .iter()
+        .map(|n| (n.to_ascii_lowercase(), *n))
+        .collect();
+    let found = |nick: &str| by_fold.get(&nick.to_ascii_lowercase()).copied();
     match viewer.asked {
         asked::ISON => {
-            let on: Vec<&str> = wanted.filter_map(found).collect();
+            // A line holds a few thousand nicks at most; answered up to 512.
+            let on: Vec<&str> = wanted.take(512).filter_map(found).collect();
             numeric(out, server, "303", me, &[], &on.join(" "));
         }
         asked::USERHOST => {
