@@ -250,6 +250,8 @@ fn ison_userhost_and_whois_tell_who_is_online() {
     alice.send("USERHOST bob carol");
     alice.send("WHOIS bob");
     alice.send("WHOIS carol");
+    alice.send("WHO b*");
+    alice.send("WHO *");
     alice.send("ISON");
     assert_eq!(
         alice.sync(),
@@ -261,6 +263,11 @@ fn ison_userhost_and_whois_tell_who_is_online() {
             ":evchat-test 318 alice bob :End of /WHOIS list",
             ":evchat-test 401 alice carol :No such nick/channel",
             ":evchat-test 318 alice carol :End of /WHOIS list",
+            ":evchat-test 352 alice b* bob evchat evchat-test bob H :0 bob",
+            ":evchat-test 315 alice b* :End of /WHO list",
+            ":evchat-test 352 alice #everyone alice evchat evchat-test alice H :0 alice",
+            ":evchat-test 352 alice #everyone bob evchat evchat-test bob H :0 bob",
+            ":evchat-test 315 alice #everyone :End of /WHO list",
             ":evchat-test 461 alice ISON :Not enough parameters",
         ]
     );

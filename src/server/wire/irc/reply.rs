@@ -30,9 +30,17 @@ fn reply(event: &Event<'_>, viewer: &Viewer<'_>, voice: &Voice, out: &mut Vec<u8
     match *event {
         Event::LoggedIn { name } => welcome(out, voice, name),
         Event::Error(code, text) => error(out, voice, me, viewer.asked, code, text),
-        Event::Users(names) if viewer.asked == asked::WHO => {
-            who(out, voice, me, &voice.everyone, names)
-        }
+        Event::Users(names) if viewer.asked == asked::WHO => match viewer.about {
+            Some(mask) => {
+                let matched: Vec<&str> = names
+                    .iter()
+                    .copied()
+                    .filter(|n| super::whois::matches(mask, n))
+                    .collect();
+                who(out, voice, me, mask, &matched)
+            }
+            None => who(out, voice, me, &voice.everyone, names),
+        },
         Event::Users(names)
             if matches!(viewer.asked, asked::ISON | asked::USERHOST | asked::WHOIS) =>
         {

@@ -259,15 +259,21 @@ impl Irc {
 
     /// `NAMES` and `WHO`: of a room, or of everyone.
     fn names(&mut self, how: u8, channel: Option<&str>) {
-        let channel = channel
+        let target = channel
             .and_then(|c| c.split(',').next())
             .unwrap_or_default();
-        let line = if channel.is_empty() || channel.eq_ignore_ascii_case(&self.config.everyone) {
-            b"WHO".to_vec()
+        let everyone = target.is_empty()
+            || matches!(target, "*" | "0")
+            || target.eq_ignore_ascii_case(&self.config.everyone);
+        if everyone {
+            self.ask(how, b"WHO".to_vec());
+        } else if target.starts_with('#') {
+            self.ask(how, format!("WHO {target}").into_bytes());
         } else {
-            format!("WHO {channel}").into_bytes()
-        };
-        self.ask(how, line);
+            // A nick or a mask of nicks (`WHO bob`, `WHO b*`): everyone
+            // online, told for the names it matches.
+            self.ask_about(how, Some(target), b"WHO".to_vec());
+        }
     }
 
     fn ping_pong(&mut self, verb: &str, m: &Message<'_>) {

@@ -51,3 +51,53 @@ pub(super) fn answer(
         }
     }
 }
+
+/// Does `name` match the IRC mask `mask` (`*` any run, `?` any one
+/// character, ASCII case ignored)? Iterative, so a mask of many stars
+/// costs no more than its length times the name's.
+pub(super) fn matches(mask: &str, name: &str) -> bool {
+    let (m, n) = (mask.as_bytes(), name.as_bytes());
+    let (mut i, mut j) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while j < n.len() {
+        match m.get(i) {
+            Some(b'*') => {
+                star = Some((i, j));
+                i += 1;
+            }
+            Some(&c) if c == b'?' || n.get(j).is_some_and(|d| d.eq_ignore_ascii_case(&c)) => {
+                i += 1;
+                j += 1;
+            }
+            _ => match star {
+                Some((si, sj)) => {
+                    i = si + 1;
+                    j = sj + 1;
+                    star = Some((si, sj + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    m.get(i..).unwrap_or_default().iter().all(|&c| c == b'*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::matches;
+
+    #[test]
+    fn masks_match_as_irc_servers_match_them() {
+        assert!(matches("bob", "BOB"));
+        assert!(matches("b*", "bob"));
+        assert!(matches("*o*", "bob"));
+        assert!(matches("b?b", "bob"));
+        assert!(matches("*", ""));
+        assert!(matches("**a**", "banana"));
+        assert!(!matches("b?", "bob"));
+        assert!(!matches("a*", "bob"));
+        assert!(!matches("", "bob"));
+        assert!(matches("*b*b*", "abxbx"));
+        assert!(!matches("*b*b*c", "abxbx"));
+    }
+}
