@@ -272,3 +272,48 @@ fn ison_userhost_and_whois_tell_who_is_online() {
         ]
     );
 }
+
+/// A server with accounts for `accounts` (name, password).
+fn server_with_accounts(accounts: &[(&str, &str)]) -> (TestServer, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let users = dir.path().join("users");
+    for (name, password) in accounts {
+        let mut add = std::process::Command::new(env!("CARGO_BIN_EXE_evchat-server"));
+        add.args(["user", "add", name, "--users", users.to_str().unwrap()]);
+        let out = common::run_with_stdin(&mut add, format!("{password}\n").as_bytes());
+        assert!(out.status.success(), "{out:?}");
+    }
+    let server = server(&["--users", users.to_str().unwrap()]);
+    (server, dir)
+}
+
+#[test]
+fn with_accounts_pass_is_the_password_and_a_new_login_replaces_the_old() {
+    let (server, _dir) = server_with_accounts(&[("alice", "secret word")]);
+    // Wrong, then none: 464 each time, and the connection may try again.
+    let mut wrong = Irc::connect(&server);
+    wrong.send("PASS :not it");
+    wrong.send("NICK alice");
+    wrong.send("USER alice 0 * :a");
+    assert_eq!(wrong.recv(), ":evchat-test 464 * :wrong name or password");
+    let mut none = Irc::connect(&server);
+    none.send("NICK alice");
+    none.send("USER alice 0 * :a");
+    let refused = none.recv();
+    assert!(refused.starts_with(":evchat-test 464 * :"), "{refused}");
+    // Right: registered; a line login with the password replaces it.
+    let mut first = Irc::connect(&server);
+    first.send("PASS :secret word");
+    first.send("NICK alice");
+    first.send("USER alice 0 * :a");
+    first.until(|l| l.contains(" 001 alice "));
+    let mut line = server.connect();
+    line.send("LOGIN alice secret word");
+    line.expect("OK LOGIN alice");
+    let last = first.until(|l| l.starts_with("ERROR "));
+    assert!(
+        last.iter()
+            .any(|l| l.contains(" NOTICE * :ERR 409 replaced by a new login as alice")),
+        "{last:#?}"
+    );
+}

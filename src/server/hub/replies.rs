@@ -24,6 +24,10 @@ impl<T: Write> Hub<T> {
     /// Queues a connection's last frame before it is closed, past any
     /// limit.
     pub(in crate::server) fn last_words(&mut self, key: usize, event: &Event<'_>) {
+        // Not an answer to what it last asked: said as it is.
+        if let Some(session) = self.queues.sessions.get_mut(key) {
+            session.out.set_asked(Default::default());
+        }
         self.queues.push(key, Outgoing::Event(event), Limit::Past);
     }
 
