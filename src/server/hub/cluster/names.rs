@@ -69,7 +69,7 @@ impl<T: Write> Hub<T> {
                 announce,
                 fetch_after,
             };
-            c.claiming.insert(name.to_owned(), (serial, pending));
+            c.claiming.insert(Rc::from(name), (serial, pending));
         }
         true
     }
@@ -94,7 +94,7 @@ impl<T: Write> Hub<T> {
                 announce: false,
                 fetch_after: false,
             };
-            c.claiming.insert(name.to_owned(), (0, pending));
+            c.claiming.insert(Rc::from(name), (0, pending));
         }
     }
 
@@ -272,7 +272,7 @@ impl<T: Write> Hub<T> {
             return;
         };
         let gone: Vec<Rc<str>> = gone
-            .into_iter()
+            .into_keys()
             .filter(|name| c.remote.remove(name).is_some())
             .collect();
         let time = self.clock.stamp();
