@@ -331,7 +331,13 @@ mod tests {
         let (port, answers) = Authenticator::start(path, || {}).unwrap();
         assert!(has_account(&port.users, "bob") && !has_account(&port.users, "eve"));
         let requests = port.requests;
-        for (serial, name, password) in [(1, "bob", "pw"), (2, "bob", "nope"), (3, "eve", "pw")] {
+        let tries = [
+            (1, "bob", "pw"),
+            (2, "bob", "nope"),
+            (3, "eve", "pw"),
+            (4, "BOB", "pw"),
+        ];
+        for (serial, name, password) in tries {
             let request = AuthRequest {
                 key: 7,
                 serial,
@@ -341,7 +347,14 @@ mod tests {
             };
             requests.send(AuthJob::Check(request)).unwrap();
         }
-        let verdicts: Vec<_> = (0..3).map(|_| answers.recv().unwrap().ok).collect();
-        assert_eq!(verdicts, [true, false, false]);
+        let verdicts: Vec<_> = (0..4)
+            .map(|_| answers.recv().unwrap())
+            .map(|a| (a.ok, a.name))
+            .collect();
+        let bob = || "bob".to_owned();
+        let as_typed = [(true, bob()), (false, bob()), (false, "eve".into())];
+        assert_eq!(verdicts[..3], as_typed);
+        // The account in another case: logged in as the account is spelt.
+        assert_eq!(verdicts[3], (true, bob()));
     }
 }
