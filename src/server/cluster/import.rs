@@ -47,8 +47,10 @@ pub fn import_journal(dir: &Path, settings: &ClusterSettings) -> Result<(), Stri
         let known = bucket(&js, KNOWN, settings.replicas).await?;
         let mailbox = Mailbox::open(&js, settings).await?;
         for (name, _) in &image.known {
+            // Keyed folded, spelt as shown (see `bridge::claim`).
+            let key = crate::protocol::names::fold_text(name);
             known
-                .put(name, Bytes::from_static(b"1"))
+                .put(&key, Bytes::from(name.clone()))
                 .await
                 .map_err(|e| format!("cannot import {name}: {e}"))?;
         }
