@@ -6,8 +6,10 @@
 mod common;
 use common::{run_with_stdin, Line, TestServer};
 use evchat::server::journal::record::{encode, Record, MAGIC};
+use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 /// Runs `evchat-server user ...` on `users` with `stdin` piped in.
 fn user_cmd(users: &Path, args: &[&str], stdin: &str) -> Output {
@@ -93,15 +95,8 @@ fn user_add_refuses_a_name_in_another_case_and_a_file_with_both_stops_the_start(
     let text = std::fs::read_to_string(&users).unwrap();
     let hash = text.lines().find_map(|l| l.strip_prefix("bob:")).unwrap();
     std::fs::write(&users, format!("{text}Bob:{hash}\n")).unwrap();
-    let start = || {
-        Command::new(env!("CARGO_BIN_EXE_evchat-server"))
-            .args(["--port", "0", "--users", users.to_str().unwrap()])
-            .output()
-            .unwrap()
-    };
-    let out = start();
-    assert_eq!(out.status.code(), Some(1));
-    let why = stderr(&out);
+    let (code, why) = start_refused(&["--port", "0", "--users", users.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{why}");
     assert!(
         why.contains("bob and Bob are one name") && why.contains("user del"),
         "{why}"
@@ -113,6 +108,35 @@ fn user_add_refuses_a_name_in_another_case_and_a_file_with_both_stops_the_start(
     let mut c = server.connect();
     c.send("LOGIN BOB pw");
     c.expect("OK LOGIN bob");
+}
+
+/// Starts a server that should stop at once: its exit status and what it
+/// said. One that starts instead is killed, failing the test (rather than
+/// waiting for it for ever).
+fn start_refused(args: &[&str]) -> (Option<i32>, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_evchat-server"))
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + common::PATIENCE;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the server started with {args:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut said = String::new();
+    if let Some(mut err) = child.stderr.take() {
+        let _ = err.read_to_string(&mut said);
+    }
+    (status.code(), said)
 }
 
 const T1: &str = "2026-11-20T10:00:00.000Z";
