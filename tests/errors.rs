@@ -115,8 +115,11 @@ fn name_online_gets_409_and_the_connection_may_try_again() {
     let mut other = server.connect();
     other.send("LOGIN bob");
     other.expect("ERR 409 ");
+    // Names are compared without case: Bob is bob.
     other.send("LOGIN Bob");
-    other.expect("OK LOGIN Bob");
+    other.expect("ERR 409 ");
+    other.send("LOGIN bobby");
+    other.expect("OK LOGIN bobby");
 }
 
 #[test]

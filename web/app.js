@@ -24,7 +24,8 @@
   'use strict';
 
   const $ = (id) => document.getElementById(id);
-  const { HELP, NAME, interpret, blank, visible, escapeText, unescapeText, fields } = evchatInput;
+  const { HELP, NAME, interpret, blank, visible, escapeText, unescapeText, fields, sameName } =
+    evchatInput;
   const MAX_ROWS = 2000; // in one conversation
   const MAX_ALL_ROWS = 10000; // in all of them
   const MAX_PRIVATE = 100; // private conversations kept
@@ -72,7 +73,7 @@
         const b = el('button', 'user', visible(name, false));
         b.type = 'button';
         b.dataset.name = name;
-        if (name === me) b.classList.add('me');
+        if (sameName(name, me)) b.classList.add('me');
         const item = el('li');
         item.append(b);
         return item;
@@ -173,7 +174,7 @@
     const verb = sp < 0 ? frame : frame.slice(0, sp);
     const rest = sp < 0 ? '' : frame.slice(sp + 1);
     // Held mail ends at the PING after it, or at the first room's catch-up.
-    if (heldRun && (verb === 'PING' || (verb === 'JOIN' && rest.startsWith(me + ' ')))) {
+    if (heldRun && (verb === 'PING' || (verb === 'JOIN' && sameName(fields(rest, 2)[0], me)))) {
       heldRun.forEach((row) => rows.marked(row, 'held while you were away'));
     }
     if (verb !== 'MSG') heldRun = null;
@@ -242,7 +243,9 @@
   }
 
   function loggedInAs(name) {
-    if (name !== me || !everIn) chats.reset(); // nothing of another name's
+    // The server spells the name as it was first written (`BOB` logs in as
+    // `bob`): the same name, whose conversations stay.
+    if (!sameName(name, me) || !everIn) chats.reset(); // nothing of another name's
     loggedIn = true;
     everIn = true;
     me = name;
@@ -346,7 +349,7 @@
     ev.preventDefault();
     const name = $('name').value.trim();
     if (!NAME.test(name)) return showLogin('A name is 1–32 letters, digits, _ or -.');
-    if (name !== me) everIn = false;
+    if (!sameName(name, me)) everIn = false;
     lost = false;
     me = name;
     const pw = $('password-row').hidden ? null : $('password').value;
@@ -384,7 +387,7 @@
     const to = named || here.to;
     send(to ? 'MSG ' + to.join(',') + ' ' + escapeText(text) : 'SAY ' + escapeText(text));
     // The server does not echo to the sender (except a MSG to oneself).
-    if (to && to.includes(me)) return null;
+    if (to && to.some((n) => sameName(n, me))) return null;
     const rows = [showMessage(me, to, null, text)];
     // Shown where it was typed too, when that is elsewhere.
     if (chatOf(me, to) !== here) rows.push(showMessage(me, to, null, text, here.key));

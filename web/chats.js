@@ -21,8 +21,9 @@ const evchatChats = (() => {
   const EVERYONE = '*';
   // Rooms are compared without ASCII case (their names are ASCII).
   const roomKey = (room) => room.toLowerCase();
-  // A private conversation is its other people, in byte order.
-  const peopleKey = (names) => '@' + [...new Set(names)].sort().join(',');
+  // A private conversation is its other people, in byte order, compared
+  // without ASCII case as the server compares names.
+  const peopleKey = (names) => '@' + [...new Set(names.map((n) => n.toLowerCase()))].sort().join(',');
 
   function make({ list, messages, visible, maxRows, maxAll, maxPrivate, onShow }) {
     const chats = new Map(); // key -> chat, in the order they came

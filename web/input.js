@@ -24,6 +24,9 @@ const evchatInput = (() => {
   const NAME = /^[A-Za-z0-9_-]{1,32}$/;
   const ROOM = /^#[A-Za-z0-9_-]{1,32}$/;
   const ROOM_RULE = 'rooms are # and 1-32 characters of A-Z a-z 0-9 _ -';
+  // Names are compared without ASCII case, as the server compares them
+  // (`Bob` is `bob`); they are ASCII, so toLowerCase is that fold.
+  const sameName = (a, b) => a.toLowerCase() === b.toLowerCase();
 
   // interpret(line) returns {to, text} (to: null for the conversation one
   // is in; names and rooms otherwise) or {command, ...}; it throws an
@@ -155,7 +158,7 @@ const evchatInput = (() => {
         throw new Error('bad name ' + JSON.stringify(name) +
           ': names are 1-32 characters of A-Z a-z 0-9 _ - (write \\@ for a plain @)');
       }
-      if (!to.includes(name)) to.push(name);
+      if (!to.some((t) => sameName(t, name))) to.push(name);
     }
   }
 
@@ -205,5 +208,7 @@ const evchatInput = (() => {
     return out;
   }
 
-  return Object.freeze({ HELP, NAME, ROOM, interpret, blank, visible, escapeText, unescapeText, fields });
+  return Object.freeze({
+    HELP, NAME, ROOM, interpret, blank, visible, escapeText, unescapeText, fields, sameName,
+  });
 })();

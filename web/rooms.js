@@ -16,7 +16,7 @@
 // The page's fourth global (app.js leaves none): a maker of room handlers.
 const evchatRooms = (() => {
   const { EVERYONE, roomKey } = evchatChats;
-  const { escapeText, unescapeText, fields } = evchatInput;
+  const { escapeText, unescapeText, fields, sameName } = evchatInput;
 
   // `me()`: the name logged in as; `rows`: web/rows.js's list.
   function make({ me, send, chats, rows }) {
@@ -30,7 +30,7 @@ const evchatRooms = (() => {
       switch (verb) {
         case 'JOIN': {
           const [name, room, time] = fields(rest, 3);
-          if (name === me()) joined(room, time);
+          if (sameName(name, me())) joined(room, time);
           else if (chats.get(roomKey(room))) rows.note(name + ' joined ' + room, time, roomKey(room));
           return true;
         }
@@ -38,7 +38,7 @@ const evchatRooms = (() => {
           const [name, room, time, text] = fields(rest, 4);
           const key = roomKey(room);
           if (!chats.get(key)) return true;
-          if (name !== me()) {
+          if (!sameName(name, me())) {
             rows.note(name + ' left ' + room + (text ? ': ' + unescapeText(text) : ''), time, key);
           } else {
             chats.drop(key);

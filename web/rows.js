@@ -10,6 +10,7 @@
 // The page's third global (app.js leaves none): a maker of message lists.
 const evchatRows = (() => {
   const { EVERYONE, roomKey, peopleKey } = evchatChats;
+  const { sameName } = evchatInput;
 
   function el(tag, className, text) {
     const node = document.createElement(tag);
@@ -97,8 +98,9 @@ const evchatRows = (() => {
     // Who a private message is for, as the reader sees it: 'private' when to
     // me alone, 'private to you and carol', 'private to bob' (my own).
     function privateTag(from, to) {
-      if (from !== me() && to.length === 1 && to[0] === me()) return 'private';
-      const names = to.includes(me()) ? ['you', ...to.filter((n) => n !== me())] : [...to];
+      const mine = (n) => sameName(n, me());
+      if (!mine(from) && to.length === 1 && mine(to[0])) return 'private';
+      const names = to.some(mine) ? ['you', ...to.filter((n) => !mine(n))] : [...to];
       const last = names.length > 1 ? ' and ' + names.pop() : '';
       return 'private to ' + names.join(', ') + last;
     }
@@ -107,7 +109,7 @@ const evchatRows = (() => {
     // else where it went ('to #rust and bob').
     function roomTag(to, key) {
       if (to.length === 1 && roomKey(to[0]) === key) return null;
-      const names = to.map((n) => (n === me() ? 'you' : n));
+      const names = to.map((n) => (sameName(n, me()) ? 'you' : n));
       const last = names.length > 1 ? ' and ' + names.pop() : '';
       return 'to ' + names.join(', ') + last;
     }
@@ -119,7 +121,13 @@ const evchatRows = (() => {
       if (!to) return chats.get(EVERYONE);
       const rooms = to.filter((t) => t.startsWith('#'));
       if (rooms.length) return openRoom(rooms.find((r) => chats.get(roomKey(r))) || rooms[0]);
-      const others = [...new Set([from, ...to])].filter((n) => n !== me()).sort();
+      // Each person once, in the spelling first met, whatever case the
+      // sender typed: a reply from `bob` is in the chat opened for `BOB`.
+      const byKey = new Map();
+      for (const n of [from, ...to]) {
+        if (!sameName(n, me()) && !byKey.has(n.toLowerCase())) byKey.set(n.toLowerCase(), n);
+      }
+      const others = [...byKey.values()].sort();
       const people = others.length ? others : [me()];
       return chats.open(peopleKey(people), 'private', people.join(', '), people);
     }
@@ -135,8 +143,9 @@ const evchatRows = (() => {
       const parts = [el('span', 'from', visible(from, false))];
       if (tag) parts.push(el('span', 'tag', visible(tag, false)));
       parts.push(el('span', 'text', visible(text, true)));
-      const kind = (!to ? 'say' : room ? 'room' : 'private') + (from === me() ? ' mine' : '');
-      return addRow(kind, time, parts, where, from !== me());
+      const mine = sameName(from, me());
+      const kind = (!to ? 'say' : room ? 'room' : 'private') + (mine ? ' mine' : '');
+      return addRow(kind, time, parts, where, !mine);
     }
 
     const note = (text, time, key) => addRow('note', time, [el('span', 'text', visible(text, true))], key);

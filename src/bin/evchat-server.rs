@@ -105,10 +105,12 @@ fn usage_error(e: &str) -> ExitCode {
 /// rereads at the next login. Returns what to tell the user.
 fn manage_users(path: &Path, action: &UserAction) -> Result<String, String> {
     let shown = path.display();
+    // Read even when two accounts are one name: `del` is how that is
+    // mended, `list` how it is seen.
     let mut users = match action {
         // Listing a file that is not there is a mistake worth saying.
-        UserAction::List => Users::load(path)?,
-        _ => Users::load_or_empty(path)?,
+        UserAction::List => Users::load_for_editing(path)?,
+        _ => Users::load_or_empty_for_editing(path)?,
     };
     let done = match action {
         UserAction::List => {
@@ -123,7 +125,13 @@ fn manage_users(path: &Path, action: &UserAction) -> Result<String, String> {
             if !is_valid_name(name) {
                 return Err(bad_name(name));
             }
-            let existed = users.hash_of(name).is_some();
+            let existed = users.names().any(|n| n == name);
+            if let Some(other) = users.spelling_of(name).filter(|_| !existed) {
+                return Err(format!(
+                    "{other} is an account already, and names are compared without case: \
+                     `user add {other}` changes its password; nothing was changed"
+                ));
+            }
             let password = read_new_password(name)?;
             users.set(name, hash_password(&password)?);
             if existed {
@@ -134,10 +142,15 @@ fn manage_users(path: &Path, action: &UserAction) -> Result<String, String> {
         }
         UserAction::Import => return Err("import needs --cluster URLS".into()),
         UserAction::Del { name } => {
-            if !users.remove(name) {
+            // The account spelt so, or else the one it is in another case.
+            let spelt = match users.names().find(|n| n == name) {
+                Some(n) => n.to_owned(),
+                None => users.spelling_of(name).unwrap_or(name).to_owned(),
+            };
+            if !users.remove(&spelt) {
                 return Err(format!("no user {name} in {shown}"));
             }
-            format!("removed {name} from {shown}")
+            format!("removed {spelt} from {shown}")
         }
     };
     users.save(path)?;

@@ -12,6 +12,7 @@
 //! comes after the next window, if any, and ends the login.
 
 use super::Event;
+use crate::protocol::same_name;
 
 /// The tokens of our own `PING`s during the login.
 const TOKEN: &str = "evchat-caught-up";
@@ -66,7 +67,7 @@ impl Away {
                 self.login = false;
                 self.marking = false;
             }
-            Event::Join { name, .. } if self.login && name == me => self.marking = true,
+            Event::Join { name, .. } if self.login && same_name(name, me) => self.marking = true,
             _ => {}
         }
         Seen {

@@ -7,6 +7,7 @@
 
 use super::visible::{visible_line, visible_lines};
 use super::Event;
+use crate::protocol::same_name;
 use chrono::{DateTime, Local, Utc};
 
 fn clock(time: &DateTime<Utc>) -> String {
@@ -35,7 +36,8 @@ fn block(head: &str, text: &str) -> String {
 fn private_tag(to: &[String], me: &str) -> String {
     match to {
         [room] if room.starts_with('#') => visible_line(room).into_owned(),
-        [only] if only == me => "[private]".to_owned(),
+        // The server may spell `me` otherwise than it was typed.
+        [only] if same_name(only, me) => "[private]".to_owned(),
         _ => {
             let names: Vec<_> = to.iter().map(|n| visible_line(n)).collect();
             format!("[private to {}]", names.join(","))

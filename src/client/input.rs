@@ -20,7 +20,7 @@
 //! - a line ending in `\` continues on the next line, so a message can span
 //!   lines (they travel escaped and show as lines on the other side).
 
-use crate::protocol::{is_valid_name, is_valid_room, ROOM_RULE};
+use crate::protocol::{is_valid_name, is_valid_room, same_name, ROOM_RULE};
 
 /// What to do with a typed line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -244,7 +244,7 @@ fn add_recipients(to: &mut Vec<String>, word: &str) -> Result<(), Action> {
                 crate::protocol::bad_name(name)
             )));
         }
-        if !to.iter().any(|t| t == name) {
+        if !to.iter().any(|t| same_name(t, name)) {
             to.push(name.to_owned());
         }
     }

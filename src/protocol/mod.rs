@@ -9,6 +9,7 @@ pub mod command;
 pub mod escape;
 pub mod event;
 pub mod frame;
+pub mod names;
 pub mod reply;
 
 pub use command::{
@@ -18,4 +19,5 @@ pub use command::{
 pub use escape::{escape, unescape, EscapeError};
 pub use event::Event;
 pub use frame::{Frame, FrameDecoder};
+pub use names::{fold, folded, same_name, Folded};
 pub use reply::{BadFrame, ErrorCode, ServerFrame};

@@ -57,6 +57,7 @@ pub mod keyset;
 pub use crate::limits;
 pub mod listener;
 pub mod logging;
+pub mod names;
 pub mod outqueue;
 pub mod rooms;
 pub mod session;

@@ -281,10 +281,11 @@ impl Link {
     /// Gives a name up if it is still claim `rev`, retrying while JetStream
     /// is unavailable (a name left claimed would be locked everywhere).
     async fn release(&self, name: &str, rev: u64) {
+        let key = crate::protocol::names::fold_text(name);
         for attempt in 1..=30u64 {
             // Each attempt has its own deadline: after the link came back, a
             // delete can wait for ever on an answer the old link lost.
-            let delete = self.names.delete_expect_revision(name, Some(rev));
+            let delete = self.names.delete_expect_revision(&key, Some(rev));
             let outcome = match tokio::time::timeout(OP_TIMEOUT, delete).await {
                 Ok(outcome) => outcome.map_err(|e| e.to_string()),
                 Err(_) => Err("no answer".to_owned()),
@@ -299,7 +300,7 @@ impl Link {
                     // the leader's entry: a claim of this node that no
                     // session holds is released in turn, one a session
                     // holds is left alone.
-                    if let Ok(Some((seq, Some(value)))) = self.leader_entry(name).await {
+                    if let Ok(Some((seq, Some(value)))) = self.leader_entry(&key).await {
                         if let (true, Some(holder)) =
                             (seq != rev, super::Holder::parse(&value, seq))
                         {
@@ -323,11 +324,11 @@ impl Link {
         );
     }
 
-    /// A name's last entry as the stream's leader has it (direct reads may
-    /// come from a copy that lags): its sequence, and its value unless it
-    /// was deleted.
-    async fn leader_entry(&self, name: &str) -> Result<Option<(u64, Option<Bytes>)>, String> {
-        let subject = format!("$KV.{NAMES}.{name}");
+    /// A name's last entry (`key`: the name folded) as the stream's leader
+    /// has it (direct reads may come from a copy that lags): its sequence,
+    /// and its value unless it was deleted.
+    async fn leader_entry(&self, key: &str) -> Result<Option<(u64, Option<Bytes>)>, String> {
+        let subject = format!("$KV.{NAMES}.{key}");
         match self
             .names
             .stream

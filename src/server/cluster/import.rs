@@ -22,7 +22,17 @@ pub fn import_journal(dir: &Path, settings: &ClusterSettings) -> Result<(), Stri
     if !path.is_file() {
         return Ok(());
     }
-    let image = recover::recover(&path)?.image;
+    let mut image = recover::recover(&path)?.image;
+    // Names an older evchat kept apart by case go in as one.
+    for m in crate::server::journal::merge::merge_names(&mut image) {
+        warn!(
+            "{} and {} are one name now (names are compared without case): imported as {}, \
+             the most recently seen, their held mail and rooms together",
+            m.others.join(", "),
+            m.kept,
+            m.kept
+        );
+    }
     let imported = dir.join("journal.imported");
     if image.known.is_empty() && image.held.is_empty() && image.rooms.rooms.is_empty() {
         return Ok(());
@@ -37,8 +47,10 @@ pub fn import_journal(dir: &Path, settings: &ClusterSettings) -> Result<(), Stri
         let known = bucket(&js, KNOWN, settings.replicas).await?;
         let mailbox = Mailbox::open(&js, settings).await?;
         for (name, _) in &image.known {
+            // Keyed folded, spelt as shown (see `bridge::claim`).
+            let key = crate::protocol::names::fold_text(name);
             known
-                .put(name, Bytes::from_static(b"1"))
+                .put(&key, Bytes::from(name.clone()))
                 .await
                 .map_err(|e| format!("cannot import {name}: {e}"))?;
         }

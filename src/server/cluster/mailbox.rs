@@ -18,6 +18,7 @@
 use super::bridge::unavailable;
 use super::connect::bucket;
 use super::{ClusterSettings, HoldOutcome};
+use crate::protocol::names::fold_text;
 use crate::protocol::ErrorCode;
 use async_nats::jetstream::stream::{self, DiscardPolicy, RetentionPolicy};
 use async_nats::jetstream::{self, kv, AckKind, Context};
@@ -41,8 +42,25 @@ pub(super) fn entry_seq(payload: &[u8]) -> Option<u64> {
     std::str::from_utf8(payload).ok()?.parse().ok()
 }
 
+/// The subject of `name`'s mailbox: the name folded, so mail held for
+/// `BOB` is `bob`'s.
 pub(super) fn mailbox_subject(name: &str) -> String {
-    format!("evchat.mailbox.{name}")
+    format!("evchat.mailbox.{}", fold_text(name))
+}
+
+/// The durable consumer of `name`'s mailbox.
+pub(super) fn mailbox_consumer(name: &str) -> String {
+    format!("mbox-{}", fold_text(name))
+}
+
+/// Is `name` in the known names bucket, in any case? Its key is the name
+/// folded; an older evchat's entry is under the name as shown.
+async fn known_in(known: &kv::Store, name: &str) -> Result<bool, kv::EntryError> {
+    let key = fold_text(name);
+    if known.get(&key).await?.is_some() {
+        return Ok(true);
+    }
+    Ok(key != name && known.get(name).await?.is_some())
 }
 
 /// The helper's handle on held mail.
@@ -112,9 +130,9 @@ impl Mailbox {
             if is_account(name) {
                 continue;
             }
-            match known.get(name.as_str()).await {
-                Ok(Some(_)) => {}
-                Ok(None) => return HoldOutcome::NoSuchUser(name.clone()),
+            match known_in(known, name).await {
+                Ok(true) => {}
+                Ok(false) => return HoldOutcome::NoSuchUser(name.clone()),
                 Err(e) => {
                     return HoldOutcome::Refused(
                         ErrorCode::Unavailable,
@@ -225,7 +243,7 @@ impl Mailbox {
         // A mailbox's consumer lives while it has mail: consumers stay as
         // many as the users with mail waiting, not as all users ever.
         if !name.is_empty() && matches!(self.has_mail(&name).await, Ok(false)) {
-            let _ = self.entries.delete_consumer(&format!("mbox-{name}")).await;
+            let _ = self.entries.delete_consumer(&mailbox_consumer(&name)).await;
         }
     }
 

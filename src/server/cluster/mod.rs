@@ -97,37 +97,54 @@ pub struct ClusterSettings {
     pub history_bytes: usize,
 }
 
-/// Who holds a name, as the names bucket records it.
+/// Who holds a name, as the names bucket records it. The bucket's key is
+/// the name folded (ASCII lower case), so that two nodes cannot let `Bob`
+/// and `bob` in at once; the value says how the name is shown.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Holder {
     pub node: String,
     /// Which run of that node (a node restarted under the same name is
     /// another incarnation: what the old one held is stale).
     pub incarnation: String,
+    /// The name as shown; `None` in a claim of an evchat whose values did
+    /// not say (its key is then the name as shown).
+    pub name: Option<String>,
     /// The bucket revision of this claim.
     pub rev: u64,
 }
 
-/// A claim's value in the names bucket: `<node> <incarnation>`.
-pub fn claim_value(node: &str, incarnation: &str) -> String {
-    format!("{node} {incarnation}")
+/// A claim's value in the names bucket: `<node> <incarnation> <name>`,
+/// the name as shown.
+pub fn claim_value(node: &str, incarnation: &str, name: &str) -> String {
+    format!("{node} {incarnation} {name}")
 }
 
 impl Holder {
-    /// Reads a claim's value (see [`claim_value`]) at revision `rev`.
+    /// Reads a claim's value (see [`claim_value`]) at revision `rev`; one
+    /// without a name (an older evchat's) is read too.
     pub fn parse(value: &[u8], rev: u64) -> Option<Holder> {
         let value = std::str::from_utf8(value).ok()?;
-        let (node, incarnation) = value.split_once(' ')?;
+        let mut parts = value.splitn(3, ' ');
+        let (node, incarnation) = (parts.next()?, parts.next()?);
+        let name = match parts.next() {
+            Some(name) if crate::protocol::is_valid_name(name) => Some(name.to_owned()),
+            Some(_) => return None,
+            None => None,
+        };
         Some(Holder {
             node: node.to_owned(),
             incarnation: incarnation.to_owned(),
+            name,
             rev,
         })
     }
 
-    /// This claim's value in the names bucket.
+    /// This claim's value in the names bucket, as it was read.
     pub fn value(&self) -> String {
-        claim_value(&self.node, &self.incarnation)
+        match &self.name {
+            Some(name) => claim_value(&self.node, &self.incarnation, name),
+            None => format!("{} {}", self.node, self.incarnation),
+        }
     }
 }
 
@@ -137,6 +154,9 @@ pub enum ClaimOutcome {
     Won {
         rev: u64,
         mail: Option<HeldMail>,
+        /// The name as the cluster shows it: as first written, whatever
+        /// case the login wrote it in.
+        shown: String,
     },
     /// Someone else holds the name.
     Taken,

@@ -2,11 +2,13 @@
 //! how their entries read.
 //!
 //! - The bucket `evchat_rooms` has one key per name and room,
-//!   `r.<room folded>.<name>`, whose value says whether the name is in the
-//!   room — `J <time> <room>` since it joined, `P <time> <room>[ <text>]`
-//!   since it left — and one per name, `m.<name>`, its read mark: the
-//!   sequence of the rooms stream up to which it has been sent what its
-//!   rooms said.
+//!   `r.<room folded>.<name folded>`, whose value says whether the name is
+//!   in the room — `J <time> <room> <name>` since it joined (the name as
+//!   shown), `P <time> <room>[ <text>]` since it left — and one per name,
+//!   `m.<name folded>`, its read mark: the sequence of the rooms stream up
+//!   to which it has been sent what its rooms said. (An older evchat's
+//!   keys spell the name as shown, and its `J` values do not name it: both
+//!   are read, and the hub's copy compares names without case.)
 //! - The stream `EVCHAT_ROOMS` holds what rooms said, each message once
 //!   (the exact `MSG` frame), on the subject `evchat.said.<room folded>`
 //!   of the first room it was said in, the others in its header
@@ -24,6 +26,7 @@
 //! order as everyone else's.
 
 use crate::protocol::command::{is_valid_name, is_valid_room};
+use crate::protocol::names::{fold_text, same_name};
 
 /// The bucket of memberships and read marks.
 pub const ROOMS_BUCKET: &str = "evchat_rooms";
@@ -65,22 +68,23 @@ impl Membership {
 
     /// Its value in the rooms bucket.
     pub fn value(&self) -> String {
-        let verb = if self.joined { 'J' } else { 'P' };
         match &self.text {
-            Some(text) if !self.joined => format!("{verb} {} {} {text}", self.time, self.room),
-            _ => format!("{verb} {} {}", self.time, self.room),
+            _ if self.joined => format!("J {} {} {}", self.time, self.room, self.name),
+            Some(text) => format!("P {} {} {text}", self.time, self.room),
+            None => format!("P {} {}", self.time, self.room),
         }
     }
 }
 
-/// The key of `name`'s membership of `room`.
+/// The key of `name`'s membership of `room`: both folded, so a name is a
+/// member once in any case.
 pub fn member_key(room: &str, name: &str) -> String {
-    format!("r.{}.{name}", folded(room))
+    format!("r.{}.{}", folded(room), fold_text(name))
 }
 
 /// The key of `name`'s read mark.
 pub fn read_key(name: &str) -> String {
-    format!("m.{name}")
+    format!("m.{}", fold_text(name))
 }
 
 /// The stream subject of what `room` said.
@@ -90,7 +94,7 @@ pub fn said_subject(room: &str) -> String {
 
 /// `room` without its `#`, in lower case: a subject or key token.
 pub fn folded(room: &str) -> String {
-    room.trim_start_matches('#').to_ascii_lowercase()
+    fold_text(room.trim_start_matches('#'))
 }
 
 /// Reads an entry of the rooms bucket; `None` for anything malformed (the
@@ -127,7 +131,13 @@ pub fn parse_entry(key: &str, value: &[u8], deleted: bool) -> Option<RoomsEntry>
     };
     let time = parts.next().filter(|t| !t.is_empty())?;
     let room = parts.next()?;
-    let text = parts.next();
+    let rest = parts.next();
+    // A join names the member as shown (one of an older evchat does not:
+    // its key does); a leaving may say why.
+    let (name, text) = match rest {
+        Some(spelt) if joined => (same_name(spelt, name).then_some(spelt)?, None),
+        rest => (name, rest),
+    };
     let text_ok = |t: &str| crate::protocol::Text::parse(t).is_ok();
     let fits = is_valid_room(room)
         && folded(room) == folded_room
@@ -168,8 +178,9 @@ mod tests {
 
     #[test]
     fn a_membership_reads_back_as_written() {
-        let j = joined("#Rust", "bob");
-        assert_eq!(j.key(), "r.rust.bob");
+        let j = joined("#Rust", "Bob");
+        assert_eq!(j.key(), "r.rust.bob", "one key in any case");
+        assert_eq!(j.value(), format!("J {STAMP} #Rust Bob"));
         let back = parse_entry(&j.key(), j.value().as_bytes(), false);
         assert_eq!(back, Some(RoomsEntry::Member(j.clone())));
         let p = Membership {
@@ -178,7 +189,23 @@ mod tests {
             ..j
         };
         let back = parse_entry(&p.key(), p.value().as_bytes(), false);
-        assert_eq!(back, Some(RoomsEntry::Member(p)));
+        // A leaving names its member by the key: the hub shows the name as
+        // its copy of the room has it.
+        let named_by_key = Membership {
+            name: "bob".into(),
+            ..p
+        };
+        assert_eq!(back, Some(RoomsEntry::Member(named_by_key)));
+    }
+
+    #[test]
+    fn an_older_evchats_entries_read_too() {
+        let old = parse_entry("r.rust.Bob", format!("J {STAMP} #Rust").as_bytes(), false);
+        assert_eq!(old, Some(RoomsEntry::Member(joined("#Rust", "Bob"))));
+        assert_eq!(read_key("Bob"), "m.bob");
+        // A join naming someone else is not one.
+        let forged = format!("J {STAMP} #Rust amy");
+        assert_eq!(parse_entry("r.rust.bob", forged.as_bytes(), false), None);
     }
 
     #[test]

@@ -11,6 +11,7 @@ use super::rooms::{
 use super::watch::watch_bucket;
 use super::wire::is_msg_frame;
 use super::{ClusterSettings, FromCluster, Gauges};
+use crate::protocol::names::same_name;
 use async_nats::jetstream::consumer::pull::OrderedConfig;
 use async_nats::jetstream::consumer::DeliverPolicy;
 use async_nats::jetstream::stream::{self, DiscardPolicy};
@@ -115,11 +116,12 @@ impl RoomStores {
 /// deleted`. Returns how many rooms it left.
 pub(super) async fn leave_every_room(bucket: &kv::Store, name: &str) -> Result<usize, String> {
     let mut keys = bucket.keys().await.map_err(|e| e.to_string())?;
-    let mine = format!(".{name}");
     let mut theirs = Vec::new();
     while let Some(key) = keys.next().await {
         let key = key.map_err(|e| e.to_string())?;
-        if key.starts_with("r.") && key.ends_with(&mine) {
+        // In any case: an older evchat's keys spell the name as shown.
+        let of = key.rsplit('.').next().is_some_and(|n| same_name(n, name));
+        if key.starts_with("r.") && of {
             theirs.push(key);
         }
     }
@@ -136,7 +138,7 @@ pub(super) async fn leave_every_room(bucket: &kv::Store, name: &str) -> Result<u
         let Some(RoomsEntry::Member(member)) = parse_entry(&key, &value, false) else {
             continue;
         };
-        if member.joined && member.name == name {
+        if member.joined && same_name(&member.name, name) {
             let parted = Membership {
                 joined: false,
                 time: time.clone(),

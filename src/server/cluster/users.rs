@@ -11,6 +11,7 @@ use super::connect::{bucket, connect};
 use super::rooms::ROOMS_BUCKET;
 use super::rooms_store::leave_every_room;
 use super::ClusterSettings;
+use crate::protocol::names::same_name;
 use crate::server::accounts::{SharedUsers, Users};
 use async_nats::jetstream::{self, kv};
 use bytes::Bytes;
@@ -86,6 +87,13 @@ fn publish(shared: &SharedUsers, users: &Users) {
     if let Ok(mut slot) = shared.write() {
         if slot.names().count() != count {
             info!("accounts in the cluster: {count}");
+            if let Some((first, other)) = users.clash() {
+                warn!(
+                    "the accounts {first} and {other} are one name (names are compared without \
+                     case): a login as either is checked against {first}; remove one with \
+                     `evchat-server user del <name> --cluster ...`"
+                );
+            }
         }
         *slot = Arc::new(users.clone());
     }
@@ -111,9 +119,31 @@ pub fn admin(settings: &ClusterSettings, edit: Edit) -> Result<(Vec<String>, boo
         let js = jetstream::new(client.clone());
         let store = bucket(&js, USERS, settings.replicas).await?;
         let failed = |e: &dyn std::fmt::Display| format!("cannot change the accounts: {e}");
+        // Names are compared without case: an account is found, and
+        // refused a second time, in any case.
+        let mut accounts = Vec::new();
+        if !matches!(edit, Edit::List) {
+            let mut keys = store.keys().await.map_err(|e| failed(&e))?;
+            while let Some(key) = keys.next().await {
+                accounts.push(key.map_err(|e| failed(&e))?);
+            }
+        }
+        let spelt = |name: &str| {
+            accounts
+                .iter()
+                .find(|a| *a == name)
+                .or_else(|| accounts.iter().find(|a| same_name(a, name)))
+                .cloned()
+        };
         let changed = match edit {
             Edit::List => false,
             Edit::Set { name, hash } => {
+                if let Some(other) = spelt(&name).filter(|other| *other != name) {
+                    return Err(format!(
+                        "{other} is an account already, and names are compared without case: \
+                         `user add {other}` changes its password; nothing was changed"
+                    ));
+                }
                 store
                     .put(&name, Bytes::from(hash))
                     .await
@@ -121,6 +151,7 @@ pub fn admin(settings: &ClusterSettings, edit: Edit) -> Result<(Vec<String>, boo
                 true
             }
             Edit::Remove { name } => {
+                let name = spelt(&name).unwrap_or(name);
                 let there = store.get(&name).await.map_err(|e| failed(&e))?.is_some();
                 if there {
                     store.delete(&name).await.map_err(|e| failed(&e))?;
@@ -136,6 +167,15 @@ pub fn admin(settings: &ClusterSettings, edit: Edit) -> Result<(Vec<String>, boo
                 there
             }
             Edit::Import(users) => {
+                let clash = users
+                    .names()
+                    .find_map(|n| spelt(n).filter(|o| o != n).map(|o| (o, n)));
+                if let Some((other, name)) = clash {
+                    return Err(format!(
+                        "{name} is {other}, an account of the cluster already, in another case \
+                         (names are compared without case); nothing was imported"
+                    ));
+                }
                 for name in users.names() {
                     let hash = users.hash_of(name).unwrap_or_default().to_owned();
                     store

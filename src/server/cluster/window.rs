@@ -18,7 +18,7 @@
 //! after [`JS_TIMEOUT`]: it would otherwise wait for ever.
 
 use super::connect::JS_TIMEOUT;
-use super::mailbox::{entry_seq, mailbox_subject, Mailbox, ACK_WAIT};
+use super::mailbox::{entry_seq, mailbox_consumer, mailbox_subject, Mailbox, ACK_WAIT};
 use super::HeldMail;
 use async_nats::jetstream::consumer::{pull, AckPolicy, Consumer};
 use async_nats::jetstream::stream::LastRawMessageErrorKind;
@@ -212,9 +212,9 @@ impl Mailbox {
     async fn consumer(&self, name: &str) -> Result<Consumer<pull::Config>, String> {
         self.entries
             .get_or_create_consumer(
-                &format!("mbox-{name}"),
+                &mailbox_consumer(name),
                 pull::Config {
-                    durable_name: Some(format!("mbox-{name}")),
+                    durable_name: Some(mailbox_consumer(name)),
                     filter_subject: mailbox_subject(name),
                     ack_policy: AckPolicy::Explicit,
                     ack_wait: ACK_WAIT,

@@ -2,53 +2,57 @@
 //! yourself included.
 //!
 //! All or nothing on names: if any recipient is unknown (never seen, not an
-//! account) the sender gets `ERR 404` and nobody gets the message. A name
-//! written twice gets it once, and `<to-list>` in what recipients see is
-//! the de-duplicated list. The message is encoded once: online recipients
-//! share it, and offline ones have it held once for all of them (per
-//! recipient that has no room, the sender gets `ERR 507`) — see
+//! account) the sender gets `ERR 404` and nobody gets the message. Names
+//! are compared without case: a name written twice, in any case, gets it
+//! once, and `<to-list>` in what recipients see is the de-duplicated list,
+//! each name as it is shown (as first written), so `MSG BOB hi` reaches
+//! `bob` as `MSG alice bob ...`. The message is encoded once: online
+//! recipients share it, and offline ones have it held once for all of them
+//! (per recipient that has no room, the sender gets `ERR 507`) — see
 //! [`mail`](crate::server::hub), which knows where mail is held.
 
-use crate::protocol::{Command, ErrorCode, Event, Text};
+use crate::protocol::{fold, Command, ErrorCode, Event, Text};
 use crate::server::hub::Hub;
 use std::borrow::Cow;
 use std::collections::HashSet;
 use std::io::Write;
+use std::rc::Rc;
 
 impl<T: Write> Hub<T> {
     pub(super) fn msg(&mut self, key: usize, me: &str, to: &str, text: Text<'_>) {
         if memchr::memchr(b'#', to.as_bytes()).is_some() {
             return self.msg_to_rooms(key, me, to, text);
         }
-        // One recipient is the common case: no set, no allocation.
-        let single;
-        let many: Vec<&str>;
-        let names: &[&str] = if memchr::memchr(b',', to.as_bytes()).is_some() {
-            let mut seen =
-                HashSet::with_capacity(memchr::memchr_iter(b',', to.as_bytes()).count() + 1);
-            many = Command::recipients(to)
-                .filter(|n| seen.insert(*n))
-                .collect();
-            &many
-        } else {
-            single = [to];
-            &single
-        };
+        if memchr::memchr(b',', to.as_bytes()).is_none() {
+            return self.msg_to_one(key, me, to, text);
+        }
+        let mut seen = HashSet::with_capacity(memchr::memchr_iter(b',', to.as_bytes()).count() + 1);
+        let written: Vec<&str> = Command::recipients(to)
+            .filter(|n| seen.insert(fold(n)))
+            .collect();
         // Each name is looked up, and each recipient is a delivery or a
         // hold: a long list is paced like a flood, not taken as one frame.
-        self.charge(key, names.len() as u64);
-        if let Some(unknown) = self.unknown_recipient(names) {
-            let text = format!("no such user: {unknown}; nothing was sent");
-            return self.reply_err(key, ErrorCode::NoSuchUser, &text);
+        self.charge(key, written.len() as u64);
+        let mut shown = Vec::with_capacity(written.len());
+        for name in &written {
+            match self.shown_recipient(name) {
+                Some(name) => shown.push(name),
+                None => return self.no_such_user(key, name),
+            }
         }
         // Recipients must see this after any broadcast accepted before it.
         if self.batch.has_frames() {
             self.seal_charged(key);
         }
-        let to_list: Cow<'_, str> = if names.len() == Command::recipients(to).count() {
-            Cow::Borrowed(to)
-        } else {
-            Cow::Owned(names.join(","))
+        let names: Vec<&str> = shown.iter().map(|n| &**n).collect();
+        let as_written = names.len() == Command::recipients(to).count()
+            && names
+                .iter()
+                .zip(Command::recipients(to))
+                .all(|(n, t)| *n == t);
+        let to_list: Cow<'_, str> = match as_written {
+            true => Cow::Borrowed(to),
+            false => Cow::Owned(names.join(",")),
         };
         let time = self.clock.stamp();
         let msg = Event::Msg {
@@ -57,6 +61,30 @@ impl<T: Write> Hub<T> {
             time: time.as_str(),
             text: text.escaped(),
         };
-        self.send_private(key, names, &msg);
+        self.send_private(key, &names, &msg);
+    }
+
+    /// The common case, one recipient: no list, no set, no allocation.
+    fn msg_to_one(&mut self, key: usize, me: &str, to: &str, text: Text<'_>) {
+        self.charge(key, 1);
+        let Some(name): Option<Rc<str>> = self.shown_recipient(to) else {
+            return self.no_such_user(key, to);
+        };
+        if self.batch.has_frames() {
+            self.seal_charged(key);
+        }
+        let time = self.clock.stamp();
+        let msg = Event::Msg {
+            from: me,
+            to: &name,
+            time: time.as_str(),
+            text: text.escaped(),
+        };
+        self.send_private(key, &[&name], &msg);
+    }
+
+    pub(super) fn no_such_user(&mut self, key: usize, name: &str) {
+        let text = format!("no such user: {name}; nothing was sent");
+        self.reply_err(key, ErrorCode::NoSuchUser, &text);
     }
 }

@@ -4,12 +4,13 @@
 //!
 //! All or nothing: a room the sender is not in is `ERR 403`, an unknown
 //! name `ERR 404`, and then nobody gets it. `<to-list>` is the targets in
-//! the order written, each once, rooms compared without case and shown as
-//! their rooms are spelt. The frame is encoded once, shared by every
+//! the order written, each once, rooms and names compared without case and
+//! shown as they are spelt (a room as its creator wrote it, a name as
+//! first written). The frame is encoded once, shared by every
 //! recipient's queue and every room's history; named users offline have
 //! it held as for any private message.
 
-use crate::protocol::{Command, ErrorCode, Event, Text};
+use crate::protocol::{fold, Command, ErrorCode, Event, Text};
 use crate::server::hub::{Hub, Limit, Outgoing};
 use std::collections::HashSet;
 use std::io::Write;
@@ -24,8 +25,9 @@ impl<T: Write> Hub<T> {
         // charged before any of it is done.
         let targets = memchr::memchr_iter(b',', to.as_bytes()).count() + 1;
         self.charge(key, targets as u64);
-        let mut names: Vec<&str> = Vec::new();
+        let mut names: Vec<Rc<str>> = Vec::new();
         let mut named = HashSet::with_capacity(targets);
+        let mut unknown = None;
         let mut rooms: Vec<Rc<str>> = Vec::new();
         let mut folded = HashSet::new();
         let mut written: Vec<Rc<str>> = Vec::new();
@@ -36,13 +38,19 @@ impl<T: Write> Hub<T> {
                     Some(shown) => return self.not_in(key, &shown.clone()),
                     None => return self.not_in(key, target),
                 };
-                if folded.insert(target.to_ascii_lowercase()) {
+                if folded.insert(fold(target)) {
                     written.push(Rc::clone(&shown));
                     rooms.push(shown);
                 }
-            } else if named.insert(target) {
-                names.push(target);
-                written.push(Rc::from(target));
+            } else if named.insert(fold(target)) {
+                // Shown as first written, whatever case it is written in.
+                match self.shown_recipient(target) {
+                    Some(shown) => {
+                        written.push(Rc::clone(&shown));
+                        names.push(shown);
+                    }
+                    None => unknown = unknown.or(Some(target)),
+                }
             }
         }
         // Each room member online is a delivery — queued on its own unless
@@ -53,10 +61,10 @@ impl<T: Write> Hub<T> {
         if !one_room {
             self.charge(key, members as u64);
         }
-        if let Some(unknown) = self.unknown_recipient(&names) {
-            let text = format!("no such user: {unknown}; nothing was sent");
-            return self.reply_err(key, ErrorCode::NoSuchUser, &text);
+        if let Some(unknown) = unknown {
+            return self.no_such_user(key, unknown);
         }
+        let names: Vec<&str> = names.iter().map(|n| &**n).collect();
         // Recipients must see this after anything accepted before it: a
         // message to one room joins the pending batch (see `say_in_room`);
         // any other is queued at once, after a seal.

@@ -58,12 +58,13 @@ pub use queues::{Limit, Outgoing, Output, Queues};
 use crate::server::accounts::{AuthJob, AuthPort};
 use crate::server::clock::Clock;
 use crate::server::journal::Journal;
+use crate::server::names::NameMap;
 use crate::server::rooms::{RoomLimits, Rooms};
 use crate::server::session::Session;
 use crate::server::store::{MailLimits, Store};
 use fanout::Batch;
 use stats::Counters;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::io::Write;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -98,8 +99,9 @@ pub struct Limits {
 #[derive(Debug)]
 pub struct Hub<T> {
     pub queues: Queues<T>,
-    /// Online users by name.
-    pub(in crate::server) online: HashMap<Rc<str>, usize>,
+    /// Online users by name (compared without case, shown as their
+    /// sessions' names), and their sessions.
+    pub(in crate::server) online: NameMap<usize>,
     pub(in crate::server) store: Store,
     pub(in crate::server) rooms: Rooms,
     pub(in crate::server) journal: Journal,
@@ -175,7 +177,7 @@ impl<T: Write> Hub<T> {
         }
         Hub {
             queues,
-            online: HashMap::new(),
+            online: NameMap::new(),
             store,
             rooms: Rooms::new(limits.rooms),
             journal,

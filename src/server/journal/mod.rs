@@ -16,7 +16,9 @@
 //! - [`recover`]: reading the file at start, cutting a torn tail;
 //! - [`resync`]: finding the next intact record past damage mid-file;
 //! - [`writer`]: the thread that owns the file — appends, fsync, retries;
-//! - [`compact`]: rewriting the file as its live state, off the loop.
+//! - [`compact`]: rewriting the file as its live state, off the loop;
+//! - [`merge`]: at start, names an older evchat kept apart by case made
+//!   one.
 //!
 //! The loop never touches the file after start: it appends records to a
 //! buffer, hands the turn's buffer to the writer ([`Journal::commit`]) and
@@ -26,6 +28,7 @@
 //! lose it (`--fsync always`: nor can a power cut).
 
 pub mod compact;
+pub mod merge;
 pub mod record;
 pub mod recover;
 pub mod replay;
@@ -37,7 +40,7 @@ pub use record::{Record, MAX_LINE_LIMIT};
 pub use replay::Image;
 pub use replay_rooms::RoomsImage;
 
-use log::info;
+use log::{info, warn};
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::os::unix::io::AsRawFd;
@@ -157,7 +160,8 @@ impl Journal {
         let lock = lock_dir(dir)?;
         let path = dir.join("journal");
         let _ = fs::remove_file(dir.join("journal.compact")); // a crashed compaction
-        let recovered = recover::recover(&path)?;
+        let mut recovered = recover::recover(&path)?;
+        merge_names_at_start(&path, &mut recovered)?;
         let file = OpenOptions::new()
             .append(true)
             .open(&path)
@@ -312,6 +316,35 @@ impl Drop for Journal {
     fn drop(&mut self) {
         self.close(0);
     }
+}
+
+/// Makes the names a journal knows in several spellings one (see
+/// [`merge`]), and rewrites the journal so: before anything is appended,
+/// so that no record names one user in two spellings again.
+fn merge_names_at_start(path: &Path, recovered: &mut recover::Recovered) -> Result<(), String> {
+    let merged = merge::merge_names(&mut recovered.image);
+    if merged.is_empty() {
+        return Ok(());
+    }
+    for m in &merged {
+        warn!(
+            "journal {}: {} and {} are one name now (names are compared without case): merged \
+             into {}, the most recently seen, their held mail and rooms together",
+            path.display(),
+            m.others.join(", "),
+            m.kept,
+            m.kept
+        );
+    }
+    recovered.size = compact::rewrite(path, &recovered.image).map_err(|e| {
+        format!(
+            "cannot rewrite {} with its names merged ({e}); make the data directory writable",
+            path.display()
+        )
+    })?;
+    // Rewritten in the current format, if it was in the first.
+    recovered.legacy = false;
+    Ok(())
 }
 
 /// Takes an exclusive lock on the directory, so two servers never append to

@@ -3,7 +3,7 @@
 use super::history::History;
 use super::online::OnlineKeys;
 use super::{fold, member_record_bytes, read_record_bytes, JoinRefusal, Joined, Room, Rooms};
-use std::collections::HashSet;
+use crate::server::names::NameSet;
 use std::rc::Rc;
 
 impl Rooms {
@@ -56,11 +56,11 @@ impl Rooms {
         let created = !self.rooms.contains_key(&folded);
         let r = self.rooms.entry(folded.clone()).or_insert_with(|| Room {
             name: Rc::from(room),
-            members: HashSet::new(),
+            members: NameSet::new(),
             online: OnlineKeys::default(),
             history: History::default(),
         });
-        r.members.insert(Rc::clone(name));
+        r.members.add(Rc::clone(name));
         if let Some(key) = key {
             r.online.insert(key);
         }
@@ -70,8 +70,7 @@ impl Rooms {
             self.by_size.insert((0, folded.clone()));
         }
         self.memberships
-            .entry(Rc::clone(name))
-            .or_default()
+            .get_or_insert_with(name, Vec::new)
             .push(folded);
         self.count += 1;
         Joined::New {
@@ -85,7 +84,7 @@ impl Rooms {
     pub fn part(&mut self, name: &str, room: &str, key: Option<usize>) -> Option<Rc<str>> {
         let folded = fold(room);
         let r = self.rooms.get_mut(&folded)?;
-        if !r.members.remove(name) {
+        if r.members.remove(name).is_none() {
             return None;
         }
         if let Some(key) = key {
@@ -151,6 +150,6 @@ impl Rooms {
 
     /// The names of `room`'s members online, as `is_online` says.
     pub fn members(&self, room: &str) -> impl Iterator<Item = &Rc<str>> {
-        self.room(room).into_iter().flat_map(|r| r.members.iter())
+        self.room(room).into_iter().flat_map(|r| r.members.keys())
     }
 }

@@ -25,10 +25,12 @@ mod said;
 mod tests;
 
 use super::journal::{record, Record, RoomsImage};
+use crate::protocol::names::{fold, folded, Folded};
+use crate::server::names::{NameMap, NameSet};
 use history::History;
 pub use history::Said;
 use online::OnlineKeys;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::rc::Rc;
 
@@ -107,33 +109,12 @@ pub enum Joined {
     Already(Rc<str>),
 }
 
-/// Rooms are named by the lower-case form of their name, as bytes (no
-/// need to check again that it is UTF-8).
-type Folded = Box<[u8]>;
-
-fn fold(room: &str) -> Folded {
-    room.as_bytes().to_ascii_lowercase().into_boxed_slice()
-}
-
-/// Calls `f` with the lower-case form of `room`, on the stack for any
-/// name the protocol allows (a lookup allocates nothing).
-fn folded<R>(room: &str, f: impl FnOnce(&[u8]) -> R) -> R {
-    let mut buf = [0u8; 64];
-    match buf.get_mut(..room.len()) {
-        Some(slot) => {
-            slot.copy_from_slice(room.as_bytes());
-            slot.make_ascii_lowercase();
-            f(slot)
-        }
-        None => f(&fold(room)),
-    }
-}
-
 #[derive(Debug)]
 struct Room {
     /// As its creator wrote it.
     name: Rc<str>,
-    members: HashSet<Rc<str>>,
+    /// Its members, online or not, compared without case.
+    members: NameSet,
     online: OnlineKeys,
     history: History,
 }
@@ -142,10 +123,10 @@ struct Room {
 pub struct Rooms {
     rooms: HashMap<Folded, Room>,
     /// Each name's rooms (folded), in the order joined.
-    memberships: HashMap<Rc<str>, Vec<Folded>>,
+    memberships: NameMap<Vec<Folded>>,
     /// Where each name's catch-up starts: what was said in its rooms
     /// numbered past this, it has not been sent (see [`Rooms::read_up_to`]).
-    read: HashMap<Rc<str>, u64>,
+    read: NameMap<u64>,
     /// Rooms by history bytes, largest last, for the total's eviction.
     by_size: BTreeSet<(usize, Folded)>,
     limits: RoomLimits,
@@ -164,8 +145,8 @@ impl Rooms {
     pub fn new(limits: RoomLimits) -> Rooms {
         Rooms {
             rooms: HashMap::new(),
-            memberships: HashMap::new(),
-            read: HashMap::new(),
+            memberships: NameMap::new(),
+            read: NameMap::new(),
             by_size: BTreeSet::new(),
             limits,
             history_bytes: 0,
@@ -238,6 +219,16 @@ impl Rooms {
     /// The room `room` names, as it is shown, if it exists.
     pub fn shown(&self, room: &str) -> Option<&Rc<str>> {
         self.room(room).map(|r| &r.name)
+    }
+
+    /// `name` as the rooms show it, if it is in any.
+    pub fn name_as(&self, name: &str) -> Option<Rc<str>> {
+        self.memberships.shown(name).cloned()
+    }
+
+    /// `name` as `room` shows it, if it is a member.
+    pub fn member_as(&self, room: &str, name: &str) -> Option<Rc<str>> {
+        self.room(room)?.members.shown(name).cloned()
     }
 
     pub fn is_member(&self, name: &str, room: &str) -> bool {

@@ -2,7 +2,6 @@
 //! been sent it.
 
 use super::{fold, read_record_bytes, said_record_bytes, Forgot, Rooms, Said, SAID_BYTES};
-use std::collections::HashSet;
 use std::rc::Rc;
 
 impl Rooms {
@@ -120,7 +119,7 @@ impl Rooms {
     }
 
     /// Every room as shown, with its members, for a rewrite of the journal.
-    pub fn all(&self) -> impl Iterator<Item = (&Rc<str>, &HashSet<Rc<str>>)> {
-        self.rooms.values().map(|r| (&r.name, &r.members))
+    pub fn all(&self) -> impl Iterator<Item = (&Rc<str>, impl Iterator<Item = &Rc<str>>)> {
+        self.rooms.values().map(|r| (&r.name, r.members.keys()))
     }
 }

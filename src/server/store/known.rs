@@ -8,13 +8,15 @@
 //! forgotten again (its logout). So forgetting is a pop from the front of
 //! an ordered map, never a scan.
 
-use std::collections::{BTreeMap, HashMap};
+use crate::server::names::NameMap;
+use std::collections::BTreeMap;
 use std::rc::Rc;
 
 #[derive(Debug, Default)]
 pub struct KnownNames {
-    /// Every known name, and its place in `forgettable` unless pinned.
-    names: HashMap<Rc<str>, Option<u64>>,
+    /// Every known name, as first written (compared without case), and
+    /// its place in `forgettable` unless pinned.
+    names: NameMap<Option<u64>>,
     /// Names that may be forgotten, least recently seen first.
     forgettable: BTreeMap<u64, Rc<str>>,
     next: u64,
@@ -29,14 +31,14 @@ impl KnownNames {
         self.names.len()
     }
 
-    /// The shared copy of a known name.
+    /// The shared copy of a known name, as first written.
     pub fn get(&self, name: &str) -> Option<Rc<str>> {
-        self.names.get_key_value(name).map(|(n, _)| Rc::clone(n))
+        self.names.shown(name).map(Rc::clone)
     }
 
     /// Marks `name` seen now: known from now on, and either forgettable
-    /// (as the most recently seen) or pinned. Returns the shared copy, and
-    /// whether the name is new.
+    /// (as the most recently seen) or pinned. Returns the shared copy (as
+    /// first written), and whether the name is new.
     pub fn see(&mut self, name: &str, forgettable: bool) -> (Rc<str>, bool) {
         let (name, new) = match self.get(name) {
             Some(name) => (name, false),

@@ -22,8 +22,9 @@
 mod known;
 
 use super::journal::{record, Image, Record};
+use crate::server::names::NameMap;
 use known::KnownNames;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::fmt;
 use std::rc::Rc;
 
@@ -101,7 +102,8 @@ struct Mailbox {
 #[derive(Debug)]
 pub struct Store {
     known: KnownNames,
-    mailboxes: HashMap<Rc<str>, Mailbox>,
+    /// Mailboxes by name, compared without case like every name.
+    mailboxes: NameMap<Mailbox>,
     limits: MailLimits,
     /// Entries in mailboxes (one per message and recipient).
     entries: usize,
@@ -115,7 +117,7 @@ impl Store {
     pub fn new(limits: MailLimits) -> Store {
         Store {
             known: KnownNames::default(),
-            mailboxes: HashMap::new(),
+            mailboxes: NameMap::new(),
             limits,
             entries: 0,
             bytes: 0,
@@ -155,6 +157,11 @@ impl Store {
     /// May mail be held for `name`?
     pub fn is_known(&self, name: &str) -> bool {
         self.known.contains(name)
+    }
+
+    /// A known name as first written, whatever case `name` is in.
+    pub fn known_as(&self, name: &str) -> Option<Rc<str>> {
+        self.known.get(name)
     }
 
     /// Marks `name` as seen now: at a login (`online`: it cannot be
@@ -366,7 +373,7 @@ impl Store {
         if !self.mailboxes.contains_key(name) {
             self.bytes += MAILBOX_BYTES;
         }
-        self.mailboxes.entry(Rc::clone(name)).or_default()
+        self.mailboxes.get_or_insert_with(name, Mailbox::default)
     }
 
     /// Messages held, counted once per recipient.

@@ -6,6 +6,8 @@
 
 use super::super::retry::retried;
 use super::{unavailable, Link, OP_TIMEOUT};
+use crate::protocol::is_valid_name;
+use crate::protocol::names::{fold_text, same_name};
 use crate::server::cluster::{claim_value, ClaimOutcome};
 use async_nats::jetstream::kv;
 use bytes::Bytes;
@@ -13,17 +15,22 @@ use tokio::time::Instant;
 
 impl Link {
     /// Claims a name (create, or compare-and-swap over `over`), then
-    /// fetches its held mail.
+    /// fetches its held mail. The bucket's key is the name folded, so a
+    /// name is claimed in one case at a time; the claim shows the name as
+    /// the cluster first knew it (the known names bucket says), whatever
+    /// case this login wrote it in.
     pub(super) async fn claim(
         &self,
         name: &str,
         over: Option<(u64, String)>,
         with_mail: bool,
     ) -> ClaimOutcome {
-        let value = Bytes::from(claim_value(&self.node, &self.incarnation));
+        let key = fold_text(name);
         let deadline = Instant::now() + OP_TIMEOUT;
+        let shown = self.shown_as(name, &key, deadline).await;
+        let value = Bytes::from(claim_value(&self.node, &self.incarnation, &shown));
         let what = format!("claiming the name {name}");
-        let once = || self.claim_once(name, &value, over.as_ref());
+        let once = || self.claim_once(&key, &value, over.as_ref());
         let rev = match retried(&what, deadline, once).await {
             Ok(Some(rev)) => rev,
             Ok(None) => return ClaimOutcome::Taken,
@@ -31,31 +38,52 @@ impl Link {
         };
         // Known names may be sent mail; without the entry a MSG to this
         // name would get 404, not the login a 503.
-        let what = format!("noting {name} as known");
+        let what = format!("noting {shown} as known");
         let note = || async {
-            let known = self.known.put(name, Bytes::from_static(b"1")).await;
+            let known = self.known.put(&key, Bytes::from(shown.clone())).await;
             known.map(drop).map_err(|e| e.to_string())
         };
         if let Err(e) = retried(&what, deadline, note).await {
-            log::warn!("cannot note {name} as a known name: {e}");
+            log::warn!("cannot note {shown} as a known name: {e}");
         }
         if !with_mail {
-            return ClaimOutcome::Won { rev, mail: None };
+            return ClaimOutcome::Won {
+                rev,
+                mail: None,
+                shown,
+            };
         }
         // Never an endless wait: the login's input is paused meanwhile.
-        let what = format!("fetching the mail held for {name}");
-        let fetch = || self.mailbox.fetch(name);
+        let what = format!("fetching the mail held for {shown}");
+        let fetch = || self.mailbox.fetch(&key);
         match retried(&what, Instant::now() + OP_TIMEOUT, fetch).await {
-            Ok(mail) => ClaimOutcome::Won { rev, mail },
+            Ok(mail) => ClaimOutcome::Won { rev, mail, shown },
             Err(e) => {
                 // Without its mail the login would lose it: undo the claim.
-                let _ = self.names.delete_expect_revision(name, Some(rev)).await;
+                let _ = self.names.delete_expect_revision(&key, Some(rev)).await;
                 ClaimOutcome::Unavailable(unavailable(&e))
             }
         }
     }
 
-    /// One attempt at a claim: its revision when won, `None` when someone
+    /// How the cluster shows `name` (folded: `key`): as the known names
+    /// bucket spells it, or as written when it is new there (or says only
+    /// that it is known, as an older evchat's entry does, or cannot be
+    /// read now: the claim that follows finds out whether JetStream
+    /// answers).
+    async fn shown_as(&self, name: &str, key: &str, deadline: Instant) -> String {
+        let read = || async { self.known.get(key).await.map_err(|e| e.to_string()) };
+        let what = format!("reading how {name} is spelt");
+        match retried(&what, deadline, read).await {
+            Ok(Some(spelt)) => match std::str::from_utf8(&spelt) {
+                Ok(spelt) if is_valid_name(spelt) && same_name(spelt, name) => spelt.to_owned(),
+                _ => name.to_owned(),
+            },
+            _ => name.to_owned(),
+        }
+    }
+
+    /// One attempt at a claim of `name` (folded): its revision when won, `None` when someone
     /// else holds the name, an error when JetStream did not answer. An
     /// attempt that went through unanswered leaves this run's own claim,
     /// which the next attempt finds and claims over.

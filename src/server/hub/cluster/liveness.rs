@@ -73,7 +73,7 @@ impl<T: Write> Hub<T> {
         self.users_reply = None;
         let mut stale = Vec::new();
         let mut back = Vec::new();
-        for (name, h) in &c.remote {
+        for (name, h) in c.remote.iter() {
             if h.node != origin {
                 continue;
             }
@@ -157,7 +157,7 @@ impl<T: Write> Hub<T> {
         for name in forget.iter().chain(&died) {
             users_of.insert(name.clone(), Vec::new());
         }
-        for (user, h) in &c.remote {
+        for (user, h) in c.remote.iter() {
             if let Some(users) = users_of.get_mut(&h.node) {
                 users.push((Rc::clone(user), h.rev));
             }

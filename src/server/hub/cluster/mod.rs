@@ -31,9 +31,10 @@ use crate::protocol::Event;
 use crate::server::cluster::wire;
 use crate::server::cluster::{Backplane, FromCluster, Holder, ToCluster};
 use crate::server::event_loop::READ_BUDGET;
+use crate::server::names::{NameMap, NameSet};
 use bytes::Bytes;
 use log::debug;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::io::Write;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -111,15 +112,16 @@ pub(super) struct PendingClaim {
 #[derive(Debug)]
 pub struct ClusterState {
     pub port: Backplane,
-    /// Names held on other nodes.
-    pub(in crate::server) remote: HashMap<Rc<str>, Holder>,
+    /// Names held on other nodes (compared without case, shown as their
+    /// claims spell them).
+    pub(in crate::server) remote: NameMap<Holder>,
     pub(super) nodes: HashMap<String, Node>,
     /// While the names watch is rebuilt: remote names not seen again yet.
-    pub(super) rebuilding: Option<HashSet<Rc<str>>>,
+    pub(super) rebuilding: Option<NameSet>,
     /// This turn's local broadcast frames, for the other nodes.
     pub(super) bus_out: Vec<u8>,
     /// Names being claimed, by serial of the wait.
-    pub(super) claiming: HashMap<String, (u64, PendingClaim)>,
+    pub(super) claiming: NameMap<(u64, PendingClaim)>,
     pub(super) pending_msgs: HashMap<u64, PendingMsg>,
     /// Other nodes' private messages held here, to be confirmed.
     pub(super) relays: relay::Relays,
@@ -147,11 +149,11 @@ impl ClusterState {
     pub fn new(port: Backplane) -> ClusterState {
         ClusterState {
             port,
-            remote: HashMap::new(),
+            remote: NameMap::new(),
             nodes: HashMap::new(),
             rebuilding: None,
             bus_out: Vec::new(),
-            claiming: HashMap::new(),
+            claiming: NameMap::new(),
             pending_msgs: HashMap::new(),
             relays: Default::default(),
             pending_pongs: HashMap::new(),
@@ -348,6 +350,13 @@ impl<T: Write> Hub<T> {
         self.cluster
             .as_ref()
             .is_some_and(|c| c.live_holder(name).is_some())
+    }
+
+    /// `name` as this node has heard it spelt elsewhere: held on another
+    /// node, or a member of a room (in any case).
+    pub(in crate::server) fn known_elsewhere_as(&self, name: &str) -> Option<Rc<str>> {
+        let remote = self.cluster.as_ref()?.remote.shown(name).cloned();
+        remote.or_else(|| self.rooms.name_as(name))
     }
 
     /// The names online on other live nodes.

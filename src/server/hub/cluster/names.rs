@@ -37,10 +37,13 @@ impl<T: Write> Hub<T> {
             return true;
         }
         let local = self.online.get(name).copied().filter(|&k| k != key);
-        let mine = claim_value(&c.port.node, &c.port.incarnation);
         let (over, announce) = match (local, c.remote.get(name)) {
             (Some(old), _) => {
-                let rev = self.queues.sessions.get(old).map(|s| s.node.claim_rev);
+                let old = self.queues.sessions.get(old);
+                let rev = old.map(|s| s.node.claim_rev);
+                // The value that session's claim has: its name as shown.
+                let spelt = old.and_then(|s| s.name()).map_or(name, |n| &**n);
+                let mine = claim_value(&c.port.node, &c.port.incarnation, spelt);
                 (rev.map(|r| (r, mine)), false)
             }
             (None, Some(h)) => (Some((h.rev, h.value())), !c.is_current(h)),
@@ -69,7 +72,7 @@ impl<T: Write> Hub<T> {
                 announce,
                 fetch_after,
             };
-            c.claiming.insert(name.to_owned(), (serial, pending));
+            c.claiming.insert(Rc::from(name), (serial, pending));
         }
         true
     }
@@ -94,7 +97,7 @@ impl<T: Write> Hub<T> {
                 announce: false,
                 fetch_after: false,
             };
-            c.claiming.insert(name.to_owned(), (0, pending));
+            c.claiming.insert(Rc::from(name), (0, pending));
         }
     }
 
@@ -108,13 +111,13 @@ impl<T: Write> Hub<T> {
         }
         let Some(stash) = self.end_wait(key, serial) else {
             // The connection went away meanwhile: give the name back.
-            if let ClaimOutcome::Won { rev, mail } = outcome {
+            if let ClaimOutcome::Won { rev, mail, .. } = outcome {
                 self.release(name, rev, mail);
             }
             return;
         };
         match outcome {
-            ClaimOutcome::Won { rev, mail } => {
+            ClaimOutcome::Won { rev, mail, shown } => {
                 if let Some(session) = self.queues.sessions.get_mut(key) {
                     session.node.claim_rev = rev;
                 }
@@ -125,6 +128,8 @@ impl<T: Write> Hub<T> {
                     true => self.take_replaced_windows(key, name),
                     false => Vec::new(),
                 };
+                // Shown as the cluster first knew the name.
+                let name = &*shown;
                 self.admit_now(key, name, pending.announce);
                 self.queues.with_session(key, |s| s.mail.rooms_due = true);
                 if let Some(mail) = mail {
@@ -154,7 +159,7 @@ impl<T: Write> Hub<T> {
                     s.node.claim_rev = rev;
                 }
             }
-            ClaimOutcome::Won { rev, mail } => self.release(name, rev, mail),
+            ClaimOutcome::Won { rev, mail, .. } => self.release(name, rev, mail),
             ClaimOutcome::Taken if holds => {
                 let text = format!("{name} logged in on another node while this one was cut off");
                 self.replace(key, &text);
@@ -272,7 +277,7 @@ impl<T: Write> Hub<T> {
             return;
         };
         let gone: Vec<Rc<str>> = gone
-            .into_iter()
+            .into_keys()
             .filter(|name| c.remote.remove(name).is_some())
             .collect();
         let time = self.clock.stamp();

@@ -37,9 +37,9 @@ pub(in crate::server::hub) struct RoomsLink {
     writing: HashMap<u64, Named>,
     /// Stored, waiting to come back.
     returning: Returns,
-    /// While the watch is replayed: memberships (name, room folded) not
+    /// While the watch is replayed: memberships (name and room, folded) not
     /// seen again yet.
-    pub(super) unseen: Option<HashSet<(Rc<str>, String)>>,
+    pub(super) unseen: Option<HashSet<(String, String)>>,
 }
 
 /// A write: a message (answered with a stream sequence) or a membership

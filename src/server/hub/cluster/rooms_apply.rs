@@ -3,6 +3,7 @@
 //! tells them its own (see [`rooms`](super::rooms)).
 
 use super::super::Hub;
+use crate::protocol::names::fold_text;
 use crate::protocol::{Command, Event};
 use crate::server::cluster::rooms::{folded, Membership};
 use crate::server::cluster::ToCluster;
@@ -20,7 +21,7 @@ impl<T: Write> Hub<T> {
         if let Some(c) = &mut self.cluster {
             c.rooms.applied_rev = c.rooms.applied_rev.max(rev);
             if let Some(unseen) = &mut c.rooms.unseen {
-                unseen.remove(&(Rc::clone(&name), folded(&change.room)));
+                unseen.remove(&(fold_text(&name), folded(&change.room)));
             }
         }
         let here = self.online.get(&name).copied();
@@ -49,6 +50,12 @@ impl<T: Write> Hub<T> {
 
     fn left_room(&mut self, name: &str, change: &Membership, here: Option<usize>) {
         self.end_room_batch();
+        // Shown as the room has it, whatever case the change names it in.
+        let name = self
+            .rooms
+            .member_as(&change.room, name)
+            .unwrap_or_else(|| Rc::from(name));
+        let name = &*name;
         let members = self.rooms.online_keys(&change.room).to_vec();
         let time = match change.time.as_str() {
             "" => self.clock.stamp().as_str().to_owned(),
@@ -170,10 +177,10 @@ impl<T: Write> Hub<T> {
     /// The rooms watch restarted: memberships it does not bring again
     /// before it has replayed the bucket are gone.
     pub(in crate::server::hub) fn rooms_reset(&mut self) {
-        let all: HashSet<(Rc<str>, String)> = self
+        let all: HashSet<(String, String)> = self
             .rooms
             .all()
-            .flat_map(|(room, members)| members.iter().map(|m| (Rc::clone(m), folded(room))))
+            .flat_map(|(room, members)| members.map(|m| (fold_text(m), folded(room))))
             .collect();
         if let Some(c) = &mut self.cluster {
             c.rooms.unseen = Some(all);
@@ -188,7 +195,7 @@ impl<T: Write> Hub<T> {
             let here = self.online.get(&name).copied();
             let change = Membership {
                 room: format!("#{room}"),
-                name: name.to_string(),
+                name: name.clone(),
                 joined: false,
                 time: String::new(),
                 text: None,

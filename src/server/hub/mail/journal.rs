@@ -23,15 +23,6 @@ use std::rc::Rc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 impl<T: Write> Hub<T> {
-    /// Can mail be held for `name`: is it known, or an account?
-    pub(in crate::server) fn is_known(&self, name: &str) -> bool {
-        self.store.is_known(name)
-            || self
-                .auth
-                .as_ref()
-                .is_some_and(|a| crate::server::accounts::has_account(&a.users, name))
-    }
-
     /// Records that `name` was seen now — a login (`online`) or a logout
     /// — and forgets names past `--max-known`.
     pub(in crate::server) fn seen(&mut self, name: &str, online: bool) -> Rc<str> {

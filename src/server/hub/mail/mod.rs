@@ -12,7 +12,7 @@
 //! matching `PONG` — which a client can send only after reading the mail —
 //! counts it as delivered; if the connection ends first it goes back to
 //! the mailbox ([`MailInFlight`]). The commands use only what is here:
-//! [`Hub::unknown_recipient`], [`Hub::send_private`],
+//! [`Hub::shown_recipient`], [`Hub::send_private`],
 //! [`Hub::deliver_held`], [`Hub::mail_acknowledged`] and
 //! [`Hub::return_mail`].
 
@@ -131,17 +131,29 @@ impl MailInFlight {
 }
 
 impl<T: Write> Hub<T> {
-    /// A recipient mail cannot be held for (never seen, not an account),
-    /// as far as this node can tell at once; a cluster asks JetStream
-    /// while holding.
-    pub(in crate::server) fn unknown_recipient<'a>(&self, names: &[&'a str]) -> Option<&'a str> {
-        match self.mailroom {
-            Mailroom::Journal => names
-                .iter()
-                .find(|n| !self.online.contains_key(**n) && !self.is_known(n))
-                .copied(),
-            Mailroom::JetStream => None,
+    /// A recipient of a private message, as it is shown — the name as
+    /// first written, whatever case the sender wrote it in — or `None` if
+    /// mail cannot be held for it (never seen, not an account). A cluster
+    /// asks JetStream while holding: a name this node knows nothing of is
+    /// taken as written.
+    pub(in crate::server) fn shown_recipient(&self, name: &str) -> Option<Rc<str>> {
+        if let Some(shown) = self.online.shown(name) {
+            return Some(Rc::clone(shown));
         }
+        match self.mailroom {
+            Mailroom::Journal => self.store.known_as(name).or_else(|| self.account_as(name)),
+            Mailroom::JetStream => Some(
+                self.known_elsewhere_as(name)
+                    .or_else(|| self.account_as(name))
+                    .unwrap_or_else(|| Rc::from(name)),
+            ),
+        }
+    }
+
+    /// The account `name` is, in any case, spelt as it was made.
+    pub(in crate::server) fn account_as(&self, name: &str) -> Option<Rc<str>> {
+        let auth = self.auth.as_ref()?;
+        crate::server::accounts::account_spelling(&auth.users, name).map(Rc::from)
     }
 
     /// A private message: delivered to its recipients online, held for

@@ -60,6 +60,7 @@ impl Node {
             holder: Some(Holder {
                 node: node.into(),
                 incarnation: run.into(),
+                name: None,
                 rev: self.next_rev,
             }),
         });
@@ -78,6 +79,7 @@ impl Node {
                 let outcome = ClaimOutcome::Won {
                     rev: self.next_rev,
                     mail: None,
+                    shown: name.clone(),
                 };
                 self.news(FromCluster::Claimed {
                     key,
@@ -285,6 +287,7 @@ pub(super) fn win_claims(node: &mut Node, mut mail: Option<crate::server::cluste
             let outcome = ClaimOutcome::Won {
                 rev: 1,
                 mail: mail.take(),
+                shown: name.clone(),
             };
             node.news(FromCluster::Claimed {
                 key,

@@ -23,6 +23,7 @@ fn a_watch_restart_keeps_every_name_until_its_replay_is_complete() {
         holder: Some(Holder {
             node: "b".into(),
             incarnation: "b1".into(),
+            name: None,
             rev: bob_rev,
         }),
     });
@@ -61,6 +62,7 @@ fn a_dead_nodes_old_claim_replayed_does_not_take_back_a_name_taken_over_from_it(
         holder: Some(Holder {
             node: "b".into(),
             incarnation: "b1".into(),
+            name: None,
             rev: old,
         }),
     });
@@ -87,6 +89,7 @@ fn a_claim_found_by_a_release_is_given_up_if_unheld_and_never_changes_the_view()
         holder: Holder {
             node: node.into(),
             incarnation: run.into(),
+            name: None,
             rev,
         },
     };

@@ -195,7 +195,11 @@ fn a_catch_up_at_login_is_made_from_the_copy_past_the_read_mark() {
             key, serial, name, ..
         } = job
         {
-            let outcome = crate::server::cluster::ClaimOutcome::Won { rev: 5, mail: None };
+            let outcome = crate::server::cluster::ClaimOutcome::Won {
+                rev: 5,
+                mail: None,
+                shown: name.clone(),
+            };
             n.news(FromCluster::Claimed {
                 key,
                 serial,

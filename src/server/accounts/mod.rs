@@ -1,10 +1,8 @@
 //! Accounts: the users file, argon2id hashes, and the helper thread that
 //! checks passwords so the loop never does.
 //!
-//! The file is plain text, one `name:PHC-string` per line (`#` starts a
-//! comment), so an operator can read it, diff it and back it up; it holds
-//! only argon2id hashes, never a password. It is rewritten atomically —
-//! written to a temporary file, synced, renamed over the old one.
+//! The file ([`users`]) is plain text, one `name:PHC-string` per line,
+//! names compared without case.
 //!
 //! Checking a password costs tens of milliseconds of CPU by design, which
 //! would stall every other client if the loop did it. The loop hands each
@@ -15,126 +13,19 @@
 //! dummy hash, so that it takes as long as a wrong password and the answer
 //! (the same `ERR 401`) tells nothing about which names exist.
 
+mod users;
+
+pub use users::Users;
+
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use log::{info, warn};
-use std::collections::BTreeMap;
-use std::fs::{self, File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::fs;
+use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, RwLock};
 use std::thread;
 use std::time::{Duration, SystemTime};
-
-/// Names and their password hashes, as in the users file.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Users {
-    hashes: BTreeMap<String, String>,
-    /// Not read yet (a cluster node before its first look at the bucket):
-    /// whether logins need passwords is not known.
-    unread: bool,
-}
-
-impl Users {
-    /// The accounts of a cluster node that has not read them yet.
-    pub fn unread() -> Users {
-        Users {
-            unread: true,
-            ..Users::default()
-        }
-    }
-
-    /// Reads a users file; a missing file is an error that says how to
-    /// make one.
-    pub fn load(path: &Path) -> Result<Users, String> {
-        let text = fs::read_to_string(path).map_err(|e| {
-            format!(
-                "cannot read users file {}: {e} (create it with `evchat-server user add <name> --users {}`)",
-                path.display(),
-                path.display()
-            )
-        })?;
-        let mut users = Users::default();
-        for (i, line) in text.lines().enumerate() {
-            let line = line.trim();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            let (name, hash) = line
-                .split_once(':')
-                .filter(|(n, h)| crate::protocol::is_valid_name(n) && PasswordHash::new(h).is_ok())
-                .ok_or_else(|| {
-                    format!(
-                        "{} line {}: expected name:argon2-hash (lines are written by `evchat-server user add`)",
-                        path.display(),
-                        i + 1
-                    )
-                })?;
-            users.hashes.insert(name.to_owned(), hash.to_owned());
-        }
-        Ok(users)
-    }
-
-    /// Like [`load`](Self::load), but a missing file is an empty one.
-    pub fn load_or_empty(path: &Path) -> Result<Users, String> {
-        if path.exists() {
-            Users::load(path)
-        } else {
-            Ok(Users::default())
-        }
-    }
-
-    /// Writes the file atomically, readable by its owner only.
-    pub fn save(&self, path: &Path) -> Result<(), String> {
-        let mut text =
-            String::from("# evchat users: name:argon2id hash. Edit with `evchat-server user`.\n");
-        for (name, hash) in &self.hashes {
-            text.push_str(name);
-            text.push(':');
-            text.push_str(hash);
-            text.push('\n');
-        }
-        let tmp = path.with_extension("tmp");
-        let fail = |e: std::io::Error| format!("cannot write {}: {e}", path.display());
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(fail)?;
-        file.write_all(text.as_bytes()).map_err(fail)?;
-        file.sync_all().map_err(fail)?;
-        fs::rename(&tmp, path).map_err(fail)?;
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    }
-
-    pub fn set(&mut self, name: &str, hash: String) {
-        self.hashes.insert(name.to_owned(), hash);
-    }
-
-    /// Removes a name; false if it was not there.
-    pub fn remove(&mut self, name: &str) -> bool {
-        self.hashes.remove(name).is_some()
-    }
-
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.hashes.keys().map(String::as_str)
-    }
-
-    pub fn hash_of(&self, name: &str) -> Option<&str> {
-        self.hashes.get(name).map(String::as_str)
-    }
-}
 
 /// Hashes a password with argon2id and a random salt, as a PHC string.
 pub fn hash_password(password: &str) -> Result<String, String> {
@@ -200,6 +91,8 @@ pub struct AuthAnswer {
     pub key: usize,
     pub serial: u64,
     pub peer: Option<std::net::IpAddr>,
+    /// As the account is spelt when the password is right; as the login
+    /// wrote it otherwise.
     pub name: String,
     pub ok: bool,
 }
@@ -211,7 +104,12 @@ pub type SharedUsers = Arc<RwLock<Arc<Users>>>;
 
 /// Is `name` an account? (False if the lock was poisoned by a panic.)
 pub fn has_account(users: &SharedUsers, name: &str) -> bool {
-    users.read().is_ok_and(|u| u.hashes.contains_key(name))
+    users.read().is_ok_and(|u| u.hash_of(name).is_some())
+}
+
+/// The account `name` is (in any case), spelt as it was made.
+pub fn account_spelling(users: &SharedUsers, name: &str) -> Option<String> {
+    users.read().ok()?.spelling_of(name).map(str::to_owned)
 }
 
 /// The loop's side of the password-checking thread.
@@ -250,11 +148,7 @@ impl Authenticator {
         wake: impl Fn() + Send + 'static,
     ) -> Result<(AuthPort, Receiver<AuthAnswer>), String> {
         let users = Users::load(&path)?;
-        info!(
-            "accounts from {}: {} users",
-            path.display(),
-            users.hashes.len()
-        );
+        info!("accounts from {}: {} users", path.display(), users.len());
         let shared: SharedUsers = Arc::new(RwLock::new(Arc::new(users)));
         let state = FileWatch::new(Some(path), Arc::clone(&shared));
         Authenticator::run(state, shared, false, wake)
@@ -306,11 +200,17 @@ impl Authenticator {
                 let hash = users.hash_of(&request.name);
                 let ok =
                     verify_password(hash.unwrap_or(&dummy), &request.password) && hash.is_some();
+                // Logged in as the account is spelt, whatever case the
+                // login wrote it in.
+                let name = match users.spelling_of(&request.name) {
+                    Some(spelt) if ok => spelt.to_owned(),
+                    _ => request.name,
+                };
                 let answer = AuthAnswer {
                     key: request.key,
                     serial: request.serial,
                     peer: request.peer,
-                    name: request.name,
+                    name,
                     ok,
                 };
                 if outbox.send(answer).is_err() {
@@ -381,11 +281,7 @@ impl FileWatch {
         self.modified = fs::metadata(path).and_then(|m| m.modified()).ok();
         match Users::load(path) {
             Ok(users) => {
-                info!(
-                    "users file {} read: {} users",
-                    path.display(),
-                    users.hashes.len()
-                );
+                info!("users file {} read: {} users", path.display(), users.len());
                 let other = users != *self.users;
                 self.users = Arc::new(users);
                 if let Ok(mut shared) = self.shared.write() {
@@ -435,7 +331,13 @@ mod tests {
         let (port, answers) = Authenticator::start(path, || {}).unwrap();
         assert!(has_account(&port.users, "bob") && !has_account(&port.users, "eve"));
         let requests = port.requests;
-        for (serial, name, password) in [(1, "bob", "pw"), (2, "bob", "nope"), (3, "eve", "pw")] {
+        let tries = [
+            (1, "bob", "pw"),
+            (2, "bob", "nope"),
+            (3, "eve", "pw"),
+            (4, "BOB", "pw"),
+        ];
+        for (serial, name, password) in tries {
             let request = AuthRequest {
                 key: 7,
                 serial,
@@ -445,7 +347,14 @@ mod tests {
             };
             requests.send(AuthJob::Check(request)).unwrap();
         }
-        let verdicts: Vec<_> = (0..3).map(|_| answers.recv().unwrap().ok).collect();
-        assert_eq!(verdicts, [true, false, false]);
+        let verdicts: Vec<_> = (0..4)
+            .map(|_| answers.recv().unwrap())
+            .map(|a| (a.ok, a.name))
+            .collect();
+        let bob = || "bob".to_owned();
+        let as_typed = [(true, bob()), (false, bob()), (false, "eve".into())];
+        assert_eq!(verdicts[..3], as_typed);
+        // The account in another case: logged in as the account is spelt.
+        assert_eq!(verdicts[3], (true, bob()));
     }
 }
