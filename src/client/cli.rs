@@ -35,7 +35,7 @@ pub(crate) const BYE_WAIT: Duration = Duration::from_secs(5);
     after_help = "Type /help once connected for how to send private messages."
 )]
 pub struct ClientArgs {
-    /// Your name: 1-32 characters of A-Z a-z 0-9 _ - (case-sensitive).
+    /// Your name: 1-32 characters of A-Z a-z 0-9 _ - (any case is the same name).
     pub name: Option<String>,
     /// Server host [default: 127.0.0.1].
     #[arg(long)]
