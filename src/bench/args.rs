@@ -2,8 +2,8 @@
 //! big and how long.
 
 use super::flooder::Flood;
+use super::transport::TransportArg;
 use super::wire::Target;
-use super::wsconn::TransportArg;
 use clap::Parser;
 use std::net::SocketAddr;
 use std::path::PathBuf;
