@@ -33,15 +33,19 @@ fn fanout(c: &mut Criterion) {
         });
         // The same burst to WebSocket subscribers: one copy of each batch
         // in their framing, shared by all of them.
-        let (mut hub, publisher) = hub_with(n, Subscribers::WebSocket);
-        group.throughput(Throughput::Elements(100 * n as u64));
-        group.bench_with_input(BenchmarkId::new("100 SAYs to N on /ws", n), &n, |b, _| {
-            b.iter(|| {
-                hub.set_now(Instant::now());
-                hub.receive(publisher, &burst);
-                flush(&mut hub);
-            })
-        });
+        // And to IRC subscribers: one IRC copy of each batch.
+        for (over, how) in [("/ws", Subscribers::WebSocket), ("IRC", Subscribers::Irc)] {
+            let (mut hub, publisher) = hub_with(n, how);
+            group.throughput(Throughput::Elements(100 * n as u64));
+            let name = format!("100 SAYs to N on {over}");
+            group.bench_with_input(BenchmarkId::new(name, n), &n, |b, _| {
+                b.iter(|| {
+                    hub.set_now(Instant::now());
+                    hub.receive(publisher, &burst);
+                    flush(&mut hub);
+                })
+            });
+        }
         // The same number of messages said in a room of N (up to 100: past
         // that, 100 room messages are more work than one connection may
         // cause in a turn, and the rest would wait for turns this bench

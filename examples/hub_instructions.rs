@@ -1,6 +1,8 @@
 //! The hub's own work per delivery, for counting instructions with
 //! callgrind (repeatable whatever else the machine is doing): N
-//! subscribers on line or WebSocket connections writing to sinks, one
+//! subscribers on line, WebSocket or IRC connections (`irc`: registered
+//! with `NICK`/`USER`, so `SAY`s reach them as `PRIVMSG #everyone`)
+//! writing to sinks, one
 //! publisher sending 100 `SAY`s a turn for TURNS turns — or, with `room`
 //! after the kind, everyone in one room and 100 `MSG #bench`s a turn; or,
 //! with `rooms R M K`, R rooms of M line users each in K rooms (as
@@ -30,7 +32,7 @@ use common::{rooms_bursts, rooms_hub_with};
 use std::time::Instant;
 
 fn main() {
-    let usage = "usage: hub_instructions line|ws [room] N TURNS | line rooms R M K TURNS";
+    let usage = "usage: hub_instructions line|ws|irc [room] N TURNS | line rooms R M K TURNS";
     let mut args: Vec<String> = std::env::args().collect();
     let numbers =
         |args: &[String]| -> Option<Vec<usize>> { args.iter().map(|a| a.parse().ok()).collect() };
@@ -53,6 +55,7 @@ fn main() {
     };
     let subscribers = match args.get(1).map(String::as_str) {
         Some("ws") if kind != "rooms" => Subscribers::WebSocket,
+        Some("irc") if kind != "rooms" => Subscribers::Irc,
         Some("line") => Subscribers::Lines,
         _ => usage_error(usage),
     };

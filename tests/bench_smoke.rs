@@ -185,6 +185,111 @@ fn fanout_over_websocket_compares_with_nats_websocket() {
 }
 
 #[test]
+fn irc_clients_count_every_delivery_beside_line() {
+    let server = TestServer::start(&["--idle-timeout", "0"]);
+    let before = server.stat("deliveries");
+    let json = std::env::temp_dir().join(format!("evchat-bench-irc-{}.json", std::process::id()));
+    let (ok, text) = bench(
+        &server,
+        &[
+            "fanout",
+            "--transport",
+            "line,irc",
+            "--sizes",
+            "5",
+            "--publishers",
+            "2",
+            "--messages",
+            "200",
+            "--json",
+            json.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{text}");
+    assert!(text.contains("evchat irc vs evchat: "), "{text}");
+    let rows = json_rows(&json);
+    let systems: Vec<&str> = rows
+        .iter()
+        .map(|r| r["transport"].as_str().unwrap())
+        .collect();
+    assert_eq!(systems, ["line", "irc"]);
+    for row in &rows {
+        assert_eq!(row["error"], serde_json::Value::Null, "{row}");
+        let figure = |key: &str| row["figures"][key]["median"].as_f64().unwrap();
+        assert!(figure("deliveries_per_s") > 0.0, "{row}");
+        assert!(figure("p99_us") > 0.0, "{row}");
+    }
+    // The bench checked the server's count run by run: 2 publishers × 200
+    // messages to 5 receivers (and to each other), each way.
+    assert!(server.stat("deliveries") - before >= 2 * 2 * 200 * 5);
+    // IRC clients publish too: private messages, and everyone to everyone.
+    for scenario in ["private", "mesh"] {
+        let args = [scenario, "--transport", "irc", "--sizes", "4"];
+        let (ok, text) = bench(&server, &[&args[..], &["--messages", "50"]].concat());
+        assert!(ok, "{scenario}: {text}");
+        assert!(text.contains("evchat irc"), "{scenario}: {text}");
+    }
+    // And in rooms, which they join and leave as channels.
+    let rooms = ["rooms", "--transport", "irc", "--rooms", "4", "--members", "3"];
+    let more = ["--rooms-per-user", "2", "--publishers", "2", "--messages", "40"];
+    let (ok, text) = bench(&server, &[&rooms[..], &more].concat());
+    assert!(ok, "rooms: {text}");
+    assert!(text.contains("evchat irc"), "rooms: {text}");
+    assert_eq!(server.stat("rooms"), 0, "{}", server.stats());
+}
+
+#[test]
+fn irc_clients_answer_the_servers_keepalive_pings() {
+    // As the WebSocket subscribers do: idle for 1 s is cut, so they stay
+    // through a 2.5 s latency phase only by answering.
+    let server = TestServer::start(&["--idle-timeout", "1"]);
+    let out = Command::new(env!("CARGO_BIN_EXE_evchat-bench"))
+        .args(["--addr", &server.addr.to_string()])
+        .args(["fanout", "--transport", "irc", "--sizes", "3"])
+        .args(["--rounds", "1", "--messages", "50", "--latency-seconds", "2.5"])
+        .args(["--latency-rate", "200"])
+        .output()
+        .expect("run evchat-bench");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("evchat irc"), "{text}");
+}
+
+#[test]
+fn fanout_over_irc_compares_with_inspircd() {
+    // Skipped without inspircd, except under CI, where that fails.
+    if evchat::bench::inspircd::inspircd_path().is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "inspircd is not installed and CI is set: apt-get install -y inspircd"
+        );
+        eprintln!("SKIPPED: inspircd is not installed (apt-get install inspircd)");
+        return;
+    }
+    let json = std::env::temp_dir().join(format!("evchat-inspircd-{}.json", std::process::id()));
+    // --compare starts evchat and InspIRCd; irc only, so no Redis or NATS.
+    let out = Command::new(env!("CARGO_BIN_EXE_evchat-bench"))
+        .args(["fanout", "--compare", "--transport", "irc", "--sizes", "4"])
+        .args(["--publishers", "2", "--messages", "300", "--rounds", "1"])
+        .args(["--latency-seconds", "0.2", "--json", json.to_str().unwrap()])
+        .output()
+        .expect("run evchat-bench");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("evchat irc vs inspircd irc: "), "{text}");
+    let rows = json_rows(&json);
+    let labels: Vec<&str> = rows.iter().map(|r| r["label"].as_str().unwrap()).collect();
+    assert_eq!(labels, ["evchat irc", "inspircd irc"]);
+    for row in &rows {
+        assert_eq!(row["error"], serde_json::Value::Null, "{row}");
+        let figure = |key: &str| row["figures"][key]["median"].as_f64().unwrap();
+        assert!(figure("deliveries_per_s") > 0.0, "{row}");
+    }
+}
+
+#[test]
 fn rooms_counts_every_delivery_to_every_member_and_leaves_no_room() {
     let server = TestServer::start(&["--idle-timeout", "0"]);
     let before = server.stat("deliveries");

@@ -1,6 +1,8 @@
 //! A hub without sockets, as the fan-out benchmarks drive it: N logged-in
-//! subscribers writing to sinks, on lines or WebSocket, and one publisher
-//! (shared by `benches/fanout.rs` and `examples/hub_instructions.rs`).
+//! subscribers writing to sinks, on lines, WebSocket or IRC, and one
+//! publisher (shared by `benches/fanout.rs` and
+//! `examples/hub_instructions.rs`). IRC is on, as the server has it by
+//! default: line and WebSocket connections only pass its sniffing.
 
 use evchat::server::hub::{Hub, Limits};
 use evchat::server::rooms::RoomLimits;
@@ -12,6 +14,9 @@ use std::io::Sink;
 pub enum Subscribers {
     Lines,
     WebSocket,
+    /// Registered with `NICK`/`USER`, as an IRC client does, without
+    /// `server-time` (one shared IRC copy of each batch).
+    Irc,
 }
 
 /// An upgrade request to `/ws`, as a client without a page sends it.
@@ -52,7 +57,11 @@ fn hub_limited(n: usize, subscribers: Subscribers, rooms: RoomLimits) -> (Hub<Si
         web: true,
         allow_origins: Vec::new(),
         local_only: true,
-        irc: None,
+        irc: Some(evchat::server::wire::irc::Config {
+            server: "bench.test".into(),
+            everyone: "#everyone".into(),
+            max_line: 64 << 10,
+        }),
     });
     let publisher = hub.open(std::io::sink());
     hub.receive(publisher, b"LOGIN publisher\n");
@@ -64,6 +73,10 @@ fn hub_limited(n: usize, subscribers: Subscribers, rooms: RoomLimits) -> (Hub<Si
             Subscribers::WebSocket => {
                 hub.receive(key, UPGRADE);
                 hub.receive(key, &ws_text(login.as_bytes()));
+            }
+            Subscribers::Irc => {
+                let register = format!("NICK u{i}\r\nUSER u{i} 0 * :u{i}\r\n");
+                hub.receive(key, register.as_bytes());
             }
         }
     }
@@ -78,6 +91,7 @@ pub fn room_hub_with(n: usize, subscribers: Subscribers) -> (Hub<Sink>, usize) {
     for key in publisher..=publisher + n {
         match (subscribers, key == publisher) {
             (Subscribers::WebSocket, false) => hub.receive(key, &ws_text(b"JOIN #bench")),
+            (Subscribers::Irc, false) => hub.receive(key, b"JOIN #bench\r\n"),
             _ => hub.receive(key, b"JOIN #bench\n"),
         }
     }

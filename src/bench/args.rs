@@ -2,8 +2,8 @@
 //! big and how long.
 
 use super::flooder::Flood;
+use super::transport::TransportArg;
 use super::wire::Target;
-use super::wsconn::TransportArg;
 use clap::Parser;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -32,6 +32,7 @@ pub enum Which {
     about = "Measure fan-out throughput and latency of evchat, Redis pub/sub and NATS",
     after_help = "Examples:\n  evchat-bench fanout --compare --sizes 100,1000\n  \
                   evchat-bench fanout --compare --transport all --sizes 100,1000\n  \
+                  evchat-bench fanout --compare --transport irc --sizes 100,1000\n  \
                   evchat-bench flood --flood say,pong --flood-seconds 20\n  \
                   evchat-bench rooms --compare --rooms 100,10000 --members 100,10\n  \
                   evchat-bench cluster --sizes 300 --shared-port 2"
@@ -40,18 +41,22 @@ pub struct BenchArgs {
     /// Scenarios to run [default: fanout].
     #[arg(value_enum)]
     pub scenarios: Vec<Which>,
-    /// Start evchat-server, redis-server and nats-server on free ports and
-    /// measure each in turn (a peer not installed is skipped).
+    /// Start evchat-server, redis-server and nats-server (and, for
+    /// --transport irc, inspircd) on free ports and measure each in turn
+    /// (a peer not installed is skipped).
     #[arg(long, conflicts_with = "addr")]
     pub compare: bool,
-    /// Protocol of the server at --addr.
+    /// Protocol of the server at --addr (inspircd: with --transport irc).
     #[arg(long, value_enum, default_value = "evchat")]
     pub target: Target,
-    /// How fanout's subscribers connect: line (the server's own protocol
-    /// over TCP), ws (the same inside WebSocket frames: evchat's /ws on its
-    /// chat port, nats-server's websocket listener; Redis has none), or
-    /// all (both, side by side). Publishers always use line; other
-    /// scenarios run on line only.
+    /// How clients connect: line (the server's own protocol over TCP), ws
+    /// (fanout's subscribers inside WebSocket frames: evchat's /ws on its
+    /// chat port, nats-server's websocket listener; Redis has none;
+    /// publishers stay on line), irc (every client of fanout, mesh,
+    /// private or rooms speaks IRC: evchat's on its chat port, where
+    /// PRIVMSG #everyone is a SAY, and InspIRCd's, which --compare starts,
+    /// where everyone joins #bench), or all (the three, side by side).
+    /// Other scenarios run on line only.
     #[arg(long, value_enum, value_delimiter = ',', default_value = "line")]
     pub transport: Vec<TransportArg>,
     /// Address of a running server to measure.

@@ -77,6 +77,7 @@ impl Bed {
             receivers_publish: false,
             readers: NODES,
             ws: None,
+            irc: false,
             rooms: Default::default(),
         };
         let mut notes = Vec::new();

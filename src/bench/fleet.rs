@@ -2,6 +2,7 @@
 //! across all of them, and closing them. The threads that read them are in
 //! [`readers`](super::readers).
 
+use super::irc::{self, IrcReader};
 pub use super::readers::{new_histogram, Shared, ThreadCounts};
 use super::readers::{read_loop, Watched};
 use super::wire::{Decoder, Target};
@@ -24,6 +25,8 @@ pub struct Fleet {
     pub target: Target,
     /// Receivers speak WebSocket (publishers never do).
     pub ws: bool,
+    /// Every connection speaks IRC.
+    pub irc: bool,
     handles: Vec<JoinHandle<()>>,
 }
 
@@ -41,6 +44,8 @@ pub struct FleetSpec {
     /// Receivers connect over WebSocket here instead (fanout only: they
     /// must not publish).
     pub ws: Option<Endpoint>,
+    /// Every connection, receiver or publisher, speaks IRC ([`irc`]).
+    pub irc: bool,
     /// The rooms each receiver is in, and each publisher may say things
     /// in, by index (none past the end: the rooms scenario only).
     pub rooms: Rooms,
@@ -109,6 +114,7 @@ impl Fleet {
             publishers,
             target: spec.target,
             ws: spec.ws.is_some(),
+            irc: spec.irc,
             handles,
         };
         let everyone = (spec.receivers + spec.publishers) as u64;
@@ -149,11 +155,31 @@ impl Fleet {
         Ok(())
     }
 
+    /// Appends one publish of `payload`, to everyone or to one receiver
+    /// (or room), as the fleet's connections speak.
+    pub fn publish(&self, to: Option<&str>, payload: &[u8], out: &mut Vec<u8>) {
+        match self.irc {
+            true => irc::publish(self.target, to, payload, out),
+            false => self.target.publish(to, payload, out),
+        }
+    }
+
+    /// Writes `data` (whole publishes) to `stream`, one of the fleet's,
+    /// while no reader thread writes there: a reader answering a server's
+    /// PING on a publisher (an IRC client is one) must not cut a line.
+    pub fn send(&self, stream: &TcpStream, data: &[u8]) -> io::Result<()> {
+        let _writing = self.shared.writes.lock().unwrap_or_else(|p| p.into_inner());
+        write_retrying(stream, data)
+    }
+
     /// Sends a barrier request on every connection and waits for all answers.
     pub fn barrier(&self, patience: Duration) -> io::Result<()> {
         let before = self.shared.pongs();
         let mut ping = Vec::new();
-        self.target.ping(&mut ping);
+        match self.irc {
+            true => irc::ping(&mut ping),
+            false => self.target.ping(&mut ping),
+        }
         self.to_everyone(&ping, &[])?;
         let count = (self.receivers.len() + self.publishers.len()) as u64;
         self.wait_pongs(before + count, patience)
@@ -179,12 +205,12 @@ impl Fleet {
         Ok(())
     }
 
-    /// Leaves `rooms` (evchat's `PART`s; nothing for the others) and waits
-    /// until the server has done so: rooms whose last member leaves are
-    /// gone, so the next run starts from none.
+    /// Leaves `rooms` (evchat's and IRC's `PART`s; nothing for the
+    /// others) and waits until the server has done so: rooms whose last
+    /// member leaves are gone, so the next run starts from none.
     pub fn leave(&self, rooms: &Rooms, patience: Duration) -> io::Result<()> {
         let none = rooms.receivers.is_empty() && rooms.publishers.is_empty();
-        if none || self.target != Target::Evchat {
+        if none || !(self.irc || self.target == Target::Evchat) {
             return Ok(());
         }
         let mut part = Vec::new();
@@ -195,7 +221,10 @@ impl Fleet {
         for (streams, rooms) in sockets {
             for (stream, rooms) in streams.iter().zip(rooms) {
                 part.clear();
-                self.target.part(rooms, &mut part);
+                match self.irc {
+                    true => irc::part(rooms, &mut part),
+                    false => self.target.part(rooms, &mut part),
+                }
                 write_retrying(stream, &part)?;
             }
         }
@@ -205,7 +234,10 @@ impl Fleet {
     /// Closes the fleet politely (QUIT where the protocol has one).
     pub fn close(mut self) {
         let mut quit = Vec::new();
-        self.target.quit(&mut quit);
+        match self.irc {
+            true => irc::quit(&mut quit),
+            false => self.target.quit(&mut quit),
+        }
         // WebSocket receivers say goodbye with a close frame (1000) too.
         let mut close = Vec::new();
         ws::encode(
@@ -242,13 +274,13 @@ struct Watchers {
 
 impl Watchers {
     /// Hands `stream`, made non-blocking, to reader thread `slot` (modulo
-    /// their number); returns it for writing.
+    /// their number), read as `how` says; returns it for writing.
     fn add(
         &mut self,
         stream: TcpStream,
         counted: bool,
         slot: usize,
-        ws: Option<WsReader>,
+        how: Reader,
     ) -> io::Result<Arc<TcpStream>> {
         stream.set_nonblocking(true)?;
         let stream = Arc::new(stream);
@@ -256,12 +288,44 @@ impl Watchers {
         self.per_thread[slot % readers].push(Watched {
             stream: Arc::clone(&stream),
             decoder: Decoder::new(self.target),
-            ws,
+            ws: how.ws,
+            irc: how.irc,
             counted,
             count: 0,
         });
         Ok(stream)
     }
+}
+
+/// How a connection's bytes are read, besides as the target's own lines.
+#[derive(Default)]
+struct Reader {
+    ws: Option<WsReader>,
+    irc: Option<IrcReader>,
+}
+
+/// `name`'s first words, and how its connection is read: as the target's
+/// protocol, or, for an IRC fleet, registration only, the rest of what
+/// `hello` would say sent when the server has welcomed it.
+fn first_words(
+    spec: &FleetSpec,
+    name: &str,
+    rooms: &[String],
+    receiver: bool,
+) -> (Vec<u8>, Reader) {
+    let mut hello = Vec::new();
+    if spec.irc {
+        irc::register(name, &mut hello);
+        let mut after = Vec::new();
+        irc::welcomed(spec.target, rooms, &mut after);
+        let irc = Some(IrcReader::new(after));
+        return (hello, Reader { ws: None, irc });
+    }
+    match receiver {
+        true => spec.target.subscribe_in(name, rooms, &mut hello),
+        false => spec.target.publisher_in(name, rooms, &mut hello),
+    }
+    (hello, Reader::default())
 }
 
 /// Where connection `i` goes: receivers round robin over the addresses.
@@ -276,7 +340,6 @@ fn open_receivers(
     watched: &mut Watchers,
 ) -> io::Result<Vec<Arc<TcpStream>>> {
     let mut receivers = Vec::with_capacity(spec.receivers);
-    let mut hello = Vec::new();
     let mut framed = Vec::new();
     // WebSocket upgrades are all asked for first (see wsconn::start).
     let mut asked = std::collections::VecDeque::new();
@@ -286,21 +349,21 @@ fn open_receivers(
         }
     }
     for i in 0..spec.receivers {
-        hello.clear();
         let rooms = Rooms::of(&spec.rooms.receivers, i);
-        spec.target.subscribe_in(&bench_name(i), rooms, &mut hello);
-        let (stream, ws) = match asked.pop_front() {
-            None => (connect(addr(spec, i))?, None),
+        let (mut hello, mut how) = first_words(spec, &bench_name(i), rooms, true);
+        let stream = match asked.pop_front() {
+            None => connect(addr(spec, i))?,
             Some(mut stream) => {
                 let early = wsconn::finish(&mut stream, patience)?;
                 framed.clear();
                 wsconn::wrap(spec.target, &hello, &mut framed);
                 std::mem::swap(&mut hello, &mut framed);
-                (stream, Some(WsReader::new(spec.target, early)))
+                how.ws = Some(WsReader::new(spec.target, early));
+                stream
             }
         };
         (&stream).write_all(&hello)?;
-        receivers.push(watched.add(stream, true, i, ws)?);
+        receivers.push(watched.add(stream, true, i, how)?);
     }
     Ok(receivers)
 }
@@ -308,15 +371,12 @@ fn open_receivers(
 /// Connects and logs in every publisher, on the first address.
 fn open_publishers(spec: &FleetSpec, watched: &mut Watchers) -> io::Result<Vec<Arc<TcpStream>>> {
     let mut publishers = Vec::with_capacity(spec.publishers);
-    let mut hello = Vec::new();
     for i in 0..spec.publishers {
         let stream = connect(addr(spec, 0))?;
-        hello.clear();
         let rooms = Rooms::of(&spec.rooms.publishers, i);
-        spec.target
-            .publisher_in(&bench_name(spec.receivers + i), rooms, &mut hello);
+        let (hello, how) = first_words(spec, &bench_name(spec.receivers + i), rooms, false);
         (&stream).write_all(&hello)?;
-        publishers.push(watched.add(stream, false, i, None)?);
+        publishers.push(watched.add(stream, false, i, how)?);
     }
     Ok(publishers)
 }

@@ -2,6 +2,7 @@
 //! against evchat, Redis pub/sub and NATS, side by side in one run.
 //!
 //! - [`wire`]: each server's framing (the only per-target code);
+//!   [`transport`]: line, WebSocket ([`wsconn`], [`ws`]) or IRC ([`irc`]);
 //! - [`fleet`]: connections, barriers and closing; [`readers`]: the mio
 //!   reader threads that count what they receive;
 //! - [`phase`]: the windowed throughput phase and the open-loop latency phase;
@@ -11,7 +12,8 @@
 //!   them in turn;
 //! - [`flood`]: one client floods while a pair of users does round trips
 //!   ([`flooder`] and [`pair`] are its two sides);
-//! - [`peers`]: starting the servers for `--compare`;
+//! - [`peers`]: starting the servers for `--compare` (InspIRCd through
+//!   [`inspircd`], the launcher the tests can use too);
 //! - [`cluster`]: three evchat nodes over a NATS cluster, against one node,
 //!   NATS's own pub/sub and nodes sharing a port, all started by the bench
 //!   ([`nodes`] starts them, nats-server through [`nats`], the launcher
@@ -30,6 +32,8 @@ pub mod connect;
 pub mod fleet;
 pub mod flood;
 pub mod flooder;
+pub mod inspircd;
+pub mod irc;
 pub mod nats;
 pub mod nodes;
 pub mod pair;
@@ -42,6 +46,7 @@ pub mod report;
 pub mod rooms;
 pub mod scenario;
 pub mod summary;
+pub mod transport;
 pub mod warmup;
 pub mod wire;
 pub mod ws;
@@ -53,8 +58,8 @@ use progress::Progress;
 use report::{Report, Row};
 use rooms::Shape;
 use scenario::{Kind, Settings};
+use transport::{systems, Transport};
 use wire::Target;
-use wsconn::{systems, Transport};
 
 fn default_sizes(kind: Kind) -> Vec<usize> {
     match kind {
@@ -105,7 +110,12 @@ pub fn run(args: &BenchArgs) -> Report {
     crate::limits::raise_open_files_limit();
     let settings = settings(args);
     let targets: Vec<Target> = if args.compare {
-        vec![Target::Evchat, Target::Redis, Target::Nats]
+        vec![
+            Target::Evchat,
+            Target::Redis,
+            Target::Nats,
+            Target::Inspircd,
+        ]
     } else {
         vec![args.target]
     };

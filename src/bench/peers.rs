@@ -2,8 +2,10 @@
 //! build next to the bench binary), redis-server and nats-server, each on a
 //! free loopback port. A peer not installed is skipped with a notice.
 //! For WebSocket subscribers nats-server also gets a `websocket` listener
-//! (evchat serves `/ws` on its chat port).
+//! (evchat serves `/ws` on its chat port). InspIRCd, for IRC clients, is
+//! started by its own launcher ([`inspircd`](super::inspircd)).
 
+use super::inspircd::{self, Inspircd};
 use super::wire::Target;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -16,22 +18,41 @@ pub struct Peer {
     pub addr: SocketAddr,
     /// Where WebSocket subscribers connect, when asked for.
     pub ws_addr: Option<SocketAddr>,
-    child: Child,
-    /// evchat's data directory or nats-server's configuration, removed on
-    /// drop.
+    process: Process,
+    /// evchat's data directory, nats-server's or InspIRCd's configuration,
+    /// removed on drop.
     data_dir: Option<PathBuf>,
+}
+
+/// The server's process: started here, or by its launcher.
+enum Process {
+    Child(Child),
+    Ircd(Inspircd),
+    /// Stopped (dropping the peer).
+    Gone,
 }
 
 impl Peer {
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        match &self.process {
+            Process::Child(child) => child.id(),
+            Process::Ircd(ircd) => ircd.pid(),
+            Process::Gone => 0,
+        }
     }
 }
 
 impl Drop for Peer {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        // Stopped before its directory goes.
+        match std::mem::replace(&mut self.process, Process::Gone) {
+            Process::Child(mut child) => {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            Process::Ircd(ircd) => drop(ircd),
+            Process::Gone => {}
+        }
         if let Some(dir) = &self.data_dir {
             let _ = std::fs::remove_dir_all(dir);
         }
@@ -112,6 +133,7 @@ fn command(
                 "warning",
             ]);
         }
+        Target::Inspircd => return None, // see `start_inspircd`
         Target::Nats => {
             cmd = Command::new(find_program("nats-server")?);
             cmd.args(["-a", "127.0.0.1", "-p", &port]);
@@ -133,6 +155,9 @@ fn command(
 /// Starts `target` (with a WebSocket listener if `ws`); `Ok(None)` when it
 /// is not installed.
 pub fn start(target: Target, ws: bool) -> Result<Option<Peer>, String> {
+    if target == Target::Inspircd {
+        return start_inspircd();
+    }
     let port = free_port().map_err(|e| e.to_string())?;
     let ws_port = match (ws, target) {
         (true, Target::Nats) => loop {
@@ -165,7 +190,7 @@ pub fn start(target: Target, ws: bool) -> Result<Option<Peer>, String> {
         target,
         addr,
         ws_addr: ws_port.map(|p| SocketAddr::from(([127, 0, 0, 1], p))),
-        child,
+        process: Process::Child(child),
         data_dir: (target == Target::Evchat || ws_port.is_some()).then_some(data_dir),
     };
     for addr in [Some(addr), peer.ws_addr].into_iter().flatten() {
@@ -181,4 +206,28 @@ pub fn start(target: Target, ws: bool) -> Result<Option<Peer>, String> {
         }
     }
     Ok(Some(peer))
+}
+
+/// InspIRCd on a free port with the bench's limits, its files in a
+/// directory of its own; `Ok(None)` when it is not installed.
+fn start_inspircd() -> Result<Option<Peer>, String> {
+    static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    if inspircd::inspircd_path().is_none() {
+        return Ok(None);
+    }
+    let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir =
+        std::env::temp_dir().join(format!("evchat-bench-{}-inspircd-{n}", std::process::id()));
+    let limits = inspircd::Limits::default();
+    let started = Inspircd::start(&dir, &limits, Duration::from_secs(10));
+    let ircd = started.inspect_err(|_| {
+        let _ = std::fs::remove_dir_all(&dir);
+    })?;
+    Ok(Some(Peer {
+        target: Target::Inspircd,
+        addr: ircd.addr,
+        ws_addr: None,
+        process: Process::Ircd(ircd),
+        data_dir: Some(dir),
+    }))
 }

@@ -11,7 +11,7 @@
 //! Both end only when every receiver has its exact count; a shortfall or a
 //! surplus fails the run.
 
-use super::fleet::{new_histogram, write_retrying, Fleet};
+use super::fleet::{new_histogram, Fleet};
 use super::procstat;
 use hdrhistogram::Histogram;
 use std::net::TcpStream;
@@ -192,9 +192,11 @@ pub fn throughput(fleet: &Fleet, plan: &Plan, server: Option<u32>) -> Result<Thr
             for j in 0..k {
                 fill(&mut payload, b'T', sent[s] + j, 0);
                 let to = plan.to(s, sent[s] + j);
-                fleet.target.publish(to, &payload, &mut buf);
+                fleet.publish(to, &payload, &mut buf);
             }
-            write_retrying(&plan.senders[s].0, &buf).map_err(|e| format!("publish failed: {e}"))?;
+            fleet
+                .send(&plan.senders[s].0, &buf)
+                .map_err(|e| format!("publish failed: {e}"))?;
             sent[s] += k;
             published += k;
             budget -= k;
@@ -258,12 +260,13 @@ pub fn latency(
             let s = (published % senders) as usize;
             fill(&mut payload, b'L', published, intended(published));
             let to = plan.to(s, published / senders);
-            fleet.target.publish(to, &payload, &mut batches[s]);
+            fleet.publish(to, &payload, &mut batches[s]);
             published += 1;
         }
         for (s, batch) in batches.iter_mut().enumerate() {
             if !batch.is_empty() {
-                write_retrying(&plan.senders[s].0, batch)
+                fleet
+                    .send(&plan.senders[s].0, batch)
                     .map_err(|e| format!("publish failed: {e}"))?;
                 batch.clear();
             }

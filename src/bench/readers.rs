@@ -7,6 +7,7 @@
 //! its flow-control signal. Latency samples go to a per-thread histogram.
 
 use super::fleet::write_retrying;
+use super::irc::IrcReader;
 use super::wire::{Decoder, Item};
 use super::wsconn::WsReader;
 use hdrhistogram::Histogram;
@@ -45,8 +46,9 @@ pub struct Shared {
     /// The first connection the server closed or broke (WebSocket): its
     /// count will never come, so waiting for it is pointless.
     pub broken: Mutex<Option<String>>,
-    /// Held while writing to WebSocket receivers, by the coordinator and
-    /// by readers answering PINGs, so that frames never interleave.
+    /// Held while writing to the fleet's connections, by the coordinator
+    /// and by readers answering PINGs, so that frames and lines never
+    /// interleave. Readers only try it (see [`pay`]).
     pub writes: Mutex<()>,
 }
 
@@ -124,6 +126,8 @@ pub struct Watched {
     pub decoder: Decoder,
     /// Set when the connection speaks WebSocket.
     pub ws: Option<WsReader>,
+    /// Set when the connection speaks IRC.
+    pub irc: Option<IrcReader>,
     /// Receivers are counted; publisher connections are only drained.
     pub counted: bool,
     pub count: u64,
@@ -139,13 +143,14 @@ fn intended_ns(payload: &[u8]) -> Option<u64> {
 }
 
 /// Takes in one read's bytes: returns the deliveries and barrier answers in
-/// them, with latency samples added to `samples`.
+/// them, with latency samples added to `samples`, and whether the
+/// connection still owes the server an answer (see [`pay`]).
 fn take_in(
     c: &mut Watched,
     data: &mut [u8],
     shared: &Shared,
     samples: &mut Vec<u64>,
-) -> (u64, u64) {
+) -> (u64, u64, bool) {
     let now = shared.now_ns();
     let (mut got, mut pongs) = (0u64, 0u64);
     let on_item = |item: Item<'_>| match item {
@@ -163,25 +168,46 @@ fn take_in(
         }
         Item::Ping(_) | Item::Other => {}
     };
-    let Some(ws) = c.ws.as_mut() else {
+    if let Some(irc) = c.irc.as_mut() {
+        irc.absorb(data, on_item);
+    } else if let Some(ws) = c.ws.as_mut() {
+        ws.absorb(&mut c.decoder, data, on_item);
+    } else {
         c.decoder.feed(data, on_item);
-        return (got, pongs);
-    };
-    ws.absorb(&mut c.decoder, data, on_item);
-    if !ws.replies.is_empty() {
-        let _writing = shared.writes.lock().unwrap_or_else(|p| p.into_inner());
-        if let Err(e) = write_retrying(&c.stream, &ws.replies) {
-            ws.closed
-                .get_or_insert_with(|| format!("cannot answer a PING: {e}"));
-        }
-        ws.replies.clear();
+        return (got, pongs, false);
     }
-    if let Some(why) = ws.closed.as_ref() {
+    (got, pongs, pay(c, shared))
+}
+
+/// Writes what `c` owes the server (answers to its PINGs; an IRC
+/// client's lines after `001`) and notes a connection the server ended;
+/// returns whether something is still owed. While the coordinator writes
+/// (a barrier, a publish) it stays owed until a later poll: waiting could
+/// hold this thread, and the receivers it reads, behind a publisher's
+/// blocked write.
+fn pay(c: &mut Watched, shared: &Shared) -> bool {
+    let (replies, closed) = match (c.irc.as_mut(), c.ws.as_mut()) {
+        (Some(irc), _) => (&mut irc.replies, &mut irc.closed),
+        (None, Some(ws)) => (&mut ws.replies, &mut ws.closed),
+        (None, None) => return false,
+    };
+    if !replies.is_empty() {
+        let _writing = match shared.writes.try_lock() {
+            Ok(guard) => guard,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return true,
+        };
+        if let Err(e) = write_retrying(&c.stream, replies) {
+            closed.get_or_insert_with(|| format!("cannot answer the server: {e}"));
+        }
+        replies.clear();
+    }
+    if let Some(why) = closed.as_ref() {
         if let Ok(mut first) = shared.broken.lock() {
             first.get_or_insert_with(|| why.clone());
         }
     }
-    (got, pongs)
+    false
 }
 
 /// Reader thread `slot`: reads its connections until `shared.stop`,
@@ -203,11 +229,13 @@ pub fn read_loop(slot: usize, mut conns: Vec<Watched>, shared: &Shared) {
     // What came with WebSocket handshakes' answers (NATS's INFO, say).
     for c in &mut conns {
         if let Some(mut early) = c.ws.as_mut().map(|ws| std::mem::take(&mut ws.early)) {
-            let (got, pongs) = take_in(c, &mut early, shared, &mut samples);
+            let (got, pongs, _) = take_in(c, &mut early, shared, &mut samples);
             c.count += got;
             counts.pongs.fetch_add(pongs, Ordering::AcqRel);
         }
     }
+    // Connections that owe the server an answer not written yet.
+    let mut owing: Vec<usize> = (0..conns.len()).collect();
     let mut tally = Tally::new(&conns);
     let mut events = Events::with_capacity(1024);
     let mut buf = vec![0u8; 256 << 10];
@@ -219,9 +247,14 @@ pub fn read_loop(slot: usize, mut conns: Vec<Watched>, shared: &Shared) {
             continue;
         }
         let mut turn = Turn::default();
+        owing.retain(|&i| pay(&mut conns[i], shared));
         for event in events.iter() {
-            if let Some(c) = conns.get_mut(event.token().0) {
-                turn.read(c, &mut buf, shared, &mut samples, &mut tally);
+            let i = event.token().0;
+            if let Some(c) = conns.get_mut(i) {
+                let owes = turn.read(c, &mut buf, shared, &mut samples, &mut tally);
+                if owes && !owing.contains(&i) {
+                    owing.push(i);
+                }
             }
         }
         if turn.min_moved {
@@ -282,7 +315,8 @@ struct Turn {
 }
 
 impl Turn {
-    /// Reads `c` until it has nothing more now, counting into `tally`.
+    /// Reads `c` until it has nothing more now, counting into `tally`;
+    /// returns whether it still owes the server an answer.
     fn read(
         &mut self,
         c: &mut Watched,
@@ -290,7 +324,8 @@ impl Turn {
         shared: &Shared,
         samples: &mut Vec<u64>,
         tally: &mut Tally,
-    ) {
+    ) -> bool {
+        let mut owes = false;
         loop {
             let n = match (&*c.stream).read(buf) {
                 Ok(0) => break,
@@ -298,7 +333,8 @@ impl Turn {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => break,
             };
-            let (got, answers) = take_in(c, &mut buf[..n], shared, samples);
+            let (got, answers, owed) = take_in(c, &mut buf[..n], shared, samples);
+            owes = owed;
             self.pongs += answers;
             if c.counted {
                 self.bytes += n as u64;
@@ -314,6 +350,7 @@ impl Turn {
                 break;
             }
         }
+        owes
     }
 }
 

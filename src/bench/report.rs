@@ -6,8 +6,8 @@
 
 use super::columns::{compared, tables, Col, Show, Table};
 use super::scenario::{Kind, Sample};
+use super::transport::Transport;
 use super::wire::Target;
-use super::wsconn::Transport;
 use std::fmt::Write as _;
 
 /// Every round of one scenario, size and target.
@@ -52,11 +52,13 @@ impl Row {
         }
     }
 
-    /// The row with receivers over `transport` (named `evchat ws` for ws).
+    /// The row with receivers over `transport` (named `evchat ws` for ws,
+    /// `evchat irc` for IRC).
     pub fn over(mut self, transport: Transport) -> Row {
         self.transport = transport;
-        if transport == Transport::Ws {
-            self.label = Some(format!("{} ws", self.target.name()));
+        if transport != Transport::Line {
+            let name = format!("{} {}", self.target.name(), transport.name());
+            self.label = Some(name);
         }
         self
     }
@@ -250,7 +252,7 @@ impl Report {
 
 /// `evchat vs redis: 5.10× deliveries/s, 0.12× server CPU per delivery`:
 /// evchat against each peer over the same transport, and each server's
-/// WebSocket row against its own line row (`evchat ws vs evchat`).
+/// WebSocket or IRC row against its own line row (`evchat ws vs evchat`).
 fn ratios(kind: Kind, rows: &[&Row]) -> String {
     let mut out = String::new();
     let find = |target: Target, transport: Transport| {
@@ -258,7 +260,7 @@ fn ratios(kind: Kind, rows: &[&Row]) -> String {
             .find(|r| r.target == target && r.transport == transport)
     };
     let mut pairs: Vec<(&Row, &Row)> = Vec::new();
-    for transport in [Transport::Line, Transport::Ws] {
+    for transport in [Transport::Line, Transport::Ws, Transport::Irc] {
         if let Some(ev) = find(Target::Evchat, transport) {
             pairs.extend(
                 rows.iter()
@@ -267,9 +269,9 @@ fn ratios(kind: Kind, rows: &[&Row]) -> String {
             );
         }
     }
-    for ws in rows.iter().filter(|r| r.transport == Transport::Ws) {
-        if let Some(line) = find(ws.target, Transport::Line) {
-            pairs.push((*ws, *line));
+    for other in rows.iter().filter(|r| r.transport != Transport::Line) {
+        if let Some(line) = find(other.target, Transport::Line) {
+            pairs.push((*other, *line));
         }
     }
     for (a, b) in pairs {
@@ -319,6 +321,7 @@ mod tests {
                     .to_vec();
             if kind == Kind::Fanout {
                 systems.extend([Target::Evchat, Target::Nats].map(|t| (t, Transport::Ws)));
+                systems.extend([Target::Evchat, Target::Inspircd].map(|t| (t, Transport::Irc)));
             }
             for (target, transport) in systems {
                 let mut row = Row::new(kind, 10000, target).over(transport);
@@ -349,10 +352,13 @@ mod tests {
             "evchat ws vs nats ws: 1.00×",
             "evchat ws vs evchat: 1.00×",
             "nats ws vs nats: 1.00×",
+            "evchat irc vs inspircd irc: 1.00×",
+            "evchat irc vs evchat: 1.00×",
         ] {
             assert!(text.contains(pair), "{pair}: {text}");
         }
         assert!(!text.contains("evchat ws vs redis"), "{text}");
+        assert!(!text.contains("inspircd irc vs"), "{text}");
         let json = widest(1).json();
         assert_eq!(json["rows"][3]["transport"], "ws");
         assert_eq!(json["rows"][3]["label"], "evchat ws");

@@ -126,6 +126,7 @@ pub fn run(r: Run, shape: Shape, s: &Settings) -> Result<Sample, String> {
         receivers_publish: false,
         readers: s.readers,
         ws: None,
+        irc: r.transport == super::transport::Transport::Irc,
         rooms,
     };
     let per_round = (shape.rooms / shape.publishers) as u64;
@@ -147,9 +148,10 @@ pub fn run(r: Run, shape: Shape, s: &Settings) -> Result<Sample, String> {
         per_receiver_per_round: shape.per_user as u64,
         receivers: users as u64,
         payload: s.payload,
-        window: s
-            .window
-            .unwrap_or_else(|| ((128 << 20) / (users as u64 * frame).max(1)).clamp(64, 4096)),
+        window: s.window.unwrap_or_else(|| {
+            let w = ((128 << 20) / (users as u64 * frame).max(1)).clamp(64, 4096);
+            target.max_window().map_or(w, |max| w.min(max))
+        }),
     };
     scenario::measure(r, s, &spec, plan, |_| 0)
 }

@@ -7,8 +7,9 @@ use super::flood;
 use super::flooder::Flood;
 use super::phase::{self, Latency, Plan, Throughput};
 use super::rooms::{self, Shape};
+use super::transport::Transport;
 use super::wire::Target;
-use super::wsconn::{Endpoint, Transport};
+use super::wsconn::Endpoint;
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -189,7 +190,7 @@ fn fleet_spec(r: Run, s: &Settings) -> Result<FleetSpec, String> {
         ..
     } = r;
     let ws = match r.transport {
-        Transport::Line => None,
+        Transport::Line | Transport::Irc => None,
         Transport::Ws if kind != Kind::Fanout => {
             return Err("WebSocket receivers are measured in fanout only".into())
         }
@@ -212,6 +213,7 @@ fn fleet_spec(r: Run, s: &Settings) -> Result<FleetSpec, String> {
         receivers_publish,
         readers: s.readers,
         ws,
+        irc: r.transport == Transport::Irc,
         rooms: Default::default(),
     })
 }
@@ -245,9 +247,10 @@ fn plan(kind: Kind, spec: &FleetSpec, fleet: &Fleet, s: &Settings) -> Plan {
         // About five million deliveries per throughput phase.
         (5_000_000 / (n as u64 * per_round).max(1)).max(200)
     });
-    let window = s
-        .window
-        .unwrap_or_else(|| ((128 << 20) / (n as u64 * frame).max(1)).clamp(64, 4096));
+    let window = s.window.unwrap_or_else(|| {
+        let w = ((128 << 20) / (n as u64 * frame).max(1)).clamp(64, 4096);
+        target.max_window().map_or(w, |max| w.min(max))
+    });
     Plan {
         senders,
         per_sender,
@@ -342,6 +345,7 @@ pub fn bystanders(
         receivers_publish: false,
         readers: s.readers,
         ws: None,
+        irc: false,
         rooms: Default::default(),
     };
     let fleet = Fleet::open(&spec, PATIENCE).map_err(|e| format!("set-up failed: {e}"))?;

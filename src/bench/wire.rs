@@ -1,9 +1,12 @@
-//! The three servers' wire formats, as far as the benchmark needs them:
-//! how to subscribe, publish, ask for a barrier, and find each delivered
-//! payload in a received byte stream.
+//! The servers' wire formats, as far as the benchmark needs them: how to
+//! subscribe, publish, ask for a barrier, and find each delivered payload
+//! in a received byte stream. InspIRCd speaks only IRC, which any target
+//! that has it is spoken to in by [`irc`](super::irc).
 //!
 //! Every target gets the same payloads, the same batching of publishes and
 //! the same flow control; only the framing differs.
+
+use super::irc;
 
 /// Which server speaks on the other end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, clap::ValueEnum)]
@@ -12,6 +15,8 @@ pub enum Target {
     Evchat,
     Redis,
     Nats,
+    /// Debian's InspIRCd: IRC only (`--transport irc`).
+    Inspircd,
 }
 
 /// The channel (Redis) or subject (NATS) all broadcasts use.
@@ -23,7 +28,18 @@ impl Target {
             Target::Evchat => "evchat",
             Target::Redis => "redis",
             Target::Nats => "nats",
+            Target::Inspircd => "inspircd",
         }
+    }
+
+    /// The most messages a publisher may have in flight by default
+    /// (`--window` unset), if the server needs fewer than the bench's
+    /// default: InspIRCd stops reading a client for about a second
+    /// whenever more than about 64 KB of its lines wait unread (measured
+    /// with 3.15: 256 messages in flight ran steadily, 512 stalled), so
+    /// its rows get a window it can take.
+    pub fn max_window(self) -> Option<u64> {
+        (self == Target::Inspircd).then_some(256)
     }
 
     /// Whether a subscribed connection can also publish. Redis forbids
@@ -65,6 +81,8 @@ impl Target {
                     out.extend_from_slice(format!("SUB {room} {sid}\r\n").as_bytes());
                 }
             }
+            // Its JOINs and barrier wait for 001 (see `irc`).
+            Target::Inspircd => return irc::register(name, out),
         }
         self.join(rooms, out);
         self.ping(out);
@@ -83,6 +101,7 @@ impl Target {
             Target::Evchat => out.extend_from_slice(format!("LOGIN {name}\n").as_bytes()),
             Target::Redis => {}
             Target::Nats => self.hello(out),
+            Target::Inspircd => return irc::register(name, out),
         }
         self.join(rooms, out);
         self.ping(out);
@@ -99,12 +118,17 @@ impl Target {
     }
 
     /// evchat's `PART`s of `rooms`, which leave nothing behind: a room
-    /// whose last member leaves is gone (nothing for the others).
+    /// whose last member leaves is gone (InspIRCd's channels too; nothing
+    /// for the others).
     pub fn part(self, rooms: &[String], out: &mut Vec<u8>) {
-        if self == Target::Evchat {
-            for room in rooms {
-                out.extend_from_slice(format!("PART {room}\n").as_bytes());
+        match self {
+            Target::Evchat => {
+                for room in rooms {
+                    out.extend_from_slice(format!("PART {room}\n").as_bytes());
+                }
             }
+            Target::Inspircd => irc::part(rooms, out),
+            Target::Redis | Target::Nats => {}
         }
     }
 
@@ -113,7 +137,7 @@ impl Target {
     /// it says something in the room (see [`publish`](Self::publish)).
     pub fn room(self, i: usize) -> String {
         match self {
-            Target::Evchat => format!("#bench-r{i}"),
+            Target::Evchat | Target::Inspircd => format!("#bench-r{i}"),
             Target::Redis | Target::Nats => format!("bench-r{i}"),
         }
     }
@@ -129,12 +153,14 @@ impl Target {
         out.extend_from_slice(match self {
             Target::Evchat => b"PING bench\n",
             Target::Redis | Target::Nats => b"PING\r\n",
+            Target::Inspircd => return irc::ping(out),
         });
     }
 
     /// Appends one publish of `payload`, to everyone or to one receiver.
     pub fn publish(self, to: Option<&str>, payload: &[u8], out: &mut Vec<u8>) {
         match (self, to) {
+            (Target::Inspircd, to) => return irc::publish(self, to, payload, out),
             (Target::Evchat, None) => out.extend_from_slice(b"SAY "),
             (Target::Evchat, Some(to)) => {
                 out.extend_from_slice(b"MSG ");
@@ -170,6 +196,7 @@ impl Target {
             Target::Evchat => out.extend_from_slice(b"QUIT\n"),
             Target::Redis => out.extend_from_slice(b"QUIT\r\n"),
             Target::Nats => {}
+            Target::Inspircd => irc::quit(out),
         }
     }
 }
@@ -243,6 +270,7 @@ impl Decoder {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         let item = match self.target {
             Target::Evchat => evchat_line(line),
+            Target::Inspircd => irc::item(line),
             Target::Nats => {
                 // MSG <subject> <sid> <len>, then the payload line.
                 if self.state == 1 {

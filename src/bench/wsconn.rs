@@ -7,32 +7,13 @@
 //! message; NATS's byte stream is cut into frames anyhow, so it is put back
 //! together from their payloads. What goes out is the plain protocol the
 //! line bench sends, wrapped in masked frames. Keep-alive PINGs, the
-//! protocol's and WebSocket's own, are answered. [`systems`] says which
-//! servers are measured over which transport.
+//! protocol's and WebSocket's own, are answered.
 
-use super::scenario::Kind;
 use super::wire::{Decoder, Item, Target};
 use super::ws::{self, Deframer};
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
-
-/// How subscribers reach the server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Transport {
-    /// The server's own protocol over TCP.
-    Line,
-    /// The same protocol inside WebSocket frames (RFC 6455).
-    Ws,
-}
-
-impl Transport {
-    /// Whether `target` can be measured this way (Redis has no WebSocket).
-    pub fn serves(self, target: Target) -> bool {
-        self == Transport::Line || target != Target::Redis
-    }
-}
 
 /// Where WebSocket subscribers connect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,7 +28,7 @@ impl Endpoint {
     pub fn new(target: Target, addr: SocketAddr) -> Endpoint {
         let path = match target {
             Target::Evchat => "/ws",
-            Target::Redis | Target::Nats => "/",
+            Target::Redis | Target::Nats | Target::Inspircd => "/",
         };
         Endpoint { addr, path }
     }
@@ -108,7 +89,7 @@ pub fn wrap(target: Target, plain: &[u8], out: &mut Vec<u8>) {
                 ws::encode(ws::TEXT, line, Some(ws::mask_key()), out);
             }
         }
-        Target::Redis | Target::Nats => {
+        Target::Redis | Target::Nats | Target::Inspircd => {
             ws::encode(ws::BINARY, plain, Some(ws::mask_key()), out);
         }
     }
@@ -215,7 +196,7 @@ fn pass(
     };
     match target {
         Target::Evchat => decoder.feed_line(payload, each),
-        Target::Redis | Target::Nats => decoder.feed(payload, &mut each),
+        Target::Redis | Target::Nats | Target::Inspircd => decoder.feed(payload, &mut each),
     }
 }
 
@@ -229,53 +210,6 @@ fn close_reason(payload: &[u8]) -> String {
         ),
         _ => "WebSocket closed by the server".into(),
     }
-}
-
-/// `--transport` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum TransportArg {
-    Line,
-    Ws,
-    /// line and ws.
-    All,
-}
-
-/// The (target, transport) pairs measured for one scenario, line before
-/// ws; and notices for the pairs left out.
-pub fn systems(
-    targets: &[Target],
-    wanted: &[TransportArg],
-    kind: Kind,
-) -> (Vec<(Target, Transport)>, Vec<String>) {
-    let ws = wanted.iter().any(|t| *t != TransportArg::Line);
-    let line = wanted.is_empty() || wanted.iter().any(|t| *t != TransportArg::Ws);
-    let mut transports = Vec::new();
-    let mut notices = Vec::new();
-    if line || (ws && kind != Kind::Fanout) {
-        transports.push(Transport::Line);
-    }
-    if ws && kind != Kind::Fanout {
-        notices.push(format!(
-            "WebSocket subscribers are measured in fanout only: {} ran on line",
-            kind.name()
-        ));
-    } else if ws {
-        transports.push(Transport::Ws);
-    }
-    let mut out = Vec::new();
-    for &target in targets {
-        for &t in &transports {
-            if t.serves(target) {
-                out.push((target, t));
-            } else {
-                notices.push(format!(
-                    "{} has no WebSocket listener: no ws row",
-                    target.name()
-                ));
-            }
-        }
-    }
-    (out, notices)
 }
 
 #[cfg(test)]
@@ -361,29 +295,6 @@ mod tests {
         );
         let (_, _, closed) = run(Target::Evchat, &[0xC1, 0]);
         assert!(closed.unwrap().contains("reserved bits"));
-    }
-
-    #[test]
-    fn ws_rows_come_after_line_rows_and_only_where_they_can() {
-        let all = [Target::Evchat, Target::Redis, Target::Nats];
-        let (rows, notes) = systems(&all, &[TransportArg::All], Kind::Fanout);
-        use Transport::{Line, Ws};
-        assert_eq!(
-            rows,
-            [
-                (Target::Evchat, Line),
-                (Target::Evchat, Ws),
-                (Target::Redis, Line),
-                (Target::Nats, Line),
-                (Target::Nats, Ws)
-            ]
-        );
-        assert_eq!(notes, ["redis has no WebSocket listener: no ws row"]);
-        let (rows, notes) = systems(&all[..1], &[TransportArg::Ws], Kind::Mesh);
-        assert_eq!(rows, [(Target::Evchat, Line)]);
-        assert!(notes[0].contains("fanout only"), "{notes:?}");
-        let (rows, _) = systems(&all[..1], &[TransportArg::Line], Kind::Fanout);
-        assert_eq!(rows, [(Target::Evchat, Line)]);
     }
 
     #[test]

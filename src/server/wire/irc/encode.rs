@@ -32,6 +32,9 @@ fn tagged(lines: &[u8], out: &mut Vec<u8>, starts: Option<&mut Vec<(u32, u32)>>,
     frames(lines, out, starts, voice, true);
 }
 
+/// Every frame of a batch, once for all its IRC readers: the cost is per
+/// message, so the common frames take the shortest path (lines found with
+/// `memchr`, UTF-8 checked, not re-decoded, fields cut at their spaces).
 fn frames(
     lines: &[u8],
     out: &mut Vec<u8>,
@@ -39,27 +42,103 @@ fn frames(
     voice: &Voice,
     tags: bool,
 ) {
+    // IRC's lines are a little longer than the canonical ones.
+    out.reserve(lines.len() + lines.len() / 2);
     let mut at = 0;
-    for line in lines.split_inclusive(|&b| b == b'\n') {
+    while at < lines.len() {
+        let rest = &lines[at..];
+        let end = memchr::memchr(b'\n', rest).map_or(rest.len(), |lf| lf + 1);
         if let Some(starts) = starts.as_deref_mut() {
             let (a, b) = (u32::try_from(at), u32::try_from(out.len()));
             starts.push((a.unwrap_or(u32::MAX), b.unwrap_or(u32::MAX)));
         }
-        at += line.len();
+        let line = &rest[..end];
+        at += end;
         let line = line.strip_suffix(b"\n").unwrap_or(line);
-        frame(&String::from_utf8_lossy(line), out, voice, tags);
+        if plain_message(line, out, voice, tags) {
+            continue;
+        }
+        match std::str::from_utf8(line) {
+            Ok(line) => frame(line, out, voice, tags),
+            // The hub writes UTF-8; never trusted blindly all the same.
+            Err(_) => frame(&String::from_utf8_lossy(line), out, voice, tags),
+        }
+    }
+}
+
+/// Writes `SAY <from> <time> <text>` or `MSG <from> <to> <time> <text>`
+/// to one target, whose text holds no escape and fits one IRC line —
+/// the bulk of a fan-out — straight from the frame's bytes, and says
+/// whether it did; anything else is left to [`frame`]. (The bytes are the
+/// hub's own frame, which line readers get as they are: UTF-8, its text
+/// escaped, so without a backslash it is the text itself; CR and NUL are
+/// refused here all the same.)
+fn plain_message(line: &[u8], out: &mut Vec<u8>, voice: &Voice, tags: bool) -> bool {
+    let (say, rest) = match line.get(..4) {
+        Some(b"SAY ") => (true, &line[4..]),
+        Some(b"MSG ") => (false, &line[4..]),
+        _ => return false,
+    };
+    let Some((from, rest)) = cut_bytes(rest) else {
+        return false;
+    };
+    let (to, rest) = match say {
+        true => (voice.everyone.as_bytes(), rest),
+        false => match cut_bytes(rest) {
+            Some((to, rest)) if !to.contains(&b',') => (to, rest),
+            _ => return false,
+        },
+    };
+    let Some((time, text)) = cut_bytes(rest) else {
+        return false;
+    };
+    // As `say` counts the room a line leaves for text.
+    let head = 1 + from.len() * 2 + 8 + 9 + to.len() + 2 + 2;
+    let room = 512usize.saturating_sub(head).max(64);
+    if text.is_empty() || text.len() > room || memchr::memchr3(b'\\', b'\r', 0, text).is_some() {
+        return false;
+    }
+    out.reserve(time.len() + 2 * from.len() + to.len() + text.len() + 32);
+    if tags {
+        out.extend_from_slice(b"@time=");
+        out.extend_from_slice(time);
+        out.push(b' ');
+    }
+    for part in [b":", from, b"!", from, b"@evchat PRIVMSG ", to, b" :", text, b"\r\n"] {
+        out.extend_from_slice(part);
+    }
+    true
+}
+
+/// As [`cut`], for bytes; `None` without a space.
+#[inline]
+fn cut_bytes(s: &[u8]) -> Option<(&[u8], &[u8])> {
+    let sp = memchr::memchr(b' ', s)?;
+    Some((&s[..sp], &s[sp + 1..]))
+}
+
+/// `s` up to its first space, and what follows that space (both valid
+/// UTF-8: a space is one byte).
+#[inline]
+fn cut(s: &str) -> (&str, &str) {
+    match memchr::memchr(b' ', s.as_bytes()) {
+        Some(sp) => (s.get(..sp).unwrap_or(s), s.get(sp + 1..).unwrap_or("")),
+        None => (s, ""),
     }
 }
 
 /// Writes one canonical frame as IRC.
 pub(super) fn frame(line: &str, out: &mut Vec<u8>, voice: &Voice, tags: bool) {
-    let (verb, rest) = line.split_once(' ').unwrap_or((line, ""));
+    let (verb, rest) = cut(line);
     // The fields of a frame whose last field is text (it may hold spaces).
     let fields = |n: usize| {
-        let mut f = rest.splitn(n, ' ');
         let mut all = ["", "", "", ""];
-        for slot in all.iter_mut().take(n) {
-            *slot = f.next().unwrap_or_default();
+        let mut left = rest;
+        for slot in all.iter_mut().take(n.saturating_sub(1)) {
+            (*slot, left) = cut(left);
+        }
+        if let Some(last) = all.get_mut(n.saturating_sub(1)) {
+            *last = left;
         }
         all
     };
@@ -157,6 +236,13 @@ fn say(out: &mut Vec<u8>, time: Option<&str>, from: &str, to: &str, escaped: &st
     // ":" from "!" from "@evchat PRIVMSG " to " :" ... CR LF
     let head = 1 + from.len() * 2 + 8 + 9 + to.len() + 2 + 2;
     let room = 512usize.saturating_sub(head).max(64);
+    // The common message: one line that fits, written as it is.
+    if text.len() <= room && memchr::memchr2(b'\n', b'\r', text.as_bytes()).is_none() {
+        if !text.is_empty() {
+            from_user(out, time, from, "PRIVMSG", &[to], Some(&text));
+        }
+        return;
+    }
     for line in text.split('\n') {
         let line = line.trim_end_matches('\r');
         if line.is_empty() {
