@@ -230,8 +230,23 @@ fn irc_clients_count_every_delivery_beside_line() {
         assert!(text.contains("evchat irc"), "{scenario}: {text}");
     }
     // And in rooms, which they join and leave as channels.
-    let rooms = ["rooms", "--transport", "irc", "--rooms", "4", "--members", "3"];
-    let more = ["--rooms-per-user", "2", "--publishers", "2", "--messages", "40"];
+    let rooms = [
+        "rooms",
+        "--transport",
+        "irc",
+        "--rooms",
+        "4",
+        "--members",
+        "3",
+    ];
+    let more = [
+        "--rooms-per-user",
+        "2",
+        "--publishers",
+        "2",
+        "--messages",
+        "40",
+    ];
     let (ok, text) = bench(&server, &[&rooms[..], &more].concat());
     assert!(ok, "rooms: {text}");
     assert!(text.contains("evchat irc"), "rooms: {text}");
@@ -246,7 +261,14 @@ fn irc_clients_answer_the_servers_keepalive_pings() {
     let out = Command::new(env!("CARGO_BIN_EXE_evchat-bench"))
         .args(["--addr", &server.addr.to_string()])
         .args(["fanout", "--transport", "irc", "--sizes", "3"])
-        .args(["--rounds", "1", "--messages", "50", "--latency-seconds", "2.5"])
+        .args([
+            "--rounds",
+            "1",
+            "--messages",
+            "50",
+            "--latency-seconds",
+            "2.5",
+        ])
         .args(["--latency-rate", "200"])
         .output()
         .expect("run evchat-bench");

@@ -90,7 +90,7 @@ impl<T: Write> Hub<T> {
         // members online, once each, from the same frame.
         let named: HashSet<usize> = names
             .iter()
-            .filter_map(|n| self.online.get(*n).copied())
+            .filter_map(|n| self.online.get(n).copied())
             .collect();
         let mut sent = HashSet::with_capacity(members);
         let mut keys = Vec::with_capacity(members);

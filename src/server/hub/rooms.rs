@@ -17,7 +17,7 @@ impl<T: Write> Hub<T> {
         let mut names: Vec<Rc<str>> = self
             .rooms
             .members(room)
-            .filter(|n| self.online.contains_key(&***n) || self.online_elsewhere(n))
+            .filter(|n| self.online.contains_key(n) || self.online_elsewhere(n))
             .cloned()
             .collect();
         names.sort_unstable();

@@ -84,9 +84,7 @@ impl Rooms {
     pub fn part(&mut self, name: &str, room: &str, key: Option<usize>) -> Option<Rc<str>> {
         let folded = fold(room);
         let r = self.rooms.get_mut(&folded)?;
-        if r.members.remove(name).is_none() {
-            return None;
-        }
+        r.members.remove(name)?;
         if let Some(key) = key {
             r.online.remove(key);
         }

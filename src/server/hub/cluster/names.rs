@@ -199,7 +199,7 @@ impl<T: Write> Hub<T> {
             set.remove(&name);
         }
         self.users_reply = None;
-        let claiming = c.claiming.contains_key(&*name);
+        let claiming = c.claiming.contains_key(&name);
         let local = self.online.get(&name).copied();
         match holder {
             Some(h) if h.node == c.port.node => {

@@ -140,7 +140,7 @@ impl<T: Write> Hub<T> {
             _ => {
                 let skip: HashSet<usize> = named
                     .iter()
-                    .filter_map(|n| self.online.get(*n).copied())
+                    .filter_map(|n| self.online.get(n).copied())
                     .chain(author)
                     .collect();
                 let mut sent = HashSet::new();

@@ -28,7 +28,7 @@ impl<T: Write> Hub<T> {
         let Some(c) = &self.cluster else { return };
         let offline: Vec<String> = names
             .iter()
-            .filter(|n| !self.online.contains_key(**n) && c.live_holder(n).is_none())
+            .filter(|n| !self.online.contains_key(n) && c.live_holder(n).is_none())
             .map(|n| (*n).to_owned())
             .collect();
         // Those held for get it from their mailbox (at once, if they log

@@ -48,7 +48,7 @@ impl<T: Write> Hub<T> {
     /// one), held for the offline ones.
     pub(super) fn send_private_here(&mut self, key: usize, names: &[&str], msg: &Event<'_>) {
         if let [name] = names {
-            if let Some(&recipient) = self.online.get(*name) {
+            if let Some(&recipient) = self.online.get(name) {
                 // Nothing to share: encoded straight into its queue, where
                 // consecutive messages form one contiguous buffer.
                 if self

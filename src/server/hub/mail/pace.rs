@@ -244,7 +244,7 @@ impl<T: Write> Hub<T> {
             .filter_map(|(key, s)| Some((key, Rc::clone(s.name()?))))
             .collect();
         for (key, name) in due {
-            if self.online.get(&*name) != Some(&key) {
+            if self.online.get(&name) != Some(&key) {
                 self.queues
                     .with_session(key, |s| s.mail.pace.retry_at = None);
                 continue;

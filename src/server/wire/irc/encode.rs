@@ -104,7 +104,17 @@ fn plain_message(line: &[u8], out: &mut Vec<u8>, voice: &Voice, tags: bool) -> b
         out.extend_from_slice(time);
         out.push(b' ');
     }
-    for part in [b":", from, b"!", from, b"@evchat PRIVMSG ", to, b" :", text, b"\r\n"] {
+    for part in [
+        b":",
+        from,
+        b"!",
+        from,
+        b"@evchat PRIVMSG ",
+        to,
+        b" :",
+        text,
+        b"\r\n",
+    ] {
         out.extend_from_slice(part);
     }
     true
