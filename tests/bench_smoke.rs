@@ -104,7 +104,11 @@ fn fanout_over_websocket_counts_every_delivery_beside_line() {
             )
         })
         .collect();
-    assert_eq!(systems, [("evchat", "line"), ("evchat", "ws")]);
+    // `all` is the three transports, side by side.
+    assert_eq!(
+        systems,
+        [("evchat", "line"), ("evchat", "ws"), ("evchat", "irc")]
+    );
     for row in &rows {
         assert_eq!(row["error"], serde_json::Value::Null, "{row}");
         let figure = |key: &str| row["figures"][key]["median"].as_f64().unwrap();

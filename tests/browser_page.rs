@@ -279,3 +279,29 @@ fn a_flood_of_logins_and_logouts_neither_freezes_the_page_nor_leaves_it_wrong() 
     assert_eq!(left, serde_json::json!(["alice"]));
     no_problems(&tab);
 }
+
+#[test]
+fn away_is_set_with_a_command_and_anothers_is_shown_as_text() {
+    let Some((_turn, mut browser)) = browser() else {
+        return;
+    };
+    let (_server, mut bob, mut tab) = alice_and_bob(&mut browser);
+    say(&mut tab, "/away at lunch");
+    row(&mut tab, "you are away: at lunch");
+    bob.send("MSG alice hi?");
+    assert!(bob.expect("AWAY alice ").ends_with(" at lunch"));
+    say(&mut tab, "/away");
+    row(&mut tab, "you are back");
+    // Another's away text is text, not markup, in the conversation with them.
+    bob.send("AWAY <img src=x onerror=alert(1)> out");
+    bob.expect("AWAY bob ");
+    say(&mut tab, "@bob are you there");
+    assert_eq!(next_message(&mut bob).2, "are you there");
+    open_chat(&mut tab, "@bob");
+    row(&mut tab, "bob is away: <img src=x onerror=alert(1)> out");
+    assert_eq!(
+        tab.eval("document.querySelectorAll('#messages img').length"),
+        0
+    );
+    no_problems(&tab);
+}

@@ -201,3 +201,40 @@ fn two_hundred_clients_at_once() {
         assert_eq!(got, 199, "client {i}");
     }
 }
+
+#[test]
+fn away_is_told_after_a_message_to_you_until_you_are_back_or_gone() {
+    let server = TestServer::start(&[]);
+    let mut alice = server.login("alice");
+    let mut bob = server.login("bob");
+    alice.expect("JOINED bob ");
+    alice.send("AWAY at lunch\\nback at 2");
+    let (name, time, text) = fields(&alice.expect("AWAY alice "));
+    assert_eq!(
+        (name.as_str(), text.as_str()),
+        ("alice", "at lunch\\nback at 2")
+    );
+    // Every message naming her tells its sender, after it: since when, why.
+    bob.send("MSG alice,bob hi");
+    bob.expect("MSG bob alice,bob ");
+    assert_eq!(
+        bob.expect("AWAY "),
+        format!("AWAY alice {time} at lunch\\nback at 2")
+    );
+    alice.expect("MSG bob alice,bob ");
+    // Too long a text changes nothing.
+    alice.send(&format!("AWAY {}", "x".repeat(401)));
+    assert!(alice
+        .expect("ERR 400 ")
+        .contains("away text longer than 400 bytes"));
+    bob.send("MSG alice still?");
+    assert!(bob.expect("AWAY alice ").ends_with(" at lunch\\nback at 2"));
+    // Away is the session's: a new one starts back.
+    alice.send("QUIT");
+    alice.expect("MSG bob alice ");
+    alice.expect("BYE");
+    let mut alice = server.login("alice");
+    bob.send("MSG alice welcome back");
+    alice.expect("MSG bob alice ");
+    assert!(bob.sync().iter().all(|l| !l.starts_with("AWAY")));
+}

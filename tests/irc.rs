@@ -317,3 +317,69 @@ fn with_accounts_pass_is_the_password_and_a_new_login_replaces_the_old() {
         "{last:#?}"
     );
 }
+
+#[test]
+fn away_is_told_to_whoever_messages_an_away_user_on_either_side() {
+    let server = server(&[]);
+    let mut bob = server.login("bob");
+    let (mut alice, _) = Irc::register(&server, "alice", false);
+    bob.expect("JOINED alice ");
+    alice.send("AWAY :at lunch, back at 2");
+    assert_eq!(
+        alice.recv(),
+        ":evchat-test 306 alice :You have been marked as being away"
+    );
+    // A line user messaging her gets the message through, then AWAY.
+    bob.send("MSG ALICE are you there?");
+    assert!(bob.recv().starts_with("AWAY alice "));
+    // Hers as IRC: 301 after a PRIVMSG, nothing after a NOTICE.
+    bob.send("AWAY gone fishing");
+    let answer = bob.recv();
+    assert!(answer.starts_with("AWAY bob "), "{answer}");
+    assert!(answer.ends_with(" gone fishing"), "{answer}");
+    alice.send("NOTICE bob :quiet");
+    alice.send("PRIVMSG bob :hello?");
+    let got = alice.sync();
+    assert_eq!(
+        got,
+        [
+            ":bob!bob@evchat PRIVMSG alice :are you there?",
+            ":evchat-test 301 alice bob :gone fishing",
+        ],
+    );
+    assert!(bob.expect("MSG alice bob ").ends_with(" quiet"));
+    assert!(bob.expect("MSG alice bob ").ends_with(" hello?"));
+    // Back: 305, and nobody is told any more.
+    alice.send("AWAY");
+    assert_eq!(
+        alice.recv(),
+        ":evchat-test 305 alice :You are no longer marked as being away"
+    );
+    bob.send("AWAY");
+    assert!(bob.recv().starts_with("AWAY bob "));
+    alice.send("PRIVMSG bob :back");
+    assert!(alice.sync().is_empty());
+    bob.send("MSG alice welcome back");
+    let got = bob.sync();
+    assert!(got.iter().all(|l| !l.starts_with("AWAY")), "{got:?}");
+}
+
+#[test]
+fn a_nick_is_in_use_in_any_case() {
+    let server = server(&[]);
+    let mut bob = server.login("bob");
+    let mut again = Irc::connect(&server);
+    again.send("NICK Bob");
+    again.send("USER Bob 0 * :b");
+    assert_eq!(
+        again.recv(),
+        ":evchat-test 433 * Bob :Nickname is already in use"
+    );
+    again.send("NICK BOB2");
+    let welcome = again.until(|l| l.contains(" 366 "));
+    assert_eq!(welcome[0], ":evchat-test 001 BOB2 :Welcome to evchat, BOB2");
+    // A message to any spelling reaches the one user, shown as spelt.
+    again.send("PRIVMSG BOB :hi");
+    bob.expect("JOINED BOB2 ");
+    assert!(bob.expect("MSG ").starts_with("MSG BOB2 bob "));
+}

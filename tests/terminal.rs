@@ -384,3 +384,38 @@ fn a_room_is_joined_talked_in_from_the_prompt_and_what_was_missed_is_marked() {
         rows.iter().any(|r| untimed(r) == "#rust <bob> live again")
     });
 }
+
+#[test]
+fn away_is_typed_as_a_command_and_anothers_is_shown_as_text() {
+    let server = TestServer::start(&[]);
+    let mut mallory = server.login("mallory");
+    let mut term = Pty::spawn(client(&server, &["alice"]));
+    mallory.expect("JOINED alice ");
+    term.wait_for("the prompt", |rows| rows.iter().any(|r| r == "alice>"));
+    term.type_text("/away at lunch\r");
+    term.wait_for("alice away", |rows| {
+        rows.iter()
+            .any(|r| untimed(r) == "* you are away: at lunch")
+    });
+    mallory.send("MSG alice hello");
+    assert!(mallory.expect("AWAY alice ").ends_with(" at lunch"));
+    term.type_text("/away\r");
+    term.wait_for("alice back", |rows| {
+        rows.iter().any(|r| untimed(r) == "* you are back")
+    });
+    mallory.send("AWAY gone\x1b[2J\\nfar");
+    mallory.expect("AWAY mallory ");
+    term.type_text("@mallory where?\r");
+    let rows = term.wait_for("mallory's away", |rows| {
+        rows.iter().any(|r| r.contains("is away since"))
+    });
+    let screen = shown(&rows);
+    let at = rows
+        .iter()
+        .position(|r| r.contains("is away since"))
+        .unwrap();
+    assert!(rows[at].starts_with("* mallory is away since "), "{screen}");
+    assert!(rows[at].ends_with(": gone^[[2J"), "{screen}");
+    assert!(rows[at + 1].trim() == "far", "{screen}");
+    assert!(!term.raw().windows(4).any(|w| w == b"\x1b[2J"), "{screen}");
+}

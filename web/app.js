@@ -218,6 +218,14 @@
         if (asked.who) note('online: ' + [...users].sort().join(', '));
         asked.who = false;
         break;
+      case 'AWAY': {
+        // Ours answers /away; another's follows a message we sent them.
+        const [name, time, text] = fields(rest, 3);
+        const said = text ? unescapeText(text) : '';
+        if (sameName(name, me)) note(text ? 'you are away: ' + said : 'you are back', time);
+        else note(name + (text ? ' is away: ' + said : ' is back'), null, chatOf(me, [name]).key);
+        break;
+      }
       case 'STATS':
         if (asked.stats) note(rest);
         asked.stats = false;
@@ -416,6 +424,9 @@
       case 'who':
         asked.who = true;
         send('WHO');
+        return null;
+      case 'away':
+        send(rest ? 'AWAY ' + escapeText(rest) : 'AWAY');
         return null;
       default: // stats
         asked[what] = true;

@@ -47,6 +47,7 @@ const evchatInput = (() => {
     ['/go #rust', 'go to a room you are in (/go: to Everyone)'],
     ['/part [#r] [bye]', 'leave a room (without a name: this one)'],
     ['/rooms', 'the rooms you are in'],
+    ['/away [text]', 'mark yourself away (/away alone: back)'],
     ['/who [#rust]', 'who is online (in a room)'],
     ['/stats', 'the server\'s counters'],
     ['/quit [text]', 'leave the chat, with an optional goodbye'],
@@ -86,7 +87,7 @@ const evchatInput = (() => {
     }
   }
 
-  const COMMANDS = { stats: 'stats', help: 'help', '?': 'help', quit: 'quit', exit: 'quit' };
+  const COMMANDS = { away: 'away', stats: 'stats', help: 'help', '?': 'help', quit: 'quit', exit: 'quit' };
 
   function interpret(line) {
     if (line.startsWith('//')) return message(line.slice(1));

@@ -112,6 +112,19 @@ pub fn render_as(event: &Event, me: &str, missed: bool) -> Option<String> {
                 None => head,
             }
         }
+        Event::Away {
+            name: who,
+            time,
+            text,
+        } => match (same_name(who, me), text) {
+            (true, Some(text)) => block(&format!("{} * you are away: ", clock(time)), text),
+            (true, None) => format!("{} * you are back", clock(time)),
+            (false, Some(text)) => {
+                let since = time.with_timezone(&Local).format("%H:%M");
+                block(&format!("* {} is away since {since}: ", name(who)), text)
+            }
+            (false, None) => format!("{} * {} is back", clock(time), name(who)),
+        },
         Event::Stats(pairs) => {
             let pairs: Vec<String> = pairs
                 .iter()

@@ -40,6 +40,8 @@ pub enum Action {
         text: Option<String>,
     },
     Rooms,
+    /// Away with a text, or back without.
+    Away(Option<String>),
     /// Make a room the current one (`None`: everyone).
     Go(Option<String>),
     Stats,
@@ -65,6 +67,7 @@ pub const HELP: &str = concat!(
     "  /go                plain lines go to everyone again\n",
     "  /part [#r] [bye]   leave a room (the current one without a name)\n",
     "  /rooms             list the rooms you are in\n",
+    "  /away [text]       mark yourself away; /away alone: back\n",
     "  /who [#rust]       list online users (of a room)\n",
     "  /stats             show server counters\n",
     "  /quit [text]       leave, with an optional goodbye (or Ctrl-D)\n",
@@ -153,6 +156,7 @@ pub fn interpret(line: &str, default_to: &[String]) -> Action {
         }
         return match word.to_ascii_lowercase().as_str() {
             "stats" => Action::Stats,
+            "away" => Action::Away(text(rest)),
             "help" | "?" => Action::Help,
             "quit" | "exit" => Action::Quit((!rest.is_empty()).then(|| rest.to_owned())),
             _ => Action::Problem(format!("unknown command /{word}; /help lists commands")),
@@ -379,6 +383,11 @@ mod tests {
         assert!(matches!(interpret("/join rust", &[]), Action::Problem(_)));
         assert_eq!(interpret("/who #rust", &[]), Action::WhoIn("#rust".into()));
         assert_eq!(interpret("/rooms", &[]), Action::Rooms);
+        assert_eq!(
+            interpret("/away at lunch ", &[]),
+            Action::Away(Some("at lunch".into()))
+        );
+        assert_eq!(interpret("/away", &[]), Action::Away(None));
         assert_eq!(interpret("/go #a", &[]), Action::Go(Some("#a".into())));
         assert_eq!(interpret("/go", &[]), Action::Go(None));
         assert_eq!(

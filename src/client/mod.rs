@@ -182,6 +182,17 @@ impl Sender {
         })
     }
 
+    /// Marks you away with `text`, or back without; the server answers
+    /// [`Event::Away`], and tells whoever messages you while away.
+    pub fn away(&self, text: Option<&str>) -> Result<(), Error> {
+        let escaped = text.map(escape);
+        let text = match &escaped {
+            Some(t) if !t.is_empty() => Some(checked_text(t)?),
+            _ => None,
+        };
+        self.send(&Command::Away { text })
+    }
+
     /// Asks which rooms you are in; the answer arrives as [`Event::Rooms`].
     pub fn rooms(&self) -> Result<(), Error> {
         self.send(&Command::Rooms)

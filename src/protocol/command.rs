@@ -68,6 +68,10 @@ pub enum Command<'a> {
     },
     /// `ROOMS`: the rooms the user is in.
     Rooms,
+    /// `AWAY [<text>]`: away with that text, or back without.
+    Away {
+        text: Option<Text<'a>>,
+    },
     Stats,
     Ping {
         token: Option<&'a str>,
@@ -114,6 +118,8 @@ impl<'a> Command<'a> {
             } => put(&["PART", room, t.escaped()]),
             Command::Part { room, text: None } => put(&["PART", room]),
             Command::Rooms => put(&["ROOMS"]),
+            Command::Away { text: Some(t) } => put(&["AWAY", t.escaped()]),
+            Command::Away { text: None } => put(&["AWAY"]),
             Command::Stats => put(&["STATS"]),
             Command::Ping { token: Some(t) } => put(&["PING", t]),
             Command::Ping { token: None } => put(&["PING"]),
@@ -344,6 +350,13 @@ pub fn parse(frame: &[u8]) -> Result<Option<Command<'_>>, ParseError> {
         } else {
             Command::Stats
         }
+    } else if is("AWAY") {
+        Command::Away {
+            text: rest
+                .filter(|t| !t.is_empty())
+                .map(Text::parse)
+                .transpose()?,
+        }
     } else if is("QUIT") {
         Command::Quit {
             text: rest
@@ -475,6 +488,15 @@ mod tests {
             Some(Command::WhoIn { room: "#a" })
         );
         assert_eq!(parse(b"ROOMS").unwrap(), Some(Command::Rooms));
+        assert_eq!(parse(b"AWAY").unwrap(), Some(Command::Away { text: None }));
+        assert_eq!(parse(b"away ").unwrap(), Some(Command::Away { text: None }));
+        assert_eq!(
+            parse(b"AWAY at lunch").unwrap(),
+            Some(Command::Away {
+                text: Some(text("at lunch"))
+            })
+        );
+        assert!(parse(b"AWAY bad\\q").is_err());
         assert_eq!(
             parse(b"MSG bob,#a hi").unwrap(),
             Some(Command::Msg {

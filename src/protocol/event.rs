@@ -58,6 +58,13 @@ pub enum Event<'a> {
         time: &'a str,
         text: Option<&'a str>,
     },
+    /// `AWAY <name> <time> [<text>]`: `name` is away since `time` (with
+    /// `text`), or back (without).
+    Away {
+        name: &'a str,
+        time: &'a str,
+        text: Option<&'a str>,
+    },
     /// `STATS <key=value> ...`.
     Stats(&'a str),
     /// `PING [<token>]`.
@@ -109,6 +116,10 @@ impl Event<'_> {
             } => match text {
                 Some(text) => encode_fields(out, &["PART", name, room, time, text]),
                 None => encode_fields(out, &["PART", name, room, time]),
+            },
+            Event::Away { name, time, text } => match text {
+                Some(text) => encode_fields(out, &["AWAY", name, time, text]),
+                None => encode_fields(out, &["AWAY", name, time]),
             },
             Event::Stats(line) => encode_fields(out, &["STATS", line]),
             Event::Ping(Some(token)) => encode_fields(out, &["PING", token]),

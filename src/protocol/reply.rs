@@ -110,6 +110,12 @@ pub enum ServerFrame {
         time: DateTime<Utc>,
         text: Option<String>,
     },
+    /// `name` is away since `time`, with `text`; or back, without.
+    Away {
+        name: String,
+        time: DateTime<Utc>,
+        text: Option<String>,
+    },
     /// `STATS key=value ...`, in the server's order.
     Stats(Vec<(String, String)>),
     Ping {
@@ -179,6 +185,11 @@ impl ServerFrame {
             "JOINED" => ServerFrame::Joined {
                 name: fields.next().ok_or_else(bad)?.to_owned(),
                 time: time(&mut fields)?,
+            },
+            "AWAY" => ServerFrame::Away {
+                name: fields.next().ok_or_else(bad)?.to_owned(),
+                time: time(&mut fields)?,
+                text: fields.rest().map(text).transpose()?,
             },
             "LEFT" => ServerFrame::Left {
                 name: fields.next().ok_or_else(bad)?.to_owned(),
@@ -297,6 +308,22 @@ mod tests {
                     name: "al".into(),
                     time: t(at),
                     text: Some("bye now".into()),
+                },
+            ),
+            (
+                &format!("AWAY al {at} at lunch"),
+                ServerFrame::Away {
+                    name: "al".into(),
+                    time: t(at),
+                    text: Some("at lunch".into()),
+                },
+            ),
+            (
+                &format!("AWAY al {at}"),
+                ServerFrame::Away {
+                    name: "al".into(),
+                    time: t(at),
+                    text: None,
                 },
             ),
             (

@@ -34,6 +34,16 @@ pub struct User {
     /// The broadcast batch's sequence number at login: earlier
     /// broadcasts are not for it.
     pub joined_at: u64,
+    /// Set by `AWAY <text>`; a session starts back.
+    pub away: Option<Away>,
+}
+
+/// Since when a user is away, and what they said (escaped, bounded by
+/// [`AWAY_MAX`](super::cmd::AWAY_MAX)).
+#[derive(Debug)]
+pub struct Away {
+    pub since: Box<str>,
+    pub text: Box<str>,
 }
 
 #[derive(Debug)]

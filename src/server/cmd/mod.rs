@@ -10,10 +10,12 @@
 //!   [`msg_rooms`] when rooms are among its targets;
 //! - [`join`], [`part`] — `JOIN` and `PART` a room;
 //! - [`who`] — `WHO`, and [`rooms`] `WHO <room>` and `ROOMS`;
+//! - [`away`] — `AWAY`, and telling a sender its recipient is away;
 //! - [`stats`] — `STATS`, allowed before `LOGIN` for monitors;
 //! - [`ping`] — `PING`, the barrier, and `PONG`;
 //! - [`quit`] — `QUIT`.
 
+mod away;
 mod join;
 mod login;
 mod msg;
@@ -25,6 +27,8 @@ mod rooms;
 mod say;
 mod stats;
 mod who;
+
+pub use away::AWAY_MAX;
 
 use super::hub::Hub;
 use crate::protocol::{Command, ErrorCode};
@@ -58,6 +62,7 @@ impl<T: Write> Hub<T> {
             (Command::Join { room }, Some(me)) => self.join(key, &me, room),
             (Command::Part { room, text }, Some(me)) => self.part(key, &me, room, text),
             (Command::Rooms, Some(me)) => self.rooms(key, &me),
+            (Command::Away { text }, Some(me)) => self.away(key, &me, text),
         }
     }
 }

@@ -62,6 +62,7 @@ impl<T: Write> Hub<T> {
             text: text.escaped(),
         };
         self.send_private(key, &names, &msg);
+        self.tell_away(key, &names);
     }
 
     /// The common case, one recipient: no list, no set, no allocation.
@@ -81,6 +82,7 @@ impl<T: Write> Hub<T> {
             text: text.escaped(),
         };
         self.send_private(key, &[&name], &msg);
+        self.tell_away(key, &[&name]);
     }
 
     pub(super) fn no_such_user(&mut self, key: usize, name: &str) {

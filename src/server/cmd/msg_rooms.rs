@@ -111,6 +111,7 @@ impl<T: Write> Hub<T> {
         }
         if !names.is_empty() {
             self.deliver_named(key, &names, &frame);
+            self.tell_away(key, &names);
         }
     }
 

@@ -243,6 +243,9 @@ impl<T: Write> Hub<T> {
         let name = session.user.name.take()?;
         let rev = std::mem::take(&mut session.node.claim_rev);
         let catching_up = session.mail.catching_up();
+        if session.user.away.take().is_some() {
+            self.away_online -= 1;
+        }
         self.online.remove(&name);
         self.rooms_session_ended(key, &name, catching_up);
         self.users_reply = None;

@@ -147,6 +147,8 @@ pub struct Hub<T> {
     /// The answer to `WHO` while nobody comes or goes: shared by every
     /// connection that asks.
     pub(in crate::server) users_reply: Option<Rc<[u8]>>,
+    /// Sessions marked away: while none is, a message costs no look.
+    pub(in crate::server) away_online: usize,
     /// The other nodes, when this one is part of a cluster.
     pub(in crate::server) cluster: Option<Box<ClusterState>>,
 }
@@ -206,6 +208,7 @@ impl<T: Write> Hub<T> {
             turn: 0,
             auth_queue: Default::default(),
             users_reply: None,
+            away_online: 0,
             cluster: None,
         }
     }

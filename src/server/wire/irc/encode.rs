@@ -227,7 +227,7 @@ fn target(to: &str) -> &str {
 }
 
 /// Escaped text as one line (line breaks as spaces), or `default`.
-fn one_line(escaped: &str, default: &str) -> String {
+pub(super) fn one_line(escaped: &str, default: &str) -> String {
     let text = unescape(escaped).unwrap_or(std::borrow::Cow::Borrowed(escaped));
     let line: String = text
         .chars()

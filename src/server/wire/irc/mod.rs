@@ -59,6 +59,7 @@ pub mod asked {
     pub const ISON: u8 = 10;
     pub const USERHOST: u8 = 11;
     pub const WHOIS: u8 = 12;
+    pub const AWAY: u8 = 13;
 }
 
 /// Is this first line IRC's? Only registration starts a session.

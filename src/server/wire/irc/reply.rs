@@ -55,6 +55,7 @@ fn reply(event: &Event<'_>, viewer: &Viewer<'_>, voice: &Voice, out: &mut Vec<u8
             let text = format!("your rooms: {}", rooms.join(" "));
             put(out, &[&format!(":{server}"), "NOTICE", me], Some(&text));
         }
+        Event::Away { name, text, .. } => away(out, voice, viewer, name, text),
         Event::Stats(line) if viewer.asked == asked::LUSERS => lusers(out, voice, me, line),
         Event::Stats(line) => put(out, &[&format!(":{server}"), "NOTICE", me], Some(line)),
         _ => {
@@ -117,6 +118,7 @@ fn welcome(out: &mut Vec<u8>, voice: &Voice, me: &str) {
         "CASEMAPPING=ascii",
         "NICKLEN=32",
         "CHANNELLEN=33",
+        AWAYLEN,
         "PREFIX=(o)@",
         "TARGMAX=PRIVMSG:,NOTICE:,JOIN:,PART:",
         &linelen,
@@ -132,6 +134,29 @@ fn welcome(out: &mut Vec<u8>, voice: &Voice, me: &str) {
         &[&format!(":{me}!{me}@evchat"), "JOIN", &voice.everyone],
         None,
     );
+}
+
+/// ISUPPORT's away length: raw bytes whose escaped form is within the
+/// hub's bound (escaping at most doubles).
+const AWAYLEN: &str = "AWAYLEN=200";
+
+/// `AWAY` as IRC says it: `306`/`305` to oneself; `301` about a nick
+/// just messaged (never after a `NOTICE`, which gets no automatic reply).
+fn away(out: &mut Vec<u8>, voice: &Voice, viewer: &Viewer<'_>, name: &str, text: Option<&str>) {
+    let me = viewer.nick.unwrap_or("*");
+    let server = &*voice.server;
+    if crate::protocol::same_name(name, me) {
+        let (code, said) = match text {
+            Some(_) => ("306", "You have been marked as being away"),
+            None => ("305", "You are no longer marked as being away"),
+        };
+        return numeric(out, server, code, me, &[], said);
+    }
+    if viewer.asked == asked::NOTICE {
+        return;
+    }
+    let text = super::encode::one_line(text.unwrap_or_default(), "Away");
+    numeric(out, server, "301", me, &[name], &text);
 }
 
 /// `NAMES`: 353 lines of names within 512 bytes, then 366.

@@ -97,6 +97,7 @@ impl Irc {
                 self.ask_about(what, Some(&nicks), b"WHO".to_vec());
             }
             "MODE" => self.mode(m, answer),
+            "AWAY" => self.away(m),
             _ => self.numeric(answer, "421", &[verb], "Unknown command"),
         }
     }
@@ -301,6 +302,21 @@ impl Irc {
             let me = self.nick.clone().unwrap_or_default();
             self.numeric(answer, "221", &["+"], &me);
         }
+    }
+
+    /// `AWAY :<text>` or, to come back, `AWAY`; a text longer than
+    /// ISUPPORT's `AWAYLEN` is cut there, as IRC servers do.
+    fn away(&mut self, m: &Message<'_>) {
+        let mut away = b"AWAY".to_vec();
+        if let Some(text) = m.param(0).filter(|t| !t.trim().is_empty()) {
+            let mut cut = text.len().min(crate::server::cmd::AWAY_MAX / 2);
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            away.push(b' ');
+            escape_into(text.get(..cut).unwrap_or_default(), &mut away);
+        }
+        self.ask(asked::AWAY, away);
     }
 
     fn quit(&mut self, m: &Message<'_>) {
