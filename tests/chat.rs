@@ -238,3 +238,35 @@ fn away_is_told_after_a_message_to_you_until_you_are_back_or_gone() {
     alice.expect("MSG bob alice ");
     assert!(bob.sync().iter().all(|l| !l.starts_with("AWAY")));
 }
+
+#[test]
+fn whois_tells_online_away_or_known_and_the_rooms() {
+    let server = TestServer::start(&[]);
+    let mut carol = server.login("Carol");
+    carol.send("JOIN #Rust");
+    carol.expect("JOIN Carol #Rust ");
+    carol.send("QUIT");
+    carol.expect("BYE");
+    let mut bob = server.login("bob");
+    bob.send("JOIN #rust");
+    bob.expect("JOIN bob #Rust ");
+    let mut alice = server.login("alice");
+    alice.send("WHOIS BOB");
+    assert_eq!(alice.recv(), "WHOIS bob online #Rust");
+    alice.send("WHOIS carol");
+    assert_eq!(alice.recv(), "WHOIS Carol offline #Rust");
+    alice.send("WHOIS alice");
+    assert_eq!(alice.recv(), "WHOIS alice online -");
+    bob.expect("JOINED alice ");
+    bob.send("AWAY out\\nback soon");
+    let (_, since, _) = fields(&bob.expect("AWAY bob "));
+    alice.send("WHOIS bob");
+    assert_eq!(
+        alice.recv(),
+        format!("WHOIS bob away #Rust {since} out\\nback soon")
+    );
+    alice.send("WHOIS nobody");
+    assert!(alice.expect("ERR 404 ").contains("nobody"));
+    alice.send("WHOIS #rust");
+    alice.expect("ERR 400 ");
+}

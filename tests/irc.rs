@@ -383,3 +383,48 @@ fn a_nick_is_in_use_in_any_case() {
     bob.expect("JOINED BOB2 ");
     assert!(bob.expect("MSG ").starts_with("MSG BOB2 bob "));
 }
+
+#[test]
+fn whois_and_whowas_tell_channels_away_and_who_was_here() {
+    let server = server(&[]);
+    let mut carol = server.login("carol");
+    carol.send("QUIT");
+    carol.expect("BYE");
+    let mut bob = server.login("bob");
+    bob.send("JOIN #rust");
+    bob.expect("JOIN bob #rust ");
+    bob.send("JOIN #go");
+    bob.expect("JOIN bob #go ");
+    bob.send("AWAY in a meeting");
+    bob.expect("AWAY bob ");
+    let (mut alice, _) = Irc::register(&server, "alice", false);
+    alice.send("WHOIS BOB");
+    alice.send("WHOIS carol,nobody,no!pe");
+    alice.send("WHOWAS carol");
+    alice.send("WHOWAS Bob");
+    alice.send("WHOWAS nobody");
+    assert_eq!(
+        alice.sync(),
+        [
+            ":evchat-test 311 alice bob bob evchat * :bob",
+            ":evchat-test 319 alice bob :#rust #go",
+            ":evchat-test 312 alice bob evchat-test :evchat",
+            ":evchat-test 301 alice bob :in a meeting",
+            ":evchat-test 318 alice bob :End of /WHOIS list",
+            ":evchat-test 401 alice no!pe :No such nick/channel",
+            ":evchat-test 318 alice no!pe :End of /WHOIS list",
+            ":evchat-test 401 alice carol :No such nick/channel",
+            ":evchat-test 318 alice carol :End of /WHOIS list",
+            ":evchat-test 401 alice nobody :No such nick/channel",
+            ":evchat-test 318 alice nobody :End of /WHOIS list",
+            ":evchat-test 314 alice carol carol evchat * :carol",
+            ":evchat-test 312 alice carol evchat-test :known, offline",
+            ":evchat-test 369 alice carol :End of WHOWAS",
+            ":evchat-test 314 alice bob bob evchat * :bob",
+            ":evchat-test 312 alice bob evchat-test :online now",
+            ":evchat-test 369 alice bob :End of WHOWAS",
+            ":evchat-test 406 alice nobody :There was no such nickname",
+            ":evchat-test 369 alice nobody :End of WHOWAS",
+        ]
+    );
+}

@@ -418,4 +418,21 @@ fn away_is_typed_as_a_command_and_anothers_is_shown_as_text() {
     assert!(rows[at].ends_with(": gone^[[2J"), "{screen}");
     assert!(rows[at + 1].trim() == "far", "{screen}");
     assert!(!term.raw().windows(4).any(|w| w == b"\x1b[2J"), "{screen}");
+    term.type_text("/whois MALLORY\r");
+    term.type_text("/whois nobody\r");
+    let rows = term.wait_for("the whois answers", |rows| {
+        rows.iter().any(|r| r.contains("no such user"))
+    });
+    let screen = shown(&rows);
+    let rows: Vec<&str> = used(&rows).iter().map(|r| untimed(r)).collect();
+    let at = rows
+        .iter()
+        .position(|r| r.contains("(in no room)"))
+        .unwrap();
+    assert!(rows[at].starts_with("* mallory is away since "), "{screen}");
+    assert!(rows[at].ends_with(" (in no room): gone^[[2J"), "{screen}");
+    assert!(
+        rows.iter().any(|r| r.contains("no such user: nobody")),
+        "{screen}"
+    );
 }

@@ -226,6 +226,18 @@
         else note(name + (text ? ' is away: ' + said : ' is back'), null, chatOf(me, [name]).key);
         break;
       }
+      case 'WHOIS': {
+        const [name, state, list, since, text] = fields(rest, 5);
+        const where = list === '-' ? 'in no room' : 'in ' + list.split(',').join(', ');
+        if (state === 'away') {
+          const at = new Date(since);
+          const hhmm = isNaN(at) ? since : at.toTimeString().slice(0, 5);
+          note(name + ' is away since ' + hhmm + ' (' + where + '): ' + unescapeText(text || ''));
+        } else {
+          note(name + ' is ' + (state === 'online' ? 'online' : 'offline') + ', ' + where);
+        }
+        break;
+      }
       case 'STATS':
         if (asked.stats) note(rest);
         asked.stats = false;
@@ -427,6 +439,10 @@
         return null;
       case 'away':
         send(rest ? 'AWAY ' + escapeText(rest) : 'AWAY');
+        return null;
+      case 'whois':
+        if (!NAME.test(rest)) return 'whois whom? /whois bob';
+        send('WHOIS ' + rest);
         return null;
       default: // stats
         asked[what] = true;

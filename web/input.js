@@ -47,6 +47,7 @@ const evchatInput = (() => {
     ['/go #rust', 'go to a room you are in (/go: to Everyone)'],
     ['/part [#r] [bye]', 'leave a room (without a name: this one)'],
     ['/rooms', 'the rooms you are in'],
+    ['/whois bob', 'is bob online, away or offline, and in which rooms'],
     ['/away [text]', 'mark yourself away (/away alone: back)'],
     ['/who [#rust]', 'who is online (in a room)'],
     ['/stats', 'the server\'s counters'],
@@ -87,7 +88,7 @@ const evchatInput = (() => {
     }
   }
 
-  const COMMANDS = { away: 'away', stats: 'stats', help: 'help', '?': 'help', quit: 'quit', exit: 'quit' };
+  const COMMANDS = { whois: 'whois', away: 'away', stats: 'stats', help: 'help', '?': 'help', quit: 'quit', exit: 'quit' };
 
   function interpret(line) {
     if (line.startsWith('//')) return message(line.slice(1));

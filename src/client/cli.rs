@@ -252,6 +252,7 @@ pub(crate) fn act(
         },
         Action::Rooms => sender.rooms(),
         Action::Away(text) => sender.away(text.as_deref()),
+        Action::Whois(name) => sender.whois(&name),
         Action::Go(room) => {
             match &room {
                 Some(room) => show(format!("* plain lines now go to {room}")),

@@ -125,6 +125,27 @@ pub fn render_as(event: &Event, me: &str, missed: bool) -> Option<String> {
             }
             (false, None) => format!("{} * {} is back", clock(time), name(who)),
         },
+        Event::Whois {
+            name: who,
+            online,
+            rooms,
+            away,
+        } => {
+            let rooms: Vec<_> = rooms.iter().map(|r| visible_line(r)).collect();
+            let rooms = match rooms.is_empty() {
+                true => "in no room".to_owned(),
+                false => format!("in {}", rooms.join(", ")),
+            };
+            match (online, away) {
+                (true, Some((since, text))) => {
+                    let since = since.with_timezone(&Local).format("%H:%M");
+                    let head = format!("* {} is away since {since} ({rooms}): ", name(who));
+                    block(&head, text)
+                }
+                (true, None) => format!("* {} is online, {rooms}", name(who)),
+                (false, _) => format!("* {} is offline, {rooms}", name(who)),
+            }
+        }
         Event::Stats(pairs) => {
             let pairs: Vec<String> = pairs
                 .iter()

@@ -40,6 +40,8 @@ pub enum Action {
         text: Option<String>,
     },
     Rooms,
+    /// What the server knows of a name.
+    Whois(String),
     /// Away with a text, or back without.
     Away(Option<String>),
     /// Make a room the current one (`None`: everyone).
@@ -67,6 +69,7 @@ pub const HELP: &str = concat!(
     "  /go                plain lines go to everyone again\n",
     "  /part [#r] [bye]   leave a room (the current one without a name)\n",
     "  /rooms             list the rooms you are in\n",
+    "  /whois bob         is bob online, away or offline, and in which rooms\n",
     "  /away [text]       mark yourself away; /away alone: back\n",
     "  /who [#rust]       list online users (of a room)\n",
     "  /stats             show server counters\n",
@@ -157,6 +160,8 @@ pub fn interpret(line: &str, default_to: &[String]) -> Action {
         return match word.to_ascii_lowercase().as_str() {
             "stats" => Action::Stats,
             "away" => Action::Away(text(rest)),
+            "whois" if !rest.is_empty() && !rest.contains(' ') => Action::Whois(rest.to_owned()),
+            "whois" => Action::Problem("whois whom? /whois bob".to_owned()),
             "help" | "?" => Action::Help,
             "quit" | "exit" => Action::Quit((!rest.is_empty()).then(|| rest.to_owned())),
             _ => Action::Problem(format!("unknown command /{word}; /help lists commands")),
@@ -388,6 +393,8 @@ mod tests {
             Action::Away(Some("at lunch".into()))
         );
         assert_eq!(interpret("/away", &[]), Action::Away(None));
+        assert_eq!(interpret("/whois bob", &[]), Action::Whois("bob".into()));
+        assert!(matches!(interpret("/whois", &[]), Action::Problem(_)));
         assert_eq!(interpret("/go #a", &[]), Action::Go(Some("#a".into())));
         assert_eq!(interpret("/go", &[]), Action::Go(None));
         assert_eq!(

@@ -193,6 +193,14 @@ impl Sender {
         self.send(&Command::Away { text })
     }
 
+    /// Asks what the server knows of `name`; the answer arrives as
+    /// [`Event::Whois`] (or an `ERR 404` for a name it does not know).
+    pub fn whois(&self, name: &str) -> Result<(), Error> {
+        self.send(&Command::Whois {
+            name: checked_name(name)?,
+        })
+    }
+
     /// Asks which rooms you are in; the answer arrives as [`Event::Rooms`].
     pub fn rooms(&self) -> Result<(), Error> {
         self.send(&Command::Rooms)
@@ -237,6 +245,14 @@ impl Sender {
     pub fn shutdown(&self) {
         let stream = self.stream.lock().unwrap_or_else(|p| p.into_inner());
         stream.shutdown();
+    }
+}
+
+fn checked_name(name: &str) -> Result<&str, Error> {
+    if is_valid_name(name) {
+        Ok(name)
+    } else {
+        Err(Error::Invalid(format!("bad name {name:?}")))
     }
 }
 

@@ -68,6 +68,11 @@ pub enum Command<'a> {
     },
     /// `ROOMS`: the rooms the user is in.
     Rooms,
+    /// `WHOIS <name>`: whether a name is online, away or known, and its
+    /// rooms.
+    Whois {
+        name: &'a str,
+    },
     /// `AWAY [<text>]`: away with that text, or back without.
     Away {
         text: Option<Text<'a>>,
@@ -118,6 +123,7 @@ impl<'a> Command<'a> {
             } => put(&["PART", room, t.escaped()]),
             Command::Part { room, text: None } => put(&["PART", room]),
             Command::Rooms => put(&["ROOMS"]),
+            Command::Whois { name } => put(&["WHOIS", name]),
             Command::Away { text: Some(t) } => put(&["AWAY", t.escaped()]),
             Command::Away { text: None } => put(&["AWAY"]),
             Command::Stats => put(&["STATS"]),
@@ -350,6 +356,13 @@ pub fn parse(frame: &[u8]) -> Result<Option<Command<'_>>, ParseError> {
         } else {
             Command::Stats
         }
+    } else if is("WHOIS") {
+        const USAGE: &str = "WHOIS <name>";
+        let rest = rest.ok_or(ParseError::MissingField(USAGE))?;
+        if split_space(rest).is_some() {
+            return Err(ParseError::ExtraField(USAGE));
+        }
+        Command::Whois { name: name(rest)? }
     } else if is("AWAY") {
         Command::Away {
             text: rest
@@ -489,6 +502,13 @@ mod tests {
         );
         assert_eq!(parse(b"ROOMS").unwrap(), Some(Command::Rooms));
         assert_eq!(parse(b"AWAY").unwrap(), Some(Command::Away { text: None }));
+        assert_eq!(
+            parse(b"whois Bob").unwrap(),
+            Some(Command::Whois { name: "Bob" })
+        );
+        assert!(parse(b"WHOIS").is_err());
+        assert!(parse(b"WHOIS a b").is_err());
+        assert!(parse(b"WHOIS #room").is_err());
         assert_eq!(parse(b"away ").unwrap(), Some(Command::Away { text: None }));
         assert_eq!(
             parse(b"AWAY at lunch").unwrap(),

@@ -65,6 +65,14 @@ pub enum Event<'a> {
         time: &'a str,
         text: Option<&'a str>,
     },
+    /// `WHOIS <name> <online|away|offline> <rooms> [<since> <text>]`:
+    /// `rooms` comma separated (`-` for none); away's since and text.
+    Whois {
+        name: &'a str,
+        online: bool,
+        rooms: &'a [&'a str],
+        away: Option<(&'a str, &'a str)>,
+    },
     /// `STATS <key=value> ...`.
     Stats(&'a str),
     /// `PING [<token>]`.
@@ -121,6 +129,28 @@ impl Event<'_> {
                 Some(text) => encode_fields(out, &["AWAY", name, time, text]),
                 None => encode_fields(out, &["AWAY", name, time]),
             },
+            Event::Whois {
+                name,
+                online,
+                rooms,
+                away,
+            } => {
+                let state = match (online, away) {
+                    (false, _) => "offline",
+                    (true, None) => "online",
+                    (true, Some(_)) => "away",
+                };
+                let rooms = match rooms.is_empty() {
+                    true => "-".to_owned(),
+                    false => rooms.join(","),
+                };
+                match away {
+                    Some((since, text)) if online => {
+                        encode_fields(out, &["WHOIS", name, state, &rooms, since, text])
+                    }
+                    _ => encode_fields(out, &["WHOIS", name, state, &rooms]),
+                }
+            }
             Event::Stats(line) => encode_fields(out, &["STATS", line]),
             Event::Ping(Some(token)) => encode_fields(out, &["PING", token]),
             Event::Ping(None) => encode_fields(out, &["PING"]),

@@ -116,6 +116,15 @@ pub enum ServerFrame {
         time: DateTime<Utc>,
         text: Option<String>,
     },
+    /// What the server knows of `name`: online (here or on another node
+    /// of a cluster) or only known, its rooms, and since when and why it
+    /// is away, if it is.
+    Whois {
+        name: String,
+        online: bool,
+        rooms: Vec<String>,
+        away: Option<(DateTime<Utc>, String)>,
+    },
     /// `STATS key=value ...`, in the server's order.
     Stats(Vec<(String, String)>),
     Ping {
@@ -191,6 +200,28 @@ impl ServerFrame {
                 time: time(&mut fields)?,
                 text: fields.rest().map(text).transpose()?,
             },
+            "WHOIS" => {
+                let name = fields.next().ok_or_else(bad)?.to_owned();
+                let state = fields.next().ok_or_else(bad)?;
+                let rooms = match fields.next().ok_or_else(bad)? {
+                    "-" => Vec::new(),
+                    rooms => rooms.split(',').map(str::to_owned).collect(),
+                };
+                let away = match state {
+                    "away" => {
+                        let since = time(&mut fields)?;
+                        Some((since, text(fields.rest().ok_or_else(bad)?)?))
+                    }
+                    "online" | "offline" => None,
+                    _ => return Err(bad()),
+                };
+                ServerFrame::Whois {
+                    name,
+                    online: state != "offline",
+                    rooms,
+                    away,
+                }
+            }
             "LEFT" => ServerFrame::Left {
                 name: fields.next().ok_or_else(bad)?.to_owned(),
                 time: time(&mut fields)?,
@@ -324,6 +355,24 @@ mod tests {
                     name: "al".into(),
                     time: t(at),
                     text: None,
+                },
+            ),
+            (
+                "WHOIS al offline -",
+                ServerFrame::Whois {
+                    name: "al".into(),
+                    online: false,
+                    rooms: vec![],
+                    away: None,
+                },
+            ),
+            (
+                &format!("WHOIS al away #a,#b {at} out\\\\now"),
+                ServerFrame::Whois {
+                    name: "al".into(),
+                    online: true,
+                    rooms: vec!["#a".into(), "#b".into()],
+                    away: Some((t(at), "out\\now".into())),
                 },
             ),
             (

@@ -11,6 +11,7 @@
 //! - [`join`], [`part`] — `JOIN` and `PART` a room;
 //! - [`who`] — `WHO`, and [`rooms`] `WHO <room>` and `ROOMS`;
 //! - [`away`] — `AWAY`, and telling a sender its recipient is away;
+//! - [`whois`] — `WHOIS`, what the server knows of a name;
 //! - [`stats`] — `STATS`, allowed before `LOGIN` for monitors;
 //! - [`ping`] — `PING`, the barrier, and `PONG`;
 //! - [`quit`] — `QUIT`.
@@ -27,6 +28,7 @@ mod rooms;
 mod say;
 mod stats;
 mod who;
+mod whois;
 
 pub use away::AWAY_MAX;
 
@@ -63,6 +65,7 @@ impl<T: Write> Hub<T> {
             (Command::Part { room, text }, Some(me)) => self.part(key, &me, room, text),
             (Command::Rooms, Some(me)) => self.rooms(key, &me),
             (Command::Away { text }, Some(me)) => self.away(key, &me, text),
+            (Command::Whois { name }, Some(_)) => self.whois(key, name),
         }
     }
 }

@@ -150,6 +150,20 @@ impl<T: Write> Hub<T> {
         }
     }
 
+    /// `name` as this server knows it — online, seen before, an account,
+    /// or (in a cluster) heard of from other nodes — or `None`.
+    pub(in crate::server) fn known_as(&self, name: &str) -> Option<Rc<str>> {
+        if let Some(shown) = self.online.shown(name) {
+            return Some(Rc::clone(shown));
+        }
+        let here = match self.mailroom {
+            Mailroom::Journal => self.store.known_as(name),
+            Mailroom::JetStream => self.known_elsewhere_as(name),
+        };
+        here.or_else(|| self.rooms.name_as(name))
+            .or_else(|| self.account_as(name))
+    }
+
     /// The account `name` is, in any case, spelt as it was made.
     pub(in crate::server) fn account_as(&self, name: &str) -> Option<Rc<str>> {
         let auth = self.auth.as_ref()?;

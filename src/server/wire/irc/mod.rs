@@ -60,6 +60,7 @@ pub mod asked {
     pub const USERHOST: u8 = 11;
     pub const WHOIS: u8 = 12;
     pub const AWAY: u8 = 13;
+    pub const WHOWAS: u8 = 14;
 }
 
 /// Is this first line IRC's? Only registration starts a session.

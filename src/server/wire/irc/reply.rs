@@ -41,9 +41,7 @@ fn reply(event: &Event<'_>, viewer: &Viewer<'_>, voice: &Voice, out: &mut Vec<u8
             }
             None => who(out, voice, me, &voice.everyone, names),
         },
-        Event::Users(names)
-            if matches!(viewer.asked, asked::ISON | asked::USERHOST | asked::WHOIS) =>
-        {
+        Event::Users(names) if matches!(viewer.asked, asked::ISON | asked::USERHOST) => {
             super::whois::answer(out, voice, me, viewer, names)
         }
         Event::Users(names) => names_of(out, voice, me, &voice.everyone, names),
@@ -56,6 +54,20 @@ fn reply(event: &Event<'_>, viewer: &Viewer<'_>, voice: &Voice, out: &mut Vec<u8
             put(out, &[&format!(":{server}"), "NOTICE", me], Some(&text));
         }
         Event::Away { name, text, .. } => away(out, voice, viewer, name, text),
+        Event::Whois {
+            name,
+            online,
+            rooms,
+            away,
+        } => {
+            let who = super::whois::Whois {
+                name,
+                online,
+                rooms,
+                away,
+            };
+            super::whois::whois(out, voice, me, viewer.asked == asked::WHOWAS, &who)
+        }
         Event::Stats(line) if viewer.asked == asked::LUSERS => lusers(out, voice, me, line),
         Event::Stats(line) => put(out, &[&format!(":{server}"), "NOTICE", me], Some(line)),
         _ => {
@@ -120,7 +132,7 @@ fn welcome(out: &mut Vec<u8>, voice: &Voice, me: &str) {
         "CHANNELLEN=33",
         AWAYLEN,
         "PREFIX=(o)@",
-        "TARGMAX=PRIVMSG:,NOTICE:,JOIN:,PART:",
+        "TARGMAX=PRIVMSG:,NOTICE:,JOIN:,PART:,WHOIS:8",
         &linelen,
         "NETWORK=evchat",
     ];
@@ -269,6 +281,21 @@ fn error(out: &mut Vec<u8>, voice: &Voice, me: &str, asked: u8, code: ErrorCode,
             )
         }
         (asked::REGISTER, ErrorCode::BadRequest) => numeric(out, server, "432", me, &[me], text),
+        (asked::WHOIS, _) => {
+            numeric(out, server, "401", me, &[about], "No such nick/channel");
+            numeric(out, server, "318", me, &[about], "End of /WHOIS list")
+        }
+        (asked::WHOWAS, _) => {
+            numeric(
+                out,
+                server,
+                "406",
+                me,
+                &[about],
+                "There was no such nickname",
+            );
+            numeric(out, server, "369", me, &[about], "End of WHOWAS")
+        }
         (asked::PRIVMSG, ErrorCode::NoSuchUser) => {
             numeric(out, server, "401", me, &[about], "No such nick/channel")
         }

@@ -77,25 +77,18 @@ impl Irc {
             }
             "LUSERS" => self.ask(asked::LUSERS, b"STATS".to_vec()),
             // Who is online, told as each of these asks.
-            "ISON" | "USERHOST" | "WHOIS" => {
-                let (what, nicks) = match verb {
-                    "ISON" => (asked::ISON, m.params().join(" ")),
-                    "USERHOST" => (asked::USERHOST, m.params().join(" ")),
-                    // WHOIS [<server>] <nick>[,<nick>]
-                    _ => (
-                        asked::WHOIS,
-                        m.params()
-                            .last()
-                            .copied()
-                            .unwrap_or_default()
-                            .replace(',', " "),
-                    ),
+            "ISON" | "USERHOST" => {
+                let what = match verb {
+                    "ISON" => asked::ISON,
+                    _ => asked::USERHOST,
                 };
+                let nicks = m.params().join(" ");
                 if nicks.trim().is_empty() {
                     return self.need_more(answer, verb);
                 }
                 self.ask_about(what, Some(&nicks), b"WHO".to_vec());
             }
+            "WHOIS" | "WHOWAS" => self.whois(verb == "WHOWAS", m, answer),
             "MODE" => self.mode(m, answer),
             "AWAY" => self.away(m),
             _ => self.numeric(answer, "421", &[verb], "Unknown command"),
@@ -301,6 +294,33 @@ impl Irc {
         } else {
             let me = self.nick.clone().unwrap_or_default();
             self.numeric(answer, "221", &["+"], &me);
+        }
+    }
+
+    /// `WHOIS [<server>] <nick>[,<nick>...]` (up to 8 nicks, as
+    /// `TARGMAX` says) and `WHOWAS <nick>`: the hub's `WHOIS` of each.
+    fn whois(&mut self, whowas: bool, m: &Message<'_>, answer: &mut Vec<u8>) {
+        // WHOWAS <nick> [<count>]; WHOIS [<server>] <nick>.
+        let nicks = match whowas {
+            true => m.param(0),
+            false => m.params().last().copied(),
+        };
+        let Some(nicks) = nicks.filter(|n| !n.trim().is_empty()) else {
+            return self.numeric(answer, "431", &[], "No nickname given");
+        };
+        let max = if whowas { 1 } else { 8 };
+        for nick in nicks.split(',').filter(|n| !n.is_empty()).take(max) {
+            if !is_valid_name(nick) {
+                let (code, text, end, ended) = match whowas {
+                    true => ("406", "There was no such nickname", "369", "End of WHOWAS"),
+                    false => ("401", "No such nick/channel", "318", "End of /WHOIS list"),
+                };
+                self.numeric(answer, code, &[nick], text);
+                self.numeric(answer, end, &[nick], ended);
+                continue;
+            }
+            let what = if whowas { asked::WHOWAS } else { asked::WHOIS };
+            self.ask_about(what, Some(nick), format!("WHOIS {nick}").into_bytes());
         }
     }
 

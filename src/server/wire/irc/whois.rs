@@ -1,5 +1,6 @@
-//! `ISON`, `USERHOST` and `WHOIS`: answered from who is online (the
-//! hub's `USERS`), for the nicks the client asked about.
+//! `ISON` and `USERHOST`: answered from who is online (the hub's
+//! `USERS`), for the nicks the client asked about; `WHOIS` and `WHOWAS`:
+//! from the hub's `WHOIS` of one nick.
 
 use super::asked;
 use super::reply::numeric;
@@ -37,19 +38,60 @@ pub(super) fn answer(
                 .collect();
             numeric(out, server, "302", me, &[], &on.join(" "));
         }
-        _ => {
-            for nick in wanted.take(8) {
-                match found(nick) {
-                    Some(n) => {
-                        numeric(out, server, "311", me, &[n, n, "evchat", "*"], n);
-                        numeric(out, server, "312", me, &[n, server], "evchat");
-                    }
-                    None => numeric(out, server, "401", me, &[nick], "No such nick/channel"),
-                }
-                numeric(out, server, "318", me, &[nick], "End of /WHOIS list");
-            }
-        }
+        _ => {}
     }
+}
+
+/// The hub's `WHOIS` of one nick, as `WHOIS` (`311`, `319` its channels,
+/// `312`, `301` if away, `318`; `401` if offline) or as `WHOWAS` (`314`,
+/// `312` saying whether it is online, `369`).
+pub(super) fn whois(out: &mut Vec<u8>, voice: &Voice, me: &str, whowas: bool, who: &Whois<'_>) {
+    let server = &*voice.server;
+    let n = who.name;
+    if whowas {
+        numeric(out, server, "314", me, &[n, n, "evchat", "*"], n);
+        let state = if who.online {
+            "online now"
+        } else {
+            "known, offline"
+        };
+        numeric(out, server, "312", me, &[n, server], state);
+        return numeric(out, server, "369", me, &[n], "End of WHOWAS");
+    }
+    if !who.online {
+        numeric(out, server, "401", me, &[n], "No such nick/channel");
+        return numeric(out, server, "318", me, &[n], "End of /WHOIS list");
+    }
+    numeric(out, server, "311", me, &[n, n, "evchat", "*"], n);
+    // Channels within one line each.
+    let mut line = String::new();
+    for room in who.rooms {
+        if line.len() + room.len() > 400 {
+            numeric(out, server, "319", me, &[n], &line);
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(room);
+    }
+    if !line.is_empty() {
+        numeric(out, server, "319", me, &[n], &line);
+    }
+    numeric(out, server, "312", me, &[n, server], "evchat");
+    if let Some((_, text)) = who.away {
+        let text = super::encode::one_line(text, "Away");
+        numeric(out, server, "301", me, &[n], &text);
+    }
+    numeric(out, server, "318", me, &[n], "End of /WHOIS list");
+}
+
+/// A `WHOIS` answer's parts.
+pub(super) struct Whois<'a> {
+    pub name: &'a str,
+    pub online: bool,
+    pub rooms: &'a [&'a str],
+    pub away: Option<(&'a str, &'a str)>,
 }
 
 /// Does `name` match the IRC mask `mask` (`*` any run, `?` any one
