@@ -299,11 +299,15 @@ fn away_is_set_with_a_command_and_anothers_is_shown_as_text() {
     assert_eq!(next_message(&mut bob).2, "are you there");
     open_chat(&mut tab, "@bob");
     row(&mut tab, "bob is away: <img src=x onerror=alert(1)> out");
+    bob.send("JOIN #bobs");
+    bob.expect("JOIN bob #bobs ");
+    say(&mut tab, "/list");
+    row(&mut tab, "rooms (1): #bobs (1)");
     say(&mut tab, "/whois BOB");
     tab.wait(
         "bob's whois",
         "[...document.querySelectorAll('#messages .row .text')].some((t) =>
-           /^bob is away since \\d\\d:\\d\\d \\(in no room\\): <img src=x onerror=alert\\(1\\)> out$/
+           /^bob is away since \\d\\d:\\d\\d \\(in #bobs\\): <img src=x onerror=alert\\(1\\)> out$/
              .test(t.textContent))",
     );
     assert_eq!(

@@ -428,3 +428,34 @@ fn whois_and_whowas_tell_channels_away_and_who_was_here() {
         ]
     );
 }
+
+#[test]
+fn list_tells_every_room_and_its_members() {
+    let server = server(&[]);
+    let mut bob = server.login("bob");
+    for room in ["#Rust", "#go"] {
+        bob.send(&format!("JOIN {room}"));
+        bob.expect(&format!("JOIN bob {room} "));
+    }
+    let (mut alice, _) = Irc::register(&server, "alice", false);
+    alice.send("JOIN #rust");
+    alice.until(|l| l.contains(" 366 alice #Rust "));
+    alice.send("LIST");
+    alice.send("LIST #GO,#nope");
+    assert_eq!(
+        alice.sync(),
+        [
+            ":evchat-test 321 alice Channel :Users  Name",
+            ":evchat-test 322 alice #Rust 2 :",
+            ":evchat-test 322 alice #go 1 :",
+            ":evchat-test 323 alice :End of /LIST",
+            ":evchat-test 321 alice Channel :Users  Name",
+            ":evchat-test 322 alice #go 1 :",
+            ":evchat-test 323 alice :End of /LIST",
+        ]
+    );
+    // The line protocol's own.
+    bob.send("LIST");
+    let got = bob.sync();
+    assert_eq!(got.last().unwrap(), "LIST #Rust 2 #go 1", "{got:?}");
+}

@@ -418,6 +418,10 @@ fn away_is_typed_as_a_command_and_anothers_is_shown_as_text() {
     assert!(rows[at].ends_with(": gone^[[2J"), "{screen}");
     assert!(rows[at + 1].trim() == "far", "{screen}");
     assert!(!term.raw().windows(4).any(|w| w == b"\x1b[2J"), "{screen}");
+    term.type_text("/list\r");
+    term.wait_for("the rooms", |rows| {
+        rows.iter().any(|r| r == "* there is no room yet")
+    });
     term.type_text("/whois MALLORY\r");
     term.type_text("/whois nobody\r");
     let rows = term.wait_for("the whois answers", |rows| {

@@ -47,6 +47,7 @@ const evchatInput = (() => {
     ['/go #rust', 'go to a room you are in (/go: to Everyone)'],
     ['/part [#r] [bye]', 'leave a room (without a name: this one)'],
     ['/rooms', 'the rooms you are in'],
+    ['/list', 'every room, with its number of members'],
     ['/whois bob', 'is bob online, away or offline, and in which rooms'],
     ['/away [text]', 'mark yourself away (/away alone: back)'],
     ['/who [#rust]', 'who is online (in a room)'],
@@ -81,6 +82,7 @@ const evchatInput = (() => {
       case 'join': return { command: 'join', room: room(rest) };
       case 'go': return { command: 'go', room: rest ? room(rest) : null };
       case 'rooms': return { command: 'rooms' };
+      case 'list': return { command: 'list' };
       case 'part':
         if (first.startsWith('#')) return { command: 'part', room: room(first), text: text(after) };
         return { command: 'part', room: null, text: text(rest) };

@@ -1,6 +1,6 @@
 /*
- * Rooms on the page: the frames about them (JOIN, PART, ROOMS, USERS
- * #room), the commands that name them (/join, /part, /go, /rooms,
+ * Rooms on the page: the frames about them (JOIN, PART, ROOMS, LIST, USERS
+ * #room), the commands that name them (/join, /part, /go, /rooms, /list,
  * /who #room), and which room messages came at login or on entering.
  * Kept apart from app.js, which speaks the rest of the protocol.
  *
@@ -54,6 +54,14 @@ const evchatRooms = (() => {
           chats.rooms().filter((c) => !keys.has(c.key)).forEach((c) => chats.drop(c.key));
           if (askedRooms) rows.note(rooms.length ? 'your rooms: ' + rooms.join(', ') : 'you are in no room');
           askedRooms = false;
+          return true;
+        }
+        case 'LIST': {
+          // Every room: name, members, name, members...
+          const words = rest.split(' ').filter(Boolean);
+          const all = [];
+          for (let i = 0; i + 1 < words.length; i += 2) all.push(words[i] + ' (' + words[i + 1] + ')');
+          rows.note(all.length ? 'rooms (' + all.length + '): ' + all.join(', ') : 'there is no room yet');
           return true;
         }
         case 'USERS': {
@@ -115,6 +123,9 @@ const evchatRooms = (() => {
         case 'rooms':
           askedRooms = true;
           send('ROOMS');
+          return null;
+        case 'list':
+          send('LIST');
           return null;
         case 'who':
           if (!room) return undefined;

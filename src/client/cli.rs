@@ -251,6 +251,7 @@ pub(crate) fn act(
             }
         },
         Action::Rooms => sender.rooms(),
+        Action::List => sender.list(),
         Action::Away(text) => sender.away(text.as_deref()),
         Action::Whois(name) => sender.whois(&name),
         Action::Go(room) => {

@@ -90,6 +90,14 @@ pub fn render_as(event: &Event, me: &str, missed: bool) -> Option<String> {
             let names: Vec<_> = names.iter().map(|n| visible_line(n)).collect();
             format!("* {} ({}): {}", name(room), names.len(), names.join(", "))
         }
+        Event::List(rooms) if rooms.is_empty() => "* there is no room yet".to_owned(),
+        Event::List(rooms) => {
+            let rooms: Vec<_> = rooms
+                .iter()
+                .map(|(r, n)| format!("{} ({n})", visible_line(r)))
+                .collect();
+            format!("* rooms ({}): {}", rooms.len(), rooms.join(", "))
+        }
         Event::Rooms(rooms) if rooms.is_empty() => "* you are in no room".to_owned(),
         Event::Rooms(rooms) => {
             let rooms: Vec<_> = rooms.iter().map(|r| visible_line(r)).collect();

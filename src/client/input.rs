@@ -40,6 +40,8 @@ pub enum Action {
         text: Option<String>,
     },
     Rooms,
+    /// Every room there is.
+    List,
     /// What the server knows of a name.
     Whois(String),
     /// Away with a text, or back without.
@@ -69,6 +71,7 @@ pub const HELP: &str = concat!(
     "  /go                plain lines go to everyone again\n",
     "  /part [#r] [bye]   leave a room (the current one without a name)\n",
     "  /rooms             list the rooms you are in\n",
+    "  /list              list every room, with its number of members\n",
     "  /whois bob         is bob online, away or offline, and in which rooms\n",
     "  /away [text]       mark yourself away; /away alone: back\n",
     "  /who [#rust]       list online users (of a room)\n",
@@ -142,6 +145,7 @@ pub fn interpret(line: &str, default_to: &[String]) -> Action {
             "go" if rest.is_empty() => Ok(Action::Go(None)),
             "go" => room(rest).map(|r| Action::Go(Some(r))),
             "rooms" => Ok(Action::Rooms),
+            "list" => Ok(Action::List),
             "part" if first.starts_with('#') => room(first).map(|r| Action::Part {
                 room: Some(r),
                 text: text(after),
@@ -388,6 +392,7 @@ mod tests {
         assert!(matches!(interpret("/join rust", &[]), Action::Problem(_)));
         assert_eq!(interpret("/who #rust", &[]), Action::WhoIn("#rust".into()));
         assert_eq!(interpret("/rooms", &[]), Action::Rooms);
+        assert_eq!(interpret("/LIST", &[]), Action::List);
         assert_eq!(
             interpret("/away at lunch ", &[]),
             Action::Away(Some("at lunch".into()))

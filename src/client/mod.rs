@@ -201,6 +201,11 @@ impl Sender {
         })
     }
 
+    /// Asks which rooms there are; the answer arrives as [`Event::List`].
+    pub fn list(&self) -> Result<(), Error> {
+        self.send(&Command::List)
+    }
+
     /// Asks which rooms you are in; the answer arrives as [`Event::Rooms`].
     pub fn rooms(&self) -> Result<(), Error> {
         self.send(&Command::Rooms)

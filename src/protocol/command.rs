@@ -68,6 +68,8 @@ pub enum Command<'a> {
     },
     /// `ROOMS`: the rooms the user is in.
     Rooms,
+    /// `LIST`: every room, with its number of members.
+    List,
     /// `WHOIS <name>`: whether a name is online, away or known, and its
     /// rooms.
     Whois {
@@ -123,6 +125,7 @@ impl<'a> Command<'a> {
             } => put(&["PART", room, t.escaped()]),
             Command::Part { room, text: None } => put(&["PART", room]),
             Command::Rooms => put(&["ROOMS"]),
+            Command::List => put(&["LIST"]),
             Command::Whois { name } => put(&["WHOIS", name]),
             Command::Away { text: Some(t) } => put(&["AWAY", t.escaped()]),
             Command::Away { text: None } => put(&["AWAY"]),
@@ -318,6 +321,11 @@ pub fn parse(frame: &[u8]) -> Result<Option<Command<'_>>, ParseError> {
             return Err(ParseError::ExtraField("ROOMS"));
         }
         Command::Rooms
+    } else if is("LIST") {
+        if rest.is_some() {
+            return Err(ParseError::ExtraField("LIST"));
+        }
+        Command::List
     } else if is("LOGIN") {
         const USAGE: &str = "LOGIN <name> [<password>]";
         let rest = rest.ok_or(ParseError::MissingField(USAGE))?;
@@ -501,6 +509,8 @@ mod tests {
             Some(Command::WhoIn { room: "#a" })
         );
         assert_eq!(parse(b"ROOMS").unwrap(), Some(Command::Rooms));
+        assert_eq!(parse(b"list").unwrap(), Some(Command::List));
+        assert!(parse(b"LIST #a").is_err());
         assert_eq!(parse(b"AWAY").unwrap(), Some(Command::Away { text: None }));
         assert_eq!(
             parse(b"whois Bob").unwrap(),

@@ -45,6 +45,8 @@ pub enum Event<'a> {
     RoomUsers { room: &'a str, names: &'a [&'a str] },
     /// `ROOMS <room> ...`: the rooms a user is in.
     Rooms(&'a [&'a str]),
+    /// `LIST <room> <members> ...`: every room and its number of members.
+    List(&'a [(&'a str, usize)]),
     /// `JOIN <name> <room> <time>`: `name` joined `room`.
     Join {
         name: &'a str,
@@ -112,6 +114,16 @@ impl Event<'_> {
                 for room in rooms {
                     out.push(b' ');
                     out.extend_from_slice(room.as_bytes());
+                }
+                out.push(b'\n');
+            }
+            Event::List(rooms) => {
+                out.extend_from_slice(b"LIST");
+                for (room, members) in rooms {
+                    out.push(b' ');
+                    out.extend_from_slice(room.as_bytes());
+                    out.push(b' ');
+                    out.extend_from_slice(members.to_string().as_bytes());
                 }
                 out.push(b'\n');
             }

@@ -97,6 +97,8 @@ pub enum ServerFrame {
     },
     /// The rooms the user is in.
     Rooms(Vec<String>),
+    /// Every room and its number of members, the most first.
+    List(Vec<(String, usize)>),
     /// `name` joined `room` (the user's own `JOIN` confirms theirs).
     Join {
         name: String,
@@ -239,6 +241,18 @@ impl ServerFrame {
                     },
                     _ => ServerFrame::Users(names),
                 }
+            }
+            "LIST" => {
+                let words: Vec<&str> = fields.rest().map_or(Vec::new(), |r| r.split(' ').collect());
+                let mut rooms = Vec::with_capacity(words.len() / 2);
+                for pair in words.chunks(2) {
+                    let [room, members] = pair else {
+                        return Err(bad());
+                    };
+                    let members = members.parse().map_err(|_| bad())?;
+                    rooms.push(((*room).to_owned(), members));
+                }
+                ServerFrame::List(rooms)
             }
             "ROOMS" => ServerFrame::Rooms(
                 fields
@@ -391,6 +405,11 @@ mod tests {
                 ServerFrame::Rooms(vec!["#a".into(), "#b".into()]),
             ),
             ("ROOMS", ServerFrame::Rooms(vec![])),
+            (
+                "LIST #a 3 #b 1",
+                ServerFrame::List(vec![("#a".into(), 3), ("#b".into(), 1)]),
+            ),
+            ("LIST", ServerFrame::List(vec![])),
             (
                 &format!("JOIN al #r {at}"),
                 ServerFrame::Join {

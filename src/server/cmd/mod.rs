@@ -9,7 +9,7 @@
 //! - [`msg`] — `MSG`, private messages, held for offline users, and
 //!   [`msg_rooms`] when rooms are among its targets;
 //! - [`join`], [`part`] — `JOIN` and `PART` a room;
-//! - [`who`] — `WHO`, and [`rooms`] `WHO <room>` and `ROOMS`;
+//! - [`who`] — `WHO`, and [`rooms`] `WHO <room>`, `ROOMS` and `LIST`;
 //! - [`away`] — `AWAY`, and telling a sender its recipient is away;
 //! - [`whois`] — `WHOIS`, what the server knows of a name;
 //! - [`stats`] — `STATS`, allowed before `LOGIN` for monitors;
@@ -64,6 +64,7 @@ impl<T: Write> Hub<T> {
             (Command::Join { room }, Some(me)) => self.join(key, &me, room),
             (Command::Part { room, text }, Some(me)) => self.part(key, &me, room, text),
             (Command::Rooms, Some(me)) => self.rooms(key, &me),
+            (Command::List, Some(_)) => self.list(key),
             (Command::Away { text }, Some(me)) => self.away(key, &me, text),
             (Command::Whois { name }, Some(_)) => self.whois(key, name),
         }

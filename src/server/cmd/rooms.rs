@@ -1,4 +1,6 @@
 //! `ROOMS` → `ROOMS <room> ...`: the rooms one is in, in the order joined;
+//! `LIST` → `LIST <room> <members> ...`: every room, the most members
+//! first (a unit of work per room);
 //! `WHO <room>` → `USERS <room> <name> ...`: a room's members online, in
 //! byte order (members only: `ERR 403`).
 
@@ -13,6 +15,14 @@ impl<T: Write> Hub<T> {
         let rooms: Vec<&str> = rooms.iter().map(|r| &**r).collect();
         self.seal_for(key);
         self.reply(key, &Event::Rooms(&rooms));
+    }
+
+    pub(super) fn list(&mut self, key: usize) {
+        let all = self.rooms.listing();
+        self.charge(key, all.len() as u64);
+        let all: Vec<(&str, usize)> = all.iter().map(|(r, n)| (&**r, *n)).collect();
+        self.seal_for(key);
+        self.reply(key, &Event::List(&all));
     }
 
     pub(super) fn who_in(&mut self, key: usize, me: &str, room: &str) {

@@ -240,6 +240,18 @@ impl Rooms {
         self.memberships.contains_key(name)
     }
 
+    /// Every room, as shown, with its number of members (online or not):
+    /// the most members first, then by name.
+    pub fn listing(&self) -> Vec<(Rc<str>, usize)> {
+        let mut all: Vec<(Rc<str>, usize)> = self
+            .rooms
+            .values()
+            .map(|r| (Rc::clone(&r.name), r.members.len()))
+            .collect();
+        all.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        all
+    }
+
     /// `name`'s rooms, as shown, in the order joined.
     pub fn rooms_of(&self, name: &str) -> Vec<Rc<str>> {
         self.memberships

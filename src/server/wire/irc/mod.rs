@@ -61,6 +61,7 @@ pub mod asked {
     pub const WHOIS: u8 = 12;
     pub const AWAY: u8 = 13;
     pub const WHOWAS: u8 = 14;
+    pub const LIST: u8 = 15;
 }
 
 /// Is this first line IRC's? Only registration starts a session.

@@ -54,6 +54,7 @@ fn reply(event: &Event<'_>, viewer: &Viewer<'_>, voice: &Voice, out: &mut Vec<u8
             put(out, &[&format!(":{server}"), "NOTICE", me], Some(&text));
         }
         Event::Away { name, text, .. } => away(out, voice, viewer, name, text),
+        Event::List(rooms) => list(out, voice, viewer, rooms),
         Event::Whois {
             name,
             online,
@@ -169,6 +170,24 @@ fn away(out: &mut Vec<u8>, voice: &Voice, viewer: &Viewer<'_>, name: &str, text:
     }
     let text = super::encode::one_line(text.unwrap_or_default(), "Away");
     numeric(out, server, "301", me, &[name], &text);
+}
+
+/// `LIST`: `321`, a `322` per room (of those asked about, if any) with
+/// its members and no topic, `323`.
+fn list(out: &mut Vec<u8>, voice: &Voice, viewer: &Viewer<'_>, rooms: &[(&str, usize)]) {
+    let me = viewer.nick.unwrap_or("*");
+    let server = &*voice.server;
+    let named: Option<Vec<&str>> = viewer.about.map(|a| a.split(',').collect());
+    numeric(out, server, "321", me, &["Channel"], "Users  Name");
+    for (room, members) in rooms {
+        let asked = named
+            .as_ref()
+            .is_none_or(|n| n.iter().any(|c| c.eq_ignore_ascii_case(room)));
+        if asked {
+            numeric(out, server, "322", me, &[room, &members.to_string()], "");
+        }
+    }
+    numeric(out, server, "323", me, &[], "End of /LIST");
 }
 
 /// `NAMES`: 353 lines of names within 512 bytes, then 366.

@@ -89,6 +89,12 @@ impl Irc {
                 self.ask_about(what, Some(&nicks), b"WHO".to_vec());
             }
             "WHOIS" | "WHOWAS" => self.whois(verb == "WHOWAS", m, answer),
+            // LIST [#a,#b]: every room, or those named (other filters, as
+            // ELIST's, are not offered: every room is listed).
+            "LIST" => {
+                let named = m.param(0).filter(|p| p.starts_with('#'));
+                self.ask_about(asked::LIST, named, b"LIST".to_vec());
+            }
             "MODE" => self.mode(m, answer),
             "AWAY" => self.away(m),
             _ => self.numeric(answer, "421", &[verb], "Unknown command"),
