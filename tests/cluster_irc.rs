@@ -57,7 +57,7 @@ fn an_irc_user_on_one_node_talks_with_a_line_user_on_another() {
         got.contains(&":bob!bob@evchat PRIVMSG #rust :from lines on b".to_owned()),
         "{got:#?}"
     );
-    // WHOIS and ISON know the users of other nodes.
+    // WHOIS (with the channels) and ISON know the users of other nodes.
     alice.send("ISON bob nobody");
     alice.send("WHOIS bob");
     let answers = alice.until(|l| l.contains(" 318 "));
@@ -66,6 +66,7 @@ fn an_irc_user_on_one_node_talks_with_a_line_user_on_another() {
         [
             ":evchat-test 303 alice :bob",
             ":evchat-test 311 alice bob bob evchat * :bob",
+            ":evchat-test 319 alice bob :#rust",
             ":evchat-test 312 alice bob evchat-test :evchat",
             ":evchat-test 318 alice bob :End of /WHOIS list",
         ]
