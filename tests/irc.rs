@@ -160,7 +160,8 @@ fn held_mail_and_a_rooms_history_come_at_registration_with_their_times() {
     assert!(held.starts_with("@time=20"), "{held}");
     find(":alice!alice@evchat JOIN #rust");
     // The channel's names follow its JOIN, as after a JOIN of one's own.
-    find(":evchat-test 353 * = #rust :alice bob");
+    find(":evchat-test 353 alice = #rust :alice bob");
+    find(":evchat-test 366 alice #rust :End of /NAMES list");
     let said = find("PRIVMSG #rust :said while away");
     assert!(said.starts_with("@time=20"), "{said}");
 }
@@ -246,7 +247,7 @@ fn ison_userhost_and_whois_tell_who_is_online() {
     let server = server(&[]);
     let _bob = server.login("bob");
     let (mut alice, _) = Irc::register(&server, "alice", false);
-    alice.send("ISON bob carol alice");
+    alice.send("ISON bob carol alice BOB");
     alice.send("USERHOST bob carol");
     alice.send("WHOIS bob");
     alice.send("WHOIS carol");
@@ -263,7 +264,7 @@ fn ison_userhost_and_whois_tell_who_is_online() {
             ":evchat-test 318 alice bob :End of /WHOIS list",
             ":evchat-test 401 alice carol :No such nick/channel",
             ":evchat-test 318 alice carol :End of /WHOIS list",
-            ":evchat-test 352 alice b* bob evchat evchat-test bob H :0 bob",
+            ":evchat-test 352 alice * bob evchat evchat-test bob H :0 bob",
             ":evchat-test 315 alice b* :End of /WHO list",
             ":evchat-test 352 alice #everyone alice evchat evchat-test alice H :0 alice",
             ":evchat-test 352 alice #everyone bob evchat evchat-test bob H :0 bob",
@@ -458,4 +459,29 @@ fn list_tells_every_room_and_its_members() {
     bob.send("LIST");
     let got = bob.sync();
     assert_eq!(got.last().unwrap(), "LIST #Rust 2 #go 1", "{got:?}");
+}
+
+#[test]
+fn mode_queries_lusers_and_a_join_of_the_everyone_channel_say_what_clients_expect() {
+    let server = server(&[]);
+    let mut bob = server.login("bob");
+    bob.send("JOIN #rust");
+    bob.expect("JOIN bob #rust ");
+    let (mut alice, _) = Irc::register(&server, "alice", false);
+    alice.send("MODE alice");
+    alice.send("MODE #rust");
+    // Always in the everyone channel: rejoining it (as a client does
+    // after a reconnect) is answered by nothing.
+    alice.send("JOIN #everyone");
+    alice.send("LUSERS");
+    assert_eq!(
+        alice.sync(),
+        [
+            ":evchat-test 221 alice +",
+            ":evchat-test 324 alice #rust +",
+            ":evchat-test 251 alice :There are 2 users and 0 invisible on 1 servers",
+            ":evchat-test 254 alice 2 :channels formed",
+            ":evchat-test 255 alice :I have 2 clients and 0 servers",
+        ]
+    );
 }

@@ -150,25 +150,27 @@ impl<T: Write> Hub<T> {
                 continue;
             }
             if catch_up.resume.is_none() {
-                let join = encoded(&Event::Join {
+                let mut join = encoded(&Event::Join {
                     name: &name,
                     room: &room,
                     time: time.as_str(),
                 });
-                bytes += join.len();
-                frames.push(join);
                 if self.queues.writes_for_each_reader(key) {
                     // An IRC client lists a channel's members from the
-                    // names that follow its JOIN.
+                    // names that follow its JOIN: in one chunk with it, so
+                    // its encoding knows whose they are.
                     let online = self.online_members(&room);
                     let names: Vec<&str> = online.iter().map(|n| &**n).collect();
-                    let users = encoded(&Event::RoomUsers {
+                    let mut both = join.to_vec();
+                    Event::RoomUsers {
                         room: &room,
                         names: &names,
-                    });
-                    bytes += users.len();
-                    frames.push(users);
+                    }
+                    .encode(&mut both);
+                    join = Rc::from(both);
                 }
+                bytes += join.len();
+                frames.push(join);
             }
             // A room's history may be larger than a window: the window ends
             // inside it, and the next one goes on from there.

@@ -45,6 +45,9 @@ fn frames(
     // IRC's lines are a little longer than the canonical ones.
     out.reserve(lines.len() + lines.len() / 2);
     let mut at = 0;
+    // The name of the last `JOIN` line: a `USERS` of its room right after
+    // it (a login's catch-up) is for that name, whose numerics name it.
+    let mut joined: Option<&[u8]> = None;
     while at < lines.len() {
         let rest = &lines[at..];
         let end = memchr::memchr(b'\n', rest).map_or(rest.len(), |lf| lf + 1);
@@ -58,12 +61,42 @@ fn frames(
         if plain_message(line, out, voice, tags) {
             continue;
         }
+        let join = std::mem::take(&mut joined);
+        if let Some(names) = line.strip_prefix(b"USERS ") {
+            if let Some(me) = join.and_then(|j| names_for(j, names)) {
+                let names: Vec<&str> = names_words(names);
+                reply::names(out, voice, me, &names);
+                continue;
+            }
+        }
+        if let Some(rest) = line.strip_prefix(b"JOIN ") {
+            joined = Some(rest);
+        }
         match std::str::from_utf8(line) {
             Ok(line) => frame(line, out, voice, tags),
             // The hub writes UTF-8; never trusted blindly all the same.
             Err(_) => frame(&String::from_utf8_lossy(line), out, voice, tags),
         }
     }
+}
+
+/// The joiner's name, if `users` (`#room a b ...`) is the room that
+/// `join` (`<name> <room> <time>`) joined.
+fn names_for<'a>(join: &'a [u8], users: &[u8]) -> Option<&'a str> {
+    let (name, rest) = cut_bytes(join)?;
+    let (room, _) = cut_bytes(rest)?;
+    let (users_room, _) = cut_bytes(users).unwrap_or((users, &[]));
+    let same = room.eq_ignore_ascii_case(users_room);
+    same.then(|| std::str::from_utf8(name).ok()).flatten()
+}
+
+/// The words of a `USERS` frame (UTF-8 by the hub's making).
+fn names_words(users: &[u8]) -> Vec<&str> {
+    std::str::from_utf8(users)
+        .unwrap_or_default()
+        .split(' ')
+        .filter(|n| !n.is_empty())
+        .collect()
 }
 
 /// Writes `SAY <from> <time> <text>` or `MSG <from> <to> <time> <text>`

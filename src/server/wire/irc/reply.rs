@@ -95,6 +95,15 @@ pub(super) fn numeric(
     put(out, &words, Some(text));
 }
 
+/// Appends `:<server> <code> <nick> <params...>`, with no trailing text
+/// (`221 <nick> +`: a client reads any word after the modes as modes).
+pub(super) fn numeric_bare(out: &mut Vec<u8>, server: &str, code: &str, me: &str, params: &[&str]) {
+    let source = format!(":{server}");
+    let mut words = vec![source.as_str(), code, me];
+    words.extend_from_slice(params);
+    put(out, &words, None);
+}
+
 /// 001–005 and the MOTD's absence: registration is complete.
 fn welcome(out: &mut Vec<u8>, voice: &Voice, me: &str) {
     let server = &*voice.server;
@@ -228,7 +237,9 @@ fn lusers(out: &mut Vec<u8>, voice: &Voice, me: &str, stats: &str) {
             .unwrap_or("0")
     };
     let users = figure("users");
-    let rooms = figure("rooms");
+    // The everyone channel is a channel too.
+    let rooms = figure("rooms").parse::<u64>().unwrap_or(0) + 1;
+    let rooms = &rooms.to_string();
     let text = format!("There are {users} users and 0 invisible on 1 servers");
     numeric(out, server, "251", me, &[], &text);
     numeric(out, server, "254", me, &[rooms], "channels formed");
@@ -245,13 +256,19 @@ fn lusers(out: &mut Vec<u8>, voice: &Voice, me: &str, stats: &str) {
 /// `WHO`: one 352 per member, then 315.
 fn who(out: &mut Vec<u8>, voice: &Voice, me: &str, channel: &str, names: &[&str]) {
     let server = &*voice.server;
+    // A mask's answers are in no channel in particular.
+    let in_channel = if channel.starts_with('#') {
+        channel
+    } else {
+        "*"
+    };
     for name in names {
         numeric(
             out,
             server,
             "352",
             me,
-            &[channel, name, "evchat", server, name, "H"],
+            &[in_channel, name, "evchat", server, name, "H"],
             &format!("0 {name}"),
         );
     }
@@ -287,7 +304,15 @@ fn error(out: &mut Vec<u8>, voice: &Voice, me: &str, asked: u8, code: ErrorCode,
                 "Nickname is already in use",
             )
         }
-        (asked::REGISTER, ErrorCode::NotLoggedIn) => numeric(out, server, "464", me, &[], text),
+        (asked::REGISTER, ErrorCode::NotLoggedIn) => {
+            // The line protocol's advice (`LOGIN <name> <password>`) is
+            // not an IRC user's: theirs is PASS.
+            let text = match text.contains("LOGIN") {
+                true => "Password required: connect with your password (PASS; irssi -w <password>)",
+                false => text,
+            };
+            numeric(out, server, "464", me, &[], text)
+        }
         // NICK once registered: a second LOGIN, refused.
         (asked::REGISTER, ErrorCode::BadRequest) if text.starts_with("already logged in") => {
             numeric(

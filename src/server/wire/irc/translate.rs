@@ -210,7 +210,9 @@ impl Irc {
         }
         for channel in channels.split(',').filter(|c| !c.is_empty()) {
             if channel.eq_ignore_ascii_case(&self.config.everyone) {
-                self.ask(asked::NAMES, b"WHO".to_vec());
+                // Always in it: a JOIN of a channel one is in says nothing
+                // (a client rejoining after a reconnect expects no answer).
+                continue;
             } else if !is_valid_room(channel) {
                 self.numeric(
                     answer,
@@ -294,12 +296,12 @@ impl Irc {
         let Some(target) = m.param(0) else {
             return self.need_more(answer, "MODE");
         };
+        let me = self.nick.as_deref().unwrap_or("*");
+        let server = &self.config.server;
         if target.starts_with('#') {
-            let target = target.to_owned();
-            self.numeric(answer, "324", &[&target, "+"], "");
+            super::reply::numeric_bare(answer, server, "324", me, &[target, "+"]);
         } else {
-            let me = self.nick.clone().unwrap_or_default();
-            self.numeric(answer, "221", &["+"], &me);
+            super::reply::numeric_bare(answer, server, "221", me, &["+"]);
         }
     }
 

@@ -26,7 +26,13 @@ pub(super) fn answer(
     match viewer.asked {
         asked::ISON => {
             // A line holds a few thousand nicks at most; answered up to 512.
-            let on: Vec<&str> = wanted.take(512).filter_map(found).collect();
+            // A user asked about in two spellings is listed once.
+            let mut seen = std::collections::HashSet::new();
+            let on: Vec<&str> = wanted
+                .take(512)
+                .filter_map(found)
+                .filter(|n| seen.insert(*n))
+                .collect();
             numeric(out, server, "303", me, &[], &on.join(" "));
         }
         asked::USERHOST => {
