@@ -5,7 +5,8 @@
 //! room remembers, oldest first, before anything newer. Joining a room one
 //! is in answers again, to the joiner alone, and repeats nothing. A join
 //! past `--max-rooms` or `--max-rooms-per-user` is `ERR 507`, changing
-//! nothing.
+//! nothing. With IRC on, the everyone channel's name (`--everyone`) is
+//! not a room: `ERR 400`.
 
 use crate::protocol::{ErrorCode, Event};
 use crate::server::hub::Hub;
@@ -15,6 +16,15 @@ use std::rc::Rc;
 
 impl<T: Write> Hub<T> {
     pub(super) fn join(&mut self, key: usize, me: &Rc<str>, room: &str) {
+        let everyone = self.limits.irc.as_ref().map(|irc| &irc.everyone);
+        if everyone.is_some_and(|e| e.eq_ignore_ascii_case(room)) {
+            // IRC's channel of everyone online: a room of that name would
+            // be out of IRC users' reach and mixed into it.
+            let text = format!(
+                "{room} is everyone online (IRC's channel for SAY), not a room: pick another name"
+            );
+            return self.reply_err(key, ErrorCode::BadRequest, &text);
+        }
         if self.cluster.is_some() {
             return self.join_in_cluster(key, me, room);
         }

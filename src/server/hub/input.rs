@@ -155,6 +155,11 @@ impl<T: Write> Hub<T> {
                 }
             }
             Input::Answer(bytes) => {
+                // What the dialect answered itself was asked: activity.
+                let now = self.now;
+                if let Some(session) = self.queues.sessions.get_mut(key) {
+                    session.intake.heard(now);
+                }
                 self.charge(key, 1);
                 self.push_wire(key, &bytes, false);
             }

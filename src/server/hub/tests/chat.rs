@@ -281,3 +281,31 @@ fn split_utf8_and_escapes_are_judged_on_whole_frames() {
     assert_eq!(sender.len(), 2, "{sender:?}");
     assert!(sender[1].starts_with("ERR 400 "), "{sender:?}");
 }
+
+#[test]
+fn what_an_irc_connection_answers_itself_counts_as_activity() {
+    let mut h = Harness::new();
+    let irc = h.connect();
+    h.send(irc, "NICK ann\r\nUSER ann 0 * :a\r\n");
+    h.turn_for(irc);
+    // MOTD and VERSION never reach the hub as frames: the dialect answers.
+    h.at(50);
+    h.send(irc, "MOTD\r\n");
+    h.at(100);
+    h.send(irc, "VERSION\r\n");
+    h.at(150);
+    let lines = h.turn_for(irc);
+    assert!(
+        lines
+            .iter()
+            .all(|l| !l.contains("408") && !l.starts_with("ERROR")),
+        "{lines:?}"
+    );
+    // Silent for the timeout since the VERSION: closed.
+    h.at(161);
+    let lines = h.turn_for(irc);
+    assert!(
+        lines.iter().any(|l| l.contains("idle for 60 s")),
+        "{lines:?}"
+    );
+}

@@ -76,7 +76,8 @@ impl Irc {
                 self.register();
             }
             _ => {
-                let sub = m.param(0).unwrap_or_default().to_owned();
+                let sub = m.param(0).filter(|s| !s.is_empty()).unwrap_or("*");
+                let sub = sub.to_owned();
                 self.numeric(answer, "410", &[&sub], "Invalid CAP command");
             }
         }

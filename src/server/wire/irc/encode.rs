@@ -251,21 +251,43 @@ pub(super) fn frame(line: &str, out: &mut Vec<u8>, voice: &Voice, tags: bool) {
 /// Where an IRC user sees a message to `to`: its one target; among
 /// several, the first room (the message reached the reader as a member,
 /// or by name: a client shows a private message by its sender either
-/// way); names only, the list (shown as private from the sender).
+/// way); names only, the list while short, else its first name (shown
+/// as private from the sender either way).
 fn target(to: &str) -> &str {
     if !to.contains(',') {
         return to;
     }
-    to.split(',').find(|t| t.starts_with('#')).unwrap_or(to)
+    if let Some(room) = to.split(',').find(|t| t.starts_with('#')) {
+        return room;
+    }
+    // Names only: the list while it is short; past that its first name,
+    // so the line keeps room for text (clients show a private message
+    // as from its sender, whatever the target).
+    if to.len() <= MAX_NAMES_TARGET {
+        return to;
+    }
+    to.split(',').next().unwrap_or(to)
 }
+
+/// The longest reason or away text written in one line.
+const MAX_ONE_LINE: usize = 300;
+
+/// The longest list of names written as a `PRIVMSG` target.
+const MAX_NAMES_TARGET: usize = 100;
 
 /// Escaped text as one line (line breaks as spaces), or `default`.
 pub(super) fn one_line(escaped: &str, default: &str) -> String {
     let text = unescape(escaped).unwrap_or(std::borrow::Cow::Borrowed(escaped));
-    let line: String = text
+    let mut line: String = text
         .chars()
         .map(|c| if c == '\n' || c == '\r' { ' ' } else { c })
         .collect();
+    // Within an IRC line, whatever precedes it.
+    let mut cut = line.len().min(MAX_ONE_LINE);
+    while !line.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    line.truncate(cut);
     if line.trim().is_empty() {
         default.to_owned()
     } else {
@@ -286,8 +308,10 @@ fn say(out: &mut Vec<u8>, time: Option<&str>, from: &str, to: &str, escaped: &st
         }
         return;
     }
-    for line in text.split('\n') {
-        let line = line.trim_end_matches('\r');
+    // A CR is a line break too: raw inside an IRC line, a client that
+    // ends lines at CR would read the rest as a line of the sender's
+    // making (a forged message or numeric).
+    for line in text.split(['\n', '\r']) {
         if line.is_empty() {
             continue;
         }

@@ -12,7 +12,9 @@
 //! out the parameters of a line it has already bounded. `irc-proto` serves
 //! as the reference its tests compare with.
 
-/// At most this many parameters (RFC 2812: 14 middle and a trailing one).
+/// At most this many parameters (RFC 2812: 14 middle and a trailing one;
+/// after 14 middle ones the rest of the line is the trailing one, even
+/// without its colon — so `ISON a b c ...` may name hundreds).
 pub const MAX_PARAMS: usize = 15;
 
 /// One message; the parameters borrow from the line.
@@ -33,8 +35,6 @@ pub enum Malformed {
     NoCommand,
     /// A command that is neither letters nor a three-digit numeric.
     BadCommand,
-    /// More than [`MAX_PARAMS`] parameters.
-    TooManyParams,
 }
 
 impl<'a> Message<'a> {
@@ -70,9 +70,17 @@ impl<'a> Message<'a> {
         let mut params = [""; MAX_PARAMS];
         let mut count = 0;
         while !rest.is_empty() {
-            let slot = params.get_mut(count).ok_or(Malformed::TooManyParams)?;
+            let Some(slot) = params.get_mut(count) else {
+                break;
+            };
+            let last = count + 1 == MAX_PARAMS;
             if let Some(trailing) = rest.strip_prefix(':') {
                 *slot = trailing;
+                count += 1;
+                break;
+            }
+            if last {
+                *slot = rest;
                 count += 1;
                 break;
             }

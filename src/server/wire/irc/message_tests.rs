@@ -41,8 +41,11 @@ fn what_is_not_a_message_is_said_so() {
     assert_eq!(Message::parse("@a=b"), Err(Malformed::NoCommand));
     assert_eq!(Message::parse("PRIV-MSG x"), Err(Malformed::BadCommand));
     assert_eq!(Message::parse("12 x"), Err(Malformed::BadCommand));
-    let many = format!("CMD{}", " p".repeat(16));
-    assert_eq!(Message::parse(&many), Err(Malformed::TooManyParams));
+    // Past 14 middle parameters, the rest of the line is the last one.
+    let many = format!("CMD{} q r  s", " p".repeat(14));
+    let many = Message::parse(&many).unwrap();
+    assert_eq!(many.params().len(), 15);
+    assert_eq!(many.params()[14], "q r  s");
     let fifteen = format!("CMD{} :last", " p".repeat(14));
     assert_eq!(Message::parse(&fifteen).unwrap().params().len(), 15);
 }

@@ -62,6 +62,8 @@ pub mod asked {
     pub const AWAY: u8 = 13;
     pub const WHOWAS: u8 = 14;
     pub const LIST: u8 = 15;
+    /// A `PING` whose token is the `about`.
+    pub const PING: u8 = 16;
 }
 
 /// Is this first line IRC's? Only registration starts a session.

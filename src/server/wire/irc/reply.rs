@@ -54,6 +54,10 @@ fn reply(event: &Event<'_>, viewer: &Viewer<'_>, voice: &Voice, out: &mut Vec<u8
             put(out, &[&format!(":{server}"), "NOTICE", me], Some(&text));
         }
         Event::Away { name, text, .. } => away(out, voice, viewer, name, text),
+        Event::Pong(None) if viewer.asked == asked::PING => {
+            let token = viewer.about.unwrap_or(server);
+            put(out, &[&format!(":{server}"), "PONG", server], Some(token));
+        }
         Event::List(rooms) => list(out, voice, viewer, rooms),
         Event::Whois {
             name,

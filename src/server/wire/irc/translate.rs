@@ -6,6 +6,9 @@ use super::{asked, Asked, Irc};
 use crate::protocol::escape::escape_into;
 use crate::protocol::{is_valid_name, is_valid_room};
 
+/// The longest nick mask matched against everyone online.
+const MAX_MASK: usize = 64;
+
 impl Irc {
     /// Takes one line: answers in `answer`, frames for the hub in
     /// `self.pending`.
@@ -60,8 +63,8 @@ impl Irc {
             "PRIVMSG" | "NOTICE" => self.privmsg(verb == "NOTICE", m, answer),
             "JOIN" => self.join(m, answer),
             "PART" => self.part(m, answer),
-            "NAMES" => self.names(asked::NAMES, m.param(0)),
-            "WHO" => self.names(asked::WHO, m.param(0)),
+            "NAMES" => self.names(asked::NAMES, m.param(0), answer),
+            "WHO" => self.names(asked::WHO, m.param(0), answer),
             "PING" => self.ping_pong("PING", m),
             "PONG" => self.ping_pong("PONG", m),
             "MOTD" => self.numeric(answer, "422", &[], "MOTD File is missing"),
@@ -166,7 +169,7 @@ impl Irc {
             }
             return;
         };
-        let Some(text) = m.param(1).filter(|t| !t.is_empty()) else {
+        let Some(text) = m.param(1).filter(|t| !t.trim().is_empty()) else {
             if !notice {
                 self.numeric(answer, "412", &[], "No text to send");
             }
@@ -260,7 +263,7 @@ impl Irc {
     }
 
     /// `NAMES` and `WHO`: of a room, or of everyone.
-    fn names(&mut self, how: u8, channel: Option<&str>) {
+    fn names(&mut self, how: u8, channel: Option<&str>, answer: &mut Vec<u8>) {
         let target = channel
             .and_then(|c| c.split(',').next())
             .unwrap_or_default();
@@ -271,6 +274,14 @@ impl Irc {
             self.ask(how, b"WHO".to_vec());
         } else if target.starts_with('#') {
             self.ask(how, format!("WHO {target}").into_bytes());
+        } else if target.len() > MAX_MASK {
+            // Matched against everyone online, a mask costs its length
+            // per name: no nick is longer than 32, nor a useful mask 64.
+            let (code, text) = match how {
+                asked::WHO => ("315", "End of /WHO list"),
+                _ => ("366", "End of /NAMES list"),
+            };
+            self.numeric(answer, code, &["*"], text);
         } else {
             // A nick or a mask of nicks (`WHO bob`, `WHO b*`): everyone
             // online, told for the names it matches.
@@ -284,12 +295,15 @@ impl Irc {
         let token = m.params().last().copied().unwrap_or_default();
         let plain =
             !token.is_empty() && token != &*self.config.server && !token.contains([' ', '\\']);
-        let line = if plain {
-            format!("{verb} {token}")
+        if plain {
+            self.ask(asked::OTHER, format!("{verb} {token}").into_bytes());
+        } else if verb == "PING" && !token.is_empty() && token != &*self.config.server {
+            // A token the line protocol cannot carry (spaces, escapes)
+            // is kept with the question and given back in the answer.
+            self.ask_about(asked::PING, Some(token), b"PING".to_vec());
         } else {
-            verb.to_owned()
-        };
-        self.ask(asked::OTHER, line.into_bytes());
+            self.ask(asked::OTHER, verb.as_bytes().to_vec());
+        }
     }
 
     fn mode(&mut self, m: &Message<'_>, answer: &mut Vec<u8>) {
