@@ -281,11 +281,11 @@ fn a_flood_of_logins_and_logouts_neither_freezes_the_page_nor_leaves_it_wrong() 
 }
 
 #[test]
-fn away_is_set_with_a_command_and_anothers_is_shown_as_text() {
+fn away_whois_list_and_names_typed_in_any_case_on_the_page() {
     let Some((_turn, mut browser)) = browser() else {
         return;
     };
-    let (_server, mut bob, mut tab) = alice_and_bob(&mut browser);
+    let (server, mut bob, mut tab) = alice_and_bob(&mut browser);
     say(&mut tab, "/away at lunch");
     row(&mut tab, "you are away: at lunch");
     bob.send("MSG alice hi?");
@@ -295,7 +295,8 @@ fn away_is_set_with_a_command_and_anothers_is_shown_as_text() {
     // Another's away text is text, not markup, in the conversation with them.
     bob.send("AWAY <img src=x onerror=alert(1)> out");
     bob.expect("AWAY bob ");
-    say(&mut tab, "@bob are you there");
+    // Typed in another case, the name is the bob online: one conversation.
+    say(&mut tab, "@BOB are you there");
     assert_eq!(next_message(&mut bob).2, "are you there");
     open_chat(&mut tab, "@bob");
     row(&mut tab, "bob is away: <img src=x onerror=alert(1)> out");
@@ -313,6 +314,20 @@ fn away_is_set_with_a_command_and_anothers_is_shown_as_text() {
     assert_eq!(
         tab.eval("document.querySelectorAll('#messages img').length"),
         0
+    );
+    // Typed in another case, a name is the one online, as it spells it.
+    let mut carol = server.login("carol");
+    tab.wait(
+        "carol online",
+        "document.getElementById('users').textContent.includes('carol')",
+    );
+    say(&mut tab, "@CAROL hello");
+    assert_eq!(next_message(&mut carol).2, "hello");
+    open_chat(&mut tab, "@carol");
+    let title = tab.eval("document.getElementById('chat-title').textContent");
+    assert_eq!(
+        title, "carol",
+        "the conversation is named as the server spells it"
     );
     no_problems(&tab);
 }

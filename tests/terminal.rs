@@ -440,3 +440,18 @@ fn away_is_typed_as_a_command_and_anothers_is_shown_as_text() {
         "{screen}"
     );
 }
+
+#[test]
+fn the_client_takes_its_name_as_the_server_shows_it() {
+    let server = TestServer::start(&[]);
+    let mut bob = server.login("bob");
+    bob.send("QUIT");
+    bob.expect("BYE");
+    let term = Pty::spawn(client(&server, &["BOB"]));
+    let rows = term.wait_for("the prompt", |rows| rows.iter().any(|r| r == "bob>"));
+    assert!(
+        rows.iter().any(|r| r.contains(" as bob; /help")),
+        "{}",
+        shown(&rows)
+    );
+}

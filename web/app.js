@@ -404,7 +404,9 @@
   function sendMessage(named, text) {
     if (text.includes('\0')) return 'a message cannot hold a NUL character';
     const here = chats.current();
-    const to = named || here.to;
+    // Names are one in any case: a typed @ALICE is the alice online.
+    const shownAs = (n) => [...users].find((u) => sameName(u, n)) || n;
+    const to = named ? named.map(shownAs) : here.to;
     send(to ? 'MSG ' + to.join(',') + ' ' + escapeText(text) : 'SAY ' + escapeText(text));
     // The server does not echo to the sender (except a MSG to oneself).
     if (to && to.some((n) => sameName(n, me))) return null;

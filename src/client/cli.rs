@@ -173,8 +173,9 @@ fn log_in(
     interactive: bool,
 ) -> Result<(String, Option<String>), String> {
     loop {
-        match client.login_with(&name, password.as_deref()) {
-            Ok(()) => return Ok((name, password)),
+        match client.login_as(&name, password.as_deref()) {
+            // The server's spelling: `Bob` may be the known `bob`.
+            Ok(shown) => return Ok((shown, password)),
             Err(Error::Refused { code: 401, text }) if interactive => {
                 // PING is a barrier: no PONG means the server hung up.
                 if client.sync().is_err() {

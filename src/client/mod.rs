@@ -415,6 +415,12 @@ impl Client {
 
     /// Logs in with a password, for servers that have accounts.
     pub fn login_with(&mut self, name: &str, password: Option<&str>) -> Result<(), Error> {
+        self.login_as(name, password).map(|_| ())
+    }
+
+    /// As [`Client::login_with`], returning the name as the server shows
+    /// it (names are one in any case: `LOGIN BOB` may be `bob`).
+    pub fn login_as(&mut self, name: &str, password: Option<&str>) -> Result<String, Error> {
         if !is_valid_name(name) {
             return Err(Error::Invalid(crate::protocol::bad_name(name)));
         }
@@ -429,7 +435,7 @@ impl Client {
         self.sender.send(&Command::Login { name, password })?;
         loop {
             match self.receiver.recv()? {
-                Event::LoggedIn { .. } => return Ok(()),
+                Event::LoggedIn { name } => return Ok(name),
                 Event::Error { code, text } => return Err(Error::Refused { code, text }),
                 _ => {}
             }
