@@ -485,3 +485,41 @@ fn mode_queries_lusers_and_a_join_of_the_everyone_channel_say_what_clients_expec
         ]
     );
 }
+
+#[test]
+fn echo_message_gives_a_sender_what_was_accepted_once() {
+    let server = server(&[]);
+    let mut bob = server.login("bob");
+    bob.send("JOIN #rust");
+    bob.expect("JOIN bob #rust ");
+    let mut alice = Irc::connect(&server);
+    alice.send("CAP LS 302");
+    alice.send("NICK alice");
+    alice.send("USER alice 0 * :alice");
+    alice.send("CAP REQ :echo-message");
+    alice.send("CAP END");
+    alice.until(|l| l.contains(" 366 alice #everyone "));
+    alice.send("JOIN #rust");
+    alice.until(|l| l.contains(" 366 alice #rust "));
+    alice.send("PRIVMSG bob :to you");
+    alice.send("PRIVMSG #rust :to the room");
+    alice.send("PRIVMSG #everyone :to all");
+    alice.send("PRIVMSG nobody :lost");
+    alice.send("PRIVMSG alice,bob :both");
+    alice.send("PRIVMSG #rust,bob :room and bob");
+    assert_eq!(
+        alice.sync(),
+        [
+            ":alice!alice@evchat PRIVMSG bob :to you",
+            ":alice!alice@evchat PRIVMSG #rust :to the room",
+            ":alice!alice@evchat PRIVMSG #everyone :to all",
+            ":evchat-test 401 alice nobody :No such nick/channel",
+            ":alice!alice@evchat PRIVMSG alice,bob :both",
+            ":alice!alice@evchat PRIVMSG #rust :room and bob",
+        ]
+    );
+    // Without the capability, nothing comes back.
+    let (mut carol, _) = Irc::register(&server, "carol", false);
+    carol.send("PRIVMSG bob :quiet");
+    assert!(carol.sync().is_empty());
+}

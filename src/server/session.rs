@@ -132,7 +132,7 @@ impl<T> Session<T> {
 
     /// Starts speaking `dialect` (the first line decided it, or an upgrade).
     pub fn speak(&mut self, dialect: Box<dyn Dialect>) {
-        self.out.set_encoding(dialect.encoding());
+        self.out.set_encoding(dialect.encoding(), false);
         self.dialect = dialect;
     }
 }

@@ -12,11 +12,14 @@
 //! - [`who`] — `WHO`, and [`rooms`] `WHO <room>`, `ROOMS` and `LIST`;
 //! - [`away`] — `AWAY`, and telling a sender its recipient is away;
 //! - [`whois`] — `WHOIS`, what the server knows of a name;
+//! - [`echo`] — a message back to a sender that asks (IRC's
+//!   `echo-message`);
 //! - [`stats`] — `STATS`, allowed before `LOGIN` for monitors;
 //! - [`ping`] — `PING`, the barrier, and `PONG`;
 //! - [`quit`] — `QUIT`.
 
 mod away;
+mod echo;
 mod join;
 mod login;
 mod msg;

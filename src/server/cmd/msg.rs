@@ -11,7 +11,8 @@
 //! (per recipient that has no room, the sender gets `ERR 507`) — see
 //! [`mail`](crate::server::hub), which knows where mail is held.
 
-use crate::protocol::{fold, Command, ErrorCode, Event, Text};
+use super::echo::Echo;
+use crate::protocol::{fold, same_name, Command, ErrorCode, Event, Text};
 use crate::server::hub::Hub;
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -63,6 +64,9 @@ impl<T: Write> Hub<T> {
         };
         self.send_private(key, &names, &msg);
         self.tell_away(key, &names);
+        if !names.iter().any(|n| same_name(n, me)) {
+            self.echo(key, Echo::Event(&msg));
+        }
     }
 
     /// The common case, one recipient: no list, no set, no allocation.
@@ -83,6 +87,9 @@ impl<T: Write> Hub<T> {
         };
         self.send_private(key, &[&name], &msg);
         self.tell_away(key, &[&name]);
+        if !same_name(&name, me) {
+            self.echo(key, Echo::Event(&msg));
+        }
     }
 
     pub(super) fn no_such_user(&mut self, key: usize, name: &str) {

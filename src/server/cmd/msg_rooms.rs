@@ -10,7 +10,8 @@
 //! recipient's queue and every room's history; named users offline have
 //! it held as for any private message.
 
-use crate::protocol::{fold, Command, ErrorCode, Event, Text};
+use super::echo::Echo;
+use crate::protocol::{fold, same_name, Command, ErrorCode, Event, Text};
 use crate::server::hub::{Hub, Limit, Outgoing};
 use std::collections::HashSet;
 use std::io::Write;
@@ -74,9 +75,14 @@ impl<T: Write> Hub<T> {
         let to_list = written.iter().map(|t| &**t).collect::<Vec<_>>().join(",");
         let frame = self.msg_frame(me, &to_list, text);
         let shown: Vec<&str> = rooms.iter().map(|r| &**r).collect();
+        let named_me = names.iter().any(|n| same_name(n, me));
         if self.cluster.is_some() {
             // Delivered from the rooms stream, on every node.
-            return self.say_in_cluster(key, &shown, &names, &frame);
+            self.say_in_cluster(key, &shown, &names, &frame);
+            if !named_me {
+                self.echo(key, Echo::Frame(&frame));
+            }
+            return;
         }
         self.remember(key, &shown, &frame);
         if let ([room], true) = (&rooms[..], one_room) {
@@ -84,7 +90,8 @@ impl<T: Write> Hub<T> {
             // messages to the room reach each member as one shared chunk,
             // as broadcasts do.
             let room = Rc::clone(room);
-            return self.say_in_room(key, &room, &frame);
+            self.say_in_room(key, &room, &frame);
+            return self.echo(key, Echo::Frame(&frame));
         }
         // Named users get it as a private message; the rooms' other
         // members online, once each, from the same frame.
@@ -113,6 +120,9 @@ impl<T: Write> Hub<T> {
             self.deliver_named(key, &names, &frame);
             self.tell_away(key, &names);
         }
+        if !named_me {
+            self.echo(key, Echo::Frame(&frame));
+        }
     }
 
     /// The common case, `MSG #room <text>`: no list to build or check.
@@ -125,10 +135,12 @@ impl<T: Write> Hub<T> {
         };
         let frame = self.msg_frame(me, &shown, text);
         if self.cluster.is_some() {
-            return self.say_in_cluster(key, &[&shown], &[], &frame);
+            self.say_in_cluster(key, &[&shown], &[], &frame);
+        } else {
+            self.remember(key, &[&shown], &frame);
+            self.say_in_room(key, &shown, &frame);
         }
-        self.remember(key, &[&shown], &frame);
-        self.say_in_room(key, &shown, &frame);
+        self.echo(key, Echo::Frame(&frame));
     }
 
     /// `MSG <from> <to-list> <time> <text>`, stamped now, encoded once to

@@ -18,5 +18,6 @@ impl<T: Write> Hub<T> {
             text: text.escaped(),
         };
         self.broadcast(Some(key), &say);
+        self.echo(key, super::echo::Echo::Event(&say));
     }
 }

@@ -174,9 +174,9 @@ impl<T: Write> Hub<T> {
                 }
                 return true;
             }
-            Input::Encoding(kind) => {
+            Input::Encoding(kind, echo) => {
                 if let Some(session) = self.queues.sessions.get_mut(key) {
-                    session.out.set_encoding(kind);
+                    session.out.set_encoding(kind, echo);
                 }
                 return true;
             }

@@ -38,6 +38,8 @@ pub struct Output {
     gate: u64,
     /// What the frame being answered asked, in its dialect's terms.
     asked: Asked,
+    /// Its own messages come back once accepted (IRC's `echo-message`).
+    echo: bool,
 }
 
 impl Output {
@@ -48,6 +50,7 @@ impl Output {
             written: 0,
             gate: 0,
             asked: Asked::default(),
+            echo: false,
         }
     }
 
@@ -75,8 +78,14 @@ impl Output {
         self.written
     }
 
-    pub(in crate::server) fn set_encoding(&mut self, kind: WireKind) {
+    pub(in crate::server) fn set_encoding(&mut self, kind: WireKind, echo: bool) {
         self.kind = kind;
+        self.echo = echo;
+    }
+
+    /// Does it want its own messages back once accepted?
+    pub(in crate::server) fn echoes(&self) -> bool {
+        self.echo
     }
 
     /// Replies from now on answer a frame that asked `asked`.

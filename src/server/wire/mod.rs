@@ -135,8 +135,9 @@ pub enum Input<'a> {
     /// encoding can answer them in kind (see [`Viewer`]).
     Asking(Asked),
     /// From now on the connection's output is written in this encoding
-    /// (negotiated: IRC's `server-time`).
-    Encoding(WireKind),
+    /// (negotiated: IRC's `server-time`), and its own messages come back
+    /// to it once accepted, or not (IRC's `echo-message`).
+    Encoding(WireKind, bool),
     /// The peer ended the dialect's session (a WebSocket close, or a
     /// protocol error): the connection is closed.
     End,

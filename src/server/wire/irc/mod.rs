@@ -186,7 +186,7 @@ impl Dialect for Irc {
                 return false;
             }
             let kind = self.encoding();
-            on(Input::Encoding(kind)) && self.drain(on)
+            on(Input::Encoding(kind, self.caps.echo_message)) && self.drain(on)
         });
         self.decoder = decoder;
         used
