@@ -523,3 +523,57 @@ fn echo_message_gives_a_sender_what_was_accepted_once() {
     carol.send("PRIVMSG bob :quiet");
     assert!(carol.sync().is_empty());
 }
+
+#[test]
+fn sasl_plain_checks_the_password_before_registration_ends() {
+    let (server, _dir) = server_with_accounts(&[("alice", "secret word")]);
+    let mut irc = Irc::connect(&server);
+    irc.send("CAP LS 302");
+    irc.send("NICK someone");
+    irc.send("USER someone 0 * :a");
+    irc.send("CAP REQ :sasl");
+    irc.until(|l| l.contains(" ACK "));
+    // Another mechanism, then PLAIN with a wrong password.
+    irc.send("AUTHENTICATE EXTERNAL");
+    irc.send("AUTHENTICATE PLAIN");
+    irc.send("AUTHENTICATE AGFsaWNlAG5vdCBpdA=="); // "\0alice\0not it"
+    assert_eq!(
+        [irc.recv(), irc.recv(), irc.recv(), irc.recv()],
+        [
+            ":evchat-test 908 someone PLAIN :are available SASL mechanisms",
+            ":evchat-test 904 someone :SASL authentication failed",
+            "AUTHENTICATE +",
+            ":evchat-test 904 * :SASL authentication failed",
+        ]
+    );
+    // Right: 900 and 903 before CAP END; then the account is registered.
+    irc.send("AUTHENTICATE PLAIN");
+    irc.send("AUTHENTICATE AEFMSUNFAHNlY3JldCB3b3Jk"); // "\0ALICE\0secret word"
+    assert_eq!(
+        [irc.recv(), irc.recv(), irc.recv()],
+        [
+            "AUTHENTICATE +",
+            ":evchat-test 900 * alice!alice@evchat alice :You are now logged in as alice",
+            ":evchat-test 903 * :SASL authentication successful",
+        ]
+    );
+    irc.send("CAP END");
+    let welcome = irc.until(|l| l.contains(" 366 "));
+    assert_eq!(
+        welcome[0],
+        ":evchat-test 001 alice :Welcome to evchat, alice"
+    );
+    irc.send("AUTHENTICATE PLAIN");
+    assert_eq!(
+        irc.recv(),
+        ":evchat-test 907 alice :You have already authenticated"
+    );
+    // The line protocol's own: AUTH proves, LOGIN needs no password then.
+    let mut line = server.connect();
+    line.send("LOGIN alice");
+    line.expect("ERR 401 ");
+    line.send("AUTH alice secret word");
+    line.expect("OK AUTH alice");
+    line.send("LOGIN Alice");
+    line.expect("OK LOGIN alice");
+}

@@ -165,6 +165,7 @@ pub fn render_as(event: &Event, me: &str, missed: bool) -> Option<String> {
         Event::LoggedIn { name: who } => {
             format!("* logged in as {}; /help lists commands", name(who))
         }
+        Event::Authed { name: who } => format!("* the password for {} is right", name(who)),
         Event::Ping { .. } | Event::Pong { .. } | Event::Bye => return None,
     })
 }

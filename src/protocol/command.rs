@@ -44,6 +44,12 @@ pub enum Command<'a> {
         /// Escaped text: the rest of the line, so it may hold spaces.
         password: Option<Text<'a>>,
     },
+    /// `AUTH <name> <password>`: the password checked, nobody logged in
+    /// (a `LOGIN <name>` after it needs none; IRC's SASL).
+    Auth {
+        name: &'a str,
+        password: Text<'a>,
+    },
     Say {
         text: Text<'a>,
     },
@@ -114,6 +120,7 @@ impl<'a> Command<'a> {
                 Some(password) => put(&["LOGIN", name, password.escaped()]),
                 None => put(&["LOGIN", name]),
             },
+            Command::Auth { name, password } => put(&["AUTH", name, password.escaped()]),
             Command::Say { text } => put(&["SAY", text.escaped()]),
             Command::Msg { to, text } => put(&["MSG", to, text.escaped()]),
             Command::Who => put(&["WHO"]),
@@ -337,6 +344,14 @@ pub fn parse(frame: &[u8]) -> Result<Option<Command<'_>>, ParseError> {
             name: name(login)?,
             password,
         }
+    } else if is("AUTH") {
+        const USAGE: &str = "AUTH <name> <password>";
+        let rest = rest.ok_or(ParseError::MissingField(USAGE))?;
+        let (login, password) = split_space(rest).ok_or(ParseError::MissingField(USAGE))?;
+        Command::Auth {
+            name: name(login)?,
+            password: Text::parse(password)?,
+        }
     } else if is("PING") {
         Command::Ping {
             token: token(rest)?,
@@ -510,6 +525,15 @@ mod tests {
         );
         assert_eq!(parse(b"ROOMS").unwrap(), Some(Command::Rooms));
         assert_eq!(parse(b"list").unwrap(), Some(Command::List));
+        assert_eq!(
+            parse(b"AUTH bob pass word").unwrap(),
+            Some(Command::Auth {
+                name: "bob",
+                password: text("pass word")
+            })
+        );
+        assert!(parse(b"AUTH bob").is_err());
+        assert!(parse(b"AUTH").is_err());
         assert!(parse(b"LIST #a").is_err());
         assert_eq!(parse(b"AWAY").unwrap(), Some(Command::Away { text: None }));
         assert_eq!(

@@ -18,6 +18,8 @@ use super::reply::{encode_err, encode_fields, encode_users, ErrorCode};
 pub enum Event<'a> {
     /// `OK LOGIN <name>`.
     LoggedIn { name: &'a str },
+    /// `OK AUTH <name>`: the password was right; `LOGIN <name>` may follow.
+    Authed { name: &'a str },
     /// `SAY <from> <time> <text>`: a broadcast.
     Say {
         from: &'a str,
@@ -93,6 +95,7 @@ impl Event<'_> {
     pub fn encode(&self, out: &mut Vec<u8>) {
         match *self {
             Event::LoggedIn { name } => encode_fields(out, &["OK LOGIN", name]),
+            Event::Authed { name } => encode_fields(out, &["OK AUTH", name]),
             Event::Say { from, time, text } => encode_fields(out, &["SAY", from, time, text]),
             Event::Msg {
                 from,

@@ -65,6 +65,10 @@ pub enum ServerFrame {
     LoggedIn {
         name: String,
     },
+    /// `OK AUTH <name>`: the password is right; `LOGIN <name>` needs none.
+    Authed {
+        name: String,
+    },
     /// A broadcast.
     Say {
         from: String,
@@ -172,6 +176,7 @@ impl ServerFrame {
         let frame = match verb {
             "OK" => match (fields.next(), fields.rest()) {
                 (Some("LOGIN"), Some(name)) => ServerFrame::LoggedIn { name: name.into() },
+                (Some("AUTH"), Some(name)) => ServerFrame::Authed { name: name.into() },
                 _ => return Err(bad()),
             },
             "SAY" => {
@@ -330,6 +335,7 @@ mod tests {
         let at = "2026-11-23T10:15:30.123Z";
         let cases = [
             ("OK LOGIN bob", ServerFrame::LoggedIn { name: "bob".into() }),
+            ("OK AUTH bob", ServerFrame::Authed { name: "bob".into() }),
             (
                 &format!("SAY al {at}  two\\nlines"),
                 ServerFrame::Say {

@@ -36,6 +36,10 @@ pub struct User {
     pub joined_at: u64,
     /// Set by `AWAY <text>`; a session starts back.
     pub away: Option<Away>,
+    /// A password check under way is an `AUTH`'s, not a `LOGIN`'s.
+    pub authing: bool,
+    /// The account an `AUTH` proved: a `LOGIN` of it needs no password.
+    pub authed: Option<Rc<str>>,
 }
 
 /// Since when a user is away, and what they said (escaped, bounded by

@@ -25,17 +25,43 @@ pub const MAX_PASSWORD: usize = 1024;
 
 impl<T: Write> Hub<T> {
     pub(super) fn login(&mut self, key: usize, name: &str, password: Option<Text<'_>>) {
+        self.check(key, name, password, false);
+    }
+
+    /// `AUTH <name> <password>`: the check of a `LOGIN`, without the
+    /// login; its `OK AUTH` lets a `LOGIN <name>` of this connection in
+    /// without a password. A server without accounts checks nothing.
+    pub(super) fn auth(&mut self, key: usize, name: &str, password: Text<'_>) {
+        self.check(key, name, Some(password), true);
+    }
+
+    /// Checks a name (and password, with accounts); then logs it in, or
+    /// (`only`) says it may log in.
+    fn check(&mut self, key: usize, name: &str, password: Option<Text<'_>>, only: bool) {
         if self.auth.as_ref().is_some_and(|a| !a.known()) {
             let text = "this node has not read the cluster's accounts yet; try again in a moment";
             return self.reply_err(key, ErrorCode::Unavailable, text);
         }
         if !self.auth.as_ref().is_some_and(|a| a.required()) {
+            if only {
+                return self.authed(key, name);
+            }
             if self.online.contains_key(name) || self.online_elsewhere(name) {
                 let text = format!("{name} is already online");
                 return self.reply_err(key, ErrorCode::NameTaken, &text);
             }
             return self.admit(key, name);
         };
+        let proved = self
+            .queues
+            .sessions
+            .get(key)
+            .and_then(|s| s.user.authed.clone());
+        if let (Some(account), None, false) = (&proved, &password, only) {
+            if crate::protocol::same_name(account, name) {
+                return self.admit(key, &account.clone());
+            }
+        }
         let Some(password) = password else {
             let text = "this server needs a password: LOGIN <name> <password>";
             return self.reply_err(key, ErrorCode::NotLoggedIn, text);
@@ -70,6 +96,9 @@ impl<T: Write> Hub<T> {
                 }
             }
             Ok(None) => {}
+        }
+        if let Some(session) = self.queues.sessions.get_mut(key) {
+            session.user.authing = only;
         }
         // Input waits (kept in order) until the verdict.
         self.pause(key, serial, WaitFor::Password);
@@ -110,13 +139,28 @@ impl<T: Write> Hub<T> {
         let Some(stash) = self.end_wait(key, answer.serial) else {
             return;
         };
-        if answer.ok {
+        let only = self
+            .queues
+            .sessions
+            .get_mut(key)
+            .is_some_and(|s| std::mem::take(&mut s.user.authing));
+        if answer.ok && only {
+            self.authed(key, &answer.name);
+        } else if answer.ok {
             self.admit(key, &answer.name);
         } else if !self.failed_login(key, &answer.name) {
             return;
         }
         self.go_on(key, &stash);
         self.settle();
+    }
+
+    /// An `AUTH` was right: `name` (as the account is spelt) may log in.
+    fn authed(&mut self, key: usize, name: &str) {
+        if let Some(session) = self.queues.sessions.get_mut(key) {
+            session.user.authed = Some(Rc::from(name));
+        }
+        self.reply(key, &Event::Authed { name });
     }
 
     /// A wrong password; returns whether the connection goes on.

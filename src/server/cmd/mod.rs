@@ -53,7 +53,8 @@ impl<T: Write> Hub<T> {
             (Command::Stats, _) => self.stats(key),
             (Command::Quit { text }, _) => self.quit(key, text),
             (Command::Login { name, password }, None) => self.login(key, name, password),
-            (Command::Login { .. }, Some(me)) => {
+            (Command::Auth { name, password }, None) => self.auth(key, name, password),
+            (Command::Login { .. } | Command::Auth { .. }, Some(me)) => {
                 let text = format!("already logged in as {me}");
                 self.reply_err(key, ErrorCode::BadRequest, &text);
             }

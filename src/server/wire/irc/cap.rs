@@ -4,7 +4,7 @@ use super::message::Message;
 use super::Irc;
 
 /// Offered in `CAP LS`.
-pub const CAPS: &str = "server-time echo-message multi-prefix cap-notify";
+pub const CAPS: &str = "server-time echo-message sasl multi-prefix cap-notify";
 
 /// What a client negotiated.
 #[derive(Debug, Default, Clone, Copy)]
@@ -12,6 +12,8 @@ pub struct Caps {
     pub server_time: bool,
     /// Its own messages come back once the server has accepted them.
     pub echo_message: bool,
+    /// `AUTHENTICATE PLAIN` before registration.
+    pub sasl: bool,
     /// Nothing to do: a member has at most one prefix.
     pub multi_prefix: bool,
     /// Nothing to do: the offer never changes while connected.
@@ -28,6 +30,7 @@ impl Caps {
         let flag = match name {
             "server-time" => &mut self.server_time,
             "echo-message" => &mut self.echo_message,
+            "sasl" => &mut self.sasl,
             "multi-prefix" => &mut self.multi_prefix,
             "cap-notify" => &mut self.cap_notify,
             _ => return false,
@@ -41,6 +44,7 @@ impl Caps {
         let on = [
             (self.server_time, "server-time"),
             (self.echo_message, "echo-message"),
+            (self.sasl, "sasl"),
             (self.multi_prefix, "multi-prefix"),
             (self.cap_notify, "cap-notify"),
         ];

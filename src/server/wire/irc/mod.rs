@@ -19,6 +19,7 @@ mod cap;
 mod encode;
 pub mod message;
 mod reply;
+mod sasl;
 mod translate;
 mod whois;
 
@@ -64,6 +65,8 @@ pub mod asked {
     pub const LIST: u8 = 15;
     /// A `PING` whose token is the `about`.
     pub const PING: u8 = 16;
+    /// SASL's check of a password (`AUTH`).
+    pub const SASL: u8 = 17;
 }
 
 /// Is this first line IRC's? Only registration starts a session.
@@ -116,6 +119,9 @@ pub struct Irc {
     /// The hub logged it in, as `nick`.
     logged_in: bool,
     caps: cap::Caps,
+    sasl: sasl::Sasl,
+    /// The account SASL named: registration logs it in.
+    sasl_account: Option<String>,
     /// Frames for the hub made from one line, not all taken yet (the hub
     /// paused the connection or its turn's work ran out between them).
     pending: VecDeque<(Asked, Vec<u8>)>,
@@ -136,6 +142,8 @@ impl Irc {
             registered: false,
             logged_in: false,
             caps: cap::Caps::default(),
+            sasl: sasl::Sasl::default(),
+            sasl_account: None,
             pending: VecDeque::new(),
             said_farewell: false,
         }

@@ -29,6 +29,19 @@ fn reply(event: &Event<'_>, viewer: &Viewer<'_>, voice: &Voice, out: &mut Vec<u8
     let server = &*voice.server;
     match *event {
         Event::LoggedIn { name } => welcome(out, voice, name),
+        Event::Authed { name } => {
+            let mask = format!("{name}!{name}@evchat");
+            let text = format!("You are now logged in as {name}");
+            numeric(out, server, "900", me, &[&mask, name], &text);
+            numeric(
+                out,
+                server,
+                "903",
+                me,
+                &[],
+                "SASL authentication successful",
+            );
+        }
         Event::Error(code, text) => error(out, voice, me, viewer.asked, code, text),
         Event::Users(names) if viewer.asked == asked::WHO => match viewer.about {
             Some(mask) => {
@@ -295,6 +308,7 @@ fn error(out: &mut Vec<u8>, voice: &Voice, me: &str, asked: u8, code: ErrorCode,
         .unwrap_or("*");
     match (asked, code) {
         (asked::NOTICE, _) => {} // never answered (RFC 2812 3.3.2)
+        (asked::SASL, _) => numeric(out, server, "904", me, &[], "SASL authentication failed"),
         (asked::EVERYONE, _) => {}
         (asked::REGISTER, ErrorCode::NameTaken) => {
             // Not logged in: the nick asked for starts the text.

@@ -47,7 +47,7 @@ fn registration_waits_for_cap_end_and_logs_in_with_the_password() {
     );
     assert_eq!(
         seen,
-        [":irc.test CAP * LS :server-time echo-message multi-prefix cap-notify\r\n"]
+        [":irc.test CAP * LS :server-time echo-message sasl multi-prefix cap-notify\r\n"]
     );
     let seen = inputs(&mut irc, b"CAP REQ :server-time\r\nCAP END\r\n");
     assert_eq!(
@@ -60,8 +60,9 @@ fn registration_waits_for_cap_end_and_logs_in_with_the_password() {
     );
     assert!(std::ptr::eq(irc.encoding(), &IRC_TAGS));
     let mut other = Irc::new(config(), 512);
-    let seen = inputs(&mut other, b"CAP REQ :sasl\r\n");
-    assert_eq!(seen, [":irc.test CAP * NAK :sasl\r\n"]);
+    // All or nothing: one capability not offered refuses the request.
+    let seen = inputs(&mut other, b"CAP REQ :sasl draft/frobnicate\r\n");
+    assert_eq!(seen, [":irc.test CAP * NAK :sasl draft/frobnicate\r\n"]);
 }
 
 #[test]

@@ -50,6 +50,7 @@ impl Irc {
                     .extend_from_slice(format!(":{server} PONG {server} :{token}\r\n").as_bytes());
             }
             "QUIT" => self.quit(&message),
+            "AUTHENTICATE" => self.authenticate(&message, answer),
             _ if !self.registered => {
                 self.numeric(answer, "451", &[], "You have not registered");
             }
@@ -144,7 +145,10 @@ impl Irc {
             return;
         };
         self.registered = true;
-        self.login(&nick);
+        // An account SASL proved logs in as itself (evchat's names are
+        // its accounts), needing no password.
+        let name = self.sasl_account.clone().unwrap_or(nick);
+        self.login(&name);
     }
 
     fn login(&mut self, nick: &str) {
@@ -371,7 +375,7 @@ impl Irc {
     }
 
     /// Queues a frame for the hub, asking `what`.
-    fn ask(&mut self, what: u8, line: Vec<u8>) {
+    pub(super) fn ask(&mut self, what: u8, line: Vec<u8>) {
         self.ask_about(what, None, line);
     }
 
@@ -383,7 +387,7 @@ impl Irc {
         self.pending.push_back((asked, line));
     }
 
-    fn need_more(&self, answer: &mut Vec<u8>, verb: &str) {
+    pub(super) fn need_more(&self, answer: &mut Vec<u8>, verb: &str) {
         self.numeric(answer, "461", &[verb], "Not enough parameters");
     }
 
