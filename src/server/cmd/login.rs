@@ -215,6 +215,7 @@ impl<T: Write> Hub<T> {
         let held = self.deliver_held(key, &name);
         match (held, replaced) {
             (0, None) => info!("{name} logged in"),
+            (1, None) => info!("{name} logged in; delivering 1 held message"),
             (n, None) => info!("{name} logged in; delivering {n} held messages"),
             (n, Some(_)) => info!("{name} logged in again, replacing the old session; {n} held"),
         }

@@ -55,6 +55,11 @@ impl<T: Write> Hub<T> {
         for key in timeouts {
             let secs = idle.map_or(0, |t| t.as_secs());
             let text = format!("idle for {secs} s; disconnected");
+            let who = self.queues.sessions.get(key).map(|s| match &s.user.name {
+                Some(name) => format!("{name} ({})", s.peer_name()),
+                None => s.peer_name(),
+            });
+            log::info!("{} {text}", who.unwrap_or_default());
             self.close_with(key, ErrorCode::IdleTimeout, &text);
         }
         self.close_late_heads(late_heads);
