@@ -291,17 +291,23 @@ fn server_with_accounts(accounts: &[(&str, &str)]) -> (TestServer, tempfile::Tem
 #[test]
 fn with_accounts_pass_is_the_password_and_a_new_login_replaces_the_old() {
     let (server, _dir) = server_with_accounts(&[("alice", "secret word")]);
-    // Wrong, then none: 464 each time, and the connection may try again.
+    // Wrong, then none: 464 each time, and the connection closes, as IRC
+    // servers close it (a client cannot register again on it).
     let mut wrong = Irc::connect(&server);
     wrong.send("PASS :not it");
     wrong.send("NICK alice");
     wrong.send("USER alice 0 * :a");
     assert_eq!(wrong.recv(), ":evchat-test 464 * :wrong name or password");
+    assert_eq!(wrong.recv(), "ERROR :Closing link");
     let mut none = Irc::connect(&server);
     none.send("NICK alice");
     none.send("USER alice 0 * :a");
     let refused = none.recv();
-    assert!(refused.starts_with(":evchat-test 464 * :"), "{refused}");
+    assert!(
+        refused.starts_with(":evchat-test 464 * :Password required"),
+        "{refused}"
+    );
+    assert_eq!(none.recv(), "ERROR :Closing link");
     // Right: registered; a line login with the password replaces it.
     let mut first = Irc::connect(&server);
     first.send("PASS :secret word");
@@ -576,4 +582,26 @@ fn sasl_plain_checks_the_password_before_registration_ends() {
     line.expect("OK AUTH alice");
     line.send("LOGIN Alice");
     line.expect("OK LOGIN alice");
+}
+
+#[test]
+fn a_pass_beside_a_successful_sasl_changes_nothing() {
+    let (server, _dir) = server_with_accounts(&[("alice", "secret word")]);
+    let mut irc = Irc::connect(&server);
+    irc.send("CAP LS 302");
+    irc.send("PASS :a bouncer's password");
+    irc.send("NICK alice");
+    irc.send("USER alice 0 * :a");
+    irc.send("CAP REQ :sasl");
+    irc.send("AUTHENTICATE PLAIN");
+    irc.send("AUTHENTICATE AGFsaWNlAHNlY3JldCB3b3Jk"); // "\0alice\0secret word"
+    irc.until(|l| l.contains(" 903 "));
+    irc.send("CAP END");
+    let welcome = irc.until(|l| l.contains(" 366 "));
+    assert!(
+        welcome
+            .iter()
+            .any(|l| l == ":evchat-test 001 alice :Welcome to evchat, alice"),
+        "{welcome:#?}"
+    );
 }

@@ -38,8 +38,10 @@ pub struct User {
     pub away: Option<Away>,
     /// A password check under way is an `AUTH`'s, not a `LOGIN`'s.
     pub authing: bool,
-    /// The account an `AUTH` proved: a `LOGIN` of it needs no password.
-    pub authed: Option<Rc<str>>,
+    /// The account an `AUTH` proved, and the hash the password was right
+    /// for (none on a server without accounts): the next `LOGIN` of it
+    /// needs no password while the account still has that hash.
+    pub authed: Option<(Rc<str>, Option<Box<str>>)>,
 }
 
 /// Since when a user is away, and what they said (escaped, bounded by
@@ -136,7 +138,8 @@ impl<T> Session<T> {
 
     /// Starts speaking `dialect` (the first line decided it, or an upgrade).
     pub fn speak(&mut self, dialect: Box<dyn Dialect>) {
-        self.out.set_encoding(dialect.encoding(), false);
+        self.out
+            .set_encoding(dialect.encoding(), Default::default());
         self.dialect = dialect;
     }
 }

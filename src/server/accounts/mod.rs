@@ -17,7 +17,7 @@ mod users;
 
 pub use users::Users;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
 use argon2::Argon2;
 use log::{info, warn};
 use std::fs;
@@ -40,11 +40,63 @@ pub fn hash_password(password: &str) -> Result<String, String> {
 
 /// Does `password` match the PHC string `hash`?
 pub fn verify_password(hash: &str, password: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|h| {
-        Argon2::default()
-            .verify_password(password.as_bytes(), &h)
-            .is_ok()
-    })
+    Verifier::default().verify(hash, password)
+}
+
+/// Checks passwords against PHC strings with one block of argon2 memory,
+/// kept for the next check: allocated and freed per check, glibc kept
+/// each check's 19 MiB resident (eleven wrong logins: 220 MB).
+#[derive(Default)]
+pub struct Verifier {
+    blocks: Vec<argon2::Block>,
+}
+
+/// The most argon2 memory a check may take (a users file asking for more
+/// is refused rather than obeyed): 256 MiB of 1 KiB blocks.
+const MAX_BLOCKS: usize = 1 << 18;
+
+impl Verifier {
+    /// Does `password` match the PHC string `hash`?
+    pub fn verify(&mut self, hash: &str, password: &str) -> bool {
+        self.check(hash, password).unwrap_or(false)
+    }
+
+    fn check(&mut self, hash: &str, password: &str) -> Option<bool> {
+        let parsed = PasswordHash::new(hash).ok()?;
+        let params = argon2::Params::try_from(&parsed).ok()?;
+        let algorithm = argon2::Algorithm::try_from(parsed.algorithm).ok()?;
+        let version = match parsed.version {
+            Some(v) => argon2::Version::try_from(v).ok()?,
+            None => argon2::Version::default(),
+        };
+        let mut salt = [0u8; 64];
+        let salt = parsed.salt?.decode_b64(&mut salt).ok()?;
+        let expected = parsed.hash?;
+        let need = params.block_count();
+        if need > MAX_BLOCKS {
+            return None;
+        }
+        if self.blocks.len() < need {
+            self.blocks.resize(need, argon2::Block::default());
+        }
+        let mut out = vec![0u8; expected.len()];
+        let blocks = self.blocks.get_mut(..need)?;
+        Argon2::new(algorithm, version, params)
+            .hash_password_into_with_memory(password.as_bytes(), salt, &mut out, blocks)
+            .ok()?;
+        // Compared in constant time.
+        let differ = out
+            .iter()
+            .zip(expected.as_bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
+        Some(differ == 0 && out.len() == expected.len())
+    }
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Verifier({} blocks)", self.blocks.len())
+    }
 }
 
 /// Fills `buf` from the kernel's random source.
@@ -95,6 +147,9 @@ pub struct AuthAnswer {
     /// wrote it otherwise.
     pub name: String,
     pub ok: bool,
+    /// The hash the password was right for: an `AUTH`'s proof holds only
+    /// while the account still has it.
+    pub hash: Option<String>,
 }
 
 /// The accounts as last read, shared with the loop so that a private
@@ -108,6 +163,11 @@ pub fn has_account(users: &SharedUsers, name: &str) -> bool {
 }
 
 /// The account `name` is (in any case), spelt as it was made.
+/// The hash `name`'s account has now, if it is one.
+pub fn account_hash(users: &SharedUsers, name: &str) -> Option<String> {
+    users.read().ok()?.hash_of(name).map(str::to_owned)
+}
+
 pub fn account_spelling(users: &SharedUsers, name: &str) -> Option<String> {
     users.read().ok()?.spelling_of(name).map(str::to_owned)
 }
@@ -173,6 +233,7 @@ impl Authenticator {
         let (requests, inbox) = mpsc::channel::<AuthJob>();
         let (outbox, answers) = mpsc::channel();
         let dummy = hash_password("no such user")?;
+        let mut verifier = Verifier::default();
         thread::Builder::new()
             .name("evchat-auth".into())
             .spawn(move || loop {
@@ -199,7 +260,7 @@ impl Authenticator {
                 let users = state.current();
                 let hash = users.hash_of(&request.name);
                 let ok =
-                    verify_password(hash.unwrap_or(&dummy), &request.password) && hash.is_some();
+                    verifier.verify(hash.unwrap_or(&dummy), &request.password) && hash.is_some();
                 // Logged in as the account is spelt, whatever case the
                 // login wrote it in.
                 let name = match users.spelling_of(&request.name) {
@@ -212,6 +273,7 @@ impl Authenticator {
                     peer: request.peer,
                     name,
                     ok,
+                    hash: hash.filter(|_| ok).map(str::to_owned),
                 };
                 if outbox.send(answer).is_err() {
                     return;
@@ -308,6 +370,16 @@ mod tests {
         assert!(verify_password(&hash, "correct horse"));
         assert!(!verify_password(&hash, "correct horsE"));
         assert!(!verify_password("not a hash", "x"));
+        // One verifier, its memory kept, for check after check.
+        let mut verifier = Verifier::default();
+        for _ in 0..3 {
+            assert!(verifier.verify(&hash, "correct horse"));
+            assert!(!verifier.verify(&hash, "wrong"));
+        }
+        // A hash asking for more memory than a check may take: refused.
+        let greedy = hash.replacen("m=19456", "m=4000000", 1);
+        assert_ne!(greedy, hash);
+        assert!(!verifier.verify(&greedy, "correct horse"));
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("users");
         let mut users = Users::load_or_empty(&path).unwrap();

@@ -20,7 +20,7 @@ impl<T: Write> Hub<T> {
             .queues
             .sessions
             .get(key)
-            .is_some_and(|s| s.out.echoes());
+            .is_some_and(|s| s.out.manners().echo);
         if !wants {
             return;
         }

@@ -14,7 +14,7 @@
 //! bound; passwords are at most [`MAX_PASSWORD`] bytes.
 
 use crate::protocol::{ErrorCode, Event, Text};
-use crate::server::accounts::{AuthAnswer, AuthJob, AuthRequest};
+use crate::server::accounts::{account_hash, AuthAnswer, AuthJob, AuthRequest};
 use crate::server::hub::{Hub, WaitFor, MAX_FAILED_LOGINS};
 use log::{info, warn};
 use std::io::Write;
@@ -44,7 +44,7 @@ impl<T: Write> Hub<T> {
         }
         if !self.auth.as_ref().is_some_and(|a| a.required()) {
             if only {
-                return self.authed(key, name);
+                return self.authed(key, name, None);
             }
             if self.online.contains_key(name) || self.online_elsewhere(name) {
                 let text = format!("{name} is already online");
@@ -52,19 +52,32 @@ impl<T: Write> Hub<T> {
             }
             return self.admit(key, name);
         };
-        let proved = self
-            .queues
-            .sessions
-            .get(key)
-            .and_then(|s| s.user.authed.clone());
-        if let (Some(account), None, false) = (&proved, &password, only) {
-            if crate::protocol::same_name(account, name) {
-                return self.admit(key, &account.clone());
+        // An AUTH's proof, used once, whatever password comes with the
+        // LOGIN (IRC's PASS may be a bouncer's): good for its account
+        // while that account keeps the password it proved — not after
+        // `user add` gave it another, or `user del` removed it.
+        let proved = match only {
+            true => None,
+            false => self
+                .queues
+                .sessions
+                .get_mut(key)
+                .and_then(|s| s.user.authed.take()),
+        };
+        if let Some((account, Some(hash))) = proved {
+            let now = self
+                .auth
+                .as_ref()
+                .and_then(|a| account_hash(&a.users, &account));
+            if crate::protocol::same_name(&account, name) && now.as_deref() == Some(&*hash) {
+                return self.admit(key, &account);
             }
         }
         let Some(password) = password else {
             let text = "this server needs a password: LOGIN <name> <password>";
-            return self.reply_err(key, ErrorCode::NotLoggedIn, text);
+            self.reply_err(key, ErrorCode::NotLoggedIn, text);
+            self.end_if_one_login(key);
+            return;
         };
         if password.escaped().len() > MAX_PASSWORD {
             let text = format!("password longer than {MAX_PASSWORD} bytes");
@@ -145,10 +158,13 @@ impl<T: Write> Hub<T> {
             .get_mut(key)
             .is_some_and(|s| std::mem::take(&mut s.user.authing));
         if answer.ok && only {
-            self.authed(key, &answer.name);
+            self.authed(key, &answer.name, answer.hash);
         } else if answer.ok {
             self.admit(key, &answer.name);
         } else if !self.failed_login(key, &answer.name) {
+            return;
+        } else if !only && self.end_if_one_login(key) {
+            self.settle();
             return;
         }
         self.go_on(key, &stash);
@@ -156,11 +172,25 @@ impl<T: Write> Hub<T> {
     }
 
     /// An `AUTH` was right: `name` (as the account is spelt) may log in.
-    fn authed(&mut self, key: usize, name: &str) {
+    fn authed(&mut self, key: usize, name: &str, hash: Option<String>) {
         if let Some(session) = self.queues.sessions.get_mut(key) {
-            session.user.authed = Some(Rc::from(name));
+            session.user.authed = Some((Rc::from(name), hash.map(Into::into)));
         }
         self.reply(key, &Event::Authed { name });
+    }
+
+    /// A refused login ends a connection whose clients cannot try again
+    /// on it (IRC's, after `464`): its dialect's farewell follows.
+    fn end_if_one_login(&mut self, key: usize) -> bool {
+        let one = self
+            .queues
+            .sessions
+            .get(key)
+            .is_some_and(|s| s.out.manners().one_login);
+        if one {
+            self.close(key, None);
+        }
+        one
     }
 
     /// A wrong password; returns whether the connection goes on.

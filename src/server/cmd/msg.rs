@@ -63,10 +63,10 @@ impl<T: Write> Hub<T> {
             text: text.escaped(),
         };
         self.send_private(key, &names, &msg);
-        self.tell_away(key, &names);
         if !names.iter().any(|n| same_name(n, me)) {
             self.echo(key, Echo::Event(&msg));
         }
+        self.tell_away(key, &names);
     }
 
     /// The common case, one recipient: no list, no set, no allocation.
@@ -86,10 +86,10 @@ impl<T: Write> Hub<T> {
             text: text.escaped(),
         };
         self.send_private(key, &[&name], &msg);
-        self.tell_away(key, &[&name]);
         if !same_name(&name, me) {
             self.echo(key, Echo::Event(&msg));
         }
+        self.tell_away(key, &[&name]);
     }
 
     pub(super) fn no_such_user(&mut self, key: usize, name: &str) {

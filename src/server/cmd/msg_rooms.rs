@@ -118,11 +118,11 @@ impl<T: Write> Hub<T> {
         }
         if !names.is_empty() {
             self.deliver_named(key, &names, &frame);
-            self.tell_away(key, &names);
         }
         if !named_me {
             self.echo(key, Echo::Frame(&frame));
         }
+        self.tell_away(key, &names);
     }
 
     /// The common case, `MSG #room <text>`: no list to build or check.

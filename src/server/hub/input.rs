@@ -174,9 +174,9 @@ impl<T: Write> Hub<T> {
                 }
                 return true;
             }
-            Input::Encoding(kind, echo) => {
+            Input::Encoding(kind, manners) => {
                 if let Some(session) = self.queues.sessions.get_mut(key) {
-                    session.out.set_encoding(kind, echo);
+                    session.out.set_encoding(kind, manners);
                 }
                 return true;
             }

@@ -20,7 +20,7 @@ use crate::protocol::Event;
 use crate::server::keyset::KeySet;
 use crate::server::outqueue::OutQueue;
 use crate::server::session::Session;
-use crate::server::wire::{is_lines, Asked, Copies, Viewer, Voice, WireKind};
+use crate::server::wire::{is_lines, Asked, Copies, Manners, Viewer, Voice, WireKind};
 use log::debug;
 use slab::Slab;
 use std::io::{self, Write};
@@ -38,8 +38,8 @@ pub struct Output {
     gate: u64,
     /// What the frame being answered asked, in its dialect's terms.
     asked: Asked,
-    /// Its own messages come back once accepted (IRC's `echo-message`).
-    echo: bool,
+    /// What its dialect's clients expect beyond frames.
+    manners: Manners,
 }
 
 impl Output {
@@ -50,7 +50,7 @@ impl Output {
             written: 0,
             gate: 0,
             asked: Asked::default(),
-            echo: false,
+            manners: Manners::default(),
         }
     }
 
@@ -78,14 +78,14 @@ impl Output {
         self.written
     }
 
-    pub(in crate::server) fn set_encoding(&mut self, kind: WireKind, echo: bool) {
+    pub(in crate::server) fn set_encoding(&mut self, kind: WireKind, manners: Manners) {
         self.kind = kind;
-        self.echo = echo;
+        self.manners = manners;
     }
 
-    /// Does it want its own messages back once accepted?
-    pub(in crate::server) fn echoes(&self) -> bool {
-        self.echo
+    /// What its clients expect beyond frames (IRC's).
+    pub(in crate::server) fn manners(&self) -> Manners {
+        self.manners
     }
 
     /// Replies from now on answer a frame that asked `asked`.

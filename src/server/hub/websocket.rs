@@ -30,7 +30,7 @@ impl<T: Write> Hub<T> {
         let session = self.queues.sessions.get_mut(key)?;
         session.intake.last_heard = now;
         // What is queued from now on is framed for it.
-        session.out.set_encoding(&WEBSOCKET, false);
+        session.out.set_encoding(&WEBSOCKET, Default::default());
         let mut ws = WsWire::new(self.limits.max_line);
         debug!("connection {key} is a WebSocket");
         if let Some(refusal) = self.take_refusal(key) {

@@ -135,12 +135,21 @@ pub enum Input<'a> {
     /// encoding can answer them in kind (see [`Viewer`]).
     Asking(Asked),
     /// From now on the connection's output is written in this encoding
-    /// (negotiated: IRC's `server-time`), and its own messages come back
-    /// to it once accepted, or not (IRC's `echo-message`).
-    Encoding(WireKind, bool),
+    /// (negotiated: IRC's `server-time`), with these manners.
+    Encoding(WireKind, Manners),
     /// The peer ended the dialect's session (a WebSocket close, or a
     /// protocol error): the connection is closed.
     End,
+}
+
+/// What a dialect's clients expect of the hub beyond its frames.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Manners {
+    /// Its own messages come back once accepted (IRC's `echo-message`).
+    pub echo: bool,
+    /// A refused login ends the connection (an IRC client cannot try
+    /// again on the same connection; it reconnects).
+    pub one_login: bool,
 }
 
 /// One connection's dialect: its decoder, and how its output is written.

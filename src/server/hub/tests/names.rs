@@ -109,6 +109,7 @@ fn pass(h: &mut Harness, checks: &mpsc::Receiver<AuthJob>, spelt: &str) {
         peer: request.peer,
         name: spelt.to_owned(),
         ok: true,
+        hash: None,
     });
 }
 
@@ -148,4 +149,63 @@ fn mail_for_an_account_in_another_case_is_held_for_the_account_as_spelt() {
     h.lines(amy);
     h.send(amy, "WHO\n");
     assert_eq!(h.turn_for(amy), ["USERS amy bob"]);
+}
+
+/// Answers the next password check as right, for the account's `hash`.
+fn pass_for(h: &mut Harness, checks: &mpsc::Receiver<AuthJob>, spelt: &str, hash: &str) {
+    let Ok(AuthJob::Check(request)) = checks.try_recv() else {
+        panic!("no check asked for");
+    };
+    h.hub.auth_done(AuthAnswer {
+        key: request.key,
+        serial: request.serial,
+        peer: request.peer,
+        name: spelt.to_owned(),
+        ok: true,
+        hash: Some(hash.to_owned()),
+    });
+}
+
+#[test]
+fn an_auth_proof_is_good_once_and_only_while_the_account_keeps_its_password() {
+    let mut users = Users::default();
+    users.set("bob", "h1".into());
+    let (mut h, checks) = with_accounts(users);
+    // Proved, then LOGIN without a password (in any case, with a PASS-like
+    // password beside it): in.
+    let first = h.connect();
+    h.send(first, "AUTH bob right\n");
+    pass_for(&mut h, &checks, "bob", "h1");
+    assert_eq!(h.turn_for(first), ["OK AUTH bob"]);
+    h.send(first, "LOGIN BOB some bouncer password\n");
+    assert_eq!(h.turn_for(first)[0], "OK LOGIN bob");
+    // Proved, then the password changed: the proof is worth nothing, and
+    // it was used up by trying.
+    let second = h.connect();
+    h.send(second, "AUTH bob right\n");
+    pass_for(&mut h, &checks, "bob", "h1");
+    assert_eq!(h.turn_for(second), ["OK AUTH bob"]);
+    let mut changed = Users::default();
+    changed.set("bob", "h2".into());
+    let auth = h.hub.auth.as_ref().unwrap();
+    *auth.users.write().unwrap() = Arc::new(changed);
+    h.send(second, "LOGIN bob\n");
+    assert_eq!(
+        h.turn_for(second),
+        ["ERR 401 this server needs a password: LOGIN <name> <password>"]
+    );
+    // Nor for another name than the one proved.
+    let third = h.connect();
+    h.send(third, "AUTH bob right\n");
+    pass_for(&mut h, &checks, "bob", "h2");
+    h.turn_for(third);
+    h.send(third, "LOGIN amy\n");
+    assert_eq!(
+        h.turn_for(third)[0],
+        "ERR 401 this server needs a password: LOGIN <name> <password>"
+    );
+    assert!(
+        checks.try_recv().is_err(),
+        "no password was checked for them"
+    );
 }

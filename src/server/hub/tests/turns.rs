@@ -141,6 +141,7 @@ fn waiting_for_a_password_check_is_not_silence() {
         peer: request.peer,
         name: request.name,
         ok: true,
+        hash: None,
     });
     assert_eq!(h.turn_for(key), ["OK LOGIN bob"]);
     // Its time counts from the verdict.

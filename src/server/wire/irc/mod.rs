@@ -25,7 +25,7 @@ mod whois;
 
 pub use encode::{IRC, IRC_TAGS};
 
-use super::{Asked, Dialect, Input, Settings, Sniffed, WireKind};
+use super::{Asked, Dialect, Input, Manners, Settings, Sniffed, WireKind};
 use crate::protocol::{Frame, FrameDecoder};
 use std::collections::VecDeque;
 use std::rc::Rc;
@@ -194,7 +194,11 @@ impl Dialect for Irc {
                 return false;
             }
             let kind = self.encoding();
-            on(Input::Encoding(kind, self.caps.echo_message)) && self.drain(on)
+            let manners = Manners {
+                echo: self.caps.echo_message,
+                one_login: true,
+            };
+            on(Input::Encoding(kind, manners)) && self.drain(on)
         });
         self.decoder = decoder;
         used

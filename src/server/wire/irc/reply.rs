@@ -203,12 +203,16 @@ fn away(out: &mut Vec<u8>, voice: &Voice, viewer: &Viewer<'_>, name: &str, text:
 fn list(out: &mut Vec<u8>, voice: &Voice, viewer: &Viewer<'_>, rooms: &[(&str, usize)]) {
     let me = viewer.nick.unwrap_or("*");
     let server = &*voice.server;
-    let named: Option<Vec<&str>> = viewer.about.map(|a| a.split(',').collect());
+    // The channels named, folded: each room is one lookup, however many
+    // are named (a line may name thousands).
+    let named: Option<std::collections::HashSet<crate::protocol::Folded>> = viewer
+        .about
+        .map(|a| a.split(',').map(crate::protocol::fold).collect());
     numeric(out, server, "321", me, &["Channel"], "Users  Name");
     for (room, members) in rooms {
         let asked = named
             .as_ref()
-            .is_none_or(|n| n.iter().any(|c| c.eq_ignore_ascii_case(room)));
+            .is_none_or(|n| crate::protocol::folded(room, |f| n.contains(f)));
         if asked {
             numeric(out, server, "322", me, &[room, &members.to_string()], "");
         }
