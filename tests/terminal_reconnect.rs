@@ -71,6 +71,13 @@ fn a_lost_connection_is_made_again_and_the_half_typed_line_is_sent_whole() {
     term.wait_for("the room", |rows| {
         rows.iter().any(|r| untimed(r) == "* alice joined #r")
     });
+    term.type_text("/away lunch\r");
+    let aways = |rows: &[String]| {
+        rows.iter()
+            .filter(|r| untimed(r) == "* you are away: lunch")
+            .count()
+    };
+    term.wait_for("away", |rows| aways(rows) == 1);
     term.type_text("hello wor");
     term.wait_for("the half-typed line", |rows| {
         is_last(rows, "alice #r> hello wor")
@@ -93,11 +100,25 @@ fn a_lost_connection_is_made_again_and_the_half_typed_line_is_sent_whole() {
             .filter(|r| untimed(r) == "* alice joined #r")
             .count()
     };
-    term.wait_for("the reconnection, in the room, the line kept", |rows| {
-        rows.iter().any(|r| r == "* reconnected as alice")
-            && joins(rows) == 2
-            && is_last(rows, "alice #r> hello wor")
-    });
+    // Away again too: away is the session's, and the client says it again.
+    term.wait_for(
+        "the reconnection, in the room, away, the line kept",
+        |rows| {
+            rows.iter().any(|r| r == "* reconnected as alice")
+                && joins(rows) == 2
+                && aways(rows) == 2
+                && is_last(rows, "alice #r> hello wor")
+        },
+    );
+    bob.send("WHOIS alice");
+    let whois = loop {
+        let line = bob.recv();
+        if line.starts_with("WHOIS ") {
+            break line;
+        }
+    };
+    assert!(whois.starts_with("WHOIS alice away #r "), "{whois}");
+    assert!(whois.ends_with(" lunch"), "{whois}");
     term.type_text("ld\r");
     let heard = loop {
         let line = bob.recv();

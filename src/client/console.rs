@@ -154,6 +154,7 @@ pub fn run(
         to: to.to_vec(),
         composer: Composer::default(),
         quit_at: None,
+        away: None,
     };
     session.set_prompt();
     for line in greeting {
@@ -184,6 +185,9 @@ struct Session {
     composer: Composer,
     /// When QUIT was sent; from then on keys are ignored.
     quit_at: Option<Instant>,
+    /// The away text last sent: away is the session's, so a reconnection
+    /// says it again.
+    away: Option<String>,
 }
 
 impl Session {
@@ -273,6 +277,9 @@ impl Session {
                 self.screen.print(&echo);
                 if let Some(message) = self.composer.push(&line) {
                     let action = interpret(&message, &self.to);
+                    if let Action::Away(text) = &action {
+                        self.away = text.clone();
+                    }
                     let screen = &mut self.screen;
                     if act(&self.sender, action, &mut self.to, &mut |text| {
                         screen.print(&text)
@@ -329,6 +336,11 @@ impl Session {
         self.sender = sender;
         self.offline = false;
         self.screen.print(&format!("* reconnected as {}", self.me));
+        if let Some(text) = self.away.clone() {
+            if let Err(e) = self.sender.away(Some(&text)) {
+                self.screen.print(&format!("! away not said again: {e}"));
+            }
+        }
         self.ask_who();
     }
 
