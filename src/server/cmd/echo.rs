@@ -15,7 +15,11 @@ pub(super) enum Echo<'a> {
 }
 
 impl<T: Write> Hub<T> {
+    #[inline]
     pub(super) fn echo(&mut self, key: usize, echo: Echo<'_>) {
+        if self.echoing == 0 {
+            return;
+        }
         let wants = self
             .queues
             .sessions

@@ -175,8 +175,15 @@ impl<T: Write> Hub<T> {
                 return true;
             }
             Input::Encoding(kind, manners) => {
-                if let Some(session) = self.queues.sessions.get_mut(key) {
-                    session.out.set_encoding(kind, manners);
+                let Some(session) = self.queues.sessions.get_mut(key) else {
+                    return true;
+                };
+                let was = session.out.manners().echo;
+                session.out.set_encoding(kind, manners);
+                match (was, manners.echo) {
+                    (false, true) => self.echoing += 1,
+                    (true, false) => self.echoing -= 1,
+                    _ => {}
                 }
                 return true;
             }

@@ -149,6 +149,9 @@ pub struct Hub<T> {
     pub(in crate::server) users_reply: Option<Rc<[u8]>>,
     /// Sessions marked away: while none is, a message costs no look.
     pub(in crate::server) away_online: usize,
+    /// Sessions that want their messages echoed: while none does, a
+    /// message costs no look.
+    pub(in crate::server) echoing: usize,
     /// The other nodes, when this one is part of a cluster.
     pub(in crate::server) cluster: Option<Box<ClusterState>>,
 }
@@ -209,6 +212,7 @@ impl<T: Write> Hub<T> {
             auth_queue: Default::default(),
             users_reply: None,
             away_online: 0,
+            echoing: 0,
             cluster: None,
         }
     }
