@@ -388,7 +388,8 @@ fn error(out: &mut Vec<u8>, voice: &Voice, me: &str, asked: u8, code: ErrorCode,
         _ => {
             let words = [format!(":{server}"), "NOTICE".into(), me.to_owned()];
             let words: Vec<&str> = words.iter().map(String::as_str).collect();
-            put(out, &words, Some(&format!("ERR {} {text}", code as u16)));
+            // The line protocol's code means nothing to an IRC user.
+            put(out, &words, Some(text));
         }
     }
 }
