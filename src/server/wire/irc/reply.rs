@@ -231,21 +231,34 @@ pub(super) fn names(out: &mut Vec<u8>, voice: &Voice, me: &str, names: &[&str]) 
 
 fn names_of(out: &mut Vec<u8>, voice: &Voice, me: &str, channel: &str, names: &[&str]) {
     let server = &*voice.server;
+    numeric_lines(out, server, "353", me, &["=", channel], names);
+    numeric(out, server, "366", me, &[channel], "End of /NAMES list");
+}
+
+/// A numeric per line of `words`, each line's words within 400 bytes
+/// (a line for names or channels, however many there are).
+pub(super) fn numeric_lines(
+    out: &mut Vec<u8>,
+    server: &str,
+    code: &str,
+    me: &str,
+    params: &[&str],
+    words: &[&str],
+) {
     let mut line = String::new();
-    for name in names {
-        if line.len() + name.len() > 400 {
-            numeric(out, server, "353", me, &["=", channel], &line);
+    for word in words {
+        if line.len() + word.len() > 400 {
+            numeric(out, server, code, me, params, &line);
             line.clear();
         }
         if !line.is_empty() {
             line.push(' ');
         }
-        line.push_str(name);
+        line.push_str(word);
     }
     if !line.is_empty() {
-        numeric(out, server, "353", me, &["=", channel], &line);
+        numeric(out, server, code, me, params, &line);
     }
-    numeric(out, server, "366", me, &[channel], "End of /NAMES list");
 }
 
 /// `LUSERS` from the `STATS` figures: 251, 254 (rooms), 255.

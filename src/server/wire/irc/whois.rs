@@ -69,21 +69,7 @@ pub(super) fn whois(out: &mut Vec<u8>, voice: &Voice, me: &str, whowas: bool, wh
         return numeric(out, server, "318", me, &[n], "End of /WHOIS list");
     }
     numeric(out, server, "311", me, &[n, n, "evchat", "*"], n);
-    // Channels within one line each.
-    let mut line = String::new();
-    for room in who.rooms {
-        if line.len() + room.len() > 400 {
-            numeric(out, server, "319", me, &[n], &line);
-            line.clear();
-        }
-        if !line.is_empty() {
-            line.push(' ');
-        }
-        line.push_str(room);
-    }
-    if !line.is_empty() {
-        numeric(out, server, "319", me, &[n], &line);
-    }
+    super::reply::numeric_lines(out, server, "319", me, &[n], who.rooms);
     numeric(out, server, "312", me, &[n, server], "evchat");
     if let Some((_, text)) = who.away {
         let text = super::encode::one_line(text, "Away");
