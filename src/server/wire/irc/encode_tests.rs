@@ -1,0 +1,55 @@
+//! The fast path of IRC encoding against the general one.
+
+use super::*;
+use proptest::prelude::*;
+
+/// What the general path writes for one frame.
+fn general(line: &str, tags: bool) -> Vec<u8> {
+    let mut out = Vec::new();
+    frame(line, &mut out, &Voice::default(), tags);
+    out
+}
+
+/// What the fast path writes, or `None` where it leaves the frame.
+fn fast(line: &str, tags: bool) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    plain_message(line.as_bytes(), &mut out, &Voice::default(), tags).then_some(out)
+}
+
+#[test]
+fn the_common_frames_take_the_fast_path_and_the_rest_do_not() {
+    let t = "2026-12-07T10:00:00.000Z";
+    assert!(fast(&format!("SAY bob {t} hi there"), true).is_some());
+    assert!(fast(&format!("MSG bob #rust {t} hi"), false).is_some());
+    // Escapes, several targets, empty or long text: the general path.
+    assert!(fast(&format!("SAY bob {t} two\\nlines"), true).is_none());
+    assert!(fast(&format!("MSG bob amy,#rust {t} hi"), true).is_none());
+    assert!(fast(&format!("SAY bob {t} "), true).is_none());
+    assert!(fast(&format!("SAY bob {t} {}", "x".repeat(600)), true).is_none());
+    assert!(fast(&format!("JOINED bob {t}"), true).is_none());
+}
+
+proptest! {
+    /// Wherever the fast path writes a frame, it writes what the
+    /// general path would, byte for byte.
+    #[test]
+    fn the_fast_path_writes_what_the_general_path_does(
+        say in any::<bool>(),
+        from in "[A-Za-z0-9_-]{1,32}",
+        to in "(#?[A-Za-z0-9_-]{1,33})(,#?[a-z]{1,3}){0,1}",
+        words in "([ -~]|[\\\\]n|é|\u{1F600}|\t){0,40}",
+        // Around the length where a message becomes two lines.
+        pad in prop_oneof![0usize..40, 330usize..480],
+        tags in any::<bool>(),
+    ) {
+        let t = "2026-12-07T10:00:00.000Z";
+        let text = format!("{words}{}", "x".repeat(pad));
+        let line = match say {
+            true => format!("SAY {from} {t} {text}"),
+            false => format!("MSG {from} {to} {t} {text}"),
+        };
+        if let Some(written) = fast(&line, tags) {
+            prop_assert_eq!(written, general(&line, tags));
+        }
+    }
+}
