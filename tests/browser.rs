@@ -167,6 +167,8 @@ fn the_page_reconnects_and_logs_in_again_after_a_server_restart() {
     let port = first.addr.port().to_string();
     let mut tab = open(&mut browser, &first);
     log_in(&mut tab, "alice", &[]);
+    say(&mut tab, "/away back soon");
+    row(&mut tab, "you are away: back soon");
 
     first.kill();
     wait_state(&mut tab, "waiting");
@@ -177,6 +179,20 @@ fn the_page_reconnects_and_logs_in_again_after_a_server_restart() {
     row(&mut tab, "connected again");
     let mut bob = second.login("bob");
     assert_eq!(who(&mut bob), "USERS alice bob");
+    // Away is the session's: the page says it again in the new one.
+    tab.wait(
+        "the bar to say away again",
+        "document.getElementById('state').textContent.startsWith('away as alice')",
+    );
+    bob.send("WHOIS alice");
+    let whois = loop {
+        let line = bob.recv();
+        if line.starts_with("WHOIS ") {
+            break line;
+        }
+    };
+    assert!(whois.starts_with("WHOIS alice away - "), "{whois}");
+    assert!(whois.ends_with(" back soon"), "{whois}");
     bob.send("SAY welcome back");
     let (_, from, _) = row(&mut tab, "welcome back");
     assert_eq!(from, "bob");

@@ -288,10 +288,18 @@ fn away_whois_list_and_names_typed_in_any_case_on_the_page() {
     let (server, mut bob, mut tab) = alice_and_bob(&mut browser);
     say(&mut tab, "/away at lunch");
     row(&mut tab, "you are away: at lunch");
+    tab.wait(
+        "the bar to say away",
+        "document.getElementById('state').textContent.startsWith('away as alice')",
+    );
     bob.send("MSG alice hi?");
     assert!(bob.expect("AWAY alice ").ends_with(" at lunch"));
     say(&mut tab, "/away");
     row(&mut tab, "you are back");
+    tab.wait(
+        "the bar to say online",
+        "document.getElementById('state').textContent.startsWith('online as alice')",
+    );
     // Another's away text is text, not markup, in the conversation with them.
     bob.send("AWAY <img src=x onerror=alert(1)> out");
     bob.expect("AWAY bob ");

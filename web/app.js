@@ -49,6 +49,7 @@
   let nextToken = 0;
   let lost = false; // the connection dropped while logged in
   let quitting = false; // the user typed /quit: no reconnecting
+  let awayText = null; // the user's /away: the session's, said again after a reconnection
   const asked = { who: false, stats: false }; // show the answer as a note
   const users = new Set();
 
@@ -222,7 +223,12 @@
         // Ours answers /away; another's follows a message we sent them.
         const [name, time, text] = fields(rest, 3);
         const said = text ? unescapeText(text) : '';
-        if (sameName(name, me)) note(text ? 'you are away: ' + said : 'you are back', time);
+        if (sameName(name, me)) {
+          note(text ? 'you are away: ' + said : 'you are back', time);
+          // The bar says it as long as it lasts.
+          const state = text ? 'away' : 'online';
+          setState('online', state + ' as ' + visible(me, false), state);
+        }
         else note(name + (text ? ' is away: ' + said : ' is back'), null, chatOf(me, [name]).key);
         break;
       }
@@ -265,7 +271,10 @@
   function loggedInAs(name) {
     // The server spells the name as it was first written (`BOB` logs in as
     // `bob`): the same name, whose conversations stay.
-    if (!sameName(name, me) || !everIn) chats.reset(); // nothing of another name's
+    if (!sameName(name, me) || !everIn) {
+      chats.reset(); // nothing of another name's
+      if (!sameName(name, me)) awayText = null;
+    }
     loggedIn = true;
     everIn = true;
     me = name;
@@ -273,6 +282,7 @@
     heldRun = [];
     if (lost) note('connected again');
     lost = false;
+    if (awayText) send('AWAY ' + escapeText(awayText));
     setState('online', 'online as ' + visible(name, false), 'online');
     $('login').hidden = true;
     $('chat').hidden = false;
@@ -440,6 +450,7 @@
         send('WHO');
         return null;
       case 'away':
+        awayText = rest || null;
         send(rest ? 'AWAY ' + escapeText(rest) : 'AWAY');
         return null;
       case 'whois':
