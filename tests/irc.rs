@@ -605,3 +605,33 @@ fn a_pass_beside_a_successful_sasl_changes_nothing() {
         "{welcome:#?}"
     );
 }
+
+#[test]
+fn away_notify_tells_who_asked_when_anyone_goes_away_or_comes_back() {
+    let server = server(&[]);
+    let mut alice = Irc::connect(&server);
+    alice.send("CAP LS 302");
+    alice.send("NICK alice");
+    alice.send("USER alice 0 * :alice");
+    alice.send("CAP REQ :away-notify");
+    alice.send("CAP END");
+    alice.until(|l| l.contains(" 366 alice #everyone "));
+    let (mut carol, _) = Irc::register(&server, "carol", false);
+    alice.until(|l| l.contains("JOIN #everyone"));
+    let mut bob = server.login("bob");
+    alice.until(|l| l.starts_with(":bob!bob@evchat JOIN"));
+    bob.send("AWAY gone\\nfishing");
+    bob.expect("AWAY bob ");
+    bob.send("AWAY");
+    bob.expect("AWAY bob ");
+    assert_eq!(
+        alice.sync(),
+        [":bob!bob@evchat AWAY :gone fishing", ":bob!bob@evchat AWAY",]
+    );
+    // Without the capability: nothing.
+    carol.sync();
+    bob.send("AWAY again");
+    bob.expect("AWAY bob ");
+    let got = carol.sync();
+    assert!(got.iter().all(|l| !l.contains(" AWAY")), "{got:?}");
+}

@@ -77,6 +77,13 @@ pub enum Event<'a> {
         rooms: &'a [&'a str],
         away: Option<(&'a str, &'a str)>,
     },
+    /// That `name` went away (with `text`) or came back, told to those
+    /// who asked to hear it (IRC's `away-notify`); written as `AWAY`.
+    AwayChanged {
+        name: &'a str,
+        time: &'a str,
+        text: Option<&'a str>,
+    },
     /// `STATS <key=value> ...`.
     Stats(&'a str),
     /// `PING [<token>]`.
@@ -140,10 +147,12 @@ impl Event<'_> {
                 Some(text) => encode_fields(out, &["PART", name, room, time, text]),
                 None => encode_fields(out, &["PART", name, room, time]),
             },
-            Event::Away { name, time, text } => match text {
-                Some(text) => encode_fields(out, &["AWAY", name, time, text]),
-                None => encode_fields(out, &["AWAY", name, time]),
-            },
+            Event::Away { name, time, text } | Event::AwayChanged { name, time, text } => {
+                match text {
+                    Some(text) => encode_fields(out, &["AWAY", name, time, text]),
+                    None => encode_fields(out, &["AWAY", name, time]),
+                }
+            }
             Event::Whois {
                 name,
                 online,

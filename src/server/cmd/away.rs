@@ -5,7 +5,7 @@
 //! the session's: it ends with the session, and a new one starts back.
 
 use crate::protocol::{ErrorCode, Event, Text};
-use crate::server::hub::Hub;
+use crate::server::hub::{Hub, Limit, Outgoing};
 use crate::server::session::Away;
 use std::io::Write;
 
@@ -40,6 +40,34 @@ impl<T: Write> Hub<T> {
             text,
         };
         self.reply(key, &answer);
+        self.notify_away(key, me, time.as_str(), text);
+    }
+
+    /// Tells the sessions that asked (IRC's `away-notify`; every IRC user
+    /// shares the everyone channel) that `me` went away or came back,
+    /// charging `key` a unit for each.
+    fn notify_away(&mut self, key: usize, me: &str, time: &str, text: Option<&str>) {
+        if self.away_notified == 0 {
+            return;
+        }
+        // Each session is looked at: paced like a broadcast.
+        self.charge(key, self.queues.sessions.len() as u64);
+        let told: Vec<usize> = self
+            .queues
+            .sessions
+            .iter()
+            .filter(|(k, s)| *k != key && s.user.name.is_some() && s.out.manners().away_notify)
+            .map(|(k, _)| k)
+            .collect();
+        let changed = Event::AwayChanged {
+            name: me,
+            time,
+            text,
+        };
+        for to in told {
+            self.queues
+                .push(to, Outgoing::Event(&changed), Limit::Within);
+        }
     }
 
     /// Tells `key` which of the users it just named are away.

@@ -15,7 +15,7 @@
 //! cut or closing.
 
 use super::Hub;
-use crate::server::wire::{self, Dialect, Input, WireKind};
+use crate::server::wire::{self, Dialect, Input, Manners, WireKind};
 use std::io::Write;
 use std::time::Instant;
 
@@ -138,6 +138,18 @@ impl<T: Write> Hub<T> {
         used
     }
 
+    /// Keeps the counts of sessions by manners as one changes (or goes:
+    /// `now` the default).
+    pub(in crate::server) fn count_manners(&mut self, was: Manners, now: Manners) {
+        let count = |n: &mut usize, was: bool, now: bool| match (was, now) {
+            (false, true) => *n += 1,
+            (true, false) => *n -= 1,
+            _ => {}
+        };
+        count(&mut self.echoing, was.echo, now.echo);
+        count(&mut self.away_notified, was.away_notify, now.away_notify);
+    }
+
     /// Acts on one piece of input; returns whether the dialect may go on.
     fn take_input(&mut self, key: usize, input: Input<'_>, switch: &mut Switch) -> bool {
         match input {
@@ -178,13 +190,9 @@ impl<T: Write> Hub<T> {
                 let Some(session) = self.queues.sessions.get_mut(key) else {
                     return true;
                 };
-                let was = session.out.manners().echo;
+                let was = session.out.manners();
                 session.out.set_encoding(kind, manners);
-                match (was, manners.echo) {
-                    (false, true) => self.echoing += 1,
-                    (true, false) => self.echoing -= 1,
-                    _ => {}
-                }
+                self.count_manners(was, manners);
                 return true;
             }
             Input::Decided(dialect, replay) => {

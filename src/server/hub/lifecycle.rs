@@ -398,9 +398,7 @@ impl<T: Write> Hub<T> {
         self.set_phase(key, Phase::Dead);
         self.queues.with_session(key, |s| s.out.clear());
         let session = self.queues.sessions.try_remove(key)?;
-        if session.out.manners().echo {
-            self.echoing -= 1;
-        }
+        self.count_manners(session.out.manners(), Default::default());
         self.seal();
         Some(session.io)
     }

@@ -152,6 +152,9 @@ pub struct Hub<T> {
     /// Sessions that want their messages echoed: while none does, a
     /// message costs no look.
     pub(in crate::server) echoing: usize,
+    /// Sessions told of anyone's away (IRC's `away-notify`): while none
+    /// is, an `AWAY` costs no look.
+    pub(in crate::server) away_notified: usize,
     /// The other nodes, when this one is part of a cluster.
     pub(in crate::server) cluster: Option<Box<ClusterState>>,
 }
@@ -213,6 +216,7 @@ impl<T: Write> Hub<T> {
             users_reply: None,
             away_online: 0,
             echoing: 0,
+            away_notified: 0,
             cluster: None,
         }
     }

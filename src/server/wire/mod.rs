@@ -150,6 +150,8 @@ pub struct Manners {
     /// A refused login ends the connection (an IRC client cannot try
     /// again on the same connection; it reconnects).
     pub one_login: bool,
+    /// Told when anyone goes away or comes back (IRC's `away-notify`).
+    pub away_notify: bool,
 }
 
 /// One connection's dialect: its decoder, and how its output is written.

@@ -4,7 +4,7 @@ use super::message::Message;
 use super::Irc;
 
 /// Offered in `CAP LS`.
-pub const CAPS: &str = "server-time echo-message sasl multi-prefix cap-notify";
+pub const CAPS: &str = "server-time echo-message away-notify sasl multi-prefix cap-notify";
 
 /// What a client negotiated.
 #[derive(Debug, Default, Clone, Copy)]
@@ -14,6 +14,8 @@ pub struct Caps {
     pub echo_message: bool,
     /// `AUTHENTICATE PLAIN` before registration.
     pub sasl: bool,
+    /// Told when anyone goes away or comes back.
+    pub away_notify: bool,
     /// Nothing to do: a member has at most one prefix.
     pub multi_prefix: bool,
     /// Nothing to do: the offer never changes while connected.
@@ -31,6 +33,7 @@ impl Caps {
             "server-time" => &mut self.server_time,
             "echo-message" => &mut self.echo_message,
             "sasl" => &mut self.sasl,
+            "away-notify" => &mut self.away_notify,
             "multi-prefix" => &mut self.multi_prefix,
             "cap-notify" => &mut self.cap_notify,
             _ => return false,
@@ -45,6 +48,7 @@ impl Caps {
             (self.server_time, "server-time"),
             (self.echo_message, "echo-message"),
             (self.sasl, "sasl"),
+            (self.away_notify, "away-notify"),
             (self.multi_prefix, "multi-prefix"),
             (self.cap_notify, "cap-notify"),
         ];

@@ -329,7 +329,7 @@ fn say(out: &mut Vec<u8>, time: Option<&str>, from: &str, to: &str, escaped: &st
 }
 
 /// `[@time=...] :<name>!<name>@evchat <verb> <params> [:<text>]`.
-fn from_user(
+pub(super) fn from_user(
     out: &mut Vec<u8>,
     time: Option<&str>,
     name: &str,

@@ -197,6 +197,7 @@ impl Dialect for Irc {
             let manners = Manners {
                 echo: self.caps.echo_message,
                 one_login: true,
+                away_notify: self.caps.away_notify,
             };
             on(Input::Encoding(kind, manners)) && self.drain(on)
         });

@@ -67,6 +67,11 @@ fn reply(event: &Event<'_>, viewer: &Viewer<'_>, voice: &Voice, out: &mut Vec<u8
             put(out, &[&format!(":{server}"), "NOTICE", me], Some(&text));
         }
         Event::Away { name, text, .. } => away(out, voice, viewer, name, text),
+        Event::AwayChanged { name, time, text } => {
+            let text = text.map(|t| super::encode::one_line(t, "Away"));
+            let time = tags.then_some(time);
+            super::encode::from_user(out, time, name, "AWAY", &[], text.as_deref());
+        }
         Event::Pong(None) if viewer.asked == asked::PING => {
             let token = viewer.about.unwrap_or(server);
             put(out, &[&format!(":{server}"), "PONG", server], Some(token));
