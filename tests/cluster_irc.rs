@@ -71,6 +71,21 @@ fn an_irc_user_on_one_node_talks_with_a_line_user_on_another() {
             ":evchat-test 318 alice bob :End of /WHOIS list",
         ]
     );
+    // A member's login on the other node is a JOIN in each channel shared
+    // with it, as a login on this node is.
+    let mut carol = b.login("carol");
+    carol.send("JOIN #rust");
+    until(&mut carol, "JOIN carol #rust ");
+    alice.until(|l| l == ":carol!carol@evchat JOIN #rust");
+    carol.send("QUIT");
+    carol.until_closed();
+    alice.until(|l| l.starts_with(":carol!carol@evchat QUIT"));
+    let _carol = b.login("carol");
+    let seen = alice.until(|l| l == ":carol!carol@evchat JOIN #rust");
+    assert!(
+        seen.contains(&":carol!carol@evchat JOIN #everyone".to_owned()),
+        "{seen:#?}"
+    );
     // Bob's leaving is a QUIT.
     bob.send("QUIT see you");
     bob.until_closed();

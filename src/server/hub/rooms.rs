@@ -28,6 +28,41 @@ impl<T: Write> Hub<T> {
     /// room (IRC's channels) see it join each room they share with it;
     /// others see only the `JOINED`. Charged one unit per session told.
     pub(in crate::server) fn announce_in_rooms(&mut self, key: usize, name: &str) {
+        let told = self.tell_rooms_of(Some(key), name);
+        self.charge(key, told);
+    }
+
+    /// Logins on other nodes — the `JOINED` frames of a broadcast from
+    /// the bus — as [`Hub::announce_in_rooms`] tells local ones, after
+    /// the broadcast; returns the sessions told, as work the bus did.
+    pub(in crate::server) fn announce_remote_logins(&mut self, frames: &[u8]) -> u64 {
+        if !frames.starts_with(b"JOINED ") && memchr::memmem::find(frames, b"\nJOINED ").is_none() {
+            return 0;
+        }
+        let mut told = 0;
+        for line in frames.split(|&b| b == b'\n') {
+            let Some(rest) = line.strip_prefix(b"JOINED ") else {
+                continue;
+            };
+            let name = rest.split(|&b| b == b' ').next().unwrap_or_default();
+            let Ok(name) = std::str::from_utf8(name) else {
+                continue;
+            };
+            if !self.rooms.has_rooms(name) {
+                continue;
+            }
+            if told == 0 {
+                // After the JOINED itself, in the everyone channel.
+                self.seal();
+            }
+            told += self.tell_rooms_of(None, name);
+        }
+        told
+    }
+
+    /// Tells the per-room readers of `name`'s rooms that it joined each,
+    /// but not session `except`; returns how many were told.
+    fn tell_rooms_of(&mut self, except: Option<usize>, name: &str) -> u64 {
         let time = self.clock.stamp();
         let mut told = 0;
         for room in self.rooms.rooms_of(name) {
@@ -37,13 +72,13 @@ impl<T: Write> Hub<T> {
                 time: time.as_str(),
             };
             for &to in self.rooms.online_keys(&room) {
-                if to != key && self.queues.writes_for_each_reader(to) {
+                if Some(to) != except && self.queues.writes_for_each_reader(to) {
                     self.queues.push(to, Outgoing::Event(&join), Limit::Within);
                     told += 1;
                 }
             }
         }
-        self.charge(key, told);
+        told
     }
 
     /// Encodes `event` once and queues it to the sessions `keys`, after

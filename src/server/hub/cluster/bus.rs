@@ -42,7 +42,7 @@ impl<T: Write> Hub<T> {
         match decoded {
             Ok(BusMessage::Broadcast { frames, count }) => {
                 self.broadcast_remote(frames, count);
-                return count;
+                return count + self.announce_remote_logins(frames);
             }
             Ok(BusMessage::Private { to, route, frame }) => {
                 self.private_from_bus(origin, to, route, frame);
