@@ -552,6 +552,12 @@ fn sasl_plain_checks_the_password_before_registration_ends() {
             ":evchat-test 904 * :SASL authentication failed",
         ]
     );
+    // Nothing under way to abort: 906 all the same.
+    irc.send("AUTHENTICATE *");
+    assert_eq!(
+        irc.recv(),
+        ":evchat-test 906 someone :SASL authentication aborted"
+    );
     // Right: 900 and 903 before CAP END; then the account is registered.
     irc.send("AUTHENTICATE PLAIN");
     irc.send("AUTHENTICATE AEFMSUNFAHNlY3JldCB3b3Jk"); // "\0ALICE\0secret word"

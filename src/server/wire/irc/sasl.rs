@@ -45,6 +45,9 @@ impl Irc {
                 self.sasl = Sasl::Plain(String::new());
                 answer.extend_from_slice(b"AUTHENTICATE +\r\n");
             }
+            Sasl::Idle if arg == "*" => {
+                self.numeric(answer, "906", &[], "SASL authentication aborted");
+            }
             Sasl::Idle => {
                 self.numeric(answer, "908", &["PLAIN"], "are available SASL mechanisms");
                 self.numeric(answer, "904", &[], "SASL authentication failed");
