@@ -120,18 +120,18 @@ impl<T: Write> Hub<T> {
         let beat = wire::encode_heartbeat(&c.port.incarnation);
         c.port.send(ToCluster::Publish(Bytes::from(beat)));
         let timeout = c.port.node_timeout;
-        // A loop that did not run for the node timeout could not hear the
-        // others: their silence is its own, and they get their time again.
-        if c.last_tick
-            .is_some_and(|t| now.saturating_duration_since(t) >= timeout)
-        {
+        // A loop that did not run for a while could not hear the others:
+        // that silence is its own, not theirs, and is not counted against
+        // them (a stall just short of the timeout, on top of the time
+        // since a node's last heartbeat, declared it dead).
+        let gap = c.last_tick.map(|t| now.saturating_duration_since(t));
+        if let Some(gap) = gap.filter(|g| *g >= timeout / 2) {
             warn!(
-                "this node's loop was stalled for {} ms: giving the other nodes their time again",
-                c.last_tick
-                    .map_or(0, |t| now.saturating_duration_since(t).as_millis())
+                "this node's loop was stalled for {} ms: the other nodes get that time again",
+                gap.as_millis()
             );
             for node in c.nodes.values_mut() {
-                node.last_heard = now;
+                node.last_heard = (node.last_heard + gap).min(now);
             }
         }
         c.last_tick = Some(now);

@@ -165,6 +165,26 @@ fn a_stalled_loop_does_not_count_the_other_nodes_dead() {
 }
 
 #[test]
+fn a_stall_short_of_the_timeout_is_not_counted_against_the_other_nodes() {
+    let mut n = Node::new();
+    let alice = n.login("alice");
+    n.bus("b", "H b1");
+    n.remote("bob", "b", "b1");
+    n.h.at(1);
+    n.h.at(2);
+    n.h.flush();
+    n.h.lines(alice);
+    // Stopped from 2 s to 4 s, less than the timeout (3 s), but b was
+    // last heard at 0: its silence while this loop stood still is not its.
+    n.h.at(4);
+    assert_eq!(n.h.turn_for(alice), Vec::<String>::new());
+    assert_eq!(n.who(alice), ["USERS alice bob"]);
+    // Silent for the timeout with this loop running: dead.
+    n.h.at(5);
+    assert_eq!(n.h.turn_for(alice), ["LEFT bob T node lost"]);
+}
+
+#[test]
 fn a_private_message_held_for_some_reaches_the_online_ones_even_if_the_sender_is_gone() {
     let mut n = Node::new();
     let bob = n.login("bob");
