@@ -8,6 +8,7 @@ use crate::protocol::{ErrorCode, Event, Text};
 use crate::server::hub::{Hub, Limit, Outgoing};
 use crate::server::session::Away;
 use std::io::Write;
+use std::rc::Rc;
 
 /// The longest away text, as written (escaped).
 pub const AWAY_MAX: usize = 400;
@@ -44,14 +45,21 @@ impl<T: Write> Hub<T> {
     }
 
     /// Tells the sessions that asked (IRC's `away-notify`; every IRC user
-    /// shares the everyone channel) that `me` went away or came back,
-    /// charging `key` a unit for each.
-    fn notify_away(&mut self, key: usize, me: &str, time: &str, text: Option<&str>) {
+    /// shares the everyone channel) that `me` went away or came back:
+    /// after what the turn said before, encoded once and shared, as a
+    /// broadcast is, and charged like one, a unit per session.
+    pub(in crate::server) fn notify_away(
+        &mut self,
+        key: usize,
+        me: &str,
+        time: &str,
+        text: Option<&str>,
+    ) {
         if self.away_notified == 0 {
             return;
         }
-        // Each session is looked at: paced like a broadcast.
         self.charge(key, self.queues.sessions.len() as u64);
+        self.seal();
         let told: Vec<usize> = self
             .queues
             .sessions
@@ -59,14 +67,19 @@ impl<T: Write> Hub<T> {
             .filter(|(k, s)| *k != key && s.user.name.is_some() && s.out.manners().away_notify)
             .map(|(k, _)| k)
             .collect();
-        let changed = Event::AwayChanged {
-            name: me,
-            time,
-            text,
+        let frame: Rc<[u8]> = {
+            let mut frame = Vec::new();
+            let changed = Event::AwayChanged {
+                name: me,
+                time,
+                text,
+            };
+            changed.encode(&mut frame);
+            Rc::from(frame)
         };
         for to in told {
             self.queues
-                .push(to, Outgoing::Event(&changed), Limit::Within);
+                .push(to, Outgoing::Shared(&frame), Limit::Within);
         }
     }
 

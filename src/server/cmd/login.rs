@@ -81,7 +81,11 @@ impl<T: Write> Hub<T> {
         };
         if password.escaped().len() > MAX_PASSWORD {
             let text = format!("password longer than {MAX_PASSWORD} bytes");
-            return self.reply_err(key, ErrorCode::BadRequest, &text);
+            self.reply_err(key, ErrorCode::BadRequest, &text);
+            if !only {
+                self.end_if_one_login(key);
+            }
+            return;
         }
         let peer = self
             .queues

@@ -243,13 +243,20 @@ impl<T: Write> Hub<T> {
         let name = session.user.name.take()?;
         let rev = std::mem::take(&mut session.node.claim_rev);
         let catching_up = session.mail.catching_up();
-        if session.user.away.take().is_some() {
+        let was_away = session.user.away.take().is_some();
+        if was_away {
             self.away_online -= 1;
         }
         self.online.remove(&name);
         self.rooms_session_ended(key, &name, catching_up);
         self.users_reply = None;
         self.release_claim(&name, rev);
+        if was_away {
+            // A session taking over the name starts back, without a QUIT
+            // that would say so: those told of away hear it.
+            let time = self.clock.stamp();
+            self.notify_away(key, &name, time.as_str(), None);
+        }
         Some(name)
     }
 

@@ -239,6 +239,19 @@ pub(super) fn frame(line: &str, out: &mut Vec<u8>, voice: &Voice, tags: bool) {
             let token = if rest.is_empty() { server } else { rest };
             put(out, &[&format!(":{server}"), "PONG", server], Some(token));
         }
+        // Shared only with sessions that asked (`away-notify`).
+        "AWAY" => {
+            let [name, time, text, _] = fields(3);
+            let text = (!text.is_empty()).then(|| one_line(text, "Away"));
+            from_user(
+                out,
+                tags.then_some(time),
+                name,
+                "AWAY",
+                &[],
+                text.as_deref(),
+            );
+        }
         // The dialect's farewell says it, once, however the link ends.
         "BYE" => {}
         _ => {

@@ -364,6 +364,9 @@ fn error(out: &mut Vec<u8>, voice: &Voice, me: &str, asked: u8, code: ErrorCode,
                 "Changing your nick is not supported yet",
             )
         }
+        (asked::REGISTER, ErrorCode::BadRequest) if text.starts_with("password") => {
+            numeric(out, server, "464", me, &[], text)
+        }
         (asked::REGISTER, ErrorCode::BadRequest) => numeric(out, server, "432", me, &[me], text),
         (asked::WHOIS, _) => {
             numeric(out, server, "401", me, &[about], "No such nick/channel");
