@@ -1,7 +1,8 @@
 //! `AWAY [<text>]`: away with that text, or back without, answered by
 //! `AWAY <you> <time> [<text>]`. While a user is away, whoever names them
 //! in a `MSG` is told so, after the message, by `AWAY <name> <since>
-//! <text>` (as IRC's `301`); a room's members are not looked at. Away is
+//! <text>` (as IRC's `301`); a room's members are not looked at. IRC
+//! sessions that asked (`away-notify`) are told of every change. Away is
 //! the session's: it ends with the session, and a new one starts back.
 
 use crate::protocol::{ErrorCode, Event, Text};
