@@ -49,6 +49,25 @@ pub const READY: &str = "InspIRCd is now running as";
 pub const BIND_FAILED: &str = "listeners failed to bind";
 /// The server's name, as it appears in numerics.
 pub const SERVER_NAME: &str = "irc.bench";
+/// The MOTD's one line.
+pub const MOTD: &str = "evchat-bench";
+/// The modules for the IRCv3 pieces clients ask for (`cap` at all;
+/// `ircv3`: away-notify, account-notify, extended-join; the `ircv3_*`:
+/// server-time, batch, echo-message, cap-notify, message-tags, msgid,
+/// labeled-response; `namesx`: multi-prefix; `uhnames`), for
+/// [`Limits::extra`] where a real client is checked against it.
+pub const IRCV3_MODULES: &str = "<module name=\"cap\">
+<module name=\"ircv3\">
+<module name=\"ircv3_servertime\">
+<module name=\"ircv3_batch\">
+<module name=\"ircv3_echomessage\">
+<module name=\"ircv3_capnotify\">
+<module name=\"ircv3_ctctags\">
+<module name=\"ircv3_msgid\">
+<module name=\"ircv3_labeledresponse\">
+<module name=\"namesx\">
+<module name=\"uhnames\">
+";
 
 /// The InspIRCd executable: `$INSPIRCD`, else on PATH or in the sbin
 /// folders (Debian puts it in /usr/sbin, not on a user's PATH).
@@ -131,7 +150,7 @@ impl Inspircd {
         let program = inspircd_path().ok_or("inspircd is not installed")?;
         let fail = |e: std::io::Error| format!("{}: {e}", dir.display());
         std::fs::create_dir_all(dir).map_err(fail)?;
-        std::fs::write(dir.join("motd.txt"), "evchat-bench\n").map_err(fail)?;
+        std::fs::write(dir.join("motd.txt"), format!("{MOTD}\n")).map_err(fail)?;
         let mut failures = String::new();
         // Another port after a lost race for one (see the module doc).
         for _ in 0..5 {
