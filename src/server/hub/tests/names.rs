@@ -100,6 +100,11 @@ fn with_accounts(users: Users) -> (Harness, mpsc::Receiver<AuthJob>) {
 /// Answers the next password check as the password thread would when the
 /// password is right: with the account's spelling.
 fn pass(h: &mut Harness, checks: &mpsc::Receiver<AuthJob>, spelt: &str) {
+    pass_with(h, checks, spelt, None);
+}
+
+/// As [`pass`], the password right for the account's `hash`, if given.
+fn pass_with(h: &mut Harness, checks: &mpsc::Receiver<AuthJob>, spelt: &str, hash: Option<&str>) {
     let Ok(AuthJob::Check(request)) = checks.try_recv() else {
         panic!("no check asked for");
     };
@@ -109,7 +114,7 @@ fn pass(h: &mut Harness, checks: &mpsc::Receiver<AuthJob>, spelt: &str) {
         peer: request.peer,
         name: spelt.to_owned(),
         ok: true,
-        hash: None,
+        hash: hash.map(str::to_owned),
     });
 }
 
@@ -151,21 +156,6 @@ fn mail_for_an_account_in_another_case_is_held_for_the_account_as_spelt() {
     assert_eq!(h.turn_for(amy), ["USERS amy bob"]);
 }
 
-/// Answers the next password check as right, for the account's `hash`.
-fn pass_for(h: &mut Harness, checks: &mpsc::Receiver<AuthJob>, spelt: &str, hash: &str) {
-    let Ok(AuthJob::Check(request)) = checks.try_recv() else {
-        panic!("no check asked for");
-    };
-    h.hub.auth_done(AuthAnswer {
-        key: request.key,
-        serial: request.serial,
-        peer: request.peer,
-        name: spelt.to_owned(),
-        ok: true,
-        hash: Some(hash.to_owned()),
-    });
-}
-
 #[test]
 fn an_auth_proof_is_good_once_and_only_while_the_account_keeps_its_password() {
     let mut users = Users::default();
@@ -175,7 +165,7 @@ fn an_auth_proof_is_good_once_and_only_while_the_account_keeps_its_password() {
     // password beside it): in.
     let first = h.connect();
     h.send(first, "AUTH bob right\n");
-    pass_for(&mut h, &checks, "bob", "h1");
+    pass_with(&mut h, &checks, "bob", Some("h1"));
     assert_eq!(h.turn_for(first), ["OK AUTH bob"]);
     h.send(first, "LOGIN BOB some bouncer password\n");
     assert_eq!(h.turn_for(first)[0], "OK LOGIN bob");
@@ -183,7 +173,7 @@ fn an_auth_proof_is_good_once_and_only_while_the_account_keeps_its_password() {
     // it was used up by trying.
     let second = h.connect();
     h.send(second, "AUTH bob right\n");
-    pass_for(&mut h, &checks, "bob", "h1");
+    pass_with(&mut h, &checks, "bob", Some("h1"));
     assert_eq!(h.turn_for(second), ["OK AUTH bob"]);
     let mut changed = Users::default();
     changed.set("bob", "h2".into());
@@ -197,7 +187,7 @@ fn an_auth_proof_is_good_once_and_only_while_the_account_keeps_its_password() {
     // Nor for another name than the one proved.
     let third = h.connect();
     h.send(third, "AUTH bob right\n");
-    pass_for(&mut h, &checks, "bob", "h2");
+    pass_with(&mut h, &checks, "bob", Some("h2"));
     h.turn_for(third);
     h.send(third, "LOGIN amy\n");
     assert_eq!(
