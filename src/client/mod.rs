@@ -165,6 +165,73 @@ impl Sender {
     pub fn join(&self, room: &str) -> Result<(), Error> {
         self.send(&Command::Join {
             room: checked_room(room)?,
+            key: None,
+        })
+    }
+
+    /// Joins `room` with its key (a room set `+k`).
+    pub fn join_with_key(&self, room: &str, key: &str) -> Result<(), Error> {
+        if key.is_empty() || key.contains([' ', '\n', '\r', '\0']) {
+            return Err(Error::Invalid("a room key is one word".into()));
+        }
+        self.send(&Command::Join {
+            room: checked_room(room)?,
+            key: Some(key),
+        })
+    }
+
+    /// Asks `room`'s topic (`None`), or sets it (`Some("")` clears it):
+    /// answered or told as [`Event::Topic`].
+    pub fn topic(&self, room: &str, text: Option<&str>) -> Result<(), Error> {
+        let escaped = text.map(escape);
+        let text = match escaped.as_deref() {
+            None => None,
+            Some("") => Some(None),
+            Some(t) => Some(Some(checked_text(t)?)),
+        };
+        self.send(&Command::Topic {
+            room: checked_room(room)?,
+            text,
+        })
+    }
+
+    /// Asks `room`'s modes (`None`) or changes them, as IRC writes them
+    /// (`"+o bob"`, `"+k secret"`, `"-t"`, `"+b"` for the bans).
+    pub fn mode(&self, room: &str, changes: Option<&str>) -> Result<(), Error> {
+        if changes.is_some_and(|c| c.contains(['\n', '\r', '\0'])) {
+            return Err(Error::Invalid("mode changes are one line".into()));
+        }
+        self.send(&Command::Mode {
+            room: checked_room(room)?,
+            changes: changes.filter(|c| !c.trim().is_empty()),
+        })
+    }
+
+    /// Puts `name` out of `room` (operators only), with an optional why.
+    pub fn kick(&self, room: &str, name: &str, text: Option<&str>) -> Result<(), Error> {
+        if !is_valid_name(name) {
+            return Err(Error::Invalid(format!("bad name {name:?}")));
+        }
+        let escaped = text.map(escape);
+        let text = match &escaped {
+            Some(t) => Some(checked_text(t)?),
+            None => None,
+        };
+        self.send(&Command::Kick {
+            room: checked_room(room)?,
+            name,
+            text,
+        })
+    }
+
+    /// Invites `name` into `room`.
+    pub fn invite(&self, name: &str, room: &str) -> Result<(), Error> {
+        if !is_valid_name(name) {
+            return Err(Error::Invalid(format!("bad name {name:?}")));
+        }
+        self.send(&Command::Invite {
+            name,
+            room: checked_room(room)?,
         })
     }
 

@@ -63,8 +63,32 @@ pub enum Command<'a> {
     WhoIn {
         room: &'a str,
     },
-    /// `JOIN <room>`.
+    /// `JOIN <room> [<key>]`.
     Join {
+        room: &'a str,
+        key: Option<&'a str>,
+    },
+    /// `TOPIC <room>` asks; `TOPIC <room> <text>` sets; `TOPIC <room> `
+    /// (a space, no text) clears.
+    Topic {
+        room: &'a str,
+        text: Option<Option<Text<'a>>>,
+    },
+    /// `MODE <room> [<modes> [<arg> ...]]`: `changes` is the rest of the
+    /// line, read by the rooms' settings.
+    Mode {
+        room: &'a str,
+        changes: Option<&'a str>,
+    },
+    /// `KICK <room> <name> [<text>]`.
+    Kick {
+        room: &'a str,
+        name: &'a str,
+        text: Option<Text<'a>>,
+    },
+    /// `INVITE <name> <room>`.
+    Invite {
+        name: &'a str,
         room: &'a str,
     },
     /// `PART <room> [<text>]`.
@@ -125,7 +149,39 @@ impl<'a> Command<'a> {
             Command::Msg { to, text } => put(&["MSG", to, text.escaped()]),
             Command::Who => put(&["WHO"]),
             Command::WhoIn { room } => put(&["WHO", room]),
-            Command::Join { room } => put(&["JOIN", room]),
+            Command::Join { room, key: None } => put(&["JOIN", room]),
+            Command::Join {
+                room,
+                key: Some(k),
+            } => put(&["JOIN", room, k]),
+            Command::Topic { room, text: None } => put(&["TOPIC", room]),
+            Command::Topic {
+                room,
+                text: Some(None),
+            } => put(&["TOPIC", room, ""]),
+            Command::Topic {
+                room,
+                text: Some(Some(t)),
+            } => put(&["TOPIC", room, t.escaped()]),
+            Command::Mode {
+                room,
+                changes: None,
+            } => put(&["MODE", room]),
+            Command::Mode {
+                room,
+                changes: Some(c),
+            } => put(&["MODE", room, c]),
+            Command::Kick {
+                room,
+                name,
+                text: None,
+            } => put(&["KICK", room, name]),
+            Command::Kick {
+                room,
+                name,
+                text: Some(t),
+            } => put(&["KICK", room, name, t.escaped()]),
+            Command::Invite { name, room } => put(&["INVITE", name, room]),
             Command::Part {
                 room,
                 text: Some(t),
@@ -306,11 +362,74 @@ pub fn parse(frame: &[u8]) -> Result<Option<Command<'_>>, ParseError> {
             text: visible_text(text)?,
         }
     } else if is("JOIN") {
-        let rest = rest.ok_or(ParseError::MissingField("JOIN <room>"))?;
-        if split_space(rest).is_some() {
-            return Err(ParseError::ExtraField("JOIN <room>"));
+        const USAGE: &str = "JOIN <room> [<key>]";
+        let rest = rest.ok_or(ParseError::MissingField(USAGE))?;
+        let (joined, key) = match split_space(rest) {
+            Some((r, k)) if !k.is_empty() => (r, Some(k)),
+            Some((r, _)) => (r, None),
+            None => (rest, None),
+        };
+        if key.is_some_and(|k| k.contains(' ') || k.contains('\0')) {
+            return Err(ParseError::ExtraField(USAGE));
         }
-        Command::Join { room: room(rest)? }
+        Command::Join {
+            room: room(joined)?,
+            key,
+        }
+    } else if is("TOPIC") {
+        let rest = rest.ok_or(ParseError::MissingField("TOPIC <room> [<text>]"))?;
+        match split_space(rest) {
+            Some((r, "")) => Command::Topic {
+                room: room(r)?,
+                text: Some(None),
+            },
+            Some((r, t)) => Command::Topic {
+                room: room(r)?,
+                text: Some(Some(visible_text(t)?)),
+            },
+            None => Command::Topic {
+                room: room(rest)?,
+                text: None,
+            },
+        }
+    } else if is("MODE") {
+        let rest = rest.ok_or(ParseError::MissingField("MODE <room> [<modes> [<arg>...]]"))?;
+        let (r, changes) = match split_space(rest) {
+            Some((r, c)) => (r, Some(c).filter(|c| !c.trim().is_empty())),
+            None => (rest, None),
+        };
+        if changes.is_some_and(|c| c.contains('\0')) {
+            return Err(ParseError::BadToken);
+        }
+        Command::Mode {
+            room: room(r)?,
+            changes,
+        }
+    } else if is("KICK") {
+        const USAGE: &str = "KICK <room> <name> [<text>]";
+        let rest = rest.ok_or(ParseError::MissingField(USAGE))?;
+        let (r, rest) = split_space(rest).ok_or(ParseError::MissingField(USAGE))?;
+        let (who, text) = match split_space(rest) {
+            Some((n, t)) if !t.is_empty() => (n, Some(Text::parse(t)?)),
+            Some((n, _)) => (n, None),
+            None => (rest, None),
+        };
+        Command::Kick {
+            room: room(r)?,
+            name: name(who)?,
+            text,
+        }
+    } else if is("INVITE") {
+        const USAGE: &str = "INVITE <name> <room>";
+        let rest = rest.ok_or(ParseError::MissingField(USAGE))?;
+        let (who, r) = split_space(rest).ok_or(ParseError::MissingField(USAGE))?;
+        if split_space(r).is_some() {
+            return Err(ParseError::ExtraField(USAGE));
+        }
+        Command::Invite {
+            name: name(who)?,
+            room: room(r)?,
+        }
     } else if is("PART") {
         const USAGE: &str = "PART <room> [<text>]";
         let rest = rest.ok_or(ParseError::MissingField(USAGE))?;
@@ -498,12 +617,16 @@ mod tests {
         assert!(!is_valid_room(&format!("#{}", "x".repeat(33))));
         assert_eq!(
             parse(b"join #Rust").unwrap(),
-            Some(Command::Join { room: "#Rust" })
+            Some(Command::Join { room: "#Rust", key: None })
+        );
+        assert_eq!(
+            parse(b"JOIN #a s3cret").unwrap(),
+            Some(Command::Join { room: "#a", key: Some("s3cret") })
         );
         assert_eq!(parse(b"JOIN rust"), Err(ParseError::BadRoom));
         assert_eq!(
-            parse(b"JOIN #a #b"),
-            Err(ParseError::ExtraField("JOIN <room>"))
+            parse(b"JOIN #a b c"),
+            Err(ParseError::ExtraField("JOIN <room> [<key>]"))
         );
         assert_eq!(
             parse(b"PART #a see you").unwrap(),
@@ -599,7 +722,15 @@ mod tests {
                 Command::Msg { to: &name, text: text(&escaped) },
                 Command::Quit { text: Some(text(&escaped)) },
                 Command::Who,
-                Command::Join { room: &room },
+                Command::Join { room: &room, key: None },
+                Command::Join { room: &room, key: Some(&name) },
+                Command::Topic { room: &room, text: None },
+                Command::Topic { room: &room, text: Some(None) },
+                Command::Topic { room: &room, text: Some(Some(text(&escaped))) },
+                Command::Mode { room: &room, changes: None },
+                Command::Kick { room: &room, name: &name, text: Some(text(&escaped)) },
+                Command::Kick { room: &room, name: &name, text: None },
+                Command::Invite { name: &name, room: &room },
                 Command::WhoIn { room: &room },
                 Command::Part { room: &room, text: Some(text(&escaped)) },
                 Command::Rooms,

@@ -84,6 +84,41 @@ pub enum Event<'a> {
         time: &'a str,
         text: Option<&'a str>,
     },
+    /// `TOPIC <room> <by> <time> [<text>]`: set (or cleared, without
+    /// text) by `by`; `TOPIC <room>` alone: it has none.
+    Topic {
+        room: &'a str,
+        set: Option<(&'a str, &'a str)>,
+        text: Option<&'a str>,
+    },
+    /// `MODE <room> <by> <time> <modes> [<arg> ...]`: a change of the
+    /// room's modes (`by` `*`: the server's own).
+    Mode {
+        room: &'a str,
+        by: &'a str,
+        time: &'a str,
+        modes: &'a str,
+        args: &'a str,
+    },
+    /// `MODES <room> <flags> [<arg> ...]`: what a room is set to.
+    Modes { room: &'a str, flags: &'a str },
+    /// `BANS <room> [<mask> ...]`.
+    Bans { room: &'a str, masks: &'a [&'a str] },
+    /// `KICK <room> <name> <by> <time> [<text>]`.
+    Kick {
+        room: &'a str,
+        name: &'a str,
+        by: &'a str,
+        time: &'a str,
+        text: Option<&'a str>,
+    },
+    /// `INVITE <by> <name> <room> <time>`.
+    Invite {
+        by: &'a str,
+        name: &'a str,
+        room: &'a str,
+        time: &'a str,
+    },
     /// `STATS <key=value> ...`.
     Stats(&'a str),
     /// `PING [<token>]`.
@@ -175,6 +210,49 @@ impl Event<'_> {
                     _ => encode_fields(out, &["WHOIS", name, state, &rooms]),
                 }
             }
+            Event::Topic {
+                room,
+                set: None,
+                ..
+            } => encode_fields(out, &["TOPIC", room]),
+            Event::Topic {
+                room,
+                set: Some((by, time)),
+                text,
+            } => match text {
+                Some(text) => encode_fields(out, &["TOPIC", room, by, time, text]),
+                None => encode_fields(out, &["TOPIC", room, by, time]),
+            },
+            Event::Mode {
+                room,
+                by,
+                time,
+                modes,
+                args,
+            } => match args {
+                "" => encode_fields(out, &["MODE", room, by, time, modes]),
+                args => encode_fields(out, &["MODE", room, by, time, modes, args]),
+            },
+            Event::Modes { room, flags } => encode_fields(out, &["MODES", room, flags]),
+            Event::Bans { room, masks } => {
+                encode_fields(out, &[&["BANS", room][..], masks].concat())
+            }
+            Event::Kick {
+                room,
+                name,
+                by,
+                time,
+                text,
+            } => match text {
+                Some(text) => encode_fields(out, &["KICK", room, name, by, time, text]),
+                None => encode_fields(out, &["KICK", room, name, by, time]),
+            },
+            Event::Invite {
+                by,
+                name,
+                room,
+                time,
+            } => encode_fields(out, &["INVITE", by, name, room, time]),
             Event::Stats(line) => encode_fields(out, &["STATS", line]),
             Event::Ping(Some(token)) => encode_fields(out, &["PING", token]),
             Event::Ping(None) => encode_fields(out, &["PING"]),

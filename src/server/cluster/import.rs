@@ -111,6 +111,7 @@ async fn import_rooms(stores: &RoomStores, image: &RoomsImage) -> Result<(), Str
                 joined: true,
                 time: time.clone(),
                 text: None,
+                kicked_by: None,
             };
             after = after.max(stores.write_member(&change).await?);
         }

@@ -51,6 +51,8 @@ pub struct Membership {
     pub time: String,
     /// What a leaver said (escaped protocol text).
     pub text: Option<String>,
+    /// The operator who put it out (`KICK`), if one did.
+    pub kicked_by: Option<String>,
 }
 
 /// What an entry of the rooms bucket says.
@@ -58,6 +60,9 @@ pub struct Membership {
 pub enum RoomsEntry {
     Member(Membership),
     Read { name: String, seq: u64 },
+    /// A room's settings (the room `#` and folded; the value as the
+    /// rooms' settings write it, read by the hub).
+    Settings { room: String, value: String },
 }
 
 impl Membership {
@@ -68,12 +73,21 @@ impl Membership {
 
     /// Its value in the rooms bucket.
     pub fn value(&self) -> String {
-        match &self.text {
+        match (&self.text, &self.kicked_by) {
             _ if self.joined => format!("J {} {} {}", self.time, self.room, self.name),
+            (Some(text), Some(by)) => format!("K {} {} {by} {text}", self.time, self.room),
+            (None, Some(by)) => format!("K {} {} {by}", self.time, self.room),
+            (text, None) => match text {
             Some(text) => format!("P {} {} {text}", self.time, self.room),
             None => format!("P {} {}", self.time, self.room),
+            },
         }
     }
+}
+
+/// The key of `room`'s settings.
+pub fn settings_key(room: &str) -> String {
+    format!("s.{}", folded(room))
 }
 
 /// The key of `name`'s membership of `room`: both folded, so a name is a
@@ -109,6 +123,13 @@ pub fn parse_entry(key: &str, value: &[u8], deleted: bool) -> Option<RoomsEntry>
             seq,
         });
     }
+    if let Some(room) = key.strip_prefix("s.") {
+        let value = std::str::from_utf8(value).ok()?;
+        return (is_valid_name(room) && !deleted).then(|| RoomsEntry::Settings {
+            room: format!("#{room}"),
+            value: value.to_owned(),
+        });
+    }
     let (folded_room, name) = key.strip_prefix("r.")?.split_once('.')?;
     if !is_valid_name(name) || !is_valid_name(folded_room) {
         return None;
@@ -120,18 +141,30 @@ pub fn parse_entry(key: &str, value: &[u8], deleted: bool) -> Option<RoomsEntry>
             joined: false,
             time: String::new(),
             text: None,
+            kicked_by: None,
         }));
     }
     let value = std::str::from_utf8(value).ok()?;
     let mut parts = value.splitn(4, ' ');
-    let joined = match parts.next()? {
-        "J" => true,
-        "P" => false,
+    let (joined, kicked) = match parts.next()? {
+        "J" => (true, false),
+        "P" => (false, false),
+        "K" => (false, true),
         _ => return None,
     };
     let time = parts.next().filter(|t| !t.is_empty())?;
     let room = parts.next()?;
-    let rest = parts.next();
+    let mut rest = parts.next();
+    let mut kicked_by = None;
+    if kicked {
+        let (by, text) = match rest?.split_once(' ') {
+            Some((by, text)) => (by, Some(text)),
+            None => (rest?, None),
+        };
+        is_valid_name(by).then_some(())?;
+        kicked_by = Some(by.to_owned());
+        rest = text;
+    }
     // A join names the member as shown (one of an older evchat does not:
     // its key does); a leaving may say why.
     let (name, text) = match rest {
@@ -150,6 +183,7 @@ pub fn parse_entry(key: &str, value: &[u8], deleted: bool) -> Option<RoomsEntry>
             joined,
             time: time.to_owned(),
             text: text.map(str::to_owned),
+            kicked_by,
         })
     })
 }
@@ -173,6 +207,7 @@ mod tests {
             joined: true,
             time: STAMP.into(),
             text: None,
+            kicked_by: None,
         }
     }
 
@@ -196,6 +231,34 @@ mod tests {
             ..p
         };
         assert_eq!(back, Some(RoomsEntry::Member(named_by_key)));
+    }
+
+    #[test]
+    fn a_kick_and_settings_read_back() {
+        let k = Membership {
+            joined: false,
+            text: Some("spam".into()),
+            kicked_by: Some("amy".into()),
+            ..joined("#Rust", "bob")
+        };
+        assert_eq!(
+            parse_entry(&k.key(), k.value().as_bytes(), false),
+            Some(RoomsEntry::Member(k.clone()))
+        );
+        let quiet = Membership { text: None, ..k };
+        assert_eq!(
+            parse_entry(&quiet.key(), quiet.value().as_bytes(), false),
+            Some(RoomsEntry::Member(quiet))
+        );
+        assert_eq!(
+            parse_entry(&settings_key("#Rust"), b"f +nt\n", false),
+            Some(RoomsEntry::Settings {
+                room: "#rust".into(),
+                value: "f +nt\n".into()
+            })
+        );
+        assert_eq!(parse_entry("s.a.b", b"", false), None);
+        assert_eq!(parse_entry("r.rust.bob", b"K 2026-11-23T10:15:30.123Z #Rust", false), None);
     }
 
     #[test]

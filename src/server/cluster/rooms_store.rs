@@ -5,7 +5,7 @@
 use super::bridge::ToLoop;
 use super::connect::bucket;
 use super::rooms::{
-    folded, parse_entry, parse_rooms, read_key, said_subject, Membership, RoomsEntry, AFTER_HEADER,
+    folded, parse_entry, parse_rooms, read_key, said_subject, settings_key, Membership, RoomsEntry, AFTER_HEADER,
     ROOMS_BUCKET, ROOMS_HEADER, ROOMS_STREAM,
 };
 use super::watch::watch_bucket;
@@ -57,6 +57,14 @@ impl RoomStores {
         let value = Bytes::from(change.value());
         self.bucket
             .put(change.key(), value)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// Records `room`'s settings: the entry's revision.
+    pub(super) async fn write_settings(&self, room: &str, value: String) -> Result<u64, String> {
+        self.bucket
+            .put(settings_key(room), Bytes::from(value))
             .await
             .map_err(|e| e.to_string())
     }
@@ -174,6 +182,11 @@ pub(super) async fn watch_rooms(
                 rev: entry.revision,
             }),
             RoomsEntry::Read { name, seq } => Some(FromCluster::RoomRead { name, seq }),
+            RoomsEntry::Settings { room, value } => Some(FromCluster::RoomSettings {
+                room,
+                value,
+                rev: entry.revision,
+            }),
         }
     };
     let reset = || FromCluster::RoomsReset;

@@ -84,6 +84,14 @@ pub enum ToCluster {
         serial: u64,
         change: Membership,
     },
+    /// Records `room`'s settings, `value`, in the rooms bucket; answered
+    /// with [`FromCluster::RoomWritten`] and the entry's revision.
+    RoomSettings {
+        key: usize,
+        serial: u64,
+        room: String,
+        value: String,
+    },
     /// Stores `frame`, said in `rooms`, in the rooms stream; answered with
     /// [`FromCluster::RoomWritten`] and its sequence.
     RoomSay {
@@ -179,6 +187,12 @@ pub enum FromCluster {
     /// included, in the bucket's order).
     RoomMember {
         change: Membership,
+        rev: u64,
+    },
+    /// A room's settings, from the rooms bucket.
+    RoomSettings {
+        room: String,
+        value: String,
         rev: u64,
     },
     /// `name`'s read mark, from the rooms bucket.

@@ -9,6 +9,8 @@
 //! - [`msg`] — `MSG`, private messages, held for offline users, and
 //!   [`msg_rooms`] when rooms are among its targets;
 //! - [`join`], [`part`] — `JOIN` and `PART` a room;
+//! - [`topic`], [`mode`], [`kick`], [`invite`] — what a room's operators
+//!   set and do (its [`settings`](crate::server::rooms::settings));
 //! - [`who`] — `WHO`, and [`rooms`] `WHO <room>`, `ROOMS` and `LIST`;
 //! - [`away`] — `AWAY`, and telling a sender its recipient is away;
 //! - [`whois`] — `WHOIS`, what the server knows of a name;
@@ -20,8 +22,11 @@
 
 mod away;
 mod echo;
+mod invite;
 mod join;
+mod kick;
 mod login;
+mod mode;
 mod msg;
 mod msg_rooms;
 mod part;
@@ -30,6 +35,7 @@ mod quit;
 mod rooms;
 mod say;
 mod stats;
+mod topic;
 mod who;
 mod whois;
 
@@ -65,7 +71,13 @@ impl<T: Write> Hub<T> {
             (Command::Msg { to, text }, Some(me)) => self.msg(key, &me, to, text),
             (Command::Who, Some(_)) => self.who(key),
             (Command::WhoIn { room }, Some(me)) => self.who_in(key, &me, room),
-            (Command::Join { room }, Some(me)) => self.join(key, &me, room),
+            (Command::Join { room, key: k }, Some(me)) => self.join(key, &me, room, k),
+            (Command::Topic { room, text }, Some(me)) => self.topic(key, &me, room, text),
+            (Command::Mode { room, changes }, Some(me)) => self.mode(key, &me, room, changes),
+            (Command::Kick { room, name, text }, Some(me)) => {
+                self.kick(key, &me, room, name, text)
+            }
+            (Command::Invite { name, room }, Some(me)) => self.invite(key, &me, name, room),
             (Command::Part { room, text }, Some(me)) => self.part(key, &me, room, text),
             (Command::Rooms, Some(me)) => self.rooms(key, &me),
             (Command::List, Some(_)) => self.list(key),

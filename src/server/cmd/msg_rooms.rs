@@ -34,10 +34,9 @@ impl<T: Write> Hub<T> {
         let mut written: Vec<Rc<str>> = Vec::new();
         for target in Command::recipients(to) {
             if target.starts_with('#') {
-                let shown = match self.rooms.shown(target) {
-                    Some(shown) if self.rooms.is_member(me, target) => Rc::clone(shown),
-                    Some(shown) => return self.not_in(key, &shown.clone()),
-                    None => return self.not_in(key, target),
+                let shown = match self.rooms.may_speak(me, target) {
+                    Ok(shown) => shown,
+                    Err(why) => return self.not_in(key, &why),
                 };
                 if folded.insert(fold(target)) {
                     written.push(Rc::clone(&shown));
@@ -128,10 +127,9 @@ impl<T: Write> Hub<T> {
     /// The common case, `MSG #room <text>`: no list to build or check.
     fn msg_to_one_room(&mut self, key: usize, me: &str, room: &str, text: Text<'_>) {
         self.charge(key, 1);
-        let shown = match self.rooms.shown(room) {
-            Some(shown) if self.rooms.is_member(me, room) => Rc::clone(shown),
-            Some(shown) => return self.not_in(key, &shown.clone()),
-            None => return self.not_in(key, room),
+        let shown = match self.rooms.may_speak(me, room) {
+            Ok(shown) => shown,
+            Err(why) => return self.not_in(key, &why),
         };
         let frame = self.msg_frame(me, &shown, text);
         if self.cluster.is_some() {
@@ -155,8 +153,8 @@ impl<T: Write> Hub<T> {
         })
     }
 
-    fn not_in(&mut self, key: usize, room: &str) {
-        let text = format!("not in {room}; nothing was sent");
+    fn not_in(&mut self, key: usize, why: &str) {
+        let text = format!("{why}; nothing was sent");
         self.reply_err(key, ErrorCode::Forbidden, &text);
     }
 }

@@ -28,7 +28,6 @@ impl<T: Write> Hub<T> {
             text: text.map(|t| t.escaped()),
         };
         self.send_to_keys(key, &members, &parted);
-        self.rooms.part(me, room, Some(key));
-        self.room_journal_part(key, me, &shown);
+        self.leave_room(Some(key), me, &shown, Some(key));
     }
 }

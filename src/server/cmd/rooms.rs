@@ -34,8 +34,8 @@ impl<T: Write> Hub<T> {
         let count = self.rooms.members(room).count() as u64;
         self.charge(key, count);
         self.seal_for(key);
-        let online = self.online_members(room);
-        let names: Vec<&str> = online.iter().map(|n| &**n).collect();
+        let online = self.marked_members(room);
+        let names: Vec<&str> = online.iter().map(String::as_str).collect();
         let reply = Event::RoomUsers {
             room: &shown,
             names: &names,

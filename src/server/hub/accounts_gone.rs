@@ -7,7 +7,6 @@
 
 use super::Hub;
 use crate::protocol::Event;
-use crate::server::journal::Record;
 use std::io::Write;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -58,10 +57,8 @@ impl<T: Write> Hub<T> {
                 text: Some(WHY),
             };
             self.send_to_keys(key.unwrap_or(usize::MAX), &members, &parted);
-            self.rooms.part(name, &room, key);
-            let seq = self
-                .journal
-                .append(&Record::RoomParted { name, room: &room });
+            self.leave_room(None, name, &room, key);
+            let seq = self.journal.this_turn();
             // As for any PART: whoever was told, once its next PONG comes,
             // has it on disk.
             for member in members {

@@ -31,6 +31,7 @@
 //!   each.
 
 mod accounts_gone;
+mod charter;
 mod cluster;
 mod fanout;
 pub(super) mod input;

@@ -24,6 +24,18 @@ impl<T: Write> Hub<T> {
         names
     }
 
+    /// The members of `room` online, operators marked `@` (as IRC's
+    /// `NAMES` marks them), in byte order of their names.
+    pub(in crate::server) fn marked_members(&self, room: &str) -> Vec<String> {
+        self.online_members(room)
+            .iter()
+            .map(|n| match self.rooms.is_operator(n, room) {
+                true => format!("@{n}"),
+                false => n.to_string(),
+            })
+            .collect()
+    }
+
     /// `name` (session `key`) has logged in: readers who see presence per
     /// room (IRC's channels) see it join each room they share with it;
     /// others see only the `JOINED`. Charged one unit per session told.
@@ -185,25 +197,29 @@ impl<T: Write> Hub<T> {
                 continue;
             }
             if catch_up.resume.is_none() {
-                let mut join = encoded(&Event::Join {
+                let mut join = Vec::new();
+                Event::Join {
                     name: &name,
                     room: &room,
                     time: time.as_str(),
-                });
+                }
+                .encode(&mut join);
+                if let Some(topic) = self.topic_of(&room) {
+                    topic.encode(&mut join);
+                }
                 if self.queues.writes_for_each_reader(key) {
                     // An IRC client lists a channel's members from the
                     // names that follow its JOIN: in one chunk with it, so
                     // its encoding knows whose they are.
-                    let online = self.online_members(&room);
-                    let names: Vec<&str> = online.iter().map(|n| &**n).collect();
-                    let mut both = join.to_vec();
+                    let online = self.marked_members(&room);
+                    let names: Vec<&str> = online.iter().map(String::as_str).collect();
                     Event::RoomUsers {
                         room: &room,
                         names: &names,
                     }
-                    .encode(&mut both);
-                    join = Rc::from(both);
+                    .encode(&mut join);
                 }
+                let join: Rc<[u8]> = Rc::from(join);
                 bytes += join.len();
                 frames.push(join);
             }
@@ -317,9 +333,11 @@ impl<T: Write> Hub<T> {
         self.gate(key, seq);
     }
 
-    pub(in crate::server) fn room_journal_part(&mut self, key: usize, name: &str, room: &str) {
+    pub(in crate::server) fn room_journal_part(&mut self, key: Option<usize>, name: &str, room: &str) {
         let seq = self.journal.append(&Record::RoomParted { name, room });
-        self.gate(key, seq);
+        if let Some(key) = key {
+            self.gate(key, seq);
+        }
     }
 
     /// Remembers `frame`, said in `rooms`, and journals it; the sender's

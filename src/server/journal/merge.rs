@@ -119,6 +119,7 @@ mod tests {
                 ],
                 said: Vec::new(),
                 read: vec![("Bob".into(), 7), ("bob".into(), 5)],
+                settings: Vec::new(),
             },
         };
         let merged = merge_names(&mut image);

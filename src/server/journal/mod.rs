@@ -272,6 +272,11 @@ impl Journal {
         self.next_seq
     }
 
+    /// The sequence number that acknowledges what this turn appended.
+    pub fn this_turn(&self) -> u64 {
+        self.next_seq
+    }
+
     /// Hands this turn's records to the writer. `live` is what a rewrite
     /// of the live state would take.
     pub fn commit(&mut self, live: u64) {

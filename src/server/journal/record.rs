@@ -21,7 +21,9 @@
 //! - `R name seq: u64 LE` — `name` has been sent what its rooms said up to
 //!   `seq`;
 //! - `T room count: u32 LE` — `room` forgot its oldest `count` messages
-//!   (past `--history` or `--history-bytes`).
+//!   (past `--history` or `--history-bytes`);
+//! - `O room value` — `room`'s settings (operators, topic, modes) are
+//!   `value` now (see the rooms' `settings` module).
 //!
 //! Journals of the first format also hold `U name` (a known name, time
 //! unknown) and `H name frame` (a message held for one name, stored once per
@@ -78,6 +80,10 @@ pub enum Record<'a> {
     HistoryTrimmed {
         room: &'a str,
         count: u32,
+    },
+    RoomSettings {
+        room: &'a str,
+        value: &'a str,
     },
     /// First format: a known name.
     LegacyUser(&'a str),
@@ -150,6 +156,11 @@ pub fn encode(out: &mut Vec<u8>, record: &Record<'_>) {
             put_name(out, room);
             out.extend_from_slice(&count.to_le_bytes());
         }
+        Record::RoomSettings { room, value } => {
+            out.push(b'O');
+            put_name(out, room);
+            out.extend_from_slice(value.as_bytes());
+        }
         Record::LegacyUser(name) => {
             out.push(b'U');
             out.extend_from_slice(name.as_bytes());
@@ -195,6 +206,7 @@ pub fn size_of(record: &Record<'_>) -> u64 {
         }
         Record::ReadUpTo { name, .. } => 1 + 1 + name.len() + 8,
         Record::HistoryTrimmed { room, .. } => 1 + 1 + room.len() + 4,
+        Record::RoomSettings { room, value } => 1 + 1 + room.len() + value.len(),
         Record::LegacyUser(name) => 1 + name.len(),
         Record::LegacyHeld { name, frame } => 1 + 1 + name.len() + frame.len(),
     };
@@ -285,6 +297,11 @@ pub fn decode(bytes: &[u8]) -> Result<(Record<'_>, usize), DecodeError> {
             let count = r.u32()?;
             r.end()?;
             Record::HistoryTrimmed { room, count }
+        }
+        b'O' => {
+            let room = r.name()?;
+            let value = std::str::from_utf8(r.0).map_err(|_| "settings not UTF-8")?;
+            Record::RoomSettings { room, value }
         }
         b'U' => Record::LegacyUser(std::str::from_utf8(r.0).map_err(|_| "name not UTF-8")?),
         b'H' => {

@@ -110,7 +110,8 @@ impl Replay {
             Record::RoomParted { .. }
             | Record::Said { .. }
             | Record::ReadUpTo { .. }
-            | Record::HistoryTrimmed { .. } => {}
+            | Record::HistoryTrimmed { .. }
+            | Record::RoomSettings { .. } => {}
             Record::Delivered { name, count } => {
                 let Some(mailbox) = self.mailboxes.get_mut(name) else {
                     return;

@@ -15,6 +15,8 @@ pub struct RoomsImage {
     pub said: Vec<(u64, Vec<u8>, Vec<String>)>,
     /// Where each member's catch-up starts.
     pub read: Vec<(String, u64)>,
+    /// Each room's settings (as shown, its value), for those set.
+    pub settings: Vec<(String, String)>,
 }
 
 impl RoomsImage {
@@ -49,7 +51,11 @@ impl RoomsImage {
             .read
             .iter()
             .map(|(name, seq)| Record::ReadUpTo { name, seq: *seq });
-        joined.chain(said).chain(read)
+        let settings = self
+            .settings
+            .iter()
+            .map(|(room, value)| Record::RoomSettings { room, value });
+        joined.chain(settings).chain(said).chain(read)
     }
 }
 
@@ -58,6 +64,7 @@ struct Room {
     shown: String,
     members: BTreeSet<String>,
     history: VecDeque<u64>,
+    settings: Option<String>,
 }
 
 /// The rooms' records applied so far: only what is live is kept.
@@ -111,6 +118,11 @@ impl RoomsReplay {
                 let count = (count as usize).min(r.history.len());
                 let gone: Vec<u64> = r.history.drain(..count).collect();
                 self.unref(gone);
+            }
+            Record::RoomSettings { room, value } => {
+                if let Some(r) = self.rooms.get_mut(&room.to_ascii_lowercase()) {
+                    r.settings = Some(value.to_owned());
+                }
             }
             Record::ReadUpTo { name, seq } if self.memberships.contains_key(name) => {
                 self.read.insert(name.to_owned(), seq);
@@ -172,6 +184,12 @@ impl RoomsReplay {
                 Some((seq, self.said.remove(&seq)?.0, rooms))
             })
             .collect();
+        let mut settings: Vec<(String, String)> = self
+            .rooms
+            .values()
+            .filter_map(|r| Some((r.shown.clone(), r.settings.clone()?)))
+            .collect();
+        settings.sort_unstable();
         let mut rooms: Vec<(String, Vec<String>)> = self
             .rooms
             .into_values()
@@ -180,7 +198,12 @@ impl RoomsReplay {
         rooms.sort_unstable();
         let mut read: Vec<(String, u64)> = self.read.into_iter().collect();
         read.sort_unstable();
-        RoomsImage { rooms, said, read }
+        RoomsImage {
+            rooms,
+            said,
+            read,
+            settings,
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 use super::history::History;
 use super::online::OnlineKeys;
 use super::{fold, member_record_bytes, read_record_bytes, JoinRefusal, Joined, Room, Rooms};
-use crate::server::names::NameSet;
+use crate::server::names::NameMap;
 use std::rc::Rc;
 
 impl Rooms {
@@ -15,18 +15,40 @@ impl Rooms {
         room: &str,
         key: Option<usize>,
     ) -> Result<Joined, JoinRefusal> {
-        if let Some(shown) = self.may_join(name, room)? {
+        if let Some(shown) = self.may_join(name, room, None)? {
             return Ok(Joined::Already(shown));
         }
         Ok(self.admit(name, room, key))
     }
 
-    /// Whether `name` may join `room`: `Some` room as shown if it is in it
-    /// already, `None` if it may join, or why not.
-    pub fn may_join(&self, name: &str, room: &str) -> Result<Option<Rc<str>>, JoinRefusal> {
+    /// Whether `name` may join `room` (with `key`, if it gave one): `Some`
+    /// room as shown if it is in it already, `None` if it may join, or why
+    /// not. An invitation passes `+i`, `+k` and `+l`; nothing passes `+b`.
+    pub fn may_join(
+        &self,
+        name: &str,
+        room: &str,
+        key: Option<&str>,
+    ) -> Result<Option<Rc<str>>, JoinRefusal> {
         match self.room(room) {
-            Some(r) if r.members.contains(name) => return Ok(Some(Rc::clone(&r.name))),
-            Some(_) => {}
+            Some(r) if r.members.contains_key(name) => return Ok(Some(Rc::clone(&r.name))),
+            Some(r) => {
+                let s = &r.settings;
+                if s.is_banned(name) {
+                    return Err(JoinRefusal::Banned);
+                }
+                if !s.is_invited(name) {
+                    if s.invite_only {
+                        return Err(JoinRefusal::InviteOnly);
+                    }
+                    if s.key.is_some() && s.key.as_deref() != key {
+                        return Err(JoinRefusal::Key);
+                    }
+                    if let Some(limit) = s.limit.filter(|l| r.members.len() >= *l) {
+                        return Err(JoinRefusal::Full(limit));
+                    }
+                }
+            }
             None if self.rooms.len() >= self.limits.max_rooms => {
                 return Err(JoinRefusal::Rooms(self.limits.max_rooms));
             }
@@ -49,18 +71,30 @@ impl Rooms {
     pub fn admit(&mut self, name: &Rc<str>, room: &str, key: Option<usize>) -> Joined {
         let folded = fold(room);
         if let Some(r) = self.rooms.get(&folded) {
-            if r.members.contains(name) {
+            if r.members.contains_key(name) {
                 return Joined::Already(Rc::clone(&r.name));
             }
         }
         let created = !self.rooms.contains_key(&folded);
         let r = self.rooms.entry(folded.clone()).or_insert_with(|| Room {
             name: Rc::from(room),
-            members: NameSet::new(),
+            members: NameMap::new(),
             online: OnlineKeys::default(),
             history: History::default(),
+            settings: Default::default(),
+            settings_live: 0,
         });
-        r.members.add(Rc::clone(name));
+        self.joins += 1;
+        r.members.insert(Rc::clone(name), self.joins);
+        // Its creator is its first operator; an invitation is used up.
+        let mut settings = r.settings.clone();
+        if created {
+            settings.ops.push(Rc::clone(name));
+        }
+        settings.invited.retain(|i| !i.eq_ignore_ascii_case(name));
+        if settings != r.settings {
+            self.live = Self::put_settings(r, settings, self.live);
+        }
         if let Some(key) = key {
             r.online.insert(key);
         }
@@ -88,6 +122,18 @@ impl Rooms {
         if let Some(key) = key {
             r.online.remove(key);
         }
+        // Operator no more; the longest-standing member is one if no
+        // operator is left.
+        let mut settings = r.settings.clone();
+        settings.ops.retain(|o| !o.eq_ignore_ascii_case(name));
+        if settings.ops.is_empty() {
+            if let Some((eldest, _)) = r.members.iter().min_by_key(|(_, &n)| n) {
+                settings.ops.push(Rc::clone(eldest));
+            }
+        }
+        if settings != r.settings {
+            self.live = Self::put_settings(r, settings, self.live);
+        }
         let shown = Rc::clone(&r.name);
         self.count -= 1;
         self.live = self.live.saturating_sub(member_record_bytes(name, &shown));
@@ -105,6 +151,7 @@ impl Rooms {
             self.by_size.remove(&(bytes, folded.clone()));
             self.history_bytes -= bytes;
             self.live = self.live.saturating_sub(r.history.live_bytes(&r.name));
+            self.live = self.live.saturating_sub(r.settings_live);
             self.rooms.remove(&folded);
         }
         Some(shown)
@@ -149,5 +196,10 @@ impl Rooms {
     /// The names of `room`'s members online, as `is_online` says.
     pub fn members(&self, room: &str) -> impl Iterator<Item = &Rc<str>> {
         self.room(room).into_iter().flat_map(|r| r.members.keys())
+    }
+
+    /// How long `name` has been in `room`, as a rank: less is longer.
+    pub fn seniority(&self, room: &str, name: &str) -> Option<u64> {
+        self.room(room)?.members.get(name).copied()
     }
 }

@@ -20,16 +20,19 @@
 mod history;
 mod membership;
 mod online;
+mod charter;
 mod said;
+pub mod settings;
 #[cfg(test)]
 mod tests;
 
 use super::journal::{record, Record, RoomsImage};
 use crate::protocol::names::{fold, folded, Folded};
-use crate::server::names::{NameMap, NameSet};
+use crate::server::names::NameMap;
 use history::History;
 pub use history::Said;
 use online::OnlineKeys;
+pub use settings::Settings;
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::rc::Rc;
@@ -70,6 +73,27 @@ pub enum JoinRefusal {
     Rooms(usize),
     PerUser(usize),
     Names(usize),
+    /// `+i`, not invited.
+    InviteOnly,
+    /// `+k`, the key not given or wrong.
+    Key,
+    /// `+l`, as many members as that.
+    Full(usize),
+    /// `+b`.
+    Banned,
+}
+
+impl JoinRefusal {
+    /// The room's own refusals are `ERR 403`; the server's limits `507`.
+    pub fn code(&self) -> crate::protocol::ErrorCode {
+        use crate::protocol::ErrorCode;
+        match self {
+            JoinRefusal::InviteOnly | JoinRefusal::Key | JoinRefusal::Banned => {
+                ErrorCode::Forbidden
+            }
+            _ => ErrorCode::MailboxFull,
+        }
+    }
 }
 
 impl fmt::Display for JoinRefusal {
@@ -83,6 +107,10 @@ impl fmt::Display for JoinRefusal {
                 f,
                 "the server keeps as many names in rooms as it may ({n}, --max-known)"
             ),
+            JoinRefusal::InviteOnly => write!(f, "the room is invite only (+i)"),
+            JoinRefusal::Key => write!(f, "the room needs its key (+k): JOIN <room> <key>"),
+            JoinRefusal::Full(n) => write!(f, "the room is full (+l {n})"),
+            JoinRefusal::Banned => write!(f, "you are banned from the room (+b)"),
             JoinRefusal::PerUser(n) => {
                 write!(
                     f,
@@ -113,10 +141,14 @@ pub enum Joined {
 struct Room {
     /// As its creator wrote it.
     name: Rc<str>,
-    /// Its members, online or not, compared without case.
-    members: NameSet,
+    /// Its members, online or not, compared without case, each with the
+    /// number of its join (the longest-standing has the least).
+    members: NameMap<u64>,
     online: OnlineKeys,
     history: History,
+    settings: Settings,
+    /// What its settings take in a rewritten journal (0: never set).
+    settings_live: u64,
 }
 
 #[derive(Debug)]
@@ -136,6 +168,8 @@ pub struct Rooms {
     last_said: u64,
     /// Entries in memberships (one per name and room).
     count: usize,
+    /// Joins so far: each member's place in its room's seniority.
+    joins: u64,
     /// Bytes a rewrite of the journal would take for the rooms, counting
     /// a message said in several rooms once per room (so never less).
     live: u64,
@@ -152,6 +186,7 @@ impl Rooms {
             history_bytes: 0,
             last_said: 0,
             count: 0,
+            joins: 0,
             live: 0,
         }
     }
@@ -173,6 +208,12 @@ impl Rooms {
         for (seq, frame, said_in) in image.said {
             let said_in: Vec<&str> = said_in.iter().map(String::as_str).collect();
             rooms.said_as(&said_in, &Rc::from(frame), seq);
+        }
+        for (room, value) in image.settings {
+            match Settings::parse(&value) {
+                Some(settings) => rooms.set_settings(&room, settings),
+                None => log::warn!("the journal's settings of {room} are not readable: left as made"),
+            }
         }
         for (name, seq) in image.read {
             rooms.set_read(&Rc::from(name), seq);
@@ -232,7 +273,7 @@ impl Rooms {
     }
 
     pub fn is_member(&self, name: &str, room: &str) -> bool {
-        self.room(room).is_some_and(|r| r.members.contains(name))
+        self.room(room).is_some_and(|r| r.members.contains_key(name))
     }
 
     /// Does `name` belong to any room (so must stay known)?
@@ -266,6 +307,11 @@ impl Rooms {
 /// What `name`'s membership of `room` takes in a rewritten journal.
 fn member_record_bytes(name: &str, room: &str) -> u64 {
     record::size_of(&Record::RoomJoined { name, room })
+}
+
+/// What `room`'s settings take in a rewritten journal.
+fn settings_record_bytes(room: &str, value: &str) -> u64 {
+    record::size_of(&Record::RoomSettings { room, value })
 }
 
 /// What a read mark takes in a rewritten journal.

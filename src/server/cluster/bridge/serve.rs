@@ -126,6 +126,23 @@ impl Link {
                         });
                     });
                 }
+                ToCluster::RoomSettings {
+                    key,
+                    serial,
+                    room,
+                    value,
+                } => {
+                    let link = Arc::clone(&link);
+                    tasks.spawn(async move {
+                        let write = link.rooms.write_settings(&room, value);
+                        let outcome = within(OP_TIMEOUT, write).await;
+                        link.to_loop.send(FromCluster::RoomWritten {
+                            key,
+                            serial,
+                            outcome,
+                        });
+                    });
+                }
                 ToCluster::RoomSay {
                     key,
                     serial,

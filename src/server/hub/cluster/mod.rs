@@ -285,6 +285,9 @@ impl<T: Write> Hub<T> {
             }
             FromCluster::CaughtUp => self.forget_hold_by(pacing::OWN_LINK),
             FromCluster::RoomMember { change, rev } => self.room_member_applied(change, rev),
+            FromCluster::RoomSettings { room, value, rev } => {
+                self.room_settings_applied(&room, &value, rev)
+            }
             FromCluster::RoomRead { name, seq } => self.room_read_applied(&name, seq),
             FromCluster::RoomSaid { seq, rooms, frame } => {
                 return self.room_said_applied(seq, &rooms, &frame)

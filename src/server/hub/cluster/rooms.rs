@@ -122,12 +122,18 @@ struct Returning {
 impl<T: Write> Hub<T> {
     /// `JOIN` on a cluster node: written to the bucket, joined when it
     /// comes back.
-    pub(in crate::server) fn join_in_cluster(&mut self, key: usize, me: &Rc<str>, room: &str) {
+    pub(in crate::server) fn join_in_cluster(
+        &mut self,
+        key: usize,
+        me: &Rc<str>,
+        room: &str,
+        room_key: Option<&str>,
+    ) {
         let time = self.clock.stamp();
-        match self.rooms.may_join(me, room) {
+        match self.rooms.may_join(me, room, room_key) {
             Err(why) => {
                 let text = format!("{why}: not joined {room}");
-                self.reply_err(key, ErrorCode::MailboxFull, &text);
+                self.reply_err(key, why.code(), &text);
             }
             Ok(Some(shown)) => {
                 self.seal_for(key);
@@ -149,6 +155,7 @@ impl<T: Write> Hub<T> {
                     joined: true,
                     time: time.as_str().to_owned(),
                     text: None,
+                    kicked_by: None,
                 };
                 self.write_room(key, Named::default(), |key, serial| ToCluster::RoomMember {
                     key,
@@ -173,11 +180,55 @@ impl<T: Write> Hub<T> {
             joined: false,
             time: self.clock.stamp().as_str().to_owned(),
             text: text.map(str::to_owned),
+            kicked_by: None,
         };
         self.write_room(key, Named::default(), |key, serial| ToCluster::RoomMember {
             key,
             serial,
             change,
+        });
+    }
+
+    /// `KICK` on a cluster node, by an operator of a member: written to
+    /// the bucket as the kicked's leaving, told when it comes back.
+    pub(in crate::server) fn kick_in_cluster(
+        &mut self,
+        key: usize,
+        me: &str,
+        shown: &str,
+        kicked: &str,
+        text: Option<&str>,
+    ) {
+        let change = Membership {
+            room: shown.to_owned(),
+            name: kicked.to_owned(),
+            joined: false,
+            time: self.clock.stamp().as_str().to_owned(),
+            text: text.map(str::to_owned),
+            kicked_by: Some(me.to_owned()),
+        };
+        self.write_room(key, Named::default(), |key, serial| ToCluster::RoomMember {
+            key,
+            serial,
+            change,
+        });
+    }
+
+    /// A change of a room's settings on a cluster node: written to the
+    /// bucket whole, told on every node when it comes back (two changes
+    /// of one room at once on two nodes: the later one written wins).
+    pub(in crate::server) fn settings_in_cluster(
+        &mut self,
+        key: usize,
+        room: &str,
+        new: crate::server::rooms::Settings,
+    ) {
+        let (room, value) = (room.to_owned(), new.encode());
+        self.write_room(key, Named::default(), |key, serial| ToCluster::RoomSettings {
+            key,
+            serial,
+            room,
+            value,
         });
     }
 

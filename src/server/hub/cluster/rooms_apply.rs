@@ -39,6 +39,7 @@ impl<T: Write> Hub<T> {
                 };
                 self.tell_members(&members, &joined);
                 if let Some(key) = here {
+                    self.send_topic(key, &room);
                     self.send_history(key, &room);
                 }
             }
@@ -61,14 +62,27 @@ impl<T: Write> Hub<T> {
             "" => self.clock.stamp().as_str().to_owned(),
             time => time.to_owned(),
         };
+        let mut old = self.rooms.settings(&change.room).cloned().unwrap_or_default();
+        old.ops.retain(|o| !o.eq_ignore_ascii_case(name));
         if let Some(shown) = self.rooms.part(name, &change.room, here) {
-            let parted = Event::Part {
-                name,
-                room: &shown,
-                time: &time,
-                text: change.text.as_deref(),
+            let told = match &change.kicked_by {
+                Some(by) => Event::Kick {
+                    room: &shown,
+                    name,
+                    by,
+                    time: &time,
+                    text: change.text.as_deref(),
+                },
+                None => Event::Part {
+                    name,
+                    room: &shown,
+                    time: &time,
+                    text: change.text.as_deref(),
+                },
             };
-            self.tell_members(&members, &parted);
+            self.tell_members(&members, &told);
+            // An operator the room gained, the leaver's being gone.
+            self.settings_moved(None, &shown, &old);
             // The node whose user left last takes the room's history away.
             if here.is_some() && self.rooms.shown(&shown).is_none() {
                 if let Some(c) = &self.cluster {
@@ -99,6 +113,27 @@ impl<T: Write> Hub<T> {
                 self.counters.deliveries += 1;
             }
         }
+    }
+
+    /// A room's settings from the bucket: taken if the room exists here
+    /// (a room made again after the value was written starts anew), and
+    /// what changed told to its members online here.
+    pub(in crate::server::hub) fn room_settings_applied(&mut self, room: &str, value: &str, rev: u64) {
+        if let Some(c) = &mut self.cluster {
+            c.rooms.applied_rev = c.rooms.applied_rev.max(rev);
+        }
+        let Some(old) = self.rooms.settings(room).cloned() else {
+            return self.rooms_returned(false);
+        };
+        match crate::server::rooms::Settings::parse(value) {
+            Some(new) => {
+                self.end_room_batch();
+                self.rooms.set_settings(room, new);
+                self.settings_moved(None, room, &old);
+            }
+            None => log::warn!("the rooms bucket's settings of {room} are not readable: ignored"),
+        }
+        self.rooms_returned(false);
     }
 
     /// A read mark from the bucket: never moved back (a node that has
@@ -199,6 +234,7 @@ impl<T: Write> Hub<T> {
                 joined: false,
                 time: String::new(),
                 text: None,
+                kicked_by: None,
             };
             if self.rooms.is_member(&name, &change.room) {
                 self.left_room(&name, &change, here);

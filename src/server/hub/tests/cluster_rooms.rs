@@ -16,6 +16,7 @@ fn member(name: &str, room: &str, joined: bool) -> Membership {
         joined,
         time: TIME.into(),
         text: None,
+        kicked_by: None,
     }
 }
 
@@ -166,7 +167,7 @@ fn memberships_a_restarted_watch_does_not_bring_again_are_parted() {
     n.news(FromCluster::RoomsSynced);
     assert_eq!(n.h.turn_for(amy), ["PART cat #r T"]);
     n.h.send(amy, "WHO #r\n");
-    assert_eq!(n.h.turn_for(amy), ["USERS #r amy"]);
+    assert_eq!(n.h.turn_for(amy), ["USERS #r @amy"]);
 }
 
 #[test]

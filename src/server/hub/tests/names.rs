@@ -76,7 +76,7 @@ fn a_room_member_is_one_name_in_any_case() {
     h.send(amy, "MSG #r,bob,BOB hi\nWHO #r\n");
     h.flush();
     assert_eq!(h.lines(bob), ["MSG amy #r,Bob T hi"]);
-    assert_eq!(h.lines(amy), ["USERS #r Bob amy"]);
+    assert_eq!(h.lines(amy), ["USERS #r @Bob amy"]);
     assert!(h.hub.rooms.is_member("BOB", "#R"));
 }
 

@@ -114,7 +114,7 @@ fn who_rooms_and_part() {
     h.flush();
     assert_eq!(
         h.lines(amy),
-        ["JOIN amy #z T", "USERS #a amy bob", "ROOMS #a #z"]
+        ["JOIN amy #z T", "USERS #a amy @bob", "ROOMS #a #z"]
     );
     h.lines(bob);
     h.send(amy, "PART #a see you\n");

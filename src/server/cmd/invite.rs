@@ -1,0 +1,40 @@
+//! `INVITE <name> <room>`: a member asks `name` into a room (under `+i`,
+//! only an operator may, and the invitation is what lets it in; under
+//! `+k` and `+l` too). The invited, if online, and the inviter are told
+//! `INVITE <by> <name> <room> <time>`. An invitation lasts until used (a
+//! room keeps its latest 50).
+
+use crate::protocol::ErrorCode;
+use crate::server::hub::Hub;
+use std::io::Write;
+
+impl<T: Write> Hub<T> {
+    pub(super) fn invite(&mut self, key: usize, me: &str, name: &str, room: &str) {
+        let (Some(shown), Some(settings)) = (
+            self.rooms.shown(room).cloned(),
+            self.rooms.settings(room).cloned(),
+        ) else {
+            return self.reply_err(key, ErrorCode::Forbidden, &format!("no such room {room}"));
+        };
+        if !self.rooms.is_member(me, room) {
+            return self.reply_err(key, ErrorCode::Forbidden, &format!("not in {shown}"));
+        }
+        if settings.invite_only && !settings.is_op(me) {
+            let why = format!("you are not an operator of {shown} (+i: operators invite)");
+            return self.reply_err(key, ErrorCode::Forbidden, &why);
+        }
+        if self.rooms.is_member(name, room) {
+            let why = format!("{name} is already in {shown}");
+            return self.reply_err(key, ErrorCode::BadRequest, &why);
+        }
+        let Some(invited) = self.known_as(name) else {
+            return self.reply_err(key, ErrorCode::NoSuchUser, &format!("no such user: {name}"));
+        };
+        let mut new = settings.clone();
+        new.invited.retain(|i| !i.eq_ignore_ascii_case(name));
+        new.invite(invited);
+        (new.by, new.time) = (me.to_owned(), self.clock.stamp().as_str().to_owned());
+        self.change_settings(key, &shown, settings, new);
+    }
+
+}

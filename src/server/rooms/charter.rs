@@ -1,0 +1,83 @@
+//! A room's settings as the rooms keep them: read by the hub, replaced
+//! whole by a change (a `MODE`, a `TOPIC`, an `INVITE`, or the same from
+//! another node), its rule kept here: while a room has members, one of
+//! them at least is an operator, and only members are.
+
+use super::settings::Settings;
+use super::{settings_record_bytes, Room, Rooms};
+use std::rc::Rc;
+
+impl Rooms {
+    /// `room`'s settings, if it exists.
+    pub fn settings(&self, room: &str) -> Option<&Settings> {
+        self.room(room).map(|r| &r.settings)
+    }
+
+    /// Is `name` an operator of `room`?
+    pub fn is_operator(&self, name: &str, room: &str) -> bool {
+        self.settings(room).is_some_and(|s| s.is_op(name))
+    }
+
+    /// May `name` speak in `room`? The room as shown, or why not (`ERR
+    /// 403`'s text): not a member, banned (`+b`), or moderated (`+m`)
+    /// and not an operator.
+    pub fn may_speak(&self, name: &str, room: &str) -> Result<Rc<str>, String> {
+        let Some(r) = self.room(room) else {
+            return Err(format!("not in {room}"));
+        };
+        if !r.members.contains_key(name) {
+            return Err(format!("not in {}", r.name));
+        }
+        let s = &r.settings;
+        if s.moderated && !s.is_op(name) {
+            return Err(format!(
+                "{} is moderated (+m): only its operators speak",
+                r.name
+            ));
+        }
+        if !s.bans.is_empty() && s.is_banned(name) && !s.is_op(name) {
+            return Err(format!("you are banned from {} (+b)", r.name));
+        }
+        Ok(Rc::clone(&r.name))
+    }
+
+    /// Replaces `room`'s settings (nothing if it does not exist): its
+    /// operators kept to its members, as shown there, and the
+    /// longest-standing member one if none is.
+    pub fn set_settings(&mut self, room: &str, mut settings: Settings) {
+        let Some(r) = super::folded(room, |f| self.rooms.get_mut(f)) else {
+            return;
+        };
+        settings.ops = settings
+            .ops
+            .iter()
+            .filter_map(|o| r.members.shown(o).cloned())
+            .fold(Vec::new(), |mut ops: Vec<Rc<str>>, o| {
+                if !ops.iter().any(|x| x.eq_ignore_ascii_case(&o)) {
+                    ops.push(o);
+                }
+                ops
+            });
+        if settings.ops.is_empty() {
+            if let Some((eldest, _)) = r.members.iter().min_by_key(|(_, &n)| n) {
+                settings.ops.push(Rc::clone(eldest));
+            }
+        }
+        self.live = Self::put_settings(r, settings, self.live);
+    }
+
+    /// Sets `r`'s settings, returning `live` moved by what their record
+    /// takes now.
+    pub(super) fn put_settings(r: &mut Room, settings: Settings, live: u64) -> u64 {
+        let bytes = settings_record_bytes(&r.name, &settings.encode());
+        r.settings = settings;
+        let live = live.saturating_sub(r.settings_live) + bytes;
+        r.settings_live = bytes;
+        live
+    }
+
+    /// Every room's settings as shown, for a rewrite of the journal.
+    pub fn all_settings(&self) -> impl Iterator<Item = (&Rc<str>, &Settings)> {
+        self.rooms.values().map(|r| (&r.name, &r.settings))
+    }
+}
