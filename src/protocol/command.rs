@@ -150,10 +150,7 @@ impl<'a> Command<'a> {
             Command::Who => put(&["WHO"]),
             Command::WhoIn { room } => put(&["WHO", room]),
             Command::Join { room, key: None } => put(&["JOIN", room]),
-            Command::Join {
-                room,
-                key: Some(k),
-            } => put(&["JOIN", room, k]),
+            Command::Join { room, key: Some(k) } => put(&["JOIN", room, k]),
             Command::Topic { room, text: None } => put(&["TOPIC", room]),
             Command::Topic {
                 room,
@@ -617,11 +614,17 @@ mod tests {
         assert!(!is_valid_room(&format!("#{}", "x".repeat(33))));
         assert_eq!(
             parse(b"join #Rust").unwrap(),
-            Some(Command::Join { room: "#Rust", key: None })
+            Some(Command::Join {
+                room: "#Rust",
+                key: None
+            })
         );
         assert_eq!(
             parse(b"JOIN #a s3cret").unwrap(),
-            Some(Command::Join { room: "#a", key: Some("s3cret") })
+            Some(Command::Join {
+                room: "#a",
+                key: Some("s3cret")
+            })
         );
         assert_eq!(parse(b"JOIN rust"), Err(ParseError::BadRoom));
         assert_eq!(

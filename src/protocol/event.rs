@@ -211,9 +211,7 @@ impl Event<'_> {
                 }
             }
             Event::Topic {
-                room,
-                set: None,
-                ..
+                room, set: None, ..
             } => encode_fields(out, &["TOPIC", room]),
             Event::Topic {
                 room,

@@ -59,10 +59,16 @@ pub struct Membership {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RoomsEntry {
     Member(Membership),
-    Read { name: String, seq: u64 },
+    Read {
+        name: String,
+        seq: u64,
+    },
     /// A room's settings (the room `#` and folded; the value as the
     /// rooms' settings write it, read by the hub).
-    Settings { room: String, value: String },
+    Settings {
+        room: String,
+        value: String,
+    },
 }
 
 impl Membership {
@@ -78,8 +84,8 @@ impl Membership {
             (Some(text), Some(by)) => format!("K {} {} {by} {text}", self.time, self.room),
             (None, Some(by)) => format!("K {} {} {by}", self.time, self.room),
             (text, None) => match text {
-            Some(text) => format!("P {} {} {text}", self.time, self.room),
-            None => format!("P {} {}", self.time, self.room),
+                Some(text) => format!("P {} {} {text}", self.time, self.room),
+                None => format!("P {} {}", self.time, self.room),
             },
         }
     }
@@ -258,7 +264,10 @@ mod tests {
             })
         );
         assert_eq!(parse_entry("s.a.b", b"", false), None);
-        assert_eq!(parse_entry("r.rust.bob", b"K 2026-11-23T10:15:30.123Z #Rust", false), None);
+        assert_eq!(
+            parse_entry("r.rust.bob", b"K 2026-11-23T10:15:30.123Z #Rust", false),
+            None
+        );
     }
 
     #[test]

@@ -5,8 +5,8 @@
 use super::bridge::ToLoop;
 use super::connect::bucket;
 use super::rooms::{
-    folded, parse_entry, parse_rooms, read_key, said_subject, settings_key, Membership, RoomsEntry, AFTER_HEADER,
-    ROOMS_BUCKET, ROOMS_HEADER, ROOMS_STREAM,
+    folded, parse_entry, parse_rooms, read_key, said_subject, settings_key, Membership, RoomsEntry,
+    AFTER_HEADER, ROOMS_BUCKET, ROOMS_HEADER, ROOMS_STREAM,
 };
 use super::watch::watch_bucket;
 use super::wire::is_msg_frame;

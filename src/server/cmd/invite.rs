@@ -36,5 +36,4 @@ impl<T: Write> Hub<T> {
         (new.by, new.time) = (me.to_owned(), self.clock.stamp().as_str().to_owned());
         self.change_settings(key, &shown, settings, new);
     }
-
 }

@@ -7,7 +7,14 @@ use crate::server::hub::Hub;
 use std::io::Write;
 
 impl<T: Write> Hub<T> {
-    pub(super) fn kick(&mut self, key: usize, me: &str, room: &str, name: &str, text: Option<Text<'_>>) {
+    pub(super) fn kick(
+        &mut self,
+        key: usize,
+        me: &str,
+        room: &str,
+        name: &str,
+        text: Option<Text<'_>>,
+    ) {
         let Some(shown) = self.rooms.shown(room).cloned() else {
             return self.reply_err(key, ErrorCode::Forbidden, &format!("no such room {room}"));
         };
@@ -19,7 +26,11 @@ impl<T: Write> Hub<T> {
             return self.reply_err(key, ErrorCode::Forbidden, &why);
         }
         let Some(kicked) = self.rooms.member_as(room, name) else {
-            return self.reply_err(key, ErrorCode::NoSuchUser, &format!("{name} is not in {shown}"));
+            return self.reply_err(
+                key,
+                ErrorCode::NoSuchUser,
+                &format!("{name} is not in {shown}"),
+            );
         };
         let text = text.map(|t| t.escaped());
         if self.cluster.is_some() {
@@ -41,7 +52,13 @@ impl<T: Write> Hub<T> {
 
     /// `name` (its session `here`, if online here) is out of `room`: its
     /// membership journaled, and any operator the room gained told.
-    pub(in crate::server) fn leave_room(&mut self, key: Option<usize>, name: &str, room: &str, here: Option<usize>) {
+    pub(in crate::server) fn leave_room(
+        &mut self,
+        key: Option<usize>,
+        name: &str,
+        room: &str,
+        here: Option<usize>,
+    ) {
         let mut old = self.rooms.settings(room).cloned().unwrap_or_default();
         // A leaver's operator status goes with it, untold.
         old.ops.retain(|o| !o.eq_ignore_ascii_case(name));

@@ -74,9 +74,7 @@ impl<T: Write> Hub<T> {
             (Command::Join { room, key: k }, Some(me)) => self.join(key, &me, room, k),
             (Command::Topic { room, text }, Some(me)) => self.topic(key, &me, room, text),
             (Command::Mode { room, changes }, Some(me)) => self.mode(key, &me, room, changes),
-            (Command::Kick { room, name, text }, Some(me)) => {
-                self.kick(key, &me, room, name, text)
-            }
+            (Command::Kick { room, name, text }, Some(me)) => self.kick(key, &me, room, name, text),
             (Command::Invite { name, room }, Some(me)) => self.invite(key, &me, name, room),
             (Command::Part { room, text }, Some(me)) => self.part(key, &me, room, text),
             (Command::Rooms, Some(me)) => self.rooms(key, &me),

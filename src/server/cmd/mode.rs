@@ -20,9 +20,19 @@ impl<T: Write> Hub<T> {
         };
         let Some(changes) = changes else {
             let (flags, args) = settings.flags(self.rooms.is_member(me, room));
-            let flags = [flags].into_iter().chain(args).collect::<Vec<_>>().join(" ");
+            let flags = [flags]
+                .into_iter()
+                .chain(args)
+                .collect::<Vec<_>>()
+                .join(" ");
             self.seal_for(key);
-            return self.reply(key, &Event::Modes { room: &shown, flags: &flags });
+            return self.reply(
+                key,
+                &Event::Modes {
+                    room: &shown,
+                    flags: &flags,
+                },
+            );
         };
         let mut words = changes.split(' ').filter(|w| !w.is_empty());
         let modes = words.next().unwrap_or_default();
@@ -35,7 +45,13 @@ impl<T: Write> Hub<T> {
             ModeAsk::Bans => {
                 let masks: Vec<&str> = settings.bans.iter().map(String::as_str).collect();
                 self.seal_for(key);
-                return self.reply(key, &Event::Bans { room: &shown, masks: &masks });
+                return self.reply(
+                    key,
+                    &Event::Bans {
+                        room: &shown,
+                        masks: &masks,
+                    },
+                );
             }
             ModeAsk::Changes(changes) => changes,
         };
@@ -54,7 +70,11 @@ impl<T: Write> Hub<T> {
             let rooms = &self.rooms;
             let as_shown = |n: &str| rooms.member_as(room, n).unwrap_or_else(|| n.into());
             if let Err(why) = new.apply(change, as_shown) {
-                return self.reply_err(key, ErrorCode::MailboxFull, &format!("{why}: {shown} unchanged"));
+                return self.reply_err(
+                    key,
+                    ErrorCode::MailboxFull,
+                    &format!("{why}: {shown} unchanged"),
+                );
             }
         }
         (new.by, new.time) = (me.to_owned(), self.clock.stamp().as_str().to_owned());
@@ -65,7 +85,13 @@ impl<T: Write> Hub<T> {
     /// and journaled; in a cluster written to the rooms bucket first, told
     /// on every node when it comes back. A change that changes nothing is
     /// not told.
-    pub(in crate::server) fn change_settings(&mut self, key: usize, room: &str, old: Settings, new: Settings) {
+    pub(in crate::server) fn change_settings(
+        &mut self,
+        key: usize,
+        room: &str,
+        old: Settings,
+        new: Settings,
+    ) {
         if old.diff(&new).0.is_empty() && old.topic == new.topic && old.invited == new.invited {
             return;
         }

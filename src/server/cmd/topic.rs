@@ -9,7 +9,13 @@ use crate::server::rooms::settings::{Topic, MAX_TOPIC};
 use std::io::Write;
 
 impl<T: Write> Hub<T> {
-    pub(super) fn topic(&mut self, key: usize, me: &str, room: &str, text: Option<Option<Text<'_>>>) {
+    pub(super) fn topic(
+        &mut self,
+        key: usize,
+        me: &str,
+        room: &str,
+        text: Option<Option<Text<'_>>>,
+    ) {
         let (Some(shown), Some(settings)) = (
             self.rooms.shown(room).cloned(),
             self.rooms.settings(room).cloned(),

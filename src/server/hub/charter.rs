@@ -15,7 +15,12 @@ impl<T: Write> Hub<T> {
     /// to its members online here (an invitation to the invited and its
     /// inviter), and on a single server journaled — `key`'s later replies
     /// wait for the record.
-    pub(in crate::server) fn settings_moved(&mut self, key: Option<usize>, room: &str, old: &Settings) {
+    pub(in crate::server) fn settings_moved(
+        &mut self,
+        key: Option<usize>,
+        room: &str,
+        old: &Settings,
+    ) {
         let (Some(shown), Some(new)) = (
             self.rooms.shown(room).cloned(),
             self.rooms.settings(room).cloned(),
@@ -76,12 +81,20 @@ impl<T: Write> Hub<T> {
 
     /// Journals `room`'s settings, on a single server (in a cluster, the
     /// rooms bucket has them); `key`'s later replies wait for the record.
-    pub(in crate::server) fn journal_settings(&mut self, key: Option<usize>, room: &str, new: &Settings) {
+    pub(in crate::server) fn journal_settings(
+        &mut self,
+        key: Option<usize>,
+        room: &str,
+        new: &Settings,
+    ) {
         if self.cluster.is_some() {
             return;
         }
         let value = new.encode();
-        let seq = self.journal.append(&Record::RoomSettings { room, value: &value });
+        let seq = self.journal.append(&Record::RoomSettings {
+            room,
+            value: &value,
+        });
         if let Some(key) = key {
             self.gate(key, seq);
         }
@@ -105,7 +118,8 @@ impl<T: Write> Hub<T> {
         }
         if !frame.is_empty() {
             let frame: std::rc::Rc<[u8]> = std::rc::Rc::from(frame);
-            self.queues.push(key, Outgoing::Shared(&frame), Limit::Within);
+            self.queues
+                .push(key, Outgoing::Shared(&frame), Limit::Within);
         }
     }
 

@@ -333,7 +333,12 @@ impl<T: Write> Hub<T> {
         self.gate(key, seq);
     }
 
-    pub(in crate::server) fn room_journal_part(&mut self, key: Option<usize>, name: &str, room: &str) {
+    pub(in crate::server) fn room_journal_part(
+        &mut self,
+        key: Option<usize>,
+        name: &str,
+        room: &str,
+    ) {
         let seq = self.journal.append(&Record::RoomParted { name, room });
         if let Some(key) = key {
             self.gate(key, seq);

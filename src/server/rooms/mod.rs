@@ -17,10 +17,10 @@
 //! `--history` (per room) and `--history-bytes` (all rooms) evict, oldest
 //! first — for the total, from the room whose history is largest.
 
+mod charter;
 mod history;
 mod membership;
 mod online;
-mod charter;
 mod said;
 pub mod settings;
 #[cfg(test)]
@@ -212,7 +212,9 @@ impl Rooms {
         for (room, value) in image.settings {
             match Settings::parse(&value) {
                 Some(settings) => rooms.set_settings(&room, settings),
-                None => log::warn!("the journal's settings of {room} are not readable: left as made"),
+                None => {
+                    log::warn!("the journal's settings of {room} are not readable: left as made")
+                }
             }
         }
         for (name, seq) in image.read {
@@ -273,7 +275,8 @@ impl Rooms {
     }
 
     pub fn is_member(&self, name: &str, room: &str) -> bool {
-        self.room(room).is_some_and(|r| r.members.contains_key(name))
+        self.room(room)
+            .is_some_and(|r| r.members.contains_key(name))
     }
 
     /// Does `name` belong to any room (so must stay known)?

@@ -144,7 +144,11 @@ pub fn parse_changes(modes: &str, args: &[&str]) -> Result<ModeAsk, String> {
                 None => return Err("+b and -b need a mask".into()),
                 Some(mask) => Change::Ban(adding, ban_mask(mask)?),
             },
-            other => return Err(format!("{other} is not a mode evchat knows: o t m i k l b n")),
+            other => {
+                return Err(format!(
+                    "{other} is not a mode evchat knows: o t m i k l b n"
+                ))
+            }
         };
         changes.push(change);
         if changes.len() > MAX_CHANGES {
@@ -207,7 +211,11 @@ fn glob(pattern: &[u8], text: &[u8]) -> bool {
             },
         }
     }
-    pattern.get(p..).unwrap_or_default().iter().all(|&c| c == b'*')
+    pattern
+        .get(p..)
+        .unwrap_or_default()
+        .iter()
+        .all(|&c| c == b'*')
 }
 
 impl Settings {
@@ -224,7 +232,11 @@ impl Settings {
     }
 
     /// Applies one change; `Err` if it cannot be (a list full).
-    pub fn apply(&mut self, change: &Change, shown: impl Fn(&str) -> Rc<str>) -> Result<(), String> {
+    pub fn apply(
+        &mut self,
+        change: &Change,
+        shown: impl Fn(&str) -> Rc<str>,
+    ) -> Result<(), String> {
         match change {
             Change::Op(true, name) if !self.is_op(name) => {
                 if self.ops.len() >= MAX_LIST {

@@ -48,7 +48,8 @@ fn a_diff_says_every_change_once() {
     new.apply(&Change::Op(true, "amy".into()), shown).unwrap();
     new.apply(&Change::Flag(false, 't'), shown).unwrap();
     new.apply(&Change::Key(Some("k".into())), shown).unwrap();
-    new.apply(&Change::Ban(true, "x!*@*".into()), shown).unwrap();
+    new.apply(&Change::Ban(true, "x!*@*".into()), shown)
+        .unwrap();
     let (modes, args) = old.diff(&new);
     assert_eq!(modes, "+kob-t");
     assert_eq!(args, ["k", "amy", "x!*@*"]);

@@ -179,3 +179,73 @@ fn read_marks_are_kept_for_members_only() {
     rooms.part("amy", "#a", None);
     assert_eq!(rooms.read_up_to("amy"), 0);
 }
+
+#[test]
+fn settings_survive_a_rewrite_and_a_restart_and_go_with_their_room() {
+    use crate::server::journal::record::{decode, Record};
+    use crate::server::journal::replay_rooms::RoomsReplay;
+    let mut s = Settings::default();
+    s.ops = vec![name("bob")];
+    s.moderated = true;
+    s.topic = Some(settings::Topic {
+        text: "hi\\nthere".into(),
+        by: "amy".into(),
+        time: "2026-12-07T10:00:00.000Z".into(),
+    });
+    let value = s.encode();
+    let records = [
+        Record::RoomJoined {
+            name: "amy",
+            room: "#r",
+        },
+        Record::RoomJoined {
+            name: "bob",
+            room: "#r",
+        },
+        Record::RoomSettings {
+            room: "#r",
+            value: &value,
+        },
+        Record::RoomJoined {
+            name: "cat",
+            room: "#x",
+        },
+        Record::RoomSettings {
+            room: "#x",
+            value: "f +ntm\n",
+        },
+        Record::RoomParted {
+            name: "cat",
+            room: "#x",
+        },
+        Record::RoomJoined {
+            name: "dan",
+            room: "#x",
+        },
+    ];
+    let mut replay = RoomsReplay::default();
+    for r in &records {
+        replay.apply(r);
+    }
+    let image = replay.finish();
+    // #x was gone, with its settings, before it was made again.
+    assert_eq!(image.settings, [("#r".to_owned(), value.clone())]);
+    // A rewrite holds the same.
+    let mut bytes = Vec::new();
+    image.write_to(&mut bytes).unwrap();
+    let mut again = RoomsReplay::default();
+    let mut at = 0;
+    while at < bytes.len() {
+        let (record, used) = decode(&bytes[at..]).unwrap();
+        again.apply(&record);
+        at += used;
+    }
+    let image = again.finish();
+    assert_eq!(image.settings, [("#r".to_owned(), value)]);
+    let rooms = Rooms::restore(image, RoomLimits::default());
+    let r = rooms.settings("#r").unwrap();
+    assert!(r.moderated && r.topic == s.topic);
+    assert!(rooms.is_operator("bob", "#r") && !rooms.is_operator("amy", "#r"));
+    let x = rooms.settings("#x").unwrap();
+    assert!(!x.moderated && rooms.is_operator("dan", "#x"));
+}

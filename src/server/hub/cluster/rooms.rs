@@ -224,11 +224,13 @@ impl<T: Write> Hub<T> {
         new: crate::server::rooms::Settings,
     ) {
         let (room, value) = (room.to_owned(), new.encode());
-        self.write_room(key, Named::default(), |key, serial| ToCluster::RoomSettings {
-            key,
-            serial,
-            room,
-            value,
+        self.write_room(key, Named::default(), |key, serial| {
+            ToCluster::RoomSettings {
+                key,
+                serial,
+                room,
+                value,
+            }
         });
     }
 

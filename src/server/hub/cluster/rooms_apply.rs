@@ -62,7 +62,11 @@ impl<T: Write> Hub<T> {
             "" => self.clock.stamp().as_str().to_owned(),
             time => time.to_owned(),
         };
-        let mut old = self.rooms.settings(&change.room).cloned().unwrap_or_default();
+        let mut old = self
+            .rooms
+            .settings(&change.room)
+            .cloned()
+            .unwrap_or_default();
         old.ops.retain(|o| !o.eq_ignore_ascii_case(name));
         if let Some(shown) = self.rooms.part(name, &change.room, here) {
             let told = match &change.kicked_by {
@@ -118,7 +122,12 @@ impl<T: Write> Hub<T> {
     /// A room's settings from the bucket: taken if the room exists here
     /// (a room made again after the value was written starts anew), and
     /// what changed told to its members online here.
-    pub(in crate::server::hub) fn room_settings_applied(&mut self, room: &str, value: &str, rev: u64) {
+    pub(in crate::server::hub) fn room_settings_applied(
+        &mut self,
+        room: &str,
+        value: &str,
+        rev: u64,
+    ) {
         if let Some(c) = &mut self.cluster {
             c.rooms.applied_rev = c.rooms.applied_rev.max(rev);
         }

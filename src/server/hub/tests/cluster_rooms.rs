@@ -29,6 +29,7 @@ impl Node {
             let (key, serial) = match &job {
                 ToCluster::RoomMember { key, serial, .. } => (*key, *serial),
                 ToCluster::RoomSay { key, serial, .. } => (*key, *serial),
+                ToCluster::RoomSettings { key, serial, .. } => (*key, *serial),
                 _ => continue,
             };
             *next += 1;
@@ -49,6 +50,13 @@ impl Node {
                 ToCluster::RoomMember { change, .. } => {
                     self.news(FromCluster::RoomMember { change, rev: at })
                 }
+                ToCluster::RoomSettings { room, value, .. } => {
+                    self.news(FromCluster::RoomSettings {
+                        room,
+                        value,
+                        rev: at,
+                    })
+                }
                 ToCluster::RoomSay { rooms, frame, .. } => self.news(FromCluster::RoomSaid {
                     seq: at,
                     rooms,
@@ -61,6 +69,13 @@ impl Node {
 
     fn join(&mut self, key: usize, room: &str, next: &mut u64) {
         self.h.send(key, &format!("JOIN {room}\n"));
+        let stored = self.store_writes(next);
+        self.bring_back(stored);
+    }
+
+    /// Sends `line`, stores what it writes and brings it back.
+    pub(super) fn round_trip(&mut self, key: usize, line: &str, next: &mut u64) {
+        self.h.send(key, line);
         let stored = self.store_writes(next);
         self.bring_back(stored);
     }
@@ -230,4 +245,54 @@ fn a_writer_whose_change_never_comes_back_goes_on_after_a_while() {
     n.h.at(11);
     // It goes on, not a member here until the change comes back.
     assert_eq!(n.h.turn_for(amy), ["ROOMS"]);
+}
+
+#[test]
+fn a_topic_mode_and_kick_take_effect_when_they_come_back_and_are_told_as_on_a_single_server() {
+    let mut n = Node::new();
+    let mut rev = 0;
+    let amy = n.login("amy");
+    let bob = n.login("bob");
+    n.join(amy, "#r", &mut rev);
+    n.join(bob, "#r", &mut rev);
+    n.h.turn_for(amy);
+    n.h.turn_for(bob);
+    // Written first: nothing is told before the bucket brings it back.
+    n.h.send(amy, "TOPIC #r hello there\n");
+    let stored = n.store_writes(&mut rev);
+    assert_eq!(n.h.turn_for(bob), Vec::<String>::new());
+    n.bring_back(stored);
+    assert_eq!(n.h.turn_for(bob), ["TOPIC #r amy T hello there"]);
+    n.round_trip(amy, "MODE #r +o bob\n", &mut rev);
+    assert_eq!(n.h.turn_for(bob), ["MODE #r amy T +o bob"]);
+    n.round_trip(bob, "KICK #r amy enough\n", &mut rev);
+    assert_eq!(
+        n.h.turn_for(amy),
+        [
+            "TOPIC #r amy T hello there",
+            "MODE #r amy T +o bob",
+            "KICK #r amy bob T enough"
+        ]
+    );
+    assert!(!n.h.hub.rooms.is_member("amy", "#r"));
+    // The value another node wrote is taken whole.
+    let mut other = n.h.hub.rooms.settings("#r").unwrap().clone();
+    other.moderated = true;
+    other.by = "bob".into();
+    n.news(FromCluster::RoomSettings {
+        room: "#r".into(),
+        value: other.encode(),
+        rev: rev + 1,
+    });
+    assert_eq!(
+        n.h.turn_for(bob),
+        ["KICK #r amy bob T enough", "MODE #r bob T +m"]
+    );
+    // A value nobody could have written is ignored.
+    n.news(FromCluster::RoomSettings {
+        room: "#r".into(),
+        value: "o <b>\n".into(),
+        rev: rev + 2,
+    });
+    assert!(n.h.hub.rooms.settings("#r").unwrap().moderated);
 }

@@ -14,6 +14,7 @@ mod harness;
 #[cfg(feature = "cluster")]
 mod held_pace;
 mod names;
+mod operators;
 mod output;
 #[cfg(feature = "cluster")]
 mod pacing;
