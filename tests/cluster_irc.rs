@@ -39,7 +39,7 @@ fn an_irc_user_on_one_node_talks_with_a_line_user_on_another() {
     alice.send("JOIN #rust");
     let joined = alice.until(|l| l.contains(" 366 alice #rust "));
     assert!(
-        joined.contains(&":evchat-test 353 alice = #rust :alice bob".to_owned()),
+        joined.contains(&":evchat-test 353 alice = #rust :alice @bob".to_owned()),
         "{joined:#?}"
     );
     until(&mut bob, "JOIN alice #rust ");

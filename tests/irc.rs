@@ -56,7 +56,7 @@ fn irc_line_and_browser_users_talk_in_one_room_both_ways() {
         [
             ":bob!bob@evchat JOIN #everyone",
             ":alice!alice@evchat JOIN #rust",
-            ":evchat-test 353 alice = #rust :alice bob",
+            ":evchat-test 353 alice = #rust :alice @bob",
             ":evchat-test 366 alice #rust :End of /NAMES list",
         ]
     );
@@ -160,7 +160,7 @@ fn held_mail_and_a_rooms_history_come_at_registration_with_their_times() {
     assert!(held.starts_with("@time=20"), "{held}");
     find(":alice!alice@evchat JOIN #rust");
     // The channel's names follow its JOIN, as after a JOIN of one's own.
-    find(":evchat-test 353 alice = #rust :alice bob");
+    find(":evchat-test 353 alice = #rust :@alice bob");
     find(":evchat-test 366 alice #rust :End of /NAMES list");
     let said = find("PRIVMSG #rust :said while away");
     assert!(said.starts_with("@time=20"), "{said}");
@@ -484,7 +484,7 @@ fn mode_queries_lusers_and_a_join_of_the_everyone_channel_say_what_clients_expec
         alice.sync(),
         [
             ":evchat-test 221 alice +",
-            ":evchat-test 324 alice #rust +",
+            ":evchat-test 324 alice #rust +nt",
             ":evchat-test 251 alice :There are 2 users and 0 invisible on 1 servers",
             ":evchat-test 254 alice 2 :channels formed",
             ":evchat-test 255 alice :I have 2 clients and 0 servers",

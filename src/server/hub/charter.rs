@@ -110,17 +110,19 @@ impl<T: Write> Hub<T> {
         })
     }
 
-    /// Tells the joiner of `room` (session `key`) its topic, if it has one.
+    /// Tells the joiner of `room` (session `key`) its topic, if it has
+    /// one: to it alone, so an IRC client has it as its 332.
     pub(in crate::server) fn send_topic(&mut self, key: usize, room: &str) {
-        let mut frame = Vec::new();
-        if let Some(topic) = self.topic_of(room) {
-            topic.encode(&mut frame);
-        }
-        if !frame.is_empty() {
-            let frame: std::rc::Rc<[u8]> = std::rc::Rc::from(frame);
-            self.queues
-                .push(key, Outgoing::Shared(&frame), Limit::Within);
-        }
+        let Some(topic) = self.rooms.settings(room).and_then(|s| s.topic.clone()) else {
+            return;
+        };
+        let event = Event::Topic {
+            room,
+            set: Some((&topic.by, &topic.time)),
+            text: Some(&topic.text),
+        };
+        self.queues
+            .push(key, Outgoing::Event(&event), Limit::Within);
     }
 
     /// Encodes `event` once and queues it to `keys`, after everything

@@ -72,6 +72,28 @@ fn frames(
         if let Some(rest) = line.strip_prefix(b"JOIN ") {
             joined = Some(rest);
         }
+        // A catch-up's topic after its JOIN is for that joiner: 332/333,
+        // and the names after it are still its.
+        if let Some(topic) = line.strip_prefix(b"TOPIC ") {
+            if let Some(me) = join.and_then(|j| names_for(j, topic)) {
+                let fields: Vec<&str> = std::str::from_utf8(topic)
+                    .unwrap_or_default()
+                    .splitn(4, ' ')
+                    .collect();
+                if let [room, by, time, text] = fields.as_slice() {
+                    super::channel_out::topic(
+                        out,
+                        &voice.server,
+                        me,
+                        room,
+                        Some((by, time)),
+                        Some(text),
+                    );
+                }
+                joined = join;
+                continue;
+            }
+        }
         match std::str::from_utf8(line) {
             Ok(line) => frame(line, out, voice, tags),
             // The hub writes UTF-8; never trusted blindly all the same.
@@ -254,6 +276,7 @@ pub(super) fn frame(line: &str, out: &mut Vec<u8>, voice: &Voice, tags: bool) {
         }
         // The dialect's farewell says it, once, however the link ends.
         "BYE" => {}
+        _ if super::channel_out::shared(out, voice, verb, rest, tags) => {}
         _ => {
             let text = one_line(line, "");
             put(out, &[&format!(":{server}"), "NOTICE", "*"], Some(&text));

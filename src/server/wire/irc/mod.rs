@@ -16,6 +16,8 @@
 //! user is in: logins and logouts are its `JOIN`s and `QUIT`s.
 
 mod cap;
+mod channel_in;
+mod channel_out;
 mod encode;
 pub mod message;
 mod reply;
@@ -67,6 +69,12 @@ pub mod asked {
     pub const PING: u8 = 16;
     /// SASL's check of a password (`AUTH`).
     pub const SASL: u8 = 17;
+    pub const TOPIC: u8 = 18;
+    pub const MODE: u8 = 19;
+    /// A `KICK` of the `about` nick.
+    pub const KICK: u8 = 20;
+    /// An `INVITE` of the `about` nick.
+    pub const INVITE: u8 = 21;
 }
 
 /// Is this first line IRC's? Only registration starts a session.

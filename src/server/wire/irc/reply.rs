@@ -77,6 +77,11 @@ fn reply(event: &Event<'_>, viewer: &Viewer<'_>, voice: &Voice, out: &mut Vec<u8
             put(out, &[&format!(":{server}"), "PONG", server], Some(token));
         }
         Event::List(rooms) => list(out, voice, viewer, rooms),
+        Event::Topic { room, set, text } => {
+            super::channel_out::topic(out, server, me, room, set, text)
+        }
+        Event::Modes { room, flags } => super::channel_out::modes(out, server, me, room, flags),
+        Event::Bans { room, masks } => super::channel_out::bans(out, server, me, room, masks),
         Event::Whois {
             name,
             online,
@@ -164,6 +169,9 @@ fn welcome(out: &mut Vec<u8>, voice: &Voice, me: &str) {
         "CHANNELLEN=33",
         AWAYLEN,
         "PREFIX=(o)@",
+        "CHANMODES=b,k,l,imnt",
+        "MODES=6",
+        "TOPICLEN=200",
         "TARGMAX=PRIVMSG:,NOTICE:,JOIN:,PART:,WHOIS:8",
         &linelen,
         "NETWORK=evchat",
@@ -302,12 +310,17 @@ fn who(out: &mut Vec<u8>, voice: &Voice, me: &str, channel: &str, names: &[&str]
         "*"
     };
     for name in names {
+        // An operator is `@name` among a room's names.
+        let (name, flags) = match name.strip_prefix('@') {
+            Some(op) => (op, "H@"),
+            None => (*name, "H"),
+        };
         numeric(
             out,
             server,
             "352",
             me,
-            &[in_channel, name, "evchat", server, name, "H"],
+            &[in_channel, name, "evchat", server, name, flags],
             &format!("0 {name}"),
         );
     }
@@ -328,6 +341,11 @@ fn error(out: &mut Vec<u8>, voice: &Voice, me: &str, asked: u8, code: ErrorCode,
                 .map(|(_, r)| r.split([';', ' ']).next().unwrap_or(r))
         })
         .unwrap_or("*");
+    if asked != asked::NOTICE
+        && super::channel_out::error(out, server, me, asked, code, text, about)
+    {
+        return;
+    }
     match (asked, code) {
         (asked::NOTICE, _) => {} // never answered (RFC 2812 3.3.2)
         (asked::SASL, _) => numeric(out, server, "904", me, &[], "SASL authentication failed"),
@@ -403,7 +421,8 @@ fn error(out: &mut Vec<u8>, voice: &Voice, me: &str, asked: u8, code: ErrorCode,
         (asked::WHO, ErrorCode::Forbidden) => {
             numeric(out, server, "315", me, &[about], "End of /WHO list")
         }
-        (asked::JOIN, ErrorCode::Forbidden) => {} // the WHO after a refused JOIN
+        // The WHO after a refused JOIN (the refusal said why).
+        (asked::JOIN, ErrorCode::Forbidden) if text.starts_with("not in") => {}
         (asked::JOIN, ErrorCode::MailboxFull) => numeric(out, server, "405", me, &[about], text),
         (_, ErrorCode::BadRequest) => numeric(out, server, "421", me, &["*"], text),
         _ => {

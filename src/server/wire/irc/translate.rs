@@ -99,7 +99,13 @@ impl Irc {
                 let named = m.param(0).filter(|p| p.starts_with('#'));
                 self.ask_about(asked::LIST, named, b"LIST".to_vec());
             }
+            "MODE" if m.param(0).is_some_and(|t| t.starts_with('#')) => {
+                self.channel_mode(m, answer)
+            }
             "MODE" => self.mode(m, answer),
+            "TOPIC" => self.topic(m, answer),
+            "KICK" => self.kick(m, answer),
+            "INVITE" => self.invite(m, answer),
             "AWAY" => self.away(m),
             _ => self.numeric(answer, "421", &[verb], "Unknown command"),
         }
@@ -215,7 +221,9 @@ impl Irc {
             let text = "JOIN 0 (leave every channel) is not supported yet: PART them";
             return self.fail(answer, text);
         }
+        let mut keys = m.param(1).unwrap_or_default().split(',');
         for channel in channels.split(',').filter(|c| !c.is_empty()) {
+            let key = keys.next().filter(|k| !k.is_empty() && !k.contains(' '));
             if channel.eq_ignore_ascii_case(&self.config.everyone) {
                 // Always in it: a JOIN of a channel one is in says nothing
                 // (a client rejoining after a reconnect expects no answer).
@@ -228,7 +236,11 @@ impl Irc {
                     "No such channel: channels are # and 1-32 of A-Z a-z 0-9 _ -",
                 );
             } else {
-                self.ask(asked::JOIN, format!("JOIN {channel}").into_bytes());
+                let join = match key {
+                    Some(key) => format!("JOIN {channel} {key}"),
+                    None => format!("JOIN {channel}"),
+                };
+                self.ask(asked::JOIN, join.into_bytes());
                 self.ask(asked::JOIN, format!("WHO {channel}").into_bytes());
             }
         }
@@ -310,17 +322,13 @@ impl Irc {
         }
     }
 
+    /// A user's modes: evchat has none.
     fn mode(&mut self, m: &Message<'_>, answer: &mut Vec<u8>) {
-        let Some(target) = m.param(0) else {
+        if m.param(0).is_none() {
             return self.need_more(answer, "MODE");
-        };
-        let me = self.nick.as_deref().unwrap_or("*");
-        let server = &self.config.server;
-        if target.starts_with('#') {
-            super::reply::numeric_bare(answer, server, "324", me, &[target, "+"]);
-        } else {
-            super::reply::numeric_bare(answer, server, "221", me, &["+"]);
         }
+        let me = self.nick.as_deref().unwrap_or("*");
+        super::reply::numeric_bare(answer, &self.config.server, "221", me, &["+"]);
     }
 
     /// `WHOIS [<server>] <nick>[,<nick>...]` (up to 8 nicks, as
@@ -379,7 +387,7 @@ impl Irc {
         self.ask_about(what, None, line);
     }
 
-    fn ask_about(&mut self, what: u8, about: Option<&str>, line: Vec<u8>) {
+    pub(super) fn ask_about(&mut self, what: u8, about: Option<&str>, line: Vec<u8>) {
         let asked = Asked {
             what,
             about: about.map(Into::into),
