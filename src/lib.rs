@@ -7,7 +7,8 @@
 //! protocol's commands) → commands ([`protocol::Command`]) →
 //! the hub ([`server::hub`], one command per file in `server/cmd`), which
 //! knows who is online, holds mail for who is not, keeps the rooms — who
-//! is in which, and what each remembers ([`server::rooms`]) — and answers in
+//! is in which, what each remembers, and its operators, topic and modes
+//! ([`server::rooms`]) — and answers in
 //! [`protocol::Event`]s, never in a wire format → one shared encoding of
 //! each batch per kind of connection (replies to one connection are written
 //! for it: IRC's numerics name their reader) → each connection's write queue →
