@@ -73,7 +73,7 @@ impl<T: Write> Hub<T> {
             };
             let told: Vec<usize> = [&**invited, &new.by]
                 .iter()
-                .filter_map(|n| self.online.get(*n).copied())
+                .filter_map(|n| self.online.get(n).copied())
                 .collect();
             self.tell_keys(&told, &event);
         }

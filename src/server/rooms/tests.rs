@@ -184,14 +184,16 @@ fn read_marks_are_kept_for_members_only() {
 fn settings_survive_a_rewrite_and_a_restart_and_go_with_their_room() {
     use crate::server::journal::record::{decode, Record};
     use crate::server::journal::replay_rooms::RoomsReplay;
-    let mut s = Settings::default();
-    s.ops = vec![name("bob")];
-    s.moderated = true;
-    s.topic = Some(settings::Topic {
-        text: "hi\\nthere".into(),
-        by: "amy".into(),
-        time: "2026-12-07T10:00:00.000Z".into(),
-    });
+    let s = Settings {
+        ops: vec![name("bob")],
+        moderated: true,
+        topic: Some(settings::Topic {
+            text: "hi\\nthere".into(),
+            by: "amy".into(),
+            time: "2026-12-07T10:00:00.000Z".into(),
+        }),
+        ..Settings::default()
+    };
     let value = s.encode();
     let records = [
         Record::RoomJoined {
