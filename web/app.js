@@ -16,7 +16,8 @@
  *
  * Conversations (Everyone, rooms, private ones) are web/chats.js, the
  * rows of the message list web/rows.js, what is about rooms web/rooms.js,
- * what a typed line means web/input.js. All of this is one function, so it
+ * about their operators, topics and modes web/ops.js, what a typed line
+ * means web/input.js. All of this is one function, so it
  * leaves no globals behind: a script pasted into the console (the
  * README's `/ws` example) cannot clash.
  */
@@ -44,6 +45,7 @@
   let heldRun = null; // private messages since OK LOGIN, until the held-mail PING
   let chats = null; // the conversations (web/chats.js)
   let rooms = null; // room frames and commands (web/rooms.js)
+  let ops = null; // operators, topics and modes (web/ops.js)
   let why = null; // why the last attempt failed, when the server said
   let sent = []; // [token, rows] of messages sent and not yet past their PING
   let nextToken = 0;
@@ -71,7 +73,8 @@
     const names = [...users].sort();
     list.replaceChildren(
       ...names.map((name) => {
-        const b = el('button', 'user', visible(name, false));
+        // In a room, its operators are @name, as IRC shows them.
+        const b = el('button', 'user', (ops && ops.isOp(name) ? '@' : '') + visible(name, false));
         b.type = 'button';
         b.dataset.name = name;
         if (sameName(name, me)) b.classList.add('me');
@@ -139,6 +142,7 @@
     loggedIn = false;
     heldRun = null;
     rooms.reset();
+    ops.reset();
     sent = [];
     users.clear(); // unknown until the next WHO
     later(false);
@@ -179,7 +183,7 @@
       heldRun.forEach((row) => rows.marked(row, 'held while you were away'));
     }
     if (verb !== 'MSG') heldRun = null;
-    if (rooms.frame(verb, rest)) return;
+    if (ops.frame(verb, rest) || rooms.frame(verb, rest)) return;
     switch (verb) {
       case 'OK':
         if (rest.startsWith('LOGIN ')) loggedInAs(rest.slice(6));
@@ -433,6 +437,8 @@
   function command(action) {
     const forRooms = rooms.command(action);
     if (forRooms !== undefined) return forRooms;
+    const forOps = ops.command(action);
+    if (forOps !== undefined) return forOps;
     const { command: what, rest } = action;
     switch (what) {
       case 'help': {
@@ -471,6 +477,8 @@
     $('leave').hidden = chat.kind !== 'room';
     const where = chat.kind === 'everyone' ? 'everyone' : $('chat-title').textContent;
     $('input').placeholder = 'Message ' + where + ' (@name: private, /help)';
+    if (ops) ops.shown(chat);
+    later(false); // a room's operators are marked in the online list
     rows.pin();
   }
 
@@ -508,6 +516,9 @@
     });
     rows.use(chats);
     rooms = evchatRooms.make({ me: () => me, send, chats, rows });
+    ops = evchatOps.make({
+      me: () => me, send, chats, rows, topicEl: $('chat-topic'), redraw: () => later(false),
+    });
     $('login').addEventListener('submit', submitLogin);
     $('join-form').addEventListener('submit', joinFromList);
     $('join-room').addEventListener('input', () => $('join-room').setCustomValidity(''));

@@ -10,9 +10,11 @@
  * never a broadcast; punctuation right after a name is punctuation
  * (`@erin: hi`); `\@` is a literal `@`; `#rust hi` goes to a room, `\#`
  * is a literal `#` at the start; `//x` sends `/x`; a plain line (to:
- * null) goes to the conversation one is in. Commands: `/join #r`,
+ * null) goes to the conversation one is in. Commands: `/join #r [key]`,
  * `/part [#r] [text]`, `/go [#r]`, `/rooms`, `/who [#r]`, `/stats`,
- * `/quit [text]`, `/help`.
+ * `/quit [text]`, `/help`; and a room operator's, in the room one is in
+ * unless one is named: `/topic [#r] [text]` (`-delete` clears it),
+ * `/mode [#r] [modes [args]]`, `/kick [#r] name [why]`, `/invite name [#r]`.
  *
  * Also pure, so here too: the protocol's text escapes, its fields, and
  * `visible`, which makes what is received safe to show as text.
@@ -43,14 +45,19 @@ const evchatInput = (() => {
     ['\\@ \\#', 'a plain @ or # (see you \\@noon)'],
     ['//text', 'text that starts with a slash'],
     ['Shift+Enter', 'a new line in the message'],
-    ['/join #rust', 'join a room; it becomes the one you are in'],
+    ['/join #rust [key]', 'join a room; it becomes the one you are in'],
     ['/go #rust', 'go to a room you are in (/go: to Everyone)'],
     ['/part [#r] [bye]', 'leave a room (without a name: this one)'],
     ['/rooms', 'the rooms you are in'],
     ['/list', 'every room, with its number of members'],
     ['/whois bob', 'is bob online, away or offline, and in which rooms'],
     ['/away [text]', 'mark yourself away (/away alone: back)'],
-    ['/who [#rust]', 'who is online (in a room)'],
+    ['/who [#rust]', 'who is online (in a room: @ marks its operators)'],
+    ['/topic [#r] text', 'set the topic of this room (or of #r)'],
+    ['/topic [#r]', 'show the topic (/topic -delete clears it)'],
+    ['/mode [#r] [+o x]', 'show or change the room\'s modes: +o +t +m +i +k +l +b'],
+    ['/kick bob [why]', 'put bob out of this room (or /kick #r bob)'],
+    ['/invite bob [#r]', 'invite bob into this room (or into #r)'],
     ['/stats', 'the server\'s counters'],
     ['/quit [text]', 'leave the chat, with an optional goodbye'],
     ['/help', 'this help'],
@@ -71,6 +78,47 @@ const evchatInput = (() => {
     return r;
   }
 
+  // A command's leading #room, if it names one, and the rest after it.
+  function roomFirst(rest) {
+    if (!rest.startsWith('#')) return [null, rest];
+    const sp = rest.indexOf(' ');
+    return sp < 0 ? [room(rest), ''] : [room(rest.slice(0, sp)), trim(rest.slice(sp + 1))];
+  }
+
+  function name(n, missing) {
+    if (!n) throw new Error(missing);
+    if (!NAME.test(n)) throw new Error('bad name ' + JSON.stringify(n) + ': names are 1-32 characters of A-Z a-z 0-9 _ -');
+    return n;
+  }
+
+  // A room operator's commands; undefined for the others.
+  function opCommand(key, rest) {
+    switch (key) {
+      case 'topic': {
+        const [r, text] = roomFirst(rest);
+        return { command: 'topic', room: r, text: text === '' ? null : text === '-delete' ? '' : text };
+      }
+      case 'mode': {
+        const [r, changes] = roomFirst(rest);
+        if (changes && !/^[+-]/.test(changes)) throw new Error('modes start with + or -: /mode +o bob, /mode -t');
+        return { command: 'mode', room: r, changes: changes || null };
+      }
+      case 'kick': {
+        const [r, tail] = roomFirst(rest);
+        const sp = tail.indexOf(' ');
+        const who = name(sp < 0 ? tail : tail.slice(0, sp), 'kick whom? /kick bob [why]');
+        const why = sp < 0 ? '' : tail.slice(sp + 1);
+        return { command: 'kick', room: r, name: who, text: blank(why) ? null : trim(why) };
+      }
+      case 'invite': {
+        const words = rest.split(SPACE).filter(Boolean);
+        if (words.length < 1 || words.length > 2) throw new Error('invite whom? /invite bob [#room]');
+        return { command: 'invite', name: name(words[0]), room: words[1] ? room(words[1]) : null };
+      }
+      default: return undefined;
+    }
+  }
+
   // The commands that name rooms; undefined for the others.
   function roomCommand(key, rest) {
     const sp = rest.indexOf(' ');
@@ -79,14 +127,16 @@ const evchatInput = (() => {
     const text = (t) => (blank(t) ? null : trim(t));
     switch (key) {
       case 'who': return { command: 'who', room: rest ? room(rest) : null };
-      case 'join': return { command: 'join', room: room(rest) };
+      case 'join':
+        if (SPACE.test(trim(after))) throw new Error('a room key is one word: /join #room key');
+        return { command: 'join', room: room(first), key: after ? trim(after) : null };
       case 'go': return { command: 'go', room: rest ? room(rest) : null };
       case 'rooms': return { command: 'rooms' };
       case 'list': return { command: 'list' };
       case 'part':
         if (first.startsWith('#')) return { command: 'part', room: room(first), text: text(after) };
         return { command: 'part', room: null, text: text(rest) };
-      default: return undefined;
+      default: return opCommand(key, rest);
     }
   }
 

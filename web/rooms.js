@@ -1,7 +1,7 @@
 /*
  * Rooms on the page: the frames about them (JOIN, PART, ROOMS, LIST, USERS
- * #room), the commands that name them (/join, /part, /go, /rooms, /list,
- * /who #room), and which room messages came at login or on entering.
+ * #room), the commands that name them (/join [key], /part, /go, /rooms,
+ * /list, /who #room), and which room messages came at login or on entering.
  * Kept apart from app.js, which speaks the rest of the protocol.
  *
  * - A `JOIN <me> <room>` answering a join from here makes the room the one
@@ -102,11 +102,11 @@ const evchatRooms = (() => {
 
     // Runs a room command (an action of web/input.js); returns why not,
     // null when done, undefined when it is not about rooms.
-    function command({ command: what, room, text }) {
+    function command({ command: what, room, text, key }) {
       switch (what) {
         case 'join':
           joins.push(roomKey(room));
-          send('JOIN ' + room);
+          send('JOIN ' + room + (key ? ' ' + key : '')); // a key: the room is +k
           send('PING join'); // its PONG comes after the room's history
           return null;
         case 'part': {

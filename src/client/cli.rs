@@ -235,10 +235,21 @@ pub(crate) fn act(
         }
         Action::Who => sender.who(),
         Action::WhoIn(room) => sender.who_in(&room),
-        Action::Join(room) => {
+        Action::Join { room, key } => {
             *to = vec![room.clone()];
-            sender.join(&room)
+            match key {
+                Some(key) => sender.join_with_key(&room, &key),
+                None => sender.join(&room),
+            }
         }
+        Action::Topic { room, text } => in_room(room, &current, "/topic #room [text]", show)
+            .map_or(Ok(()), |room| sender.topic(&room, text.as_deref())),
+        Action::Mode { room, changes } => in_room(room, &current, "/mode #room +o bob", show)
+            .map_or(Ok(()), |room| sender.mode(&room, changes.as_deref())),
+        Action::Kick { room, name, text } => in_room(room, &current, "/kick #room bob [why]", show)
+            .map_or(Ok(()), |room| sender.kick(&room, &name, text.as_deref())),
+        Action::Invite { name, room } => in_room(room, &current, "/invite bob #room", show)
+            .map_or(Ok(()), |room| sender.invite(&name, &room)),
         Action::Part { room, text } => match room.or(current.clone()) {
             Some(room) => {
                 if current.as_ref() == Some(&room) {
@@ -282,6 +293,21 @@ pub(crate) fn act(
         show(format!("! not sent: {e}"));
     }
     false
+}
+
+/// The room a command names, else the current one; `None` (and a word on
+/// what to type) when there is neither.
+fn in_room(
+    room: Option<String>,
+    current: &Option<String>,
+    usage: &str,
+    show: &mut dyn FnMut(String),
+) -> Option<String> {
+    let room = room.or_else(|| current.clone());
+    if room.is_none() {
+        show(format!("! which room? {usage} (or /go #room first)"));
+    }
+    room
 }
 
 /// Over a pipe the reader prints (whole lines, flushed), so its lines and

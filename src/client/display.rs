@@ -45,6 +45,40 @@ fn private_tag(to: &[String], me: &str) -> String {
     }
 }
 
+/// A `TOPIC` that tells what a room's topic is (after joining it, or
+/// asked), not that it changed: `* topic of #r: text`, then who set it
+/// and when.
+pub fn render_told_topic(event: &Event) -> Option<String> {
+    let Event::Topic {
+        room,
+        set: Some((by, time)),
+        text,
+    } = event
+    else {
+        return None;
+    };
+    let room = visible_line(room);
+    let set = format!(
+        "set by {} on {}",
+        visible_line(by),
+        time.with_timezone(&Local).format("%Y-%m-%d at %H:%M")
+    );
+    Some(match text {
+        Some(text) => format!("{}\n* {set}", block(&format!("* topic of {room}: "), text)),
+        None => format!("* {room} has no topic (cleared, {set})"),
+    })
+}
+
+/// `modes` and their arguments as one line (`+o bob`).
+fn words(modes: &str, args: &[String]) -> String {
+    let mut out = visible_line(modes).into_owned();
+    for arg in args {
+        out.push(' ');
+        out.push_str(&visible_line(arg));
+    }
+    out
+}
+
 /// The line(s) to show for an event; `None` for events not worth showing.
 pub fn render(event: &Event, me: &str) -> Option<String> {
     render_as(event, me, false)
@@ -154,6 +188,104 @@ pub fn render_as(event: &Event, me: &str, missed: bool) -> Option<String> {
                 (false, _) => format!("* {} is offline, {rooms}", name(who)),
             }
         }
+        Event::Topic {
+            room, set: None, ..
+        } => format!("* {} has no topic", name(room)),
+        Event::Topic {
+            room,
+            set: Some((by, time)),
+            text: None,
+        } => format!(
+            "{} * {} cleared the topic of {}",
+            clock(time),
+            name(by),
+            name(room)
+        ),
+        Event::Topic {
+            room,
+            set: Some((by, time)),
+            text: Some(text),
+        } => {
+            let head = format!(
+                "{} * {} set the topic of {}: ",
+                clock(time),
+                name(by),
+                name(room)
+            );
+            block(&head, text)
+        }
+        Event::Mode {
+            room,
+            by,
+            time,
+            modes,
+            args,
+        } => {
+            // `*` is the server, giving a room that lost its last
+            // operator a new one.
+            let by = match by.as_str() {
+                "*" => "the server".to_owned(),
+                by => name(by),
+            };
+            format!(
+                "{} * {by} sets mode {} on {}",
+                clock(time),
+                words(modes, args),
+                name(room)
+            )
+        }
+        Event::Modes { room, flags, args } => {
+            format!("* {} is {}", name(room), words(flags, args))
+        }
+        Event::Bans { room, masks } if masks.is_empty() => {
+            format!("* nobody is banned from {}", name(room))
+        }
+        Event::Bans { room, masks } => {
+            let masks: Vec<_> = masks.iter().map(|m| visible_line(m)).collect();
+            format!("* banned from {}: {}", name(room), masks.join(", "))
+        }
+        Event::Kick {
+            room,
+            name: who,
+            by,
+            time,
+            text,
+        } => {
+            let who = match same_name(who, me) {
+                true => "you".to_owned(),
+                false => name(who),
+            };
+            let head = format!(
+                "{} * {} kicked {who} from {}",
+                clock(time),
+                name(by),
+                name(room)
+            );
+            match text {
+                Some(text) => block(&format!("{head} ("), &format!("{text})")),
+                None => head,
+            }
+        }
+        Event::Invite {
+            by,
+            name: who,
+            room,
+            time,
+        } => match same_name(by, me) {
+            true => format!(
+                "{} * you invited {} to {}",
+                clock(time),
+                name(who),
+                name(room)
+            ),
+            false => format!(
+                "{} * {} invites you to {} \u{2014} /join {}",
+                clock(time),
+                name(by),
+                name(room),
+                name(room)
+            ),
+        },
         Event::Stats(pairs) => {
             let pairs: Vec<String> = pairs
                 .iter()
@@ -291,6 +423,155 @@ mod tests {
         }
     }
 
+    #[test]
+    fn room_operators_doings_read_as_sentences() {
+        let stamp = clock(&at());
+        let set = || Some(("amy".to_owned(), at()));
+        let cases = [
+            (
+                Event::Topic {
+                    room: "#r".into(),
+                    set: set(),
+                    text: Some("all about\nrust".into()),
+                },
+                format!(
+                    "{stamp} * amy set the topic of #r: all about\n{}rust",
+                    " ".repeat(stamp.len() + 28)
+                ),
+            ),
+            (
+                Event::Topic {
+                    room: "#r".into(),
+                    set: set(),
+                    text: None,
+                },
+                format!("{stamp} * amy cleared the topic of #r"),
+            ),
+            (
+                Event::Topic {
+                    room: "#r".into(),
+                    set: None,
+                    text: None,
+                },
+                "* #r has no topic".to_owned(),
+            ),
+            (
+                Event::Mode {
+                    room: "#r".into(),
+                    by: "amy".into(),
+                    time: at(),
+                    modes: "+o-m".into(),
+                    args: vec!["bob".into()],
+                },
+                format!("{stamp} * amy sets mode +o-m bob on #r"),
+            ),
+            (
+                Event::Mode {
+                    room: "#r".into(),
+                    by: "*".into(),
+                    time: at(),
+                    modes: "+o".into(),
+                    args: vec!["bob".into()],
+                },
+                format!("{stamp} * the server sets mode +o bob on #r"),
+            ),
+            (
+                Event::Modes {
+                    room: "#r".into(),
+                    flags: "+ntkl".into(),
+                    args: vec!["*".into(), "5".into()],
+                },
+                "* #r is +ntkl * 5".to_owned(),
+            ),
+            (
+                Event::Bans {
+                    room: "#r".into(),
+                    masks: vec!["cat!*@*".into(), "b*!*@*".into()],
+                },
+                "* banned from #r: cat!*@*, b*!*@*".to_owned(),
+            ),
+            (
+                Event::Bans {
+                    room: "#r".into(),
+                    masks: vec![],
+                },
+                "* nobody is banned from #r".to_owned(),
+            ),
+            (
+                Event::Kick {
+                    room: "#r".into(),
+                    name: "cat".into(),
+                    by: "amy".into(),
+                    time: at(),
+                    text: Some("flooding".into()),
+                },
+                format!("{stamp} * amy kicked cat from #r (flooding)"),
+            ),
+            (
+                Event::Kick {
+                    room: "#r".into(),
+                    name: "BOB".into(),
+                    by: "amy".into(),
+                    time: at(),
+                    text: None,
+                },
+                format!("{stamp} * amy kicked you from #r"),
+            ),
+            (
+                Event::Invite {
+                    by: "amy".into(),
+                    name: "bob".into(),
+                    room: "#r".into(),
+                    time: at(),
+                },
+                format!("{stamp} * amy invites you to #r \u{2014} /join #r"),
+            ),
+            (
+                Event::Invite {
+                    by: "Bob".into(),
+                    name: "cat".into(),
+                    room: "#r".into(),
+                    time: at(),
+                },
+                format!("{stamp} * you invited cat to #r"),
+            ),
+            (
+                Event::RoomUsers {
+                    room: "#r".into(),
+                    names: vec!["@amy".into(), "bob".into()],
+                },
+                "* #r (2): @amy, bob".to_owned(),
+            ),
+        ];
+        for (event, expected) in cases {
+            assert_eq!(render(&event, "bob").unwrap(), expected);
+        }
+    }
+
+    #[test]
+    fn a_topic_told_says_what_it_is_and_who_set_it_when() {
+        let on = at().with_timezone(&Local).format("%Y-%m-%d at %H:%M");
+        let told = Event::Topic {
+            room: "#r".into(),
+            set: Some(("amy\x1b".into(), at())),
+            text: Some("hi\rthere".into()),
+        };
+        assert_eq!(
+            render_told_topic(&told).unwrap(),
+            format!("* topic of #r: hi^Mthere\n* set by amy^[ on {on}")
+        );
+        let cleared = Event::Topic {
+            room: "#r".into(),
+            set: Some(("amy".into(), at())),
+            text: None,
+        };
+        assert_eq!(
+            render_told_topic(&cleared).unwrap(),
+            format!("* #r has no topic (cleared, set by amy on {on})")
+        );
+        assert_eq!(render_told_topic(&Event::Bye), None);
+    }
+
     fn any_event() -> impl Strategy<Value = Event> {
         let s = || any::<String>();
         prop_oneof![
@@ -317,6 +598,41 @@ mod tests {
             proptest::collection::vec((s(), s()), 0..4).prop_map(Event::Stats),
             (any::<u16>(), s()).prop_map(|(code, text)| Event::Error { code, text }),
             s().prop_map(|name| Event::LoggedIn { name }),
+            (s(), proptest::option::of(s()), proptest::option::of(s())).prop_map(
+                |(room, by, text)| Event::Topic {
+                    room,
+                    set: by.map(|by| (by, at())),
+                    text
+                }
+            ),
+            (s(), s(), s(), proptest::collection::vec(s(), 0..3)).prop_map(
+                |(room, by, modes, args)| Event::Mode {
+                    room,
+                    by,
+                    time: at(),
+                    modes,
+                    args
+                }
+            ),
+            (s(), s(), proptest::collection::vec(s(), 0..3))
+                .prop_map(|(room, flags, args)| Event::Modes { room, flags, args }),
+            (s(), proptest::collection::vec(s(), 0..3))
+                .prop_map(|(room, masks)| Event::Bans { room, masks }),
+            (s(), s(), s(), proptest::option::of(s())).prop_map(|(room, name, by, text)| {
+                Event::Kick {
+                    room,
+                    name,
+                    by,
+                    time: at(),
+                    text,
+                }
+            }),
+            (s(), s(), s()).prop_map(|(by, name, room)| Event::Invite {
+                by,
+                name,
+                room,
+                time: at()
+            }),
         ]
     }
 
@@ -324,7 +640,8 @@ mod tests {
         #[test]
         fn rendered_output_holds_no_control_character_but_lf(event in any_event()) {
             let shown = render(&event, "bob").unwrap_or_default();
-            for line in shown.split('\n') {
+            let told = render_told_topic(&event).unwrap_or_default();
+            for line in shown.split('\n').chain(told.split('\n')) {
                 prop_assert!(
                     !line.chars().any(|c| c.is_control() || super::super::visible::is_unsafe(c)),
                     "{line:?}"

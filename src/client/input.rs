@@ -10,9 +10,13 @@
 //!   `\@` is a literal `@` (`see you \@noon` is a broadcast of
 //!   `see you @noon`). With leading recipients, later `@` words are text;
 //! - `#rust hello` goes to the room `#rust` once;
-//! - `/join #rust` joins a room and makes it the current one, where plain
-//!   lines go (`/go #room` switches, `/go` alone goes back to everyone);
-//!   `/part [#room] [text]`, `/rooms`, `/who [#room]`;
+//! - `/join #rust [key]` joins a room and makes it the current one, where
+//!   plain lines go (`/go #room` switches, `/go` alone goes back to
+//!   everyone); `/part [#room] [text]`, `/rooms`, `/who [#room]`;
+//! - a room's operators' commands, each in the current room unless one is
+//!   named: `/topic [#room] [text]` (no text: asks it; `-delete` clears
+//!   it), `/mode [#room] [modes [args]]`, `/kick [#room] name [why]`,
+//!   `/invite name [#room]`;
 //! - `/stats`, `/quit [text]`, `/help`;
 //! - punctuation typed right after a mention is punctuation: `@erin: hi`
 //!   and `thanks @erin!` go to erin;
@@ -33,7 +37,33 @@ pub enum Action {
     Who,
     /// `WHO <room>`.
     WhoIn(String),
-    Join(String),
+    /// Join a room, with its key if it has one (`+k`).
+    Join {
+        room: String,
+        key: Option<String>,
+    },
+    /// Ask a room's topic (`text` `None`), set it, or clear it (`""`);
+    /// `room` `None`: the current one.
+    Topic {
+        room: Option<String>,
+        text: Option<String>,
+    },
+    /// Ask a room's modes (`changes` `None`) or change them (`+o bob`).
+    Mode {
+        room: Option<String>,
+        changes: Option<String>,
+    },
+    /// Put `name` out of a room, saying why if `text`.
+    Kick {
+        room: Option<String>,
+        name: String,
+        text: Option<String>,
+    },
+    /// Invite `name` into a room.
+    Invite {
+        name: String,
+        room: Option<String>,
+    },
     /// Leave a room (`None`: the current one).
     Part {
         room: Option<String>,
@@ -66,7 +96,7 @@ pub const HELP: &str = concat!(
     "  #rust hello        say hello in the room #rust\n",
     "  //text             send text that starts with a slash\n",
     "  line ending in \\   continue the message on the next line\n",
-    "  /join #rust        join a room; plain lines go there from now on\n",
+    "  /join #rust [key]  join a room; plain lines go there from now on\n",
     "  /go #rust          make a room you are in the current one\n",
     "  /go                plain lines go to everyone again\n",
     "  /part [#r] [bye]   leave a room (the current one without a name)\n",
@@ -74,7 +104,12 @@ pub const HELP: &str = concat!(
     "  /list              list every room, with its number of members\n",
     "  /whois bob         is bob online, away or offline, and in which rooms\n",
     "  /away [text]       mark yourself away; /away alone: back\n",
-    "  /who [#rust]       list online users (of a room)\n",
+    "  /who [#rust]       list online users (of a room: @ marks its operators)\n",
+    "  /topic [#r] text   set the topic of the current room (or of #r)\n",
+    "  /topic [#r]        show the topic; /topic -delete clears it\n",
+    "  /mode [#r] [+o x]  show or change a room's modes: +o +t +m +i +k +l +b\n",
+    "  /kick bob [why]    put bob out of the current room (or /kick #r bob)\n",
+    "  /invite bob [#r]   invite bob into the current room (or into #r)\n",
     "  /stats             show server counters\n",
     "  /quit [text]       leave, with an optional goodbye (or Ctrl-D)\n",
     "  /help              this help\n",
@@ -141,7 +176,57 @@ pub fn interpret(line: &str, default_to: &[String]) -> Action {
         let action = match word.to_ascii_lowercase().as_str() {
             "who" if rest.is_empty() => Ok(Action::Who),
             "who" => room(rest).map(Action::WhoIn),
-            "join" => room(rest).map(Action::Join),
+            "join" => room(first).and_then(|room| match after.trim() {
+                "" => Ok(Action::Join { room, key: None }),
+                key if !key.contains(char::is_whitespace) => Ok(Action::Join {
+                    room,
+                    key: Some(key.to_owned()),
+                }),
+                _ => Err(Action::Problem(
+                    "a room key is one word: /join #room key".to_owned(),
+                )),
+            }),
+            "topic" => room_first(rest).map(|(room, text)| Action::Topic {
+                room,
+                text: match text {
+                    "" => None,
+                    "-delete" => Some(String::new()),
+                    text => Some(text.to_owned()),
+                },
+            }),
+            "mode" => room_first(rest).and_then(|(room, changes)| match changes {
+                "" => Ok(Action::Mode {
+                    room,
+                    changes: None,
+                }),
+                c if c.starts_with(['+', '-']) => Ok(Action::Mode {
+                    room,
+                    changes: Some(c.to_owned()),
+                }),
+                _ => Err(Action::Problem(
+                    "modes start with + or -: /mode +o bob, /mode -t".to_owned(),
+                )),
+            }),
+            "kick" => room_first(rest).and_then(|(room, tail)| {
+                let (name, why) = tail.split_once(' ').unwrap_or((tail, ""));
+                Ok(Action::Kick {
+                    room,
+                    name: name_of(name, "kick whom? /kick bob [why]")?,
+                    text: text(why),
+                })
+            }),
+            "invite" => match rest.split_whitespace().collect::<Vec<_>>()[..] {
+                [name] => name_of(name, "").map(|name| Action::Invite { name, room: None }),
+                [name, r] => name_of(name, "").and_then(|name| {
+                    Ok(Action::Invite {
+                        name,
+                        room: Some(room(r)?),
+                    })
+                }),
+                _ => Err(Action::Problem(
+                    "invite whom? /invite bob [#room]".to_owned(),
+                )),
+            },
             "go" if rest.is_empty() => Ok(Action::Go(None)),
             "go" => room(rest).map(|r| Action::Go(Some(r))),
             "rooms" => Ok(Action::Rooms),
@@ -193,6 +278,27 @@ pub fn interpret(line: &str, default_to: &[String]) -> Action {
         };
     }
     message(line, default_to)
+}
+
+/// A command's leading `#room`, if it names one, and the rest after it.
+fn room_first(rest: &str) -> Result<(Option<String>, &str), Action> {
+    if !rest.starts_with('#') {
+        return Ok((None, rest));
+    }
+    let (first, after) = rest.split_once(' ').unwrap_or((rest, ""));
+    if !is_valid_room(first) {
+        return Err(Action::Problem(format!("bad room {first:?}: {ROOM_RULE}")));
+    }
+    Ok((Some(first.to_owned()), after.trim()))
+}
+
+/// `name` if it is one; `missing` says what to type when it is empty.
+fn name_of(name: &str, missing: &str) -> Result<String, Action> {
+    match name {
+        "" => Err(Action::Problem(missing.to_owned())),
+        name if is_valid_name(name) => Ok(name.to_owned()),
+        name => Err(Action::Problem(crate::protocol::bad_name(name))),
+    }
 }
 
 /// A message without leading recipients: a trailing run of `@name` words,
@@ -388,7 +494,13 @@ mod tests {
 
     #[test]
     fn rooms_are_joined_left_and_written_to() {
-        assert_eq!(interpret("/join #rust", &[]), Action::Join("#rust".into()));
+        assert_eq!(
+            interpret("/join #rust", &[]),
+            Action::Join {
+                room: "#rust".into(),
+                key: None
+            }
+        );
         assert!(matches!(interpret("/join rust", &[]), Action::Problem(_)));
         assert_eq!(interpret("/who #rust", &[]), Action::WhoIn("#rust".into()));
         assert_eq!(interpret("/rooms", &[]), Action::Rooms);
@@ -429,6 +541,89 @@ mod tests {
             interpret("\\#1 is not a room", &[]),
             Action::Say("#1 is not a room".into())
         );
+    }
+
+    #[test]
+    fn operators_commands_name_a_room_or_mean_the_current_one() {
+        assert_eq!(
+            interpret("/join #r s3cret ", &[]),
+            Action::Join {
+                room: "#r".into(),
+                key: Some("s3cret".into())
+            }
+        );
+        assert!(matches!(
+            interpret("/join #r two words", &[]),
+            Action::Problem(_)
+        ));
+        let topic = |room: Option<&str>, text: Option<&str>| Action::Topic {
+            room: room.map(Into::into),
+            text: text.map(Into::into),
+        };
+        assert_eq!(interpret("/topic", &[]), topic(None, None));
+        assert_eq!(interpret("/TOPIC #r", &[]), topic(Some("#r"), None));
+        assert_eq!(
+            interpret("/topic  all about  rust ", &[]),
+            topic(None, Some("all about  rust"))
+        );
+        assert_eq!(
+            interpret("/topic #r all about #rust", &[]),
+            topic(Some("#r"), Some("all about #rust"))
+        );
+        assert_eq!(interpret("/topic -delete", &[]), topic(None, Some("")));
+        assert_eq!(
+            interpret("/topic #r -delete", &[]),
+            topic(Some("#r"), Some(""))
+        );
+        assert!(matches!(interpret("/topic #b! x", &[]), Action::Problem(_)));
+        let mode = |room: Option<&str>, changes: Option<&str>| Action::Mode {
+            room: room.map(Into::into),
+            changes: changes.map(Into::into),
+        };
+        assert_eq!(interpret("/mode", &[]), mode(None, None));
+        assert_eq!(interpret("/mode #r", &[]), mode(Some("#r"), None));
+        assert_eq!(interpret("/mode +o bob", &[]), mode(None, Some("+o bob")));
+        assert_eq!(
+            interpret("/mode #r -t+kl key 5", &[]),
+            mode(Some("#r"), Some("-t+kl key 5"))
+        );
+        assert!(matches!(interpret("/mode o bob", &[]), Action::Problem(_)));
+        assert_eq!(
+            interpret("/kick bob", &[]),
+            Action::Kick {
+                room: None,
+                name: "bob".into(),
+                text: None
+            }
+        );
+        assert_eq!(
+            interpret("/kick #r bob  stop  flooding ", &[]),
+            Action::Kick {
+                room: Some("#r".into()),
+                name: "bob".into(),
+                text: Some("stop  flooding".into())
+            }
+        );
+        for bad in ["/kick", "/kick #r", "/kick b!b why", "/kick #r @bob"] {
+            assert!(matches!(interpret(bad, &[]), Action::Problem(_)), "{bad}");
+        }
+        assert_eq!(
+            interpret("/invite bob", &[]),
+            Action::Invite {
+                name: "bob".into(),
+                room: None
+            }
+        );
+        assert_eq!(
+            interpret("/invite bob #r", &[]),
+            Action::Invite {
+                name: "bob".into(),
+                room: Some("#r".into())
+            }
+        );
+        for bad in ["/invite", "/invite #r", "/invite bob r", "/invite bob #r x"] {
+            assert!(matches!(interpret(bad, &[]), Action::Problem(_)), "{bad}");
+        }
     }
 
     #[test]

@@ -25,20 +25,21 @@
 //! The terminal client (`evchat-client`) is built on it: [`cli`] and
 //! `settings` read the flags and config, `reader` is its reader thread,
 //! which only hands rendered events on (`away` tells it which came at
-//! login), and `reconnect` makes a lost connection again; in a terminal
-//! one thread — the `console`, with its own `line_editor`, `keys` decoder
-//! and `tty` mode — owns the screen and is the only one that writes to
-//! it, so no received line is drawn over or lost. [`display`] renders
+//! login, `topics` which `TOPIC` only tells what a topic is), and
+//! `reconnect` makes a lost connection again; in a terminal one thread
+//! — the `console`, with its own `line_editor`, `keys` decoder and `tty`
+//! mode — owns the screen and is the only one that writes to it, so no
+//! received line is drawn over or lost. [`display`] renders
 //! events and [`visible`] makes every control character of untrusted text
 //! visible; [`input`] interprets what is typed; [`tls`] is the client side
 //! of TLS.
 //!
 //! The library proper — this module's types, [`tls`] and [`visible`] — is
 //! the `client` feature; everything only the terminal client uses (`cli`,
-//! `settings`, `reader`, `away`, `reconnect`, `console`, `line_editor`,
-//! `keys`, `tty`, `display`, `input`) is the `terminal` feature, with
-//! clap, the config files and local time, so a program that only chats
-//! does not build them.
+//! `settings`, `reader`, `away`, `topics`, `reconnect`, `console`,
+//! `line_editor`, `keys`, `tty`, `display`, `input`) is the `terminal`
+//! feature, with clap, the config files and local time, so a program that
+//! only chats does not build them.
 
 #[cfg(feature = "terminal")]
 mod away;
@@ -61,6 +62,8 @@ mod reconnect;
 #[cfg(feature = "terminal")]
 mod settings;
 pub mod tls;
+#[cfg(feature = "terminal")]
+mod topics;
 #[cfg(feature = "terminal")]
 mod tty;
 pub mod visible;

@@ -5,7 +5,8 @@
 //! everything that came before it.
 
 use super::away::Away;
-use super::display::render_as;
+use super::display::{render_as, render_told_topic};
+use super::topics::Topics;
 use super::visible::visible_line;
 use super::{Client, Error, Event, Receiver};
 
@@ -34,6 +35,7 @@ pub fn spawn_reader(
     mut deliver: impl FnMut(Note) + Send + 'static,
 ) {
     let (mut away, first) = Away::start();
+    let mut topics = Topics::default();
     let _ = receiver.sender.ping(&first);
     std::thread::spawn(move || {
         let mut replaced = false;
@@ -56,7 +58,11 @@ pub fn spawn_reader(
             // Only a takeover of the name sends 409 to a session.
             replaced |= matches!(event, Event::Error { code: 409, .. });
             let refused = matches!(event, Event::Error { .. });
-            match render_as(&event, &me, seen.missed) {
+            let shown = match topics.see(&event, &me) {
+                true => render_told_topic(&event),
+                false => render_as(&event, &me, seen.missed),
+            };
+            match shown {
                 Some(text) if refused => deliver(Note::Refused(text)),
                 Some(text) => deliver(Note::Show(text)),
                 None => {}

@@ -361,6 +361,67 @@ mod tests {
             },
             Event::Stats("users=1 frames_in=2"),
             Event::Error(ErrorCode::TooSlow, "too slow"),
+            Event::Topic {
+                room: "#r",
+                set: None,
+                text: None,
+            },
+            Event::Topic {
+                room: "#r",
+                set: Some(("a", t)),
+                text: None,
+            },
+            Event::Topic {
+                room: "#r",
+                set: Some(("a", t)),
+                text: Some(" two\\nlines "),
+            },
+            Event::Mode {
+                room: "#r",
+                by: "*",
+                time: t,
+                modes: "+o",
+                args: "a",
+            },
+            Event::Mode {
+                room: "#r",
+                by: "a",
+                time: t,
+                modes: "+ikl-m",
+                args: "key 3",
+            },
+            Event::Modes {
+                room: "#r",
+                flags: "+ntk *",
+            },
+            Event::Bans {
+                room: "#r",
+                masks: &[],
+            },
+            Event::Bans {
+                room: "#r",
+                masks: &["a!*@*", "b*!*@*"],
+            },
+            Event::Kick {
+                room: "#r",
+                name: "b",
+                by: "a",
+                time: t,
+                text: Some("why"),
+            },
+            Event::Kick {
+                room: "#r",
+                name: "b",
+                by: "a",
+                time: t,
+                text: None,
+            },
+            Event::Invite {
+                by: "a",
+                name: "b",
+                room: "#r",
+                time: t,
+            },
         ];
         for event in events {
             let text = line(event);

@@ -131,6 +131,50 @@ pub enum ServerFrame {
         rooms: Vec<String>,
         away: Option<(DateTime<Utc>, String)>,
     },
+    /// A room's topic: set (or cleared, `text` `None`) by `by` at `time`,
+    /// as told to its members, after a `JOIN` and as the answer to
+    /// `TOPIC <room>`; `set` `None`: the room has none.
+    Topic {
+        room: String,
+        set: Option<(String, DateTime<Utc>)>,
+        text: Option<String>,
+    },
+    /// `by` changed `room`'s modes (`by` `*`: the server); `modes` as IRC
+    /// writes them (`+o-m`), then their arguments.
+    Mode {
+        room: String,
+        by: String,
+        time: DateTime<Utc>,
+        modes: String,
+        args: Vec<String>,
+    },
+    /// What `room` is set to (`+ntk`), then the key (`*` to outsiders) and
+    /// the limit, if any.
+    Modes {
+        room: String,
+        flags: String,
+        args: Vec<String>,
+    },
+    /// The ban masks of `room`.
+    Bans {
+        room: String,
+        masks: Vec<String>,
+    },
+    /// `by` put `name` out of `room`, saying why if they did.
+    Kick {
+        room: String,
+        name: String,
+        by: String,
+        time: DateTime<Utc>,
+        text: Option<String>,
+    },
+    /// `by` invited `name` into `room` (told to both).
+    Invite {
+        by: String,
+        name: String,
+        room: String,
+        time: DateTime<Utc>,
+    },
     /// `STATS key=value ...`, in the server's order.
     Stats(Vec<(String, String)>),
     Ping {
@@ -173,6 +217,28 @@ impl ServerFrame {
         };
         let text = |raw: &str| unescape(raw).map(|t| t.into_owned()).map_err(|_| bad());
         let owned = |s: Option<&str>| s.map(str::to_owned);
+        let room = |f: &mut Fields| -> Result<String, BadFrame> {
+            match f.next() {
+                Some(r) if r.len() > 1 && r.starts_with('#') => Ok(r.to_owned()),
+                _ => Err(bad()),
+            }
+        };
+        let word = |f: &mut Fields| -> Result<String, BadFrame> {
+            f.next()
+                .filter(|w| !w.is_empty())
+                .map(str::to_owned)
+                .ok_or_else(bad)
+        };
+        // What is left, as words (`MODE`'s arguments, `BANS`'s masks).
+        let words = |f: &mut Fields| -> Result<Vec<String>, BadFrame> {
+            let words: Vec<String> = f
+                .rest()
+                .map_or(Vec::new(), |r| r.split(' ').map(str::to_owned).collect());
+            match words.iter().any(String::is_empty) {
+                true => Err(bad()),
+                false => Ok(words),
+            }
+        };
         let frame = match verb {
             "OK" => match (fields.next(), fields.rest()) {
                 (Some("LOGIN"), Some(name)) => ServerFrame::LoggedIn { name: name.into() },
@@ -276,6 +342,73 @@ impl ServerFrame {
                 time: time(&mut fields)?,
                 text: fields.rest().map(text).transpose()?,
             },
+            "TOPIC" => {
+                let room = room(&mut fields)?;
+                match fields.next() {
+                    None => ServerFrame::Topic {
+                        room,
+                        set: None,
+                        text: None,
+                    },
+                    Some("") => return Err(bad()),
+                    Some(by) => ServerFrame::Topic {
+                        room,
+                        set: Some((by.to_owned(), time(&mut fields)?)),
+                        text: fields.rest().map(text).transpose()?,
+                    },
+                }
+            }
+            "MODE" => {
+                let room = room(&mut fields)?;
+                let by = word(&mut fields)?;
+                let time = time(&mut fields)?;
+                let modes = word(&mut fields)?;
+                if !modes.starts_with(['+', '-']) {
+                    return Err(bad());
+                }
+                ServerFrame::Mode {
+                    room,
+                    by,
+                    time,
+                    modes,
+                    args: words(&mut fields)?,
+                }
+            }
+            "MODES" => {
+                let room = room(&mut fields)?;
+                let flags = word(&mut fields)?;
+                if !flags.starts_with('+') {
+                    return Err(bad());
+                }
+                ServerFrame::Modes {
+                    room,
+                    flags,
+                    args: words(&mut fields)?,
+                }
+            }
+            "BANS" => ServerFrame::Bans {
+                room: room(&mut fields)?,
+                masks: words(&mut fields)?,
+            },
+            "KICK" => ServerFrame::Kick {
+                room: room(&mut fields)?,
+                name: word(&mut fields)?,
+                by: word(&mut fields)?,
+                time: time(&mut fields)?,
+                text: fields.rest().map(text).transpose()?,
+            },
+            "INVITE" => {
+                let frame = ServerFrame::Invite {
+                    by: word(&mut fields)?,
+                    name: word(&mut fields)?,
+                    room: room(&mut fields)?,
+                    time: time(&mut fields)?,
+                };
+                if fields.rest().is_some() {
+                    return Err(bad());
+                }
+                frame
+            }
             "STATS" => ServerFrame::Stats(
                 fields
                     .rest()
@@ -447,12 +580,174 @@ mod tests {
                 },
             ),
             ("BYE", ServerFrame::Bye),
+            (
+                "TOPIC #r",
+                ServerFrame::Topic {
+                    room: "#r".into(),
+                    set: None,
+                    text: None,
+                },
+            ),
+            (
+                &format!("TOPIC #r amy {at}"),
+                ServerFrame::Topic {
+                    room: "#r".into(),
+                    set: Some(("amy".into(), t(at))),
+                    text: None,
+                },
+            ),
+            (
+                &format!("TOPIC #r amy {at} hello\\nworld  "),
+                ServerFrame::Topic {
+                    room: "#r".into(),
+                    set: Some(("amy".into(), t(at))),
+                    text: Some("hello\nworld  ".into()),
+                },
+            ),
+            (
+                &format!("MODE #r * {at} +o bob"),
+                ServerFrame::Mode {
+                    room: "#r".into(),
+                    by: "*".into(),
+                    time: t(at),
+                    modes: "+o".into(),
+                    args: vec!["bob".into()],
+                },
+            ),
+            (
+                &format!("MODE #r amy {at} -t"),
+                ServerFrame::Mode {
+                    room: "#r".into(),
+                    by: "amy".into(),
+                    time: t(at),
+                    modes: "-t".into(),
+                    args: vec![],
+                },
+            ),
+            (
+                "MODES #r +ntikl * 2",
+                ServerFrame::Modes {
+                    room: "#r".into(),
+                    flags: "+ntikl".into(),
+                    args: vec!["*".into(), "2".into()],
+                },
+            ),
+            (
+                "MODES #r +n",
+                ServerFrame::Modes {
+                    room: "#r".into(),
+                    flags: "+n".into(),
+                    args: vec![],
+                },
+            ),
+            (
+                "BANS #r cat!*@* b*!*@*",
+                ServerFrame::Bans {
+                    room: "#r".into(),
+                    masks: vec!["cat!*@*".into(), "b*!*@*".into()],
+                },
+            ),
+            (
+                "BANS #r",
+                ServerFrame::Bans {
+                    room: "#r".into(),
+                    masks: vec![],
+                },
+            ),
+            (
+                &format!("KICK #r cat amy {at} flood\\ning"),
+                ServerFrame::Kick {
+                    room: "#r".into(),
+                    name: "cat".into(),
+                    by: "amy".into(),
+                    time: t(at),
+                    text: Some("flood\ning".into()),
+                },
+            ),
+            (
+                &format!("KICK #r cat amy {at}"),
+                ServerFrame::Kick {
+                    room: "#r".into(),
+                    name: "cat".into(),
+                    by: "amy".into(),
+                    time: t(at),
+                    text: None,
+                },
+            ),
+            (
+                &format!("INVITE bob cat #r {at}"),
+                ServerFrame::Invite {
+                    by: "bob".into(),
+                    name: "cat".into(),
+                    room: "#r".into(),
+                    time: t(at),
+                },
+            ),
         ];
         for (line, frame) in cases {
             assert_eq!(ServerFrame::parse(line), Ok(frame), "{line}");
         }
         assert!(ServerFrame::parse("SAY al notatime hi").is_err());
         assert!(ServerFrame::parse("NOPE").is_err());
+    }
+
+    #[test]
+    fn malformed_room_frames_are_errors() {
+        let at = "2026-11-23T10:15:30.123Z";
+        for line in [
+            "TOPIC".to_owned(),
+            "TOPIC r".to_owned(),
+            "TOPIC #".to_owned(),
+            "TOPIC #r amy".to_owned(),
+            "TOPIC #r amy notatime text".to_owned(),
+            "TOPIC #r  {at}".to_owned(),
+            format!("TOPIC #r amy {at} bad\\xescape"),
+            "MODE #r".to_owned(),
+            format!("MODE #r amy {at}"),
+            format!("MODE #r amy {at} o bob"),
+            format!("MODE #r amy {at} +o  bob"),
+            "MODE #r amy +o bob".to_owned(),
+            "MODES".to_owned(),
+            "MODES #r".to_owned(),
+            "MODES #r nt".to_owned(),
+            "BANS".to_owned(),
+            "BANS x".to_owned(),
+            "BANS #r a  b".to_owned(),
+            "KICK #r cat amy".to_owned(),
+            format!("KICK #r cat {at}"),
+            format!("KICK cat amy #r {at}"),
+            "INVITE bob cat #r".to_owned(),
+            format!("INVITE bob cat r {at}"),
+            format!("INVITE bob cat #r {at} extra"),
+        ] {
+            let line = line.replace("{at}", at);
+            assert!(ServerFrame::parse(&line).is_err(), "{line:?} parsed");
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever a server sends, parsing answers, never panics.
+        #[test]
+        fn parsing_anything_never_panics(
+            verb in proptest::sample::select(vec![
+                "OK", "SAY", "MSG", "JOINED", "LEFT", "USERS", "ROOMS", "LIST", "JOIN",
+                "PART", "AWAY", "WHOIS", "TOPIC", "MODE", "MODES", "BANS", "KICK",
+                "INVITE", "STATS", "PING", "PONG", "BYE", "ERR",
+            ]),
+            words in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::strategy::Just("2026-11-23T10:15:30.123Z".to_owned()),
+                    proptest::strategy::Just("#r".to_owned()),
+                    proptest::strategy::Just(String::new()),
+                    "[-+#*@!a-z0-9\\\\]{0,6}",
+                    proptest::arbitrary::any::<String>(),
+                ],
+                0..7,
+            ),
+        ) {
+            let line = [verb.to_owned()].into_iter().chain(words).collect::<Vec<_>>().join(" ");
+            let _ = ServerFrame::parse(&line);
+        }
     }
 
     #[test]

@@ -160,6 +160,10 @@ fn page(path: &str) -> Option<(&'static str, &'static str)> {
             "text/javascript; charset=utf-8",
             include_str!("../../../web/rooms.js"),
         )),
+        "/ops.js" => Some((
+            "text/javascript; charset=utf-8",
+            include_str!("../../../web/ops.js"),
+        )),
         "/app.css" => Some((
             "text/css; charset=utf-8",
             include_str!("../../../web/app.css"),
