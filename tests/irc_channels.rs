@@ -57,7 +57,7 @@ fn the_creator_is_the_channel_operator_and_sets_its_topic_seen_by_line_users_too
     assert!(joined.contains(&":evchat-test 332 cat #rust :Rust & <evchat>".to_owned()));
     assert!(joined
         .iter()
-        .any(|l| l.starts_with(":evchat-test 333 cat #rust alice 1")));
+        .any(|l| l.starts_with(":evchat-test 333 cat #rust alice!alice@evchat 1")));
     // Not an operator: 482.
     cat.send("TOPIC #rust :no");
     assert_eq!(

@@ -221,7 +221,7 @@ impl std::fmt::Display for ParseError {
         match self {
             ParseError::NotUtf8 => f.write_str("frame is not valid UTF-8"),
             ParseError::UnknownCommand => f.write_str(
-                "unknown command; try LOGIN, SAY, MSG, JOIN, PART, WHO, ROOMS, STATS, PING, QUIT",
+                "unknown command; try LOGIN, SAY, MSG, JOIN, PART, TOPIC, MODE, KICK, INVITE, WHO, ROOMS, LIST, WHOIS, AWAY, STATS, PING, QUIT",
             ),
             ParseError::MissingField(usage) => write!(f, "missing field; usage: {usage}"),
             ParseError::ExtraField(usage) => write!(f, "too many fields; usage: {usage}"),

@@ -189,6 +189,15 @@ fn put_name(out: &mut Vec<u8>, name: &str) {
     out.extend_from_slice(bytes);
 }
 
+/// Bytes a `Said` record takes in the file, head included, from its
+/// rooms' lengths and its frame's (no record built: it is counted for
+/// every room message).
+#[inline]
+pub fn said_size(rooms: impl Iterator<Item = usize>, frame: usize) -> u64 {
+    let payload = 1 + 8 + 4 + rooms.map(|r| 1 + r).sum::<usize>() + frame;
+    (RECORD_HEAD + payload) as u64
+}
+
 /// Bytes a record takes in the file, head included.
 pub fn size_of(record: &Record<'_>) -> u64 {
     let payload = match record {
@@ -202,7 +211,7 @@ pub fn size_of(record: &Record<'_>) -> u64 {
             1 + 1 + name.len() + 1 + room.len()
         }
         Record::Said { rooms, frame, .. } => {
-            1 + 8 + 4 + rooms.iter().map(|r| 1 + r.len()).sum::<usize>() + frame.len()
+            return said_size(rooms.iter().map(|r| r.len()), frame.len());
         }
         Record::ReadUpTo { name, .. } => 1 + 1 + name.len() + 8,
         Record::HistoryTrimmed { room, .. } => 1 + 1 + room.len() + 4,

@@ -61,6 +61,7 @@ impl Rooms {
         if settings.ops.is_empty() {
             if let Some((eldest, _)) = r.members.iter().min_by_key(|(_, &n)| n) {
                 settings.ops.push(Rc::clone(eldest));
+                (settings.by, settings.time) = ("*".into(), String::new());
             }
         }
         self.live = Self::put_settings(r, settings, self.live);

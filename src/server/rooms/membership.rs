@@ -129,6 +129,8 @@ impl Rooms {
         if settings.ops.is_empty() {
             if let Some((eldest, _)) = r.members.iter().min_by_key(|(_, &n)| n) {
                 settings.ops.push(Rc::clone(eldest));
+                // The server's doing, now (the hub stamps it).
+                (settings.by, settings.time) = ("*".into(), String::new());
             }
         }
         if settings != r.settings {

@@ -324,10 +324,5 @@ fn read_record_bytes(name: &str) -> u64 {
 
 /// What `frame` takes in a rewritten journal as said in `room` alone.
 pub(crate) fn said_record_bytes(room: &str, frame: &[u8]) -> u64 {
-    let rooms = vec![room];
-    record::size_of(&Record::Said {
-        seq: 0,
-        rooms,
-        frame,
-    })
+    record::said_size(std::iter::once(room.len()), frame.len())
 }

@@ -114,7 +114,7 @@ mod tests {
         assert_eq!(
             inputs(b"NOPE\nWHOWHOWHOWHOWHOWHO\nWHO\n"),
             [
-                "BadRequest unknown command; try LOGIN, SAY, MSG, JOIN, PART, WHO, ROOMS, STATS, PING, QUIT",
+                "BadRequest unknown command; try LOGIN, SAY, MSG, JOIN, PART, TOPIC, MODE, KICK, INVITE, WHO, ROOMS, LIST, WHOIS, AWAY, STATS, PING, QUIT",
                 "TooLong frame longer than 16 bytes; skipped",
                 "WHO"
             ]

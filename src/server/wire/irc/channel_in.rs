@@ -7,6 +7,10 @@ use super::{asked, Irc};
 use crate::protocol::escape::escape_into;
 use crate::protocol::is_valid_room;
 
+/// ISUPPORT's `TOPICLEN`: raw bytes whose escaped form is within the
+/// rooms' bound (escaping at most doubles).
+pub(super) const TOPICLEN: usize = crate::server::rooms::settings::MAX_TOPIC / 2;
+
 impl Irc {
     /// `TOPIC <channel> [:<text>]`: asks, sets, or with an empty text
     /// clears.
@@ -19,9 +23,15 @@ impl Irc {
         }
         let mut line = format!("TOPIC {channel}").into_bytes();
         if let Some(text) = m.param(1) {
+            // Cut at ISUPPORT's TOPICLEN, as IRC servers do (escaped, it
+            // is then within the room's bound).
+            let text = text.trim_end();
+            let mut cut = text.len().min(TOPICLEN);
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
             line.push(b' ');
-            // One line of IRC is one line of topic.
-            escape_into(text.trim_end(), &mut line);
+            escape_into(text.get(..cut).unwrap_or_default(), &mut line);
         }
         self.ask(asked::TOPIC, line);
     }

@@ -76,7 +76,8 @@ pub(super) fn topic(
                 .map(|t| t.timestamp())
                 .unwrap_or(0)
                 .to_string();
-            numeric_bare(out, server, "333", me, &[room, by, &at]);
+            let mask = format!("{by}!{by}@evchat");
+            numeric_bare(out, server, "333", me, &[room, &mask, &at]);
         }
         _ => numeric(out, server, "331", me, &[room], "No topic is set"),
     }

@@ -160,7 +160,11 @@ fn welcome(out: &mut Vec<u8>, voice: &Voice, me: &str) {
         "This server speaks IRC on its chat port",
     );
     let source = format!(":{server}");
-    put(out, &[&source, "004", me, server, version, "i", "o"], None);
+    put(
+        out,
+        &[&source, "004", me, server, version, "i", "biklmnot"],
+        None,
+    );
     let linelen = format!("LINELEN={}", voice.max_line);
     let isupport = [
         "CHANTYPES=#",
