@@ -81,8 +81,10 @@ fn a_deleted_account_leaves_its_rooms_while_the_server_runs() {
     };
     assert!(parted.starts_with("PART alice #r "), "{parted}");
     assert!(parted.ends_with(" account deleted"), "{parted}");
+    // Its last operator gone, the longest-standing member is one.
+    assert!(bob.expect("MODE #r * ").ends_with(" +o bob"));
     bob.send("WHO #r");
-    bob.expect("USERS #r bob");
+    bob.expect("USERS #r @bob");
     assert_eq!(running.stat("memberships"), 1);
 
     // A restart agrees, and alice made again starts in no room.

@@ -55,7 +55,7 @@ fn a_room_is_one_room_across_nodes() {
     assert_eq!(text_of(&msg), "hello from b");
     // Once, though named and a member.
     amy.send("WHO #rust");
-    assert_eq!(amy.sync(), ["USERS #Rust amy bob"]);
+    assert_eq!(amy.sync(), ["USERS #Rust @amy bob"]);
 
     bob.send("ROOMS");
     assert_eq!(bob.sync(), ["ROOMS #Rust"]);
@@ -67,7 +67,7 @@ fn a_room_is_one_room_across_nodes() {
     bob.send("MSG #rust still here?");
     assert_eq!(bob.sync(), ["ERR 403 not in #Rust; nothing was sent"]);
     amy.send("WHO #rust");
-    assert_eq!(amy.sync(), ["USERS #Rust amy"]);
+    assert_eq!(amy.sync(), ["USERS #Rust @amy"]);
 }
 
 #[test]

@@ -213,7 +213,7 @@ fn a_data_directory_with_bob_and_bob_merges_them_into_the_most_recently_seen() {
     assert_eq!(texts, ["for bob", "for Bob", "for both"], "{mail:?}");
     assert_eq!(rooms_of(&mut bob), "ROOMS #both #high #low");
     bob.send("WHO #both");
-    assert_eq!(bob.expect("USERS"), "USERS #both Bob");
+    assert_eq!(bob.expect("USERS"), "USERS #both @Bob");
     bob.sync();
     drop(bob);
     drop(server);
