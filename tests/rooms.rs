@@ -73,7 +73,7 @@ fn a_room_is_joined_talked_in_and_left_by_people_on_one_server() {
     bob.send("MSG #rust,amy hi");
     bob.send("WHO #rust");
     bob.send("ROOMS");
-    assert_eq!(replies(&mut bob), ["USERS #Rust amy bob", "ROOMS #Rust"]);
+    assert_eq!(replies(&mut bob), ["USERS #Rust @amy bob", "ROOMS #Rust"]);
     assert_eq!(replies(&mut amy), ["MSG bob #Rust,amy T hi"]);
     let mut eve = server.login("eve");
     eve.send("MSG #rust sneaking in");
