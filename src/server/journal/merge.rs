@@ -81,8 +81,13 @@ pub fn merge_names(image: &mut Image) -> Vec<Merged> {
         *to = names.into_iter().collect();
     }
     for (_, members) in &mut image.rooms.rooms {
-        let names: BTreeSet<String> = members.iter().map(renamed).collect();
-        *members = names.into_iter().collect();
+        // In join order, each name once (at its first join).
+        let mut seen = std::collections::HashSet::new();
+        *members = members
+            .iter()
+            .map(renamed)
+            .filter(|n| seen.insert(n.clone()))
+            .collect();
     }
     let mut read: HashMap<String, u64> = HashMap::new();
     for (name, seq) in image.rooms.read.drain(..) {
@@ -133,7 +138,8 @@ mod tests {
         assert_eq!(image.known, [("amy".into(), 2), ("Bob".into(), 3)]);
         let held: Vec<Vec<String>> = image.held.iter().map(|(_, to)| to.clone()).collect();
         assert_eq!(held, [s(&["Bob"]), s(&["Bob", "amy"]), s(&["Bob"])]);
-        assert_eq!(image.rooms.rooms[0].1, s(&["Bob", "amy"]));
+        // Members stay in join order (the longest-standing first).
+        assert_eq!(image.rooms.rooms[0].1, s(&["amy", "Bob"]));
         assert_eq!(image.rooms.rooms[1].1, s(&["Bob"]));
         assert_eq!(image.rooms.read, [("Bob".into(), 5)]);
     }

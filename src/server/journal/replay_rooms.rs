@@ -3,12 +3,13 @@
 //! strings and bytes, like the rest of the [`Image`](super::Image).
 
 use super::record::{encode, size_of, Record};
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 /// The rooms as a journal holds them.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct RoomsImage {
-    /// Each room as shown, with its members, in byte order.
+    /// Each room as shown, with its members in the order they joined (the
+    /// longest-standing first: who becomes operator when none is left).
     pub rooms: Vec<(String, Vec<String>)>,
     /// What rooms remember, in the order said: its number, its frame and
     /// the rooms (as shown) that still remember it.
@@ -62,7 +63,8 @@ impl RoomsImage {
 #[derive(Debug, Default)]
 struct Room {
     shown: String,
-    members: BTreeSet<String>,
+    /// Each member with the number of its join.
+    members: HashMap<String, u64>,
     history: VecDeque<u64>,
     settings: Option<String>,
 }
@@ -76,6 +78,8 @@ pub struct RoomsReplay {
     /// Rooms each name is in.
     memberships: HashMap<String, usize>,
     read: HashMap<String, u64>,
+    /// Joins replayed so far.
+    joins: u64,
 }
 
 impl RoomsReplay {
@@ -90,7 +94,9 @@ impl RoomsReplay {
                         shown: room.to_owned(),
                         ..Room::default()
                     });
-                if r.members.insert(name.to_owned()) {
+                if !r.members.contains_key(name) {
+                    self.joins += 1;
+                    r.members.insert(name.to_owned(), self.joins);
                     *self.memberships.entry(name.to_owned()).or_default() += 1;
                 }
             }
@@ -136,8 +142,13 @@ impl RoomsReplay {
         let Some(r) = self.rooms.get_mut(&folded) else {
             return;
         };
-        if !r.members.remove(name) {
+        if r.members.remove(name).is_none() {
             return;
+        }
+        // Operator status and invitations end with the membership, whether
+        // or not the hub wrote the settings again.
+        if let Some(value) = &mut r.settings {
+            *value = without_name(value, name);
         }
         if let Some(count) = self.memberships.get_mut(name) {
             *count -= 1;
@@ -193,7 +204,11 @@ impl RoomsReplay {
         let mut rooms: Vec<(String, Vec<String>)> = self
             .rooms
             .into_values()
-            .map(|r| (r.shown, r.members.into_iter().collect()))
+            .map(|r| {
+                let mut members: Vec<(String, u64)> = r.members.into_iter().collect();
+                members.sort_unstable_by_key(|m| m.1);
+                (r.shown, members.into_iter().map(|m| m.0).collect())
+            })
             .collect();
         rooms.sort_unstable();
         let mut read: Vec<(String, u64)> = self.read.into_iter().collect();
@@ -205,6 +220,18 @@ impl RoomsReplay {
             settings,
         }
     }
+}
+
+/// A settings value without `name` among its operators and invited.
+fn without_name(value: &str, name: &str) -> String {
+    value
+        .lines()
+        .filter(|line| {
+            let named = line.strip_prefix("o ").or_else(|| line.strip_prefix("i "));
+            !named.is_some_and(|n| n.eq_ignore_ascii_case(name))
+        })
+        .flat_map(|line| [line, "\n"])
+        .collect()
 }
 
 #[cfg(test)]

@@ -251,3 +251,91 @@ fn settings_survive_a_rewrite_and_a_restart_and_go_with_their_room() {
     let x = rooms.settings("#x").unwrap();
     assert!(!x.moderated && rooms.is_operator("dan", "#x"));
 }
+
+/// Attack finding: a journal replays the last settings value of a room
+/// after all its memberships, so an operator who left (PART or KICK)
+/// while another operator stayed — no new settings record, since the
+/// value did not change — and who joined again is an operator again
+/// after a restart.
+#[test]
+fn attack_an_operator_who_left_and_rejoined_is_not_one_again_after_a_restart() {
+    use crate::server::journal::record::Record;
+    use crate::server::journal::replay_rooms::RoomsReplay;
+    let mut s = Settings::default();
+    s.ops = vec![name("amy"), name("bob")];
+    let value = s.encode();
+    let records = [
+        Record::RoomJoined {
+            name: "amy",
+            room: "#r",
+        },
+        Record::RoomJoined {
+            name: "bob",
+            room: "#r",
+        },
+        Record::RoomSettings {
+            room: "#r",
+            value: &value,
+        },
+        // bob is kicked (or parts): amy stays an operator, so the hub
+        // writes no new settings record.
+        Record::RoomParted {
+            name: "bob",
+            room: "#r",
+        },
+        Record::RoomJoined {
+            name: "bob",
+            room: "#r",
+        },
+    ];
+    let mut replay = RoomsReplay::default();
+    for r in &records {
+        replay.apply(r);
+    }
+    let rooms = Rooms::restore(replay.finish(), RoomLimits::default());
+    assert!(rooms.is_operator("amy", "#r"));
+    assert!(
+        !rooms.is_operator("bob", "#r"),
+        "bob left and came back as a plain member, yet is an operator after the restart"
+    );
+}
+
+/// Attack finding: seniority after a restart is the members' byte order,
+/// not their join order, so the wrong member becomes operator when the
+/// last one leaves.
+#[test]
+fn attack_seniority_survives_a_restart() {
+    use crate::server::journal::record::Record;
+    use crate::server::journal::replay_rooms::RoomsReplay;
+    let mut s = Settings::default();
+    s.ops = vec![name("zed")];
+    let value = s.encode();
+    let records = [
+        Record::RoomJoined {
+            name: "zed",
+            room: "#s",
+        },
+        Record::RoomSettings {
+            room: "#s",
+            value: &value,
+        },
+        Record::RoomJoined {
+            name: "bob",
+            room: "#s",
+        },
+        Record::RoomJoined {
+            name: "amy",
+            room: "#s",
+        },
+    ];
+    let mut replay = RoomsReplay::default();
+    for r in &records {
+        replay.apply(r);
+    }
+    let mut rooms = Rooms::restore(replay.finish(), RoomLimits::default());
+    rooms.part("zed", "#s", None);
+    assert!(
+        rooms.is_operator("bob", "#s"),
+        "bob joined before amy, so is the longest-standing member"
+    );
+}
