@@ -1,8 +1,9 @@
-//! `INVITE <name> <room>`: a member asks `name` into a room (under `+i`,
-//! only an operator may, and the invitation is what lets it in; under
-//! `+k` and `+l` too). The invited, if online, and the inviter are told
-//! `INVITE <by> <name> <room> <time>`. An invitation lasts until used (a
-//! room keeps its latest 50).
+//! `INVITE <name> <room>`: a member asks `name` into a room. An
+//! operator's invitation is kept and lets the invited in past `+i`, `+k`
+//! and `+l` (until used; a room keeps its latest 50); under `+i` only an
+//! operator may invite. Another member's invitation is only told. The
+//! invited, if online, and the inviter are told `INVITE <by> <name> <room>
+//! <time>`.
 
 use crate::protocol::ErrorCode;
 use crate::server::hub::Hub;
@@ -30,6 +31,23 @@ impl<T: Write> Hub<T> {
         let Some(invited) = self.known_as(name) else {
             return self.reply_err(key, ErrorCode::NoSuchUser, &format!("no such user: {name}"));
         };
+        if !settings.is_op(me) {
+            // A key or a limit is the operators' to waive: told, not kept
+            // (on this node: the invited elsewhere in a cluster is not told).
+            let time = self.clock.stamp();
+            let event = crate::protocol::Event::Invite {
+                by: me,
+                name: &invited,
+                room: &shown,
+                time: time.as_str(),
+            };
+            let told: Vec<usize> = [&*invited, me]
+                .iter()
+                .filter_map(|n| self.online.get(n).copied())
+                .collect();
+            self.charge(key, 1);
+            return self.tell_keys(&told, &event);
+        }
         let mut new = settings.clone();
         new.invited.retain(|i| !i.eq_ignore_ascii_case(name));
         new.invite(invited);

@@ -61,7 +61,7 @@ impl<T: Write> Hub<T> {
         }
         let mut new = settings.clone();
         for change in &changes {
-            if let Change::Op(_, name) = change {
+            if let Change::Op(true, name) = change {
                 if !self.rooms.is_member(name, room) {
                     let why = format!("{name} is not in {shown}");
                     return self.reply_err(key, ErrorCode::NoSuchUser, &why);
@@ -95,6 +95,11 @@ impl<T: Write> Hub<T> {
         if old.diff(&new).0.is_empty() && old.topic == new.topic && old.invited == new.invited {
             return;
         }
+        // Charged what it causes: the whole value written again, and each
+        // new ban matched against every member.
+        let added = new.bans.iter().filter(|b| !old.bans.contains(b)).count();
+        let units = 1 + new.encode().len() / 64 + added * self.rooms.member_count(room);
+        self.charge(key, units as u64);
         if self.cluster.is_some() {
             return self.settings_in_cluster(key, room, new);
         }

@@ -3,7 +3,7 @@
 //! another node), its rule kept here: while a room has members, one of
 //! them at least is an operator, and only members are.
 
-use super::settings::Settings;
+use super::settings::{banned_by, Settings};
 use super::{settings_record_bytes, Room, Rooms};
 use std::rc::Rc;
 
@@ -35,7 +35,7 @@ impl Rooms {
                 r.name
             ));
         }
-        if !s.bans.is_empty() && s.is_banned(name) && !s.is_op(name) {
+        if !r.banned.is_empty() && r.banned.contains(name) && !s.is_op(name) {
             return Err(format!("you are banned from {} (+b)", r.name));
         }
         Ok(Rc::clone(&r.name))
@@ -70,11 +70,33 @@ impl Rooms {
     /// Sets `r`'s settings, returning `live` moved by what their record
     /// takes now.
     pub(super) fn put_settings(r: &mut Room, settings: Settings, live: u64) -> u64 {
+        // Who is banned, for the masks that came or went only.
+        let gone = r.settings.bans.iter().any(|b| !settings.bans.contains(b));
+        if gone {
+            r.banned.retain(|name, _| settings.is_banned(name));
+        }
+        let added: Vec<&String> = settings
+            .bans
+            .iter()
+            .filter(|b| !r.settings.bans.contains(b))
+            .collect();
+        if !added.is_empty() {
+            for name in r.members.keys() {
+                if !r.banned.contains(name) && added.iter().any(|m| banned_by(m, name)) {
+                    r.banned.add(Rc::clone(name));
+                }
+            }
+        }
         let bytes = settings_record_bytes(&r.name, &settings.encode());
         r.settings = settings;
         let live = live.saturating_sub(r.settings_live) + bytes;
         r.settings_live = bytes;
         live
+    }
+
+    /// `room`'s members (online or not).
+    pub fn member_count(&self, room: &str) -> usize {
+        self.room(room).map_or(0, |r| r.members.len())
     }
 
     /// Every room's settings as shown, for a rewrite of the journal.

@@ -83,9 +83,14 @@ impl Rooms {
             history: History::default(),
             settings: Default::default(),
             settings_live: 0,
+            banned: Default::default(),
         });
         self.joins += 1;
         r.members.insert(Rc::clone(name), self.joins);
+        // Let in past its bans (an invitation, a restart, another node).
+        if !r.settings.bans.is_empty() && r.settings.is_banned(name) {
+            r.banned.add(Rc::clone(name));
+        }
         // Its creator is its first operator; an invitation is used up.
         let mut settings = r.settings.clone();
         if created {
@@ -119,6 +124,7 @@ impl Rooms {
         let folded = fold(room);
         let r = self.rooms.get_mut(&folded)?;
         r.members.remove(name)?;
+        r.banned.remove(name);
         if let Some(key) = key {
             r.online.remove(key);
         }

@@ -149,6 +149,9 @@ struct Room {
     settings: Settings,
     /// What its settings take in a rewritten journal (0: never set).
     settings_live: u64,
+    /// Its members a ban matches, kept as bans and members change so a
+    /// message is not matched against every mask.
+    banned: crate::server::names::NameSet,
 }
 
 #[derive(Debug)]

@@ -118,9 +118,9 @@ pub fn parse_changes(modes: &str, args: &[&str]) -> Result<ModeAsk, String> {
             'n' => continue, // always on: only members speak in a room
             'k' if adding => {
                 let key = args.next().ok_or("+k needs a key")?;
-                if key.is_empty() || key.len() > MAX_KEY || !key.bytes().all(is_key_byte) {
+                if !is_word(key, MAX_KEY) {
                     return Err(format!(
-                        "a key is 1-{MAX_KEY} printable ASCII characters without spaces or commas"
+                        "a key is 1-{MAX_KEY} printable ASCII characters without spaces or commas, not starting with ':'"
                     ));
                 }
                 Change::Key(Some(key.to_owned()))
@@ -165,13 +165,18 @@ fn is_key_byte(b: u8) -> bool {
     b.is_ascii_graphic() && b != b','
 }
 
+/// A key or mask: one IRC parameter (no space, no comma, not starting
+/// with `:`, which IRC reads as the start of a trailing text).
+fn is_word(w: &str, max: usize) -> bool {
+    !w.is_empty() && w.len() <= max && !w.starts_with(':') && w.bytes().all(is_key_byte)
+}
+
 /// A ban mask in the form it is kept: lower case `nick!user@host`, a bare
 /// name meaning `name!*@*`.
 pub fn ban_mask(mask: &str) -> Result<String, String> {
-    let ok = !mask.is_empty() && mask.len() <= MAX_MASK && mask.bytes().all(is_key_byte);
-    if !ok {
+    if !is_word(mask, MAX_MASK) {
         return Err(format!(
-            "a ban mask is 1-{MAX_MASK} printable ASCII characters without spaces or commas"
+            "a ban mask is 1-{MAX_MASK} printable ASCII characters without spaces or commas, not starting with ':'"
         ));
     }
     let mut mask = mask.to_ascii_lowercase();
@@ -454,8 +459,7 @@ impl Settings {
                     s.invited.push(rest.into())
                 }
                 "k" => {
-                    let ok = !rest.is_empty() && rest.len() <= MAX_KEY;
-                    (ok && rest.bytes().all(is_key_byte)).then_some(())?;
+                    is_word(rest, MAX_KEY).then_some(())?;
                     s.key = Some(rest.into());
                 }
                 "l" => s.limit = Some(rest.parse().ok().filter(|n| *n > 0)?),

@@ -26,6 +26,8 @@ fn mode_strings_read_as_irc_writes_them() {
     assert!(parse_changes("+o", &[]).is_err());
     assert!(parse_changes("+x", &[]).is_err());
     assert!(parse_changes("+k", &["a b"]).is_err());
+    assert!(parse_changes("+k", &[":key"]).is_err());
+    assert!(parse_changes("+b", &[":x!*@*"]).is_err());
     assert!(parse_changes("+l", &["0"]).is_err());
     assert!(parse_changes("+ttttttt", &[]).is_err());
     assert!(parse_changes("+", &[]).is_err());
@@ -92,7 +94,7 @@ fn settings() -> impl Strategy<Value = Settings> {
         })),
         proptest::collection::vec(name, 0..4),
         any::<(bool, bool, bool)>(),
-        proptest::option::of("[!-+\\--~]{1,32}"),
+        proptest::option::of("[!-+\\--9;-~][!-+\\--~]{0,31}"),
         proptest::option::of(1usize..1000),
         proptest::collection::vec("[a-z*?]{1,8}", 0..4),
         proptest::collection::vec(name, 0..4),

@@ -261,8 +261,10 @@ fn settings_survive_a_rewrite_and_a_restart_and_go_with_their_room() {
 fn attack_an_operator_who_left_and_rejoined_is_not_one_again_after_a_restart() {
     use crate::server::journal::record::Record;
     use crate::server::journal::replay_rooms::RoomsReplay;
-    let mut s = Settings::default();
-    s.ops = vec![name("amy"), name("bob")];
+    let s = Settings {
+        ops: vec![name("amy"), name("bob")],
+        ..Settings::default()
+    };
     let value = s.encode();
     let records = [
         Record::RoomJoined {
@@ -307,8 +309,10 @@ fn attack_an_operator_who_left_and_rejoined_is_not_one_again_after_a_restart() {
 fn attack_seniority_survives_a_restart() {
     use crate::server::journal::record::Record;
     use crate::server::journal::replay_rooms::RoomsReplay;
-    let mut s = Settings::default();
-    s.ops = vec![name("zed")];
+    let s = Settings {
+        ops: vec![name("zed")],
+        ..Settings::default()
+    };
     let value = s.encode();
     let records = [
         Record::RoomJoined {

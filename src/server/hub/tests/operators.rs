@@ -158,14 +158,16 @@ fn invite_only_keys_and_limits_refuse_a_join_and_an_invitation_lets_one_in() {
         h.lines(cat),
         ["ERR 507 the room is full (+l 2): not joined #r"]
     );
-    // An invitation passes the key and the limit, and is used up.
-    h.send(bob, "INVITE cat #r\nINVITE nobody #r\n");
+    // An operator's invitation passes the key and the limit, and is used
+    // up.
+    h.lines(amy);
+    h.send(amy, "INVITE cat #r\nINVITE nobody #r\n");
     h.flush();
     assert_eq!(
-        h.lines(bob),
-        ["INVITE bob cat #r T", "ERR 404 no such user: nobody"]
+        h.lines(amy),
+        ["INVITE amy cat #r T", "ERR 404 no such user: nobody"]
     );
-    assert_eq!(h.lines(cat), ["INVITE bob cat #r T"]);
+    assert_eq!(h.lines(cat), ["INVITE amy cat #r T"]);
     h.send(cat, "JOIN #r\n");
     h.flush();
     assert_eq!(h.lines(cat), ["JOIN cat #r T"]);
@@ -193,4 +195,49 @@ fn when_the_last_operator_leaves_the_longest_standing_member_is_one() {
     h.flush();
     assert_eq!(h.lines(cat), ["MODE #r bob T +o cat", "KICK #r bob cat T"]);
     assert!(h.hub.rooms.is_operator("cat", "#r"));
+}
+
+#[test]
+fn a_ban_set_on_a_member_silences_it_until_lifted_and_only_operators_waive_keys() {
+    let mut h = Harness::new();
+    let k = members(&mut h, "#r", &["amy", "bob"]);
+    let (amy, bob) = (k[0], k[1]);
+    h.send(amy, "MODE #r +b b?b\n");
+    h.flush();
+    h.lines(amy);
+    h.lines(bob);
+    h.send(bob, "MSG #r hi\n");
+    h.flush();
+    assert_eq!(
+        h.lines(bob),
+        ["ERR 403 you are banned from #r (+b); nothing was sent"]
+    );
+    h.send(amy, "MODE #r -b+o b?b!*@* ghost\n");
+    h.flush();
+    assert_eq!(
+        h.lines(amy),
+        ["ERR 404 ghost is not in #r"],
+        "nothing changed"
+    );
+    h.send(amy, "MODE #r -b+k-o b?b!*@* k ghost\n");
+    h.flush();
+    h.lines(amy);
+    h.lines(bob);
+    h.send(bob, "MSG #r back\n");
+    h.flush();
+    assert_eq!(h.lines(amy), ["MSG bob #r T back"]);
+    // A member's invitation is told, not kept: the key still holds.
+    let cat = h.login("cat");
+    h.lines(amy);
+    h.lines(bob);
+    h.send(bob, "INVITE cat #r\n");
+    h.flush();
+    assert_eq!(h.lines(cat), ["INVITE bob cat #r T"]);
+    h.send(cat, "JOIN #r\n");
+    h.flush();
+    assert_eq!(
+        h.lines(cat),
+        ["ERR 403 the room needs its key (+k): JOIN <room> <key>: not joined #r"]
+    );
+    assert!(h.hub.rooms.settings("#r").unwrap().invited.is_empty());
 }

@@ -395,12 +395,17 @@ pub(super) fn from_user(
     out.extend_from_slice(b"\r\n");
 }
 
-/// Words, then an optional trailing text, then CR LF.
+/// Words, then an optional trailing text, then CR LF. A word IRC would
+/// misread (empty, or starting with `:`) is written `*`.
 pub(super) fn put(out: &mut Vec<u8>, words: &[&str], text: Option<&str>) {
     for (i, w) in words.iter().enumerate() {
         if i > 0 {
             out.push(b' ');
         }
+        let w = match i > 0 && (w.is_empty() || w.starts_with(':')) {
+            true => "*",
+            false => w,
+        };
         out.extend_from_slice(w.as_bytes());
     }
     if let Some(text) = text {
