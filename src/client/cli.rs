@@ -265,6 +265,7 @@ pub(crate) fn act(
         Action::Rooms => sender.rooms(),
         Action::List => sender.list(),
         Action::Away(text) => sender.away(text.as_deref()),
+        Action::Nick(name) => sender.nick(&name),
         Action::Whois(name) => sender.whois(&name),
         Action::Go(room) => {
             match &room {
@@ -334,8 +335,9 @@ fn print_note(note: Note, done: &mpsc::Sender<()>, failed: &AtomicBool) {
             eprintln!("{}", goodbye(&why));
             std::process::exit(1);
         }
-        // A script is told the server went away (above), not kept waiting.
-        Note::Reconnected(_) => {}
+        // A script is told the server went away (above), not kept waiting;
+        // a rename is shown as its event.
+        Note::Reconnected(_) | Note::Renamed(_) => {}
     }
 }
 

@@ -232,6 +232,10 @@ impl Session {
                     }
                     Ok(Note::Lost { why, .. }) => return self.leave(ExitCode::from(1), Some(why)),
                     Ok(Note::Reconnected(client)) => self.reconnected(client),
+                    Ok(Note::Renamed(name)) => {
+                        self.me = name;
+                        self.set_prompt();
+                    }
                     Err(TryRecvError::Empty) => break,
                     Err(TryRecvError::Disconnected) => {
                         let why = "the reader stopped".to_owned();

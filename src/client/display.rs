@@ -298,6 +298,7 @@ pub fn render_as(event: &Event, me: &str, missed: bool) -> Option<String> {
             format!("* logged in as {}; /help lists commands", name(who))
         }
         Event::Authed { name: who } => format!("* the password for {} is right", name(who)),
+        Event::Renamed { name: who } => format!("* you are {} now", name(who)),
         Event::Ping { .. } | Event::Pong { .. } | Event::Bye => return None,
     })
 }

@@ -76,6 +76,8 @@ pub enum Action {
     Whois(String),
     /// Away with a text, or back without.
     Away(Option<String>),
+    /// `/nick <name>`: take another name.
+    Nick(String),
     /// Make a room the current one (`None`: everyone).
     Go(Option<String>),
     Stats,
@@ -104,6 +106,7 @@ pub const HELP: &str = concat!(
     "  /list              list every room, with its number of members\n",
     "  /whois bob         is bob online, away or offline, and in which rooms\n",
     "  /away [text]       mark yourself away; /away alone: back\n",
+    "  /nick name         take another name (servers without accounts)\n",
     "  /who [#rust]       list online users (of a room: @ marks its operators)\n",
     "  /topic [#r] text   set the topic of the current room (or of #r)\n",
     "  /topic [#r]        show the topic; /topic -delete clears it\n",
@@ -249,6 +252,8 @@ pub fn interpret(line: &str, default_to: &[String]) -> Action {
         return match word.to_ascii_lowercase().as_str() {
             "stats" => Action::Stats,
             "away" => Action::Away(text(rest)),
+            "nick" if !rest.is_empty() && !rest.contains(' ') => Action::Nick(rest.to_owned()),
+            "nick" => Action::Problem("which name? /nick alice2".to_owned()),
             "whois" if !rest.is_empty() && !rest.contains(' ') => Action::Whois(rest.to_owned()),
             "whois" => Action::Problem("whois whom? /whois bob".to_owned()),
             "help" | "?" => Action::Help,
@@ -510,6 +515,8 @@ mod tests {
             Action::Away(Some("at lunch".into()))
         );
         assert_eq!(interpret("/away", &[]), Action::Away(None));
+        assert_eq!(interpret("/nick amy2", &[]), Action::Nick("amy2".into()));
+        assert!(matches!(interpret("/nick", &[]), Action::Problem(_)));
         assert_eq!(interpret("/whois bob", &[]), Action::Whois("bob".into()));
         assert!(matches!(interpret("/whois", &[]), Action::Problem(_)));
         assert_eq!(interpret("/go #a", &[]), Action::Go(Some("#a".into())));

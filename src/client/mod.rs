@@ -227,6 +227,15 @@ impl Sender {
         })
     }
 
+    /// Takes another name (a server without accounts): answered
+    /// [`Event::Renamed`], or an error if the name is taken.
+    pub fn nick(&self, name: &str) -> Result<(), Error> {
+        if !is_valid_name(name) {
+            return Err(Error::Invalid(format!("bad name {name:?}")));
+        }
+        self.send(&Command::Nick { name })
+    }
+
     /// Invites `name` into `room`.
     pub fn invite(&self, name: &str, room: &str) -> Result<(), Error> {
         if !is_valid_name(name) {

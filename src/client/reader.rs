@@ -25,13 +25,15 @@ pub enum Note {
     Lost { why: String, again: bool },
     /// Logged in again after a loss, on this new connection.
     Reconnected(Client),
+    /// The server renamed us (`NICK`): the name to log in again as.
+    Renamed(String),
 }
 
 /// Starts the reader thread (just logged in); `deliver` gets every note,
 /// `Bye` or `Lost` last.
 pub fn spawn_reader(
     mut receiver: Receiver,
-    me: String,
+    mut me: String,
     mut deliver: impl FnMut(Note) + Send + 'static,
 ) {
     let (mut away, first) = Away::start();
@@ -55,8 +57,14 @@ pub fn spawn_reader(
             if let Some(token) = seen.ping {
                 let _ = receiver.sender.ping(&token);
             }
-            // Only a takeover of the name sends 409 to a session.
-            replaced |= matches!(event, Event::Error { code: 409, .. });
+            // A takeover of the name is a 409 saying so (a refused
+            // NICK is a 409 too, and changes nothing).
+            replaced |=
+                matches!(&event, Event::Error { code: 409, text } if text.starts_with("replaced"));
+            if let Event::Renamed { name } = &event {
+                me.clone_from(name);
+                deliver(Note::Renamed(name.clone()));
+            }
             let refused = matches!(event, Event::Error { .. });
             let shown = match topics.see(&event, &me) {
                 true => render_told_topic(&event),

@@ -91,6 +91,10 @@ pub enum Command<'a> {
         name: &'a str,
         room: &'a str,
     },
+    /// `NICK <name>`: take another name.
+    Nick {
+        name: &'a str,
+    },
     /// `PART <room> [<text>]`.
     Part {
         room: &'a str,
@@ -179,6 +183,7 @@ impl<'a> Command<'a> {
                 text: Some(t),
             } => put(&["KICK", room, name, t.escaped()]),
             Command::Invite { name, room } => put(&["INVITE", name, room]),
+            Command::Nick { name } => put(&["NICK", name]),
             Command::Part {
                 room,
                 text: Some(t),
@@ -416,6 +421,12 @@ pub fn parse(frame: &[u8]) -> Result<Option<Command<'_>>, ParseError> {
             name: name(who)?,
             text,
         }
+    } else if is("NICK") {
+        let rest = rest.ok_or(ParseError::MissingField("NICK <name>"))?;
+        if split_space(rest).is_some() {
+            return Err(ParseError::ExtraField("NICK <name>"));
+        }
+        Command::Nick { name: name(rest)? }
     } else if is("INVITE") {
         const USAGE: &str = "INVITE <name> <room>";
         let rest = rest.ok_or(ParseError::MissingField(USAGE))?;
@@ -734,6 +745,7 @@ mod tests {
                 Command::Kick { room: &room, name: &name, text: Some(text(&escaped)) },
                 Command::Kick { room: &room, name: &name, text: None },
                 Command::Invite { name: &name, room: &room },
+                Command::Nick { name: &name },
                 Command::WhoIn { room: &room },
                 Command::Part { room: &room, text: Some(text(&escaped)) },
                 Command::Rooms,

@@ -20,6 +20,8 @@ pub enum Event<'a> {
     LoggedIn { name: &'a str },
     /// `OK AUTH <name>`: the password was right; `LOGIN <name>` may follow.
     Authed { name: &'a str },
+    /// `OK NICK <name>`: the session is called `name` now.
+    Renamed { name: &'a str },
     /// `SAY <from> <time> <text>`: a broadcast.
     Say {
         from: &'a str,
@@ -138,6 +140,7 @@ impl Event<'_> {
         match *self {
             Event::LoggedIn { name } => encode_fields(out, &["OK LOGIN", name]),
             Event::Authed { name } => encode_fields(out, &["OK AUTH", name]),
+            Event::Renamed { name } => encode_fields(out, &["OK NICK", name]),
             Event::Say { from, time, text } => encode_fields(out, &["SAY", from, time, text]),
             Event::Msg {
                 from,

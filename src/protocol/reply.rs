@@ -69,6 +69,10 @@ pub enum ServerFrame {
     Authed {
         name: String,
     },
+    /// `OK NICK <name>`: you are called `name` now.
+    Renamed {
+        name: String,
+    },
     /// A broadcast.
     Say {
         from: String,
@@ -243,6 +247,7 @@ impl ServerFrame {
             "OK" => match (fields.next(), fields.rest()) {
                 (Some("LOGIN"), Some(name)) => ServerFrame::LoggedIn { name: name.into() },
                 (Some("AUTH"), Some(name)) => ServerFrame::Authed { name: name.into() },
+                (Some("NICK"), Some(name)) => ServerFrame::Renamed { name: name.into() },
                 _ => return Err(bad()),
             },
             "SAY" => {
@@ -468,6 +473,7 @@ mod tests {
         let at = "2026-11-23T10:15:30.123Z";
         let cases = [
             ("OK LOGIN bob", ServerFrame::LoggedIn { name: "bob".into() }),
+            ("OK NICK bob", ServerFrame::Renamed { name: "bob".into() }),
             ("OK AUTH bob", ServerFrame::Authed { name: "bob".into() }),
             (
                 &format!("SAY al {at}  two\\nlines"),

@@ -14,6 +14,7 @@
 //! - [`who`] — `WHO`, and [`rooms`] `WHO <room>`, `ROOMS` and `LIST`;
 //! - [`away`] — `AWAY`, and telling a sender its recipient is away;
 //! - [`whois`] — `WHOIS`, what the server knows of a name;
+//! - [`nick`] — `NICK`, taking another name (servers without accounts);
 //! - [`echo`] — a message back to a sender that asks (IRC's
 //!   `echo-message`);
 //! - [`stats`] — `STATS`, allowed before `LOGIN` for monitors;
@@ -29,6 +30,7 @@ mod login;
 mod mode;
 mod msg;
 mod msg_rooms;
+mod nick;
 mod part;
 mod ping;
 mod quit;
@@ -76,6 +78,7 @@ impl<T: Write> Hub<T> {
             (Command::Mode { room, changes }, Some(me)) => self.mode(key, &me, room, changes),
             (Command::Kick { room, name, text }, Some(me)) => self.kick(key, &me, room, name, text),
             (Command::Invite { name, room }, Some(me)) => self.invite(key, &me, name, room),
+            (Command::Nick { name }, Some(me)) => self.nick(key, &me, name),
             (Command::Part { room, text }, Some(me)) => self.part(key, &me, room, text),
             (Command::Rooms, Some(me)) => self.rooms(key, &me),
             (Command::List, Some(_)) => self.list(key),

@@ -21,6 +21,7 @@ mod charter;
 mod history;
 mod membership;
 mod online;
+mod rename;
 mod said;
 pub mod settings;
 #[cfg(test)]

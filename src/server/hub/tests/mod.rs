@@ -18,6 +18,7 @@ mod operators;
 mod output;
 #[cfg(feature = "cluster")]
 mod pacing;
+mod rename;
 mod room_turns;
 mod rooms;
 mod rooms_prop;

@@ -72,6 +72,22 @@ fn frames(
         if let Some(rest) = line.strip_prefix(b"JOIN ") {
             joined = Some(rest);
         }
+        // A rename is a LEFT saying so and the new name's JOINED at the
+        // same time, told together: IRC's one NICK.
+        if let Some((old, new, skip)) = renamed(line, &lines[at..]) {
+            if let Some(starts) = starts.as_deref_mut() {
+                let (a, b) = (u32::try_from(at), u32::try_from(out.len()));
+                starts.push((a.unwrap_or(u32::MAX), b.unwrap_or(u32::MAX)));
+            }
+            at += skip;
+            let time = tags.then(|| {
+                let rest = line.get(5 + old.len() + 1..).unwrap_or_default();
+                std::str::from_utf8(rest.split(|&b| b == b' ').next().unwrap_or_default())
+                    .unwrap_or_default()
+            });
+            from_user(out, time, old, "NICK", &[], Some(new));
+            continue;
+        }
         // A catch-up's topic after its JOIN is for that joiner: 332/333,
         // and the names after it are still its.
         if let Some(topic) = line.strip_prefix(b"TOPIC ") {
@@ -100,6 +116,19 @@ fn frames(
             Err(_) => frame(&String::from_utf8_lossy(line), out, voice, tags),
         }
     }
+}
+
+/// `LEFT <old> <time> renamed to <new>` followed by `JOINED <new>
+/// <time>`: the two names, and the bytes of the second line.
+fn renamed<'a>(left: &'a [u8], next: &'a [u8]) -> Option<(&'a str, &'a str, usize)> {
+    let left = std::str::from_utf8(left.strip_prefix(b"LEFT ")?).ok()?;
+    let mut words = left.splitn(3, ' ');
+    let (old, time, text) = (words.next()?, words.next()?, words.next()?);
+    let new = text.strip_prefix("renamed to ")?;
+    let end = memchr::memchr(b'\n', next).map_or(next.len(), |lf| lf + 1);
+    let joined = std::str::from_utf8(next.get(..end)?).ok()?;
+    let expect = format!("JOINED {new} {time}");
+    (joined.trim_end_matches('\n') == expect).then_some((old, new, end))
 }
 
 /// The joiner's name, if `users` (`#room a b ...`) is the room that

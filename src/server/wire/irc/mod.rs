@@ -75,6 +75,8 @@ pub mod asked {
     pub const KICK: u8 = 20;
     /// An `INVITE` of the `about` nick.
     pub const INVITE: u8 = 21;
+    /// A `NICK` once registered; `about` is the nick before it.
+    pub const NICK: u8 = 22;
 }
 
 /// Is this first line IRC's? Only registration starts a session.

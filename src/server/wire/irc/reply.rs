@@ -42,6 +42,23 @@ fn reply(event: &Event<'_>, viewer: &Viewer<'_>, voice: &Voice, out: &mut Vec<u8
                 "SASL authentication successful",
             );
         }
+        Event::Renamed { name } => {
+            let old = viewer.about.unwrap_or(me);
+            super::encode::from_user(out, None, old, "NICK", &[], Some(name));
+        }
+        Event::Error(code, text) if viewer.asked == asked::NICK => {
+            let (numeric_code, said) = match code {
+                ErrorCode::NameTaken if text.contains("online") || text.contains("taken") => {
+                    ("433", "Nickname is already in use")
+                }
+                _ => ("447", text),
+            };
+            let nick = text.split(' ').next().unwrap_or("*");
+            match numeric_code {
+                "433" => numeric(out, server, "433", me, &[nick], said),
+                _ => numeric(out, server, "447", me, &[], said),
+            }
+        }
         Event::Error(code, text) => error(out, voice, me, viewer.asked, code, text),
         Event::Users(names) if viewer.asked == asked::WHO => match viewer.about {
             Some(mask) => {

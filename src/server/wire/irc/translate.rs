@@ -124,11 +124,13 @@ impl Irc {
             );
         }
         if self.logged_in {
-            return self.numeric(
-                answer,
-                "447",
-                &[],
-                "Changing your nick is not supported yet",
+            // The hub renames (or says why not); the old nick is kept for
+            // the `NICK` line that tells it.
+            let old = self.nick.clone();
+            return self.ask_about(
+                asked::NICK,
+                old.as_deref(),
+                format!("NICK {nick}").into_bytes(),
             );
         }
         self.nick = Some(nick.to_owned());

@@ -1,0 +1,50 @@
+//! A member renamed: its memberships, with their seniority, its operator
+//! status and its read mark move to the new name.
+
+use super::{member_record_bytes, read_record_bytes, Rooms};
+use std::rc::Rc;
+
+impl Rooms {
+    /// `old` is called `new` now (a name in no room: nothing moves).
+    /// Returns its rooms, as shown, each with whether its settings changed
+    /// (it was an operator there, or invited).
+    pub fn rename(&mut self, old: &str, new: &Rc<str>) -> Vec<(Rc<str>, bool)> {
+        let Some((_, folded_rooms)) = self.memberships.remove_entry(old) else {
+            return Vec::new();
+        };
+        let mut moved = Vec::new();
+        for folded in &folded_rooms {
+            let Some(r) = self.rooms.get_mut(folded) else {
+                continue;
+            };
+            if let Some(seniority) = r.members.remove(old) {
+                r.members.insert(Rc::clone(new), seniority);
+            }
+            self.live = self.live.saturating_sub(member_record_bytes(old, &r.name))
+                + member_record_bytes(new, &r.name);
+            let mut settings = r.settings.clone();
+            for op in settings.ops.iter_mut() {
+                if op.eq_ignore_ascii_case(old) {
+                    *op = Rc::clone(new);
+                }
+            }
+            // An invitation was for the old name.
+            settings.invited.retain(|i| !i.eq_ignore_ascii_case(old));
+            let changed = settings != r.settings;
+            if changed {
+                self.live = Self::put_settings(r, settings, self.live);
+            }
+            r.banned.remove(old);
+            if !r.settings.bans.is_empty() && r.settings.is_banned(new) {
+                r.banned.add(Rc::clone(new));
+            }
+            moved.push((Rc::clone(&r.name), changed));
+        }
+        self.memberships.insert(Rc::clone(new), folded_rooms);
+        if let Some(seq) = self.read.remove(old) {
+            self.live = self.live.saturating_sub(read_record_bytes(old)) + read_record_bytes(new);
+            self.read.insert(Rc::clone(new), seq);
+        }
+        moved
+    }
+}
