@@ -196,7 +196,7 @@ fn errors_are_irc_numerics_and_the_connection_goes_on() {
             ":evchat-test 421 alice KNOCK :Unknown command",
             ":evchat-test 412 alice :No text to send",
             ":evchat-test 403 alice bad :No such channel: channels are # and 1-32 of A-Z a-z 0-9 _ -",
-            ":evchat-test 447 alice :Changing your nick is not supported yet",
+            ":alice!alice@evchat NICK :alice2",
             ":evchat-test NOTICE alice :JOIN 0 (leave every channel) is not supported yet: PART them",
             ":evchat-test NOTICE alice :Your line was not valid UTF-8; it was not sent",
         ]
@@ -208,7 +208,8 @@ fn no_irc_leaves_those_first_lines_to_the_line_protocol() {
     let server = server(&["--no-irc"]);
     let mut c = server.connect();
     c.send("NICK alice");
-    c.expect("ERR 400 unknown command");
+    // The line protocol's NICK, which needs a login first.
+    c.expect("ERR 401 log in first");
     // Line-protocol first lines are decided as before.
     let served = TestServer::start(&[]);
     let mut line = served.connect();
