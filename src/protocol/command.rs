@@ -100,6 +100,10 @@ pub enum Command<'a> {
         room: &'a str,
         text: Option<Text<'a>>,
     },
+    /// `PART * [<text>]`: leave every room (IRC's `JOIN 0`).
+    PartAll {
+        text: Option<Text<'a>>,
+    },
     /// `ROOMS`: the rooms the user is in.
     Rooms,
     /// `LIST`: every room, with its number of members.
@@ -189,6 +193,8 @@ impl<'a> Command<'a> {
                 text: Some(t),
             } => put(&["PART", room, t.escaped()]),
             Command::Part { room, text: None } => put(&["PART", room]),
+            Command::PartAll { text: Some(t) } => put(&["PART", "*", t.escaped()]),
+            Command::PartAll { text: None } => put(&["PART", "*"]),
             Command::Rooms => put(&["ROOMS"]),
             Command::List => put(&["LIST"]),
             Command::Whois { name } => put(&["WHOIS", name]),
@@ -446,9 +452,12 @@ pub fn parse(frame: &[u8]) -> Result<Option<Command<'_>>, ParseError> {
             Some((r, _)) => (r, None),
             None => (rest, None),
         };
-        Command::Part {
-            room: room(left)?,
-            text,
+        match left {
+            "*" => Command::PartAll { text },
+            _ => Command::Part {
+                room: room(left)?,
+                text,
+            },
         }
     } else if is("ROOMS") {
         if rest.is_some() {
@@ -746,6 +755,8 @@ mod tests {
                 Command::Kick { room: &room, name: &name, text: None },
                 Command::Invite { name: &name, room: &room },
                 Command::Nick { name: &name },
+                Command::PartAll { text: None },
+                Command::PartAll { text: Some(text(&escaped)) },
                 Command::WhoIn { room: &room },
                 Command::Part { room: &room, text: Some(text(&escaped)) },
                 Command::Rooms,

@@ -84,6 +84,14 @@ pub enum ToCluster {
         serial: u64,
         change: Membership,
     },
+    /// Records several membership changes, in order; answered with
+    /// [`FromCluster::RoomWritten`] and the last one's revision (or the
+    /// first failure: those before it stay written).
+    RoomMembers {
+        key: usize,
+        serial: u64,
+        changes: Vec<Membership>,
+    },
     /// Records `room`'s settings, `value`, in the rooms bucket; answered
     /// with [`FromCluster::RoomWritten`] and the entry's revision.
     RoomSettings {

@@ -80,6 +80,7 @@ impl<T: Write> Hub<T> {
             (Command::Invite { name, room }, Some(me)) => self.invite(key, &me, name, room),
             (Command::Nick { name }, Some(me)) => self.nick(key, &me, name),
             (Command::Part { room, text }, Some(me)) => self.part(key, &me, room, text),
+            (Command::PartAll { text }, Some(me)) => self.part_all(key, &me, text),
             (Command::Rooms, Some(me)) => self.rooms(key, &me),
             (Command::List, Some(_)) => self.list(key),
             (Command::Away { text }, Some(me)) => self.away(key, &me, text),

@@ -1,9 +1,11 @@
 //! `PART <room> [<text>]`: leave a room. Every member online is told
 //! `PART <name> <room> <time> [<text>]`, the leaver included; not being a
 //! member is `ERR 403`. The last member to leave takes the room away, with
-//! what it remembers.
+//! what it remembers. `PART * [<text>]` leaves every room one is in, each
+//! told as its own `PART` (IRC's `JOIN 0`).
 
 use crate::protocol::{ErrorCode, Event, Text};
+use crate::server::cluster::rooms::Membership;
 use crate::server::hub::Hub;
 use std::io::Write;
 
@@ -29,5 +31,40 @@ impl<T: Write> Hub<T> {
         };
         self.send_to_keys(key, &members, &parted);
         self.leave_room(Some(key), me, &shown, Some(key));
+    }
+}
+
+impl<T: Write> Hub<T> {
+    pub(super) fn part_all(&mut self, key: usize, me: &str, text: Option<Text<'_>>) {
+        let rooms = self.rooms.rooms_of(me);
+        self.charge(key, 1 + rooms.len() as u64);
+        let text = text.map(|t| t.escaped());
+        if self.cluster.is_some() {
+            let time = self.clock.stamp().as_str().to_owned();
+            let changes = rooms
+                .iter()
+                .map(|room| Membership {
+                    room: room.to_string(),
+                    name: me.to_owned(),
+                    joined: false,
+                    time: time.clone(),
+                    text: text.map(str::to_owned),
+                    kicked_by: None,
+                })
+                .collect();
+            return self.part_all_in_cluster(key, changes);
+        }
+        let time = self.clock.stamp();
+        for room in rooms {
+            let members = self.rooms.online_keys(&room).to_vec();
+            let parted = Event::Part {
+                name: me,
+                room: &room,
+                time: time.as_str(),
+                text,
+            };
+            self.send_to_keys(key, &members, &parted);
+            self.leave_room(Some(key), me, &room, Some(key));
+        }
     }
 }

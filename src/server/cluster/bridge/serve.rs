@@ -126,6 +126,28 @@ impl Link {
                         });
                     });
                 }
+                ToCluster::RoomMembers {
+                    key,
+                    serial,
+                    changes,
+                } => {
+                    let link = Arc::clone(&link);
+                    tasks.spawn(async move {
+                        let mut outcome = Err("nothing to write".to_owned());
+                        for change in &changes {
+                            let write = link.rooms.write_member(change);
+                            outcome = within(OP_TIMEOUT, write).await;
+                            if outcome.is_err() {
+                                break;
+                            }
+                        }
+                        link.to_loop.send(FromCluster::RoomWritten {
+                            key,
+                            serial,
+                            outcome,
+                        });
+                    });
+                }
                 ToCluster::RoomSettings {
                     key,
                     serial,

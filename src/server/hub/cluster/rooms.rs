@@ -189,6 +189,21 @@ impl<T: Write> Hub<T> {
         });
     }
 
+    /// `PART *` on a cluster node: every leaving written in one job, told
+    /// as each comes back; the user's input waits for the last.
+    pub(in crate::server) fn part_all_in_cluster(&mut self, key: usize, changes: Vec<Membership>) {
+        if changes.is_empty() {
+            return;
+        }
+        self.write_room(key, Named::default(), |key, serial| {
+            ToCluster::RoomMembers {
+                key,
+                serial,
+                changes,
+            }
+        });
+    }
+
     /// `KICK` on a cluster node, by an operator of a member: written to
     /// the bucket as the kicked's leaving, told when it comes back.
     pub(in crate::server) fn kick_in_cluster(

@@ -26,6 +26,29 @@ impl Node {
     fn store_writes(&mut self, next: &mut u64) -> Vec<(u64, ToCluster)> {
         let mut stored = Vec::new();
         for job in self.jobs() {
+            if let ToCluster::RoomMembers {
+                key,
+                serial,
+                changes,
+            } = &job
+            {
+                let first = *next + 1;
+                *next += changes.len() as u64;
+                self.news(FromCluster::RoomWritten {
+                    key: *key,
+                    serial: *serial,
+                    outcome: Ok(*next),
+                });
+                for (i, change) in changes.iter().enumerate() {
+                    let one = ToCluster::RoomMember {
+                        key: *key,
+                        serial: *serial,
+                        change: change.clone(),
+                    };
+                    stored.push((first + i as u64, one));
+                }
+                continue;
+            }
             let (key, serial) = match &job {
                 ToCluster::RoomMember { key, serial, .. } => (*key, *serial),
                 ToCluster::RoomSay { key, serial, .. } => (*key, *serial),
@@ -295,4 +318,37 @@ fn a_topic_mode_and_kick_take_effect_when_they_come_back_and_are_told_as_on_a_si
         rev: rev + 2,
     });
     assert!(n.h.hub.rooms.settings("#r").unwrap().moderated);
+}
+
+#[test]
+fn part_star_on_a_node_writes_every_leaving_at_once_and_waits_for_the_last() {
+    let mut n = Node::new();
+    let mut rev = 0;
+    let amy = n.login("amy");
+    let bob = n.login("bob");
+    for room in ["#a", "#b"] {
+        n.join(amy, room, &mut rev);
+        n.join(bob, room, &mut rev);
+    }
+    n.h.turn_for(amy);
+    n.h.turn_for(bob);
+    n.h.send(amy, "PART *\nROOMS\n");
+    let stored = n.store_writes(&mut rev);
+    assert_eq!(stored.len(), 2);
+    // Waiting: its ROOMS is answered once the leavings are back.
+    assert_eq!(n.h.turn_for(amy), Vec::<String>::new());
+    n.bring_back(stored);
+    assert_eq!(
+        n.h.turn_for(amy),
+        ["PART amy #a T", "PART amy #b T", "ROOMS"]
+    );
+    assert_eq!(
+        n.h.turn_for(bob),
+        [
+            "PART amy #a T",
+            "MODE #a * T +o bob",
+            "PART amy #b T",
+            "MODE #b * T +o bob"
+        ]
+    );
 }

@@ -328,3 +328,34 @@ fn a_room_whose_history_is_larger_than_a_window_is_caught_up_over_several() {
     );
     assert_eq!(got.iter().filter(|l| l.starts_with("JOIN")).count(), 1);
 }
+
+#[test]
+fn part_star_leaves_every_room_each_told_as_its_own_part() {
+    let mut h = Harness::new();
+    let keys = members(&mut h, "#a", &["amy", "bob"]);
+    let (amy, bob) = (keys[0], keys[1]);
+    h.send(amy, "JOIN #b\n");
+    h.send(bob, "JOIN #b\n");
+    h.flush();
+    h.lines(amy);
+    h.lines(bob);
+    h.send(amy, "PART * bye all\nROOMS\n");
+    h.flush();
+    assert_eq!(
+        h.lines(bob),
+        [
+            "PART amy #a T bye all",
+            "MODE #a * T +o bob",
+            "PART amy #b T bye all",
+            "MODE #b * T +o bob",
+        ]
+    );
+    assert_eq!(
+        h.lines(amy),
+        ["PART amy #a T bye all", "PART amy #b T bye all", "ROOMS"]
+    );
+    // In no room, it does nothing.
+    h.send(amy, "PART *\n");
+    h.flush();
+    assert!(h.lines(amy).is_empty());
+}

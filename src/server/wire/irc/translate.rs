@@ -220,8 +220,8 @@ impl Irc {
             return self.need_more(answer, "JOIN");
         };
         if channels == "0" {
-            let text = "JOIN 0 (leave every channel) is not supported yet: PART them";
-            return self.fail(answer, text);
+            // Leave every channel (but the everyone channel).
+            return self.ask(asked::PART, b"PART *".to_vec());
         }
         let mut keys = m.param(1).unwrap_or_default().split(',');
         for channel in channels.split(',').filter(|c| !c.is_empty()) {
@@ -254,8 +254,7 @@ impl Irc {
         };
         let reason = m.param(1).filter(|r| !r.trim().is_empty());
         if channels == "0" {
-            let text = "JOIN 0 (leave every channel) is not supported yet: PART them";
-            return self.fail(answer, text);
+            return self.ask(asked::PART, b"PART *".to_vec());
         }
         for channel in channels.split(',').filter(|c| !c.is_empty()) {
             if channel.eq_ignore_ascii_case(&self.config.everyone) {
