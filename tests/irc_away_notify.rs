@@ -131,3 +131,45 @@ fn a_pass_too_long_is_464_and_the_connection_closes() {
     assert!(refused.starts_with(":evchat-test 464 * "), "{refused}");
     assert_eq!(irc.recv(), "ERROR :Closing link");
 }
+
+/// WHO tells who is away (`G`, `H` otherwise) in a channel and among
+/// everyone, USERHOST marks them `-`; NAMES does not tell it.
+#[test]
+fn who_and_userhost_tell_who_is_away() {
+    let server = server(&[]);
+    let mut bob = server.login("bob");
+    bob.send("JOIN #r");
+    bob.expect("JOIN bob #r ");
+    bob.send("AWAY lunch");
+    bob.expect("AWAY bob ");
+    let (mut alice, _) = Irc::register(&server, "alice", false);
+    alice.send("JOIN #r");
+    let names = alice.until(|l| l.contains(" 366 alice #r "));
+    assert!(
+        names.contains(&":evchat-test 353 alice = #r :alice @bob".to_owned()),
+        "{names:#?}"
+    );
+    alice.send("WHO #r");
+    let who = alice.until(|l| l.contains(" 315 "));
+    assert!(
+        who.contains(&":evchat-test 352 alice #r bob evchat evchat-test bob G@ :0 bob".to_owned()),
+        "{who:#?}"
+    );
+    assert!(
+        who.contains(
+            &":evchat-test 352 alice #r alice evchat evchat-test alice H :0 alice".to_owned()
+        ),
+        "{who:#?}"
+    );
+    alice.send("USERHOST bob alice");
+    assert_eq!(
+        alice.recv(),
+        ":evchat-test 302 alice :bob=-bob@evchat alice=+alice@evchat"
+    );
+    alice.send("WHO b*");
+    let who = alice.until(|l| l.contains(" 315 "));
+    assert_eq!(
+        who[0],
+        ":evchat-test 352 alice * bob evchat evchat-test bob G :0 bob"
+    );
+}

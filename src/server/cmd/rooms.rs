@@ -34,7 +34,10 @@ impl<T: Write> Hub<T> {
         let count = self.rooms.members(room).count() as u64;
         self.charge(key, count);
         self.seal_for(key);
-        let online = self.marked_members(room);
+        let mut online = self.marked_members(room);
+        if self.queues.writes_for_each_reader(key) {
+            online = online.iter().map(|n| self.away_marked(n)).collect();
+        }
         let names: Vec<&str> = online.iter().map(String::as_str).collect();
         let reply = Event::RoomUsers {
             room: &shown,

@@ -34,12 +34,15 @@ impl<T: Write> Hub<T> {
                 key,
                 memchr::memchr_iter(b' ', line.as_bytes()).count() as u64,
             );
-            let names: Vec<&str> = line
+            // IRC's WHO tells who is away (`G`): marked `~` for it.
+            let names: Vec<String> = line
                 .trim_end()
                 .split(' ')
                 .skip(1)
                 .filter(|n| !n.is_empty())
+                .map(|n| self.away_marked(n))
                 .collect();
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
             let event = Event::Users(&names);
             self.queues
                 .push(key, Outgoing::Event(&event), Limit::Within);
@@ -47,5 +50,22 @@ impl<T: Write> Hub<T> {
         }
         self.queues
             .push(key, Outgoing::Shared(&reply), Limit::Within);
+    }
+}
+
+impl<T: Write> Hub<T> {
+    /// `name` (perhaps marked `@`), marked `~` if it is away here: for a
+    /// reader whose answer is written for it alone (IRC's `G`).
+    pub(in crate::server) fn away_marked(&self, name: &str) -> String {
+        let bare = name.trim_start_matches('@');
+        let away = self
+            .online
+            .get(bare)
+            .and_then(|&k| self.queues.sessions.get(k))
+            .is_some_and(|s| s.user.away.is_some());
+        match away {
+            true => format!("~{name}"),
+            false => name.to_owned(),
+        }
     }
 }

@@ -65,7 +65,7 @@ fn reply(event: &Event<'_>, viewer: &Viewer<'_>, voice: &Voice, out: &mut Vec<u8
                 let matched: Vec<&str> = names
                     .iter()
                     .copied()
-                    .filter(|n| super::whois::matches(mask, n))
+                    .filter(|n| super::whois::matches(mask, n.trim_start_matches('~')))
                     .collect();
                 who(out, voice, me, mask, &matched)
             }
@@ -265,6 +265,9 @@ pub(super) fn names(out: &mut Vec<u8>, voice: &Voice, me: &str, names: &[&str]) 
 
 fn names_of(out: &mut Vec<u8>, voice: &Voice, me: &str, channel: &str, names: &[&str]) {
     let server = &*voice.server;
+    // NAMES does not tell who is away.
+    let names: Vec<&str> = names.iter().map(|n| n.trim_start_matches('~')).collect();
+    let names = &names[..];
     numeric_lines(out, server, "353", me, &["=", channel], names);
     numeric(out, server, "366", me, &[channel], "End of /NAMES list");
 }
@@ -331,17 +334,21 @@ fn who(out: &mut Vec<u8>, voice: &Voice, me: &str, channel: &str, names: &[&str]
         "*"
     };
     for name in names {
-        // An operator is `@name` among a room's names.
-        let (name, flags) = match name.strip_prefix('@') {
-            Some(op) => (op, "H@"),
+        // `~name` is away, `@name` an operator.
+        let (name, here) = match name.strip_prefix('~') {
+            Some(away) => (away, "G"),
             None => (*name, "H"),
+        };
+        let (name, flags) = match name.strip_prefix('@') {
+            Some(op) => (op, format!("{here}@")),
+            None => (name, here.to_owned()),
         };
         numeric(
             out,
             server,
             "352",
             me,
-            &[in_channel, name, "evchat", server, name, flags],
+            &[in_channel, name, "evchat", server, name, &flags],
             &format!("0 {name}"),
         );
     }

@@ -18,9 +18,13 @@ pub(super) fn answer(
     let wanted = asked_about.split(' ').filter(|n| !n.is_empty());
     // Names online by their lower case, as they are written: each nick
     // asked about is one lookup, however many are online.
-    let by_fold: std::collections::HashMap<String, &str> = online
+    // A name marked `~` is away (USERHOST's `-`).
+    let by_fold: std::collections::HashMap<String, (&str, bool)> = online
         .iter()
-        .map(|n| (n.to_ascii_lowercase(), *n))
+        .map(|n| {
+            let bare = n.trim_start_matches('~');
+            (bare.to_ascii_lowercase(), (bare, bare.len() != n.len()))
+        })
         .collect();
     let found = |nick: &str| by_fold.get(&nick.to_ascii_lowercase()).copied();
     match viewer.asked {
@@ -31,6 +35,7 @@ pub(super) fn answer(
             let on: Vec<&str> = wanted
                 .take(512)
                 .filter_map(found)
+                .map(|(n, _)| n)
                 .filter(|n| seen.insert(*n))
                 .collect();
             numeric(out, server, "303", me, &[], &on.join(" "));
@@ -40,7 +45,10 @@ pub(super) fn answer(
             let on: Vec<String> = wanted
                 .take(5)
                 .filter_map(found)
-                .map(|n| format!("{n}=+{n}@evchat"))
+                .map(|(n, away)| match away {
+                    true => format!("{n}=-{n}@evchat"),
+                    false => format!("{n}=+{n}@evchat"),
+                })
                 .collect();
             numeric(out, server, "302", me, &[], &on.join(" "));
         }
