@@ -110,5 +110,17 @@ fn a_topic_set_in_the_page_is_shown_and_a_kick_is_seen() {
         "#rust out of the list",
         "!document.querySelector('#chat-list button[data-key=\"#rust\"]')",
     );
+
+    // A new name: the page is told, others see alice leave and Alicia come.
+    say(&mut tab, "/nick Alicia");
+    assert!(until(&mut bob, "LEFT alice ").ends_with(" renamed to Alicia"));
+    bob.expect("JOINED Alicia ");
+    row(&mut tab, "you are Alicia now");
+    bob.send("MSG Alicia psst");
+    tab.wait(
+        "a private message to the new name",
+        "[...document.querySelectorAll('#messages .row .text')].some((t) => t.textContent === 'psst')
+         || [...document.querySelectorAll('#chat-list button')].some((b) => b.textContent.includes('bob'))",
+    );
     no_problems(&tab);
 }

@@ -187,6 +187,7 @@
     switch (verb) {
       case 'OK':
         if (rest.startsWith('LOGIN ')) loggedInAs(rest.slice(6));
+        if (rest.startsWith('NICK ')) renamedTo(rest.slice(5));
         break;
       case 'SAY': {
         const [from, time, text] = fields(rest, 3);
@@ -270,6 +271,14 @@
       }
       default: // BYE: nothing to show
     }
+  }
+
+  // `OK NICK <name>`: the same session, called otherwise from now on (a
+  // reconnection logs in as it).
+  function renamedTo(name) {
+    me = name;
+    note('you are ' + name + ' now');
+    setState('online', 'online as ' + visible(name, false), 'online');
   }
 
   function loggedInAs(name) {
@@ -462,6 +471,10 @@
       case 'whois':
         if (!NAME.test(rest)) return 'whois whom? /whois bob';
         send('WHOIS ' + rest);
+        return null;
+      case 'nick':
+        if (!NAME.test(rest)) return 'which name? /nick alice2';
+        send('NICK ' + rest);
         return null;
       default: // stats
         asked[what] = true;

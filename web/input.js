@@ -52,6 +52,7 @@ const evchatInput = (() => {
     ['/list', 'every room, with its number of members'],
     ['/whois bob', 'is bob online, away or offline, and in which rooms'],
     ['/away [text]', 'mark yourself away (/away alone: back)'],
+    ['/nick name', 'take another name, your rooms with you (servers without accounts)'],
     ['/who [#rust]', 'who is online (in a room: @ marks its operators)'],
     ['/topic [#r] text', 'set the topic of this room (or of #r)'],
     ['/topic [#r]', 'show the topic (/topic -delete clears it)'],
@@ -140,7 +141,7 @@ const evchatInput = (() => {
     }
   }
 
-  const COMMANDS = { whois: 'whois', away: 'away', stats: 'stats', help: 'help', '?': 'help', quit: 'quit', exit: 'quit' };
+  const COMMANDS = { whois: 'whois', away: 'away', nick: 'nick', stats: 'stats', help: 'help', '?': 'help', quit: 'quit', exit: 'quit' };
 
   function interpret(line) {
     if (line.startsWith('//')) return message(line.slice(1));
