@@ -90,6 +90,22 @@ const evchatOps = (() => {
           else unOp(key, name);
           return false;
         }
+        case 'LEFT': {
+          // A rename (`LEFT <old> <time> renamed to <new>`): an operator
+          // stays one under the new name.
+          const [name, , text] = fields(rest, 3);
+          const renamed = /^renamed to ([A-Za-z0-9_-]{1,32})$/.exec(text || '');
+          if (!renamed) return false;
+          let moved = false;
+          for (const ops of operators.values()) {
+            if (ops.delete(lower(name))) {
+              ops.add(lower(renamed[1]));
+              moved = true;
+            }
+          }
+          if (moved) redraw();
+          return false;
+        }
         case 'USERS': {
           if (!rest.startsWith('#')) return false;
           const [room, ...names] = rest.split(' ');

@@ -31,7 +31,9 @@ impl<T: Write> Hub<T> {
         let Some(invited) = self.known_as(name) else {
             return self.reply_err(key, ErrorCode::NoSuchUser, &format!("no such user: {name}"));
         };
-        if !settings.is_op(me) {
+        // Not kept (a member's), or kept already (an operator's again):
+        // told again all the same.
+        if !settings.is_op(me) || settings.is_invited(&invited) {
             // A key or a limit is the operators' to waive: told, not kept
             // (on this node: the invited elsewhere in a cluster is not told).
             let time = self.clock.stamp();

@@ -1,7 +1,8 @@
 //! `NICK <name>`: a logged-in user takes another name, on a server without
 //! accounts (with accounts, a name is an account: log in as it). The
-//! name's rooms, with its place and operator status in each, move to the
-//! new name; mail held for the old name stays with it. Everyone else is
+//! name's rooms, with its place and operator status in each, and its
+//! invitations move to the new name; mail held for the old name stays
+//! with it (the old name is free: what is sent to it is held for it). Everyone else is
 //! told `LEFT <old> <time> renamed to <new>` then `JOINED <new> <time>`
 //! (IRC readers see one `NICK`); the renamer is answered `OK NICK <new>`.
 //!
@@ -23,7 +24,9 @@ impl<T: Write> Hub<T> {
             return self.reply_err(key, why.0, &why.1);
         }
         let new: Rc<str> = Rc::from(new);
-        self.charge(key, 1 + self.rooms.rooms_of(me).len() as u64);
+        // Its rooms moved, and every room's invitations looked at.
+        let units = 1 + self.rooms.rooms_of(me).len() + self.rooms.len() / 64;
+        self.charge(key, units as u64);
         self.online.remove(me);
         self.online.insert(Rc::clone(&new), key);
         self.users_reply = None;
@@ -33,16 +36,14 @@ impl<T: Write> Hub<T> {
         }
         self.seen(me, false);
         let new = self.seen(&new, true);
-        for (room, settings_changed) in self.rooms.rename(me, &new) {
-            self.journal.append(&Record::RoomParted {
-                name: me,
-                room: &room,
-            });
-            self.room_journal_join(key, &new, &room);
-            if settings_changed {
-                if let Some(settings) = self.rooms.settings(&room).cloned() {
-                    self.journal_settings(Some(key), &room, &settings);
-                }
+        let (rooms, changed) = self.rooms.rename(me, &new);
+        for room in &rooms {
+            self.journal.append(&Record::RoomParted { name: me, room });
+            self.room_journal_join(key, &new, room);
+        }
+        for room in &changed {
+            if let Some(settings) = self.rooms.settings(room).cloned() {
+                self.journal_settings(Some(key), room, &settings);
             }
         }
         let read = self.rooms.read_up_to(&new);

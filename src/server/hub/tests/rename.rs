@@ -60,3 +60,23 @@ fn a_name_online_in_a_room_or_holding_mail_is_not_taken() {
     assert!(got[4].starts_with("ERR 400 "), "{got:?}");
     let _ = bob;
 }
+
+#[test]
+fn invitations_follow_a_rename_and_a_quit_cannot_pass_for_one() {
+    let mut h = Harness::new();
+    let amy = h.login("amy");
+    let bob = h.login("bob");
+    h.send(amy, "JOIN #r\nMODE #r +i\nINVITE bob #r\nINVITE bob #r\n");
+    h.flush();
+    // Invited again: told again, though nothing new is kept.
+    let told = h.lines(bob);
+    assert_eq!(told, ["INVITE amy bob #r T", "INVITE amy bob #r T"]);
+    h.lines(amy);
+    h.send(bob, "NICK Rob\nJOIN #r\n");
+    h.flush();
+    assert_eq!(h.lines(bob), ["OK NICK Rob", "JOIN Rob #r T"]);
+    h.lines(amy);
+    h.send(bob, "QUIT renamed to amy\n");
+    h.flush();
+    assert_eq!(h.lines(amy), ["LEFT Rob T quit: renamed to amy"]);
+}
