@@ -337,7 +337,7 @@ fn print_note(note: Note, done: &mpsc::Sender<()>, failed: &AtomicBool) {
         }
         // A script is told the server went away (above), not kept waiting;
         // a rename is shown as its event.
-        Note::Reconnected(_) | Note::Renamed(_) => {}
+        Note::Reconnected(_) | Note::Renamed(_) | Note::OutOf(_) => {}
     }
 }
 

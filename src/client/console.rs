@@ -236,6 +236,16 @@ impl Session {
                         self.me = name;
                         self.set_prompt();
                     }
+                    Ok(Note::OutOf(room)) => {
+                        let here = self
+                            .to
+                            .first()
+                            .is_some_and(|t| t.eq_ignore_ascii_case(&room));
+                        if here && self.to.len() == 1 {
+                            self.to.clear();
+                            self.set_prompt();
+                        }
+                    }
                     Err(TryRecvError::Empty) => break,
                     Err(TryRecvError::Disconnected) => {
                         let why = "the reader stopped".to_owned();

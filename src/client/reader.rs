@@ -27,6 +27,9 @@ pub enum Note {
     Reconnected(Client),
     /// The server renamed us (`NICK`): the name to log in again as.
     Renamed(String),
+    /// We are not in this room (kicked, parted, or a join refused): plain
+    /// lines no longer go there.
+    OutOf(String),
 }
 
 /// Starts the reader thread (just logged in); `deliver` gets every note,
@@ -65,6 +68,9 @@ pub fn spawn_reader(
                 me.clone_from(name);
                 deliver(Note::Renamed(name.clone()));
             }
+            if let Some(room) = out_of(&event, &me) {
+                deliver(Note::OutOf(room));
+            }
             let refused = matches!(event, Event::Error { .. });
             let shown = match topics.see(&event, &me) {
                 true => render_told_topic(&event),
@@ -79,6 +85,21 @@ pub fn spawn_reader(
     });
 }
 
+/// The room `event` says we are not in: our PART, our KICK, or a refused
+/// JOIN (`ERR ...: not joined <room>`).
+fn out_of(event: &Event, me: &str) -> Option<String> {
+    let mine = |n: &str| n.eq_ignore_ascii_case(me);
+    match event {
+        Event::Part { name, room, .. } | Event::Kick { name, room, .. } if mine(name) => {
+            Some(room.clone())
+        }
+        Event::Error { text, .. } => text
+            .rsplit_once(": not joined ")
+            .map(|(_, room)| room.to_owned()),
+        _ => None,
+    }
+}
+
 /// One line saying why the connection ended (the error may quote what
 /// the server sent, so it is made visible).
 fn why_lost(e: &Error) -> String {
@@ -91,4 +112,23 @@ fn why_lost(e: &Error) -> String {
 /// The goodbye printed when the server goes away.
 pub fn goodbye(why: &str) -> String {
     format!("evchat-client: connection to server lost: {why}")
+}
+
+#[cfg(test)]
+mod out_of_tests {
+    use super::*;
+
+    #[test]
+    fn our_part_kick_or_a_refused_join_take_us_out_of_a_room() {
+        let parse = |l: &str| Event::parse(l).unwrap();
+        let t = "2026-12-07T10:00:00.000Z";
+        let kick = parse(&format!("KICK #r Amy bob {t} bye"));
+        assert_eq!(out_of(&kick, "amy"), Some("#r".into()));
+        assert_eq!(out_of(&kick, "bob"), None);
+        let part = parse(&format!("PART amy #x {t}"));
+        assert_eq!(out_of(&part, "amy"), Some("#x".into()));
+        let refused = parse("ERR 403 the room is invite only (+i): not joined #p");
+        assert_eq!(out_of(&refused, "amy"), Some("#p".into()));
+        assert_eq!(out_of(&parse("ERR 403 not in #r"), "amy"), None);
+    }
 }
