@@ -25,6 +25,9 @@ fn a_nick_change_moves_channels_and_operator_status_and_survives_a_restart() {
     bob.expect("JOIN bob #r ");
     alice.sync();
     carol.sync();
+    alice.send("PRIVMSG #r :before the rename");
+    bob.expect("MSG alice #r ");
+    carol.until(|l| l.ends_with(":before the rename"));
     alice.send("NICK bob");
     assert_eq!(
         alice.recv(),
@@ -51,5 +54,22 @@ fn a_nick_change_moves_channels_and_operator_status_and_survives_a_restart() {
     assert!(got.contains(&"USERS #r @Alicia".to_owned()), "{got:?}");
     back.send("MODE #r +m");
     assert!(back.expect("MODE #r Alicia ").ends_with(" +m"));
+    // The room's history is whole, and Alicia still its longest member:
+    // a newcomer gets it, and Alicia's leaving makes carol operator.
+    let mut dan = server.login("dan");
+    dan.send("JOIN #r");
+    let got = dan.sync();
+    assert!(
+        got.iter()
+            .any(|l| l.starts_with("MSG alice #r ") && l.ends_with(" before the rename")),
+        "{got:?}"
+    );
+    back.send("PART #r");
+    let got = dan.sync();
+    assert!(
+        got.iter()
+            .any(|l| l.starts_with("MODE #r * ") && l.ends_with(" +o carol")),
+        "{got:?}"
+    );
     drop(dir);
 }

@@ -37,6 +37,13 @@ pub enum Event<'a> {
     },
     /// `JOINED <name> <time>`.
     Joined { name: &'a str, time: &'a str },
+    /// `LEFT <old> <time> renamed to <new>` and `JOINED <new> <time>`, one
+    /// frame of two lines: `old` took the name `new`.
+    NameChanged {
+        old: &'a str,
+        new: &'a str,
+        time: &'a str,
+    },
     /// `LEFT <name> <time> [<text>]`.
     Left {
         name: &'a str,
@@ -149,6 +156,10 @@ impl Event<'_> {
                 text,
             } => encode_fields(out, &["MSG", from, to, time, text]),
             Event::Joined { name, time } => encode_fields(out, &["JOINED", name, time]),
+            Event::NameChanged { old, new, time } => {
+                encode_fields(out, &["LEFT", old, time, "renamed to", new]);
+                encode_fields(out, &["JOINED", new, time]);
+            }
             Event::Left { name, time, text } => match text {
                 Some(text) => encode_fields(out, &["LEFT", name, time, text]),
                 None => encode_fields(out, &["LEFT", name, time]),

@@ -24,9 +24,8 @@ impl<T: Write> Hub<T> {
             return self.reply_err(key, why.0, &why.1);
         }
         let new: Rc<str> = Rc::from(new);
-        // Its rooms moved, and every room's invitations looked at.
-        let units = 1 + self.rooms.rooms_of(me).len() + self.rooms.len() / 64;
-        self.charge(key, units as u64);
+        // Told to everyone online, twice (LEFT and JOINED).
+        self.charge(key, 1 + 2 * self.online.len() as u64);
         self.online.remove(me);
         self.online.insert(Rc::clone(&new), key);
         self.users_reply = None;
@@ -36,37 +35,29 @@ impl<T: Write> Hub<T> {
         }
         self.seen(me, false);
         let new = self.seen(&new, true);
+        // One record: replayed in place, a room keeps its history and the
+        // name its place in each.
         let (rooms, changed) = self.rooms.rename(me, &new);
-        for room in &rooms {
-            self.journal.append(&Record::RoomParted { name: me, room });
-            self.room_journal_join(key, &new, room);
-        }
-        for room in &changed {
-            if let Some(settings) = self.rooms.settings(room).cloned() {
-                self.journal_settings(Some(key), room, &settings);
-            }
-        }
-        let read = self.rooms.read_up_to(&new);
-        if read > 0 {
-            self.journal.append(&Record::ReadUpTo {
-                name: &new,
-                seq: read,
-            });
-        }
+        let seq = self.journal.append(&Record::Renamed { old: me, new: &new });
+        self.gate(key, seq);
+        // What it cost: each room moved, each room's settings written anew
+        // (a unit per 8 bytes, as a MODE), and every room looked at.
+        let settings: usize = changed
+            .iter()
+            .filter_map(|room| self.rooms.settings(room))
+            .map(|s| s.encode().len() / 8)
+            .sum();
+        self.charge(key, (rooms.len() + settings + self.rooms.len() / 64) as u64);
         info!("{me} is {new} now");
         let time = self.clock.stamp();
-        let why = format!("renamed to {new}");
-        let left = Event::Left {
-            name: me,
-            time: time.as_str(),
-            text: Some(&why),
-        };
-        self.broadcast(Some(key), &left);
-        let joined = Event::Joined {
-            name: &new,
+        // LEFT and JOINED as one frame: an IRC reader's encoding sees them
+        // together and writes one NICK.
+        let renamed = Event::NameChanged {
+            old: me,
+            new: &new,
             time: time.as_str(),
         };
-        self.broadcast(Some(key), &joined);
+        self.broadcast(Some(key), &renamed);
         self.seal_for(key);
         self.reply(key, &Event::Renamed { name: &new });
     }
@@ -83,6 +74,10 @@ impl<T: Write> Hub<T> {
         }
         if same_name(me, new) {
             return Some((ErrorCode::NameTaken, format!("{new} is your name")));
+        }
+        if let Some(room) = self.rooms.banned_in(me) {
+            let why = format!("you are banned in {room} (+b): no new name while banned");
+            return Some((ErrorCode::Forbidden, why));
         }
         if self.online.contains_key(new) {
             return Some((ErrorCode::NameTaken, format!("{new} is already online")));

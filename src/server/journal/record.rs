@@ -23,7 +23,9 @@
 //! - `T room count: u32 LE` — `room` forgot its oldest `count` messages
 //!   (past `--history` or `--history-bytes`);
 //! - `O room value` — `room`'s settings (operators, topic, modes) are
-//!   `value` now (see the rooms' `settings` module).
+//!   `value` now (see the rooms' `settings` module);
+//! - `N old new` — `old` is called `new` now: its rooms (with its place in
+//!   each), operator status, invitations and read mark are `new`'s.
 //!
 //! Journals of the first format also hold `U name` (a known name, time
 //! unknown) and `H name frame` (a message held for one name, stored once per
@@ -84,6 +86,10 @@ pub enum Record<'a> {
     RoomSettings {
         room: &'a str,
         value: &'a str,
+    },
+    Renamed {
+        old: &'a str,
+        new: &'a str,
     },
     /// First format: a known name.
     LegacyUser(&'a str),
@@ -161,6 +167,11 @@ pub fn encode(out: &mut Vec<u8>, record: &Record<'_>) {
             put_name(out, room);
             out.extend_from_slice(value.as_bytes());
         }
+        Record::Renamed { old, new } => {
+            out.push(b'N');
+            put_name(out, old);
+            put_name(out, new);
+        }
         Record::LegacyUser(name) => {
             out.push(b'U');
             out.extend_from_slice(name.as_bytes());
@@ -216,6 +227,7 @@ pub fn size_of(record: &Record<'_>) -> u64 {
         Record::ReadUpTo { name, .. } => 1 + 1 + name.len() + 8,
         Record::HistoryTrimmed { room, .. } => 1 + 1 + room.len() + 4,
         Record::RoomSettings { room, value } => 1 + 1 + room.len() + value.len(),
+        Record::Renamed { old, new } => 1 + 1 + old.len() + 1 + new.len(),
         Record::LegacyUser(name) => 1 + name.len(),
         Record::LegacyHeld { name, frame } => 1 + 1 + name.len() + frame.len(),
     };
@@ -306,6 +318,11 @@ pub fn decode(bytes: &[u8]) -> Result<(Record<'_>, usize), DecodeError> {
             let count = r.u32()?;
             r.end()?;
             Record::HistoryTrimmed { room, count }
+        }
+        b'N' => {
+            let (old, new) = (r.name()?, r.name()?);
+            r.end()?;
+            Record::Renamed { old, new }
         }
         b'O' => {
             let room = r.name()?;

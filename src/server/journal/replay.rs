@@ -107,6 +107,7 @@ impl Replay {
             }
             Record::LegacyHeld { name, frame } => self.legacy_held(name, frame),
             Record::RoomJoined { name, .. } => self.know(name),
+            Record::Renamed { new, .. } => self.know(new),
             Record::RoomParted { .. }
             | Record::Said { .. }
             | Record::ReadUpTo { .. }

@@ -125,6 +125,7 @@ impl RoomsReplay {
                 let gone: Vec<u64> = r.history.drain(..count).collect();
                 self.unref(gone);
             }
+            Record::Renamed { old, new } => self.rename(old, new),
             Record::RoomSettings { room, value } => {
                 if let Some(r) = self.rooms.get_mut(&room.to_ascii_lowercase()) {
                     r.settings = Some(value.to_owned());
@@ -161,6 +162,27 @@ impl RoomsReplay {
             let gone: Vec<u64> = r.history.drain(..).collect();
             self.rooms.remove(&folded);
             self.unref(gone);
+        }
+    }
+
+    /// `old` is `new` now, in place: its memberships keep their order,
+    /// its operator and invitation lines in every room's settings and its
+    /// read mark move.
+    fn rename(&mut self, old: &str, new: &str) {
+        // Names are written as the hub shows them: looked up as they are.
+        for r in self.rooms.values_mut() {
+            if let Some(seniority) = r.members.remove(old) {
+                r.members.insert(new.to_owned(), seniority);
+            }
+            if let Some(value) = r.settings.as_mut().filter(|v| v.contains(old)) {
+                *value = renamed_in(value, old, new);
+            }
+        }
+        if let Some(count) = self.memberships.remove(old) {
+            self.memberships.insert(new.to_owned(), count);
+        }
+        if let Some(seq) = self.read.remove(old) {
+            self.read.insert(new.to_owned(), seq);
         }
     }
 
@@ -220,6 +242,19 @@ impl RoomsReplay {
             settings,
         }
     }
+}
+
+/// A settings value with `old`'s operator and invitation lines `new`'s.
+fn renamed_in(value: &str, old: &str, new: &str) -> String {
+    value
+        .lines()
+        .map(|line| match line.split_once(' ') {
+            Some((kind @ ("o" | "i"), name)) if name.eq_ignore_ascii_case(old) => {
+                format!("{kind} {new}\n")
+            }
+            _ => format!("{line}\n"),
+        })
+        .collect()
 }
 
 /// A settings value without `name` among its operators and invited.

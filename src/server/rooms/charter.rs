@@ -94,6 +94,19 @@ impl Rooms {
         live
     }
 
+    /// A room of `name`'s where a ban silences it (an operator is never).
+    pub fn banned_in(&self, name: &str) -> Option<Rc<str>> {
+        self.memberships
+            .get(name)
+            .into_iter()
+            .flatten()
+            .find_map(|f| {
+                let r = self.rooms.get(f)?;
+                let silenced = r.banned.contains(name) && !r.settings.is_op(name);
+                silenced.then(|| Rc::clone(&r.name))
+            })
+    }
+
     /// `room`'s members (online or not).
     pub fn member_count(&self, room: &str) -> usize {
         self.room(room).map_or(0, |r| r.members.len())

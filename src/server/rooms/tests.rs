@@ -343,3 +343,74 @@ fn attack_seniority_survives_a_restart() {
         "bob joined before amy, so is the longest-standing member"
     );
 }
+
+/// Attack finding (NICK): a rename journaled as `RoomParted <old>` then
+/// `RoomJoined <new>` lost, replayed, a sole member's room and its history,
+/// and a member's seniority. It is one record, `N old new`, replayed in
+/// place.
+#[test]
+fn attack_a_renamed_sole_member_keeps_the_rooms_history_after_a_restart() {
+    use crate::server::journal::record::Record;
+    use crate::server::journal::replay_rooms::RoomsReplay;
+    let said = frame("MSG alice #solo T m1");
+    let records = [
+        Record::RoomJoined {
+            name: "alice",
+            room: "#solo",
+        },
+        Record::Said {
+            seq: 1,
+            rooms: vec!["#solo"],
+            frame: &said,
+        },
+        // NICK zed
+        Record::Renamed {
+            old: "alice",
+            new: "zed",
+        },
+    ];
+    let mut replay = RoomsReplay::default();
+    for r in &records {
+        replay.apply(r);
+    }
+    let image = replay.finish();
+    assert_eq!(image.said.len(), 1, "#solo's history is gone: {image:?}");
+}
+
+#[test]
+fn attack_a_renamed_member_keeps_its_seniority_after_a_restart() {
+    use crate::server::journal::record::Record;
+    use crate::server::journal::replay_rooms::RoomsReplay;
+    let records = [
+        Record::RoomJoined {
+            name: "alice",
+            room: "#s",
+        },
+        Record::RoomJoined {
+            name: "kate",
+            room: "#s",
+        },
+        Record::RoomJoined {
+            name: "bob",
+            room: "#s",
+        },
+        // alice: NICK zed
+        Record::Renamed {
+            old: "alice",
+            new: "zed",
+        },
+    ];
+    let mut replay = RoomsReplay::default();
+    for r in &records {
+        replay.apply(r);
+    }
+    let image = replay.finish();
+    assert_eq!(
+        image.rooms,
+        [(
+            "#s".to_owned(),
+            vec!["zed".to_owned(), "kate".to_owned(), "bob".to_owned()]
+        )],
+        "live, zed keeps alice's place (the longest-standing member)"
+    );
+}

@@ -80,3 +80,22 @@ fn invitations_follow_a_rename_and_a_quit_cannot_pass_for_one() {
     h.flush();
     assert_eq!(h.lines(amy), ["LEFT Rob T quit: renamed to amy"]);
 }
+
+#[test]
+fn a_name_a_ban_silences_is_not_changed() {
+    let mut h = Harness::new();
+    let amy = h.login("amy");
+    let bob = h.login("bob");
+    h.send(amy, "JOIN #r\n");
+    h.send(bob, "JOIN #r\n");
+    h.flush();
+    h.send(amy, "MODE #r +b bob\n");
+    h.flush();
+    h.lines(bob);
+    h.send(bob, "NICK nice\n");
+    h.flush();
+    assert_eq!(
+        h.lines(bob),
+        ["ERR 403 you are banned in #r (+b): no new name while banned"]
+    );
+}
