@@ -37,18 +37,8 @@ impl<T: Write> Hub<T> {
             // A key or a limit is the operators' to waive: told, not kept
             // (on this node: the invited elsewhere in a cluster is not told).
             let time = self.clock.stamp();
-            let event = crate::protocol::Event::Invite {
-                by: me,
-                name: &invited,
-                room: &shown,
-                time: time.as_str(),
-            };
-            let told: Vec<usize> = [&*invited, me]
-                .iter()
-                .filter_map(|n| self.online.get(n).copied())
-                .collect();
             self.charge(key, 1);
-            return self.tell_keys(&told, &event);
+            return self.tell_invite(me, &invited, &shown, time.as_str());
         }
         let mut new = settings.clone();
         new.invited.retain(|i| !i.eq_ignore_ascii_case(name));

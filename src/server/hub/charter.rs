@@ -65,18 +65,30 @@ impl<T: Write> Hub<T> {
             self.tell_keys(&members, &event);
         }
         for invited in old.new_invites(&new) {
-            let event = Event::Invite {
-                by: &new.by,
-                name: invited,
-                room: &shown,
-                time,
-            };
-            let told: Vec<usize> = [&**invited, &new.by]
-                .iter()
-                .filter_map(|n| self.online.get(n).copied())
-                .collect();
-            self.tell_keys(&told, &event);
+            self.tell_invite(&new.by, invited, &shown, time);
         }
+    }
+
+    /// Tells `invited` (if online here) and its inviter `by` of an
+    /// invitation into `room`.
+    pub(in crate::server) fn tell_invite(
+        &mut self,
+        by: &str,
+        invited: &str,
+        room: &str,
+        time: &str,
+    ) {
+        let event = Event::Invite {
+            by,
+            name: invited,
+            room,
+            time,
+        };
+        let told: Vec<usize> = [invited, by]
+            .iter()
+            .filter_map(|n| self.online.get(n).copied())
+            .collect();
+        self.tell_keys(&told, &event);
     }
 
     /// Journals `room`'s settings, on a single server (in a cluster, the

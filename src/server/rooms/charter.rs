@@ -58,13 +58,20 @@ impl Rooms {
                 }
                 ops
             });
-        if settings.ops.is_empty() {
-            if let Some((eldest, _)) = r.members.iter().min_by_key(|(_, &n)| n) {
-                settings.ops.push(Rc::clone(eldest));
-                (settings.by, settings.time) = ("*".into(), String::new());
-            }
-        }
+        Self::keep_an_operator(r, &mut settings);
         self.live = Self::put_settings(r, settings, self.live);
+    }
+
+    /// A room with members and no operator gets one: its longest-standing
+    /// member, the server's doing now (the hub stamps the time).
+    pub(super) fn keep_an_operator(r: &Room, settings: &mut Settings) {
+        if !settings.ops.is_empty() {
+            return;
+        }
+        if let Some((eldest, _)) = r.members.iter().min_by_key(|(_, &n)| n) {
+            settings.ops.push(Rc::clone(eldest));
+            (settings.by, settings.time) = ("*".into(), String::new());
+        }
     }
 
     /// Sets `r`'s settings, returning `live` moved by what their record

@@ -132,13 +132,7 @@ impl Rooms {
         // operator is left.
         let mut settings = r.settings.clone();
         settings.ops.retain(|o| !o.eq_ignore_ascii_case(name));
-        if settings.ops.is_empty() {
-            if let Some((eldest, _)) = r.members.iter().min_by_key(|(_, &n)| n) {
-                settings.ops.push(Rc::clone(eldest));
-                // The server's doing, now (the hub stamps it).
-                (settings.by, settings.time) = ("*".into(), String::new());
-            }
-        }
+        Self::keep_an_operator(r, &mut settings);
         if settings != r.settings {
             self.live = Self::put_settings(r, settings, self.live);
         }
