@@ -299,7 +299,8 @@ pub fn render_as(event: &Event, me: &str, missed: bool) -> Option<String> {
         }
         Event::Authed { name: who } => format!("* the password for {} is right", name(who)),
         Event::Renamed { name: who } => format!("* you are {} now", name(who)),
-        Event::Ping { .. } | Event::Pong { .. } | Event::Bye => return None,
+        // A newer server's frame: nothing this client can say about it.
+        Event::Ping { .. } | Event::Pong { .. } | Event::Bye | Event::Other { .. } => return None,
     })
 }
 

@@ -73,6 +73,10 @@ pub enum ServerFrame {
     Renamed {
         name: String,
     },
+    /// A frame this library does not know (a newer server's), as sent.
+    Other {
+        line: String,
+    },
     /// A broadcast.
     Say {
         from: String,
@@ -435,10 +439,24 @@ impl ServerFrame {
                 let text = text(fields.rest().unwrap_or(""))?;
                 ServerFrame::Error { code, text }
             }
+            // A frame of a newer server: a verb as the protocol writes
+            // them, kept for programs that know it, not an error that would
+            // end the connection.
+            other if is_verb(other) => ServerFrame::Other {
+                line: line.chars().take(MAX_OTHER).collect(),
+            },
             _ => return Err(bad()),
         };
         Ok(frame)
     }
+}
+
+/// The most of an unknown frame kept.
+const MAX_OTHER: usize = 1 << 16;
+
+/// An upper-case word of 2 to 16 letters: how every verb is written.
+fn is_verb(word: &str) -> bool {
+    (2..=16).contains(&word.len()) && word.bytes().all(|b| b.is_ascii_uppercase())
 }
 
 /// Space-separated fields, with the remainder available as one field.
@@ -694,7 +712,15 @@ mod tests {
             assert_eq!(ServerFrame::parse(line), Ok(frame), "{line}");
         }
         assert!(ServerFrame::parse("SAY al notatime hi").is_err());
-        assert!(ServerFrame::parse("NOPE").is_err());
+        // A newer server's frame is kept, not an error.
+        assert_eq!(
+            ServerFrame::parse("NOPE a b"),
+            Ok(ServerFrame::Other {
+                line: "NOPE a b".into()
+            })
+        );
+        assert!(ServerFrame::parse("nope").is_err());
+        assert!(ServerFrame::parse("N0PE").is_err());
     }
 
     #[test]
