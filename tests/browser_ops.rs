@@ -6,7 +6,7 @@
 
 mod common;
 use common::page::*;
-use common::{Line, TestServer};
+use common::TestServer;
 
 /// The topic shown above the messages ('' when hidden).
 fn topic_is(tab: &mut common::browser::Tab, text: &str) {
@@ -30,16 +30,6 @@ fn listed_as(tab: &mut common::browser::Tab, name: &str, label: &str) {
             js(label)
         ),
     );
-}
-
-/// Reads `line` up to a frame starting with `prefix`.
-fn until(line: &mut Line, prefix: &str) -> String {
-    loop {
-        let frame = line.recv();
-        if frame.starts_with(prefix) {
-            return frame;
-        }
-    }
 }
 
 #[test]
@@ -76,14 +66,14 @@ fn a_topic_set_in_the_page_is_shown_and_a_kick_is_seen() {
     bob.send("JOIN #ops");
     bob.sync();
     say(&mut tab, "/topic ops \\ things");
-    let told = until(&mut bob, "TOPIC #ops ");
+    let told = bob.until("TOPIC #ops ");
     assert!(told.starts_with("TOPIC #ops alice "), "{told}");
     assert!(told.ends_with(" ops \\\\ things"), "{told}");
     topic_is(&mut tab, "ops \\ things");
     row(&mut tab, "alice set the topic of #ops: ops \\ things");
 
     say(&mut tab, "/mode +o bob");
-    until(&mut bob, "MODE #ops alice ");
+    bob.until("MODE #ops alice ");
     row(&mut tab, "alice sets mode +o bob on #ops");
     listed_as(&mut tab, "bob", "@bob");
 
@@ -93,14 +83,14 @@ fn a_topic_set_in_the_page_is_shown_and_a_kick_is_seen() {
     topic_is(&mut tab, "by bob\u{241b}[2J");
 
     say(&mut tab, "/kick bob enough");
-    let kick = until(&mut bob, "KICK #ops ");
+    let kick = bob.until("KICK #ops ");
     assert!(kick.starts_with("KICK #ops bob alice "), "{kick}");
     assert!(kick.ends_with(" enough"), "{kick}");
     row(&mut tab, "alice kicked bob from #ops (enough)");
     listed_as(&mut tab, "bob", "bob");
 
     say(&mut tab, "/invite bob");
-    until(&mut bob, "INVITE alice bob #ops ");
+    bob.until("INVITE alice bob #ops ");
     row(&mut tab, "you invited bob to #ops");
 
     // Kicked in turn: the room goes, and the page says who and why.
@@ -113,7 +103,7 @@ fn a_topic_set_in_the_page_is_shown_and_a_kick_is_seen() {
 
     // A new name: the page is told, others see alice leave and Alicia come.
     say(&mut tab, "/nick Alicia");
-    assert!(until(&mut bob, "LEFT alice ").ends_with(" renamed to Alicia"));
+    assert!(bob.until("LEFT alice ").ends_with(" renamed to Alicia"));
     bob.expect("JOINED Alicia ");
     row(&mut tab, "you are Alicia now");
     bob.send("MSG Alicia psst");

@@ -8,20 +8,6 @@ mod common;
 use common::cluster::node;
 use common::irc_client::Irc;
 use common::nats::{nats_server_available, NatsCluster};
-use common::Line;
-
-/// Reads lines until one starts with `prefix`, answering `PING`s.
-fn until(line: &mut Line, prefix: &str) -> String {
-    loop {
-        let got = line.recv();
-        if got.starts_with(prefix) {
-            return got;
-        }
-        if let Some(token) = got.strip_prefix("PING ") {
-            line.send(&format!("PONG {token}"));
-        }
-    }
-}
 
 #[test]
 fn an_irc_user_on_one_node_talks_with_a_line_user_on_another() {
@@ -42,13 +28,13 @@ fn an_irc_user_on_one_node_talks_with_a_line_user_on_another() {
         joined.contains(&":evchat-test 353 alice = #rust :alice @bob".to_owned()),
         "{joined:#?}"
     );
-    until(&mut bob, "JOIN alice #rust ");
+    bob.until("JOIN alice #rust ");
     // Both ways, in the channel and privately.
     alice.send("PRIVMSG #rust :from irc on a");
     alice.send("PRIVMSG bob :privately");
-    let msg = until(&mut bob, "MSG alice #rust ");
+    let msg = bob.until("MSG alice #rust ");
     assert!(msg.ends_with(" from irc on a"), "{msg}");
-    let msg = until(&mut bob, "MSG alice bob ");
+    let msg = bob.until("MSG alice bob ");
     assert!(msg.ends_with(" privately"), "{msg}");
     bob.send("MSG #rust from lines on b");
     bob.send("MSG alice back to you");
@@ -75,7 +61,7 @@ fn an_irc_user_on_one_node_talks_with_a_line_user_on_another() {
     // with it, as a login on this node is.
     let mut carol = b.login("carol");
     carol.send("JOIN #rust");
-    until(&mut carol, "JOIN carol #rust ");
+    carol.until("JOIN carol #rust ");
     alice.until(|l| l == ":carol!carol@evchat JOIN #rust");
     carol.send("QUIT");
     carol.until_closed();

@@ -8,22 +8,8 @@ mod common;
 
 use common::cluster::node;
 use common::nats::{nats_server_available, NatsCluster, RawNats};
-use common::{run_with_stdin, Line};
+use common::run_with_stdin;
 use std::process::Command;
-
-/// Reads lines until one starts with `prefix`; returns it, answering the
-/// server's `PING`s on the way.
-fn until(line: &mut Line, prefix: &str) -> String {
-    loop {
-        let got = line.recv();
-        if got.starts_with(prefix) {
-            return got;
-        }
-        if let Some(token) = got.strip_prefix("PING ") {
-            line.send(&format!("PONG {token}"));
-        }
-    }
-}
 
 /// The text of a `MSG <from> <to> <time> <text>` line.
 fn text_of(msg: &str) -> &str {
@@ -45,13 +31,13 @@ fn a_room_is_one_room_across_nodes() {
     bob.send("JOIN #rust");
     // Spelt as its creator wrote it, on every node.
     bob.expect("JOIN bob #Rust ");
-    until(&mut amy, "JOIN bob #Rust ");
+    amy.until("JOIN bob #Rust ");
 
     amy.send("MSG #rust hello from a");
-    let msg = until(&mut bob, "MSG amy #Rust ");
+    let msg = bob.until("MSG amy #Rust ");
     assert_eq!(text_of(&msg), "hello from a");
     bob.send("MSG #RUST,amy hello from b");
-    let msg = until(&mut amy, "MSG bob #Rust,amy ");
+    let msg = amy.until("MSG bob #Rust,amy ");
     assert_eq!(text_of(&msg), "hello from b");
     // Once, though named and a member.
     amy.send("WHO #rust");
@@ -61,7 +47,7 @@ fn a_room_is_one_room_across_nodes() {
     assert_eq!(bob.sync(), ["ROOMS #Rust"]);
     bob.send("PART #rust see you");
     bob.expect("PART bob #Rust ");
-    let part = until(&mut amy, "PART bob #Rust ");
+    let part = amy.until("PART bob #Rust ");
     assert!(part.ends_with(" see you"), "{part}");
     // Not a member any more, on either node.
     bob.send("MSG #rust still here?");
@@ -98,7 +84,7 @@ fn history_and_catch_up_come_from_any_node() {
     // login, on the other node, after her JOIN for the room.
     amy.send("QUIT");
     amy.until_closed();
-    until(&mut cat, "LEFT amy");
+    cat.until("LEFT amy");
     cat.send("MSG #r while away 1");
     cat.send("MSG #r while away 2");
     assert!(cat.sync().is_empty());
@@ -162,7 +148,7 @@ fn what_a_room_was_told_survives_its_nodes_kill_9() {
     eve.send("MSG #ops and now?");
     assert!(eve.sync().is_empty());
     let mut bob = common::cluster::login_eventually(&b, "LOGIN bob");
-    let join = until(&mut bob, "JOIN bob #ops ");
+    let join = bob.until("JOIN bob #ops ");
     assert!(join.starts_with("JOIN bob #ops "));
     let caught_up = bob.sync();
     let texts: Vec<&str> = caught_up.iter().map(|l| text_of(l)).collect();
@@ -259,7 +245,7 @@ fn a_message_is_kept_by_a_node_whose_bucket_watch_is_behind() {
     }
     let mut got = Vec::new();
     while got.len() < rooms {
-        let line = until(&mut bob, "MSG amy ");
+        let line = bob.until("MSG amy ");
         got.push(text_of(&line).to_owned());
     }
     got.sort();
@@ -300,7 +286,7 @@ fn a_late_purge_of_a_gone_room_spares_what_was_said_after() {
     bob.sync();
     a.resume();
     // a has applied amy's leaving (and purged) once it answers amy.
-    assert!(until(&mut amy, "PART amy #r").starts_with("PART amy #r"));
+    assert!(amy.until("PART amy #r").starts_with("PART amy #r"));
     amy.sync();
 
     let c = node(&nats.urls(), "c", &[]);
@@ -334,14 +320,14 @@ fn an_account_deleted_in_the_cluster_leaves_its_rooms() {
     amy.send("JOIN #r");
     amy.expect("JOIN amy #r ");
     amy.send("PING in");
-    assert_eq!(until(&mut amy, "PONG"), "PONG in");
+    assert_eq!(amy.until("PONG"), "PONG in");
 
     let out = server()
         .args(["user", "del", "gus", "--cluster", &nats.urls()])
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
-    let part = until(&mut amy, "PART gus #r ");
+    let part = amy.until("PART gus #r ");
     assert!(part.ends_with(" account deleted"), "{part}");
     // An account made again under that name starts in no room.
     let mut add = server();

@@ -7,7 +7,7 @@ mod common;
 #[path = "common/pty.rs"]
 mod pty;
 
-use common::{Line, TestServer, PATIENCE};
+use common::{TestServer, PATIENCE};
 use pty::{shown, untimed, Pty};
 use std::process::Command;
 
@@ -24,16 +24,6 @@ fn has(rows: &[String], row: &str) -> bool {
 
 fn wait_row(term: &Pty, row: &str) -> Vec<String> {
     term.wait_for(row, |rows| has(rows, row))
-}
-
-/// Reads `line` up to a frame starting with `prefix`.
-fn until(line: &mut Line, prefix: &str) -> String {
-    loop {
-        let frame = line.recv();
-        if frame.starts_with(prefix) {
-            return frame;
-        }
-    }
 }
 
 #[test]
@@ -63,7 +53,7 @@ fn topics_modes_kicks_and_invitations_are_typed_and_shown() {
     bob.send("MODE #r +o alice");
     wait_row(&term, "* bob sets mode +o alice on #r");
     term.type_text("/topic  new and shiny \r");
-    let told = until(&mut bob, "TOPIC #r ");
+    let told = bob.until("TOPIC #r ");
     assert!(told.starts_with("TOPIC #r alice "), "{told}");
     assert!(told.ends_with(" new and shiny"), "{told}");
     wait_row(&term, "* alice set the topic of #r: new and shiny");
@@ -73,18 +63,18 @@ fn topics_modes_kicks_and_invitations_are_typed_and_shown() {
     term.type_text("/who #r\r");
     wait_row(&term, "* #r (2): @alice, @bob");
     term.type_text("/mode -o bob\r");
-    until(&mut bob, "MODE #r alice ");
+    bob.until("MODE #r alice ");
     wait_row(&term, "* alice sets mode -o bob on #r");
     term.type_text("/mode\r");
     wait_row(&term, "* #r is +nt");
 
     term.type_text("/kick bob go away\r");
-    let kick = until(&mut bob, "KICK #r ");
+    let kick = bob.until("KICK #r ");
     assert!(kick.starts_with("KICK #r bob alice "), "{kick}");
     assert!(kick.ends_with(" go away"), "{kick}");
     wait_row(&term, "* alice kicked bob from #r (go away)");
     term.type_text("/invite bob\r");
-    until(&mut bob, "INVITE alice bob #r ");
+    bob.until("INVITE alice bob #r ");
     wait_row(&term, "* you invited bob to #r");
 
     bob.send("JOIN #x");

@@ -344,6 +344,20 @@ impl Line {
         }
     }
 
+    /// Reads up to a frame starting with `prefix` and returns it,
+    /// answering the server's `PING`s on the way.
+    pub fn until(&mut self, prefix: &str) -> String {
+        loop {
+            let got = self.recv();
+            if got.starts_with(prefix) {
+                return got;
+            }
+            if let Some(token) = got.strip_prefix("PING ") {
+                self.send(&format!("PONG {token}"));
+            }
+        }
+    }
+
     /// Reads until the server closes; returns what came before.
     pub fn until_closed(&mut self) -> Vec<String> {
         let deadline = Instant::now() + PATIENCE;
