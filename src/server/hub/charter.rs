@@ -140,18 +140,21 @@ impl<T: Write> Hub<T> {
     /// Encodes `event` once and queues it to `keys`, after everything
     /// accepted before it.
     pub(in crate::server) fn tell_keys(&mut self, keys: &[usize], event: &Event<'_>) {
+        if !keys.is_empty() {
+            self.tell_frame(keys, &encoded(event));
+        }
+    }
+
+    /// Queues `frame` to `keys`, after everything accepted before it.
+    pub(in crate::server) fn tell_frame(&mut self, keys: &[usize], frame: &std::rc::Rc<[u8]>) {
         if keys.is_empty() {
             return;
         }
         if self.batch.has_frames() {
             self.seal();
         }
-        let frame = encoded(event);
         for &to in keys {
-            if self
-                .queues
-                .push(to, Outgoing::Shared(&frame), Limit::Within)
-            {
+            if self.queues.push(to, Outgoing::Shared(frame), Limit::Within) {
                 self.counters.deliveries += 1;
             }
         }

@@ -7,7 +7,6 @@ use crate::protocol::names::fold_text;
 use crate::protocol::{Command, Event};
 use crate::server::cluster::rooms::{folded, Membership};
 use crate::server::cluster::ToCluster;
-use crate::server::hub::{Limit, Outgoing};
 use crate::server::rooms::Joined;
 use bytes::Bytes;
 use std::collections::HashSet;
@@ -37,7 +36,7 @@ impl<T: Write> Hub<T> {
                     room: &room,
                     time: &change.time,
                 };
-                self.tell_members(&members, &joined);
+                self.tell_keys(&members, &joined);
                 if let Some(key) = here {
                     self.send_topic(key, &room);
                     self.send_history(key, &room);
@@ -84,7 +83,7 @@ impl<T: Write> Hub<T> {
                     text: change.text.as_deref(),
                 },
             };
-            self.tell_members(&members, &told);
+            self.tell_keys(&members, &told);
             // An operator the room gained, the leaver's being gone.
             self.settings_moved(None, &shown, &old);
             // The node whose user left last takes the room's history away.
@@ -95,26 +94,6 @@ impl<T: Write> Hub<T> {
                         before: c.rooms.applied_seq + 1,
                     });
                 }
-            }
-        }
-    }
-
-    /// Encodes `event` once and queues it to `keys`, after everything
-    /// accepted before it.
-    fn tell_members(&mut self, keys: &[usize], event: &Event<'_>) {
-        if keys.is_empty() {
-            return;
-        }
-        if self.batch.has_frames() {
-            self.seal();
-        }
-        let frame = crate::server::hub::rooms::encoded(event);
-        for &to in keys {
-            if self
-                .queues
-                .push(to, Outgoing::Shared(&frame), Limit::Within)
-            {
-                self.counters.deliveries += 1;
             }
         }
     }
@@ -197,25 +176,11 @@ impl<T: Write> Hub<T> {
                     }
                 }
                 self.end_room_batch();
-                self.tell_members_frame(&keys, &frame);
+                self.tell_frame(&keys, &frame);
             }
         }
         self.rooms_returned(false);
         1
-    }
-
-    fn tell_members_frame(&mut self, keys: &[usize], frame: &Rc<[u8]>) {
-        if keys.is_empty() {
-            return;
-        }
-        if self.batch.has_frames() {
-            self.seal();
-        }
-        for &to in keys {
-            if self.queues.push(to, Outgoing::Shared(frame), Limit::Within) {
-                self.counters.deliveries += 1;
-            }
-        }
     }
 
     /// The rooms watch restarted: memberships it does not bring again

@@ -107,7 +107,7 @@ impl Irc {
     }
 
     /// Is `channel` one a room can be? If not, `403` says so.
-    fn is_room(&self, channel: &str, answer: &mut Vec<u8>) -> bool {
+    pub(super) fn is_room(&self, channel: &str, answer: &mut Vec<u8>) -> bool {
         if channel.eq_ignore_ascii_case(&self.config.everyone) {
             self.numeric(
                 answer,

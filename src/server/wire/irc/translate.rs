@@ -257,17 +257,7 @@ impl Irc {
             return self.ask(asked::PART, b"PART *".to_vec());
         }
         for channel in channels.split(',').filter(|c| !c.is_empty()) {
-            if channel.eq_ignore_ascii_case(&self.config.everyone) {
-                self.numeric(
-                    answer,
-                    "482",
-                    &[channel],
-                    "Everyone online is in this channel",
-                );
-                continue;
-            }
-            if !is_valid_room(channel) {
-                self.numeric(answer, "403", &[channel], "No such channel");
+            if !self.is_room(channel, answer) {
                 continue;
             }
             let mut part = format!("PART {channel}").into_bytes();
