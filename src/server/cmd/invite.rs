@@ -11,11 +11,8 @@ use std::io::Write;
 
 impl<T: Write> Hub<T> {
     pub(super) fn invite(&mut self, key: usize, me: &str, name: &str, room: &str) {
-        let (Some(shown), Some(settings)) = (
-            self.rooms.shown(room).cloned(),
-            self.rooms.settings(room).cloned(),
-        ) else {
-            return self.reply_err(key, ErrorCode::Forbidden, &format!("no such room {room}"));
+        let Some((shown, settings)) = self.existing_room(key, room) else {
+            return;
         };
         if !self.rooms.is_member(me, room) {
             return self.reply_err(key, ErrorCode::Forbidden, &format!("not in {shown}"));

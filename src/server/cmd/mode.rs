@@ -12,11 +12,8 @@ use std::io::Write;
 
 impl<T: Write> Hub<T> {
     pub(super) fn mode(&mut self, key: usize, me: &str, room: &str, changes: Option<&str>) {
-        let (Some(shown), Some(settings)) = (
-            self.rooms.shown(room).cloned(),
-            self.rooms.settings(room).cloned(),
-        ) else {
-            return self.reply_err(key, ErrorCode::Forbidden, &format!("no such room {room}"));
+        let Some((shown, settings)) = self.existing_room(key, room) else {
+            return;
         };
         let Some(changes) = changes else {
             let (flags, args) = settings.flags(self.rooms.is_member(me, room));

@@ -16,11 +16,8 @@ impl<T: Write> Hub<T> {
         room: &str,
         text: Option<Option<Text<'_>>>,
     ) {
-        let (Some(shown), Some(settings)) = (
-            self.rooms.shown(room).cloned(),
-            self.rooms.settings(room).cloned(),
-        ) else {
-            return self.reply_err(key, ErrorCode::Forbidden, &format!("no such room {room}"));
+        let Some((shown, settings)) = self.existing_room(key, room) else {
+            return;
         };
         let Some(text) = text else {
             self.seal_for(key);

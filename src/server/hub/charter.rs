@@ -9,6 +9,7 @@ use crate::protocol::Event;
 use crate::server::journal::Record;
 use crate::server::rooms::Settings;
 use std::io::Write;
+use std::rc::Rc;
 
 impl<T: Write> Hub<T> {
     /// `room`'s settings went from `old` to what the rooms hold now: told
@@ -67,6 +68,25 @@ impl<T: Write> Hub<T> {
         for invited in old.new_invites(&new) {
             self.tell_invite(&new.by, invited, &shown, time);
         }
+    }
+
+    /// `room` as shown and its settings, if it exists; if not, `key` is
+    /// told `ERR 403 no such room` (for a command about a room's settings).
+    pub(in crate::server) fn existing_room(
+        &mut self,
+        key: usize,
+        room: &str,
+    ) -> Option<(Rc<str>, Settings)> {
+        let found = self
+            .rooms
+            .shown(room)
+            .cloned()
+            .zip(self.rooms.settings(room).cloned());
+        if found.is_none() {
+            let text = format!("no such room {room}");
+            self.reply_err(key, crate::protocol::ErrorCode::Forbidden, &text);
+        }
+        found
     }
 
     /// Tells `invited` (if online here) and its inviter `by` of an
@@ -146,7 +166,7 @@ impl<T: Write> Hub<T> {
     }
 
     /// Queues `frame` to `keys`, after everything accepted before it.
-    pub(in crate::server) fn tell_frame(&mut self, keys: &[usize], frame: &std::rc::Rc<[u8]>) {
+    pub(in crate::server) fn tell_frame(&mut self, keys: &[usize], frame: &Rc<[u8]>) {
         if keys.is_empty() {
             return;
         }
