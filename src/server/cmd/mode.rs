@@ -97,10 +97,11 @@ impl<T: Write> Hub<T> {
         // changes to a full room within a bystander's turn), and each
         // new ban matched against every member.
         let added = new.bans.iter().filter(|b| !old.bans.contains(b)).count();
-        let units = 1 + new.encode().len() / 8 + added * self.rooms.member_count(room);
+        let value = new.encode();
+        let units = 1 + value.len() / 8 + added * self.rooms.member_count(room);
         self.charge(key, units as u64);
         if self.cluster.is_some() {
-            return self.settings_in_cluster(key, room, new);
+            return self.settings_in_cluster(key, room, value);
         }
         self.rooms.set_settings(room, new);
         self.settings_moved(Some(key), room, &old);

@@ -229,16 +229,12 @@ impl<T: Write> Hub<T> {
         });
     }
 
-    /// A change of a room's settings on a cluster node: written to the
-    /// bucket whole, told on every node when it comes back (two changes
+    /// A change of a room's settings on a cluster node (`value`, as
+    /// [`Settings::encode`](crate::server::rooms::Settings::encode) wrote
+    /// it): written to the bucket whole, told on every node when it comes back (two changes
     /// of one room at once on two nodes: the later one written wins).
-    pub(in crate::server) fn settings_in_cluster(
-        &mut self,
-        key: usize,
-        room: &str,
-        new: crate::server::rooms::Settings,
-    ) {
-        let (room, value) = (room.to_owned(), new.encode());
+    pub(in crate::server) fn settings_in_cluster(&mut self, key: usize, room: &str, value: String) {
+        let room = room.to_owned();
         self.write_room(key, Named::default(), |key, serial| {
             ToCluster::RoomSettings {
                 key,
