@@ -118,9 +118,4 @@ impl Rooms {
     pub fn member_count(&self, room: &str) -> usize {
         self.room(room).map_or(0, |r| r.members.len())
     }
-
-    /// Every room's settings as shown, for a rewrite of the journal.
-    pub fn all_settings(&self) -> impl Iterator<Item = (&Rc<str>, &Settings)> {
-        self.rooms.values().map(|r| (&r.name, &r.settings))
-    }
 }

@@ -199,9 +199,4 @@ impl Rooms {
     pub fn members(&self, room: &str) -> impl Iterator<Item = &Rc<str>> {
         self.room(room).into_iter().flat_map(|r| r.members.keys())
     }
-
-    /// How long `name` has been in `room`, as a rank: less is longer.
-    pub fn seniority(&self, room: &str, name: &str) -> Option<u64> {
-        self.room(room)?.members.get(name).copied()
-    }
 }
