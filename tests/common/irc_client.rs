@@ -29,12 +29,18 @@ impl Irc {
     /// Registers as `nick` (with `server-time` if `time`), returning
     /// everything up to the end of the everyone channel's names.
     pub fn register(server: &TestServer, nick: &str, time: bool) -> (Irc, Vec<String>) {
+        Irc::register_with(server, nick, if time { "server-time" } else { "" })
+    }
+
+    /// Registers as `nick`, asking for `caps` (space separated; none if
+    /// empty), as [`Irc::register`].
+    pub fn register_with(server: &TestServer, nick: &str, caps: &str) -> (Irc, Vec<String>) {
         let mut irc = Irc::connect(server);
         irc.send("CAP LS 302");
         irc.send(&format!("NICK {nick}"));
         irc.send(&format!("USER {nick} 0 * :{nick}"));
-        if time {
-            irc.send("CAP REQ :server-time");
+        if !caps.is_empty() {
+            irc.send(&format!("CAP REQ :{caps}"));
         }
         irc.send("CAP END");
         let lines = irc.until(|l| l.contains(" 366 ") && l.contains("#everyone"));

@@ -152,6 +152,9 @@ pub struct Manners {
     pub one_login: bool,
     /// Told when anyone goes away or comes back (IRC's `away-notify`).
     pub away_notify: bool,
+    /// Held mail and room history come in `chathistory` batches (IRC's
+    /// `batch`).
+    pub history_batches: bool,
 }
 
 /// One connection's dialect: its decoder, and how its output is written.

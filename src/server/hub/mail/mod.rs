@@ -17,6 +17,7 @@
 //! [`Hub::return_mail`].
 
 mod cluster;
+mod history;
 mod journal;
 mod unwritten;
 
@@ -253,9 +254,15 @@ impl<T: Write> Hub<T> {
             until: u64::MAX,
             caught_up,
         };
+        let batches = session.out.manners().history_batches;
         self.queues.with_session(key, |s| s.mail.add(parcel));
-        for frame in frames {
-            self.queues.push(key, Outgoing::Shared(frame), Limit::Past);
+        if batches {
+            let chunk = history::in_batches(frames, &format!("h{token}"));
+            self.queues.push(key, Outgoing::Shared(&chunk), Limit::Past);
+        } else {
+            for frame in frames {
+                self.queues.push(key, Outgoing::Shared(frame), Limit::Past);
+            }
         }
         self.queues.with_session(key, |s| {
             let until = s.out.written() + s.out.len() as u64;

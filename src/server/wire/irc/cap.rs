@@ -4,7 +4,7 @@ use super::message::Message;
 use super::Irc;
 
 /// Offered in `CAP LS`.
-pub const CAPS: &str = "server-time echo-message away-notify sasl multi-prefix cap-notify";
+pub const CAPS: &str = "server-time echo-message away-notify sasl multi-prefix cap-notify batch";
 
 /// What a client negotiated.
 #[derive(Debug, Default, Clone, Copy)]
@@ -20,6 +20,8 @@ pub struct Caps {
     pub multi_prefix: bool,
     /// Nothing to do: the offer never changes while connected.
     pub cap_notify: bool,
+    /// Held mail and room history in `chathistory` batches.
+    pub batch: bool,
 }
 
 impl Caps {
@@ -36,6 +38,7 @@ impl Caps {
             "away-notify" => &mut self.away_notify,
             "multi-prefix" => &mut self.multi_prefix,
             "cap-notify" => &mut self.cap_notify,
+            "batch" => &mut self.batch,
             _ => return false,
         };
         *flag = on;
@@ -51,6 +54,7 @@ impl Caps {
             (self.away_notify, "away-notify"),
             (self.multi_prefix, "multi-prefix"),
             (self.cap_notify, "cap-notify"),
+            (self.batch, "batch"),
         ];
         let names: Vec<&str> = on.iter().filter(|c| c.0).map(|c| c.1).collect();
         names.join(" ")

@@ -48,7 +48,14 @@ fn frames(
     // The name of the last `JOIN` line: a `USERS` of its room right after
     // it (a login's catch-up) is for that name, whose numerics name it.
     let mut joined: Option<&[u8]> = None;
+    // The `chathistory` batch open, and where the lines to tag with it
+    // begin (the last frame's: tagged once it is written).
+    let mut batch: Option<&[u8]> = None;
+    let mut tag_from: Option<usize> = None;
     while at < lines.len() {
+        if let (Some(from), Some(reference)) = (tag_from.take(), batch) {
+            tag_lines(out, from, reference);
+        }
         let rest = &lines[at..];
         let end = memchr::memchr(b'\n', rest).map_or(rest.len(), |lf| lf + 1);
         if let Some(starts) = starts.as_deref_mut() {
@@ -58,6 +65,13 @@ fn frames(
         let line = &rest[..end];
         at += end;
         let line = line.strip_suffix(b"\n").unwrap_or(line);
+        if let Some(marker) = line.strip_prefix(b"BATCH ") {
+            batch = batch_line(out, voice, marker);
+            continue;
+        }
+        if batch.is_some() {
+            tag_from = Some(out.len());
+        }
         if plain_message(line, out, voice, tags) {
             continue;
         }
@@ -114,6 +128,50 @@ fn frames(
             Ok(line) => frame(line, out, voice, tags),
             // The hub writes UTF-8; never trusted blindly all the same.
             Err(_) => frame(&String::from_utf8_lossy(line), out, voice, tags),
+        }
+    }
+    if let (Some(from), Some(reference)) = (tag_from, batch) {
+        tag_lines(out, from, reference);
+    }
+}
+
+/// A `BATCH +<ref> <type> <target>` or `BATCH -<ref>` line of the hub's
+/// (held mail and history for a reader that negotiated `batch`, see
+/// `hub/mail/history.rs`) as IRC's; the batch open after it.
+fn batch_line<'a>(out: &mut Vec<u8>, voice: &Voice, marker: &'a [u8]) -> Option<&'a [u8]> {
+    let (sign, rest) = marker.split_first()?;
+    let reference = rest.split(|&b| b == b' ').next().unwrap_or_default();
+    let well_made = !reference.is_empty()
+        && reference
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b'-');
+    if !well_made || !matches!(sign, b'+' | b'-') {
+        return None;
+    }
+    out.push(b':');
+    out.extend_from_slice(voice.server.as_bytes());
+    out.extend_from_slice(b" BATCH ");
+    out.extend_from_slice(marker);
+    out.extend_from_slice(b"\r\n");
+    (*sign == b'+').then_some(reference)
+}
+
+/// Tags every IRC line written from `from` on as part of batch
+/// `reference` (merged with a line's own tags).
+fn tag_lines(out: &mut Vec<u8>, from: usize, reference: &[u8]) {
+    let written = out.split_off(from.min(out.len()));
+    for line in written.split_inclusive(|&b| b == b'\n') {
+        out.extend_from_slice(b"@batch=");
+        out.extend_from_slice(reference);
+        match line.strip_prefix(b"@") {
+            Some(tags) => {
+                out.push(b';');
+                out.extend_from_slice(tags);
+            }
+            None => {
+                out.push(b' ');
+                out.extend_from_slice(line);
+            }
         }
     }
 }

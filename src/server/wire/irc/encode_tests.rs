@@ -53,3 +53,30 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_history_batch_tags_every_line_in_it_and_nothing_after() {
+    let t = "2026-12-07T10:00:00.000Z";
+    let lines = format!(
+        "BATCH +h3-1 chathistory #rust\n\
+         MSG bob #rust {t} one\n\
+         MSG bob #rust {t} two\\nlines\n\
+         BATCH -h3-1\n\
+         PING 3\n"
+    );
+    for (tags, tail) in [(true, format!(";time={t} ")), (false, " ".to_owned())] {
+        let mut out = Vec::new();
+        frames(lines.as_bytes(), &mut out, None, &Voice::default(), tags);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            format!(
+                ":evchat BATCH +h3-1 chathistory #rust\r\n\
+                 @batch=h3-1{tail}:bob!bob@evchat PRIVMSG #rust :one\r\n\
+                 @batch=h3-1{tail}:bob!bob@evchat PRIVMSG #rust :two\r\n\
+                 @batch=h3-1{tail}:bob!bob@evchat PRIVMSG #rust :lines\r\n\
+                 :evchat BATCH -h3-1\r\n\
+                 PING :3\r\n"
+            )
+        );
+    }
+}

@@ -208,6 +208,7 @@ impl Dialect for Irc {
                 echo: self.caps.echo_message,
                 one_login: true,
                 away_notify: self.caps.away_notify,
+                history_batches: self.caps.batch,
             };
             on(Input::Encoding(kind, manners)) && self.drain(on)
         });

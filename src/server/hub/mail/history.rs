@@ -1,0 +1,99 @@
+//! Held mail and rooms' catch-up in `chathistory` batches, for the
+//! connections that asked for them (IRC's `batch`): one chunk for the
+//! whole parcel, each run of messages with one target between a `BATCH
+//! +<ref> chathistory <target>` line and its `BATCH -<ref>`. These two
+//! lines are the hub's to its encodings; only a connection that asked is
+//! ever given them, and its encoding tags the lines between them.
+
+use std::rc::Rc;
+
+/// The frames of a parcel as one chunk, its messages in batches named
+/// `<base>-<n>`.
+pub(super) fn in_batches<'f>(frames: impl Iterator<Item = &'f Rc<[u8]>>, base: &str) -> Rc<[u8]> {
+    let mut out = Vec::new();
+    let mut open: Option<(&[u8], usize)> = None;
+    let mut count = 0usize;
+    let mut frames: Vec<&Rc<[u8]>> = frames.collect();
+    out.reserve(frames.iter().map(|f| f.len()).sum::<usize>() + 64);
+    for frame in frames.drain(..) {
+        let target = history_target(frame);
+        if open.map(|o| o.0) != target {
+            if let Some((_, n)) = open.take() {
+                close(&mut out, base, n);
+            }
+            if let Some(target) = target {
+                count += 1;
+                out.extend_from_slice(format!("BATCH +{base}-{count} chathistory ").as_bytes());
+                out.extend_from_slice(target);
+                out.push(b'\n');
+                open = Some((target, count));
+            }
+        }
+        out.extend_from_slice(frame);
+    }
+    if let Some((_, n)) = open {
+        close(&mut out, base, n);
+    }
+    Rc::from(out)
+}
+
+fn close(out: &mut Vec<u8>, base: &str, n: usize) {
+    out.extend_from_slice(format!("BATCH -{base}-{n}\n").as_bytes());
+}
+
+/// Whose history a frame is, if it is a message (`MSG <from> <to>
+/// <time> <text>`): the room it was said in, or for a private message
+/// its sender (IRC's `chathistory` target is the other party).
+fn history_target(frame: &[u8]) -> Option<&[u8]> {
+    let rest = frame.strip_prefix(b"MSG ")?;
+    let mut words = rest.splitn(3, |&b| b == b' ');
+    let (from, to) = (words.next()?, words.next()?);
+    // A chunk of one frame only: a message is one line.
+    if memchr::memchr(b'\n', frame)? + 1 != frame.len() {
+        return None;
+    }
+    let room = to.split(|&b| b == b',').find(|t| t.first() == Some(&b'#'));
+    Some(room.unwrap_or(from))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk(s: &str) -> Rc<[u8]> {
+        Rc::from(s.as_bytes())
+    }
+
+    #[test]
+    fn runs_of_one_target_are_one_batch_and_the_rest_stays_outside() {
+        let frames = [
+            chunk("MSG bob alice 2026-01-01T00:00:00.000Z hi\n"),
+            chunk("MSG bob alice,carol 2026-01-01T00:00:01.000Z all\n"),
+            chunk("MSG dave alice 2026-01-01T00:00:02.000Z yo\n"),
+            chunk("JOIN alice #rust 2026-01-01T00:00:03.000Z\nUSERS #rust @alice\n"),
+            chunk("MSG eve #rust 2026-01-01T00:00:00.500Z said\n"),
+        ];
+        let out = in_batches(frames.iter(), "h7");
+        let text = std::str::from_utf8(&out).unwrap();
+        assert_eq!(
+            text,
+            "BATCH +h7-1 chathistory bob\n\
+             MSG bob alice 2026-01-01T00:00:00.000Z hi\n\
+             MSG bob alice,carol 2026-01-01T00:00:01.000Z all\n\
+             BATCH -h7-1\n\
+             BATCH +h7-2 chathistory dave\n\
+             MSG dave alice 2026-01-01T00:00:02.000Z yo\n\
+             BATCH -h7-2\n\
+             JOIN alice #rust 2026-01-01T00:00:03.000Z\nUSERS #rust @alice\n\
+             BATCH +h7-3 chathistory #rust\n\
+             MSG eve #rust 2026-01-01T00:00:00.500Z said\n\
+             BATCH -h7-3\n"
+        );
+    }
+
+    #[test]
+    fn nothing_to_batch_is_the_frames_as_they_were() {
+        let frames = [chunk("JOIN a #r 2026-01-01T00:00:03.000Z\n")];
+        assert_eq!(&*in_batches(frames.iter(), "x"), &*frames[0]);
+    }
+}
