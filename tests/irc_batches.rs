@@ -76,3 +76,95 @@ fn held_mail_and_history_come_in_chathistory_batches_to_who_asked() {
         .iter()
         .any(|l| l.ends_with(" PRIVMSG #rust :said while away")));
 }
+
+/// The lines of a labeled response: `ACK`, or a `labeled-response` batch
+/// (its opening line labeled) and the lines tagged with it.
+fn response(irc: &mut Irc, label: &str, command: &str) -> Vec<String> {
+    irc.send(&format!("@label={label} {command}"));
+    let first = irc.recv();
+    if first == format!("@label={label} :evchat-test ACK") {
+        return Vec::new();
+    }
+    let head = format!("@label={label} :evchat-test BATCH +");
+    let reference = first
+        .strip_prefix(&head)
+        .and_then(|r| r.strip_suffix(" labeled-response"))
+        .unwrap_or_else(|| panic!("not a labeled response: {first}"))
+        .to_owned();
+    let end = format!(":evchat-test BATCH -{reference}");
+    let mut lines = irc.until(|l| l == end);
+    lines.pop();
+    let tag = format!("@batch={reference}");
+    lines
+        .iter()
+        .map(|l| {
+            let rest = l.strip_prefix(&tag).unwrap_or_else(|| panic!("{l}"));
+            let rest = rest.strip_prefix(' ').unwrap_or(rest);
+            rest.to_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn a_labeled_command_gets_its_response_in_one_labeled_batch_or_an_ack() {
+    let server = server();
+    let mut bob = server.login("bob");
+    bob.send("JOIN #rust");
+    bob.expect("JOIN bob #rust ");
+    let caps = "batch labeled-response echo-message";
+    let (mut alice, _) = Irc::register_with(&server, "alice", caps);
+    assert_eq!(
+        response(&mut alice, "w1", "WHOIS bob"),
+        [
+            ":evchat-test 311 alice bob bob evchat * :bob",
+            ":evchat-test 319 alice bob :#rust",
+            ":evchat-test 312 alice bob evchat-test :evchat",
+            ":evchat-test 318 alice bob :End of /WHOIS list",
+        ]
+    );
+    // Answered by the IRC side itself, and a numeric for an error.
+    assert_eq!(
+        response(&mut alice, "m", "MOTD"),
+        [":evchat-test 422 alice :MOTD File is missing"]
+    );
+    assert_eq!(
+        response(&mut alice, "n1", "PRIVMSG nobody :hi"),
+        [":evchat-test 401 alice nobody :No such nick/channel"]
+    );
+    // A JOIN's response is the JOIN and the names.
+    let joined = response(&mut alice, "j", "JOIN #rust");
+    assert_eq!(joined[0], ":alice!alice@evchat JOIN #rust");
+    assert!(joined.last().unwrap().contains(" 366 alice #rust "));
+    // With echo-message, a message's response is its echo.
+    assert_eq!(
+        response(&mut alice, "e", "PRIVMSG #rust :hello"),
+        [":alice!alice@evchat PRIVMSG #rust :hello"]
+    );
+    bob.until("MSG alice #rust ");
+    // Only what the command caused is in it: what bob said before comes
+    // first, as it is.
+    bob.send("MSG #rust before");
+    bob.sync();
+    alice.send("@label=p PING :x");
+    assert_eq!(alice.recv(), ":bob!bob@evchat PRIVMSG #rust :before");
+    let batch = alice.recv();
+    assert!(
+        batch.starts_with("@label=p :evchat-test BATCH +"),
+        "{batch}"
+    );
+    let pong = alice.recv();
+    assert!(
+        pong.ends_with(" :evchat-test PONG evchat-test :x"),
+        "{pong}"
+    );
+    assert!(alice.recv().starts_with(":evchat-test BATCH -"));
+
+    // Nothing to say: ACK.
+    let (mut carol, _) = Irc::register_with(&server, "carol", "batch labeled-response");
+    assert!(response(&mut carol, "a1", "PRIVMSG bob :hi").is_empty());
+    assert!(response(&mut carol, "a2", "PONG :nothing").is_empty());
+    // A label without the capabilities is ignored.
+    let (mut dave, _) = Irc::register(&server, "dave", false);
+    dave.send("@label=zz MOTD");
+    assert_eq!(dave.recv(), ":evchat-test 422 dave :MOTD File is missing");
+}

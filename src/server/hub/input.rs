@@ -186,6 +186,20 @@ impl<T: Write> Hub<T> {
                 }
                 return true;
             }
+            Input::Label(label) => {
+                match label {
+                    Some(label) => {
+                        // What the turn's batch holds for it so far is not
+                        // the response: written first, untagged. (What a
+                        // command causes for its own sender is queued to
+                        // it directly, never through the batch.)
+                        self.seal_for(key);
+                        self.queues.open_label(key, label);
+                    }
+                    None => self.queues.close_label(key),
+                }
+                return true;
+            }
             Input::Encoding(kind, manners) => {
                 let Some(session) = self.queues.sessions.get_mut(key) else {
                     return true;

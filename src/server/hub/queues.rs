@@ -26,6 +26,8 @@ use slab::Slab;
 use std::io::{self, Write};
 use std::rc::Rc;
 
+mod labels;
+
 /// A session's output: its queue, in its dialect's encoding.
 #[derive(Debug)]
 pub struct Output {
@@ -40,6 +42,9 @@ pub struct Output {
     asked: Asked,
     /// What its dialect's clients expect beyond frames.
     manners: Manners,
+    /// The label of the command being answered (IRC's
+    /// `labeled-response`).
+    label: Option<labels::Label>,
 }
 
 impl Output {
@@ -51,6 +56,7 @@ impl Output {
             gate: 0,
             asked: Asked::default(),
             manners: Manners::default(),
+            label: None,
         }
     }
 
@@ -161,6 +167,8 @@ pub struct Queues<T> {
     copies: Copies,
     /// Ranges of a shared chunk's copy for one recipient.
     ranges: Vec<(usize, usize)>,
+    /// Labels opened so far (their batches' references).
+    labels: u64,
 }
 
 impl<T: Write> Queues<T> {
@@ -181,6 +189,7 @@ impl<T: Write> Queues<T> {
             bytes_out: 0,
             copies: Copies::default(),
             ranges: Vec::new(),
+            labels: 0,
         }
     }
 
@@ -225,6 +234,14 @@ impl<T: Write> Queues<T> {
             return (0, 0);
         };
         let out = &mut session.out;
+        if out.label.is_some() {
+            self.encode_labeled(key, what);
+            let after = self.sessions.get(key).map_or(0, |s| s.out.cost());
+            return (
+                after,
+                self.sessions.get(key).map_or(0, |s| s.live_of(after)),
+            );
+        }
         match what {
             Outgoing::Shared(chunk) => {
                 let chunk = self.copies.shared(out.kind, chunk);

@@ -137,6 +137,10 @@ pub enum Input<'a> {
     /// From now on the connection's output is written in this encoding
     /// (negotiated: IRC's `server-time`), with these manners.
     Encoding(WireKind, Manners),
+    /// What the hub queues for the connection from here up to
+    /// `Label(None)` answers a command the client labeled (IRC's
+    /// `labeled-response`), and is told as that label's response.
+    Label(Option<std::rc::Rc<str>>),
     /// The peer ended the dialect's session (a WebSocket close, or a
     /// protocol error): the connection is closed.
     End,

@@ -57,6 +57,11 @@ impl Copies {
         }
     }
 
+    /// How encodings speak of this server.
+    pub fn voice(&self) -> &Voice {
+        &self.voice
+    }
+
     /// `line`'s copy in `kind`, made once for all its recipients.
     fn copy(&mut self, kind: WireKind, line: &Rc<[u8]>) -> &Copy {
         let at = match self.copies.iter().position(|c| std::ptr::eq(c.kind, kind)) {

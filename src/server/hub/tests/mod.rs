@@ -13,6 +13,7 @@ mod cluster_rooms;
 mod harness;
 #[cfg(feature = "cluster")]
 mod held_pace;
+mod labels;
 mod names;
 mod operators;
 mod output;

@@ -4,7 +4,8 @@ use super::message::Message;
 use super::Irc;
 
 /// Offered in `CAP LS`.
-pub const CAPS: &str = "server-time echo-message away-notify sasl multi-prefix cap-notify batch";
+pub const CAPS: &str =
+    "server-time echo-message away-notify sasl multi-prefix cap-notify batch labeled-response";
 
 /// What a client negotiated.
 #[derive(Debug, Default, Clone, Copy)]
@@ -22,6 +23,8 @@ pub struct Caps {
     pub cap_notify: bool,
     /// Held mail and room history in `chathistory` batches.
     pub batch: bool,
+    /// A labeled command's response carries its label (with `batch`).
+    pub labeled_response: bool,
 }
 
 impl Caps {
@@ -39,6 +42,7 @@ impl Caps {
             "multi-prefix" => &mut self.multi_prefix,
             "cap-notify" => &mut self.cap_notify,
             "batch" => &mut self.batch,
+            "labeled-response" => &mut self.labeled_response,
             _ => return false,
         };
         *flag = on;
@@ -55,6 +59,7 @@ impl Caps {
             (self.multi_prefix, "multi-prefix"),
             (self.cap_notify, "cap-notify"),
             (self.batch, "batch"),
+            (self.labeled_response, "labeled-response"),
         ];
         let names: Vec<&str> = on.iter().filter(|c| c.0).map(|c| c.1).collect();
         names.join(" ")

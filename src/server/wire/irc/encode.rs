@@ -159,10 +159,20 @@ fn batch_line<'a>(out: &mut Vec<u8>, voice: &Voice, marker: &'a [u8]) -> Option<
 /// Tags every IRC line written from `from` on as part of batch
 /// `reference` (merged with a line's own tags).
 fn tag_lines(out: &mut Vec<u8>, from: usize, reference: &[u8]) {
+    let mut tag = b"batch=".to_vec();
+    tag.extend_from_slice(reference);
+    tag_each_line(out, from, &tag);
+}
+
+/// Puts `tag` (`key=value`, escaped) first among the tags of every IRC
+/// line written from `from` on; returns how many lines it tagged.
+pub fn tag_each_line(out: &mut Vec<u8>, from: usize, tag: &[u8]) -> usize {
     let written = out.split_off(from.min(out.len()));
+    let mut lines = 0;
     for line in written.split_inclusive(|&b| b == b'\n') {
-        out.extend_from_slice(b"@batch=");
-        out.extend_from_slice(reference);
+        lines += 1;
+        out.push(b'@');
+        out.extend_from_slice(tag);
         match line.strip_prefix(b"@") {
             Some(tags) => {
                 out.push(b';');
@@ -174,6 +184,7 @@ fn tag_lines(out: &mut Vec<u8>, from: usize, reference: &[u8]) {
             }
         }
     }
+    lines
 }
 
 /// `LEFT <old> <time> renamed to <new>` followed by `JOINED <new>

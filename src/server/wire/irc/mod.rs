@@ -25,7 +25,7 @@ mod sasl;
 mod translate;
 mod whois;
 
-pub use encode::{IRC, IRC_TAGS};
+pub use encode::{tag_each_line, IRC, IRC_TAGS};
 
 use super::{Asked, Dialect, Input, Manners, Settings, Sniffed, WireKind};
 use crate::protocol::{Frame, FrameDecoder};
@@ -134,9 +134,17 @@ pub struct Irc {
     sasl_account: Option<String>,
     /// Frames for the hub made from one line, not all taken yet (the hub
     /// paused the connection or its turn's work ran out between them).
-    pending: VecDeque<(Asked, Vec<u8>)>,
+    pending: VecDeque<Pending>,
     /// The closing `ERROR` line was queued.
     said_farewell: bool,
+}
+
+/// What a line made for the hub: frames, and the end of a labeled
+/// command's.
+#[derive(Debug)]
+enum Pending {
+    Frame(Asked, Vec<u8>),
+    LabelEnd,
 }
 
 impl Irc {
@@ -159,11 +167,36 @@ impl Irc {
         }
     }
 
+    /// The label a line carries, if the client negotiated labeled
+    /// responses (which need `batch`): at most 64 bytes, kept escaped.
+    fn label_of(&self, line: &[u8]) -> Option<Rc<str>> {
+        if !(self.caps.labeled_response && self.caps.batch) {
+            return None;
+        }
+        let tags = line.strip_prefix(b"@")?;
+        let tags = tags.split(|&b| b == b' ').next()?;
+        let value = tags
+            .split(|&b| b == b';')
+            .find_map(|tag| tag.strip_prefix(b"label="))?;
+        let printable = value.iter().all(|b| b.is_ascii_graphic());
+        if value.is_empty() || value.len() > 64 || !printable {
+            return None;
+        }
+        std::str::from_utf8(value).ok().map(Rc::from)
+    }
+
     /// Hands pending frames to the hub while it takes them.
     fn drain(&mut self, on: &mut dyn FnMut(Input<'_>) -> bool) -> bool {
-        while let Some((asked, line)) = self.pending.pop_front() {
+        while let Some(pending) = self.pending.pop_front() {
+            let (asked, line) = match pending {
+                Pending::Frame(asked, line) => (asked, line),
+                Pending::LabelEnd => {
+                    on(Input::Label(None));
+                    continue;
+                }
+            };
             if !on(Input::Asking(asked.clone())) {
-                self.pending.push_front((asked, line));
+                self.pending.push_front(Pending::Frame(asked, line));
                 return false;
             }
             let frame = super::line::command(Frame::Line(&line), self.max_line);
@@ -197,7 +230,16 @@ impl Dialect for Irc {
         let used = decoder.feed(data, |frame| {
             let mut answer = Vec::new();
             match frame {
-                Frame::Line(line) => self.take_line(line, &mut answer),
+                Frame::Line(line) => {
+                    let label = self.label_of(line);
+                    if let Some(label) = label.clone() {
+                        on(Input::Label(Some(label)));
+                    }
+                    self.take_line(line, &mut answer);
+                    if label.is_some() {
+                        self.pending.push_back(Pending::LabelEnd);
+                    }
+                }
                 Frame::TooLong => self.numeric(&mut answer, "417", &[], "Input line was too long"),
             }
             if !answer.is_empty() && !on(Input::Answer(answer)) {
@@ -242,7 +284,11 @@ impl Dialect for Irc {
     }
 
     fn buffered(&self) -> usize {
-        self.decoder.buffered() + self.pending.iter().map(|p| p.1.len()).sum::<usize>()
+        let frames = self.pending.iter().map(|p| match p {
+            Pending::Frame(_, line) => line.len(),
+            Pending::LabelEnd => 0,
+        });
+        self.decoder.buffered() + frames.sum::<usize>()
     }
 }
 

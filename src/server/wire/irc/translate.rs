@@ -2,7 +2,7 @@
 //! protocol's frames for everything the hub decides.
 
 use super::message::{Malformed, Message};
-use super::{asked, Asked, Irc};
+use super::{asked, Asked, Irc, Pending};
 use crate::protocol::escape::escape_into;
 use crate::protocol::{is_valid_name, is_valid_room};
 
@@ -383,7 +383,7 @@ impl Irc {
             what,
             about: about.map(Into::into),
         };
-        self.pending.push_back((asked, line));
+        self.pending.push_back(Pending::Frame(asked, line));
     }
 
     pub(super) fn need_more(&self, answer: &mut Vec<u8>, verb: &str) {
