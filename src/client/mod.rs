@@ -138,6 +138,7 @@ impl Sender {
         let escaped = escape(text);
         self.send(&Command::Say {
             text: checked_text(&escaped)?,
+            tags: None,
         })
     }
 
@@ -155,6 +156,7 @@ impl Sender {
         self.send(&Command::Msg {
             to: &to,
             text: checked_text(&escaped)?,
+            tags: None,
         })
     }
 

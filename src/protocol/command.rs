@@ -5,6 +5,7 @@
 //! re-escape. Names are checked here, once, so the hub never sees a bad one.
 
 use super::escape::{self, EscapeError};
+use super::tags::{split_tags, ClientTags};
 use std::borrow::Cow;
 
 /// Longest name, in bytes (names are ASCII).
@@ -52,11 +53,19 @@ pub enum Command<'a> {
     },
     Say {
         text: Text<'a>,
+        tags: Option<ClientTags<'a>>,
     },
     /// `to` is the recipient list as written (comma separated, all valid).
     Msg {
         to: &'a str,
         text: Text<'a>,
+        tags: Option<ClientTags<'a>>,
+    },
+    /// `@<tags> TAGMSG <target>[,<target>...]`: tags and no text (IRC's
+    /// `TAGMSG`: typing, reactions), for those who show tags.
+    TagMsg {
+        to: &'a str,
+        tags: ClientTags<'a>,
     },
     Who,
     /// `WHO <room>`: the room's online members.
@@ -138,6 +147,16 @@ impl<'a> Command<'a> {
 
     /// Appends this command as a frame, LF included.
     pub fn encode(&self, out: &mut Vec<u8>) {
+        let tags = match self {
+            Command::Say { tags, .. } | Command::Msg { tags, .. } => *tags,
+            Command::TagMsg { tags, .. } => Some(*tags),
+            _ => None,
+        };
+        if let Some(tags) = tags {
+            out.push(b'@');
+            out.extend_from_slice(tags.as_str().as_bytes());
+            out.push(b' ');
+        }
         let mut put = |parts: &[&str]| {
             for (i, part) in parts.iter().enumerate() {
                 if i > 0 {
@@ -153,8 +172,9 @@ impl<'a> Command<'a> {
                 None => put(&["LOGIN", name]),
             },
             Command::Auth { name, password } => put(&["AUTH", name, password.escaped()]),
-            Command::Say { text } => put(&["SAY", text.escaped()]),
-            Command::Msg { to, text } => put(&["MSG", to, text.escaped()]),
+            Command::Say { text, .. } => put(&["SAY", text.escaped()]),
+            Command::Msg { to, text, .. } => put(&["MSG", to, text.escaped()]),
+            Command::TagMsg { to, .. } => put(&["TAGMSG", to]),
             Command::Who => put(&["WHO"]),
             Command::WhoIn { room } => put(&["WHO", room]),
             Command::Join { room, key: None } => put(&["JOIN", room]),
@@ -224,6 +244,7 @@ pub enum ParseError {
     EmptyText,
     Escape(EscapeError),
     BadToken,
+    BadTags,
 }
 
 impl std::fmt::Display for ParseError {
@@ -242,6 +263,9 @@ impl std::fmt::Display for ParseError {
             ParseError::EmptyText => f.write_str("text must not be empty"),
             ParseError::Escape(e) => write!(f, "{e}"),
             ParseError::BadToken => f.write_str("bad token: no NUL or backslash escapes allowed"),
+            ParseError::BadTags => f.write_str(
+                "bad tags: only client-only tags (@+name[=value];...), before SAY, MSG or TAGMSG",
+            ),
         }
     }
 }
@@ -347,6 +371,7 @@ pub fn parse(frame: &[u8]) -> Result<Option<Command<'_>>, ParseError> {
         return Ok(None);
     }
     let line = std::str::from_utf8(frame).map_err(|_| ParseError::NotUtf8)?;
+    let (tags, line) = split_tags(line)?;
     let (verb, rest) = match split_space(line) {
         Some((verb, rest)) => (verb, Some(rest)),
         None => (line, None),
@@ -356,6 +381,17 @@ pub fn parse(frame: &[u8]) -> Result<Option<Command<'_>>, ParseError> {
         let text = rest.ok_or(ParseError::MissingField("SAY <text>"))?;
         Command::Say {
             text: visible_text(text)?,
+            tags,
+        }
+    } else if is("TAGMSG") {
+        const USAGE: &str = "@<tags> TAGMSG <target>[,<target>...]";
+        let to = rest.ok_or(ParseError::MissingField(USAGE))?;
+        for recipient in Command::recipients(to) {
+            target(recipient)?;
+        }
+        Command::TagMsg {
+            to,
+            tags: tags.ok_or(ParseError::MissingField(USAGE))?,
         }
     } else if is("MSG") {
         const USAGE: &str = "MSG <target>[,<target>...] <text>";
@@ -368,7 +404,10 @@ pub fn parse(frame: &[u8]) -> Result<Option<Command<'_>>, ParseError> {
         Command::Msg {
             to,
             text: visible_text(text)?,
+            tags,
         }
+    } else if tags.is_some() {
+        return Err(ParseError::BadTags);
     } else if is("JOIN") {
         const USAGE: &str = "JOIN <room> [<key>]";
         let rest = rest.ok_or(ParseError::MissingField(USAGE))?;
@@ -570,14 +609,16 @@ mod tests {
         assert_eq!(
             parse(b"say  hi there ").unwrap(),
             Some(Command::Say {
-                text: text(" hi there ")
+                text: text(" hi there "),
+                tags: None
             })
         );
         assert_eq!(
             parse(b"MSG a,b-c,a x\\ny").unwrap(),
             Some(Command::Msg {
                 to: "a,b-c,a",
-                text: text("x\\ny")
+                text: text("x\\ny"),
+                tags: None
             })
         );
         assert_eq!(parse(b"WHO").unwrap(), Some(Command::Who));
@@ -701,7 +742,8 @@ mod tests {
             parse(b"MSG bob,#a hi").unwrap(),
             Some(Command::Msg {
                 to: "bob,#a",
-                text: text("hi")
+                text: text("hi"),
+                tags: None
             })
         );
         assert_eq!(parse(b"MSG bob,#a! hi"), Err(ParseError::BadRoom));
@@ -739,10 +781,14 @@ mod tests {
             let escaped = escape::escape(&body).replace('\0', "");
             prop_assume!(visible_text(&escaped).is_ok());
             let room = format!("#{name}");
+            let raw_tags = format!("+x={name};+example.com/r");
+            let tags = ClientTags::parse(&raw_tags).unwrap();
             let commands = [
                 Command::Login { name: &name, password: None },
-                Command::Say { text: text(&escaped) },
-                Command::Msg { to: &name, text: text(&escaped) },
+                Command::Say { text: text(&escaped), tags: None },
+                Command::Msg { to: &name, text: text(&escaped), tags: None },
+                Command::Msg { to: &name, text: text(&escaped), tags: Some(tags) },
+                Command::TagMsg { to: &room, tags },
                 Command::Quit { text: Some(text(&escaped)) },
                 Command::Who,
                 Command::Join { room: &room, key: None },

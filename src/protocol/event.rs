@@ -27,6 +27,8 @@ pub enum Event<'a> {
         from: &'a str,
         time: &'a str,
         text: &'a str,
+        /// The sender's client-only tags, told first as `TAGS <tags>`.
+        tags: Option<&'a str>,
     },
     /// `MSG <from> <to-list> <time> <text>`: a private message.
     Msg {
@@ -34,6 +36,15 @@ pub enum Event<'a> {
         to: &'a str,
         time: &'a str,
         text: &'a str,
+        tags: Option<&'a str>,
+    },
+    /// `TAGS <tags>` and `TAGMSG <from> <to-list> <time>`, one frame:
+    /// tags without text (IRC's `TAGMSG`).
+    TagMsg {
+        from: &'a str,
+        to: &'a str,
+        time: &'a str,
+        tags: &'a str,
     },
     /// `JOINED <name> <time>`.
     Joined { name: &'a str, time: &'a str },
@@ -140,6 +151,14 @@ pub enum Event<'a> {
     Error(ErrorCode, &'a str),
 }
 
+/// `TAGS <tags>`, the line before a message that carries tags.
+#[inline]
+fn encode_tags(out: &mut Vec<u8>, tags: Option<&str>) {
+    if let Some(tags) = tags {
+        encode_fields(out, &["TAGS", tags]);
+    }
+}
+
 impl Event<'_> {
     /// Appends the event's canonical frame, LF included.
     #[inline]
@@ -148,13 +167,34 @@ impl Event<'_> {
             Event::LoggedIn { name } => encode_fields(out, &["OK LOGIN", name]),
             Event::Authed { name } => encode_fields(out, &["OK AUTH", name]),
             Event::Renamed { name } => encode_fields(out, &["OK NICK", name]),
-            Event::Say { from, time, text } => encode_fields(out, &["SAY", from, time, text]),
+            Event::Say {
+                from,
+                time,
+                text,
+                tags,
+            } => {
+                encode_tags(out, tags);
+                encode_fields(out, &["SAY", from, time, text]);
+            }
             Event::Msg {
                 from,
                 to,
                 time,
                 text,
-            } => encode_fields(out, &["MSG", from, to, time, text]),
+                tags,
+            } => {
+                encode_tags(out, tags);
+                encode_fields(out, &["MSG", from, to, time, text]);
+            }
+            Event::TagMsg {
+                from,
+                to,
+                time,
+                tags,
+            } => {
+                encode_tags(out, Some(tags));
+                encode_fields(out, &["TAGMSG", from, to, time]);
+            }
             Event::Joined { name, time } => encode_fields(out, &["JOINED", name, time]),
             Event::NameChanged { old, new, time } => {
                 encode_fields(out, &["LEFT", old, time, "renamed to", new]);
@@ -278,14 +318,21 @@ impl Event<'_> {
     /// Bytes of the canonical frame.
     pub fn encoded_len(&self) -> usize {
         let fields = |f: &[&str]| f.iter().map(|f| f.len() + 1).sum::<usize>();
+        let tags = |tags: Option<&str>| tags.map_or(0, |t| 6 + t.len());
         match *self {
-            Event::Say { from, time, text } => fields(&["SAY", from, time, text]),
+            Event::Say {
+                from,
+                time,
+                text,
+                tags: t,
+            } => tags(t) + fields(&["SAY", from, time, text]),
             Event::Msg {
                 from,
                 to,
                 time,
                 text,
-            } => fields(&["MSG", from, to, time, text]),
+                tags: t,
+            } => tags(t) + fields(&["MSG", from, to, time, text]),
             _ => {
                 let mut out = Vec::new();
                 self.encode(&mut out);
@@ -315,6 +362,7 @@ mod tests {
             from: "a",
             time: t,
             text: "hi\\nthere",
+            tags: None,
         };
         assert_eq!(line(say), format!("SAY a {t} hi\\nthere\n"));
         let msg = Event::Msg {
@@ -322,8 +370,30 @@ mod tests {
             to: "b,c",
             time: t,
             text: "x",
+            tags: None,
         };
         assert_eq!(line(msg), format!("MSG a b,c {t} x\n"));
+        let tagged = Event::Msg {
+            from: "a",
+            to: "#r",
+            time: t,
+            text: "x",
+            tags: Some("+draft/reply=1"),
+        };
+        assert_eq!(
+            line(tagged),
+            format!("TAGS +draft/reply=1\nMSG a #r {t} x\n")
+        );
+        let tagmsg = Event::TagMsg {
+            from: "a",
+            to: "b",
+            time: t,
+            tags: "+typing=active",
+        };
+        assert_eq!(
+            line(tagmsg),
+            format!("TAGS +typing=active\nTAGMSG a b {t}\n")
+        );
         assert_eq!(
             line(Event::Left {
                 name: "a",

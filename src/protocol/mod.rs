@@ -11,6 +11,7 @@ pub mod event;
 pub mod frame;
 pub mod names;
 pub mod reply;
+pub mod tags;
 
 pub use command::{
     bad_name, is_valid_name, is_valid_room, parse, Command, ParseError, Text, MAX_NAME, NAME_RULE,
@@ -21,3 +22,4 @@ pub use event::Event;
 pub use frame::{Frame, FrameDecoder};
 pub use names::{fold, folded, same_name, Folded};
 pub use reply::{BadFrame, ErrorCode, ServerFrame};
+pub use tags::ClientTags;

@@ -275,7 +275,19 @@ fn check_frames(frames: &[u8], kinds: &[&str]) -> Result<u64, Malformed> {
         return Err(Malformed("carriage return in a frame"));
     }
     let mut count = 0;
+    // A message may carry its sender's tags, on a line of their own first.
+    let mut tagged = false;
     for line in text.split_terminator('\n') {
+        if let Some(tags) = line.strip_prefix("TAGS ") {
+            if tagged || crate::protocol::ClientTags::parse(tags).is_err() {
+                return Err(Malformed("bad tags"));
+            }
+            tagged = true;
+            continue;
+        }
+        if std::mem::take(&mut tagged) && !(line.starts_with("SAY ") || line.starts_with("MSG ")) {
+            return Err(Malformed("tags on what is not a message"));
+        }
         if !kinds.iter().any(|k| line.starts_with(k)) {
             return Err(Malformed("not a frame that kind carries"));
         }
@@ -285,6 +297,9 @@ fn check_frames(frames: &[u8], kinds: &[&str]) -> Result<u64, Malformed> {
             ));
         }
         count += 1;
+    }
+    if tagged {
+        return Err(Malformed("tags on nothing"));
     }
     Ok(count)
 }

@@ -37,6 +37,7 @@ mod quit;
 mod rooms;
 mod say;
 mod stats;
+mod tagmsg;
 mod topic;
 mod who;
 mod whois;
@@ -69,8 +70,13 @@ impl<T: Write> Hub<T> {
             (_, None) => {
                 self.reply_err(key, ErrorCode::NotLoggedIn, "log in first: LOGIN <name>");
             }
-            (Command::Say { text }, Some(me)) => self.say(key, &me, text),
-            (Command::Msg { to, text }, Some(me)) => self.msg(key, &me, to, text),
+            (Command::Say { text, tags }, Some(me)) => {
+                self.say(key, &me, text, tags.map(|t| t.as_str()))
+            }
+            (Command::Msg { to, text, tags }, Some(me)) => {
+                self.msg(key, &me, to, text, tags.map(|t| t.as_str()))
+            }
+            (Command::TagMsg { to, tags }, Some(me)) => self.tagmsg(key, &me, to, tags.as_str()),
             (Command::Who, Some(_)) => self.who(key),
             (Command::WhoIn { room }, Some(me)) => self.who_in(key, &me, room),
             (Command::Join { room, key: k }, Some(me)) => self.join(key, &me, room, k),

@@ -20,12 +20,19 @@ use std::io::Write;
 use std::rc::Rc;
 
 impl<T: Write> Hub<T> {
-    pub(super) fn msg(&mut self, key: usize, me: &str, to: &str, text: Text<'_>) {
+    pub(super) fn msg(
+        &mut self,
+        key: usize,
+        me: &str,
+        to: &str,
+        text: Text<'_>,
+        tags: Option<&str>,
+    ) {
         if memchr::memchr(b'#', to.as_bytes()).is_some() {
-            return self.msg_to_rooms(key, me, to, text);
+            return self.msg_to_rooms(key, me, to, text, tags);
         }
         if memchr::memchr(b',', to.as_bytes()).is_none() {
-            return self.msg_to_one(key, me, to, text);
+            return self.msg_to_one(key, me, to, text, tags);
         }
         let mut seen = HashSet::with_capacity(memchr::memchr_iter(b',', to.as_bytes()).count() + 1);
         let written: Vec<&str> = Command::recipients(to)
@@ -61,6 +68,7 @@ impl<T: Write> Hub<T> {
             to: &to_list,
             time: time.as_str(),
             text: text.escaped(),
+            tags,
         };
         self.send_private(key, &names, &msg);
         if !names.iter().any(|n| same_name(n, me)) {
@@ -70,7 +78,7 @@ impl<T: Write> Hub<T> {
     }
 
     /// The common case, one recipient: no list, no set, no allocation.
-    fn msg_to_one(&mut self, key: usize, me: &str, to: &str, text: Text<'_>) {
+    fn msg_to_one(&mut self, key: usize, me: &str, to: &str, text: Text<'_>, tags: Option<&str>) {
         self.charge(key, 1);
         let Some(name): Option<Rc<str>> = self.shown_recipient(to) else {
             return self.no_such_user(key, to);
@@ -84,6 +92,7 @@ impl<T: Write> Hub<T> {
             to: &name,
             time: time.as_str(),
             text: text.escaped(),
+            tags,
         };
         self.send_private(key, &[&name], &msg);
         if !same_name(&name, me) {

@@ -18,9 +18,16 @@ use std::io::Write;
 use std::rc::Rc;
 
 impl<T: Write> Hub<T> {
-    pub(super) fn msg_to_rooms(&mut self, key: usize, me: &str, to: &str, text: Text<'_>) {
+    pub(super) fn msg_to_rooms(
+        &mut self,
+        key: usize,
+        me: &str,
+        to: &str,
+        text: Text<'_>,
+        tags: Option<&str>,
+    ) {
         if memchr::memchr(b',', to.as_bytes()).is_none() {
-            return self.msg_to_one_room(key, me, to, text);
+            return self.msg_to_one_room(key, me, to, text, tags);
         }
         // Each target is looked up: a long list is paced like a flood,
         // charged before any of it is done.
@@ -72,7 +79,7 @@ impl<T: Write> Hub<T> {
             self.seal_charged(key);
         }
         let to_list = written.iter().map(|t| &**t).collect::<Vec<_>>().join(",");
-        let frame = self.msg_frame(me, &to_list, text);
+        let frame = self.msg_frame(me, &to_list, text, tags);
         let shown: Vec<&str> = rooms.iter().map(|r| &**r).collect();
         let named_me = names.iter().any(|n| same_name(n, me));
         if self.cluster.is_some() {
@@ -125,13 +132,20 @@ impl<T: Write> Hub<T> {
     }
 
     /// The common case, `MSG #room <text>`: no list to build or check.
-    fn msg_to_one_room(&mut self, key: usize, me: &str, room: &str, text: Text<'_>) {
+    fn msg_to_one_room(
+        &mut self,
+        key: usize,
+        me: &str,
+        room: &str,
+        text: Text<'_>,
+        tags: Option<&str>,
+    ) {
         self.charge(key, 1);
         let shown = match self.rooms.may_speak(me, room) {
             Ok(shown) => shown,
             Err(why) => return self.not_in(key, &why),
         };
-        let frame = self.msg_frame(me, &shown, text);
+        let frame = self.msg_frame(me, &shown, text, tags);
         if self.cluster.is_some() {
             self.say_in_cluster(key, &[&shown], &[], &frame);
         } else {
@@ -143,17 +157,18 @@ impl<T: Write> Hub<T> {
 
     /// `MSG <from> <to-list> <time> <text>`, stamped now, encoded once to
     /// be shared by every recipient and every room's history.
-    fn msg_frame(&mut self, me: &str, to: &str, text: Text<'_>) -> Rc<[u8]> {
+    fn msg_frame(&mut self, me: &str, to: &str, text: Text<'_>, tags: Option<&str>) -> Rc<[u8]> {
         let time = self.clock.stamp();
         super::super::hub::rooms::encoded(&Event::Msg {
             from: me,
             to,
             time: time.as_str(),
             text: text.escaped(),
+            tags,
         })
     }
 
-    fn not_in(&mut self, key: usize, why: &str) {
+    pub(super) fn not_in(&mut self, key: usize, why: &str) {
         let text = format!("{why}; nothing was sent");
         self.reply_err(key, ErrorCode::Forbidden, &text);
     }

@@ -10,12 +10,13 @@ use std::io::Write;
 
 impl<T: Write> Hub<T> {
     #[inline(always)]
-    pub(super) fn say(&mut self, key: usize, me: &str, text: Text<'_>) {
+    pub(super) fn say(&mut self, key: usize, me: &str, text: Text<'_>, tags: Option<&str>) {
         let time = self.clock.stamp();
         let say = Event::Say {
             from: me,
             time: time.as_str(),
             text: text.escaped(),
+            tags,
         };
         self.broadcast(Some(key), &say);
         self.echo(key, super::echo::Echo::Event(&say));

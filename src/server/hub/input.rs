@@ -148,6 +148,7 @@ impl<T: Write> Hub<T> {
         };
         count(&mut self.echoing, was.echo, now.echo);
         count(&mut self.away_notified, was.away_notify, now.away_notify);
+        count(&mut self.client_tagged, was.client_tags, now.client_tags);
     }
 
     /// Acts on one piece of input; returns whether the dialect may go on.

@@ -153,6 +153,8 @@ pub struct Hub<T> {
     /// Sessions that want their messages echoed: while none does, a
     /// message costs no look.
     pub(in crate::server) echoing: usize,
+    /// Sessions shown other clients' tags (see `Manners::client_tags`).
+    pub(in crate::server) client_tagged: usize,
     /// Sessions told of anyone's away (IRC's `away-notify`): while none
     /// is, an `AWAY` costs no look.
     pub(in crate::server) away_notified: usize,
@@ -217,6 +219,7 @@ impl<T: Write> Hub<T> {
             users_reply: None,
             away_online: 0,
             echoing: 0,
+            client_tagged: 0,
             away_notified: 0,
             cluster: None,
         }

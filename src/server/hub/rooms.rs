@@ -387,7 +387,7 @@ pub(in crate::server) struct CatchUp {
 
 /// Is `frame` (`MSG <from> ...`) a message `name` sent?
 fn said_by(frame: &[u8], name: &str) -> bool {
-    frame
+    crate::protocol::tags::untagged(frame)
         .strip_prefix(b"MSG ")
         .and_then(|rest| rest.strip_prefix(name.as_bytes()))
         .is_some_and(|rest| rest.first() == Some(&b' '))

@@ -159,6 +159,9 @@ pub struct Manners {
     /// Held mail and room history come in `chathistory` batches (IRC's
     /// `batch`).
     pub history_batches: bool,
+    /// Shown other clients' tags: messages' `TAGS` and `TAGMSG` frames
+    /// (IRC's `message-tags`).
+    pub client_tags: bool,
 }
 
 /// One connection's dialect: its decoder, and how its output is written.

@@ -82,6 +82,33 @@ fn each_kind_round_trips() {
 }
 
 #[test]
+fn a_message_may_carry_tags_and_nothing_else_may() {
+    let tagged = b"TAGS +draft/reply=7\nSAY a 2026-11-23T12:00:00.000Z hi\n";
+    let mut out = Vec::new();
+    encode_broadcast(&mut out, tagged);
+    assert_eq!(
+        decode(&out),
+        Ok(BusMessage::Broadcast {
+            frames: tagged,
+            count: 1
+        })
+    );
+    out.clear();
+    let frame = b"TAGS +a;+b=c\nMSG a bob 2026-11-23T12:00:00.000Z psst\n";
+    encode_private(&mut out, "bob", frame);
+    assert!(matches!(decode(&out), Ok(BusMessage::Private { .. })));
+    for bad in [
+        &b"B\nTAGS +a\n"[..],
+        b"B\nTAGS +a\nJOINED b 2026-11-23T12:00:01.000Z\n",
+        b"B\nTAGS +a\nTAGS +b\nSAY a 2026-11-23T12:00:00.000Z hi\n",
+        b"B\nTAGS server=1\nSAY a 2026-11-23T12:00:00.000Z hi\n",
+        b"B\nTAGS +a b\nSAY a 2026-11-23T12:00:00.000Z hi\n",
+    ] {
+        assert!(decode(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+    }
+}
+
+#[test]
 fn forged_framing_is_refused() {
     for bad in [
         &b"B\nSAY a 1 no end"[..],

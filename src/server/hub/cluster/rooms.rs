@@ -362,6 +362,7 @@ impl<T: Write> Hub<T> {
             to,
             time,
             text,
+            tags: None,
         };
         self.send_private(key, &names, &msg);
     }

@@ -45,6 +45,7 @@ fn close(out: &mut Vec<u8>, base: &str, n: usize) {
 /// <time> <text>`): the room it was said in, or for a private message
 /// its sender (IRC's `chathistory` target is the other party).
 fn history_target(frame: &[u8]) -> Option<&[u8]> {
+    let frame = crate::protocol::tags::untagged(frame);
     let rest = frame.strip_prefix(b"MSG ")?;
     let mut words = rest.splitn(3, |&b| b == b' ');
     let (from, to) = (words.next()?, words.next()?);

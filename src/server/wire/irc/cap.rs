@@ -5,7 +5,7 @@ use super::Irc;
 
 /// Offered in `CAP LS`.
 pub const CAPS: &str =
-    "server-time echo-message away-notify sasl multi-prefix cap-notify batch labeled-response";
+    "server-time echo-message away-notify sasl multi-prefix cap-notify batch labeled-response message-tags";
 
 /// What a client negotiated.
 #[derive(Debug, Default, Clone, Copy)]
@@ -25,6 +25,8 @@ pub struct Caps {
     pub batch: bool,
     /// A labeled command's response carries its label (with `batch`).
     pub labeled_response: bool,
+    /// Other clients' client-only tags, and `TAGMSG`.
+    pub message_tags: bool,
 }
 
 impl Caps {
@@ -43,6 +45,7 @@ impl Caps {
             "cap-notify" => &mut self.cap_notify,
             "batch" => &mut self.batch,
             "labeled-response" => &mut self.labeled_response,
+            "message-tags" => &mut self.message_tags,
             _ => return false,
         };
         *flag = on;
@@ -60,6 +63,7 @@ impl Caps {
             (self.cap_notify, "cap-notify"),
             (self.batch, "batch"),
             (self.labeled_response, "labeled-response"),
+            (self.message_tags, "message-tags"),
         ];
         let names: Vec<&str> = on.iter().filter(|c| c.0).map(|c| c.1).collect();
         names.join(" ")

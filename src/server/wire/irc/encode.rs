@@ -13,35 +13,64 @@ use crate::server::wire::{Encoding, Voice};
 /// IRC without tags.
 pub static IRC: Encoding = Encoding {
     name: "irc",
-    frames: plain,
-    event: Some(reply::event_plain),
+    frames: transcode::<false, false>,
+    event: Some(reply::event::<false, false>),
 };
 
 /// IRC with the `server-time` tag on everything that has a time.
 pub static IRC_TAGS: Encoding = Encoding {
     name: "irc+time",
-    frames: tagged,
-    event: Some(reply::event_tagged),
+    frames: transcode::<true, false>,
+    event: Some(reply::event::<true, false>),
 };
 
-fn plain(lines: &[u8], out: &mut Vec<u8>, starts: Option<&mut Vec<(u32, u32)>>, voice: &Voice) {
-    frames(lines, out, starts, voice, false);
+/// IRC with other clients' tags (`message-tags`), without `server-time`.
+pub static IRC_CLIENT_TAGS: Encoding = Encoding {
+    name: "irc+client-tags",
+    frames: transcode::<false, true>,
+    event: Some(reply::event::<false, true>),
+};
+
+/// IRC with `server-time` and other clients' tags.
+pub static IRC_TIME_CLIENT_TAGS: Encoding = Encoding {
+    name: "irc+time+client-tags",
+    frames: transcode::<true, true>,
+    event: Some(reply::event::<true, true>),
+};
+
+/// What an IRC encoding writes beyond the lines themselves.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Style {
+    /// `@time=` on everything that has a time (`server-time`).
+    pub time: bool,
+    /// Messages' client-only tags, and `TAGMSG` (`message-tags`).
+    pub client_tags: bool,
 }
 
-fn tagged(lines: &[u8], out: &mut Vec<u8>, starts: Option<&mut Vec<(u32, u32)>>, voice: &Voice) {
-    frames(lines, out, starts, voice, true);
+fn transcode<const TIME: bool, const CLIENT_TAGS: bool>(
+    lines: &[u8],
+    out: &mut Vec<u8>,
+    starts: Option<&mut Vec<(u32, u32)>>,
+    voice: &Voice,
+) {
+    let style = Style {
+        time: TIME,
+        client_tags: CLIENT_TAGS,
+    };
+    frames(lines, out, starts, voice, style);
 }
 
 /// Every frame of a batch, once for all its IRC readers: the cost is per
 /// message, so the common frames take the shortest path (lines found with
 /// `memchr`, UTF-8 checked, not re-decoded, fields cut at their spaces).
-fn frames(
+pub(super) fn frames(
     lines: &[u8],
     out: &mut Vec<u8>,
     mut starts: Option<&mut Vec<(u32, u32)>>,
     voice: &Voice,
-    tags: bool,
+    style: Style,
 ) {
+    let tags = style.time;
     // IRC's lines are a little longer than the canonical ones.
     out.reserve(lines.len() + lines.len() / 2);
     let mut at = 0;
@@ -52,7 +81,14 @@ fn frames(
     // begin (the last frame's: tagged once it is written).
     let mut batch: Option<&[u8]> = None;
     let mut tag_from: Option<usize> = None;
+    // A message's client-only tags (its `TAGS` line), and where the lines
+    // it became begin.
+    let mut client: Option<&[u8]> = None;
+    let mut client_from: Option<(usize, &[u8])> = None;
     while at < lines.len() {
+        if let Some((from, client_tags)) = client_from.take() {
+            append_tags(out, from, client_tags);
+        }
         if let (Some(from), Some(reference)) = (tag_from.take(), batch) {
             tag_lines(out, from, reference);
         }
@@ -69,8 +105,21 @@ fn frames(
             batch = batch_line(out, voice, marker);
             continue;
         }
+        if let Some(client_tags) = line.strip_prefix(b"TAGS ") {
+            client = style.client_tags.then_some(client_tags);
+            continue;
+        }
         if batch.is_some() {
             tag_from = Some(out.len());
+        }
+        if let Some(client_tags) = client.take() {
+            client_from = Some((out.len(), client_tags));
+        }
+        if let Some(tagmsg) = line.strip_prefix(b"TAGMSG ") {
+            if style.client_tags {
+                tag_message(out, tagmsg, tags);
+            }
+            continue;
         }
         if plain_message(line, out, voice, tags) {
             continue;
@@ -130,8 +179,47 @@ fn frames(
             Err(_) => frame(&String::from_utf8_lossy(line), out, voice, tags),
         }
     }
+    if let Some((from, client_tags)) = client_from {
+        append_tags(out, from, client_tags);
+    }
     if let (Some(from), Some(reference)) = (tag_from, batch) {
         tag_lines(out, from, reference);
+    }
+}
+
+/// `TAGMSG <from> <to> <time>` as IRC's `TAGMSG` (its tags are the
+/// `TAGS` line's, added after).
+fn tag_message(out: &mut Vec<u8>, tagmsg: &[u8], time: bool) {
+    let text = std::str::from_utf8(tagmsg).unwrap_or_default();
+    let mut words = text.split(' ');
+    let (Some(from), Some(to), Some(at)) = (words.next(), words.next(), words.next()) else {
+        return;
+    };
+    from_user(out, time.then_some(at), from, "TAGMSG", &[target(to)], None);
+}
+
+/// Adds `tags` after the tags of every IRC line written from `from` on
+/// (the server's own come first, IRCv3 says, so that a client's cannot
+/// push them past the limit).
+fn append_tags(out: &mut Vec<u8>, from: usize, tags: &[u8]) {
+    let written = out.split_off(from.min(out.len()));
+    for line in written.split_inclusive(|&b| b == b'\n') {
+        match line.strip_prefix(b"@") {
+            Some(own) => {
+                let end = memchr::memchr(b' ', own).unwrap_or(own.len());
+                out.push(b'@');
+                out.extend_from_slice(&own[..end]);
+                out.push(b';');
+                out.extend_from_slice(tags);
+                out.extend_from_slice(&own[end..]);
+            }
+            None => {
+                out.push(b'@');
+                out.extend_from_slice(tags);
+                out.push(b' ');
+                out.extend_from_slice(line);
+            }
+        }
     }
 }
 

@@ -66,7 +66,11 @@ fn a_history_batch_tags_every_line_in_it_and_nothing_after() {
     );
     for (tags, tail) in [(true, format!(";time={t} ")), (false, " ".to_owned())] {
         let mut out = Vec::new();
-        frames(lines.as_bytes(), &mut out, None, &Voice::default(), tags);
+        let style = Style {
+            time: tags,
+            client_tags: false,
+        };
+        frames(lines.as_bytes(), &mut out, None, &Voice::default(), style);
         assert_eq!(
             String::from_utf8(out).unwrap(),
             format!(
@@ -79,4 +83,44 @@ fn a_history_batch_tags_every_line_in_it_and_nothing_after() {
             )
         );
     }
+}
+
+#[test]
+fn client_tags_follow_the_servers_own_and_only_who_shows_them_gets_them() {
+    let t = "2026-12-07T10:00:00.000Z";
+    let lines = format!(
+        "TAGS +draft/reply=9;+x\n\
+         MSG bob #rust {t} two\\nlines\n\
+         SAY amy {t} untagged\n\
+         TAGS +typing=active\n\
+         TAGMSG bob amy {t}\n"
+    );
+    let write = |time, client_tags| {
+        let mut out = Vec::new();
+        let style = Style { time, client_tags };
+        frames(lines.as_bytes(), &mut out, None, &Voice::default(), style);
+        String::from_utf8(out).unwrap()
+    };
+    assert_eq!(
+        write(true, true),
+        format!(
+            "@time={t};+draft/reply=9;+x :bob!bob@evchat PRIVMSG #rust :two\r\n\
+             @time={t};+draft/reply=9;+x :bob!bob@evchat PRIVMSG #rust :lines\r\n\
+             @time={t} :amy!amy@evchat PRIVMSG #everyone :untagged\r\n\
+             @time={t};+typing=active :bob!bob@evchat TAGMSG amy\r\n"
+        )
+    );
+    assert_eq!(
+        write(false, true),
+        "@+draft/reply=9;+x :bob!bob@evchat PRIVMSG #rust :two\r\n\
+         @+draft/reply=9;+x :bob!bob@evchat PRIVMSG #rust :lines\r\n\
+         :amy!amy@evchat PRIVMSG #everyone :untagged\r\n\
+         @+typing=active :bob!bob@evchat TAGMSG amy\r\n"
+    );
+    assert_eq!(
+        write(false, false),
+        ":bob!bob@evchat PRIVMSG #rust :two\r\n\
+         :bob!bob@evchat PRIVMSG #rust :lines\r\n\
+         :amy!amy@evchat PRIVMSG #everyone :untagged\r\n"
+    );
 }

@@ -25,7 +25,7 @@ mod sasl;
 mod translate;
 mod whois;
 
-pub use encode::{tag_each_line, IRC, IRC_TAGS};
+pub use encode::{tag_each_line, IRC, IRC_CLIENT_TAGS, IRC_TAGS, IRC_TIME_CLIENT_TAGS};
 
 use super::{Asked, Dialect, Input, Manners, Settings, Sniffed, WireKind};
 use crate::protocol::{Frame, FrameDecoder};
@@ -210,10 +210,11 @@ impl Irc {
 
 impl Dialect for Irc {
     fn encoding(&self) -> WireKind {
-        if self.caps.server_time {
-            &IRC_TAGS
-        } else {
-            &IRC
+        match (self.caps.server_time, self.caps.message_tags) {
+            (false, false) => &IRC,
+            (true, false) => &IRC_TAGS,
+            (false, true) => &IRC_CLIENT_TAGS,
+            (true, true) => &IRC_TIME_CLIENT_TAGS,
         }
     }
 
@@ -251,6 +252,7 @@ impl Dialect for Irc {
                 one_login: true,
                 away_notify: self.caps.away_notify,
                 history_batches: self.caps.batch,
+                client_tags: self.caps.message_tags,
             };
             on(Input::Encoding(kind, manners)) && self.drain(on)
         });

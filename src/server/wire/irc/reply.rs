@@ -2,29 +2,27 @@
 //! `ERR` becomes depends on what it asked ([`asked`]).
 
 use super::asked;
-use super::encode::{frame, put};
+use super::encode::{put, Style};
 use crate::protocol::{ErrorCode, Event};
 use crate::server::wire::{Viewer, Voice};
 
-pub(super) fn event_plain(
+/// An event for one IRC reader, in the encoding with `server-time` if
+/// `TIME`, and other clients' tags if `CLIENT_TAGS`.
+pub(super) fn event<const TIME: bool, const CLIENT_TAGS: bool>(
     event: &Event<'_>,
     viewer: &Viewer<'_>,
     voice: &Voice,
     out: &mut Vec<u8>,
 ) {
-    reply(event, viewer, voice, out, false);
+    let style = Style {
+        time: TIME,
+        client_tags: CLIENT_TAGS,
+    };
+    reply(event, viewer, voice, out, style);
 }
 
-pub(super) fn event_tagged(
-    event: &Event<'_>,
-    viewer: &Viewer<'_>,
-    voice: &Voice,
-    out: &mut Vec<u8>,
-) {
-    reply(event, viewer, voice, out, true);
-}
-
-fn reply(event: &Event<'_>, viewer: &Viewer<'_>, voice: &Voice, out: &mut Vec<u8>, tags: bool) {
+fn reply(event: &Event<'_>, viewer: &Viewer<'_>, voice: &Voice, out: &mut Vec<u8>, style: Style) {
+    let tags = style.time;
     let me = viewer.nick.unwrap_or("*");
     let server = &*voice.server;
     match *event {
@@ -116,10 +114,9 @@ fn reply(event: &Event<'_>, viewer: &Viewer<'_>, voice: &Voice, out: &mut Vec<u8
         Event::Stats(line) if viewer.asked == asked::LUSERS => lusers(out, voice, me, line),
         Event::Stats(line) => put(out, &[&format!(":{server}"), "NOTICE", me], Some(line)),
         _ => {
-            let mut line = Vec::new();
-            event.encode(&mut line);
-            let line = String::from_utf8_lossy(&line);
-            frame(line.trim_end_matches('\n'), out, voice, tags);
+            let mut lines = Vec::new();
+            event.encode(&mut lines);
+            super::encode::frames(&lines, out, None, voice, style);
         }
     }
 }

@@ -4,6 +4,7 @@
 use super::message::{Malformed, Message};
 use super::{asked, Asked, Irc, Pending};
 use crate::protocol::escape::escape_into;
+use crate::protocol::tags::{is_client_tag, MAX_TAGS};
 use crate::protocol::{is_valid_name, is_valid_room};
 
 /// The longest nick mask matched against everyone online.
@@ -62,6 +63,7 @@ impl Irc {
     fn command(&mut self, verb: &str, m: &Message<'_>, answer: &mut Vec<u8>) {
         match verb {
             "PRIVMSG" | "NOTICE" => self.privmsg(verb == "NOTICE", m, answer),
+            "TAGMSG" => self.tagmsg(m, answer),
             "JOIN" => self.join(m, answer),
             "PART" => self.part(m, answer),
             "NAMES" => self.names(asked::NAMES, m.param(0), answer),
@@ -201,18 +203,58 @@ impl Irc {
         }
         let mut escaped = Vec::with_capacity(text.len() + 1);
         escape_into(text, &mut escaped);
+        let tags = self.client_tags(m);
         if everyone {
-            let mut say = b"SAY ".to_vec();
+            let mut say = tags.clone();
+            say.extend_from_slice(b"SAY ");
             say.extend_from_slice(&escaped);
             self.ask(how, say);
         }
         if !to.is_empty() {
-            let mut msg = b"MSG ".to_vec();
+            let mut msg = tags;
+            msg.extend_from_slice(b"MSG ");
             msg.extend_from_slice(&to);
             msg.push(b' ');
             msg.extend_from_slice(&escaped);
             self.ask(how, msg);
         }
+    }
+
+    /// `TAGMSG <targets>`: the line protocol's, with the line's client-only
+    /// tags; none, or only the everyone channel, and there is nothing to
+    /// send.
+    fn tagmsg(&mut self, m: &Message<'_>, answer: &mut Vec<u8>) {
+        let Some(targets) = m.param(0).filter(|t| !t.is_empty()) else {
+            return self.need_more(answer, "TAGMSG");
+        };
+        let tags = self.client_tags(m);
+        let everyone = &self.config.everyone;
+        let to: Vec<&str> = targets
+            .split(',')
+            .filter(|t| !t.is_empty() && !t.eq_ignore_ascii_case(everyone))
+            .collect();
+        if tags.is_empty() || to.is_empty() {
+            return;
+        }
+        let mut line = tags;
+        line.extend_from_slice(b"TAGMSG ");
+        line.extend_from_slice(to.join(",").as_bytes());
+        self.ask(asked::PRIVMSG, line);
+    }
+
+    /// `@<tags> ` of the line's client-only tags, to go before its
+    /// command, if the client negotiated `message-tags` (empty if not, or
+    /// none); tags the line protocol would refuse are left out.
+    fn client_tags(&self, m: &Message<'_>) -> Vec<u8> {
+        let Some(raw) = m.tags.filter(|_| self.caps.message_tags) else {
+            return Vec::new();
+        };
+        let kept: Vec<&str> = raw.split(';').filter(|t| is_client_tag(t)).collect();
+        let joined = kept.join(";");
+        if kept.is_empty() || joined.len() > MAX_TAGS {
+            return Vec::new();
+        }
+        format!("@{joined} ").into_bytes()
     }
 
     fn join(&mut self, m: &Message<'_>, answer: &mut Vec<u8>) {
