@@ -168,3 +168,74 @@ fn a_labeled_command_gets_its_response_in_one_labeled_batch_or_an_ack() {
     dave.send("@label=zz MOTD");
     assert_eq!(dave.recv(), ":evchat-test 422 dave :MOTD File is missing");
 }
+
+#[test]
+fn a_multiline_message_is_one_message_both_ways() {
+    let server = server();
+    let caps = "batch draft/multiline";
+    let (mut alice, _) = Irc::register_with(&server, "alice", caps);
+    let (mut carol, _) = Irc::register(&server, "carol", false);
+    let mut bob = server.login("bob");
+    for irc in [&mut alice, &mut carol] {
+        irc.send("JOIN #rust");
+        irc.until(|l| l.contains(" 366 ") && l.contains(" #rust "));
+    }
+    bob.send("JOIN #rust");
+    bob.until("JOIN bob #rust ");
+    alice.sync();
+    carol.sync();
+
+    // From IRC: one message, its lines joined (or concatenated).
+    for line in [
+        "BATCH +a1 draft/multiline #rust",
+        "@batch=a1 PRIVMSG #rust hello",
+        "@batch=a1 PRIVMSG #rust :how is ",
+        "@batch=a1;draft/multiline-concat PRIVMSG #rust :everyone?",
+        "BATCH -a1",
+    ] {
+        alice.send(line);
+    }
+    let said = bob.until("MSG alice #rust ");
+    assert!(said.ends_with(" hello\\nhow is everyone?"), "{said}");
+    assert_eq!(carol.recv(), ":alice!alice@evchat PRIVMSG #rust :hello");
+    assert_eq!(
+        carol.recv(),
+        ":alice!alice@evchat PRIVMSG #rust :how is everyone?"
+    );
+
+    // To IRC: one batch for who asked, blank line kept; lines for the rest.
+    bob.send("MSG #rust first\\n\\nthird");
+    let open = alice.recv();
+    let reference = open
+        .strip_prefix(":bob!bob@evchat BATCH +")
+        .and_then(|r| r.strip_suffix(" draft/multiline #rust"))
+        .unwrap_or_else(|| panic!("{open}"))
+        .to_owned();
+    let tag = format!("@batch={reference} :bob!bob@evchat PRIVMSG #rust :");
+    assert_eq!(alice.recv(), format!("{tag}first"));
+    assert_eq!(alice.recv(), tag);
+    assert_eq!(alice.recv(), format!("{tag}third"));
+    assert_eq!(alice.recv(), format!(":evchat-test BATCH -{reference}"));
+    assert_eq!(carol.recv(), ":bob!bob@evchat PRIVMSG #rust :first");
+    assert_eq!(carol.recv(), ":bob!bob@evchat PRIVMSG #rust :third");
+
+    // Refused batches say why, and send nothing.
+    alice.send("BATCH +b draft/multiline #rust");
+    alice.send("@batch=b PRIVMSG #elsewhere :x");
+    alice.send("BATCH -b");
+    assert_eq!(
+        alice.recv(),
+        ":evchat-test FAIL BATCH MULTILINE_INVALID_TARGET #rust #elsewhere :Invalid multiline target"
+    );
+    alice.send("BATCH +c draft/multiline #rust");
+    for i in 0..101 {
+        alice.send(&format!("@batch=c PRIVMSG #rust :{i}"));
+    }
+    alice.send("BATCH -c");
+    assert_eq!(
+        alice.recv(),
+        ":evchat-test FAIL BATCH MULTILINE_MAX_LINES 100 :Multiline batch max-lines exceeded"
+    );
+    bob.send("PING done");
+    assert_eq!(bob.recv(), "PONG done");
+}

@@ -27,6 +27,9 @@ pub struct Caps {
     pub labeled_response: bool,
     /// Other clients' client-only tags, and `TAGMSG`.
     pub message_tags: bool,
+    /// Messages with line breaks as one `draft/multiline` batch, both
+    /// ways (with `batch`).
+    pub multiline: bool,
 }
 
 impl Caps {
@@ -46,6 +49,7 @@ impl Caps {
             "batch" => &mut self.batch,
             "labeled-response" => &mut self.labeled_response,
             "message-tags" => &mut self.message_tags,
+            "draft/multiline" => &mut self.multiline,
             _ => return false,
         };
         *flag = on;
@@ -64,6 +68,7 @@ impl Caps {
             (self.batch, "batch"),
             (self.labeled_response, "labeled-response"),
             (self.message_tags, "message-tags"),
+            (self.multiline, "draft/multiline"),
         ];
         let names: Vec<&str> = on.iter().filter(|c| c.0).map(|c| c.1).collect();
         names.join(" ")
@@ -81,7 +86,17 @@ impl Irc {
         match sub.as_str() {
             "LS" => {
                 self.negotiating = !self.registered;
-                say(&format!("LS :{CAPS}"));
+                // Values only for clients that read them (`CAP LS 302`).
+                let version: u32 = m.param(1).and_then(|v| v.parse().ok()).unwrap_or(0);
+                let multiline = match version >= 302 {
+                    true => format!(
+                        "draft/multiline=max-bytes={},max-lines={}",
+                        super::multiline::max_bytes(self.max_line),
+                        super::multiline::MAX_LINES
+                    ),
+                    false => "draft/multiline".to_owned(),
+                };
+                say(&format!("LS :{CAPS} {multiline}"));
             }
             "LIST" => say(&format!("LIST :{}", self.caps.list())),
             "REQ" => {

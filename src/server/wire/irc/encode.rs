@@ -10,44 +10,60 @@ use super::reply;
 use crate::protocol::escape::unescape;
 use crate::server::wire::{Encoding, Voice};
 
-/// IRC without tags.
-pub static IRC: Encoding = Encoding {
-    name: "irc",
-    frames: transcode::<false, false>,
-    event: Some(reply::event::<false, false>),
-};
+/// Declares an IRC encoding for one set of negotiated capabilities.
+macro_rules! irc_encoding {
+    ($(#[$doc:meta])* $name:ident, $label:literal, $time:literal, $tags:literal, $multi:literal) => {
+        $(#[$doc])*
+        pub static $name: Encoding = Encoding {
+            name: $label,
+            frames: transcode::<$time, $tags, $multi>,
+            event: Some(reply::event::<$time, $tags, $multi>),
+        };
+    };
+}
 
-/// IRC with the `server-time` tag on everything that has a time.
-pub static IRC_TAGS: Encoding = Encoding {
-    name: "irc+time",
-    frames: transcode::<true, false>,
-    event: Some(reply::event::<true, false>),
-};
+irc_encoding!(
+    /// IRC without tags.
+    IRC, "irc", false, false, false
+);
+irc_encoding!(
+    /// IRC with the `server-time` tag on everything that has a time.
+    IRC_TAGS, "irc+time", true, false, false
+);
+irc_encoding!(IRC_C, "irc+client-tags", false, true, false);
+irc_encoding!(IRC_TC, "irc+time+client-tags", true, true, false);
+irc_encoding!(IRC_M, "irc+multiline", false, false, true);
+irc_encoding!(IRC_TM, "irc+time+multiline", true, false, true);
+irc_encoding!(IRC_CM, "irc+client-tags+multiline", false, true, true);
+irc_encoding!(IRC_TCM, "irc+time+client-tags+multiline", true, true, true);
 
-/// IRC with other clients' tags (`message-tags`), without `server-time`.
-pub static IRC_CLIENT_TAGS: Encoding = Encoding {
-    name: "irc+client-tags",
-    frames: transcode::<false, true>,
-    event: Some(reply::event::<false, true>),
-};
-
-/// IRC with `server-time` and other clients' tags.
-pub static IRC_TIME_CLIENT_TAGS: Encoding = Encoding {
-    name: "irc+time+client-tags",
-    frames: transcode::<true, true>,
-    event: Some(reply::event::<true, true>),
-};
+/// The IRC encoding for a style: one static each, so that connections
+/// that negotiated the same capabilities share every encoded chunk.
+pub fn encoding_for(style: Style) -> &'static Encoding {
+    match (style.time, style.client_tags, style.multiline) {
+        (false, false, false) => &IRC,
+        (true, false, false) => &IRC_TAGS,
+        (false, true, false) => &IRC_C,
+        (true, true, false) => &IRC_TC,
+        (false, false, true) => &IRC_M,
+        (true, false, true) => &IRC_TM,
+        (false, true, true) => &IRC_CM,
+        (true, true, true) => &IRC_TCM,
+    }
+}
 
 /// What an IRC encoding writes beyond the lines themselves.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Style {
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Style {
     /// `@time=` on everything that has a time (`server-time`).
     pub time: bool,
     /// Messages' client-only tags, and `TAGMSG` (`message-tags`).
     pub client_tags: bool,
+    /// A message of several lines as one `draft/multiline` batch.
+    pub multiline: bool,
 }
 
-fn transcode<const TIME: bool, const CLIENT_TAGS: bool>(
+fn transcode<const TIME: bool, const CLIENT_TAGS: bool, const MULTILINE: bool>(
     lines: &[u8],
     out: &mut Vec<u8>,
     starts: Option<&mut Vec<(u32, u32)>>,
@@ -56,6 +72,7 @@ fn transcode<const TIME: bool, const CLIENT_TAGS: bool>(
     let style = Style {
         time: TIME,
         client_tags: CLIENT_TAGS,
+        multiline: MULTILINE,
     };
     frames(lines, out, starts, voice, style);
 }
@@ -174,9 +191,9 @@ pub(super) fn frames(
             }
         }
         match std::str::from_utf8(line) {
-            Ok(line) => frame(line, out, voice, tags),
+            Ok(line) => frame(line, out, voice, style),
             // The hub writes UTF-8; never trusted blindly all the same.
-            Err(_) => frame(&String::from_utf8_lossy(line), out, voice, tags),
+            Err(_) => frame(&String::from_utf8_lossy(line), out, voice, style),
         }
     }
     if let Some((from, client_tags)) = client_from {
@@ -198,12 +215,14 @@ fn tag_message(out: &mut Vec<u8>, tagmsg: &[u8], time: bool) {
     from_user(out, time.then_some(at), from, "TAGMSG", &[target(to)], None);
 }
 
-/// Adds `tags` after the tags of every IRC line written from `from` on
-/// (the server's own come first, IRCv3 says, so that a client's cannot
-/// push them past the limit).
+/// Adds `tags` after the tags of the first IRC line written from `from`
+/// on, the message's first (the server's own come first, IRCv3 says, so
+/// that a client's cannot push them past the limit; a multiline batch
+/// carries them on its opening line).
 fn append_tags(out: &mut Vec<u8>, from: usize, tags: &[u8]) {
     let written = out.split_off(from.min(out.len()));
-    for line in written.split_inclusive(|&b| b == b'\n') {
+    let mut lines = written.split_inclusive(|&b| b == b'\n');
+    if let Some(line) = lines.next() {
         match line.strip_prefix(b"@") {
             Some(own) => {
                 let end = memchr::memchr(b' ', own).unwrap_or(own.len());
@@ -220,6 +239,9 @@ fn append_tags(out: &mut Vec<u8>, from: usize, tags: &[u8]) {
                 out.extend_from_slice(line);
             }
         }
+    }
+    for line in lines {
+        out.extend_from_slice(line);
     }
 }
 
@@ -379,7 +401,8 @@ fn cut(s: &str) -> (&str, &str) {
 }
 
 /// Writes one canonical frame as IRC.
-pub(super) fn frame(line: &str, out: &mut Vec<u8>, voice: &Voice, tags: bool) {
+pub(super) fn frame(line: &str, out: &mut Vec<u8>, voice: &Voice, style: Style) {
+    let tags = style.time;
     let (verb, rest) = cut(line);
     // The fields of a frame whose last field is text (it may hold spaces).
     let fields = |n: usize| {
@@ -397,11 +420,13 @@ pub(super) fn frame(line: &str, out: &mut Vec<u8>, voice: &Voice, tags: bool) {
     match verb {
         "SAY" => {
             let [from, time, text, _] = fields(3);
-            say(out, tags.then_some(time), from, &voice.everyone, text);
+            let time = tags.then_some(time);
+            super::text_out::say(out, style, voice, time, from, &voice.everyone, text);
         }
         "MSG" => {
             let [from, to, time, text] = fields(4);
-            say(out, tags.then_some(time), from, target(to), text);
+            let time = tags.then_some(time);
+            super::text_out::say(out, style, voice, time, from, target(to), text);
         }
         "JOINED" => {
             let [name, time, _, _] = fields(2);
@@ -514,39 +539,6 @@ pub(super) fn one_line(escaped: &str, default: &str) -> String {
         default.to_owned()
     } else {
         line
-    }
-}
-
-/// A message: one `PRIVMSG` per line of its text, each within 512 bytes.
-fn say(out: &mut Vec<u8>, time: Option<&str>, from: &str, to: &str, escaped: &str) {
-    let text = unescape(escaped).unwrap_or(std::borrow::Cow::Borrowed(escaped));
-    // ":" from "!" from "@evchat PRIVMSG " to " :" ... CR LF
-    let head = 1 + from.len() * 2 + 8 + 9 + to.len() + 2 + 2;
-    let room = 512usize.saturating_sub(head).max(64);
-    // The common message: one line that fits, written as it is.
-    if text.len() <= room && memchr::memchr2(b'\n', b'\r', text.as_bytes()).is_none() {
-        if !text.is_empty() {
-            from_user(out, time, from, "PRIVMSG", &[to], Some(&text));
-        }
-        return;
-    }
-    // A CR is a line break too: raw inside an IRC line, a client that
-    // ends lines at CR would read the rest as a line of the sender's
-    // making (a forged message or numeric).
-    for line in text.split(['\n', '\r']) {
-        if line.is_empty() {
-            continue;
-        }
-        let mut rest = line;
-        while !rest.is_empty() {
-            let mut cut = rest.len().min(room);
-            while !rest.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            let (piece, after) = rest.split_at(cut);
-            from_user(out, time, from, "PRIVMSG", &[to], Some(piece));
-            rest = after;
-        }
     }
 }
 

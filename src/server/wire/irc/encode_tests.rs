@@ -6,7 +6,11 @@ use proptest::prelude::*;
 /// What the general path writes for one frame.
 fn general(line: &str, tags: bool) -> Vec<u8> {
     let mut out = Vec::new();
-    frame(line, &mut out, &Voice::default(), tags);
+    let style = Style {
+        time: tags,
+        ..Style::default()
+    };
+    frame(line, &mut out, &Voice::default(), style);
     out
 }
 
@@ -68,7 +72,7 @@ fn a_history_batch_tags_every_line_in_it_and_nothing_after() {
         let mut out = Vec::new();
         let style = Style {
             time: tags,
-            client_tags: false,
+            ..Style::default()
         };
         frames(lines.as_bytes(), &mut out, None, &Voice::default(), style);
         assert_eq!(
@@ -97,7 +101,11 @@ fn client_tags_follow_the_servers_own_and_only_who_shows_them_gets_them() {
     );
     let write = |time, client_tags| {
         let mut out = Vec::new();
-        let style = Style { time, client_tags };
+        let style = Style {
+            time,
+            client_tags,
+            multiline: false,
+        };
         frames(lines.as_bytes(), &mut out, None, &Voice::default(), style);
         String::from_utf8(out).unwrap()
     };
@@ -105,7 +113,7 @@ fn client_tags_follow_the_servers_own_and_only_who_shows_them_gets_them() {
         write(true, true),
         format!(
             "@time={t};+draft/reply=9;+x :bob!bob@evchat PRIVMSG #rust :two\r\n\
-             @time={t};+draft/reply=9;+x :bob!bob@evchat PRIVMSG #rust :lines\r\n\
+             @time={t} :bob!bob@evchat PRIVMSG #rust :lines\r\n\
              @time={t} :amy!amy@evchat PRIVMSG #everyone :untagged\r\n\
              @time={t};+typing=active :bob!bob@evchat TAGMSG amy\r\n"
         )
@@ -113,7 +121,7 @@ fn client_tags_follow_the_servers_own_and_only_who_shows_them_gets_them() {
     assert_eq!(
         write(false, true),
         "@+draft/reply=9;+x :bob!bob@evchat PRIVMSG #rust :two\r\n\
-         @+draft/reply=9;+x :bob!bob@evchat PRIVMSG #rust :lines\r\n\
+         :bob!bob@evchat PRIVMSG #rust :lines\r\n\
          :amy!amy@evchat PRIVMSG #everyone :untagged\r\n\
          @+typing=active :bob!bob@evchat TAGMSG amy\r\n"
     );
@@ -123,4 +131,45 @@ fn client_tags_follow_the_servers_own_and_only_who_shows_them_gets_them() {
          :bob!bob@evchat PRIVMSG #rust :lines\r\n\
          :amy!amy@evchat PRIVMSG #everyone :untagged\r\n"
     );
+}
+
+#[test]
+fn a_message_of_several_lines_is_one_multiline_batch_for_who_asked() {
+    let t = "2026-12-07T10:00:00.000Z";
+    let long = "é".repeat(300);
+    let lines = format!("TAGS +x=1\nMSG bob #rust {t} one\\n\\n{long}\n");
+    let mut out = Vec::new();
+    let style = Style {
+        time: true,
+        client_tags: true,
+        multiline: true,
+    };
+    frames(lines.as_bytes(), &mut out, None, &Voice::default(), style);
+    let out = String::from_utf8(out).unwrap();
+    let got: Vec<&str> = out.split("\r\n").filter(|l| !l.is_empty()).collect();
+    let reference = got[0]
+        .split(' ')
+        .find_map(|w| w.strip_prefix('+').filter(|r| r.starts_with("ml")))
+        .unwrap();
+    assert_eq!(
+        got[0],
+        format!("@time={t};+x=1 :bob!bob@evchat BATCH +{reference} draft/multiline #rust")
+    );
+    let tag = format!("@batch={reference};time={t} :bob!bob@evchat PRIVMSG #rust :");
+    assert_eq!(got[1], format!("{tag}one"));
+    // The blank line is kept; the long one is cut and joined again.
+    assert_eq!(got[2], tag);
+    let (first, second) = (&got[3], &got[4]);
+    // IRC's 512 bytes are counted after the tags.
+    let untagged = first.split_once(' ').unwrap().1.len() + 2;
+    assert!(first.starts_with(&tag) && untagged <= 512, "{first}");
+    let concat = format!("@batch={reference};draft/multiline-concat;time={t} :bob");
+    assert!(second.starts_with(&concat), "{second}");
+    let joined: String = [first, second]
+        .iter()
+        .map(|l| l.split_once(" :").unwrap().1.split_once(" :").unwrap().1)
+        .collect();
+    assert_eq!(joined, long);
+    assert_eq!(got[5], format!(":evchat BATCH -{reference}"));
+    assert_eq!(got.len(), 6);
 }

@@ -20,12 +20,14 @@ mod channel_in;
 mod channel_out;
 mod encode;
 pub mod message;
+mod multiline;
 mod reply;
 mod sasl;
+mod text_out;
 mod translate;
 mod whois;
 
-pub use encode::{tag_each_line, IRC, IRC_CLIENT_TAGS, IRC_TAGS, IRC_TIME_CLIENT_TAGS};
+pub use encode::{encoding_for, tag_each_line, Style, IRC, IRC_TAGS};
 
 use super::{Asked, Dialect, Input, Manners, Settings, Sniffed, WireKind};
 use crate::protocol::{Frame, FrameDecoder};
@@ -137,6 +139,8 @@ pub struct Irc {
     pending: VecDeque<Pending>,
     /// The closing `ERROR` line was queued.
     said_farewell: bool,
+    /// A `draft/multiline` batch being received.
+    incoming: Option<multiline::Incoming>,
 }
 
 /// What a line made for the hub: frames, and the end of a labeled
@@ -164,6 +168,7 @@ impl Irc {
             sasl_account: None,
             pending: VecDeque::new(),
             said_farewell: false,
+            incoming: None,
         }
     }
 
@@ -210,12 +215,11 @@ impl Irc {
 
 impl Dialect for Irc {
     fn encoding(&self) -> WireKind {
-        match (self.caps.server_time, self.caps.message_tags) {
-            (false, false) => &IRC,
-            (true, false) => &IRC_TAGS,
-            (false, true) => &IRC_CLIENT_TAGS,
-            (true, true) => &IRC_TIME_CLIENT_TAGS,
-        }
+        encoding_for(Style {
+            time: self.caps.server_time,
+            client_tags: self.caps.message_tags,
+            multiline: self.multiline(),
+        })
     }
 
     fn decode(
@@ -290,7 +294,7 @@ impl Dialect for Irc {
             Pending::Frame(_, line) => line.len(),
             Pending::LabelEnd => 0,
         });
-        self.decoder.buffered() + frames.sum::<usize>()
+        self.decoder.buffered() + frames.sum::<usize>() + self.multiline_buffered()
     }
 }
 

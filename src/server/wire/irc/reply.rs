@@ -8,7 +8,7 @@ use crate::server::wire::{Viewer, Voice};
 
 /// An event for one IRC reader, in the encoding with `server-time` if
 /// `TIME`, and other clients' tags if `CLIENT_TAGS`.
-pub(super) fn event<const TIME: bool, const CLIENT_TAGS: bool>(
+pub(super) fn event<const TIME: bool, const CLIENT_TAGS: bool, const MULTILINE: bool>(
     event: &Event<'_>,
     viewer: &Viewer<'_>,
     voice: &Voice,
@@ -17,6 +17,7 @@ pub(super) fn event<const TIME: bool, const CLIENT_TAGS: bool>(
     let style = Style {
         time: TIME,
         client_tags: CLIENT_TAGS,
+        multiline: MULTILINE,
     };
     reply(event, viewer, voice, out, style);
 }

@@ -47,7 +47,7 @@ fn registration_waits_for_cap_end_and_logs_in_with_the_password() {
     );
     assert_eq!(
         seen,
-        [":irc.test CAP * LS :server-time echo-message away-notify sasl multi-prefix cap-notify batch labeled-response message-tags\r\n"]
+        [":irc.test CAP * LS :server-time echo-message away-notify sasl multi-prefix cap-notify batch labeled-response message-tags draft/multiline=max-bytes=224,max-lines=100\r\n"]
     );
     let seen = inputs(&mut irc, b"CAP REQ :server-time\r\nCAP END\r\n");
     assert_eq!(

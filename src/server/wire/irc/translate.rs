@@ -25,6 +25,9 @@ impl Irc {
             Err(Malformed::NoCommand) => return,
             Err(_) => return self.fail(answer, "That line is not an IRC message"),
         };
+        if self.multiline_line(&message, answer) {
+            return;
+        }
         let verb = message.command.to_ascii_uppercase();
         match verb.as_str() {
             "CAP" => self.cap(&message, answer),
@@ -64,6 +67,7 @@ impl Irc {
         match verb {
             "PRIVMSG" | "NOTICE" => self.privmsg(verb == "NOTICE", m, answer),
             "TAGMSG" => self.tagmsg(m, answer),
+            "BATCH" if self.multiline() => self.batch(m, answer),
             "JOIN" => self.join(m, answer),
             "PART" => self.part(m, answer),
             "NAMES" => self.names(asked::NAMES, m.param(0), answer),
@@ -189,6 +193,13 @@ impl Irc {
             }
             return;
         };
+        let tags = self.client_tags(m.tags);
+        self.send_text(how, targets, text, tags);
+    }
+
+    /// Sends `text` to `targets` (IRC's, the everyone channel among them)
+    /// as `SAY` and `MSG`, with `tags` (`@<tags> ` or empty) before each.
+    pub(super) fn send_text(&mut self, how: u8, targets: &str, text: &str, tags: Vec<u8>) {
         let mut to = Vec::new();
         let mut everyone = false;
         for target in targets.split(',').filter(|t| !t.is_empty()) {
@@ -203,7 +214,6 @@ impl Irc {
         }
         let mut escaped = Vec::with_capacity(text.len() + 1);
         escape_into(text, &mut escaped);
-        let tags = self.client_tags(m);
         if everyone {
             let mut say = tags.clone();
             say.extend_from_slice(b"SAY ");
@@ -227,7 +237,7 @@ impl Irc {
         let Some(targets) = m.param(0).filter(|t| !t.is_empty()) else {
             return self.need_more(answer, "TAGMSG");
         };
-        let tags = self.client_tags(m);
+        let tags = self.client_tags(m.tags);
         let everyone = &self.config.everyone;
         let to: Vec<&str> = targets
             .split(',')
@@ -245,8 +255,8 @@ impl Irc {
     /// `@<tags> ` of the line's client-only tags, to go before its
     /// command, if the client negotiated `message-tags` (empty if not, or
     /// none); tags the line protocol would refuse are left out.
-    fn client_tags(&self, m: &Message<'_>) -> Vec<u8> {
-        let Some(raw) = m.tags.filter(|_| self.caps.message_tags) else {
+    pub(super) fn client_tags(&self, tags: Option<&str>) -> Vec<u8> {
+        let Some(raw) = tags.filter(|_| self.caps.message_tags) else {
             return Vec::new();
         };
         let kept: Vec<&str> = raw.split(';').filter(|t| is_client_tag(t)).collect();

@@ -1,0 +1,160 @@
+//! `draft/multiline` from a client: `BATCH +<ref> draft/multiline
+//! <target>`, `PRIVMSG`s tagged `batch=<ref>` (each a line, or with
+//! `draft/multiline-concat` the rest of the one before), `BATCH -<ref>` —
+//! one message with line breaks, sent as one `SAY` or `MSG` (evchat's
+//! text holds line breaks). Bounded as the capability says
+//! (`max-bytes`, `max-lines`); errors are `FAIL BATCH` (IRCv3 standard
+//! replies) and drop the batch.
+
+use super::message::Message;
+use super::{asked, Irc};
+
+/// Most lines in one multiline message.
+pub const MAX_LINES: usize = 100;
+
+/// A multiline batch being received.
+#[derive(Debug)]
+pub(super) struct Incoming {
+    reference: String,
+    target: String,
+    /// The client-only tags of its `BATCH` line (`@<tags> ` or empty).
+    tags: Vec<u8>,
+    text: String,
+    lines: usize,
+    /// Refused (`FAIL` sent): its remaining lines are dropped.
+    failed: bool,
+}
+
+/// The most text a multiline message may hold: escaped (at worst twice
+/// as long), after `MSG <target> `, it fits a line.
+pub fn max_bytes(max_line: usize) -> usize {
+    max_line.saturating_sub(64) / 2
+}
+
+impl Irc {
+    /// Does this client send and receive multiline messages?
+    pub(super) fn multiline(&self) -> bool {
+        self.caps.multiline && self.caps.batch
+    }
+
+    /// `BATCH +<ref> draft/multiline <target>` or `BATCH -<ref>`.
+    pub(super) fn batch(&mut self, m: &Message<'_>, answer: &mut Vec<u8>) {
+        let opening = m.param(0).unwrap_or_default();
+        if let Some(reference) = opening.strip_prefix('+') {
+            if self.incoming.take().is_some() {
+                self.fail_batch(answer, "MULTILINE_INVALID", &[], "Batch left open");
+            }
+            let (kind, target) = (m.param(1), m.param(2));
+            let (Some("draft/multiline"), Some(target)) = (kind, target) else {
+                return self.fail_batch(answer, "MULTILINE_INVALID", &[], "Unknown batch type");
+            };
+            if reference.is_empty() || target.is_empty() {
+                return self.fail_batch(answer, "MULTILINE_INVALID", &[], "Invalid batch");
+            }
+            self.incoming = Some(Incoming {
+                reference: reference.to_owned(),
+                target: target.to_owned(),
+                tags: self.client_tags(m.tags),
+                text: String::new(),
+                lines: 0,
+                failed: false,
+            });
+        } else if let Some(reference) = opening.strip_prefix('-') {
+            let Some(open) = self.incoming.take() else {
+                return self.fail_batch(answer, "MULTILINE_INVALID", &[], "No batch open");
+            };
+            if open.reference != reference {
+                return self.fail_batch(answer, "MULTILINE_INVALID", &[], "Not the open batch");
+            }
+            if open.failed {
+                return;
+            }
+            if open.text.trim().is_empty() {
+                return self.fail_batch(answer, "MULTILINE_INVALID", &[], "Empty message");
+            }
+            self.send_text(asked::PRIVMSG, &open.target, &open.text, open.tags);
+        } else {
+            self.need_more(answer, "BATCH");
+        }
+    }
+
+    /// Takes a line while a multiline batch is open: a line of it, or (for
+    /// anything else) the batch fails and the line is left to be taken as
+    /// usual. Returns whether it took the line.
+    pub(super) fn multiline_line(&mut self, m: &Message<'_>, answer: &mut Vec<u8>) -> bool {
+        let Some(open) = self.incoming.as_mut() else {
+            return false;
+        };
+        let tags = m.tags.unwrap_or_default();
+        let reference = tags.split(';').find_map(|t| t.strip_prefix("batch="));
+        let is_privmsg = m.command.eq_ignore_ascii_case("PRIVMSG");
+        if reference != Some(open.reference.as_str()) || !is_privmsg {
+            // `BATCH -<ref>` ends it, as a command of its own.
+            if m.command.eq_ignore_ascii_case("BATCH") {
+                return false;
+            }
+            self.incoming = None;
+            self.fail_batch(
+                answer,
+                "MULTILINE_INVALID",
+                &[],
+                "Only PRIVMSG in a multiline batch",
+            );
+            return false;
+        }
+        if open.failed {
+            return true;
+        }
+        let target = m.param(0).unwrap_or_default();
+        if !target.eq_ignore_ascii_case(&open.target) {
+            open.failed = true;
+            let batch_target = open.target.clone();
+            let text = "Invalid multiline target";
+            self.fail_batch(
+                answer,
+                "MULTILINE_INVALID_TARGET",
+                &[&batch_target, target],
+                text,
+            );
+            return true;
+        }
+        let concat = tags.split(';').any(|t| t == "draft/multiline-concat");
+        let line = m.param(1).unwrap_or_default();
+        if open.lines > 0 && !concat {
+            open.text.push('\n');
+        }
+        open.text.push_str(line);
+        open.lines += 1;
+        let limit = max_bytes(self.max_line);
+        if open.text.len() > limit {
+            open.failed = true;
+            let limit = limit.to_string();
+            let text = "Multiline batch max-bytes exceeded";
+            self.fail_batch(answer, "MULTILINE_MAX_BYTES", &[&limit], text);
+        } else if open.lines > MAX_LINES {
+            open.failed = true;
+            let limit = MAX_LINES.to_string();
+            let text = "Multiline batch max-lines exceeded";
+            self.fail_batch(answer, "MULTILINE_MAX_LINES", &[&limit], text);
+        }
+        true
+    }
+
+    /// `:<server> FAIL BATCH <code> [<params>] :<text>`.
+    fn fail_batch(&self, answer: &mut Vec<u8>, code: &str, params: &[&str], text: &str) {
+        let mut words = vec![
+            format!(":{}", self.config.server),
+            "FAIL".into(),
+            "BATCH".into(),
+        ];
+        words.push(code.to_owned());
+        words.extend(params.iter().map(|p| (*p).to_owned()));
+        let words: Vec<&str> = words.iter().map(String::as_str).collect();
+        super::encode::put(answer, &words, Some(text));
+    }
+
+    /// What a multiline batch being received holds.
+    pub(super) fn multiline_buffered(&self) -> usize {
+        self.incoming.as_ref().map_or(0, |open| open.text.len())
+    }
+}
