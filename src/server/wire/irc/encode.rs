@@ -1,10 +1,13 @@
 //! The hub's canonical frames written as IRC lines, for every IRC
 //! connection of an encoding at once: a batch is converted once per
-//! encoding (with and without `server-time` tags) and shared.
+//! encoding (one per set of the capabilities that change how a line is
+//! written: `server-time`, `message-tags`, `draft/multiline`) and shared.
 //!
 //! A frame from someone comes from `<name>!<name>@evchat`. A message's
-//! text, which may hold line breaks, becomes one `PRIVMSG` per line, each
-//! cut to fit IRC's 512 bytes.
+//! text, which may hold line breaks, becomes IRC lines in `text_out`. The hub's `BATCH` lines (held mail and history in
+//! `chathistory` batches) tag the lines between them; a `TAGS` line gives
+//! the next message its sender's client-only tags, for encodings that
+//! show them.
 
 use super::reply;
 use crate::protocol::escape::unescape;

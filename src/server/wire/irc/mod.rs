@@ -8,8 +8,9 @@
 //! itself where the hub has nothing to say (`CAP`, `MOTD`, a bad
 //! command's numeric). Out: the hub's canonical frames are written as IRC
 //! ([`encode`]): shared frames once per batch for every IRC connection of
-//! an encoding (with or without `server-time` tags), replies to one
-//! connection with its nick and what it asked ([`reply`]).
+//! an encoding (one per set of capabilities that change how lines are
+//! written), replies to one connection with its nick and what it asked
+//! ([`reply`]).
 //!
 //! A room is a channel. `SAY`, the broadcast to everyone online, is the
 //! channel named by `--everyone` (default `#everyone`), which every IRC
