@@ -110,9 +110,16 @@ impl<T: Write> Hub<T> {
         let mut dialect = std::mem::replace(&mut session.dialect, Box::new(Lent));
         let mut switch: Switch = None;
         let now = self.now;
+        // A labeled command taken up again: what others said since is not
+        // its response.
+        if self.queues.has_label(key) {
+            self.seal_for(key);
+        }
+        self.queues.acting = Some(key);
         let used = dialect.decode(data, now, &mut |input| {
             self.take_input(key, input, &mut switch)
         });
+        self.queues.acting = None;
         let Some(session) = self.queues.sessions.get_mut(key) else {
             return used;
         };

@@ -169,6 +169,9 @@ pub struct Queues<T> {
     ranges: Vec<(usize, usize)>,
     /// Labels opened so far (their batches' references).
     labels: u64,
+    /// The session whose input is being acted on: only what is queued for
+    /// it then answers its labeled command.
+    pub(super) acting: Option<usize>,
 }
 
 impl<T: Write> Queues<T> {
@@ -190,6 +193,7 @@ impl<T: Write> Queues<T> {
             copies: Copies::default(),
             ranges: Vec::new(),
             labels: 0,
+            acting: None,
         }
     }
 
@@ -234,7 +238,7 @@ impl<T: Write> Queues<T> {
             return (0, 0);
         };
         let out = &mut session.out;
-        if out.label.is_some() {
+        if out.label.is_some() && self.acting == Some(key) {
             self.encode_labeled(key, what);
             let after = self.sessions.get(key).map_or(0, |s| s.out.cost());
             return (

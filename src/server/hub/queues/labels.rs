@@ -1,10 +1,13 @@
 //! IRCv3 `labeled-response`: what a labeled command caused to be queued
 //! for its sender is its response, tagged so the client can tell. The
 //! hub opens a label before the command and closes it after (sealing the
-//! turn's batch at both ends, so that what is queued in between is the
-//! command's doing); meanwhile every push to that session is written for
-//! it alone, its lines in one `labeled-response` batch whose opening line
-//! carries the label. A command that caused nothing is answered `ACK`.
+//! turn's batch first, so that what others said before is written before
+//! it); meanwhile every push to that session made while its own input is
+//! acted on is written for it alone, its lines in one `labeled-response`
+//! batch whose opening line carries the label. A labeled line cut short
+//! by the session's budget goes on in a later turn: what others said in
+//! between is queued untagged, and sealed out before it goes on. A command
+//! that caused nothing is answered `ACK`.
 
 use super::{Outgoing, Queues};
 use crate::server::wire::irc::tag_each_line;
@@ -36,6 +39,13 @@ impl<T: Write> Queues<T> {
                 opened: false,
             });
         }
+    }
+
+    /// Is a labeled command of `key`'s being answered?
+    pub(in crate::server) fn has_label(&self, key: usize) -> bool {
+        self.sessions
+            .get(key)
+            .is_some_and(|s| s.out.label.is_some())
     }
 
     /// The labeled command is done: its batch ends, or, if it caused

@@ -48,3 +48,29 @@ fn what_the_command_put_in_the_turns_batch_is_in_the_response() {
         .iter()
         .all(|l| l.starts_with("@batch=L1 ")));
 }
+
+#[test]
+fn what_others_say_while_a_labeled_command_waits_is_not_its_response() {
+    let mut h = Harness::new();
+    let bob = h.login("bob");
+    let ann = irc(&mut h, "ann", "batch labeled-response echo-message");
+    // Ann's labeled line was cut short by her budget: its label is open
+    // while the others go on.
+    h.hub.queues.open_label(ann, "w".into());
+    h.send(bob, "SAY meanwhile\n");
+    h.flush();
+    assert_eq!(
+        h.lines(ann),
+        [":bob!bob@evchat PRIVMSG #everyone :meanwhile"]
+    );
+    // Said in the turn she goes on in, before she does: not hers either.
+    h.send(bob, "SAY again\n");
+    h.send(ann, "PRIVMSG #everyone :mine\r\n");
+    let lines = h.turn_for(ann);
+    assert_eq!(lines[0], ":bob!bob@evchat PRIVMSG #everyone :again");
+    assert_eq!(lines[1], "@label=w :irc.test BATCH +L1 labeled-response");
+    assert_eq!(
+        lines[2],
+        "@batch=L1 :ann!ann@evchat PRIVMSG #everyone :mine"
+    );
+}
