@@ -163,6 +163,16 @@ fn a_labeled_command_gets_its_response_in_one_labeled_batch_or_an_ack() {
     let (mut carol, _) = Irc::register_with(&server, "carol", "batch labeled-response");
     assert!(response(&mut carol, "a1", "PRIVMSG bob :hi").is_empty());
     assert!(response(&mut carol, "a2", "PONG :nothing").is_empty());
+    // Tag data past IRCv3's 4094 bytes: 417, and nothing is sent.
+    let big = "a".repeat(4095);
+    carol.send(&format!("@+x={big} PRIVMSG bob :tagged"));
+    assert_eq!(
+        carol.recv(),
+        ":evchat-test 417 carol :Input line was too long"
+    );
+    // A QUIT's answer is the end: not labeled, no batch left open.
+    carol.send("@label=q QUIT :bye");
+    assert_eq!(carol.recv(), "ERROR :Closing link");
     // A label without the capabilities is ignored.
     let (mut dave, _) = Irc::register(&server, "dave", false);
     dave.send("@label=zz MOTD");
@@ -219,6 +229,21 @@ fn a_multiline_message_is_one_message_both_ways() {
     assert_eq!(carol.recv(), ":bob!bob@evchat PRIVMSG #rust :first");
     assert_eq!(carol.recv(), ":bob!bob@evchat PRIVMSG #rust :third");
 
+    // Another command while a batch is open is taken as usual (a client
+    // answers a PING while it sends), and the batch goes on.
+    for line in [
+        "BATCH +p draft/multiline #rust",
+        "@batch=p PRIVMSG #rust :one",
+        "PING :between",
+        "@batch=p PRIVMSG #rust :two",
+        "BATCH -p",
+    ] {
+        alice.send(line);
+    }
+    assert_eq!(alice.recv(), ":evchat-test PONG evchat-test :between");
+    assert!(bob.until("MSG alice #rust ").ends_with(" one\\ntwo"));
+    carol.until(|l| l.ends_with(":two"));
+
     // Refused batches say why, and send nothing.
     alice.send("BATCH +b draft/multiline #rust");
     alice.send("@batch=b PRIVMSG #elsewhere :x");
@@ -236,6 +261,20 @@ fn a_multiline_message_is_one_message_both_ways() {
         alice.recv(),
         ":evchat-test FAIL BATCH MULTILINE_MAX_LINES 100 :Multiline batch max-lines exceeded"
     );
+    // The lines of a refused batch are dropped, to its end, and so is a
+    // line of a batch never opened.
+    alice.send("BATCH +d draft/multiline #rust");
+    alice.send("NOTICE #rust :not in a batch");
+    alice.send("@batch=d NOTICE #rust :x");
+    alice.send("@batch=d PRIVMSG #rust :y");
+    alice.send("BATCH -d");
+    alice.send("@batch=zz PRIVMSG #rust :z");
+    let refused = alice.until(|l| l.contains("No such batch open"));
+    assert!(
+        refused[0].contains(" MULTILINE_INVALID :Only PRIVMSG"),
+        "{refused:#?}"
+    );
+    assert!(bob.until("MSG alice #rust ").ends_with(" not in a batch"));
     bob.send("PING done");
     assert_eq!(bob.recv(), "PONG done");
 }

@@ -65,6 +65,11 @@ fn client_tags_and_tagmsg_reach_who_shows_tags_and_only_them() {
     assert!(dave.recv().starts_with("ERR 400 bad tags"));
     dave.send("TAGMSG #rust");
     assert!(dave.recv().starts_with("ERR 400 missing field"));
+    // With echo-message, the sender gets it back too, once.
+    let (mut erin, _) = Irc::register_with(&server, "erin", "message-tags echo-message");
+    erin.send("@+typing=done TAGMSG alice");
+    assert_eq!(erin.recv(), "@+typing=done :erin!erin@evchat TAGMSG alice");
+    erin.sync();
     // TAGMSG is held to what a message is: an unknown nick is 401.
     bob.send("@+typing=active TAGMSG nobody");
     let answer = bob.until(|l| l.contains(" 401 "));

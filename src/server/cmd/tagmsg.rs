@@ -43,6 +43,10 @@ impl<T: Write> Hub<T> {
             .sessions
             .get(key)
             .is_some_and(|s| s.out.manners().echo);
+        // Echoed once, as a message is (IRC's `echo-message`).
+        if echo {
+            readers.push(key);
+        }
         readers.sort_unstable();
         readers.dedup();
         readers.retain(|&k| {

@@ -181,7 +181,9 @@ impl<T: Write> Hub<T> {
                     session.intake.heard(now);
                 }
                 self.charge(key, 1);
-                self.push_wire(key, &bytes, false);
+                if !bytes.is_empty() {
+                    self.push_wire(key, &bytes, false);
+                }
             }
             Input::Request(request) => {
                 let (request, after) = *request;

@@ -121,8 +121,9 @@ pub struct Refused {
 pub enum Input<'a> {
     /// A whole frame: a command, nothing (an empty line), or refused.
     Frame(Result<Option<Command<'a>>, Refused>),
-    /// Bytes the wire sends back by itself (a WebSocket pong): one unit
-    /// of work, not a frame.
+    /// Bytes the wire sends back by itself (a WebSocket pong), or none for
+    /// work the wire did alone (a line of an IRC multiline batch): one
+    /// unit of work, and activity, not a frame.
     Answer(Vec<u8>),
     /// An HTTP request's head, whole (or the status to refuse it with),
     /// and what came after it on the connection (boxed: a request is rare

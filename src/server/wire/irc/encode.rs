@@ -278,11 +278,18 @@ fn tag_lines(out: &mut Vec<u8>, from: usize, reference: &[u8]) {
 }
 
 /// Puts `tag` (`key=value`, escaped) first among the tags of every IRC
-/// line written from `from` on; returns how many lines it tagged.
+/// line written from `from` on that has no tag of that key yet (a line
+/// of a batch inside a batch belongs to the inner one alone); returns how
+/// many lines it tagged.
 pub fn tag_each_line(out: &mut Vec<u8>, from: usize, tag: &[u8]) -> usize {
     let written = out.split_off(from.min(out.len()));
+    let key = tag.split(|&b| b == b'=').next().unwrap_or(tag);
     let mut lines = 0;
     for line in written.split_inclusive(|&b| b == b'\n') {
+        if has_tag(line, key) {
+            out.extend_from_slice(line);
+            continue;
+        }
         lines += 1;
         out.push(b'@');
         out.extend_from_slice(tag);
@@ -298,6 +305,16 @@ pub fn tag_each_line(out: &mut Vec<u8>, from: usize, tag: &[u8]) -> usize {
         }
     }
     lines
+}
+
+/// Does an IRC line carry a tag named `key`?
+fn has_tag(line: &[u8], key: &[u8]) -> bool {
+    let Some(tags) = line.strip_prefix(b"@") else {
+        return false;
+    };
+    let tags = tags.split(|&b| b == b' ').next().unwrap_or_default();
+    tags.split(|&b| b == b';')
+        .any(|t| t.split(|&b| b == b'=').next() == Some(key))
 }
 
 /// `LEFT <old> <time> renamed to <new>` followed by `JOINED <new>

@@ -173,3 +173,32 @@ fn a_message_of_several_lines_is_one_multiline_batch_for_who_asked() {
     assert_eq!(got[5], format!(":evchat BATCH -{reference}"));
     assert_eq!(got.len(), 6);
 }
+
+#[test]
+fn a_line_of_an_inner_batch_belongs_to_it_alone() {
+    let t = "2026-12-07T10:00:00.000Z";
+    let lines = format!("BATCH +h1-1 chathistory bob\nMSG bob ann {t} a\\nb\nBATCH -h1-1\n");
+    let mut out = Vec::new();
+    let style = Style {
+        multiline: true,
+        ..Style::default()
+    };
+    frames(lines.as_bytes(), &mut out, None, &Voice::default(), style);
+    let out = String::from_utf8(out).unwrap();
+    let got: Vec<&str> = out.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert_eq!(got[0], ":evchat BATCH +h1-1 chathistory bob");
+    let inner = got[1]
+        .strip_prefix("@batch=h1-1 :bob!bob@evchat BATCH +")
+        .unwrap();
+    let inner = inner.strip_suffix(" draft/multiline ann").unwrap();
+    assert_eq!(
+        got[2],
+        format!("@batch={inner} :bob!bob@evchat PRIVMSG ann :a")
+    );
+    assert_eq!(
+        got[3],
+        format!("@batch={inner} :bob!bob@evchat PRIVMSG ann :b")
+    );
+    assert_eq!(got[4], format!("@batch=h1-1 :evchat BATCH -{inner}"));
+    assert_eq!(got[5], ":evchat BATCH -h1-1");
+}

@@ -142,6 +142,10 @@ pub struct Irc {
     said_farewell: bool,
     /// A `draft/multiline` batch being received.
     incoming: Option<multiline::Incoming>,
+    /// The line was work with no answer and no frame (a line of a
+    /// multiline batch): told to the hub as an empty answer, so it is
+    /// activity and charged.
+    quiet_work: bool,
 }
 
 /// What a line made for the hub: frames, and the end of a labeled
@@ -170,6 +174,7 @@ impl Irc {
             pending: VecDeque::new(),
             said_farewell: false,
             incoming: None,
+            quiet_work: false,
         }
     }
 
@@ -180,7 +185,13 @@ impl Irc {
             return None;
         }
         let tags = line.strip_prefix(b"@")?;
-        let tags = tags.split(|&b| b == b' ').next()?;
+        let (tags, command) = tags.split_at(memchr::memchr(b' ', tags)?);
+        // A QUIT's answer is the end of the connection: nothing to label.
+        let mut words = command.split(|&b| b == b' ').filter(|w| !w.is_empty());
+        let verb = words.find(|w| !w.starts_with(b":"))?;
+        if verb.eq_ignore_ascii_case(b"QUIT") {
+            return None;
+        }
         let value = tags
             .split(|&b| b == b';')
             .find_map(|tag| tag.strip_prefix(b"label="))?;
@@ -248,7 +259,8 @@ impl Dialect for Irc {
                 }
                 Frame::TooLong => self.numeric(&mut answer, "417", &[], "Input line was too long"),
             }
-            if !answer.is_empty() && !on(Input::Answer(answer)) {
+            let worked = std::mem::take(&mut self.quiet_work);
+            if (worked || !answer.is_empty()) && !on(Input::Answer(answer)) {
                 return false;
             }
             let kind = self.encoding();

@@ -78,34 +78,34 @@ impl Irc {
         }
     }
 
-    /// Takes a line while a multiline batch is open: a line of it, or (for
-    /// anything else) the batch fails and the line is left to be taken as
-    /// usual. Returns whether it took the line.
+    /// Takes a line of a client's batch (tagged `batch=<ref>`): a line of
+    /// the open multiline message, or, for a batch not open (refused and
+    /// ended, or never opened), dropped with a `FAIL`. Any other line is
+    /// left to be taken as usual, a batch open or not (a client may answer
+    /// a `PING` while it sends one). Returns whether it took the line.
     pub(super) fn multiline_line(&mut self, m: &Message<'_>, answer: &mut Vec<u8>) -> bool {
-        let Some(open) = self.incoming.as_mut() else {
+        let tags = m.tags.unwrap_or_default();
+        let Some(reference) = tags.split(';').find_map(|t| t.strip_prefix("batch=")) else {
             return false;
         };
-        let tags = m.tags.unwrap_or_default();
-        let reference = tags.split(';').find_map(|t| t.strip_prefix("batch="));
-        let is_privmsg = m.command.eq_ignore_ascii_case("PRIVMSG");
-        if reference != Some(open.reference.as_str()) || !is_privmsg {
-            // `BATCH -<ref>` ends it, as a command of its own.
-            if m.command.eq_ignore_ascii_case("BATCH") {
-                return false;
-            }
-            self.incoming = None;
-            self.fail_batch(
-                answer,
-                "MULTILINE_INVALID",
-                &[],
-                "Only PRIVMSG in a multiline batch",
-            );
-            return false;
-        }
+        // Work of its own, with no answer: activity, and charged.
+        self.quiet_work = true;
+        let Some(open) = self.incoming.as_mut().filter(|o| o.reference == reference) else {
+            self.fail_batch(answer, "MULTILINE_INVALID", &[], "No such batch open");
+            return true;
+        };
         if open.failed {
             return true;
         }
+        if !m.command.eq_ignore_ascii_case("PRIVMSG") {
+            open.failed = true;
+            let text = "Only PRIVMSG in a multiline batch";
+            self.fail_batch(answer, "MULTILINE_INVALID", &[], text);
+            return true;
+        }
+        // One word, whatever was sent (it goes in a middle parameter).
         let target = m.param(0).unwrap_or_default();
+        let target = target.split(' ').next().unwrap_or_default();
         if !target.eq_ignore_ascii_case(&open.target) {
             open.failed = true;
             let batch_target = open.target.clone();

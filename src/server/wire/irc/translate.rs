@@ -25,6 +25,11 @@ impl Irc {
             Err(Malformed::NoCommand) => return,
             Err(_) => return self.fail(answer, "That line is not an IRC message"),
         };
+        // IRCv3's bound on a client's tag data: past it the line is
+        // refused whole, never relayed without its tags.
+        if message.tags.is_some_and(|t| t.len() > MAX_TAGS) {
+            return self.numeric(answer, "417", &[], "Input line was too long");
+        }
         if self.multiline_line(&message, answer) {
             return;
         }
