@@ -9,9 +9,8 @@
 
 mod common;
 use common::page::*;
-use common::{run_with_stdin, Line, TestServer};
+use common::{Line, TestServer};
 use serde_json::json;
-use std::process::Command;
 
 #[test]
 fn page_and_tcp_user_chat_both_ways_in_public_and_in_private() {
@@ -202,13 +201,7 @@ fn the_page_reconnects_and_logs_in_again_after_a_server_restart() {
 /// A server with accounts `name:password`, and the directory of its file.
 fn server_with_accounts(accounts: &[(&str, &str)]) -> (TestServer, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let users = dir.path().join("users");
-    for (name, password) in accounts {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_evchat-server"));
-        command.args(["user", "add", name, "--users"]).arg(&users);
-        let out = run_with_stdin(&mut command, format!("{password}\n").as_bytes());
-        assert!(out.status.success(), "{out:?}");
-    }
+    let users = common::users_file(dir.path(), accounts);
     let server = TestServer::start(&["--users", users.to_str().unwrap()]);
     (server, dir)
 }

@@ -277,13 +277,7 @@ fn ison_userhost_and_whois_tell_who_is_online() {
 /// A server with accounts for `accounts` (name, password).
 fn server_with_accounts(accounts: &[(&str, &str)]) -> (TestServer, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let users = dir.path().join("users");
-    for (name, password) in accounts {
-        let mut add = std::process::Command::new(env!("CARGO_BIN_EXE_evchat-server"));
-        add.args(["user", "add", name, "--users", users.to_str().unwrap()]);
-        let out = common::run_with_stdin(&mut add, format!("{password}\n").as_bytes());
-        assert!(out.status.success(), "{out:?}");
-    }
+    let users = common::users_file(dir.path(), accounts);
     let server = server(&["--users", users.to_str().unwrap()]);
     (server, dir)
 }

@@ -72,13 +72,8 @@ fn away_notify_comes_after_the_join_of_a_user_who_just_logged_in() {
 #[test]
 fn away_notify_tells_of_the_away_ended_by_a_replacing_login() {
     let dir = tempfile::tempdir().unwrap();
-    let users = dir.path().join("users");
-    for name in ["alice", "bob"] {
-        let mut add = std::process::Command::new(env!("CARGO_BIN_EXE_evchat-server"));
-        add.args(["user", "add", name, "--users", users.to_str().unwrap()]);
-        let out = common::run_with_stdin(&mut add, b"secret word\n");
-        assert!(out.status.success(), "{out:?}");
-    }
+    let accounts = [("alice", "secret word"), ("bob", "secret word")];
+    let users = common::users_file(dir.path(), &accounts);
     let server = server(&["--users", users.to_str().unwrap()]);
     let mut alice = Irc::connect(&server);
     alice.send("CAP LS 302");
@@ -117,11 +112,7 @@ fn away_notify_tells_of_the_away_ended_by_a_replacing_login() {
 #[test]
 fn a_pass_too_long_is_464_and_the_connection_closes() {
     let dir = tempfile::tempdir().unwrap();
-    let users = dir.path().join("users");
-    let mut add = std::process::Command::new(env!("CARGO_BIN_EXE_evchat-server"));
-    add.args(["user", "add", "alice", "--users", users.to_str().unwrap()]);
-    let out = common::run_with_stdin(&mut add, b"secret word\n");
-    assert!(out.status.success(), "{out:?}");
+    let users = common::users_file(dir.path(), &[("alice", "secret word")]);
     let server = server(&["--users", users.to_str().unwrap()]);
     let mut irc = Irc::connect(&server);
     irc.send(&format!("PASS {}", "x".repeat(1500)));

@@ -81,6 +81,11 @@ fn held_mail_and_history_come_in_chathistory_batches_to_who_asked() {
 /// (its opening line labeled) and the lines tagged with it.
 fn response(irc: &mut Irc, label: &str, command: &str) -> Vec<String> {
     irc.send(&format!("@label={label} {command}"));
+    labeled(irc, label)
+}
+
+/// The response labeled `label`, read: its lines without their tags.
+fn labeled(irc: &mut Irc, label: &str) -> Vec<String> {
     let first = irc.recv();
     if first == format!("@label={label} :evchat-test ACK") {
         return Vec::new();
@@ -98,7 +103,11 @@ fn response(irc: &mut Irc, label: &str, command: &str) -> Vec<String> {
     lines
         .iter()
         .map(|l| {
-            let rest = l.strip_prefix(&tag).unwrap_or_else(|| panic!("{l}"));
+            // A line of an inner batch carries that batch's tag alone.
+            let Some(rest) = l.strip_prefix(&tag) else {
+                assert!(l.starts_with("@batch="), "{l}");
+                return l.clone();
+            };
             let rest = rest.strip_prefix(' ').unwrap_or(rest);
             rest.to_owned()
         })
@@ -111,7 +120,7 @@ fn a_labeled_command_gets_its_response_in_one_labeled_batch_or_an_ack() {
     let mut bob = server.login("bob");
     bob.send("JOIN #rust");
     bob.expect("JOIN bob #rust ");
-    let caps = "batch labeled-response echo-message";
+    let caps = "batch labeled-response echo-message draft/multiline";
     let (mut alice, _) = Irc::register_with(&server, "alice", caps);
     assert_eq!(
         response(&mut alice, "w1", "WHOIS bob"),
@@ -140,6 +149,24 @@ fn a_labeled_command_gets_its_response_in_one_labeled_batch_or_an_ack() {
         response(&mut alice, "e", "PRIVMSG #rust :hello"),
         [":alice!alice@evchat PRIVMSG #rust :hello"]
     );
+    bob.until("MSG alice #rust ");
+    // A multiline message is labeled on its opening line, and its
+    // response (its echo, a multiline batch in the labeled one) comes when
+    // its closing line sends it.
+    alice.send("@label=ml BATCH +m1 draft/multiline #rust");
+    alice.send("@batch=m1 PRIVMSG #rust :a");
+    alice.send("@batch=m1 PRIVMSG #rust :b");
+    alice.send("BATCH -m1");
+    let echo = labeled(&mut alice, "ml");
+    let inner = echo[0]
+        .strip_prefix(":alice!alice@evchat BATCH +")
+        .and_then(|r| r.strip_suffix(" draft/multiline #rust"))
+        .unwrap_or_else(|| panic!("{echo:#?}"));
+    assert_eq!(
+        echo[1],
+        format!("@batch={inner} :alice!alice@evchat PRIVMSG #rust :a")
+    );
+    assert_eq!(echo[3], format!(":evchat-test BATCH -{inner}"));
     bob.until("MSG alice #rust ");
     // Only what the command caused is in it: what bob said before comes
     // first, as it is.
@@ -277,4 +304,28 @@ fn a_multiline_message_is_one_message_both_ways() {
     assert!(bob.until("MSG alice #rust ").ends_with(" not in a batch"));
     bob.send("PING done");
     assert_eq!(bob.recv(), "PONG done");
+}
+
+#[test]
+fn a_labeled_sasl_answer_that_waits_for_the_password_check_is_labeled() {
+    let dir = tempfile::tempdir().unwrap();
+    let users = common::users_file(dir.path(), &[("alice", "secret word")]);
+    let server = TestServer::start(&[
+        "--server-name",
+        "evchat-test",
+        "--users",
+        users.to_str().unwrap(),
+    ]);
+    let mut irc = Irc::connect(&server);
+    irc.send("CAP LS 302");
+    irc.send("NICK alice");
+    irc.send("USER alice 0 * :a");
+    irc.send("CAP REQ :sasl batch labeled-response");
+    irc.until(|l| l.contains(" ACK "));
+    irc.send("AUTHENTICATE PLAIN");
+    assert_eq!(irc.recv(), "AUTHENTICATE +");
+    // "\0alice\0secret word", checked off the loop.
+    let answer = response(&mut irc, "s", "AUTHENTICATE AGFsaWNlAHNlY3JldCB3b3Jk");
+    assert!(answer[0].contains(" 900 "), "{answer:#?}");
+    assert!(answer[1].contains(" 903 "), "{answer:#?}");
 }

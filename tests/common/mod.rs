@@ -385,6 +385,19 @@ impl Line {
 
 /// Runs `command` with `input` on its stdin (then closed) and collects
 /// its output.
+/// A users file in `dir` with these `(name, password)` accounts, made by
+/// `evchat-server user add` as an operator would.
+pub fn users_file(dir: &std::path::Path, accounts: &[(&str, &str)]) -> std::path::PathBuf {
+    let users = dir.join("users");
+    for (name, password) in accounts {
+        let mut add = Command::new(env!("CARGO_BIN_EXE_evchat-server"));
+        add.args(["user", "add", name, "--users"]).arg(&users);
+        let out = run_with_stdin(&mut add, format!("{password}\n").as_bytes());
+        assert!(out.status.success(), "{out:?}");
+    }
+    users
+}
+
 pub fn run_with_stdin(command: &mut Command, input: &[u8]) -> std::process::Output {
     let mut child = command
         .stdin(Stdio::piped())

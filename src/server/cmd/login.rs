@@ -156,13 +156,21 @@ impl<T: Write> Hub<T> {
         let Some(stash) = self.end_wait(key, answer.serial) else {
             return;
         };
+        // Its answer is the answer to that connection's command (a labeled
+        // one's response).
+        let was = self.queues.acting.replace(key);
+        self.auth_verdict(key, &answer, &stash);
+        self.queues.acting = was;
+    }
+
+    fn auth_verdict(&mut self, key: usize, answer: &AuthAnswer, stash: &[u8]) {
         let only = self
             .queues
             .sessions
             .get_mut(key)
             .is_some_and(|s| std::mem::take(&mut s.user.authing));
         if answer.ok && only {
-            self.authed(key, &answer.name, answer.hash);
+            self.authed(key, &answer.name, answer.hash.clone());
         } else if answer.ok {
             self.admit(key, &answer.name);
         } else if !self.failed_login(key, &answer.name) {
@@ -171,7 +179,7 @@ impl<T: Write> Hub<T> {
             self.settle();
             return;
         }
-        self.go_on(key, &stash);
+        self.go_on(key, stash);
         self.settle();
     }
 

@@ -171,7 +171,7 @@ pub struct Queues<T> {
     labels: u64,
     /// The session whose input is being acted on: only what is queued for
     /// it then answers its labeled command.
-    pub(super) acting: Option<usize>,
+    pub(in crate::server) acting: Option<usize>,
 }
 
 impl<T: Write> Queues<T> {

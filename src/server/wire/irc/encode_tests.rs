@@ -202,3 +202,21 @@ fn a_line_of_an_inner_batch_belongs_to_it_alone() {
     assert_eq!(got[4], format!("@batch=h1-1 :evchat BATCH -{inner}"));
     assert_eq!(got[5], ":evchat BATCH -h1-1");
 }
+
+#[test]
+fn a_message_of_many_lines_costs_its_size_not_a_line_each() {
+    let t = "2026-12-07T10:00:00.000Z";
+    // 32,000 line breaks: after 100 lines, the rest is text.
+    let lines = format!("MSG bob #r {t} x{}y\\nz\n", "\\n".repeat(32_000));
+    for multiline in [false, true] {
+        let mut out = Vec::new();
+        let style = Style {
+            multiline,
+            ..Style::default()
+        };
+        frames(lines.as_bytes(), &mut out, None, &Voice::default(), style);
+        let out = String::from_utf8(out).unwrap();
+        assert!(out.len() < 100 * 64, "{} bytes", out.len());
+        assert!(out.contains(":y z\r\n"), "{out}");
+    }
+}

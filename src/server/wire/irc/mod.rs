@@ -146,6 +146,9 @@ pub struct Irc {
     /// multiline batch): told to the hub as an empty answer, so it is
     /// activity and charged.
     quiet_work: bool,
+    /// The label of the open multiline batch's `BATCH +` line: its
+    /// response is the message's, when `BATCH -` sends it.
+    batch_label: Option<Rc<str>>,
 }
 
 /// What a line made for the hub: frames, and the end of a labeled
@@ -175,6 +178,7 @@ impl Irc {
             said_farewell: false,
             incoming: None,
             quiet_work: false,
+            batch_label: None,
         }
     }
 
@@ -248,7 +252,7 @@ impl Dialect for Irc {
             let mut answer = Vec::new();
             match frame {
                 Frame::Line(line) => {
-                    let label = self.label_of(line);
+                    let label = self.multiline_label(line, self.label_of(line));
                     if let Some(label) = label.clone() {
                         on(Input::Label(Some(label)));
                     }

@@ -8,9 +8,10 @@
 
 use super::message::Message;
 use super::{asked, Irc};
+use std::rc::Rc;
 
-/// Most lines in one multiline message.
-pub const MAX_LINES: usize = 100;
+/// Most lines in one multiline message: as many as a message becomes.
+pub use super::text_out::MAX_LINES;
 
 /// A multiline batch being received.
 #[derive(Debug)]
@@ -151,6 +152,32 @@ impl Irc {
         words.extend(params.iter().map(|p| (*p).to_owned()));
         let words: Vec<&str> = words.iter().map(String::as_str).collect();
         super::encode::put(answer, &words, Some(text));
+    }
+
+    /// The label that answers `line`: a multiline batch is labeled on its
+    /// opening line, and answered when its closing line sends it.
+    pub(super) fn multiline_label(
+        &mut self,
+        line: &[u8],
+        label: Option<Rc<str>>,
+    ) -> Option<Rc<str>> {
+        if !self.multiline() || (label.is_none() && self.batch_label.is_none()) {
+            return label;
+        }
+        let message = std::str::from_utf8(line)
+            .ok()
+            .and_then(|l| Message::parse(l).ok());
+        let batch = message
+            .filter(|m| m.command.eq_ignore_ascii_case("BATCH"))
+            .and_then(|m| m.param(0).map(|p| p.starts_with('+')));
+        match batch {
+            Some(true) => {
+                self.batch_label = label;
+                None
+            }
+            Some(false) => label.or_else(|| self.batch_label.take()),
+            None => label,
+        }
     }
 
     /// What a multiline batch being received holds.

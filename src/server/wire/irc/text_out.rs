@@ -5,11 +5,21 @@
 //! `draft/multiline`, the same lines in one batch, blank lines kept and
 //! a cut line's pieces joined again (`draft/multiline-concat`), so its
 //! client shows the message as it was written.
+//!
+//! What one message costs its IRC readers is bounded by its size, not by
+//! its number of lines: past [`MAX_LINES`] lines, the rest of its text is
+//! one more line, its line breaks as spaces (a line break costs a reader
+//! a whole IRC line's head, some 40 bytes for one byte sent).
 
 use super::encode::{from_user, tag_each_line, Style};
 use crate::protocol::escape::unescape;
 use crate::server::wire::Voice;
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The most IRC lines a message's line breaks make (a multiline
+/// batch's bound too).
+pub const MAX_LINES: usize = 100;
 
 /// A message from `from` to `to`, its text `escaped` as the protocol
 /// escapes it.
@@ -40,18 +50,26 @@ pub(super) fn say(
     // ends lines at CR would read the rest as a line of the sender's
     // making (a forged message or numeric).
     for line in lines(&text) {
-        for piece in pieces(line, room) {
+        for piece in pieces(&line, room) {
             from_user(out, time, from, "PRIVMSG", &[to], Some(piece));
         }
     }
 }
 
-/// The text's lines: a break is LF, CR LF or a lone CR.
-fn lines(text: &str) -> impl Iterator<Item = &str> {
-    text.split('\n').flat_map(|l| {
-        let l = l.strip_suffix('\r').unwrap_or(l);
-        l.split('\r')
-    })
+/// The text's lines (a break is LF, CR LF or a lone CR), at most
+/// [`MAX_LINES`] of them and then the rest as one, its breaks as spaces.
+fn lines(text: &str) -> Vec<String> {
+    let text = match text.contains('\r') {
+        true => Cow::Owned(text.replace("\r\n", "\n").replace('\r', "\n")),
+        false => Cow::Borrowed(text),
+    };
+    let mut parts = text.splitn(MAX_LINES + 1, '\n');
+    let mut lines: Vec<String> = (&mut parts).take(MAX_LINES).map(str::to_owned).collect();
+    if let Some(rest) = parts.next() {
+        let words: Vec<&str> = rest.split('\n').filter(|l| !l.is_empty()).collect();
+        lines.push(words.join(" "));
+    }
+    lines
 }
 
 /// A line in pieces of at most `room` bytes (cut between characters);
@@ -99,6 +117,7 @@ fn multiline(
     let in_batch = format!("batch={reference}");
     let continued = format!("batch={reference};draft/multiline-concat");
     for line in lines(text) {
+        let line: &str = &line;
         let mut first = true;
         let mut piece_of = |piece: &str, out: &mut Vec<u8>| {
             let from_here = out.len();
