@@ -138,15 +138,19 @@ fn held_mail_is_shown_marked_and_acknowledged() {
     carol.until_closed();
     let mut bob = server.login("bob");
     bob.send("MSG carol while you were out");
+    // A message with tags (an IRC client's) is held mail like any other.
+    bob.send("@+draft/reply=1 MSG carol and tagged");
     assert_eq!(bob.sync(), Vec::<String>::new());
 
     let mut tab = open(&mut browser, &server);
     log_in(&mut tab, "carol", &[]);
     open_chat(&mut tab, "@bob");
-    let (class, from, tag) = row(&mut tab, "while you were out");
-    assert!(class.contains("held"), "not marked held: {class}");
-    assert_eq!(from, "bob");
-    assert!(tag.contains("held"), "{tag}");
+    for text in ["while you were out", "and tagged"] {
+        let (class, from, tag) = row(&mut tab, text);
+        assert!(class.contains("held"), "not marked held: {class}");
+        assert_eq!(from, "bob");
+        assert!(tag.contains("held"), "{tag}");
+    }
 
     // The page answered the PING after the held mail, so it is delivered:
     // the next login as carol gets nothing.

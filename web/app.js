@@ -182,7 +182,8 @@
     if (heldRun && (verb === 'PING' || (verb === 'JOIN' && sameName(fields(rest, 2)[0], me)))) {
       heldRun.forEach((row) => rows.marked(row, 'held while you were away'));
     }
-    if (verb !== 'MSG') heldRun = null;
+    // A message's tags (TAGS, just before it) are part of it.
+    if (verb !== 'MSG' && verb !== 'TAGS') heldRun = null;
     if (ops.frame(verb, rest) || rooms.frame(verb, rest)) return;
     switch (verb) {
       case 'OK':
