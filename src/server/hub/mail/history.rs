@@ -1,40 +1,59 @@
 //! Held mail and rooms' catch-up in `chathistory` batches, for the
 //! connections that asked for them (IRC's `batch`): one chunk for the
-//! whole parcel, each run of messages with one target between a `BATCH
+//! whole parcel, the messages for each target between a `BATCH
 //! +<ref> chathistory <target>` line and its `BATCH -<ref>`. These two
 //! lines are the hub's to its encodings; only a connection that asked is
 //! ever given them, and its encoding tags the lines between them.
 
+use std::collections::HashMap;
 use std::rc::Rc;
 
 /// The frames of a parcel as one chunk, its messages in batches named
-/// `<base>-<n>`.
+/// `<base>-<n>`: between two frames that are not messages (a room's
+/// `JOIN` in a catch-up), one batch per target, in the order each first
+/// appears (a client shows each target apart, so only the order within
+/// one matters) — one batch per sender of held mail, not one per change
+/// of sender.
 pub(super) fn in_batches<'f>(frames: impl Iterator<Item = &'f Rc<[u8]>>, base: &str) -> Rc<[u8]> {
-    let mut out = Vec::new();
-    let mut open: Option<(&[u8], usize)> = None;
+    let frames: Vec<&Rc<[u8]>> = frames.collect();
+    let mut out = Vec::with_capacity(frames.iter().map(|f| f.len()).sum::<usize>() + 64);
     let mut count = 0usize;
-    let mut frames: Vec<&Rc<[u8]>> = frames.collect();
-    out.reserve(frames.iter().map(|f| f.len()).sum::<usize>() + 64);
-    for frame in frames.drain(..) {
-        let target = history_target(frame);
-        if open.map(|o| o.0) != target {
-            if let Some((_, n)) = open.take() {
-                close(&mut out, base, n);
+    let mut run: Vec<(&[u8], Vec<&[u8]>)> = Vec::new();
+    let mut index: HashMap<&[u8], usize> = HashMap::new();
+    for frame in frames {
+        match history_target(frame) {
+            Some(target) => {
+                let at = *index.entry(target).or_insert_with(|| {
+                    run.push((target, Vec::new()));
+                    run.len() - 1
+                });
+                if let Some((_, messages)) = run.get_mut(at) {
+                    messages.push(frame);
+                }
             }
-            if let Some(target) = target {
-                count += 1;
-                out.extend_from_slice(format!("BATCH +{base}-{count} chathistory ").as_bytes());
-                out.extend_from_slice(target);
-                out.push(b'\n');
-                open = Some((target, count));
+            None => {
+                write_run(&mut out, base, &mut count, &mut run);
+                index.clear();
+                out.extend_from_slice(frame);
             }
         }
-        out.extend_from_slice(frame);
     }
-    if let Some((_, n)) = open {
-        close(&mut out, base, n);
-    }
+    write_run(&mut out, base, &mut count, &mut run);
     Rc::from(out)
+}
+
+/// A run of messages, a batch per target.
+fn write_run(out: &mut Vec<u8>, base: &str, count: &mut usize, run: &mut Vec<(&[u8], Vec<&[u8]>)>) {
+    for (target, messages) in run.drain(..) {
+        *count += 1;
+        out.extend_from_slice(format!("BATCH +{base}-{count} chathistory ").as_bytes());
+        out.extend_from_slice(target);
+        out.push(b'\n');
+        for message in messages {
+            out.extend_from_slice(message);
+        }
+        close(out, base, *count);
+    }
 }
 
 fn close(out: &mut Vec<u8>, base: &str, n: usize) {
@@ -89,6 +108,26 @@ mod tests {
              BATCH +h7-3 chathistory #rust\n\
              MSG eve #rust 2026-01-01T00:00:00.500Z said\n\
              BATCH -h7-3\n"
+        );
+    }
+
+    #[test]
+    fn each_sender_of_held_mail_is_one_batch_whatever_the_interleaving() {
+        let frames = [
+            chunk("MSG bob amy 2026-01-01T00:00:00.000Z 1\n"),
+            chunk("MSG dan amy 2026-01-01T00:00:01.000Z 2\n"),
+            chunk("MSG bob amy 2026-01-01T00:00:02.000Z 3\n"),
+        ];
+        let out = in_batches(frames.iter(), "h1");
+        assert_eq!(
+            std::str::from_utf8(&out).unwrap(),
+            "BATCH +h1-1 chathistory bob\n\
+             MSG bob amy 2026-01-01T00:00:00.000Z 1\n\
+             MSG bob amy 2026-01-01T00:00:02.000Z 3\n\
+             BATCH -h1-1\n\
+             BATCH +h1-2 chathistory dan\n\
+             MSG dan amy 2026-01-01T00:00:01.000Z 2\n\
+             BATCH -h1-2\n"
         );
     }
 
