@@ -371,7 +371,11 @@ pub fn parse(frame: &[u8]) -> Result<Option<Command<'_>>, ParseError> {
         return Ok(None);
     }
     let line = std::str::from_utf8(frame).map_err(|_| ParseError::NotUtf8)?;
-    let (tags, line) = split_tags(line)?;
+    // Tags are rare: the common frame pays one comparison for them.
+    let (tags, line) = match line.as_bytes().first() {
+        Some(b'@') => split_tags(line)?,
+        _ => (None, line),
+    };
     let (verb, rest) = match split_space(line) {
         Some((verb, rest)) => (verb, Some(rest)),
         None => (line, None),

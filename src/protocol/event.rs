@@ -27,8 +27,6 @@ pub enum Event<'a> {
         from: &'a str,
         time: &'a str,
         text: &'a str,
-        /// The sender's client-only tags, told first as `TAGS <tags>`.
-        tags: Option<&'a str>,
     },
     /// `MSG <from> <to-list> <time> <text>`: a private message.
     Msg {
@@ -36,7 +34,13 @@ pub enum Event<'a> {
         to: &'a str,
         time: &'a str,
         text: &'a str,
-        tags: Option<&'a str>,
+    },
+    /// `TAGS <tags>` before a message (a `Say` or `Msg`): its sender's
+    /// client-only tags. (A variant of its own, so that the common,
+    /// untagged message stays small.)
+    Tagged {
+        tags: &'a str,
+        message: &'a Event<'a>,
     },
     /// `TAGS <tags>` and `TAGMSG <from> <to-list> <time>`, one frame:
     /// tags without text (IRC's `TAGMSG`).
@@ -152,11 +156,8 @@ pub enum Event<'a> {
 }
 
 /// `TAGS <tags>`, the line before a message that carries tags.
-#[inline]
-fn encode_tags(out: &mut Vec<u8>, tags: Option<&str>) {
-    if let Some(tags) = tags {
-        encode_fields(out, &["TAGS", tags]);
-    }
+fn encode_tags(out: &mut Vec<u8>, tags: &str) {
+    encode_fields(out, &["TAGS", tags]);
 }
 
 impl Event<'_> {
@@ -167,24 +168,16 @@ impl Event<'_> {
             Event::LoggedIn { name } => encode_fields(out, &["OK LOGIN", name]),
             Event::Authed { name } => encode_fields(out, &["OK AUTH", name]),
             Event::Renamed { name } => encode_fields(out, &["OK NICK", name]),
-            Event::Say {
-                from,
-                time,
-                text,
-                tags,
-            } => {
-                encode_tags(out, tags);
-                encode_fields(out, &["SAY", from, time, text]);
-            }
+            Event::Say { from, time, text } => encode_fields(out, &["SAY", from, time, text]),
             Event::Msg {
                 from,
                 to,
                 time,
                 text,
-                tags,
-            } => {
+            } => encode_fields(out, &["MSG", from, to, time, text]),
+            Event::Tagged { tags, message } => {
                 encode_tags(out, tags);
-                encode_fields(out, &["MSG", from, to, time, text]);
+                message.encode(out);
             }
             Event::TagMsg {
                 from,
@@ -192,7 +185,7 @@ impl Event<'_> {
                 time,
                 tags,
             } => {
-                encode_tags(out, Some(tags));
+                encode_tags(out, tags);
                 encode_fields(out, &["TAGMSG", from, to, time]);
             }
             Event::Joined { name, time } => encode_fields(out, &["JOINED", name, time]),
@@ -318,21 +311,15 @@ impl Event<'_> {
     /// Bytes of the canonical frame.
     pub fn encoded_len(&self) -> usize {
         let fields = |f: &[&str]| f.iter().map(|f| f.len() + 1).sum::<usize>();
-        let tags = |tags: Option<&str>| tags.map_or(0, |t| 6 + t.len());
         match *self {
-            Event::Say {
-                from,
-                time,
-                text,
-                tags: t,
-            } => tags(t) + fields(&["SAY", from, time, text]),
+            Event::Say { from, time, text } => fields(&["SAY", from, time, text]),
             Event::Msg {
                 from,
                 to,
                 time,
                 text,
-                tags: t,
-            } => tags(t) + fields(&["MSG", from, to, time, text]),
+            } => fields(&["MSG", from, to, time, text]),
+            Event::Tagged { tags, message } => 6 + tags.len() + message.encoded_len(),
             _ => {
                 let mut out = Vec::new();
                 self.encode(&mut out);
@@ -362,7 +349,6 @@ mod tests {
             from: "a",
             time: t,
             text: "hi\\nthere",
-            tags: None,
         };
         assert_eq!(line(say), format!("SAY a {t} hi\\nthere\n"));
         let msg = Event::Msg {
@@ -370,15 +356,17 @@ mod tests {
             to: "b,c",
             time: t,
             text: "x",
-            tags: None,
         };
         assert_eq!(line(msg), format!("MSG a b,c {t} x\n"));
-        let tagged = Event::Msg {
+        let in_room = Event::Msg {
             from: "a",
             to: "#r",
             time: t,
             text: "x",
-            tags: Some("+draft/reply=1"),
+        };
+        let tagged = Event::Tagged {
+            tags: "+draft/reply=1",
+            message: &in_room,
         };
         assert_eq!(
             line(tagged),

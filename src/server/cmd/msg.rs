@@ -68,11 +68,12 @@ impl<T: Write> Hub<T> {
             to: &to_list,
             time: time.as_str(),
             text: text.escaped(),
-            tags,
         };
-        self.send_private(key, &names, &msg);
+        let mut tagged = None;
+        let msg = with_tags(&msg, tags, &mut tagged);
+        self.send_private(key, &names, msg);
         if !names.iter().any(|n| same_name(n, me)) {
-            self.echo(key, Echo::Event(&msg));
+            self.echo(key, Echo::Event(msg));
         }
         self.tell_away(key, &names);
     }
@@ -92,11 +93,12 @@ impl<T: Write> Hub<T> {
             to: &name,
             time: time.as_str(),
             text: text.escaped(),
-            tags,
         };
-        self.send_private(key, &[&name], &msg);
+        let mut tagged = None;
+        let msg = with_tags(&msg, tags, &mut tagged);
+        self.send_private(key, &[&name], msg);
         if !same_name(&name, me) {
-            self.echo(key, Echo::Event(&msg));
+            self.echo(key, Echo::Event(msg));
         }
         self.tell_away(key, &[&name]);
     }
@@ -104,5 +106,18 @@ impl<T: Write> Hub<T> {
     pub(super) fn no_such_user(&mut self, key: usize, name: &str) {
         let text = format!("no such user: {name}; nothing was sent");
         self.reply_err(key, ErrorCode::NoSuchUser, &text);
+    }
+}
+
+/// A message with its sender's tags, if it has any (made in `slot`):
+/// the common, untagged one is not copied.
+pub(super) fn with_tags<'a>(
+    message: &'a Event<'a>,
+    tags: Option<&'a str>,
+    slot: &'a mut Option<Event<'a>>,
+) -> &'a Event<'a> {
+    match tags {
+        Some(tags) => slot.insert(Event::Tagged { tags, message }),
+        None => message,
     }
 }

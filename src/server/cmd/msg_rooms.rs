@@ -159,13 +159,14 @@ impl<T: Write> Hub<T> {
     /// be shared by every recipient and every room's history.
     fn msg_frame(&mut self, me: &str, to: &str, text: Text<'_>, tags: Option<&str>) -> Rc<[u8]> {
         let time = self.clock.stamp();
-        super::super::hub::rooms::encoded(&Event::Msg {
+        let msg = Event::Msg {
             from: me,
             to,
             time: time.as_str(),
             text: text.escaped(),
-            tags,
-        })
+        };
+        let mut tagged = None;
+        super::super::hub::rooms::encoded(super::msg::with_tags(&msg, tags, &mut tagged))
     }
 
     pub(super) fn not_in(&mut self, key: usize, why: &str) {

@@ -16,9 +16,23 @@ impl<T: Write> Hub<T> {
             from: me,
             time: time.as_str(),
             text: text.escaped(),
-            tags,
         };
-        self.broadcast(Some(key), &say);
-        self.echo(key, super::echo::Echo::Event(&say));
+        match tags {
+            // The common message, on the shortest path.
+            None => self.say_event(key, &say),
+            Some(tags) => self.say_tagged(key, &say, tags),
+        }
+    }
+
+    #[inline(always)]
+    fn say_event(&mut self, key: usize, say: &Event<'_>) {
+        self.broadcast(Some(key), say);
+        self.echo(key, super::echo::Echo::Event(say));
+    }
+
+    #[inline(never)]
+    fn say_tagged(&mut self, key: usize, say: &Event<'_>, tags: &str) {
+        let tagged = Event::Tagged { tags, message: say };
+        self.say_event(key, &tagged);
     }
 }

@@ -71,7 +71,7 @@ impl Dialect for Lines {
 
 /// What a whole frame asks for: a command, nothing (an empty line), or a
 /// refusal. Lines and WebSocket messages are parsed alike.
-#[inline]
+#[inline(never)]
 pub fn command(
     frame: Frame<'_>,
     max_line: usize,

@@ -362,7 +362,6 @@ impl<T: Write> Hub<T> {
             to,
             time,
             text,
-            tags: None,
         };
         self.send_private(key, &names, &msg);
     }

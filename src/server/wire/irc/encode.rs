@@ -121,13 +121,17 @@ pub(super) fn frames(
         let line = &rest[..end];
         at += end;
         let line = line.strip_suffix(b"\n").unwrap_or(line);
-        if let Some(marker) = line.strip_prefix(b"BATCH ") {
-            batch = batch_line(out, voice, marker);
-            continue;
-        }
-        if let Some(client_tags) = line.strip_prefix(b"TAGS ") {
-            client = style.client_tags.then_some(client_tags);
-            continue;
+        // The rare frames first, behind one comparison (the common ones,
+        // SAY and MSG, start otherwise).
+        if matches!(line.first(), Some(b'B' | b'T')) {
+            if let Some(marker) = line.strip_prefix(b"BATCH ") {
+                batch = batch_line(out, voice, marker);
+                continue;
+            }
+            if let Some(client_tags) = line.strip_prefix(b"TAGS ") {
+                client = style.client_tags.then_some(client_tags);
+                continue;
+            }
         }
         if batch.is_some() {
             tag_from = Some(out.len());
@@ -135,13 +139,13 @@ pub(super) fn frames(
         if let Some(client_tags) = client.take() {
             client_from = Some((out.len(), client_tags));
         }
+        if plain_message(line, out, voice, tags) {
+            continue;
+        }
         if let Some(tagmsg) = line.strip_prefix(b"TAGMSG ") {
             if style.client_tags {
                 tag_message(out, tagmsg, tags);
             }
-            continue;
-        }
-        if plain_message(line, out, voice, tags) {
             continue;
         }
         let join = std::mem::take(&mut joined);
