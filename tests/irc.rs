@@ -455,6 +455,21 @@ fn list_tells_every_room_and_its_members() {
             ":evchat-test 323 alice :End of /LIST",
         ]
     );
+    // ELIST's filters: masks, their negations, member counts.
+    for (filter, listed) in [
+        ("#r*", "#Rust"),
+        ("!#r*", "#go"),
+        (">1", "#Rust"),
+        ("<2", "#go"),
+    ] {
+        alice.send(&format!("LIST {filter}"));
+        let got = alice.sync();
+        assert_eq!(got.len(), 3, "{filter}: {got:#?}");
+        assert!(
+            got[1].contains(&format!(" {listed} ")),
+            "{filter}: {got:#?}"
+        );
+    }
     // The line protocol's own.
     bob.send("LIST");
     let got = bob.sync();

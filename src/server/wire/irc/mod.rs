@@ -20,6 +20,7 @@ mod cap;
 mod channel_in;
 mod channel_out;
 mod encode;
+mod list_filter;
 pub mod message;
 mod multiline;
 mod reply;

@@ -190,6 +190,7 @@ fn welcome(out: &mut Vec<u8>, voice: &Voice, me: &str) {
         "PREFIX=(o)@",
         "CHANMODES=b,k,l,imnt",
         "MODES=6",
+        "ELIST=MNU",
         "TOPICLEN=200",
         "TARGMAX=PRIVMSG:,NOTICE:,JOIN:,PART:,WHOIS:8",
         &linelen,
@@ -235,17 +236,10 @@ fn away(out: &mut Vec<u8>, voice: &Voice, viewer: &Viewer<'_>, name: &str, text:
 fn list(out: &mut Vec<u8>, voice: &Voice, viewer: &Viewer<'_>, rooms: &[(&str, usize)]) {
     let me = viewer.nick.unwrap_or("*");
     let server = &*voice.server;
-    // The channels named, folded: each room is one lookup, however many
-    // are named (a line may name thousands).
-    let named: Option<std::collections::HashSet<crate::protocol::Folded>> = viewer
-        .about
-        .map(|a| a.split(',').map(crate::protocol::fold).collect());
+    let filter = super::list_filter::ListFilter::parse(viewer.about.unwrap_or_default());
     numeric(out, server, "321", me, &["Channel"], "Users  Name");
     for (room, members) in rooms {
-        let asked = named
-            .as_ref()
-            .is_none_or(|n| crate::protocol::folded(room, |f| n.contains(f)));
-        if asked {
+        if filter.lists(room, *members) {
             numeric(out, server, "322", me, &[room, &members.to_string()], "");
         }
     }

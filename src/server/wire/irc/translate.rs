@@ -104,11 +104,10 @@ impl Irc {
                 self.ask_about(what, Some(&nicks), b"WHO".to_vec());
             }
             "WHOIS" | "WHOWAS" => self.whois(verb == "WHOWAS", m, answer),
-            // LIST [#a,#b]: every room, or those named (other filters, as
-            // ELIST's, are not offered: every room is listed).
+            // LIST [<channels and ELIST filters>]: read by its answer.
             "LIST" => {
-                let named = m.param(0).filter(|p| p.starts_with('#'));
-                self.ask_about(asked::LIST, named, b"LIST".to_vec());
+                let filters = m.param(0).filter(|p| !p.is_empty());
+                self.ask_about(asked::LIST, filters, b"LIST".to_vec());
             }
             "MODE" if m.param(0).is_some_and(|t| t.starts_with('#')) => {
                 self.channel_mode(m, answer)
