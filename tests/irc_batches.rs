@@ -41,6 +41,13 @@ fn held_mail_and_history_come_in_chathistory_batches_to_who_asked() {
             .position(|l| l.contains(what))
             .unwrap_or_else(|| panic!("no {what:?} in {lines:#?}"))
     };
+    // With server-time, the login's JOIN has its time too.
+    let everyone = at(":alice!alice@evchat JOIN #everyone");
+    assert!(
+        lines[everyone].starts_with("@time=20"),
+        "{}",
+        lines[everyone]
+    );
     // Mail from bob: one batch whose target is bob, both lines in it.
     let start = at(" BATCH +");
     let mail = opened(&lines[start], "chathistory bob").expect("a batch for bob's mail");

@@ -27,7 +27,7 @@ fn reply(event: &Event<'_>, viewer: &Viewer<'_>, voice: &Voice, out: &mut Vec<u8
     let me = viewer.nick.unwrap_or("*");
     let server = &*voice.server;
     match *event {
-        Event::LoggedIn { name } => welcome(out, voice, name),
+        Event::LoggedIn { name } => welcome(out, voice, name, style.time),
         Event::Authed { name } => {
             let mask = format!("{name}!{name}@evchat");
             let text = format!("You are now logged in as {name}");
@@ -147,7 +147,7 @@ pub(super) fn numeric_bare(out: &mut Vec<u8>, server: &str, code: &str, me: &str
 }
 
 /// 001–005 and the MOTD's absence: registration is complete.
-fn welcome(out: &mut Vec<u8>, voice: &Voice, me: &str) {
+fn welcome(out: &mut Vec<u8>, voice: &Voice, me: &str, time: bool) {
     let server = &*voice.server;
     let version = concat!("evchat-", env!("CARGO_PKG_VERSION"));
     numeric(
@@ -200,12 +200,14 @@ fn welcome(out: &mut Vec<u8>, voice: &Voice, me: &str) {
     words.extend_from_slice(&isupport);
     put(out, &words, Some("are supported by this server"));
     numeric(out, server, "422", me, &[], "MOTD File is missing");
-    // Everyone online is in the everyone channel; its names follow.
-    put(
-        out,
-        &[&format!(":{me}!{me}@evchat"), "JOIN", &voice.everyone],
-        None,
-    );
+    // Everyone online is in the everyone channel; its names follow. The
+    // login is now: its time, for a client that shows times, is now's.
+    let now = time.then(|| {
+        chrono::Utc::now()
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+            .to_string()
+    });
+    super::encode::from_user(out, now.as_deref(), me, "JOIN", &[&voice.everyone], None);
 }
 
 /// ISUPPORT's away length: raw bytes whose escaped form is within the
