@@ -195,3 +195,37 @@ fn a_kick_puts_a_member_out_for_everyone_and_needs_an_operator() {
         ":evchat-test 352 alice #r alice evchat evchat-test alice H@ :0 alice"
     );
 }
+
+#[test]
+fn a_voiced_member_speaks_in_a_moderated_channel_and_is_shown_with_plus() {
+    let server = server();
+    let (mut alice, welcome) = Irc::register(&server, "alice", false);
+    assert!(
+        welcome.iter().any(|l| l.contains(" PREFIX=(ov)@+ ")),
+        "{welcome:#?}"
+    );
+    alice.send("JOIN #quiet");
+    alice.until(|l| l.contains(" 366 alice #quiet "));
+    let mut bob = server.login("bob");
+    bob.send("JOIN #quiet");
+    bob.expect("JOIN bob #quiet ");
+    alice.sync();
+    alice.send("MODE #quiet +mv bob");
+    assert_eq!(alice.recv(), ":alice!alice@evchat MODE #quiet +mv bob");
+    assert!(bob.expect("MODE #quiet alice ").ends_with(" +mv bob"));
+    bob.send("MSG #quiet voiced");
+    assert_eq!(alice.recv(), ":bob!bob@evchat PRIVMSG #quiet :voiced");
+    alice.send("NAMES #quiet");
+    alice.send("WHO #quiet");
+    let names = alice.until(|l| l.contains(" 315 "));
+    assert_eq!(names[0], ":evchat-test 353 alice = #quiet :@alice +bob");
+    assert!(
+        names.iter().any(|l| l.contains(" bob H+ :0 bob")),
+        "{names:#?}"
+    );
+    alice.send("MODE #quiet -v bob");
+    alice.recv();
+    bob.expect("MODE #quiet alice ");
+    bob.send("MSG #quiet silenced");
+    assert!(bob.recv().starts_with("ERR 403 #quiet is moderated (+m)"));
+}

@@ -35,7 +35,7 @@ const evchatOps = (() => {
         on = c === '+';
         continue;
       }
-      const takes = 'obk'.includes(c) || (c === 'l' && on);
+      const takes = 'obkv'.includes(c) || (c === 'l' && on);
       const arg = takes ? args[i++] : undefined;
       if (c === 'o' && arg) out.push([on, arg]);
     }

@@ -60,8 +60,9 @@ impl<T: Write> Hub<T> {
         here: Option<usize>,
     ) {
         let mut old = self.rooms.settings(room).cloned().unwrap_or_default();
-        // A leaver's operator status goes with it, untold.
+        // A leaver's operator status and voice go with it, untold.
         old.ops.retain(|o| !o.eq_ignore_ascii_case(name));
+        old.voiced.retain(|v| !v.eq_ignore_ascii_case(name));
         self.rooms.part(name, room, here);
         if self.cluster.is_none() {
             self.room_journal_part(key, name, room);

@@ -58,7 +58,7 @@ impl<T: Write> Hub<T> {
         }
         let mut new = settings.clone();
         for change in &changes {
-            if let Change::Op(true, name) = change {
+            if let Change::Op(true, name) | Change::Voice(true, name) = change {
                 if !self.rooms.is_member(name, room) {
                     let why = format!("{name} is not in {shown}");
                     return self.reply_err(key, ErrorCode::NoSuchUser, &why);

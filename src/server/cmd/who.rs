@@ -54,10 +54,10 @@ impl<T: Write> Hub<T> {
 }
 
 impl<T: Write> Hub<T> {
-    /// `name` (perhaps marked `@`), marked `~` if it is away here: for a
+    /// `name` (perhaps marked `@` or `+`), marked `~` if it is away here: for a
     /// reader whose answer is written for it alone (IRC's `G`).
     pub(in crate::server) fn away_marked(&self, name: &str) -> String {
-        let bare = name.trim_start_matches('@');
+        let bare = name.trim_start_matches(['@', '+']);
         let away = self
             .online
             .get(bare)

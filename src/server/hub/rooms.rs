@@ -24,14 +24,20 @@ impl<T: Write> Hub<T> {
         names
     }
 
-    /// The members of `room` online, operators marked `@` (as IRC's
-    /// `NAMES` marks them), in byte order of their names.
+    /// The members of `room` online, operators marked `@` and voiced
+    /// members `+` (as IRC's `NAMES` marks them: the highest only), in byte
+    /// order of their names.
     pub(in crate::server) fn marked_members(&self, room: &str) -> Vec<String> {
         self.online_members(room)
             .iter()
-            .map(|n| match self.rooms.is_operator(n, room) {
-                true => format!("@{n}"),
-                false => n.to_string(),
+            .map(|n| {
+                if self.rooms.is_operator(n, room) {
+                    format!("@{n}")
+                } else if self.rooms.is_voiced(n, room) {
+                    format!("+{n}")
+                } else {
+                    n.to_string()
+                }
             })
             .collect()
     }

@@ -244,12 +244,13 @@ impl RoomsReplay {
     }
 }
 
-/// A settings value with `old`'s operator and invitation lines `new`'s.
+/// A settings value with `old`'s operator, voice and invitation lines
+/// `new`'s.
 fn renamed_in(value: &str, old: &str, new: &str) -> String {
     value
         .lines()
         .map(|line| match line.split_once(' ') {
-            Some((kind @ ("o" | "i"), name)) if name.eq_ignore_ascii_case(old) => {
+            Some((kind @ ("o" | "v" | "i"), name)) if name.eq_ignore_ascii_case(old) => {
                 format!("{kind} {new}\n")
             }
             _ => format!("{line}\n"),
@@ -257,12 +258,15 @@ fn renamed_in(value: &str, old: &str, new: &str) -> String {
         .collect()
 }
 
-/// A settings value without `name` among its operators and invited.
+/// A settings value without `name` among its operators, voiced and
+/// invited.
 fn without_name(value: &str, name: &str) -> String {
     value
         .lines()
         .filter(|line| {
-            let named = line.strip_prefix("o ").or_else(|| line.strip_prefix("i "));
+            let named = ["o ", "v ", "i "]
+                .iter()
+                .find_map(|kind| line.strip_prefix(kind));
             !named.is_some_and(|n| n.eq_ignore_ascii_case(name))
         })
         .flat_map(|line| [line, "\n"])
@@ -364,6 +368,16 @@ mod tests {
             },
         ]);
         assert_eq!(image, RoomsImage::default());
+    }
+
+    #[test]
+    fn a_leaver_or_renamed_name_takes_its_operator_voice_and_invitation_lines() {
+        let value = "c amy T\nf +nt\no amy\no bob\nv bob\nv cat\ni bob\n";
+        assert_eq!(without_name(value, "BOB"), "c amy T\nf +nt\no amy\nv cat\n");
+        assert_eq!(
+            renamed_in(value, "bob", "Bobby"),
+            "c amy T\nf +nt\no amy\no Bobby\nv Bobby\nv cat\ni Bobby\n"
+        );
     }
 
     #[test]

@@ -7,6 +7,20 @@ use super::settings::{banned_by, Settings};
 use super::{settings_record_bytes, Room, Rooms};
 use std::rc::Rc;
 
+/// The names of `names` that are members of `r`, as shown there, each
+/// once (a list from another node or the journal names whom it likes).
+fn members_of(r: &Room, names: &[Rc<str>]) -> Vec<Rc<str>> {
+    names
+        .iter()
+        .filter_map(|n| r.members.shown(n).cloned())
+        .fold(Vec::new(), |mut kept: Vec<Rc<str>>, n| {
+            if !kept.iter().any(|x| x.eq_ignore_ascii_case(&n)) {
+                kept.push(n);
+            }
+            kept
+        })
+}
+
 impl Rooms {
     /// `room`'s settings, if it exists.
     pub fn settings(&self, room: &str) -> Option<&Settings> {
@@ -20,7 +34,7 @@ impl Rooms {
 
     /// May `name` speak in `room`? The room as shown, or why not (`ERR
     /// 403`'s text): not a member, banned (`+b`), or moderated (`+m`)
-    /// and not an operator.
+    /// and neither an operator nor voiced.
     pub fn may_speak(&self, name: &str, room: &str) -> Result<Rc<str>, String> {
         let Some(r) = self.room(room) else {
             return Err(format!("not in {room}"));
@@ -29,9 +43,9 @@ impl Rooms {
             return Err(format!("not in {}", r.name));
         }
         let s = &r.settings;
-        if s.moderated && !s.is_op(name) {
+        if s.moderated && !s.is_op(name) && !s.is_voiced(name) {
             return Err(format!(
-                "{} is moderated (+m): only its operators speak",
+                "{} is moderated (+m): only its operators and voiced members speak",
                 r.name
             ));
         }
@@ -48,18 +62,15 @@ impl Rooms {
         let Some(r) = super::folded(room, |f| self.rooms.get_mut(f)) else {
             return;
         };
-        settings.ops = settings
-            .ops
-            .iter()
-            .filter_map(|o| r.members.shown(o).cloned())
-            .fold(Vec::new(), |mut ops: Vec<Rc<str>>, o| {
-                if !ops.iter().any(|x| x.eq_ignore_ascii_case(&o)) {
-                    ops.push(o);
-                }
-                ops
-            });
+        settings.ops = members_of(r, &settings.ops);
+        settings.voiced = members_of(r, &settings.voiced);
         Self::keep_an_operator(r, &mut settings);
         self.live = Self::put_settings(r, settings, self.live);
+    }
+
+    /// Is `name` voiced in `room`?
+    pub fn is_voiced(&self, name: &str, room: &str) -> bool {
+        self.settings(room).is_some_and(|s| s.is_voiced(name))
     }
 
     /// A room with members and no operator gets one: its longest-standing

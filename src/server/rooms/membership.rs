@@ -132,6 +132,7 @@ impl Rooms {
         // operator is left.
         let mut settings = r.settings.clone();
         settings.ops.retain(|o| !o.eq_ignore_ascii_case(name));
+        settings.voiced.retain(|v| !v.eq_ignore_ascii_case(name));
         Self::keep_an_operator(r, &mut settings);
         if settings != r.settings {
             self.live = Self::put_settings(r, settings, self.live);

@@ -33,9 +33,9 @@ impl Rooms {
             self.live = self.live.saturating_sub(member_record_bytes(old, &r.name))
                 + member_record_bytes(new, &r.name);
             let mut settings = r.settings.clone();
-            for op in settings.ops.iter_mut() {
-                if op.eq_ignore_ascii_case(old) {
-                    *op = Rc::clone(new);
+            for named in settings.ops.iter_mut().chain(settings.voiced.iter_mut()) {
+                if named.eq_ignore_ascii_case(old) {
+                    *named = Rc::clone(new);
                 }
             }
             // An invitation was for the old name.

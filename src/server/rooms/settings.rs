@@ -4,8 +4,9 @@
 //!
 //! - `+o <name>`: an operator (the room's creator; `+o` gives it). The
 //!   operators change the modes, `KICK`, and set the topic under `+t`.
+//! - `+v <name>`: a voiced member, who speaks under `+m`.
 //! - `+t`: only operators set the topic (on in a new room).
-//! - `+m`: moderated, only operators speak.
+//! - `+m`: moderated, only operators and voiced members speak.
 //! - `+i`: invite only, a `JOIN` needs an `INVITE`.
 //! - `+k <key>`: a `JOIN` needs the key.
 //! - `+l <count>`: at most that many members (online or not).
@@ -20,7 +21,8 @@
 use crate::protocol::is_valid_name;
 use std::rc::Rc;
 
-/// A room has at most this many operators, bans and pending invitations,
+/// A room has at most this many operators, voiced members, bans and
+/// pending invitations,
 /// so its settings stay a few KiB, written whole at each change.
 pub const MAX_LIST: usize = 50;
 /// The longest topic, as written (escaped).
@@ -44,6 +46,8 @@ pub struct Settings {
     pub topic: Option<Topic>,
     /// Operators, as shown, in the order they became one.
     pub ops: Vec<Rc<str>>,
+    /// Voiced members, as shown, in the order they were voiced.
+    pub voiced: Vec<Rc<str>>,
     pub topic_locked: bool,
     pub moderated: bool,
     pub invite_only: bool,
@@ -64,6 +68,7 @@ impl Default for Settings {
         Settings {
             topic: None,
             ops: Vec::new(),
+            voiced: Vec::new(),
             topic_locked: true,
             moderated: false,
             invite_only: false,
@@ -81,6 +86,7 @@ impl Default for Settings {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
     Op(bool, String),
+    Voice(bool, String),
     /// `t`, `m` or `i`.
     Flag(bool, char),
     Key(Option<String>),
@@ -107,12 +113,15 @@ pub fn parse_changes(modes: &str, args: &[&str]) -> Result<ModeAsk, String> {
                 adding = c == '+';
                 continue;
             }
-            'o' => {
-                let name = args.next().ok_or("+o and -o need a name")?;
+            'o' | 'v' => {
+                let name = args.next().ok_or(format!("+{c} and -{c} need a name"))?;
                 if !is_valid_name(name) {
                     return Err(format!("{name} is not a name"));
                 }
-                Change::Op(adding, name.to_owned())
+                match c {
+                    'o' => Change::Op(adding, name.to_owned()),
+                    _ => Change::Voice(adding, name.to_owned()),
+                }
             }
             't' | 'm' | 'i' => Change::Flag(adding, c),
             'n' => continue, // always on: only members speak in a room
@@ -146,7 +155,7 @@ pub fn parse_changes(modes: &str, args: &[&str]) -> Result<ModeAsk, String> {
             },
             other => {
                 return Err(format!(
-                    "{other} is not a mode evchat knows: o t m i k l b n"
+                    "{other} is not a mode evchat knows: o v t m i k l b n"
                 ))
             }
         };
@@ -228,6 +237,10 @@ impl Settings {
         self.ops.iter().any(|o| o.eq_ignore_ascii_case(name))
     }
 
+    pub fn is_voiced(&self, name: &str) -> bool {
+        self.voiced.iter().any(|v| v.eq_ignore_ascii_case(name))
+    }
+
     pub fn is_banned(&self, name: &str) -> bool {
         self.bans.iter().any(|m| banned_by(m, name))
     }
@@ -250,6 +263,13 @@ impl Settings {
                 self.ops.push(shown(name));
             }
             Change::Op(false, name) => self.ops.retain(|o| !o.eq_ignore_ascii_case(name)),
+            Change::Voice(true, name) if !self.is_voiced(name) => {
+                if self.voiced.len() >= MAX_LIST {
+                    return Err(format!("a room has at most {MAX_LIST} voiced members"));
+                }
+                self.voiced.push(shown(name));
+            }
+            Change::Voice(false, name) => self.voiced.retain(|v| !v.eq_ignore_ascii_case(name)),
             Change::Flag(on, 't') => self.topic_locked = *on,
             Change::Flag(on, 'm') => self.moderated = *on,
             Change::Flag(on, 'i') => self.invite_only = *on,
@@ -352,6 +372,18 @@ impl Settings {
                 minus.1.push(op.to_string());
             }
         }
+        for name in &new.voiced {
+            if !self.is_voiced(name) {
+                plus.0.push('v');
+                plus.1.push(name.to_string());
+            }
+        }
+        for name in &self.voiced {
+            if !new.is_voiced(name) {
+                minus.0.push('v');
+                minus.1.push(name.to_string());
+            }
+        }
         for ban in &new.bans {
             if !self.bans.contains(ban) {
                 plus.0.push('b');
@@ -395,6 +427,9 @@ impl Settings {
         }
         for op in &self.ops {
             out.push_str(&format!("o {op}\n"));
+        }
+        for name in &self.voiced {
+            out.push_str(&format!("v {name}\n"));
         }
         if let Some(key) = &self.key {
             out.push_str(&format!("k {key}\n"));
@@ -455,6 +490,9 @@ impl Settings {
                     });
                 }
                 "o" if is_valid_name(rest) && s.ops.len() < MAX_LIST => s.ops.push(rest.into()),
+                "v" if is_valid_name(rest) && s.voiced.len() < MAX_LIST => {
+                    s.voiced.push(rest.into())
+                }
                 "i" if is_valid_name(rest) && s.invited.len() < MAX_LIST => {
                     s.invited.push(rest.into())
                 }

@@ -98,30 +98,36 @@ fn settings() -> impl Strategy<Value = Settings> {
         proptest::option::of(1usize..1000),
         proptest::collection::vec("[a-z*?]{1,8}", 0..4),
         proptest::collection::vec(name, 0..4),
+        proptest::collection::vec(name, 0..4),
     )
-        .prop_map(|(topic, ops, (t, m, i), key, limit, bans, invited)| {
-            let mut s = Settings {
-                topic,
-                topic_locked: t,
-                moderated: m,
-                invite_only: i,
-                key,
-                limit,
-                by: "amy".into(),
-                time: "2026-12-07T10:00:00.000Z".into(),
-                ..Settings::default()
-            };
-            for op in ops {
-                let _ = s.apply(&Change::Op(true, op), shown);
-            }
-            for ban in bans {
-                let _ = s.apply(&Change::Ban(true, ban_mask(&ban).unwrap()), shown);
-            }
-            for name in invited {
-                s.invite(Rc::from(name));
-            }
-            s
-        })
+        .prop_map(
+            |(topic, ops, (t, m, i), key, limit, bans, invited, voiced)| {
+                let mut s = Settings {
+                    topic,
+                    topic_locked: t,
+                    moderated: m,
+                    invite_only: i,
+                    key,
+                    limit,
+                    by: "amy".into(),
+                    time: "2026-12-07T10:00:00.000Z".into(),
+                    ..Settings::default()
+                };
+                for op in ops {
+                    let _ = s.apply(&Change::Op(true, op), shown);
+                }
+                for name in voiced {
+                    let _ = s.apply(&Change::Voice(true, name), shown);
+                }
+                for ban in bans {
+                    let _ = s.apply(&Change::Ban(true, ban_mask(&ban).unwrap()), shown);
+                }
+                for name in invited {
+                    s.invite(Rc::from(name));
+                }
+                s
+            },
+        )
 }
 
 proptest! {
@@ -144,6 +150,7 @@ proptest! {
                 let change = match ch {
                     '+' | '-' => { adding = ch == '+'; continue; }
                     'o' => Change::Op(adding, args.next().unwrap().into()),
+                    'v' => Change::Voice(adding, args.next().unwrap().into()),
                     'k' if adding => Change::Key(Some(args.next().unwrap().into())),
                     'k' => { args.next(); Change::Key(None) }
                     'l' if adding => Change::Limit(args.next().unwrap().parse().ok()),
@@ -159,6 +166,10 @@ proptest! {
         let mut ops_b: Vec<String> = b.ops.iter().map(|o| o.to_ascii_lowercase()).collect();
         ops_c.sort(); ops_b.sort();
         prop_assert_eq!(ops_c, ops_b);
+        let mut voiced_c: Vec<String> = c.voiced.iter().map(|v| v.to_ascii_lowercase()).collect();
+        let mut voiced_b: Vec<String> = b.voiced.iter().map(|v| v.to_ascii_lowercase()).collect();
+        voiced_c.sort(); voiced_b.sort();
+        prop_assert_eq!(voiced_c, voiced_b);
         let (mut bans_c, mut bans_b) = (c.bans.clone(), b.bans.clone());
         bans_c.sort(); bans_b.sort();
         prop_assert_eq!(bans_c, bans_b);

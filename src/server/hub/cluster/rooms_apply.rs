@@ -67,6 +67,7 @@ impl<T: Write> Hub<T> {
             .cloned()
             .unwrap_or_default();
         old.ops.retain(|o| !o.eq_ignore_ascii_case(name));
+        old.voiced.retain(|v| !v.eq_ignore_ascii_case(name));
         if let Some(shown) = self.rooms.part(name, &change.room, here) {
             let told = match &change.kicked_by {
                 Some(by) => Event::Kick {

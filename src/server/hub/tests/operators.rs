@@ -71,7 +71,7 @@ fn only_operators_change_modes_and_kick_and_the_kicked_is_out() {
         h.turn_for(amy),
         [
             "ERR 404 ghost is not in #r",
-            "ERR 400 x is not a mode evchat knows: o t m i k l b n",
+            "ERR 400 x is not a mode evchat knows: o v t m i k l b n",
             "ERR 404 ghost is not in #r",
         ]
     );
@@ -99,7 +99,7 @@ fn moderated_rooms_let_only_operators_speak_and_bans_silence_and_keep_out() {
     h.flush();
     assert_eq!(
         h.lines(bob),
-        ["ERR 403 #r is moderated (+m): only its operators speak; nothing was sent"]
+        ["ERR 403 #r is moderated (+m): only its operators and voiced members speak; nothing was sent"]
     );
     h.send(amy, "MODE #r -m+o bob\nMODE #r +b\n");
     h.flush();
@@ -240,4 +240,45 @@ fn a_ban_set_on_a_member_silences_it_until_lifted_and_only_operators_waive_keys(
         ["ERR 403 the room needs its key (+k): JOIN <room> <key>: not joined #r"]
     );
     assert!(h.hub.rooms.settings("#r").unwrap().invited.is_empty());
+}
+
+#[test]
+fn a_voiced_member_speaks_under_m_until_devoiced_or_gone() {
+    let mut h = Harness::new();
+    let k = members(&mut h, "#r", &["amy", "bob", "cat"]);
+    let (amy, bob, cat) = (k[0], k[1], k[2]);
+    h.send(amy, "MODE #r +mv bob\nMODE #r +v ghost\n");
+    h.flush();
+    assert_eq!(
+        h.lines(amy),
+        ["MODE #r amy T +mv bob", "ERR 404 ghost is not in #r"]
+    );
+    h.lines(cat);
+    h.send(bob, "MSG #r voiced\nWHO #r\n");
+    h.send(cat, "MSG #r not\n");
+    h.flush();
+    let got = h.lines(bob);
+    assert_eq!(got, ["MODE #r amy T +mv bob", "USERS #r @amy +bob cat"]);
+    let got = h.lines(cat);
+    assert!(got.contains(&"MSG bob #r T voiced".to_owned()), "{got:?}");
+    assert!(
+        got.iter().any(|l| l.starts_with("ERR 403 #r is moderated")),
+        "{got:?}"
+    );
+    assert_eq!(h.lines(amy), ["MSG bob #r T voiced"]);
+    // Only operators voice; and leaving ends it, as operator status.
+    h.send(cat, "MODE #r +v cat\n");
+    h.send(bob, "PART #r\nJOIN #r\nMSG #r back\n");
+    h.flush();
+    assert_eq!(h.lines(cat)[0], "ERR 403 you are not an operator of #r");
+    let got = h.lines(bob);
+    let refused = "ERR 403 #r is moderated (+m): only its operators and voiced members speak";
+    assert!(got.last().unwrap().starts_with(refused), "{got:?}");
+    assert_eq!(h.lines(amy), ["PART bob #r T", "JOIN bob #r T"]);
+    h.send(amy, "MODE #r +v bob\nMODE #r -v bob\n");
+    h.flush();
+    assert_eq!(
+        h.lines(amy),
+        ["MODE #r amy T +v bob", "MODE #r amy T -v bob"]
+    );
 }

@@ -99,3 +99,24 @@ fn a_name_a_ban_silences_is_not_changed() {
         ["ERR 403 you are banned in #r (+b): no new name while banned"]
     );
 }
+
+#[test]
+fn a_voiced_members_voice_moves_with_its_name() {
+    let mut h = Harness::new();
+    let amy = h.login("amy");
+    let bob = h.login("bob");
+    h.send(amy, "JOIN #r\n");
+    h.send(bob, "JOIN #r\n");
+    h.flush();
+    h.send(amy, "MODE #r +mv bob\n");
+    h.flush();
+    h.lines(amy);
+    h.lines(bob);
+    h.send(bob, "NICK Bobby\nWHO #r\nMSG #r still voiced\n");
+    h.flush();
+    assert_eq!(h.lines(bob), ["OK NICK Bobby", "USERS #r +Bobby @amy"]);
+    assert!(h.hub.rooms.is_voiced("bobby", "#r"));
+    assert!(h
+        .lines(amy)
+        .contains(&"MSG Bobby #r T still voiced".to_owned()));
+}

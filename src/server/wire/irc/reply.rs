@@ -177,7 +177,7 @@ fn welcome(out: &mut Vec<u8>, voice: &Voice, me: &str, time: bool) {
     let source = format!(":{server}");
     put(
         out,
-        &[&source, "004", me, server, version, "i", "biklmnot"],
+        &[&source, "004", me, server, version, "i", "biklmnotv"],
         None,
     );
     let linelen = format!("LINELEN={}", voice.max_line);
@@ -187,7 +187,7 @@ fn welcome(out: &mut Vec<u8>, voice: &Voice, me: &str, time: bool) {
         "NICKLEN=32",
         "CHANNELLEN=33",
         AWAYLEN,
-        "PREFIX=(o)@",
+        "PREFIX=(ov)@+",
         "CHANMODES=b,k,l,imnt",
         "MODES=6",
         "ELIST=MNU",
@@ -328,13 +328,16 @@ fn who(out: &mut Vec<u8>, voice: &Voice, me: &str, channel: &str, names: &[&str]
         "*"
     };
     for name in names {
-        // `~name` is away, `@name` an operator.
+        // `~name` is away, `@name` an operator, `+name` voiced.
         let (name, here) = match name.strip_prefix('~') {
             Some(away) => (away, "G"),
             None => (*name, "H"),
         };
-        let (name, flags) = match name.strip_prefix('@') {
-            Some(op) => (op, format!("{here}@")),
+        let (name, flags) = match name.strip_prefix(['@', '+']) {
+            Some(marked) => (
+                marked,
+                format!("{here}{}", name.get(..1).unwrap_or_default()),
+            ),
             None => (name, here.to_owned()),
         };
         numeric(
