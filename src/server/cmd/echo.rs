@@ -15,17 +15,20 @@ pub(super) enum Echo<'a> {
 }
 
 impl<T: Write> Hub<T> {
+    /// Does session `key` want its messages back (`echo-message`)?
+    #[inline]
+    pub(super) fn wants_echo(&self, key: usize) -> bool {
+        self.echoing > 0
+            && self
+                .queues
+                .sessions
+                .get(key)
+                .is_some_and(|s| s.out.manners().echo)
+    }
+
     #[inline]
     pub(super) fn echo(&mut self, key: usize, echo: Echo<'_>) {
-        if self.echoing == 0 {
-            return;
-        }
-        let wants = self
-            .queues
-            .sessions
-            .get(key)
-            .is_some_and(|s| s.out.manners().echo);
-        if !wants {
+        if !self.wants_echo(key) {
             return;
         }
         // After what the batch holds for it, as the recipients see it.

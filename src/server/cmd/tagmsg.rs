@@ -38,11 +38,7 @@ impl<T: Write> Hub<T> {
         if self.client_tagged == 0 {
             return;
         }
-        let echo = self
-            .queues
-            .sessions
-            .get(key)
-            .is_some_and(|s| s.out.manners().echo);
+        let echo = self.wants_echo(key);
         // Echoed once, as a message is (IRC's `echo-message`).
         if echo {
             readers.push(key);

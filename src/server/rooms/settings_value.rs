@@ -44,42 +44,19 @@ impl Settings {
                 None => minus.0.push('l'),
             }
         }
-        for op in &new.ops {
-            if !self.is_op(op) {
-                plus.0.push('o');
-                plus.1.push(op.to_string());
-            }
-        }
-        for op in &self.ops {
-            if !new.is_op(op) {
-                minus.0.push('o');
-                minus.1.push(op.to_string());
-            }
-        }
-        for name in &new.voiced {
-            if !self.is_voiced(name) {
-                plus.0.push('v');
-                plus.1.push(name.to_string());
-            }
-        }
-        for name in &self.voiced {
-            if !new.is_voiced(name) {
-                minus.0.push('v');
-                minus.1.push(name.to_string());
-            }
-        }
-        for ban in &new.bans {
-            if !self.bans.contains(ban) {
-                plus.0.push('b');
-                plus.1.push(ban.clone());
-            }
-        }
-        for ban in &self.bans {
-            if !new.bans.contains(ban) {
-                minus.0.push('b');
-                minus.1.push(ban.clone());
-            }
-        }
+        // Names compare without case; masks are kept lower case.
+        let name_in = |list: &[Rc<str>], n: &str| list.iter().any(|x| x.eq_ignore_ascii_case(n));
+        let mask_in = |list: &[String], m: &str| list.iter().any(|x| x == m);
+        list_diff(&mut plus, &mut minus, 'o', &self.ops, &new.ops, name_in);
+        list_diff(
+            &mut plus,
+            &mut minus,
+            'v',
+            &self.voiced,
+            &new.voiced,
+            name_in,
+        );
+        list_diff(&mut plus, &mut minus, 'b', &self.bans, &new.bans, mask_in);
         let mut modes = String::new();
         if !plus.0.is_empty() {
             modes.push('+');
@@ -190,6 +167,26 @@ impl Settings {
             }
         }
         Some(s)
+    }
+}
+
+/// A list mode's changes (`+o bob`, `-b x!*@*`): what `new` has that
+/// `old` had not, and the reverse.
+fn list_diff<T: AsRef<str>>(
+    plus: &mut (String, Vec<String>),
+    minus: &mut (String, Vec<String>),
+    mode: char,
+    old: &[T],
+    new: &[T],
+    has: impl Fn(&[T], &str) -> bool,
+) {
+    for (from, to, side) in [(old, new, &mut *plus), (new, old, &mut *minus)] {
+        for item in to {
+            if !has(from, item.as_ref()) {
+                side.0.push(mode);
+                side.1.push(item.as_ref().to_owned());
+            }
+        }
     }
 }
 
