@@ -175,6 +175,28 @@ fn a_labeled_command_gets_its_response_in_one_labeled_batch_or_an_ack() {
     );
     assert_eq!(echo[3], format!(":evchat-test BATCH -{inner}"));
     bob.until("MSG alice #rust ");
+    // A labeled batch refused on the way is answered, labeled, at its end;
+    // one refused at once, at once; one left open by another, by that one.
+    alice.send("@label=r1 BATCH +r1 draft/multiline #rust");
+    alice.send("@batch=r1 PRIVMSG #elsewhere :x");
+    alice.send("BATCH -r1");
+    let refused = labeled(&mut alice, "r1");
+    assert!(refused[0].contains(" FAIL BATCH MULTILINE_INVALID_TARGET #rust #elsewhere "));
+    alice.send("@label=r2 BATCH +r2 draft/other #rust");
+    assert!(labeled(&mut alice, "r2")[0].contains(" FAIL BATCH MULTILINE_INVALID "));
+    alice.send("@label=n1 BATCH +n1 draft/multiline #rust");
+    alice.send("BATCH +n2 draft/multiline #rust");
+    assert!(labeled(&mut alice, "n1")[0].contains(":Batch left open"));
+    alice.send("BATCH -n2");
+    assert!(alice
+        .recv()
+        .contains(" FAIL BATCH MULTILINE_INVALID :Empty message"));
+    // A target with spaces is no target: refused, not echoed.
+    alice.send("BATCH +s draft/multiline :a b :c");
+    assert_eq!(
+        alice.recv(),
+        ":evchat-test FAIL BATCH MULTILINE_INVALID :Invalid batch"
+    );
     // Only what the command caused is in it: what bob said before comes
     // first, as it is.
     bob.send("MSG #rust before");

@@ -40,10 +40,17 @@ pub fn is_client_tag(tag: &str) -> bool {
     let Some(name) = key.strip_prefix('+') else {
         return false;
     };
-    let key_ok = !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'/'));
+    // `[<vendor>/]<name>`: a host, then letters, digits and `-`.
+    let (vendor, name) = name.rsplit_once('/').unwrap_or(("", name));
+    let word = |w: &str, more: &[u8]| {
+        w.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || more.contains(&b))
+    };
+    let vendor_ok = match key.contains('/') {
+        true => !vendor.is_empty() && word(vendor, b".-"),
+        false => true,
+    };
+    let key_ok = !name.is_empty() && word(name, b"-") && vendor_ok;
     let value_ok = !value
         .bytes()
         .any(|b| matches!(b, b' ' | b';' | b'\r' | b'\n' | b'\0'));
@@ -90,6 +97,11 @@ mod tests {
             "+a;x",
             "+é",
             "+a=\0",
+            "+/x",
+            "+x/",
+            "+.",
+            "+a.b",
+            "+x//y",
         ] {
             assert!(ClientTags::parse(bad).is_err(), "{bad:?}");
         }

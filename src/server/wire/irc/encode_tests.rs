@@ -220,3 +220,37 @@ fn a_message_of_many_lines_costs_its_size_not_a_line_each() {
         assert!(out.contains(":y z\r\n"), "{out}");
     }
 }
+
+#[test]
+fn short_lines_cost_a_reader_at_most_about_four_times_the_message() {
+    let t = "2026-12-07T10:00:00.000Z";
+    for (body, multiline) in [("x\\n".repeat(99), false), ("\\n".repeat(99), true)] {
+        let frame = format!("SAY bob {t} y{body}z\n");
+        let mut out = Vec::new();
+        let style = Style {
+            time: true,
+            multiline,
+            ..Style::default()
+        };
+        frames(frame.as_bytes(), &mut out, None, &Voice::default(), style);
+        assert!(
+            out.len() < 4 * frame.len() + 1024,
+            "{} for {}",
+            out.len(),
+            frame.len()
+        );
+        // Short messages of a few lines are left as they are.
+        let mut out = Vec::new();
+        frames(
+            format!("SAY bob {t} a\\nb\\nc\n").as_bytes(),
+            &mut out,
+            None,
+            &Voice::default(),
+            style,
+        );
+        assert_eq!(
+            String::from_utf8(out).unwrap().matches("PRIVMSG").count(),
+            3
+        );
+    }
+}

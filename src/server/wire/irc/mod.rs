@@ -258,7 +258,16 @@ impl Dialect for Irc {
                         on(Input::Label(Some(label)));
                     }
                     self.take_line(line, &mut answer);
-                    if label.is_some() {
+                    // A labeled `BATCH +` refused at once: its label
+                    // answers this line after all.
+                    let refused = match self.incoming.is_none() {
+                        true => self.batch_label.take().filter(|_| label.is_none()),
+                        false => None,
+                    };
+                    if let Some(refused) = refused.clone() {
+                        on(Input::Label(Some(refused)));
+                    }
+                    if label.is_some() || refused.is_some() {
                         self.pending.push_back(Pending::LabelEnd);
                     }
                 }

@@ -8,6 +8,7 @@
 
 use super::message::Message;
 use super::{asked, Irc};
+use crate::protocol::{is_valid_name, is_valid_room};
 use std::rc::Rc;
 
 /// Most lines in one multiline message: as many as a message becomes.
@@ -24,6 +25,9 @@ pub(super) struct Incoming {
     lines: usize,
     /// Refused (`FAIL` sent): its remaining lines are dropped.
     failed: bool,
+    /// The `FAIL` that refused it, kept to answer its `BATCH -` when the
+    /// batch is labeled (a labeled batch is answered there, whole).
+    failure: Vec<u8>,
 }
 
 /// The most text a multiline message may hold: escaped (at worst twice
@@ -49,7 +53,11 @@ impl Irc {
             let (Some("draft/multiline"), Some(target)) = (kind, target) else {
                 return self.fail_batch(answer, "MULTILINE_INVALID", &[], "Unknown batch type");
             };
-            if reference.is_empty() || target.is_empty() {
+            // Both go back in a `FAIL`'s middle parameters: one word each.
+            let word = |w: &str| {
+                !w.is_empty() && !w.starts_with(':') && w.bytes().all(|b| b.is_ascii_graphic())
+            };
+            if !word(reference) || !(is_valid_name(target) || is_valid_room(target)) {
                 return self.fail_batch(answer, "MULTILINE_INVALID", &[], "Invalid batch");
             }
             self.incoming = Some(Incoming {
@@ -59,6 +67,7 @@ impl Irc {
                 text: String::new(),
                 lines: 0,
                 failed: false,
+                failure: Vec::new(),
             });
         } else if let Some(reference) = opening.strip_prefix('-') {
             let Some(open) = self.incoming.take() else {
@@ -68,6 +77,7 @@ impl Irc {
                 return self.fail_batch(answer, "MULTILINE_INVALID", &[], "Not the open batch");
             }
             if open.failed {
+                answer.extend_from_slice(&open.failure);
                 return;
             }
             if open.text.trim().is_empty() {
@@ -99,19 +109,17 @@ impl Irc {
             return true;
         }
         if !m.command.eq_ignore_ascii_case("PRIVMSG") {
-            open.failed = true;
             let text = "Only PRIVMSG in a multiline batch";
-            self.fail_batch(answer, "MULTILINE_INVALID", &[], text);
+            self.refuse_batch(answer, "MULTILINE_INVALID", &[], text);
             return true;
         }
         // One word, whatever was sent (it goes in a middle parameter).
         let target = m.param(0).unwrap_or_default();
         let target = target.split(' ').next().unwrap_or_default();
         if !target.eq_ignore_ascii_case(&open.target) {
-            open.failed = true;
             let batch_target = open.target.clone();
             let text = "Invalid multiline target";
-            self.fail_batch(
+            self.refuse_batch(
                 answer,
                 "MULTILINE_INVALID_TARGET",
                 &[&batch_target, target],
@@ -128,17 +136,31 @@ impl Irc {
         open.lines += 1;
         let limit = max_bytes(self.max_line);
         if open.text.len() > limit {
-            open.failed = true;
             let limit = limit.to_string();
             let text = "Multiline batch max-bytes exceeded";
-            self.fail_batch(answer, "MULTILINE_MAX_BYTES", &[&limit], text);
+            self.refuse_batch(answer, "MULTILINE_MAX_BYTES", &[&limit], text);
         } else if open.lines > MAX_LINES {
-            open.failed = true;
             let limit = MAX_LINES.to_string();
             let text = "Multiline batch max-lines exceeded";
-            self.fail_batch(answer, "MULTILINE_MAX_LINES", &[&limit], text);
+            self.refuse_batch(answer, "MULTILINE_MAX_LINES", &[&limit], text);
         }
         true
+    }
+
+    /// Refuses the open batch: its `FAIL` now, or, for a labeled batch, at
+    /// its `BATCH -`, where it is answered.
+    fn refuse_batch(&mut self, answer: &mut Vec<u8>, code: &str, params: &[&str], text: &str) {
+        let mut fail = Vec::new();
+        self.fail_batch(&mut fail, code, params, text);
+        let labeled = self.batch_label.is_some();
+        if let Some(open) = self.incoming.as_mut() {
+            open.failed = true;
+            if labeled {
+                open.failure = fail;
+                return;
+            }
+        }
+        answer.extend_from_slice(&fail);
     }
 
     /// `:<server> FAIL BATCH <code> [<params>] :<text>`.
@@ -171,11 +193,13 @@ impl Irc {
             .filter(|m| m.command.eq_ignore_ascii_case("BATCH"))
             .and_then(|m| m.param(0).map(|p| p.starts_with('+')));
         match batch {
-            Some(true) => {
-                self.batch_label = label;
-                None
+            // A batch opened while another is: that one is refused by
+            // this line, which answers the label it had.
+            Some(true) => std::mem::replace(&mut self.batch_label, label),
+            Some(false) => {
+                let stashed = self.batch_label.take();
+                label.or(stashed)
             }
-            Some(false) => label.or_else(|| self.batch_label.take()),
             None => label,
         }
     }

@@ -7,9 +7,10 @@
 //! client shows the message as it was written.
 //!
 //! What one message costs its IRC readers is bounded by its size, not by
-//! its number of lines: past [`MAX_LINES`] lines, the rest of its text is
-//! one more line, its line breaks as spaces (a line break costs a reader
-//! a whole IRC line's head, some 40 bytes for one byte sent).
+//! its number of lines (a line break costs a reader a whole IRC line's
+//! head, some 40–90 bytes, for the one or two bytes sent): once its lines
+//! have taken about four times the message's size, or [`MAX_LINES`]
+//! lines, the rest of its text is one more line, its breaks as spaces.
 
 use super::encode::{from_user, tag_each_line, Style};
 use crate::protocol::escape::unescape;
@@ -43,33 +44,48 @@ pub(super) fn say(
         }
         return;
     }
+    // What its lines may cost a reader: about four times its size.
+    let budget = 4 * (escaped.len() + head) + 256;
     if style.multiline {
-        return multiline(out, voice, time, from, to, &text, room);
+        return multiline(out, voice, (time, from, to), &text, room, budget);
     }
     // A CR is a line break too: raw inside an IRC line, a client that
     // ends lines at CR would read the rest as a line of the sender's
     // making (a forged message or numeric).
-    for line in lines(&text) {
-        for piece in pieces(&line, room) {
+    each_line(out, &text, budget, |out, line| {
+        for piece in pieces(line, room) {
             from_user(out, time, from, "PRIVMSG", &[to], Some(piece));
         }
-    }
+    });
 }
 
-/// The text's lines (a break is LF, CR LF or a lone CR), at most
-/// [`MAX_LINES`] of them and then the rest as one, its breaks as spaces.
-fn lines(text: &str) -> Vec<String> {
+/// Writes each of the text's lines (a break is LF, CR LF or a lone CR)
+/// with `write`, while `out` has grown by less than `budget` bytes and
+/// fewer than [`MAX_LINES`] are written; then the rest as one line, its
+/// breaks as spaces (blank lines left out).
+fn each_line(
+    out: &mut Vec<u8>,
+    text: &str,
+    budget: usize,
+    mut write: impl FnMut(&mut Vec<u8>, &str),
+) {
     let text = match text.contains('\r') {
         true => Cow::Owned(text.replace("\r\n", "\n").replace('\r', "\n")),
         false => Cow::Borrowed(text),
     };
-    let mut parts = text.splitn(MAX_LINES + 1, '\n');
-    let mut lines: Vec<String> = (&mut parts).take(MAX_LINES).map(str::to_owned).collect();
-    if let Some(rest) = parts.next() {
-        let words: Vec<&str> = rest.split('\n').filter(|l| !l.is_empty()).collect();
-        lines.push(words.join(" "));
+    let lines: Vec<&str> = text.split('\n').collect();
+    let end = out.len() + budget;
+    for (i, line) in lines.iter().enumerate() {
+        if out.len() >= end || i >= MAX_LINES {
+            let rest = lines.get(i..).unwrap_or_default();
+            let words: Vec<&str> = rest.iter().copied().filter(|l| !l.is_empty()).collect();
+            if !words.is_empty() {
+                write(out, &words.join(" "));
+            }
+            return;
+        }
+        write(out, line);
     }
-    lines
 }
 
 /// A line in pieces of at most `room` bytes (cut between characters);
@@ -94,15 +110,14 @@ fn pieces(line: &str, room: usize) -> impl Iterator<Item = &str> {
 /// so in every reader's stream.
 static BATCHES: AtomicU64 = AtomicU64::new(0);
 
-/// The message as one `draft/multiline` batch.
+/// The message as one `draft/multiline` batch, from `(time, from, to)`.
 fn multiline(
     out: &mut Vec<u8>,
     voice: &Voice,
-    time: Option<&str>,
-    from: &str,
-    to: &str,
+    (time, from, to): (Option<&str>, &str, &str),
     text: &str,
     room: usize,
+    budget: usize,
 ) {
     let reference = format!("ml{}", BATCHES.fetch_add(1, Ordering::Relaxed));
     let opening = format!("+{reference}");
@@ -116,8 +131,7 @@ fn multiline(
     );
     let in_batch = format!("batch={reference}");
     let continued = format!("batch={reference};draft/multiline-concat");
-    for line in lines(text) {
-        let line: &str = &line;
+    each_line(out, text, budget, |out, line| {
         let mut first = true;
         let mut piece_of = |piece: &str, out: &mut Vec<u8>| {
             let from_here = out.len();
@@ -132,7 +146,7 @@ fn multiline(
         for piece in pieces(line, room) {
             piece_of(piece, out);
         }
-    }
+    });
     let server = &voice.server;
     out.extend_from_slice(format!(":{server} BATCH -{reference}\r\n").as_bytes());
 }
