@@ -28,9 +28,11 @@ impl<'a> ListFilter<'a> {
         let mut filter = ListFilter::default();
         for item in argument.split(',').filter(|i| !i.is_empty()) {
             if let Some(n) = item.strip_prefix('>') {
-                filter.more_than = n.parse().ok().or(filter.more_than);
+                // More than a number past counting: none; than no number:
+                // none either (a filter never widens what is listed).
+                filter.more_than = Some(count(n).unwrap_or(usize::MAX));
             } else if let Some(n) = item.strip_prefix('<') {
-                filter.fewer_than = n.parse().ok().or(filter.fewer_than);
+                filter.fewer_than = Some(count(n).unwrap_or(0));
             } else if let Some(mask) = item.strip_prefix('!') {
                 if filter.not.len() < MAX_MASKS {
                     filter.not.push(mask);
@@ -62,6 +64,15 @@ impl<'a> ListFilter<'a> {
     }
 }
 
+/// A member count as a filter writes it: digits, saturating; `None` if
+/// it is not one.
+fn count(n: &str) -> Option<usize> {
+    if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(n.parse().unwrap_or(usize::MAX))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,5 +95,9 @@ mod tests {
         assert_eq!(listed(">2,<20"), ["#rust", "#Go"]);
         assert_eq!(listed("#rust*,>5"), ["#rust"]);
         assert_eq!(listed("#?o"), ["#Go"]);
+        // Filters that cannot be read, or past counting, list nothing.
+        assert!(listed(">x").is_empty() && listed("<-1").is_empty());
+        assert!(listed(">99999999999999999999999").is_empty());
+        assert_eq!(listed("<99999999999999999999999").len(), 4);
     }
 }
