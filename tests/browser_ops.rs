@@ -76,6 +76,13 @@ fn a_topic_set_in_the_page_is_shown_and_a_kick_is_seen() {
     bob.until("MODE #ops alice ");
     row(&mut tab, "alice sets mode +o bob on #ops");
     listed_as(&mut tab, "bob", "@bob");
+    // Voiced: +; an operator who is voiced too: @.
+    say(&mut tab, "/mode -o+v bob bob");
+    bob.until("MODE #ops alice ");
+    listed_as(&mut tab, "bob", "+bob");
+    say(&mut tab, "/mode +o bob");
+    bob.until("MODE #ops alice ");
+    listed_as(&mut tab, "bob", "@bob");
 
     // What another operator does is a line in the room.
     bob.send("TOPIC #ops by bob\u{1b}[2J");

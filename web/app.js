@@ -74,7 +74,7 @@
     list.replaceChildren(
       ...names.map((name) => {
         // In a room, its operators are @name, as IRC shows them.
-        const b = el('button', 'user', (ops && ops.isOp(name) ? '@' : '') + visible(name, false));
+        const b = el('button', 'user', (ops ? ops.mark(name) : '') + visible(name, false));
         b.type = 'button';
         b.dataset.name = name;
         if (sameName(name, me)) b.classList.add('me');

@@ -2,7 +2,8 @@
  * Room operators on the page: the frames about a room's topic, modes,
  * kicks and invitations (TOPIC, MODE, MODES, BANS, KICK, INVITE), the
  * commands that make them (/topic, /mode, /kick, /invite), the topic above
- * a room's messages and the @ before its operators in the online list.
+ * a room's messages, and the @ before its operators and + before its
+ * voiced members in the online list.
  * Kept apart from web/rooms.js (joining and leaving) and app.js.
  *
  * - The server sends the same TOPIC right after our JOIN (on joining, and
@@ -10,9 +11,10 @@
  *   someone changes it. After our JOIN it is shown once (not again at
  *   each login while it stays the same); told again as we last saw it, it
  *   is an answer; otherwise a change.
- * - A room's operators come from `USERS <room>` (`@name`), asked the first
- *   time a room is shown, and from MODE +o/-o; a KICK or PART takes the
- *   name out of them (the server does not tell that part).
+ * - A room's operators and voiced members come from `USERS <room>`
+ *   (`@name`, `+name`), asked the first time a room is shown, and from
+ *   MODE +o/-o and +v/-v; a KICK or PART takes the name out of them (the
+ *   server does not tell that part).
  *
  * Everything received reaches the page through `visible` and textContent.
  */
@@ -24,7 +26,7 @@ const evchatOps = (() => {
   const { escapeText, unescapeText, fields, sameName, visible } = evchatInput;
   const lower = (n) => n.toLowerCase();
 
-  // The `o` changes of a MODE: [on, name] pairs. Which modes take an
+  // The `o` and `v` changes of a MODE: [mode, on, name]. Which modes take an
   // argument is as the server writes them: o, b, k (`-k *` too), +l.
   function opChanges(modes, args) {
     const out = [];
@@ -37,7 +39,7 @@ const evchatOps = (() => {
       }
       const takes = 'obkv'.includes(c) || (c === 'l' && on);
       const arg = takes ? args[i++] : undefined;
-      if (c === 'o' && arg) out.push([on, arg]);
+      if ((c === 'o' || c === 'v') && arg) out.push([c, on, arg]);
     }
     return out;
   }
@@ -47,6 +49,7 @@ const evchatOps = (() => {
   function make({ me, send, chats, rows, topicEl, redraw }) {
     const topics = new Map(); // room key -> {text, by, time}
     const operators = new Map(); // room key -> Set of lower-case names
+    const voiced = new Map(); // the same, of voiced members
     const quiet = new Set(); // rooms whose USERS answer was asked by the page
     let afterJoin = null; // {key, was}: our JOIN of `key` was the frame before
 
@@ -87,7 +90,7 @@ const evchatOps = (() => {
           const [name, room] = fields(rest, 3);
           const key = roomKey(room);
           if (sameName(name, me())) forget(key);
-          else unOp(key, name);
+          else unMark(key, name);
           return false;
         }
         case 'LEFT': {
@@ -97,9 +100,9 @@ const evchatOps = (() => {
           const renamed = /^renamed to ([A-Za-z0-9_-]{1,32})$/.exec(text || '');
           if (!renamed) return false;
           let moved = false;
-          for (const ops of operators.values()) {
-            if (ops.delete(lower(name))) {
-              ops.add(lower(renamed[1]));
+          for (const marked of [...operators.values(), ...voiced.values()]) {
+            if (marked.delete(lower(name))) {
+              marked.add(lower(renamed[1]));
               moved = true;
             }
           }
@@ -110,8 +113,9 @@ const evchatOps = (() => {
           if (!rest.startsWith('#')) return false;
           const [room, ...names] = rest.split(' ');
           const key = roomKey(room);
-          const ops = names.filter((n) => n.startsWith('@')).map((n) => lower(n.slice(1)));
-          operators.set(key, new Set(ops));
+          const marked = (mark) => new Set(names.filter((n) => n.startsWith(mark)).map((n) => lower(n.slice(1))));
+          operators.set(key, marked('@'));
+          voiced.set(key, marked('+'));
           redraw();
           // Asked by the page for the @ marks, not by the user: not shown.
           return quiet.delete(key);
@@ -123,9 +127,9 @@ const evchatOps = (() => {
           const [room, by, time, modes, args] = fields(rest, 5);
           const key = roomKey(room);
           // Unknown until asked: then the answer has them all.
-          const ops = operators.get(key);
-          for (const [on, name] of ops ? opChanges(modes || '', (args || '').split(' ')) : []) {
-            ops[on ? 'add' : 'delete'](lower(name));
+          for (const [mode, on, name] of opChanges(modes || '', (args || '').split(' '))) {
+            const marked = (mode === 'o' ? operators : voiced).get(key);
+            if (marked) marked[on ? 'add' : 'delete'](lower(name));
           }
           redraw();
           const who = by === '*' ? 'the server' : by;
@@ -153,7 +157,7 @@ const evchatOps = (() => {
             if (chats.get(key)) chats.drop(key);
             rows.note(by + ' kicked you from ' + room + why, time);
           } else {
-            unOp(key, name);
+            unMark(key, name);
             say(by + ' kicked ' + name + ' from ' + room + why, time, room);
           }
           return true;
@@ -189,15 +193,18 @@ const evchatOps = (() => {
         time, room);
     }
 
-    // `name` left `key` or was put out: no longer its operator.
-    function unOp(key, name) {
-      if (operators.get(key)?.delete(lower(name))) redraw();
+    // `name` left `key` or was put out: no longer its operator or voiced.
+    function unMark(key, name) {
+      const op = operators.get(key)?.delete(lower(name));
+      const voice = voiced.get(key)?.delete(lower(name));
+      if (op || voice) redraw();
     }
 
     // We are out of a room: what we knew of it goes.
     function forget(key) {
       topics.delete(key);
       operators.delete(key);
+      voiced.delete(key);
       quiet.delete(key);
       drawTopic();
       redraw();
@@ -252,21 +259,24 @@ const evchatOps = (() => {
       send('WHO ' + chat.to[0]);
     }
 
-    // Is `name` an operator of the room shown?
-    function isOp(name) {
+    // `name`'s mark in the room shown: `@` an operator, `+` voiced.
+    function mark(name) {
       const chat = chats.current();
-      return chat.kind === 'room' && !!operators.get(chat.key)?.has(lower(name));
+      if (chat.kind !== 'room') return '';
+      if (operators.get(chat.key)?.has(lower(name))) return '@';
+      return voiced.get(chat.key)?.has(lower(name)) ? '+' : '';
     }
 
     // The connection is gone: operators are asked again when next shown
     // (topics come again after each JOIN of the login).
     function reset() {
       operators.clear();
+      voiced.clear();
       quiet.clear();
       afterJoin = null;
     }
 
-    return { frame, command, shown, isOp, reset };
+    return { frame, command, shown, mark, reset };
   }
 
   return Object.freeze({ make, opChanges });
