@@ -223,6 +223,27 @@ fn a_voiced_member_speaks_in_a_moderated_channel_and_is_shown_with_plus() {
         names.iter().any(|l| l.contains(" bob H+ :0 bob")),
         "{names:#?}"
     );
+    // An operator who is voiced too: @ alone, or @+ with multi-prefix.
+    alice.send("MODE #quiet +v alice");
+    alice.recv();
+    alice.send("NAMES #quiet");
+    assert_eq!(alice.recv(), ":evchat-test 353 alice = #quiet :@alice +bob");
+    alice.recv();
+    let (mut carol, _) = Irc::register_with(&server, "carol", "multi-prefix");
+    carol.send("JOIN #quiet");
+    let joined = carol.until(|l| l.contains(" 366 carol #quiet "));
+    assert!(
+        joined.contains(&":evchat-test 353 carol = #quiet :@+alice +bob carol".to_owned()),
+        "{joined:#?}"
+    );
+    carol.send("WHO #quiet");
+    let who = carol.until(|l| l.contains(" 315 "));
+    assert!(
+        who.iter().any(|l| l.contains(" alice H@+ :0 alice")),
+        "{who:#?}"
+    );
+    alice.sync();
+    bob.until("JOIN carol ");
     alice.send("MODE #quiet -v bob");
     alice.recv();
     bob.expect("MODE #quiet alice ");

@@ -34,7 +34,7 @@ impl<T: Write> Hub<T> {
         let count = self.rooms.members(room).count() as u64;
         self.charge(key, count);
         self.seal_for(key);
-        let mut online = self.marked_members(room);
+        let mut online = self.marked_members(room, self.all_prefixes(key));
         if self.queues.writes_for_each_reader(key) {
             online = online.iter().map(|n| self.away_marked(n)).collect();
         }

@@ -25,21 +25,29 @@ impl<T: Write> Hub<T> {
     }
 
     /// The members of `room` online, operators marked `@` and voiced
-    /// members `+` (as IRC's `NAMES` marks them: the highest only), in byte
-    /// order of their names.
-    pub(in crate::server) fn marked_members(&self, room: &str) -> Vec<String> {
+    /// members `+` (as IRC's `NAMES` marks them: the highest only, or for
+    /// `all` both, `@+`), in byte order of their names.
+    pub(in crate::server) fn marked_members(&self, room: &str, all: bool) -> Vec<String> {
         self.online_members(room)
             .iter()
             .map(|n| {
-                if self.rooms.is_operator(n, room) {
-                    format!("@{n}")
-                } else if self.rooms.is_voiced(n, room) {
-                    format!("+{n}")
-                } else {
-                    n.to_string()
-                }
+                let op = self.rooms.is_operator(n, room);
+                let voiced = (all || !op) && self.rooms.is_voiced(n, room);
+                format!(
+                    "{}{}{n}",
+                    if op { "@" } else { "" },
+                    if voiced { "+" } else { "" }
+                )
             })
             .collect()
+    }
+
+    /// Does session `key` want a member's every prefix (`multi-prefix`)?
+    pub(in crate::server) fn all_prefixes(&self, key: usize) -> bool {
+        self.queues
+            .sessions
+            .get(key)
+            .is_some_and(|s| s.out.manners().all_prefixes)
     }
 
     /// `name` (session `key`) has logged in: readers who see presence per
@@ -217,7 +225,7 @@ impl<T: Write> Hub<T> {
                     // An IRC client lists a channel's members from the
                     // names that follow its JOIN: in one chunk with it, so
                     // its encoding knows whose they are.
-                    let online = self.marked_members(&room);
+                    let online = self.marked_members(&room, self.all_prefixes(key));
                     let names: Vec<&str> = online.iter().map(String::as_str).collect();
                     Event::RoomUsers {
                         room: &room,

@@ -163,6 +163,9 @@ pub struct Manners {
     /// Shown other clients' tags: messages' `TAGS` and `TAGMSG` frames
     /// (IRC's `message-tags`).
     pub client_tags: bool,
+    /// A member's every prefix in names lists, not only its highest
+    /// (IRC's `multi-prefix`: `@+bob`).
+    pub all_prefixes: bool,
 }
 
 /// One connection's dialect: its decoder, and how its output is written.

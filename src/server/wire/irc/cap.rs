@@ -17,7 +17,7 @@ pub struct Caps {
     pub sasl: bool,
     /// Told when anyone goes away or comes back.
     pub away_notify: bool,
-    /// Nothing to do: a member has at most one prefix.
+    /// A voiced operator is `@+` in names lists.
     pub multi_prefix: bool,
     /// Nothing to do: the offer never changes while connected.
     pub cap_notify: bool,

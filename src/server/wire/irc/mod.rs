@@ -284,6 +284,7 @@ impl Dialect for Irc {
                 away_notify: self.caps.away_notify,
                 history_batches: self.caps.batch,
                 client_tags: self.caps.message_tags,
+                all_prefixes: self.caps.multi_prefix,
             };
             on(Input::Encoding(kind, manners)) && self.drain(on)
         });

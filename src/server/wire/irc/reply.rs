@@ -333,13 +333,9 @@ fn who(out: &mut Vec<u8>, voice: &Voice, me: &str, channel: &str, names: &[&str]
             Some(away) => (away, "G"),
             None => (*name, "H"),
         };
-        let (name, flags) = match name.strip_prefix(['@', '+']) {
-            Some(marked) => (
-                marked,
-                format!("{here}{}", name.get(..1).unwrap_or_default()),
-            ),
-            None => (name, here.to_owned()),
-        };
+        let bare = name.trim_start_matches(['@', '+']);
+        let marks = name.get(..name.len() - bare.len()).unwrap_or_default();
+        let (name, flags) = (bare, format!("{here}{marks}"));
         numeric(
             out,
             server,
