@@ -52,7 +52,12 @@ impl<T: Write> Hub<T> {
             }
             ModeAsk::Changes(changes) => changes,
         };
-        if !settings.is_op(me) {
+        // Anyone may give up their own voice (or operator status).
+        let own = |c: &Change| match c {
+            Change::Voice(false, n) | Change::Op(false, n) => n.eq_ignore_ascii_case(me),
+            _ => false,
+        };
+        if !settings.is_op(me) && !changes.iter().all(own) {
             let why = format!("you are not an operator of {shown}");
             return self.reply_err(key, ErrorCode::Forbidden, &why);
         }

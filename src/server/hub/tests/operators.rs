@@ -281,4 +281,18 @@ fn a_voiced_member_speaks_under_m_until_devoiced_or_gone() {
         h.lines(amy),
         ["MODE #r amy T +v bob", "MODE #r amy T -v bob"]
     );
+    // A member gives up its own voice; nobody else's.
+    h.send(amy, "MODE #r +v bob\n");
+    h.flush();
+    h.send(bob, "MODE #r -v amy\nMODE #r -v bob\n");
+    h.flush();
+    let got = h.lines(bob);
+    assert_eq!(
+        got[got.len() - 2..],
+        [
+            "ERR 403 you are not an operator of #r",
+            "MODE #r bob T -v bob"
+        ],
+        "{got:?}"
+    );
 }
