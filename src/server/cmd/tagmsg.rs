@@ -43,6 +43,8 @@ impl<T: Write> Hub<T> {
         if echo {
             readers.push(key);
         }
+        // Each member looked at is a unit of work, a reader or not.
+        self.charge(key, readers.len() as u64);
         readers.sort_unstable();
         readers.dedup();
         readers.retain(|&k| {
@@ -53,8 +55,7 @@ impl<T: Write> Hub<T> {
                     .get(k)
                     .is_some_and(|s| s.out.manners().client_tags)
         });
-        // Each reader is a delivery, after what the turn said before.
-        self.charge(key, readers.len() as u64);
+        // After what the turn said before.
         if self.batch.has_frames() {
             self.seal_charged(key);
         }
