@@ -148,6 +148,21 @@ impl Harness {
         self.lines(key)
     }
 
+    /// Logs each of `names` in and has it join `room`, in that order (the
+    /// first makes it, so is its operator); their keys, what they were
+    /// sent read.
+    pub fn members(&mut self, room: &str, names: &[&str]) -> Vec<usize> {
+        let keys: Vec<usize> = names.iter().map(|n| self.login(n)).collect();
+        for &k in &keys {
+            self.send(k, &format!("JOIN {room}\n"));
+            self.flush();
+        }
+        for &k in &keys {
+            self.lines(k);
+        }
+        keys
+    }
+
     pub fn login(&mut self, name: &str) -> usize {
         let key = self.connect();
         self.send(key, &format!("LOGIN {name}\n"));

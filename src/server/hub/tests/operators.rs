@@ -3,25 +3,10 @@
 
 use super::harness::*;
 
-/// Logs each of `names` in and has it join `room`, in that order (the
-/// first makes it, so is its operator); their keys, what they were sent
-/// read.
-fn members(h: &mut Harness, room: &str, names: &[&str]) -> Vec<usize> {
-    let keys: Vec<usize> = names.iter().map(|n| h.login(n)).collect();
-    for &k in &keys {
-        h.send(k, &format!("JOIN {room}\n"));
-        h.flush();
-    }
-    for &k in &keys {
-        h.lines(k);
-    }
-    keys
-}
-
 #[test]
 fn the_creator_is_operator_and_sets_the_topic_others_may_not_under_t() {
     let mut h = Harness::new();
-    let k = members(&mut h, "#r", &["amy", "bob"]);
+    let k = h.members("#r", &["amy", "bob"]);
     let (amy, bob) = (k[0], k[1]);
     h.send(bob, "WHO #r\nTOPIC #r mine\nTOPIC #r\nMODE #r\n");
     assert_eq!(
@@ -55,7 +40,7 @@ fn the_creator_is_operator_and_sets_the_topic_others_may_not_under_t() {
 #[test]
 fn only_operators_change_modes_and_kick_and_the_kicked_is_out() {
     let mut h = Harness::new();
-    let k = members(&mut h, "#r", &["amy", "bob", "cat"]);
+    let k = h.members("#r", &["amy", "bob", "cat"]);
     let (amy, bob, cat) = (k[0], k[1], k[2]);
     h.send(bob, "MODE #r +m\nKICK #r cat\nMODE #r +o ghost\n");
     assert_eq!(
@@ -89,7 +74,7 @@ fn only_operators_change_modes_and_kick_and_the_kicked_is_out() {
 #[test]
 fn moderated_rooms_let_only_operators_speak_and_bans_silence_and_keep_out() {
     let mut h = Harness::new();
-    let k = members(&mut h, "#r", &["amy", "bob"]);
+    let k = h.members("#r", &["amy", "bob"]);
     let (amy, bob) = (k[0], k[1]);
     h.send(amy, "MODE #r +mb cat\n");
     h.flush();
@@ -124,7 +109,7 @@ fn moderated_rooms_let_only_operators_speak_and_bans_silence_and_keep_out() {
 #[test]
 fn invite_only_keys_and_limits_refuse_a_join_and_an_invitation_lets_one_in() {
     let mut h = Harness::new();
-    let k = members(&mut h, "#r", &["amy"]);
+    let k = h.members("#r", &["amy"]);
     let amy = k[0];
     let bob = h.login("bob");
     let cat = h.login("cat");
@@ -177,7 +162,7 @@ fn invite_only_keys_and_limits_refuse_a_join_and_an_invitation_lets_one_in() {
 #[test]
 fn when_the_last_operator_leaves_the_longest_standing_member_is_one() {
     let mut h = Harness::new();
-    let k = members(&mut h, "#r", &["amy", "bob", "cat"]);
+    let k = h.members("#r", &["amy", "bob", "cat"]);
     let (amy, bob, cat) = (k[0], k[1], k[2]);
     // The server's promotion is its own, whoever changed the room last.
     h.send(amy, "TOPIC #r t\nPART #r\n");
@@ -200,7 +185,7 @@ fn when_the_last_operator_leaves_the_longest_standing_member_is_one() {
 #[test]
 fn a_ban_set_on_a_member_silences_it_until_lifted_and_only_operators_waive_keys() {
     let mut h = Harness::new();
-    let k = members(&mut h, "#r", &["amy", "bob"]);
+    let k = h.members("#r", &["amy", "bob"]);
     let (amy, bob) = (k[0], k[1]);
     h.send(amy, "MODE #r +b b?b\n");
     h.flush();
@@ -245,7 +230,7 @@ fn a_ban_set_on_a_member_silences_it_until_lifted_and_only_operators_waive_keys(
 #[test]
 fn a_voiced_member_speaks_under_m_until_devoiced_or_gone() {
     let mut h = Harness::new();
-    let k = members(&mut h, "#r", &["amy", "bob", "cat"]);
+    let k = h.members("#r", &["amy", "bob", "cat"]);
     let (amy, bob, cat) = (k[0], k[1], k[2]);
     h.send(amy, "MODE #r +mv bob\nMODE #r +v ghost\n");
     h.flush();

@@ -103,11 +103,8 @@ fn a_name_a_ban_silences_is_not_changed() {
 #[test]
 fn a_voiced_members_voice_moves_with_its_name() {
     let mut h = Harness::new();
-    let amy = h.login("amy");
-    let bob = h.login("bob");
-    h.send(amy, "JOIN #r\n");
-    h.send(bob, "JOIN #r\n");
-    h.flush();
+    let k = h.members("#r", &["amy", "bob"]);
+    let (amy, bob) = (k[0], k[1]);
     h.send(amy, "MODE #r +mv bob\n");
     h.flush();
     h.lines(amy);

@@ -3,20 +3,6 @@
 
 use super::harness::*;
 
-/// Logs each of `names` in and has it join `room`; returns their keys,
-/// with what they were sent read.
-fn members(h: &mut Harness, room: &str, names: &[&str]) -> Vec<usize> {
-    let keys: Vec<usize> = names.iter().map(|n| h.login(n)).collect();
-    for &k in &keys {
-        h.send(k, &format!("JOIN {room}\n"));
-    }
-    h.flush();
-    for &k in &keys {
-        h.lines(k);
-    }
-    keys
-}
-
 fn quit(h: &mut Harness, key: usize) {
     h.send(key, "QUIT\n");
     h.flush();
@@ -57,7 +43,7 @@ fn a_join_is_told_to_every_member_and_the_joiner_gets_the_history() {
 #[test]
 fn a_room_message_reaches_the_union_of_names_and_members_once_each() {
     let mut h = Harness::new();
-    let keys = members(&mut h, "#a", &["amy", "bob", "cat"]);
+    let keys = h.members("#a", &["amy", "bob", "cat"]);
     let (amy, bob, cat) = (keys[0], keys[1], keys[2]);
     let dan = h.login("dan");
     h.send(amy, "JOIN #b\n");
@@ -77,7 +63,7 @@ fn a_room_message_reaches_the_union_of_names_and_members_once_each() {
 #[test]
 fn outsiders_and_unknown_names_get_403_and_404_and_nobody_gets_it() {
     let mut h = Harness::new();
-    let keys = members(&mut h, "#a", &["amy", "bob"]);
+    let keys = h.members("#a", &["amy", "bob"]);
     let eve = h.login("eve");
     h.lines(keys[0]);
     h.lines(keys[1]);
@@ -106,7 +92,7 @@ fn outsiders_and_unknown_names_get_403_and_404_and_nobody_gets_it() {
 #[test]
 fn who_rooms_and_part() {
     let mut h = Harness::new();
-    let keys = members(&mut h, "#a", &["bob", "amy", "cat"]);
+    let keys = h.members("#a", &["bob", "amy", "cat"]);
     let (bob, amy, cat) = (keys[0], keys[1], keys[2]);
     quit(&mut h, cat);
     h.lines(amy);
@@ -136,7 +122,7 @@ fn who_rooms_and_part() {
 #[test]
 fn a_member_away_gets_what_was_said_at_login_once_and_again_until_acknowledged() {
     let mut h = Harness::new();
-    let keys = members(&mut h, "#a", &["amy", "bob"]);
+    let keys = h.members("#a", &["amy", "bob"]);
     let (amy, bob) = (keys[0], keys[1]);
     h.send(bob, "JOIN #b\n");
     h.flush();
@@ -193,7 +179,7 @@ fn a_member_away_gets_what_was_said_at_login_once_and_again_until_acknowledged()
 #[test]
 fn live_room_messages_follow_the_catch_up() {
     let mut h = Harness::new();
-    let keys = members(&mut h, "#a", &["amy", "bob"]);
+    let keys = h.members("#a", &["amy", "bob"]);
     quit(&mut h, keys[1]);
     h.send(keys[0], "MSG #a said while away\n");
     h.flush();
@@ -288,7 +274,7 @@ fn a_room_whose_history_is_larger_than_a_window_is_caught_up_over_several() {
     let mut limits = limits();
     limits.max_queue = 16 << 10; // windows of 2 KiB
     let mut h = Harness::with(limits, crate::server::journal::Journal::disabled());
-    let keys = members(&mut h, "#a", &["amy", "bob"]);
+    let keys = h.members("#a", &["amy", "bob"]);
     quit(&mut h, keys[1]);
     let text = "y".repeat(800);
     for i in 0..4 {
@@ -332,7 +318,7 @@ fn a_room_whose_history_is_larger_than_a_window_is_caught_up_over_several() {
 #[test]
 fn part_star_leaves_every_room_each_told_as_its_own_part() {
     let mut h = Harness::new();
-    let keys = members(&mut h, "#a", &["amy", "bob"]);
+    let keys = h.members("#a", &["amy", "bob"]);
     let (amy, bob) = (keys[0], keys[1]);
     h.send(amy, "JOIN #b\n");
     h.send(bob, "JOIN #b\n");
