@@ -135,13 +135,7 @@ fn a_browser_user_and_an_irc_user_share_a_room() {
 #[test]
 fn held_mail_and_a_rooms_history_come_at_registration_with_their_times() {
     let server = server(&[]);
-    {
-        let (mut alice, _) = Irc::register(&server, "alice", false);
-        alice.send("JOIN #rust");
-        alice.until(|l| l.contains(" 366 alice #rust "));
-        alice.send("QUIT :away");
-        alice.until(|l| l.starts_with("ERROR "));
-    }
+    Irc::member_away(&server, "alice", "#rust");
     let mut bob = server.login("bob");
     bob.send("JOIN #rust");
     bob.expect("JOIN bob #rust ");

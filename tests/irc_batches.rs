@@ -21,11 +21,7 @@ fn opened<'a>(line: &'a str, kind_and_target: &str) -> Option<&'a str> {
 fn held_mail_and_history_come_in_chathistory_batches_to_who_asked() {
     let server = server();
     for name in ["alice", "plain"] {
-        let (mut irc, _) = Irc::register(&server, name, false);
-        irc.send("JOIN #rust");
-        irc.until(|l| l.contains(&format!(" 366 {name} #rust ")));
-        irc.send("QUIT");
-        irc.until(|l| l.starts_with("ERROR "));
+        Irc::member_away(&server, name, "#rust");
     }
     let mut bob = server.login("bob");
     bob.send("JOIN #rust");

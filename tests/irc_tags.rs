@@ -85,11 +85,7 @@ fn held_mail_and_history_keep_their_tags_through_a_restart() {
     let data = dir.path().to_str().unwrap().to_owned();
     let args = ["--server-name", "evchat-test", "--data-dir", &data];
     let mut server = TestServer::start(&args);
-    let (mut erin, _) = Irc::register(&server, "erin", false);
-    erin.send("JOIN #rust");
-    erin.until(|l| l.contains(" 366 erin #rust "));
-    erin.send("QUIT");
-    erin.until(|l| l.starts_with("ERROR "));
+    Irc::member_away(&server, "erin", "#rust");
     let (mut bob, _) = Irc::register_with(&server, "bob", "message-tags");
     bob.send("JOIN #rust");
     bob.until(|l| l.contains(" 366 bob #rust "));

@@ -47,6 +47,16 @@ impl Irc {
         (irc, lines)
     }
 
+    /// Registers `nick`, joins `room` and quits: a member of `room` who is
+    /// away, whose mail is held and whose rooms' history waits.
+    pub fn member_away(server: &TestServer, nick: &str, room: &str) {
+        let (mut irc, _) = Irc::register(server, nick, false);
+        irc.send(&format!("JOIN {room}"));
+        irc.until(|l| l.contains(&format!(" 366 {nick} {room} ")));
+        irc.send("QUIT");
+        irc.until(|l| l.starts_with("ERROR "));
+    }
+
     pub fn send_raw(&mut self, bytes: &[u8]) {
         self.line.send_raw(bytes);
     }
