@@ -99,7 +99,8 @@ pub(super) fn frames(
     let mut joined: Option<&[u8]> = None;
     // The `chathistory` batch open, and where the lines to tag with it
     // begin (the last frame's: tagged once it is written).
-    let mut batch: Option<&[u8]> = None;
+    // (its tag, `batch=<ref>`, made once for all its lines)
+    let mut batch: Option<Vec<u8>> = None;
     let mut tag_from: Option<usize> = None;
     // A message's client-only tags (its `TAGS` line), and where the lines
     // it became begin.
@@ -109,8 +110,8 @@ pub(super) fn frames(
         if let Some((from, client_tags)) = client_from.take() {
             append_tags(out, from, client_tags);
         }
-        if let (Some(from), Some(reference)) = (tag_from.take(), batch) {
-            tag_lines(out, from, reference);
+        if let (Some(from), Some(tag)) = (tag_from.take(), &batch) {
+            tag_each_line(out, from, tag);
         }
         let rest = &lines[at..];
         let end = memchr::memchr(b'\n', rest).map_or(rest.len(), |lf| lf + 1);
@@ -125,7 +126,11 @@ pub(super) fn frames(
         // SAY and MSG, start otherwise).
         if matches!(line.first(), Some(b'B' | b'T')) {
             if let Some(marker) = line.strip_prefix(b"BATCH ") {
-                batch = batch_line(out, voice, marker);
+                batch = batch_line(out, voice, marker).map(|reference| {
+                    let mut tag = b"batch=".to_vec();
+                    tag.extend_from_slice(reference);
+                    tag
+                });
                 continue;
             }
             if let Some(client_tags) = line.strip_prefix(b"TAGS ") {
@@ -206,8 +211,8 @@ pub(super) fn frames(
     if let Some((from, client_tags)) = client_from {
         append_tags(out, from, client_tags);
     }
-    if let (Some(from), Some(reference)) = (tag_from, batch) {
-        tag_lines(out, from, reference);
+    if let (Some(from), Some(tag)) = (tag_from, &batch) {
+        tag_each_line(out, from, tag);
     }
 }
 
@@ -271,14 +276,6 @@ fn batch_line<'a>(out: &mut Vec<u8>, voice: &Voice, marker: &'a [u8]) -> Option<
     out.extend_from_slice(marker);
     out.extend_from_slice(b"\r\n");
     (*sign == b'+').then_some(reference)
-}
-
-/// Tags every IRC line written from `from` on as part of batch
-/// `reference` (merged with a line's own tags).
-fn tag_lines(out: &mut Vec<u8>, from: usize, reference: &[u8]) {
-    let mut tag = b"batch=".to_vec();
-    tag.extend_from_slice(reference);
-    tag_each_line(out, from, &tag);
 }
 
 /// Puts `tag` (`key=value`, escaped) first among the tags of every IRC
