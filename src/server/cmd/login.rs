@@ -156,11 +156,7 @@ impl<T: Write> Hub<T> {
         let Some(stash) = self.end_wait(key, answer.serial) else {
             return;
         };
-        // Its answer is the answer to that connection's command (a labeled
-        // one's response).
-        let was = self.queues.acting.replace(key);
-        self.auth_verdict(key, &answer, &stash);
-        self.queues.acting = was;
+        self.answering(key, |hub| hub.auth_verdict(key, &answer, &stash));
     }
 
     fn auth_verdict(&mut self, key: usize, answer: &AuthAnswer, stash: &[u8]) {

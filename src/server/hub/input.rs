@@ -298,6 +298,20 @@ impl<T: Write> Hub<T> {
         session.is_open().then_some(stash)
     }
 
+    /// Runs `f`, which answers what session `key` was waiting for (a
+    /// password check, a name claim): what it queues for `key` answers
+    /// that session's command (a labeled one's response).
+    pub(in crate::server) fn answering<R>(
+        &mut self,
+        key: usize,
+        f: impl FnOnce(&mut Self) -> R,
+    ) -> R {
+        let was = self.queues.acting.replace(key);
+        let result = f(self);
+        self.queues.acting = was;
+        result
+    }
+
     /// Takes up the input kept during a wait: the loop reads the
     /// connection again.
     pub(in crate::server) fn go_on(&mut self, key: usize, stash: &[u8]) {

@@ -116,6 +116,20 @@ impl<T: Write> Hub<T> {
             }
             return;
         };
+        self.answering(key, |hub| {
+            hub.claim_answered(key, name, pending, outcome, &stash)
+        });
+    }
+
+    /// A login's claim answered (the claim `pending` for `name`).
+    fn claim_answered(
+        &mut self,
+        key: usize,
+        name: &str,
+        pending: PendingClaim,
+        outcome: ClaimOutcome,
+        stash: &[u8],
+    ) {
         match outcome {
             ClaimOutcome::Won { rev, mail, shown } => {
                 if let Some(session) = self.queues.sessions.get_mut(key) {
@@ -148,7 +162,7 @@ impl<T: Write> Hub<T> {
                 self.reply_err(key, ErrorCode::Unavailable, &text);
             }
         }
-        self.go_on(key, &stash);
+        self.go_on(key, stash);
     }
 
     fn reclaimed(&mut self, key: usize, name: &str, outcome: ClaimOutcome) {
