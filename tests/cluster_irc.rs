@@ -77,3 +77,81 @@ fn an_irc_user_on_one_node_talks_with_a_line_user_on_another() {
     bob.until_closed();
     alice.until(|l| l == ":bob!bob@evchat QUIT :see you");
 }
+
+/// Every line up to and including one starting with `prefix`.
+fn lines_until(line: &mut common::Line, prefix: &str) -> Vec<String> {
+    let mut seen = Vec::new();
+    loop {
+        let got = line.recv();
+        let done = got.starts_with(prefix);
+        seen.push(got);
+        if done {
+            return seen;
+        }
+    }
+}
+
+#[test]
+fn a_nick_on_one_node_moves_its_channels_on_every_node_in_place() {
+    if !nats_server_available() {
+        return;
+    }
+    let nats = NatsCluster::start(1);
+    let named = ["--server-name", "evchat-test"];
+    let a = node(&nats.urls(), "a", &named);
+    let b = node(&nats.urls(), "b", &named);
+    let mut bob = b.login("bob");
+    bob.send("JOIN #rust");
+    bob.expect("JOIN bob #rust ");
+    let (mut alice, _) = Irc::register(&a, "alice", false);
+    alice.send("JOIN #rust");
+    alice.until(|l| l.contains(" 366 alice #rust "));
+    bob.until("JOIN alice #rust ");
+    let (mut carol, _) = Irc::register(&b, "carol", false);
+    carol.send("JOIN #rust");
+    carol.until(|l| l.contains(" 366 carol #rust "));
+    bob.send("MODE #rust +o alice");
+    alice.until(|l| l.ends_with("MODE #rust +o alice"));
+    // A taken nick is refused across nodes.
+    alice.send("NICK Bob");
+    alice.until(|l| l.contains(" 433 alice Bob "));
+    alice.send("NICK ann");
+    alice.until(|l| l == ":alice!alice@evchat NICK :ann");
+    alice.send("PRIVMSG #rust :as ann");
+    // Line users see the pair, then the message: no PART, no JOIN.
+    let seen = lines_until(&mut bob, "MSG ann #rust ");
+    let about: Vec<&String> = seen
+        .iter()
+        .skip_while(|l| !l.starts_with("LEFT alice "))
+        .collect();
+    let told: Vec<&str> = about.iter().filter_map(|l| l.split(' ').next()).collect();
+    assert_eq!(told, ["LEFT", "JOINED", "MSG"], "{seen:#?}");
+    assert!(about[0].ends_with(" renamed to ann"), "{seen:#?}");
+    // An IRC user on the other node sees one NICK, no JOIN.
+    let got = carol.until(|l| l.ends_with(":as ann"));
+    let about: Vec<&String> = got.iter().filter(|l| l.contains("ann")).collect();
+    assert_eq!(
+        about,
+        [
+            ":alice!alice@evchat NICK :ann",
+            ":ann!ann@evchat PRIVMSG #rust :as ann"
+        ],
+        "{got:#?}"
+    );
+    bob.send("WHO #rust");
+    assert_eq!(bob.until("USERS #rust"), "USERS #rust @ann @bob carol");
+    // A node started now replays the bucket: the same room, ann in
+    // alice's place, an operator still.
+    let c = node(&nats.urls(), "c", &named);
+    let mut dave = c.login("dave");
+    dave.send("JOIN #rust");
+    dave.send("WHO #rust");
+    assert_eq!(
+        dave.until("USERS #rust"),
+        "USERS #rust @ann @bob carol dave"
+    );
+    // The old name is free, and in no room.
+    let mut again = c.login("alice");
+    again.send("WHO #rust");
+    assert_eq!(again.until("ERR "), "ERR 403 not in #rust");
+}

@@ -112,6 +112,7 @@ async fn import_rooms(stores: &RoomStores, image: &RoomsImage) -> Result<(), Str
                 time: time.clone(),
                 text: None,
                 kicked_by: None,
+                renamed_from: None,
             };
             after = after.max(stores.write_member(&change).await?);
         }

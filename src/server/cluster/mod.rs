@@ -67,7 +67,7 @@ mod watch;
 pub mod window;
 pub mod wire;
 mod work;
-pub use work::{FromCluster, ToCluster};
+pub use work::{FromCluster, MailAtClaim, ToCluster};
 
 use bytes::Bytes;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -160,6 +160,8 @@ pub enum ClaimOutcome {
     },
     /// Someone else holds the name.
     Taken,
+    /// Mail is held for the name (a claim that wanted none; given up).
+    MailHeld,
     Unavailable(String),
 }
 

@@ -4,7 +4,10 @@
 //! - The bucket `evchat_rooms` has one key per name and room,
 //!   `r.<room folded>.<name folded>`, whose value says whether the name is
 //!   in the room — `J <time> <room> <name>` since it joined (the name as
-//!   shown), `P <time> <room>[ <text>]` since it left — and one per name,
+//!   shown), `R <time> <room> <name> <old> <place>` since it took over
+//!   `old`'s membership by a rename (in `old`'s place: see below),
+//!   `P <time> <room>[ <text>]` since it left, `K <time> <room> <by>[
+//!   <text>]` since an operator put it out — and one per name,
 //!   `m.<name folded>`, its read mark: the sequence of the rooms stream up
 //!   to which it has been sent what its rooms said. (An older evchat's
 //!   keys spell the name as shown, and its `J` values do not name it: both
@@ -17,6 +20,10 @@
 //!   in all, the oldest going first. Its header `Evchat-After` is the
 //!   bucket revision the sender's node had applied: every node takes the
 //!   message in only once its watch has brought as much.
+//!
+//! A member's seniority in a room (who becomes its operator when the last
+//! one leaves) is the bucket revision of its join, so every node, and a
+//! node that has just started, agrees on it; a rename carries it over.
 //!
 //! Every node follows both (the bucket with a watch, history first; the
 //! stream with an ordered consumer, from its first message) into the same
@@ -53,6 +60,9 @@ pub struct Membership {
     pub text: Option<String>,
     /// The operator who put it out (`KICK`), if one did.
     pub kicked_by: Option<String>,
+    /// A join that is a rename: the old name, and its place in the room's
+    /// seniority, which the new name keeps.
+    pub renamed_from: Option<(String, u64)>,
 }
 
 /// What an entry of the rooms bucket says.
@@ -72,6 +82,34 @@ pub enum RoomsEntry {
 }
 
 impl Membership {
+    /// The memberships a rename writes, room by room (each as shown, with
+    /// `old`'s place in it): `new` joins by the rename, then `old` leaves.
+    pub fn renamed(old: &str, new: &str, time: &str, rooms: Vec<(String, u64)>) -> Vec<Membership> {
+        let mut changes = Vec::with_capacity(2 * rooms.len());
+        for (room, place) in rooms {
+            let left = Membership {
+                room: room.clone(),
+                name: old.to_owned(),
+                joined: false,
+                time: time.to_owned(),
+                text: Some(format!("renamed to {new}")),
+                kicked_by: None,
+                renamed_from: None,
+            };
+            changes.push(Membership {
+                room,
+                name: new.to_owned(),
+                joined: true,
+                time: time.to_owned(),
+                text: None,
+                kicked_by: None,
+                renamed_from: Some((old.to_owned(), place)),
+            });
+            changes.push(left);
+        }
+        changes
+    }
+
     /// Its key in the rooms bucket.
     pub fn key(&self) -> String {
         member_key(&self.room, &self.name)
@@ -80,7 +118,12 @@ impl Membership {
     /// Its value in the rooms bucket.
     pub fn value(&self) -> String {
         match (&self.text, &self.kicked_by) {
-            _ if self.joined => format!("J {} {} {}", self.time, self.room, self.name),
+            _ if self.joined => match &self.renamed_from {
+                Some((old, place)) => {
+                    format!("R {} {} {} {old} {place}", self.time, self.room, self.name)
+                }
+                None => format!("J {} {} {}", self.time, self.room, self.name),
+            },
             (Some(text), Some(by)) => format!("K {} {} {by} {text}", self.time, self.room),
             (None, Some(by)) => format!("K {} {} {by}", self.time, self.room),
             (text, None) => match text {
@@ -148,12 +191,14 @@ pub fn parse_entry(key: &str, value: &[u8], deleted: bool) -> Option<RoomsEntry>
             time: String::new(),
             text: None,
             kicked_by: None,
+            renamed_from: None,
         }));
     }
     let value = std::str::from_utf8(value).ok()?;
     let mut parts = value.splitn(4, ' ');
-    let (joined, kicked) = match parts.next()? {
-        "J" => (true, false),
+    let kind = parts.next()?;
+    let (joined, kicked) = match kind {
+        "J" | "R" => (true, false),
         "P" => (false, false),
         "K" => (false, true),
         _ => return None,
@@ -170,6 +215,17 @@ pub fn parse_entry(key: &str, value: &[u8], deleted: bool) -> Option<RoomsEntry>
         is_valid_name(by).then_some(())?;
         kicked_by = Some(by.to_owned());
         rest = text;
+    }
+    // A rename names the old name and its place after the new one.
+    let mut renamed_from = None;
+    if kind == "R" {
+        let mut fields = rest?.split(' ');
+        let (spelt, old, place) = (fields.next()?, fields.next()?, fields.next()?);
+        let place = place.parse().ok()?;
+        let valid = fields.next().is_none() && is_valid_name(old) && !same_name(old, spelt);
+        valid.then_some(())?;
+        renamed_from = Some((old.to_owned(), place));
+        rest = Some(spelt);
     }
     // A join names the member as shown (one of an older evchat does not:
     // its key does); a leaving may say why.
@@ -190,6 +246,7 @@ pub fn parse_entry(key: &str, value: &[u8], deleted: bool) -> Option<RoomsEntry>
             time: time.to_owned(),
             text: text.map(str::to_owned),
             kicked_by,
+            renamed_from,
         })
     })
 }
@@ -214,6 +271,33 @@ mod tests {
             time: STAMP.into(),
             text: None,
             kicked_by: None,
+            renamed_from: None,
+        }
+    }
+
+    #[test]
+    fn a_rename_reads_back_with_the_old_name_and_its_place() {
+        let r = Membership {
+            renamed_from: Some(("amy".into(), 41)),
+            ..joined("#Rust", "Ann")
+        };
+        assert_eq!(r.key(), "r.rust.ann");
+        assert_eq!(r.value(), format!("R {STAMP} #Rust Ann amy 41"));
+        let back = parse_entry(&r.key(), r.value().as_bytes(), false);
+        assert_eq!(back, Some(RoomsEntry::Member(r)));
+        for bad in [
+            format!("R {STAMP} #Rust Ann amy"),
+            format!("R {STAMP} #Rust Ann amy x"),
+            format!("R {STAMP} #Rust Ann amy 4 5"),
+            format!("R {STAMP} #Rust Ann a!y 4"),
+            format!("R {STAMP} #Rust Ann ANN 4"),
+            format!("R {STAMP} #Rust bob amy 4"),
+        ] {
+            assert_eq!(
+                parse_entry("r.rust.ann", bad.as_bytes(), false),
+                None,
+                "{bad}"
+            );
         }
     }
 

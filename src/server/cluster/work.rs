@@ -18,7 +18,7 @@ pub enum ToCluster {
         serial: u64,
         name: String,
         over: Option<(u64, String)>,
-        with_mail: bool,
+        mail: MailAtClaim,
     },
     /// Gives a name up, if it is still that claim.
     Release {
@@ -92,6 +92,22 @@ pub enum ToCluster {
         serial: u64,
         changes: Vec<Membership>,
     },
+    /// Moves `old`'s memberships to `new` (renamed): for each room, as
+    /// shown, and `old`'s place in it, `new` joins by a rename and `old`
+    /// leaves; then the rooms' `settings` are written (operators, voice
+    /// and invitations renamed) and `new`'s read mark set to `read`.
+    /// Answered with [`FromCluster::RoomWritten`] and the last revision
+    /// (or the first failure: a room whose join failed stays `old`'s).
+    RoomRename {
+        key: usize,
+        serial: u64,
+        old: String,
+        new: String,
+        time: String,
+        rooms: Vec<(String, u64)>,
+        settings: Vec<(String, String)>,
+        read: Option<u64>,
+    },
     /// Records `room`'s settings, `value`, in the rooms bucket; answered
     /// with [`FromCluster::RoomWritten`] and the entry's revision.
     RoomSettings {
@@ -122,6 +138,19 @@ pub enum ToCluster {
         folded: String,
         before: u64,
     },
+}
+
+/// What a name claim does about the mail held for the name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailAtClaim {
+    /// Fetches its first window (a login).
+    Fetch,
+    /// Leaves it (fetched later: a login replacing a session here; a
+    /// claim renewed).
+    Leave,
+    /// Gives the claim up if any is held (a rename: the mail is the
+    /// name's, not the renamer's).
+    MustBeNone,
 }
 
 /// News from the helper thread.

@@ -9,7 +9,8 @@
 //! The new name must be free: not online, in no room, holding no mail
 //! (taking it would take what belongs to it). Not while held mail or a
 //! catch-up waits for its `PONG` (its acknowledgement names the name).
-//! Not on a cluster node yet.
+//! On a cluster node the new name is claimed in the names bucket first,
+//! and the rooms move there ([`rename`](crate::server::hub::cluster)).
 
 use crate::protocol::{same_name, ErrorCode, Event};
 use crate::server::hub::Hub;
@@ -23,18 +24,10 @@ impl<T: Write> Hub<T> {
         if let Some(why) = self.why_not_rename(key, me, new) {
             return self.reply_err(key, why.0, &why.1);
         }
-        let new: Rc<str> = Rc::from(new);
-        // Told to everyone online, twice (LEFT and JOINED).
-        self.charge(key, 1 + 2 * self.online.len() as u64);
-        self.online.remove(me);
-        self.online.insert(Rc::clone(&new), key);
-        self.users_reply = None;
-        if let Some(session) = self.queues.sessions.get_mut(key) {
-            session.user.name = Some(Rc::clone(&new));
-            session.dialect.named(&new);
+        if self.cluster.is_some() {
+            return self.rename_in_cluster(key, me, new);
         }
-        self.seen(me, false);
-        let new = self.seen(&new, true);
+        let new = self.switch_name(key, me, new);
         // One record: replayed in place, a room keeps its history and the
         // name its place in each.
         let (rooms, changed) = self.rooms.rename(me, &new);
@@ -48,18 +41,40 @@ impl<T: Write> Hub<T> {
             .map(|s| s.encode().len() / 8)
             .sum();
         self.charge(key, (rooms.len() + settings + self.rooms.len() / 64) as u64);
+        self.tell_renamed(key, me, &new);
+    }
+
+    /// Session `key`, `me`, is called `new` from now on (its rooms are
+    /// the caller's to move); returns the new name as the server keeps it.
+    pub(in crate::server) fn switch_name(&mut self, key: usize, me: &str, new: &str) -> Rc<str> {
+        let new: Rc<str> = Rc::from(new);
+        // Told to everyone online, twice (LEFT and JOINED).
+        self.charge(key, 1 + 2 * self.online.len() as u64);
+        self.online.remove(me);
+        self.online.insert(Rc::clone(&new), key);
+        self.users_reply = None;
+        if let Some(session) = self.queues.sessions.get_mut(key) {
+            session.user.name = Some(Rc::clone(&new));
+            session.dialect.named(&new);
+        }
+        self.seen(me, false);
         info!("{me} is {new} now");
+        self.seen(&new, true)
+    }
+
+    /// Tells everyone online that `me` is `new` now, and the renamer.
+    pub(in crate::server) fn tell_renamed(&mut self, key: usize, me: &str, new: &str) {
         let time = self.clock.stamp();
         // LEFT and JOINED as one frame: an IRC reader's encoding sees them
         // together and writes one NICK.
         let renamed = Event::NameChanged {
             old: me,
-            new: &new,
+            new,
             time: time.as_str(),
         };
         self.broadcast(Some(key), &renamed);
         self.seal_for(key);
-        self.reply(key, &Event::Renamed { name: &new });
+        self.reply(key, &Event::Renamed { name: new });
     }
 
     /// Why `me` may not be called `new`, if it may not.
@@ -68,10 +83,6 @@ impl<T: Write> Hub<T> {
             let why = "names are accounts on this server: log in as the other one";
             return Some((ErrorCode::Forbidden, why.into()));
         }
-        if self.cluster.is_some() {
-            let why = "a rename is not offered on a cluster node yet";
-            return Some((ErrorCode::BadRequest, why.into()));
-        }
         if same_name(me, new) {
             return Some((ErrorCode::NameTaken, format!("{new} is your name")));
         }
@@ -79,7 +90,7 @@ impl<T: Write> Hub<T> {
             let why = format!("you are banned in {room} (+b): no new name while banned");
             return Some((ErrorCode::Forbidden, why));
         }
-        if self.online.contains_key(new) {
+        if self.online.contains_key(new) || self.online_elsewhere(new) {
             return Some((ErrorCode::NameTaken, format!("{new} is already online")));
         }
         if self.rooms.has_rooms(new) || self.store.last_letter_of(new).is_some() {

@@ -50,6 +50,7 @@ impl<T: Write> Hub<T> {
                     time: time.clone(),
                     text: text.map(str::to_owned),
                     kicked_by: None,
+                    renamed_from: None,
                 })
                 .collect();
             return self.part_all_in_cluster(key, changes);

@@ -66,15 +66,19 @@ impl<T: Write> Hub<T> {
             return 0;
         }
         let mut told = 0;
+        let mut renamed_to: &[u8] = &[];
         for line in frames.split(|&b| b == b'\n') {
             let Some(rest) = line.strip_prefix(b"JOINED ") else {
+                renamed_to = renamed_to_of(line);
                 continue;
             };
             let name = rest.split(|&b| b == b' ').next().unwrap_or_default();
+            // A rename (its LEFT just before): the rooms moved, no JOIN.
+            let renamed = name == std::mem::take(&mut renamed_to);
             let Ok(name) = std::str::from_utf8(name) else {
                 continue;
             };
-            if !self.rooms.has_rooms(name) {
+            if renamed || !self.rooms.has_rooms(name) {
                 continue;
             }
             if told == 0 {
@@ -412,4 +416,17 @@ pub(in crate::server) fn encoded(event: &Event<'_>) -> Rc<[u8]> {
     let mut frame = Vec::with_capacity(event.encoded_len());
     event.encode(&mut frame);
     Rc::from(frame)
+}
+
+/// The new name a `LEFT <old> <time> renamed to <new>` line names (empty
+/// for any other line).
+fn renamed_to_of(line: &[u8]) -> &[u8] {
+    let Some(rest) = line.strip_prefix(b"LEFT ") else {
+        return &[];
+    };
+    let at = memchr::memmem::find(rest, b" renamed to ");
+    match at.and_then(|at| rest.get(at + b" renamed to ".len()..)) {
+        Some(new) if !new.contains(&b' ') => new,
+        _ => &[],
+    }
 }

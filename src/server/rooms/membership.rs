@@ -69,6 +69,19 @@ impl Rooms {
     /// Makes `name` a member of `room`, whatever the limits (they were
     /// checked where the join was asked: in a cluster, on its node).
     pub fn admit(&mut self, name: &Rc<str>, room: &str, key: Option<usize>) -> Joined {
+        self.admit_at(name, room, key, None)
+    }
+
+    /// As [`admit`](Self::admit), in seniority `place` if given (a
+    /// cluster's: the bucket revision of the join, the same on every node
+    /// and after a restart), after every join so far if not.
+    pub fn admit_at(
+        &mut self,
+        name: &Rc<str>,
+        room: &str,
+        key: Option<usize>,
+        place: Option<u64>,
+    ) -> Joined {
         let folded = fold(room);
         if let Some(r) = self.rooms.get(&folded) {
             if r.members.contains_key(name) {
@@ -86,7 +99,8 @@ impl Rooms {
             banned: Default::default(),
         });
         self.joins += 1;
-        r.members.insert(Rc::clone(name), self.joins);
+        r.members
+            .insert(Rc::clone(name), place.unwrap_or(self.joins));
         // Let in past its bans (an invitation, a restart, another node).
         if !r.settings.bans.is_empty() && r.settings.is_banned(name) {
             r.banned.add(Rc::clone(name));

@@ -8,14 +8,14 @@ use super::super::retry::retried;
 use super::{unavailable, Link, OP_TIMEOUT};
 use crate::protocol::is_valid_name;
 use crate::protocol::names::{fold_text, same_name};
-use crate::server::cluster::{claim_value, ClaimOutcome};
+use crate::server::cluster::{claim_value, ClaimOutcome, MailAtClaim};
 use async_nats::jetstream::kv;
 use bytes::Bytes;
 use tokio::time::Instant;
 
 impl Link {
     /// Claims a name (create, or compare-and-swap over `over`), then
-    /// fetches its held mail. The bucket's key is the name folded, so a
+    /// fetches its held mail (or, for a rename, makes sure none is held). The bucket's key is the name folded, so a
     /// name is claimed in one case at a time; the claim shows the name as
     /// the cluster first knew it (the known names bucket says), whatever
     /// case this login wrote it in.
@@ -23,7 +23,7 @@ impl Link {
         &self,
         name: &str,
         over: Option<(u64, String)>,
-        with_mail: bool,
+        mail: MailAtClaim,
     ) -> ClaimOutcome {
         let key = fold_text(name);
         let deadline = Instant::now() + OP_TIMEOUT;
@@ -46,7 +46,18 @@ impl Link {
         if let Err(e) = retried(&what, deadline, note).await {
             log::warn!("cannot note {shown} as a known name: {e}");
         }
-        if !with_mail {
+        if mail == MailAtClaim::MustBeNone {
+            let what = format!("looking for mail held for {shown}");
+            let held = retried(&what, deadline, || self.mailbox.has_mail(&key)).await;
+            if !matches!(held, Ok(false)) {
+                let _ = self.names.delete_expect_revision(&key, Some(rev)).await;
+                return match held {
+                    Err(e) => ClaimOutcome::Unavailable(unavailable(&e)),
+                    _ => ClaimOutcome::MailHeld,
+                };
+            }
+        }
+        if mail != MailAtClaim::Fetch {
             return ClaimOutcome::Won {
                 rev,
                 mail: None,

@@ -4,6 +4,7 @@
 
 use super::{relay, unavailable, Link, OP_TIMEOUT};
 use crate::server::cluster::connect::JS_TIMEOUT;
+use crate::server::cluster::rooms::Membership;
 use crate::server::cluster::{FromCluster, ToCluster};
 use log::warn;
 use std::sync::atomic::Ordering;
@@ -45,11 +46,11 @@ impl Link {
                     serial,
                     name,
                     over,
-                    with_mail,
+                    mail,
                 } => {
                     let link = Arc::clone(&link);
                     tasks.spawn(async move {
-                        let outcome = link.claim(&name, over, with_mail).await;
+                        let outcome = link.claim(&name, over, mail).await;
                         link.to_loop.send(FromCluster::Claimed {
                             key,
                             serial,
@@ -141,6 +142,47 @@ impl Link {
                                 break;
                             }
                         }
+                        link.to_loop.send(FromCluster::RoomWritten {
+                            key,
+                            serial,
+                            outcome,
+                        });
+                    });
+                }
+                ToCluster::RoomRename {
+                    key,
+                    serial,
+                    old,
+                    new,
+                    time,
+                    rooms,
+                    settings,
+                    read,
+                } => {
+                    let link = Arc::clone(&link);
+                    tasks.spawn(async move {
+                        let changes = Membership::renamed(&old, &new, &time, rooms);
+                        let mut outcome = Err("nothing to write".to_owned());
+                        for change in &changes {
+                            let write = link.rooms.write_member(change);
+                            outcome = within(OP_TIMEOUT, write).await;
+                            if outcome.is_err() {
+                                break;
+                            }
+                        }
+                        for (room, value) in settings {
+                            if outcome.is_err() {
+                                break;
+                            }
+                            let write = link.rooms.write_settings(&room, value);
+                            outcome = within(OP_TIMEOUT, write).await;
+                        }
+                        if let (Some(seq), Ok(_)) = (read, &outcome) {
+                            link.rooms.mark_read(&new, seq).await;
+                        }
+                        let outcome = outcome.map_err(|e| {
+                            format!("renamed, but not every room moved to {new}: {e}")
+                        });
                         link.to_loop.send(FromCluster::RoomWritten {
                             key,
                             serial,

@@ -22,6 +22,7 @@ mod liveness;
 mod names;
 mod pacing;
 mod relay;
+mod rename;
 mod rooms;
 mod rooms_apply;
 
@@ -97,8 +98,8 @@ pub(super) struct PendingMsg {
     pub frame: Rc<[u8]>,
 }
 
-/// A login waiting for its name claim.
-#[derive(Debug)]
+/// A login (or a rename) waiting for its name claim.
+#[derive(Debug, Default)]
 pub(super) struct PendingClaim {
     pub key: usize,
     /// Announce `JOINED` once won (not when taking over a live session).
@@ -106,6 +107,8 @@ pub(super) struct PendingClaim {
     /// The claim does not fetch the held mail: it replaces a session here,
     /// whose unacknowledged mail goes back first; fetched once won.
     pub fetch_after: bool,
+    /// A rename's: the name the session has now.
+    pub renaming: Option<Rc<str>>,
 }
 
 /// The loop's cluster state.

@@ -8,7 +8,7 @@
 use super::super::{Hub, WaitFor};
 use super::{Node, PendingClaim};
 use crate::protocol::{ErrorCode, Event};
-use crate::server::cluster::{claim_value, ClaimOutcome, HeldMail, Holder, ToCluster};
+use crate::server::cluster::{claim_value, ClaimOutcome, HeldMail, Holder, MailAtClaim, ToCluster};
 use std::io::Write;
 use std::rc::Rc;
 
@@ -58,7 +58,10 @@ impl<T: Write> Hub<T> {
             serial,
             name: name.to_owned(),
             over,
-            with_mail: !fetch_after,
+            mail: match fetch_after {
+                true => MailAtClaim::Leave,
+                false => MailAtClaim::Fetch,
+            },
         };
         if !self.send_or_refuse(key, job) {
             if let Some(stash) = self.end_wait(key, serial) {
@@ -71,6 +74,7 @@ impl<T: Write> Hub<T> {
                 key,
                 announce,
                 fetch_after,
+                renaming: None,
             };
             c.claiming.insert(Rc::from(name), (serial, pending));
         }
@@ -89,13 +93,12 @@ impl<T: Write> Hub<T> {
             serial: 0,
             name: name.to_owned(),
             over: None,
-            with_mail: false,
+            mail: MailAtClaim::Leave,
         };
         if c.port.send(job) {
             let pending = PendingClaim {
                 key,
-                announce: false,
-                fetch_after: false,
+                ..PendingClaim::default()
             };
             c.claiming.insert(Rc::from(name), (0, pending));
         }
@@ -130,6 +133,9 @@ impl<T: Write> Hub<T> {
         outcome: ClaimOutcome,
         stash: &[u8],
     ) {
+        if let Some(old) = pending.renaming {
+            return self.rename_claimed(key, name, &old, outcome, stash);
+        }
         match outcome {
             ClaimOutcome::Won { rev, mail, shown } => {
                 if let Some(session) = self.queues.sessions.get_mut(key) {
@@ -154,15 +160,24 @@ impl<T: Write> Hub<T> {
                     self.rooms_catch_up_due(key, &[]);
                 }
             }
-            ClaimOutcome::Taken => {
-                let text = format!("{name} is already online");
-                self.reply_err(key, ErrorCode::NameTaken, &text);
-            }
-            ClaimOutcome::Unavailable(text) => {
-                self.reply_err(key, ErrorCode::Unavailable, &text);
-            }
+            refused => self.claim_refused(key, name, refused),
         }
         self.go_on(key, stash);
+    }
+
+    /// A claim was not won: why, to the session that asked.
+    pub(super) fn claim_refused(&mut self, key: usize, name: &str, outcome: ClaimOutcome) {
+        let (code, text) = match outcome {
+            ClaimOutcome::Won { .. } | ClaimOutcome::Taken => {
+                (ErrorCode::NameTaken, format!("{name} is already online"))
+            }
+            ClaimOutcome::MailHeld => (
+                ErrorCode::NameTaken,
+                format!("{name} is taken (it has mail held): pick another"),
+            ),
+            ClaimOutcome::Unavailable(text) => (ErrorCode::Unavailable, text),
+        };
+        self.reply_err(key, code, &text);
     }
 
     fn reclaimed(&mut self, key: usize, name: &str, outcome: ClaimOutcome) {
@@ -182,7 +197,7 @@ impl<T: Write> Hub<T> {
         }
     }
 
-    fn release(&mut self, name: &str, rev: u64, mail: Option<HeldMail>) {
+    pub(super) fn release(&mut self, name: &str, rev: u64, mail: Option<HeldMail>) {
         let Some(c) = &self.cluster else { return };
         if let Some(mail) = mail {
             c.port.send(ToCluster::ReturnMail {

@@ -46,7 +46,7 @@ pub(in crate::server::hub) struct RoomsLink {
 /// (a bucket revision); a message's names besides its rooms get its frame
 /// once it is stored.
 #[derive(Debug, Default)]
-struct Named {
+pub(super) struct Named {
     message: bool,
     names: Vec<String>,
     frame: Option<Rc<[u8]>>,
@@ -156,6 +156,7 @@ impl<T: Write> Hub<T> {
                     time: time.as_str().to_owned(),
                     text: None,
                     kicked_by: None,
+                    renamed_from: None,
                 };
                 self.write_room(key, Named::default(), |key, serial| ToCluster::RoomMember {
                     key,
@@ -181,6 +182,7 @@ impl<T: Write> Hub<T> {
             time: self.clock.stamp().as_str().to_owned(),
             text: text.map(str::to_owned),
             kicked_by: None,
+            renamed_from: None,
         };
         self.write_room(key, Named::default(), |key, serial| ToCluster::RoomMember {
             key,
@@ -221,6 +223,7 @@ impl<T: Write> Hub<T> {
             time: self.clock.stamp().as_str().to_owned(),
             text: text.map(str::to_owned),
             kicked_by: Some(me.to_owned()),
+            renamed_from: None,
         };
         self.write_room(key, Named::default(), |key, serial| ToCluster::RoomMember {
             key,
@@ -273,7 +276,12 @@ impl<T: Write> Hub<T> {
     }
 
     /// Hands a write to the helper; the session's input waits for it.
-    fn write_room(&mut self, key: usize, named: Named, job: impl FnOnce(usize, u64) -> ToCluster) {
+    pub(super) fn write_room(
+        &mut self,
+        key: usize,
+        named: Named,
+        job: impl FnOnce(usize, u64) -> ToCluster,
+    ) {
         let serial = self.wait(key, WaitFor::Publish);
         if !self.send_or_refuse(key, job(key, serial)) {
             if let Some(stash) = self.end_wait(key, serial) {

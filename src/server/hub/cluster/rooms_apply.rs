@@ -25,27 +25,45 @@ impl<T: Write> Hub<T> {
         }
         let here = self.online.get(&name).copied();
         let member = self.rooms.is_member(&name, &change.room);
-        if change.joined && !member {
-            // What the room's members were said before is not the
-            // joiner's to get live: it is in the history it is sent.
-            self.end_room_batch();
-            if let Joined::New { room, .. } = self.rooms.admit(&name, &change.room, here) {
-                let members = self.rooms.online_keys(&room).to_vec();
-                let joined = Event::Join {
-                    name: &name,
-                    room: &room,
-                    time: &change.time,
-                };
-                self.tell_keys(&members, &joined);
-                if let Some(key) = here {
-                    self.send_topic(key, &room);
-                    self.send_history(key, &room);
-                }
+        match &change.renamed_from {
+            // A rename moves the membership, told by the NICK already. If
+            // the old name is not in the room here (a restart replays only
+            // the last entry of each key), it is a join, in its place.
+            Some((old, place)) if !member && !self.rooms.rename_in(&change.room, old, &name) => {
+                self.joined_room(&name, &change, here, *place);
             }
-        } else if !change.joined && member {
-            self.left_room(&name, &change, here);
+            // Seniority is the join's revision: the same on every node.
+            None if change.joined && !member => self.joined_room(&name, &change, here, rev),
+            _ if !change.joined && member => self.left_room(&name, &change, here),
+            _ => {}
         }
         self.rooms_returned(false);
+    }
+
+    fn joined_room(
+        &mut self,
+        name: &Rc<str>,
+        change: &Membership,
+        here: Option<usize>,
+        place: u64,
+    ) {
+        // What the room's members were said before is not the joiner's to
+        // get live: it is in the history it is sent.
+        self.end_room_batch();
+        let joined = self.rooms.admit_at(name, &change.room, here, Some(place));
+        if let Joined::New { room, .. } = joined {
+            let members = self.rooms.online_keys(&room).to_vec();
+            let joined = Event::Join {
+                name,
+                room: &room,
+                time: &change.time,
+            };
+            self.tell_keys(&members, &joined);
+            if let Some(key) = here {
+                self.send_topic(key, &room);
+                self.send_history(key, &room);
+            }
+        }
     }
 
     fn left_room(&mut self, name: &str, change: &Membership, here: Option<usize>) {
@@ -210,6 +228,7 @@ impl<T: Write> Hub<T> {
                 time: String::new(),
                 text: None,
                 kicked_by: None,
+                renamed_from: None,
             };
             if self.rooms.is_member(&name, &change.room) {
                 self.left_room(&name, &change, here);

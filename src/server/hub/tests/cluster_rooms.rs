@@ -17,6 +17,7 @@ fn member(name: &str, room: &str, joined: bool) -> Membership {
         time: TIME.into(),
         text: None,
         kicked_by: None,
+        renamed_from: None,
     }
 }
 

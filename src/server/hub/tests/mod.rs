@@ -9,6 +9,8 @@ mod cluster_names;
 #[cfg(feature = "cluster")]
 mod cluster_relay;
 #[cfg(feature = "cluster")]
+mod cluster_rename;
+#[cfg(feature = "cluster")]
 mod cluster_rooms;
 mod harness;
 #[cfg(feature = "cluster")]
