@@ -99,8 +99,10 @@ fn a_node_name_is_free_at_once_after_sigterm_and_after_the_node_timeout_after_ki
     let mut second = node(&nats.urls(), "a", &quick);
     assert!(!second.log().contains("is held by"), "{}", second.log());
     second.kill();
-    // Killed: its claim stays until it has been silent for the timeout.
-    let third = node(&nats.urls(), "a", &quick);
+    // Killed: its claim stays until it has been silent for the timeout —
+    // longer than one JetStream call may take (5 s), as the default 10 s
+    // is: the wait is not cut short and taken for JetStream not answering.
+    let third = node(&nats.urls(), "a", &["--node-timeout", "6"]);
     let log = third.log();
     let holder = format!("pid {} on host", second.pid());
     assert!(

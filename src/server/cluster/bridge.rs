@@ -19,7 +19,7 @@ use super::mailbox::Mailbox;
 use super::names::watch_names;
 use super::node_claim::NodeClaim;
 use super::rooms_store::{follow_said, watch_rooms, RoomStores};
-use super::stores::{until_answered, Stores, START_PATIENCE};
+use super::stores::{until_answered, Stores, ATTEMPT, START_PATIENCE};
 use super::wire::{self, BUS_ALL};
 
 mod claim;
@@ -180,7 +180,11 @@ impl Link {
         } = Stores::open(&js, settings, started + START_PATIENCE).await?;
         // Last before joining: a second process under this name stops here.
         let claim = || NodeClaim::take(&client, &js, settings, &incarnation);
-        let node_claim = Arc::new(until_answered(started + START_PATIENCE, claim).await?);
+        // An attempt waits up to the node timeout for a holder to be heard,
+        // between JetStream calls of its own.
+        let attempt = settings.node_timeout + 3 * ATTEMPT;
+        let deadline = started + START_PATIENCE + settings.node_timeout;
+        let node_claim = Arc::new(until_answered(deadline, attempt, claim).await?);
         tokio::spawn(Arc::clone(&node_claim).guard());
         let subject: async_nats::Subject = wire::subject_of(&settings.node).into();
         // Heard at once: a process that asks for this name now is refused.

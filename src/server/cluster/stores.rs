@@ -23,7 +23,7 @@ use tokio::time::Instant;
 pub const START_PATIENCE: Duration = Duration::from_secs(60);
 /// The longest one attempt may take: what it made stays made, and the
 /// next attempt finds it.
-const ATTEMPT: Duration = JS_TIMEOUT;
+pub(super) const ATTEMPT: Duration = JS_TIMEOUT;
 
 pub(super) struct Stores {
     pub names: kv::Store,
@@ -39,7 +39,7 @@ impl Stores {
         settings: &ClusterSettings,
         deadline: Instant,
     ) -> Result<Stores, String> {
-        until_answered(deadline, || Stores::open_once(js, settings)).await
+        until_answered(deadline, ATTEMPT, || Stores::open_once(js, settings)).await
     }
 
     async fn open_once(
@@ -58,16 +58,22 @@ impl Stores {
 
 /// Runs `call` — a step of a node's start — until JetStream answers it,
 /// or until `deadline` (a minute after the start began), saying in the log
-/// each time it asks again. An answer that is a refusal is not asked
-/// again.
-pub(super) async fn until_answered<T, F, Fut>(deadline: Instant, mut call: F) -> Result<T, String>
+/// each time it asks again; one attempt may take up to `attempt` (a step
+/// that waits on purpose, as claiming a node name held by a process that
+/// may be dead does, needs longer than a JetStream call). An answer that
+/// is a refusal is not asked again.
+pub(super) async fn until_answered<T, F, Fut>(
+    deadline: Instant,
+    attempt: Duration,
+    mut call: F,
+) -> Result<T, String>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, String>>,
 {
     let mut pause = Duration::from_millis(250);
     loop {
-        let error = match tokio::time::timeout(ATTEMPT, call()).await {
+        let error = match tokio::time::timeout(attempt, call()).await {
             Ok(Ok(done)) => return Ok(done),
             Ok(Err(e)) => e,
             Err(_) => "JetStream did not answer".to_owned(),
