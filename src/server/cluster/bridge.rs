@@ -12,6 +12,7 @@
 
 mod bus;
 mod relay;
+mod rename;
 mod serve;
 
 use super::connect::{connect, shown_urls, JS_TIMEOUT};

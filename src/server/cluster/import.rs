@@ -113,6 +113,7 @@ async fn import_rooms(stores: &RoomStores, image: &RoomsImage) -> Result<(), Str
                 text: None,
                 kicked_by: None,
                 renamed_from: None,
+                renamed_to: None,
             };
             after = after.max(stores.write_member(&change).await?);
         }

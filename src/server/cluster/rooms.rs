@@ -6,7 +6,9 @@
 //!   in the room — `J <time> <room> <name>` since it joined (the name as
 //!   shown), `R <time> <room> <name> <old> <place>` since it took over
 //!   `old`'s membership by a rename (in `old`'s place: see below),
-//!   `P <time> <room>[ <text>]` since it left, `K <time> <room> <by>[
+//!   `N <time> <room> <new> <place>` since it handed its membership, in
+//!   place `place`, to `new` by a rename, `P <time> <room>[ <text>]` since
+//!   it left, `K <time> <room> <by>[
 //!   <text>]` since an operator put it out — and one per name,
 //!   `m.<name folded>`, its read mark: the sequence of the rooms stream up
 //!   to which it has been sent what its rooms said. (An older evchat's
@@ -63,6 +65,8 @@ pub struct Membership {
     /// A join that is a rename: the old name, and its place in the room's
     /// seniority, which the new name keeps.
     pub renamed_from: Option<(String, u64)>,
+    /// A leaving that is a rename: the new name, and the place it takes.
+    pub renamed_to: Option<(String, u64)>,
 }
 
 /// What an entry of the rooms bucket says.
@@ -82,32 +86,31 @@ pub enum RoomsEntry {
 }
 
 impl Membership {
-    /// The memberships a rename writes, room by room (each as shown, with
-    /// `old`'s place in it): `new` joins by the rename, then `old` leaves.
-    pub fn renamed(old: &str, new: &str, time: &str, rooms: Vec<(String, u64)>) -> Vec<Membership> {
-        let mut changes = Vec::with_capacity(2 * rooms.len());
-        for (room, place) in rooms {
-            let left = Membership {
-                room: room.clone(),
-                name: old.to_owned(),
-                joined: false,
-                time: time.to_owned(),
-                text: Some(format!("renamed to {new}")),
-                kicked_by: None,
-                renamed_from: None,
-            };
-            changes.push(Membership {
-                room,
-                name: new.to_owned(),
-                joined: true,
-                time: time.to_owned(),
-                text: None,
-                kicked_by: None,
+    /// What a rename of `old` to `new` writes for one room (as shown,
+    /// with `old`'s place in it): first `old`'s leaving to `new` (over its
+    /// join, compare-and-swap, so a kick or a part meanwhile wins), then
+    /// `new`'s join by the rename.
+    pub fn renamed(old: &str, new: &str, time: &str, room: &str, place: u64) -> [Membership; 2] {
+        let change = |name: &str, joined: bool| Membership {
+            room: room.to_owned(),
+            name: name.to_owned(),
+            joined,
+            time: time.to_owned(),
+            text: None,
+            kicked_by: None,
+            renamed_from: None,
+            renamed_to: None,
+        };
+        [
+            Membership {
+                renamed_to: Some((new.to_owned(), place)),
+                ..change(old, false)
+            },
+            Membership {
                 renamed_from: Some((old.to_owned(), place)),
-            });
-            changes.push(left);
-        }
-        changes
+                ..change(new, true)
+            },
+        ]
     }
 
     /// Its key in the rooms bucket.
@@ -126,6 +129,10 @@ impl Membership {
             },
             (Some(text), Some(by)) => format!("K {} {} {by} {text}", self.time, self.room),
             (None, Some(by)) => format!("K {} {} {by}", self.time, self.room),
+            _ if self.renamed_to.is_some() => {
+                let (new, place) = self.renamed_to.as_ref().map_or(("", 0), |(n, p)| (n, *p));
+                format!("N {} {} {new} {place}", self.time, self.room)
+            }
             (text, None) => match text {
                 Some(text) => format!("P {} {} {text}", self.time, self.room),
                 None => format!("P {} {}", self.time, self.room),
@@ -192,6 +199,7 @@ pub fn parse_entry(key: &str, value: &[u8], deleted: bool) -> Option<RoomsEntry>
             text: None,
             kicked_by: None,
             renamed_from: None,
+            renamed_to: None,
         }));
     }
     let value = std::str::from_utf8(value).ok()?;
@@ -199,7 +207,7 @@ pub fn parse_entry(key: &str, value: &[u8], deleted: bool) -> Option<RoomsEntry>
     let kind = parts.next()?;
     let (joined, kicked) = match kind {
         "J" | "R" => (true, false),
-        "P" => (false, false),
+        "P" | "N" => (false, false),
         "K" => (false, true),
         _ => return None,
     };
@@ -221,11 +229,20 @@ pub fn parse_entry(key: &str, value: &[u8], deleted: bool) -> Option<RoomsEntry>
     if kind == "R" {
         let mut fields = rest?.split(' ');
         let (spelt, old, place) = (fields.next()?, fields.next()?, fields.next()?);
-        let place = place.parse().ok()?;
+        let place = canonical_number(place)?;
         let valid = fields.next().is_none() && is_valid_name(old) && !same_name(old, spelt);
         valid.then_some(())?;
         renamed_from = Some((old.to_owned(), place));
         rest = Some(spelt);
+    }
+    let mut renamed_to = None;
+    if kind == "N" {
+        let (new, place) = rest?.split_once(' ')?;
+        let place = canonical_number(place)?;
+        let valid = is_valid_name(new) && !same_name(new, name);
+        valid.then_some(())?;
+        renamed_to = Some((new.to_owned(), place));
+        rest = None;
     }
     // A join names the member as shown (one of an older evchat does not:
     // its key does); a leaving may say why.
@@ -247,8 +264,16 @@ pub fn parse_entry(key: &str, value: &[u8], deleted: bool) -> Option<RoomsEntry>
             text: text.map(str::to_owned),
             kicked_by,
             renamed_from,
+            renamed_to,
         })
     })
+}
+
+/// A place in a room's seniority as a node writes it: digits, no sign, no
+/// leading zero.
+fn canonical_number(text: &str) -> Option<u64> {
+    let number: u64 = text.parse().ok()?;
+    (number.to_string() == text).then_some(number)
 }
 
 /// Reads the `Evchat-Rooms` header: the rooms a message was said in.
@@ -272,15 +297,25 @@ mod tests {
             text: None,
             kicked_by: None,
             renamed_from: None,
+            renamed_to: None,
         }
     }
 
     #[test]
     fn a_rename_reads_back_with_the_old_name_and_its_place() {
-        let r = Membership {
-            renamed_from: Some(("amy".into(), 41)),
-            ..joined("#Rust", "Ann")
-        };
+        let [n, r] = Membership::renamed("amy", "Ann", STAMP, "#Rust", 41);
+        assert_eq!(n.key(), "r.rust.amy");
+        assert_eq!(n.value(), format!("N {STAMP} #Rust Ann 41"));
+        let back = parse_entry(&n.key(), n.value().as_bytes(), false);
+        assert_eq!(back, Some(RoomsEntry::Member(n)));
+        for bad in ["Ann", "Ann 041", "Ann +4", "amy 4", "A!n 4", "Ann 4 5"] {
+            let value = format!("N {STAMP} #Rust {bad}");
+            assert_eq!(
+                parse_entry("r.rust.amy", value.as_bytes(), false),
+                None,
+                "{bad}"
+            );
+        }
         assert_eq!(r.key(), "r.rust.ann");
         assert_eq!(r.value(), format!("R {STAMP} #Rust Ann amy 41"));
         let back = parse_entry(&r.key(), r.value().as_bytes(), false);
@@ -289,6 +324,8 @@ mod tests {
             format!("R {STAMP} #Rust Ann amy"),
             format!("R {STAMP} #Rust Ann amy x"),
             format!("R {STAMP} #Rust Ann amy 4 5"),
+            format!("R {STAMP} #Rust Ann amy 04"),
+            format!("R {STAMP} #Rust Ann amy +4"),
             format!("R {STAMP} #Rust Ann a!y 4"),
             format!("R {STAMP} #Rust Ann ANN 4"),
             format!("R {STAMP} #Rust bob amy 4"),

@@ -92,12 +92,12 @@ pub enum ToCluster {
         serial: u64,
         changes: Vec<Membership>,
     },
-    /// Moves `old`'s memberships to `new` (renamed): for each room, as
-    /// shown, and `old`'s place in it, `new` joins by a rename and `old`
-    /// leaves; then the rooms' `settings` are written (operators, voice
-    /// and invitations renamed) and `new`'s read mark set to `read`.
-    /// Answered with [`FromCluster::RoomWritten`] and the last revision
-    /// (or the first failure: a room whose join failed stays `old`'s).
+    /// Moves `old`'s memberships to `new` (renamed; see
+    /// [`bridge::rename`](super::bridge)): each of `rooms` (as shown, with
+    /// `old`'s place in it), then the settings of those rooms and of
+    /// `invited` (rooms `old` is invited to), then the read mark; then
+    /// gives `old`'s claim (`old_rev`) back. Answered with
+    /// [`FromCluster::RoomWritten`] and the last revision written.
     RoomRename {
         key: usize,
         serial: u64,
@@ -105,8 +105,9 @@ pub enum ToCluster {
         new: String,
         time: String,
         rooms: Vec<(String, u64)>,
-        settings: Vec<(String, String)>,
+        invited: Vec<String>,
         read: Option<u64>,
+        old_rev: u64,
     },
     /// Records `room`'s settings, `value`, in the rooms bucket; answered
     /// with [`FromCluster::RoomWritten`] and the entry's revision.

@@ -51,6 +51,7 @@ impl<T: Write> Hub<T> {
                     text: text.map(str::to_owned),
                     kicked_by: None,
                     renamed_from: None,
+                    renamed_to: None,
                 })
                 .collect();
             return self.part_all_in_cluster(key, changes);

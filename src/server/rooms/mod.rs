@@ -33,6 +33,7 @@ use crate::server::names::NameMap;
 use history::History;
 pub use history::Said;
 use online::OnlineKeys;
+pub use rename::renamed_settings;
 pub use settings::Settings;
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;

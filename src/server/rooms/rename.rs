@@ -3,7 +3,7 @@
 //! at once on a single server, one room at a time as a cluster's rooms
 //! bucket brings them.
 
-use super::{fold, member_record_bytes, read_record_bytes, Room, Rooms};
+use super::{fold, member_record_bytes, read_record_bytes, Room, Rooms, Settings};
 use std::rc::Rc;
 
 impl Rooms {
@@ -13,12 +13,11 @@ impl Rooms {
     pub fn rename(&mut self, old: &str, new: &Rc<str>) -> (Vec<Rc<str>>, Vec<Rc<str>>) {
         let mut changed = Vec::new();
         for r in self.rooms.values_mut() {
-            if r.settings.is_invited(old) && !r.members.contains_key(old) {
-                let mut settings = r.settings.clone();
-                settings.invited.retain(|i| !i.eq_ignore_ascii_case(old));
-                settings.invite(Rc::clone(new));
-                self.live = Self::put_settings(r, settings, self.live);
-                changed.push(Rc::clone(&r.name));
+            if !r.members.contains_key(old) {
+                if let Some(settings) = renamed_settings(&r.settings, old, new, false) {
+                    self.live = Self::put_settings(r, settings, self.live);
+                    changed.push(Rc::clone(&r.name));
+                }
             }
         }
         let Some((_, folded_rooms)) = self.memberships.remove_entry(old) else {
@@ -46,7 +45,15 @@ impl Rooms {
     /// operator status and voice: one room of a rename, as a cluster's
     /// rooms bucket brings it (the read mark comes on its own). False if
     /// `old` was not a member (nothing changed).
-    pub fn rename_in(&mut self, room: &str, old: &str, new: &Rc<str>) -> bool {
+    ///
+    /// The old name's session here, if another one has it now, gets the
+    /// room's frames no more; the new name's, if it is here, gets them.
+    pub fn rename_in(
+        &mut self,
+        room: &str,
+        (old, old_key): (&str, Option<usize>),
+        (new, new_key): (&Rc<str>, Option<usize>),
+    ) -> bool {
         let folded = fold(room);
         let Some(r) = self.rooms.get_mut(&folded) else {
             return false;
@@ -55,6 +62,12 @@ impl Rooms {
             return false;
         }
         Self::move_member(r, old, new, &mut self.live);
+        if let Some(key) = old_key.filter(|&k| Some(k) != new_key) {
+            r.online.remove(key);
+        }
+        if let Some(key) = new_key {
+            r.online.insert(key);
+        }
         if let Some(mine) = self.memberships.get_mut(old) {
             mine.retain(|f| *f != folded);
             if mine.is_empty() {
@@ -76,16 +89,9 @@ impl Rooms {
         }
         *live = live.saturating_sub(member_record_bytes(old, &r.name))
             + member_record_bytes(new, &r.name);
-        let mut settings = r.settings.clone();
-        for named in settings.ops.iter_mut().chain(settings.voiced.iter_mut()) {
-            if named.eq_ignore_ascii_case(old) {
-                *named = Rc::clone(new);
-            }
-        }
-        // An invitation was for the old name.
-        settings.invited.retain(|i| !i.eq_ignore_ascii_case(old));
-        let changed = settings != r.settings;
-        if changed {
+        let settings = renamed_settings(&r.settings, old, new, true);
+        let changed = settings.is_some();
+        if let Some(settings) = settings {
             *live = Self::put_settings(r, settings, *live);
         }
         r.banned.remove(old);
@@ -95,35 +101,43 @@ impl Rooms {
         changed
     }
 
-    /// What a rename of `old` to `new` makes of the rooms' settings,
-    /// without making it: each room whose settings change (its operator
-    /// status and voice, an invitation), as shown, with the settings'
-    /// encoded value — as [`rename`](Self::rename) and, room by room,
-    /// [`rename_in`](Self::rename_in) change them.
-    pub fn renamed_settings(&self, old: &str, new: &Rc<str>) -> Vec<(Rc<str>, String)> {
-        let mut changed = Vec::new();
-        for r in self.rooms.values() {
-            let mut settings = r.settings.clone();
-            if r.members.contains_key(old) {
-                for named in settings.ops.iter_mut().chain(settings.voiced.iter_mut()) {
-                    if named.eq_ignore_ascii_case(old) {
-                        *named = Rc::clone(new);
-                    }
-                }
-                settings.invited.retain(|i| !i.eq_ignore_ascii_case(old));
-            } else if settings.is_invited(old) {
-                settings.invited.retain(|i| !i.eq_ignore_ascii_case(old));
-                settings.invite(Rc::clone(new));
-            }
-            if settings != r.settings {
-                changed.push((Rc::clone(&r.name), settings.encode()));
-            }
-        }
-        changed
+    /// The rooms `name` is invited to and not in, as shown.
+    pub fn invited_to(&self, name: &str) -> Vec<Rc<str>> {
+        self.rooms
+            .values()
+            .filter(|r| r.settings.is_invited(name) && !r.members.contains_key(name))
+            .map(|r| Rc::clone(&r.name))
+            .collect()
     }
 
     /// `name`'s place in `room`'s seniority (lower: longer standing).
     pub fn seniority(&self, room: &str, name: &str) -> Option<u64> {
         self.room(room)?.members.get(name).copied()
     }
+}
+
+/// What a rename of `old` to `new` makes of a room's settings, if it
+/// changes them: for a member, its operator status and voice move and an
+/// invitation of the old name goes; for one who is not, an invitation
+/// moves. (The same on every node, and on a value read back from a
+/// cluster's bucket.)
+pub fn renamed_settings(
+    settings: &Settings,
+    old: &str,
+    new: &Rc<str>,
+    member: bool,
+) -> Option<Settings> {
+    let mut renamed = settings.clone();
+    if member {
+        for named in renamed.ops.iter_mut().chain(renamed.voiced.iter_mut()) {
+            if named.eq_ignore_ascii_case(old) {
+                *named = Rc::clone(new);
+            }
+        }
+        renamed.invited.retain(|i| !i.eq_ignore_ascii_case(old));
+    } else if renamed.is_invited(old) {
+        renamed.invited.retain(|i| !i.eq_ignore_ascii_case(old));
+        renamed.invite(Rc::clone(new));
+    }
+    (renamed != *settings).then_some(renamed)
 }

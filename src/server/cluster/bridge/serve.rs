@@ -2,9 +2,8 @@
 //! given — publishing in order on this task, each JetStream call on a task
 //! of its own so a slow one does not hold up the bus.
 
-use super::{relay, unavailable, Link, OP_TIMEOUT};
+use super::{relay, rename, unavailable, Link, OP_TIMEOUT};
 use crate::server::cluster::connect::JS_TIMEOUT;
-use crate::server::cluster::rooms::Membership;
 use crate::server::cluster::{FromCluster, ToCluster};
 use log::warn;
 use std::sync::atomic::Ordering;
@@ -156,30 +155,25 @@ impl Link {
                     new,
                     time,
                     rooms,
-                    settings,
+                    invited,
                     read,
+                    old_rev,
                 } => {
                     let link = Arc::clone(&link);
                     tasks.spawn(async move {
-                        let changes = Membership::renamed(&old, &new, &time, rooms);
-                        let mut outcome = Err("nothing to write".to_owned());
-                        for change in &changes {
-                            let write = link.rooms.write_member(change);
-                            outcome = within(OP_TIMEOUT, write).await;
-                            if outcome.is_err() {
-                                break;
-                            }
-                        }
-                        for (room, value) in settings {
-                            if outcome.is_err() {
-                                break;
-                            }
-                            let write = link.rooms.write_settings(&room, value);
-                            outcome = within(OP_TIMEOUT, write).await;
-                        }
-                        if let (Some(seq), Ok(_)) = (read, &outcome) {
-                            link.rooms.mark_read(&new, seq).await;
-                        }
+                        let moves = rename::Moves {
+                            old: &old,
+                            new: &new,
+                            time: &time,
+                            rooms,
+                            invited,
+                            read,
+                        };
+                        let outcome = link.move_rooms(moves).await;
+                        // The old name stays claimed until its rooms are
+                        // moved: a login under it meanwhile would be let
+                        // into them.
+                        link.release(&old, old_rev).await;
                         let outcome = outcome.map_err(|e| {
                             format!("renamed, but not every room moved to {new}: {e}")
                         });

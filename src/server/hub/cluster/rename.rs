@@ -82,7 +82,6 @@ impl<T: Write> Hub<T> {
             c.remote.remove(new);
         }
         // What moves, from this node's copy, before anything changes.
-        let new_rc: Rc<str> = Rc::from(new);
         let rooms: Vec<(String, u64)> = self
             .rooms
             .rooms_of(old)
@@ -94,34 +93,35 @@ impl<T: Write> Hub<T> {
                 )
             })
             .collect();
-        let settings: Vec<(String, String)> = self
+        let invited: Vec<String> = self
             .rooms
-            .renamed_settings(old, &new_rc)
-            .into_iter()
-            .map(|(room, value)| (room.to_string(), value))
+            .invited_to(old)
+            .iter()
+            .map(|room| room.to_string())
             .collect();
         let read = Some(self.rooms.read_up_to(old)).filter(|&seq| seq > 0);
-        // Each room moved, each settings value written (a unit per 8
-        // bytes, as a MODE), and every room looked at.
-        let written: usize = settings.iter().map(|(_, v)| v.len() / 8).sum();
-        self.charge(key, (rooms.len() + written + self.rooms.len() / 64) as u64);
+        // Each room moved, each settings value read and written again, and
+        // every room looked at.
+        let work = 3 * rooms.len() + 2 * invited.len() + self.rooms.len() / 64;
+        self.charge(key, work as u64);
         let new = self.switch_name(key, old, new);
         self.tell_renamed(key, old, &new);
-        self.release_claim(old, old_rev.unwrap_or(0));
-        if !rooms.is_empty() || !settings.is_empty() || read.is_some() {
-            let time = self.clock.stamp().as_str().to_owned();
-            let (old, new) = (old.to_owned(), new.to_string());
-            self.write_room(key, Named::default(), |key, serial| ToCluster::RoomRename {
-                key,
-                serial,
-                old,
-                new,
-                time,
-                rooms,
-                settings,
-                read,
-            });
-        }
+        // The old name is given back once its rooms are moved (by the
+        // helper): a login under it meanwhile would be let into them.
+        let time = self.clock.stamp().as_str().to_owned();
+        let (old, new_name) = (old.to_owned(), new.to_string());
+        let old_rev = old_rev.unwrap_or(0);
+        self.write_room(key, Named::default(), |key, serial| ToCluster::RoomRename {
+            key,
+            serial,
+            old,
+            new: new_name,
+            time,
+            rooms,
+            invited,
+            read,
+            old_rev,
+        });
         // Mail held for the new name while it was being claimed (another
         // node took it for offline): fetched now.
         self.mail_waiting(key, &new);

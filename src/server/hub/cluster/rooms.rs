@@ -157,6 +157,7 @@ impl<T: Write> Hub<T> {
                     text: None,
                     kicked_by: None,
                     renamed_from: None,
+                    renamed_to: None,
                 };
                 self.write_room(key, Named::default(), |key, serial| ToCluster::RoomMember {
                     key,
@@ -183,6 +184,7 @@ impl<T: Write> Hub<T> {
             text: text.map(str::to_owned),
             kicked_by: None,
             renamed_from: None,
+            renamed_to: None,
         };
         self.write_room(key, Named::default(), |key, serial| ToCluster::RoomMember {
             key,
@@ -224,6 +226,7 @@ impl<T: Write> Hub<T> {
             text: text.map(str::to_owned),
             kicked_by: Some(me.to_owned()),
             renamed_from: None,
+            renamed_to: None,
         };
         self.write_room(key, Named::default(), |key, serial| ToCluster::RoomMember {
             key,

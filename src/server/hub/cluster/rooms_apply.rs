@@ -21,23 +21,47 @@ impl<T: Write> Hub<T> {
             c.rooms.applied_rev = c.rooms.applied_rev.max(rev);
             if let Some(unseen) = &mut c.rooms.unseen {
                 unseen.remove(&(fold_text(&name), folded(&change.room)));
+                // A leaving by a rename brings the new name's membership.
+                if let Some((new, _)) = &change.renamed_to {
+                    unseen.remove(&(fold_text(new), folded(&change.room)));
+                }
             }
         }
         let here = self.online.get(&name).copied();
         let member = self.rooms.is_member(&name, &change.room);
-        match &change.renamed_from {
-            // A rename moves the membership, told by the NICK already. If
-            // the old name is not in the room here (a restart replays only
-            // the last entry of each key), it is a join, in its place.
-            Some((old, place)) if !member && !self.rooms.rename_in(&change.room, old, &name) => {
+        match (&change.renamed_from, &change.renamed_to) {
+            // A rename moves the membership, told by the NICK already:
+            // the old name's leaving to the new one comes first, then the
+            // new one's join (which finds the move made).
+            (_, Some((new, place))) => {
+                let new: Rc<str> = Rc::from(new.as_str());
+                if !self.moved_here(&change.room, &name, &new)
+                    && !self.rooms.is_member(&new, &change.room)
+                {
+                    // The old name is not in the room here (a restart
+                    // replays only the last entry of each key): the new one
+                    // joins, in its place.
+                    let here = self.online.get(&new).copied();
+                    self.joined_room(&new, &change, here, *place);
+                }
+            }
+            (Some((old, place)), None) if !member && !self.moved_here(&change.room, old, &name) => {
                 self.joined_room(&name, &change, here, *place);
             }
             // Seniority is the join's revision: the same on every node.
-            None if change.joined && !member => self.joined_room(&name, &change, here, rev),
-            _ if !change.joined && member => self.left_room(&name, &change, here),
+            (None, None) if change.joined && !member => self.joined_room(&name, &change, here, rev),
+            (None, None) if !change.joined && member => self.left_room(&name, &change, here),
             _ => {}
         }
         self.rooms_returned(false);
+    }
+
+    /// `old`'s membership of `room` moves to `new` here, with the sessions
+    /// online under each name; false if `old` was not a member.
+    fn moved_here(&mut self, room: &str, old: &str, new: &Rc<str>) -> bool {
+        let old_key = self.online.get(old).copied();
+        let new_key = self.online.get(new).copied();
+        self.rooms.rename_in(room, (old, old_key), (new, new_key))
     }
 
     fn joined_room(
@@ -229,6 +253,7 @@ impl<T: Write> Hub<T> {
                 text: None,
                 kicked_by: None,
                 renamed_from: None,
+                renamed_to: None,
             };
             if self.rooms.is_member(&name, &change.room) {
                 self.left_room(&name, &change, here);

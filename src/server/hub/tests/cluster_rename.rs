@@ -18,6 +18,7 @@ fn joined(name: &str, room: &str) -> Membership {
         text: None,
         kicked_by: None,
         renamed_from: None,
+        renamed_to: None,
     }
 }
 
@@ -64,31 +65,32 @@ impl Node {
                 new,
                 time,
                 rooms,
-                settings,
-                read: _,
+                ..
             } = job
             else {
                 continue;
             };
-            let changes = Membership::renamed(&old, &new, &time, rooms);
-            let last = *rev + (changes.len() + settings.len()) as u64;
+            let last = *rev + 2 * rooms.len() as u64;
             self.news(FromCluster::RoomWritten {
                 key,
                 serial,
                 outcome: Ok(last),
             });
-            for change in changes {
-                *rev += 1;
-                self.news(FromCluster::RoomMember { change, rev: *rev });
+            for (room, place) in rooms {
+                for change in Membership::renamed(&old, &new, &time, &room, place) {
+                    *rev += 1;
+                    self.news(FromCluster::RoomMember { change, rev: *rev });
+                }
             }
-            for (room, value) in settings {
-                *rev += 1;
-                self.news(FromCluster::RoomSettings {
-                    room,
-                    value,
-                    rev: *rev,
-                });
-            }
+        }
+    }
+
+    /// Another node's rename of `old` in `room` comes from the bucket.
+    fn remote_rename(&mut self, old: &str, new: &str, room: &str, place: u64) {
+        for change in Membership::renamed(old, new, TIME, room, place) {
+            self.next_rev += 1;
+            let rev = self.next_rev;
+            self.news(FromCluster::RoomMember { change, rev });
         }
     }
 
@@ -127,20 +129,17 @@ fn a_rename_is_claimed_first_then_told_then_the_rooms_move_in_place() {
         n.h.turn_for(bob),
         ["LEFT amy T renamed to Ann", "JOINED Ann T"]
     );
-    let released = jobs
-        .iter()
-        .any(|j| matches!(j, ToCluster::Release { name, .. } if name == "amy"));
-    assert!(released, "the old name is given back: {jobs:?}");
-    let Some(ToCluster::RoomRename {
-        rooms, settings, ..
-    }) = jobs
+    // The old name is given back by the helper, after the moves.
+    let released = jobs.iter().any(|j| matches!(j, ToCluster::Release { .. }));
+    assert!(!released, "not before its rooms are moved: {jobs:?}");
+    let Some(ToCluster::RoomRename { rooms, old_rev, .. }) = jobs
         .iter()
         .find(|j| matches!(j, ToCluster::RoomRename { .. }))
     else {
         panic!("the rooms move: {jobs:?}");
     };
     assert_eq!(rooms, &[("#r".to_owned(), place.unwrap())]);
-    assert_eq!(settings.len(), 1, "the operator is renamed: {settings:?}");
+    assert_ne!(*old_rev, 0);
     // The input waits for the moves to come back.
     assert_eq!(n.h.turn_for(amy), ["OK NICK Ann"]);
     let mut rev = 10;
@@ -184,8 +183,9 @@ fn a_session_gone_before_its_claim_is_won_gives_the_new_name_back() {
     let amy = n.login("amy");
     n.h.send(amy, "NICK Ann\n");
     let jobs = n.jobs();
-    n.h.send(amy, "QUIT\n");
-    n.h.flush();
+    // Its connection drops while the claim is under way.
+    n.h.hub.fail(amy);
+    n.h.reap();
     for job in jobs {
         if let ToCluster::Claim {
             key, serial, name, ..
@@ -221,11 +221,7 @@ fn another_nodes_rename_moves_the_member_silently_keeping_its_place_and_status()
         "b",
         &format!("B\nLEFT amy {TIME} renamed to Ann\nJOINED Ann {TIME}\n"),
     );
-    for change in Membership::renamed("amy", "Ann", TIME, vec![("#r".into(), 1)]) {
-        n.next_rev += 1;
-        let rev = n.next_rev;
-        n.news(FromCluster::RoomMember { change, rev });
-    }
+    n.remote_rename("amy", "Ann", "#r", 1);
     assert_eq!(
         n.h.turn_for(bob),
         ["LEFT amy T renamed to Ann", "JOINED Ann T"]
@@ -243,18 +239,16 @@ fn a_restarted_node_replaying_a_rename_puts_the_new_name_in_the_old_ones_place()
     let mut n = Node::new();
     let bob = n.login("bob");
     // The bucket's last entries, in revision order: amy's join was
-    // overwritten by her leaving, so the rename's join comes with no amy.
+    // overwritten by her leaving to Ann, which comes with no amy here.
     n.member("bob", "#r", 5);
     n.h.turn_for(bob);
-    let mut changes = Membership::renamed("amy", "Ann", TIME, vec![("#r".into(), 3)]);
-    let left = changes.pop().unwrap();
-    let rename = changes.pop().unwrap();
+    let [left, rename] = Membership::renamed("amy", "Ann", TIME, "#r", 3);
     n.news(FromCluster::RoomMember {
-        change: rename,
+        change: left,
         rev: 9,
     });
     n.news(FromCluster::RoomMember {
-        change: left,
+        change: rename,
         rev: 10,
     });
     assert_eq!(n.h.hub.rooms.seniority("#r", "Ann"), Some(3));
@@ -275,15 +269,47 @@ fn an_irc_reader_sees_a_remote_rename_as_one_nick_and_no_join() {
     n.member("amy", "#r", 1);
     n.member("dan", "#r", 2);
     n.h.turn_for(key);
-    for change in Membership::renamed("amy", "Ann", TIME, vec![("#r".into(), 1)]) {
-        n.next_rev += 1;
-        let rev = n.next_rev;
-        n.news(FromCluster::RoomMember { change, rev });
-    }
+    n.remote_rename("amy", "Ann", "#r", 1);
     n.bus(
         "b",
         &format!("B\nLEFT amy {TIME} renamed to Ann\nJOINED Ann {TIME}\n"),
     );
     let lines = n.h.turn_for(key);
     assert_eq!(lines, [":amy!amy@evchat NICK :Ann"], "{lines:?}");
+}
+
+#[test]
+fn a_login_under_the_old_name_before_the_move_comes_gets_nothing_of_its_rooms() {
+    let mut n = Node::new();
+    let bob = n.login("bob");
+    n.remote("v", "b", "b1");
+    n.member("v", "#s", 1);
+    n.member("bob", "#s", 2);
+    n.h.turn_for(bob);
+    // v is v2 now on node b; before the move reaches this node, someone
+    // logs in here as v (given back early, or another run).
+    n.bus(
+        "b",
+        &format!("B\nLEFT v {TIME} renamed to v2\nJOINED v2 {TIME}\n"),
+    );
+    n.news(FromCluster::Name {
+        name: "v".into(),
+        holder: None,
+    });
+    let again = n.h.connect();
+    n.h.send(again, "LOGIN v\n");
+    super::cluster::win_claims(&mut n, None);
+    let got = n.h.turn_for(again);
+    // Answering the catch-up's PING puts it in its rooms.
+    if let Some(ping) = got.iter().find_map(|l| l.strip_prefix("PING ")) {
+        n.h.send(again, &format!("PONG {ping}\n"));
+        n.h.turn_for(again);
+    }
+    assert!(n.h.hub.rooms.online_keys("#s").contains(&again), "{got:?}");
+    n.remote_rename("v", "v2", "#s", 1);
+    assert!(
+        !n.h.hub.rooms.online_keys("#s").contains(&again),
+        "the room's frames are v2's, not this session's"
+    );
+    assert!(n.h.hub.rooms.is_member("v2", "#s"));
 }

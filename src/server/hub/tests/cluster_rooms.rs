@@ -18,6 +18,7 @@ fn member(name: &str, room: &str, joined: bool) -> Membership {
         text: None,
         kicked_by: None,
         renamed_from: None,
+        renamed_to: None,
     }
 }
 
