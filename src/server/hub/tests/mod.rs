@@ -21,6 +21,7 @@ mod operators;
 mod output;
 #[cfg(feature = "cluster")]
 mod pacing;
+mod presence;
 mod rename;
 mod room_turns;
 mod rooms;
