@@ -3,7 +3,8 @@
 //! name's join is replaced by its leaving *to the new name* —
 //! compare-and-swap over the join, so a kick or a part that came first
 //! wins and the room is not moved — then the new name joins by the rename,
-//! in the old one's place. Then each room's settings that name the old
+//! in the old one's place, compare-and-swap over the new name's entry as
+//! it was before, so a kick of the new name in between wins too. Then each room's settings that name the old
 //! name are read afresh and written renamed, compare-and-swap again, so an
 //! operator's change meanwhile is kept, never written over with an older
 //! copy. Then the read mark.
@@ -36,21 +37,50 @@ impl Link {
     pub(super) async fn move_rooms(&self, m: Moves<'_>) -> Result<u64, String> {
         let bucket = &self.rooms.bucket;
         let mut last = 0;
+        let mut moved = Vec::new();
         for (room, place) in &m.rooms {
             let [left, joined] = Membership::renamed(m.old, m.new, m.time, room, *place);
             let key = left.key();
             let Some(rev) = self.member_rev(&key).await? else {
                 continue; // not a member any more: kicked, or parted
             };
+            // The new name's entry as it is before the move: a kick of the
+            // new name once the move is seen, before its join is written,
+            // wins over that join.
+            let new_key = joined.key();
+            let before = timed(bucket.entry(&new_key)).await?;
+            let before = before.map_err(|e| e.to_string())?.map(|e| e.revision);
             let swap = bucket.update(&key, Bytes::from(left.value()), rev);
             match timed(swap).await? {
                 Ok(_) => {}
                 Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => continue,
                 Err(e) => return Err(e.to_string()),
             }
-            last = self.rooms.write_member(&joined).await?;
+            let value = Bytes::from(joined.value());
+            let written = match before {
+                Some(rev) => timed(bucket.update(&new_key, value, rev))
+                    .await?
+                    .map_err(|e| {
+                        (
+                            e.kind() == kv::UpdateErrorKind::WrongLastRevision,
+                            e.to_string(),
+                        )
+                    }),
+                None => timed(bucket.create(&new_key, value)).await?.map_err(|e| {
+                    (
+                        e.kind() == kv::CreateErrorKind::AlreadyExists,
+                        e.to_string(),
+                    )
+                }),
+            };
+            match written {
+                Ok(rev) => last = rev,
+                Err((true, _)) => continue, // kicked meanwhile, as the new name
+                Err((false, e)) => return Err(e),
+            }
+            moved.push(room);
         }
-        let members = m.rooms.iter().map(|(room, _)| (room, true));
+        let members = moved.into_iter().map(|room| (room, true));
         for (room, member) in members.chain(m.invited.iter().map(|r| (r, false))) {
             if let Some(rev) = self.rename_settings(room, m.old, m.new, member).await? {
                 last = rev;

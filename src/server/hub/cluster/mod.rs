@@ -125,6 +125,10 @@ pub struct ClusterState {
     pub(super) bus_out: Vec<u8>,
     /// Names being claimed, by serial of the wait.
     pub(super) claiming: NameMap<(u64, PendingClaim)>,
+    /// Old names whose rooms are being moved to a session's new name, with
+    /// that session (and its serial): a kick of the old name meanwhile
+    /// takes that session out of the room.
+    pub(super) moving: NameMap<(usize, u64)>,
     pub(super) pending_msgs: HashMap<u64, PendingMsg>,
     /// Other nodes' private messages held here, to be confirmed.
     pub(super) relays: relay::Relays,
@@ -157,6 +161,7 @@ impl ClusterState {
             rebuilding: None,
             bus_out: Vec::new(),
             claiming: NameMap::new(),
+            moving: NameMap::new(),
             pending_msgs: HashMap::new(),
             relays: Default::default(),
             pending_pongs: HashMap::new(),

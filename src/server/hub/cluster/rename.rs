@@ -111,16 +111,22 @@ impl<T: Write> Hub<T> {
         let time = self.clock.stamp().as_str().to_owned();
         let (old, new_name) = (old.to_owned(), new.to_string());
         let old_rev = old_rev.unwrap_or(0);
-        self.write_room(key, Named::default(), |key, serial| ToCluster::RoomRename {
-            key,
-            serial,
-            old,
-            new: new_name,
-            time,
-            rooms,
-            invited,
-            read,
-            old_rev,
+        let serial = self.queues.sessions.get(key).map_or(0, |s| s.serial);
+        if let Some(c) = &mut self.cluster {
+            c.moving.insert(Rc::from(old.as_str()), (key, serial));
+        }
+        self.write_room(key, Named::moves_of(&old), |key, serial| {
+            ToCluster::RoomRename {
+                key,
+                serial,
+                old,
+                new: new_name,
+                time,
+                rooms,
+                invited,
+                read,
+                old_rev,
+            }
         });
         // Mail held for the new name while it was being claimed (another
         // node took it for offline): fetched now.

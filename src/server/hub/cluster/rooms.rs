@@ -50,6 +50,18 @@ pub(super) struct Named {
     message: bool,
     names: Vec<String>,
     frame: Option<Rc<[u8]>>,
+    /// A rename's moves: the old name, no longer moving once back.
+    moving: Option<Rc<str>>,
+}
+
+impl Named {
+    /// A rename's moves of `old`'s rooms.
+    pub(super) fn moves_of(old: &str) -> Named {
+        Named {
+            moving: Some(Rc::from(old)),
+            ..Named::default()
+        }
+    }
 }
 
 /// Writes stored and waiting to come back, by the stream sequence (a
@@ -263,6 +275,7 @@ impl<T: Write> Hub<T> {
     ) {
         let rooms: Vec<String> = rooms.iter().map(|r| r.to_string()).collect();
         let named = Named {
+            moving: None,
             message: true,
             names: names.iter().map(|n| n.to_string()).collect(),
             frame: (!names.is_empty()).then(|| Rc::clone(frame)),
@@ -310,6 +323,9 @@ impl<T: Write> Hub<T> {
         };
         match outcome {
             Err(why) => {
+                if let Some(old) = &named.moving {
+                    c.moving.remove(old);
+                }
                 if let Some(stash) = self.end_wait(key, serial) {
                     self.reply_err(key, ErrorCode::Unavailable, &why);
                     self.go_on(key, &stash);
@@ -344,6 +360,9 @@ impl<T: Write> Hub<T> {
             let Returning {
                 key, serial, named, ..
             } = r;
+            if let (Some(old), Some(c)) = (&named.moving, &mut self.cluster) {
+                c.moving.remove(old);
+            }
             if let Some(stash) = self.end_wait(key, serial) {
                 if let Some(frame) = &named.frame {
                     self.send_named(key, &named.names, frame);

@@ -21,10 +21,6 @@ impl<T: Write> Hub<T> {
             c.rooms.applied_rev = c.rooms.applied_rev.max(rev);
             if let Some(unseen) = &mut c.rooms.unseen {
                 unseen.remove(&(fold_text(&name), folded(&change.room)));
-                // A leaving by a rename brings the new name's membership.
-                if let Some((new, _)) = &change.renamed_to {
-                    unseen.remove(&(fold_text(new), folded(&change.room)));
-                }
             }
         }
         let here = self.online.get(&name).copied();
@@ -33,27 +29,31 @@ impl<T: Write> Hub<T> {
             // A rename moves the membership, told by the NICK already:
             // the old name's leaving to the new one comes first, then the
             // new one's join (which finds the move made).
-            (_, Some((new, place))) => {
+            // (A replay, which brings only each key's last entry, has no
+            // old membership to move: the new one is its own key's.)
+            (_, Some((new, _))) => {
                 let new: Rc<str> = Rc::from(new.as_str());
-                if !self.moved_here(&change.room, &name, &new)
-                    && !self.rooms.is_member(&new, &change.room)
-                {
-                    // The old name is not in the room here (a restart
-                    // replays only the last entry of each key): the new one
-                    // joins, in its place.
-                    let here = self.online.get(&new).copied();
-                    self.joined_room(&new, &change, here, *place);
-                }
+                self.moved_here(&change.room, &name, &new);
             }
             (Some((old, place)), None) if !member && !self.moved_here(&change.room, old, &name) => {
                 self.joined_room(&name, &change, here, *place);
             }
             // Seniority is the join's revision: the same on every node.
             (None, None) if change.joined && !member => self.joined_room(&name, &change, here, rev),
-            (None, None) if !change.joined && member => self.left_room(&name, &change, here),
+            (None, None) if !change.joined && member => {
+                let here = here.or_else(|| self.moving_session(&name));
+                self.left_room(&name, &change, here);
+            }
             _ => {}
         }
         self.rooms_returned(false);
+    }
+
+    /// The session here whose old name `name` is, while its rooms move.
+    fn moving_session(&self, name: &str) -> Option<usize> {
+        let (key, serial) = *self.cluster.as_ref()?.moving.get(name)?;
+        let session = self.queues.sessions.get(key)?;
+        (session.serial == serial).then_some(key)
     }
 
     /// `old`'s membership of `room` moves to `new` here, with the sessions

@@ -313,3 +313,73 @@ fn a_login_under_the_old_name_before_the_move_comes_gets_nothing_of_its_rooms() 
     );
     assert!(n.h.hub.rooms.is_member("v2", "#s"));
 }
+
+#[test]
+fn a_kick_of_the_old_name_while_the_rooms_move_takes_the_renamed_session_out() {
+    let mut n = Node::new();
+    let alice = n.login("alice");
+    n.remote("carol", "b", "b1");
+    n.member("carol", "#z", 1);
+    n.member("alice", "#z", 2);
+    n.h.turn_for(alice);
+    n.h.send(alice, "NICK bob\n");
+    n.answer_claim(won(500));
+    let jobs = n.jobs();
+    assert!(n.h.hub.rooms.online_keys("#z").contains(&alice), "{jobs:?}");
+    n.h.turn_for(alice);
+    // carol's kick of alice reached JetStream first: the move of #z fails
+    // its compare-and-swap, and the kick comes back here.
+    n.news(FromCluster::RoomMember {
+        change: Membership {
+            joined: false,
+            kicked_by: Some("carol".into()),
+            ..joined("alice", "#z")
+        },
+        rev: 3,
+    });
+    assert!(
+        !n.h.hub.rooms.online_keys("#z").contains(&alice),
+        "bob (alice before) gets #z's messages no more"
+    );
+    let told = n.h.turn_for(alice);
+    assert!(
+        told.iter().any(|l| l.starts_with("KICK #z alice carol")),
+        "{told:?}"
+    );
+}
+
+#[test]
+fn a_restarted_watch_does_not_bring_back_a_renamed_member_that_left_since() {
+    let mut n = Node::new();
+    let carol = n.login("carol");
+    n.member("carol", "#k", 1);
+    n.member("alice", "#k", 2);
+    n.remote_rename("alice", "bob", "#k", 2);
+    // bob is kicked: the bucket's last entries are alice's N and bob's K.
+    let kicked = Membership {
+        joined: false,
+        kicked_by: Some("carol".into()),
+        ..joined("bob", "#k")
+    };
+    n.news(FromCluster::RoomMember {
+        change: kicked.clone(),
+        rev: 200,
+    });
+    assert!(!n.h.hub.rooms.is_member("bob", "#k"));
+    n.h.turn_for(carol);
+    // The watch restarts and replays them.
+    n.news(FromCluster::RoomsReset);
+    n.member("carol", "#k", 1);
+    let [left, _] = Membership::renamed("alice", "bob", TIME, "#k", 2);
+    n.news(FromCluster::RoomMember {
+        change: left,
+        rev: 150,
+    });
+    n.news(FromCluster::RoomMember {
+        change: kicked,
+        rev: 200,
+    });
+    n.news(FromCluster::RoomsSynced);
+    assert!(!n.h.hub.rooms.is_member("bob", "#k"));
+    assert_eq!(n.h.turn_for(carol), Vec::<String>::new(), "nothing told");
+}
