@@ -64,9 +64,7 @@ fn who_is_online_comes_before_what_someone_who_came_meanwhile_says() {
             "USERS amy bob",
             "SAY bob T hello",
             "MSG bob amy T hi amy",
-            // Queued in the turn that queued it messages: as everyone's.
-            "LEFT bob T",
-            // carl's coming, in a later turn: owed.
+            // bob's leaving and carl's coming: the net of them.
             "USERS amy carl"
         ]
     );
