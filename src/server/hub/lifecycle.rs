@@ -372,26 +372,18 @@ impl<T: Write> Hub<T> {
             self.seal(); // closes it, and tells the others
             return Flushed::Gone;
         }
-        match self.queues.sessions.get(key) {
-            Some(s) if s.out.is_empty() && matches!(s.life.phase, Phase::Closing { .. }) => {
-                Flushed::ShutWrite
-            }
-            // Taken all it was sent: the presence it is owed, at once.
-            Some(_) if self.queues.any_owed() => self.flush_owed(key),
-            Some(_) => Flushed::Open,
-            None => Flushed::Gone,
-        }
-    }
-
-    /// The rest of a flush for a session owed presence.
-    #[cold]
-    #[inline(never)]
-    fn flush_owed(&mut self, key: usize) -> Flushed {
+        // Taken all it was sent: the presence it is owed, at once.
         if self.pay_presence_if_drained(key) && self.queues.write(key).is_err() {
             self.seal();
             return Flushed::Gone;
         }
-        Flushed::Open
+        match self.queues.sessions.get(key) {
+            Some(s) if s.out.is_empty() && matches!(s.life.phase, Phase::Closing { .. }) => {
+                Flushed::ShutWrite
+            }
+            Some(_) => Flushed::Open,
+            None => Flushed::Gone,
+        }
     }
 
     /// Moves the keys of sessions with queued output into `into`.

@@ -46,6 +46,9 @@ pub struct Output {
     /// The label of the command being answered (IRC's
     /// `labeled-response`).
     label: Option<labels::Label>,
+    /// The last write left bytes queued: the client is not taking what it
+    /// is sent.
+    stalled: bool,
     /// Presence notices were left out for it while it was stalled: it is
     /// owed who is online now, before anything else from others.
     pub(super) owed: bool,
@@ -61,6 +64,7 @@ impl Output {
             asked: Asked::default(),
             manners: Manners::default(),
             label: None,
+            stalled: false,
             owed: false,
         }
     }
@@ -392,6 +396,7 @@ impl<T: Write> Queues<T> {
                 if let Ok(n) = result {
                     s.out.written += n as u64;
                 }
+                s.out.stalled = !s.out.queue.is_empty();
                 result
             })
             .unwrap_or(Ok(0));

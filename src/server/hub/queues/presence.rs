@@ -2,7 +2,7 @@
 //! queued `JOINED`/`LEFT` notices one by one — with everyone logging in
 //! while nobody reads, that would be one entry per login on every session,
 //! N² in all. Presence is state, not a log: while a session is stalled
-//! (bytes left from its last write, none queued since), a batch of presence notices only
+//! (its last write left bytes queued), a batch of presence notices only
 //! notes that it is owed who is online; before anything else from others
 //! reaches it (a broadcast, a room's frame, a private message), and once
 //! it has taken all it was sent, it is queued one `USERS` line with
@@ -28,10 +28,7 @@ impl<T: Write> Queues<T> {
             return false;
         };
         let out = &mut session.out;
-        // Bytes left from an earlier turn, none queued this one: what it
-        // was last written, it did not take.
-        let stalled = !out.is_empty() && !self.dirty.contains(key);
-        if !stalled || out.kind.event.is_some() {
+        if !out.stalled || out.kind.event.is_some() {
             return false;
         }
         if !out.owed {
