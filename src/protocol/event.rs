@@ -161,15 +161,6 @@ fn encode_tags(out: &mut Vec<u8>, tags: &str) {
 }
 
 impl Event<'_> {
-    /// Is it a presence notice (`JOINED`, `LEFT`, or both for a rename)?
-    #[inline]
-    pub fn is_presence(&self) -> bool {
-        matches!(
-            self,
-            Event::Joined { .. } | Event::Left { .. } | Event::NameChanged { .. }
-        )
-    }
-
     /// Appends the event's canonical frame, LF included.
     #[inline]
     pub fn encode(&self, out: &mut Vec<u8>) {

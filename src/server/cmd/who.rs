@@ -13,7 +13,19 @@ impl<T: Write> Hub<T> {
     pub(super) fn who(&mut self, key: usize) {
         // After the comings and goings accepted before it.
         self.seal_for(key);
-        let reply = self.users_line();
+        let reply = match &self.users_reply {
+            Some(reply) => Rc::clone(reply),
+            None => {
+                let mut names: Vec<&str> = self.online.keys().map(|n| &**n).collect();
+                names.extend(self.names_elsewhere());
+                names.sort_unstable();
+                let mut line = Vec::new();
+                Event::Users(&names).encode(&mut line);
+                let reply: Rc<[u8]> = Rc::from(line);
+                self.users_reply = Some(Rc::clone(&reply));
+                reply
+            }
+        };
         if self.queues.writes_for_each_reader(key) {
             // Its numerics name the reader (IRC): the names, told to it,
             // a line each, so charged a unit each.
@@ -42,23 +54,6 @@ impl<T: Write> Hub<T> {
 }
 
 impl<T: Write> Hub<T> {
-    /// `USERS` with everyone online, encoded once and shared until someone
-    /// comes or goes (the answer to `WHO`, and the presence a session that
-    /// fell behind is owed: see [`presence`](crate::server::hub::presence)).
-    pub(in crate::server) fn users_line(&mut self) -> Rc<[u8]> {
-        if let Some(reply) = &self.users_reply {
-            return Rc::clone(reply);
-        }
-        let mut names: Vec<&str> = self.online.keys().map(|n| &**n).collect();
-        names.extend(self.names_elsewhere());
-        names.sort_unstable();
-        let mut line = Vec::new();
-        Event::Users(&names).encode(&mut line);
-        let reply: Rc<[u8]> = Rc::from(line);
-        self.users_reply = Some(Rc::clone(&reply));
-        reply
-    }
-
     /// `name` (perhaps marked `@` or `+`), marked `~` if it is away here: for a
     /// reader whose answer is written for it alone (IRC's `G`).
     pub(in crate::server) fn away_marked(&self, name: &str) -> String {

@@ -173,9 +173,6 @@ impl<T: Write> Hub<T> {
         if self.batch.has_frames() {
             self.seal();
         }
-        if self.queues.any_owed() {
-            self.pay_all_presence();
-        }
         for &to in keys {
             if self.queues.push(to, Outgoing::Shared(frame), Limit::Within) {
                 self.counters.deliveries += 1;

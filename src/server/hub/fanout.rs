@@ -63,10 +63,6 @@ pub(in crate::server) struct Batch {
     authors: Authors,
     /// Batches queued so far: each cost one queue entry per user online.
     pub(in crate::server) seals: u64,
-    /// A frame other than presence (`JOINED`, `LEFT`) is in the batch:
-    /// a session that is stalled gets it (see
-    /// [`presence`](super::queues)).
-    not_presence: bool,
     /// The batch is being queued: a frame added meanwhile (a cut
     /// consumer's `LEFT`) waits for the next round instead of sealing
     /// again from inside.
@@ -126,7 +122,6 @@ impl<T: Write> Hub<T> {
         self.make_room(author);
         let start = self.batch.buf.len();
         event.encode(&mut self.batch.buf);
-        self.batch.not_presence |= !event.is_presence();
         let to_bus = self.batch_to_bus(start);
         if to_bus {
             if let Some(s) = author.and_then(|k| self.queues.sessions.get_mut(k)) {
@@ -156,9 +151,6 @@ impl<T: Write> Hub<T> {
         self.make_room(None);
         let start = self.batch.buf.len();
         self.batch.buf.extend_from_slice(frames);
-        if !self.batch.not_presence {
-            self.batch.not_presence = !only_presence(frames);
-        }
         self.note_frames(None, start, count);
     }
 
@@ -276,12 +268,7 @@ impl<T: Write> Hub<T> {
         // Two loops, not one over a chained iterator: that cost broadcasts
         // 1.7% more instructions per delivery at N=1000.
         let mut rooms = std::mem::take(&mut self.batch.rooms);
-        let presence = !std::mem::take(&mut self.batch.not_presence) && rooms.is_empty();
-        if !presence && self.queues.any_owed() {
-            self.pay_all_presence();
-        }
         match rooms.as_slice() {
-            [] if presence => self.queue_presence(&chunk, &spans, frames),
             [] => {
                 for &key in self.online.values() {
                     let batch = &self.batch;
@@ -319,42 +306,6 @@ impl<T: Write> Hub<T> {
             self.batch.rooms = rooms; // its memory, for the next batch
         }
         self.batch.special.clear();
-    }
-}
-
-/// Are `frames` (whole lines) presence notices only, `JOINED` and `LEFT`?
-fn only_presence(frames: &[u8]) -> bool {
-    frames
-        .split(|&b| b == b'\n')
-        .filter(|line| !line.is_empty())
-        .all(|line| line.starts_with(b"JOINED ") || line.starts_with(b"LEFT "))
-}
-
-impl<T: Write> Hub<T> {
-    /// Queues a batch of presence notices: to everyone online, except that
-    /// a session that is stalled is owed presence instead (see
-    /// [`presence`](super::queues)); one that was owed it and is taking
-    /// what it is sent again gets that first.
-    fn queue_presence(&mut self, chunk: &Rc<[u8]>, spans: &[Span], frames: u64) {
-        let keys: Vec<usize> = self.online.values().copied().collect();
-        let mut ranges = Vec::new();
-        for key in keys {
-            if self.queues.owe_presence(key) {
-                continue;
-            }
-            self.pay_presence(key);
-            let batch = &self.batch;
-            let delivered = queue_cut(
-                &mut self.queues,
-                batch,
-                key,
-                chunk,
-                spans,
-                frames,
-                &mut ranges,
-            );
-            self.counters.deliveries += delivered;
-        }
     }
 }
 

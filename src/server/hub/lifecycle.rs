@@ -372,11 +372,6 @@ impl<T: Write> Hub<T> {
             self.seal(); // closes it, and tells the others
             return Flushed::Gone;
         }
-        // Taken all it was sent: the presence it is owed, at once.
-        if self.pay_presence_if_drained(key) && self.queues.write(key).is_err() {
-            self.seal();
-            return Flushed::Gone;
-        }
         match self.queues.sessions.get(key) {
             Some(s) if s.out.is_empty() && matches!(s.life.phase, Phase::Closing { .. }) => {
                 Flushed::ShutWrite

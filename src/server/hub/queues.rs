@@ -27,7 +27,6 @@ use std::io::{self, Write};
 use std::rc::Rc;
 
 mod labels;
-mod presence;
 
 /// A session's output: its queue, in its dialect's encoding.
 #[derive(Debug)]
@@ -46,12 +45,6 @@ pub struct Output {
     /// The label of the command being answered (IRC's
     /// `labeled-response`).
     label: Option<labels::Label>,
-    /// The last write left bytes queued: the client is not taking what it
-    /// is sent.
-    stalled: bool,
-    /// Presence notices were left out for it while it was stalled: it is
-    /// owed who is online now, before anything else from others.
-    pub(super) owed: bool,
 }
 
 impl Output {
@@ -64,8 +57,6 @@ impl Output {
             asked: Asked::default(),
             manners: Manners::default(),
             label: None,
-            stalled: false,
-            owed: false,
         }
     }
 
@@ -181,8 +172,6 @@ pub struct Queues<T> {
     /// The session whose input is being acted on: only what is queued for
     /// it then answers its labeled command.
     pub(in crate::server) acting: Option<usize>,
-    /// Sessions owed presence ([`Output::owed`]; a key may be stale).
-    pub(super) owed: Vec<usize>,
 }
 
 impl<T: Write> Queues<T> {
@@ -205,7 +194,6 @@ impl<T: Write> Queues<T> {
             ranges: Vec::new(),
             labels: 0,
             acting: None,
-            owed: Vec::new(),
         }
     }
 
@@ -396,7 +384,6 @@ impl<T: Write> Queues<T> {
                 if let Ok(n) = result {
                     s.out.written += n as u64;
                 }
-                s.out.stalled = !s.out.queue.is_empty();
                 result
             })
             .unwrap_or(Ok(0));

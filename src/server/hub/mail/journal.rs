@@ -49,10 +49,6 @@ impl<T: Write> Hub<T> {
     pub(super) fn send_private_here(&mut self, key: usize, names: &[&str], msg: &Event<'_>) {
         if let [name] = names {
             if let Some(&recipient) = self.online.get(name) {
-                // Who is online comes before a message from one of them.
-                if self.queues.any_owed() {
-                    self.pay_presence(recipient);
-                }
                 // Nothing to share: encoded straight into its queue, where
                 // consecutive messages form one contiguous buffer.
                 if self
@@ -80,11 +76,8 @@ impl<T: Write> Hub<T> {
     ) {
         let mut offline = Vec::new();
         for &name in names {
-            match self.online.get(name).copied() {
-                Some(recipient) => {
-                    if self.queues.any_owed() {
-                        self.pay_presence(recipient);
-                    }
+            match self.online.get(name) {
+                Some(&recipient) => {
                     if self
                         .queues
                         .push(recipient, Outgoing::Shared(frame), Limit::Within)

@@ -87,10 +87,6 @@ impl<T: Write> Hub<T> {
     /// Queues a private message to session `key`: at once, or after the
     /// older mail still held for it. Returns whether it was queued.
     pub(in crate::server::hub) fn push_private(&mut self, key: usize, frame: &Rc<[u8]>) -> bool {
-        // Who is online comes before a message from one of them.
-        if self.queues.any_owed() {
-            self.pay_presence(key);
-        }
         let Some(session) = self.queues.sessions.get(key) else {
             return false;
         };

@@ -21,7 +21,6 @@ mod operators;
 mod output;
 #[cfg(feature = "cluster")]
 mod pacing;
-mod presence;
 mod rename;
 mod room_turns;
 mod rooms;
