@@ -419,14 +419,36 @@ pub(in crate::server) fn encoded(event: &Event<'_>) -> Rc<[u8]> {
 }
 
 /// The new name a `LEFT <old> <time> renamed to <new>` line names (empty
-/// for any other line).
+/// for any other line: a leaver's own text never starts so, see `QUIT`).
 fn renamed_to_of(line: &[u8]) -> &[u8] {
-    let Some(rest) = line.strip_prefix(b"LEFT ") else {
+    let mut fields = line.splitn(4, |&b| b == b' ');
+    let (Some(b"LEFT"), Some(_), Some(_), Some(text)) =
+        (fields.next(), fields.next(), fields.next(), fields.next())
+    else {
         return &[];
     };
-    let at = memchr::memmem::find(rest, b" renamed to ");
-    match at.and_then(|at| rest.get(at + b" renamed to ".len()..)) {
+    match text.strip_prefix(b"renamed to ") {
         Some(new) if !new.contains(&b' ') => new,
         _ => &[],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::renamed_to_of;
+
+    #[test]
+    fn only_a_renames_left_line_names_a_new_name() {
+        let t = "2026-12-07T10:00:00.000Z";
+        let line = format!("LEFT amy {t} renamed to Ann");
+        assert_eq!(renamed_to_of(line.as_bytes()), b"Ann");
+        for other in [
+            format!("LEFT amy {t} bye renamed to Ann"),
+            format!("LEFT amy {t} renamed to Ann and Bob"),
+            format!("LEFT amy {t}"),
+            format!("JOINED Ann {t}"),
+        ] {
+            assert_eq!(renamed_to_of(other.as_bytes()), b"", "{other}");
+        }
     }
 }
