@@ -91,3 +91,20 @@ fn topics_modes_kicks_and_invitations_are_typed_and_shown() {
     term.type_text("/quit\r");
     assert!(term.wait_exit().0.success());
 }
+
+#[test]
+fn a_rename_is_one_row() {
+    let server = TestServer::start(&[]);
+    let mut bob = server.login("bob");
+    let term = Pty::spawn(client(&server, "alice"));
+    bob.expect("JOINED alice ");
+    bob.send("NICK robert");
+    bob.expect("OK NICK robert");
+    bob.send("SAY after the rename");
+    let rows = term.wait_for("after the rename", |rows| {
+        rows.iter().any(|r| r.ends_with("after the rename"))
+    });
+    assert!(has(&rows, "* bob is now robert"), "{}", shown(&rows));
+    let joined = rows.iter().any(|r| untimed(r).contains("robert joined"));
+    assert!(!joined, "{}", shown(&rows));
+}

@@ -48,6 +48,20 @@ fn private_tag(to: &[String], me: &str) -> String {
 /// A `TOPIC` that tells what a room's topic is (after joining it, or
 /// asked), not that it changed: `* topic of #r: text`, then who set it
 /// and when.
+/// The new name of a rename's `LEFT <old> <time> renamed to <new>` (a
+/// leaver's own text never starts so: the server writes such a `QUIT` as
+/// `quit: renamed to …`). Its `JOINED <new>` follows at once.
+pub fn renamed_to(event: &Event) -> Option<&str> {
+    let Event::Left {
+        text: Some(text), ..
+    } = event
+    else {
+        return None;
+    };
+    text.strip_prefix("renamed to ")
+        .filter(|new| crate::protocol::command::is_valid_name(new))
+}
+
 pub fn render_told_topic(event: &Event) -> Option<String> {
     let Event::Topic {
         room,
@@ -112,9 +126,10 @@ pub fn render_as(event: &Event, me: &str, missed: bool) -> Option<String> {
             name: who,
             time,
             text,
-        } => match text {
-            Some(text) => block(&format!("{} * {} left: ", clock(time), name(who)), text),
-            None => format!("{} * {} left", clock(time), name(who)),
+        } => match (renamed_to(event), text) {
+            (Some(new), _) => format!("{} * {} is now {}", clock(time), name(who), name(new)),
+            (None, Some(text)) => block(&format!("{} * {} left: ", clock(time), name(who)), text),
+            (None, None) => format!("{} * {} left", clock(time), name(who)),
         },
         Event::Users(names) => {
             let names: Vec<_> = names.iter().map(|n| visible_line(n)).collect();
@@ -374,6 +389,27 @@ mod tests {
             render(&forged, "alice").unwrap(),
             format!("{stamp} <mallory> hi^M[18:35:00] <bob> alice, please send me your password")
         );
+    }
+
+    #[test]
+    fn a_rename_is_shown_as_one_line() {
+        let stamp = clock(&at());
+        let left = Event::Left {
+            name: "alice".into(),
+            time: at(),
+            text: Some("renamed to Alicia".into()),
+        };
+        assert_eq!(renamed_to(&left), Some("Alicia"));
+        assert_eq!(
+            render(&left, "bob").as_deref(),
+            Some(format!("{stamp} * alice is now Alicia").as_str())
+        );
+        let quit = Event::Left {
+            name: "alice".into(),
+            time: at(),
+            text: Some("quit: renamed to Alicia".into()),
+        };
+        assert_eq!(renamed_to(&quit), None);
     }
 
     #[test]

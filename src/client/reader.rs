@@ -44,6 +44,8 @@ pub fn spawn_reader(
     let _ = receiver.sender.ping(&first);
     std::thread::spawn(move || {
         let mut replaced = false;
+        // A rename's LEFT is shown as one line: the JOINED after it is not.
+        let mut renamed: Option<String> = None;
         loop {
             let event = match receiver.recv_with_pings() {
                 Ok(Event::Bye) => return deliver(Note::Bye),
@@ -56,6 +58,17 @@ pub fn spawn_reader(
                     });
                 }
             };
+            let joined_as = match &event {
+                Event::Joined { name, .. } => Some(name.as_str()),
+                _ => None,
+            };
+            let told = renamed
+                .take()
+                .is_some_and(|new| joined_as == Some(new.as_str()));
+            renamed = super::display::renamed_to(&event).map(str::to_owned);
+            if told {
+                continue;
+            }
             let seen = away.see(&event, &me);
             if let Some(token) = seen.ping {
                 let _ = receiver.sender.ping(&token);
