@@ -73,10 +73,10 @@ impl<T: Write> Hub<T> {
     /// Session `key` holds `new` now (its claim at revision `rev`): it is
     /// called so, `old` is given back, and `old`'s rooms move.
     fn rename_won(&mut self, key: usize, old: &str, new: &str, rev: u64) {
-        let old_rev = self.queues.sessions.get_mut(key).map(|s| {
-            let old_rev = s.node.claim_rev;
-            s.node.claim_rev = rev;
-            old_rev
+        // The old name's claim, given back once its rooms are moved; the
+        // session by its serial (a slab key is reused).
+        let (old_rev, serial) = self.queues.sessions.get_mut(key).map_or((0, 0), |s| {
+            (std::mem::replace(&mut s.node.claim_rev, rev), s.serial)
         });
         if let Some(c) = &mut self.cluster {
             c.remote.remove(new);
@@ -110,8 +110,6 @@ impl<T: Write> Hub<T> {
         // helper): a login under it meanwhile would be let into them.
         let time = self.clock.stamp().as_str().to_owned();
         let (old, new_name) = (old.to_owned(), new.to_string());
-        let old_rev = old_rev.unwrap_or(0);
-        let serial = self.queues.sessions.get(key).map_or(0, |s| s.serial);
         if let Some(c) = &mut self.cluster {
             c.moving.insert(Rc::from(old.as_str()), (key, serial));
         }
