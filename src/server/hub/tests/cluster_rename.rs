@@ -4,23 +4,9 @@
 //! as a move (no `PART`/`JOIN`), keeping place and operator status.
 
 use super::cluster::Node;
+use super::cluster_rooms::{member, TIME};
 use crate::server::cluster::rooms::Membership;
 use crate::server::cluster::{ClaimOutcome, FromCluster, MailAtClaim, ToCluster};
-
-const TIME: &str = "2026-12-07T10:00:00.000Z";
-
-fn joined(name: &str, room: &str) -> Membership {
-    Membership {
-        room: room.into(),
-        name: name.into(),
-        joined: true,
-        time: TIME.into(),
-        text: None,
-        kicked_by: None,
-        renamed_from: None,
-        renamed_to: None,
-    }
-}
 
 impl Node {
     /// Answers the one name claim the loop asked for with `outcome`;
@@ -96,7 +82,7 @@ impl Node {
 
     /// `name` joins `room` (on whichever node) at revision `rev`.
     fn member(&mut self, name: &str, room: &str, rev: u64) {
-        let change = joined(name, room);
+        let change = member(name, room, true);
         self.news(FromCluster::RoomMember { change, rev });
     }
 }
@@ -333,7 +319,7 @@ fn a_kick_of_the_old_name_while_the_rooms_move_takes_the_renamed_session_out() {
         change: Membership {
             joined: false,
             kicked_by: Some("carol".into()),
-            ..joined("alice", "#z")
+            ..member("alice", "#z", true)
         },
         rev: 3,
     });
@@ -359,7 +345,7 @@ fn a_restarted_watch_does_not_bring_back_a_renamed_member_that_left_since() {
     let kicked = Membership {
         joined: false,
         kicked_by: Some("carol".into()),
-        ..joined("bob", "#k")
+        ..member("bob", "#k", true)
     };
     n.news(FromCluster::RoomMember {
         change: kicked.clone(),

@@ -7,9 +7,9 @@ use crate::server::cluster::rooms::Membership;
 use crate::server::cluster::{FromCluster, ToCluster};
 use bytes::Bytes;
 
-const TIME: &str = "2026-12-07T10:00:00.000Z";
+pub(super) const TIME: &str = "2026-12-07T10:00:00.000Z";
 
-fn member(name: &str, room: &str, joined: bool) -> Membership {
+pub(super) fn member(name: &str, room: &str, joined: bool) -> Membership {
     Membership {
         room: room.into(),
         name: name.into(),
