@@ -9,26 +9,63 @@ use common::cluster::node;
 use common::irc_client::Irc;
 use common::nats::{nats_server_available, NatsCluster};
 
-#[test]
-fn an_irc_user_on_one_node_talks_with_a_line_user_on_another() {
+/// The server name every node here gives in its numerics.
+const NAMED: [&str; 2] = ["--server-name", "evchat-test"];
+
+/// Two nodes over one NATS server, named `evchat-test`: bob, a line user on
+/// node b, made `#rust`; alice, an IRC user on node a, has joined it.
+struct Rust {
+    nats: NatsCluster,
+    a: common::TestServer,
+    b: common::TestServer,
+    bob: common::Line,
+    alice: Irc,
+    /// What alice was sent up to the end of `#rust`'s names.
+    joined: Vec<String>,
+}
+
+/// [`Rust`], or `None` without nats-server (outside CI).
+fn rust_on_two_nodes() -> Option<Rust> {
     if !nats_server_available() {
-        return;
+        return None;
     }
     let nats = NatsCluster::start(1);
-    let named = ["--server-name", "evchat-test"];
-    let a = node(&nats.urls(), "a", &named);
-    let b = node(&nats.urls(), "b", &named);
+    let a = node(&nats.urls(), "a", &NAMED);
+    let b = node(&nats.urls(), "b", &NAMED);
     let mut bob = b.login("bob");
     bob.send("JOIN #rust");
     bob.expect("JOIN bob #rust ");
     let (mut alice, _) = Irc::register(&a, "alice", false);
     alice.send("JOIN #rust");
     let joined = alice.until(|l| l.contains(" 366 alice #rust "));
+    bob.until("JOIN alice #rust ");
+    Some(Rust {
+        nats,
+        a,
+        b,
+        bob,
+        alice,
+        joined,
+    })
+}
+
+#[test]
+fn an_irc_user_on_one_node_talks_with_a_line_user_on_another() {
+    let Some(Rust {
+        nats: _nats,
+        a: _a,
+        b,
+        mut bob,
+        mut alice,
+        joined,
+    }) = rust_on_two_nodes()
+    else {
+        return;
+    };
     assert!(
         joined.contains(&":evchat-test 353 alice = #rust :alice @bob".to_owned()),
         "{joined:#?}"
     );
-    bob.until("JOIN alice #rust ");
     // Both ways, in the channel and privately.
     alice.send("PRIVMSG #rust :from irc on a");
     alice.send("PRIVMSG bob :privately");
@@ -93,20 +130,17 @@ fn lines_until(line: &mut common::Line, prefix: &str) -> Vec<String> {
 
 #[test]
 fn a_nick_on_one_node_moves_its_channels_on_every_node_in_place() {
-    if !nats_server_available() {
+    let Some(Rust {
+        nats,
+        a: _a,
+        b,
+        mut bob,
+        mut alice,
+        ..
+    }) = rust_on_two_nodes()
+    else {
         return;
-    }
-    let nats = NatsCluster::start(1);
-    let named = ["--server-name", "evchat-test"];
-    let a = node(&nats.urls(), "a", &named);
-    let b = node(&nats.urls(), "b", &named);
-    let mut bob = b.login("bob");
-    bob.send("JOIN #rust");
-    bob.expect("JOIN bob #rust ");
-    let (mut alice, _) = Irc::register(&a, "alice", false);
-    alice.send("JOIN #rust");
-    alice.until(|l| l.contains(" 366 alice #rust "));
-    bob.until("JOIN alice #rust ");
+    };
     let (mut carol, _) = Irc::register(&b, "carol", false);
     carol.send("JOIN #rust");
     carol.until(|l| l.contains(" 366 carol #rust "));
@@ -142,7 +176,7 @@ fn a_nick_on_one_node_moves_its_channels_on_every_node_in_place() {
     assert_eq!(bob.until("USERS #rust"), "USERS #rust @ann @bob carol");
     // A node started now replays the bucket: the same room, ann in
     // alice's place, an operator still.
-    let c = node(&nats.urls(), "c", &named);
+    let c = node(&nats.urls(), "c", &NAMED);
     let mut dave = c.login("dave");
     dave.send("JOIN #rust");
     dave.send("WHO #rust");
